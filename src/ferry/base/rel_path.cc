@@ -1,0 +1,157 @@
+#include "ferry/base/rel_path.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ferry {
+
+bool RelPath::IsValidName(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
+Result<RelPath> RelPath::Parse(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("path contains a NUL byte");
+  }
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t slash = text.find('/', pos);
+    if (slash == std::string_view::npos) slash = text.size();
+    std::string_view comp = text.substr(pos, slash - pos);
+    if (comp == "." || comp == "..") {
+      return Status::InvalidArgument("path '" + EscapeForDisplay(text) +
+                                     "' has a '" + std::string(comp) +
+                                     "' component");
+    }
+    if (!comp.empty()) {
+      if (!out.empty()) out.push_back('/');
+      out.append(comp);
+    }
+    pos = slash + 1;
+  }
+  return RelPath(std::move(out));
+}
+
+RelPath RelPath::Child(std::string_view name) const {
+  std::string p;
+  p.reserve(path_.size() + 1 + name.size());
+  p = path_;
+  if (!p.empty()) p.push_back('/');
+  p.append(name);
+  return RelPath(std::move(p));
+}
+
+std::string_view RelPath::name() const {
+  size_t slash = path_.rfind('/');
+  if (slash == std::string::npos) return path_;
+  return std::string_view(path_).substr(slash + 1);
+}
+
+RelPath RelPath::Parent() const {
+  size_t slash = path_.rfind('/');
+  if (slash == std::string::npos) return RelPath();
+  return RelPath(path_.substr(0, slash));
+}
+
+size_t RelPath::Depth() const {
+  if (path_.empty()) return 0;
+  return 1 + static_cast<size_t>(std::count(path_.begin(), path_.end(), '/'));
+}
+
+bool RelPath::IsAncestorOf(const RelPath& other) const {
+  if (path_.empty()) return !other.path_.empty();
+  return other.path_.size() > path_.size() &&
+         other.path_.compare(0, path_.size(), path_) == 0 &&
+         other.path_[path_.size()] == '/';
+}
+
+std::string RelPath::Display() const { return "/" + EscapeForDisplay(path_); }
+
+int ComparePaths(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char ca = static_cast<unsigned char>(a[i]);
+    unsigned char cb = static_cast<unsigned char>(b[i]);
+    if (ca == cb) continue;
+    if (ca == '/') return -1;
+    if (cb == '/') return 1;
+    return ca < cb ? -1 : 1;
+  }
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t len;
+  uint32_t min;
+  uint32_t cp;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+}  // namespace
+
+std::string EscapeForDisplay(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  size_t i = 0;
+  while (i < bytes.size()) {
+    unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c == '\\') {
+      out += "\\\\";
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c == '\r') {
+      out += "\\r";
+      ++i;
+    } else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02X", c);
+      out += buf;
+      ++i;
+    } else {
+      size_t len = Utf8SequenceLength(bytes, i);
+      if (len == 0) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "\\x%02X", c);
+        out += buf;
+        ++i;
+      } else {
+        out.append(bytes.substr(i, len));
+        i += len;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ferry

@@ -1,0 +1,268 @@
+#include "ferry/cli/sync_command.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "ferry/cli/format.h"
+#include "ferry/cli/progress.h"
+#include "ferry/execution/execution.h"
+#include "ferry/scan/filter.h"
+#include "ferry/storage/registry.h"
+
+namespace ferry {
+namespace {
+
+// The canonical form of a local path that may not exist yet: the real path of
+// its nearest existing ancestor, plus the rest.
+std::filesystem::path Canonical(const std::string& p) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(p, ec);
+  std::filesystem::path canon = std::filesystem::weakly_canonical(abs, ec);
+  return ec ? abs.lexically_normal() : canon;
+}
+
+bool IsWithin(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto o = outer.begin();
+  auto i = inner.begin();
+  for (; o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // trailing separator
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+std::string Summary(const ExecutionResult& r, const Execution& exec, const std::string& src,
+                    const std::string& dst) {
+  const CounterSnapshot& c = r.counters;
+  std::string s;
+  auto line = [&s](const std::string& label, const std::string& value) {
+    std::string l = label + ":";
+    l.resize(std::max<size_t>(l.size() + 1, 14), ' ');
+    s += l + value + "\n";
+  };
+  line("Status", std::string(ExecutionStatusName(r.status)));
+  if (!r.error_code.empty()) line("Error", r.error_code + ": " + r.error_detail);
+  line("Source", src);
+  line("Destination", dst);
+  line("Files", FormatCount(c.files_transferred) + " transferred (" +
+                    FormatBytes(c.bytes_written) + "), " + FormatCount(c.files_skipped) +
+                    " skipped, " + FormatCount(c.files_deleted) + " deleted, " +
+                    FormatCount(c.files_verified) + " verified, " +
+                    FormatCount(c.files_failed_prepare + c.files_failed_transfer +
+                                c.files_failed_verify + c.files_failed_delete) +
+                    " failed");
+  line("Folders", FormatCount(c.folders_transferred) + " transferred, " +
+                      FormatCount(c.folders_skipped) + " skipped, " +
+                      FormatCount(c.folders_deleted) + " deleted, " +
+                      FormatCount(c.folders_verified) + " verified, " +
+                      FormatCount(c.folders_failed_list + c.folders_failed_prepare +
+                                  c.folders_failed_transfer + c.folders_failed_verify +
+                                  c.folders_failed_delete) +
+                      " failed");
+  line("Listed", FormatCount(c.files_listed_at_source) + " files and " +
+                     FormatCount(c.folders_listed_at_source) + " folders at the source");
+  line("Estimated", FormatCount(c.estimated_files_to_transfer) + " files, " +
+                        FormatCount(c.estimated_folders_to_transfer) + " folders, " +
+                        FormatBytes(c.estimated_bytes_to_transfer) + " to transfer; " +
+                        FormatCount(c.estimated_files_to_delete + c.estimated_folders_to_delete) +
+                        " items to delete");
+  line("Durations", "prepare " + FormatMillis(r.prepare_ms) + ", transfer " +
+                        FormatMillis(r.transfer_ms) + ", verify " + FormatMillis(r.verify_ms) +
+                        ", total " + FormatMillis(r.total_ms));
+  if (r.transfer_ms > 0 && c.bytes_transferred > 0) {
+    line("Throughput", FormatRate(static_cast<double>(c.bytes_transferred) * 1000.0 /
+                                  static_cast<double>(r.transfer_ms)));
+  }
+  line("Checksums", std::string(DigestAlgorithmName(exec.config().digest)) + " per 1 MiB block in flight; " +
+                        std::string(exec.config().options.verify_mode == VerifyMode::kNone
+                                        ? "no verification"
+                                    : exec.config().options.verify_mode ==
+                                            VerifyMode::kOnlyFilesTransferred
+                                        ? "transferred files verified"
+                                        : "point-in-time verification of everything"));
+  if (r.changed_file_count > 0) {
+    std::string list;
+    for (const std::string& f : r.changed_files) list += "\n               " + f;
+    if (r.changed_file_count > r.changed_files.size()) {
+      list += "\n               ... and " +
+              FormatCount(r.changed_file_count - r.changed_files.size()) + " more";
+    }
+    line("Changing", FormatCount(r.changed_file_count) +
+                         " file(s) changed while being read and were transferred as read; "
+                         "run again to get their final version:" + list);
+  }
+  line("Execution", exec.execution_arn());
+  return s;
+}
+
+// Turns SIGINT and SIGTERM into Execution::Cancel() from a thread of its own.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(Execution* exec) : exec_(exec) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~SignalWatcher() {
+    done_.store(true);
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    int seen = 0;
+    while (!done_.load()) {
+      struct timespec ts = {0, 100 * 1000 * 1000};
+      int sig = sigtimedwait(&set_, nullptr, &ts);
+      if (sig <= 0) continue;
+      if (++seen == 1) {
+        const char msg[] = "\nferry: cancelling (again to abort at once)\n";
+        (void)!::write(2, msg, sizeof(msg) - 1);
+        exec_->Cancel();
+      } else {
+        _exit(130);
+      }
+    }
+  }
+  Execution* exec_;
+  sigset_t set_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+void AddSyncCommand(CLI::App& app, SyncArgs& args) {
+  CLI::App* sync = app.add_subcommand(
+      "sync",
+      "Run one task execution in this process: copy the contents of SRC into DST "
+      "(created if needed), then verify, as DataSync would.");
+  sync->add_option("SRC", args.source, "Source location: a directory (or memory:NAME)")
+      ->required();
+  sync->add_option("DST", args.destination, "Destination location: a directory (or memory:NAME)")
+      ->required();
+  for (const std::string& name : TaskOptionNames()) {
+    args.option_flags.emplace_back(name, "");
+  }
+  for (auto& [name, value] : args.option_flags) {
+    std::string help = "DataSync option " + name;
+    sync->add_option("--" + KebabCase(name), value, help);
+  }
+  sync->add_option("--options", args.shorthand,
+                   "Options in the aws CLI shorthand: VerifyMode=NONE,TransferMode=ALL");
+  sync->add_option("--includes", args.includes,
+                   "Include filter: patterns joined by '|' (DataSync SIMPLE_PATTERN)");
+  sync->add_option("--excludes", args.excludes,
+                   "Exclude filter: patterns joined by '|' (DataSync SIMPLE_PATTERN)");
+  sync->add_flag("--json", args.json,
+                 "Print the final DescribeTaskExecution JSON on stdout instead of the summary");
+  sync->add_option("--threads", args.threads, "Transfer workers (default: the number of cores)");
+  sync->add_option("--checksum-algorithm", args.checksum,
+                   "Content digest for verification: XXH3-128 (default) or SHA-256");
+  sync->add_flag("--fsync", args.fsync,
+                 "fsync every file before renaming it into place (default: one sync of the "
+                 "destination at the end)");
+  sync->add_option("--log-file", args.log_file, "Also write the log as JSON lines to this file");
+  sync->add_flag("--no-progress", args.no_progress, "Never draw the progress line");
+}
+
+int RunSync(const SyncArgs& args) {
+  // Everything is checked before anything is touched.
+  ExecutionConfig config;
+  auto usage_error = [](const std::string& msg) {
+    std::fprintf(stderr, "ferry sync: %s\n", msg.c_str());
+    return 2;
+  };
+  if (!args.shorthand.empty()) {
+    Status st = config.options.SetFromShorthand(args.shorthand);
+    if (!st.ok()) return usage_error(std::string(st.message()));
+  }
+  for (const auto& [name, value] : args.option_flags) {
+    if (value.empty()) continue;
+    Status st = config.options.Set(name, value);
+    if (!st.ok()) return usage_error(std::string(st.message()));
+  }
+  Status valid = config.options.Validate();
+  if (!valid.ok()) return usage_error(std::string(valid.message()));
+  auto filter = Filter::Parse(args.includes, args.excludes);
+  if (!filter.ok()) return usage_error(std::string(filter.status().message()));
+  config.includes = args.includes;
+  config.excludes = args.excludes;
+  if (args.threads < 0 || args.threads > 1024) return usage_error("--threads must be 1..1024");
+  config.threads = args.threads;
+  if (!args.checksum.empty()) {
+    auto algo = ParseDigestAlgorithm(args.checksum);
+    if (!algo.ok()) return usage_error(std::string(algo.status().message()));
+    config.digest = *algo;
+  }
+  config.fsync = args.fsync;
+
+  auto src_spec = ParseLocationUri(args.source);
+  if (!src_spec.ok()) return usage_error("source: " + std::string(src_spec.status().message()));
+  auto dst_spec = ParseLocationUri(args.destination);
+  if (!dst_spec.ok()) {
+    return usage_error("destination: " + std::string(dst_spec.status().message()));
+  }
+  if (src_spec->type == "local" && dst_spec->type == "local") {
+    auto s = Canonical(src_spec->path);
+    auto d = Canonical(dst_spec->path);
+    if (s == d) return usage_error("source and destination are the same directory");
+    if (IsWithin(d, s)) {
+      return usage_error("the destination " + d.string() + " lies inside the source " +
+                         s.string() + "; choose a destination outside it");
+    }
+  }
+
+  ExecutionLog log(config.options.log_level);
+  if (!args.log_file.empty()) {
+    Status st = log.OpenJsonFile(args.log_file);
+    if (!st.ok()) return usage_error(std::string(st.message()));
+  }
+
+  RegisterBuiltinBackends();
+  auto src = OpenBackend(*src_spec);
+  if (!src.ok()) {
+    std::fprintf(stderr, "ferry sync: source: %s\n", std::string(src.status().message()).c_str());
+    return 1;
+  }
+  dst_spec->create_root = true;
+  auto dst = OpenBackend(*dst_spec);
+  if (!dst.ok()) {
+    std::fprintf(stderr, "ferry sync: destination: %s\n",
+                 std::string(dst.status().message()).c_str());
+    return 1;
+  }
+
+  Execution exec(std::move(src).value(), std::move(dst).value(), config, &log);
+  const bool tty = ::isatty(2) && !args.no_progress;
+  Progress progress(&exec, tty);
+  log.set_text_sink([&progress](std::string_view line) { progress.PrintLine(line); });
+  ExecutionResult result;
+  {
+    SignalWatcher signals(&exec);
+    progress.Start();
+    result = exec.Run();
+    progress.Stop();
+  }
+  if (args.json) {
+    nlohmann::json out = exec.Describe(result);
+    out["Ferry"] = {{"ChecksumAlgorithm", std::string(DigestAlgorithmName(config.digest))},
+                    {"FilesChangedWhileRead", result.changed_files},
+                    {"FilesChangedWhileReadCount", result.changed_file_count}};
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  } else {
+    std::cout << Summary(result, exec, args.source, args.destination) << std::flush;
+  }
+  return result.status == ExecutionStatus::kSuccess ? 0 : 1;
+}
+
+}  // namespace ferry

@@ -1,0 +1,38 @@
+// `ferry sync SRC DST [options]`: the embedded default. Parses the command
+// line into an ExecutionConfig (rejecting bad values before touching
+// anything), runs one Execution in this process with a progress line on a
+// terminal, and prints the summary or the DescribeTaskExecution JSON.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace ferry {
+
+struct SyncArgs {
+  std::string source;
+  std::string destination;
+  // (DataSync option name, value given on the command line or "").
+  std::vector<std::pair<std::string, std::string>> option_flags;
+  std::string shorthand;
+  std::string includes;
+  std::string excludes;
+  bool json = false;
+  int threads = 0;
+  std::string checksum;
+  bool fsync = false;
+  std::string log_file;
+  bool no_progress = false;
+};
+
+// Registers the subcommand; `args` must outlive parsing.
+void AddSyncCommand(CLI::App& app, SyncArgs& args);
+
+// Returns the process exit status: 0 for SUCCESS, 1 for ERROR, 2 for a
+// command line that was rejected before anything ran.
+int RunSync(const SyncArgs& args);
+
+}  // namespace ferry

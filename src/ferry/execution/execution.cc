@@ -1,0 +1,669 @@
+#include "ferry/execution/execution.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "ferry/base/clock.h"
+#include "ferry/diff/differ.h"
+#include "ferry/scan/scanner.h"
+#include "ferry/transfer/rate_limiter.h"
+#include "ferry/transfer/transfer.h"
+#include "ferry/verify/journal.h"
+#include "ferry/verify/verifier.h"
+
+namespace ferry {
+
+std::string_view ExecutionStatusName(ExecutionStatus status) {
+  switch (status) {
+    case ExecutionStatus::kQueued:
+      return "QUEUED";
+    case ExecutionStatus::kLaunching:
+      return "LAUNCHING";
+    case ExecutionStatus::kPreparing:
+      return "PREPARING";
+    case ExecutionStatus::kTransferring:
+      return "TRANSFERRING";
+    case ExecutionStatus::kVerifying:
+      return "VERIFYING";
+    case ExecutionStatus::kCancelling:
+      return "CANCELLING";
+    case ExecutionStatus::kSuccess:
+      return "SUCCESS";
+    case ExecutionStatus::kError:
+      return "ERROR";
+  }
+  return "ERROR";
+}
+
+std::string_view PhaseStatusName(PhaseStatus status) {
+  switch (status) {
+    case PhaseStatus::kPending:
+      return "PENDING";
+    case PhaseStatus::kSuccess:
+      return "SUCCESS";
+    case PhaseStatus::kError:
+      return "ERROR";
+  }
+  return "PENDING";
+}
+
+namespace {
+
+constexpr size_t kChangedFileSample = 20;
+
+std::string RandomHex(size_t n) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  static const char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s.push_back(kHex[rng() % 16]);
+  return s;
+}
+
+// DataSync's "srcMeta: type=R mode=0755 uid=... size=... atime=s/ns mtime=s/ns".
+std::string MetaLine(const Entry& e) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "type=%c mode=%04o uid=%u gid=%u size=%llu atime=%lld/%u mtime=%lld/%u "
+                "extAttrsHash=0",
+                EntryKindLetter(e.kind), e.mode, e.uid, e.gid,
+                static_cast<unsigned long long>(e.size), static_cast<long long>(e.atime.sec),
+                e.atime.nsec, static_cast<long long>(e.mtime.sec), e.mtime.nsec);
+  return buf;
+}
+
+bool IsFolder(EntryKind kind) { return kind == EntryKind::kDirectory; }
+
+// Counts, logs and journals what the transfer and verification report.
+class Recorder : public TransferObserver, public VerifyObserver {
+ public:
+  Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal,
+           std::function<void()> on_first_work)
+      : c_(*counters), log_(log), journal_(journal), on_first_work_(std::move(on_first_work)) {}
+
+  void OnFirstWork() override { on_first_work_(); }
+
+  void OnBytes(uint64_t bytes) override {
+    Bump(c_.bytes_transferred, bytes);
+    Bump(c_.bytes_compressed, bytes);
+  }
+
+  void OnItemDone(const PlanItem& item, const ItemResult& r) override {
+    if (r.status.IsCancelled()) return;
+    const bool folder = IsFolder(item.src.kind);
+    const std::string shown = item.src.path.Display();
+    if (!r.status.ok()) {
+      Bump(folder ? c_.folders_failed_transfer : c_.files_failed_transfer);
+      log_->Write("ERROR", "TransferFailed",
+                  "Failed to transfer " + shown + ": " + std::string(r.status.message()),
+                  {{"path", shown}, {"reason", std::string(r.status.message())},
+                   {"code", std::string(StatusCodeName(r.status.code()))}});
+      return;
+    }
+    Bump(folder ? c_.folders_transferred : c_.files_transferred);
+    Bump(c_.bytes_written, r.bytes);
+    if (journal_) {
+      JournalRecord rec;
+      rec.applied = r.applied;
+      rec.digest = r.digest;
+      rec.metadata_only = r.metadata_only;
+      Status st = journal_->Append(rec);
+      if (!st.ok()) log_->Write("ERROR", "JournalFailed", st.ToString());
+    }
+    if (r.changed_while_read) {
+      {
+        std::lock_guard lock(mu_);
+        ++changed_count_;
+        if (changed_.size() < kChangedFileSample) changed_.push_back(shown);
+      }
+      log_->Write("WARN", "FileChangedDuringTransfer",
+                  "File " + shown +
+                      " kept changing while it was read; transferred as read (run the task "
+                      "again to get its final version)",
+                  {{"path", shown}});
+    }
+    if (log_->transfer()) {
+      std::string what = r.metadata_only ? "Updated metadata of " : "Transferred ";
+      log_->Write("INFO", "Transferred",
+                  what + std::string(EntryKindName(item.src.kind)) + " " + shown +
+                      (item.src.is_file() && !r.metadata_only
+                           ? ", " + std::to_string(r.bytes) + " bytes, " +
+                                 std::string(DigestAlgorithmName(r.digest.algorithm)) + " " +
+                                 r.digest.Hex()
+                           : ""),
+                  {{"path", shown},
+                   {"type", std::string(EntryKindName(item.src.kind))},
+                   {"bytes", r.bytes},
+                   {"metadataOnly", r.metadata_only},
+                   {"checksum", r.digest.Hex()}});
+    }
+  }
+
+  void OnVerified(const VerifyOutcome& o) override {
+    const bool folder = IsFolder(o.kind);
+    const std::string shown = o.path.Display();
+    if (o.ok()) {
+      Bump(folder ? c_.folders_verified : c_.files_verified);
+      if (log_->transfer()) {
+        log_->Write("INFO", "Verified",
+                    "Verified " + std::string(EntryKindName(o.kind)) + " " + shown +
+                        (o.dst_digest.empty() ? "" : ", " + o.dst_digest.Hex()),
+                    {{"path", shown}, {"checksum", o.dst_digest.Hex()}});
+      }
+      return;
+    }
+    Bump(folder ? c_.folders_failed_verify : c_.files_failed_verify);
+    if (!log_->basic()) return;
+    nlohmann::json f = {{"path", shown},
+                        {"code", std::string(VerifyFailureCode(o.failure))},
+                        {"reason", o.detail}};
+    std::string text = "Verification failed <> " + shown + " (" +
+                       std::string(VerifyFailureCode(o.failure)) + ": " + o.detail + ")";
+    if (o.src) {
+      text += "\n[NOTICE] " + shown + " srcMeta: " + MetaLine(*o.src);
+      f["srcMeta"] = MetaLine(*o.src);
+    }
+    if (!o.src_digest.empty()) {
+      text += "\n[NOTICE] srcHash:" + o.src_digest.Hex();
+      f["srcHash"] = o.src_digest.Hex();
+    }
+    if (o.dst) {
+      text += "\n[NOTICE] " + shown + " dstMeta: " + MetaLine(*o.dst);
+      f["dstMeta"] = MetaLine(*o.dst);
+    }
+    if (!o.dst_digest.empty()) {
+      text += "\n[NOTICE] dstHash:" + o.dst_digest.Hex();
+      f["dstHash"] = o.dst_digest.Hex();
+    }
+    log_->Write("NOTICE", "VerificationFailed", text, std::move(f));
+  }
+
+  void TakeChanged(ExecutionResult* r) {
+    std::lock_guard lock(mu_);
+    r->changed_files = changed_;
+    r->changed_file_count = changed_count_;
+  }
+
+ private:
+  ExecutionCounters& c_;
+  ExecutionLog* log_;
+  Journal* journal_;
+  std::function<void()> on_first_work_;
+  std::mutex mu_;
+  std::vector<std::string> changed_;
+  uint64_t changed_count_ = 0;
+};
+
+}  // namespace
+
+Execution::Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
+                     ExecutionConfig config, ExecutionLog* log)
+    : src_(std::move(src)), dst_(std::move(dst)), config_(std::move(config)), log_(log) {
+  std::string task = config_.task_arn;
+  if (task.empty()) task = "arn:aws:datasync:local:000000000000:task/task-" + RandomHex(17);
+  execution_arn_ = task + "/execution/exec-" + RandomHex(17);
+}
+
+Execution::~Execution() = default;
+
+void Execution::Cancel() {
+  ExecutionStatus s = status_.load();
+  if (s == ExecutionStatus::kSuccess || s == ExecutionStatus::kError) return;
+  stop_.request_stop();
+  status_.store(ExecutionStatus::kCancelling);
+}
+
+void Execution::SetStatus(ExecutionStatus s) {
+  if (status_.load() == ExecutionStatus::kCancelling) return;
+  status_.store(s);
+}
+
+ExecutionResult Execution::Run() {
+  ExecutionResult result;
+  const TaskOptions& opt = config_.options;
+  const auto t_start = SteadyClock::now();
+  result.start_time_ns = WallNanos();
+  SetStatus(ExecutionStatus::kLaunching);
+  result.launch_time_ns = WallNanos();
+  std::stop_token stop = stop_.get_token();
+
+  auto fail = [&](std::string code, std::string detail) {
+    result.error_code = std::move(code);
+    result.error_detail = std::move(detail);
+  };
+
+  Status valid = opt.Validate();
+  auto filter = Filter::Parse(config_.includes, config_.excludes);
+  if (!valid.ok() || !filter.ok()) {
+    fail("InvalidRequestException", std::string((!valid.ok() ? valid : filter.status()).message()));
+    result.prepare_status = PhaseStatus::kError;
+    Finalize(&result);
+    result.total_ms = MillisSince(t_start);
+    return result;
+  }
+
+  SetStatus(ExecutionStatus::kPreparing);
+  log_->Write("INFO", "ExecutionStarted",
+              "Execution " + execution_arn_ + " started: " + src_->Describe() + " -> " +
+                  dst_->Describe(),
+              {{"executionArn", execution_arn_},
+               {"source", src_->Describe()},
+               {"destination", dst_->Describe()}});
+
+  const MetadataPolicy policy = opt.Policy();
+  MetadataPolicy compare = policy;
+  compare.atime = false;
+  const bool changed_mode = opt.transfer_mode == TransferMode::kChanged;
+  const bool remove = opt.preserve_deleted_files == DeletedFilesMode::kRemove;
+  const int64_t granularity = std::max(src_->capabilities().mtime_granularity_ns,
+                                       dst_->capabilities().mtime_granularity_ns);
+  int threads = config_.threads;
+  if (threads <= 0) {
+    threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  }
+
+  auto on_list_error = [this](const char* side) {
+    return [this, side](const Entry& dir, const Status& st) {
+      Bump(counters_.folders_failed_list);
+      log_->Write("ERROR", "ListFailed",
+                  std::string("Cannot list ") + side + " folder " + dir.path.Display() + ": " +
+                      std::string(st.message()) +
+                      " (nothing beneath it is transferred or deleted)",
+                  {{"path", dir.path.Display()}, {"location", side},
+                   {"reason", std::string(st.message())}});
+    };
+  };
+  ScanOptions so;
+  so.threads = config_.scan_threads;
+  so.filter = &*filter;
+  so.stop = stop;
+  so.on_list_error = on_list_error("source");
+  Scanner src_scan(src_.get(), so);
+  so.on_list_error = on_list_error("destination");
+  Scanner dst_scan(dst_.get(), so);
+
+  auto prepare_start = SteadyClock::now();
+  Status st = src_scan.Start();
+  if (!st.ok()) {
+    fail("SourceLocationError", "Cannot read the source location: " + std::string(st.message()));
+    result.prepare_status = PhaseStatus::kError;
+    Finalize(&result);
+    result.total_ms = MillisSince(t_start);
+    return result;
+  }
+  if (changed_mode) st = dst_scan.Start();
+  if (!st.ok()) {
+    fail("DestinationLocationError",
+         "Cannot read the destination location: " + std::string(st.message()));
+    result.prepare_status = PhaseStatus::kError;
+    Finalize(&result);
+    result.total_ms = MillisSince(t_start);
+    return result;
+  }
+
+  std::unique_ptr<Journal> journal;
+  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred) journal = std::make_unique<Journal>();
+  Journal deletes;
+
+  std::atomic<int64_t> transfer_start_ms{-1};
+  Recorder recorder(&counters_, log_, journal.get(), [&] {
+    int64_t expected = -1;
+    transfer_start_ms.compare_exchange_strong(expected, MillisSince(t_start));
+    if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
+  });
+
+  RateLimiter limiter(opt.bytes_per_second);
+  TransferOptions to;
+  to.threads = threads;
+  to.metadata = policy;
+  to.digest = config_.digest;
+  to.fsync = config_.fsync;
+  to.chunk_size = config_.chunk_size;
+  to.limiter = &limiter;
+  to.stop = stop;
+  Transfer transfer(src_.get(), dst_.get(), to, &recorder);
+
+  Entry root = src_scan.root();
+  bool root_differs = true;
+  if (changed_mode) {
+    root_differs =
+        !DescribeMetadataMismatch(root, dst_scan.root(), compare, granularity).empty();
+  }
+  transfer.Start(root, root_differs);
+
+  DiffOptions dopt;
+  dopt.overwrite = opt.overwrite_mode == OverwriteMode::kAlways;
+  dopt.remove_deleted = remove;
+  dopt.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
+  dopt.compare = compare;
+  dopt.mtime_granularity_ns = granularity;
+  Differ differ(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
+
+  Status fatal;
+  PlanItem item;
+  uint64_t n = 0;
+  while (true) {
+    auto more = differ.Next(&item);
+    if (!more.ok()) {
+      fatal = more.status();
+      break;
+    }
+    if (!*more) break;
+    if ((++n & 255) == 0) {
+      counters_.files_listed_at_source.store(src_scan.counts().files.load());
+      counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
+    }
+    const bool folder = item.src.is_dir() || (item.action == PlanAction::kDelete && item.dst->is_dir());
+    switch (item.action) {
+      case PlanAction::kCreate:
+      case PlanAction::kReplace:
+      case PlanAction::kUpdateMetadata:
+        if (folder) {
+          Bump(counters_.estimated_folders_to_transfer);
+          Bump(counters_.folders_prepared);
+        } else {
+          Bump(counters_.estimated_files_to_transfer);
+          Bump(counters_.files_prepared);
+          if (item.action != PlanAction::kUpdateMetadata) {
+            Bump(counters_.estimated_bytes_to_transfer, item.src.size);
+          }
+        }
+        if (log_->transfer()) {
+          log_->Write("INFO", "Planned",
+                      std::string(PlanActionName(item.action)) + " " + item.src.path.Display() +
+                          " (" + std::string(item.reason) + ")",
+                      {{"path", item.src.path.Display()},
+                       {"action", std::string(PlanActionName(item.action))},
+                       {"reason", std::string(item.reason)}});
+        }
+        transfer.Add(std::move(item));
+        break;
+      case PlanAction::kUnchanged:
+        transfer.Add(std::move(item));
+        break;
+      case PlanAction::kSkipOverwrite:
+      case PlanAction::kSkipDevice:
+        Bump(folder ? counters_.folders_skipped : counters_.files_skipped);
+        if (log_->transfer()) {
+          log_->Write("INFO", "Skipped",
+                      "Skipped " + item.src.path.Display() + ": " + std::string(item.reason),
+                      {{"path", item.src.path.Display()}, {"reason", std::string(item.reason)}});
+        }
+        break;
+      case PlanAction::kDelete: {
+        Bump(folder ? counters_.estimated_folders_to_delete : counters_.estimated_files_to_delete);
+        JournalRecord rec;
+        rec.applied = std::move(*item.dst);
+        Status js = deletes.Append(rec);
+        if (!js.ok()) fatal = js;
+        break;
+      }
+      case PlanAction::kFailUnlisted:
+        Bump(folder ? counters_.folders_failed_prepare : counters_.files_failed_prepare);
+        log_->Write("ERROR", "PrepareFailed",
+                    "Cannot transfer " + item.src.path.Display() + ": " + std::string(item.reason),
+                    {{"path", item.src.path.Display()}, {"reason", std::string(item.reason)}});
+        break;
+    }
+    if (!fatal.ok()) break;
+  }
+  counters_.files_listed_at_source.store(src_scan.counts().files.load());
+  counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
+  if (remove) {
+    counters_.files_listed_at_destination_for_delete.store(dst_scan.counts().files.load());
+    counters_.folders_listed_at_destination_for_delete.store(dst_scan.counts().dirs.load());
+  }
+  result.prepare_ms = MillisSince(prepare_start);
+  if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
+  if (!fatal.ok() && !fatal.IsCancelled()) {
+    stop_.request_stop();  // nothing more should be written
+    fail("PrepareError", "Preparation failed: " + std::string(fatal.message()));
+  }
+
+  Status finished = transfer.Finish();
+  (void)finished;  // per-item failures are counted; cancellation is seen below
+  int64_t t_transfer_start = transfer_start_ms.load();
+  if (t_transfer_start < 0) t_transfer_start = MillisSince(t_start);
+
+  CounterSnapshot snap = counters_.Snapshot();
+  const bool errors_so_far = snap.folders_failed_list + snap.files_failed_prepare +
+                                 snap.folders_failed_prepare + snap.files_failed_transfer +
+                                 snap.folders_failed_transfer >
+                             0;
+  if (remove && !stop.stop_requested() && fatal.ok()) {
+    if (errors_so_far) {
+      log_->Write("WARN", "DeletesSkipped",
+                  "Deletions skipped: files failed to list or transfer, and nothing is deleted "
+                  "unless every copy succeeded. Fix the errors above and run the task again.");
+    } else {
+      RunDeletes(&deletes);
+    }
+  }
+  if (!stop.stop_requested() && fatal.ok()) {
+    Status synced = dst_->Sync();
+    if (!synced.ok()) {
+      fail("DestinationSyncError", "Cannot flush the destination: " + synced.ToString());
+    }
+  }
+  result.transfer_ms = std::max<int64_t>(0, MillisSince(t_start) - t_transfer_start);
+
+  if (opt.verify_mode != VerifyMode::kNone && !stop.stop_requested() && fatal.ok()) {
+    SetStatus(ExecutionStatus::kVerifying);
+    auto verify_start = SteadyClock::now();
+    VerifyOptions vo;
+    vo.threads = threads;
+    vo.scan_threads = config_.scan_threads;
+    vo.compare = compare;
+    vo.digest = config_.digest;
+    vo.mtime_granularity_ns = granularity;
+    vo.remove_deleted = remove;
+    vo.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
+    vo.filter = &*filter;
+    vo.stop = stop;
+    Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
+                    ? VerifyTransferred(dst_.get(), journal.get(), vo, &recorder)
+                    : VerifyPointInTime(src_.get(), dst_.get(), vo, &recorder);
+    result.verify_ms = MillisSince(verify_start);
+    if (!vs.ok() && !vs.IsCancelled()) {
+      fail("VerificationError", "Verification could not complete: " + std::string(vs.message()));
+      result.verify_status = PhaseStatus::kError;
+    }
+  }
+  recorder.TakeChanged(&result);
+  result.total_ms = MillisSince(t_start);
+  Finalize(&result);
+  return result;
+}
+
+void Execution::RunDeletes(Journal* deletes) {
+  Status st = deletes->Rewind();
+  if (!st.ok()) {
+    log_->Write("ERROR", "DeleteFailed", "Cannot read the deletion list: " + st.ToString());
+    return;
+  }
+  const MetadataPolicy policy = config_.options.Policy();
+  std::vector<RelPath> dirs;  // deleted folders still open, outermost first
+  std::set<std::string, PathLess> touched;  // surviving folders that lost items
+  auto remove_dir = [&](const RelPath& dir) {
+    Status s = dst_->Remove(dir);
+    if (s.ok()) {
+      Bump(counters_.folders_deleted);
+      if (log_->transfer()) {
+        log_->Write("INFO", "Deleted", "Deleted directory " + dir.Display(),
+                    {{"path", dir.Display()}, {"type", "directory"}});
+      }
+    } else if (s.code() == StatusCode::kAlreadyExists) {
+      log_->Write("INFO", "DeleteKept",
+                  "Kept folder " + dir.Display() + ": it still holds excluded items",
+                  {{"path", dir.Display()}});
+    } else {
+      Bump(counters_.folders_failed_delete);
+      log_->Write("ERROR", "DeleteFailed", "Failed to delete " + dir.Display() + ": " +
+                                               std::string(s.message()),
+                  {{"path", dir.Display()}, {"reason", std::string(s.message())}});
+    }
+  };
+  JournalRecord rec;
+  while (!stop_.stop_requested()) {
+    auto more = deletes->Next(&rec);
+    if (!more.ok()) {
+      log_->Write("ERROR", "DeleteFailed", more.status().ToString());
+      break;
+    }
+    if (!*more) break;
+    const Entry& e = rec.applied;
+    while (!dirs.empty() && !dirs.back().IsAncestorOf(e.path)) {
+      remove_dir(dirs.back());
+      dirs.pop_back();
+    }
+    if (dirs.empty()) touched.insert(e.path.Parent().str());
+    if (e.is_dir()) {
+      dirs.push_back(e.path);
+      continue;
+    }
+    Status s = dst_->Remove(e.path);
+    if (s.ok() || s.IsNotFound()) {
+      Bump(counters_.files_deleted);
+      if (log_->transfer()) {
+        log_->Write("INFO", "Deleted", "Deleted " + std::string(EntryKindName(e.kind)) + " " +
+                                           e.path.Display(),
+                    {{"path", e.path.Display()}, {"type", std::string(EntryKindName(e.kind))}});
+      }
+    } else {
+      Bump(counters_.files_failed_delete);
+      log_->Write("ERROR", "DeleteFailed", "Failed to delete " + e.path.Display() + ": " +
+                                               std::string(s.message()),
+                  {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
+    }
+  }
+  while (!dirs.empty()) {
+    remove_dir(dirs.back());
+    dirs.pop_back();
+  }
+  // Deleting changed the mtime of the folders that held the deleted items.
+  for (const std::string& p : touched) {
+    auto rel = RelPath::Parse(p);
+    if (!rel.ok()) continue;
+    auto src_entry = src_->Stat(*rel);
+    if (src_entry.ok() && src_entry->has_value() && (*src_entry)->is_dir()) {
+      Status s = dst_->SetMetadata(*rel, **src_entry, policy);
+      if (!s.ok()) {
+        log_->Write("ERROR", "MetadataFailed", "Cannot restore the metadata of " +
+                                                   rel->Display() + ": " + s.ToString());
+      }
+    }
+  }
+}
+
+void Execution::Finalize(ExecutionResult* r) {
+  r->end_time_ns = WallNanos();
+  r->counters = counters_.Snapshot();
+  const CounterSnapshot& c = r->counters;
+  const bool cancelled = stop_.stop_requested() && r->error_code.empty();
+  const uint64_t prepare_failures = c.folders_failed_list + c.files_failed_prepare +
+                                    c.folders_failed_prepare;
+  const uint64_t transfer_failures =
+      c.files_failed_transfer + c.folders_failed_transfer + c.files_failed_delete +
+      c.folders_failed_delete;
+  const uint64_t verify_failures = c.files_failed_verify + c.folders_failed_verify;
+
+  auto phase = [](bool ran, bool failed) {
+    return !ran ? PhaseStatus::kPending : failed ? PhaseStatus::kError : PhaseStatus::kSuccess;
+  };
+  if (r->prepare_status == PhaseStatus::kPending) {
+    r->prepare_status = phase(true, prepare_failures > 0 || r->error_code == "PrepareError");
+  }
+  bool transfer_ran = r->error_code.empty() || r->error_code == "PrepareError" ||
+                      r->error_code == "DestinationSyncError";
+  if (r->error_code == "SourceLocationError" || r->error_code == "DestinationLocationError" ||
+      r->error_code == "InvalidRequestException") {
+    transfer_ran = false;
+  }
+  r->transfer_status = phase(transfer_ran, transfer_failures > 0 || !r->error_code.empty() ||
+                                               cancelled);
+  if (r->verify_status == PhaseStatus::kPending) {
+    bool verify_ran = transfer_ran && !cancelled && r->error_code.empty();
+    r->verify_status = phase(verify_ran, verify_failures > 0);
+  }
+
+  if (cancelled) {
+    r->error_code = "OperationCanceled";
+    r->error_detail = "The task execution was cancelled; files in flight were not committed.";
+  } else if (r->error_code.empty() && verify_failures > 0) {
+    r->error_code = "VerificationFailed";
+    r->error_detail =
+        "Transfer and verification completed. Verification detected mismatches. Files with "
+        "mismatches are listed in the execution log.";
+  } else if (r->error_code.empty() && (prepare_failures + transfer_failures) > 0) {
+    r->error_code = "FilesSkippedDueToErrors";
+    r->error_detail =
+        "Transfer and verification completed. Selected files transferred except for files "
+        "skipped due to errors.";
+  }
+  r->status = r->error_code.empty() ? ExecutionStatus::kSuccess : ExecutionStatus::kError;
+  status_.store(r->status);
+  log_->Write(r->status == ExecutionStatus::kSuccess ? "INFO" : "ERROR", "ExecutionFinished",
+              "Execution " + execution_arn_ + " finished: " +
+                  std::string(ExecutionStatusName(r->status)) +
+                  (r->error_detail.empty() ? "" : " (" + r->error_detail + ")"),
+              {{"executionArn", execution_arn_},
+               {"status", std::string(ExecutionStatusName(r->status))},
+               {"errorCode", r->error_code}});
+}
+
+nlohmann::json Execution::Describe(const ExecutionResult& r) const {
+  using nlohmann::json;
+  json out;
+  out["TaskExecutionArn"] = execution_arn_;
+  out["Status"] = std::string(ExecutionStatusName(r.status));
+  json options = json::object();
+  for (const auto& [name, value] : config_.options.ToPairs()) {
+    if (name == "BytesPerSecond") {
+      options[name] = config_.options.bytes_per_second;
+    } else {
+      options[name] = value;
+    }
+  }
+  out["Options"] = options;
+  auto filters = [](const std::string& v) {
+    json list = json::array();
+    if (!v.empty()) list.push_back({{"FilterType", "SIMPLE_PATTERN"}, {"Value", v}});
+    return list;
+  };
+  out["Excludes"] = filters(config_.excludes);
+  out["Includes"] = filters(config_.includes);
+  auto seconds = [](int64_t ns) { return static_cast<double>(ns) / 1e9; };
+  out["StartTime"] = seconds(r.start_time_ns);
+  out["LaunchTime"] = seconds(r.launch_time_ns);
+  if (r.end_time_ns) out["EndTime"] = seconds(r.end_time_ns);
+  const CounterSnapshot& c = r.counters;
+#define FERRY_JSON_(name, key)                                  \
+  {                                                             \
+    std::string k = key;                                        \
+    size_t dot = k.find('.');                                   \
+    if (dot == std::string::npos) {                             \
+      out[k] = c.name;                                          \
+    } else {                                                    \
+      out[k.substr(0, dot)][k.substr(dot + 1)] = c.name;        \
+    }                                                           \
+  }
+  FERRY_EXECUTION_COUNTERS(FERRY_JSON_)
+#undef FERRY_JSON_
+  json result = {{"PrepareDuration", r.prepare_ms},
+                 {"PrepareStatus", std::string(PhaseStatusName(r.prepare_status))},
+                 {"TotalDuration", r.total_ms},
+                 {"TransferDuration", r.transfer_ms},
+                 {"TransferStatus", std::string(PhaseStatusName(r.transfer_status))},
+                 {"VerifyDuration", r.verify_ms},
+                 {"VerifyStatus", std::string(PhaseStatusName(r.verify_status))}};
+  if (!r.error_code.empty()) {
+    result["ErrorCode"] = r.error_code;
+    result["ErrorDetail"] = r.error_detail;
+  }
+  out["Result"] = result;
+  return out;
+}
+
+}  // namespace ferry

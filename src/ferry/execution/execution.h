@@ -1,0 +1,118 @@
+// Execution: one run of a task, end to end, on two backends: the
+// ExecutionRunner of the architecture. It wires scan -> diff -> transfer ->
+// delete -> verify, keeps the counters and the status DescribeTaskExecution
+// reports, and owns nothing but that wiring.
+//
+// Run() blocks on the calling thread (the planner); status(), counters() and
+// Cancel() may be called from any other thread while it runs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ferry/base/digest.h"
+#include "ferry/execution/counters.h"
+#include "ferry/execution/execution_log.h"
+#include "ferry/execution/task_options.h"
+#include "ferry/scan/filter.h"
+#include "ferry/storage/backend.h"
+
+namespace ferry {
+
+class Journal;
+
+enum class ExecutionStatus : uint8_t {
+  kQueued,
+  kLaunching,
+  kPreparing,
+  kTransferring,
+  kVerifying,
+  kCancelling,
+  kSuccess,
+  kError,
+};
+std::string_view ExecutionStatusName(ExecutionStatus status);
+
+enum class PhaseStatus : uint8_t { kPending, kSuccess, kError };
+std::string_view PhaseStatusName(PhaseStatus status);
+
+struct ExecutionConfig {
+  TaskOptions options;
+  std::string includes;  // DataSync filter values ("" = none)
+  std::string excludes;
+  int threads = 0;       // transfer workers; 0 = chosen from the core count
+  int scan_threads = 2;  // directory listings read ahead, per location
+  DigestAlgorithm digest = DigestAlgorithm::kXxh3_128;
+  bool fsync = false;  // fsync each file before renaming it into place
+  uint64_t chunk_size = 16 * kBlockSize;
+  std::string task_arn;  // for the report; synthesized when empty
+};
+
+// What DescribeTaskExecution reports at the end (and, for the live fields,
+// while running).
+struct ExecutionResult {
+  ExecutionStatus status = ExecutionStatus::kQueued;
+  int64_t start_time_ns = 0;
+  int64_t launch_time_ns = 0;
+  int64_t end_time_ns = 0;
+  int64_t prepare_ms = 0;
+  int64_t transfer_ms = 0;
+  int64_t verify_ms = 0;
+  int64_t total_ms = 0;
+  PhaseStatus prepare_status = PhaseStatus::kPending;
+  PhaseStatus transfer_status = PhaseStatus::kPending;
+  PhaseStatus verify_status = PhaseStatus::kPending;
+  std::string error_code;
+  std::string error_detail;
+  CounterSnapshot counters;
+  // Files that kept changing while they were read (a sample).
+  std::vector<std::string> changed_files;
+  uint64_t changed_file_count = 0;
+};
+
+class Execution {
+ public:
+  Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
+            ExecutionConfig config, ExecutionLog* log);
+  ~Execution();
+  Execution(const Execution&) = delete;
+  Execution& operator=(const Execution&) = delete;
+
+  // Runs the execution to its end. Never throws; failures are in the result.
+  ExecutionResult Run();
+
+  // Asks a running execution to stop: CANCELLING, then ERROR.
+  void Cancel();
+
+  ExecutionStatus status() const { return status_.load(); }
+  const ExecutionCounters& counters() const { return counters_; }
+  const ExecutionConfig& config() const { return config_; }
+  const std::string& execution_arn() const { return execution_arn_; }
+
+  // The DescribeTaskExecution response for `result`.
+  nlohmann::json Describe(const ExecutionResult& result) const;
+
+
+ private:
+  void SetStatus(ExecutionStatus s);
+  void RunDeletes(Journal* deletes);
+  void Finalize(ExecutionResult* result);
+
+  std::unique_ptr<Backend> src_;
+  std::unique_ptr<Backend> dst_;
+  const ExecutionConfig config_;
+  ExecutionLog* const log_;
+  std::string execution_arn_;
+  std::stop_source stop_;
+  std::atomic<ExecutionStatus> status_{ExecutionStatus::kQueued};
+  ExecutionCounters counters_;
+};
+
+}  // namespace ferry

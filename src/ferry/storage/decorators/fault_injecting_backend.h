@@ -1,0 +1,76 @@
+// FaultInjectingBackend: wraps a Backend and makes chosen operations on chosen
+// paths fail, so that the engine's handling of unreadable files, failed
+// listings, failed writes and files that change while read can be tested on
+// any backend. Rules are fixed before use; thread-safe like the wrapped
+// backend.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ferry/storage/backend.h"
+
+namespace ferry {
+
+enum class FaultOp : uint8_t {
+  kStat,
+  kList,
+  kOpenRead,
+  kRead,
+  kOpenWrite,
+  kWrite,
+  kCommit,
+  kSetMetadata,
+  kRemove,
+  // Restat() after reading reports a changed file (ctime moved) for the first
+  // `times` reads, as if a writer were busy with it.
+  kChangeWhileRead,
+};
+
+struct FaultRule {
+  FaultOp op;
+  std::string path;  // the exact relative path ("" = root)
+  Status status;     // what the operation returns (ignored for kChangeWhileRead)
+  int times = -1;    // how many times to fire; -1 = always
+};
+
+class FaultInjectingBackend : public Backend {
+ public:
+  FaultInjectingBackend(std::unique_ptr<Backend> inner,
+                        std::vector<FaultRule> rules);
+  ~FaultInjectingBackend() override;
+
+  const Capabilities& capabilities() const override;
+  std::string Describe() const override;
+  Result<std::optional<Entry>> Stat(const RelPath& path) override;
+  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override;
+  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override;
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override;
+  Status MakeDirectory(const RelPath& path) override;
+  Status CreateSymlink(const RelPath& path, const Entry& src,
+                       const MetadataPolicy& policy) override;
+  Status CreateSpecial(const RelPath& path, const Entry& src,
+                       const MetadataPolicy& policy) override;
+  Status CreateHardLink(const RelPath& existing, const RelPath& link) override;
+  Status SetMetadata(const RelPath& path, const Entry& src,
+                     const MetadataPolicy& policy) override;
+  Status Remove(const RelPath& path) override;
+  Status RemoveTree(const RelPath& path) override;
+  Status Sync() override;
+
+  // Returns the rule's status if a rule for (op, path) fires now.
+  Status Check(FaultOp op, const RelPath& path);
+
+ private:
+  struct ArmedRule {
+    FaultRule rule;
+    std::atomic<int> remaining;
+  };
+  std::unique_ptr<Backend> inner_;
+  std::vector<std::unique_ptr<ArmedRule>> rules_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,86 @@
+// Entry: what a backend knows of one item under a location root, the unit
+// every stage passes along (scan -> diff -> transfer -> verify). A value type;
+// nothing in it refers back to the backend it came from.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ferry/base/rel_path.h"
+
+namespace ferry {
+
+enum class EntryKind : uint8_t {
+  kFile,
+  kDirectory,
+  kSymlink,
+  kBlockDevice,
+  kCharDevice,
+  kFifo,
+  kSocket,
+};
+
+std::string_view EntryKindName(EntryKind kind);  // "file", "directory", ...
+// DataSync's one-letter type used in logs: R, D, L, B, C, F, S.
+char EntryKindLetter(EntryKind kind);
+
+struct FileTime {
+  int64_t sec = 0;
+  uint32_t nsec = 0;
+
+  auto operator<=>(const FileTime&) const = default;
+  int64_t Nanos() const { return sec * 1000000000 + nsec; }
+};
+
+// True if `a` and `b` are equal once both are truncated to `granularity_ns`.
+bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns);
+
+struct Entry {
+  enum Flags : uint8_t {
+    // A directory whose contents could not be listed: nothing beneath it may
+    // be deleted or reported missing.
+    kListingFailed = 1,
+  };
+
+  RelPath path;
+  EntryKind kind = EntryKind::kFile;
+  uint8_t flags = 0;
+  uint32_t mode = 0;  // permission bits only (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t nlink = 1;
+  uint64_t size = 0;       // files: content bytes
+  uint64_t allocated = 0;  // bytes allocated on disk; below size means holes
+  FileTime mtime;
+  FileTime atime;
+  FileTime ctime;
+  uint64_t dev = 0;  // dev and ino identify hard-linked files
+  uint64_t ino = 0;
+  uint64_t rdev = 0;        // devices
+  std::string link_target;  // symlinks, bytes as stored
+
+  bool is_dir() const { return kind == EntryKind::kDirectory; }
+  bool is_file() const { return kind == EntryKind::kFile; }
+  bool listing_failed() const { return flags & kListingFailed; }
+  bool MaybeSparse() const { return kind == EntryKind::kFile && allocated < size; }
+};
+
+// Names of the temporary files ferry writes before renaming them into place.
+// Scans hide them, so they are never copied, compared or deleted as data.
+inline constexpr std::string_view kTempPrefix = ".ferry-tmp-";
+inline bool IsFerryTempName(std::string_view name) {
+  return name.substr(0, kTempPrefix.size()) == kTempPrefix;
+}
+
+// Which parts of an Entry's metadata a write applies.
+struct MetadataPolicy {
+  bool mode = true;
+  bool uid = true;
+  bool gid = true;
+  bool mtime = true;
+  bool atime = true;
+};
+
+}  // namespace ferry

@@ -1,0 +1,119 @@
+// Internals shared by the POSIX backend's files: descriptor ownership, the
+// beneath-the-root resolver, and the cache of open directory descriptors.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "ferry/storage/posix/posix_backend.h"
+
+namespace ferry::posix {
+
+// Owns one file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { Reset(); }
+  Fd(Fd&& o) noexcept : fd_(o.Release()) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.Release();
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+using SharedFd = std::shared_ptr<const Fd>;
+
+// Fills `out` (all but path) from a stat result; reads the link target of a
+// symlink through (dirfd, name).
+void FillEntryFromStat(const struct stat& st, Entry* out);
+Status ReadLinkTarget(int dirfd, const char* name, const RelPath& path,
+                      Entry* out);
+
+// A small LRU of directory descriptors keyed by relative path, so writing
+// many files into one directory opens it once.
+class DirCache {
+ public:
+  explicit DirCache(size_t capacity) : capacity_(capacity) {}
+  SharedFd Get(const std::string& key);
+  void Put(const std::string& key, SharedFd fd);
+  // Drops `key` and everything beneath it.
+  void InvalidateTree(const std::string& key);
+
+ private:
+  using LruList = std::list<std::string>;
+  struct Slot {
+    SharedFd fd;
+    LruList::iterator lru;
+  };
+  const size_t capacity_;
+  std::mutex mu_;
+  LruList lru_;  // most recent first
+  std::unordered_map<std::string, Slot> map_;
+};
+
+// State shared by the backend and the readers and writers it hands out.
+class Root {
+ public:
+  Root(std::string root_path, Fd root_fd, bool component_walk);
+
+  const std::string& path() const { return root_path_; }
+  int fd() const { return root_fd_.get(); }
+
+  // Opens `path` beneath the root without following any symlink. `flags`
+  // must not contain O_CREAT.
+  Result<Fd> OpenBeneath(const RelPath& path, int flags);
+  // The directory containing `path`, from the cache when possible.
+  Result<SharedFd> ParentDir(const RelPath& path);
+  // The directory `dir` itself, from the cache when possible.
+  Result<SharedFd> Dir(const RelPath& dir);
+  void InvalidateTree(const RelPath& dir) { cache_.InvalidateTree(dir.str()); }
+
+  // A fresh temporary name for a file in some directory.
+  std::string TempName();
+
+  // Metadata application, one place for files, directories, links and
+  // special files. `fd` may be -1 to act through (dirfd, name).
+  Status ApplyMetadata(int fd, int dirfd, const char* name, const RelPath& path,
+                       EntryKind kind, const Entry& src,
+                       const MetadataPolicy& policy);
+
+ private:
+  Result<Fd> WalkBeneath(const RelPath& path, int flags);
+
+  const std::string root_path_;
+  const Fd root_fd_;
+  const bool component_walk_;
+  std::atomic<bool> has_openat2_{true};
+  DirCache cache_{256};
+  std::atomic<uint64_t> temp_counter_{0};
+};
+
+}  // namespace ferry::posix

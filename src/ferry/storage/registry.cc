@@ -1,0 +1,100 @@
+#include "ferry/storage/registry.h"
+
+#include <map>
+#include <mutex>
+
+#include "ferry/storage/memory/memory_backend.h"
+#include "ferry/storage/posix/posix_backend.h"
+
+namespace ferry {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, BackendFactory> factories;
+};
+
+Registry& GetRegistry() {
+  static Registry* r = new Registry();
+  return *r;
+}
+
+std::string KnownTypes() {
+  Registry& r = GetRegistry();
+  std::lock_guard lock(r.mu);
+  std::string out;
+  for (const auto& [type, _] : r.factories) {
+    if (!out.empty()) out += ", ";
+    out += type;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<LocationSpec> ParseLocationUri(std::string_view uri) {
+  LocationSpec spec;
+  if (uri.empty()) return Status::InvalidArgument("empty location");
+  if (uri.substr(0, 7) == "file://") {
+    spec.type = "local";
+    spec.path = std::string(uri.substr(7));
+    if (spec.path.empty() || spec.path[0] != '/') {
+      return Status::InvalidArgument("file:// location '" + std::string(uri) +
+                                     "' must name an absolute path");
+    }
+    return spec;
+  }
+  if (uri.substr(0, 7) == "memory:") {
+    spec.type = "memory";
+    spec.path = std::string(uri.substr(7));
+    if (spec.path.empty()) {
+      return Status::InvalidArgument("memory location needs a name: memory:NAME");
+    }
+    return spec;
+  }
+  size_t scheme_end = uri.find("://");
+  if (scheme_end != std::string_view::npos &&
+      uri.substr(0, scheme_end).find('/') == std::string_view::npos) {
+    return Status::InvalidArgument(
+        "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
+        "' in '" + std::string(uri) + "' (this build serves: local paths, file://, memory:)");
+  }
+  spec.type = "local";
+  spec.path = std::string(uri);
+  return spec;
+}
+
+void RegisterBackend(const std::string& type, BackendFactory factory) {
+  Registry& r = GetRegistry();
+  std::lock_guard lock(r.mu);
+  r.factories[type] = std::move(factory);
+}
+
+void RegisterBuiltinBackends() {
+  RegisterBackend("local", [](const LocationSpec& spec) {
+    PosixBackendOptions options;
+    options.create_root = spec.create_root;
+    return OpenPosixBackend(spec.path, options);
+  });
+  RegisterBackend("memory", [](const LocationSpec& spec) {
+    return Result<std::unique_ptr<Backend>>(
+        OpenMemoryBackend(NamedMemoryStore(spec.path), "memory:" + spec.path));
+  });
+}
+
+Result<std::unique_ptr<Backend>> OpenBackend(const LocationSpec& spec) {
+  BackendFactory factory;
+  {
+    Registry& r = GetRegistry();
+    std::lock_guard lock(r.mu);
+    auto it = r.factories.find(spec.type);
+    if (it != r.factories.end()) factory = it->second;
+  }
+  if (!factory) {
+    return Status::InvalidArgument("unknown location type '" + spec.type +
+                                   "' (known: " + KnownTypes() + ")");
+  }
+  return factory(spec);
+}
+
+}  // namespace ferry

@@ -1,0 +1,534 @@
+#include "ferry/transfer/transfer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+namespace ferry {
+
+namespace {
+
+enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
+
+bool SameVersion(const Entry& a, const Entry& b) {
+  return a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime;
+}
+
+}  // namespace
+
+struct Transfer::DirNode {
+  PlanItem item;
+  std::shared_ptr<DirNode> parent;
+  std::atomic<int> pending{1};  // the planner's token, plus outstanding work
+  std::atomic<int> state{kReady};
+  std::atomic<bool> dirty{false};  // something inside was written
+  Status failure;                  // set before state becomes kFailed
+  bool is_root = false;
+};
+
+struct Transfer::FileTask {
+  PlanItem item;
+  std::shared_ptr<DirNode> parent;
+  uint32_t chunks = 1;
+  std::atomic<uint32_t> chunks_left{1};
+  std::atomic<bool> failed{false};
+
+  std::mutex mu;
+  bool opened = false;      // GUARDED_BY(mu)
+  bool sequential = false;  // the size moved since the scan: chunk 0 copies all
+  Status status;            // GUARDED_BY(mu): the first failure
+
+  // Set once by OpenFile, then used by the chunk workers.
+  std::unique_ptr<Reader> reader;
+  std::unique_ptr<StagedWriter> writer;
+  std::unique_ptr<FileDigestBuilder> digest;
+  Entry fresh;  // the source as opened
+  std::atomic<uint64_t> bytes{0};
+
+  void Fail(Status st) {
+    std::lock_guard lock(mu);
+    if (status.ok()) status = std::move(st);
+    failed.store(true);
+    if (digest) digest->Abort();
+  }
+  Status first_failure() {
+    std::lock_guard lock(mu);
+    return status;
+  }
+};
+
+struct Transfer::Job {
+  enum class Kind : uint8_t { kMkdir, kFile, kLink, kMetadata };
+  Kind kind = Kind::kFile;
+  std::shared_ptr<DirNode> node;   // kMkdir: the folder; otherwise its parent
+  std::shared_ptr<FileTask> file;  // kFile
+  uint32_t chunk = 0;
+  PlanItem item;                   // kLink, kMetadata
+};
+
+Transfer::Transfer(Backend* src, Backend* dst, TransferOptions options,
+                   TransferObserver* observer)
+    : src_(src),
+      dst_(dst),
+      options_(std::move(options)),
+      observer_(observer),
+      batch_(std::make_unique<Batch>()),
+      queue_(options_.queue_batches) {
+  dir_policy_ = options_.metadata;
+}
+
+Transfer::~Transfer() {
+  queue_.Close();
+  workers_.clear();
+}
+
+void Transfer::Start(const Entry& root, bool root_differs) {
+  auto node = std::make_shared<DirNode>();
+  node->item.src = root;
+  node->item.action = root_differs ? PlanAction::kUpdateMetadata : PlanAction::kUnchanged;
+  node->is_root = true;
+  stack_.push_back(std::move(node));
+  int threads = std::max(1, options_.threads);
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+void Transfer::Flush() {
+  if (batch_->empty()) return;
+  queue_.Push(std::move(batch_));
+  batch_ = std::make_unique<Batch>();
+  batch_->reserve(options_.batch_items);
+  batch_bytes_ = 0;
+}
+
+void Transfer::Push(Job job, uint64_t bytes) {
+  batch_->push_back(std::move(job));
+  batch_bytes_ += bytes;
+  if (batch_->size() >= options_.batch_items || batch_bytes_ >= 8 * kBlockSize) {
+    Flush();
+  }
+}
+
+void Transfer::Add(PlanItem item) {
+  const RelPath parent_path = item.src.path.Parent();
+  while (stack_.size() > 1 && stack_.back()->item.src.path != parent_path) {
+    CloseTop();
+  }
+  const std::shared_ptr<DirNode>& top = stack_.back();
+
+  if (item.src.is_dir()) {
+    auto node = std::make_shared<DirNode>();
+    bool create = item.action == PlanAction::kCreate ||
+                  item.action == PlanAction::kReplace;
+    node->item = std::move(item);
+    node->parent = top;
+    top->pending.fetch_add(1);
+    if (create) {
+      node->state.store(kCreating);
+      node->pending.fetch_add(1);  // held by the mkdir job
+      Job job;
+      job.kind = Job::Kind::kMkdir;
+      job.node = node;
+      Push(std::move(job), 0);
+      Flush();  // what goes inside waits for it
+    }
+    stack_.push_back(std::move(node));
+    return;
+  }
+
+  top->pending.fetch_add(1);
+  if (item.action != PlanAction::kUpdateMetadata) top->dirty.store(true);
+  Job job;
+  job.node = top;
+  if (item.action == PlanAction::kUpdateMetadata) {
+    job.kind = Job::Kind::kMetadata;
+    job.item = std::move(item);
+    Push(std::move(job), 0);
+    return;
+  }
+  if (!item.src.is_file()) {
+    job.kind = Job::Kind::kLink;
+    job.item = std::move(item);
+    Push(std::move(job), 0);
+    return;
+  }
+  auto task = std::make_shared<FileTask>();
+  uint64_t size = item.src.size;
+  uint64_t chunk = std::max<uint64_t>(kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+  task->chunks = size > chunk ? static_cast<uint32_t>((size + chunk - 1) / chunk) : 1;
+  task->chunks_left.store(task->chunks);
+  task->item = std::move(item);
+  task->parent = top;
+  job.kind = Job::Kind::kFile;
+  if (task->chunks == 1) {
+    job.file = std::move(task);
+    Push(std::move(job), size);
+    return;
+  }
+  Flush();
+  for (uint32_t c = 0; c < task->chunks; ++c) {
+    Job cj;
+    cj.kind = Job::Kind::kFile;
+    cj.node = top;
+    cj.file = task;
+    cj.chunk = c;
+    Push(std::move(cj), chunk);
+    Flush();  // one chunk per batch, so that workers share the file
+  }
+}
+
+void Transfer::CloseTop() {
+  std::shared_ptr<DirNode> node = std::move(stack_.back());
+  stack_.pop_back();
+  Release(node);
+}
+
+void Transfer::Release(const std::shared_ptr<DirNode>& node) {
+  if (node->pending.fetch_sub(1) != 1) return;
+  // Everything inside is done: now the folder's own metadata.
+  const PlanItem& item = node->item;
+  ItemResult result;
+  result.applied = item.src;
+  result.metadata_only = item.action == PlanAction::kUpdateMetadata;
+  if (node->state.load() == kFailed) {
+    result.status = node->failure;
+  } else if (item.action != PlanAction::kUnchanged || node->dirty.load()) {
+    result.status = dst_->SetMetadata(item.src.path, item.src, dir_policy_);
+  }
+  if ((!node->is_root && item.action != PlanAction::kUnchanged) || !result.status.ok()) {
+    Report(item, result);
+  }
+  if (node->parent) {
+    std::shared_ptr<DirNode> parent = std::move(node->parent);
+    Release(parent);
+  }
+}
+
+Status Transfer::Finish() {
+  while (!stack_.empty()) CloseTop();
+  Flush();
+  queue_.Close();
+  workers_.clear();
+  if (options_.stop.stop_requested()) return Status::Cancelled("transfer cancelled");
+  return Status::Ok();
+}
+
+void Transfer::Report(const PlanItem& item, const ItemResult& result) {
+  observer_->OnItemDone(item, result);
+}
+
+void Transfer::WorkerLoop() {
+  while (std::optional<std::unique_ptr<Batch>> batch = queue_.Pop()) {
+    for (Job& job : **batch) Run(job);
+  }
+}
+
+void Transfer::Run(Job& job) {
+  if (!first_work_.load(std::memory_order_relaxed) && !first_work_.exchange(true)) {
+    observer_->OnFirstWork();
+  }
+  switch (job.kind) {
+    case Job::Kind::kMkdir:
+      RunMkdir(job);
+      return;
+    case Job::Kind::kFile:
+      RunFileChunk(job);
+      return;
+    case Job::Kind::kLink:
+      RunLink(job);
+      return;
+    case Job::Kind::kMetadata:
+      RunMetadata(job);
+      return;
+  }
+}
+
+bool Transfer::WaitForParent(const Job& job) {
+  const std::shared_ptr<DirNode>& parent =
+      job.kind == Job::Kind::kMkdir ? job.node->parent : job.node;
+  if (!parent) return true;
+  int s = parent->state.load();
+  while (s == kCreating) {
+    parent->state.wait(kCreating);
+    s = parent->state.load();
+  }
+  return s != kFailed;
+}
+
+void Transfer::RunMkdir(Job& job) {
+  DirNode& node = *job.node;
+  const RelPath& path = node.item.src.path;
+  Status st;
+  if (options_.stop.stop_requested()) {
+    st = Status::Cancelled("cancelled");
+  } else if (!WaitForParent(job)) {
+    st = Status::FailedPrecondition("the folder containing " + path.Display() +
+                                    " could not be created");
+  } else {
+    if (node.item.dst && !node.item.dst->is_dir()) st = dst_->Remove(path);
+    if (st.ok()) st = dst_->MakeDirectory(path);
+    if (st.code() == StatusCode::kAlreadyExists && !node.item.dst) {
+      // TransferMode ALL: something else is where the folder goes.
+      st = dst_->RemoveTree(path);
+      if (st.ok()) st = dst_->MakeDirectory(path);
+    }
+  }
+  if (st.ok()) {
+    node.state.store(kReady);
+  } else {
+    node.failure = std::move(st);
+    node.state.store(kFailed);
+  }
+  node.state.notify_all();
+  Release(job.node);
+}
+
+void Transfer::RunLink(Job& job) {
+  const PlanItem& item = job.item;
+  ItemResult result;
+  result.applied = item.src;
+  if (options_.stop.stop_requested()) {
+    result.status = Status::Cancelled("cancelled");
+  } else if (!WaitForParent(job)) {
+    result.status = Status::FailedPrecondition(
+        "the folder containing " + item.src.path.Display() + " could not be created");
+  } else {
+    auto create = [&] {
+      return item.src.kind == EntryKind::kSymlink
+                 ? dst_->CreateSymlink(item.src.path, item.src, options_.metadata)
+                 : dst_->CreateSpecial(item.src.path, item.src, options_.metadata);
+    };
+    if (item.dst && item.dst->is_dir()) result.status = dst_->RemoveTree(item.src.path);
+    if (result.status.ok()) result.status = create();
+    if (result.status.code() == StatusCode::kFailedPrecondition && !item.dst) {
+      result.status = dst_->RemoveTree(item.src.path);
+      if (result.status.ok()) result.status = create();
+    }
+  }
+  Report(item, result);
+  Release(job.node);
+}
+
+void Transfer::RunMetadata(Job& job) {
+  const PlanItem& item = job.item;
+  ItemResult result;
+  result.applied = item.src;
+  result.metadata_only = true;
+  if (options_.stop.stop_requested()) {
+    result.status = Status::Cancelled("cancelled");
+  } else if (!WaitForParent(job)) {
+    result.status = Status::FailedPrecondition("parent folder unavailable");
+  } else {
+    result.status = dst_->SetMetadata(item.src.path, item.src, options_.metadata);
+  }
+  Report(item, result);
+  Release(job.node);
+}
+
+Status Transfer::OpenFile(FileTask& task) {
+  std::lock_guard lock(task.mu);
+  if (task.opened) return task.status;
+  task.opened = true;
+  const RelPath& path = task.item.src.path;
+  auto reader = src_->OpenRead(path);
+  if (!reader.ok()) {
+    task.status = reader.status();
+    task.failed.store(true);
+    return task.status;
+  }
+  task.reader = std::move(reader).value();
+  task.fresh = task.reader->entry();
+  if (task.chunks > 1 && task.fresh.size != task.item.src.size) task.sequential = true;
+  task.digest = std::make_unique<FileDigestBuilder>(options_.digest, task.fresh.size);
+  WriteHints hints;
+  hints.size = task.fresh.size;
+  hints.sparse = task.fresh.MaybeSparse() && dst_->capabilities().sparse_files;
+  hints.fsync = options_.fsync;
+  auto writer = dst_->OpenWrite(path, hints);
+  if (!writer.ok()) {
+    task.status = writer.status();
+    task.failed.store(true);
+    return task.status;
+  }
+  task.writer = std::move(writer).value();
+  return Status::Ok();
+}
+
+Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
+  static thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kBlockSize]);
+  std::byte* buf = buffer.get();
+  Reader& reader = *task.reader;
+  const RelPath& path = task.item.src.path;
+  if (length == 0 && offset == 0) {
+    std::span<const std::byte> empty;
+    return task.digest->AddBlock(0, ComputeBlockChecksum(empty), empty);
+  }
+  const bool sparse = task.fresh.MaybeSparse();
+  Extent ext{0, 0};
+  bool have_ext = false;
+  std::vector<Extent> writes;
+  const uint64_t end = offset + length;
+  for (uint64_t pos = offset; pos < end; pos += kBlockSize) {
+    if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
+    const uint64_t blen = std::min<uint64_t>(kBlockSize, end - pos);
+    const uint64_t bend = pos + blen;
+    std::span<std::byte> block(buf, blen);
+    writes.clear();
+    if (sparse) {
+      uint64_t q = pos;
+      bool zeroed = false;
+      while (q < bend) {
+        if (!have_ext || ext.offset + ext.length <= q) {
+          FERRY_ASSIGN_OR_RETURN(ext, reader.NextData(q));
+          have_ext = true;
+        }
+        if (ext.length == 0 || ext.offset >= bend) break;
+        uint64_t s = std::max(q, ext.offset);
+        uint64_t e = std::min(bend, ext.offset + ext.length);
+        if (!zeroed && (s > pos || e < bend)) {
+          std::memset(buf, 0, blen);
+          zeroed = true;
+        }
+        FERRY_ASSIGN_OR_RETURN(size_t n, reader.ReadAt(s, block.subspan(s - pos, e - s)));
+        if (n < e - s) {
+          return Status(StatusCode::kSourceChanged,
+                        path.Display() + " shrank while it was being read");
+        }
+        writes.push_back(Extent{s, e - s});
+        q = e;
+      }
+      if (writes.empty() && !zeroed) std::memset(buf, 0, blen);
+    } else {
+      FERRY_ASSIGN_OR_RETURN(size_t n, reader.ReadAt(pos, block));
+      if (n < blen) {
+        return Status(StatusCode::kSourceChanged,
+                      path.Display() + " shrank while it was being read");
+      }
+      writes.push_back(Extent{pos, blen});
+    }
+    // Source side: the block's checksum travels with it.
+    BlockChecksum sum = (writes.empty() && blen == kBlockSize)
+                            ? ZeroBlockChecksum()
+                            : ComputeBlockChecksum(block);
+    FERRY_RETURN_IF_ERROR(task.digest->AddBlock(pos / kBlockSize, sum, block));
+    // Destination side: check before writing.
+    if (!writes.empty() && ComputeBlockChecksum(block) != sum) {
+      return Status::DataLoss("checksum mismatch in block at offset " +
+                              std::to_string(pos) + " of " + path.Display());
+    }
+    if (options_.limiter) options_.limiter->Acquire(blen, options_.stop);
+    for (const Extent& w : writes) {
+      FERRY_RETURN_IF_ERROR(task.writer->WriteAt(
+          w.offset, std::span<const std::byte>(buf + (w.offset - pos), w.length)));
+    }
+    task.bytes.fetch_add(blen, std::memory_order_relaxed);
+    observer_->OnBytes(blen);
+  }
+  return Status::Ok();
+}
+
+Status Transfer::CopyWhole(FileTask& task) {
+  // Start over with fresh handles: the file is read again from the top.
+  if (task.writer) task.writer->Abort();
+  task.writer.reset();
+  task.reader.reset();
+  {
+    std::lock_guard lock(task.mu);
+    task.opened = false;
+    task.status = Status::Ok();
+  }
+  task.failed.store(false);
+  task.chunks = 1;
+  task.sequential = false;
+  task.bytes.store(0);
+  FERRY_RETURN_IF_ERROR(OpenFile(task));
+  return CopyRange(task, 0, task.fresh.size);
+}
+
+void Transfer::RunFileChunk(Job& job) {
+  FileTask& task = *job.file;
+  if (!task.failed.load()) {
+    if (options_.stop.stop_requested()) {
+      task.Fail(Status::Cancelled("cancelled"));
+    } else if (!WaitForParent(job)) {
+      task.Fail(Status::FailedPrecondition("the folder containing " +
+                                           task.item.src.path.Display() +
+                                           " could not be created"));
+    } else {
+      Status st = OpenFile(task);
+      if (st.ok()) {
+        uint64_t chunk = std::max<uint64_t>(
+            kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+        if (task.chunks == 1 || task.sequential) {
+          if (job.chunk == 0) st = CopyRange(task, 0, task.fresh.size);
+        } else {
+          uint64_t off = job.chunk * chunk;
+          uint64_t len = off < task.fresh.size
+                             ? std::min<uint64_t>(chunk, task.fresh.size - off)
+                             : 0;
+          if (len > 0 || off == 0) st = CopyRange(task, off, len);
+        }
+      }
+      if (!st.ok()) task.Fail(std::move(st));
+    }
+  }
+  if (task.chunks_left.fetch_sub(1) == 1) FinishFile(task);
+}
+
+void Transfer::FinishFile(FileTask& task) {
+  ItemResult result;
+  const PlanItem& item = task.item;
+  Status st = task.first_failure();
+  // A file whose size, mtime or ctime moved while it was read is read again.
+  for (int attempt = 0; st.ok() || st.code() == StatusCode::kSourceChanged; ++attempt) {
+    if (st.ok()) {
+      auto now = task.reader->Restat();
+      if (!now.ok()) {
+        st = now.status();
+        break;
+      }
+      if (SameVersion(*now, task.fresh)) break;
+    }
+    if (attempt >= options_.change_retries) {
+      result.changed_while_read = true;
+      st = Status::Ok();
+      break;
+    }
+    st = CopyWhole(task);
+    if (!st.ok() && st.code() != StatusCode::kSourceChanged) break;
+  }
+  if (st.ok()) {
+    auto digest = task.digest->Finish();
+    if (!digest.ok()) {
+      st = digest.status();
+    } else {
+      result.digest = *digest;
+    }
+  }
+  if (st.ok()) {
+    Entry meta = task.fresh;
+    meta.path = item.src.path;
+    meta.atime = item.src.atime;  // as of the scan, before we read it
+    if (options_.map_source) options_.map_source(&meta);
+    if (item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
+    if (st.ok()) st = task.writer->Commit(meta, options_.metadata);
+    if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
+      // TransferMode ALL and a folder is in the way: replace it.
+      st = dst_->RemoveTree(item.src.path);
+      if (st.ok()) st = CopyWhole(task);
+      if (st.ok()) st = task.writer->Commit(meta, options_.metadata);
+    }
+    result.applied = std::move(meta);
+  }
+  if (!st.ok() && task.writer) task.writer->Abort();
+  result.status = std::move(st);
+  result.bytes = task.bytes.load();
+  task.writer.reset();
+  task.reader.reset();
+  Report(item, result);
+  std::shared_ptr<DirNode> parent = std::move(task.parent);
+  Release(parent);
+}
+
+}  // namespace ferry

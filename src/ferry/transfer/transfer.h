@@ -1,0 +1,133 @@
+// Transfer: the worker pool that carries out a plan.
+//
+// The planner thread hands plan items over in plan order (Add); they are
+// batched onto a bounded queue that a pool of workers drains, so transfers
+// start while the scan is still running and the planner can never run far
+// ahead. Small files move whole, one per job; files above chunk_size are cut
+// into chunks that different workers move at once. Every block is
+// checksummed where it is read and checked before it is written; a file is
+// written under a temporary name and renamed into place only when complete,
+// with its metadata applied just before. Folders are created ahead of their
+// contents and get their metadata (mtime above all) once everything inside
+// them is done, which a per-folder count of outstanding work tells.
+//
+// Outcomes go to a TransferObserver, called from the worker threads. Add()
+// and Finish() are for the planner thread only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include "ferry/base/bounded_queue.h"
+#include "ferry/base/digest.h"
+#include "ferry/diff/differ.h"
+#include "ferry/storage/backend.h"
+#include "ferry/transfer/rate_limiter.h"
+
+namespace ferry {
+
+struct TransferOptions {
+  int threads = 4;
+  MetadataPolicy metadata;  // what to apply at the destination
+  DigestAlgorithm digest = DigestAlgorithm::kXxh3_128;
+  bool fsync = false;
+  // Files larger than this are cut into chunks of this size (a multiple of
+  // kBlockSize) moved in parallel.
+  uint64_t chunk_size = 16 * kBlockSize;
+  // How many times a file that changes while it is read is read again.
+  int change_retries = 3;
+  RateLimiter* limiter = nullptr;  // not owned; null = unlimited
+  std::stop_token stop;
+  // Adjusts source metadata read at transfer time (owner mapping).
+  std::function<void(Entry*)> map_source;
+  size_t batch_items = 64;
+  size_t queue_batches = 32;
+};
+
+// What happened to one plan item.
+struct ItemResult {
+  Status status;               // OK: transferred
+  Entry applied;               // the metadata written at the destination
+  Digest digest;               // files: the source content digest
+  uint64_t bytes = 0;          // file content bytes moved
+  bool changed_while_read = false;
+  bool metadata_only = false;  // only metadata was applied
+};
+
+class TransferObserver {
+ public:
+  virtual ~TransferObserver() = default;
+  // Called once per item passed to Add() (for folders: once everything in
+  // them is done), from any thread.
+  virtual void OnItemDone(const PlanItem& item, const ItemResult& result) = 0;
+  // Content bytes read and written so far, as they move.
+  virtual void OnBytes(uint64_t bytes) = 0;
+  // The first time a worker starts on anything.
+  virtual void OnFirstWork() {}
+};
+
+class Transfer {
+ public:
+  Transfer(Backend* src, Backend* dst, TransferOptions options,
+           TransferObserver* observer);
+  ~Transfer();
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+
+  // `root` is the (mapped) source root; its metadata is applied at the end
+  // if `root_differs` or anything beneath it changed.
+  void Start(const Entry& root, bool root_differs);
+
+  // Items in plan order: every source folder (kUnchanged ones included), and
+  // the kCreate, kReplace and kUpdateMetadata items.
+  void Add(PlanItem item);
+
+  // Waits for everything to finish. Non-OK only when cancelled.
+  Status Finish();
+
+  struct DirNode;
+  struct FileTask;
+  struct Job;
+
+ private:
+  using Batch = std::vector<Job>;
+
+  void Flush();
+  void Push(Job job, uint64_t bytes);
+  void CloseTop();
+  void Release(const std::shared_ptr<DirNode>& node);
+  void WorkerLoop();
+  void Run(Job& job);
+  void RunMkdir(Job& job);
+  void RunFileChunk(Job& job);
+  void RunLink(Job& job);
+  void RunMetadata(Job& job);
+  bool WaitForParent(const Job& job);
+  void FinishFile(FileTask& task);
+  void Report(const PlanItem& item, const ItemResult& result);
+
+  Status OpenFile(FileTask& task);
+  Status CopyRange(FileTask& task, uint64_t offset, uint64_t length);
+  Status CopyWhole(FileTask& task);
+
+  Backend* const src_;
+  Backend* const dst_;
+  const TransferOptions options_;
+  TransferObserver* const observer_;
+  MetadataPolicy dir_policy_;
+
+  std::vector<std::shared_ptr<DirNode>> stack_;  // planner thread only
+  std::unique_ptr<Batch> batch_;                 // planner thread only
+  uint64_t batch_bytes_ = 0;
+
+  BoundedQueue<std::unique_ptr<Batch>> queue_;
+  std::atomic<bool> first_work_{false};
+  std::vector<std::jthread> workers_;
+};
+
+}  // namespace ferry

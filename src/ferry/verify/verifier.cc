@@ -1,0 +1,321 @@
+#include "ferry/verify/verifier.h"
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "ferry/base/bounded_queue.h"
+#include "ferry/scan/scanner.h"
+
+namespace ferry {
+namespace {
+
+// One item to check. `expected` is the source side (journal: what was
+// applied); `found` is the destination entry when already known (point in
+// time), looked up otherwise.
+struct Check {
+  std::optional<Entry> expected;
+  std::optional<Entry> found;
+  Digest expected_digest;
+  bool content = true;    // compare file content
+  bool lookup = false;    // stat the destination first
+};
+
+class CheckPool {
+ public:
+  CheckPool(int threads, std::function<void(Check&)> run)
+      : run_(std::move(run)), queue_(64) {
+    for (int i = 0; i < std::max(1, threads); ++i) {
+      workers_.emplace_back([this] {
+        while (auto batch = queue_.Pop()) {
+          for (Check& c : *batch) run_(c);
+        }
+      });
+    }
+  }
+  ~CheckPool() { Finish(); }
+
+  void Add(Check c) {
+    batch_.push_back(std::move(c));
+    if (batch_.size() >= 32) Flush();
+  }
+  void Finish() {
+    Flush();
+    queue_.Close();
+    workers_.clear();
+  }
+
+ private:
+  void Flush() {
+    if (batch_.empty()) return;
+    queue_.Push(std::move(batch_));
+    batch_ = {};
+  }
+  std::function<void(Check&)> run_;
+  BoundedQueue<std::vector<Check>> queue_;
+  std::vector<Check> batch_;
+  std::vector<std::jthread> workers_;
+};
+
+}  // namespace
+
+std::string_view VerifyFailureCode(VerifyFailureKind kind) {
+  switch (kind) {
+    case VerifyFailureKind::kNone:
+      return "";
+    case VerifyFailureKind::kChecksum:
+      return "ChecksumDiffers";
+    case VerifyFailureKind::kMetadata:
+      return "MetadataDiffers";
+    case VerifyFailureKind::kMissingAtDestination:
+      return "FileNotAtDestination";
+    case VerifyFailureKind::kNotAtSource:
+      return "FileNotAtSource";
+    case VerifyFailureKind::kError:
+      return "VerificationError";
+  }
+  return "";
+}
+
+std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
+                                     const MetadataPolicy& policy,
+                                     int64_t granularity) {
+  if (expected.kind != actual.kind) {
+    return "type differs (" + std::string(EntryKindName(expected.kind)) + " vs " +
+           std::string(EntryKindName(actual.kind)) + ")";
+  }
+  if (expected.kind == EntryKind::kFile && expected.size != actual.size) {
+    return "size differs";
+  }
+  if (expected.kind == EntryKind::kSymlink && expected.link_target != actual.link_target) {
+    return "link target differs";
+  }
+  if ((expected.kind == EntryKind::kBlockDevice || expected.kind == EntryKind::kCharDevice) &&
+      expected.rdev != actual.rdev) {
+    return "device number differs";
+  }
+  if (policy.mode && expected.kind != EntryKind::kSymlink && expected.mode != actual.mode) {
+    return "mode differs";
+  }
+  if (policy.uid && expected.uid != actual.uid) return "uid differs";
+  if (policy.gid && expected.gid != actual.gid) return "gid differs";
+  if (policy.mtime && !TimesMatch(expected.mtime, actual.mtime, granularity)) {
+    return "mtime differs";
+  }
+  return "";
+}
+
+Result<std::pair<Digest, Entry>> DigestFile(Backend* backend, const RelPath& path,
+                                            DigestAlgorithm algo,
+                                            const std::stop_token& stop,
+                                            VerifyObserver* observer) {
+  static thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kBlockSize]);
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader, backend->OpenRead(path));
+  const Entry& e = reader->entry();
+  FileDigestBuilder builder(algo, e.size);
+  std::span<std::byte> buf(buffer.get(), kBlockSize);
+  if (e.size == 0) {
+    std::span<const std::byte> empty;
+    FERRY_RETURN_IF_ERROR(builder.AddBlock(0, ComputeBlockChecksum(empty), empty));
+  }
+  uint64_t index = 0;
+  for (uint64_t pos = 0; pos < e.size; pos += kBlockSize, ++index) {
+    if (stop.stop_requested()) return Status::Cancelled("verification cancelled");
+    uint64_t len = std::min<uint64_t>(kBlockSize, e.size - pos);
+    FERRY_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(pos, buf.subspan(0, len)));
+    if (n < len) {
+      return Status(StatusCode::kSourceChanged, path.Display() + " shrank while it was read");
+    }
+    auto block = buf.subspan(0, len);
+    FERRY_RETURN_IF_ERROR(builder.AddBlock(index, ComputeBlockChecksum(block), block));
+    if (observer) observer->OnBytes(len);
+  }
+  FERRY_ASSIGN_OR_RETURN(Digest d, builder.Finish());
+  return std::make_pair(d, e);
+}
+
+namespace {
+
+void Fail(VerifyOutcome* out, VerifyFailureKind kind, std::string detail) {
+  out->failure = kind;
+  out->detail = std::move(detail);
+}
+
+}  // namespace
+
+Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& options,
+                         VerifyObserver* observer) {
+  const int64_t gran = options.mtime_granularity_ns;
+  CheckPool pool(options.threads, [&](Check& c) {
+    VerifyOutcome out;
+    const Entry& want = *c.expected;
+    out.path = want.path;
+    out.kind = want.kind;
+    out.src = want;
+    out.src_digest = c.expected_digest;
+    if (options.stop.stop_requested()) return;
+    auto found = dst->Stat(want.path);
+    if (!found.ok()) {
+      Fail(&out, VerifyFailureKind::kError, found.status().ToString());
+    } else if (!found->has_value()) {
+      Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
+    } else {
+      out.dst = **found;
+      std::string why = DescribeMetadataMismatch(want, *out.dst, options.compare, gran);
+      if (!why.empty()) {
+        Fail(&out, VerifyFailureKind::kMetadata, why);
+      } else if (want.is_file() && c.content) {
+        auto digest = DigestFile(dst, want.path, options.digest, options.stop, observer);
+        if (!digest.ok()) {
+          if (digest.status().IsCancelled()) return;
+          Fail(&out, VerifyFailureKind::kError, digest.status().ToString());
+        } else {
+          out.dst_digest = digest->first;
+          if (!(out.dst_digest == c.expected_digest)) {
+            Fail(&out, VerifyFailureKind::kChecksum, "content differs");
+          }
+        }
+      }
+    }
+    observer->OnVerified(out);
+  });
+  FERRY_RETURN_IF_ERROR(journal->Rewind());
+  while (true) {
+    if (options.stop.stop_requested()) break;
+    JournalRecord record;
+    FERRY_ASSIGN_OR_RETURN(bool more, journal->Next(&record));
+    if (!more) break;
+    Check c;
+    c.content = !record.metadata_only;
+    c.expected_digest = record.digest;
+    c.expected = std::move(record.applied);
+    pool.Add(std::move(c));
+  }
+  pool.Finish();
+  if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");
+  return Status::Ok();
+}
+
+Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& options,
+                         VerifyObserver* observer) {
+  const int64_t gran = options.mtime_granularity_ns;
+  auto is_device = [](EntryKind k) {
+    return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
+  };
+  CheckPool pool(options.threads, [&](Check& c) {
+    VerifyOutcome out;
+    const Entry& want = *c.expected;
+    const Entry& have = *c.found;
+    out.path = want.path;
+    out.kind = want.kind;
+    out.src = want;
+    out.dst = have;
+    std::string why = DescribeMetadataMismatch(want, have, options.compare, gran);
+    if (!why.empty()) {
+      Fail(&out, VerifyFailureKind::kMetadata, why);
+    } else if (want.is_file()) {
+      auto s = DigestFile(src, want.path, options.digest, options.stop, observer);
+      auto d = s.ok() ? DigestFile(dst, want.path, options.digest, options.stop, observer)
+                      : Result<std::pair<Digest, Entry>>(s.status());
+      if (!s.ok() || !d.ok()) {
+        const Status& st = !s.ok() ? s.status() : d.status();
+        if (st.IsCancelled()) return;
+        Fail(&out, VerifyFailureKind::kError, st.ToString());
+      } else {
+        out.src_digest = s->first;
+        out.dst_digest = d->first;
+        if (!(out.src_digest == out.dst_digest)) {
+          Fail(&out, VerifyFailureKind::kChecksum, "content differs");
+        }
+      }
+    }
+    observer->OnVerified(out);
+  });
+
+  ScanOptions so;
+  so.threads = options.scan_threads;
+  so.filter = options.filter;
+  so.stop = options.stop;
+  Scanner src_scan(src, so);
+  Scanner dst_scan(dst, so);
+  FERRY_RETURN_IF_ERROR(src_scan.Start());
+  FERRY_RETURN_IF_ERROR(dst_scan.Start());
+  std::optional<Entry> s;
+  std::optional<Entry> d;
+  bool s_done = false;
+  bool d_done = false;
+  std::optional<RelPath> src_unlisted;
+  while (!options.stop.stop_requested()) {
+    if (!s && !s_done) {
+      Entry e;
+      FERRY_ASSIGN_OR_RETURN(bool more, src_scan.Next(&e));
+      if (more) {
+        if (options.map_source) options.map_source(&e);
+        s = std::move(e);
+      } else {
+        s_done = true;
+      }
+    }
+    if (!d && !d_done) {
+      Entry e;
+      FERRY_ASSIGN_OR_RETURN(bool more, dst_scan.Next(&e));
+      if (more) {
+        d = std::move(e);
+      } else {
+        d_done = true;
+      }
+    }
+    if (!s && !d) break;
+    int c = !d ? -1 : !s ? 1 : ComparePaths(s->path, d->path);
+    if (c < 0) {
+      Entry e = std::move(*s);
+      s.reset();
+      if (e.is_dir() && e.listing_failed()) src_unlisted = e.path;
+      if (is_device(e.kind) && !options.preserve_devices) continue;
+      VerifyOutcome out;
+      out.path = e.path;
+      out.kind = e.kind;
+      out.src = std::move(e);
+      Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
+      observer->OnVerified(out);
+      if (out.kind == EntryKind::kDirectory) src_scan.SkipChildren();
+      continue;
+    }
+    if (c > 0) {
+      Entry e = std::move(*d);
+      d.reset();
+      bool protect = src_unlisted && src_unlisted->IsAncestorOf(e.path);
+      if (!options.remove_deleted || protect) {
+        if (e.is_dir()) dst_scan.SkipChildren();
+        continue;
+      }
+      VerifyOutcome out;
+      out.path = e.path;
+      out.kind = e.kind;
+      out.dst = std::move(e);
+      Fail(&out, VerifyFailureKind::kNotAtSource, "at the destination but not at the source");
+      observer->OnVerified(out);
+      if (out.kind == EntryKind::kDirectory) dst_scan.SkipChildren();
+      continue;
+    }
+    Entry se = std::move(*s);
+    Entry de = std::move(*d);
+    s.reset();
+    d.reset();
+    if (se.is_dir() && se.listing_failed()) src_unlisted = se.path;
+    if (is_device(se.kind) && !options.preserve_devices) continue;
+    if (se.kind != de.kind) {
+      if (se.is_dir()) src_scan.SkipChildren();
+      if (de.is_dir()) dst_scan.SkipChildren();
+    }
+    Check chk;
+    chk.expected = std::move(se);
+    chk.found = std::move(de);
+    pool.Add(std::move(chk));
+  }
+  pool.Finish();
+  if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");
+  return Status::Ok();
+}
+
+}  // namespace ferry
