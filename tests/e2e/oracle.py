@@ -1,0 +1,545 @@
+"""Independent helpers for ferry's end-to-end tests (Python standard library only).
+
+Nothing here shares code or assumptions with ferry itself:
+
+- compare_trees(): walks two trees with os.scandir/os.lstat on bytes paths and
+  lists every difference (type, content by hashlib, mode, uid, gid, mtime in
+  nanoseconds, symlink targets as bytes, FIFOs).
+- make_tree() and friends: seeded trees with random content, nested folders
+  and odd names (spaces, unicode, newline, backslash, non-UTF-8 bytes, 255-byte
+  names, deep paths), random modes, owners and nanosecond mtimes.
+- run_ferry(): runs the binary named by $FERRY_BIN, captures its output and
+  parses --json.
+- rsync_itemize(): `rsync -a --dry-run --itemize-changes SRC/ DST/`, a second
+  opinion from a tool that has nothing to do with ferry.
+"""
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import stat
+import subprocess
+import tempfile
+import unittest
+
+FERRY_BIN = os.environ.get("FERRY_BIN", "")
+
+# Odd names every generated tree can carry (bytes, as the kernel sees them).
+ODD_NAMES = [
+    b"with space",
+    b" leading and trailing space ",
+    "ünïcødé-日本語-😀".encode("utf-8"),
+    b"new\nline",
+    b"tab\tname",
+    b"back\\slash",
+    b"\xff\xfe-not-utf8-\xe9",
+    b"-leading-dash",
+    b"star*and?question",
+    b"pipe|name",
+    b".hidden",
+    b"a" * 255,
+    "é".encode("utf-8") * 127 + b"x",  # 255 bytes, 128 characters
+]
+
+
+# --------------------------------------------------------------------------
+# Temporary directories
+
+
+def scratch_base():
+    """Where scratch trees live: /dev/shm when there is one (fast)."""
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return None
+
+
+def _force_rmtree(path):
+    def onerror(func, p, exc_info):
+        try:
+            parent = os.path.dirname(p)
+            os.chmod(parent, 0o700)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
+
+
+def make_scratch(testcase, prefix="ferry-e2e-"):
+    """A fresh directory removed when `testcase` ends."""
+    path = tempfile.mkdtemp(prefix=prefix, dir=scratch_base())
+    testcase.addCleanup(_force_rmtree, path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Walking and comparing
+
+
+def _join(a, b):
+    return os.path.join(os.fsencode(a), b) if b else os.fsencode(a)
+
+
+def walk(root):
+    """{relative bytes path: os.stat_result} for everything under root (root itself is b"")."""
+    root = os.fsencode(root)
+    out = {b"": os.lstat(root)}
+    stack = [b""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(os.path.join(root, rel) if rel else root) as it:
+            for de in it:
+                child = os.path.join(rel, de.name) if rel else de.name
+                st = os.lstat(os.path.join(root, child))
+                out[child] = st
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(child)
+    return out
+
+
+def file_digest(path, algo="sha256"):
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def kind(st):
+    m = st.st_mode
+    if stat.S_ISREG(m):
+        return "file"
+    if stat.S_ISDIR(m):
+        return "dir"
+    if stat.S_ISLNK(m):
+        return "symlink"
+    if stat.S_ISFIFO(m):
+        return "fifo"
+    if stat.S_ISCHR(m):
+        return "chardev"
+    if stat.S_ISBLK(m):
+        return "blockdev"
+    if stat.S_ISSOCK(m):
+        return "socket"
+    return "unknown"
+
+
+def show(rel):
+    """A readable form of a relative bytes path for messages."""
+    return "/" + rel.decode("utf-8", "backslashreplace").replace("\n", "\\n")
+
+
+def compare_entry(a_root, b_root, rel, sa, sb, *, mode=True, uid=True, gid=True, mtime=True,
+                  atime=False, content=True):
+    """Differences between one entry on both sides (both exist)."""
+    diffs = []
+    name = show(rel)
+    ka, kb = kind(sa), kind(sb)
+    if ka != kb:
+        return [f"{name}: type {ka} != {kb}"]
+    if ka == "file":
+        if sa.st_size != sb.st_size:
+            diffs.append(f"{name}: size {sa.st_size} != {sb.st_size}")
+        elif content:
+            da = file_digest(_join(a_root, rel))
+            db = file_digest(_join(b_root, rel))
+            if da != db:
+                diffs.append(f"{name}: content sha256 {da} != {db}")
+    if ka == "symlink":
+        ta = os.readlink(_join(a_root, rel))
+        tb = os.readlink(_join(b_root, rel))
+        if ta != tb:
+            diffs.append(f"{name}: link target {ta!r} != {tb!r}")
+    if ka in ("chardev", "blockdev") and sa.st_rdev != sb.st_rdev:
+        diffs.append(f"{name}: rdev {sa.st_rdev} != {sb.st_rdev}")
+    if mode and ka != "symlink" and stat.S_IMODE(sa.st_mode) != stat.S_IMODE(sb.st_mode):
+        diffs.append(f"{name}: mode {stat.S_IMODE(sa.st_mode):04o} != "
+                     f"{stat.S_IMODE(sb.st_mode):04o}")
+    if uid and sa.st_uid != sb.st_uid:
+        diffs.append(f"{name}: uid {sa.st_uid} != {sb.st_uid}")
+    if gid and sa.st_gid != sb.st_gid:
+        diffs.append(f"{name}: gid {sa.st_gid} != {sb.st_gid}")
+    if mtime and sa.st_mtime_ns != sb.st_mtime_ns:
+        diffs.append(f"{name}: mtime_ns {sa.st_mtime_ns} != {sb.st_mtime_ns}")
+    if atime and ka != "dir" and sa.st_atime_ns != sb.st_atime_ns:
+        diffs.append(f"{name}: atime_ns {sa.st_atime_ns} != {sb.st_atime_ns}")
+    return diffs
+
+
+def compare_trees(a, b, *, mode=True, uid=True, gid=True, mtime=True, atime=False,
+                  content=True, root=True, ignore=None):
+    """Every difference between trees a and b, as a list of readable strings.
+
+    Empty means identical in types, content, symlink targets and the metadata
+    asked for. `root` also compares the two top folders' own metadata.
+    `ignore(rel_bytes) -> bool` leaves paths out (on both sides)."""
+    wa, wb = walk(a), walk(b)
+    if ignore:
+        wa = {k: v for k, v in wa.items() if k == b"" or not ignore(k)}
+        wb = {k: v for k, v in wb.items() if k == b"" or not ignore(k)}
+    diffs = []
+    for rel in sorted(set(wa) | set(wb)):
+        if rel not in wb:
+            diffs.append(f"{show(rel)}: only in {os.fsdecode(a)}")
+            continue
+        if rel not in wa:
+            diffs.append(f"{show(rel)}: only in {os.fsdecode(b)}")
+            continue
+        if rel == b"" and not root:
+            continue
+        diffs.extend(compare_entry(a, b, rel, wa[rel], wb[rel], mode=mode, uid=uid, gid=gid,
+                                   mtime=mtime, atime=atime, content=content))
+    return diffs
+
+
+def tree_stats(root, *, ignore=None):
+    """Counts of a tree as DataSync counts it: Files* are non-folders, Folders*
+    are folders, the root folder included. Bytes are the regular files' sizes."""
+    w = walk(root)
+    files = folders = nbytes = 0
+    for rel, st in w.items():
+        if ignore and rel and ignore(rel):
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            folders += 1
+        else:
+            files += 1
+            if stat.S_ISREG(st.st_mode):
+                nbytes += st.st_size
+    return {"files": files, "folders": folders, "bytes": nbytes}
+
+
+def snapshot(root):
+    """{rel: (kind, mode, uid, gid, mtime_ns, size, sha256-or-target)} of a tree."""
+    out = {}
+    for rel, st in walk(root).items():
+        k = kind(st)
+        extra = None
+        if k == "file":
+            extra = file_digest(_join(root, rel))
+        elif k == "symlink":
+            extra = os.readlink(_join(root, rel))
+        out[rel] = (k, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns,
+                    st.st_size if k == "file" else 0, extra)
+    return out
+
+
+def differing_paths(src, dst, **kw):
+    """The set of relative paths (bytes) at the source that differ from, or are
+    missing at, the destination: what a CHANGED transfer has to send."""
+    ws, wd = walk(src), walk(dst)
+    out = set()
+    for rel, ss in ws.items():
+        sd = wd.get(rel)
+        if sd is None or compare_entry(src, dst, rel, ss, sd, **kw):
+            out.add(rel)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Generating trees
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def write_file(path, data, *, mode=None, mtime_ns=None, owner=None):
+    with open(path, "wb") as f:
+        f.write(data)
+    if owner is not None:
+        os.lchown(path, *owner)
+    if mode is not None:
+        os.chmod(path, mode)
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def set_times(path, mtime_ns, atime_ns=None):
+    """Sets times without following symlinks."""
+    os.utime(path, ns=(atime_ns if atime_ns is not None else mtime_ns, mtime_ns),
+             follow_symlinks=False)
+
+
+def random_mtime_ns(rng):
+    """Some time in the past, with a nonzero nanosecond part."""
+    sec = rng.randrange(1_000_000_000, 1_700_000_000)
+    return sec * 1_000_000_000 + rng.randrange(1, 1_000_000_000)
+
+
+def make_tree(root, seed, *, files=40, dirs=8, max_size=64 * 1024, odd_names=True,
+              deep=True, symlinks=True, fifos=True, empty_files=True, owners=True,
+              modes=True):
+    """Fills `root` (created if needed) with a reproducible random tree.
+
+    Returns {"files": n_non_folders, "folders": n_folders_incl_root,
+    "bytes": total regular-file bytes}."""
+    rng = random.Random(seed)
+    root = os.fsencode(root)
+    os.makedirs(root, exist_ok=True)
+    dir_list = [b""]
+    for i in range(dirs):
+        parent = rng.choice(dir_list)
+        name = b"dir%02d" % i
+        if odd_names and i % 3 == 1:
+            name = rng.choice(ODD_NAMES[:10]) + b"-d%d" % i
+        rel = os.path.join(parent, name) if parent else name
+        os.mkdir(os.path.join(root, rel))
+        dir_list.append(rel)
+    if deep:
+        rel = b""
+        for level in range(18):
+            rel = os.path.join(rel, b"deep%02d-" % level + b"p" * 48) if rel else b"deep00"
+            os.mkdir(os.path.join(root, rel))
+            dir_list.append(rel)
+        # A 255-byte name at the bottom: the path is ~1000 bytes long.
+        write_file(os.path.join(root, rel, b"z" * 255), b"at the bottom\n")
+    names = []
+    if odd_names:
+        names.extend(ODD_NAMES)
+    while len(names) < files:
+        names.append(b"file%03d.%s" % (len(names), rng.choice([b"txt", b"bin", b"dat", b"log"])))
+    for i, name in enumerate(names):
+        parent = rng.choice(dir_list)
+        path = os.path.join(root, parent, name) if parent else os.path.join(root, name)
+        if os.path.lexists(path):
+            path = path + b".%d" % i
+        if empty_files and i % 11 == 5:
+            size = 0
+        else:
+            size = rng.randrange(0, max_size + 1)
+        data = rng.randbytes(size)
+        mode = rng.choice([0o644, 0o600, 0o640, 0o755, 0o444, 0o664]) if modes else 0o644
+        owner = None
+        if owners and is_root():
+            owner = (rng.choice([0, 1000, 1001, 4242]), rng.choice([0, 100, 1000, 4243]))
+        write_file(path, data, mode=mode, owner=owner, mtime_ns=random_mtime_ns(rng))
+    if symlinks:
+        links = [
+            (b"link-to-file", b"dir00/../" + names[-1] if dirs else names[-1]),
+            (b"link-dangling", b"does/not/exist"),
+            (b"link-absolute", b"/etc"),
+            (b"link-\xff-bytes", b"target-\xfe\n-odd"),
+        ]
+        for name, target in links:
+            parent = rng.choice(dir_list)
+            path = os.path.join(root, parent, name) if parent else os.path.join(root, name)
+            os.symlink(target, path)
+            if owners and is_root():
+                os.lchown(path, 1000, 1000)
+            set_times(path, random_mtime_ns(rng))
+    if fifos:
+        parent = rng.choice(dir_list)
+        path = os.path.join(root, parent, b"a-fifo") if parent else os.path.join(root, b"a-fifo")
+        os.mkfifo(path, 0o640)
+        set_times(path, random_mtime_ns(rng))
+    # Folder metadata last, deepest first (creating children changed their mtimes).
+    for rel in sorted(dir_list, key=lambda r: -r.count(b"/") - (1 if r else 0)):
+        path = os.path.join(root, rel) if rel else root
+        if modes and rel:
+            os.chmod(path, rng.choice([0o755, 0o750, 0o700, 0o775]))
+        if owners and is_root() and rel:
+            os.lchown(path, rng.choice([0, 1000, 4242]), rng.choice([0, 1000, 4243]))
+        set_times(path, random_mtime_ns(rng))
+    return tree_stats(root)
+
+
+def make_flat_tree(root, n, size, seed=1, prefix="f"):
+    """n files of `size` random bytes directly under root."""
+    rng = random.Random(seed)
+    os.makedirs(root, exist_ok=True)
+    for i in range(n):
+        write_file(os.path.join(root, f"{prefix}{i:04d}"), rng.randbytes(size),
+                   mtime_ns=random_mtime_ns(rng))
+    return tree_stats(root)
+
+
+def bump_mtime(path, delta_ns=1_000_000_007):
+    """Moves mtime (not following links) by delta_ns, keeping atime."""
+    st = os.lstat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + delta_ns), follow_symlinks=False)
+
+
+def keep_dir_mtime(path):
+    """Context manager: restores a folder's times after changing its entries."""
+
+    class _Keep:
+        def __enter__(self):
+            self.st = os.lstat(path)
+            return self
+
+        def __exit__(self, *exc):
+            os.utime(path, ns=(self.st.st_atime_ns, self.st.st_mtime_ns))
+            return False
+
+    return _Keep()
+
+
+# --------------------------------------------------------------------------
+# Running ferry and rsync
+
+
+class FerryRun:
+    def __init__(self, args, proc):
+        self.args = args
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.json = None
+        self.json_error = None
+        if "--json" in args:
+            try:
+                self.json = json.loads(proc.stdout)
+            except ValueError as e:
+                self.json_error = str(e)
+
+    def __getitem__(self, key):
+        """run["FilesListed.AtSource"] -> the nested JSON value."""
+        if self.json is None:
+            raise AssertionError(f"no JSON from ferry ({self.json_error}): {self.describe()}")
+        v = self.json
+        for part in key.split("."):
+            v = v[part]
+        return v
+
+    @property
+    def status(self):
+        return self["Status"]
+
+    def describe(self):
+        return (f"ferry {' '.join(map(repr, self.args))} -> rc={self.rc}\n"
+                f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
+
+
+def ferry_cmd():
+    if not FERRY_BIN:
+        raise unittest.SkipTest("FERRY_BIN is not set")
+    return [FERRY_BIN]
+
+
+def run_ferry(*args, json_out=True, timeout=120, prefix=(), env=None):
+    """Runs `ferry ARGS...` (adds --json for sync unless json_out is False).
+    `prefix` is prepended (e.g. setpriv ...)."""
+    args = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args]
+    if json_out and args and args[0] == "sync" and "--json" not in args:
+        args.append("--json")
+    proc = subprocess.run(list(prefix) + ferry_cmd() + args, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, errors="replace", timeout=timeout,
+                          env=env)
+    return FerryRun(args, proc)
+
+
+def sync(src, dst, *opts, **kw):
+    return run_ferry("sync", src, dst, *opts, **kw)
+
+
+def rsync_itemize(src, dst, extra=()):
+    """What `rsync -a --dry-run --itemize-changes SRC/ DST/` would change (lines)."""
+    if shutil.which("rsync") is None:
+        raise unittest.SkipTest("rsync is not installed (scripts/setup.sh installs it)")
+    s = os.fsencode(src).rstrip(b"/") + b"/"
+    d = os.fsencode(dst).rstrip(b"/") + b"/"
+    proc = subprocess.run([b"rsync", b"-a", b"--dry-run", b"--itemize-changes", *extra, s, d],
+                          capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        raise AssertionError(f"rsync failed rc={proc.returncode}: {proc.stderr!r}")
+    return [line for line in proc.stdout.decode("utf-8", "backslashreplace").splitlines()
+            if line.strip()]
+
+
+def read_log(path):
+    """The JSON-lines log written by --log-file, as a list of dicts."""
+    out = []
+    with open(path, "rb") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                out.append(json.loads(line))
+    return out
+
+
+def display_path(rel):
+    """The way ferry's log shows a relative bytes path: "/" + the path with
+    backslash, newline, tab, CR escaped, other control bytes and bytes that are
+    not valid UTF-8 as \\xHH (uppercase)."""
+    out = []
+    text = rel.decode("utf-8", "surrogateescape")
+    for ch in text:
+        o = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif 0xDC80 <= o <= 0xDCFF:  # an undecodable byte
+            out.append("\\x%02X" % (o - 0xDC00))
+        elif o < 0x20 or o == 0x7F:
+            out.append("\\x%02X" % o)
+        else:
+            out.append(ch)
+    return "/" + "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Running as an unprivileged user
+
+
+def unprivileged_prefix():
+    """A command prefix that runs as nobody (65534), or None if none works."""
+    if os.geteuid() != 0:
+        return []  # already unprivileged
+    candidates = []
+    if shutil.which("setpriv"):
+        candidates.append(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    if shutil.which("runuser"):
+        candidates.append(["runuser", "-u", "nobody", "--"])
+    for c in candidates:
+        try:
+            p = subprocess.run(c + ["id", "-u"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if p.returncode == 0 and p.stdout.strip() == "65534":
+            return c
+    return None
+
+
+# --------------------------------------------------------------------------
+# A base class for the tests
+
+
+class FerryTestCase(unittest.TestCase):
+    maxDiff = None
+
+    def scratch(self, name=None):
+        base = make_scratch(self)
+        return os.path.join(base, name) if name else base
+
+    def assertSuccess(self, run):
+        self.assertEqual(run.rc, 0, run.describe())
+        if run.json is not None:
+            self.assertEqual(run["Status"], "SUCCESS", run.describe())
+
+    def assertTreesEqual(self, src, dst, **kw):
+        diffs = compare_trees(src, dst, **kw)
+        self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+
+    def assertRsyncClean(self, src, dst):
+        lines = rsync_itemize(src, dst)
+        self.assertEqual(lines, [], "rsync would still change:\n" + "\n".join(lines[:50]))
+
+    def assertNoFailures(self, run):
+        for key in ("FilesFailed.Prepare", "FilesFailed.Transfer", "FilesFailed.Verify",
+                    "FilesFailed.Delete", "FoldersFailed.Prepare", "FoldersFailed.Transfer",
+                    "FoldersFailed.Verify", "FoldersFailed.Delete"):
+            self.assertEqual(run[key], 0, key)
