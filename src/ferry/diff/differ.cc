@@ -145,6 +145,7 @@ Result<bool> Differ::Next(PlanItem* out) {
       } else {
         item.action = PlanAction::kCreate;
         item.reason = dst_ ? "new" : "transfer mode ALL";
+        item.dst_known = dst_ != nullptr;
       }
       *out = std::move(item);
       return true;

@@ -37,6 +37,9 @@ struct PlanItem {
   PlanAction action = PlanAction::kUnchanged;
   Entry src;                 // every action but kDelete
   std::optional<Entry> dst;  // what the destination holds, when known
+  // False when the destination was not scanned (TransferMode ALL): then an
+  // empty `dst` does not mean the path is free.
+  bool dst_known = true;
   std::string_view reason;   // why: "new", "size differs", "mtime differs", ...
 };
 

@@ -73,6 +73,12 @@ struct WriteHints {
   uint64_t size = 0;      // the final size of the file
   bool sparse = false;    // the writer will skip holes
   bool fsync = false;     // make the content durable before Commit returns
+  // Something may already be at the path (false only when the caller knows
+  // the path is free, which lets a backend publish without a rename).
+  bool may_exist = true;
+  // The permission bits Commit will apply, when known: a backend may create
+  // the file with them and skip a call at commit.
+  std::optional<uint32_t> mode;
 };
 
 // A file being written. Nothing is visible under the final name until

@@ -331,20 +331,27 @@ Status Transfer::OpenFile(FileTask& task) {
   if (task.opened) return task.status;
   task.opened = true;
   const RelPath& path = task.item.src.path;
-  auto reader = src_->OpenRead(path);
-  if (!reader.ok()) {
-    task.status = reader.status();
-    task.failed.store(true);
-    return task.status;
+  if (task.item.src.size == 0) {
+    // Nothing to read: the scan told us all there is to know.
+    task.fresh = task.item.src;
+  } else {
+    auto reader = src_->OpenRead(path);
+    if (!reader.ok()) {
+      task.status = reader.status();
+      task.failed.store(true);
+      return task.status;
+    }
+    task.reader = std::move(reader).value();
+    task.fresh = task.reader->entry();
   }
-  task.reader = std::move(reader).value();
-  task.fresh = task.reader->entry();
   if (task.chunks > 1 && task.fresh.size != task.item.src.size) task.sequential = true;
   task.digest = std::make_unique<FileDigestBuilder>(options_.digest, task.fresh.size);
   WriteHints hints;
   hints.size = task.fresh.size;
   hints.sparse = task.fresh.MaybeSparse() && dst_->capabilities().sparse_files;
   hints.fsync = options_.fsync;
+  hints.may_exist = task.item.dst.has_value() || !task.item.dst_known;
+  if (options_.metadata.mode) hints.mode = task.fresh.mode & 07777;
   auto writer = dst_->OpenWrite(path, hints);
   if (!writer.ok()) {
     task.status = writer.status();
@@ -358,12 +365,12 @@ Status Transfer::OpenFile(FileTask& task) {
 Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   static thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kBlockSize]);
   std::byte* buf = buffer.get();
-  Reader& reader = *task.reader;
   const RelPath& path = task.item.src.path;
   if (length == 0 && offset == 0) {
     std::span<const std::byte> empty;
     return task.digest->AddBlock(0, ComputeBlockChecksum(empty), empty);
   }
+  Reader& reader = *task.reader;
   const bool sparse = task.fresh.MaybeSparse();
   Extent ext{0, 0};
   bool have_ext = false;
@@ -483,6 +490,7 @@ void Transfer::FinishFile(FileTask& task) {
   // A file whose size, mtime or ctime moved while it was read is read again.
   for (int attempt = 0; st.ok() || st.code() == StatusCode::kSourceChanged; ++attempt) {
     if (st.ok()) {
+      if (!task.reader) break;  // empty at the scan: nothing was read
       auto now = task.reader->Restat();
       if (!now.ok()) {
         st = now.status();

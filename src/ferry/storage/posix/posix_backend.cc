@@ -120,16 +120,21 @@ class PosixReader : public Reader {
   Entry entry_;
 };
 
+// Writes a file invisibly and publishes it whole. Where the file system has
+// O_TMPFILE the data goes to an unnamed inode that linkat() names only when
+// complete (nothing to clean up after a crash); otherwise to a temporary name
+// (kTempPrefix...) in the same directory, renamed into place.
 class PosixWriter : public StagedWriter {
  public:
-  PosixWriter(std::shared_ptr<Root> root, SharedFd dir, RelPath path,
-              std::string temp_name, Fd fd, WriteHints hints)
+  PosixWriter(std::shared_ptr<Root> root, SharedFd dir, RelPath path, std::string temp_name,
+              Fd fd, WriteHints hints, Entry created)
       : root_(std::move(root)),
         dir_(std::move(dir)),
         path_(std::move(path)),
         temp_name_(std::move(temp_name)),
         fd_(std::move(fd)),
-        hints_(hints) {}
+        hints_(std::move(hints)),
+        created_(std::move(created)) {}
   ~PosixWriter() override { Abort(); }
 
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
@@ -150,27 +155,25 @@ class PosixWriter : public StagedWriter {
     if (finished_) return Status::Internal("writer already finished");
     if (hints_.sparse || metadata.size != hints_.size) {
       if (::ftruncate(fd_.get(), static_cast<off_t>(metadata.size)) != 0) {
-        return PosixError("truncate", path_, errno);
+        return Fail(PosixError("truncate", path_, errno));
       }
     }
     if (hints_.fsync && ::fdatasync(fd_.get()) != 0) {
-      return PosixError("fsync", path_, errno);
+      return Fail(PosixError("fsync", path_, errno));
     }
-    FERRY_RETURN_IF_ERROR(root_->ApplyMetadata(fd_.get(), -1, nullptr, path_,
-                                               EntryKind::kFile, metadata,
-                                               policy));
-    int fd = fd_.Release();
-    if (::close(fd) != 0) {
-      int err = errno;
-      Abort();
-      return PosixError("close", path_, err);
-    }
+    Status st = root_->ApplyMetadata(fd_.get(), -1, nullptr, path_, EntryKind::kFile,
+                                     metadata, policy, created_known_ ? &created_ : nullptr);
+    if (!st.ok()) return Fail(std::move(st));
     std::string name(path_.name());
-    if (::renameat(dir_->get(), temp_name_.c_str(), dir_->get(),
-                   name.c_str()) != 0) {
-      int err = errno;
-      Abort();
-      return PosixError("rename into place", path_, err);
+    if (temp_name_.empty()) {
+      st = LinkTmpfile(name);
+      if (!st.ok()) return Fail(std::move(st));
+    }
+    int fd = fd_.Release();
+    if (::close(fd) != 0) return Fail(PosixError("close", path_, errno));
+    if (!temp_name_.empty() &&
+        ::renameat(dir_->get(), temp_name_.c_str(), dir_->get(), name.c_str()) != 0) {
+      return Fail(PosixError("rename into place", path_, errno));
     }
     finished_ = true;
     return Status::Ok();
@@ -180,16 +183,59 @@ class PosixWriter : public StagedWriter {
     if (finished_) return;
     finished_ = true;
     fd_.Reset();
-    ::unlinkat(dir_->get(), temp_name_.c_str(), 0);
+    if (!temp_name_.empty()) ::unlinkat(dir_->get(), temp_name_.c_str(), 0);
   }
 
+  void set_created_known(bool known) { created_known_ = known; }
+
  private:
+  Status Fail(Status st) {
+    Abort();
+    return st;
+  }
+
+  // Gives the unnamed O_TMPFILE inode its final name. If something is there
+  // already, links it under a temporary name instead, for rename() to swap.
+  Status LinkTmpfile(const std::string& name) {
+    if (!hints_.may_exist) {
+      int rc = LinkAt(name);
+      if (rc == 0) return Status::Ok();
+      if (errno != EEXIST) return PosixError("link into place", path_, errno);
+    }
+    std::string temp = root_->TempName();
+    if (LinkAt(temp) != 0) return PosixError("link", path_, errno);
+    temp_name_ = std::move(temp);
+    return Status::Ok();
+  }
+
+  int LinkAt(const std::string& name) {
+    if (root_->empty_path_link_ok()) {
+      if (::linkat(fd_.get(), "", dir_->get(), name.c_str(), AT_EMPTY_PATH) == 0) return 0;
+      if (errno != ENOENT && errno != EPERM) return -1;
+      // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc does the same without.
+      int saved = errno;
+      char proc[64];
+      std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd_.get());
+      if (::linkat(AT_FDCWD, proc, dir_->get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+        if (errno == ENOENT) errno = saved;
+        return -1;
+      }
+      root_->set_empty_path_link_ok(false);
+      return 0;
+    }
+    char proc[64];
+    std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd_.get());
+    return ::linkat(AT_FDCWD, proc, dir_->get(), name.c_str(), AT_SYMLINK_FOLLOW);
+  }
+
   std::shared_ptr<Root> root_;
   SharedFd dir_;
   RelPath path_;
-  std::string temp_name_;
+  std::string temp_name_;  // empty while the file is an unnamed O_TMPFILE inode
   Fd fd_;
   WriteHints hints_;
+  Entry created_;  // owner and mode the file was created with
+  bool created_known_ = true;
   bool finished_ = false;
 };
 
@@ -312,12 +358,33 @@ class PosixBackend : public Backend {
                                                   const WriteHints& hints) override {
     if (path.IsRoot()) return Status::InvalidArgument("cannot write a file at the root");
     FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
-    std::string temp = root_->TempName();
-    int fd = ::openat(dir->get(), temp.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return PosixError("create", path, errno);
-    return std::unique_ptr<StagedWriter>(new PosixWriter(
-        root_, std::move(dir), path, std::move(temp), Fd(fd), hints));
+    posix::NewFileState state = posix::NewFileIn(*dir);
+    mode_t create_mode = hints.mode ? (*hints.mode & 0777) : 0600;
+    Entry created;
+    created.uid = state.uid;
+    created.gid = state.gid;
+    created.mode = create_mode & ~posix::ProcessUmask();
+    std::string temp;
+    int fd = -1;
+    if (root_->tmpfile_ok()) {
+      fd = ::openat(dir->get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, create_mode);
+      if (fd < 0) {
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+          return PosixError("create", path, errno);
+        }
+        root_->set_tmpfile_ok(false);
+      }
+    }
+    if (fd < 0) {
+      temp = root_->TempName();
+      fd = ::openat(dir->get(), temp.c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
+      if (fd < 0) return PosixError("create", path, errno);
+    }
+    auto writer = std::make_unique<PosixWriter>(root_, std::move(dir), path, std::move(temp),
+                                                Fd(fd), hints, std::move(created));
+    writer->set_created_known(state.mode_exact);
+    return std::unique_ptr<StagedWriter>(std::move(writer));
   }
 
   Status MakeDirectory(const RelPath& path) override {

@@ -49,7 +49,25 @@ class Fd {
   int fd_ = -1;
 };
 
-using SharedFd = std::shared_ptr<const Fd>;
+// An open directory and what decides the owner and mode of files created
+// in it (read once, when it is opened).
+struct DirHandle {
+  Fd fd;
+  gid_t gid = 0;
+  bool setgid = false;       // new files inherit gid
+  bool default_acl = false;  // new files' modes follow the ACL, not the umask
+  int get() const { return fd.get(); }
+};
+using SharedFd = std::shared_ptr<const DirHandle>;
+
+// What a file this process creates in `dir` starts with.
+struct NewFileState {
+  uid_t uid;
+  gid_t gid;
+  bool mode_exact;  // the creation mode (after the umask) is known exactly
+};
+NewFileState NewFileIn(const DirHandle& dir);
+mode_t ProcessUmask();
 
 // Fills `out` (all but path) from a stat result; reads the link target of a
 // symlink through (dirfd, name).
@@ -100,10 +118,20 @@ class Root {
   std::string TempName();
 
   // Metadata application, one place for files, directories, links and
-  // special files. `fd` may be -1 to act through (dirfd, name).
+  // special files. `fd` may be -1 to act through (dirfd, name). When the
+  // current owner and mode are known (`current`), calls that would change
+  // nothing are left out.
   Status ApplyMetadata(int fd, int dirfd, const char* name, const RelPath& path,
                        EntryKind kind, const Entry& src,
-                       const MetadataPolicy& policy);
+                       const MetadataPolicy& policy,
+                       const Entry* current = nullptr);
+
+  // Whether O_TMPFILE works on this file system (learned on first use).
+  bool tmpfile_ok() const { return tmpfile_ok_.load(std::memory_order_relaxed); }
+  void set_tmpfile_ok(bool ok) { tmpfile_ok_.store(ok); }
+  // Whether linkat(AT_EMPTY_PATH) is allowed (needs CAP_DAC_READ_SEARCH).
+  bool empty_path_link_ok() const { return empty_path_ok_.load(std::memory_order_relaxed); }
+  void set_empty_path_link_ok(bool ok) { empty_path_ok_.store(ok); }
 
  private:
   Result<Fd> WalkBeneath(const RelPath& path, int flags);
@@ -112,6 +140,8 @@ class Root {
   const Fd root_fd_;
   const bool component_walk_;
   std::atomic<bool> has_openat2_{true};
+  std::atomic<bool> tmpfile_ok_{true};
+  std::atomic<bool> empty_path_ok_{true};
   DirCache cache_{256};
   std::atomic<uint64_t> temp_counter_{0};
 };

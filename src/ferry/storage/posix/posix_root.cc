@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <sys/xattr.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -240,16 +242,28 @@ Result<Fd> Root::OpenBeneath(const RelPath& path, int flags) {
 Result<SharedFd> Root::Dir(const RelPath& dir) {
   if (SharedFd cached = cache_.Get(dir.str())) return cached;
   FERRY_ASSIGN_OR_RETURN(Fd fd, OpenBeneath(dir, O_RDONLY | O_DIRECTORY));
-  auto shared = std::make_shared<const Fd>(std::move(fd));
+  auto handle = std::make_shared<DirHandle>();
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return PosixError("stat", dir, errno);
+  handle->gid = st.st_gid;
+  handle->setgid = (st.st_mode & S_ISGID) != 0;
+  ssize_t acl = ::fgetxattr(fd.get(), "system.posix_acl_default", nullptr, 0);
+  handle->default_acl = acl > 0;
+  handle->fd = std::move(fd);
+  SharedFd shared = std::move(handle);
   cache_.Put(dir.str(), shared);
-  return SharedFd(shared);
+  return shared;
+}
+
+NewFileState NewFileIn(const DirHandle& dir) {
+  static const uid_t euid = ::geteuid();
+  static const gid_t egid = ::getegid();
+  return NewFileState{euid, dir.setgid ? dir.gid : egid, !dir.default_acl};
 }
 
 Result<SharedFd> Root::ParentDir(const RelPath& path) {
   return Dir(path.Parent());
 }
-
-namespace {
 
 mode_t ProcessUmask() {
   static const mode_t mask = [] {
@@ -260,25 +274,36 @@ mode_t ProcessUmask() {
   return mask;
 }
 
-}  // namespace
-
 Status Root::ApplyMetadata(int fd, int dirfd, const char* name,
                            const RelPath& path, EntryKind kind,
-                           const Entry& src, const MetadataPolicy& policy) {
+                           const Entry& src, const MetadataPolicy& policy,
+                           const Entry* current) {
+  bool chowned = false;
   if (policy.uid || policy.gid) {
     uid_t uid = policy.uid ? src.uid : static_cast<uid_t>(-1);
     gid_t gid = policy.gid ? src.gid : static_cast<gid_t>(-1);
-    int rc = fd >= 0 ? ::fchown(fd, uid, gid)
-                     : ::fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
-    if (rc != 0) return PosixError("set owner of", path, errno);
+    bool needed = current == nullptr || (policy.uid && current->uid != src.uid) ||
+                  (policy.gid && current->gid != src.gid);
+    if (needed) {
+      int rc = fd >= 0 ? ::fchown(fd, uid, gid)
+                       : ::fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+      if (rc != 0) return PosixError("set owner of", path, errno);
+      chowned = true;
+    }
   }
-  if (kind != EntryKind::kSymlink && (policy.mode || fd >= 0)) {
+  const bool new_file = kind == EntryKind::kFile && fd >= 0;
+  if (kind != EntryKind::kSymlink && (policy.mode || new_file)) {
     // Without PosixPermissions a new file (created owner-only) gets the
     // usual default; existing items keep theirs.
     mode_t mode = policy.mode ? (src.mode & 07777) : (0666 & ~ProcessUmask());
-    int rc = fd >= 0 ? ::fchmod(fd, mode)
-                     : ::fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW);
-    if (rc != 0) return PosixError("set permissions of", path, errno);
+    // chown() clears set-user-ID and set-group-ID bits: set them after it.
+    bool needed = current == nullptr || (current->mode & 07777) != mode ||
+                  (chowned && (mode & (S_ISUID | S_ISGID)));
+    if (needed) {
+      int rc = fd >= 0 ? ::fchmod(fd, mode)
+                       : ::fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW);
+      if (rc != 0) return PosixError("set permissions of", path, errno);
+    }
   }
   if (policy.mtime || policy.atime) {
     struct timespec ts[2];
