@@ -1,0 +1,200 @@
+// Helpers for ferry's tests: status assertions, temporary directories, byte
+// spans, and whole-file and whole-tree access through a Backend. Test-only
+// and header-only; nothing in the library includes it.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/base/rel_path.h"
+#include "ferry/base/status.h"
+#include "ferry/storage/backend.h"
+#include "ferry/storage/entry.h"
+
+namespace ferry::testing {
+
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+}  // namespace ferry::testing
+
+#define EXPECT_OK(expr)                                             \
+  do {                                                              \
+    const auto& ferry_expect_ok_ = (expr);                          \
+    EXPECT_TRUE(::ferry::testing::StatusOf(ferry_expect_ok_).ok())  \
+        << #expr << ": "                                            \
+        << ::ferry::testing::StatusOf(ferry_expect_ok_).ToString(); \
+  } while (0)
+
+#define ASSERT_OK(expr)                                             \
+  do {                                                              \
+    const auto& ferry_assert_ok_ = (expr);                          \
+    ASSERT_TRUE(::ferry::testing::StatusOf(ferry_assert_ok_).ok())  \
+        << #expr << ": "                                            \
+        << ::ferry::testing::StatusOf(ferry_assert_ok_).ToString(); \
+  } while (0)
+
+#define FERRY_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)             \
+  auto tmp = (expr);                                                 \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString(); \
+  lhs = std::move(tmp).value()
+
+// `lhs` may declare a variable: ASSERT_OK_AND_ASSIGN(auto r, backend->Stat(p)).
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                    \
+  FERRY_ASSERT_OK_AND_ASSIGN_IMPL_(FERRY_CONCAT_(ferry_assign_, __LINE__), \
+                                   lhs, expr)
+
+namespace ferry::testing {
+
+inline std::span<const std::byte> AsBytes(std::string_view s) {
+  return std::as_bytes(std::span<const char>(s.data(), s.size()));
+}
+
+// `n` deterministic pseudo-random bytes.
+inline std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(out.data() + i, &v, std::min<size_t>(8, n - i));
+  }
+  return out;
+}
+
+// REQUIRES: `text` is a valid path.
+inline RelPath P(std::string_view text) { return RelPath::Parse(text).value(); }
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl =
+        std::string(base && *base ? base : "/tmp") + "/ferry-test-XXXXXX";
+    char* made = ::mkdtemp(tmpl.data());
+    if (made == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << tmpl << ": " << std::strerror(errno);
+    }
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    // Directories made read-only by a test would stop the removal.
+    for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) {
+        std::filesystem::permissions(it->path(),
+                                     std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::add, ec);
+      }
+    }
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string Sub(std::string_view rel) const {
+    return path_ + "/" + std::string(rel);
+  }
+
+ private:
+  std::string path_;
+};
+
+// Writes `content` to `path` through a StagedWriter and commits it with
+// `meta` (its size is set from `content`) as `policy` selects.
+inline Status WriteFile(Backend* backend, const RelPath& path,
+                        std::string_view content, Entry meta = Entry(),
+                        const MetadataPolicy& policy = MetadataPolicy{
+                            false, false, false, false, false}) {
+  WriteHints hints;
+  hints.size = content.size();
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<StagedWriter> writer,
+                         backend->OpenWrite(path, hints));
+  if (!content.empty()) {
+    FERRY_RETURN_IF_ERROR(writer->WriteAt(0, AsBytes(content)));
+  }
+  meta.path = path;
+  meta.kind = EntryKind::kFile;
+  meta.size = content.size();
+  return writer->Commit(meta, policy);
+}
+
+// The whole content of the file at `path`.
+inline Result<std::string> ReadFile(Backend* backend, const RelPath& path) {
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
+                         backend->OpenRead(path));
+  std::string out(reader->entry().size, '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    FERRY_ASSIGN_OR_RETURN(
+        size_t n,
+        reader->ReadAt(done, std::as_writable_bytes(std::span<char>(
+                                 out.data() + done, out.size() - done))));
+    if (n == 0) break;
+    done += n;
+  }
+  out.resize(done);
+  return out;
+}
+
+// Every entry of one directory, sorted by ComparePaths.
+inline Result<std::vector<Entry>> ListDir(Backend* backend,
+                                          const RelPath& dir) {
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Lister> lister, backend->List(dir));
+  std::vector<Entry> out;
+  while (true) {
+    FERRY_ASSIGN_OR_RETURN(bool more, lister->NextBatch(&out));
+    if (!more) break;
+  }
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) {
+    return ComparePaths(a.path, b.path) < 0;
+  });
+  return out;
+}
+
+// The names in one directory, sorted by ComparePaths.
+inline Result<std::vector<std::string>> ListNames(Backend* backend,
+                                                  const RelPath& dir) {
+  FERRY_ASSIGN_OR_RETURN(std::vector<Entry> entries, ListDir(backend, dir));
+  std::vector<std::string> names;
+  for (const Entry& e : entries) names.emplace_back(e.path.name());
+  return names;
+}
+
+// Every entry beneath `dir`, depth first in ComparePaths order.
+inline Status WalkTree(Backend* backend, const RelPath& dir,
+                       std::vector<Entry>* out) {
+  FERRY_ASSIGN_OR_RETURN(std::vector<Entry> entries, ListDir(backend, dir));
+  for (Entry& e : entries) {
+    bool is_dir = e.is_dir();
+    RelPath path = e.path;
+    out->push_back(std::move(e));
+    if (is_dir) FERRY_RETURN_IF_ERROR(WalkTree(backend, path, out));
+  }
+  return Status::Ok();
+}
+
+inline Result<std::vector<Entry>> WalkTree(Backend* backend) {
+  std::vector<Entry> out;
+  FERRY_RETURN_IF_ERROR(WalkTree(backend, RelPath(), &out));
+  return out;
+}
+
+}  // namespace ferry::testing
