@@ -157,6 +157,20 @@ def plan_demo(seed, scale):
     return dirs, tasks
 
 
+def estimate(kind, scale=1.0):
+    """(files, dirs, bytes) that generate() will need, roughly: bytes as a
+    filesystem with 4 KiB blocks holds them. Lets callers check for room first."""
+    if kind == "small":
+        n = max(1, round(50_000 * scale))
+        return n, max(1, min(n, round(1_000 * scale))) + 40, n * 10_800
+    if kind == "large":
+        return 8, 0, 8 * max(1, round(256 * MIB * scale))
+    if kind == "many":
+        n = max(1, round(1_000_000 * scale))
+        return n, max(1, min(n, round(1_000 * scale))), 0
+    return max(1, round(2_000 * scale)) + 8, 40, round(2_000 * scale) * 36 * KIB + 130 * MIB
+
+
 LAST = {"demo-special"}  # task kinds run in the main process after the rest
 PLANS = {"small": plan_small, "large": plan_large, "many": plan_many, "demo": plan_demo}
 
@@ -335,7 +349,13 @@ def main(argv=None):
     if not (args.scale > 0 and math.isfinite(args.scale)):
         p.error("--scale must be a positive number")
     t0 = time.monotonic()
-    files, dirs, size = generate(args.kind, args.out, args.seed, args.scale, args.jobs or None)
+    try:
+        files, dirs, size = generate(args.kind, args.out, args.seed, args.scale, args.jobs or None)
+    except OSError as e:
+        need = estimate(args.kind, args.scale)
+        sys.exit(f"gen_tree: {e}\ngen_tree: the tree needs about {need[2] / MIB:,.0f} MiB and "
+                 f"{need[0] + need[1]:,} inodes (see df -h and df -i); "
+                 f"{args.out} is left as it is")
     dt = time.monotonic() - t0
     if not args.quiet:
         print(

@@ -348,6 +348,21 @@ def bench_tree(ctx, tree):
     src = os.path.join(tdir, "src")
     os.makedirs(tdir)
     scale = ctx.scale[tree]
+    # Room for the source and one copy of it at a time, checked first.
+    est_files, est_dirs, est_bytes = gen_tree.estimate(tree, scale)
+    need_bytes = 2 * est_bytes * 1.05 + 128 * 2**20
+    need_inodes = 2 * (est_files + est_dirs) + 2000
+    st = os.statvfs(ctx.root)
+    have_bytes = st.f_bavail * st.f_frsize
+    if have_bytes < need_bytes or (st.f_files and st.f_favail < need_inodes):
+        ctx.problems.append(
+            f"{tree}: not enough room on {ctx.root} for the tree and one copy: need "
+            f"{need_bytes / 2**30:.1f} GiB and {need_inodes:,} inodes, have "
+            f"{have_bytes / 2**30:.1f} GiB and {st.f_favail:,} inodes (df -h, df -i); "
+            "tree skipped")
+        log(f"\n== {tree}: skipped: not enough room (see problems)")
+        remove(tdir)
+        return
     t0 = time.monotonic()
     files, dirs, size = gen_tree.generate(tree, src, seed=ctx.seed, scale=scale)
     gen_s = time.monotonic() - t0
@@ -356,20 +371,6 @@ def bench_tree(ctx, tree):
     ctx.trees[tree] = info
     log(f"\n== {tree}: {files:,} files, {dirs:,} directories, {size / 2**20:,.1f} MiB "
         f"(seed {ctx.seed}, scale {scale:g}; generated in {gen_s:.1f} s)")
-
-    # Room for the source is proven; check that there is room for one copy.
-    st = os.statvfs(ctx.root)
-    need_bytes = size * 1.05 + 64 * 2**20
-    need_inodes = files + dirs + 1000
-    have_bytes = st.f_bavail * st.f_frsize
-    if have_bytes < need_bytes or (st.f_files and st.f_favail < need_inodes):
-        ctx.problems.append(
-            f"{tree}: not enough room on {ctx.root} for a destination: need "
-            f"{need_bytes / 2**30:.1f} GiB and {need_inodes:,} inodes, have "
-            f"{have_bytes / 2**30:.1f} GiB and {st.f_favail:,} inodes; tree skipped")
-        log(f"  skipped: {ctx.problems[-1]}")
-        remove(tdir)
-        return
 
     dst = os.path.join(tdir, "dst")
     copy_tools = [t for t in COPY_TOOLS if t in ctx.tools]
