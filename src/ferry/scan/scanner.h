@@ -37,7 +37,7 @@ struct ScanOptions {
   int threads = 2;
   size_t prefetch_dirs = 64;
   // Stop reading ahead once this many prefetched entries wait.
-  size_t prefetch_entries = 65536;
+  size_t prefetch_entries = 8192;
   const Filter* filter = nullptr;  // not owned; null = no filter
   std::stop_token stop;
   // Called (on the consumer's thread) for a directory that cannot be listed;
