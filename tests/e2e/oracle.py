@@ -48,9 +48,23 @@ ODD_NAMES = [
 # Temporary directories
 
 
+def _roomy(path, min_bytes=2 << 30, min_inodes=200_000):
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize >= min_bytes and (st.f_files == 0 or
+                                                       st.f_favail >= min_inodes)
+
+
 def scratch_base():
-    """Where scratch trees live: /dev/shm when there is one (fast)."""
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+    """Where scratch trees live: $FERRY_E2E_TMP if set, else /dev/shm when it
+    exists and has room (fast; it is shared with other users of the machine),
+    else the system's temporary directory."""
+    env = os.environ.get("FERRY_E2E_TMP")
+    if env:
+        return env
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) and _roomy("/dev/shm"):
         return "/dev/shm"
     return None
 

@@ -1,0 +1,364 @@
+"""End-to-end: `ferry sync` when things go wrong.
+
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_errors
+"""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import time
+import unittest
+import json
+
+import oracle
+from oracle import FerryTestCase, sync
+
+SKIPPED_DETAIL = ("Transfer and verification completed. Selected files transferred except "
+                  "for files skipped due to errors.")
+MISMATCH_DETAIL_PREFIX = "Transfer and verification completed. Verification detected mismatches."
+NOBODY = 65534
+
+
+def temp_leftovers(root):
+    return [oracle.show(rel) for rel in oracle.walk(root)
+            if os.path.basename(rel).startswith(b".ferry-tmp-")]
+
+
+class Unprivileged(FerryTestCase):
+    """Permission errors need a user chmod applies to: run ferry as nobody."""
+
+    def setUp(self):
+        self.prefix = oracle.unprivileged_prefix()
+        if self.prefix is None:
+            self.skipTest("cannot run as an unprivileged user (no setpriv/runuser)")
+        check = subprocess.run(self.prefix + oracle.ferry_cmd() + ["--version"],
+                               capture_output=True, timeout=30)
+        if check.returncode != 0:
+            self.skipTest("the ferry binary is not executable by nobody")
+        self.base = self.scratch()
+        os.chmod(self.base, 0o755)
+        self.src = os.path.join(self.base, "src")
+        self.out = os.path.join(self.base, "out")  # nobody's: dst and logs go here
+        os.mkdir(self.out)
+        if oracle.is_root():
+            os.chown(self.out, NOBODY, NOBODY)
+        self.dst = os.path.join(self.out, "dst")
+        self.log = os.path.join(self.out, "log.jsonl")
+
+    def give_to_nobody(self):
+        if not oracle.is_root():
+            return
+        for rel in oracle.walk(self.src):
+            os.lchown(os.path.join(os.fsencode(self.src), rel) if rel else self.src,
+                      NOBODY, NOBODY)
+
+    def run_unreadable_file(self):
+        oracle.make_tree(self.src, seed=404, files=15, dirs=3, deep=False, owners=False,
+                         fifos=False, modes=False)
+        locked = os.path.join(self.src, "locked.bin")
+        oracle.write_file(locked, os.urandom(4096))
+        self.give_to_nobody()
+        with oracle.keep_dir_mtime(self.src):
+            os.chmod(locked, 0)
+        r = sync(self.src, self.dst, "--log-file", self.log, prefix=self.prefix)
+        return r, oracle.tree_stats(self.src)
+
+    def test_unreadable_file_is_skipped_and_logged(self):
+        r, stats = self.run_unreadable_file()
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(r["Status"], "ERROR")
+        self.assertEqual(r["FilesFailed.Transfer"], 1)
+        self.assertEqual(r["FilesTransferred"], stats["files"] - 1)
+        self.assertEqual(r["Result.TransferStatus"], "ERROR")
+        self.assertIsInstance(r["Result.ErrorCode"], str)
+        self.assertNotEqual(r["Result.ErrorCode"], "")
+        # Every other file arrived, exactly; the locked one did not.
+        diffs = oracle.compare_trees(self.src, self.dst)
+        self.assertEqual(diffs, [f"/locked.bin: only in {self.src}"])
+        self.assertEqual(temp_leftovers(self.dst), [])
+        errors = [x for x in oracle.read_log(self.log) if x.get("level") == "ERROR"
+                  and x.get("path") == "/locked.bin"]
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("Permission denied", errors[0]["message"])
+        # The log on stderr names it too.
+        self.assertIn("/locked.bin", r.stderr)
+
+    @unittest.expectedFailure
+    def test_unreadable_file_error_detail(self):
+        # BUG: point-in-time verification counts the file that already failed
+        # to transfer a second time (FilesFailed.Verify == 1,
+        # FileNotAtDestination), so the execution ends with
+        # "Verification detected mismatches" instead of DataSync's
+        # "Selected files transferred except for files skipped due to errors."
+        r, _ = self.run_unreadable_file()
+        self.assertEqual(r["FilesFailed.Verify"], 0)
+        self.assertEqual(r["Result.ErrorDetail"], SKIPPED_DETAIL)
+
+    def test_unreadable_file_with_only_files_transferred(self):
+        oracle.make_flat_tree(self.src, 4, 1000)
+        with oracle.keep_dir_mtime(self.src):
+            oracle.write_file(os.path.join(self.src, "locked"), b"secret")
+        self.give_to_nobody()
+        os.chmod(os.path.join(self.src, "locked"), 0)
+        r = sync(self.src, self.dst, "--verify-mode", "ONLY_FILES_TRANSFERRED",
+                 prefix=self.prefix)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(r["Status"], "ERROR")
+        self.assertEqual(r["FilesFailed.Transfer"], 1)
+        self.assertEqual(r["FilesTransferred"], 4)
+        self.assertEqual(r["Result.ErrorDetail"], SKIPPED_DETAIL)
+
+    def test_unlistable_folder(self):
+        oracle.make_flat_tree(os.path.join(self.src, "ok"), 3, 100)
+        oracle.make_flat_tree(os.path.join(self.src, "locked", "inner"), 2, 100)
+        self.give_to_nobody()
+        with oracle.keep_dir_mtime(self.src):
+            os.chmod(os.path.join(self.src, "locked"), 0)
+        r = sync(self.src, self.dst, "--log-file", self.log, prefix=self.prefix)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(r["Status"], "ERROR")
+        self.assertEqual(r["FoldersFailed.List"], 1)
+        self.assertEqual(r["FilesTransferred"], 3)
+        self.assertEqual(r["Result.ErrorDetail"], SKIPPED_DETAIL)
+        for i in range(3):
+            self.assertTrue(os.path.isfile(os.path.join(self.dst, "ok", f"f{i:04d}")))
+        logged = [x for x in oracle.read_log(self.log) if x.get("level") == "ERROR"
+                  and x.get("path") == "/locked"]
+        self.assertTrue(logged)
+
+    def test_remove_deletes_nothing_after_errors(self):
+        # A destination item whose source folder could not be listed must not
+        # be deleted: it may well still exist at the source.
+        oracle.make_flat_tree(os.path.join(self.src, "locked"), 2, 100)
+        oracle.make_flat_tree(os.path.join(self.src, "ok"), 2, 100)
+        self.give_to_nobody()
+        self.assertSuccess(sync(self.src, self.dst, prefix=self.prefix))
+        with oracle.keep_dir_mtime(self.src):
+            os.chmod(os.path.join(self.src, "locked"), 0)
+        r = sync(self.src, self.dst, "--preserve-deleted-files", "REMOVE", prefix=self.prefix)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(r["FilesDeleted"], 0)
+        self.assertTrue(os.path.isfile(os.path.join(self.dst, "locked", "f0000")))
+        self.assertTrue(os.path.isfile(os.path.join(self.dst, "locked", "f0001")))
+
+    def test_unwritable_destination(self):
+        oracle.make_flat_tree(self.src, 2, 100)
+        self.give_to_nobody()
+        ro = os.path.join(self.base, "readonly")
+        os.mkdir(ro, 0o755)  # root's: nobody cannot create anything in it
+        r = sync(self.src, os.path.join(ro, "dst"), prefix=self.prefix)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertIn("ferry sync: destination", r.stderr)
+        self.assertEqual(os.listdir(ro), [])
+
+
+class BadLocations(FerryTestCase):
+    def setUp(self):
+        self.base = self.scratch()
+        self.src = os.path.join(self.base, "src")
+        oracle.make_flat_tree(os.path.join(self.src, "sub"), 2, 10)
+
+    def test_missing_source(self):
+        missing = os.path.join(self.base, "no-such-source")
+        dst = os.path.join(self.base, "dst")
+        r = oracle.run_ferry("sync", missing, dst, json_out=False)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertIn("no-such-source", r.stderr)
+        self.assertIn("does not exist", r.stderr)
+        self.assertFalse(os.path.lexists(dst))
+
+    def test_source_is_a_file(self):
+        f = os.path.join(self.base, "afile")
+        oracle.write_file(f, b"x")
+        dst = os.path.join(self.base, "dst")
+        r = oracle.run_ferry("sync", f, dst, json_out=False)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertIn("not a directory", r.stderr)
+        self.assertFalse(os.path.lexists(dst))
+
+    def test_destination_is_a_file(self):
+        f = os.path.join(self.base, "afile")
+        oracle.write_file(f, b"x")
+        r = oracle.run_ferry("sync", self.src, f, json_out=False)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertIn("not a directory", r.stderr)
+        with open(f, "rb") as fh:
+            self.assertEqual(fh.read(), b"x")
+
+    def assertRejectedInside(self, src, dst, message):
+        before = oracle.snapshot(self.base)
+        r = oracle.run_ferry("sync", src, dst, json_out=False)
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertIn(message, r.stderr)
+        self.assertEqual(oracle.snapshot(self.base), before)
+
+    def test_destination_inside_source_rejected(self):
+        for dst in ("src/sub/dst", "src/new", "src/sub", "./src/new/deeper/"):
+            with self.subTest(dst=dst):
+                self.assertRejectedInside(self.src, os.path.join(self.base, dst), "inside")
+        # Through a symlink that leads into the source.
+        os.symlink(os.path.join(self.src, "sub"), os.path.join(self.base, "sneaky"))
+        self.assertRejectedInside(self.src, os.path.join(self.base, "sneaky", "x"), "inside")
+
+    def test_source_equals_destination_rejected(self):
+        os.symlink(self.src, os.path.join(self.base, "alias"))
+        for dst in ("src", "src/", "src/.", "src/../src", "alias", "alias/"):
+            with self.subTest(dst=dst):
+                self.assertRejectedInside(self.src, os.path.join(self.base, dst),
+                                          "same directory")
+
+    def test_sibling_with_common_prefix_is_fine(self):
+        dst = self.src + "-copy"
+        r = sync(self.src, dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(self.src, dst)
+
+
+class Verification(FerryTestCase):
+    def test_silent_destination_corruption_detected(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        oracle.make_flat_tree(src, 4, 5000)
+        log = os.path.join(base, "log.jsonl")
+        self.assertSuccess(sync(src, dst))
+        # Same size, same mtime, one bit flipped: CHANGED does not transfer
+        # it, point-in-time verification must catch it.
+        victim = os.path.join(dst, "f0002")
+        st = os.stat(victim)
+        with open(victim, "r+b") as f:
+            f.seek(1234)
+            b = f.read(1)
+            f.seek(1234)
+            f.write(bytes([b[0] ^ 1]))
+        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+        r = sync(src, dst, "--log-file", log)
+        self.assertEqual(r.rc, 1, r.describe())
+        self.assertEqual(r["Status"], "ERROR")
+        self.assertEqual(r["FilesFailed.Verify"], 1)
+        self.assertEqual(r["Result.VerifyStatus"], "ERROR")
+        self.assertTrue(r["Result.ErrorDetail"].startswith(MISMATCH_DETAIL_PREFIX),
+                        r["Result.ErrorDetail"])
+        notices = [x for x in oracle.read_log(log) if x.get("path") == "/f0002"
+                   and x.get("level") == "NOTICE"]
+        self.assertTrue(notices)
+        self.assertIn("Verification failed <> /f0002", notices[0]["message"])
+        # ONLY_FILES_TRANSFERRED does not look at untransferred files.
+        r = sync(src, dst, "--verify-mode", "ONLY_FILES_TRANSFERRED")
+        self.assertSuccess(r)
+        # TransferMode ALL repairs it.
+        r = sync(src, dst, "--transfer-mode", "ALL")
+        self.assertSuccess(r)
+        self.assertTreesEqual(src, dst)
+
+
+class Cancellation(FerryTestCase):
+    TOTAL_FILES = 9
+
+    def build(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        oracle.make_flat_tree(src, 5, 1024 * 1024, seed=8)
+        oracle.make_flat_tree(os.path.join(src, "nested", "deeper"), 3, 1024 * 1024, seed=9)
+        oracle.write_file(os.path.join(src, "nested", "big"), os.urandom(6 * 1024 * 1024))
+        self.assertEqual(oracle.tree_stats(src)["files"], self.TOTAL_FILES)
+        return src, dst
+
+    def start(self, src, dst, *extra):
+        cmd = oracle.ferry_cmd() + ["sync", src, dst, "--json", "--threads", "2",
+                                    "--bytes-per-second", str(2 * 1024 * 1024), *extra]
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def wait_for_progress(self, proc, dst):
+        """Until something is at the destination (or 3 s)."""
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.isdir(dst) and any(True for _ in oracle.walk(dst) if _):
+                break
+            time.sleep(0.05)
+        time.sleep(0.8)  # some files done, others in flight
+
+    def assertNoPartialFiles(self, src, dst):
+        s, d = os.fsencode(src), os.fsencode(dst)
+        present = 0
+        for rel, st in oracle.walk(dst).items():
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if os.path.basename(rel).startswith(b".ferry-tmp-"):
+                continue  # not under a final name
+            present += 1
+            self.assertEqual(oracle.file_digest(os.path.join(d, rel)),
+                             oracle.file_digest(os.path.join(s, rel)),
+                             f"{oracle.show(rel)} is at the destination but differs")
+        return present
+
+    def cancel_with(self, sig):
+        src, dst = self.build()
+        proc = self.start(src, dst)
+        self.wait_for_progress(proc, dst)
+        self.assertIsNone(proc.poll(), "finished before it could be cancelled")
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        stopped_after = time.monotonic() - sent
+        self.assertEqual(proc.returncode, 1, err)
+        j = json.loads(out)
+        self.assertEqual(j["Status"], "ERROR")
+        self.assertEqual(j["Result"]["ErrorCode"], "OperationCanceled")
+        self.assertLess(j["FilesTransferred"], self.TOTAL_FILES)
+        self.assertLess(stopped_after, 10, "cancellation took too long")
+        self.assertEqual(temp_leftovers(dst), [])
+        present = self.assertNoPartialFiles(src, dst)
+        self.assertLess(present, self.TOTAL_FILES)
+        # A second run completes the job.
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], self.TOTAL_FILES - present)
+        self.assertTreesEqual(src, dst)
+        self.assertRsyncClean(src, dst)
+
+    def test_sigterm_cancels_cleanly(self):
+        self.cancel_with(signal.SIGTERM)
+
+    def test_sigint_cancels_cleanly(self):
+        self.cancel_with(signal.SIGINT)
+
+    def test_killed_execution_is_repaired_by_the_next(self):
+        # SIGKILL (a crash, the OOM killer, a second Ctrl-C): no cleanup at all.
+        src, dst = self.build()
+        proc = self.start(src, dst)
+        self.wait_for_progress(proc, dst)
+        self.assertIsNone(proc.poll(), "finished before it could be killed")
+        proc.kill()
+        proc.communicate(timeout=30)
+        self.assertNoPartialFiles(src, dst)
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(src, dst, ignore=lambda rel: os.path.basename(rel).startswith(
+            b".ferry-tmp-"))
+
+    @unittest.expectedFailure
+    def test_killed_execution_leaves_no_temp_files_after_next_run(self):
+        # BUG: the .ferry-tmp-* files of a killed execution stay at the
+        # destination forever: later runs hide them from the destination
+        # listing and never remove them, not even with PreserveDeletedFiles
+        # REMOVE. "The next execution of the task makes the destination
+        # consistent" (DataSync) should include removing them.
+        src, dst = self.build()
+        proc = self.start(src, dst)
+        self.wait_for_progress(proc, dst)
+        proc.kill()
+        proc.communicate(timeout=30)
+        if not temp_leftovers(dst):
+            self.skipTest("nothing was in flight when the execution was killed")
+        self.assertSuccess(sync(src, dst, "--preserve-deleted-files", "REMOVE"))
+        self.assertEqual(temp_leftovers(dst), [])
+        self.assertTreesEqual(src, dst)
+
+
+if __name__ == "__main__":
+    unittest.main()
