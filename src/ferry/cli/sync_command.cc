@@ -103,17 +103,20 @@ std::string Summary(const ExecutionResult& r, const Execution& exec, const std::
 }
 
 // Turns SIGINT and SIGTERM into Execution::Cancel() from a thread of its own.
+// SIGUSR1 (sent by the destructor) ends the thread without delay.
 class SignalWatcher {
  public:
   explicit SignalWatcher(Execution* exec) : exec_(exec) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
     thread_ = std::thread([this] { Loop(); });
   }
   ~SignalWatcher() {
     done_.store(true);
+    pthread_kill(thread_.native_handle(), SIGUSR1);
     thread_.join();
   }
 
@@ -121,9 +124,8 @@ class SignalWatcher {
   void Loop() {
     int seen = 0;
     while (!done_.load()) {
-      struct timespec ts = {0, 100 * 1000 * 1000};
-      int sig = sigtimedwait(&set_, nullptr, &ts);
-      if (sig <= 0) continue;
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1) continue;
       if (++seen == 1) {
         const char msg[] = "\nferry: cancelling (again to abort at once)\n";
         (void)!::write(2, msg, sizeof(msg) - 1);

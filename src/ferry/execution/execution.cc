@@ -333,6 +333,7 @@ ExecutionResult Execution::Run() {
   }
   transfer.Start(root, root_differs);
 
+  const auto diff_begin = SteadyClock::now();
   DiffOptions dopt;
   dopt.overwrite = opt.overwrite_mode == OverwriteMode::kAlways;
   dopt.remove_deleted = remove;
@@ -344,8 +345,14 @@ ExecutionResult Execution::Run() {
   Status fatal;
   PlanItem item;
   uint64_t n = 0;
+  // Listing and comparing overlap with transferring, so PrepareDuration is
+  // the time spent in the diff itself, not the wall time until it ended
+  // (which waits on the transfer queue).
+  SteadyClock::duration prepare_time{0};
   while (true) {
+    auto diff_start = SteadyClock::now();
     auto more = differ.Next(&item);
+    prepare_time += SteadyClock::now() - diff_start;
     if (!more.ok()) {
       fatal = more.status();
       break;
@@ -415,7 +422,9 @@ ExecutionResult Execution::Run() {
     counters_.files_listed_at_destination_for_delete.store(dst_scan.counts().files.load());
     counters_.folders_listed_at_destination_for_delete.store(dst_scan.counts().dirs.load());
   }
-  result.prepare_ms = MillisSince(prepare_start);
+  result.prepare_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          prepare_time + (diff_begin - prepare_start))
+                          .count();
   if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
   if (!fatal.ok() && !fatal.IsCancelled()) {
     stop_.request_stop();  // nothing more should be written
