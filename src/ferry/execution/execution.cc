@@ -1,6 +1,10 @@
 #include "ferry/execution/execution.h"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <random>
 #include <set>
@@ -282,6 +286,7 @@ ExecutionResult Execution::Run() {
   so.on_list_error = on_list_error("source");
   Scanner src_scan(src_.get(), so);
   so.on_list_error = on_list_error("destination");
+  so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
   Scanner dst_scan(dst_.get(), so);
 
   auto prepare_start = SteadyClock::now();
@@ -484,6 +489,22 @@ ExecutionResult Execution::Run() {
   result.total_ms = MillisSince(t_start);
   Finalize(&result);
   return result;
+}
+
+void Execution::RemoveStaleTemp(const Entry& temp) {
+  // ".ferry-tmp-<pid>-<n>": left behind by a ferry that was killed. Files of
+  // a live process (perhaps another ferry writing here) are left alone.
+  std::string_view name = temp.path.name().substr(kTempPrefix.size());
+  unsigned long pid = 0;
+  auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), pid, 16);
+  if (ec != std::errc() || ptr == name.data() || pid == 0 || pid > 4194304) return;
+  if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return;
+  Status st = dst_->Remove(temp.path);
+  if (st.ok() || st.IsNotFound()) {
+    log_->Write("INFO", "StaleTempRemoved",
+                "Removed " + temp.path.Display() + ", left by an interrupted run",
+                {{"path", temp.path.Display()}});
+  }
 }
 
 void Execution::RunDeletes(Journal* deletes) {

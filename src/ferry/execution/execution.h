@@ -103,6 +103,7 @@ class Execution {
  private:
   void SetStatus(ExecutionStatus s);
   void RunDeletes(Journal* deletes);
+  void RemoveStaleTemp(const Entry& temp);
   void Finalize(ExecutionResult* result);
 
   std::unique_ptr<Backend> src_;

@@ -68,7 +68,10 @@ void Scanner::Fill(const RelPath& dir, Listing* listing) {
   }
   listing->entries.reserve(raw.size());
   for (Entry& e : raw) {
-    if (IsFerryTempName(e.path.name())) continue;
+    if (IsFerryTempName(e.path.name())) {
+      if (options_.on_ferry_temp) options_.on_ferry_temp(e);
+      continue;
+    }
     FilterDecision d = options_.filter
                            ? options_.filter->Decide(e.path, e.is_dir())
                            : FilterDecision::kInclude;

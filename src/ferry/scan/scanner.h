@@ -43,6 +43,9 @@ struct ScanOptions {
   // Called (on the consumer's thread) for a directory that cannot be listed;
   // the directory itself is still returned, flagged kListingFailed.
   std::function<void(const Entry& dir, const Status& status)> on_list_error;
+  // Called (from listing threads) for each of ferry's temporary files seen,
+  // which are otherwise hidden.
+  std::function<void(const Entry& temp)> on_ferry_temp;
 };
 
 // Counts of what the scan saw, before the diff decides anything. Updated by

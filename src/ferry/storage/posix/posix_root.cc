@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "ferry/storage/posix/posix_internal.h"
@@ -218,7 +219,9 @@ Result<Fd> Root::OpenBeneath(const RelPath& path, int flags) {
     if (fd < 0) return PosixError("open", path, errno);
     return Fd(fd);
   }
-  if (!component_walk_ && has_openat2_.load(std::memory_order_relaxed)) {
+  // Paths longer than PATH_MAX cannot go to one call: walk them instead.
+  if (!component_walk_ && has_openat2_.load(std::memory_order_relaxed) &&
+      path.str().size() < PATH_MAX - 1) {
     struct open_how how;
     std::memset(&how, 0, sizeof(how));
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
