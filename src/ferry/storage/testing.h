@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <ostream>
 #include <random>
 #include <span>
 #include <string>
@@ -21,6 +22,19 @@
 #include "ferry/base/status.h"
 #include "ferry/storage/backend.h"
 #include "ferry/storage/entry.h"
+
+namespace ferry {
+
+// Readable failure messages for the types tests compare most.
+inline void PrintTo(const RelPath& p, std::ostream* os) { *os << p.Display(); }
+inline void PrintTo(const Entry& e, std::ostream* os) {
+  *os << EntryKindName(e.kind) << " " << e.path.Display() << " size=" << e.size
+      << " mode=0" << std::oct << e.mode << std::dec << " mtime=" << e.mtime.sec
+      << "." << e.mtime.nsec;
+}
+inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
+
+}  // namespace ferry
 
 namespace ferry::testing {
 

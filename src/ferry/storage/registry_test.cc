@@ -1,0 +1,148 @@
+#include "ferry/storage/registry.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include "ferry/storage/memory/memory_backend.h"
+#include "ferry/storage/testing.h"
+
+namespace ferry {
+namespace {
+
+using testing::P;
+using testing::TempDir;
+
+TEST(ParseLocationUriTest, PlainPathsAreLocal) {
+  ASSERT_OK_AND_ASSIGN(LocationSpec abs, ParseLocationUri("/srv/data"));
+  EXPECT_EQ(abs.type, "local");
+  EXPECT_EQ(abs.path, "/srv/data");
+  EXPECT_FALSE(abs.create_root);
+  ASSERT_OK_AND_ASSIGN(LocationSpec rel, ParseLocationUri("some/dir"));
+  EXPECT_EQ(rel.type, "local");
+  EXPECT_EQ(rel.path, "some/dir");
+}
+
+TEST(ParseLocationUriTest, FileUrisNeedAnAbsolutePath) {
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec, ParseLocationUri("file:///srv/data"));
+  EXPECT_EQ(spec.type, "local");
+  EXPECT_EQ(spec.path, "/srv/data");
+  auto rel = ParseLocationUri("file://srv/data");
+  EXPECT_FALSE(rel.ok());
+  EXPECT_EQ(rel.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ParseLocationUri("file://").ok());
+}
+
+TEST(ParseLocationUriTest, MemoryNeedsAName) {
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec, ParseLocationUri("memory:scratch"));
+  EXPECT_EQ(spec.type, "memory");
+  EXPECT_EQ(spec.path, "scratch");
+  EXPECT_FALSE(ParseLocationUri("memory:").ok());
+}
+
+TEST(ParseLocationUriTest, EmptyIsAnError) {
+  EXPECT_FALSE(ParseLocationUri("").ok());
+}
+
+TEST(ParseLocationUriTest, UnservedSchemesAreErrorsThatNameThem) {
+  for (const char* uri :
+       {"s3://bucket/prefix", "smb://host/share", "nfs://10.0.0.5/export/"}) {
+    auto r = ParseLocationUri(uri);
+    ASSERT_FALSE(r.ok()) << uri;
+    std::string scheme(std::string_view(uri).substr(0, 3));
+    EXPECT_NE(r.status().message().find(scheme), std::string_view::npos)
+        << r.status().message();
+    EXPECT_NE(r.status().message().find("memory"), std::string_view::npos)
+        << "the message should list what is served: " << r.status().message();
+  }
+}
+
+TEST(ParseLocationUriTest, SchemeLookalikeInsideAPathIsLocal) {
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec, ParseLocationUri("dir/x://y"));
+  EXPECT_EQ(spec.type, "local");
+  EXPECT_EQ(spec.path, "dir/x://y");
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override { RegisterBuiltinBackends(); }
+};
+
+TEST_F(RegistryTest, NamedMemoryLocationsShareOneStorePerName) {
+  LocationSpec a{"memory", "registry-test-shared"};
+  ASSERT_OK_AND_ASSIGN(auto writer, OpenBackend(a));
+  ASSERT_OK_AND_ASSIGN(auto reader, OpenBackend(a));
+  ASSERT_OK(testing::WriteFile(writer.get(), P("f"), "hello"));
+  ASSERT_OK_AND_ASSIGN(std::string got,
+                       testing::ReadFile(reader.get(), P("f")));
+  EXPECT_EQ(got, "hello");
+  EXPECT_EQ(NamedMemoryStore("registry-test-shared")->GetFile("f"), "hello");
+
+  LocationSpec other{"memory", "registry-test-other"};
+  ASSERT_OK_AND_ASSIGN(auto elsewhere, OpenBackend(other));
+  ASSERT_OK_AND_ASSIGN(auto missing, elsewhere->Stat(P("f")));
+  EXPECT_FALSE(missing.has_value());
+}
+
+TEST_F(RegistryTest, OpensLocalDirectories) {
+  TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec, ParseLocationUri(tmp.path()));
+  ASSERT_OK_AND_ASSIGN(auto backend, OpenBackend(spec));
+  ASSERT_OK(testing::WriteFile(backend.get(), P("x"), "data"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(tmp.Sub("x")));
+}
+
+TEST_F(RegistryTest, CreateRootMakesAMissingLocalRoot) {
+  TempDir tmp;
+  LocationSpec spec{"local", tmp.Sub("new/deeper"), false};
+  auto missing = OpenBackend(spec);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("new")));
+  spec.create_root = true;
+  ASSERT_OK_AND_ASSIGN(auto backend, OpenBackend(spec));
+  EXPECT_TRUE(std::filesystem::is_directory(tmp.Sub("new/deeper")));
+  ASSERT_OK_AND_ASSIGN(auto root, backend->Stat(RelPath()));
+  ASSERT_TRUE(root.has_value());
+  EXPECT_TRUE(root->is_dir());
+}
+
+TEST_F(RegistryTest, UnknownTypeListsTheKnownOnes) {
+  auto r = OpenBackend(LocationSpec{"ftp", "host"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  std::string_view msg = r.status().message();
+  EXPECT_NE(msg.find("ftp"), std::string_view::npos) << msg;
+  EXPECT_NE(msg.find("local"), std::string_view::npos) << msg;
+  EXPECT_NE(msg.find("memory"), std::string_view::npos) << msg;
+}
+
+TEST_F(RegistryTest, RegisteredFactoriesAreUsed) {
+  auto store = std::make_shared<MemoryStore>();
+  store->PutFile("marker", "from the custom factory");
+  auto seen_path = std::make_shared<std::string>();
+  RegisterBackend(
+      "registry-test-custom", [store, seen_path](const LocationSpec& spec) {
+        *seen_path = spec.path;
+        return Result<std::unique_ptr<Backend>>(OpenMemoryBackend(store));
+      });
+  ASSERT_OK_AND_ASSIGN(auto backend,
+                       OpenBackend(LocationSpec{"registry-test-custom", "p"}));
+  EXPECT_EQ(*seen_path, "p");
+  ASSERT_OK_AND_ASSIGN(std::string got,
+                       testing::ReadFile(backend.get(), P("marker")));
+  EXPECT_EQ(got, "from the custom factory");
+}
+
+TEST_F(RegistryTest, RegisteringBuiltinsTwiceIsHarmless) {
+  RegisterBuiltinBackends();
+  RegisterBuiltinBackends();
+  ASSERT_OK_AND_ASSIGN(auto backend,
+                       OpenBackend(LocationSpec{"memory", "registry-twice"}));
+  ASSERT_OK_AND_ASSIGN(auto root, backend->Stat(RelPath()));
+  EXPECT_TRUE(root.has_value());
+}
+
+}  // namespace
+}  // namespace ferry
