@@ -417,6 +417,74 @@ class FileShapes(FerryTestCase):
         self.assertRsyncClean(src, dst)
 
 
+class Metadata(FerryTestCase):
+    def test_special_mode_bits_and_extreme_times(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        os.makedirs(os.path.join(src, "sticky"))
+        os.makedirs(os.path.join(src, "setgid-dir"))
+        oracle.write_file(os.path.join(src, "suid"), b"s", mode=0o4755)
+        oracle.write_file(os.path.join(src, "sgid"), b"g", mode=0o2750)
+        oracle.write_file(os.path.join(src, "none"), b"n", mode=0o000)
+        os.chmod(os.path.join(src, "sticky"), 0o1777)
+        os.chmod(os.path.join(src, "setgid-dir"), 0o2775)
+        # Before 1970 (negative), after 2038 (past 32 bits), odd nanoseconds.
+        oracle.write_file(os.path.join(src, "old"), b"o", mtime_ns=-297_000_000_123_456_789)
+        oracle.write_file(os.path.join(src, "future"), b"f", mtime_ns=10_413_792_000_000_000_001)
+        oracle.write_file(os.path.join(src, "epoch"), b"e", mtime_ns=0)
+        os.symlink("old", os.path.join(src, "old-link"))
+        oracle.set_times(os.path.join(src, "old-link"), -1_000_000_000_000_000_007)
+        oracle.set_times(os.path.join(src, "sticky"), 4_102_444_800_999_999_999)
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(src, dst)
+        self.assertEqual(stat.S_IMODE(os.lstat(os.path.join(dst, "suid")).st_mode), 0o4755)
+        self.assertEqual(os.lstat(os.path.join(dst, "old")).st_mtime_ns, -297_000_000_123_456_789)
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 0)
+        self.assertEqual(r["FoldersTransferred"], 0)
+
+    @unittest.expectedFailure
+    def test_hard_links_preserved(self):
+        # BUG: hard links are copied as separate files (two inodes at the
+        # destination). DataSync preserves hard links between file systems.
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        os.makedirs(os.path.join(src, "d"))
+        oracle.write_file(os.path.join(src, "a"), os.urandom(1000))
+        os.link(os.path.join(src, "a"), os.path.join(src, "d", "a-link"))
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(src, dst)
+        self.assertEqual(os.lstat(os.path.join(dst, "a")).st_ino,
+                         os.lstat(os.path.join(dst, "d", "a-link")).st_ino)
+
+    def test_many_small_files(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        rng = __import__("random").Random(42)
+        for d in range(40):
+            dpath = os.path.join(src, f"d{d:02d}", f"e{d % 7}")
+            os.makedirs(dpath)
+            for i in range(60):
+                oracle.write_file(os.path.join(dpath, f"{i:03d}"), rng.randbytes(rng.randrange(200)),
+                                  mtime_ns=oracle.random_mtime_ns(rng))
+        stats = oracle.tree_stats(src)
+        self.assertEqual(stats["files"], 2400)
+        r = sync(src, dst, "--threads", "8")
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 2400)
+        self.assertEqual(r["FoldersTransferred"], 80)
+        self.assertEqual(r["BytesWritten"], stats["bytes"])
+        self.assertEqual(r["FilesVerified"], 2400)
+        self.assertTreesEqual(src, dst)
+        self.assertRsyncClean(src, dst)
+
+
 class VerifyModes(FerryTestCase):
     def test_verify_modes(self):
         base = self.scratch()

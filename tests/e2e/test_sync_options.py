@@ -580,6 +580,37 @@ class Output(FerryTestCase):
         self.assertEqual(r.stderr, "")
         json.loads(r.stdout)  # nothing but the JSON on stdout
 
+    def test_progress_only_on_a_terminal(self):
+        try:
+            import pty
+        except ImportError:
+            self.skipTest("no pty module")
+        src = os.path.join(self.base, "slow")
+        oracle.make_flat_tree(src, 3, 512 * 1024)
+        seen = {}
+        for extra in ([], ["--no-progress"]):
+            master, slave = pty.openpty()
+            proc = subprocess.Popen(
+                oracle.ferry_cmd() + ["sync", src, os.path.join(self.base, f"t{len(extra)}"),
+                                      "--bytes-per-second", str(1024 * 1024), *extra],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            data = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            proc.communicate(timeout=60)
+            os.close(master)
+            self.assertEqual(proc.returncode, 0)
+            seen[bool(extra)] = data
+        self.assertIn(b"\r", seen[False])  # a progress line was drawn on the terminal
+        self.assertEqual(seen[True], b"")  # --no-progress: nothing
+
     def test_version_and_help(self):
         r = oracle.run_ferry("--version", json_out=False)
         self.assertEqual(r.rc, 0, r.describe())
