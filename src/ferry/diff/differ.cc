@@ -1,36 +1,6 @@
 #include "ferry/diff/differ.h"
 
 namespace ferry {
-namespace {
-
-bool IsDevice(EntryKind k) {
-  return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
-}
-
-}  // namespace
-
-std::string_view PlanActionName(PlanAction action) {
-  switch (action) {
-    case PlanAction::kCreate:
-      return "create";
-    case PlanAction::kReplace:
-      return "replace";
-    case PlanAction::kUpdateMetadata:
-      return "update-metadata";
-    case PlanAction::kUnchanged:
-      return "unchanged";
-    case PlanAction::kSkipOverwrite:
-      return "skip";
-    case PlanAction::kSkipDevice:
-      return "skip";
-    case PlanAction::kDelete:
-      return "delete";
-    case PlanAction::kFailUnlisted:
-      return "fail";
-  }
-  return "?";
-}
-
 Differ::Differ(Scanner* src, Scanner* dst, DiffOptions options)
     : src_(src), dst_(dst), options_(std::move(options)) {}
 
@@ -59,65 +29,6 @@ Status Differ::Fill() {
   return Status::Ok();
 }
 
-PlanItem Differ::Compare(Entry src, Entry dst) {
-  PlanItem item;
-  const MetadataPolicy& cmp = options_.compare;
-  std::string_view content_reason;
-  if (src.kind != dst.kind) {
-    content_reason = "type differs";
-  } else {
-    switch (src.kind) {
-      case EntryKind::kFile:
-        if (src.size != dst.size) {
-          content_reason = "size differs";
-        } else if (cmp.mtime && !TimesMatch(src.mtime, dst.mtime,
-                                            options_.mtime_granularity_ns)) {
-          content_reason = "mtime differs";
-        }
-        break;
-      case EntryKind::kSymlink:
-        if (src.link_target != dst.link_target) content_reason = "link target differs";
-        break;
-      case EntryKind::kBlockDevice:
-      case EntryKind::kCharDevice:
-        if (src.rdev != dst.rdev) content_reason = "device number differs";
-        break;
-      case EntryKind::kDirectory:
-      case EntryKind::kFifo:
-      case EntryKind::kSocket:
-        break;
-    }
-  }
-  std::string_view meta_reason;
-  if (content_reason.empty()) {
-    if (cmp.mode && src.kind != EntryKind::kSymlink && src.mode != dst.mode) {
-      meta_reason = "permissions differ";
-    } else if ((cmp.uid && src.uid != dst.uid) || (cmp.gid && src.gid != dst.gid)) {
-      meta_reason = "owner differs";
-    } else if (cmp.mtime && src.kind != EntryKind::kFile &&
-               !TimesMatch(src.mtime, dst.mtime, options_.mtime_granularity_ns)) {
-      meta_reason = "mtime differs";
-    }
-  }
-  if (IsDevice(src.kind) && !options_.preserve_devices) {
-    item.action = PlanAction::kSkipDevice;
-    item.reason = "devices are not preserved";
-  } else if (!content_reason.empty()) {
-    item.action = options_.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
-    item.reason = content_reason;
-  } else if (!meta_reason.empty()) {
-    item.action = options_.overwrite || src.is_dir() ? PlanAction::kUpdateMetadata
-                                                     : PlanAction::kSkipOverwrite;
-    item.reason = meta_reason;
-  } else {
-    item.action = PlanAction::kUnchanged;
-    item.reason = "unchanged";
-  }
-  item.src = std::move(src);
-  item.dst = std::move(dst);
-  return item;
-}
-
 Result<bool> Differ::Next(PlanItem* out) {
   while (true) {
     FERRY_RETURN_IF_ERROR(Fill());
@@ -132,20 +43,17 @@ Result<bool> Differ::Next(PlanItem* out) {
     int c = !d_ ? -1 : !s_ ? 1 : ComparePaths(s_->path, d_->path);
 
     if (c < 0) {  // only at the source
-      PlanItem item;
-      item.src = std::move(*s_);
+      Entry e = std::move(*s_);
       s_.reset();
-      if (item.src.is_dir() && item.src.listing_failed()) src_unlisted_ = item.src.path;
-      if (dst_unlisted_ && dst_unlisted_->IsAncestorOf(item.src.path)) {
+      if (e.is_dir() && e.listing_failed()) src_unlisted_ = e.path;
+      PlanItem item;
+      if (dst_unlisted_ && dst_unlisted_->IsAncestorOf(e.path)) {
         item.action = PlanAction::kFailUnlisted;
         item.reason = "the destination folder could not be listed";
-      } else if (IsDevice(item.src.kind) && !options_.preserve_devices) {
-        item.action = PlanAction::kSkipDevice;
-        item.reason = "devices are not preserved";
+        item.src = std::move(e);
       } else {
-        item.action = PlanAction::kCreate;
-        item.reason = dst_ ? "new" : "transfer mode ALL";
-        item.dst_known = dst_ != nullptr;
+        item = PlanPath(std::move(e), std::nullopt, dst_ != nullptr, options_);
+        if (!links_.Apply(&item, options_)) continue;
       }
       *out = std::move(item);
       return true;
@@ -177,7 +85,7 @@ Result<bool> Differ::Next(PlanItem* out) {
     if (s.is_dir() && s.listing_failed()) src_unlisted_ = s.path;
     if (d.is_dir() && d.listing_failed()) dst_unlisted_ = d.path;
     bool dst_dir_replaced = d.is_dir() && !s.is_dir();
-    PlanItem item = Compare(std::move(s), std::move(d));
+    PlanItem item = PlanPath(std::move(s), std::move(d), true, options_);
     if (dst_dir_replaced) {
       if (item.action == PlanAction::kReplace) {
         dst_replaced_ = item.src.path;
@@ -187,7 +95,7 @@ Result<bool> Differ::Next(PlanItem* out) {
         dst_->SkipChildren();
       }
     }
-    if (item.action == PlanAction::kUnchanged && !item.src.is_dir()) continue;
+    if (!item.src.is_dir() && !links_.Apply(&item, options_)) continue;
     if (item.src.is_dir() && item.action == PlanAction::kSkipOverwrite) {
       // A folder that cannot be created where a file is kept: nothing inside
       // it can be transferred either.

@@ -15,46 +15,10 @@
 #include <optional>
 #include <string_view>
 
+#include "ferry/diff/plan.h"
 #include "ferry/scan/scanner.h"
-#include "ferry/storage/entry.h"
 
 namespace ferry {
-
-enum class PlanAction : uint8_t {
-  kCreate,          // nothing (known) at the destination: copy it
-  kReplace,         // content or type differs: copy it over what is there
-  kUpdateMetadata,  // same content, metadata differs: apply metadata only
-  kUnchanged,       // nothing to do (emitted for directories only)
-  kSkipOverwrite,   // differs, but OverwriteMode NEVER keeps the destination
-  kSkipDevice,      // a device while PreserveDevices is NONE
-  kDelete,          // only at the destination, and deletes were asked for
-  kFailUnlisted,    // beneath a destination folder that could not be listed
-};
-
-std::string_view PlanActionName(PlanAction action);
-
-struct PlanItem {
-  PlanAction action = PlanAction::kUnchanged;
-  Entry src;                 // every action but kDelete
-  std::optional<Entry> dst;  // what the destination holds, when known
-  // False when the destination was not scanned (TransferMode ALL): then an
-  // empty `dst` does not mean the path is free.
-  bool dst_known = true;
-  std::string_view reason;   // why: "new", "size differs", "mtime differs", ...
-};
-
-struct DiffOptions {
-  // TransferMode CHANGED compares with the destination; ALL does not.
-  bool overwrite = true;        // OverwriteMode ALWAYS
-  bool remove_deleted = false;  // PreserveDeletedFiles REMOVE
-  bool preserve_devices = false;
-  // Which metadata counts as a difference (mtime here also means "compare
-  // mtimes to decide whether content changed").
-  MetadataPolicy compare;
-  int64_t mtime_granularity_ns = 1;
-  // Adjusts each source entry before comparison (owner mapping).
-  std::function<void(Entry*)> map_source;
-};
 
 class Differ {
  public:
@@ -68,11 +32,11 @@ class Differ {
 
  private:
   Status Fill();
-  PlanItem Compare(Entry src, Entry dst);
 
   Scanner* const src_;
   Scanner* const dst_;
   const DiffOptions options_;
+  HardLinkTracker links_;
   std::optional<Entry> s_;
   std::optional<Entry> d_;
   bool src_done_ = false;

@@ -129,7 +129,9 @@ class Recorder : public TransferObserver, public VerifyObserver {
                   {{"path", shown}});
     }
     if (log_->transfer()) {
-      std::string what = r.metadata_only ? "Updated metadata of " : "Transferred ";
+      std::string what = item.action == PlanAction::kLink ? "Hard-linked "
+                         : r.metadata_only                  ? "Updated metadata of "
+                                                            : "Transferred ";
       log_->Write("INFO", "Transferred",
                   what + std::string(EntryKindName(item.src.kind)) + " " + shown +
                       (item.src.is_file() && !r.metadata_only
@@ -343,6 +345,7 @@ ExecutionResult Execution::Run() {
   dopt.overwrite = opt.overwrite_mode == OverwriteMode::kAlways;
   dopt.remove_deleted = remove;
   dopt.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
+  dopt.hard_links = src_->capabilities().hard_links && dst_->capabilities().hard_links;
   dopt.compare = compare;
   dopt.mtime_granularity_ns = granularity;
   Differ differ(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
@@ -372,13 +375,14 @@ ExecutionResult Execution::Run() {
       case PlanAction::kCreate:
       case PlanAction::kReplace:
       case PlanAction::kUpdateMetadata:
+      case PlanAction::kLink:
         if (folder) {
           Bump(counters_.estimated_folders_to_transfer);
           Bump(counters_.folders_prepared);
         } else {
           Bump(counters_.estimated_files_to_transfer);
           Bump(counters_.files_prepared);
-          if (item.action != PlanAction::kUpdateMetadata) {
+          if (item.action != PlanAction::kUpdateMetadata && item.action != PlanAction::kLink) {
             Bump(counters_.estimated_bytes_to_transfer, item.src.size);
           }
         }
@@ -413,6 +417,7 @@ ExecutionResult Execution::Run() {
         break;
       }
       case PlanAction::kFailUnlisted:
+      case PlanAction::kFailMissing:
         Bump(folder ? counters_.folders_failed_prepare : counters_.files_failed_prepare);
         log_->Write("ERROR", "PrepareFailed",
                     "Cannot transfer " + item.src.path.Display() + ": " + std::string(item.reason),

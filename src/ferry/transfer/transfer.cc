@@ -58,7 +58,7 @@ struct Transfer::FileTask {
 };
 
 struct Transfer::Job {
-  enum class Kind : uint8_t { kMkdir, kFile, kLink, kMetadata };
+  enum class Kind : uint8_t { kMkdir, kFile, kLink, kHardLink, kMetadata };
   Kind kind = Kind::kFile;
   std::shared_ptr<DirNode> node;   // kMkdir: the folder; otherwise its parent
   std::shared_ptr<FileTask> file;  // kFile
@@ -143,6 +143,12 @@ void Transfer::Add(PlanItem item) {
   job.node = top;
   if (item.action == PlanAction::kUpdateMetadata) {
     job.kind = Job::Kind::kMetadata;
+    job.item = std::move(item);
+    Push(std::move(job), 0);
+    return;
+  }
+  if (item.action == PlanAction::kLink) {
+    job.kind = Job::Kind::kHardLink;
     job.item = std::move(item);
     Push(std::move(job), 0);
     return;
@@ -238,6 +244,9 @@ void Transfer::Run(Job& job) {
     case Job::Kind::kLink:
       RunLink(job);
       return;
+    case Job::Kind::kHardLink:
+      RunHardLink(job);
+      return;
     case Job::Kind::kMetadata:
       RunMetadata(job);
       return;
@@ -310,6 +319,43 @@ void Transfer::RunLink(Job& job) {
   Release(job.node);
 }
 
+void Transfer::RunHardLink(Job& job) {
+  const PlanItem& item = job.item;
+  HardLinkGroup& group = *item.link_group;
+  ItemResult result;
+  result.applied = item.src;
+  result.metadata_only = true;
+  if (options_.stop.stop_requested()) {
+    result.status = Status::Cancelled("cancelled");
+  } else if (!WaitForParent(job)) {
+    result.status = Status::FailedPrecondition(
+        "the folder containing " + item.src.path.Display() + " could not be created");
+  } else {
+    // The first name was planned (and queued) before this one.
+    int s = group.state.load();
+    while (s == HardLinkGroup::kPending) {
+      group.state.wait(HardLinkGroup::kPending);
+      s = group.state.load();
+    }
+    if (s == HardLinkGroup::kFailed) {
+      result.status = Status::FailedPrecondition(
+          item.src.path.Display() + " is a hard link of " + group.first.Display() +
+          ", which failed to transfer");
+    } else {
+      if (item.dst && item.dst->is_dir()) result.status = dst_->RemoveTree(item.src.path);
+      if (result.status.ok()) result.status = dst_->CreateHardLink(group.first, item.src.path);
+    }
+  }
+  Report(item, result);
+  Release(job.node);
+}
+
+void Transfer::SignalLinks(const PlanItem& item, bool ok) {
+  if (!item.link_group || item.action == PlanAction::kLink) return;
+  item.link_group->state.store(ok ? HardLinkGroup::kDone : HardLinkGroup::kFailed);
+  item.link_group->state.notify_all();
+}
+
 void Transfer::RunMetadata(Job& job) {
   const PlanItem& item = job.item;
   ItemResult result;
@@ -322,6 +368,7 @@ void Transfer::RunMetadata(Job& job) {
   } else {
     result.status = dst_->SetMetadata(item.src.path, item.src, options_.metadata);
   }
+  SignalLinks(item, result.status.ok());
   Report(item, result);
   Release(job.node);
 }
@@ -534,6 +581,7 @@ void Transfer::FinishFile(FileTask& task) {
   result.bytes = task.bytes.load();
   task.writer.reset();
   task.reader.reset();
+  SignalLinks(item, result.status.ok());
   Report(item, result);
   std::shared_ptr<DirNode> parent = std::move(task.parent);
   Release(parent);

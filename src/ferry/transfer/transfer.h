@@ -84,7 +84,7 @@ class Transfer {
   void Start(const Entry& root, bool root_differs);
 
   // Items in plan order: every source folder (kUnchanged ones included), and
-  // the kCreate, kReplace and kUpdateMetadata items.
+  // the kCreate, kReplace, kUpdateMetadata and kLink items.
   void Add(PlanItem item);
 
   // Waits for everything to finish. Non-OK only when cancelled.
@@ -107,6 +107,8 @@ class Transfer {
   void RunFileChunk(Job& job);
   void RunLink(Job& job);
   void RunMetadata(Job& job);
+  void RunHardLink(Job& job);
+  void SignalLinks(const PlanItem& item, bool ok);
   bool WaitForParent(const Job& job);
   void FinishFile(FileTask& task);
   void Report(const PlanItem& item, const ItemResult& result);

@@ -1,0 +1,154 @@
+#include "ferry/diff/plan.h"
+
+namespace ferry {
+namespace {
+
+bool IsDevice(EntryKind k) {
+  return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
+}
+
+// Why the content (or type) of `dst` is not that of `src`; empty if it is.
+std::string_view ContentDifference(const Entry& src, const Entry& dst,
+                                   const DiffOptions& options) {
+  if (src.kind != dst.kind) return "type differs";
+  switch (src.kind) {
+    case EntryKind::kFile:
+      if (src.size != dst.size) return "size differs";
+      if (options.compare.mtime &&
+          !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
+        return "mtime differs";
+      }
+      return "";
+    case EntryKind::kSymlink:
+      return src.link_target != dst.link_target ? "link target differs" : "";
+    case EntryKind::kBlockDevice:
+    case EntryKind::kCharDevice:
+      return src.rdev != dst.rdev ? "device number differs" : "";
+    case EntryKind::kDirectory:
+    case EntryKind::kFifo:
+    case EntryKind::kSocket:
+      return "";
+  }
+  return "";
+}
+
+std::string_view MetadataDifference(const Entry& src, const Entry& dst,
+                                    const DiffOptions& options) {
+  const MetadataPolicy& cmp = options.compare;
+  if (cmp.mode && src.kind != EntryKind::kSymlink && src.mode != dst.mode) {
+    return "permissions differ";
+  }
+  if ((cmp.uid && src.uid != dst.uid) || (cmp.gid && src.gid != dst.gid)) {
+    return "owner differs";
+  }
+  if (cmp.mtime && src.kind != EntryKind::kFile &&
+      !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
+    return "mtime differs";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string_view PlanActionName(PlanAction action) {
+  switch (action) {
+    case PlanAction::kCreate:
+      return "create";
+    case PlanAction::kReplace:
+      return "replace";
+    case PlanAction::kUpdateMetadata:
+      return "update-metadata";
+    case PlanAction::kLink:
+      return "hard-link";
+    case PlanAction::kUnchanged:
+      return "unchanged";
+    case PlanAction::kSkipOverwrite:
+    case PlanAction::kSkipDevice:
+      return "skip";
+    case PlanAction::kDelete:
+      return "delete";
+    case PlanAction::kFailUnlisted:
+    case PlanAction::kFailMissing:
+      return "fail";
+  }
+  return "?";
+}
+
+PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
+                  const DiffOptions& options) {
+  PlanItem item;
+  item.dst_known = dst_known;
+  if (IsDevice(src.kind) && !options.preserve_devices) {
+    item.action = PlanAction::kSkipDevice;
+    item.reason = "devices are not preserved";
+  } else if (!dst) {
+    item.action = PlanAction::kCreate;
+    item.reason = dst_known ? "new" : "transfer mode ALL";
+  } else {
+    std::string_view content = ContentDifference(src, *dst, options);
+    std::string_view meta = content.empty() ? MetadataDifference(src, *dst, options) : "";
+    if (!content.empty()) {
+      item.action = options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
+      item.reason = content;
+    } else if (!meta.empty()) {
+      // Folders are never "overwritten": their metadata follows the source.
+      item.action = options.overwrite || src.is_dir() ? PlanAction::kUpdateMetadata
+                                                      : PlanAction::kSkipOverwrite;
+      item.reason = meta;
+    } else {
+      item.action = PlanAction::kUnchanged;
+      item.reason = "unchanged";
+    }
+  }
+  item.src = std::move(src);
+  item.dst = std::move(dst);
+  return item;
+}
+
+bool HardLinkTracker::Apply(PlanItem* item, const DiffOptions& options) {
+  const Entry& src = item->src;
+  if (!options.hard_links || src.kind != EntryKind::kFile || src.nlink < 2) {
+    return item->action != PlanAction::kUnchanged;
+  }
+  Key key{src.dev, src.ino};
+  auto it = groups_.find(key);
+  if (it == groups_.end()) {
+    // The first name: copied (or kept) as a file.
+    auto group = std::make_shared<HardLinkGroup>();
+    group->first = src.path;
+    group->unseen = src.nlink - 1;
+    switch (item->action) {
+      case PlanAction::kUnchanged:
+      case PlanAction::kSkipOverwrite:
+      case PlanAction::kUpdateMetadata:
+        if (item->dst) group->dst_ino = item->dst->ino;
+        break;
+      default:
+        break;
+    }
+    if (item->action == PlanAction::kUnchanged || item->action == PlanAction::kSkipOverwrite) {
+      group->state.store(HardLinkGroup::kDone);
+    } else {
+      item->link_group = group;
+    }
+    groups_.emplace(key, std::move(group));
+    return item->action != PlanAction::kUnchanged;
+  }
+  std::shared_ptr<HardLinkGroup> group = it->second;
+  if (--group->unseen == 0) groups_.erase(it);
+  if (item->dst && group->dst_ino && item->dst->kind == EntryKind::kFile &&
+      item->dst->ino == *group->dst_ino) {
+    return false;  // already another name of the same destination file
+  }
+  if (item->dst && !options.overwrite) {
+    item->action = PlanAction::kSkipOverwrite;
+    item->reason = "hard link differs";
+    return true;
+  }
+  item->action = PlanAction::kLink;
+  item->reason = "hard link";
+  item->link_group = std::move(group);
+  return true;
+}
+
+}  // namespace ferry
