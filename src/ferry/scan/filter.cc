@@ -156,9 +156,16 @@ bool Filter::IncludeLeadsTo(const Pattern& p, std::string_view dir) {
 FilterDecision Filter::Decide(const RelPath& path, bool is_dir) const {
   if (path.IsRoot()) return FilterDecision::kInclude;
   std::string full = "/" + path.str();
-  if (EndsWith(full, ".snapshot")) return FilterDecision::kExcluded;
-  for (const Pattern& p : excludes_) {
-    if (GlobMatch(p, full)) return FilterDecision::kExcluded;
+  // An excluded folder excludes everything beneath it: the item's own path
+  // and each of its folders' paths are checked.
+  const std::string_view whole(full);
+  for (size_t end = full.find('/', 1);; end = full.find('/', end + 1)) {
+    std::string_view prefix = whole.substr(0, end);
+    if (EndsWith(prefix, ".snapshot")) return FilterDecision::kExcluded;
+    for (const Pattern& p : excludes_) {
+      if (GlobMatch(p, prefix)) return FilterDecision::kExcluded;
+    }
+    if (end == std::string::npos) break;
   }
   if (includes_.empty()) return FilterDecision::kInclude;
   for (const Pattern& p : includes_) {
