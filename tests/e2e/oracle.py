@@ -99,6 +99,72 @@ def _join(a, b):
     return os.path.join(os.fsencode(a), b) if b else os.fsencode(a)
 
 
+# Paths longer than PATH_MAX (4096) cannot be named whole: such entries are
+# reached component by component through directory descriptors.
+_LONG = 3800
+
+
+class _At:
+    """(dir_fd, name) naming root/rel, usable with the *at() forms of os calls."""
+
+    def __init__(self, root, rel):
+        root = os.fsencode(root)
+        full = _join(root, rel)
+        self.fd = None
+        if len(full) < _LONG or not rel:
+            self.name = full
+            return
+        parts = rel.split(b"/")
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for p in parts[:-1]:
+                nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        self.name = parts[-1]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
+        return False
+
+    def lstat(self):
+        return os.lstat(self.name, dir_fd=self.fd)
+
+    def readlink(self):
+        return os.readlink(self.name, dir_fd=self.fd)
+
+    def open_fd(self, flags):
+        return os.open(self.name, flags | os.O_NOFOLLOW, dir_fd=self.fd)
+
+
+def lstat_rel(root, rel):
+    with _At(root, rel) as at:
+        return at.lstat()
+
+
+def readlink_rel(root, rel):
+    with _At(root, rel) as at:
+        return at.readlink()
+
+
+def list_rel(root, rel):
+    """Names in the folder root/rel."""
+    with _At(root, rel) as at:
+        fd = at.open_fd(os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return sorted(os.listdir(fd))
+    finally:
+        os.close(fd)
+
+
 def walk(root):
     """{relative bytes path: os.stat_result} for everything under root (root itself is b"")."""
     root = os.fsencode(root)
@@ -106,25 +172,34 @@ def walk(root):
     stack = [b""]
     while stack:
         rel = stack.pop()
-        with os.scandir(os.path.join(root, rel) if rel else root) as it:
-            for de in it:
-                child = os.path.join(rel, de.name) if rel else de.name
-                st = os.lstat(os.path.join(root, child))
-                out[child] = st
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(child)
+        for name in list_rel(root, rel):
+            name = os.fsencode(name)
+            child = os.path.join(rel, name) if rel else name
+            st = lstat_rel(root, child)
+            out[child] = st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(child)
     return out
 
 
-def file_digest(path, algo="sha256"):
+def _digest_fd(fd, algo):
     h = hashlib.new(algo)
-    with open(path, "rb") as f:
+    with os.fdopen(fd, "rb") as f:
         while True:
             block = f.read(1 << 20)
             if not block:
                 break
             h.update(block)
     return h.hexdigest()
+
+
+def file_digest(path, algo="sha256"):
+    return _digest_fd(os.open(path, os.O_RDONLY), algo)
+
+
+def digest_rel(root, rel, algo="sha256"):
+    with _At(root, rel) as at:
+        return _digest_fd(at.open_fd(os.O_RDONLY), algo)
 
 
 def kind(st):
@@ -163,13 +238,13 @@ def compare_entry(a_root, b_root, rel, sa, sb, *, mode=True, uid=True, gid=True,
         if sa.st_size != sb.st_size:
             diffs.append(f"{name}: size {sa.st_size} != {sb.st_size}")
         elif content:
-            da = file_digest(_join(a_root, rel))
-            db = file_digest(_join(b_root, rel))
+            da = digest_rel(a_root, rel)
+            db = digest_rel(b_root, rel)
             if da != db:
                 diffs.append(f"{name}: content sha256 {da} != {db}")
     if ka == "symlink":
-        ta = os.readlink(_join(a_root, rel))
-        tb = os.readlink(_join(b_root, rel))
+        ta = readlink_rel(a_root, rel)
+        tb = readlink_rel(b_root, rel)
         if ta != tb:
             diffs.append(f"{name}: link target {ta!r} != {tb!r}")
     if ka in ("chardev", "blockdev") and sa.st_rdev != sb.st_rdev:
@@ -238,9 +313,9 @@ def snapshot(root):
         k = kind(st)
         extra = None
         if k == "file":
-            extra = file_digest(_join(root, rel))
+            extra = digest_rel(root, rel)
         elif k == "symlink":
-            extra = os.readlink(_join(root, rel))
+            extra = readlink_rel(root, rel)
         out[rel] = (k, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns,
                     st.st_size if k == "file" else 0, extra)
     return out
@@ -557,3 +632,28 @@ class FerryTestCase(unittest.TestCase):
                     "FilesFailed.Delete", "FoldersFailed.Prepare", "FoldersFailed.Transfer",
                     "FoldersFailed.Verify", "FoldersFailed.Delete"):
             self.assertEqual(run[key], 0, key)
+
+
+def make_long_path(root, depth=30, name_len=200, content=b"far down\n"):
+    """Folders `depth` deep with `name_len`-byte names and a file at the
+    bottom, made through directory descriptors: the path can be longer than
+    PATH_MAX. Returns the file's relative path."""
+    fd = os.open(os.fsencode(root), os.O_RDONLY | os.O_DIRECTORY)
+    parts = []
+    try:
+        for i in range(depth):
+            name = (b"L%02d-" % i) + b"n" * (name_len - 4)
+            os.mkdir(name, dir_fd=fd)
+            nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+            parts.append(name)
+        wfd = os.open(b"bottom.txt", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640, dir_fd=fd)
+        with os.fdopen(wfd, "wb") as f:
+            f.write(content)
+        os.utime(b"bottom.txt", ns=(1_234_567_890_000_000_001, 1_234_567_890_000_000_001),
+                 dir_fd=fd)
+        parts.append(b"bottom.txt")
+    finally:
+        os.close(fd)
+    return b"/".join(parts)

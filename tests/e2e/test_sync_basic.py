@@ -446,10 +446,8 @@ class Metadata(FerryTestCase):
         self.assertEqual(r["FilesTransferred"], 0)
         self.assertEqual(r["FoldersTransferred"], 0)
 
-    @unittest.expectedFailure
     def test_hard_links_preserved(self):
-        # BUG: hard links are copied as separate files (two inodes at the
-        # destination). DataSync preserves hard links between file systems.
+        # DataSync preserves hard links between file systems.
         base = self.scratch()
         src = os.path.join(base, "src")
         dst = os.path.join(base, "dst")
@@ -461,6 +459,28 @@ class Metadata(FerryTestCase):
         self.assertTreesEqual(src, dst)
         self.assertEqual(os.lstat(os.path.join(dst, "a")).st_ino,
                          os.lstat(os.path.join(dst, "d", "a-link")).st_ino)
+        self.assertEqual(os.lstat(os.path.join(dst, "a")).st_nlink, 2)
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 0)
+        self.assertEqual(os.lstat(os.path.join(dst, "a")).st_nlink, 2)
+
+    def test_paths_longer_than_path_max(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        os.mkdir(src)
+        rel = oracle.make_long_path(src, depth=30, name_len=200)
+        self.assertGreater(len(rel), 6000)
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 1)
+        self.assertEqual(r["FoldersTransferred"], 30)
+        self.assertTreesEqual(src, dst)
+        self.assertEqual(oracle.digest_rel(dst, rel), oracle.digest_rel(src, rel))
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"] + r["FoldersTransferred"], 0)
 
     def test_many_small_files(self):
         base = self.scratch()

@@ -364,23 +364,34 @@ class Cancellation(FerryTestCase):
         self.assertTreesEqual(src, dst, ignore=lambda rel: os.path.basename(rel).startswith(
             b".ferry-tmp-"))
 
-    @unittest.expectedFailure
     def test_stale_temp_files_of_a_killed_run_are_cleaned_up(self):
-        # BUG: where the destination file system has no O_TMPFILE (NFS, for
-        # one), a killed execution leaves its named .ferry-tmp-<pid>-<n> files
-        # behind, and later runs never remove them: they hide them from the
-        # destination listing, even with PreserveDeletedFiles REMOVE.
-        # DataSync: "the next execution of the task makes the destination
-        # consistent". Here the leftovers of such a run are planted by hand
-        # (pid 0x7ffffffe does not exist), as O_TMPFILE works on this machine.
+        # Where the destination has no O_TMPFILE (NFS, for one) a killed run
+        # leaves named .ferry-tmp-<pid hex>-<n> files; the next run removes
+        # them ("the next execution makes the destination consistent").
+        # O_TMPFILE works here, so the leftovers are planted, named after a
+        # process that has exited.
         src, dst = self.build()
         self.assertSuccess(sync(src, dst))
-        for rel in (".ferry-tmp-7ffffffe-0", "nested/.ferry-tmp-7ffffffe-1",
-                    "nested/deeper/.ferry-tmp-7ffffffe-2"):
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        planted = [f".ferry-tmp-{gone.pid:x}-0", f"nested/.ferry-tmp-{gone.pid:x}-1",
+                   f"nested/deeper/.ferry-tmp-{gone.pid:x}-1f"]
+        for rel in planted:
             oracle.write_file(os.path.join(dst, rel), b"partial" * 1000, mode=0o600)
-        self.assertSuccess(sync(src, dst, "--preserve-deleted-files", "REMOVE"))
+        self.assertEqual(len(temp_leftovers(dst)), 3)
+        self.assertSuccess(sync(src, dst))
         self.assertEqual(temp_leftovers(dst), [])
         self.assertTreesEqual(src, dst)
+
+    def test_temp_files_of_a_live_process_are_left_alone(self):
+        # Another process (this test, here) may be writing that file now.
+        src, dst = self.build()
+        self.assertSuccess(sync(src, dst))
+        live = os.path.join(dst, "nested", f".ferry-tmp-{os.getpid():x}-0")
+        oracle.write_file(live, b"in progress")
+        self.assertSuccess(sync(src, dst, "--preserve-deleted-files", "REMOVE"))
+        self.assertTrue(os.path.exists(live))
+        self.assertTreesEqual(src, dst, ignore=lambda rel: b".ferry-tmp-" in rel)
 
 
 if __name__ == "__main__":
