@@ -1,1 +1,464 @@
-// placeholder
+#include "ferry/diff/differ.h"
+
+#include <gtest/gtest.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ferry/storage/decorators/fault_injecting_backend.h"
+#include "ferry/storage/memory/memory_backend.h"
+#include "ferry/storage/testing.h"
+
+namespace ferry {
+namespace {
+
+using testing::P;
+
+std::string Tag(PlanAction action) {
+  switch (action) {
+    case PlanAction::kCreate:
+      return "create";
+    case PlanAction::kReplace:
+      return "replace";
+    case PlanAction::kUpdateMetadata:
+      return "update";
+    case PlanAction::kLink:
+      return "link";
+    case PlanAction::kUnchanged:
+      return "unchanged";
+    case PlanAction::kSkipOverwrite:
+      return "skip-overwrite";
+    case PlanAction::kSkipDevice:
+      return "skip-device";
+    case PlanAction::kDelete:
+      return "delete";
+    case PlanAction::kFailUnlisted:
+      return "fail-unlisted";
+    case PlanAction::kFailMissing:
+      return "fail-missing";
+  }
+  return "?";
+}
+
+constexpr FileTime kTime{1000, 0};
+
+// A memory location whose entries all carry the same times and owner, so that
+// two trees built alike compare equal.
+class Tree {
+ public:
+  Tree() : store_(std::make_shared<MemoryStore>()) {
+    backend_ = OpenMemoryBackend(store_);
+  }
+
+  Tree& File(const std::string& path, std::string_view content,
+             uint32_t mode = 0644) {
+    store_->PutFile(path, content, mode);
+    return Normalize();
+  }
+  Tree& Dir(const std::string& path, uint32_t mode = 0755) {
+    store_->PutDirectory(path, mode);
+    return Normalize();
+  }
+  Tree& Link(const std::string& path, const std::string& target) {
+    Entry e;
+    e.kind = EntryKind::kSymlink;
+    e.link_target = target;
+    EXPECT_OK(backend_->CreateSymlink(P(path), e, MetadataPolicy{}));
+    return Normalize();
+  }
+  Tree& Device(const std::string& path, uint64_t rdev) {
+    Entry e;
+    e.kind = EntryKind::kCharDevice;
+    e.mode = 0600;
+    e.rdev = rdev;
+    EXPECT_OK(backend_->CreateSpecial(P(path), e, MetadataPolicy{}));
+    return Normalize();
+  }
+  // Changes one entry's metadata.
+  Tree& Edit(const std::string& path, std::function<void(Entry&)> fn) {
+    store_->Locked([&](MemoryStore::Tree& t) {
+      auto it = t.nodes.find(path);
+      ASSERT_NE(it, t.nodes.end()) << path;
+      fn(it->second.meta);
+    });
+    return *this;
+  }
+
+  Backend* backend() { return backend_.get(); }
+  std::shared_ptr<MemoryStore> store() { return store_; }
+
+ private:
+  Tree& Normalize() {
+    store_->Locked([this](MemoryStore::Tree& t) {
+      for (auto& [key, node] : t.nodes) {
+        if (normalized_.count(key)) continue;
+        node.meta.mtime = node.meta.atime = node.meta.ctime = kTime;
+        node.meta.uid = node.meta.gid = 0;
+      }
+      for (auto& [key, node] : t.nodes) normalized_.insert(key);
+    });
+    return *this;
+  }
+
+  std::shared_ptr<MemoryStore> store_;
+  std::unique_ptr<Backend> backend_;
+  std::set<std::string> normalized_;  // given fixed metadata already
+};
+
+struct Planned {
+  std::vector<std::string> steps;  // "action path"
+  std::vector<PlanItem> items;
+  Status status;
+};
+
+// Scans both sides (dst may be null: TransferMode ALL) and collects the plan.
+Planned Plan(Backend* src, Backend* dst, const DiffOptions& options) {
+  Planned out;
+  ScanOptions so;
+  so.threads = 2;
+  Scanner src_scan(src, so);
+  Scanner dst_scan(dst ? dst : src, so);
+  out.status = src_scan.Start();
+  if (out.status.ok() && dst) out.status = dst_scan.Start();
+  if (!out.status.ok()) return out;
+  Differ differ(&src_scan, dst ? &dst_scan : nullptr, options);
+  while (true) {
+    PlanItem item;
+    auto more = differ.Next(&item);
+    if (!more.ok()) {
+      out.status = more.status();
+      break;
+    }
+    if (!*more) break;
+    const RelPath& path =
+        item.action == PlanAction::kDelete ? item.dst->path : item.src.path;
+    out.steps.push_back(Tag(item.action) + " " + path.str());
+    out.items.push_back(std::move(item));
+  }
+  return out;
+}
+
+using Steps = std::vector<std::string>;
+
+DiffOptions Defaults() {
+  DiffOptions o;
+  o.compare.atime = false;
+  return o;
+}
+
+const PlanItem* Find(const Planned& p, const std::string& path) {
+  for (const PlanItem& i : p.items) {
+    const RelPath& at =
+        i.action == PlanAction::kDelete ? i.dst->path : i.src.path;
+    if (at.str() == path) return &i;
+  }
+  return nullptr;
+}
+
+TEST(DifferTest, WhatOnlyTheSourceHasIsCreated) {
+  Tree src, dst;
+  src.File("a", "x").Dir("d").File("d/x", "y");
+  Planned p = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"create a", "create d", "create d/x"}));
+  for (const PlanItem& i : p.items) {
+    EXPECT_EQ(i.reason, "new");
+    EXPECT_FALSE(i.dst.has_value());
+    EXPECT_TRUE(i.dst_known);
+  }
+}
+
+TEST(DifferTest, IdenticalTreesPlanOnlyTheirFolders) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) {
+    t->File("a", "same").Dir("d").Dir("d/e").File("d/e/f", "same");
+  }
+  Planned p = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"unchanged d", "unchanged d/e"}));
+}
+
+TEST(DifferTest, SizeOrMtimeChangesReplaceTheFile) {
+  Tree src, dst;
+  src.File("size", "longer").File("mtime", "same").File("content", "abc");
+  dst.File("size", "short").File("mtime", "same").File("content", "xyz");
+  src.Edit("mtime", [](Entry& e) { e.mtime = FileTime{2000, 0}; });
+  Planned p = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(p.status);
+  // Same size and mtime is taken as the same content.
+  EXPECT_EQ(p.steps, (Steps{"replace mtime", "replace size"}));
+  EXPECT_EQ(Find(p, "size")->reason, "size differs");
+  EXPECT_EQ(Find(p, "mtime")->reason, "mtime differs");
+  ASSERT_TRUE(Find(p, "size")->dst.has_value());
+  EXPECT_EQ(Find(p, "size")->dst->size, 5u);
+}
+
+TEST(DifferTest, MtimesAreComparedAtTheGivenGranularity) {
+  Tree src, dst;
+  src.File("f", "x");
+  dst.File("f", "x");
+  src.Edit("f", [](Entry& e) { e.mtime = FileTime{1000, 999}; });
+  DiffOptions coarse = Defaults();
+  coarse.mtime_granularity_ns = 1000;
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), coarse).steps, Steps{});
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), Defaults()).steps,
+            Steps{"replace f"});
+  DiffOptions no_mtime = Defaults();
+  no_mtime.compare.mtime = false;
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), no_mtime).steps, Steps{});
+}
+
+TEST(DifferTest, MetadataOnlyChangesUpdateMetadata) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) {
+    t->File("mode", "x").File("owner", "x").Dir("dir").Link("link", "t");
+  }
+  src.Edit("mode", [](Entry& e) { e.mode = 0600; });
+  src.Edit("owner", [](Entry& e) { e.uid = 1000; });
+  src.Edit("dir", [](Entry& e) { e.mtime = FileTime{5000, 1}; });
+  src.Edit("link", [](Entry& e) { e.mode = 0700; });  // links have no mode
+  Planned p = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"update dir", "update mode", "update owner"}));
+  EXPECT_EQ(Find(p, "mode")->reason, "permissions differ");
+  EXPECT_EQ(Find(p, "owner")->reason, "owner differs");
+  EXPECT_EQ(Find(p, "dir")->reason, "mtime differs");
+
+  DiffOptions ignore = Defaults();
+  ignore.compare.mode = false;
+  ignore.compare.uid = false;
+  ignore.compare.mtime = false;
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), ignore).steps,
+            (Steps{"unchanged dir"}));
+}
+
+TEST(DifferTest, TypeAndLinkTargetChangesReplace) {
+  Tree src, dst;
+  src.Link("was-file", "t").Link("target", "new").File("was-link", "x");
+  dst.File("was-file", "x").Link("target", "old").Link("was-link", "t");
+  Planned p = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps,
+            (Steps{"replace target", "replace was-file", "replace was-link"}));
+  EXPECT_EQ(Find(p, "target")->reason, "link target differs");
+  EXPECT_EQ(Find(p, "was-file")->reason, "type differs");
+}
+
+TEST(DifferTest, OverwriteNeverKeepsDestinationFiles) {
+  Tree src, dst;
+  src.File("changed", "new content")
+      .File("meta", "x")
+      .Dir("dir")
+      .File("new", "n");
+  dst.File("changed", "old").File("meta", "x").Dir("dir");
+  src.Edit("meta", [](Entry& e) { e.mode = 0600; });
+  src.Edit("dir", [](Entry& e) { e.mode = 0700; });
+  DiffOptions never = Defaults();
+  never.overwrite = false;
+  Planned p = Plan(src.backend(), dst.backend(), never);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"skip-overwrite changed", "update dir",
+                            "skip-overwrite meta", "create new"}));
+}
+
+TEST(DifferTest, OverwriteNeverSkipsAFolderWhereAFileIsKept) {
+  Tree src, dst;
+  src.Dir("d")
+      .File("d/x", "x")
+      .Dir("d/sub")
+      .File("d/sub/y", "y")
+      .File("z", "z");
+  dst.File("d", "a file");
+  DiffOptions never = Defaults();
+  never.overwrite = false;
+  Planned p = Plan(src.backend(), dst.backend(), never);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"skip-overwrite d", "create z"}));
+
+  Planned always = Plan(src.backend(), dst.backend(), Defaults());
+  EXPECT_EQ(always.steps, (Steps{"replace d", "create d/sub", "create d/sub/y",
+                                 "create d/x", "create z"}));
+}
+
+TEST(DifferTest, AFolderReplacedByAFileTakesItsContentsAlong) {
+  Tree src, dst;
+  src.File("p", "now a file").File("q", "q");
+  dst.Dir("p").File("p/a", "a").Dir("p/b").File("p/b/c", "c").File("p-x", "x");
+  for (bool remove : {false, true}) {
+    SCOPED_TRACE(remove ? "REMOVE" : "PRESERVE");
+    DiffOptions o = Defaults();
+    o.remove_deleted = remove;
+    Planned p = Plan(src.backend(), dst.backend(), o);
+    ASSERT_OK(p.status);
+    const Steps want = remove ? Steps{"replace p", "delete p-x", "create q"}
+                              : Steps{"replace p", "create q"};
+    EXPECT_EQ(p.steps, want);
+    ASSERT_NE(Find(p, "p"), nullptr);
+    ASSERT_TRUE(Find(p, "p")->dst.has_value());
+    EXPECT_TRUE(Find(p, "p")->dst->is_dir());
+  }
+}
+
+TEST(DifferTest, DevicesOnlyWhenPreserved) {
+  Tree src, dst;
+  src.Device("same", makedev(1, 3))
+      .Device("moved", makedev(1, 5))
+      .Device("new", makedev(1, 7));
+  dst.Device("same", makedev(1, 3)).Device("moved", makedev(1, 9));
+  Planned skipped = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(skipped.status);
+  EXPECT_EQ(skipped.steps, (Steps{"skip-device moved", "skip-device new",
+                                  "skip-device same"}));
+  DiffOptions keep = Defaults();
+  keep.preserve_devices = true;
+  Planned p = Plan(src.backend(), dst.backend(), keep);
+  EXPECT_EQ(p.steps, (Steps{"replace moved", "create new"}));
+  EXPECT_EQ(Find(p, "moved")->reason, "device number differs");
+}
+
+TEST(DifferTest, DeletesOnlyWhenAsked) {
+  Tree src, dst;
+  src.File("keep", "k");
+  dst.File("keep", "k")
+      .Dir("old")
+      .File("old/y", "y")
+      .Dir("old/z")
+      .File("old/z/w", "w")
+      .File("x", "x");
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), Defaults()).steps, Steps{});
+  DiffOptions remove = Defaults();
+  remove.remove_deleted = true;
+  Planned p = Plan(src.backend(), dst.backend(), remove);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"delete old", "delete old/y", "delete old/z",
+                            "delete old/z/w", "delete x"}));
+  for (const PlanItem& i : p.items) {
+    EXPECT_EQ(i.reason, "not at the source");
+    ASSERT_TRUE(i.dst.has_value());
+  }
+}
+
+TEST(DifferTest, NothingIsDeletedBeneathASourceFolderThatCouldNotBeListed) {
+  Tree src, dst;
+  src.Dir("d").File("d/x", "x").Dir("e");
+  dst.Dir("d")
+      .File("d/x", "x")
+      .Dir("d/sub")
+      .File("d/sub/y", "y")
+      .Dir("e")
+      .File("e/z", "z");
+  FaultInjectingBackend faulty_src(
+      OpenMemoryBackend(src.store()),
+      {{FaultOp::kList, "d", Status::IoError("unreadable")}});
+  DiffOptions remove = Defaults();
+  remove.remove_deleted = true;
+  Planned p = Plan(&faulty_src, dst.backend(), remove);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"unchanged d", "unchanged e", "delete e/z"}));
+  EXPECT_TRUE(Find(p, "d")->src.listing_failed());
+}
+
+TEST(DifferTest, SourceItemsBeneathAnUnlistedDestinationFolderFail) {
+  Tree src, dst;
+  src.Dir("d").File("d/new", "n").Dir("d/sub").File("e", "e");
+  dst.Dir("d").File("d/old", "o");
+  FaultInjectingBackend faulty_dst(
+      OpenMemoryBackend(dst.store()),
+      {{FaultOp::kList, "d", Status::IoError("unreadable")}});
+  DiffOptions remove = Defaults();
+  remove.remove_deleted = true;
+  Planned p = Plan(src.backend(), &faulty_dst, remove);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"unchanged d", "fail-unlisted d/new",
+                            "fail-unlisted d/sub", "create e"}));
+}
+
+TEST(DifferTest, AnUnlistedDestinationOnlyFolderIsNotDeleted) {
+  Tree src, dst;
+  src.File("a", "a");
+  dst.File("a", "a").Dir("gone").File("gone/x", "x");
+  FaultInjectingBackend faulty_dst(
+      OpenMemoryBackend(dst.store()),
+      {{FaultOp::kList, "gone", Status::IoError("unreadable")}});
+  DiffOptions remove = Defaults();
+  remove.remove_deleted = true;
+  Planned p = Plan(src.backend(), &faulty_dst, remove);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, Steps{});
+}
+
+TEST(DifferTest, TransferModeAllCopiesEverythingWithoutLooking) {
+  Tree src;
+  src.File("a", "x").Dir("d").File("d/b", "y").Device("dev", makedev(1, 3));
+  Planned p = Plan(src.backend(), nullptr, Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps,
+            (Steps{"create a", "create d", "create d/b", "skip-device dev"}));
+  for (const PlanItem& i : p.items) {
+    if (i.action != PlanAction::kCreate) continue;
+    EXPECT_EQ(i.reason, "transfer mode ALL");
+    EXPECT_FALSE(i.dst_known);
+  }
+}
+
+TEST(DifferTest, MapSourceAdjustsEntriesBeforeComparing) {
+  Tree src, dst;
+  src.File("f", "x");
+  dst.File("f", "x");
+  dst.Edit("f", [](Entry& e) { e.uid = 65534; });
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), Defaults()).steps,
+            Steps{"update f"});
+  DiffOptions mapped = Defaults();
+  mapped.map_source = [](Entry* e) { e->uid = 65534; };
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), mapped).steps, Steps{});
+}
+
+TEST(DifferTest, PlanFollowsComparePathsOrder) {
+  Tree src, dst;
+  const std::vector<std::string> names = {"a", "a-b", "a.b", "a0", "B", "b"};
+  for (const std::string& n : names) {
+    src.Dir(n).File(n + "/in-src", "s").File(n + "/both", "s");
+    dst.Dir(n).File(n + "/in-dst", "d").File(n + "/both", "longer");
+    src.File(n + "-file", "s");
+    dst.Dir(n + "-file").File(n + "-file/inside", "d");
+  }
+  DiffOptions remove = Defaults();
+  remove.remove_deleted = true;
+  Planned p = Plan(src.backend(), dst.backend(), remove);
+  ASSERT_OK(p.status);
+  std::vector<std::string> paths;
+  for (const std::string& s : p.steps)
+    paths.push_back(s.substr(s.find(' ') + 1));
+  EXPECT_TRUE(std::is_sorted(paths.begin(), paths.end(), PathLess()))
+      << ::testing::PrintToString(p.steps);
+  EXPECT_EQ(paths.size(), names.size() * 5);
+}
+
+TEST(DifferTest, LaterNamesOfAHardLinkedFileBecomeLinks) {
+  Tree src, dst;
+  src.File("a", "shared").File("b", "shared").File("c", "alone");
+  for (const char* name : {"a", "b"}) {
+    src.Edit(name, [](Entry& e) {
+      e.ino = 777;
+      e.nlink = 2;
+    });
+  }
+  DiffOptions links = Defaults();
+  links.hard_links = true;
+  Planned p = Plan(src.backend(), dst.backend(), links);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"create a", "link b", "create c"}));
+  ASSERT_NE(Find(p, "b")->link_group, nullptr);
+  EXPECT_EQ(Find(p, "a")->link_group, Find(p, "b")->link_group);
+  EXPECT_EQ(Find(p, "b")->link_group->first, P("a"));
+
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), Defaults()).steps,
+            (Steps{"create a", "create b", "create c"}));
+}
+
+}  // namespace
+}  // namespace ferry
