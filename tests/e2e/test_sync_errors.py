@@ -277,6 +277,46 @@ class Verification(FerryTestCase):
         self.assertTreesEqual(src, dst)
 
 
+class SourceChangingDuringTransfer(FerryTestCase):
+    def test_success_only_when_the_copy_is_exact(self):
+        # Files are appended to, overwritten in place (same size) and
+        # truncated while a slow transfer reads them. Whatever ferry does, it
+        # may only report SUCCESS if the destination then equals the source;
+        # otherwise it must say why, and the next run must converge.
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        dst = os.path.join(base, "dst")
+        oracle.make_flat_tree(src, 3, 2 * 1024 * 1024, seed=12)
+        proc = subprocess.Popen(
+            oracle.ferry_cmd() + ["sync", src, dst, "--json", "--threads", "3",
+                                  "--bytes-per-second", str(2 * 1024 * 1024)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.7)
+        running = proc.poll() is None
+        with open(os.path.join(src, "f0000"), "ab") as f:
+            f.write(os.urandom(100))
+        with open(os.path.join(src, "f0001"), "r+b") as f:
+            f.write(os.urandom(1024 * 1024))
+        with open(os.path.join(src, "f0002"), "r+b") as f:
+            f.truncate(1024 * 1024)
+        out, err = proc.communicate(timeout=60)
+        self.assertTrue(running, "the transfer ended before the files changed")
+        j = json.loads(out)
+        diffs = oracle.compare_trees(src, dst)
+        if proc.returncode == 0:
+            self.assertEqual(j["Status"], "SUCCESS")
+            self.assertEqual(diffs, [], "SUCCESS reported, but the copy is not exact:\n"
+                             + "\n".join(diffs))
+        else:
+            self.assertEqual(proc.returncode, 1, err)
+            self.assertEqual(j["Status"], "ERROR")
+            self.assertNotEqual(j["Result"].get("ErrorDetail", ""), "")
+        self.assertEqual(temp_leftovers(dst), [])
+        r = sync(src, dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(src, dst)
+
+
 class Cancellation(FerryTestCase):
     TOTAL_FILES = 9
 
