@@ -174,6 +174,9 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
                  "fsync every file before renaming it into place (default: one sync of the "
                  "destination at the end)");
   sync->add_option("--log-file", args.log_file, "Also write the log as JSON lines to this file");
+  sync->add_option("--xattrs", args.xattrs,
+                   "Extended attributes of files and folders: PRESERVE (default) or NONE");
+  sync->add_option("--acls", args.acls, "POSIX ACLs: PRESERVE (default) or NONE");
   sync->add_flag("--no-progress", args.no_progress, "Never draw the progress line");
 }
 
@@ -207,6 +210,22 @@ int RunSync(const SyncArgs& args) {
     config.digest = *algo;
   }
   config.fsync = args.fsync;
+  auto preserve_flag = [](const std::string& name, const std::string& value, bool* out) {
+    if (value == "PRESERVE") {
+      *out = true;
+    } else if (value == "NONE") {
+      *out = false;
+    } else {
+      return Status::InvalidArgument("Invalid value '" + value + "' for " + name +
+                                     " (expected PRESERVE or NONE)");
+    }
+    return Status::Ok();
+  };
+  for (auto [name, value, out] : {std::tuple{"--xattrs", &args.xattrs, &config.xattrs},
+                                  std::tuple{"--acls", &args.acls, &config.acls}}) {
+    Status st = preserve_flag(name, *value, out);
+    if (!st.ok()) return usage_error(std::string(st.message()));
+  }
 
   auto src_spec = ParseLocationUri(args.source);
   if (!src_spec.ok()) return usage_error("source: " + std::string(src_spec.status().message()));

@@ -45,6 +45,10 @@ std::string_view MetadataDifference(const Entry& src, const Entry& dst,
       !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
     return "mtime differs";
   }
+  if (options.attributes && (src.kind == EntryKind::kFile || src.kind == EntryKind::kDirectory) &&
+      src.ctime > dst.ctime) {
+    return "attributes may have changed (source ctime is newer)";
+  }
   return "";
 }
 

@@ -58,6 +58,11 @@ struct DiffOptions {
   bool remove_deleted = false;  // PreserveDeletedFiles REMOVE
   bool preserve_devices = false;
   bool hard_links = false;  // both locations can hold hard links
+  // Extended attributes or ACLs are preserved. Scans do not read them (that
+  // would double the cost of a scan), so an item whose source ctime is newer
+  // than its destination ctime (its attributes may have changed since ferry
+  // wrote it) gets its metadata applied again.
+  bool attributes = false;
   // Which metadata counts as a difference (mtime here also means "compare
   // mtimes to decide whether content changed").
   MetadataPolicy compare;

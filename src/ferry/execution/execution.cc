@@ -71,10 +71,11 @@ std::string MetaLine(const Entry& e) {
   char buf[256];
   std::snprintf(buf, sizeof(buf),
                 "type=%c mode=%04o uid=%u gid=%u size=%llu atime=%lld/%u mtime=%lld/%u "
-                "extAttrsHash=0",
+                "extAttrsHash=%llu",
                 EntryKindLetter(e.kind), e.mode, e.uid, e.gid,
                 static_cast<unsigned long long>(e.size), static_cast<long long>(e.atime.sec),
-                e.atime.nsec, static_cast<long long>(e.mtime.sec), e.mtime.nsec);
+                e.atime.nsec, static_cast<long long>(e.mtime.sec), e.mtime.nsec,
+                static_cast<unsigned long long>(e.xattr_hash));
   return buf;
 }
 
@@ -263,6 +264,8 @@ ExecutionResult Execution::Run() {
   compare.atime = false;
   const bool changed_mode = opt.transfer_mode == TransferMode::kChanged;
   const bool remove = opt.preserve_deleted_files == DeletedFilesMode::kRemove;
+  const bool xattrs = config_.xattrs && src_->capabilities().xattrs && dst_->capabilities().xattrs;
+  const bool acls = config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
   const int64_t granularity = std::max(src_->capabilities().mtime_granularity_ns,
                                        dst_->capabilities().mtime_granularity_ns);
   int threads = config_.threads;
@@ -325,6 +328,8 @@ ExecutionResult Execution::Run() {
   TransferOptions to;
   to.threads = threads;
   to.metadata = policy;
+  to.xattrs = xattrs;
+  to.acls = acls;
   to.digest = config_.digest;
   to.fsync = config_.fsync;
   to.chunk_size = config_.chunk_size;
@@ -347,6 +352,7 @@ ExecutionResult Execution::Run() {
   dopt.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
   dopt.hard_links = src_->capabilities().hard_links && dst_->capabilities().hard_links;
   dopt.compare = compare;
+  dopt.attributes = xattrs || acls;
   dopt.mtime_granularity_ns = granularity;
   Differ differ(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
 
@@ -475,6 +481,8 @@ ExecutionResult Execution::Run() {
     vo.threads = threads;
     vo.scan_threads = config_.scan_threads;
     vo.compare = compare;
+    vo.xattrs = xattrs;
+    vo.acls = acls;
     vo.digest = config_.digest;
     vo.mtime_granularity_ns = granularity;
     vo.remove_deleted = remove;

@@ -51,6 +51,8 @@ struct ExecutionConfig {
   int scan_threads = 2;  // directory listings read ahead, per location
   DigestAlgorithm digest = DigestAlgorithm::kXxh3_128;
   bool fsync = false;  // fsync each file before renaming it into place
+  bool xattrs = true;  // preserve extended attributes (where both sides can)
+  bool acls = true;    // preserve POSIX ACLs (where both sides can)
   uint64_t chunk_size = 16 * kBlockSize;
   std::string task_arn;  // for the report; synthesized when empty
 };

@@ -8,6 +8,19 @@ Result<Extent> Reader::NextData(uint64_t offset) {
   return Extent{offset, size - offset};
 }
 
+Status StagedWriter::SetXattrs(const XattrList& xattrs, bool, bool) {
+  if (xattrs.empty()) return Status::Ok();
+  return Status::NotSupported("this location cannot store extended attributes");
+}
+
+Result<XattrList> Backend::GetXattrs(const RelPath&) { return XattrList{}; }
+
+Status Backend::SetXattrs(const RelPath& path, const XattrList& xattrs, bool, bool) {
+  if (xattrs.empty()) return Status::Ok();
+  return Status::NotSupported(Describe() + " cannot store extended attributes (" +
+                              path.Display() + ")");
+}
+
 Status Backend::CreateSymlink(const RelPath& path, const Entry&,
                               const MetadataPolicy&) {
   return Status::NotSupported(Describe() + " cannot store symbolic links (" +

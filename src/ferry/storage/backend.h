@@ -34,6 +34,8 @@ struct Capabilities {
   // Timestamps are stored to this resolution (1 = nanoseconds).
   int64_t mtime_granularity_ns = 1;
   bool sparse_files = false;
+  bool xattrs = false;  // extended attributes on files and folders
+  bool acls = false;    // POSIX ACLs (as system.posix_acl_* attributes)
   // Listers return entries already sorted by ComparePaths.
   bool sorted_listing = false;
 };
@@ -67,6 +69,8 @@ class Reader {
   virtual Result<Extent> NextData(uint64_t offset);
   // The file's metadata now, to tell whether it changed while being read.
   virtual Result<Entry> Restat() = 0;
+  // The file's extended attributes (and ACLs), sorted by name.
+  virtual Result<XattrList> Xattrs() { return XattrList{}; }
 };
 
 struct WriteHints {
@@ -94,6 +98,10 @@ class StagedWriter {
   // destination as it was, if a directory is in the way.
   virtual Status Commit(const Entry& metadata, const MetadataPolicy& policy) = 0;
   virtual void Abort() = 0;
+  // Gives the file these extended attributes (before Commit), removing any
+  // others it got on creation (an inherited default ACL) of the names the
+  // scopes select.
+  virtual Status SetXattrs(const XattrList& xattrs, bool xattr_scope, bool acl_scope);
 };
 
 class Backend {
@@ -126,6 +134,12 @@ class Backend {
   // Applies src's metadata as `policy` selects to what is at `path`.
   virtual Status SetMetadata(const RelPath& path, const Entry& src,
                              const MetadataPolicy& policy) = 0;
+  // The extended attributes (and ACLs) of a file or folder, sorted by name.
+  virtual Result<XattrList> GetXattrs(const RelPath& path);
+  // Gives a file or folder exactly these attributes: missing ones are added
+  // or changed, others removed (of the names `scope` selects).
+  virtual Status SetXattrs(const RelPath& path, const XattrList& xattrs, bool xattr_scope,
+                           bool acl_scope);
   // Removes a file, link, special file or empty directory.
   virtual Status Remove(const RelPath& path) = 0;
   // Removes `path` and, if it is a directory, everything beneath it.

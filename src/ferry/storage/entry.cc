@@ -1,5 +1,9 @@
 #include "ferry/storage/entry.h"
 
+#include <xxhash.h>
+
+#include <algorithm>
+
 namespace ferry {
 
 std::string_view EntryKindName(EntryKind kind) {
@@ -53,6 +57,43 @@ bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns) {
     return FileTime{t.sec, static_cast<uint32_t>(t.nsec - t.nsec % granularity_ns)};
   };
   return trunc(a) == trunc(b);
+}
+
+bool XattrWanted(std::string_view name, bool xattrs, bool acls) {
+  if (name.substr(0, 18) == "system.posix_acl_a" || name.substr(0, 18) == "system.posix_acl_d") {
+    return acls;
+  }
+  if (!xattrs) return false;
+  if (name == "security.selinux") return false;
+  return name.substr(0, 5) == "user." || name.substr(0, 8) == "trusted." ||
+         name.substr(0, 9) == "security.";
+}
+
+XattrList FilterXattrs(XattrList list, bool xattrs, bool acls) {
+  XattrList out;
+  for (Xattr& x : list) {
+    if (XattrWanted(x.name, xattrs, acls)) out.push_back(std::move(x));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+  return out;
+}
+
+uint64_t XattrHash(const XattrList& list) {
+  if (list.empty()) return 0;
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  for (const Xattr& x : list) {
+    uint64_t n = x.name.size();
+    uint64_t v = x.value.size();
+    XXH3_64bits_update(st, &n, sizeof(n));
+    XXH3_64bits_update(st, x.name.data(), x.name.size());
+    XXH3_64bits_update(st, &v, sizeof(v));
+    XXH3_64bits_update(st, x.value.data(), x.value.size());
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h == 0 ? 1 : h;
 }
 
 }  // namespace ferry

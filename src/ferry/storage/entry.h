@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ferry/base/rel_path.h"
 
@@ -60,12 +61,32 @@ struct Entry {
   uint64_t ino = 0;
   uint64_t rdev = 0;        // devices
   std::string link_target;  // symlinks, bytes as stored
+  // XattrHash() of the extended attributes (and ACLs) ferry copies, when
+  // known; 0 when there are none or they were not read (scans do not).
+  uint64_t xattr_hash = 0;
 
   bool is_dir() const { return kind == EntryKind::kDirectory; }
   bool is_file() const { return kind == EntryKind::kFile; }
   bool listing_failed() const { return flags & kListingFailed; }
   bool MaybeSparse() const { return kind == EntryKind::kFile && allocated < size; }
 };
+
+// One extended attribute. Lists are kept sorted by name.
+struct Xattr {
+  std::string name;
+  std::string value;
+  bool operator==(const Xattr&) const = default;
+};
+using XattrList = std::vector<Xattr>;
+
+// Which attributes a transfer carries: user, trusted and security ones
+// (not security.selinux, which the destination's policy decides) with
+// `xattrs`; the POSIX ACLs (system.posix_acl_*) with `acls`.
+bool XattrWanted(std::string_view name, bool xattrs, bool acls);
+// Keeps the wanted attributes, sorted by name.
+XattrList FilterXattrs(XattrList list, bool xattrs, bool acls);
+// A hash of a sorted list; 0 for an empty one.
+uint64_t XattrHash(const XattrList& list);
 
 // Names of the temporary files ferry writes before renaming them into place.
 // Scans hide them, so they are never copied, compared or deleted as data.

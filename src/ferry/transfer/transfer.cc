@@ -201,6 +201,15 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
     result.status = node->failure;
   } else if (item.action != PlanAction::kUnchanged || node->dirty.load()) {
     result.status = dst_->SetMetadata(item.src.path, item.src, dir_policy_);
+    if (result.status.ok() && item.action != PlanAction::kUnchanged &&
+        (options_.xattrs || options_.acls)) {
+      auto hash = CopyXattrs(item.src.path, nullptr, nullptr);
+      if (hash.ok()) {
+        result.applied.xattr_hash = *hash;
+      } else {
+        result.status = hash.status();
+      }
+    }
   }
   if ((!node->is_root && item.action != PlanAction::kUnchanged) || !result.status.ok()) {
     Report(item, result);
@@ -350,6 +359,17 @@ void Transfer::RunHardLink(Job& job) {
   Release(job.node);
 }
 
+Result<uint64_t> Transfer::CopyXattrs(const RelPath& path, Reader* reader,
+                                      StagedWriter* writer) {
+  Result<XattrList> read = reader ? reader->Xattrs() : src_->GetXattrs(path);
+  if (!read.ok()) return read.status();
+  XattrList list = FilterXattrs(std::move(read).value(), options_.xattrs, options_.acls);
+  Status st = writer ? writer->SetXattrs(list, options_.xattrs, options_.acls)
+                     : dst_->SetXattrs(path, list, options_.xattrs, options_.acls);
+  if (!st.ok()) return st;
+  return XattrHash(list);
+}
+
 void Transfer::SignalLinks(const PlanItem& item, bool ok) {
   if (!item.link_group || item.action == PlanAction::kLink) return;
   item.link_group->state.store(ok ? HardLinkGroup::kDone : HardLinkGroup::kFailed);
@@ -367,6 +387,14 @@ void Transfer::RunMetadata(Job& job) {
     result.status = Status::FailedPrecondition("parent folder unavailable");
   } else {
     result.status = dst_->SetMetadata(item.src.path, item.src, options_.metadata);
+    if (result.status.ok() && item.src.is_file() && (options_.xattrs || options_.acls)) {
+      auto hash = CopyXattrs(item.src.path, nullptr, nullptr);
+      if (hash.ok()) {
+        result.applied.xattr_hash = *hash;
+      } else {
+        result.status = hash.status();
+      }
+    }
   }
   SignalLinks(item, result.status.ok());
   Report(item, result);
@@ -566,7 +594,15 @@ void Transfer::FinishFile(FileTask& task) {
     meta.path = item.src.path;
     meta.atime = item.src.atime;  // as of the scan, before we read it
     if (options_.map_source) options_.map_source(&meta);
-    if (item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
+    if (options_.xattrs || options_.acls) {
+      auto hash = CopyXattrs(item.src.path, task.reader.get(), task.writer.get());
+      if (hash.ok()) {
+        meta.xattr_hash = *hash;
+      } else {
+        st = hash.status();
+      }
+    }
+    if (st.ok() && item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
     if (st.ok()) st = task.writer->Commit(meta, options_.metadata);
     if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
       // TransferMode ALL and a folder is in the way: replace it.

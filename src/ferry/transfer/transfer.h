@@ -34,6 +34,8 @@ namespace ferry {
 struct TransferOptions {
   int threads = 4;
   MetadataPolicy metadata;  // what to apply at the destination
+  bool xattrs = false;      // copy extended attributes of files and folders
+  bool acls = false;        // copy POSIX ACLs
   DigestAlgorithm digest = DigestAlgorithm::kXxh3_128;
   bool fsync = false;
   // Files larger than this are cut into chunks of this size (a multiple of
@@ -109,6 +111,9 @@ class Transfer {
   void RunMetadata(Job& job);
   void RunHardLink(Job& job);
   void SignalLinks(const PlanItem& item, bool ok);
+  // Copies the attributes of `path` (read through `reader` when given) to
+  // the destination, through `writer` when given; returns their hash.
+  Result<uint64_t> CopyXattrs(const RelPath& path, Reader* reader, StagedWriter* writer);
   bool WaitForParent(const Job& job);
   void FinishFile(FileTask& task);
   void Report(const PlanItem& item, const ItemResult& result);

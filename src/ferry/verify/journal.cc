@@ -65,6 +65,7 @@ Status Journal::Append(const JournalRecord& r) {
   PutU64(&buf, static_cast<uint64_t>(e.atime.sec));
   PutU64(&buf, e.atime.nsec);
   PutU64(&buf, e.rdev);
+  PutU64(&buf, e.xattr_hash);
   PutBytes(&buf, e.link_target);
   PutU64(&buf, static_cast<uint64_t>(r.digest.algorithm));
   PutBytes(&buf, std::string_view(reinterpret_cast<const char*>(r.digest.bytes.data()),
@@ -98,7 +99,7 @@ Result<bool> Journal::Next(JournalRecord* out) {
   Entry& e = out->applied;
   e = Entry();
   e.path = std::move(rel);
-  uint64_t v[10];
+  uint64_t v[11];
   for (uint64_t& x : v) {
     if (!ReadU64(file_, &x)) return bad();
   }
@@ -111,6 +112,7 @@ Result<bool> Journal::Next(JournalRecord* out) {
   e.mtime = FileTime{static_cast<int64_t>(v[5]), static_cast<uint32_t>(v[6])};
   e.atime = FileTime{static_cast<int64_t>(v[7]), static_cast<uint32_t>(v[8])};
   e.rdev = v[9];
+  e.xattr_hash = v[10];
   if (!ReadBytes(file_, &e.link_target)) return bad();
   std::string digest;
   uint64_t algo;

@@ -136,6 +136,18 @@ Result<std::pair<Digest, Entry>> DigestFile(Backend* backend, const RelPath& pat
 
 namespace {
 
+// The hash of the attributes ferry carries, as `backend` holds them now.
+Result<uint64_t> AttributeHash(Backend* backend, const RelPath& path,
+                               const VerifyOptions& options) {
+  FERRY_ASSIGN_OR_RETURN(XattrList list, backend->GetXattrs(path));
+  return XattrHash(FilterXattrs(std::move(list), options.xattrs, options.acls));
+}
+
+bool CarriesAttributes(EntryKind kind, const VerifyOptions& options) {
+  return (options.xattrs || options.acls) &&
+         (kind == EntryKind::kFile || kind == EntryKind::kDirectory);
+}
+
 void Fail(VerifyOutcome* out, VerifyFailureKind kind, std::string detail) {
   out->failure = kind;
   out->detail = std::move(detail);
@@ -162,6 +174,15 @@ Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& op
     } else {
       out.dst = **found;
       std::string why = DescribeMetadataMismatch(want, *out.dst, options.compare, gran);
+      if (why.empty() && CarriesAttributes(want.kind, options)) {
+        auto hash = AttributeHash(dst, want.path, options);
+        if (!hash.ok()) {
+          why = "cannot read extended attributes: " + std::string(hash.status().message());
+        } else {
+          out.dst->xattr_hash = *hash;
+          if (*hash != want.xattr_hash) why = "extended attributes differ";
+        }
+      }
       if (!why.empty()) {
         Fail(&out, VerifyFailureKind::kMetadata, why);
       } else if (want.is_file() && c.content) {
@@ -211,6 +232,18 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     out.src = want;
     out.dst = have;
     std::string why = DescribeMetadataMismatch(want, have, options.compare, gran);
+    if (why.empty() && CarriesAttributes(want.kind, options)) {
+      auto s = AttributeHash(src, want.path, options);
+      auto d = AttributeHash(dst, want.path, options);
+      if (!s.ok() || !d.ok()) {
+        why = "cannot read extended attributes: " +
+              std::string((!s.ok() ? s.status() : d.status()).message());
+      } else {
+        out.src->xattr_hash = *s;
+        out.dst->xattr_hash = *d;
+        if (*s != *d) why = "extended attributes differ";
+      }
+    }
     if (!why.empty()) {
       Fail(&out, VerifyFailureKind::kMetadata, why);
     } else if (want.is_file()) {

@@ -63,6 +63,8 @@ struct VerifyOptions {
   int threads = 4;
   int scan_threads = 2;
   MetadataPolicy compare;  // the metadata the task preserves
+  bool xattrs = false;     // compare extended attributes of files and folders
+  bool acls = false;       // compare POSIX ACLs
   DigestAlgorithm digest = DigestAlgorithm::kXxh3_128;
   int64_t mtime_granularity_ns = 1;
   bool remove_deleted = false;

@@ -106,6 +106,8 @@ class PosixReader : public Reader {
                   static_cast<uint64_t>(hole - data)};
   }
 
+  Result<XattrList> Xattrs() override { return posix::ReadXattrs(fd_.get(), entry_.path); }
+
   Result<Entry> Restat() override {
     struct stat st;
     if (::fstat(fd_.get(), &st) != 0) return PosixError("stat", entry_.path, errno);
@@ -187,6 +189,14 @@ class PosixWriter : public StagedWriter {
   }
 
   void set_created_known(bool known) { created_known_ = known; }
+
+  Status SetXattrs(const XattrList& xattrs, bool xattr_scope, bool acl_scope) override {
+    // A new file starts with no attributes, unless its folder hands down a
+    // default ACL: only then is there anything to remove.
+    if (xattrs.empty() && !dir_->default_acl) return Status::Ok();
+    return posix::WriteXattrs(fd_.get(), path_, xattrs, xattr_scope, acl_scope,
+                              dir_->default_acl);
+  }
 
  private:
   Status Fail(Status st) {
@@ -294,6 +304,8 @@ class PosixBackend : public Backend {
     caps_.atime = true;
     caps_.mtime_granularity_ns = 1;
     caps_.sparse_files = true;
+    caps_.xattrs = true;
+    caps_.acls = true;
     caps_.sorted_listing = false;
   }
 
@@ -461,6 +473,23 @@ class PosixBackend : public Backend {
     std::string name(path.name());
     return root_->ApplyMetadata(-1, dir->get(), name.c_str(), path, src.kind, src,
                                 policy);
+  }
+
+  Result<XattrList> GetXattrs(const RelPath& path) override {
+    if (path.IsRoot()) return posix::ReadXattrs(root_->fd(), path);
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    std::string name(path.name());
+    return posix::ReadXattrsAt(dir->get(), name.c_str(), path);
+  }
+
+  Status SetXattrs(const RelPath& path, const XattrList& xattrs, bool xattr_scope,
+                   bool acl_scope) override {
+    if (path.IsRoot()) {
+      return posix::WriteXattrs(root_->fd(), path, xattrs, xattr_scope, acl_scope, true);
+    }
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    std::string name(path.name());
+    return posix::WriteXattrsAt(dir->get(), name.c_str(), path, xattrs, xattr_scope, acl_scope);
   }
 
   Status Remove(const RelPath& path) override {

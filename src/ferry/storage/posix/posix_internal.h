@@ -75,6 +75,17 @@ void FillEntryFromStat(const struct stat& st, Entry* out);
 Status ReadLinkTarget(int dirfd, const char* name, const RelPath& path,
                       Entry* out);
 
+// Extended attributes through a descriptor or (dirfd, name), never
+// following a symlink (posix_xattr.cc).
+Result<XattrList> ReadXattrs(int fd, const RelPath& path);
+Result<XattrList> ReadXattrsAt(int dirfd, const char* name, const RelPath& path);
+// Sets `want`; with `list_existing`, first removes in-scope attributes not
+// in `want`.
+Status WriteXattrs(int fd, const RelPath& path, const XattrList& want, bool xattr_scope,
+                   bool acl_scope, bool list_existing);
+Status WriteXattrsAt(int dirfd, const char* name, const RelPath& path, const XattrList& want,
+                     bool xattr_scope, bool acl_scope);
+
 // A small LRU of directory descriptors keyed by relative path, so writing
 // many files into one directory opens it once.
 class DirCache {
