@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "ferry/cli/progress.h"
 #include "ferry/execution/execution.h"
 #include "ferry/scan/filter.h"
+#include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/registry.h"
 
 namespace ferry {
@@ -174,6 +176,10 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
                  "fsync every file before renaming it into place (default: one sync of the "
                  "destination at the end)");
   sync->add_option("--log-file", args.log_file, "Also write the log as JSON lines to this file");
+  sync->add_option("--max-delete", args.max_delete,
+                   "Refuse to delete more than N items, or N% of the destination (REMOVE)");
+  sync->add_flag("--dry-run", args.dry_run,
+                 "Print what would be copied, updated and deleted, and why; write nothing");
   sync->add_option("--xattrs", args.xattrs,
                    "Extended attributes of files and folders: PRESERVE (default) or NONE");
   sync->add_option("--acls", args.acls, "POSIX ACLs: PRESERVE (default) or NONE");
@@ -227,6 +233,71 @@ int RunSync(const SyncArgs& args) {
     if (!st.ok()) return usage_error(std::string(st.message()));
   }
 
+  if (!args.max_delete.empty()) {
+    std::string v = args.max_delete;
+    bool percent = v.back() == '%';
+    if (percent) v.pop_back();
+    char* end = nullptr;
+    errno = 0;
+    double n = std::strtod(v.c_str(), &end);
+    bool integral = percent || (n == static_cast<double>(static_cast<int64_t>(n)));
+    if (v.empty() || *end != '\0' || errno != 0 || n < 0 || !integral || (percent && n > 100)) {
+      return usage_error("Invalid --max-delete '" + args.max_delete +
+                         "': expected a count (e.g. 1000) or a percentage (e.g. 10%)");
+    }
+    if (percent) {
+      config.max_delete_percent = n;
+    } else {
+      config.max_delete = static_cast<int64_t>(n);
+    }
+  }
+  config.dry_run = args.dry_run;
+  if (args.dry_run) {
+    std::FILE* plan_out = args.json ? stderr : stdout;
+    config.on_plan = [plan_out](const PlanItem& item) {
+      const Entry& e = item.action == PlanAction::kDelete ? *item.dst : item.src;
+      std::string verb;
+      switch (item.action) {
+        case PlanAction::kCreate:
+          verb = "copy";
+          break;
+        case PlanAction::kReplace:
+          verb = "replace";
+          break;
+        case PlanAction::kUpdateMetadata:
+          verb = "update";
+          break;
+        case PlanAction::kLink:
+          verb = "link";
+          break;
+        case PlanAction::kDelete:
+          verb = "delete";
+          break;
+        case PlanAction::kSkipOverwrite:
+        case PlanAction::kSkipDevice:
+          verb = "skip";
+          break;
+        case PlanAction::kFailUnlisted:
+        case PlanAction::kFailMissing:
+          verb = "fail";
+          break;
+        case PlanAction::kUnchanged:
+          return;
+      }
+      std::string why(item.reason);
+      if (item.action == PlanAction::kLink && item.link_group) {
+        why += " of " + item.link_group->first.Display();
+      }
+      if ((item.action == PlanAction::kCreate || item.action == PlanAction::kReplace) &&
+          e.is_file()) {
+        why += ", " + FormatBytes(e.size);
+      }
+      verb.resize(8, ' ');
+      std::fprintf(plan_out, "%s%s%s  (%s)\n", verb.c_str(), e.path.Display().c_str(),
+                   e.is_dir() ? "/" : "", why.c_str());
+    };
+  }
+
   auto src_spec = ParseLocationUri(args.source);
   if (!src_spec.ok()) return usage_error("source: " + std::string(src_spec.status().message()));
   auto dst_spec = ParseLocationUri(args.destination);
@@ -255,8 +326,12 @@ int RunSync(const SyncArgs& args) {
     std::fprintf(stderr, "ferry sync: source: %s\n", std::string(src.status().message()).c_str());
     return 1;
   }
-  dst_spec->create_root = true;
+  dst_spec->create_root = !args.dry_run;
   auto dst = OpenBackend(*dst_spec);
+  if (!dst.ok() && args.dry_run && dst.status().IsNotFound()) {
+    // Nothing there yet: plan against an empty destination, create nothing.
+    dst = OpenMemoryBackend(std::make_shared<MemoryStore>(), args.destination);
+  }
   if (!dst.ok()) {
     std::fprintf(stderr, "ferry sync: destination: %s\n",
                  std::string(dst.status().message()).c_str());

@@ -25,6 +25,8 @@ struct SyncArgs {
   std::string checksum;
   bool fsync = false;
   std::string log_file;
+  std::string max_delete;
+  bool dry_run = false;
   std::string xattrs = "PRESERVE";
   std::string acls = "PRESERVE";
   bool no_progress = false;

@@ -12,6 +12,7 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/diff/differ.h"
+#include "ferry/execution/owner_map.h"
 #include "ferry/scan/scanner.h"
 #include "ferry/transfer/rate_limiter.h"
 #include "ferry/transfer/transfer.h"
@@ -80,6 +81,12 @@ std::string MetaLine(const Entry& e) {
 }
 
 bool IsFolder(EntryKind kind) { return kind == EntryKind::kDirectory; }
+
+std::string FormatPercent(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g%%", p);
+  return buf;
+}
 
 // Counts, logs and journals what the transfer and verification report.
 class Recorder : public TransferObserver, public VerifyObserver {
@@ -246,7 +253,7 @@ ExecutionResult Execution::Run() {
   if (!valid.ok() || !filter.ok()) {
     fail("InvalidRequestException", std::string((!valid.ok() ? valid : filter.status()).message()));
     result.prepare_status = PhaseStatus::kError;
-    Finalize(&result);
+    Finalize(&result, {});
     result.total_ms = MillisSince(t_start);
     return result;
   }
@@ -291,7 +298,9 @@ ExecutionResult Execution::Run() {
   so.on_list_error = on_list_error("source");
   Scanner src_scan(src_.get(), so);
   so.on_list_error = on_list_error("destination");
-  so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
+  if (!config_.dry_run) {
+    so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
+  }
   Scanner dst_scan(dst_.get(), so);
 
   auto prepare_start = SteadyClock::now();
@@ -299,7 +308,7 @@ ExecutionResult Execution::Run() {
   if (!st.ok()) {
     fail("SourceLocationError", "Cannot read the source location: " + std::string(st.message()));
     result.prepare_status = PhaseStatus::kError;
-    Finalize(&result);
+    Finalize(&result, {});
     result.total_ms = MillisSince(t_start);
     return result;
   }
@@ -308,7 +317,7 @@ ExecutionResult Execution::Run() {
     fail("DestinationLocationError",
          "Cannot read the destination location: " + std::string(st.message()));
     result.prepare_status = PhaseStatus::kError;
-    Finalize(&result);
+    Finalize(&result, {});
     result.total_ms = MillisSince(t_start);
     return result;
   }
@@ -324,6 +333,10 @@ ExecutionResult Execution::Run() {
     if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
   });
 
+  OwnerMap owners(opt.uid, opt.gid);
+  std::function<void(Entry*)> map_source;
+  if (owners.active()) map_source = [&owners](Entry* e) { owners.Map(e); };
+
   RateLimiter limiter(opt.bytes_per_second);
   TransferOptions to;
   to.threads = threads;
@@ -334,16 +347,19 @@ ExecutionResult Execution::Run() {
   to.fsync = config_.fsync;
   to.chunk_size = config_.chunk_size;
   to.limiter = &limiter;
+  to.map_source = map_source;
   to.stop = stop;
-  Transfer transfer(src_.get(), dst_.get(), to, &recorder);
+  std::unique_ptr<Transfer> transfer;
+  if (!config_.dry_run) transfer = std::make_unique<Transfer>(src_.get(), dst_.get(), to, &recorder);
 
   Entry root = src_scan.root();
+  if (map_source) map_source(&root);
   bool root_differs = true;
   if (changed_mode) {
     root_differs =
         !DescribeMetadataMismatch(root, dst_scan.root(), compare, granularity).empty();
   }
-  transfer.Start(root, root_differs);
+  if (transfer) transfer->Start(root, root_differs);
 
   const auto diff_begin = SteadyClock::now();
   DiffOptions dopt;
@@ -353,6 +369,7 @@ ExecutionResult Execution::Run() {
   dopt.hard_links = src_->capabilities().hard_links && dst_->capabilities().hard_links;
   dopt.compare = compare;
   dopt.attributes = xattrs || acls;
+  dopt.map_source = map_source;
   dopt.mtime_granularity_ns = granularity;
   Differ differ(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
 
@@ -377,6 +394,7 @@ ExecutionResult Execution::Run() {
       counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
     }
     const bool folder = item.src.is_dir() || (item.action == PlanAction::kDelete && item.dst->is_dir());
+    if (config_.on_plan && item.action != PlanAction::kUnchanged) config_.on_plan(item);
     switch (item.action) {
       case PlanAction::kCreate:
       case PlanAction::kReplace:
@@ -400,10 +418,10 @@ ExecutionResult Execution::Run() {
                        {"action", std::string(PlanActionName(item.action))},
                        {"reason", std::string(item.reason)}});
         }
-        transfer.Add(std::move(item));
+        if (transfer) transfer->Add(std::move(item));
         break;
       case PlanAction::kUnchanged:
-        transfer.Add(std::move(item));
+        if (transfer) transfer->Add(std::move(item));
         break;
       case PlanAction::kSkipOverwrite:
       case PlanAction::kSkipDevice:
@@ -447,7 +465,15 @@ ExecutionResult Execution::Run() {
     fail("PrepareError", "Preparation failed: " + std::string(fatal.message()));
   }
 
-  Status finished = transfer.Finish();
+  PhasesRun ran;
+  ran.prepare = true;
+  if (config_.dry_run) {
+    result.total_ms = MillisSince(t_start);
+    Finalize(&result, ran);
+    return result;
+  }
+  ran.transfer = true;
+  Status finished = transfer->Finish();
   (void)finished;  // per-item failures are counted; cancellation is seen below
   int64_t t_transfer_start = transfer_start_ms.load();
   if (t_transfer_start < 0) t_transfer_start = MillisSince(t_start);
@@ -457,13 +483,19 @@ ExecutionResult Execution::Run() {
                                  snap.folders_failed_prepare + snap.files_failed_transfer +
                                  snap.folders_failed_transfer >
                              0;
+  bool deleted = false;  // whether deletions were carried out
   if (remove && !stop.stop_requested() && fatal.ok()) {
+    std::string why;
     if (errors_so_far) {
       log_->Write("WARN", "DeletesSkipped",
                   "Deletions skipped: files failed to list or transfer, and nothing is deleted "
                   "unless every copy succeeded. Fix the errors above and run the task again.");
+    } else if (!DeletesWithinBound(&why)) {
+      log_->Write("ERROR", "MaxDeleteExceeded", why);
+      fail("MaxDeleteExceeded", why);
     } else {
       RunDeletes(&deletes);
+      deleted = true;
     }
   }
   if (!stop.stop_requested() && fatal.ok()) {
@@ -475,6 +507,7 @@ ExecutionResult Execution::Run() {
   result.transfer_ms = std::max<int64_t>(0, MillisSince(t_start) - t_transfer_start);
 
   if (opt.verify_mode != VerifyMode::kNone && !stop.stop_requested() && fatal.ok()) {
+    ran.verify = true;
     SetStatus(ExecutionStatus::kVerifying);
     auto verify_start = SteadyClock::now();
     VerifyOptions vo;
@@ -485,10 +518,13 @@ ExecutionResult Execution::Run() {
     vo.acls = acls;
     vo.digest = config_.digest;
     vo.mtime_granularity_ns = granularity;
-    vo.remove_deleted = remove;
+    // When deletions were skipped or refused, what they would have removed is
+    // expected to be there still.
+    vo.remove_deleted = remove && deleted;
     vo.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
     vo.filter = &*filter;
     vo.stop = stop;
+    vo.map_source = map_source;
     Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
                     ? VerifyTransferred(dst_.get(), journal.get(), vo, &recorder)
                     : VerifyPointInTime(src_.get(), dst_.get(), vo, &recorder);
@@ -498,10 +534,36 @@ ExecutionResult Execution::Run() {
       result.verify_status = PhaseStatus::kError;
     }
   }
+  if (opt.verify_mode == VerifyMode::kNone && !stop.stop_requested() && fatal.ok()) {
+    ran.verify = true;  // nothing to verify: the phase succeeds at once
+  }
   recorder.TakeChanged(&result);
   result.total_ms = MillisSince(t_start);
-  Finalize(&result);
+  Finalize(&result, ran);
   return result;
+}
+
+bool Execution::DeletesWithinBound(std::string* why) const {
+  const uint64_t planned = counters_.estimated_files_to_delete.load() +
+                           counters_.estimated_folders_to_delete.load();
+  const uint64_t listed = counters_.files_listed_at_destination_for_delete.load() +
+                          counters_.folders_listed_at_destination_for_delete.load();
+  if (config_.max_delete >= 0 && planned > static_cast<uint64_t>(config_.max_delete)) {
+    *why = "Refused to delete " + std::to_string(planned) + " items: more than --max-delete " +
+           std::to_string(config_.max_delete) + ". Nothing was deleted.";
+    return false;
+  }
+  if (config_.max_delete_percent >= 0 && listed > 0 &&
+      static_cast<double>(planned) * 100.0 > config_.max_delete_percent * static_cast<double>(listed)) {
+    char pct[32];
+    std::snprintf(pct, sizeof(pct), "%.1f%%", static_cast<double>(planned) * 100.0 /
+                                                  static_cast<double>(listed));
+    *why = "Refused to delete " + std::to_string(planned) + " of " + std::to_string(listed) +
+           " items at the destination (" + pct + "): more than --max-delete " +
+           FormatPercent(config_.max_delete_percent) + ". Nothing was deleted.";
+    return false;
+  }
+  return true;
 }
 
 void Execution::RemoveStaleTemp(const Entry& temp) {
@@ -600,7 +662,7 @@ void Execution::RunDeletes(Journal* deletes) {
   }
 }
 
-void Execution::Finalize(ExecutionResult* r) {
+void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
   r->end_time_ns = WallNanos();
   r->counters = counters_.Snapshot();
   const CounterSnapshot& c = r->counters;
@@ -616,19 +678,13 @@ void Execution::Finalize(ExecutionResult* r) {
     return !ran ? PhaseStatus::kPending : failed ? PhaseStatus::kError : PhaseStatus::kSuccess;
   };
   if (r->prepare_status == PhaseStatus::kPending) {
-    r->prepare_status = phase(true, prepare_failures > 0 || r->error_code == "PrepareError");
+    r->prepare_status = phase(ran.prepare, prepare_failures > 0 || r->error_code == "PrepareError");
   }
-  bool transfer_ran = r->error_code.empty() || r->error_code == "PrepareError" ||
-                      r->error_code == "DestinationSyncError";
-  if (r->error_code == "SourceLocationError" || r->error_code == "DestinationLocationError" ||
-      r->error_code == "InvalidRequestException") {
-    transfer_ran = false;
-  }
-  r->transfer_status = phase(transfer_ran, transfer_failures > 0 || !r->error_code.empty() ||
-                                               cancelled);
+  r->transfer_status = phase(ran.transfer, transfer_failures > 0 || cancelled ||
+                                               r->error_code == "DestinationSyncError" ||
+                                               r->error_code == "MaxDeleteExceeded");
   if (r->verify_status == PhaseStatus::kPending) {
-    bool verify_ran = transfer_ran && !cancelled && r->error_code.empty();
-    r->verify_status = phase(verify_ran, verify_failures > 0);
+    r->verify_status = phase(ran.verify, verify_failures > 0);
   }
 
   if (cancelled) {

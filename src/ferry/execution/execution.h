@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ferry/base/digest.h"
+#include "ferry/diff/plan.h"
 #include "ferry/execution/counters.h"
 #include "ferry/execution/execution_log.h"
 #include "ferry/execution/task_options.h"
@@ -55,6 +57,13 @@ struct ExecutionConfig {
   bool acls = true;    // preserve POSIX ACLs (where both sides can)
   uint64_t chunk_size = 16 * kBlockSize;
   std::string task_arn;  // for the report; synthesized when empty
+  // Refuse to delete more than this many items (-1: no limit), or more than
+  // this percentage of what the destination holds (-1: no limit).
+  int64_t max_delete = -1;
+  double max_delete_percent = -1;
+  // Plan only: every decision goes to `on_plan` and nothing is written.
+  bool dry_run = false;
+  std::function<void(const PlanItem& item)> on_plan;
 };
 
 // What DescribeTaskExecution reports at the end (and, for the live fields,
@@ -105,8 +114,16 @@ class Execution {
  private:
   void SetStatus(ExecutionStatus s);
   void RunDeletes(Journal* deletes);
+  // False (with the reason logged) when the planned deletions pass the
+  // --max-delete bound.
+  bool DeletesWithinBound(std::string* why) const;
   void RemoveStaleTemp(const Entry& temp);
-  void Finalize(ExecutionResult* result);
+  struct PhasesRun {
+    bool prepare = false;
+    bool transfer = false;
+    bool verify = false;
+  };
+  void Finalize(ExecutionResult* result, const PhasesRun& ran);
 
   std::unique_ptr<Backend> src_;
   std::unique_ptr<Backend> dst_;
