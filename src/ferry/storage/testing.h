@@ -46,21 +46,27 @@ const Status& StatusOf(const Result<T>& r) {
 
 }  // namespace ferry::testing
 
-#define EXPECT_OK(expr)                                             \
-  do {                                                              \
-    const auto& ferry_expect_ok_ = (expr);                          \
-    EXPECT_TRUE(::ferry::testing::StatusOf(ferry_expect_ok_).ok())  \
-        << #expr << ": "                                            \
-        << ::ferry::testing::StatusOf(ferry_expect_ok_).ToString(); \
-  } while (0)
+// Both accept a Status or a Result<T>, and a streamed message:
+// EXPECT_OK(backend->Remove(p)) << "while removing " << p.Display();
+#define EXPECT_OK(expr)                                      \
+  switch (0)                                                 \
+  case 0:                                                    \
+  default:                                                   \
+    if (const auto& ferry_expect_ok_ = (expr);               \
+        ::ferry::testing::StatusOf(ferry_expect_ok_).ok()) { \
+    } else                                                   \
+      ADD_FAILURE() << #expr << ": "                         \
+                    << ::ferry::testing::StatusOf(ferry_expect_ok_).ToString()
 
-#define ASSERT_OK(expr)                                             \
-  do {                                                              \
-    const auto& ferry_assert_ok_ = (expr);                          \
-    ASSERT_TRUE(::ferry::testing::StatusOf(ferry_assert_ok_).ok())  \
-        << #expr << ": "                                            \
-        << ::ferry::testing::StatusOf(ferry_assert_ok_).ToString(); \
-  } while (0)
+#define ASSERT_OK(expr)                                      \
+  switch (0)                                                 \
+  case 0:                                                    \
+  default:                                                   \
+    if (const auto& ferry_assert_ok_ = (expr);               \
+        ::ferry::testing::StatusOf(ferry_assert_ok_).ok()) { \
+    } else                                                   \
+      FAIL() << #expr << ": "                                \
+             << ::ferry::testing::StatusOf(ferry_assert_ok_).ToString()
 
 #define FERRY_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)             \
   auto tmp = (expr);                                                 \
