@@ -226,8 +226,24 @@ def show(rel):
     return "/" + rel.decode("utf-8", "backslashreplace").replace("\n", "\\n")
 
 
+def xattrs_rel(root, rel):
+    """{name: value} of the extended attributes (ACLs included) of root/rel."""
+    path = _join(root, rel)
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return {}
+    out = {}
+    for n in names:
+        try:
+            out[n] = os.getxattr(path, n, follow_symlinks=False)
+        except OSError as e:
+            out[n] = f"<unreadable: {e.strerror}>"
+    return out
+
+
 def compare_entry(a_root, b_root, rel, sa, sb, *, mode=True, uid=True, gid=True, mtime=True,
-                  atime=False, content=True):
+                  atime=False, content=True, xattrs=False):
     """Differences between one entry on both sides (both exist)."""
     diffs = []
     name = show(rel)
@@ -260,11 +276,15 @@ def compare_entry(a_root, b_root, rel, sa, sb, *, mode=True, uid=True, gid=True,
         diffs.append(f"{name}: mtime_ns {sa.st_mtime_ns} != {sb.st_mtime_ns}")
     if atime and ka != "dir" and sa.st_atime_ns != sb.st_atime_ns:
         diffs.append(f"{name}: atime_ns {sa.st_atime_ns} != {sb.st_atime_ns}")
+    if xattrs:
+        xa, xb = xattrs_rel(a_root, rel), xattrs_rel(b_root, rel)
+        if xa != xb:
+            diffs.append(f"{name}: xattrs {xa!r} != {xb!r}")
     return diffs
 
 
 def compare_trees(a, b, *, mode=True, uid=True, gid=True, mtime=True, atime=False,
-                  content=True, root=True, ignore=None):
+                  content=True, root=True, ignore=None, xattrs=False):
     """Every difference between trees a and b, as a list of readable strings.
 
     Empty means identical in types, content, symlink targets and the metadata
@@ -285,7 +305,7 @@ def compare_trees(a, b, *, mode=True, uid=True, gid=True, mtime=True, atime=Fals
         if rel == b"" and not root:
             continue
         diffs.extend(compare_entry(a, b, rel, wa[rel], wb[rel], mode=mode, uid=uid, gid=gid,
-                                   mtime=mtime, atime=atime, content=content))
+                                   mtime=mtime, atime=atime, content=content, xattrs=xattrs))
     return diffs
 
 

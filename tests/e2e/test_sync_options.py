@@ -5,6 +5,7 @@ Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_o
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import time
@@ -314,12 +315,22 @@ class Behaviour(FerryTestCase):
         self.assertNotEqual(oracle.compare_trees(self.src, self.dst), [])
         dst_mode = stat.S_IMODE(os.stat(os.path.join(self.dst, "d", "secret")).st_mode)
         self.assertNotEqual(dst_mode, 0o600)
-        # ...and a mode change alone is not a change.
+        # ...and a mode change alone changes nothing at the destination.
         os.chmod(os.path.join(self.src, "exec"), 0o700)
+        dst_exec = os.path.join(self.dst, "exec")
+        mode_before = stat.S_IMODE(os.stat(dst_exec).st_mode)
         r = sync(self.src, self.dst, "--posix-permissions", "NONE")
+        self.assertSuccess(r)
+        self.assertEqual(r["BytesWritten"], 0)
+        self.assertEqual(stat.S_IMODE(os.stat(dst_exec).st_mode), mode_before)
+        # Without extended attributes or ACLs to refresh, it is no change at all.
+        os.chmod(os.path.join(self.src, "exec"), 0o750)
+        r = sync(self.src, self.dst, "--posix-permissions", "NONE", "--xattrs", "NONE",
+                 "--acls", "NONE")
         self.assertSuccess(r)
         self.assertEqual(r["FilesTransferred"], 0)
         self.assertEqual(r["FoldersTransferred"], 0)
+        self.assertEqual(stat.S_IMODE(os.stat(dst_exec).st_mode), mode_before)
         # PRESERVE (the default) copies them.
         r = sync(self.src, self.dst)
         self.assertSuccess(r)
@@ -345,9 +356,17 @@ class Behaviour(FerryTestCase):
         for rel in ("d", "d/f", "g", "ln"):
             st = os.lstat(os.path.join(self.dst, rel))
             self.assertEqual((st.st_uid, st.st_gid), (os.geteuid(), os.getegid()), rel)
-        # An owner change alone is not a change with NONE.
+        # An owner change alone changes nothing at the destination...
         os.lchown(os.path.join(self.src, "g"), 1, 1)
         r = sync(self.src, self.dst, "--uid", "NONE", "--gid", "NONE")
+        self.assertSuccess(r)
+        self.assertEqual(r["BytesWritten"], 0)
+        st = os.lstat(os.path.join(self.dst, "g"))
+        self.assertEqual((st.st_uid, st.st_gid), (os.geteuid(), os.getegid()))
+        # ...and without extended attributes or ACLs to refresh, it is no change.
+        os.lchown(os.path.join(self.src, "g"), 2, 2)
+        r = sync(self.src, self.dst, "--uid", "NONE", "--gid", "NONE", "--xattrs", "NONE",
+                 "--acls", "NONE")
         self.assertEqual(r["FilesTransferred"], 0, r.describe())
         # Uid only.
         d2 = os.path.join(self.base, "d2")
@@ -357,18 +376,96 @@ class Behaviour(FerryTestCase):
 
     def test_mtime_none(self):
         os.makedirs(self.src)
-        oracle.write_file(os.path.join(self.src, "f"), b"content", mtime_ns=1_000_000_000_000_000_007)
+        oracle.write_file(os.path.join(self.src, "f"), b"content",
+                          mtime_ns=1_000_000_000_000_000_007)
         r = sync(self.src, self.dst, "--atime", "NONE", "--mtime", "NONE")
         self.assertSuccess(r)
         self.assertTreesEqual(self.src, self.dst, mtime=False)
         self.assertNotEqual(os.stat(os.path.join(self.dst, "f")).st_mtime_ns,
                             1_000_000_000_000_000_007)
-        # Same size, new mtime: not a change when mtimes are ignored.
-        oracle.write_file(os.path.join(self.src, "f"), b"CONTENT", mtime_ns=1_100_000_000_000_000_007)
-        r = sync(self.src, self.dst, "--atime", "NONE", "--mtime", "NONE",
-                 "--verify-mode", "ONLY_FILES_TRANSFERRED")
+        # The mtimes differ, yet nothing changed: nothing is transferred.
+        r = sync(self.src, self.dst, "--atime", "NONE", "--mtime", "NONE")
         self.assertSuccess(r)
         self.assertEqual(r["FilesTransferred"], 0)
+        self.assertEqual(r["BytesWritten"], 0)
+        # A new size is still seen.
+        oracle.write_file(os.path.join(self.src, "f"), b"longer content",
+                          mtime_ns=1_100_000_000_000_000_007)
+        r = sync(self.src, self.dst, "--atime", "NONE", "--mtime", "NONE")
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 1)
+        self.assertEqual(r["BytesWritten"], len(b"longer content"))
+        self.assertTreesEqual(self.src, self.dst, mtime=False)
+
+    def test_xattrs_and_acls(self):
+        os.makedirs(os.path.join(self.src, "d"))
+        f = os.path.join(self.src, "f")
+        oracle.write_file(f, b"with attributes")
+        oracle.write_file(os.path.join(self.src, "plain"), b"none")
+        try:
+            os.setxattr(f, b"user.text", b"one")
+            os.setxattr(f, b"user.binary", b"\x00\xff\n")
+            os.setxattr(os.path.join(self.src, "d"), b"user.folder", b"yes")
+        except OSError as e:
+            self.skipTest(f"no user xattrs here: {e}")
+        acl = False
+        if shutil.which("setfacl"):
+            subprocess.run(["setfacl", "-m", "u:4321:r", os.path.join(self.src, "plain")],
+                           check=True)
+            subprocess.run(["setfacl", "-d", "-m", "g:4322:rx", os.path.join(self.src, "d")],
+                           check=True)
+            acl = True
+        r = sync(self.src, self.dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(self.src, self.dst, xattrs=True)
+        self.assertEqual(os.getxattr(os.path.join(self.dst, "f"), b"user.binary"), b"\x00\xff\n")
+        if acl:
+            self.assertIn("system.posix_acl_access",
+                          os.listxattr(os.path.join(self.dst, "plain")))
+        # An attribute changes, another disappears: nothing else changed.
+        # (After a pause: see test_attribute_change_found_whatever_the_ctimes.)
+        time.sleep(0.05)
+        os.setxattr(f, b"user.text", b"two")
+        os.removexattr(os.path.join(self.src, "d"), b"user.folder")
+        r = sync(self.src, self.dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["BytesWritten"], 0)
+        self.assertTreesEqual(self.src, self.dst, xattrs=True)
+        # NONE: neither is copied.
+        d2 = os.path.join(self.base, "d2")
+        r = sync(self.src, d2, "--xattrs", "NONE", "--acls", "NONE")
+        self.assertSuccess(r)
+        self.assertTreesEqual(self.src, d2)
+        self.assertEqual(oracle.xattrs_rel(d2, b"f"), {})
+        self.assertEqual(oracle.xattrs_rel(d2, b"plain"), {})
+
+    @unittest.expectedFailure
+    def test_attribute_change_found_whatever_the_ctimes(self):
+        # BUG: attribute-only changes (xattrs, ACLs) are found only when the
+        # source item's ctime is newer than the destination item's ctime.
+        # Those are two clocks (two file systems, often two servers), and even
+        # on one machine ctime is coarse (a few ms): a change made in the same
+        # tick as ferry's previous write, or on a source whose clock is behind
+        # the destination's, is missed. With VerifyMode ONLY_FILES_TRANSFERRED
+        # or NONE the run then reports SUCCESS with the old attributes at the
+        # destination. Here the destination ctime is moved past the source
+        # change (chmod to the same mode), as a destination clock ahead of the
+        # source's would do.
+        os.makedirs(self.src)
+        f = os.path.join(self.src, "f")
+        oracle.write_file(f, b"x")
+        try:
+            os.setxattr(f, b"user.a", b"1")
+        except OSError as e:
+            self.skipTest(f"no user xattrs here: {e}")
+        self.assertSuccess(sync(self.src, self.dst))
+        os.setxattr(f, b"user.a", b"2")
+        time.sleep(0.05)
+        d = os.path.join(self.dst, "f")
+        os.chmod(d, stat.S_IMODE(os.stat(d).st_mode))  # ctime only
+        r = sync(self.src, self.dst, "--verify-mode", "ONLY_FILES_TRANSFERRED")
+        self.assertSuccess(r)
+        self.assertEqual(os.getxattr(d, b"user.a"), b"2")
 
     def test_atime_best_effort_keeps_the_access_time_before_the_run(self):
         os.makedirs(self.src)
@@ -586,7 +683,7 @@ class Output(FerryTestCase):
         except ImportError:
             self.skipTest("no pty module")
         src = os.path.join(self.base, "slow")
-        oracle.make_flat_tree(src, 3, 512 * 1024)
+        oracle.make_flat_tree(src, 3, 1024 * 1024)
         seen = {}
         for extra in ([], ["--no-progress"]):
             master, slave = pty.openpty()
