@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -44,70 +43,7 @@ std::string Tag(PlanAction action) {
   return "?";
 }
 
-constexpr FileTime kTime{1000, 0};
-
-// A memory location whose entries all carry the same times and owner, so that
-// two trees built alike compare equal.
-class Tree {
- public:
-  Tree() : store_(std::make_shared<MemoryStore>()) {
-    backend_ = OpenMemoryBackend(store_);
-  }
-
-  Tree& File(const std::string& path, std::string_view content,
-             uint32_t mode = 0644) {
-    store_->PutFile(path, content, mode);
-    return Normalize();
-  }
-  Tree& Dir(const std::string& path, uint32_t mode = 0755) {
-    store_->PutDirectory(path, mode);
-    return Normalize();
-  }
-  Tree& Link(const std::string& path, const std::string& target) {
-    Entry e;
-    e.kind = EntryKind::kSymlink;
-    e.link_target = target;
-    EXPECT_OK(backend_->CreateSymlink(P(path), e, MetadataPolicy{}));
-    return Normalize();
-  }
-  Tree& Device(const std::string& path, uint64_t rdev) {
-    Entry e;
-    e.kind = EntryKind::kCharDevice;
-    e.mode = 0600;
-    e.rdev = rdev;
-    EXPECT_OK(backend_->CreateSpecial(P(path), e, MetadataPolicy{}));
-    return Normalize();
-  }
-  // Changes one entry's metadata.
-  Tree& Edit(const std::string& path, std::function<void(Entry&)> fn) {
-    store_->Locked([&](MemoryStore::Tree& t) {
-      auto it = t.nodes.find(path);
-      ASSERT_NE(it, t.nodes.end()) << path;
-      fn(it->second.meta);
-    });
-    return *this;
-  }
-
-  Backend* backend() { return backend_.get(); }
-  std::shared_ptr<MemoryStore> store() { return store_; }
-
- private:
-  Tree& Normalize() {
-    store_->Locked([this](MemoryStore::Tree& t) {
-      for (auto& [key, node] : t.nodes) {
-        if (normalized_.count(key)) continue;
-        node.meta.mtime = node.meta.atime = node.meta.ctime = kTime;
-        node.meta.uid = node.meta.gid = 0;
-      }
-      for (auto& [key, node] : t.nodes) normalized_.insert(key);
-    });
-    return *this;
-  }
-
-  std::shared_ptr<MemoryStore> store_;
-  std::unique_ptr<Backend> backend_;
-  std::set<std::string> normalized_;  // given fixed metadata already
-};
+using Tree = testing::MemoryTree;
 
 struct Planned {
   std::vector<std::string> steps;  // "action path"
@@ -202,6 +138,7 @@ TEST(DifferTest, MtimesAreComparedAtTheGivenGranularity) {
   src.File("f", "x");
   dst.File("f", "x");
   src.Edit("f", [](Entry& e) { e.mtime = FileTime{1000, 999}; });
+  dst.Edit("f", [](Entry& e) { e.mtime = FileTime{1000, 0}; });
   DiffOptions coarse = Defaults();
   coarse.mtime_granularity_ns = 1000;
   EXPECT_EQ(Plan(src.backend(), dst.backend(), coarse).steps, Steps{});
@@ -218,7 +155,7 @@ TEST(DifferTest, MetadataOnlyChangesUpdateMetadata) {
     t->File("mode", "x").File("owner", "x").Dir("dir").Link("link", "t");
   }
   src.Edit("mode", [](Entry& e) { e.mode = 0600; });
-  src.Edit("owner", [](Entry& e) { e.uid = 1000; });
+  src.Edit("owner", [](Entry& e) { e.uid = 5; });
   src.Edit("dir", [](Entry& e) { e.mtime = FileTime{5000, 1}; });
   src.Edit("link", [](Entry& e) { e.mode = 0700; });  // links have no mode
   Planned p = Plan(src.backend(), dst.backend(), Defaults());
@@ -305,10 +242,11 @@ TEST(DifferTest, AFolderReplacedByAFileTakesItsContentsAlong) {
 
 TEST(DifferTest, DevicesOnlyWhenPreserved) {
   Tree src, dst;
-  src.Device("same", makedev(1, 3))
-      .Device("moved", makedev(1, 5))
-      .Device("new", makedev(1, 7));
-  dst.Device("same", makedev(1, 3)).Device("moved", makedev(1, 9));
+  src.Special("same", EntryKind::kCharDevice, makedev(1, 3))
+      .Special("moved", EntryKind::kCharDevice, makedev(1, 5))
+      .Special("new", EntryKind::kCharDevice, makedev(1, 7));
+  dst.Special("same", EntryKind::kCharDevice, makedev(1, 3))
+      .Special("moved", EntryKind::kCharDevice, makedev(1, 9));
   Planned skipped = Plan(src.backend(), dst.backend(), Defaults());
   ASSERT_OK(skipped.status);
   EXPECT_EQ(skipped.steps, (Steps{"skip-device moved", "skip-device new",
@@ -393,7 +331,10 @@ TEST(DifferTest, AnUnlistedDestinationOnlyFolderIsNotDeleted) {
 
 TEST(DifferTest, TransferModeAllCopiesEverythingWithoutLooking) {
   Tree src;
-  src.File("a", "x").Dir("d").File("d/b", "y").Device("dev", makedev(1, 3));
+  src.File("a", "x")
+      .Dir("d")
+      .File("d/b", "y")
+      .Special("dev", EntryKind::kCharDevice, makedev(1, 3));
   Planned p = Plan(src.backend(), nullptr, Defaults());
   ASSERT_OK(p.status);
   EXPECT_EQ(p.steps,

@@ -11,8 +11,10 @@
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -22,6 +24,7 @@
 #include "ferry/base/status.h"
 #include "ferry/storage/backend.h"
 #include "ferry/storage/entry.h"
+#include "ferry/storage/memory/memory_backend.h"
 
 namespace ferry {
 
@@ -216,5 +219,88 @@ inline Result<std::vector<Entry>> WalkTree(Backend* backend) {
   FERRY_RETURN_IF_ERROR(WalkTree(backend, RelPath(), &out));
   return out;
 }
+
+// A memory location for engine tests. Every entry gets metadata derived from
+// its path when it is added (times, owner), so two trees built alike compare
+// equal while different entries differ; Edit() changes an entry afterwards.
+class MemoryTree {
+ public:
+  MemoryTree()
+      : store_(std::make_shared<MemoryStore>()),
+        backend_(OpenMemoryBackend(store_)) {
+    Stamp();
+  }
+
+  MemoryTree& File(const std::string& path, std::string_view content,
+                   uint32_t mode = 0644) {
+    store_->PutFile(path, content, mode);
+    return Stamp();
+  }
+  MemoryTree& Dir(const std::string& path, uint32_t mode = 0755) {
+    store_->PutDirectory(path, mode);
+    return Stamp();
+  }
+  MemoryTree& Link(const std::string& path, const std::string& target) {
+    Entry e;
+    e.kind = EntryKind::kSymlink;
+    e.link_target = target;
+    EXPECT_TRUE(backend_->CreateSymlink(P(path), e, MetadataPolicy{}).ok());
+    return Stamp();
+  }
+  // A FIFO, socket or device.
+  MemoryTree& Special(const std::string& path, EntryKind kind,
+                      uint64_t rdev = 0, uint32_t mode = 0600) {
+    Entry e;
+    e.kind = kind;
+    e.mode = mode;
+    e.rdev = rdev;
+    EXPECT_TRUE(backend_->CreateSpecial(P(path), e, MetadataPolicy{}).ok());
+    return Stamp();
+  }
+  MemoryTree& Edit(const std::string& path,
+                   const std::function<void(Entry&)>& fn) {
+    store_->Locked([&](MemoryStore::Tree& t) {
+      auto it = t.nodes.find(path);
+      if (it == t.nodes.end()) {
+        ADD_FAILURE() << "no " << path;
+        return;
+      }
+      fn(it->second.meta);
+    });
+    return *this;
+  }
+
+  Backend* backend() { return backend_.get(); }
+  const std::shared_ptr<MemoryStore>& store() { return store_; }
+  // Another backend on the same tree, for code that takes ownership.
+  std::unique_ptr<Backend> Open() { return OpenMemoryBackend(store_); }
+  std::optional<std::string> Content(const std::string& path) {
+    return store_->GetFile(path);
+  }
+
+ private:
+  MemoryTree& Stamp() {
+    store_->Locked([this](MemoryStore::Tree& t) {
+      for (auto& [key, node] : t.nodes) {
+        if (!stamped_.insert(key).second) continue;
+        uint64_t h = 0;
+        for (unsigned char c : key) h = h * 131 + c;
+        h %= 1000003;
+        Entry& e = node.meta;
+        e.mtime = FileTime{1600000000 + static_cast<int64_t>(h),
+                           static_cast<uint32_t>(h * 997 % 1000000000)};
+        e.atime = FileTime{1500000000 + static_cast<int64_t>(h), 0};
+        e.ctime = e.mtime;
+        e.uid = 1000 + static_cast<uint32_t>(h % 97);
+        e.gid = 2000 + static_cast<uint32_t>(h % 89);
+      }
+    });
+    return *this;
+  }
+
+  std::shared_ptr<MemoryStore> store_;
+  std::unique_ptr<Backend> backend_;
+  std::set<std::string> stamped_;
+};
 
 }  // namespace ferry::testing

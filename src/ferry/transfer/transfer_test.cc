@@ -138,56 +138,22 @@ std::string Describe(Backend* backend, bool with_owner = true) {
   return out;
 }
 
-// A memory location with entries given fixed, distinct metadata.
-struct MemoryTree {
-  std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>();
-  std::unique_ptr<Backend> backend = OpenMemoryBackend(store);
-
-  void File(const std::string& path, std::string_view content,
-            uint32_t mode = 0640) {
-    store->PutFile(path, content, mode);
-    Stamp(path);
-  }
-  void Dir(const std::string& path, uint32_t mode = 0750) {
-    store->PutDirectory(path, mode);
-    Stamp(path);
-  }
-  void Stamp(const std::string& path) {
-    int64_t n = ++stamped;
-    store->Locked([&](MemoryStore::Tree& t) {
-      Entry& e = t.nodes.at(path).meta;
-      e.mtime = FileTime{1600000000 + n, static_cast<uint32_t>(n * 1000 + 7)};
-      e.atime = FileTime{1500000000 + n, 0};
-      e.uid = 1000 + static_cast<uint32_t>(n);
-      e.gid = 2000 + static_cast<uint32_t>(n);
-    });
-  }
-  int64_t stamped = 0;
-};
+using testing::MemoryTree;
 
 TEST(TransferTest, CopiesATreeWithEveryKindOfEntry) {
   MemoryTree src;
   MemoryTree dst;
   src.Dir("d");
   src.Dir("d/e", 0700);
-  src.File("a", "small");
+  src.File("a", "small", 0640);
   src.File("d/empty", "");
   src.File("d/e/medium", RandomBytes(300000, 1), 0600);
-  Entry link;
-  link.kind = EntryKind::kSymlink;
-  link.link_target = "../a";
-  link.mtime = FileTime{1234, 5};
-  ASSERT_OK(src.backend->CreateSymlink(P("d/l"), link, MetadataPolicy{}));
-  Entry fifo;
-  fifo.kind = EntryKind::kFifo;
-  fifo.mode = 0604;
-  fifo.mtime = FileTime{4321, 0};
-  ASSERT_OK(src.backend->CreateSpecial(P("p"), fifo, MetadataPolicy{}));
-  src.Stamp("");
+  src.Link("d/l", "../a");
+  src.Special("p", EntryKind::kFifo, 0, 0604);
 
-  auto run = RunTransfer(src.backend.get(), dst.backend.get(), Options());
+  auto run = RunTransfer(src.backend(), dst.backend(), Options());
   ASSERT_OK(run->finish);
-  EXPECT_EQ(Describe(dst.backend.get()), Describe(src.backend.get()));
+  EXPECT_EQ(Describe(dst.backend()), Describe(src.backend()));
 
   const auto& results = run->observer.results;
   for (const char* path :
@@ -223,17 +189,17 @@ TEST(TransferTest, LargeFilesMoveInChunksAcrossWorkers) {
     TransferOptions o = Options(4);
     o.chunk_size = 2 * kBlockSize;
     o.digest = algo;
-    auto run = RunTransfer(src.backend.get(), dst.backend.get(), o);
+    auto run = RunTransfer(src.backend(), dst.backend(), o);
     ASSERT_OK(run->finish);
-    EXPECT_TRUE(dst.store->GetFile("big") == big) << "content differs";
-    EXPECT_TRUE(dst.store->GetFile("exact") == exact) << "content differs";
+    EXPECT_TRUE(dst.Content("big") == big) << "content differs";
+    EXPECT_TRUE(dst.Content("exact") == exact) << "content differs";
     const auto& r = run->observer.results;
     EXPECT_OK(r.at("big").status);
     EXPECT_EQ(r.at("big").bytes, big.size());
     EXPECT_EQ(r.at("big").digest, DigestOfBuffer(algo, AsBytes(big)));
     EXPECT_EQ(r.at("exact").digest, DigestOfBuffer(algo, AsBytes(exact)));
     EXPECT_EQ(run->observer.reports.at("big"), 1);
-    EXPECT_EQ(Describe(dst.backend.get()), Describe(src.backend.get()));
+    EXPECT_EQ(Describe(dst.backend()), Describe(src.backend()));
   }
 }
 
@@ -245,9 +211,9 @@ TEST(TransferTest, ChunkSizesThatAreNotWholeBlocksStillCopyExactly) {
     src.File("f", data);
     TransferOptions o = Options(2);
     o.chunk_size = chunk;
-    auto run = RunTransfer(src.backend.get(), dst.backend.get(), o);
+    auto run = RunTransfer(src.backend(), dst.backend(), o);
     ASSERT_OK(run->finish);
-    EXPECT_TRUE(dst.store->GetFile("f") == data) << "chunk " << chunk;
+    EXPECT_TRUE(dst.Content("f") == data) << "chunk " << chunk;
   }
 }
 
@@ -260,14 +226,14 @@ TEST(TransferTest, AReadErrorFailsOnlyThatFile) {
   src.File("d/big-bad", RandomBytes(5 * kBlockSize, 5));
   src.File("other", "fine too");
   FaultInjectingBackend faulty(
-      OpenMemoryBackend(src.store),
+      src.Open(),
       {{FaultOp::kRead, "d/bad", Status::IoError("bad sector")},
        {FaultOp::kRead, "d/big-bad", Status::IoError("bad sector"), 1},
        {FaultOp::kOpenRead, "other",
         Status(StatusCode::kPermissionDenied, "locked")}});
   TransferOptions o = Options(3);
   o.chunk_size = kBlockSize;
-  auto run = RunTransfer(&faulty, dst.backend.get(), o);
+  auto run = RunTransfer(&faulty, dst.backend(), o);
   ASSERT_OK(run->finish);
   const auto& r = run->observer.results;
   EXPECT_EQ(r.at("d/bad").status.code(), StatusCode::kIoError);
@@ -275,13 +241,11 @@ TEST(TransferTest, AReadErrorFailsOnlyThatFile) {
   EXPECT_EQ(r.at("other").status.code(), StatusCode::kPermissionDenied);
   EXPECT_OK(r.at("d/good").status);
   EXPECT_OK(r.at("d").status);
-  EXPECT_EQ(dst.store->GetFile("d/good"), "fine");
+  EXPECT_EQ(dst.Content("d/good"), "fine");
   // Failed files leave nothing behind.
-  ASSERT_OK_AND_ASSIGN(auto names,
-                       testing::ListNames(dst.backend.get(), P("d")));
+  ASSERT_OK_AND_ASSIGN(auto names, testing::ListNames(dst.backend(), P("d")));
   EXPECT_EQ(names, std::vector<std::string>{"good"});
-  ASSERT_OK_AND_ASSIGN(auto top,
-                       testing::ListNames(dst.backend.get(), RelPath()));
+  ASSERT_OK_AND_ASSIGN(auto top, testing::ListNames(dst.backend(), RelPath()));
   EXPECT_EQ(top, std::vector<std::string>{"d"});
 }
 
@@ -292,17 +256,17 @@ TEST(TransferTest, AWriteErrorFailsOnlyThatFile) {
   src.File("y", "y");
   src.File("z", "z");
   FaultInjectingBackend faulty(
-      OpenMemoryBackend(dst.store),
+      dst.Open(),
       {{FaultOp::kCommit, "x", Status(StatusCode::kResourceExhausted, "full")},
        {FaultOp::kWrite, "z", Status::IoError("write failed")}});
-  auto run = RunTransfer(src.backend.get(), &faulty, Options());
+  auto run = RunTransfer(src.backend(), &faulty, Options());
   ASSERT_OK(run->finish);
   const auto& r = run->observer.results;
   EXPECT_EQ(r.at("x").status.code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(r.at("z").status.code(), StatusCode::kIoError);
   EXPECT_OK(r.at("y").status);
   ASSERT_OK_AND_ASSIGN(auto names,
-                       testing::ListNames(dst.backend.get(), RelPath()));
+                       testing::ListNames(dst.backend(), RelPath()));
   EXPECT_EQ(names, std::vector<std::string>{"y"});
 }
 
@@ -311,18 +275,18 @@ TEST(TransferTest, AFileThatChangedOnceIsReadAgain) {
   MemoryTree dst;
   const std::string data = RandomBytes(3 * kBlockSize, 6);
   src.File("f", data);
-  FaultInjectingBackend faulty(OpenMemoryBackend(src.store),
+  FaultInjectingBackend faulty(src.Open(),
                                {{FaultOp::kChangeWhileRead, "f", Status(), 1}});
   TransferOptions o = Options(2);
   o.chunk_size = kBlockSize;
-  auto run = RunTransfer(&faulty, dst.backend.get(), o);
+  auto run = RunTransfer(&faulty, dst.backend(), o);
   ASSERT_OK(run->finish);
   const ItemResult& r = run->observer.results.at("f");
   EXPECT_OK(r.status);
   EXPECT_FALSE(r.changed_while_read);
   EXPECT_EQ(r.digest,
             DigestOfBuffer(DigestAlgorithm::kXxh3_128, AsBytes(data)));
-  EXPECT_TRUE(dst.store->GetFile("f") == data);
+  EXPECT_TRUE(dst.Content("f") == data);
   // The one-shot change was consumed: the file was restatted after a read.
   EXPECT_OK(faulty.Check(FaultOp::kChangeWhileRead, P("f")));
 }
@@ -337,18 +301,17 @@ TEST(TransferTest, AFileThatKeepsChangingIsFlaggedAfterTheRetries) {
     src.File("calm", "calm");
     // Fires for the first read and for each of the 3 retries, then stops.
     FaultInjectingBackend faulty(
-        OpenMemoryBackend(src.store),
-        {{FaultOp::kChangeWhileRead, "busy", Status(), 4},
-         {FaultOp::kChangeWhileRead, "calm", Status(), 3}});
+        src.Open(), {{FaultOp::kChangeWhileRead, "busy", Status(), 4},
+                     {FaultOp::kChangeWhileRead, "calm", Status(), 3}});
     TransferOptions o = Options(2);
     o.chunk_size = kBlockSize;
     o.change_retries = 3;
-    auto run = RunTransfer(&faulty, dst.backend.get(), o);
+    auto run = RunTransfer(&faulty, dst.backend(), o);
     ASSERT_OK(run->finish);
     const auto& r = run->observer.results;
     EXPECT_OK(r.at("busy").status);
     EXPECT_TRUE(r.at("busy").changed_while_read);
-    EXPECT_TRUE(dst.store->GetFile("busy") == data);
+    EXPECT_TRUE(dst.Content("busy") == data);
     // Three changes are within the retries.
     EXPECT_OK(r.at("calm").status);
     EXPECT_FALSE(r.at("calm").changed_while_read);
@@ -360,27 +323,21 @@ TEST(TransferTest, AFileThatKeepsChangingIsFlaggedAfterTheRetries) {
 TEST(TransferTest, MetadataOnlyChangesLeaveTheContentInPlace) {
   MemoryTree src;
   MemoryTree dst;
-  src.File("f", "same");
-  dst.File("f", "same");
-  // Same size and mtime, other mode and owner.
-  dst.store->Locked([&](MemoryStore::Tree& t) {
-    Entry& d = t.nodes.at("f").meta;
-    const Entry& s = src.store->Locked(
-        [](MemoryStore::Tree& st) { return st.nodes.at("f").meta; });
-    d.mtime = s.mtime;
-    d.mode = 0600;
-  });
-  ASSERT_OK_AND_ASSIGN(auto before, dst.backend->Stat(P("f")));
-  auto run = RunTransfer(src.backend.get(), dst.backend.get(), Options());
+  src.File("f", "same", 0640);
+  dst.File("f", "same", 0600);  // same size and mtime, another mode
+  dst.Edit("f", [](Entry& e) { e.uid = 5; });
+  ASSERT_OK_AND_ASSIGN(auto before, dst.backend()->Stat(P("f")));
+  auto run = RunTransfer(src.backend(), dst.backend(), Options());
   ASSERT_OK(run->finish);
   const ItemResult& r = run->observer.results.at("f");
   EXPECT_OK(r.status);
   EXPECT_TRUE(r.metadata_only);
   EXPECT_EQ(r.bytes, 0u);
-  ASSERT_OK_AND_ASSIGN(auto after, dst.backend->Stat(P("f")));
+  ASSERT_OK_AND_ASSIGN(auto after, dst.backend()->Stat(P("f")));
   EXPECT_EQ(after->ino, before->ino) << "the file was rewritten";
   EXPECT_EQ(after->mode, 0640u);
-  EXPECT_EQ(after->uid, src.backend->Stat(P("f")).value()->uid);
+  EXPECT_EQ(after->uid, src.backend()->Stat(P("f")).value()->uid);
+  EXPECT_EQ(dst.Content("f"), "same");
 }
 
 TEST(TransferTest, TypesSwapBetweenFilesFoldersAndLinks) {
@@ -389,10 +346,7 @@ TEST(TransferTest, TypesSwapBetweenFilesFoldersAndLinks) {
   src.File("was-dir", "now a file");
   src.Dir("was-file");
   src.File("was-file/inner", "x");
-  Entry link;
-  link.kind = EntryKind::kSymlink;
-  link.link_target = "target";
-  ASSERT_OK(src.backend->CreateSymlink(P("was-dir2"), link, MetadataPolicy{}));
+  src.Link("was-dir2", "target");
   dst.Dir("was-dir");
   dst.File("was-dir/old", "old");
   dst.Dir("was-dir/deeper");
@@ -400,11 +354,11 @@ TEST(TransferTest, TypesSwapBetweenFilesFoldersAndLinks) {
   dst.File("was-file", "a file");
   dst.Dir("was-dir2");
   dst.File("was-dir2/x", "x");
-  auto run = RunTransfer(src.backend.get(), dst.backend.get(), Options());
+  auto run = RunTransfer(src.backend(), dst.backend(), Options());
   ASSERT_OK(run->finish);
   for (const auto& [path, r] : run->observer.results)
     EXPECT_OK(r.status) << path;
-  EXPECT_EQ(Describe(dst.backend.get()), Describe(src.backend.get()));
+  EXPECT_EQ(Describe(dst.backend()), Describe(src.backend()));
 }
 
 TEST(TransferTest, ContentsOfAFolderThatCannotBeCreatedFail) {
@@ -418,9 +372,9 @@ TEST(TransferTest, ContentsOfAFolderThatCannotBeCreatedFail) {
   dst.File("d", "a file in the way");
   // The file cannot be removed, so the folder cannot be made.
   FaultInjectingBackend faulty(
-      OpenMemoryBackend(dst.store),
+      dst.Open(),
       {{FaultOp::kRemove, "d", Status(StatusCode::kPermissionDenied, "no")}});
-  auto run = RunTransfer(src.backend.get(), &faulty, Options());
+  auto run = RunTransfer(src.backend(), &faulty, Options());
   ASSERT_OK(run->finish);
   const auto& r = run->observer.results;
   EXPECT_EQ(r.at("d").status.code(), StatusCode::kPermissionDenied);
@@ -429,7 +383,7 @@ TEST(TransferTest, ContentsOfAFolderThatCannotBeCreatedFail) {
     EXPECT_EQ(run->observer.reports.at(path), 1) << path;
   }
   EXPECT_OK(r.at("z").status);
-  EXPECT_EQ(dst.store->GetFile("d"), "a file in the way");
+  EXPECT_EQ(dst.Content("d"), "a file in the way");
 }
 
 TEST(TransferTest, CancelledBeforeItStartsWritesNothing) {
@@ -442,13 +396,13 @@ TEST(TransferTest, CancelledBeforeItStartsWritesNothing) {
   stop.request_stop();
   TransferOptions o = Options();
   o.stop = stop.get_token();
-  auto run = RunTransfer(src.backend.get(), dst.backend.get(), o);
+  auto run = RunTransfer(src.backend(), dst.backend(), o);
   EXPECT_TRUE(run->finish.IsCancelled()) << run->finish.ToString();
   for (const auto& [path, r] : run->observer.results) {
     EXPECT_FALSE(r.status.ok()) << path;
   }
   ASSERT_OK_AND_ASSIGN(auto names,
-                       testing::ListNames(dst.backend.get(), RelPath()));
+                       testing::ListNames(dst.backend(), RelPath()));
   EXPECT_TRUE(names.empty());
 }
 
@@ -462,14 +416,14 @@ TEST(TransferTest, TransferModeAllReplacesWhateverIsInTheWay) {
   dst.File("f/old", "old");
   dst.File("d", "file where a folder goes");
   dst.File("keep", "not at the source");
-  auto run = RunTransfer(src.backend.get(), dst.backend.get(), Options(),
-                         DiffOptions(), /*dst_scanned=*/false);
+  auto run = RunTransfer(src.backend(), dst.backend(), Options(), DiffOptions(),
+                         /*dst_scanned=*/false);
   ASSERT_OK(run->finish);
   for (const auto& [path, r] : run->observer.results)
     EXPECT_OK(r.status) << path;
-  EXPECT_EQ(dst.store->GetFile("f"), "file");
-  EXPECT_EQ(dst.store->GetFile("d/x"), "x");
-  EXPECT_EQ(dst.store->GetFile("keep"), "not at the source");
+  EXPECT_EQ(dst.Content("f"), "file");
+  EXPECT_EQ(dst.Content("d/x"), "x");
+  EXPECT_EQ(dst.Content("keep"), "not at the source");
 }
 
 TEST(TransferTest, TheRateLimiterSlowsTheTransfer) {
@@ -480,7 +434,7 @@ TEST(TransferTest, TheRateLimiterSlowsTheTransfer) {
   TransferOptions o = Options();
   o.limiter = &limiter;
   auto start = std::chrono::steady_clock::now();
-  auto run = RunTransfer(src.backend.get(), dst.backend.get(), o);
+  auto run = RunTransfer(src.backend(), dst.backend(), o);
   double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
