@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "ferry/cli/format.h"
 #include "ferry/cli/progress.h"
+#include "ferry/diff/manifest.h"
 #include "ferry/execution/execution.h"
 #include "ferry/scan/filter.h"
 #include "ferry/storage/memory/memory_backend.h"
@@ -178,6 +180,8 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   sync->add_option("--log-file", args.log_file, "Also write the log as JSON lines to this file");
   sync->add_option("--max-delete", args.max_delete,
                    "Refuse to delete more than N items, or N% of the destination (REMOVE)");
+  sync->add_option("--manifest", args.manifest,
+                   "CSV of the files to transfer (paths relative to SRC); no filters, no deletes");
   sync->add_flag("--dry-run", args.dry_run,
                  "Print what would be copied, updated and deleted, and why; write nothing");
   sync->add_option("--xattrs", args.xattrs,
@@ -250,6 +254,24 @@ int RunSync(const SyncArgs& args) {
     } else {
       config.max_delete = static_cast<int64_t>(n);
     }
+  }
+  if (!args.manifest.empty()) {
+    if (!args.includes.empty() || !args.excludes.empty()) {
+      return usage_error("A manifest cannot be combined with include or exclude filters.");
+    }
+    if (config.options.preserve_deleted_files == DeletedFilesMode::kRemove) {
+      return usage_error(
+          "A manifest never deletes: PreserveDeletedFiles REMOVE cannot be used with a manifest.");
+    }
+    std::ifstream in(args.manifest, std::ios::binary);
+    if (!in) return usage_error("cannot read the manifest '" + args.manifest + "'");
+    std::string csv((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paths = ParseManifest(csv);
+    if (!paths.ok()) {
+      return usage_error("invalid manifest '" + args.manifest + "': " +
+                         std::string(paths.status().message()));
+    }
+    config.manifest = std::make_shared<const std::vector<RelPath>>(std::move(paths).value());
   }
   config.dry_run = args.dry_run;
   if (args.dry_run) {

@@ -26,6 +26,7 @@ struct SyncArgs {
   bool fsync = false;
   std::string log_file;
   std::string max_delete;
+  std::string manifest;
   bool dry_run = false;
   std::string xattrs = "PRESERVE";
   std::string acls = "PRESERVE";

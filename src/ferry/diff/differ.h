@@ -20,7 +20,7 @@
 
 namespace ferry {
 
-class Differ {
+class Differ : public PlanSource {
  public:
   // `dst` may be null (TransferMode ALL). Both scanners must be Start()ed.
   Differ(Scanner* src, Scanner* dst, DiffOptions options);
@@ -28,7 +28,7 @@ class Differ {
   // The next plan item; false when both streams are exhausted. Source
   // directories are always emitted (kUnchanged when nothing differs) so the
   // consumer can follow the tree; unchanged non-directories are not.
-  Result<bool> Next(PlanItem* out);
+  Result<bool> Next(PlanItem* out) override;
 
  private:
   Status Fill();

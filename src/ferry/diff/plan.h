@@ -7,9 +7,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "ferry/base/status.h"
 #include "ferry/storage/entry.h"
 
 namespace ferry {
@@ -47,7 +49,7 @@ struct PlanItem {
   // False when the destination was not scanned (TransferMode ALL): then an
   // empty `dst` does not mean the path is free.
   bool dst_known = true;
-  std::string_view reason;  // why: "new", "size differs", "mtime differs", ...
+  std::string reason;  // why: "new", "size differs", "mtime differs", ...
   // kLink: the group whose first name to link to. The first name's own item
   // carries it too, so that the transfer can tell the links when it is done.
   std::shared_ptr<HardLinkGroup> link_group;
@@ -69,6 +71,15 @@ struct DiffOptions {
   int64_t mtime_granularity_ns = 1;
   // Adjusts each source entry before comparison (owner mapping).
   std::function<void(Entry*)> map_source;
+};
+
+// A stream of plan items in ComparePaths order: the Differ's merge of two
+// scans, or a manifest's list of paths.
+class PlanSource {
+ public:
+  virtual ~PlanSource() = default;
+  // The next item; false at the end. An error ends the plan.
+  virtual Result<bool> Next(PlanItem* out) = 0;
 };
 
 // Decides what to do with `src` given what the destination holds (`dst`,

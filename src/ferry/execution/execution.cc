@@ -12,6 +12,7 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/diff/differ.h"
+#include "ferry/diff/manifest.h"
 #include "ferry/execution/owner_map.h"
 #include "ferry/scan/scanner.h"
 #include "ferry/transfer/rate_limiter.h"
@@ -249,6 +250,14 @@ ExecutionResult Execution::Run() {
   };
 
   Status valid = opt.Validate();
+  if (valid.ok() && config_.manifest) {
+    if (!config_.includes.empty() || !config_.excludes.empty()) {
+      valid = Status::InvalidArgument("A manifest cannot be combined with include or exclude filters.");
+    } else if (opt.preserve_deleted_files == DeletedFilesMode::kRemove) {
+      valid = Status::InvalidArgument(
+          "A manifest never deletes: PreserveDeletedFiles REMOVE cannot be used with a manifest.");
+    }
+  }
   auto filter = Filter::Parse(config_.includes, config_.excludes);
   if (!valid.ok() || !filter.ok()) {
     fail("InvalidRequestException", std::string((!valid.ok() ? valid : filter.status()).message()));
@@ -371,7 +380,24 @@ ExecutionResult Execution::Run() {
   dopt.attributes = xattrs || acls;
   dopt.map_source = map_source;
   dopt.mtime_granularity_ns = granularity;
-  Differ differ(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
+  std::unique_ptr<PlanSource> plan;
+  ManifestPlanner* manifest = nullptr;
+  if (config_.manifest) {
+    auto m = std::make_unique<ManifestPlanner>(src_.get(), dst_.get(), config_.manifest, dopt,
+                                               !changed_mode);
+    manifest = m.get();
+    plan = std::move(m);
+  } else {
+    plan = std::make_unique<Differ>(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
+  }
+  auto update_listed = [&] {
+    if (manifest) {
+      counters_.files_listed_at_source.store(manifest->found());
+    } else {
+      counters_.files_listed_at_source.store(src_scan.counts().files.load());
+      counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
+    }
+  };
 
   Status fatal;
   PlanItem item;
@@ -382,17 +408,14 @@ ExecutionResult Execution::Run() {
   SteadyClock::duration prepare_time{0};
   while (true) {
     auto diff_start = SteadyClock::now();
-    auto more = differ.Next(&item);
+    auto more = plan->Next(&item);
     prepare_time += SteadyClock::now() - diff_start;
     if (!more.ok()) {
       fatal = more.status();
       break;
     }
     if (!*more) break;
-    if ((++n & 255) == 0) {
-      counters_.files_listed_at_source.store(src_scan.counts().files.load());
-      counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
-    }
+    if ((++n & 255) == 0) update_listed();
     const bool folder = item.src.is_dir() || (item.action == PlanAction::kDelete && item.dst->is_dir());
     if (config_.on_plan && item.action != PlanAction::kUnchanged) config_.on_plan(item);
     switch (item.action) {
@@ -450,8 +473,7 @@ ExecutionResult Execution::Run() {
     }
     if (!fatal.ok()) break;
   }
-  counters_.files_listed_at_source.store(src_scan.counts().files.load());
-  counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
+  update_listed();
   if (remove) {
     counters_.files_listed_at_destination_for_delete.store(dst_scan.counts().files.load());
     counters_.folders_listed_at_destination_for_delete.store(dst_scan.counts().dirs.load());
@@ -527,6 +549,8 @@ ExecutionResult Execution::Run() {
     vo.map_source = map_source;
     Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
                     ? VerifyTransferred(dst_.get(), journal.get(), vo, &recorder)
+                : config_.manifest
+                    ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo, &recorder)
                     : VerifyPointInTime(src_.get(), dst_.get(), vo, &recorder);
     result.verify_ms = MillisSince(verify_start);
     if (!vs.ok() && !vs.IsCancelled()) {

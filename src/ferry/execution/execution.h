@@ -61,6 +61,9 @@ struct ExecutionConfig {
   // this percentage of what the destination holds (-1: no limit).
   int64_t max_delete = -1;
   double max_delete_percent = -1;
+  // Transfer exactly these files (sorted, from ParseManifest) instead of
+  // scanning; null = scan. A manifest never deletes.
+  std::shared_ptr<const std::vector<RelPath>> manifest;
   // Plan only: every decision goes to `on_plan` and nothing is written.
   bool dry_run = false;
   std::function<void(const PlanItem& item)> on_plan;

@@ -155,6 +155,54 @@ void Fail(VerifyOutcome* out, VerifyFailureKind kind, std::string detail) {
 
 }  // namespace
 
+namespace {
+
+// Compares one item present at both locations: metadata, attributes and,
+// for files, content (both sides read and hashed).
+void CheckPair(Backend* src, Backend* dst, const Entry& want, const Entry& have,
+               const VerifyOptions& options, VerifyObserver* observer) {
+  const int64_t gran = options.mtime_granularity_ns;
+    VerifyOutcome out;
+  out.path = want.path;
+  out.kind = want.kind;
+  out.src = want;
+  out.dst = have;
+  std::string why = DescribeMetadataMismatch(want, have, options.compare, gran);
+  if (why.empty() && CarriesAttributes(want.kind, options)) {
+    auto s = AttributeHash(src, want.path, options);
+    auto d = AttributeHash(dst, want.path, options);
+    if (!s.ok() || !d.ok()) {
+      why = "cannot read extended attributes: " +
+            std::string((!s.ok() ? s.status() : d.status()).message());
+    } else {
+      out.src->xattr_hash = *s;
+      out.dst->xattr_hash = *d;
+      if (*s != *d) why = "extended attributes differ";
+    }
+  }
+  if (!why.empty()) {
+    Fail(&out, VerifyFailureKind::kMetadata, why);
+  } else if (want.is_file()) {
+    auto s = DigestFile(src, want.path, options.digest, options.stop, observer);
+    auto d = s.ok() ? DigestFile(dst, want.path, options.digest, options.stop, observer)
+                    : Result<std::pair<Digest, Entry>>(s.status());
+    if (!s.ok() || !d.ok()) {
+      const Status& st = !s.ok() ? s.status() : d.status();
+      if (st.IsCancelled()) return;
+      Fail(&out, VerifyFailureKind::kError, st.ToString());
+    } else {
+      out.src_digest = s->first;
+      out.dst_digest = d->first;
+      if (!(out.src_digest == out.dst_digest)) {
+        Fail(&out, VerifyFailureKind::kChecksum, "content differs");
+      }
+    }
+  }
+  observer->OnVerified(out);
+}
+
+}  // namespace
+
 Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& options,
                          VerifyObserver* observer) {
   const int64_t gran = options.mtime_granularity_ns;
@@ -219,52 +267,12 @@ Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& op
 
 Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& options,
                          VerifyObserver* observer) {
-  const int64_t gran = options.mtime_granularity_ns;
   auto is_device = [](EntryKind k) {
     return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
   };
   CheckPool pool(options.threads, [&](Check& c) {
-    VerifyOutcome out;
-    const Entry& want = *c.expected;
-    const Entry& have = *c.found;
-    out.path = want.path;
-    out.kind = want.kind;
-    out.src = want;
-    out.dst = have;
-    std::string why = DescribeMetadataMismatch(want, have, options.compare, gran);
-    if (why.empty() && CarriesAttributes(want.kind, options)) {
-      auto s = AttributeHash(src, want.path, options);
-      auto d = AttributeHash(dst, want.path, options);
-      if (!s.ok() || !d.ok()) {
-        why = "cannot read extended attributes: " +
-              std::string((!s.ok() ? s.status() : d.status()).message());
-      } else {
-        out.src->xattr_hash = *s;
-        out.dst->xattr_hash = *d;
-        if (*s != *d) why = "extended attributes differ";
-      }
-    }
-    if (!why.empty()) {
-      Fail(&out, VerifyFailureKind::kMetadata, why);
-    } else if (want.is_file()) {
-      auto s = DigestFile(src, want.path, options.digest, options.stop, observer);
-      auto d = s.ok() ? DigestFile(dst, want.path, options.digest, options.stop, observer)
-                      : Result<std::pair<Digest, Entry>>(s.status());
-      if (!s.ok() || !d.ok()) {
-        const Status& st = !s.ok() ? s.status() : d.status();
-        if (st.IsCancelled()) return;
-        Fail(&out, VerifyFailureKind::kError, st.ToString());
-      } else {
-        out.src_digest = s->first;
-        out.dst_digest = d->first;
-        if (!(out.src_digest == out.dst_digest)) {
-          Fail(&out, VerifyFailureKind::kChecksum, "content differs");
-        }
-      }
-    }
-    observer->OnVerified(out);
+    CheckPair(src, dst, *c.expected, *c.found, options, observer);
   });
-
   ScanOptions so;
   so.threads = options.scan_threads;
   so.filter = options.filter;
@@ -345,6 +353,41 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     chk.expected = std::move(se);
     chk.found = std::move(de);
     pool.Add(std::move(chk));
+  }
+  pool.Finish();
+  if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");
+  return Status::Ok();
+}
+
+Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths,
+                   const VerifyOptions& options, VerifyObserver* observer) {
+  CheckPool pool(options.threads, [&](Check& c) {
+    CheckPair(src, dst, *c.expected, *c.found, options, observer);
+  });
+  for (const RelPath& path : paths) {
+    if (options.stop.stop_requested()) break;
+    auto s = src->Stat(path);
+    if (!s.ok() || !*s || (*s)->is_dir()) continue;  // failed when planned
+    Entry want = std::move(**s);
+    if (options.map_source) options.map_source(&want);
+    auto d = dst->Stat(path);
+    if (!d.ok() || !*d) {
+      VerifyOutcome out;
+      out.path = path;
+      out.kind = want.kind;
+      out.src = std::move(want);
+      if (!d.ok()) {
+        Fail(&out, VerifyFailureKind::kError, d.status().ToString());
+      } else {
+        Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
+      }
+      observer->OnVerified(out);
+      continue;
+    }
+    Check c;
+    c.expected = std::move(want);
+    c.found = std::move(**d);
+    pool.Add(std::move(c));
   }
   pool.Finish();
   if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");

@@ -19,6 +19,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "ferry/base/digest.h"
 #include "ferry/scan/filter.h"
@@ -92,5 +93,9 @@ Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& op
 
 Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& options,
                          VerifyObserver* observer);
+
+// POINT_IN_TIME_CONSISTENT for a manifest: the listed files only.
+Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths,
+                   const VerifyOptions& options, VerifyObserver* observer);
 
 }  // namespace ferry
