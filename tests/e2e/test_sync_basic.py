@@ -505,6 +505,37 @@ class Metadata(FerryTestCase):
         self.assertRsyncClean(src, dst)
 
 
+class SpecialSources(FerryTestCase):
+    def test_empty_source(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        os.mkdir(src, 0o750)
+        oracle.set_times(src, 1_222_333_444_555_666_777)
+        r = sync(src, os.path.join(base, "dst"))
+        self.assertSuccess(r)
+        self.assertEqual((r["FilesTransferred"], r["FoldersTransferred"]), (0, 0))
+        self.assertEqual(os.listdir(os.path.join(base, "dst")), [])
+        self.assertTreesEqual(src, os.path.join(base, "dst"))
+
+    def test_fifo_and_socket(self):
+        import socket
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        os.mkdir(src)
+        os.mkfifo(os.path.join(src, "fifo"), 0o604)
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.bind(os.path.join(src, "sock"))
+        finally:
+            sock.close()
+        oracle.set_times(os.path.join(src, "fifo"), 1_100_000_000_000_000_001)
+        r = sync(src, os.path.join(base, "dst"))
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 2)
+        self.assertTreesEqual(src, os.path.join(base, "dst"))
+        self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(base, "dst", "fifo")).st_mode))
+
+
 class VerifyModes(FerryTestCase):
     def test_verify_modes(self):
         base = self.scratch()
