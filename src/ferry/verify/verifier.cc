@@ -345,6 +345,14 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     d.reset();
     if (se.is_dir() && se.listing_failed()) src_unlisted = se.path;
     if (is_device(se.kind) && !options.preserve_devices) continue;
+    if (se.listing_failed() || de.listing_failed()) {
+      // One side's contents were never seen, so neither the folder nor
+      // anything beneath it can be called verified, missing or extra. (The
+      // execution's own scans count and log listing failures.)
+      src_scan.SkipChildren();
+      dst_scan.SkipChildren();
+      continue;
+    }
     if (se.kind != de.kind) {
       if (se.is_dir()) src_scan.SkipChildren();
       if (de.is_dir()) dst_scan.SkipChildren();
