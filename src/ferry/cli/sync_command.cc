@@ -102,6 +102,10 @@ std::string Summary(const ExecutionResult& r, const Execution& exec, const std::
                          " file(s) changed while being read and were transferred as read; "
                          "run again to get their final version:" + list);
   }
+  if (!r.report_status.empty()) {
+    line("Report", r.report_status == "SUCCESS" ? r.report_folder
+                                               : "not written: " + r.report_error);
+  }
   line("Execution", exec.execution_arn());
   return s;
 }
@@ -180,6 +184,12 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   sync->add_option("--log-file", args.log_file, "Also write the log as JSON lines to this file");
   sync->add_option("--max-delete", args.max_delete,
                    "Refuse to delete more than N items, or N% of the destination (REMOVE)");
+  sync->add_option("--task-report-dir", args.report_dir,
+                   "Write a DataSync task report (summary and per-file lists) into this folder");
+  sync->add_option("--report-output-type", args.report_output_type,
+                   "SUMMARY_ONLY or STANDARD (default)");
+  sync->add_option("--report-level", args.report_level,
+                   "ERRORS_ONLY or SUCCESSES_AND_ERRORS (default)");
   sync->add_option("--manifest", args.manifest,
                    "CSV of the files to transfer (paths relative to SRC); no filters, no deletes");
   sync->add_flag("--dry-run", args.dry_run,
@@ -254,6 +264,27 @@ int RunSync(const SyncArgs& args) {
     } else {
       config.max_delete = static_cast<int64_t>(n);
     }
+  }
+  if (!args.report_dir.empty()) {
+    TaskReportConfig report;
+    report.directory = args.report_dir;
+    if (args.report_output_type == "STANDARD") {
+      report.output_type = ReportOutputType::kStandard;
+    } else if (args.report_output_type == "SUMMARY_ONLY") {
+      report.output_type = ReportOutputType::kSummaryOnly;
+    } else {
+      return usage_error("Invalid --report-output-type '" + args.report_output_type +
+                         "' (expected SUMMARY_ONLY or STANDARD)");
+    }
+    if (args.report_level == "ERRORS_ONLY") {
+      report.level = ReportLevel::kErrorsOnly;
+    } else if (args.report_level == "SUCCESSES_AND_ERRORS") {
+      report.level = ReportLevel::kSuccessesAndErrors;
+    } else {
+      return usage_error("Invalid --report-level '" + args.report_level +
+                         "' (expected ERRORS_ONLY or SUCCESSES_AND_ERRORS)");
+    }
+    config.report = report;
   }
   if (!args.manifest.empty()) {
     if (!args.includes.empty() || !args.excludes.empty()) {

@@ -26,6 +26,9 @@ struct SyncArgs {
   bool fsync = false;
   std::string log_file;
   std::string max_delete;
+  std::string report_dir;
+  std::string report_output_type = "STANDARD";
+  std::string report_level = "SUCCESSES_AND_ERRORS";
   std::string manifest;
   bool dry_run = false;
   std::string xattrs = "PRESERVE";

@@ -14,6 +14,7 @@
 #include "ferry/diff/differ.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/execution/owner_map.h"
+#include "ferry/execution/task_report.h"
 #include "ferry/scan/scanner.h"
 #include "ferry/transfer/rate_limiter.h"
 #include "ferry/transfer/transfer.h"
@@ -92,9 +93,13 @@ std::string FormatPercent(double p) {
 // Counts, logs and journals what the transfer and verification report.
 class Recorder : public TransferObserver, public VerifyObserver {
  public:
-  Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal,
+  Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal, TaskReport* report,
            std::function<void()> on_first_work)
-      : c_(*counters), log_(log), journal_(journal), on_first_work_(std::move(on_first_work)) {}
+      : c_(*counters),
+        log_(log),
+        journal_(journal),
+        report_(report),
+        on_first_work_(std::move(on_first_work)) {}
 
   void OnFirstWork() override { on_first_work_(); }
 
@@ -107,6 +112,23 @@ class Recorder : public TransferObserver, public VerifyObserver {
     if (r.status.IsCancelled()) return;
     const bool folder = IsFolder(item.src.kind);
     const std::string shown = item.src.path.Display();
+    if (report_) {
+      nlohmann::json rec = {
+          {"RelativePath", shown},
+          {"SrcMetadata", ReportMetadata(r.status.ok() ? r.applied : item.src)},
+          {"Overwrite", item.dst ? "True" : "False"},
+          {"TransferTimestamp", FormatIso8601(WallNanos())},
+          {"TransferType", item.action == PlanAction::kLink ? "HARD_LINK"
+                           : r.metadata_only                ? "METADATA_ONLY"
+                                                            : "CONTENT_AND_METADATA"},
+          {"TransferStatus", r.status.ok() ? "SUCCESS" : "FAILED"}};
+      if (!r.status.ok()) {
+        rec["FailureReason"] = std::string(r.status.message());
+        rec["FailureCode"] = std::string(StatusCodeName(r.status.code()));
+      }
+      if (r.changed_while_read) rec["ChangedWhileRead"] = "True";
+      report_->Transferred(std::move(rec), !r.status.ok());
+    }
     if (!r.status.ok()) {
       Bump(folder ? c_.folders_failed_transfer : c_.files_failed_transfer);
       log_->Write("ERROR", "TransferFailed",
@@ -159,6 +181,24 @@ class Recorder : public TransferObserver, public VerifyObserver {
   void OnVerified(const VerifyOutcome& o) override {
     const bool folder = IsFolder(o.kind);
     const std::string shown = o.path.Display();
+    if (report_) {
+      nlohmann::json rec = {{"RelativePath", shown},
+                            {"VerifyTimestamp", FormatIso8601(WallNanos())},
+                            {"VerifyStatus", o.ok() ? "SUCCESS" : "FAILED"}};
+      if (o.src) rec["SrcMetadata"] = ReportMetadata(*o.src);
+      if (o.dst) rec["DstMetadata"] = ReportMetadata(*o.dst);
+      if (!o.src_digest.empty() || !o.dst_digest.empty()) {
+        const Digest& any = o.src_digest.empty() ? o.dst_digest : o.src_digest;
+        rec["ChecksumAlgorithm"] = std::string(DigestAlgorithmName(any.algorithm));
+        if (!o.src_digest.empty()) rec["SrcChecksum"] = o.src_digest.Hex();
+        if (!o.dst_digest.empty()) rec["DstChecksum"] = o.dst_digest.Hex();
+      }
+      if (!o.ok()) {
+        rec["FailureReason"] = o.detail;
+        rec["FailureCode"] = std::string(VerifyFailureCode(o.failure));
+      }
+      report_->Verified(std::move(rec), !o.ok());
+    }
     if (o.ok()) {
       Bump(folder ? c_.folders_verified : c_.files_verified);
       if (log_->transfer()) {
@@ -205,6 +245,7 @@ class Recorder : public TransferObserver, public VerifyObserver {
   ExecutionCounters& c_;
   ExecutionLog* log_;
   Journal* journal_;
+  TaskReport* report_;
   std::function<void()> on_first_work_;
   std::mutex mu_;
   std::vector<std::string> changed_;
@@ -267,6 +308,17 @@ ExecutionResult Execution::Run() {
     return result;
   }
 
+  if (config_.report) {
+    auto report = TaskReport::Open(*config_.report, execution_arn_);
+    if (!report.ok()) {
+      fail("TaskReportError", std::string(report.status().message()));
+      result.prepare_status = PhaseStatus::kError;
+      Finalize(&result, {});
+      return result;
+    }
+    report_ = std::move(report).value();
+  }
+
   SetStatus(ExecutionStatus::kPreparing);
   log_->Write("INFO", "ExecutionStarted",
               "Execution " + execution_arn_ + " started: " + src_->Describe() + " -> " +
@@ -292,6 +344,15 @@ ExecutionResult Execution::Run() {
   auto on_list_error = [this](const char* side) {
     return [this, side](const Entry& dir, const Status& st) {
       Bump(counters_.folders_failed_list);
+      if (report_) {
+        report_->Skipped({{"RelativePath", dir.path.Display()},
+                          {"SrcMetadata", ReportMetadata(dir)},
+                          {"SkippedTimestamp", FormatIso8601(WallNanos())},
+                          {"SkippedReason", std::string("cannot list the ") + side +
+                                                " folder: " + std::string(st.message())},
+                          {"FailureCode", "ListFailed"}},
+                         true);
+      }
       log_->Write("ERROR", "ListFailed",
                   std::string("Cannot list ") + side + " folder " + dir.path.Display() + ": " +
                       std::string(st.message()) +
@@ -336,7 +397,7 @@ ExecutionResult Execution::Run() {
   Journal deletes;
 
   std::atomic<int64_t> transfer_start_ms{-1};
-  Recorder recorder(&counters_, log_, journal.get(), [&] {
+  Recorder recorder(&counters_, log_, journal.get(), report_.get(), [&] {
     int64_t expected = -1;
     transfer_start_ms.compare_exchange_strong(expected, MillisSince(t_start));
     if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
@@ -449,6 +510,13 @@ ExecutionResult Execution::Run() {
       case PlanAction::kSkipOverwrite:
       case PlanAction::kSkipDevice:
         Bump(folder ? counters_.folders_skipped : counters_.files_skipped);
+        if (report_) {
+          report_->Skipped({{"RelativePath", item.src.path.Display()},
+                            {"SrcMetadata", ReportMetadata(item.src)},
+                            {"SkippedTimestamp", FormatIso8601(WallNanos())},
+                            {"SkippedReason", item.reason}},
+                           false);
+        }
         if (log_->transfer()) {
           log_->Write("INFO", "Skipped",
                       "Skipped " + item.src.path.Display() + ": " + std::string(item.reason),
@@ -466,6 +534,16 @@ ExecutionResult Execution::Run() {
       case PlanAction::kFailUnlisted:
       case PlanAction::kFailMissing:
         Bump(folder ? counters_.folders_failed_prepare : counters_.files_failed_prepare);
+        if (report_) {
+          report_->Skipped({{"RelativePath", item.src.path.Display()},
+                            {"SkippedTimestamp", FormatIso8601(WallNanos())},
+                            {"SkippedReason", item.reason},
+                            {"FailureCode", item.action == PlanAction::kFailMissing &&
+                                                    item.reason.rfind(kManifestFileDoesNotExist, 0) == 0
+                                                ? std::string(kManifestFileDoesNotExist)
+                                                : std::string("PrepareFailed")}},
+                           true);
+        }
         log_->Write("ERROR", "PrepareFailed",
                     "Cannot transfer " + item.src.path.Display() + ": " + std::string(item.reason),
                     {{"path", item.src.path.Display()}, {"reason", std::string(item.reason)}});
@@ -492,6 +570,7 @@ ExecutionResult Execution::Run() {
   if (config_.dry_run) {
     result.total_ms = MillisSince(t_start);
     Finalize(&result, ran);
+    FinishReport(&result);
     return result;
   }
   ran.transfer = true;
@@ -564,6 +643,7 @@ ExecutionResult Execution::Run() {
   recorder.TakeChanged(&result);
   result.total_ms = MillisSince(t_start);
   Finalize(&result, ran);
+  FinishReport(&result);
   return result;
 }
 
@@ -615,8 +695,22 @@ void Execution::RunDeletes(Journal* deletes) {
   const MetadataPolicy policy = config_.options.Policy();
   std::vector<RelPath> dirs;  // deleted folders still open, outermost first
   std::set<std::string, PathLess> touched;  // surviving folders that lost items
+  auto report_delete = [&](const Entry& e, const Status& s) {
+    if (!report_) return;
+    nlohmann::json rec = {{"RelativePath", e.path.Display()},
+                          {"DstMetadata", ReportMetadata(e)},
+                          {"DeleteTimestamp", FormatIso8601(WallNanos())},
+                          {"DeleteStatus", s.ok() ? "SUCCESS" : "FAILED"}};
+    if (!s.ok()) rec["FailureReason"] = std::string(s.message());
+    report_->Deleted(std::move(rec), !s.ok());
+  };
+  std::vector<Entry> dir_entries;  // parallel to `dirs`, for the report
   auto remove_dir = [&](const RelPath& dir) {
     Status s = dst_->Remove(dir);
+    if (!dir_entries.empty()) {
+      if (s.code() != StatusCode::kAlreadyExists) report_delete(dir_entries.back(), s);
+      dir_entries.pop_back();
+    }
     if (s.ok()) {
       Bump(counters_.folders_deleted);
       if (log_->transfer()) {
@@ -650,9 +744,11 @@ void Execution::RunDeletes(Journal* deletes) {
     if (dirs.empty()) touched.insert(e.path.Parent().str());
     if (e.is_dir()) {
       dirs.push_back(e.path);
+      dir_entries.push_back(e);
       continue;
     }
     Status s = dst_->Remove(e.path);
+    report_delete(e, s.IsNotFound() ? Status::Ok() : s);
     if (s.ok() || s.IsNotFound()) {
       Bump(counters_.files_deleted);
       if (log_->transfer()) {
@@ -736,6 +832,28 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
                {"errorCode", r->error_code}});
 }
 
+void Execution::FinishReport(ExecutionResult* r) {
+  if (!report_) return;
+  r->report_status = "SUCCESS";
+  nlohmann::json summary = Describe(*r);
+  summary["SourceLocation"] = src_->Describe();
+  summary["DestinationLocation"] = dst_->Describe();
+  summary["ReportSettings"] = {
+      {"OutputType", config_.report->output_type == ReportOutputType::kStandard ? "STANDARD"
+                                                                                 : "SUMMARY_ONLY"},
+      {"ReportLevel", config_.report->level == ReportLevel::kErrorsOnly ? "ERRORS_ONLY"
+                                                                         : "SUCCESSES_AND_ERRORS"}};
+  auto folder = report_->Finish(std::move(summary));
+  if (folder.ok()) {
+    r->report_folder = *folder;
+  } else {
+    r->report_status = "ERROR";
+    r->report_error = std::string(folder.status().message());
+    log_->Write("ERROR", "TaskReportFailed", "Cannot write the task report: " + r->report_error);
+  }
+  report_.reset();
+}
+
 nlohmann::json Execution::Describe(const ExecutionResult& r) const {
   using nlohmann::json;
   json out;
@@ -786,6 +904,14 @@ nlohmann::json Execution::Describe(const ExecutionResult& r) const {
     result["ErrorDetail"] = r.error_detail;
   }
   out["Result"] = result;
+  if (!r.report_status.empty()) {
+    json report = {{"Status", r.report_status}};
+    if (!r.report_error.empty()) {
+      report["ErrorCode"] = "TaskReportError";
+      report["ErrorDetail"] = r.report_error;
+    }
+    out["ReportResult"] = report;
+  }
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "ferry/execution/counters.h"
 #include "ferry/execution/execution_log.h"
 #include "ferry/execution/task_options.h"
+#include "ferry/execution/task_report.h"
 #include "ferry/scan/filter.h"
 #include "ferry/storage/backend.h"
 
@@ -64,6 +66,8 @@ struct ExecutionConfig {
   // Transfer exactly these files (sorted, from ParseManifest) instead of
   // scanning; null = scan. A manifest never deletes.
   std::shared_ptr<const std::vector<RelPath>> manifest;
+  // Write a task report into this folder.
+  std::optional<TaskReportConfig> report;
   // Plan only: every decision goes to `on_plan` and nothing is written.
   bool dry_run = false;
   std::function<void(const PlanItem& item)> on_plan;
@@ -89,6 +93,10 @@ struct ExecutionResult {
   // Files that kept changing while they were read (a sample).
   std::vector<std::string> changed_files;
   uint64_t changed_file_count = 0;
+  // The task report: SUCCESS or ERROR (empty when none was asked for).
+  std::string report_status;
+  std::string report_error;
+  std::string report_folder;
 };
 
 class Execution {
@@ -127,6 +135,7 @@ class Execution {
     bool verify = false;
   };
   void Finalize(ExecutionResult* result, const PhasesRun& ran);
+  void FinishReport(ExecutionResult* result);
 
   std::unique_ptr<Backend> src_;
   std::unique_ptr<Backend> dst_;
@@ -136,6 +145,7 @@ class Execution {
   std::stop_source stop_;
   std::atomic<ExecutionStatus> status_{ExecutionStatus::kQueued};
   ExecutionCounters counters_;
+  std::unique_ptr<TaskReport> report_;
 };
 
 }  // namespace ferry

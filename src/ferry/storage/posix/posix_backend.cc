@@ -340,7 +340,13 @@ class PosixBackend : public Backend {
   }
 
   Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
-    FERRY_ASSIGN_OR_RETURN(Fd fd, root_->OpenBeneath(dir, O_RDONLY | O_DIRECTORY));
+    // O_NOATIME: listing a folder should not change its access time.
+    auto opened = root_->OpenBeneath(dir, O_RDONLY | O_DIRECTORY | O_NOATIME);
+    if (!opened.ok() && opened.status().sys_errno() == EPERM) {
+      opened = root_->OpenBeneath(dir, O_RDONLY | O_DIRECTORY);
+    }
+    if (!opened.ok()) return opened.status();
+    Fd fd = std::move(opened).value();
     DIR* stream = ::fdopendir(fd.get());
     if (!stream) return PosixError("list", dir, errno);
     fd.Release();
