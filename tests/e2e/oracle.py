@@ -70,18 +70,22 @@ def scratch_base():
 
 
 def _force_rmtree(path):
-    def onerror(func, p, exc_info):
-        try:
-            parent = os.path.dirname(p)
-            os.chmod(parent, 0o700)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=onerror)
+    """Removes a scratch tree, whatever modes the tests left in it."""
+    if not os.path.lexists(path):
+        return
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+    for top, dirs, _ in os.walk(path):
+        for d in dirs:  # before os.walk descends into them
+            p = os.path.join(top, d)
+            if not os.path.islink(p):
+                try:
+                    os.chmod(p, 0o700)
+                except OSError:
+                    pass
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def make_scratch(testcase, prefix="ferry-e2e-"):

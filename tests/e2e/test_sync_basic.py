@@ -426,7 +426,8 @@ class Metadata(FerryTestCase):
         os.makedirs(os.path.join(src, "setgid-dir"))
         oracle.write_file(os.path.join(src, "suid"), b"s", mode=0o4755)
         oracle.write_file(os.path.join(src, "sgid"), b"g", mode=0o2750)
-        oracle.write_file(os.path.join(src, "none"), b"n", mode=0o000)
+        if oracle.is_root():  # unreadable to anyone else
+            oracle.write_file(os.path.join(src, "none"), b"n", mode=0o000)
         os.chmod(os.path.join(src, "sticky"), 0o1777)
         os.chmod(os.path.join(src, "setgid-dir"), 0o2775)
         # Before 1970 (negative), after 2038 (past 32 bits), odd nanoseconds.

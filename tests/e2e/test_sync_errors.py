@@ -140,6 +140,7 @@ class Unprivileged(FerryTestCase):
         r = sync(self.src, self.dst, "--preserve-deleted-files", "REMOVE", prefix=self.prefix)
         self.assertEqual(r.rc, 1, r.describe())
         self.assertEqual(r["FilesDeleted"], 0)
+        os.chmod(os.path.join(self.dst, "locked"), 0o700)  # it may carry the source's 000
         self.assertTrue(os.path.isfile(os.path.join(self.dst, "locked", "f0000")))
         self.assertTrue(os.path.isfile(os.path.join(self.dst, "locked", "f0001")))
 
@@ -147,7 +148,8 @@ class Unprivileged(FerryTestCase):
         oracle.make_flat_tree(self.src, 2, 100)
         self.give_to_nobody()
         ro = os.path.join(self.base, "readonly")
-        os.mkdir(ro, 0o755)  # root's: nobody cannot create anything in it
+        os.mkdir(ro)
+        os.chmod(ro, 0o555)  # nobody (ferry's user) cannot create anything in it
         r = sync(self.src, os.path.join(ro, "dst"), prefix=self.prefix)
         self.assertEqual(r.rc, 1, r.describe())
         self.assertIn("ferry sync: destination", r.stderr)
