@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/base/digest.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/base/status.h"
 #include "ferry/storage/backend.h"
@@ -217,6 +218,34 @@ inline Status WalkTree(Backend* backend, const RelPath& dir,
 inline Result<std::vector<Entry>> WalkTree(Backend* backend) {
   std::vector<Entry> out;
   FERRY_RETURN_IF_ERROR(WalkTree(backend, RelPath(), &out));
+  return out;
+}
+
+// Everything a tree holds (kind, path, mode, owner, mtime, size, content
+// digest, link target), one line per entry, for comparing two trees.
+inline std::string TreeSignature(Backend* backend, bool with_owner = true) {
+  auto tree = WalkTree(backend);
+  if (!tree.ok()) return "cannot walk: " + tree.status().ToString();
+  std::string out;
+  for (const Entry& e : *tree) {
+    out += std::string(EntryKindName(e.kind)) + " " + e.path.str() +
+           " mode=" + std::to_string(e.mode) +
+           " mtime=" + std::to_string(e.mtime.sec) + "." +
+           std::to_string(e.mtime.nsec);
+    if (with_owner) {
+      out += " uid=" + std::to_string(e.uid) + " gid=" + std::to_string(e.gid);
+    }
+    if (e.is_file()) {
+      auto content = ReadFile(backend, e.path);
+      out += " size=" + std::to_string(e.size) + " content=" +
+             (content.ok()
+                  ? DigestOfBuffer(DigestAlgorithm::kSha256, AsBytes(*content))
+                        .Hex()
+                  : content.status().ToString());
+    }
+    if (e.kind == EntryKind::kSymlink) out += " -> " + e.link_target;
+    out += "\n";
+  }
   return out;
 }
 

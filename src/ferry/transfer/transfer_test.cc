@@ -110,34 +110,6 @@ TransferOptions Options(int threads = 3) {
   return o;
 }
 
-// Everything both trees hold, content included, as one comparable text.
-std::string Describe(Backend* backend, bool with_owner = true) {
-  auto tree = WalkTree(backend);
-  EXPECT_TRUE(tree.ok()) << tree.status().ToString();
-  if (!tree.ok()) return "";
-  std::string out;
-  for (const Entry& e : *tree) {
-    out += std::string(EntryKindName(e.kind)) + " " + e.path.str() +
-           " mode=" + std::to_string(e.mode) +
-           " mtime=" + std::to_string(e.mtime.sec) + "." +
-           std::to_string(e.mtime.nsec);
-    if (with_owner) {
-      out += " uid=" + std::to_string(e.uid) + " gid=" + std::to_string(e.gid);
-    }
-    if (e.is_file()) {
-      auto content = ReadFile(backend, e.path);
-      out += " size=" + std::to_string(e.size) + " digest=" +
-             (content.ok()
-                  ? DigestOfBuffer(DigestAlgorithm::kSha256, AsBytes(*content))
-                        .Hex()
-                  : content.status().ToString());
-    }
-    if (e.kind == EntryKind::kSymlink) out += " -> " + e.link_target;
-    out += "\n";
-  }
-  return out;
-}
-
 using testing::MemoryTree;
 
 TEST(TransferTest, CopiesATreeWithEveryKindOfEntry) {
@@ -153,7 +125,8 @@ TEST(TransferTest, CopiesATreeWithEveryKindOfEntry) {
 
   auto run = RunTransfer(src.backend(), dst.backend(), Options());
   ASSERT_OK(run->finish);
-  EXPECT_EQ(Describe(dst.backend()), Describe(src.backend()));
+  EXPECT_EQ(testing::TreeSignature(dst.backend()),
+            testing::TreeSignature(src.backend()));
 
   const auto& results = run->observer.results;
   for (const char* path :
@@ -199,7 +172,8 @@ TEST(TransferTest, LargeFilesMoveInChunksAcrossWorkers) {
     EXPECT_EQ(r.at("big").digest, DigestOfBuffer(algo, AsBytes(big)));
     EXPECT_EQ(r.at("exact").digest, DigestOfBuffer(algo, AsBytes(exact)));
     EXPECT_EQ(run->observer.reports.at("big"), 1);
-    EXPECT_EQ(Describe(dst.backend()), Describe(src.backend()));
+    EXPECT_EQ(testing::TreeSignature(dst.backend()),
+              testing::TreeSignature(src.backend()));
   }
 }
 
@@ -358,7 +332,8 @@ TEST(TransferTest, TypesSwapBetweenFilesFoldersAndLinks) {
   ASSERT_OK(run->finish);
   for (const auto& [path, r] : run->observer.results)
     EXPECT_OK(r.status) << path;
-  EXPECT_EQ(Describe(dst.backend()), Describe(src.backend()));
+  EXPECT_EQ(testing::TreeSignature(dst.backend()),
+            testing::TreeSignature(src.backend()));
 }
 
 TEST(TransferTest, ContentsOfAFolderThatCannotBeCreatedFail) {
@@ -479,7 +454,8 @@ TEST(TransferPosixTest, FolderTimesSurviveTheirContentsBeingWritten) {
   p.Open();
   auto run = RunTransfer(p.src.get(), p.dst.get(), Options());
   ASSERT_OK(run->finish);
-  EXPECT_EQ(Describe(p.dst.get()), Describe(p.src.get()));
+  EXPECT_EQ(testing::TreeSignature(p.dst.get()),
+            testing::TreeSignature(p.src.get()));
   EXPECT_EQ(p.dst->Stat(RelPath()).value()->mtime,
             p.src->Stat(RelPath()).value()->mtime);
 }
@@ -508,7 +484,8 @@ TEST(TransferPosixTest, ANewSubfolderLeavesItsUnchangedParentsTimeAlone) {
                     "and it was not restored (Transfer::Add does not mark the "
                     "parent of a created folder dirty)";
   }
-  EXPECT_EQ(Describe(p.dst.get()), Describe(p.src.get()));
+  EXPECT_EQ(testing::TreeSignature(p.dst.get()),
+            testing::TreeSignature(p.src.get()));
 }
 
 TEST(TransferPosixTest, HolesStayHoles) {
