@@ -165,7 +165,7 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   }
   for (auto& [name, value] : args.option_flags) {
     std::string help = "DataSync option " + name;
-    sync->add_option("--" + KebabCase(name), value, help);
+    args.given_options.push_back(sync->add_option("--" + KebabCase(name), value, help));
   }
   sync->add_option("--options", args.shorthand,
                    "Options in the aws CLI shorthand: VerifyMode=NONE,TransferMode=ALL");
@@ -197,7 +197,20 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   sync->add_option("--xattrs", args.xattrs,
                    "Extended attributes of files and folders: PRESERVE (default) or NONE");
   sync->add_option("--acls", args.acls, "POSIX ACLs: PRESERVE (default) or NONE");
+  sync->add_option("--xattr-check", args.xattr_check,
+                   "How attribute-only changes are found: CTIME (default: source ctime newer "
+                   "than the destination's) or ALWAYS (read attributes in every scan)");
   sync->add_flag("--no-progress", args.no_progress, "Never draw the progress line");
+  for (CLI::Option* opt : sync->get_options()) args.given_options.push_back(opt);
+}
+
+bool SyncArgs::Given(const std::string& flag) const {
+  for (const CLI::Option* opt : given_options) {
+    if (opt->get_name() == flag || opt->check_lname(flag.substr(flag.find_first_not_of('-')))) {
+      return opt->count() > 0;
+    }
+  }
+  return false;
 }
 
 int RunSync(const SyncArgs& args) {
@@ -207,12 +220,27 @@ int RunSync(const SyncArgs& args) {
     std::fprintf(stderr, "ferry sync: %s\n", msg.c_str());
     return 2;
   };
+  for (const char* flag : {"--options", "--includes", "--excludes", "--checksum-algorithm",
+                           "--max-delete", "--task-report-dir", "--manifest", "--log-file"}) {
+    // An empty value given on purpose is a mistake, not "the default".
+    std::string value = std::string(flag) == "--options"              ? args.shorthand
+                        : std::string(flag) == "--includes"           ? args.includes
+                        : std::string(flag) == "--excludes"           ? args.excludes
+                        : std::string(flag) == "--checksum-algorithm" ? args.checksum
+                        : std::string(flag) == "--max-delete"         ? args.max_delete
+                        : std::string(flag) == "--task-report-dir"    ? args.report_dir
+                        : std::string(flag) == "--manifest"           ? args.manifest
+                                                                      : args.log_file;
+    if (value.empty() && args.Given(flag)) {
+      return usage_error(std::string("an empty value was given for ") + flag);
+    }
+  }
   if (!args.shorthand.empty()) {
     Status st = config.options.SetFromShorthand(args.shorthand);
     if (!st.ok()) return usage_error(std::string(st.message()));
   }
   for (const auto& [name, value] : args.option_flags) {
-    if (value.empty()) continue;
+    if (value.empty() && !args.Given("--" + KebabCase(name))) continue;
     Status st = config.options.Set(name, value);
     if (!st.ok()) return usage_error(std::string(st.message()));
   }
@@ -241,6 +269,12 @@ int RunSync(const SyncArgs& args) {
     }
     return Status::Ok();
   };
+  if (args.xattr_check == "ALWAYS") {
+    config.xattr_check_always = true;
+  } else if (args.xattr_check != "CTIME") {
+    return usage_error("Invalid value '" + args.xattr_check +
+                       "' for --xattr-check (expected CTIME or ALWAYS)");
+  }
   for (auto [name, value, out] : {std::tuple{"--xattrs", &args.xattrs, &config.xattrs},
                                   std::tuple{"--acls", &args.acls, &config.acls}}) {
     Status st = preserve_flag(name, *value, out);

@@ -15,8 +15,12 @@ namespace ferry {
 struct SyncArgs {
   std::string source;
   std::string destination;
-  // (DataSync option name, value given on the command line or "").
+  // (DataSync option name, value given on the command line).
   std::vector<std::pair<std::string, std::string>> option_flags;
+  // Which options were given at all (an explicitly empty value is an error,
+  // not "use the default"): filled by AddSyncCommand.
+  std::vector<CLI::Option*> given_options;
+  bool Given(const std::string& flag) const;
   std::string shorthand;
   std::string includes;
   std::string excludes;
@@ -33,6 +37,7 @@ struct SyncArgs {
   bool dry_run = false;
   std::string xattrs = "PRESERVE";
   std::string acls = "PRESERVE";
+  std::string xattr_check = "CTIME";
   bool no_progress = false;
 };
 

@@ -45,7 +45,12 @@ std::string_view MetadataDifference(const Entry& src, const Entry& dst,
       !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
     return "mtime differs";
   }
-  if (options.attributes && (src.kind == EntryKind::kFile || src.kind == EntryKind::kDirectory) &&
+  const bool carries = src.kind == EntryKind::kFile || src.kind == EntryKind::kDirectory;
+  if (carries && options.attributes == DiffOptions::AttributeCheck::kAlways &&
+      src.xattr_hash != dst.xattr_hash) {
+    return "extended attributes differ";
+  }
+  if (carries && options.attributes == DiffOptions::AttributeCheck::kCtime &&
       src.ctime > dst.ctime) {
     return "attributes may have changed (source ctime is newer)";
   }

@@ -60,11 +60,17 @@ struct DiffOptions {
   bool remove_deleted = false;  // PreserveDeletedFiles REMOVE
   bool preserve_devices = false;
   bool hard_links = false;  // both locations can hold hard links
-  // Extended attributes or ACLs are preserved. Scans do not read them (that
-  // would double the cost of a scan), so an item whose source ctime is newer
-  // than its destination ctime (its attributes may have changed since ferry
-  // wrote it) gets its metadata applied again.
-  bool attributes = false;
+  // How attribute-only changes (extended attributes, ACLs) are found when
+  // they are preserved. kCtime: scans do not read attributes (that would
+  // double the cost of a scan); an item whose source ctime is newer than its
+  // destination ctime (its attributes changed after ferry wrote it) gets its
+  // metadata applied again. Sound while both file systems share a clock,
+  // except for a change made in the same clock tick as ferry's write of that
+  // same item (a concurrent change); a destination clock ahead of the
+  // source's hides such changes.
+  // kAlways: scans read attributes and their hashes are compared.
+  enum class AttributeCheck : uint8_t { kNone, kCtime, kAlways };
+  AttributeCheck attributes = AttributeCheck::kNone;
   // Which metadata counts as a difference (mtime here also means "compare
   // mtimes to decide whether content changed").
   MetadataPolicy compare;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <random>
 #include <set>
+#include <unordered_set>
 #include <thread>
 
 #include "ferry/base/clock.h"
@@ -60,6 +61,8 @@ std::string_view PhaseStatusName(PhaseStatus status) {
 namespace {
 
 constexpr size_t kChangedFileSample = 20;
+// Failures remembered so that verification does not report them twice.
+constexpr size_t kMaxRememberedFailures = 1000000;
 
 std::string RandomHex(size_t n) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
@@ -91,7 +94,7 @@ std::string FormatPercent(double p) {
 }
 
 // Counts, logs and journals what the transfer and verification report.
-class Recorder : public TransferObserver, public VerifyObserver {
+class Recorder : public TransferObserver {
  public:
   Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal, TaskReport* report,
            std::function<void()> on_first_work)
@@ -131,6 +134,7 @@ class Recorder : public TransferObserver, public VerifyObserver {
     }
     if (!r.status.ok()) {
       Bump(folder ? c_.folders_failed_transfer : c_.files_failed_transfer);
+      NoteFailed(item.src.path);
       log_->Write("ERROR", "TransferFailed",
                   "Failed to transfer " + shown + ": " + std::string(r.status.message()),
                   {{"path", shown}, {"reason", std::string(r.status.message())},
@@ -178,7 +182,20 @@ class Recorder : public TransferObserver, public VerifyObserver {
     }
   }
 
-  void OnVerified(const VerifyOutcome& o) override {
+  // Paths that failed before verification (planned, listed or transferred).
+  void NoteFailed(const RelPath& path) {
+    std::lock_guard lock(mu_);
+    if (failed_.size() < kMaxRememberedFailures) failed_.insert(path.str());
+  }
+  bool Failed(const RelPath& path) {
+    std::lock_guard lock(mu_);
+    return failed_.count(path.str()) > 0;
+  }
+
+  // What verification reports. Its bytes read are not BytesTransferred.
+  VerifyObserver* verify_observer() { return &verify_sink_; }
+
+  void OnVerified(const VerifyOutcome& o) {
     const bool folder = IsFolder(o.kind);
     const std::string shown = o.path.Display();
     if (report_) {
@@ -247,9 +264,18 @@ class Recorder : public TransferObserver, public VerifyObserver {
   Journal* journal_;
   TaskReport* report_;
   std::function<void()> on_first_work_;
+  class VerifySink : public VerifyObserver {
+   public:
+    explicit VerifySink(Recorder* r) : r_(r) {}
+    void OnVerified(const VerifyOutcome& o) override { r_->OnVerified(o); }
+
+   private:
+    Recorder* r_;
+  } verify_sink_{this};
   std::mutex mu_;
   std::vector<std::string> changed_;
   uint64_t changed_count_ = 0;
+  std::unordered_set<std::string> failed_;
 };
 
 }  // namespace
@@ -332,8 +358,6 @@ ExecutionResult Execution::Run() {
   compare.atime = false;
   const bool changed_mode = opt.transfer_mode == TransferMode::kChanged;
   const bool remove = opt.preserve_deleted_files == DeletedFilesMode::kRemove;
-  const bool xattrs = config_.xattrs && src_->capabilities().xattrs && dst_->capabilities().xattrs;
-  const bool acls = config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
   const int64_t granularity = std::max(src_->capabilities().mtime_granularity_ns,
                                        dst_->capabilities().mtime_granularity_ns);
   int threads = config_.threads;
@@ -361,8 +385,14 @@ ExecutionResult Execution::Run() {
                    {"reason", std::string(st.message())}});
     };
   };
+  const bool xattrs = config_.xattrs && src_->capabilities().xattrs && dst_->capabilities().xattrs;
+  const bool acls = config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
   ScanOptions so;
   so.threads = config_.scan_threads;
+  if (config_.xattr_check_always) {
+    so.xattrs = xattrs;
+    so.acls = acls;
+  }
   so.filter = &*filter;
   so.stop = stop;
   so.on_list_error = on_list_error("source");
@@ -438,7 +468,9 @@ ExecutionResult Execution::Run() {
   dopt.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
   dopt.hard_links = src_->capabilities().hard_links && dst_->capabilities().hard_links;
   dopt.compare = compare;
-  dopt.attributes = xattrs || acls;
+  dopt.attributes = !(xattrs || acls)          ? DiffOptions::AttributeCheck::kNone
+                    : config_.xattr_check_always ? DiffOptions::AttributeCheck::kAlways
+                                                 : DiffOptions::AttributeCheck::kCtime;
   dopt.map_source = map_source;
   dopt.mtime_granularity_ns = granularity;
   std::unique_ptr<PlanSource> plan;
@@ -534,6 +566,7 @@ ExecutionResult Execution::Run() {
       case PlanAction::kFailUnlisted:
       case PlanAction::kFailMissing:
         Bump(folder ? counters_.folders_failed_prepare : counters_.files_failed_prepare);
+        recorder.NoteFailed(item.src.path);
         if (report_) {
           report_->Skipped({{"RelativePath", item.src.path.Display()},
                             {"SkippedTimestamp", FormatIso8601(WallNanos())},
@@ -626,11 +659,13 @@ ExecutionResult Execution::Run() {
     vo.filter = &*filter;
     vo.stop = stop;
     vo.map_source = map_source;
+    vo.already_failed = [&recorder](const RelPath& p) { return recorder.Failed(p); };
     Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
-                    ? VerifyTransferred(dst_.get(), journal.get(), vo, &recorder)
-                : config_.manifest
-                    ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo, &recorder)
-                    : VerifyPointInTime(src_.get(), dst_.get(), vo, &recorder);
+                    ? VerifyTransferred(dst_.get(), journal.get(), vo, recorder.verify_observer())
+                : config_.manifest ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo,
+                                                 recorder.verify_observer())
+                                   : VerifyPointInTime(src_.get(), dst_.get(), vo,
+                                                       recorder.verify_observer());
     result.verify_ms = MillisSince(verify_start);
     if (!vs.ok() && !vs.IsCancelled()) {
       fail("VerificationError", "Verification could not complete: " + std::string(vs.message()));

@@ -57,6 +57,9 @@ struct ExecutionConfig {
   bool fsync = false;  // fsync each file before renaming it into place
   bool xattrs = true;  // preserve extended attributes (where both sides can)
   bool acls = true;    // preserve POSIX ACLs (where both sides can)
+  // Read attributes in every scan to find attribute-only changes, instead
+  // of judging by ctime (see DiffOptions::AttributeCheck).
+  bool xattr_check_always = false;
   uint64_t chunk_size = 16 * kBlockSize;
   std::string task_arn;  // for the report; synthesized when empty
   // Refuse to delete more than this many items (-1: no limit), or more than

@@ -80,6 +80,16 @@ void Scanner::Fill(const RelPath& dir, Listing* listing) {
       continue;
     }
     if (d == FilterDecision::kNotIncluded) continue;
+    if ((options_.xattrs || options_.acls) && (e.is_file() || e.is_dir())) {
+      auto attrs = backend_->GetXattrs(e.path);
+      if (attrs.ok()) {
+        e.xattr_hash = XattrHash(FilterXattrs(std::move(attrs).value(), options_.xattrs,
+                                              options_.acls));
+      } else if (!attrs.status().IsNotFound()) {
+        listing->status = attrs.status();
+        return;
+      }
+    }
     listing->entries.push_back(std::move(e));
   }
   if (!backend_->capabilities().sorted_listing) {

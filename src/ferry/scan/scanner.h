@@ -39,6 +39,10 @@ struct ScanOptions {
   // Stop reading ahead once this many prefetched entries wait.
   size_t prefetch_entries = 8192;
   const Filter* filter = nullptr;  // not owned; null = no filter
+  // Read the attributes of files and folders into Entry::xattr_hash (the
+  // ones these select). Costs a call per entry.
+  bool xattrs = false;
+  bool acls = false;
   std::stop_token stop;
   // Called (on the consumer's thread) for a directory that cannot be listed;
   // the directory itself is still returned, flagged kListingFailed.

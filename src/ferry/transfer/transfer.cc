@@ -1,5 +1,8 @@
 #include "ferry/transfer/transfer.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -24,6 +27,9 @@ struct Transfer::DirNode {
   std::atomic<bool> dirty{false};  // something inside was written
   Status failure;                  // set before state becomes kFailed
   bool is_root = false;
+  // The destination folder was made owner-writable so that ferry (not root)
+  // can change its contents; its mode to put back when no mode is copied.
+  std::optional<uint32_t> restore_mode;
 };
 
 struct Transfer::FileTask {
@@ -133,6 +139,7 @@ void Transfer::Add(PlanItem item) {
       Push(std::move(job), 0);
       Flush();  // what goes inside waits for it
     }
+    if (!create) MakeWritable(*node);
     stack_.push_back(std::move(node));
     return;
   }
@@ -184,6 +191,21 @@ void Transfer::Add(PlanItem item) {
   }
 }
 
+void Transfer::MakeWritable(DirNode& node) {
+  static const uid_t euid = ::geteuid();
+  const std::optional<Entry>& dst = node.item.dst;
+  if (euid == 0 || !dst || !dst->is_dir() || (dst->mode & S_IWUSR) || dst->uid != euid) return;
+  // Like rsync: a read-only folder of ours gets u+w while its contents are
+  // updated; its mode is set again once they are done.
+  Entry writable = *dst;
+  writable.mode |= S_IWUSR;
+  MetadataPolicy mode_only{.mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
+  if (dst_->SetMetadata(node.item.src.path, writable, mode_only).ok()) {
+    node.restore_mode = dst->mode;
+    node.dirty.store(true);
+  }
+}
+
 void Transfer::CloseTop() {
   std::shared_ptr<DirNode> node = std::move(stack_.back());
   stack_.pop_back();
@@ -201,6 +223,13 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
     result.status = node->failure;
   } else if (item.action != PlanAction::kUnchanged || node->dirty.load()) {
     result.status = dst_->SetMetadata(item.src.path, item.src, dir_policy_);
+    if (result.status.ok() && node->restore_mode && !dir_policy_.mode) {
+      Entry original = item.src;
+      original.mode = *node->restore_mode;
+      MetadataPolicy mode_only{.mode = true, .uid = false, .gid = false, .mtime = false,
+                               .atime = false};
+      result.status = dst_->SetMetadata(item.src.path, original, mode_only);
+    }
     if (result.status.ok() && item.action != PlanAction::kUnchanged &&
         (options_.xattrs || options_.acls)) {
       auto hash = CopyXattrs(item.src.path, nullptr, nullptr);

@@ -102,6 +102,7 @@ class Transfer {
   void Flush();
   void Push(Job job, uint64_t bytes);
   void CloseTop();
+  void MakeWritable(DirNode& node);
   void Release(const std::shared_ptr<DirNode>& node);
   void WorkerLoop();
   void Run(Job& job);

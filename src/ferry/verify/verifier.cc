@@ -308,11 +308,18 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     }
     if (!s && !d) break;
     int c = !d ? -1 : !s ? 1 : ComparePaths(s->path, d->path);
+    auto failed_before = [&](const Entry& e) {
+      return options.already_failed && options.already_failed(e.path);
+    };
     if (c < 0) {
       Entry e = std::move(*s);
       s.reset();
       if (e.is_dir() && e.listing_failed()) src_unlisted = e.path;
       if (is_device(e.kind) && !options.preserve_devices) continue;
+      if (failed_before(e)) {
+        if (e.is_dir()) src_scan.SkipChildren();
+        continue;
+      }
       VerifyOutcome out;
       out.path = e.path;
       out.kind = e.kind;
@@ -345,6 +352,11 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     d.reset();
     if (se.is_dir() && se.listing_failed()) src_unlisted = se.path;
     if (is_device(se.kind) && !options.preserve_devices) continue;
+    if (failed_before(se)) {
+      if (se.is_dir()) src_scan.SkipChildren();
+      if (de.is_dir()) dst_scan.SkipChildren();
+      continue;
+    }
     if (se.listing_failed() || de.listing_failed()) {
       // One side's contents were never seen, so neither the folder nor
       // anything beneath it can be called verified, missing or extra. (The
@@ -374,6 +386,7 @@ Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths
   });
   for (const RelPath& path : paths) {
     if (options.stop.stop_requested()) break;
+    if (options.already_failed && options.already_failed(path)) continue;
     auto s = src->Stat(path);
     if (!s.ok() || !*s || (*s)->is_dir()) continue;  // failed when planned
     Entry want = std::move(**s);

@@ -73,6 +73,9 @@ struct VerifyOptions {
   const Filter* filter = nullptr;
   std::stop_token stop;
   std::function<void(Entry*)> map_source;
+  // Items that already failed (to list or transfer) are not verified again:
+  // they are reported once, where they failed.
+  std::function<bool(const RelPath&)> already_failed;
 };
 
 // Empty when `actual` matches `expected` as far as `policy` asks; otherwise
