@@ -85,13 +85,9 @@ class Unprivileged(FerryTestCase):
         # The log on stderr names it too.
         self.assertIn("/locked.bin", r.stderr)
 
-    @unittest.expectedFailure
     def test_unreadable_file_error_detail(self):
-        # BUG: point-in-time verification counts the file that already failed
-        # to transfer a second time (FilesFailed.Verify == 1,
-        # FileNotAtDestination), so the execution ends with
-        # "Verification detected mismatches" instead of DataSync's
-        # "Selected files transferred except for files skipped due to errors."
+        # The file that failed to transfer is not counted again as a
+        # verification mismatch: DataSync's "skipped due to errors" detail.
         r, _ = self.run_unreadable_file()
         self.assertEqual(r["FilesFailed.Verify"], 0)
         self.assertEqual(r["Result.ErrorDetail"], SKIPPED_DETAIL)
@@ -156,13 +152,10 @@ class Unprivileged(FerryTestCase):
         self.assertEqual(os.listdir(ro), [])
 
 
-    @unittest.expectedFailure
     def test_read_only_folder_updated_by_non_root(self):
-        # BUG: run as a non-root user, ferry copies a read-only source folder
-        # (0555) as read-only, then cannot change anything inside it on the
-        # next run: "create /ro/new: Permission denied", exit 1. The first
-        # run works (contents are written before the folder's mode is
-        # applied); later runs must do the same (rsync adds u+w meanwhile).
+        # Run as a non-root user, ferry copies a read-only source folder
+        # (0555) as read-only; the next run must still be able to change
+        # what is inside it (rsync adds u+w meanwhile).
         os.makedirs(os.path.join(self.src, "ro"))
         oracle.write_file(os.path.join(self.src, "ro", "old"), b"old")
         self.give_to_nobody()
