@@ -16,7 +16,7 @@
 #include <string_view>
 
 #include "ferry/diff/plan.h"
-#include "ferry/scan/scanner.h"
+#include "ferry/scan/entry_merge.h"
 
 namespace ferry {
 
@@ -31,22 +31,14 @@ class Differ : public PlanSource {
   Result<bool> Next(PlanItem* out) override;
 
  private:
-  Status Fill();
-
-  Scanner* const src_;
-  Scanner* const dst_;
+  EntryMerge merge_;
+  const bool has_dst_;
   const DiffOptions options_;
   HardLinkTracker links_;
-  std::optional<Entry> s_;
-  std::optional<Entry> d_;
-  bool src_done_ = false;
-  bool dst_done_ = false;
   // Source folder that could not be listed: nothing beneath it is deleted.
   std::optional<RelPath> src_unlisted_;
   // Destination folder that could not be listed: nothing is written beneath.
   std::optional<RelPath> dst_unlisted_;
-  // Destination folder being replaced by a non-folder: its contents go with it.
-  std::optional<RelPath> dst_replaced_;
 };
 
 }  // namespace ferry

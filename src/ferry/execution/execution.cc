@@ -134,7 +134,7 @@ class Recorder : public TransferObserver {
     }
     if (!r.status.ok()) {
       Bump(folder ? c_.folders_failed_transfer : c_.files_failed_transfer);
-      NoteFailed(item.src.path);
+      NoteNotVerified(item.src.path);
       log_->Write("ERROR", "TransferFailed",
                   "Failed to transfer " + shown + ": " + std::string(r.status.message()),
                   {{"path", shown}, {"reason", std::string(r.status.message())},
@@ -182,12 +182,14 @@ class Recorder : public TransferObserver {
     }
   }
 
-  // Paths that failed before verification (planned, listed or transferred).
-  void NoteFailed(const RelPath& path) {
+  // Paths verification leaves alone: they failed (to be planned or
+  // transferred) or were deliberately kept as they are (OverwriteMode
+  // NEVER), and are reported as such already.
+  void NoteNotVerified(const RelPath& path) {
     std::lock_guard lock(mu_);
     if (failed_.size() < kMaxRememberedFailures) failed_.insert(path.str());
   }
-  bool Failed(const RelPath& path) {
+  bool NotVerified(const RelPath& path) {
     std::lock_guard lock(mu_);
     return failed_.count(path.str()) > 0;
   }
@@ -542,6 +544,7 @@ ExecutionResult Execution::Run() {
       case PlanAction::kSkipOverwrite:
       case PlanAction::kSkipDevice:
         Bump(folder ? counters_.folders_skipped : counters_.files_skipped);
+        recorder.NoteNotVerified(item.src.path);
         if (report_) {
           report_->Skipped({{"RelativePath", item.src.path.Display()},
                             {"SrcMetadata", ReportMetadata(item.src)},
@@ -566,7 +569,7 @@ ExecutionResult Execution::Run() {
       case PlanAction::kFailUnlisted:
       case PlanAction::kFailMissing:
         Bump(folder ? counters_.folders_failed_prepare : counters_.files_failed_prepare);
-        recorder.NoteFailed(item.src.path);
+        recorder.NoteNotVerified(item.src.path);
         if (report_) {
           report_->Skipped({{"RelativePath", item.src.path.Display()},
                             {"SkippedTimestamp", FormatIso8601(WallNanos())},
@@ -659,7 +662,7 @@ ExecutionResult Execution::Run() {
     vo.filter = &*filter;
     vo.stop = stop;
     vo.map_source = map_source;
-    vo.already_failed = [&recorder](const RelPath& p) { return recorder.Failed(p); };
+    vo.not_verified = [&recorder](const RelPath& p) { return recorder.NotVerified(p); };
     Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
                     ? VerifyTransferred(dst_.get(), journal.get(), vo, recorder.verify_observer())
                 : config_.manifest ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo,

@@ -130,6 +130,7 @@ void Transfer::Add(PlanItem item) {
     node->item = std::move(item);
     node->parent = top;
     top->pending.fetch_add(1);
+    if (create) top->dirty.store(true);  // a new entry changes the parent's mtime
     if (create) {
       node->state.store(kCreating);
       node->pending.fetch_add(1);  // held by the mkdir job
@@ -291,6 +292,15 @@ void Transfer::Run(Job& job) {
   }
 }
 
+Status Transfer::Ready(const Job& job, const RelPath& path) {
+  if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
+  if (!WaitForParent(job)) {
+    return Status::FailedPrecondition("the folder containing " + path.Display() +
+                                      " could not be created");
+  }
+  return Status::Ok();
+}
+
 bool Transfer::WaitForParent(const Job& job) {
   const std::shared_ptr<DirNode>& parent =
       job.kind == Job::Kind::kMkdir ? job.node->parent : job.node;
@@ -306,13 +316,8 @@ bool Transfer::WaitForParent(const Job& job) {
 void Transfer::RunMkdir(Job& job) {
   DirNode& node = *job.node;
   const RelPath& path = node.item.src.path;
-  Status st;
-  if (options_.stop.stop_requested()) {
-    st = Status::Cancelled("cancelled");
-  } else if (!WaitForParent(job)) {
-    st = Status::FailedPrecondition("the folder containing " + path.Display() +
-                                    " could not be created");
-  } else {
+  Status st = Ready(job, path);
+  if (st.ok()) {
     if (node.item.dst && !node.item.dst->is_dir()) st = dst_->Remove(path);
     if (st.ok()) st = dst_->MakeDirectory(path);
     if (st.code() == StatusCode::kAlreadyExists && !node.item.dst) {
@@ -335,12 +340,8 @@ void Transfer::RunLink(Job& job) {
   const PlanItem& item = job.item;
   ItemResult result;
   result.applied = item.src;
-  if (options_.stop.stop_requested()) {
-    result.status = Status::Cancelled("cancelled");
-  } else if (!WaitForParent(job)) {
-    result.status = Status::FailedPrecondition(
-        "the folder containing " + item.src.path.Display() + " could not be created");
-  } else {
+  result.status = Ready(job, item.src.path);
+  if (result.status.ok()) {
     auto create = [&] {
       return item.src.kind == EntryKind::kSymlink
                  ? dst_->CreateSymlink(item.src.path, item.src, options_.metadata)
@@ -363,12 +364,8 @@ void Transfer::RunHardLink(Job& job) {
   ItemResult result;
   result.applied = item.src;
   result.metadata_only = true;
-  if (options_.stop.stop_requested()) {
-    result.status = Status::Cancelled("cancelled");
-  } else if (!WaitForParent(job)) {
-    result.status = Status::FailedPrecondition(
-        "the folder containing " + item.src.path.Display() + " could not be created");
-  } else {
+  result.status = Ready(job, item.src.path);
+  if (result.status.ok()) {
     // The first name was planned (and queued) before this one.
     int s = group.state.load();
     while (s == HardLinkGroup::kPending) {
@@ -410,11 +407,8 @@ void Transfer::RunMetadata(Job& job) {
   ItemResult result;
   result.applied = item.src;
   result.metadata_only = true;
-  if (options_.stop.stop_requested()) {
-    result.status = Status::Cancelled("cancelled");
-  } else if (!WaitForParent(job)) {
-    result.status = Status::FailedPrecondition("parent folder unavailable");
-  } else {
+  result.status = Ready(job, item.src.path);
+  if (result.status.ok()) {
     result.status = dst_->SetMetadata(item.src.path, item.src, options_.metadata);
     if (result.status.ok() && item.src.is_file() && (options_.xattrs || options_.acls)) {
       auto hash = CopyXattrs(item.src.path, nullptr, nullptr);
@@ -560,12 +554,8 @@ Status Transfer::CopyWhole(FileTask& task) {
 void Transfer::RunFileChunk(Job& job) {
   FileTask& task = *job.file;
   if (!task.failed.load()) {
-    if (options_.stop.stop_requested()) {
-      task.Fail(Status::Cancelled("cancelled"));
-    } else if (!WaitForParent(job)) {
-      task.Fail(Status::FailedPrecondition("the folder containing " +
-                                           task.item.src.path.Display() +
-                                           " could not be created"));
+    if (Status ready = Ready(job, task.item.src.path); !ready.ok()) {
+      task.Fail(std::move(ready));
     } else {
       Status st = OpenFile(task);
       if (st.ok()) {

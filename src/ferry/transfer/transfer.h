@@ -116,6 +116,8 @@ class Transfer {
   // the destination, through `writer` when given; returns their hash.
   Result<uint64_t> CopyXattrs(const RelPath& path, Reader* reader, StagedWriter* writer);
   bool WaitForParent(const Job& job);
+  // OK once the job may start: not cancelled, and its folder exists.
+  Status Ready(const Job& job, const RelPath& path);
   void FinishFile(FileTask& task);
   void Report(const PlanItem& item, const ItemResult& result);
 

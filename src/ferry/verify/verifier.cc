@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "ferry/base/bounded_queue.h"
-#include "ferry/scan/scanner.h"
+#include "ferry/scan/entry_merge.h"
 
 namespace ferry {
 namespace {
@@ -281,97 +281,62 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
   Scanner dst_scan(dst, so);
   FERRY_RETURN_IF_ERROR(src_scan.Start());
   FERRY_RETURN_IF_ERROR(dst_scan.Start());
+  EntryMerge merge(&src_scan, &dst_scan, options.map_source);
   std::optional<Entry> s;
   std::optional<Entry> d;
-  bool s_done = false;
-  bool d_done = false;
   std::optional<RelPath> src_unlisted;
+  auto failed_before = [&](const Entry& e) {
+    return options.not_verified && options.not_verified(e.path);
+  };
   while (!options.stop.stop_requested()) {
-    if (!s && !s_done) {
-      Entry e;
-      FERRY_ASSIGN_OR_RETURN(bool more, src_scan.Next(&e));
-      if (more) {
-        if (options.map_source) options.map_source(&e);
-        s = std::move(e);
-      } else {
-        s_done = true;
-      }
+    FERRY_ASSIGN_OR_RETURN(bool more, merge.Next(&s, &d));
+    if (!more) break;
+    if (s && s->is_dir() && s->listing_failed()) src_unlisted = s->path;
+    if (s && ((is_device(s->kind) && !options.preserve_devices) || failed_before(*s))) {
+      if (s->is_dir()) merge.SkipSourceChildren();
+      if (d && d->is_dir()) merge.SkipDestinationChildren();
+      continue;
     }
-    if (!d && !d_done) {
-      Entry e;
-      FERRY_ASSIGN_OR_RETURN(bool more, dst_scan.Next(&e));
-      if (more) {
-        d = std::move(e);
-      } else {
-        d_done = true;
-      }
-    }
-    if (!s && !d) break;
-    int c = !d ? -1 : !s ? 1 : ComparePaths(s->path, d->path);
-    auto failed_before = [&](const Entry& e) {
-      return options.already_failed && options.already_failed(e.path);
-    };
-    if (c < 0) {
-      Entry e = std::move(*s);
-      s.reset();
-      if (e.is_dir() && e.listing_failed()) src_unlisted = e.path;
-      if (is_device(e.kind) && !options.preserve_devices) continue;
-      if (failed_before(e)) {
-        if (e.is_dir()) src_scan.SkipChildren();
-        continue;
-      }
+    if (s && !d) {
       VerifyOutcome out;
-      out.path = e.path;
-      out.kind = e.kind;
-      out.src = std::move(e);
+      out.path = s->path;
+      out.kind = s->kind;
+      out.src = std::move(*s);
       Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
       observer->OnVerified(out);
-      if (out.kind == EntryKind::kDirectory) src_scan.SkipChildren();
+      if (out.kind == EntryKind::kDirectory) merge.SkipSourceChildren();
       continue;
     }
-    if (c > 0) {
-      Entry e = std::move(*d);
-      d.reset();
-      bool protect = src_unlisted && src_unlisted->IsAncestorOf(e.path);
+    if (!s) {
+      bool protect = src_unlisted && src_unlisted->IsAncestorOf(d->path);
       if (!options.remove_deleted || protect) {
-        if (e.is_dir()) dst_scan.SkipChildren();
+        if (d->is_dir()) merge.SkipDestinationChildren();
         continue;
       }
       VerifyOutcome out;
-      out.path = e.path;
-      out.kind = e.kind;
-      out.dst = std::move(e);
+      out.path = d->path;
+      out.kind = d->kind;
+      out.dst = std::move(*d);
       Fail(&out, VerifyFailureKind::kNotAtSource, "at the destination but not at the source");
       observer->OnVerified(out);
-      if (out.kind == EntryKind::kDirectory) dst_scan.SkipChildren();
+      if (out.kind == EntryKind::kDirectory) merge.SkipDestinationChildren();
       continue;
     }
-    Entry se = std::move(*s);
-    Entry de = std::move(*d);
-    s.reset();
-    d.reset();
-    if (se.is_dir() && se.listing_failed()) src_unlisted = se.path;
-    if (is_device(se.kind) && !options.preserve_devices) continue;
-    if (failed_before(se)) {
-      if (se.is_dir()) src_scan.SkipChildren();
-      if (de.is_dir()) dst_scan.SkipChildren();
-      continue;
-    }
-    if (se.listing_failed() || de.listing_failed()) {
+    if (s->listing_failed() || d->listing_failed()) {
       // One side's contents were never seen, so neither the folder nor
       // anything beneath it can be called verified, missing or extra. (The
       // execution's own scans count and log listing failures.)
-      src_scan.SkipChildren();
-      dst_scan.SkipChildren();
+      merge.SkipSourceChildren();
+      merge.SkipDestinationChildren();
       continue;
     }
-    if (se.kind != de.kind) {
-      if (se.is_dir()) src_scan.SkipChildren();
-      if (de.is_dir()) dst_scan.SkipChildren();
+    if (s->kind != d->kind) {
+      if (s->is_dir()) merge.SkipSourceChildren();
+      if (d->is_dir()) merge.SkipDestinationChildren();
     }
     Check chk;
-    chk.expected = std::move(se);
-    chk.found = std::move(de);
+    chk.expected = std::move(*s);
+    chk.found = std::move(*d);
     pool.Add(std::move(chk));
   }
   pool.Finish();
@@ -386,7 +351,7 @@ Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths
   });
   for (const RelPath& path : paths) {
     if (options.stop.stop_requested()) break;
-    if (options.already_failed && options.already_failed(path)) continue;
+    if (options.not_verified && options.not_verified(path)) continue;
     auto s = src->Stat(path);
     if (!s.ok() || !*s || (*s)->is_dir()) continue;  // failed when planned
     Entry want = std::move(**s);

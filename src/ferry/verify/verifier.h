@@ -73,9 +73,10 @@ struct VerifyOptions {
   const Filter* filter = nullptr;
   std::stop_token stop;
   std::function<void(Entry*)> map_source;
-  // Items that already failed (to list or transfer) are not verified again:
-  // they are reported once, where they failed.
-  std::function<bool(const RelPath&)> already_failed;
+  // Items left out of verification: those that already failed (to be
+  // planned or transferred) and those deliberately kept as they were
+  // (OverwriteMode NEVER). Each is reported once, where that happened.
+  std::function<bool(const RelPath&)> not_verified;
 };
 
 // Empty when `actual` matches `expected` as far as `policy` asks; otherwise

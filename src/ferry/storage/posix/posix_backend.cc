@@ -136,7 +136,9 @@ class PosixWriter : public StagedWriter {
         temp_name_(std::move(temp_name)),
         fd_(std::move(fd)),
         hints_(std::move(hints)),
-        created_(std::move(created)) {}
+        created_(std::move(created)) {
+    if (!temp_name_.empty()) temp_dir_ = dir_;
+  }
   ~PosixWriter() override { Abort(); }
 
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
@@ -166,15 +168,20 @@ class PosixWriter : public StagedWriter {
     Status st = root_->ApplyMetadata(fd_.get(), -1, nullptr, path_, EntryKind::kFile,
                                      metadata, policy, created_known_ ? &created_ : nullptr);
     if (!st.ok()) return Fail(std::move(st));
+    // Publish into the folder as it is now beneath the root (not through a
+    // descriptor opened earlier, which would follow the folder if it were
+    // moved meanwhile).
+    auto target = root_->FreshParentDir(path_);
+    if (!target.ok()) return Fail(target.status());
     std::string name(path_.name());
     if (temp_name_.empty()) {
-      st = LinkTmpfile(name);
+      st = LinkTmpfile((*target)->get(), name);
       if (!st.ok()) return Fail(std::move(st));
     }
     int fd = fd_.Release();
     if (::close(fd) != 0) return Fail(PosixError("close", path_, errno));
-    if (!temp_name_.empty() &&
-        ::renameat(dir_->get(), temp_name_.c_str(), dir_->get(), name.c_str()) != 0) {
+    if (!temp_name_.empty() && ::renameat(temp_dir_->get(), temp_name_.c_str(),
+                                          (*target)->get(), name.c_str()) != 0) {
       return Fail(PosixError("rename into place", path_, errno));
     }
     finished_ = true;
@@ -185,7 +192,7 @@ class PosixWriter : public StagedWriter {
     if (finished_) return;
     finished_ = true;
     fd_.Reset();
-    if (!temp_name_.empty()) ::unlinkat(dir_->get(), temp_name_.c_str(), 0);
+    if (!temp_name_.empty()) ::unlinkat(temp_dir_->get(), temp_name_.c_str(), 0);
   }
 
   void set_created_known(bool known) { created_known_ = known; }
@@ -204,44 +211,44 @@ class PosixWriter : public StagedWriter {
     return st;
   }
 
-  // Gives the unnamed O_TMPFILE inode its final name. If something is there
-  // already, links it under a temporary name instead, for rename() to swap.
-  Status LinkTmpfile(const std::string& name) {
+  // Gives the unnamed O_TMPFILE inode its final name in `dirfd`. If
+  // something is there already, links it under a temporary name instead, for
+  // rename() to swap.
+  Status LinkTmpfile(int dirfd, const std::string& name) {
     if (!hints_.may_exist) {
-      int rc = LinkAt(name);
-      if (rc == 0) return Status::Ok();
+      if (LinkAt(dirfd, name) == 0) return Status::Ok();
       if (errno != EEXIST) return PosixError("link into place", path_, errno);
     }
     std::string temp = root_->TempName();
-    if (LinkAt(temp) != 0) return PosixError("link", path_, errno);
+    if (LinkAt(dirfd, temp) != 0) return PosixError("link", path_, errno);
     temp_name_ = std::move(temp);
+    temp_dir_ = *root_->FreshParentDir(path_);
     return Status::Ok();
   }
 
-  int LinkAt(const std::string& name) {
+  int LinkAt(int dirfd, const std::string& name) {
+    char proc[64];
+    std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd_.get());
     if (root_->empty_path_link_ok()) {
-      if (::linkat(fd_.get(), "", dir_->get(), name.c_str(), AT_EMPTY_PATH) == 0) return 0;
+      if (::linkat(fd_.get(), "", dirfd, name.c_str(), AT_EMPTY_PATH) == 0) return 0;
       if (errno != ENOENT && errno != EPERM) return -1;
       // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc does the same without.
       int saved = errno;
-      char proc[64];
-      std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd_.get());
-      if (::linkat(AT_FDCWD, proc, dir_->get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      if (::linkat(AT_FDCWD, proc, dirfd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
         if (errno == ENOENT) errno = saved;
         return -1;
       }
       root_->set_empty_path_link_ok(false);
       return 0;
     }
-    char proc[64];
-    std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd_.get());
-    return ::linkat(AT_FDCWD, proc, dir_->get(), name.c_str(), AT_SYMLINK_FOLLOW);
+    return ::linkat(AT_FDCWD, proc, dirfd, name.c_str(), AT_SYMLINK_FOLLOW);
   }
 
   std::shared_ptr<Root> root_;
-  SharedFd dir_;
+  SharedFd dir_;  // where the file was created (its owner and ACL come from it)
   RelPath path_;
   std::string temp_name_;  // empty while the file is an unnamed O_TMPFILE inode
+  SharedFd temp_dir_;      // the folder holding temp_name_
   Fd fd_;
   WriteHints hints_;
   Entry created_;  // owner and mode the file was created with
@@ -394,10 +401,18 @@ class PosixBackend : public Backend {
       }
     }
     if (fd < 0) {
+      // A named temporary file: created in the folder as it is now.
+      FERRY_ASSIGN_OR_RETURN(SharedFd fresh, root_->FreshParentDir(path));
       temp = root_->TempName();
-      fd = ::openat(dir->get(), temp.c_str(),
+      fd = ::openat(fresh->get(), temp.c_str(),
                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
       if (fd < 0) return PosixError("create", path, errno);
+      auto handle = std::make_shared<posix::DirHandle>();
+      handle->fd = Fd(::fcntl(fresh->get(), F_DUPFD_CLOEXEC, 0));
+      handle->gid = dir->gid;
+      handle->setgid = dir->setgid;
+      handle->default_acl = dir->default_acl;
+      dir = std::move(handle);
     }
     auto writer = std::make_unique<PosixWriter>(root_, std::move(dir), path, std::move(temp),
                                                 Fd(fd), hints, std::move(created));
@@ -407,7 +422,7 @@ class PosixBackend : public Backend {
 
   Status MakeDirectory(const RelPath& path) override {
     if (path.IsRoot()) return Status::Ok();
-    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
     if (::mkdirat(dir->get(), name.c_str(), 0777) == 0) return Status::Ok();
     int err = errno;
@@ -453,8 +468,8 @@ class PosixBackend : public Backend {
   }
 
   Status CreateHardLink(const RelPath& existing, const RelPath& link) override {
-    FERRY_ASSIGN_OR_RETURN(SharedFd from_dir, root_->ParentDir(existing));
-    FERRY_ASSIGN_OR_RETURN(SharedFd to_dir, root_->ParentDir(link));
+    FERRY_ASSIGN_OR_RETURN(SharedFd from_dir, root_->FreshParentDir(existing));
+    FERRY_ASSIGN_OR_RETURN(SharedFd to_dir, root_->FreshParentDir(link));
     std::string from_name(existing.name());
     std::string to_name(link.name());
     std::string tmp = root_->TempName();
@@ -475,7 +490,7 @@ class PosixBackend : public Backend {
       return root_->ApplyMetadata(root_->fd(), -1, nullptr, path, src.kind, src,
                                   policy);
     }
-    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
     return root_->ApplyMetadata(-1, dir->get(), name.c_str(), path, src.kind, src,
                                 policy);
@@ -493,14 +508,14 @@ class PosixBackend : public Backend {
     if (path.IsRoot()) {
       return posix::WriteXattrs(root_->fd(), path, xattrs, xattr_scope, acl_scope, true);
     }
-    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
     return posix::WriteXattrsAt(dir->get(), name.c_str(), path, xattrs, xattr_scope, acl_scope);
   }
 
   Status Remove(const RelPath& path) override {
     if (path.IsRoot()) return Status::InvalidArgument("cannot remove the location root");
-    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
     if (::unlinkat(dir->get(), name.c_str(), 0) == 0) return Status::Ok();
     if (errno == EISDIR || errno == EPERM) {
@@ -512,7 +527,7 @@ class PosixBackend : public Backend {
 
   Status RemoveTree(const RelPath& path) override {
     if (path.IsRoot()) return Status::InvalidArgument("cannot remove the location root");
-    auto dir = root_->ParentDir(path);
+    auto dir = root_->FreshParentDir(path);
     if (!dir.ok()) return dir.status().IsNotFound() ? Status::Ok() : dir.status();
     root_->InvalidateTree(path);
     return RemoveTreeAt((*dir)->get(), std::string(path.name()), path);
@@ -528,7 +543,7 @@ class PosixBackend : public Backend {
   Status CreateAndRename(const RelPath& path, const Entry& src,
                          const MetadataPolicy& policy, CreateFn create) {
     if (path.IsRoot()) return Status::InvalidArgument("cannot replace the location root");
-    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
+    FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string tmp = root_->TempName();
     if (create(dir->get(), tmp.c_str()) != 0) {
       return PosixError("create", path, errno);

@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -43,16 +45,31 @@ std::string ReadHostFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// "name=value;" for every attribute of `path` itself (links not followed).
+std::string HostXattrs(const std::string& path) {
+  char names[4096];
+  ssize_t n = ::llistxattr(path.c_str(), names, sizeof(names));
+  if (n <= 0) return "";
+  std::string out;
+  for (const char* name = names; name < names + n; name += strlen(name) + 1) {
+    char value[1024];
+    ssize_t v = ::lgetxattr(path.c_str(), name, value, sizeof(value));
+    out += std::string(name) + "=" + std::string(value, v > 0 ? v : 0) + ";";
+  }
+  return out;
+}
+
 struct HostStat {
   bool exists = false;
   mode_t mode = 0;
   uid_t uid = 0;
   off_t size = 0;
   struct timespec mtime {};
+  std::string xattrs;
   bool operator==(const HostStat& o) const {
     return exists == o.exists && mode == o.mode && uid == o.uid &&
            size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
-           mtime.tv_nsec == o.mtime.tv_nsec;
+           mtime.tv_nsec == o.mtime.tv_nsec && xattrs == o.xattrs;
   }
 };
 
@@ -65,6 +82,7 @@ HostStat LStat(const std::string& path) {
   out.uid = st.st_uid;
   out.size = st.st_size;
   out.mtime = st.st_mtim;
+  out.xattrs = HostXattrs(path);
   return out;
 }
 
@@ -92,6 +110,10 @@ class PosixEscapeTest : public ::testing::TestWithParam<bool> {
     fs::create_symlink(outside_file_, root_ + "/filelink");
     fs::create_directory(root_ + "/sub");
     fs::create_directory_symlink("../../outside", root_ + "/sub/deeplink");
+    for (const std::string& p :
+         {outside_, outside_file_, outside_ + "/secret"}) {
+      ASSERT_EQ(::setxattr(p.c_str(), "user.secret", "s", 1, 0), 0) << p;
+    }
     ASSERT_EQ(::utimensat(AT_FDCWD, outside_.c_str(), times, 0), 0);
 
     before_ = SnapshotOutside();
@@ -219,6 +241,22 @@ TEST_P(PosixEscapeTest, SetMetadataDoesNotFollow) {
         << link;
   }
   // A link's own times may change; the targets' must not (TearDown).
+}
+
+TEST_P(PosixEscapeTest, ExtendedAttributesDoNotFollow) {
+  const XattrList mine = {{"user.ferry", "x"}};
+  (void)b()->SetXattrs(P("filelink"), mine, true, false);
+  (void)b()->SetXattrs(P("dirlink"), mine, true, false);
+  auto link_attrs = b()->GetXattrs(P("filelink"));
+  if (link_attrs.ok()) {
+    for (const Xattr& x : *link_attrs) EXPECT_NE(x.name, "user.secret");
+  }
+  for (const std::string& link : kThroughDirLinks) {
+    EXPECT_FALSE(b()->SetXattrs(P(link + "/secret"), mine, true, false).ok())
+        << link;
+    EXPECT_FALSE(b()->GetXattrs(P(link + "/secret")).ok()) << link;
+  }
+  // The attributes outside are checked in TearDown.
 }
 
 TEST_P(PosixEscapeTest, RemoveDoesNotFollow) {

@@ -120,7 +120,12 @@ class Root {
   // must not contain O_CREAT.
   Result<Fd> OpenBeneath(const RelPath& path, int flags);
   // The directory containing `path`, from the cache when possible.
+  // (Only for reading, and for creating unnamed O_TMPFILE files: a cached
+  // descriptor follows its directory if that is renamed or moved meanwhile.)
   Result<SharedFd> ParentDir(const RelPath& path);
+  // The directory containing `path`, resolved beneath the root now: for
+  // anything that names or changes something in it.
+  Result<SharedFd> FreshParentDir(const RelPath& path);
   // The directory `dir` itself, from the cache when possible.
   Result<SharedFd> Dir(const RelPath& dir);
   void InvalidateTree(const RelPath& dir) { cache_.InvalidateTree(dir.str()); }
@@ -154,7 +159,6 @@ class Root {
   std::atomic<bool> tmpfile_ok_{true};
   std::atomic<bool> empty_path_ok_{true};
   DirCache cache_{256};
-  std::atomic<uint64_t> temp_counter_{0};
 };
 
 }  // namespace ferry::posix

@@ -184,12 +184,14 @@ Root::Root(std::string root_path, Fd root_fd, bool component_walk)
       component_walk_(component_walk) {}
 
 std::string Root::TempName() {
+  // One counter for the process: several backends may share a root.
+  static std::atomic<uint64_t> counter{0};
   static const pid_t pid = ::getpid();
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*s%x-%llx",
                 static_cast<int>(kTempPrefix.size()), kTempPrefix.data(),
                 static_cast<unsigned>(pid),
-                static_cast<unsigned long long>(temp_counter_.fetch_add(1)));
+                static_cast<unsigned long long>(counter.fetch_add(1)));
   return buf;
 }
 
@@ -266,6 +268,13 @@ NewFileState NewFileIn(const DirHandle& dir) {
 
 Result<SharedFd> Root::ParentDir(const RelPath& path) {
   return Dir(path.Parent());
+}
+
+Result<SharedFd> Root::FreshParentDir(const RelPath& path) {
+  FERRY_ASSIGN_OR_RETURN(Fd fd, OpenBeneath(path.Parent(), O_PATH | O_DIRECTORY));
+  auto handle = std::make_shared<DirHandle>();
+  handle->fd = std::move(fd);
+  return SharedFd(std::move(handle));
 }
 
 mode_t ProcessUmask() {
