@@ -15,6 +15,7 @@
 #include "ferry/diff/differ.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/execution/owner_map.h"
+#include "ferry/execution/recorder.h"
 #include "ferry/execution/task_report.h"
 #include "ferry/scan/scanner.h"
 #include "ferry/transfer/rate_limiter.h"
@@ -60,10 +61,6 @@ std::string_view PhaseStatusName(PhaseStatus status) {
 
 namespace {
 
-constexpr size_t kChangedFileSample = 20;
-// Failures remembered so that verification does not report them twice.
-constexpr size_t kMaxRememberedFailures = 1000000;
-
 std::string RandomHex(size_t n) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   static const char kHex[] = "0123456789abcdef";
@@ -72,213 +69,12 @@ std::string RandomHex(size_t n) {
   return s;
 }
 
-// DataSync's "srcMeta: type=R mode=0755 uid=... size=... atime=s/ns mtime=s/ns".
-std::string MetaLine(const Entry& e) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "type=%c mode=%04o uid=%u gid=%u size=%llu atime=%lld/%u mtime=%lld/%u "
-                "extAttrsHash=%llu",
-                EntryKindLetter(e.kind), e.mode, e.uid, e.gid,
-                static_cast<unsigned long long>(e.size), static_cast<long long>(e.atime.sec),
-                e.atime.nsec, static_cast<long long>(e.mtime.sec), e.mtime.nsec,
-                static_cast<unsigned long long>(e.xattr_hash));
-  return buf;
-}
-
-bool IsFolder(EntryKind kind) { return kind == EntryKind::kDirectory; }
 
 std::string FormatPercent(double p) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%g%%", p);
   return buf;
 }
-
-// Counts, logs and journals what the transfer and verification report.
-class Recorder : public TransferObserver {
- public:
-  Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal, TaskReport* report,
-           std::function<void()> on_first_work)
-      : c_(*counters),
-        log_(log),
-        journal_(journal),
-        report_(report),
-        on_first_work_(std::move(on_first_work)) {}
-
-  void OnFirstWork() override { on_first_work_(); }
-
-  void OnBytes(uint64_t bytes) override {
-    Bump(c_.bytes_transferred, bytes);
-    Bump(c_.bytes_compressed, bytes);
-  }
-
-  void OnItemDone(const PlanItem& item, const ItemResult& r) override {
-    if (r.status.IsCancelled()) return;
-    const bool folder = IsFolder(item.src.kind);
-    const std::string shown = item.src.path.Display();
-    if (report_) {
-      nlohmann::json rec = {
-          {"RelativePath", shown},
-          {"SrcMetadata", ReportMetadata(r.status.ok() ? r.applied : item.src)},
-          {"Overwrite", item.dst ? "True" : "False"},
-          {"TransferTimestamp", FormatIso8601(WallNanos())},
-          {"TransferType", item.action == PlanAction::kLink ? "HARD_LINK"
-                           : r.metadata_only                ? "METADATA_ONLY"
-                                                            : "CONTENT_AND_METADATA"},
-          {"TransferStatus", r.status.ok() ? "SUCCESS" : "FAILED"}};
-      if (!r.status.ok()) {
-        rec["FailureReason"] = std::string(r.status.message());
-        rec["FailureCode"] = std::string(StatusCodeName(r.status.code()));
-      }
-      if (r.changed_while_read) rec["ChangedWhileRead"] = "True";
-      report_->Transferred(std::move(rec), !r.status.ok());
-    }
-    if (!r.status.ok()) {
-      Bump(folder ? c_.folders_failed_transfer : c_.files_failed_transfer);
-      NoteNotVerified(item.src.path);
-      log_->Write("ERROR", "TransferFailed",
-                  "Failed to transfer " + shown + ": " + std::string(r.status.message()),
-                  {{"path", shown}, {"reason", std::string(r.status.message())},
-                   {"code", std::string(StatusCodeName(r.status.code()))}});
-      return;
-    }
-    Bump(folder ? c_.folders_transferred : c_.files_transferred);
-    Bump(c_.bytes_written, r.bytes);
-    if (journal_) {
-      JournalRecord rec;
-      rec.applied = r.applied;
-      rec.digest = r.digest;
-      rec.metadata_only = r.metadata_only;
-      Status st = journal_->Append(rec);
-      if (!st.ok()) log_->Write("ERROR", "JournalFailed", st.ToString());
-    }
-    if (r.changed_while_read) {
-      {
-        std::lock_guard lock(mu_);
-        ++changed_count_;
-        if (changed_.size() < kChangedFileSample) changed_.push_back(shown);
-      }
-      log_->Write("WARN", "FileChangedDuringTransfer",
-                  "File " + shown +
-                      " kept changing while it was read; transferred as read (run the task "
-                      "again to get its final version)",
-                  {{"path", shown}});
-    }
-    if (log_->transfer()) {
-      std::string what = item.action == PlanAction::kLink ? "Hard-linked "
-                         : r.metadata_only                  ? "Updated metadata of "
-                                                            : "Transferred ";
-      log_->Write("INFO", "Transferred",
-                  what + std::string(EntryKindName(item.src.kind)) + " " + shown +
-                      (item.src.is_file() && !r.metadata_only
-                           ? ", " + std::to_string(r.bytes) + " bytes, " +
-                                 std::string(DigestAlgorithmName(r.digest.algorithm)) + " " +
-                                 r.digest.Hex()
-                           : ""),
-                  {{"path", shown},
-                   {"type", std::string(EntryKindName(item.src.kind))},
-                   {"bytes", r.bytes},
-                   {"metadataOnly", r.metadata_only},
-                   {"checksum", r.digest.Hex()}});
-    }
-  }
-
-  // Paths verification leaves alone: they failed (to be planned or
-  // transferred) or were deliberately kept as they are (OverwriteMode
-  // NEVER), and are reported as such already.
-  void NoteNotVerified(const RelPath& path) {
-    std::lock_guard lock(mu_);
-    if (failed_.size() < kMaxRememberedFailures) failed_.insert(path.str());
-  }
-  bool NotVerified(const RelPath& path) {
-    std::lock_guard lock(mu_);
-    return failed_.count(path.str()) > 0;
-  }
-
-  // What verification reports. Its bytes read are not BytesTransferred.
-  VerifyObserver* verify_observer() { return &verify_sink_; }
-
-  void OnVerified(const VerifyOutcome& o) {
-    const bool folder = IsFolder(o.kind);
-    const std::string shown = o.path.Display();
-    if (report_) {
-      nlohmann::json rec = {{"RelativePath", shown},
-                            {"VerifyTimestamp", FormatIso8601(WallNanos())},
-                            {"VerifyStatus", o.ok() ? "SUCCESS" : "FAILED"}};
-      if (o.src) rec["SrcMetadata"] = ReportMetadata(*o.src);
-      if (o.dst) rec["DstMetadata"] = ReportMetadata(*o.dst);
-      if (!o.src_digest.empty() || !o.dst_digest.empty()) {
-        const Digest& any = o.src_digest.empty() ? o.dst_digest : o.src_digest;
-        rec["ChecksumAlgorithm"] = std::string(DigestAlgorithmName(any.algorithm));
-        if (!o.src_digest.empty()) rec["SrcChecksum"] = o.src_digest.Hex();
-        if (!o.dst_digest.empty()) rec["DstChecksum"] = o.dst_digest.Hex();
-      }
-      if (!o.ok()) {
-        rec["FailureReason"] = o.detail;
-        rec["FailureCode"] = std::string(VerifyFailureCode(o.failure));
-      }
-      report_->Verified(std::move(rec), !o.ok());
-    }
-    if (o.ok()) {
-      Bump(folder ? c_.folders_verified : c_.files_verified);
-      if (log_->transfer()) {
-        log_->Write("INFO", "Verified",
-                    "Verified " + std::string(EntryKindName(o.kind)) + " " + shown +
-                        (o.dst_digest.empty() ? "" : ", " + o.dst_digest.Hex()),
-                    {{"path", shown}, {"checksum", o.dst_digest.Hex()}});
-      }
-      return;
-    }
-    Bump(folder ? c_.folders_failed_verify : c_.files_failed_verify);
-    if (!log_->basic()) return;
-    nlohmann::json f = {{"path", shown},
-                        {"code", std::string(VerifyFailureCode(o.failure))},
-                        {"reason", o.detail}};
-    std::string text = "Verification failed <> " + shown + " (" +
-                       std::string(VerifyFailureCode(o.failure)) + ": " + o.detail + ")";
-    if (o.src) {
-      text += "\n[NOTICE] " + shown + " srcMeta: " + MetaLine(*o.src);
-      f["srcMeta"] = MetaLine(*o.src);
-    }
-    if (!o.src_digest.empty()) {
-      text += "\n[NOTICE] srcHash:" + o.src_digest.Hex();
-      f["srcHash"] = o.src_digest.Hex();
-    }
-    if (o.dst) {
-      text += "\n[NOTICE] " + shown + " dstMeta: " + MetaLine(*o.dst);
-      f["dstMeta"] = MetaLine(*o.dst);
-    }
-    if (!o.dst_digest.empty()) {
-      text += "\n[NOTICE] dstHash:" + o.dst_digest.Hex();
-      f["dstHash"] = o.dst_digest.Hex();
-    }
-    log_->Write("NOTICE", "VerificationFailed", text, std::move(f));
-  }
-
-  void TakeChanged(ExecutionResult* r) {
-    std::lock_guard lock(mu_);
-    r->changed_files = changed_;
-    r->changed_file_count = changed_count_;
-  }
-
- private:
-  ExecutionCounters& c_;
-  ExecutionLog* log_;
-  Journal* journal_;
-  TaskReport* report_;
-  std::function<void()> on_first_work_;
-  class VerifySink : public VerifyObserver {
-   public:
-    explicit VerifySink(Recorder* r) : r_(r) {}
-    void OnVerified(const VerifyOutcome& o) override { r_->OnVerified(o); }
-
-   private:
-    Recorder* r_;
-  } verify_sink_{this};
-  std::mutex mu_;
-  std::vector<std::string> changed_;
-  uint64_t changed_count_ = 0;
-  std::unordered_set<std::string> failed_;
-};
 
 }  // namespace
 
@@ -511,31 +307,13 @@ ExecutionResult Execution::Run() {
     }
     if (!*more) break;
     if ((++n & 255) == 0) update_listed();
-    const bool folder = item.src.is_dir() || (item.action == PlanAction::kDelete && item.dst->is_dir());
     if (config_.on_plan && item.action != PlanAction::kUnchanged) config_.on_plan(item);
     switch (item.action) {
       case PlanAction::kCreate:
       case PlanAction::kReplace:
       case PlanAction::kUpdateMetadata:
       case PlanAction::kLink:
-        if (folder) {
-          Bump(counters_.estimated_folders_to_transfer);
-          Bump(counters_.folders_prepared);
-        } else {
-          Bump(counters_.estimated_files_to_transfer);
-          Bump(counters_.files_prepared);
-          if (item.action != PlanAction::kUpdateMetadata && item.action != PlanAction::kLink) {
-            Bump(counters_.estimated_bytes_to_transfer, item.src.size);
-          }
-        }
-        if (log_->transfer()) {
-          log_->Write("INFO", "Planned",
-                      std::string(PlanActionName(item.action)) + " " + item.src.path.Display() +
-                          " (" + std::string(item.reason) + ")",
-                      {{"path", item.src.path.Display()},
-                       {"action", std::string(PlanActionName(item.action))},
-                       {"reason", std::string(item.reason)}});
-        }
+        recorder.OnPlanned(item);
         if (transfer) transfer->Add(std::move(item));
         break;
       case PlanAction::kUnchanged:
@@ -543,23 +321,11 @@ ExecutionResult Execution::Run() {
         break;
       case PlanAction::kSkipOverwrite:
       case PlanAction::kSkipDevice:
-        Bump(folder ? counters_.folders_skipped : counters_.files_skipped);
-        recorder.NoteNotVerified(item.src.path);
-        if (report_) {
-          report_->Skipped({{"RelativePath", item.src.path.Display()},
-                            {"SrcMetadata", ReportMetadata(item.src)},
-                            {"SkippedTimestamp", FormatIso8601(WallNanos())},
-                            {"SkippedReason", item.reason}},
-                           false);
-        }
-        if (log_->transfer()) {
-          log_->Write("INFO", "Skipped",
-                      "Skipped " + item.src.path.Display() + ": " + std::string(item.reason),
-                      {{"path", item.src.path.Display()}, {"reason", std::string(item.reason)}});
-        }
+        recorder.OnSkipped(item);
         break;
       case PlanAction::kDelete: {
-        Bump(folder ? counters_.estimated_folders_to_delete : counters_.estimated_files_to_delete);
+        Bump(item.dst->is_dir() ? counters_.estimated_folders_to_delete
+                                : counters_.estimated_files_to_delete);
         JournalRecord rec;
         rec.applied = std::move(*item.dst);
         Status js = deletes.Append(rec);
@@ -568,21 +334,7 @@ ExecutionResult Execution::Run() {
       }
       case PlanAction::kFailUnlisted:
       case PlanAction::kFailMissing:
-        Bump(folder ? counters_.folders_failed_prepare : counters_.files_failed_prepare);
-        recorder.NoteNotVerified(item.src.path);
-        if (report_) {
-          report_->Skipped({{"RelativePath", item.src.path.Display()},
-                            {"SkippedTimestamp", FormatIso8601(WallNanos())},
-                            {"SkippedReason", item.reason},
-                            {"FailureCode", item.action == PlanAction::kFailMissing &&
-                                                    item.reason.rfind(kManifestFileDoesNotExist, 0) == 0
-                                                ? std::string(kManifestFileDoesNotExist)
-                                                : std::string("PrepareFailed")}},
-                           true);
-        }
-        log_->Write("ERROR", "PrepareFailed",
-                    "Cannot transfer " + item.src.path.Display() + ": " + std::string(item.reason),
-                    {{"path", item.src.path.Display()}, {"reason", std::string(item.reason)}});
+        recorder.OnPrepareFailed(item);
         break;
     }
     if (!fatal.ok()) break;
