@@ -522,13 +522,28 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
       return Status::DataLoss("checksum mismatch in block at offset " +
                               std::to_string(pos) + " of " + path.Display());
     }
-    if (options_.limiter) options_.limiter->Acquire(blen, options_.stop);
+    // Under a bandwidth limit the block goes out in slices of about 50 ms
+    // worth, so that even a low limit is kept smoothly.
+    const int64_t rate = options_.limiter ? options_.limiter->rate() : -1;
+    const uint64_t slice =
+        rate > 0 ? std::clamp<uint64_t>(static_cast<uint64_t>(rate) / 20, 4096, kBlockSize)
+                 : kBlockSize;
+    uint64_t written = 0;
     for (const Extent& w : writes) {
-      FERRY_RETURN_IF_ERROR(task.writer->WriteAt(
-          w.offset, std::span<const std::byte>(buf + (w.offset - pos), w.length)));
+      for (uint64_t off = 0; off < w.length; off += slice) {
+        const uint64_t n = std::min(slice, w.length - off);
+        if (rate > 0) {
+          options_.limiter->Acquire(n, options_.stop);
+          if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
+        }
+        FERRY_RETURN_IF_ERROR(task.writer->WriteAt(
+            w.offset + off, std::span<const std::byte>(buf + (w.offset + off - pos), n)));
+        observer_->OnBytes(n);
+        written += n;
+      }
     }
     task.bytes.fetch_add(blen, std::memory_order_relaxed);
-    observer_->OnBytes(blen);
+    if (blen > written) observer_->OnBytes(blen - written);  // holes
   }
   return Status::Ok();
 }
