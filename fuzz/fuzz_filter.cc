@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (a == std::string_view::npos) return 0;
   size_t b = text.find('\n', a + 1);
   if (b == std::string_view::npos) return 0;
-  auto filter = ferry::Filter::Parse(text.substr(0, a), text.substr(a + 1, b - a - 1));
+  auto filter =
+      ferry::Filter::Parse(text.substr(0, a), text.substr(a + 1, b - a - 1));
   if (!filter.ok()) return 0;
   auto path = ferry::RelPath::Parse(text.substr(b + 1));
   if (!path.ok()) return 0;

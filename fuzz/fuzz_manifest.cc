@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Whatever is accepted is sorted, unique and never the root.
   for (size_t i = 0; i < paths->size(); ++i) {
     if ((*paths)[i].IsRoot()) std::abort();
-    if (i > 0 && ferry::ComparePaths((*paths)[i - 1], (*paths)[i]) >= 0) std::abort();
+    if (i > 0 && ferry::ComparePaths((*paths)[i - 1], (*paths)[i]) >= 0)
+      std::abort();
   }
   return 0;
 }

@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Whatever is accepted can never climb out of the root.
   std::string_view s = p.str();
   if (!s.empty() && (s.front() == '/' || s.back() == '/')) std::abort();
-  if (s == ".." || s.substr(0, 3) == "../" || s.find("/../") != std::string_view::npos ||
+  if (s == ".." || s.substr(0, 3) == "../" ||
+      s.find("/../") != std::string_view::npos ||
       (s.size() >= 3 && s.substr(s.size() - 3) == "/..")) {
     std::abort();
   }

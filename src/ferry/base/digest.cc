@@ -174,8 +174,8 @@ Digest DigestOfBuffer(DigestAlgorithm algo, std::span<const std::byte> data) {
   FileDigestBuilder builder(algo, data.size());
   uint64_t index = 0;
   for (uint64_t off = 0; off < data.size() || index == 0; off += kBlockSize) {
-    auto block = data.subspan(off, std::min<uint64_t>(kBlockSize,
-                                                      data.size() - off));
+    auto block =
+        data.subspan(off, std::min<uint64_t>(kBlockSize, data.size() - off));
     (void)builder.AddBlock(index++, ComputeBlockChecksum(block), block);
     if (data.empty()) break;
   }

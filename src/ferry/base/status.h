@@ -2,9 +2,9 @@
 //
 // A Status is a code, a message and an optional errno; OK is a null pointer, so
 // returning success costs nothing. Errors say whether retrying the same
-// operation may succeed (a timeout, a dropped connection) so that callers do not
-// have to guess from the code. Statuses are values: copyable, not thread-safe
-// to mutate, safe to read from several threads.
+// operation may succeed (a timeout, a dropped connection) so that callers do
+// not have to guess from the code. Statuses are values: copyable, not
+// thread-safe to mutate, safe to read from several threads.
 #pragma once
 
 #include <cstdint>
@@ -104,7 +104,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     if (std::get<Status>(v_).ok()) {
       v_ = Status::Internal("Result constructed from an OK status");
@@ -134,12 +134,12 @@ class [[nodiscard]] Result {
 #define FERRY_CONCAT_INNER_(a, b) a##b
 #define FERRY_CONCAT_(a, b) FERRY_CONCAT_INNER_(a, b)
 
-#define FERRY_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::ferry::Status ferry_status_ = (expr);  \
-    if (!ferry_status_.ok()) {               \
-      return ferry_status_;                  \
-    }                                        \
+#define FERRY_RETURN_IF_ERROR(expr)         \
+  do {                                      \
+    ::ferry::Status ferry_status_ = (expr); \
+    if (!ferry_status_.ok()) {              \
+      return ferry_status_;                 \
+    }                                       \
   } while (0)
 
 #define FERRY_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
@@ -149,5 +149,6 @@ class [[nodiscard]] Result {
   }                                                  \
   lhs = std::move(tmp).value()
 
-#define FERRY_ASSIGN_OR_RETURN(lhs, expr) \
-  FERRY_ASSIGN_OR_RETURN_IMPL_(FERRY_CONCAT_(ferry_result_, __LINE__), lhs, expr)
+#define FERRY_ASSIGN_OR_RETURN(lhs, expr)                                   \
+  FERRY_ASSIGN_OR_RETURN_IMPL_(FERRY_CONCAT_(ferry_result_, __LINE__), lhs, \
+                               expr)

@@ -9,15 +9,18 @@
 namespace ferry {
 
 void AddChecksumCommand(CLI::App& app, ChecksumArgs& args) {
-  CLI::App* cmd = app.add_subcommand("checksum", "Print ferry's content digest of files");
+  CLI::App* cmd =
+      app.add_subcommand("checksum", "Print ferry's content digest of files");
   cmd->add_option("FILE", args.files, "Files to digest")->required();
-  cmd->add_option("--algorithm", args.algorithm, "XXH3-128 (default) or SHA-256");
+  cmd->add_option("--algorithm", args.algorithm,
+                  "XXH3-128 (default) or SHA-256");
 }
 
 int RunChecksum(const ChecksumArgs& args) {
   auto algo = ParseDigestAlgorithm(args.algorithm);
   if (!algo.ok()) {
-    std::fprintf(stderr, "ferry checksum: %s\n", std::string(algo.status().message()).c_str());
+    std::fprintf(stderr, "ferry checksum: %s\n",
+                 std::string(algo.status().message()).c_str());
     return 2;
   }
   int rc = 0;
@@ -32,7 +35,8 @@ int RunChecksum(const ChecksumArgs& args) {
       continue;
     }
     std::stop_source never;
-    auto digest = DigestFile(backend->get(), *name, *algo, never.get_token(), nullptr);
+    auto digest =
+        DigestFile(backend->get(), *name, *algo, never.get_token(), nullptr);
     if (!digest.ok()) {
       std::fprintf(stderr, "ferry checksum: %s: %s\n", file.c_str(),
                    std::string(digest.status().message()).c_str());

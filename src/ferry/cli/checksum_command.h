@@ -5,10 +5,9 @@
 // base/digest.h for larger files).
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace ferry {
 

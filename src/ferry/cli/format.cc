@@ -29,7 +29,8 @@ std::string FormatBytes(uint64_t bytes) {
   }
   char buf[32];
   if (u == 0) {
-    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
+    std::snprintf(buf, sizeof(buf), "%llu B",
+                  static_cast<unsigned long long>(bytes));
   } else {
     std::snprintf(buf, sizeof(buf), "%.1f %s", v, kUnits[u]);
   }
@@ -46,10 +47,12 @@ std::string FormatMillis(int64_t ms) {
   if (ms < 60000) {
     std::snprintf(buf, sizeof(buf), "%.3f s", static_cast<double>(ms) / 1000.0);
   } else if (ms < 3600000) {
-    std::snprintf(buf, sizeof(buf), "%lld min %02lld s", static_cast<long long>(ms / 60000),
+    std::snprintf(buf, sizeof(buf), "%lld min %02lld s",
+                  static_cast<long long>(ms / 60000),
                   static_cast<long long>((ms / 1000) % 60));
   } else {
-    std::snprintf(buf, sizeof(buf), "%lld h %02lld min", static_cast<long long>(ms / 3600000),
+    std::snprintf(buf, sizeof(buf), "%lld h %02lld min",
+                  static_cast<long long>(ms / 3600000),
                   static_cast<long long>((ms / 60000) % 60));
   }
   return buf;

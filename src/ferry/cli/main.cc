@@ -1,9 +1,8 @@
 // The ferry binary: `ferry sync`, and later `server`, `agent` and the API
 // client commands, all behind one CLI11 app.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "ferry/base/version.h"
 #include "ferry/cli/checksum_command.h"
@@ -11,7 +10,8 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "ferry: a self-hosted data transfer service that does the job of AWS DataSync.\n"
+      "ferry: a self-hosted data transfer service that does the job of AWS "
+      "DataSync.\n"
       "Copies and keeps in sync millions of files between storage locations,\n"
       "checksummed in flight and verified at the end."};
   app.set_version_flag("--version", std::string("ferry ") + ferry::kVersion);

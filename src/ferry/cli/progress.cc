@@ -41,16 +41,21 @@ void Progress::PrintLine(std::string_view line) {
   std::fflush(stderr);
 }
 
-std::string Progress::Render(std::string_view phase, const CounterSnapshot& c, double rate) {
+std::string Progress::Render(std::string_view phase, const CounterSnapshot& c,
+                             double rate) {
   uint64_t files_done = c.files_transferred + c.folders_transferred;
-  uint64_t files_total = c.estimated_files_to_transfer + c.estimated_folders_to_transfer;
+  uint64_t files_total =
+      c.estimated_files_to_transfer + c.estimated_folders_to_transfer;
   std::string line(phase);
   line.resize(std::max<size_t>(line.size(), 13), ' ');
   line += FormatCount(files_done) + "/" + FormatCount(files_total) + " items  ";
-  line += FormatBytes(c.bytes_transferred) + "/" + FormatBytes(c.estimated_bytes_to_transfer);
+  line += FormatBytes(c.bytes_transferred) + "/" +
+          FormatBytes(c.estimated_bytes_to_transfer);
   line += "  " + FormatRate(rate);
   if (rate > 1 && c.estimated_bytes_to_transfer > c.bytes_transferred) {
-    double secs = static_cast<double>(c.estimated_bytes_to_transfer - c.bytes_transferred) / rate;
+    double secs = static_cast<double>(c.estimated_bytes_to_transfer -
+                                      c.bytes_transferred) /
+                  rate;
     line += "  ETA " + FormatMillis(static_cast<int64_t>(secs * 1000));
   }
   if (phase == "VERIFYING") {
@@ -63,7 +68,8 @@ std::string Progress::Render(std::string_view phase, const CounterSnapshot& c, d
 
 void Progress::DrawLocked() {
   CounterSnapshot c = execution_->counters().Snapshot();
-  std::string line = Render(ExecutionStatusName(execution_->status()), c, rate_);
+  std::string line =
+      Render(ExecutionStatusName(execution_->status()), c, rate_);
   std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
   drawn_ = true;

@@ -32,7 +32,8 @@ std::filesystem::path Canonical(const std::string& p) {
   return ec ? abs.lexically_normal() : canon;
 }
 
-bool IsWithin(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+bool IsWithin(const std::filesystem::path& inner,
+              const std::filesystem::path& outer) {
   auto o = outer.begin();
   auto i = inner.begin();
   for (; o != outer.end(); ++o, ++i) {
@@ -42,8 +43,8 @@ bool IsWithin(const std::filesystem::path& inner, const std::filesystem::path& o
   return true;
 }
 
-std::string Summary(const ExecutionResult& r, const Execution& exec, const std::string& src,
-                    const std::string& dst) {
+std::string Summary(const ExecutionResult& r, const Execution& exec,
+                    const std::string& src, const std::string& dst) {
   const CounterSnapshot& c = r.counters;
   std::string s;
   auto line = [&s](const std::string& label, const std::string& value) {
@@ -52,59 +53,73 @@ std::string Summary(const ExecutionResult& r, const Execution& exec, const std::
     s += l + value + "\n";
   };
   line("Status", std::string(ExecutionStatusName(r.status)));
-  if (!r.error_code.empty()) line("Error", r.error_code + ": " + r.error_detail);
+  if (!r.error_code.empty())
+    line("Error", r.error_code + ": " + r.error_detail);
   line("Source", src);
   line("Destination", dst);
-  line("Files", FormatCount(c.files_transferred) + " transferred (" +
-                    FormatBytes(c.bytes_written) + "), " + FormatCount(c.files_skipped) +
-                    " skipped, " + FormatCount(c.files_deleted) + " deleted, " +
-                    FormatCount(c.files_verified) + " verified, " +
-                    FormatCount(c.files_failed_prepare + c.files_failed_transfer +
-                                c.files_failed_verify + c.files_failed_delete) +
-                    " failed");
-  line("Folders", FormatCount(c.folders_transferred) + " transferred, " +
-                      FormatCount(c.folders_skipped) + " skipped, " +
-                      FormatCount(c.folders_deleted) + " deleted, " +
-                      FormatCount(c.folders_verified) + " verified, " +
-                      FormatCount(c.folders_failed_list + c.folders_failed_prepare +
-                                  c.folders_failed_transfer + c.folders_failed_verify +
-                                  c.folders_failed_delete) +
-                      " failed");
+  line("Files",
+       FormatCount(c.files_transferred) + " transferred (" +
+           FormatBytes(c.bytes_written) + "), " + FormatCount(c.files_skipped) +
+           " skipped, " + FormatCount(c.files_deleted) + " deleted, " +
+           FormatCount(c.files_verified) + " verified, " +
+           FormatCount(c.files_failed_prepare + c.files_failed_transfer +
+                       c.files_failed_verify + c.files_failed_delete) +
+           " failed");
+  line("Folders",
+       FormatCount(c.folders_transferred) + " transferred, " +
+           FormatCount(c.folders_skipped) + " skipped, " +
+           FormatCount(c.folders_deleted) + " deleted, " +
+           FormatCount(c.folders_verified) + " verified, " +
+           FormatCount(c.folders_failed_list + c.folders_failed_prepare +
+                       c.folders_failed_transfer + c.folders_failed_verify +
+                       c.folders_failed_delete) +
+           " failed");
   line("Listed", FormatCount(c.files_listed_at_source) + " files and " +
-                     FormatCount(c.folders_listed_at_source) + " folders at the source");
-  line("Estimated", FormatCount(c.estimated_files_to_transfer) + " files, " +
-                        FormatCount(c.estimated_folders_to_transfer) + " folders, " +
-                        FormatBytes(c.estimated_bytes_to_transfer) + " to transfer; " +
-                        FormatCount(c.estimated_files_to_delete + c.estimated_folders_to_delete) +
-                        " items to delete");
+                     FormatCount(c.folders_listed_at_source) +
+                     " folders at the source");
+  line("Estimated",
+       FormatCount(c.estimated_files_to_transfer) + " files, " +
+           FormatCount(c.estimated_folders_to_transfer) + " folders, " +
+           FormatBytes(c.estimated_bytes_to_transfer) + " to transfer; " +
+           FormatCount(c.estimated_files_to_delete +
+                       c.estimated_folders_to_delete) +
+           " items to delete");
   line("Durations", "prepare " + FormatMillis(r.prepare_ms) + ", transfer " +
-                        FormatMillis(r.transfer_ms) + ", verify " + FormatMillis(r.verify_ms) +
-                        ", total " + FormatMillis(r.total_ms));
+                        FormatMillis(r.transfer_ms) + ", verify " +
+                        FormatMillis(r.verify_ms) + ", total " +
+                        FormatMillis(r.total_ms));
   if (r.transfer_ms > 0 && c.bytes_transferred > 0) {
-    line("Throughput", FormatRate(static_cast<double>(c.bytes_transferred) * 1000.0 /
-                                  static_cast<double>(r.transfer_ms)));
+    line("Throughput", FormatRate(static_cast<double>(c.bytes_transferred) *
+                                  1000.0 / static_cast<double>(r.transfer_ms)));
   }
-  line("Checksums", std::string(DigestAlgorithmName(exec.config().digest)) + " per 1 MiB block in flight; " +
-                        std::string(exec.config().options.verify_mode == VerifyMode::kNone
-                                        ? "no verification"
-                                    : exec.config().options.verify_mode ==
-                                            VerifyMode::kOnlyFilesTransferred
-                                        ? "transferred files verified"
-                                        : "point-in-time verification of everything"));
+  line("Checksums",
+       std::string(DigestAlgorithmName(exec.config().digest)) +
+           " per 1 MiB block in flight; " +
+           std::string(exec.config().options.verify_mode == VerifyMode::kNone
+                           ? "no verification"
+                       : exec.config().options.verify_mode ==
+                               VerifyMode::kOnlyFilesTransferred
+                           ? "transferred files verified"
+                           : "point-in-time verification of everything"));
   if (r.changed_file_count > 0) {
     std::string list;
-    for (const std::string& f : r.changed_files) list += "\n               " + f;
+    for (const std::string& f : r.changed_files)
+      list += "\n               " + f;
     if (r.changed_file_count > r.changed_files.size()) {
       list += "\n               ... and " +
-              FormatCount(r.changed_file_count - r.changed_files.size()) + " more";
+              FormatCount(r.changed_file_count - r.changed_files.size()) +
+              " more";
     }
-    line("Changing", FormatCount(r.changed_file_count) +
-                         " file(s) changed while being read and were transferred as read; "
-                         "run again to get their final version:" + list);
+    line("Changing",
+         FormatCount(r.changed_file_count) +
+             " file(s) changed while being read and were transferred as read; "
+             "run again to get their final version:" +
+             list);
   }
   if (!r.report_status.empty()) {
-    line("Report", r.report_status == "SUCCESS" ? r.report_folder
-                                               : "not written: " + r.report_error);
+    line("Report", r.report_status == "SUCCESS"
+                       ? r.report_folder
+                       : "not written: " + r.report_error);
   }
   line("Execution", exec.execution_arn());
   return s;
@@ -154,59 +169,82 @@ class SignalWatcher {
 void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   CLI::App* sync = app.add_subcommand(
       "sync",
-      "Run one task execution in this process: copy the contents of SRC into DST "
+      "Run one task execution in this process: copy the contents of SRC into "
+      "DST "
       "(created if needed), then verify, as DataSync would.");
-  sync->add_option("SRC", args.source, "Source location: a directory (or memory:NAME)")
+  sync->add_option("SRC", args.source,
+                   "Source location: a directory (or memory:NAME)")
       ->required();
-  sync->add_option("DST", args.destination, "Destination location: a directory (or memory:NAME)")
+  sync->add_option("DST", args.destination,
+                   "Destination location: a directory (or memory:NAME)")
       ->required();
   for (const std::string& name : TaskOptionNames()) {
     args.option_flags.emplace_back(name, "");
   }
   for (auto& [name, value] : args.option_flags) {
     std::string help = "DataSync option " + name;
-    args.given_options.push_back(sync->add_option("--" + KebabCase(name), value, help));
+    args.given_options.push_back(
+        sync->add_option("--" + KebabCase(name), value, help));
   }
-  sync->add_option("--options", args.shorthand,
-                   "Options in the aws CLI shorthand: VerifyMode=NONE,TransferMode=ALL");
-  sync->add_option("--includes", args.includes,
-                   "Include filter: patterns joined by '|' (DataSync SIMPLE_PATTERN)");
-  sync->add_option("--excludes", args.excludes,
-                   "Exclude filter: patterns joined by '|' (DataSync SIMPLE_PATTERN)");
+  sync->add_option(
+      "--options", args.shorthand,
+      "Options in the aws CLI shorthand: VerifyMode=NONE,TransferMode=ALL");
+  sync->add_option(
+      "--includes", args.includes,
+      "Include filter: patterns joined by '|' (DataSync SIMPLE_PATTERN)");
+  sync->add_option(
+      "--excludes", args.excludes,
+      "Exclude filter: patterns joined by '|' (DataSync SIMPLE_PATTERN)");
   sync->add_flag("--json", args.json,
-                 "Print the final DescribeTaskExecution JSON on stdout instead of the summary");
-  sync->add_option("--threads", args.threads, "Transfer workers (default: the number of cores)");
-  sync->add_option("--checksum-algorithm", args.checksum,
-                   "Content digest for verification: XXH3-128 (default) or SHA-256");
+                 "Print the final DescribeTaskExecution JSON on stdout instead "
+                 "of the summary");
+  sync->add_option("--threads", args.threads,
+                   "Transfer workers (default: the number of cores)");
+  sync->add_option(
+      "--checksum-algorithm", args.checksum,
+      "Content digest for verification: XXH3-128 (default) or SHA-256");
   sync->add_flag("--fsync", args.fsync,
-                 "fsync every file before renaming it into place (default: one sync of the "
+                 "fsync every file before renaming it into place (default: one "
+                 "sync of the "
                  "destination at the end)");
-  sync->add_option("--log-file", args.log_file, "Also write the log as JSON lines to this file");
-  sync->add_option("--max-delete", args.max_delete,
-                   "Refuse to delete more than N items, or N% of the destination (REMOVE)");
+  sync->add_option("--log-file", args.log_file,
+                   "Also write the log as JSON lines to this file");
+  sync->add_option(
+      "--max-delete", args.max_delete,
+      "Refuse to delete more than N items, or N% of the destination (REMOVE)");
   sync->add_option("--task-report-dir", args.report_dir,
-                   "Write a DataSync task report (summary and per-file lists) into this folder");
+                   "Write a DataSync task report (summary and per-file lists) "
+                   "into this folder");
   sync->add_option("--report-output-type", args.report_output_type,
                    "SUMMARY_ONLY or STANDARD (default)");
   sync->add_option("--report-level", args.report_level,
                    "ERRORS_ONLY or SUCCESSES_AND_ERRORS (default)");
   sync->add_option("--manifest", args.manifest,
-                   "CSV of the files to transfer (paths relative to SRC); no filters, no deletes");
+                   "CSV of the files to transfer (paths relative to SRC); no "
+                   "filters, no deletes");
   sync->add_flag("--dry-run", args.dry_run,
-                 "Print what would be copied, updated and deleted, and why; write nothing");
-  sync->add_option("--xattrs", args.xattrs,
-                   "Extended attributes of files and folders: PRESERVE (default) or NONE");
-  sync->add_option("--acls", args.acls, "POSIX ACLs: PRESERVE (default) or NONE");
-  sync->add_option("--xattr-check", args.xattr_check,
-                   "How attribute-only changes are found: CTIME (default: source ctime newer "
-                   "than the destination's) or ALWAYS (read attributes in every scan)");
-  sync->add_flag("--no-progress", args.no_progress, "Never draw the progress line");
-  for (CLI::Option* opt : sync->get_options()) args.given_options.push_back(opt);
+                 "Print what would be copied, updated and deleted, and why; "
+                 "write nothing");
+  sync->add_option(
+      "--xattrs", args.xattrs,
+      "Extended attributes of files and folders: PRESERVE (default) or NONE");
+  sync->add_option("--acls", args.acls,
+                   "POSIX ACLs: PRESERVE (default) or NONE");
+  sync->add_option(
+      "--xattr-check", args.xattr_check,
+      "How attribute-only changes are found: CTIME (default: source ctime "
+      "newer "
+      "than the destination's) or ALWAYS (read attributes in every scan)");
+  sync->add_flag("--no-progress", args.no_progress,
+                 "Never draw the progress line");
+  for (CLI::Option* opt : sync->get_options())
+    args.given_options.push_back(opt);
 }
 
 bool SyncArgs::Given(const std::string& flag) const {
   for (const CLI::Option* opt : given_options) {
-    if (opt->get_name() == flag || opt->check_lname(flag.substr(flag.find_first_not_of('-')))) {
+    if (opt->get_name() == flag ||
+        opt->check_lname(flag.substr(flag.find_first_not_of('-')))) {
       return opt->count() > 0;
     }
   }
@@ -220,17 +258,19 @@ int RunSync(const SyncArgs& args) {
     std::fprintf(stderr, "ferry sync: %s\n", msg.c_str());
     return 2;
   };
-  for (const char* flag : {"--options", "--includes", "--excludes", "--checksum-algorithm",
-                           "--max-delete", "--task-report-dir", "--manifest", "--log-file"}) {
+  for (const char* flag :
+       {"--options", "--includes", "--excludes", "--checksum-algorithm",
+        "--max-delete", "--task-report-dir", "--manifest", "--log-file"}) {
     // An empty value given on purpose is a mistake, not "the default".
-    std::string value = std::string(flag) == "--options"              ? args.shorthand
-                        : std::string(flag) == "--includes"           ? args.includes
-                        : std::string(flag) == "--excludes"           ? args.excludes
-                        : std::string(flag) == "--checksum-algorithm" ? args.checksum
-                        : std::string(flag) == "--max-delete"         ? args.max_delete
-                        : std::string(flag) == "--task-report-dir"    ? args.report_dir
-                        : std::string(flag) == "--manifest"           ? args.manifest
-                                                                      : args.log_file;
+    std::string value =
+        std::string(flag) == "--options"              ? args.shorthand
+        : std::string(flag) == "--includes"           ? args.includes
+        : std::string(flag) == "--excludes"           ? args.excludes
+        : std::string(flag) == "--checksum-algorithm" ? args.checksum
+        : std::string(flag) == "--max-delete"         ? args.max_delete
+        : std::string(flag) == "--task-report-dir"    ? args.report_dir
+        : std::string(flag) == "--manifest"           ? args.manifest
+                                                      : args.log_file;
     if (value.empty() && args.Given(flag)) {
       return usage_error(std::string("an empty value was given for ") + flag);
     }
@@ -250,7 +290,8 @@ int RunSync(const SyncArgs& args) {
   if (!filter.ok()) return usage_error(std::string(filter.status().message()));
   config.includes = args.includes;
   config.excludes = args.excludes;
-  if (args.threads < 0 || args.threads > 1024) return usage_error("--threads must be 1..1024");
+  if (args.threads < 0 || args.threads > 1024)
+    return usage_error("--threads must be 1..1024");
   config.threads = args.threads;
   if (!args.checksum.empty()) {
     auto algo = ParseDigestAlgorithm(args.checksum);
@@ -258,14 +299,15 @@ int RunSync(const SyncArgs& args) {
     config.digest = *algo;
   }
   config.fsync = args.fsync;
-  auto preserve_flag = [](const std::string& name, const std::string& value, bool* out) {
+  auto preserve_flag = [](const std::string& name, const std::string& value,
+                          bool* out) {
     if (value == "PRESERVE") {
       *out = true;
     } else if (value == "NONE") {
       *out = false;
     } else {
-      return Status::InvalidArgument("Invalid value '" + value + "' for " + name +
-                                     " (expected PRESERVE or NONE)");
+      return Status::InvalidArgument("Invalid value '" + value + "' for " +
+                                     name + " (expected PRESERVE or NONE)");
     }
     return Status::Ok();
   };
@@ -275,8 +317,9 @@ int RunSync(const SyncArgs& args) {
     return usage_error("Invalid value '" + args.xattr_check +
                        "' for --xattr-check (expected CTIME or ALWAYS)");
   }
-  for (auto [name, value, out] : {std::tuple{"--xattrs", &args.xattrs, &config.xattrs},
-                                  std::tuple{"--acls", &args.acls, &config.acls}}) {
+  for (auto [name, value, out] :
+       {std::tuple{"--xattrs", &args.xattrs, &config.xattrs},
+        std::tuple{"--acls", &args.acls, &config.acls}}) {
     Status st = preserve_flag(name, *value, out);
     if (!st.ok()) return usage_error(std::string(st.message()));
   }
@@ -288,10 +331,13 @@ int RunSync(const SyncArgs& args) {
     char* end = nullptr;
     errno = 0;
     double n = std::strtod(v.c_str(), &end);
-    bool integral = percent || (n == static_cast<double>(static_cast<int64_t>(n)));
-    if (v.empty() || *end != '\0' || errno != 0 || n < 0 || !integral || (percent && n > 100)) {
-      return usage_error("Invalid --max-delete '" + args.max_delete +
-                         "': expected a count (e.g. 1000) or a percentage (e.g. 10%)");
+    bool integral =
+        percent || (n == static_cast<double>(static_cast<int64_t>(n)));
+    if (v.empty() || *end != '\0' || errno != 0 || n < 0 || !integral ||
+        (percent && n > 100)) {
+      return usage_error(
+          "Invalid --max-delete '" + args.max_delete +
+          "': expected a count (e.g. 1000) or a percentage (e.g. 10%)");
     }
     if (percent) {
       config.max_delete_percent = n;
@@ -307,7 +353,8 @@ int RunSync(const SyncArgs& args) {
     } else if (args.report_output_type == "SUMMARY_ONLY") {
       report.output_type = ReportOutputType::kSummaryOnly;
     } else {
-      return usage_error("Invalid --report-output-type '" + args.report_output_type +
+      return usage_error("Invalid --report-output-type '" +
+                         args.report_output_type +
                          "' (expected SUMMARY_ONLY or STANDARD)");
     }
     if (args.report_level == "ERRORS_ONLY") {
@@ -322,27 +369,33 @@ int RunSync(const SyncArgs& args) {
   }
   if (!args.manifest.empty()) {
     if (!args.includes.empty() || !args.excludes.empty()) {
-      return usage_error("A manifest cannot be combined with include or exclude filters.");
+      return usage_error(
+          "A manifest cannot be combined with include or exclude filters.");
     }
     if (config.options.preserve_deleted_files == DeletedFilesMode::kRemove) {
       return usage_error(
-          "A manifest never deletes: PreserveDeletedFiles REMOVE cannot be used with a manifest.");
+          "A manifest never deletes: PreserveDeletedFiles REMOVE cannot be "
+          "used with a manifest.");
     }
     std::ifstream in(args.manifest, std::ios::binary);
-    if (!in) return usage_error("cannot read the manifest '" + args.manifest + "'");
-    std::string csv((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in)
+      return usage_error("cannot read the manifest '" + args.manifest + "'");
+    std::string csv((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
     auto paths = ParseManifest(csv);
     if (!paths.ok()) {
-      return usage_error("invalid manifest '" + args.manifest + "': " +
-                         std::string(paths.status().message()));
+      return usage_error("invalid manifest '" + args.manifest +
+                         "': " + std::string(paths.status().message()));
     }
-    config.manifest = std::make_shared<const std::vector<RelPath>>(std::move(paths).value());
+    config.manifest =
+        std::make_shared<const std::vector<RelPath>>(std::move(paths).value());
   }
   config.dry_run = args.dry_run;
   if (args.dry_run) {
     std::FILE* plan_out = args.json ? stderr : stdout;
     config.on_plan = [plan_out](const PlanItem& item) {
-      const Entry& e = item.action == PlanAction::kDelete ? *item.dst : item.src;
+      const Entry& e =
+          item.action == PlanAction::kDelete ? *item.dst : item.src;
       std::string verb;
       switch (item.action) {
         case PlanAction::kCreate:
@@ -375,29 +428,35 @@ int RunSync(const SyncArgs& args) {
       if (item.action == PlanAction::kLink && item.link_group) {
         why += " of " + item.link_group->first.Display();
       }
-      if ((item.action == PlanAction::kCreate || item.action == PlanAction::kReplace) &&
+      if ((item.action == PlanAction::kCreate ||
+           item.action == PlanAction::kReplace) &&
           e.is_file()) {
         why += ", " + FormatBytes(e.size);
       }
       verb.resize(8, ' ');
-      std::fprintf(plan_out, "%s%s%s  (%s)\n", verb.c_str(), e.path.Display().c_str(),
-                   e.is_dir() ? "/" : "", why.c_str());
+      std::fprintf(plan_out, "%s%s%s  (%s)\n", verb.c_str(),
+                   e.path.Display().c_str(), e.is_dir() ? "/" : "",
+                   why.c_str());
     };
   }
 
   auto src_spec = ParseLocationUri(args.source);
-  if (!src_spec.ok()) return usage_error("source: " + std::string(src_spec.status().message()));
+  if (!src_spec.ok())
+    return usage_error("source: " + std::string(src_spec.status().message()));
   auto dst_spec = ParseLocationUri(args.destination);
   if (!dst_spec.ok()) {
-    return usage_error("destination: " + std::string(dst_spec.status().message()));
+    return usage_error("destination: " +
+                       std::string(dst_spec.status().message()));
   }
   if (src_spec->type == "local" && dst_spec->type == "local") {
     auto s = Canonical(src_spec->path);
     auto d = Canonical(dst_spec->path);
-    if (s == d) return usage_error("source and destination are the same directory");
+    if (s == d)
+      return usage_error("source and destination are the same directory");
     if (IsWithin(d, s)) {
-      return usage_error("the destination " + d.string() + " lies inside the source " +
-                         s.string() + "; choose a destination outside it");
+      return usage_error("the destination " + d.string() +
+                         " lies inside the source " + s.string() +
+                         "; choose a destination outside it");
     }
   }
 
@@ -410,7 +469,8 @@ int RunSync(const SyncArgs& args) {
   RegisterBuiltinBackends();
   auto src = OpenBackend(*src_spec);
   if (!src.ok()) {
-    std::fprintf(stderr, "ferry sync: source: %s\n", std::string(src.status().message()).c_str());
+    std::fprintf(stderr, "ferry sync: source: %s\n",
+                 std::string(src.status().message()).c_str());
     return 1;
   }
   dst_spec->create_root = !args.dry_run;
@@ -428,7 +488,8 @@ int RunSync(const SyncArgs& args) {
   Execution exec(std::move(src).value(), std::move(dst).value(), config, &log);
   const bool tty = ::isatty(2) && !args.no_progress;
   Progress progress(&exec, tty);
-  log.set_text_sink([&progress](std::string_view line) { progress.PrintLine(line); });
+  log.set_text_sink(
+      [&progress](std::string_view line) { progress.PrintLine(line); });
   ExecutionResult result;
   {
     SignalWatcher signals(&exec);
@@ -438,12 +499,16 @@ int RunSync(const SyncArgs& args) {
   }
   if (args.json) {
     nlohmann::json out = exec.Describe(result);
-    out["Ferry"] = {{"ChecksumAlgorithm", std::string(DigestAlgorithmName(config.digest))},
-                    {"FilesChangedWhileRead", result.changed_files},
-                    {"FilesChangedWhileReadCount", result.changed_file_count}};
-    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    out["Ferry"] = {
+        {"ChecksumAlgorithm", std::string(DigestAlgorithmName(config.digest))},
+        {"FilesChangedWhileRead", result.changed_files},
+        {"FilesChangedWhileReadCount", result.changed_file_count}};
+    std::cout << out.dump(2, ' ', false,
+                          nlohmann::json::error_handler_t::replace)
+              << std::endl;
   } else {
-    std::cout << Summary(result, exec, args.source, args.destination) << std::flush;
+    std::cout << Summary(result, exec, args.source, args.destination)
+              << std::flush;
   }
   return result.status == ExecutionStatus::kSuccess ? 0 : 1;
 }

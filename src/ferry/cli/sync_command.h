@@ -4,11 +4,10 @@
 // terminal, and prints the summary or the DescribeTaskExecution JSON.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace ferry {
 

@@ -2,7 +2,9 @@
 
 namespace ferry {
 Differ::Differ(Scanner* src, Scanner* dst, DiffOptions options)
-    : merge_(src, dst, options.map_source), has_dst_(dst != nullptr), options_(std::move(options)) {}
+    : merge_(src, dst, options.map_source),
+      has_dst_(dst != nullptr),
+      options_(std::move(options)) {}
 
 Result<bool> Differ::Next(PlanItem* out) {
   std::optional<Entry> s;
@@ -27,8 +29,10 @@ Result<bool> Differ::Next(PlanItem* out) {
     }
 
     if (!s) {  // only at the destination
-      bool protected_by_failed_listing = src_unlisted_ && src_unlisted_->IsAncestorOf(d->path);
-      if (!options_.remove_deleted || protected_by_failed_listing || d->listing_failed()) {
+      bool protected_by_failed_listing =
+          src_unlisted_ && src_unlisted_->IsAncestorOf(d->path);
+      if (!options_.remove_deleted || protected_by_failed_listing ||
+          d->listing_failed()) {
         if (d->is_dir()) merge_.SkipDestinationChildren();
         continue;
       }

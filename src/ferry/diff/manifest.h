@@ -21,7 +21,8 @@
 
 namespace ferry {
 
-inline constexpr std::string_view kManifestFileDoesNotExist = "ManifestFileDoesNotExist";
+inline constexpr std::string_view kManifestFileDoesNotExist =
+    "ManifestFileDoesNotExist";
 
 // Errors name the record (line) and say what is wrong with it.
 Result<std::vector<RelPath>> ParseManifest(std::string_view csv);
@@ -31,7 +32,8 @@ class ManifestPlanner : public PlanSource {
   // `paths` sorted by ComparePaths (as ParseManifest returns them).
   // With `transfer_all` (TransferMode ALL) the destination is not looked
   // at: every listed file is copied.
-  ManifestPlanner(Backend* src, Backend* dst, std::shared_ptr<const std::vector<RelPath>> paths,
+  ManifestPlanner(Backend* src, Backend* dst,
+                  std::shared_ptr<const std::vector<RelPath>> paths,
                   DiffOptions options, bool transfer_all);
 
   Result<bool> Next(PlanItem* out) override;
@@ -49,8 +51,9 @@ class ManifestPlanner : public PlanSource {
   const bool transfer_all_;
   HardLinkTracker links_;
   size_t next_ = 0;
-  std::vector<RelPath> open_dirs_;  // folders emitted on the way to the last path
-  std::vector<PlanItem> pending_;   // items ready to hand out, in reverse order
+  std::vector<RelPath>
+      open_dirs_;  // folders emitted on the way to the last path
+  std::vector<PlanItem> pending_;  // items ready to hand out, in reverse order
   uint64_t found_ = 0;
 };
 

@@ -45,7 +45,8 @@ std::string_view MetadataDifference(const Entry& src, const Entry& dst,
       !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
     return "mtime differs";
   }
-  const bool carries = src.kind == EntryKind::kFile || src.kind == EntryKind::kDirectory;
+  const bool carries =
+      src.kind == EntryKind::kFile || src.kind == EntryKind::kDirectory;
   if (carries && options.attributes == DiffOptions::AttributeCheck::kAlways &&
       src.xattr_hash != dst.xattr_hash) {
     return "extended attributes differ";
@@ -95,14 +96,17 @@ PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
     item.reason = dst_known ? "new" : "transfer mode ALL";
   } else {
     std::string_view content = ContentDifference(src, *dst, options);
-    std::string_view meta = content.empty() ? MetadataDifference(src, *dst, options) : "";
+    std::string_view meta =
+        content.empty() ? MetadataDifference(src, *dst, options) : "";
     if (!content.empty()) {
-      item.action = options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
+      item.action =
+          options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
       item.reason = content;
     } else if (!meta.empty()) {
       // Folders are never "overwritten": their metadata follows the source.
-      item.action = options.overwrite || src.is_dir() ? PlanAction::kUpdateMetadata
-                                                      : PlanAction::kSkipOverwrite;
+      item.action = options.overwrite || src.is_dir()
+                        ? PlanAction::kUpdateMetadata
+                        : PlanAction::kSkipOverwrite;
       item.reason = meta;
     } else {
       item.action = PlanAction::kUnchanged;
@@ -135,7 +139,8 @@ bool HardLinkTracker::Apply(PlanItem* item, const DiffOptions& options) {
       default:
         break;
     }
-    if (item->action == PlanAction::kUnchanged || item->action == PlanAction::kSkipOverwrite) {
+    if (item->action == PlanAction::kUnchanged ||
+        item->action == PlanAction::kSkipOverwrite) {
       group->state.store(HardLinkGroup::kDone);
     } else {
       item->link_group = group;

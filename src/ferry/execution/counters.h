@@ -10,37 +10,39 @@
 namespace ferry {
 
 // X(member, "JsonName"). Nested JSON members use "Parent.Child".
-#define FERRY_EXECUTION_COUNTERS(X)                                   \
-  X(estimated_files_to_transfer, "EstimatedFilesToTransfer")          \
-  X(estimated_bytes_to_transfer, "EstimatedBytesToTransfer")          \
-  X(estimated_files_to_delete, "EstimatedFilesToDelete")              \
-  X(estimated_folders_to_transfer, "EstimatedFoldersToTransfer")      \
-  X(estimated_folders_to_delete, "EstimatedFoldersToDelete")          \
-  X(files_transferred, "FilesTransferred")                            \
-  X(bytes_written, "BytesWritten")                                    \
-  X(bytes_transferred, "BytesTransferred")                            \
-  X(bytes_compressed, "BytesCompressed")                              \
-  X(files_deleted, "FilesDeleted")                                    \
-  X(files_skipped, "FilesSkipped")                                    \
-  X(files_verified, "FilesVerified")                                  \
-  X(files_prepared, "FilesPrepared")                                  \
-  X(files_listed_at_source, "FilesListed.AtSource")                   \
-  X(files_listed_at_destination_for_delete, "FilesListed.AtDestinationForDelete") \
-  X(files_failed_prepare, "FilesFailed.Prepare")                      \
-  X(files_failed_transfer, "FilesFailed.Transfer")                    \
-  X(files_failed_verify, "FilesFailed.Verify")                        \
-  X(files_failed_delete, "FilesFailed.Delete")                        \
-  X(folders_skipped, "FoldersSkipped")                                \
-  X(folders_prepared, "FoldersPrepared")                              \
-  X(folders_transferred, "FoldersTransferred")                        \
-  X(folders_verified, "FoldersVerified")                              \
-  X(folders_deleted, "FoldersDeleted")                                \
-  X(folders_listed_at_source, "FoldersListed.AtSource")               \
-  X(folders_listed_at_destination_for_delete, "FoldersListed.AtDestinationForDelete") \
-  X(folders_failed_list, "FoldersFailed.List")                        \
-  X(folders_failed_prepare, "FoldersFailed.Prepare")                  \
-  X(folders_failed_transfer, "FoldersFailed.Transfer")                \
-  X(folders_failed_verify, "FoldersFailed.Verify")                    \
+#define FERRY_EXECUTION_COUNTERS(X)                              \
+  X(estimated_files_to_transfer, "EstimatedFilesToTransfer")     \
+  X(estimated_bytes_to_transfer, "EstimatedBytesToTransfer")     \
+  X(estimated_files_to_delete, "EstimatedFilesToDelete")         \
+  X(estimated_folders_to_transfer, "EstimatedFoldersToTransfer") \
+  X(estimated_folders_to_delete, "EstimatedFoldersToDelete")     \
+  X(files_transferred, "FilesTransferred")                       \
+  X(bytes_written, "BytesWritten")                               \
+  X(bytes_transferred, "BytesTransferred")                       \
+  X(bytes_compressed, "BytesCompressed")                         \
+  X(files_deleted, "FilesDeleted")                               \
+  X(files_skipped, "FilesSkipped")                               \
+  X(files_verified, "FilesVerified")                             \
+  X(files_prepared, "FilesPrepared")                             \
+  X(files_listed_at_source, "FilesListed.AtSource")              \
+  X(files_listed_at_destination_for_delete,                      \
+    "FilesListed.AtDestinationForDelete")                        \
+  X(files_failed_prepare, "FilesFailed.Prepare")                 \
+  X(files_failed_transfer, "FilesFailed.Transfer")               \
+  X(files_failed_verify, "FilesFailed.Verify")                   \
+  X(files_failed_delete, "FilesFailed.Delete")                   \
+  X(folders_skipped, "FoldersSkipped")                           \
+  X(folders_prepared, "FoldersPrepared")                         \
+  X(folders_transferred, "FoldersTransferred")                   \
+  X(folders_verified, "FoldersVerified")                         \
+  X(folders_deleted, "FoldersDeleted")                           \
+  X(folders_listed_at_source, "FoldersListed.AtSource")          \
+  X(folders_listed_at_destination_for_delete,                    \
+    "FoldersListed.AtDestinationForDelete")                      \
+  X(folders_failed_list, "FoldersFailed.List")                   \
+  X(folders_failed_prepare, "FoldersFailed.Prepare")             \
+  X(folders_failed_transfer, "FoldersFailed.Transfer")           \
+  X(folders_failed_verify, "FoldersFailed.Verify")               \
   X(folders_failed_delete, "FoldersFailed.Delete")
 
 struct CounterSnapshot {
@@ -51,7 +53,8 @@ struct CounterSnapshot {
   uint64_t failures() const {
     return files_failed_prepare + files_failed_transfer + files_failed_verify +
            files_failed_delete + folders_failed_list + folders_failed_prepare +
-           folders_failed_transfer + folders_failed_verify + folders_failed_delete;
+           folders_failed_transfer + folders_failed_verify +
+           folders_failed_delete;
   }
 };
 

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <random>
 #include <set>
-#include <unordered_set>
 #include <thread>
+#include <unordered_set>
 
 #include "ferry/base/clock.h"
 #include "ferry/diff/differ.h"
@@ -69,7 +69,6 @@ std::string RandomHex(size_t n) {
   return s;
 }
 
-
 std::string FormatPercent(double p) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%g%%", p);
@@ -80,9 +79,13 @@ std::string FormatPercent(double p) {
 
 Execution::Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
                      ExecutionConfig config, ExecutionLog* log)
-    : src_(std::move(src)), dst_(std::move(dst)), config_(std::move(config)), log_(log) {
+    : src_(std::move(src)),
+      dst_(std::move(dst)),
+      config_(std::move(config)),
+      log_(log) {
   std::string task = config_.task_arn;
-  if (task.empty()) task = "arn:aws:datasync:local:000000000000:task/task-" + RandomHex(17);
+  if (task.empty())
+    task = "arn:aws:datasync:local:000000000000:task/task-" + RandomHex(17);
   execution_arn_ = task + "/execution/exec-" + RandomHex(17);
 }
 
@@ -117,15 +120,18 @@ ExecutionResult Execution::Run() {
   Status valid = opt.Validate();
   if (valid.ok() && config_.manifest) {
     if (!config_.includes.empty() || !config_.excludes.empty()) {
-      valid = Status::InvalidArgument("A manifest cannot be combined with include or exclude filters.");
+      valid = Status::InvalidArgument(
+          "A manifest cannot be combined with include or exclude filters.");
     } else if (opt.preserve_deleted_files == DeletedFilesMode::kRemove) {
       valid = Status::InvalidArgument(
-          "A manifest never deletes: PreserveDeletedFiles REMOVE cannot be used with a manifest.");
+          "A manifest never deletes: PreserveDeletedFiles REMOVE cannot be "
+          "used with a manifest.");
     }
   }
   auto filter = Filter::Parse(config_.includes, config_.excludes);
   if (!valid.ok() || !filter.ok()) {
-    fail("InvalidRequestException", std::string((!valid.ok() ? valid : filter.status()).message()));
+    fail("InvalidRequestException",
+         std::string((!valid.ok() ? valid : filter.status()).message()));
     result.prepare_status = PhaseStatus::kError;
     Finalize(&result, {});
     result.total_ms = MillisSince(t_start);
@@ -145,8 +151,8 @@ ExecutionResult Execution::Run() {
 
   SetStatus(ExecutionStatus::kPreparing);
   log_->Write("INFO", "ExecutionStarted",
-              "Execution " + execution_arn_ + " started: " + src_->Describe() + " -> " +
-                  dst_->Describe(),
+              "Execution " + execution_arn_ + " started: " + src_->Describe() +
+                  " -> " + dst_->Describe(),
               {{"executionArn", execution_arn_},
                {"source", src_->Describe()},
                {"destination", dst_->Describe()}});
@@ -156,35 +162,41 @@ ExecutionResult Execution::Run() {
   compare.atime = false;
   const bool changed_mode = opt.transfer_mode == TransferMode::kChanged;
   const bool remove = opt.preserve_deleted_files == DeletedFilesMode::kRemove;
-  const int64_t granularity = std::max(src_->capabilities().mtime_granularity_ns,
-                                       dst_->capabilities().mtime_granularity_ns);
+  const int64_t granularity =
+      std::max(src_->capabilities().mtime_granularity_ns,
+               dst_->capabilities().mtime_granularity_ns);
   int threads = config_.threads;
   if (threads <= 0) {
-    threads = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+    threads =
+        static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   }
 
   auto on_list_error = [this](const char* side) {
     return [this, side](const Entry& dir, const Status& st) {
       Bump(counters_.folders_failed_list);
       if (report_) {
-        report_->Skipped({{"RelativePath", dir.path.Display()},
-                          {"SrcMetadata", ReportMetadata(dir)},
-                          {"SkippedTimestamp", FormatIso8601(WallNanos())},
-                          {"SkippedReason", std::string("cannot list the ") + side +
-                                                " folder: " + std::string(st.message())},
-                          {"FailureCode", "ListFailed"}},
-                         true);
+        report_->Skipped(
+            {{"RelativePath", dir.path.Display()},
+             {"SrcMetadata", ReportMetadata(dir)},
+             {"SkippedTimestamp", FormatIso8601(WallNanos())},
+             {"SkippedReason", std::string("cannot list the ") + side +
+                                   " folder: " + std::string(st.message())},
+             {"FailureCode", "ListFailed"}},
+            true);
       }
       log_->Write("ERROR", "ListFailed",
-                  std::string("Cannot list ") + side + " folder " + dir.path.Display() + ": " +
-                      std::string(st.message()) +
+                  std::string("Cannot list ") + side + " folder " +
+                      dir.path.Display() + ": " + std::string(st.message()) +
                       " (nothing beneath it is transferred or deleted)",
-                  {{"path", dir.path.Display()}, {"location", side},
+                  {{"path", dir.path.Display()},
+                   {"location", side},
                    {"reason", std::string(st.message())}});
     };
   };
-  const bool xattrs = config_.xattrs && src_->capabilities().xattrs && dst_->capabilities().xattrs;
-  const bool acls = config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
+  const bool xattrs = config_.xattrs && src_->capabilities().xattrs &&
+                      dst_->capabilities().xattrs;
+  const bool acls =
+      config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
   ScanOptions so;
   so.threads = config_.scan_threads;
   if (config_.xattr_check_always) {
@@ -204,7 +216,8 @@ ExecutionResult Execution::Run() {
   auto prepare_start = SteadyClock::now();
   Status st = src_scan.Start();
   if (!st.ok()) {
-    fail("SourceLocationError", "Cannot read the source location: " + std::string(st.message()));
+    fail("SourceLocationError",
+         "Cannot read the source location: " + std::string(st.message()));
     result.prepare_status = PhaseStatus::kError;
     Finalize(&result, {});
     result.total_ms = MillisSince(t_start);
@@ -221,14 +234,16 @@ ExecutionResult Execution::Run() {
   }
 
   std::unique_ptr<Journal> journal;
-  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred) journal = std::make_unique<Journal>();
+  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred)
+    journal = std::make_unique<Journal>();
   Journal deletes;
 
   std::atomic<int64_t> transfer_start_ms{-1};
   Recorder recorder(&counters_, log_, journal.get(), report_.get(), [&] {
     int64_t expected = -1;
     transfer_start_ms.compare_exchange_strong(expected, MillisSince(t_start));
-    if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
+    if (status_.load() == ExecutionStatus::kPreparing)
+      SetStatus(ExecutionStatus::kTransferring);
   });
 
   OwnerMap owners(opt.uid, opt.gid);
@@ -248,14 +263,17 @@ ExecutionResult Execution::Run() {
   to.map_source = map_source;
   to.stop = stop;
   std::unique_ptr<Transfer> transfer;
-  if (!config_.dry_run) transfer = std::make_unique<Transfer>(src_.get(), dst_.get(), to, &recorder);
+  if (!config_.dry_run)
+    transfer =
+        std::make_unique<Transfer>(src_.get(), dst_.get(), to, &recorder);
 
   Entry root = src_scan.root();
   if (map_source) map_source(&root);
   bool root_differs = true;
   if (changed_mode) {
     root_differs =
-        !DescribeMetadataMismatch(root, dst_scan.root(), compare, granularity).empty();
+        !DescribeMetadataMismatch(root, dst_scan.root(), compare, granularity)
+             .empty();
   }
   if (transfer) transfer->Start(root, root_differs);
 
@@ -264,22 +282,25 @@ ExecutionResult Execution::Run() {
   dopt.overwrite = opt.overwrite_mode == OverwriteMode::kAlways;
   dopt.remove_deleted = remove;
   dopt.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
-  dopt.hard_links = src_->capabilities().hard_links && dst_->capabilities().hard_links;
+  dopt.hard_links =
+      src_->capabilities().hard_links && dst_->capabilities().hard_links;
   dopt.compare = compare;
-  dopt.attributes = !(xattrs || acls)          ? DiffOptions::AttributeCheck::kNone
-                    : config_.xattr_check_always ? DiffOptions::AttributeCheck::kAlways
-                                                 : DiffOptions::AttributeCheck::kCtime;
+  dopt.attributes = !(xattrs || acls) ? DiffOptions::AttributeCheck::kNone
+                    : config_.xattr_check_always
+                        ? DiffOptions::AttributeCheck::kAlways
+                        : DiffOptions::AttributeCheck::kCtime;
   dopt.map_source = map_source;
   dopt.mtime_granularity_ns = granularity;
   std::unique_ptr<PlanSource> plan;
   ManifestPlanner* manifest = nullptr;
   if (config_.manifest) {
-    auto m = std::make_unique<ManifestPlanner>(src_.get(), dst_.get(), config_.manifest, dopt,
-                                               !changed_mode);
+    auto m = std::make_unique<ManifestPlanner>(
+        src_.get(), dst_.get(), config_.manifest, dopt, !changed_mode);
     manifest = m.get();
     plan = std::move(m);
   } else {
-    plan = std::make_unique<Differ>(&src_scan, changed_mode ? &dst_scan : nullptr, dopt);
+    plan = std::make_unique<Differ>(&src_scan,
+                                    changed_mode ? &dst_scan : nullptr, dopt);
   }
   auto update_listed = [&] {
     if (manifest) {
@@ -307,7 +328,8 @@ ExecutionResult Execution::Run() {
     }
     if (!*more) break;
     if ((++n & 255) == 0) update_listed();
-    if (config_.on_plan && item.action != PlanAction::kUnchanged) config_.on_plan(item);
+    if (config_.on_plan && item.action != PlanAction::kUnchanged)
+      config_.on_plan(item);
     switch (item.action) {
       case PlanAction::kCreate:
       case PlanAction::kReplace:
@@ -341,13 +363,16 @@ ExecutionResult Execution::Run() {
   }
   update_listed();
   if (remove) {
-    counters_.files_listed_at_destination_for_delete.store(dst_scan.counts().files.load());
-    counters_.folders_listed_at_destination_for_delete.store(dst_scan.counts().dirs.load());
+    counters_.files_listed_at_destination_for_delete.store(
+        dst_scan.counts().files.load());
+    counters_.folders_listed_at_destination_for_delete.store(
+        dst_scan.counts().dirs.load());
   }
   result.prepare_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           prepare_time + (diff_begin - prepare_start))
                           .count();
-  if (status_.load() == ExecutionStatus::kPreparing) SetStatus(ExecutionStatus::kTransferring);
+  if (status_.load() == ExecutionStatus::kPreparing)
+    SetStatus(ExecutionStatus::kTransferring);
   if (!fatal.ok() && !fatal.IsCancelled()) {
     stop_.request_stop();  // nothing more should be written
     fail("PrepareError", "Preparation failed: " + std::string(fatal.message()));
@@ -368,17 +393,20 @@ ExecutionResult Execution::Run() {
   if (t_transfer_start < 0) t_transfer_start = MillisSince(t_start);
 
   CounterSnapshot snap = counters_.Snapshot();
-  const bool errors_so_far = snap.folders_failed_list + snap.files_failed_prepare +
-                                 snap.folders_failed_prepare + snap.files_failed_transfer +
-                                 snap.folders_failed_transfer >
-                             0;
+  const bool errors_so_far =
+      snap.folders_failed_list + snap.files_failed_prepare +
+          snap.folders_failed_prepare + snap.files_failed_transfer +
+          snap.folders_failed_transfer >
+      0;
   bool deleted = false;  // whether deletions were carried out
   if (remove && !stop.stop_requested() && fatal.ok()) {
     std::string why;
     if (errors_so_far) {
       log_->Write("WARN", "DeletesSkipped",
-                  "Deletions skipped: files failed to list or transfer, and nothing is deleted "
-                  "unless every copy succeeded. Fix the errors above and run the task again.");
+                  "Deletions skipped: files failed to list or transfer, and "
+                  "nothing is deleted "
+                  "unless every copy succeeded. Fix the errors above and run "
+                  "the task again.");
     } else if (!DeletesWithinBound(&why)) {
       log_->Write("ERROR", "MaxDeleteExceeded", why);
       fail("MaxDeleteExceeded", why);
@@ -390,12 +418,15 @@ ExecutionResult Execution::Run() {
   if (!stop.stop_requested() && fatal.ok()) {
     Status synced = dst_->Sync();
     if (!synced.ok()) {
-      fail("DestinationSyncError", "Cannot flush the destination: " + synced.ToString());
+      fail("DestinationSyncError",
+           "Cannot flush the destination: " + synced.ToString());
     }
   }
-  result.transfer_ms = std::max<int64_t>(0, MillisSince(t_start) - t_transfer_start);
+  result.transfer_ms =
+      std::max<int64_t>(0, MillisSince(t_start) - t_transfer_start);
 
-  if (opt.verify_mode != VerifyMode::kNone && !stop.stop_requested() && fatal.ok()) {
+  if (opt.verify_mode != VerifyMode::kNone && !stop.stop_requested() &&
+      fatal.ok()) {
     ran.verify = true;
     SetStatus(ExecutionStatus::kVerifying);
     auto verify_start = SteadyClock::now();
@@ -414,20 +445,26 @@ ExecutionResult Execution::Run() {
     vo.filter = &*filter;
     vo.stop = stop;
     vo.map_source = map_source;
-    vo.not_verified = [&recorder](const RelPath& p) { return recorder.NotVerified(p); };
+    vo.not_verified = [&recorder](const RelPath& p) {
+      return recorder.NotVerified(p);
+    };
     Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
-                    ? VerifyTransferred(dst_.get(), journal.get(), vo, recorder.verify_observer())
-                : config_.manifest ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo,
-                                                 recorder.verify_observer())
-                                   : VerifyPointInTime(src_.get(), dst_.get(), vo,
-                                                       recorder.verify_observer());
+                    ? VerifyTransferred(dst_.get(), journal.get(), vo,
+                                        recorder.verify_observer())
+                : config_.manifest
+                    ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo,
+                                  recorder.verify_observer())
+                    : VerifyPointInTime(src_.get(), dst_.get(), vo,
+                                        recorder.verify_observer());
     result.verify_ms = MillisSince(verify_start);
     if (!vs.ok() && !vs.IsCancelled()) {
-      fail("VerificationError", "Verification could not complete: " + std::string(vs.message()));
+      fail("VerificationError",
+           "Verification could not complete: " + std::string(vs.message()));
       result.verify_status = PhaseStatus::kError;
     }
   }
-  if (opt.verify_mode == VerifyMode::kNone && !stop.stop_requested() && fatal.ok()) {
+  if (opt.verify_mode == VerifyMode::kNone && !stop.stop_requested() &&
+      fatal.ok()) {
     ran.verify = true;  // nothing to verify: the phase succeeds at once
   }
   recorder.TakeChanged(&result);
@@ -440,20 +477,26 @@ ExecutionResult Execution::Run() {
 bool Execution::DeletesWithinBound(std::string* why) const {
   const uint64_t planned = counters_.estimated_files_to_delete.load() +
                            counters_.estimated_folders_to_delete.load();
-  const uint64_t listed = counters_.files_listed_at_destination_for_delete.load() +
-                          counters_.folders_listed_at_destination_for_delete.load();
-  if (config_.max_delete >= 0 && planned > static_cast<uint64_t>(config_.max_delete)) {
-    *why = "Refused to delete " + std::to_string(planned) + " items: more than --max-delete " +
+  const uint64_t listed =
+      counters_.files_listed_at_destination_for_delete.load() +
+      counters_.folders_listed_at_destination_for_delete.load();
+  if (config_.max_delete >= 0 &&
+      planned > static_cast<uint64_t>(config_.max_delete)) {
+    *why = "Refused to delete " + std::to_string(planned) +
+           " items: more than --max-delete " +
            std::to_string(config_.max_delete) + ". Nothing was deleted.";
     return false;
   }
   if (config_.max_delete_percent >= 0 && listed > 0 &&
-      static_cast<double>(planned) * 100.0 > config_.max_delete_percent * static_cast<double>(listed)) {
+      static_cast<double>(planned) * 100.0 >
+          config_.max_delete_percent * static_cast<double>(listed)) {
     char pct[32];
-    std::snprintf(pct, sizeof(pct), "%.1f%%", static_cast<double>(planned) * 100.0 /
-                                                  static_cast<double>(listed));
-    *why = "Refused to delete " + std::to_string(planned) + " of " + std::to_string(listed) +
-           " items at the destination (" + pct + "): more than --max-delete " +
+    std::snprintf(
+        pct, sizeof(pct), "%.1f%%",
+        static_cast<double>(planned) * 100.0 / static_cast<double>(listed));
+    *why = "Refused to delete " + std::to_string(planned) + " of " +
+           std::to_string(listed) + " items at the destination (" + pct +
+           "): more than --max-delete " +
            FormatPercent(config_.max_delete_percent) + ". Nothing was deleted.";
     return false;
   }
@@ -465,21 +508,25 @@ void Execution::RemoveStaleTemp(const Entry& temp) {
   // a live process (perhaps another ferry writing here) are left alone.
   std::string_view name = temp.path.name().substr(kTempPrefix.size());
   unsigned long pid = 0;
-  auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), pid, 16);
-  if (ec != std::errc() || ptr == name.data() || pid == 0 || pid > 4194304) return;
+  auto [ptr, ec] =
+      std::from_chars(name.data(), name.data() + name.size(), pid, 16);
+  if (ec != std::errc() || ptr == name.data() || pid == 0 || pid > 4194304)
+    return;
   if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return;
   Status st = dst_->Remove(temp.path);
   if (st.ok() || st.IsNotFound()) {
-    log_->Write("INFO", "StaleTempRemoved",
-                "Removed " + temp.path.Display() + ", left by an interrupted run",
-                {{"path", temp.path.Display()}});
+    log_->Write(
+        "INFO", "StaleTempRemoved",
+        "Removed " + temp.path.Display() + ", left by an interrupted run",
+        {{"path", temp.path.Display()}});
   }
 }
 
 void Execution::RunDeletes(Journal* deletes) {
   Status st = deletes->Rewind();
   if (!st.ok()) {
-    log_->Write("ERROR", "DeleteFailed", "Cannot read the deletion list: " + st.ToString());
+    log_->Write("ERROR", "DeleteFailed",
+                "Cannot read the deletion list: " + st.ToString());
     return;
   }
   const MetadataPolicy policy = config_.options.Policy();
@@ -498,7 +545,8 @@ void Execution::RunDeletes(Journal* deletes) {
   auto remove_dir = [&](const RelPath& dir) {
     Status s = dst_->Remove(dir);
     if (!dir_entries.empty()) {
-      if (s.code() != StatusCode::kAlreadyExists) report_delete(dir_entries.back(), s);
+      if (s.code() != StatusCode::kAlreadyExists)
+        report_delete(dir_entries.back(), s);
       dir_entries.pop_back();
     }
     if (s.ok()) {
@@ -508,14 +556,16 @@ void Execution::RunDeletes(Journal* deletes) {
                     {{"path", dir.Display()}, {"type", "directory"}});
       }
     } else if (s.code() == StatusCode::kAlreadyExists) {
-      log_->Write("INFO", "DeleteKept",
-                  "Kept folder " + dir.Display() + ": it still holds excluded items",
-                  {{"path", dir.Display()}});
+      log_->Write(
+          "INFO", "DeleteKept",
+          "Kept folder " + dir.Display() + ": it still holds excluded items",
+          {{"path", dir.Display()}});
     } else {
       Bump(counters_.folders_failed_delete);
-      log_->Write("ERROR", "DeleteFailed", "Failed to delete " + dir.Display() + ": " +
-                                               std::string(s.message()),
-                  {{"path", dir.Display()}, {"reason", std::string(s.message())}});
+      log_->Write(
+          "ERROR", "DeleteFailed",
+          "Failed to delete " + dir.Display() + ": " + std::string(s.message()),
+          {{"path", dir.Display()}, {"reason", std::string(s.message())}});
     }
   };
   JournalRecord rec;
@@ -542,15 +592,19 @@ void Execution::RunDeletes(Journal* deletes) {
     if (s.ok() || s.IsNotFound()) {
       Bump(counters_.files_deleted);
       if (log_->transfer()) {
-        log_->Write("INFO", "Deleted", "Deleted " + std::string(EntryKindName(e.kind)) + " " +
-                                           e.path.Display(),
-                    {{"path", e.path.Display()}, {"type", std::string(EntryKindName(e.kind))}});
+        log_->Write("INFO", "Deleted",
+                    "Deleted " + std::string(EntryKindName(e.kind)) + " " +
+                        e.path.Display(),
+                    {{"path", e.path.Display()},
+                     {"type", std::string(EntryKindName(e.kind))}});
       }
     } else {
       Bump(counters_.files_failed_delete);
-      log_->Write("ERROR", "DeleteFailed", "Failed to delete " + e.path.Display() + ": " +
-                                               std::string(s.message()),
-                  {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
+      log_->Write(
+          "ERROR", "DeleteFailed",
+          "Failed to delete " + e.path.Display() + ": " +
+              std::string(s.message()),
+          {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
     }
   }
   while (!dirs.empty()) {
@@ -565,8 +619,9 @@ void Execution::RunDeletes(Journal* deletes) {
     if (src_entry.ok() && src_entry->has_value() && (*src_entry)->is_dir()) {
       Status s = dst_->SetMetadata(*rel, **src_entry, policy);
       if (!s.ok()) {
-        log_->Write("ERROR", "MetadataFailed", "Cannot restore the metadata of " +
-                                                   rel->Display() + ": " + s.ToString());
+        log_->Write("ERROR", "MetadataFailed",
+                    "Cannot restore the metadata of " + rel->Display() + ": " +
+                        s.ToString());
       }
     }
   }
@@ -577,45 +632,56 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
   r->counters = counters_.Snapshot();
   const CounterSnapshot& c = r->counters;
   const bool cancelled = stop_.stop_requested() && r->error_code.empty();
-  const uint64_t prepare_failures = c.folders_failed_list + c.files_failed_prepare +
-                                    c.folders_failed_prepare;
+  const uint64_t prepare_failures =
+      c.folders_failed_list + c.files_failed_prepare + c.folders_failed_prepare;
   const uint64_t transfer_failures =
-      c.files_failed_transfer + c.folders_failed_transfer + c.files_failed_delete +
-      c.folders_failed_delete;
-  const uint64_t verify_failures = c.files_failed_verify + c.folders_failed_verify;
+      c.files_failed_transfer + c.folders_failed_transfer +
+      c.files_failed_delete + c.folders_failed_delete;
+  const uint64_t verify_failures =
+      c.files_failed_verify + c.folders_failed_verify;
 
   auto phase = [](bool ran, bool failed) {
-    return !ran ? PhaseStatus::kPending : failed ? PhaseStatus::kError : PhaseStatus::kSuccess;
+    return !ran     ? PhaseStatus::kPending
+           : failed ? PhaseStatus::kError
+                    : PhaseStatus::kSuccess;
   };
   if (r->prepare_status == PhaseStatus::kPending) {
-    r->prepare_status = phase(ran.prepare, prepare_failures > 0 || r->error_code == "PrepareError");
+    r->prepare_status = phase(
+        ran.prepare, prepare_failures > 0 || r->error_code == "PrepareError");
   }
-  r->transfer_status = phase(ran.transfer, transfer_failures > 0 || cancelled ||
-                                               r->error_code == "DestinationSyncError" ||
-                                               r->error_code == "MaxDeleteExceeded");
+  r->transfer_status =
+      phase(ran.transfer, transfer_failures > 0 || cancelled ||
+                              r->error_code == "DestinationSyncError" ||
+                              r->error_code == "MaxDeleteExceeded");
   if (r->verify_status == PhaseStatus::kPending) {
     r->verify_status = phase(ran.verify, verify_failures > 0);
   }
 
   if (cancelled) {
     r->error_code = "OperationCanceled";
-    r->error_detail = "The task execution was cancelled; files in flight were not committed.";
+    r->error_detail =
+        "The task execution was cancelled; files in flight were not committed.";
   } else if (r->error_code.empty() && verify_failures > 0) {
     r->error_code = "VerificationFailed";
     r->error_detail =
-        "Transfer and verification completed. Verification detected mismatches. Files with "
+        "Transfer and verification completed. Verification detected "
+        "mismatches. Files with "
         "mismatches are listed in the execution log.";
-  } else if (r->error_code.empty() && (prepare_failures + transfer_failures) > 0) {
+  } else if (r->error_code.empty() &&
+             (prepare_failures + transfer_failures) > 0) {
     r->error_code = "FilesSkippedDueToErrors";
     r->error_detail =
-        "Transfer and verification completed. Selected files transferred except for files "
+        "Transfer and verification completed. Selected files transferred "
+        "except for files "
         "skipped due to errors.";
   }
-  r->status = r->error_code.empty() ? ExecutionStatus::kSuccess : ExecutionStatus::kError;
+  r->status = r->error_code.empty() ? ExecutionStatus::kSuccess
+                                    : ExecutionStatus::kError;
   status_.store(r->status);
-  log_->Write(r->status == ExecutionStatus::kSuccess ? "INFO" : "ERROR", "ExecutionFinished",
-              "Execution " + execution_arn_ + " finished: " +
-                  std::string(ExecutionStatusName(r->status)) +
+  log_->Write(r->status == ExecutionStatus::kSuccess ? "INFO" : "ERROR",
+              "ExecutionFinished",
+              "Execution " + execution_arn_ +
+                  " finished: " + std::string(ExecutionStatusName(r->status)) +
                   (r->error_detail.empty() ? "" : " (" + r->error_detail + ")"),
               {{"executionArn", execution_arn_},
                {"status", std::string(ExecutionStatusName(r->status))},
@@ -629,17 +695,20 @@ void Execution::FinishReport(ExecutionResult* r) {
   summary["SourceLocation"] = src_->Describe();
   summary["DestinationLocation"] = dst_->Describe();
   summary["ReportSettings"] = {
-      {"OutputType", config_.report->output_type == ReportOutputType::kStandard ? "STANDARD"
-                                                                                 : "SUMMARY_ONLY"},
-      {"ReportLevel", config_.report->level == ReportLevel::kErrorsOnly ? "ERRORS_ONLY"
-                                                                         : "SUCCESSES_AND_ERRORS"}};
+      {"OutputType", config_.report->output_type == ReportOutputType::kStandard
+                         ? "STANDARD"
+                         : "SUMMARY_ONLY"},
+      {"ReportLevel", config_.report->level == ReportLevel::kErrorsOnly
+                          ? "ERRORS_ONLY"
+                          : "SUCCESSES_AND_ERRORS"}};
   auto folder = report_->Finish(std::move(summary));
   if (folder.ok()) {
     r->report_folder = *folder;
   } else {
     r->report_status = "ERROR";
     r->report_error = std::string(folder.status().message());
-    log_->Write("ERROR", "TaskReportFailed", "Cannot write the task report: " + r->report_error);
+    log_->Write("ERROR", "TaskReportFailed",
+                "Cannot write the task report: " + r->report_error);
   }
   report_.reset();
 }
@@ -660,7 +729,8 @@ nlohmann::json Execution::Describe(const ExecutionResult& r) const {
   out["Options"] = options;
   auto filters = [](const std::string& v) {
     json list = json::array();
-    if (!v.empty()) list.push_back({{"FilterType", "SIMPLE_PATTERN"}, {"Value", v}});
+    if (!v.empty())
+      list.push_back({{"FilterType", "SIMPLE_PATTERN"}, {"Value", v}});
     return list;
   };
   out["Excludes"] = filters(config_.excludes);
@@ -670,25 +740,26 @@ nlohmann::json Execution::Describe(const ExecutionResult& r) const {
   out["LaunchTime"] = seconds(r.launch_time_ns);
   if (r.end_time_ns) out["EndTime"] = seconds(r.end_time_ns);
   const CounterSnapshot& c = r.counters;
-#define FERRY_JSON_(name, key)                                  \
-  {                                                             \
-    std::string k = key;                                        \
-    size_t dot = k.find('.');                                   \
-    if (dot == std::string::npos) {                             \
-      out[k] = c.name;                                          \
-    } else {                                                    \
-      out[k.substr(0, dot)][k.substr(dot + 1)] = c.name;        \
-    }                                                           \
+#define FERRY_JSON_(name, key)                           \
+  {                                                      \
+    std::string k = key;                                 \
+    size_t dot = k.find('.');                            \
+    if (dot == std::string::npos) {                      \
+      out[k] = c.name;                                   \
+    } else {                                             \
+      out[k.substr(0, dot)][k.substr(dot + 1)] = c.name; \
+    }                                                    \
   }
   FERRY_EXECUTION_COUNTERS(FERRY_JSON_)
 #undef FERRY_JSON_
-  json result = {{"PrepareDuration", r.prepare_ms},
-                 {"PrepareStatus", std::string(PhaseStatusName(r.prepare_status))},
-                 {"TotalDuration", r.total_ms},
-                 {"TransferDuration", r.transfer_ms},
-                 {"TransferStatus", std::string(PhaseStatusName(r.transfer_status))},
-                 {"VerifyDuration", r.verify_ms},
-                 {"VerifyStatus", std::string(PhaseStatusName(r.verify_status))}};
+  json result = {
+      {"PrepareDuration", r.prepare_ms},
+      {"PrepareStatus", std::string(PhaseStatusName(r.prepare_status))},
+      {"TotalDuration", r.total_ms},
+      {"TransferDuration", r.transfer_ms},
+      {"TransferStatus", std::string(PhaseStatusName(r.transfer_status))},
+      {"VerifyDuration", r.verify_ms},
+      {"VerifyStatus", std::string(PhaseStatusName(r.verify_status))}};
   if (!r.error_code.empty()) {
     result["ErrorCode"] = r.error_code;
     result["ErrorDetail"] = r.error_detail;

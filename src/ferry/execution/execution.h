@@ -12,12 +12,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ferry/base/digest.h"
 #include "ferry/diff/plan.h"
@@ -123,7 +122,6 @@ class Execution {
 
   // The DescribeTaskExecution response for `result`.
   nlohmann::json Describe(const ExecutionResult& result) const;
-
 
  private:
   void SetStatus(ExecutionStatus s);

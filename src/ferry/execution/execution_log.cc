@@ -14,8 +14,9 @@ ExecutionLog::~ExecutionLog() {
 Status ExecutionLog::OpenJsonFile(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "a");
   if (!f) {
-    return Status(StatusCode::kInvalidArgument,
-                  "cannot open log file '" + path + "': " + std::strerror(errno), errno);
+    return Status(
+        StatusCode::kInvalidArgument,
+        "cannot open log file '" + path + "': " + std::strerror(errno), errno);
   }
   std::lock_guard lock(mu_);
   if (json_) std::fclose(json_);
@@ -32,7 +33,8 @@ void ExecutionLog::Write(std::string_view severity, std::string_view event,
     fields["level"] = severity;
     fields["event"] = event;
     fields["message"] = text;
-    line = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line =
+        fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   std::lock_guard lock(mu_);
   if (json_) {

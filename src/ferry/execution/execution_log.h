@@ -8,10 +8,9 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "ferry/base/status.h"
 #include "ferry/execution/task_options.h"
@@ -35,7 +34,8 @@ class ExecutionLog {
   bool transfer() const { return level_ == LogLevel::kTransfer; }
 
   // `fields` are extra JSON members; `text` is the human line.
-  void Write(std::string_view severity, std::string_view event, std::string_view text,
+  void Write(std::string_view severity, std::string_view event,
+             std::string_view text,
              nlohmann::json fields = nlohmann::json::object());
 
  private:

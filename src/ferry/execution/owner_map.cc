@@ -14,7 +14,8 @@ std::optional<std::string> UserName(uid_t uid) {
   std::vector<char> buf(4096);
   struct passwd pw;
   struct passwd* out = nullptr;
-  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &out) != 0 || out == nullptr) {
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &out) != 0 ||
+      out == nullptr) {
     return std::nullopt;
   }
   return std::string(out->pw_name);
@@ -24,7 +25,8 @@ std::optional<uid_t> UserId(const std::string& name) {
   std::vector<char> buf(4096);
   struct passwd pw;
   struct passwd* out = nullptr;
-  if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &out) != 0 || out == nullptr) {
+  if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &out) != 0 ||
+      out == nullptr) {
     return std::nullopt;
   }
   return out->pw_uid;
@@ -34,7 +36,8 @@ std::optional<std::string> GroupName(gid_t gid) {
   std::vector<char> buf(4096);
   struct group gr;
   struct group* out = nullptr;
-  if (getgrgid_r(gid, &gr, buf.data(), buf.size(), &out) != 0 || out == nullptr) {
+  if (getgrgid_r(gid, &gr, buf.data(), buf.size(), &out) != 0 ||
+      out == nullptr) {
     return std::nullopt;
   }
   return std::string(out->gr_name);
@@ -44,7 +47,8 @@ std::optional<gid_t> GroupId(const std::string& name) {
   std::vector<char> buf(4096);
   struct group gr;
   struct group* out = nullptr;
-  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &out) != 0 || out == nullptr) {
+  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &out) != 0 ||
+      out == nullptr) {
     return std::nullopt;
   }
   return out->gr_gid;
@@ -62,7 +66,8 @@ uint32_t OwnerMap::MapUid(uint32_t uid) {
   if (it != uids_.end()) return it->second;
   std::optional<uid_t> mapped;
   if (auto name = UserName(uid)) mapped = UserId(*name);
-  uint32_t result = mapped ? *mapped : (uid_mode_ == OwnerMode::kName ? kNobodyId : uid);
+  uint32_t result =
+      mapped ? *mapped : (uid_mode_ == OwnerMode::kName ? kNobodyId : uid);
   uids_.emplace(uid, result);
   return result;
 }
@@ -74,7 +79,8 @@ uint32_t OwnerMap::MapGid(uint32_t gid) {
   if (it != gids_.end()) return it->second;
   std::optional<gid_t> mapped;
   if (auto name = GroupName(gid)) mapped = GroupId(*name);
-  uint32_t result = mapped ? *mapped : (gid_mode_ == OwnerMode::kName ? kNobodyId : gid);
+  uint32_t result =
+      mapped ? *mapped : (gid_mode_ == OwnerMode::kName ? kNobodyId : gid);
   gids_.emplace(gid, result);
   return result;
 }

@@ -31,7 +31,9 @@ class OwnerMap {
   uint32_t MapGid(uint32_t gid);
 
  private:
-  static bool by_name(OwnerMode m) { return m == OwnerMode::kName || m == OwnerMode::kBoth; }
+  static bool by_name(OwnerMode m) {
+    return m == OwnerMode::kName || m == OwnerMode::kBoth;
+  }
 
   const OwnerMode uid_mode_;
   const OwnerMode gid_mode_;

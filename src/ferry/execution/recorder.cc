@@ -19,18 +19,21 @@ bool IsFolder(EntryKind kind) { return kind == EntryKind::kDirectory; }
 
 std::string MetaLine(const Entry& e) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "type=%c mode=%04o uid=%u gid=%u size=%llu atime=%lld/%u mtime=%lld/%u "
-                "extAttrsHash=%llu",
-                EntryKindLetter(e.kind), e.mode, e.uid, e.gid,
-                static_cast<unsigned long long>(e.size), static_cast<long long>(e.atime.sec),
-                e.atime.nsec, static_cast<long long>(e.mtime.sec), e.mtime.nsec,
-                static_cast<unsigned long long>(e.xattr_hash));
+  std::snprintf(
+      buf, sizeof(buf),
+      "type=%c mode=%04o uid=%u gid=%u size=%llu atime=%lld/%u mtime=%lld/%u "
+      "extAttrsHash=%llu",
+      EntryKindLetter(e.kind), e.mode, e.uid, e.gid,
+      static_cast<unsigned long long>(e.size),
+      static_cast<long long>(e.atime.sec), e.atime.nsec,
+      static_cast<long long>(e.mtime.sec), e.mtime.nsec,
+      static_cast<unsigned long long>(e.xattr_hash));
   return buf;
 }
 
-Recorder::Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal, TaskReport* report,
-         std::function<void()> on_first_work)
+Recorder::Recorder(ExecutionCounters* counters, ExecutionLog* log,
+                   Journal* journal, TaskReport* report,
+                   std::function<void()> on_first_work)
     : c_(*counters),
       log_(log),
       journal_(journal),
@@ -44,14 +47,15 @@ void Recorder::OnPlanned(const PlanItem& item) {
   } else {
     Bump(c_.estimated_files_to_transfer);
     Bump(c_.files_prepared);
-    if (item.action != PlanAction::kUpdateMetadata && item.action != PlanAction::kLink) {
+    if (item.action != PlanAction::kUpdateMetadata &&
+        item.action != PlanAction::kLink) {
       Bump(c_.estimated_bytes_to_transfer, item.src.size);
     }
   }
   if (log_->transfer()) {
     log_->Write("INFO", "Planned",
-                std::string(PlanActionName(item.action)) + " " + item.src.path.Display() + " (" +
-                    item.reason + ")",
+                std::string(PlanActionName(item.action)) + " " +
+                    item.src.path.Display() + " (" + item.reason + ")",
                 {{"path", item.src.path.Display()},
                  {"action", std::string(PlanActionName(item.action))},
                  {"reason", item.reason}});
@@ -69,7 +73,8 @@ void Recorder::OnSkipped(const PlanItem& item) {
                      false);
   }
   if (log_->transfer()) {
-    log_->Write("INFO", "Skipped", "Skipped " + item.src.path.Display() + ": " + item.reason,
+    log_->Write("INFO", "Skipped",
+                "Skipped " + item.src.path.Display() + ": " + item.reason,
                 {{"path", item.src.path.Display()}, {"reason", item.reason}});
   }
 }
@@ -79,7 +84,8 @@ void Recorder::OnPrepareFailed(const PlanItem& item) {
   NoteNotVerified(item.src.path);
   const bool missing = item.action == PlanAction::kFailMissing &&
                        item.reason.rfind(kManifestFileDoesNotExist, 0) == 0;
-  const std::string code = missing ? std::string(kManifestFileDoesNotExist) : "PrepareFailed";
+  const std::string code =
+      missing ? std::string(kManifestFileDoesNotExist) : "PrepareFailed";
   if (report_) {
     report_->Skipped({{"RelativePath", item.src.path.Display()},
                       {"SkippedTimestamp", FormatIso8601(WallNanos())},
@@ -89,7 +95,9 @@ void Recorder::OnPrepareFailed(const PlanItem& item) {
   }
   log_->Write("ERROR", "PrepareFailed",
               "Cannot transfer " + item.src.path.Display() + ": " + item.reason,
-              {{"path", item.src.path.Display()}, {"reason", item.reason}, {"code", code}});
+              {{"path", item.src.path.Display()},
+               {"reason", item.reason},
+               {"code", code}});
 }
 
 void Recorder::OnBytes(uint64_t bytes) {
@@ -109,7 +117,7 @@ void Recorder::OnItemDone(const PlanItem& item, const ItemResult& r) {
         {"TransferTimestamp", FormatIso8601(WallNanos())},
         {"TransferType", item.action == PlanAction::kLink ? "HARD_LINK"
                          : r.metadata_only                ? "METADATA_ONLY"
-                                                          : "CONTENT_AND_METADATA"},
+                                           : "CONTENT_AND_METADATA"},
         {"TransferStatus", r.status.ok() ? "SUCCESS" : "FAILED"}};
     if (!r.status.ok()) {
       rec["FailureReason"] = std::string(r.status.message());
@@ -121,10 +129,12 @@ void Recorder::OnItemDone(const PlanItem& item, const ItemResult& r) {
   if (!r.status.ok()) {
     Bump(folder ? c_.folders_failed_transfer : c_.files_failed_transfer);
     NoteNotVerified(item.src.path);
-    log_->Write("ERROR", "TransferFailed",
-                "Failed to transfer " + shown + ": " + std::string(r.status.message()),
-                {{"path", shown}, {"reason", std::string(r.status.message())},
-                 {"code", std::string(StatusCodeName(r.status.code()))}});
+    log_->Write(
+        "ERROR", "TransferFailed",
+        "Failed to transfer " + shown + ": " + std::string(r.status.message()),
+        {{"path", shown},
+         {"reason", std::string(r.status.message())},
+         {"code", std::string(StatusCodeName(r.status.code()))}});
     return;
   }
   Bump(folder ? c_.folders_transferred : c_.files_transferred);
@@ -145,26 +155,28 @@ void Recorder::OnItemDone(const PlanItem& item, const ItemResult& r) {
     }
     log_->Write("WARN", "FileChangedDuringTransfer",
                 "File " + shown +
-                    " kept changing while it was read; transferred as read (run the task "
+                    " kept changing while it was read; transferred as read "
+                    "(run the task "
                     "again to get its final version)",
                 {{"path", shown}});
   }
   if (log_->transfer()) {
     std::string what = item.action == PlanAction::kLink ? "Hard-linked "
-                       : r.metadata_only                  ? "Updated metadata of "
-                                                          : "Transferred ";
-    log_->Write("INFO", "Transferred",
-                what + std::string(EntryKindName(item.src.kind)) + " " + shown +
-                    (item.src.is_file() && !r.metadata_only
-                         ? ", " + std::to_string(r.bytes) + " bytes, " +
-                               std::string(DigestAlgorithmName(r.digest.algorithm)) + " " +
-                               r.digest.Hex()
-                         : ""),
-                {{"path", shown},
-                 {"type", std::string(EntryKindName(item.src.kind))},
-                 {"bytes", r.bytes},
-                 {"metadataOnly", r.metadata_only},
-                 {"checksum", r.digest.Hex()}});
+                       : r.metadata_only                ? "Updated metadata of "
+                                                        : "Transferred ";
+    log_->Write(
+        "INFO", "Transferred",
+        what + std::string(EntryKindName(item.src.kind)) + " " + shown +
+            (item.src.is_file() && !r.metadata_only
+                 ? ", " + std::to_string(r.bytes) + " bytes, " +
+                       std::string(DigestAlgorithmName(r.digest.algorithm)) +
+                       " " + r.digest.Hex()
+                 : ""),
+        {{"path", shown},
+         {"type", std::string(EntryKindName(item.src.kind))},
+         {"bytes", r.bytes},
+         {"metadataOnly", r.metadata_only},
+         {"checksum", r.digest.Hex()}});
   }
 }
 
@@ -189,7 +201,8 @@ void Recorder::OnVerified(const VerifyOutcome& o) {
     if (o.dst) rec["DstMetadata"] = ReportMetadata(*o.dst);
     if (!o.src_digest.empty() || !o.dst_digest.empty()) {
       const Digest& any = o.src_digest.empty() ? o.dst_digest : o.src_digest;
-      rec["ChecksumAlgorithm"] = std::string(DigestAlgorithmName(any.algorithm));
+      rec["ChecksumAlgorithm"] =
+          std::string(DigestAlgorithmName(any.algorithm));
       if (!o.src_digest.empty()) rec["SrcChecksum"] = o.src_digest.Hex();
       if (!o.dst_digest.empty()) rec["DstChecksum"] = o.dst_digest.Hex();
     }
@@ -203,7 +216,8 @@ void Recorder::OnVerified(const VerifyOutcome& o) {
     Bump(folder ? c_.folders_verified : c_.files_verified);
     if (log_->transfer()) {
       log_->Write("INFO", "Verified",
-                  "Verified " + std::string(EntryKindName(o.kind)) + " " + shown +
+                  "Verified " + std::string(EntryKindName(o.kind)) + " " +
+                      shown +
                       (o.dst_digest.empty() ? "" : ", " + o.dst_digest.Hex()),
                   {{"path", shown}, {"checksum", o.dst_digest.Hex()}});
     }
@@ -215,7 +229,8 @@ void Recorder::OnVerified(const VerifyOutcome& o) {
                       {"code", std::string(VerifyFailureCode(o.failure))},
                       {"reason", o.detail}};
   std::string text = "Verification failed <> " + shown + " (" +
-                     std::string(VerifyFailureCode(o.failure)) + ": " + o.detail + ")";
+                     std::string(VerifyFailureCode(o.failure)) + ": " +
+                     o.detail + ")";
   if (o.src) {
     text += "\n[NOTICE] " + shown + " srcMeta: " + MetaLine(*o.src);
     f["srcMeta"] = MetaLine(*o.src);

@@ -29,8 +29,8 @@ std::string MetaLine(const Entry& e);
 class Recorder : public TransferObserver {
  public:
   // `journal` and `report` may be null.
-  Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal, TaskReport* report,
-           std::function<void()> on_first_work);
+  Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal,
+           TaskReport* report, std::function<void()> on_first_work);
 
   // What the plan decided, before anything is done about it.
   void OnPlanned(const PlanItem& item);
@@ -71,8 +71,8 @@ class Recorder : public TransferObserver {
   std::function<void()> on_first_work_;
   VerifySink verify_sink_{this};
   std::mutex mu_;
-  std::vector<std::string> changed_;      // GUARDED_BY(mu_)
-  uint64_t changed_count_ = 0;            // GUARDED_BY(mu_)
+  std::vector<std::string> changed_;        // GUARDED_BY(mu_)
+  uint64_t changed_count_ = 0;              // GUARDED_BY(mu_)
   std::unordered_set<std::string> failed_;  // GUARDED_BY(mu_)
 };
 

@@ -1,7 +1,7 @@
 #include "ferry/execution/task_options.h"
 
-#include <charconv>
 #include <cctype>
+#include <charconv>
 
 namespace ferry {
 namespace {
@@ -25,29 +25,44 @@ const std::vector<EnumOption>& EnumOptions() {
       {"VerifyMode",
        {"POINT_IN_TIME_CONSISTENT", "ONLY_FILES_TRANSFERRED", "NONE"},
        [](TaskOptions& o) { return AsByte(o.verify_mode); }},
-      {"OverwriteMode", {"ALWAYS", "NEVER"},
+      {"OverwriteMode",
+       {"ALWAYS", "NEVER"},
        [](TaskOptions& o) { return AsByte(o.overwrite_mode); }},
-      {"Atime", {"NONE", "BEST_EFFORT"}, [](TaskOptions& o) { return AsByte(o.atime); }},
-      {"Mtime", {"NONE", "PRESERVE"}, [](TaskOptions& o) { return AsByte(o.mtime); }},
-      {"Uid", {"NONE", "INT_VALUE", "NAME", "BOTH"},
+      {"Atime",
+       {"NONE", "BEST_EFFORT"},
+       [](TaskOptions& o) { return AsByte(o.atime); }},
+      {"Mtime",
+       {"NONE", "PRESERVE"},
+       [](TaskOptions& o) { return AsByte(o.mtime); }},
+      {"Uid",
+       {"NONE", "INT_VALUE", "NAME", "BOTH"},
        [](TaskOptions& o) { return AsByte(o.uid); }},
-      {"Gid", {"NONE", "INT_VALUE", "NAME", "BOTH"},
+      {"Gid",
+       {"NONE", "INT_VALUE", "NAME", "BOTH"},
        [](TaskOptions& o) { return AsByte(o.gid); }},
-      {"PreserveDeletedFiles", {"PRESERVE", "REMOVE"},
+      {"PreserveDeletedFiles",
+       {"PRESERVE", "REMOVE"},
        [](TaskOptions& o) { return AsByte(o.preserve_deleted_files); }},
-      {"PreserveDevices", {"NONE", "PRESERVE"},
+      {"PreserveDevices",
+       {"NONE", "PRESERVE"},
        [](TaskOptions& o) { return AsByte(o.preserve_devices); }},
-      {"PosixPermissions", {"NONE", "PRESERVE"},
+      {"PosixPermissions",
+       {"NONE", "PRESERVE"},
        [](TaskOptions& o) { return AsByte(o.posix_permissions); }},
-      {"TaskQueueing", {"ENABLED", "DISABLED"},
+      {"TaskQueueing",
+       {"ENABLED", "DISABLED"},
        [](TaskOptions& o) { return AsByte(o.task_queueing); }},
-      {"LogLevel", {"OFF", "BASIC", "TRANSFER"},
+      {"LogLevel",
+       {"OFF", "BASIC", "TRANSFER"},
        [](TaskOptions& o) { return AsByte(o.log_level); }},
-      {"TransferMode", {"CHANGED", "ALL"},
+      {"TransferMode",
+       {"CHANGED", "ALL"},
        [](TaskOptions& o) { return AsByte(o.transfer_mode); }},
-      {"SecurityDescriptorCopyFlags", {"NONE", "OWNER_DACL", "OWNER_DACL_SACL"},
+      {"SecurityDescriptorCopyFlags",
+       {"NONE", "OWNER_DACL", "OWNER_DACL_SACL"},
        [](TaskOptions& o) { return AsByte(o.security_descriptor_copy_flags); }},
-      {"ObjectTags", {"PRESERVE", "NONE"},
+      {"ObjectTags",
+       {"PRESERVE", "NONE"},
        [](TaskOptions& o) { return AsByte(o.object_tags); }},
   };
   return *options;
@@ -63,21 +78,29 @@ std::string Join(const std::vector<const char*>& values) {
 }
 
 Status InvalidSyncOption(std::string_view names, std::string_view values) {
-  return Status::InvalidArgument("Invalid SyncOption value. Option: " + std::string(names) +
-                                 ", Value: " + std::string(values) + ".");
+  return Status::InvalidArgument(
+      "Invalid SyncOption value. Option: " + std::string(names) +
+      ", Value: " + std::string(values) + ".");
 }
 
 }  // namespace
 
 const std::vector<std::string>& TaskOptionNames() {
   static const std::vector<std::string>* names = [] {
-    auto* v = new std::vector<std::string>{"VerifyMode",      "OverwriteMode",
-                                           "Atime",           "Mtime",
-                                           "Uid",             "Gid",
-                                           "PreserveDeletedFiles", "PreserveDevices",
-                                           "PosixPermissions", "BytesPerSecond",
-                                           "TaskQueueing",    "LogLevel",
-                                           "TransferMode",    "SecurityDescriptorCopyFlags",
+    auto* v = new std::vector<std::string>{"VerifyMode",
+                                           "OverwriteMode",
+                                           "Atime",
+                                           "Mtime",
+                                           "Uid",
+                                           "Gid",
+                                           "PreserveDeletedFiles",
+                                           "PreserveDevices",
+                                           "PosixPermissions",
+                                           "BytesPerSecond",
+                                           "TaskQueueing",
+                                           "LogLevel",
+                                           "TransferMode",
+                                           "SecurityDescriptorCopyFlags",
                                            "ObjectTags"};
     return v;
   }();
@@ -90,7 +113,8 @@ std::string KebabCase(std::string_view camel) {
     char c = camel[i];
     if (std::isupper(static_cast<unsigned char>(c))) {
       if (i > 0) out.push_back('-');
-      out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      out.push_back(
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     } else {
       out.push_back(c);
     }
@@ -101,10 +125,13 @@ std::string KebabCase(std::string_view camel) {
 Status TaskOptions::Set(std::string_view name, std::string_view value) {
   if (name == "BytesPerSecond") {
     int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    auto [ptr, ec] =
+        std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || ptr != value.data() + value.size()) {
-      return Status::InvalidArgument("Invalid SyncOption value. Option: BytesPerSecond, Value: " +
-                                     std::string(value) + ". Expected -1 or a positive number of bytes per second.");
+      return Status::InvalidArgument(
+          "Invalid SyncOption value. Option: BytesPerSecond, Value: " +
+          std::string(value) +
+          ". Expected -1 or a positive number of bytes per second.");
     }
     bytes_per_second = v;
     return Status::Ok();
@@ -118,10 +145,13 @@ Status TaskOptions::Set(std::string_view name, std::string_view value) {
       }
     }
     std::string member = std::string(name);
-    member[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(member[0])));
-    return Status::InvalidArgument("1 validation error detected: Value '" + std::string(value) +
-                                   "' at 'options." + member +
-                                   "' failed to satisfy constraint: Member must satisfy enum value set: [" +
+    member[0] =
+        static_cast<char>(std::tolower(static_cast<unsigned char>(member[0])));
+    return Status::InvalidArgument("1 validation error detected: Value '" +
+                                   std::string(value) + "' at 'options." +
+                                   member +
+                                   "' failed to satisfy constraint: Member "
+                                   "must satisfy enum value set: [" +
                                    Join(opt.values) + "]");
   }
   std::string known;
@@ -129,8 +159,8 @@ Status TaskOptions::Set(std::string_view name, std::string_view value) {
     if (!known.empty()) known += ", ";
     known += n;
   }
-  return Status::InvalidArgument("Unknown option '" + std::string(name) + "' (options are: " +
-                                 known + ")");
+  return Status::InvalidArgument("Unknown option '" + std::string(name) +
+                                 "' (options are: " + known + ")");
 }
 
 Status TaskOptions::SetFromShorthand(std::string_view shorthand) {
@@ -143,8 +173,9 @@ Status TaskOptions::SetFromShorthand(std::string_view shorthand) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     if (eq == std::string_view::npos || eq == 0) {
-      return Status::InvalidArgument("Invalid --options entry '" + std::string(pair) +
-                                     "': expected Name=VALUE, e.g. VerifyMode=NONE");
+      return Status::InvalidArgument(
+          "Invalid --options entry '" + std::string(pair) +
+          "': expected Name=VALUE, e.g. VerifyMode=NONE");
     }
     FERRY_RETURN_IF_ERROR(Set(pair.substr(0, eq), pair.substr(eq + 1)));
   }
@@ -163,7 +194,8 @@ Status TaskOptions::Validate() const {
     return InvalidSyncOption("Atime,Mtime", "NONE,PRESERVE");
   }
   if (bytes_per_second != -1 && bytes_per_second < 1) {
-    return InvalidSyncOption("BytesPerSecond", std::to_string(bytes_per_second));
+    return InvalidSyncOption("BytesPerSecond",
+                             std::to_string(bytes_per_second));
   }
   return Status::Ok();
 }
@@ -177,7 +209,8 @@ std::vector<std::pair<std::string, std::string>> TaskOptions::ToPairs() const {
       continue;
     }
     for (const EnumOption& opt : EnumOptions()) {
-      if (name == opt.name) out.emplace_back(name, opt.values[*opt.field(copy)]);
+      if (name == opt.name)
+        out.emplace_back(name, opt.values[*opt.field(copy)]);
     }
   }
   return out;

@@ -16,7 +16,11 @@
 
 namespace ferry {
 
-enum class VerifyMode : uint8_t { kPointInTimeConsistent, kOnlyFilesTransferred, kNone };
+enum class VerifyMode : uint8_t {
+  kPointInTimeConsistent,
+  kOnlyFilesTransferred,
+  kNone
+};
 enum class OverwriteMode : uint8_t { kAlways, kNever };
 enum class AtimeMode : uint8_t { kNone, kBestEffort };
 enum class MtimeMode : uint8_t { kNone, kPreserve };
@@ -27,7 +31,11 @@ enum class PermissionsMode : uint8_t { kNone, kPreserve };
 enum class QueueingMode : uint8_t { kEnabled, kDisabled };
 enum class LogLevel : uint8_t { kOff, kBasic, kTransfer };
 enum class TransferMode : uint8_t { kChanged, kAll };
-enum class SecurityDescriptorCopyFlags : uint8_t { kNone, kOwnerDacl, kOwnerDaclSacl };
+enum class SecurityDescriptorCopyFlags : uint8_t {
+  kNone,
+  kOwnerDacl,
+  kOwnerDaclSacl
+};
 enum class ObjectTagsMode : uint8_t { kPreserve, kNone };
 
 struct TaskOptions {

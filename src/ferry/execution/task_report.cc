@@ -33,11 +33,15 @@ std::string TypeName(EntryKind kind) {
 Status MakeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) {
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::Ok();
-    return Status::InvalidArgument("task report folder '" + path + "' is not a directory");
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return Status::Ok();
+    return Status::InvalidArgument("task report folder '" + path +
+                                   "' is not a directory");
   }
   return Status(StatusCode::kInvalidArgument,
-                "cannot create task report folder '" + path + "': " + std::strerror(errno), errno);
+                "cannot create task report folder '" + path +
+                    "': " + std::strerror(errno),
+                errno);
 }
 
 }  // namespace
@@ -52,7 +56,8 @@ nlohmann::json ReportMetadata(const Entry& e) {
                       {"Uid", e.uid},
                       {"Gid", e.gid},
                       {"Mode", mode}};
-  if (e.kind == EntryKind::kSymlink) m["LinkTarget"] = EscapeForDisplay(e.link_target);
+  if (e.kind == EntryKind::kSymlink)
+    m["LinkTarget"] = EscapeForDisplay(e.link_target);
   return m;
 }
 
@@ -60,11 +65,14 @@ nlohmann::json ReportMetadata(const Entry& e) {
 class TaskReport::List {
  public:
   List(std::string prefix, std::string key, std::string arn)
-      : prefix_(std::move(prefix)), key_(std::move(key)), arn_(std::move(arn)) {}
+      : prefix_(std::move(prefix)),
+        key_(std::move(key)),
+        arn_(std::move(arn)) {}
   ~List() { (void)Close(); }
 
   Status Add(const nlohmann::json& record) {
-    std::string text = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text =
+        record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::lock_guard lock(mu_);
     if (file_ && written_ + text.size() + 4 > kMaxReportFileBytes) {
       FERRY_RETURN_IF_ERROR(CloseLocked());
@@ -92,11 +100,13 @@ class TaskReport::List {
     std::string path = prefix_ + suffix;
     file_ = std::fopen(path.c_str(), "w");
     if (!file_) {
-      return Status(StatusCode::kIoError,
-                    "cannot write task report '" + path + "': " + std::strerror(errno), errno);
+      return Status(
+          StatusCode::kIoError,
+          "cannot write task report '" + path + "': " + std::strerror(errno),
+          errno);
     }
-    std::string head = "{\"TaskExecutionArn\": " + nlohmann::json(arn_).dump() + ", \"" + key_ +
-                       "\": [\n";
+    std::string head = "{\"TaskExecutionArn\": " + nlohmann::json(arn_).dump() +
+                       ", \"" + key_ + "\": [\n";
     std::fputs(head.c_str(), file_);
     written_ = head.size();
     count_in_file_ = 0;
@@ -123,23 +133,27 @@ class TaskReport::List {
   size_t count_in_file_ = 0;
 };
 
-TaskReport::TaskReport(TaskReportConfig config, std::string arn, std::string folder,
-                       std::string id)
+TaskReport::TaskReport(TaskReportConfig config, std::string arn,
+                       std::string folder, std::string id)
     : config_(std::move(config)),
       arn_(std::move(arn)),
       folder_(std::move(folder)),
       id_(std::move(id)) {
   std::string base = folder_ + "/" + id_;
-  transferred_ = std::make_unique<List>(base + ".files-transferred-v1", "Transferred", arn_);
-  verified_ = std::make_unique<List>(base + ".files-verified-v1", "Verified", arn_);
-  skipped_ = std::make_unique<List>(base + ".files-skipped-v1", "Skipped", arn_);
-  deleted_ = std::make_unique<List>(base + ".files-deleted-v1", "Deleted", arn_);
+  transferred_ = std::make_unique<List>(base + ".files-transferred-v1",
+                                        "Transferred", arn_);
+  verified_ =
+      std::make_unique<List>(base + ".files-verified-v1", "Verified", arn_);
+  skipped_ =
+      std::make_unique<List>(base + ".files-skipped-v1", "Skipped", arn_);
+  deleted_ =
+      std::make_unique<List>(base + ".files-deleted-v1", "Deleted", arn_);
 }
 
 TaskReport::~TaskReport() = default;
 
-Result<std::unique_ptr<TaskReport>> TaskReport::Open(const TaskReportConfig& config,
-                                                     const std::string& execution_arn) {
+Result<std::unique_ptr<TaskReport>> TaskReport::Open(
+    const TaskReportConfig& config, const std::string& execution_arn) {
   std::string dir = config.directory;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir.empty()) return Status::InvalidArgument("empty task report folder");
@@ -147,7 +161,8 @@ Result<std::unique_ptr<TaskReport>> TaskReport::Open(const TaskReportConfig& con
   std::string id = execution_arn.substr(execution_arn.rfind('/') + 1);
   std::string folder = dir + "/" + id;
   FERRY_RETURN_IF_ERROR(MakeDir(folder));
-  return std::unique_ptr<TaskReport>(new TaskReport(config, execution_arn, folder, id));
+  return std::unique_ptr<TaskReport>(
+      new TaskReport(config, execution_arn, folder, id));
 }
 
 void TaskReport::Add(List* list, nlohmann::json record, bool failed) {
@@ -170,16 +185,20 @@ void TaskReport::Deleted(nlohmann::json record, bool failed) {
 }
 
 Result<std::string> TaskReport::Finish(nlohmann::json summary) {
-  for (List* l : {transferred_.get(), verified_.get(), skipped_.get(), deleted_.get()}) {
+  for (List* l :
+       {transferred_.get(), verified_.get(), skipped_.get(), deleted_.get()}) {
     FERRY_RETURN_IF_ERROR(l->Close());
   }
   std::string path = folder_ + "/" + id_ + ".summary-v1.json";
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) {
-    return Status(StatusCode::kIoError,
-                  "cannot write task report '" + path + "': " + std::strerror(errno), errno);
+    return Status(
+        StatusCode::kIoError,
+        "cannot write task report '" + path + "': " + std::strerror(errno),
+        errno);
   }
-  std::string text = summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text =
+      summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), f);
   std::fputc('\n', f);
   bool failed = std::ferror(f) != 0;

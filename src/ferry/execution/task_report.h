@@ -16,9 +16,8 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "ferry/base/status.h"
 #include "ferry/storage/entry.h"
@@ -42,8 +41,8 @@ nlohmann::json ReportMetadata(const Entry& e);
 class TaskReport {
  public:
   // Creates DIR/<exec-id>/.
-  static Result<std::unique_ptr<TaskReport>> Open(const TaskReportConfig& config,
-                                                  const std::string& execution_arn);
+  static Result<std::unique_ptr<TaskReport>> Open(
+      const TaskReportConfig& config, const std::string& execution_arn);
   ~TaskReport();
 
   // `failed` records are kept at every level; others only with
@@ -60,7 +59,8 @@ class TaskReport {
 
  private:
   class List;
-  TaskReport(TaskReportConfig config, std::string arn, std::string folder, std::string id);
+  TaskReport(TaskReportConfig config, std::string arn, std::string folder,
+             std::string id);
   void Add(List* list, nlohmann::json record, bool failed);
 
   const TaskReportConfig config_;

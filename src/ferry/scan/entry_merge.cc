@@ -2,7 +2,8 @@
 
 namespace ferry {
 
-EntryMerge::EntryMerge(Scanner* src, Scanner* dst, std::function<void(Entry*)> map_source)
+EntryMerge::EntryMerge(Scanner* src, Scanner* dst,
+                       std::function<void(Entry*)> map_source)
     : src_(src), dst_(dst), map_source_(std::move(map_source)) {
   if (!dst_) dst_done_ = true;
 }
@@ -30,7 +31,8 @@ Status EntryMerge::Fill() {
   return Status::Ok();
 }
 
-Result<bool> EntryMerge::Next(std::optional<Entry>* src, std::optional<Entry>* dst) {
+Result<bool> EntryMerge::Next(std::optional<Entry>* src,
+                              std::optional<Entry>* dst) {
   FERRY_RETURN_IF_ERROR(Fill());
   src->reset();
   dst->reset();

@@ -15,7 +15,8 @@ class EntryMerge {
  public:
   // `dst` may be null: every pair then has only a source side. `map_source`
   // (optional) adjusts each source entry as it is read.
-  EntryMerge(Scanner* src, Scanner* dst, std::function<void(Entry*)> map_source = nullptr);
+  EntryMerge(Scanner* src, Scanner* dst,
+             std::function<void(Entry*)> map_source = nullptr);
 
   // The next path: `src` and/or `dst` set; false at the end.
   Result<bool> Next(std::optional<Entry>* src, std::optional<Entry>* dst);

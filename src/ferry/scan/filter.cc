@@ -25,9 +25,9 @@ Result<std::vector<Filter::Pattern>> Filter::ParseValue(std::string_view value,
   if (value.empty()) return out;
   if (value.size() > kMaxFilterLength) {
     return Status::InvalidArgument(
-        std::string("The ") + kind + " filter is " + std::to_string(value.size()) +
-        " characters long; at most " + std::to_string(kMaxFilterLength) +
-        " are allowed");
+        std::string("The ") + kind + " filter is " +
+        std::to_string(value.size()) + " characters long; at most " +
+        std::to_string(kMaxFilterLength) + " are allowed");
   }
   size_t pos = 0;
   while (pos <= value.size()) {
@@ -66,9 +66,10 @@ Result<std::vector<Filter::Pattern>> Filter::ParseValue(std::string_view value,
       }
       if (c == '*') {
         if (include && i + 1 != raw.size()) {
-          return Status::InvalidArgument(
-              "Invalid include filter pattern " + Quote(raw) +
-              ": '*' is only allowed as the last character of an include pattern");
+          return Status::InvalidArgument("Invalid include filter pattern " +
+                                         Quote(raw) +
+                                         ": '*' is only allowed as the last "
+                                         "character of an include pattern");
         }
         if (first) p.leading_star = true;
         if (!first || !current.empty()) {
@@ -108,7 +109,8 @@ Result<std::vector<Filter::Pattern>> Filter::ParseValue(std::string_view value,
   return out;
 }
 
-Result<Filter> Filter::Parse(std::string_view includes, std::string_view excludes) {
+Result<Filter> Filter::Parse(std::string_view includes,
+                             std::string_view excludes) {
   Filter f;
   FERRY_ASSIGN_OR_RETURN(f.includes_, ParseValue(includes, true));
   FERRY_ASSIGN_OR_RETURN(f.excludes_, ParseValue(excludes, false));
@@ -150,7 +152,8 @@ bool Filter::IncludeMatches(const Pattern& p, std::string_view path) {
 bool Filter::IncludeLeadsTo(const Pattern& p, std::string_view dir) {
   if (p.parts.empty()) return true;
   const std::string& lit = p.parts[0];
-  return lit.size() > dir.size() && StartsWith(lit, dir) && lit[dir.size()] == '/';
+  return lit.size() > dir.size() && StartsWith(lit, dir) &&
+         lit[dir.size()] == '/';
 }
 
 FilterDecision Filter::Decide(const RelPath& path, bool is_dir) const {

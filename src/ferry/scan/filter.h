@@ -43,7 +43,7 @@ class Filter {
 
  private:
   struct Pattern {
-    std::string text;           // as written, for messages
+    std::string text;                // as written, for messages
     std::vector<std::string> parts;  // literal runs between '*'
     bool leading_star = false;
     bool trailing_star = false;

@@ -31,7 +31,8 @@ Scanner::~Scanner() {
 Status Scanner::Start() {
   FERRY_ASSIGN_OR_RETURN(std::optional<Entry> root, backend_->Stat(RelPath()));
   if (!root) {
-    return Status::NotFound("location " + backend_->Describe() + " does not exist");
+    return Status::NotFound("location " + backend_->Describe() +
+                            " does not exist");
   }
   if (!root->is_dir()) {
     return Status::FailedPrecondition("location " + backend_->Describe() +
@@ -83,8 +84,8 @@ void Scanner::Fill(const RelPath& dir, Listing* listing) {
     if ((options_.xattrs || options_.acls) && (e.is_file() || e.is_dir())) {
       auto attrs = backend_->GetXattrs(e.path);
       if (attrs.ok()) {
-        e.xattr_hash = XattrHash(FilterXattrs(std::move(attrs).value(), options_.xattrs,
-                                              options_.acls));
+        e.xattr_hash = XattrHash(FilterXattrs(std::move(attrs).value(),
+                                              options_.xattrs, options_.acls));
       } else if (!attrs.status().IsNotFound()) {
         listing->status = attrs.status();
         return;
@@ -104,9 +105,9 @@ void Scanner::WorkerLoop(std::stop_token stop) {
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] {
-        return shutdown_ || (!queued_.empty() &&
-                             ahead_dirs_ < options_.prefetch_dirs &&
-                             ahead_entries_ < options_.prefetch_entries);
+        return shutdown_ ||
+               (!queued_.empty() && ahead_dirs_ < options_.prefetch_dirs &&
+                ahead_entries_ < options_.prefetch_entries);
       });
       if (shutdown_) return;
       dir = *queued_.begin();

@@ -118,10 +118,10 @@ class Scanner {
   std::condition_variable work_cv_;  // workers wait for queued dirs or room
   std::condition_variable done_cv_;  // the consumer waits for a listing
   std::map<std::string, std::shared_ptr<Listing>> listings_;  // GUARDED_BY(mu_)
-  std::set<RelPath, PathLess> queued_;                    // GUARDED_BY(mu_)
-  size_t ahead_dirs_ = 0;      // GUARDED_BY(mu_): running or done, unclaimed
-  size_t ahead_entries_ = 0;   // GUARDED_BY(mu_)
-  bool shutdown_ = false;      // GUARDED_BY(mu_)
+  std::set<RelPath, PathLess> queued_;                        // GUARDED_BY(mu_)
+  size_t ahead_dirs_ = 0;     // GUARDED_BY(mu_): running or done, unclaimed
+  size_t ahead_entries_ = 0;  // GUARDED_BY(mu_)
+  bool shutdown_ = false;     // GUARDED_BY(mu_)
   std::vector<std::jthread> workers_;
 };
 

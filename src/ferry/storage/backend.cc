@@ -15,9 +15,11 @@ Status StagedWriter::SetXattrs(const XattrList& xattrs, bool, bool) {
 
 Result<XattrList> Backend::GetXattrs(const RelPath&) { return XattrList{}; }
 
-Status Backend::SetXattrs(const RelPath& path, const XattrList& xattrs, bool, bool) {
+Status Backend::SetXattrs(const RelPath& path, const XattrList& xattrs, bool,
+                          bool) {
   if (xattrs.empty()) return Status::Ok();
-  return Status::NotSupported(Describe() + " cannot store extended attributes (" +
+  return Status::NotSupported(Describe() +
+                              " cannot store extended attributes (" +
                               path.Display() + ")");
 }
 

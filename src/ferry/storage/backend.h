@@ -74,9 +74,9 @@ class Reader {
 };
 
 struct WriteHints {
-  uint64_t size = 0;      // the final size of the file
-  bool sparse = false;    // the writer will skip holes
-  bool fsync = false;     // make the content durable before Commit returns
+  uint64_t size = 0;    // the final size of the file
+  bool sparse = false;  // the writer will skip holes
+  bool fsync = false;   // make the content durable before Commit returns
   // Something may already be at the path (false only when the caller knows
   // the path is free, which lets a backend publish without a rename).
   bool may_exist = true;
@@ -96,12 +96,14 @@ class StagedWriter {
   // the metadata `policy` selects, and makes the file visible under its final
   // name, atomically replacing any file or link there. Fails, leaving the
   // destination as it was, if a directory is in the way.
-  virtual Status Commit(const Entry& metadata, const MetadataPolicy& policy) = 0;
+  virtual Status Commit(const Entry& metadata,
+                        const MetadataPolicy& policy) = 0;
   virtual void Abort() = 0;
   // Gives the file these extended attributes (before Commit), removing any
   // others it got on creation (an inherited default ACL) of the names the
   // scopes select.
-  virtual Status SetXattrs(const XattrList& xattrs, bool xattr_scope, bool acl_scope);
+  virtual Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
+                           bool acl_scope);
 };
 
 class Backend {
@@ -138,8 +140,8 @@ class Backend {
   virtual Result<XattrList> GetXattrs(const RelPath& path);
   // Gives a file or folder exactly these attributes: missing ones are added
   // or changed, others removed (of the names `scope` selects).
-  virtual Status SetXattrs(const RelPath& path, const XattrList& xattrs, bool xattr_scope,
-                           bool acl_scope);
+  virtual Status SetXattrs(const RelPath& path, const XattrList& xattrs,
+                           bool xattr_scope, bool acl_scope);
   // Removes a file, link, special file or empty directory.
   virtual Status Remove(const RelPath& path) = 0;
   // Removes `path` and, if it is a directory, everything beneath it.

@@ -54,13 +54,15 @@ bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns) {
       int64_t s = t.sec - ((t.sec % g) + g) % g;
       return FileTime{s, 0};
     }
-    return FileTime{t.sec, static_cast<uint32_t>(t.nsec - t.nsec % granularity_ns)};
+    return FileTime{t.sec,
+                    static_cast<uint32_t>(t.nsec - t.nsec % granularity_ns)};
   };
   return trunc(a) == trunc(b);
 }
 
 bool XattrWanted(std::string_view name, bool xattrs, bool acls) {
-  if (name.substr(0, 18) == "system.posix_acl_a" || name.substr(0, 18) == "system.posix_acl_d") {
+  if (name.substr(0, 18) == "system.posix_acl_a" ||
+      name.substr(0, 18) == "system.posix_acl_d") {
     return acls;
   }
   if (!xattrs) return false;

@@ -68,7 +68,9 @@ struct Entry {
   bool is_dir() const { return kind == EntryKind::kDirectory; }
   bool is_file() const { return kind == EntryKind::kFile; }
   bool listing_failed() const { return flags & kListingFailed; }
-  bool MaybeSparse() const { return kind == EntryKind::kFile && allocated < size; }
+  bool MaybeSparse() const {
+    return kind == EntryKind::kFile && allocated < size;
+  }
 };
 
 // One extended attribute. Lists are kept sorted by name.

@@ -48,7 +48,8 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     spec.type = "memory";
     spec.path = std::string(uri.substr(7));
     if (spec.path.empty()) {
-      return Status::InvalidArgument("memory location needs a name: memory:NAME");
+      return Status::InvalidArgument(
+          "memory location needs a name: memory:NAME");
     }
     return spec;
   }
@@ -57,7 +58,8 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
       uri.substr(0, scheme_end).find('/') == std::string_view::npos) {
     return Status::InvalidArgument(
         "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
-        "' in '" + std::string(uri) + "' (this build serves: local paths, file://, memory:)");
+        "' in '" + std::string(uri) +
+        "' (this build serves: local paths, file://, memory:)");
   }
   spec.type = "local";
   spec.path = std::string(uri);

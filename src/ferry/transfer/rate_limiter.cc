@@ -35,9 +35,8 @@ void RateLimiter::Acquire(uint64_t bytes, const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     auto now = std::chrono::steady_clock::now();
     if (now >= wake) return;
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(wake - now,
-                                                      std::chrono::milliseconds(200)));
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        wake - now, std::chrono::milliseconds(200)));
     std::lock_guard lock(mu_);
     if (rate_ <= 0) return;
   }

@@ -27,8 +27,8 @@ class RateLimiter {
  private:
   static constexpr std::chrono::milliseconds kBurst{100};
   mutable std::mutex mu_;
-  int64_t rate_;                                    // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point next_;      // GUARDED_BY(mu_)
+  int64_t rate_;                                // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point next_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace ferry

@@ -69,7 +69,7 @@ struct Transfer::Job {
   std::shared_ptr<DirNode> node;   // kMkdir: the folder; otherwise its parent
   std::shared_ptr<FileTask> file;  // kFile
   uint32_t chunk = 0;
-  PlanItem item;                   // kLink, kMetadata
+  PlanItem item;  // kLink, kMetadata
 };
 
 Transfer::Transfer(Backend* src, Backend* dst, TransferOptions options,
@@ -91,7 +91,8 @@ Transfer::~Transfer() {
 void Transfer::Start(const Entry& root, bool root_differs) {
   auto node = std::make_shared<DirNode>();
   node->item.src = root;
-  node->item.action = root_differs ? PlanAction::kUpdateMetadata : PlanAction::kUnchanged;
+  node->item.action =
+      root_differs ? PlanAction::kUpdateMetadata : PlanAction::kUnchanged;
   node->is_root = true;
   stack_.push_back(std::move(node));
   int threads = std::max(1, options_.threads);
@@ -111,7 +112,8 @@ void Transfer::Flush() {
 void Transfer::Push(Job job, uint64_t bytes) {
   batch_->push_back(std::move(job));
   batch_bytes_ += bytes;
-  if (batch_->size() >= options_.batch_items || batch_bytes_ >= 8 * kBlockSize) {
+  if (batch_->size() >= options_.batch_items ||
+      batch_bytes_ >= 8 * kBlockSize) {
     Flush();
   }
 }
@@ -130,7 +132,8 @@ void Transfer::Add(PlanItem item) {
     node->item = std::move(item);
     node->parent = top;
     top->pending.fetch_add(1);
-    if (create) top->dirty.store(true);  // a new entry changes the parent's mtime
+    if (create)
+      top->dirty.store(true);  // a new entry changes the parent's mtime
     if (create) {
       node->state.store(kCreating);
       node->pending.fetch_add(1);  // held by the mkdir job
@@ -169,8 +172,10 @@ void Transfer::Add(PlanItem item) {
   }
   auto task = std::make_shared<FileTask>();
   uint64_t size = item.src.size;
-  uint64_t chunk = std::max<uint64_t>(kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
-  task->chunks = size > chunk ? static_cast<uint32_t>((size + chunk - 1) / chunk) : 1;
+  uint64_t chunk = std::max<uint64_t>(
+      kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+  task->chunks =
+      size > chunk ? static_cast<uint32_t>((size + chunk - 1) / chunk) : 1;
   task->chunks_left.store(task->chunks);
   task->item = std::move(item);
   task->parent = top;
@@ -195,12 +200,15 @@ void Transfer::Add(PlanItem item) {
 void Transfer::MakeWritable(DirNode& node) {
   static const uid_t euid = ::geteuid();
   const std::optional<Entry>& dst = node.item.dst;
-  if (euid == 0 || !dst || !dst->is_dir() || (dst->mode & S_IWUSR) || dst->uid != euid) return;
+  if (euid == 0 || !dst || !dst->is_dir() || (dst->mode & S_IWUSR) ||
+      dst->uid != euid)
+    return;
   // Like rsync: a read-only folder of ours gets u+w while its contents are
   // updated; its mode is set again once they are done.
   Entry writable = *dst;
   writable.mode |= S_IWUSR;
-  MetadataPolicy mode_only{.mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
+  MetadataPolicy mode_only{
+      .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
   if (dst_->SetMetadata(node.item.src.path, writable, mode_only).ok()) {
     node.restore_mode = dst->mode;
     node.dirty.store(true);
@@ -227,7 +235,10 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
     if (result.status.ok() && node->restore_mode && !dir_policy_.mode) {
       Entry original = item.src;
       original.mode = *node->restore_mode;
-      MetadataPolicy mode_only{.mode = true, .uid = false, .gid = false, .mtime = false,
+      MetadataPolicy mode_only{.mode = true,
+                               .uid = false,
+                               .gid = false,
+                               .mtime = false,
                                .atime = false};
       result.status = dst_->SetMetadata(item.src.path, original, mode_only);
     }
@@ -241,7 +252,8 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
       }
     }
   }
-  if ((!node->is_root && item.action != PlanAction::kUnchanged) || !result.status.ok()) {
+  if ((!node->is_root && item.action != PlanAction::kUnchanged) ||
+      !result.status.ok()) {
     Report(item, result);
   }
   if (node->parent) {
@@ -255,7 +267,8 @@ Status Transfer::Finish() {
   Flush();
   queue_.Close();
   workers_.clear();
-  if (options_.stop.stop_requested()) return Status::Cancelled("transfer cancelled");
+  if (options_.stop.stop_requested())
+    return Status::Cancelled("transfer cancelled");
   return Status::Ok();
 }
 
@@ -270,7 +283,8 @@ void Transfer::WorkerLoop() {
 }
 
 void Transfer::Run(Job& job) {
-  if (!first_work_.load(std::memory_order_relaxed) && !first_work_.exchange(true)) {
+  if (!first_work_.load(std::memory_order_relaxed) &&
+      !first_work_.exchange(true)) {
     observer_->OnFirstWork();
   }
   switch (job.kind) {
@@ -295,8 +309,8 @@ void Transfer::Run(Job& job) {
 Status Transfer::Ready(const Job& job, const RelPath& path) {
   if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
   if (!WaitForParent(job)) {
-    return Status::FailedPrecondition("the folder containing " + path.Display() +
-                                      " could not be created");
+    return Status::FailedPrecondition("the folder containing " +
+                                      path.Display() + " could not be created");
   }
   return Status::Ok();
 }
@@ -344,10 +358,13 @@ void Transfer::RunLink(Job& job) {
   if (result.status.ok()) {
     auto create = [&] {
       return item.src.kind == EntryKind::kSymlink
-                 ? dst_->CreateSymlink(item.src.path, item.src, options_.metadata)
-                 : dst_->CreateSpecial(item.src.path, item.src, options_.metadata);
+                 ? dst_->CreateSymlink(item.src.path, item.src,
+                                       options_.metadata)
+                 : dst_->CreateSpecial(item.src.path, item.src,
+                                       options_.metadata);
     };
-    if (item.dst && item.dst->is_dir()) result.status = dst_->RemoveTree(item.src.path);
+    if (item.dst && item.dst->is_dir())
+      result.status = dst_->RemoveTree(item.src.path);
     if (result.status.ok()) result.status = create();
     if (result.status.code() == StatusCode::kFailedPrecondition && !item.dst) {
       result.status = dst_->RemoveTree(item.src.path);
@@ -374,11 +391,13 @@ void Transfer::RunHardLink(Job& job) {
     }
     if (s == HardLinkGroup::kFailed) {
       result.status = Status::FailedPrecondition(
-          item.src.path.Display() + " is a hard link of " + group.first.Display() +
-          ", which failed to transfer");
+          item.src.path.Display() + " is a hard link of " +
+          group.first.Display() + ", which failed to transfer");
     } else {
-      if (item.dst && item.dst->is_dir()) result.status = dst_->RemoveTree(item.src.path);
-      if (result.status.ok()) result.status = dst_->CreateHardLink(group.first, item.src.path);
+      if (item.dst && item.dst->is_dir())
+        result.status = dst_->RemoveTree(item.src.path);
+      if (result.status.ok())
+        result.status = dst_->CreateHardLink(group.first, item.src.path);
     }
   }
   Report(item, result);
@@ -389,16 +408,19 @@ Result<uint64_t> Transfer::CopyXattrs(const RelPath& path, Reader* reader,
                                       StagedWriter* writer) {
   Result<XattrList> read = reader ? reader->Xattrs() : src_->GetXattrs(path);
   if (!read.ok()) return read.status();
-  XattrList list = FilterXattrs(std::move(read).value(), options_.xattrs, options_.acls);
-  Status st = writer ? writer->SetXattrs(list, options_.xattrs, options_.acls)
-                     : dst_->SetXattrs(path, list, options_.xattrs, options_.acls);
+  XattrList list =
+      FilterXattrs(std::move(read).value(), options_.xattrs, options_.acls);
+  Status st = writer
+                  ? writer->SetXattrs(list, options_.xattrs, options_.acls)
+                  : dst_->SetXattrs(path, list, options_.xattrs, options_.acls);
   if (!st.ok()) return st;
   return XattrHash(list);
 }
 
 void Transfer::SignalLinks(const PlanItem& item, bool ok) {
   if (!item.link_group || item.action == PlanAction::kLink) return;
-  item.link_group->state.store(ok ? HardLinkGroup::kDone : HardLinkGroup::kFailed);
+  item.link_group->state.store(ok ? HardLinkGroup::kDone
+                                  : HardLinkGroup::kFailed);
   item.link_group->state.notify_all();
 }
 
@@ -409,8 +431,10 @@ void Transfer::RunMetadata(Job& job) {
   result.metadata_only = true;
   result.status = Ready(job, item.src.path);
   if (result.status.ok()) {
-    result.status = dst_->SetMetadata(item.src.path, item.src, options_.metadata);
-    if (result.status.ok() && item.src.is_file() && (options_.xattrs || options_.acls)) {
+    result.status =
+        dst_->SetMetadata(item.src.path, item.src, options_.metadata);
+    if (result.status.ok() && item.src.is_file() &&
+        (options_.xattrs || options_.acls)) {
       auto hash = CopyXattrs(item.src.path, nullptr, nullptr);
       if (hash.ok()) {
         result.applied.xattr_hash = *hash;
@@ -442,8 +466,10 @@ Status Transfer::OpenFile(FileTask& task) {
     task.reader = std::move(reader).value();
     task.fresh = task.reader->entry();
   }
-  if (task.chunks > 1 && task.fresh.size != task.item.src.size) task.sequential = true;
-  task.digest = std::make_unique<FileDigestBuilder>(options_.digest, task.fresh.size);
+  if (task.chunks > 1 && task.fresh.size != task.item.src.size)
+    task.sequential = true;
+  task.digest =
+      std::make_unique<FileDigestBuilder>(options_.digest, task.fresh.size);
   WriteHints hints;
   hints.size = task.fresh.size;
   hints.sparse = task.fresh.MaybeSparse() && dst_->capabilities().sparse_files;
@@ -461,7 +487,8 @@ Status Transfer::OpenFile(FileTask& task) {
 }
 
 Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
-  static thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kBlockSize]);
+  static thread_local std::unique_ptr<std::byte[]> buffer(
+      new std::byte[kBlockSize]);
   std::byte* buf = buffer.get();
   const RelPath& path = task.item.src.path;
   if (length == 0 && offset == 0) {
@@ -495,7 +522,8 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
           std::memset(buf, 0, blen);
           zeroed = true;
         }
-        FERRY_ASSIGN_OR_RETURN(size_t n, reader.ReadAt(s, block.subspan(s - pos, e - s)));
+        FERRY_ASSIGN_OR_RETURN(size_t n,
+                               reader.ReadAt(s, block.subspan(s - pos, e - s)));
         if (n < e - s) {
           return Status(StatusCode::kSourceChanged,
                         path.Display() + " shrank while it was being read");
@@ -526,7 +554,8 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
     // worth, so that even a low limit is kept smoothly.
     const int64_t rate = options_.limiter ? options_.limiter->rate() : -1;
     const uint64_t slice =
-        rate > 0 ? std::clamp<uint64_t>(static_cast<uint64_t>(rate) / 20, 4096, kBlockSize)
+        rate > 0 ? std::clamp<uint64_t>(static_cast<uint64_t>(rate) / 20, 4096,
+                                        kBlockSize)
                  : kBlockSize;
     uint64_t written = 0;
     for (const Extent& w : writes) {
@@ -534,10 +563,12 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
         const uint64_t n = std::min(slice, w.length - off);
         if (rate > 0) {
           options_.limiter->Acquire(n, options_.stop);
-          if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
+          if (options_.stop.stop_requested())
+            return Status::Cancelled("cancelled");
         }
         FERRY_RETURN_IF_ERROR(task.writer->WriteAt(
-            w.offset + off, std::span<const std::byte>(buf + (w.offset + off - pos), n)));
+            w.offset + off,
+            std::span<const std::byte>(buf + (w.offset + off - pos), n)));
         observer_->OnBytes(n);
         written += n;
       }
@@ -597,7 +628,8 @@ void Transfer::FinishFile(FileTask& task) {
   const PlanItem& item = task.item;
   Status st = task.first_failure();
   // A file whose size, mtime or ctime moved while it was read is read again.
-  for (int attempt = 0; st.ok() || st.code() == StatusCode::kSourceChanged; ++attempt) {
+  for (int attempt = 0; st.ok() || st.code() == StatusCode::kSourceChanged;
+       ++attempt) {
     if (st.ok()) {
       if (!task.reader) break;  // empty at the scan: nothing was read
       auto now = task.reader->Restat();
@@ -629,14 +661,16 @@ void Transfer::FinishFile(FileTask& task) {
     meta.atime = item.src.atime;  // as of the scan, before we read it
     if (options_.map_source) options_.map_source(&meta);
     if (options_.xattrs || options_.acls) {
-      auto hash = CopyXattrs(item.src.path, task.reader.get(), task.writer.get());
+      auto hash =
+          CopyXattrs(item.src.path, task.reader.get(), task.writer.get());
       if (hash.ok()) {
         meta.xattr_hash = *hash;
       } else {
         st = hash.status();
       }
     }
-    if (st.ok() && item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
+    if (st.ok() && item.dst && item.dst->is_dir())
+      st = dst_->RemoveTree(item.src.path);
     if (st.ok()) st = task.writer->Commit(meta, options_.metadata);
     if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
       // TransferMode ALL and a folder is in the way: replace it.

@@ -53,10 +53,10 @@ struct TransferOptions {
 
 // What happened to one plan item.
 struct ItemResult {
-  Status status;               // OK: transferred
-  Entry applied;               // the metadata written at the destination
-  Digest digest;               // files: the source content digest
-  uint64_t bytes = 0;          // file content bytes moved
+  Status status;       // OK: transferred
+  Entry applied;       // the metadata written at the destination
+  Digest digest;       // files: the source content digest
+  uint64_t bytes = 0;  // file content bytes moved
   bool changed_while_read = false;
   bool metadata_only = false;  // only metadata was applied
 };
@@ -114,7 +114,8 @@ class Transfer {
   void SignalLinks(const PlanItem& item, bool ok);
   // Copies the attributes of `path` (read through `reader` when given) to
   // the destination, through `writer` when given; returns their hash.
-  Result<uint64_t> CopyXattrs(const RelPath& path, Reader* reader, StagedWriter* writer);
+  Result<uint64_t> CopyXattrs(const RelPath& path, Reader* reader,
+                              StagedWriter* writer);
   bool WaitForParent(const Job& job);
   // OK once the job may start: not cancelled, and its folder exists.
   Status Ready(const Job& job, const RelPath& path);

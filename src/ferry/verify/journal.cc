@@ -8,7 +8,8 @@ namespace ferry {
 namespace {
 
 void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  for (int i = 0; i < 8; ++i)
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
 void PutBytes(std::string* out, std::string_view s) {
@@ -36,8 +37,9 @@ bool ReadBytes(std::FILE* f, std::string* s) {
 Journal::Journal() {
   file_ = std::tmpfile();
   if (!file_) {
-    open_error_ = Status::IoError(std::string("cannot create the verification journal: ") +
-                                  std::strerror(errno));
+    open_error_ = Status::IoError(
+        std::string("cannot create the verification journal: ") +
+        std::strerror(errno));
   }
 }
 
@@ -68,8 +70,9 @@ Status Journal::Append(const JournalRecord& r) {
   PutU64(&buf, e.xattr_hash);
   PutBytes(&buf, e.link_target);
   PutU64(&buf, static_cast<uint64_t>(r.digest.algorithm));
-  PutBytes(&buf, std::string_view(reinterpret_cast<const char*>(r.digest.bytes.data()),
-                                  r.digest.size));
+  PutBytes(&buf, std::string_view(
+                     reinterpret_cast<const char*>(r.digest.bytes.data()),
+                     r.digest.size));
   std::lock_guard lock(mu_);
   if (std::fwrite(buf.data(), 1, buf.size(), file_) != buf.size()) {
     return Status::IoError("cannot write the verification journal");
@@ -116,7 +119,9 @@ Result<bool> Journal::Next(JournalRecord* out) {
   if (!ReadBytes(file_, &e.link_target)) return bad();
   std::string digest;
   uint64_t algo;
-  if (!ReadU64(file_, &algo) || !ReadBytes(file_, &digest) || digest.size() > 32) return bad();
+  if (!ReadU64(file_, &algo) || !ReadBytes(file_, &digest) ||
+      digest.size() > 32)
+    return bad();
   out->digest = Digest();
   out->digest.algorithm = static_cast<DigestAlgorithm>(algo);
   out->digest.size = static_cast<uint8_t>(digest.size());

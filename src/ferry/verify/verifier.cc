@@ -17,8 +17,8 @@ struct Check {
   std::optional<Entry> expected;
   std::optional<Entry> found;
   Digest expected_digest;
-  bool content = true;    // compare file content
-  bool lookup = false;    // stat the destination first
+  bool content = true;  // compare file content
+  bool lookup = false;  // stat the destination first
 };
 
 class CheckPool {
@@ -81,20 +81,23 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
                                      const MetadataPolicy& policy,
                                      int64_t granularity) {
   if (expected.kind != actual.kind) {
-    return "type differs (" + std::string(EntryKindName(expected.kind)) + " vs " +
-           std::string(EntryKindName(actual.kind)) + ")";
+    return "type differs (" + std::string(EntryKindName(expected.kind)) +
+           " vs " + std::string(EntryKindName(actual.kind)) + ")";
   }
   if (expected.kind == EntryKind::kFile && expected.size != actual.size) {
     return "size differs";
   }
-  if (expected.kind == EntryKind::kSymlink && expected.link_target != actual.link_target) {
+  if (expected.kind == EntryKind::kSymlink &&
+      expected.link_target != actual.link_target) {
     return "link target differs";
   }
-  if ((expected.kind == EntryKind::kBlockDevice || expected.kind == EntryKind::kCharDevice) &&
+  if ((expected.kind == EntryKind::kBlockDevice ||
+       expected.kind == EntryKind::kCharDevice) &&
       expected.rdev != actual.rdev) {
     return "device number differs";
   }
-  if (policy.mode && expected.kind != EntryKind::kSymlink && expected.mode != actual.mode) {
+  if (policy.mode && expected.kind != EntryKind::kSymlink &&
+      expected.mode != actual.mode) {
     return "mode differs";
   }
   if (policy.uid && expected.uid != actual.uid) return "uid differs";
@@ -105,29 +108,36 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
   return "";
 }
 
-Result<std::pair<Digest, Entry>> DigestFile(Backend* backend, const RelPath& path,
+Result<std::pair<Digest, Entry>> DigestFile(Backend* backend,
+                                            const RelPath& path,
                                             DigestAlgorithm algo,
                                             const std::stop_token& stop,
                                             VerifyObserver* observer) {
-  static thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kBlockSize]);
-  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader, backend->OpenRead(path));
+  static thread_local std::unique_ptr<std::byte[]> buffer(
+      new std::byte[kBlockSize]);
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
+                         backend->OpenRead(path));
   const Entry& e = reader->entry();
   FileDigestBuilder builder(algo, e.size);
   std::span<std::byte> buf(buffer.get(), kBlockSize);
   if (e.size == 0) {
     std::span<const std::byte> empty;
-    FERRY_RETURN_IF_ERROR(builder.AddBlock(0, ComputeBlockChecksum(empty), empty));
+    FERRY_RETURN_IF_ERROR(
+        builder.AddBlock(0, ComputeBlockChecksum(empty), empty));
   }
   uint64_t index = 0;
   for (uint64_t pos = 0; pos < e.size; pos += kBlockSize, ++index) {
-    if (stop.stop_requested()) return Status::Cancelled("verification cancelled");
+    if (stop.stop_requested())
+      return Status::Cancelled("verification cancelled");
     uint64_t len = std::min<uint64_t>(kBlockSize, e.size - pos);
     FERRY_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(pos, buf.subspan(0, len)));
     if (n < len) {
-      return Status(StatusCode::kSourceChanged, path.Display() + " shrank while it was read");
+      return Status(StatusCode::kSourceChanged,
+                    path.Display() + " shrank while it was read");
     }
     auto block = buf.subspan(0, len);
-    FERRY_RETURN_IF_ERROR(builder.AddBlock(index, ComputeBlockChecksum(block), block));
+    FERRY_RETURN_IF_ERROR(
+        builder.AddBlock(index, ComputeBlockChecksum(block), block));
     if (observer) observer->OnBytes(len);
   }
   FERRY_ASSIGN_OR_RETURN(Digest d, builder.Finish());
@@ -162,7 +172,7 @@ namespace {
 void CheckPair(Backend* src, Backend* dst, const Entry& want, const Entry& have,
                const VerifyOptions& options, VerifyObserver* observer) {
   const int64_t gran = options.mtime_granularity_ns;
-    VerifyOutcome out;
+  VerifyOutcome out;
   out.path = want.path;
   out.kind = want.kind;
   out.src = want;
@@ -184,7 +194,8 @@ void CheckPair(Backend* src, Backend* dst, const Entry& want, const Entry& have,
     Fail(&out, VerifyFailureKind::kMetadata, why);
   } else if (want.is_file()) {
     auto s = DigestFile(src, want.path, options.digest, options.stop, observer);
-    auto d = s.ok() ? DigestFile(dst, want.path, options.digest, options.stop, observer)
+    auto d = s.ok() ? DigestFile(dst, want.path, options.digest, options.stop,
+                                 observer)
                     : Result<std::pair<Digest, Entry>>(s.status());
     if (!s.ok() || !d.ok()) {
       const Status& st = !s.ok() ? s.status() : d.status();
@@ -203,7 +214,8 @@ void CheckPair(Backend* src, Backend* dst, const Entry& want, const Entry& have,
 
 }  // namespace
 
-Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& options,
+Status VerifyTransferred(Backend* dst, Journal* journal,
+                         const VerifyOptions& options,
                          VerifyObserver* observer) {
   const int64_t gran = options.mtime_granularity_ns;
   CheckPool pool(options.threads, [&](Check& c) {
@@ -218,14 +230,17 @@ Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& op
     if (!found.ok()) {
       Fail(&out, VerifyFailureKind::kError, found.status().ToString());
     } else if (!found->has_value()) {
-      Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
+      Fail(&out, VerifyFailureKind::kMissingAtDestination,
+           "not at the destination");
     } else {
       out.dst = **found;
-      std::string why = DescribeMetadataMismatch(want, *out.dst, options.compare, gran);
+      std::string why =
+          DescribeMetadataMismatch(want, *out.dst, options.compare, gran);
       if (why.empty() && CarriesAttributes(want.kind, options)) {
         auto hash = AttributeHash(dst, want.path, options);
         if (!hash.ok()) {
-          why = "cannot read extended attributes: " + std::string(hash.status().message());
+          why = "cannot read extended attributes: " +
+                std::string(hash.status().message());
         } else {
           out.dst->xattr_hash = *hash;
           if (*hash != want.xattr_hash) why = "extended attributes differ";
@@ -234,7 +249,8 @@ Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& op
       if (!why.empty()) {
         Fail(&out, VerifyFailureKind::kMetadata, why);
       } else if (want.is_file() && c.content) {
-        auto digest = DigestFile(dst, want.path, options.digest, options.stop, observer);
+        auto digest =
+            DigestFile(dst, want.path, options.digest, options.stop, observer);
         if (!digest.ok()) {
           if (digest.status().IsCancelled()) return;
           Fail(&out, VerifyFailureKind::kError, digest.status().ToString());
@@ -261,11 +277,13 @@ Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& op
     pool.Add(std::move(c));
   }
   pool.Finish();
-  if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");
+  if (options.stop.stop_requested())
+    return Status::Cancelled("verification cancelled");
   return Status::Ok();
 }
 
-Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& options,
+Status VerifyPointInTime(Backend* src, Backend* dst,
+                         const VerifyOptions& options,
                          VerifyObserver* observer) {
   auto is_device = [](EntryKind k) {
     return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
@@ -292,7 +310,8 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     FERRY_ASSIGN_OR_RETURN(bool more, merge.Next(&s, &d));
     if (!more) break;
     if (s && s->is_dir() && s->listing_failed()) src_unlisted = s->path;
-    if (s && ((is_device(s->kind) && !options.preserve_devices) || failed_before(*s))) {
+    if (s && ((is_device(s->kind) && !options.preserve_devices) ||
+              failed_before(*s))) {
       if (s->is_dir()) merge.SkipSourceChildren();
       if (d && d->is_dir()) merge.SkipDestinationChildren();
       continue;
@@ -302,7 +321,8 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
       out.path = s->path;
       out.kind = s->kind;
       out.src = std::move(*s);
-      Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
+      Fail(&out, VerifyFailureKind::kMissingAtDestination,
+           "not at the destination");
       observer->OnVerified(out);
       if (out.kind == EntryKind::kDirectory) merge.SkipSourceChildren();
       continue;
@@ -317,7 +337,8 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
       out.path = d->path;
       out.kind = d->kind;
       out.dst = std::move(*d);
-      Fail(&out, VerifyFailureKind::kNotAtSource, "at the destination but not at the source");
+      Fail(&out, VerifyFailureKind::kNotAtSource,
+           "at the destination but not at the source");
       observer->OnVerified(out);
       if (out.kind == EntryKind::kDirectory) merge.SkipDestinationChildren();
       continue;
@@ -340,11 +361,13 @@ Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& option
     pool.Add(std::move(chk));
   }
   pool.Finish();
-  if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");
+  if (options.stop.stop_requested())
+    return Status::Cancelled("verification cancelled");
   return Status::Ok();
 }
 
-Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths,
+Status VerifyPaths(Backend* src, Backend* dst,
+                   const std::vector<RelPath>& paths,
                    const VerifyOptions& options, VerifyObserver* observer) {
   CheckPool pool(options.threads, [&](Check& c) {
     CheckPair(src, dst, *c.expected, *c.found, options, observer);
@@ -365,7 +388,8 @@ Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths
       if (!d.ok()) {
         Fail(&out, VerifyFailureKind::kError, d.status().ToString());
       } else {
-        Fail(&out, VerifyFailureKind::kMissingAtDestination, "not at the destination");
+        Fail(&out, VerifyFailureKind::kMissingAtDestination,
+             "not at the destination");
       }
       observer->OnVerified(out);
       continue;
@@ -376,7 +400,8 @@ Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths
     pool.Add(std::move(c));
   }
   pool.Finish();
-  if (options.stop.stop_requested()) return Status::Cancelled("verification cancelled");
+  if (options.stop.stop_requested())
+    return Status::Cancelled("verification cancelled");
   return Status::Ok();
 }
 

@@ -87,19 +87,23 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
 
 // The content digest of a file as `backend` holds it now, and its metadata
 // as opened.
-Result<std::pair<Digest, Entry>> DigestFile(Backend* backend, const RelPath& path,
+Result<std::pair<Digest, Entry>> DigestFile(Backend* backend,
+                                            const RelPath& path,
                                             DigestAlgorithm algo,
                                             const std::stop_token& stop,
                                             VerifyObserver* observer);
 
-Status VerifyTransferred(Backend* dst, Journal* journal, const VerifyOptions& options,
+Status VerifyTransferred(Backend* dst, Journal* journal,
+                         const VerifyOptions& options,
                          VerifyObserver* observer);
 
-Status VerifyPointInTime(Backend* src, Backend* dst, const VerifyOptions& options,
+Status VerifyPointInTime(Backend* src, Backend* dst,
+                         const VerifyOptions& options,
                          VerifyObserver* observer);
 
 // POINT_IN_TIME_CONSISTENT for a manifest: the listed files only.
-Status VerifyPaths(Backend* src, Backend* dst, const std::vector<RelPath>& paths,
+Status VerifyPaths(Backend* src, Backend* dst,
+                   const std::vector<RelPath>& paths,
                    const VerifyOptions& options, VerifyObserver* observer);
 
 }  // namespace ferry

@@ -12,7 +12,9 @@ class FaultReader : public Reader {
     FERRY_RETURN_IF_ERROR(owner_->Check(FaultOp::kRead, entry().path));
     return inner_->ReadAt(offset, out);
   }
-  Result<Extent> NextData(uint64_t offset) override { return inner_->NextData(offset); }
+  Result<Extent> NextData(uint64_t offset) override {
+    return inner_->NextData(offset);
+  }
   Result<Entry> Restat() override {
     FERRY_ASSIGN_OR_RETURN(Entry e, inner_->Restat());
     if (!owner_->Check(FaultOp::kChangeWhileRead, entry().path).ok()) {
@@ -85,17 +87,21 @@ Status FaultInjectingBackend::Check(FaultOp op, const RelPath& path) {
 const Capabilities& FaultInjectingBackend::capabilities() const {
   return inner_->capabilities();
 }
-std::string FaultInjectingBackend::Describe() const { return inner_->Describe(); }
+std::string FaultInjectingBackend::Describe() const {
+  return inner_->Describe();
+}
 
 Result<std::optional<Entry>> FaultInjectingBackend::Stat(const RelPath& path) {
   FERRY_RETURN_IF_ERROR(Check(FaultOp::kStat, path));
   return inner_->Stat(path);
 }
-Result<std::unique_ptr<Lister>> FaultInjectingBackend::List(const RelPath& dir) {
+Result<std::unique_ptr<Lister>> FaultInjectingBackend::List(
+    const RelPath& dir) {
   FERRY_RETURN_IF_ERROR(Check(FaultOp::kList, dir));
   return inner_->List(dir);
 }
-Result<std::unique_ptr<Reader>> FaultInjectingBackend::OpenRead(const RelPath& path) {
+Result<std::unique_ptr<Reader>> FaultInjectingBackend::OpenRead(
+    const RelPath& path) {
   FERRY_RETURN_IF_ERROR(Check(FaultOp::kOpenRead, path));
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> r, inner_->OpenRead(path));
   return std::unique_ptr<Reader>(new FaultReader(this, std::move(r)));
@@ -103,17 +109,21 @@ Result<std::unique_ptr<Reader>> FaultInjectingBackend::OpenRead(const RelPath& p
 Result<std::unique_ptr<StagedWriter>> FaultInjectingBackend::OpenWrite(
     const RelPath& path, const WriteHints& hints) {
   FERRY_RETURN_IF_ERROR(Check(FaultOp::kOpenWrite, path));
-  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<StagedWriter> w, inner_->OpenWrite(path, hints));
-  return std::unique_ptr<StagedWriter>(new FaultWriter(this, path, std::move(w)));
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<StagedWriter> w,
+                         inner_->OpenWrite(path, hints));
+  return std::unique_ptr<StagedWriter>(
+      new FaultWriter(this, path, std::move(w)));
 }
 Status FaultInjectingBackend::MakeDirectory(const RelPath& path) {
   return inner_->MakeDirectory(path);
 }
-Status FaultInjectingBackend::CreateSymlink(const RelPath& path, const Entry& src,
+Status FaultInjectingBackend::CreateSymlink(const RelPath& path,
+                                            const Entry& src,
                                             const MetadataPolicy& policy) {
   return inner_->CreateSymlink(path, src, policy);
 }
-Status FaultInjectingBackend::CreateSpecial(const RelPath& path, const Entry& src,
+Status FaultInjectingBackend::CreateSpecial(const RelPath& path,
+                                            const Entry& src,
                                             const MetadataPolicy& policy) {
   return inner_->CreateSpecial(path, src, policy);
 }

@@ -32,8 +32,8 @@ enum class FaultOp : uint8_t {
 struct FaultRule {
   FaultOp op;
   std::string path;  // the exact relative path ("" = root)
-  Status status;     // what the operation returns (ignored for kChangeWhileRead)
-  int times = -1;    // how many times to fire; -1 = always
+  Status status;   // what the operation returns (ignored for kChangeWhileRead)
+  int times = -1;  // how many times to fire; -1 = always
 };
 
 class FaultInjectingBackend : public Backend {

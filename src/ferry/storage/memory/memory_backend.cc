@@ -23,7 +23,8 @@ Node* Find(Tree& t, const std::string& key) {
 
 Status CheckParent(Tree& t, const RelPath& path) {
   Node* parent = Find(t, path.Parent().str());
-  if (!parent) return Status::NotFound("no directory " + path.Parent().Display());
+  if (!parent)
+    return Status::NotFound("no directory " + path.Parent().Display());
   if (!parent->meta.is_dir()) {
     return Status::NotFound(path.Parent().Display() + " is not a directory");
   }
@@ -39,7 +40,8 @@ bool HasChildren(Tree& t, const std::string& key) {
 }
 
 void Apply(Entry* meta, const Entry& src, const MetadataPolicy& policy) {
-  if (policy.mode && meta->kind != EntryKind::kSymlink) meta->mode = src.mode & 07777;
+  if (policy.mode && meta->kind != EntryKind::kSymlink)
+    meta->mode = src.mode & 07777;
   if (policy.uid) meta->uid = src.uid;
   if (policy.gid) meta->gid = src.gid;
   if (policy.mtime) meta->mtime = src.mtime;
@@ -58,7 +60,8 @@ Entry NewEntry(Tree& t, const RelPath& path, EntryKind kind, uint32_t mode) {
   return e;
 }
 
-// Replaces whatever is at `path` (unless a directory is in the way) with `node`.
+// Replaces whatever is at `path` (unless a directory is in the way) with
+// `node`.
 Status Install(Tree& t, const RelPath& path, Node node) {
   FERRY_RETURN_IF_ERROR(CheckParent(t, path));
   Node* existing = Find(t, path.str());
@@ -71,7 +74,8 @@ Status Install(Tree& t, const RelPath& path, Node node) {
 
 class MemoryLister : public Lister {
  public:
-  explicit MemoryLister(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+  explicit MemoryLister(std::vector<Entry> entries)
+      : entries_(std::move(entries)) {}
   Result<bool> NextBatch(std::vector<Entry>* out) override {
     if (done_) return false;
     done_ = true;
@@ -89,7 +93,9 @@ class MemoryReader : public Reader {
  public:
   MemoryReader(std::shared_ptr<MemoryStore> store, Entry entry,
                std::shared_ptr<const std::vector<std::byte>> data)
-      : store_(std::move(store)), entry_(std::move(entry)), data_(std::move(data)) {}
+      : store_(std::move(store)),
+        entry_(std::move(entry)),
+        data_(std::move(data)) {}
 
   const Entry& entry() const override { return entry_; }
 
@@ -138,7 +144,8 @@ class MemoryWriter : public StagedWriter {
     std::lock_guard lock(mu_);
     if (done_) return Status::Internal("writer already finished");
     data_.resize(metadata.size);
-    auto data = std::make_shared<const std::vector<std::byte>>(std::move(data_));
+    auto data =
+        std::make_shared<const std::vector<std::byte>>(std::move(data_));
     Status st = store_->Locked([&](Tree& t) {
       Node node;
       node.meta = NewEntry(t, path_, EntryKind::kFile, 0644);
@@ -193,7 +200,9 @@ class MemoryBackend : public Backend {
   Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
     return store_->Locked([&](Tree& t) -> Result<std::unique_ptr<Lister>> {
       Node* d = Find(t, dir.str());
-      if (!d) return Status::NotFound("list " + dir.Display() + ": no such directory");
+      if (!d)
+        return Status::NotFound("list " + dir.Display() +
+                                ": no such directory");
       if (!d->meta.is_dir()) {
         return Status::NotFound("list " + dir.Display() + ": not a directory");
       }
@@ -219,19 +228,25 @@ class MemoryBackend : public Backend {
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
     return store_->Locked([&](Tree& t) -> Result<std::unique_ptr<Reader>> {
       Node* n = Find(t, path.str());
-      if (!n) return Status::NotFound("open " + path.Display() + ": no such file");
+      if (!n)
+        return Status::NotFound("open " + path.Display() + ": no such file");
       if (!n->meta.is_file()) {
-        return Status::FailedPrecondition(path.Display() + " is not a regular file");
+        return Status::FailedPrecondition(path.Display() +
+                                          " is not a regular file");
       }
-      return std::unique_ptr<Reader>(new MemoryReader(store_, n->meta, n->data));
+      return std::unique_ptr<Reader>(
+          new MemoryReader(store_, n->meta, n->data));
     });
   }
 
-  Result<std::unique_ptr<StagedWriter>> OpenWrite(const RelPath& path,
-                                                  const WriteHints& hints) override {
-    if (path.IsRoot()) return Status::InvalidArgument("cannot write a file at the root");
-    FERRY_RETURN_IF_ERROR(store_->Locked([&](Tree& t) { return CheckParent(t, path); }));
-    return std::unique_ptr<StagedWriter>(new MemoryWriter(store_, path, hints.size));
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    if (path.IsRoot())
+      return Status::InvalidArgument("cannot write a file at the root");
+    FERRY_RETURN_IF_ERROR(
+        store_->Locked([&](Tree& t) { return CheckParent(t, path); }));
+    return std::unique_ptr<StagedWriter>(
+        new MemoryWriter(store_, path, hints.size));
   }
 
   Status MakeDirectory(const RelPath& path) override {
@@ -280,19 +295,24 @@ class MemoryBackend : public Backend {
                      const MetadataPolicy& policy) override {
     return store_->Locked([&](Tree& t) {
       Node* n = Find(t, path.str());
-      if (!n) return Status::NotFound("set metadata of " + path.Display() + ": not found");
+      if (!n)
+        return Status::NotFound("set metadata of " + path.Display() +
+                                ": not found");
       Apply(&n->meta, src, policy);
       return Status::Ok();
     });
   }
 
   Status Remove(const RelPath& path) override {
-    if (path.IsRoot()) return Status::InvalidArgument("cannot remove the location root");
+    if (path.IsRoot())
+      return Status::InvalidArgument("cannot remove the location root");
     return store_->Locked([&](Tree& t) {
       auto it = t.nodes.find(path.str());
-      if (it == t.nodes.end()) return Status::NotFound("remove " + path.Display() + ": not found");
+      if (it == t.nodes.end())
+        return Status::NotFound("remove " + path.Display() + ": not found");
       if (it->second.meta.is_dir() && HasChildren(t, path.str())) {
-        return Status::AlreadyExists("remove " + path.Display() + ": directory not empty");
+        return Status::AlreadyExists("remove " + path.Display() +
+                                     ": directory not empty");
       }
       t.nodes.erase(it);
       return Status::Ok();
@@ -348,7 +368,8 @@ std::optional<std::string> MemoryStore::GetFile(const std::string& path) {
   return Locked([&](Tree& t) -> std::optional<std::string> {
     Node* n = Find(t, path);
     if (!n || !n->meta.is_file()) return std::nullopt;
-    return std::string(reinterpret_cast<const char*>(n->data->data()), n->data->size());
+    return std::string(reinterpret_cast<const char*>(n->data->data()),
+                       n->data->size());
   });
 }
 

@@ -23,7 +23,8 @@ constexpr size_t kListBatch = 1024;
 
 class PosixLister : public Lister {
  public:
-  PosixLister(RelPath dir, DIR* stream) : dir_(std::move(dir)), stream_(stream) {}
+  PosixLister(RelPath dir, DIR* stream)
+      : dir_(std::move(dir)), stream_(stream) {}
   ~PosixLister() override {
     if (stream_) ::closedir(stream_);
   }
@@ -74,7 +75,8 @@ class PosixLister : public Lister {
 
 class PosixReader : public Reader {
  public:
-  PosixReader(Fd fd, Entry entry) : fd_(std::move(fd)), entry_(std::move(entry)) {}
+  PosixReader(Fd fd, Entry entry)
+      : fd_(std::move(fd)), entry_(std::move(entry)) {}
 
   const Entry& entry() const override { return entry_; }
 
@@ -106,11 +108,14 @@ class PosixReader : public Reader {
                   static_cast<uint64_t>(hole - data)};
   }
 
-  Result<XattrList> Xattrs() override { return posix::ReadXattrs(fd_.get(), entry_.path); }
+  Result<XattrList> Xattrs() override {
+    return posix::ReadXattrs(fd_.get(), entry_.path);
+  }
 
   Result<Entry> Restat() override {
     struct stat st;
-    if (::fstat(fd_.get(), &st) != 0) return PosixError("stat", entry_.path, errno);
+    if (::fstat(fd_.get(), &st) != 0)
+      return PosixError("stat", entry_.path, errno);
     Entry e;
     e.path = entry_.path;
     posix::FillEntryFromStat(st, &e);
@@ -128,8 +133,8 @@ class PosixReader : public Reader {
 // (kTempPrefix...) in the same directory, renamed into place.
 class PosixWriter : public StagedWriter {
  public:
-  PosixWriter(std::shared_ptr<Root> root, SharedFd dir, RelPath path, std::string temp_name,
-              Fd fd, WriteHints hints, Entry created)
+  PosixWriter(std::shared_ptr<Root> root, SharedFd dir, RelPath path,
+              std::string temp_name, Fd fd, WriteHints hints, Entry created)
       : root_(std::move(root)),
         dir_(std::move(dir)),
         path_(std::move(path)),
@@ -165,8 +170,9 @@ class PosixWriter : public StagedWriter {
     if (hints_.fsync && ::fdatasync(fd_.get()) != 0) {
       return Fail(PosixError("fsync", path_, errno));
     }
-    Status st = root_->ApplyMetadata(fd_.get(), -1, nullptr, path_, EntryKind::kFile,
-                                     metadata, policy, created_known_ ? &created_ : nullptr);
+    Status st = root_->ApplyMetadata(fd_.get(), -1, nullptr, path_,
+                                     EntryKind::kFile, metadata, policy,
+                                     created_known_ ? &created_ : nullptr);
     if (!st.ok()) return Fail(std::move(st));
     // Publish into the folder as it is now beneath the root (not through a
     // descriptor opened earlier, which would follow the folder if it were
@@ -180,8 +186,9 @@ class PosixWriter : public StagedWriter {
     }
     int fd = fd_.Release();
     if (::close(fd) != 0) return Fail(PosixError("close", path_, errno));
-    if (!temp_name_.empty() && ::renameat(temp_dir_->get(), temp_name_.c_str(),
-                                          (*target)->get(), name.c_str()) != 0) {
+    if (!temp_name_.empty() &&
+        ::renameat(temp_dir_->get(), temp_name_.c_str(), (*target)->get(),
+                   name.c_str()) != 0) {
       return Fail(PosixError("rename into place", path_, errno));
     }
     finished_ = true;
@@ -192,12 +199,14 @@ class PosixWriter : public StagedWriter {
     if (finished_) return;
     finished_ = true;
     fd_.Reset();
-    if (!temp_name_.empty()) ::unlinkat(temp_dir_->get(), temp_name_.c_str(), 0);
+    if (!temp_name_.empty())
+      ::unlinkat(temp_dir_->get(), temp_name_.c_str(), 0);
   }
 
   void set_created_known(bool known) { created_known_ = known; }
 
-  Status SetXattrs(const XattrList& xattrs, bool xattr_scope, bool acl_scope) override {
+  Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
+                   bool acl_scope) override {
     // A new file starts with no attributes, unless its folder hands down a
     // default ACL: only then is there anything to remove.
     if (xattrs.empty() && !dir_->default_acl) return Status::Ok();
@@ -230,11 +239,13 @@ class PosixWriter : public StagedWriter {
     char proc[64];
     std::snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd_.get());
     if (root_->empty_path_link_ok()) {
-      if (::linkat(fd_.get(), "", dirfd, name.c_str(), AT_EMPTY_PATH) == 0) return 0;
+      if (::linkat(fd_.get(), "", dirfd, name.c_str(), AT_EMPTY_PATH) == 0)
+        return 0;
       if (errno != ENOENT && errno != EPERM) return -1;
       // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc does the same without.
       int saved = errno;
-      if (::linkat(AT_FDCWD, proc, dirfd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      if (::linkat(AT_FDCWD, proc, dirfd, name.c_str(), AT_SYMLINK_FOLLOW) !=
+          0) {
         if (errno == ENOENT) errno = saved;
         return -1;
       }
@@ -256,7 +267,8 @@ class PosixWriter : public StagedWriter {
   bool finished_ = false;
 };
 
-Status RemoveTreeAt(int parent_fd, const std::string& name, const RelPath& path);
+Status RemoveTreeAt(int parent_fd, const std::string& name,
+                    const RelPath& path);
 
 Status RemoveDirContents(int dir_fd, const RelPath& path) {
   int dup = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
@@ -272,7 +284,8 @@ Status RemoveDirContents(int dir_fd, const RelPath& path) {
     struct dirent* de = ::readdir(stream);
     if (!de) break;
     const char* n = de->d_name;
-    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
+    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
+      continue;
     names.emplace_back(n);
   }
   int err = errno;
@@ -284,16 +297,19 @@ Status RemoveDirContents(int dir_fd, const RelPath& path) {
   return Status::Ok();
 }
 
-Status RemoveTreeAt(int parent_fd, const std::string& name, const RelPath& path) {
+Status RemoveTreeAt(int parent_fd, const std::string& name,
+                    const RelPath& path) {
   if (::unlinkat(parent_fd, name.c_str(), 0) == 0) return Status::Ok();
   if (errno == ENOENT) return Status::Ok();
-  if (errno != EISDIR && errno != EPERM) return PosixError("remove", path, errno);
+  if (errno != EISDIR && errno != EPERM)
+    return PosixError("remove", path, errno);
   int fd = ::openat(parent_fd, name.c_str(),
                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return PosixError("open", path, errno);
   Fd dir(fd);
   FERRY_RETURN_IF_ERROR(RemoveDirContents(dir.get(), path));
-  if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
+  if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0 &&
+      errno != ENOENT) {
     return PosixError("remove directory", path, errno);
   }
   return Status::Ok();
@@ -324,7 +340,8 @@ class PosixBackend : public Backend {
     Entry e;
     e.path = path;
     if (path.IsRoot()) {
-      if (::fstat(root_->fd(), &st) != 0) return PosixError("stat", path, errno);
+      if (::fstat(root_->fd(), &st) != 0)
+        return PosixError("stat", path, errno);
       posix::FillEntryFromStat(st, &e);
       return std::optional<Entry>(std::move(e));
     }
@@ -376,12 +393,14 @@ class PosixBackend : public Backend {
     Entry e;
     e.path = path;
     posix::FillEntryFromStat(st, &e);
-    return std::unique_ptr<Reader>(new PosixReader(std::move(fd).value(), std::move(e)));
+    return std::unique_ptr<Reader>(
+        new PosixReader(std::move(fd).value(), std::move(e)));
   }
 
-  Result<std::unique_ptr<StagedWriter>> OpenWrite(const RelPath& path,
-                                                  const WriteHints& hints) override {
-    if (path.IsRoot()) return Status::InvalidArgument("cannot write a file at the root");
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    if (path.IsRoot())
+      return Status::InvalidArgument("cannot write a file at the root");
     FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->ParentDir(path));
     posix::NewFileState state = posix::NewFileIn(*dir);
     mode_t create_mode = hints.mode ? (*hints.mode & 0777) : 0600;
@@ -392,7 +411,8 @@ class PosixBackend : public Backend {
     std::string temp;
     int fd = -1;
     if (root_->tmpfile_ok()) {
-      fd = ::openat(dir->get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, create_mode);
+      fd = ::openat(dir->get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+                    create_mode);
       if (fd < 0) {
         if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
           return PosixError("create", path, errno);
@@ -405,7 +425,8 @@ class PosixBackend : public Backend {
       FERRY_ASSIGN_OR_RETURN(SharedFd fresh, root_->FreshParentDir(path));
       temp = root_->TempName();
       fd = ::openat(fresh->get(), temp.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, create_mode);
+                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    create_mode);
       if (fd < 0) return PosixError("create", path, errno);
       auto handle = std::make_shared<posix::DirHandle>();
       handle->fd = Fd(::fcntl(fresh->get(), F_DUPFD_CLOEXEC, 0));
@@ -414,8 +435,9 @@ class PosixBackend : public Backend {
       handle->default_acl = dir->default_acl;
       dir = std::move(handle);
     }
-    auto writer = std::make_unique<PosixWriter>(root_, std::move(dir), path, std::move(temp),
-                                                Fd(fd), hints, std::move(created));
+    auto writer = std::make_unique<PosixWriter>(root_, std::move(dir), path,
+                                                std::move(temp), Fd(fd), hints,
+                                                std::move(created));
     writer->set_created_known(state.mode_exact);
     return std::unique_ptr<StagedWriter>(std::move(writer));
   }
@@ -473,10 +495,12 @@ class PosixBackend : public Backend {
     std::string from_name(existing.name());
     std::string to_name(link.name());
     std::string tmp = root_->TempName();
-    if (::linkat(from_dir->get(), from_name.c_str(), to_dir->get(), tmp.c_str(), 0) != 0) {
+    if (::linkat(from_dir->get(), from_name.c_str(), to_dir->get(), tmp.c_str(),
+                 0) != 0) {
       return PosixError("hard link", link, errno);
     }
-    int rc = ::renameat(to_dir->get(), tmp.c_str(), to_dir->get(), to_name.c_str());
+    int rc =
+        ::renameat(to_dir->get(), tmp.c_str(), to_dir->get(), to_name.c_str());
     int err = errno;
     // rename() between two names of one inode does nothing: drop the temp.
     ::unlinkat(to_dir->get(), tmp.c_str(), 0);
@@ -492,8 +516,8 @@ class PosixBackend : public Backend {
     }
     FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
-    return root_->ApplyMetadata(-1, dir->get(), name.c_str(), path, src.kind, src,
-                                policy);
+    return root_->ApplyMetadata(-1, dir->get(), name.c_str(), path, src.kind,
+                                src, policy);
   }
 
   Result<XattrList> GetXattrs(const RelPath& path) override {
@@ -503,32 +527,38 @@ class PosixBackend : public Backend {
     return posix::ReadXattrsAt(dir->get(), name.c_str(), path);
   }
 
-  Status SetXattrs(const RelPath& path, const XattrList& xattrs, bool xattr_scope,
-                   bool acl_scope) override {
+  Status SetXattrs(const RelPath& path, const XattrList& xattrs,
+                   bool xattr_scope, bool acl_scope) override {
     if (path.IsRoot()) {
-      return posix::WriteXattrs(root_->fd(), path, xattrs, xattr_scope, acl_scope, true);
+      return posix::WriteXattrs(root_->fd(), path, xattrs, xattr_scope,
+                                acl_scope, true);
     }
     FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
-    return posix::WriteXattrsAt(dir->get(), name.c_str(), path, xattrs, xattr_scope, acl_scope);
+    return posix::WriteXattrsAt(dir->get(), name.c_str(), path, xattrs,
+                                xattr_scope, acl_scope);
   }
 
   Status Remove(const RelPath& path) override {
-    if (path.IsRoot()) return Status::InvalidArgument("cannot remove the location root");
+    if (path.IsRoot())
+      return Status::InvalidArgument("cannot remove the location root");
     FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string name(path.name());
     if (::unlinkat(dir->get(), name.c_str(), 0) == 0) return Status::Ok();
     if (errno == EISDIR || errno == EPERM) {
       root_->InvalidateTree(path);
-      if (::unlinkat(dir->get(), name.c_str(), AT_REMOVEDIR) == 0) return Status::Ok();
+      if (::unlinkat(dir->get(), name.c_str(), AT_REMOVEDIR) == 0)
+        return Status::Ok();
     }
     return PosixError("remove", path, errno);
   }
 
   Status RemoveTree(const RelPath& path) override {
-    if (path.IsRoot()) return Status::InvalidArgument("cannot remove the location root");
+    if (path.IsRoot())
+      return Status::InvalidArgument("cannot remove the location root");
     auto dir = root_->FreshParentDir(path);
-    if (!dir.ok()) return dir.status().IsNotFound() ? Status::Ok() : dir.status();
+    if (!dir.ok())
+      return dir.status().IsNotFound() ? Status::Ok() : dir.status();
     root_->InvalidateTree(path);
     return RemoveTreeAt((*dir)->get(), std::string(path.name()), path);
   }
@@ -542,14 +572,15 @@ class PosixBackend : public Backend {
   template <typename CreateFn>
   Status CreateAndRename(const RelPath& path, const Entry& src,
                          const MetadataPolicy& policy, CreateFn create) {
-    if (path.IsRoot()) return Status::InvalidArgument("cannot replace the location root");
+    if (path.IsRoot())
+      return Status::InvalidArgument("cannot replace the location root");
     FERRY_ASSIGN_OR_RETURN(SharedFd dir, root_->FreshParentDir(path));
     std::string tmp = root_->TempName();
     if (create(dir->get(), tmp.c_str()) != 0) {
       return PosixError("create", path, errno);
     }
-    Status st = root_->ApplyMetadata(-1, dir->get(), tmp.c_str(), path, src.kind,
-                                     src, policy);
+    Status st = root_->ApplyMetadata(-1, dir->get(), tmp.c_str(), path,
+                                     src.kind, src, policy);
     if (st.ok()) {
       std::string name(path.name());
       if (::renameat(dir->get(), tmp.c_str(), dir->get(), name.c_str()) != 0) {
@@ -569,24 +600,26 @@ Status MakeDirs(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return Status::Ok();
-    return Status::FailedPrecondition("'" + path + "' exists and is not a directory");
+    return Status::FailedPrecondition("'" + path +
+                                      "' exists and is not a directory");
   }
   size_t slash = path.find_last_of('/');
   if (slash != std::string::npos && slash > 0) {
     FERRY_RETURN_IF_ERROR(MakeDirs(path.substr(0, slash)));
   }
   if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
-    return Status(StatusCode::kIoError,
-                  "cannot create directory '" + path + "': " + std::strerror(errno),
-                  errno);
+    return Status(
+        StatusCode::kIoError,
+        "cannot create directory '" + path + "': " + std::strerror(errno),
+        errno);
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Backend>> OpenPosixBackend(const std::string& root,
-                                                  const PosixBackendOptions& options) {
+Result<std::unique_ptr<Backend>> OpenPosixBackend(
+    const std::string& root, const PosixBackendOptions& options) {
   std::string path = root;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty()) return Status::InvalidArgument("empty location path");
@@ -598,8 +631,9 @@ Result<std::unique_ptr<Backend>> OpenPosixBackend(const std::string& root,
                       : err == ENOTDIR ? "is not a directory"
                                        : std::strerror(err);
     StatusCode code = err == ENOENT ? StatusCode::kNotFound
-                      : (err == EACCES || err == EPERM) ? StatusCode::kPermissionDenied
-                                                        : StatusCode::kInvalidArgument;
+                      : (err == EACCES || err == EPERM)
+                          ? StatusCode::kPermissionDenied
+                          : StatusCode::kInvalidArgument;
     return Status(code, "location '" + path + "' " + why, err);
   }
   auto r = std::make_shared<posix::Root>(path, Fd(fd), options.component_walk);

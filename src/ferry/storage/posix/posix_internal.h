@@ -78,13 +78,14 @@ Status ReadLinkTarget(int dirfd, const char* name, const RelPath& path,
 // Extended attributes through a descriptor or (dirfd, name), never
 // following a symlink (posix_xattr.cc).
 Result<XattrList> ReadXattrs(int fd, const RelPath& path);
-Result<XattrList> ReadXattrsAt(int dirfd, const char* name, const RelPath& path);
+Result<XattrList> ReadXattrsAt(int dirfd, const char* name,
+                               const RelPath& path);
 // Sets `want`; with `list_existing`, first removes in-scope attributes not
 // in `want`.
-Status WriteXattrs(int fd, const RelPath& path, const XattrList& want, bool xattr_scope,
-                   bool acl_scope, bool list_existing);
-Status WriteXattrsAt(int dirfd, const char* name, const RelPath& path, const XattrList& want,
-                     bool xattr_scope, bool acl_scope);
+Status WriteXattrs(int fd, const RelPath& path, const XattrList& want,
+                   bool xattr_scope, bool acl_scope, bool list_existing);
+Status WriteXattrsAt(int dirfd, const char* name, const RelPath& path,
+                     const XattrList& want, bool xattr_scope, bool acl_scope);
 
 // A small LRU of directory descriptors keyed by relative path, so writing
 // many files into one directory opens it once.
@@ -143,10 +144,14 @@ class Root {
                        const Entry* current = nullptr);
 
   // Whether O_TMPFILE works on this file system (learned on first use).
-  bool tmpfile_ok() const { return tmpfile_ok_.load(std::memory_order_relaxed); }
+  bool tmpfile_ok() const {
+    return tmpfile_ok_.load(std::memory_order_relaxed);
+  }
   void set_tmpfile_ok(bool ok) { tmpfile_ok_.store(ok); }
   // Whether linkat(AT_EMPTY_PATH) is allowed (needs CAP_DAC_READ_SEARCH).
-  bool empty_path_link_ok() const { return empty_path_ok_.load(std::memory_order_relaxed); }
+  bool empty_path_link_ok() const {
+    return empty_path_ok_.load(std::memory_order_relaxed);
+  }
   void set_empty_path_link_ok(bool ok) { empty_path_ok_.store(ok); }
 
  private:

@@ -4,9 +4,8 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
-#include <unistd.h>
-
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -39,8 +38,9 @@ Status PosixError(std::string_view op, const RelPath& path, int err) {
       break;
     case ELOOP:
       code = StatusCode::kFailedPrecondition;
-      msg += "a symbolic link is in the way (links beneath a location root "
-             "are never followed): ";
+      msg +=
+          "a symbolic link is in the way (links beneath a location root "
+          "are never followed): ";
       break;
     case EXDEV:
       code = StatusCode::kPermissionDenied;
@@ -104,12 +104,15 @@ void FillEntryFromStat(const struct stat& st, Entry* out) {
   out->uid = st.st_uid;
   out->gid = st.st_gid;
   out->nlink = static_cast<uint32_t>(st.st_nlink);
-  out->size = out->kind == EntryKind::kFile ? static_cast<uint64_t>(st.st_size)
-                                            : 0;
+  out->size =
+      out->kind == EntryKind::kFile ? static_cast<uint64_t>(st.st_size) : 0;
   out->allocated = static_cast<uint64_t>(st.st_blocks) * 512;
-  out->mtime = FileTime{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
-  out->atime = FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
-  out->ctime = FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+  out->mtime =
+      FileTime{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
+  out->atime =
+      FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
+  out->ctime =
+      FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
   out->dev = st.st_dev;
   out->ino = st.st_ino;
   out->rdev = (out->kind == EntryKind::kBlockDevice ||
@@ -166,9 +169,10 @@ void DirCache::InvalidateTree(const std::string& key) {
   std::lock_guard lock(mu_);
   for (auto it = map_.begin(); it != map_.end();) {
     const std::string& k = it->first;
-    bool beneath = key.empty() ||
-                   (k.size() >= key.size() && k.compare(0, key.size(), key) == 0 &&
-                    (k.size() == key.size() || k[key.size()] == '/'));
+    bool beneath =
+        key.empty() ||
+        (k.size() >= key.size() && k.compare(0, key.size(), key) == 0 &&
+         (k.size() == key.size() || k[key.size()] == '/'));
     if (beneath) {
       lru_.erase(it->second.lru);
       it = map_.erase(it);
@@ -227,11 +231,10 @@ Result<Fd> Root::OpenBeneath(const RelPath& path, int flags) {
     struct open_how how;
     std::memset(&how, 0, sizeof(how));
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC | O_NOFOLLOW);
-    how.resolve =
-        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     while (true) {
-      long fd = ::syscall(SYS_openat2, root_fd_.get(), path.str().c_str(),
-                          &how, sizeof(how));
+      long fd = ::syscall(SYS_openat2, root_fd_.get(), path.str().c_str(), &how,
+                          sizeof(how));
       if (fd >= 0) return Fd(static_cast<int>(fd));
       if (errno == EAGAIN || errno == EINTR) continue;  // rename race; retry
       if (errno == ENOSYS) {
@@ -271,7 +274,8 @@ Result<SharedFd> Root::ParentDir(const RelPath& path) {
 }
 
 Result<SharedFd> Root::FreshParentDir(const RelPath& path) {
-  FERRY_ASSIGN_OR_RETURN(Fd fd, OpenBeneath(path.Parent(), O_PATH | O_DIRECTORY));
+  FERRY_ASSIGN_OR_RETURN(Fd fd,
+                         OpenBeneath(path.Parent(), O_PATH | O_DIRECTORY));
   auto handle = std::make_shared<DirHandle>();
   handle->fd = std::move(fd);
   return SharedFd(std::move(handle));
@@ -294,7 +298,8 @@ Status Root::ApplyMetadata(int fd, int dirfd, const char* name,
   if (policy.uid || policy.gid) {
     uid_t uid = policy.uid ? src.uid : static_cast<uid_t>(-1);
     gid_t gid = policy.gid ? src.gid : static_cast<gid_t>(-1);
-    bool needed = current == nullptr || (policy.uid && current->uid != src.uid) ||
+    bool needed = current == nullptr ||
+                  (policy.uid && current->uid != src.uid) ||
                   (policy.gid && current->gid != src.gid);
     if (needed) {
       int rc = fd >= 0 ? ::fchown(fd, uid, gid)

@@ -46,7 +46,8 @@ class Target {
 
   // Fallback for kernels without *xattrat: an O_PATH descriptor.
   Status Prepare(const RelPath& path) {
-    if (fd_ >= 0 || g_have_xattrat.load(std::memory_order_relaxed)) return Status::Ok();
+    if (fd_ >= 0 || g_have_xattrat.load(std::memory_order_relaxed))
+      return Status::Ok();
     int fd = ::openat(dirfd_, name_, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return PosixError("open", path, errno);
     owned_ = Fd(fd);
@@ -57,7 +58,8 @@ class Target {
   ssize_t List(char* buf, size_t size) {
     if (fd_ >= 0) return ::flistxattr(fd_, buf, size);
     if (!owned_.valid()) {
-      long r = ::syscall(__NR_listxattrat, dirfd_, name_, AT_SYMLINK_NOFOLLOW, buf, size);
+      long r = ::syscall(__NR_listxattrat, dirfd_, name_, AT_SYMLINK_NOFOLLOW,
+                         buf, size);
       if (r >= 0 || errno != ENOSYS) return r;
       g_have_xattrat.store(false);
       errno = ENOSYS;
@@ -69,9 +71,10 @@ class Target {
   ssize_t Get(const char* name, char* buf, size_t size) {
     if (fd_ >= 0) return ::fgetxattr(fd_, name, buf, size);
     if (!owned_.valid()) {
-      XattrArgs args{reinterpret_cast<uint64_t>(buf), static_cast<uint32_t>(size), 0};
-      return ::syscall(__NR_getxattrat, dirfd_, name_, AT_SYMLINK_NOFOLLOW, name, &args,
-                       sizeof(args));
+      XattrArgs args{reinterpret_cast<uint64_t>(buf),
+                     static_cast<uint32_t>(size), 0};
+      return ::syscall(__NR_getxattrat, dirfd_, name_, AT_SYMLINK_NOFOLLOW,
+                       name, &args, sizeof(args));
     }
     return ::getxattr(proc_, name, buf, size);
   }
@@ -81,8 +84,9 @@ class Target {
     if (!owned_.valid()) {
       XattrArgs args{reinterpret_cast<uint64_t>(value.data()),
                      static_cast<uint32_t>(value.size()), 0};
-      return static_cast<int>(::syscall(__NR_setxattrat, dirfd_, name_, AT_SYMLINK_NOFOLLOW,
-                                        name, &args, sizeof(args)));
+      return static_cast<int>(::syscall(__NR_setxattrat, dirfd_, name_,
+                                        AT_SYMLINK_NOFOLLOW, name, &args,
+                                        sizeof(args)));
     }
     return ::setxattr(proc_, name, value.data(), value.size(), 0);
   }
@@ -90,8 +94,8 @@ class Target {
   int Remove(const char* name) {
     if (fd_ >= 0) return ::fremovexattr(fd_, name);
     if (!owned_.valid()) {
-      return static_cast<int>(
-          ::syscall(__NR_removexattrat, dirfd_, name_, AT_SYMLINK_NOFOLLOW, name));
+      return static_cast<int>(::syscall(__NR_removexattrat, dirfd_, name_,
+                                        AT_SYMLINK_NOFOLLOW, name));
     }
     return ::removexattr(proc_, name);
   }
@@ -147,17 +151,20 @@ Result<XattrList> ReadAll(Target& t, const RelPath& path) {
         if (errno == ENODATA) break;  // removed meanwhile
         return PosixError("read attribute " + name + " of", path, errno);
       }
-      out.push_back(Xattr{name, std::string(buf.data(), static_cast<size_t>(n))});
+      out.push_back(
+          Xattr{name, std::string(buf.data(), static_cast<size_t>(n))});
       break;
     }
   }
-  std::sort(out.begin(), out.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
   return out;
 }
 
-Status WriteAll(Target& t, const RelPath& path, const XattrList& want, bool xattr_scope,
-                bool acl_scope, bool list_existing) {
-  if (!g_have_xattrat.load(std::memory_order_relaxed)) FERRY_RETURN_IF_ERROR(t.Prepare(path));
+Status WriteAll(Target& t, const RelPath& path, const XattrList& want,
+                bool xattr_scope, bool acl_scope, bool list_existing) {
+  if (!g_have_xattrat.load(std::memory_order_relaxed))
+    FERRY_RETURN_IF_ERROR(t.Prepare(path));
   if (list_existing) {
     FERRY_ASSIGN_OR_RETURN(std::vector<std::string> have, ListNames(t, path));
     for (const std::string& name : have) {
@@ -188,19 +195,20 @@ Result<XattrList> ReadXattrs(int fd, const RelPath& path) {
   return ReadAll(t, path);
 }
 
-Result<XattrList> ReadXattrsAt(int dirfd, const char* name, const RelPath& path) {
+Result<XattrList> ReadXattrsAt(int dirfd, const char* name,
+                               const RelPath& path) {
   Target t(dirfd, name);
   return ReadAll(t, path);
 }
 
-Status WriteXattrs(int fd, const RelPath& path, const XattrList& want, bool xattr_scope,
-                   bool acl_scope, bool list_existing) {
+Status WriteXattrs(int fd, const RelPath& path, const XattrList& want,
+                   bool xattr_scope, bool acl_scope, bool list_existing) {
   Target t(fd);
   return WriteAll(t, path, want, xattr_scope, acl_scope, list_existing);
 }
 
-Status WriteXattrsAt(int dirfd, const char* name, const RelPath& path, const XattrList& want,
-                     bool xattr_scope, bool acl_scope) {
+Status WriteXattrsAt(int dirfd, const char* name, const RelPath& path,
+                     const XattrList& want, bool xattr_scope, bool acl_scope) {
   Target t(dirfd, name);
   return WriteAll(t, path, want, xattr_scope, acl_scope, true);
 }
