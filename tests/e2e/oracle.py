@@ -103,6 +103,10 @@ def _join(a, b):
     return os.path.join(os.fsencode(a), b) if b else os.fsencode(a)
 
 
+# How much more disk a copy of a sparse file may take than its source (a few
+# file system blocks: allocation rounding, not filled holes).
+HOLE_SLACK = 16 * 4096
+
 # Paths longer than PATH_MAX (4096) cannot be named whole: such entries are
 # reached component by component through directory descriptors.
 _LONG = 3800
@@ -231,24 +235,29 @@ def show(rel):
 
 
 def xattrs_rel(root, rel):
-    """{name: value} of the extended attributes (ACLs included) of root/rel."""
-    path = _join(root, rel)
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return {}
-    out = {}
-    for n in names:
+    """{name: value} of the extended attributes (ACLs included) of root/rel.
+    Paths longer than PATH_MAX are reached through their folder's descriptor."""
+    with _At(root, rel) as at:
+        path = at.name if at.fd is None else b"/proc/self/fd/%d/%s" % (at.fd, at.name)
         try:
-            out[n] = os.getxattr(path, n, follow_symlinks=False)
-        except OSError as e:
-            out[n] = f"<unreadable: {e.strerror}>"
-    return out
+            names = os.listxattr(path, follow_symlinks=False)
+        except OSError:
+            return {}
+        out = {}
+        for n in names:
+            try:
+                out[n] = os.getxattr(path, n, follow_symlinks=False)
+            except OSError as e:
+                out[n] = f"<unreadable: {e.strerror}>"
+        return out
 
 
 def compare_entry(a_root, b_root, rel, sa, sb, *, mode=True, uid=True, gid=True, mtime=True,
-                  atime=False, content=True, xattrs=False):
-    """Differences between one entry on both sides (both exist)."""
+                  atime=False, content=True, xattrs=False, holes=False,
+                  hole_slack=HOLE_SLACK):
+    """Differences between one entry on both sides (both exist). `holes`: a
+    regular file at b may not occupy more than `hole_slack` bytes of disk
+    beyond what it occupies at a (holes kept, not filled with zeros)."""
     diffs = []
     name = show(rel)
     ka, kb = kind(sa), kind(sb)
@@ -284,16 +293,22 @@ def compare_entry(a_root, b_root, rel, sa, sb, *, mode=True, uid=True, gid=True,
         xa, xb = xattrs_rel(a_root, rel), xattrs_rel(b_root, rel)
         if xa != xb:
             diffs.append(f"{name}: xattrs {xa!r} != {xb!r}")
+    if holes and ka == "file" and sb.st_blocks * 512 > sa.st_blocks * 512 + hole_slack:
+        diffs.append(f"{name}: {sb.st_blocks * 512} bytes allocated, more than "
+                     f"{sa.st_blocks * 512} (+{hole_slack}): holes filled")
     return diffs
 
 
 def compare_trees(a, b, *, mode=True, uid=True, gid=True, mtime=True, atime=False,
-                  content=True, root=True, ignore=None, xattrs=False):
+                  content=True, root=True, ignore=None, xattrs=False, links=False,
+                  holes=False):
     """Every difference between trees a and b, as a list of readable strings.
 
     Empty means identical in types, content, symlink targets and the metadata
     asked for. `root` also compares the two top folders' own metadata.
-    `ignore(rel_bytes) -> bool` leaves paths out (on both sides)."""
+    `ignore(rel_bytes) -> bool` leaves paths out (on both sides).
+    `links`: the same hard-link groups on both sides (see compare_link_groups);
+    `holes`: no file at b allocates more than at a (see compare_entry)."""
     wa, wb = walk(a), walk(b)
     if ignore:
         wa = {k: v for k, v in wa.items() if k == b"" or not ignore(k)}
@@ -309,7 +324,38 @@ def compare_trees(a, b, *, mode=True, uid=True, gid=True, mtime=True, atime=Fals
         if rel == b"" and not root:
             continue
         diffs.extend(compare_entry(a, b, rel, wa[rel], wb[rel], mode=mode, uid=uid, gid=gid,
-                                   mtime=mtime, atime=atime, content=content, xattrs=xattrs))
+                                   mtime=mtime, atime=atime, content=content, xattrs=xattrs,
+                                   holes=holes))
+    if links:
+        diffs.extend(compare_link_groups(wa, wb))
+    return diffs
+
+
+def link_groups(walked):
+    """Hard-link groups of a walked tree ({rel: stat} from walk()): the set of
+    frozensets of relative paths of the non-folders sharing one inode, for
+    inodes with more than one name in the tree."""
+    by_inode = {}
+    for rel, st in walked.items():
+        if rel and not stat.S_ISDIR(st.st_mode):
+            by_inode.setdefault((st.st_dev, st.st_ino), []).append(rel)
+    return {frozenset(names) for names in by_inode.values() if len(names) > 1}
+
+
+def compare_link_groups(wa, wb):
+    """Differences between the hard-link partitions of two walked trees: the
+    names must fall into the same inode groups on both sides (and names that
+    are single at a must be single at b)."""
+    ga, gb = link_groups(wa), link_groups(wb)
+    diffs = []
+
+    def fmt(group):
+        return "{" + ", ".join(sorted(show(r) for r in group)) + "}"
+
+    for g in sorted(ga - gb, key=sorted):
+        diffs.append(f"hard-link group {fmt(g)} not kept at the destination")
+    for g in sorted(gb - ga, key=sorted):
+        diffs.append(f"hard-link group {fmt(g)} at the destination is not one at the source")
     return diffs
 
 
@@ -681,3 +727,75 @@ def make_long_path(root, depth=30, name_len=200, content=b"far down\n"):
     finally:
         os.close(fd)
     return b"/".join(parts)
+
+
+# --------------------------------------------------------------------------
+# Task reports
+
+
+REPORT_CATEGORIES = {"transferred": "Transferred", "verified": "Verified",
+                     "skipped": "Skipped", "deleted": "Deleted"}
+REPORT_PART_LIMIT = 5_000_000  # bytes per list file, as DataSync
+
+
+class TaskReportFiles:
+    """What --task-report-dir DIR left for one execution: DIR/<exec-id>/...
+
+    .summary: the parsed summary; .lists[category]: the records of every part,
+    in order; .parts[category]: [(file name, size in bytes, record count)];
+    .names: every file name in the execution's folder."""
+
+    def __init__(self, report_dir):
+        entries = os.listdir(report_dir)
+        if len(entries) != 1 or not entries[0].startswith("exec-"):
+            raise AssertionError(f"expected one exec-* folder in {report_dir}: {entries}")
+        self.id = entries[0]
+        self.folder = os.path.join(report_dir, self.id)
+        self.names = sorted(os.listdir(self.folder))
+        with open(os.path.join(self.folder, f"{self.id}.summary-v1.json"), "rb") as f:
+            self.summary = json.loads(f.read())
+        self.lists = {}
+        self.parts = {}
+        self.arns = set()
+        for cat, key in REPORT_CATEGORIES.items():
+            self.lists[cat] = []
+            self.parts[cat] = []
+            n = 1
+            while True:
+                name = f"{self.id}.files-{cat}-v1-{n:05d}.json"
+                path = os.path.join(self.folder, name)
+                if not os.path.exists(path):
+                    break
+                with open(path, "rb") as f:
+                    raw = f.read()
+                doc = json.loads(raw)  # raises on invalid JSON
+                if set(doc) != {"TaskExecutionArn", key}:
+                    raise AssertionError(f"{name}: keys {sorted(doc)}")
+                self.arns.add(doc["TaskExecutionArn"])
+                self.lists[cat].extend(doc[key])
+                self.parts[cat].append((name, len(raw), len(doc[key])))
+                n += 1
+
+    def by_path(self, cat):
+        """{RelativePath: record} of one category (asserting paths are unique)."""
+        out = {}
+        for rec in self.lists[cat]:
+            p = rec["RelativePath"]
+            if p in out:
+                raise AssertionError(f"{cat}: {p!r} listed twice")
+            out[p] = rec
+        return out
+
+
+# --------------------------------------------------------------------------
+# Watching a running process
+
+
+def proc_io(pid):
+    """{'rchar': .., 'wchar': .., 'read_bytes': .., 'write_bytes': ..} of a live
+    process from /proc/PID/io, or None once it is gone (or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            return {k: int(v) for k, v in (line.split(":") for line in f if ":" in line)}
+    except (OSError, ValueError):
+        return None
