@@ -195,7 +195,8 @@ TEST_P(BackendConformanceTest, MakeDirectoryNeedsAParentAndAFreePath) {
   EXPECT_FALSE(b()->MakeDirectory(P("no/parent")).ok());
   EXPECT_EQ(StatOrDie(P("no")), std::nullopt);
   ASSERT_OK(WriteFile(b(), P("f"), "keep"));
-  EXPECT_FALSE(b()->MakeDirectory(P("f")).ok());
+  // TransferMode ALL tells "something else is there" by this code.
+  EXPECT_EQ(b()->MakeDirectory(P("f")).code(), StatusCode::kAlreadyExists);
   auto f = StatOrDie(P("f"));
   ASSERT_TRUE(f.has_value());
   EXPECT_TRUE(f->is_file());
@@ -435,8 +436,22 @@ TEST_P(BackendConformanceTest, CommitFailsWhenADirectoryIsInTheWay) {
       ASSERT_OK((*w)->WriteAt(0, AsBytes("file")));
       Entry meta = Meta(EntryKind::kFile, 0644);
       meta.size = 4;
-      EXPECT_FALSE((*w)->Commit(meta, FullPolicy()).ok());
+      // TransferMode ALL tells "a folder is in the way" by this code.
+      EXPECT_EQ((*w)->Commit(meta, FullPolicy()).code(),
+                StatusCode::kFailedPrecondition);
     }
+  }
+  if (caps().symlinks) {
+    Entry link = Meta(EntryKind::kSymlink, 0777);
+    link.link_target = "x";
+    EXPECT_EQ(b()->CreateSymlink(P("d"), link, MetadataPolicy{}).code(),
+              StatusCode::kFailedPrecondition);
+  }
+  if (caps().special_files) {
+    EXPECT_EQ(b()->CreateSpecial(P("d"), Meta(EntryKind::kFifo, 0600),
+                                 MetadataPolicy{})
+                  .code(),
+              StatusCode::kFailedPrecondition);
   }
   auto d = StatOrDie(P("d"));
   ASSERT_TRUE(d.has_value());
@@ -1064,6 +1079,68 @@ TEST_P(BackendConformanceTest, PathsStayBeneathTheRoot) {
 TEST_P(BackendConformanceTest, SyncSucceeds) {
   ASSERT_OK(WriteFile(b(), P("f"), "x"));
   EXPECT_OK(b()->Sync());
+}
+
+// ---------------------------------------------------- Extended attributes
+
+// The attributes a test set, as a backend reports them (it may hold others,
+// such as a security label).
+XattrList Ours(const XattrList& list) {
+  XattrList out;
+  for (const Xattr& x : list) {
+    if (x.name.rfind("user.ferry.", 0) == 0) out.push_back(x);
+  }
+  return out;
+}
+
+TEST_P(BackendConformanceTest, ExtendedAttributesWhenSupported) {
+  using std::string_literals::operator""s;
+  ASSERT_OK(WriteFile(b(), P("f"), "x"));
+  ASSERT_OK(b()->MakeDirectory(P("d")));
+  const XattrList first = {{"user.ferry.a", "1"},
+                           {"user.ferry.b", "bin\0ary\xff"s}};
+  const XattrList second = {{"user.ferry.b", "2"}, {"user.ferry.c", ""}};
+  for (const RelPath& path : {P("f"), P("d")}) {
+    SCOPED_TRACE(path.Display());
+    EXPECT_OK(b()->SetXattrs(path, {}, true, false));
+    Status st = b()->SetXattrs(path, first, true, false);
+    if (!caps().xattrs) {
+      EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.ToString();
+      continue;
+    }
+    ASSERT_OK(st);
+    ASSERT_OK_AND_ASSIGN(XattrList got, b()->GetXattrs(path));
+    EXPECT_EQ(Ours(got), first);
+    // Exactly the given ones: b changes, c arrives, a goes.
+    ASSERT_OK(b()->SetXattrs(path, second, true, false));
+    ASSERT_OK_AND_ASSIGN(got, b()->GetXattrs(path));
+    EXPECT_EQ(Ours(got), second);
+  }
+  if (!caps().xattrs) return;
+  ASSERT_OK_AND_ASSIGN(auto reader, b()->OpenRead(P("f")));
+  ASSERT_OK_AND_ASSIGN(XattrList from_reader, reader->Xattrs());
+  EXPECT_EQ(Ours(from_reader), second);
+  EXPECT_FALSE(b()->GetXattrs(P("missing")).ok());
+}
+
+TEST_P(BackendConformanceTest, AStagedFileCarriesItsAttributes) {
+  WriteHints hints;
+  hints.size = 4;
+  ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("f"), hints));
+  ASSERT_OK(w->WriteAt(0, AsBytes("data")));
+  const XattrList attrs = {{"user.ferry.origin", "staged"}};
+  Status st = w->SetXattrs(attrs, true, false);
+  if (!caps().xattrs) {
+    EXPECT_EQ(st.code(), StatusCode::kNotSupported) << st.ToString();
+    return;
+  }
+  ASSERT_OK(st);
+  EXPECT_EQ(StatOrDie(P("f")), std::nullopt);
+  Entry meta = Meta(EntryKind::kFile, 0644);
+  meta.size = 4;
+  ASSERT_OK(w->Commit(meta, FullPolicy()));
+  ASSERT_OK_AND_ASSIGN(XattrList got, b()->GetXattrs(P("f")));
+  EXPECT_EQ(Ours(got), attrs);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -111,5 +111,56 @@ TEST(MetadataPolicyTest, DefaultsApplyEverything) {
   EXPECT_TRUE(p.mode && p.uid && p.gid && p.mtime && p.atime);
 }
 
+TEST(XattrTest, WantedNamesFollowTheScopes) {
+  for (const char* name : {"user.comment", "trusted.overlay", "security.ima",
+                           "security.capability"}) {
+    EXPECT_TRUE(XattrWanted(name, true, false)) << name;
+    EXPECT_FALSE(XattrWanted(name, false, true)) << name;
+  }
+  EXPECT_FALSE(XattrWanted("security.selinux", true, true))
+      << "the destination's policy decides its label";
+  for (const char* acl :
+       {"system.posix_acl_access", "system.posix_acl_default"}) {
+    EXPECT_TRUE(XattrWanted(acl, false, true)) << acl;
+    EXPECT_FALSE(XattrWanted(acl, true, false)) << acl;
+  }
+  EXPECT_FALSE(XattrWanted("system.nfs4_acl", true, true));
+  EXPECT_FALSE(XattrWanted("user", true, true));
+  EXPECT_FALSE(XattrWanted("userx.a", true, true));
+  EXPECT_FALSE(XattrWanted("", true, true));
+}
+
+TEST(XattrTest, FilterKeepsTheWantedOnesSortedByName) {
+  XattrList list = {{"user.b", "2"},
+                    {"security.selinux", "label"},
+                    {"system.posix_acl_access", "acl"},
+                    {"user.a", "1"},
+                    {"trusted.t", "t"}};
+  EXPECT_EQ(FilterXattrs(list, true, false),
+            (XattrList{{"trusted.t", "t"}, {"user.a", "1"}, {"user.b", "2"}}));
+  EXPECT_EQ(FilterXattrs(list, false, true),
+            (XattrList{{"system.posix_acl_access", "acl"}}));
+  EXPECT_TRUE(FilterXattrs(list, false, false).empty());
+}
+
+TEST(XattrTest, HashIsZeroOnlyForNoAttributes) {
+  EXPECT_EQ(XattrHash({}), 0u);
+  XattrList one = {{"user.a", ""}};
+  EXPECT_NE(XattrHash(one), 0u);
+  EXPECT_EQ(XattrHash(one), XattrHash(XattrList{{"user.a", ""}}));
+}
+
+TEST(XattrTest, HashSeesEveryNameAndValueByte) {
+  using std::string_literals::operator""s;
+  const XattrList base = {{"user.a", "value"}, {"user.b", "x"}};
+  const uint64_t h = XattrHash(base);
+  EXPECT_NE(h, XattrHash({{"user.a", "value"}, {"user.b", "y"}}));
+  EXPECT_NE(h, XattrHash({{"user.a", "value"}, {"user.c", "x"}}));
+  EXPECT_NE(h, XattrHash({{"user.a", "value"}}));
+  EXPECT_NE(h, XattrHash({{"user.a", "value\0"s}, {"user.b", "x"}}));
+  // Name and value boundaries count: no two lists share a byte stream.
+  EXPECT_NE(XattrHash({{"user.ab", "c"}}), XattrHash({{"user.a", "bc"}}));
+}
+
 }  // namespace
 }  // namespace ferry

@@ -365,6 +365,24 @@ TEST(VerifyPointInTimeTest, AFolderThatCannotBeListedIsNotPassedAsVerified) {
   }
 }
 
+TEST(VerifyPointInTimeTest, ItemsLeftOutAreNotVerified) {
+  MemoryTree src, dst;
+  BuildBoth(&src, &dst);
+  src.File("failed-file", "never arrived");
+  src.Dir("failed-dir").File("failed-dir/x", "x");
+  dst.File("d/a", "differs");
+  VerifyOptions o = Options();
+  o.not_verified = [](const RelPath& p) {
+    return p.str() == "failed-file" || p.str() == "failed-dir" ||
+           p.str() == "d/a";
+  };
+  Outcomes out;
+  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), o, &out));
+  EXPECT_EQ(out.Failures(), Strings{});
+  EXPECT_EQ(out.by_path.count("failed-dir/x"), 0u);
+  EXPECT_TRUE(out.by_path.at("top").ok());
+}
+
 TEST(VerifyPointInTimeTest, CancellationStopsIt) {
   MemoryTree src, dst;
   BuildBoth(&src, &dst);
