@@ -37,6 +37,10 @@ inline void PrintTo(const Entry& e, std::ostream* os) {
       << "." << e.mtime.nsec;
 }
 inline void PrintTo(const Status& s, std::ostream* os) { *os << s.ToString(); }
+inline void PrintTo(const Digest& d, std::ostream* os) {
+  *os << DigestAlgorithmName(d.algorithm) << ":"
+      << (d.empty() ? "none" : d.Hex());
+}
 
 }  // namespace ferry
 
