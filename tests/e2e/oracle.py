@@ -799,3 +799,35 @@ def proc_io(pid):
             return {k: int(v) for k, v in (line.split(":") for line in f if ":" in line)}
     except (OSError, ValueError):
         return None
+
+
+# --------------------------------------------------------------------------
+# What the scratch file system supports
+
+
+def user_xattrs_supported(directory):
+    """Whether files in `directory` take user.* extended attributes."""
+    probe = os.path.join(directory, ".xattr-probe")
+    with open(probe, "wb"):
+        pass
+    try:
+        os.setxattr(probe, b"user.probe", b"1")
+        return True
+    except OSError:
+        return False
+    finally:
+        os.unlink(probe)
+
+
+def acls_supported(directory):
+    """Whether setfacl exists and files in `directory` take POSIX ACLs."""
+    if shutil.which("setfacl") is None:
+        return False
+    probe = os.path.join(directory, ".acl-probe")
+    with open(probe, "wb"):
+        pass
+    try:
+        return subprocess.run(["setfacl", "-m", "u:4321:r", probe], capture_output=True,
+                              timeout=30).returncode == 0
+    finally:
+        os.unlink(probe)

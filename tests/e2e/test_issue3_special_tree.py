@@ -42,7 +42,10 @@ class MixedTree(FerryTestCase):
         cls.src = os.path.join(base, "src")
         cls.dst = os.path.join(base, "dst")
         cls.log = os.path.join(base, "log.jsonl")
-        cls.acls = shutil.which("setfacl") is not None
+        if not oracle.user_xattrs_supported(base):
+            cls.tearDownClass()
+            raise unittest.SkipTest(f"{base} takes no user.* extended attributes")
+        cls.acls = oracle.acls_supported(base)
         cls.devices = oracle.is_root()
         cls.notes = build_mixed_tree(cls.src, acls=cls.acls, devices=cls.devices)
         cls.before = oracle.snapshot(cls.src)  # reads the files: atimes move
@@ -70,7 +73,8 @@ class MixedTree(FerryTestCase):
         groups = oracle.link_groups(self.src_walk)
         self.assertIn(frozenset({b"h1", b"a/h2", b"b/deeper/h3"}), groups)
         sparse = self.src_walk[b"sparse.img"]
-        self.assertLess(sparse.st_blocks * 512, sparse.st_size // 8, "holes not kept at the source")
+        if self.src_walk[b"all-hole.img"].st_blocks == 0:  # a file system with holes
+            self.assertLess(sparse.st_blocks * 512, sparse.st_size // 8)
         self.assertEqual(stat.S_IMODE(self.src_walk[b"suid"].st_mode), 0o4755)
         self.assertEqual(stat.S_IMODE(self.src_walk[b"sticky-dir"].st_mode), 0o1777)
         if self.acls:
@@ -99,7 +103,8 @@ class MixedTree(FerryTestCase):
         st = self.after_first[b"sparse.img"]
         self.assertLessEqual(st.st_blocks * 512,
                              self.src_walk[b"sparse.img"].st_blocks * 512 + oracle.HOLE_SLACK)
-        self.assertEqual(self.after_first[b"all-hole.img"].st_blocks, 0)
+        self.assertLessEqual(self.after_first[b"all-hole.img"].st_blocks,
+                             self.src_walk[b"all-hole.img"].st_blocks)
 
     def test_special_bits_owners_devices(self):
         self.assertSuccess(self.first)
@@ -141,7 +146,7 @@ class MixedTree(FerryTestCase):
             with self.subTest(path=oracle.show(rel)):
                 self.assertEqual(self.dst_atimes[rel], st.st_atime_ns)
                 checked += 1
-        self.assertGreaterEqual(checked, 30)
+        self.assertGreaterEqual(checked, 25)
 
     @unittest.expectedFailure
     def test_symlink_access_times_as_before_the_run(self):
@@ -268,9 +273,12 @@ def build_mixed_tree(root, *, acls, devices):
     if oracle.is_root():
         os.lchown(p(b"a/fifo"), 1001, 100)
     s = socket.socket(socket.AF_UNIX)
+    cwd = os.getcwd()
     try:
-        s.bind(p(b"b/sock"))
+        os.chdir(p(b"b"))  # a short name: socket paths are limited to 108 bytes
+        s.bind(b"sock")
     finally:
+        os.chdir(cwd)
         s.close()
     os.chmod(p(b"b/sock"), 0o751)
     for name in (b"a/fifo", b"b/sock"):
