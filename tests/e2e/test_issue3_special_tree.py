@@ -203,6 +203,71 @@ class MixedTree(FerryTestCase):
         self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs))
 
 
+class HardLinkChanges(FerryTestCase):
+    """The destination follows the source's hard-link groups as they change."""
+
+    def setUp(self):
+        base = self.scratch()
+        self.src = os.path.join(base, "src")
+        self.dst = os.path.join(base, "dst")
+        os.makedirs(os.path.join(self.src, "a"))
+        oracle.write_file(os.path.join(self.src, "h1"), b"shared\n",
+                          mtime_ns=1_500_000_000_000_000_001)
+        self.h2 = os.path.join(self.src, "a", "h2")
+
+    def assertSameLinks(self):
+        diffs = oracle.compare_trees(self.src, self.dst, links=True)
+        self.assertEqual(diffs, [], "\n".join(diffs))
+
+    def test_names_joined_into_a_group(self):
+        shutil.copy2(os.path.join(self.src, "h1"), self.h2)  # independent, identical
+        self.assertSuccess(sync(self.src, self.dst))
+        self.assertSameLinks()
+        with oracle.keep_dir_mtime(os.path.join(self.src, "a")):
+            os.unlink(self.h2)
+            os.link(os.path.join(self.src, "h1"), self.h2)
+        r = sync(self.src, self.dst)
+        self.assertSuccess(r)
+        self.assertSameLinks()
+
+    @unittest.expectedFailure
+    def test_group_broken_with_identical_copy(self):
+        # BUG: a name taken out of a hard-link group at the source (replaced
+        # by an independent file with the same content, size and mtime, e.g.
+        # `rm a/h2; cp -p h1 a/h2`) stays linked at the destination: the run
+        # ends SUCCESS, later runs have nothing to do, and writing to one
+        # name at the destination changes the other.
+        os.link(os.path.join(self.src, "h1"), self.h2)
+        self.assertSuccess(sync(self.src, self.dst))
+        self.assertSameLinks()
+        with oracle.keep_dir_mtime(os.path.join(self.src, "a")):
+            os.unlink(self.h2)
+            shutil.copy2(os.path.join(self.src, "h1"), self.h2)
+        self.assertSuccess(sync(self.src, self.dst))
+        self.assertSameLinks()
+
+    @unittest.expectedFailure
+    def test_group_broken_with_different_permissions_converges(self):
+        # BUG: as above, but the independent file gets mode 0600 (`rm a/h2;
+        # cp -p h1 a/h2; chmod 600 a/h2`): ferry updates the metadata of
+        # /a/h2 in place, which is still the inode of /h1 at the
+        # destination, so /h1 gets 0600; verification fails (exit 1,
+        # VerificationFailed); the next run puts /h1 back to 0644, which
+        # gives /a/h2 0644, and so on: it never converges.
+        os.link(os.path.join(self.src, "h1"), self.h2)
+        self.assertSuccess(sync(self.src, self.dst))
+        with oracle.keep_dir_mtime(os.path.join(self.src, "a")):
+            os.unlink(self.h2)
+            shutil.copy2(os.path.join(self.src, "h1"), self.h2)
+            os.chmod(self.h2, 0o600)
+        runs = [sync(self.src, self.dst) for _ in range(2)]
+        self.assertEqual([r.status for r in runs], ["SUCCESS", "SUCCESS"],
+                         runs[0].describe())
+        self.assertEqual(runs[1]["FilesTransferred"], 0)
+        self.assertTreesEqual(self.src, self.dst)
+        self.assertSameLinks()
+
+
 class _Holder:
     """Lets make_scratch register its cleanup from setUpClass."""
 
