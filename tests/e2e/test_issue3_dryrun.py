@@ -69,6 +69,7 @@ class DryRunPlan(FerryTestCase):
         os.unlink(os.path.join(s, "f5"))
         os.mkdir(os.path.join(s, "f5"))  # a file became a folder
         os.symlink("f0", os.path.join(s, "a-link"))  # copy a symlink
+        oracle.write_file(os.path.join(os.fsencode(s), b"odd\nname\xff"), b"x")  # one line
 
     def dry(self, *extra, dst=None):
         return oracle.run_ferry("sync", self.src, dst or self.dst, "--dry-run",
@@ -87,7 +88,7 @@ class DryRunPlan(FerryTestCase):
         self.assertEqual(verbs, {
             "/f1": "replace", "/f2": "update", "/f3": "delete", "/sub/": "delete",
             "/sub/s1": "delete", "/sub/s2": "delete", "/new": "copy", "/new-link": "link",
-            "/f5/": "replace", "/a-link": "copy"} | (
+            "/f5/": "replace", "/a-link": "copy", "/odd\\nname\\xFF": "copy"} | (
             {"/": verbs["/"]} if "/" in verbs else {}), r.stdout)
         why = {path: reason for path, (_, reason) in plan.items()}
         self.assertIn("new", why["/new"])

@@ -2,7 +2,8 @@
 
 SIGINT during a transfer cancels it (ERROR, OperationCanceled) without leaving
 a temporary file or a partial file under a final name, and still writes the
-log milestone and the task report. SIGKILL at several random moments of a
+log milestone and the task report; a second SIGINT aborts at once (exit 130),
+still without a partial file under a final name. SIGKILL at several random moments of a
 transfer of a few large files (each run picking up where the last was killed):
 after every kill each destination file equals its source byte for byte or is
 absent; the run that finally completes transfers exactly what the oracle finds
@@ -119,6 +120,29 @@ class Interrupts(FerryTestCase):
         self.assertSuccess(r)
         self.assertEqual(r["FilesTransferred"], self.stats["files"] - present)
         self.assertTreesEqual(self.src, self.dst)
+
+    def test_second_sigint_aborts_at_once_without_partial_files(self):
+        proc = self.start(rate=4 * MiB)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and proc.poll() is None:
+            io = oracle.proc_io(proc.pid)
+            if io and io["rchar"] > 3 * MiB:
+                break
+            time.sleep(0.02)
+        self.assertIsNone(proc.poll(), "finished before it could be interrupted")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        proc.communicate(timeout=30)
+        self.assertLess(time.monotonic() - sent, 2)
+        self.assertEqual(proc.returncode, 130)
+        present, _ = self.check_destination("after two SIGINTs")
+        self.assertLess(present, self.stats["files"])
+        r = sync(self.src, self.dst)
+        self.assertSuccess(r)
+        self.assertTreesEqual(self.src, self.dst)
+        self.assertEqual(self.check_destination("after the next run")[1], [])
 
     def remaining_bytes(self):
         if not os.path.exists(self.dst):
