@@ -4,7 +4,9 @@ Nothing here shares code or assumptions with ferry itself:
 
 - compare_trees(): walks two trees with os.scandir/os.lstat on bytes paths and
   lists every difference (type, content by hashlib, mode, uid, gid, mtime in
-  nanoseconds, symlink targets as bytes, FIFOs).
+  nanoseconds, symlink targets as bytes, FIFOs), and on request xattrs/ACLs,
+  hard-link groups (link_groups: the same partition of names into inodes on
+  both sides) and holes (no file allocating more at b than at a).
 - make_tree() and friends: seeded trees with random content, nested folders
   and odd names (spaces, unicode, newline, backslash, non-UTF-8 bytes, 255-byte
   names, deep paths), random modes, owners and nanosecond mtimes.
@@ -12,6 +14,8 @@ Nothing here shares code or assumptions with ferry itself:
   parses --json.
 - rsync_itemize(): `rsync -a --dry-run --itemize-changes SRC/ DST/`, a second
   opinion from a tool that has nothing to do with ferry.
+- TaskReportFiles: reads a --task-report-dir folder (summary and every part
+  of every list); proc_io(): /proc/PID/io of a running ferry.
 """
 
 import hashlib
