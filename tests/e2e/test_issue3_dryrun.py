@@ -184,7 +184,6 @@ class MaxDeleteMore(FerryTestCase):
         self.assertEqual(r["Result.ErrorCode"], "MaxDeleteExceeded")
         self.assertTrue(os.path.exists(os.path.join(self.dst, "f0000")))
 
-    @unittest.expectedFailure
     def test_dry_run_says_the_real_run_would_refuse(self):
         # BUG: `ferry sync SRC DST --dry-run --preserve-deleted-files REMOVE
         # --max-delete 3`, with 4 items to delete, prints "delete" for all 4

@@ -200,7 +200,6 @@ class HostileNames(FerryTestCase):
 
 
 class NamesLikeFerryTemporaries(FerryTestCase):
-    @unittest.expectedFailure
     def test_source_items_named_like_temporaries_are_copied(self):
         # BUG: every source item whose name starts with ".ferry-tmp-" is
         # hidden by the scan, folders with all their contents, even names

@@ -148,7 +148,6 @@ class MixedTree(FerryTestCase):
                 checked += 1
         self.assertGreaterEqual(checked, 25)
 
-    @unittest.expectedFailure
     def test_symlink_access_times_as_before_the_run(self):
         # BUG: with verification on (the default), a symlink's atime at the
         # destination is not the source's: ferry sets it, then point-in-time
@@ -230,7 +229,6 @@ class HardLinkChanges(FerryTestCase):
         self.assertSuccess(r)
         self.assertSameLinks()
 
-    @unittest.expectedFailure
     def test_group_broken_with_identical_copy(self):
         # BUG: a name taken out of a hard-link group at the source (replaced
         # by an independent file with the same content, size and mtime, e.g.
@@ -246,7 +244,6 @@ class HardLinkChanges(FerryTestCase):
         self.assertSuccess(sync(self.src, self.dst))
         self.assertSameLinks()
 
-    @unittest.expectedFailure
     def test_group_broken_with_different_permissions_converges(self):
         # BUG: as above, but the independent file gets mode 0600 (`rm a/h2;
         # cp -p h1 a/h2; chmod 600 a/h2`): ferry updates the metadata of

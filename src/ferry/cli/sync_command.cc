@@ -474,6 +474,7 @@ int RunSync(const SyncArgs& args) {
     return 1;
   }
   dst_spec->create_root = !args.dry_run;
+  dst_spec->destination = !args.dry_run;
   auto dst = OpenBackend(*dst_spec);
   if (!dst.ok() && args.dry_run && dst.status().IsNotFound()) {
     // Nothing there yet: plan against an empty destination, create nothing.

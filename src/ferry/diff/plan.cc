@@ -14,6 +14,11 @@ std::string_view ContentDifference(const Entry& src, const Entry& dst,
   switch (src.kind) {
     case EntryKind::kFile:
       if (src.size != dst.size) return "size differs";
+      if (options.hard_links && src.nlink == 1 && dst.nlink > 1) {
+        // One file at the source, another name of a shared file at the
+        // destination: changing it in place would change the other names.
+        return "no longer a hard link at the source";
+      }
       if (options.compare.mtime &&
           !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
         return "mtime differs";

@@ -208,6 +208,7 @@ ExecutionResult Execution::Run() {
   so.on_list_error = on_list_error("source");
   Scanner src_scan(src_.get(), so);
   so.on_list_error = on_list_error("destination");
+  so.hide_ferry_temps = true;
   if (!config_.dry_run) {
     so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
   }
@@ -381,6 +382,12 @@ ExecutionResult Execution::Run() {
   PhasesRun ran;
   ran.prepare = true;
   if (config_.dry_run) {
+    std::string why;
+    if (remove && fatal.ok() && !DeletesWithinBound(&why)) {
+      why += " (dry run: the deletions listed above would be refused)";
+      log_->Write("ERROR", "MaxDeleteExceeded", why);
+      fail("MaxDeleteExceeded", why);
+    }
     result.total_ms = MillisSince(t_start);
     Finalize(&result, ran);
     FinishReport(&result);

@@ -69,7 +69,7 @@ void Scanner::Fill(const RelPath& dir, Listing* listing) {
   }
   listing->entries.reserve(raw.size());
   for (Entry& e : raw) {
-    if (IsFerryTempName(e.path.name())) {
+    if (options_.hide_ferry_temps && IsFerryTempName(e.path.name())) {
       if (options_.on_ferry_temp) options_.on_ferry_temp(e);
       continue;
     }

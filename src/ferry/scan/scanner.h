@@ -47,8 +47,9 @@ struct ScanOptions {
   // Called (on the consumer's thread) for a directory that cannot be listed;
   // the directory itself is still returned, flagged kListingFailed.
   std::function<void(const Entry& dir, const Status& status)> on_list_error;
-  // Called (from listing threads) for each of ferry's temporary files seen,
-  // which are otherwise hidden.
+  // Hide ferry's own temporary files (destination scans), reporting each to
+  // `on_ferry_temp` (called from listing threads) when set.
+  bool hide_ferry_temps = false;
   std::function<void(const Entry& temp)> on_ferry_temp;
 };
 

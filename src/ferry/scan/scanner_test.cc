@@ -444,10 +444,20 @@ TEST(ScannerTest, TemporaryFilesAreHidden) {
   store->PutFile("d/" + temp, "partial");
   store->PutFile("d/real", "x");
   store->PutFile("not" + temp, "x");
+  store->PutFile(std::string(kTempPrefix) + "notes", "x");
   auto backend = OpenMemoryBackend(store);
-  Scanned s = ScanAll(backend.get(), {});
+  // Destination scans hide ferry's temporary files...
+  ScanOptions hide;
+  hide.hide_ferry_temps = true;
+  Scanned s = ScanAll(backend.get(), hide);
   ASSERT_OK(s.status);
-  EXPECT_EQ(s.paths, (std::vector<std::string>{"d", "d/real", "not" + temp}));
+  EXPECT_EQ(s.paths,
+            (std::vector<std::string>{std::string(kTempPrefix) + "notes", "d",
+                                      "d/real", "not" + temp}));
+  // ...source scans see everything.
+  Scanned all = ScanAll(backend.get(), {});
+  ASSERT_OK(all.status);
+  EXPECT_EQ(all.paths.size(), 6u);
 }
 
 TEST(ScannerTest, SkipChildrenPassesOverAFolder) {

@@ -60,6 +60,19 @@ bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns) {
   return trunc(a) == trunc(b);
 }
 
+bool IsFerryTempName(std::string_view name) {
+  if (name.substr(0, kTempPrefix.size()) != kTempPrefix) return false;
+  std::string_view rest = name.substr(kTempPrefix.size());
+  size_t dash = rest.find('-');
+  if (dash == 0 || dash == std::string_view::npos || dash + 1 == rest.size())
+    return false;
+  auto hex = [](std::string_view s) {
+    return s.size() <= 16 &&
+           s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  };
+  return hex(rest.substr(0, dash)) && hex(rest.substr(dash + 1));
+}
+
 bool XattrWanted(std::string_view name, bool xattrs, bool acls) {
   if (name.substr(0, 18) == "system.posix_acl_a" ||
       name.substr(0, 18) == "system.posix_acl_d") {

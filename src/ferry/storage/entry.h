@@ -90,12 +90,12 @@ XattrList FilterXattrs(XattrList list, bool xattrs, bool acls);
 // A hash of a sorted list; 0 for an empty one.
 uint64_t XattrHash(const XattrList& list);
 
-// Names of the temporary files ferry writes before renaming them into place.
-// Scans hide them, so they are never copied, compared or deleted as data.
+// Names of the temporary files ferry writes before renaming them into place:
+// ".ferry-tmp-<pid in hex>-<counter in hex>". Destination scans hide them,
+// so they are never copied, compared or deleted as data; a source name that
+// merely starts the same way is data like any other.
 inline constexpr std::string_view kTempPrefix = ".ferry-tmp-";
-inline bool IsFerryTempName(std::string_view name) {
-  return name.substr(0, kTempPrefix.size()) == kTempPrefix;
-}
+bool IsFerryTempName(std::string_view name);
 
 // Which parts of an Entry's metadata a write applies.
 struct MetadataPolicy {

@@ -76,6 +76,7 @@ void RegisterBuiltinBackends() {
   RegisterBackend("local", [](const LocationSpec& spec) {
     PosixBackendOptions options;
     options.create_root = spec.create_root;
+    options.keep_link_atimes = spec.destination;
     return OpenPosixBackend(spec.path, options);
   });
   RegisterBackend("memory", [](const LocationSpec& spec) {

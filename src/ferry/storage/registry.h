@@ -18,6 +18,8 @@ struct LocationSpec {
   std::string path;  // local: a directory; memory: the store's name
   // Create the root if it does not exist (destinations).
   bool create_root = false;
+  // The location is written to (a destination), as opposed to only read.
+  bool destination = false;
 };
 
 // Accepts "/abs/dir", "rel/dir", "file:///abs/dir" (local) and "memory:NAME".

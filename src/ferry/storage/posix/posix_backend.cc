@@ -23,8 +23,10 @@ constexpr size_t kListBatch = 1024;
 
 class PosixLister : public Lister {
  public:
-  PosixLister(RelPath dir, DIR* stream)
-      : dir_(std::move(dir)), stream_(stream) {}
+  PosixLister(RelPath dir, DIR* stream, bool keep_link_atimes)
+      : dir_(std::move(dir)),
+        stream_(stream),
+        keep_link_atimes_(keep_link_atimes) {}
   ~PosixLister() override {
     if (stream_) ::closedir(stream_);
   }
@@ -56,7 +58,8 @@ class PosixLister : public Lister {
       e.path = dir_.Child(name);
       posix::FillEntryFromStat(st, &e);
       if (e.kind == EntryKind::kSymlink) {
-        Status s = posix::ReadLinkTarget(dfd, name, e.path, &e);
+        Status s =
+            posix::ReadLinkTarget(dfd, name, e.path, &e, keep_link_atimes_);
         if (!s.ok()) {
           if (s.IsNotFound()) continue;
           return s;
@@ -71,6 +74,7 @@ class PosixLister : public Lister {
  private:
   RelPath dir_;
   DIR* stream_;
+  bool keep_link_atimes_;
 };
 
 class PosixReader : public Reader {
@@ -357,8 +361,8 @@ class PosixBackend : public Backend {
     }
     posix::FillEntryFromStat(st, &e);
     if (e.kind == EntryKind::kSymlink) {
-      FERRY_RETURN_IF_ERROR(
-          posix::ReadLinkTarget((*dir)->get(), name.c_str(), path, &e));
+      FERRY_RETURN_IF_ERROR(posix::ReadLinkTarget(
+          (*dir)->get(), name.c_str(), path, &e, root_->keep_link_atimes()));
     }
     return std::optional<Entry>(std::move(e));
   }
@@ -374,7 +378,8 @@ class PosixBackend : public Backend {
     DIR* stream = ::fdopendir(fd.get());
     if (!stream) return PosixError("list", dir, errno);
     fd.Release();
-    return std::unique_ptr<Lister>(new PosixLister(dir, stream));
+    return std::unique_ptr<Lister>(
+        new PosixLister(dir, stream, root_->keep_link_atimes()));
   }
 
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
@@ -636,7 +641,8 @@ Result<std::unique_ptr<Backend>> OpenPosixBackend(
                           : StatusCode::kInvalidArgument;
     return Status(code, "location '" + path + "' " + why, err);
   }
-  auto r = std::make_shared<posix::Root>(path, Fd(fd), options.component_walk);
+  auto r = std::make_shared<posix::Root>(path, Fd(fd), options.component_walk,
+                                         options.keep_link_atimes);
   return std::unique_ptr<Backend>(new PosixBackend(std::move(r)));
 }
 

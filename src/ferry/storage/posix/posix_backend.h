@@ -24,6 +24,9 @@ struct PosixBackendOptions {
   bool create_root = false;
   // Resolve paths one component at a time even where openat2 exists.
   bool component_walk = false;
+  // A destination: put back the access time of a symbolic link after reading
+  // its target (which sets it), so the time ferry copied stays.
+  bool keep_link_atimes = false;
 };
 
 Result<std::unique_ptr<Backend>> OpenPosixBackend(

@@ -72,8 +72,10 @@ mode_t ProcessUmask();
 // Fills `out` (all but path) from a stat result; reads the link target of a
 // symlink through (dirfd, name).
 void FillEntryFromStat(const struct stat& st, Entry* out);
+// With `keep_atime`, the link's access time (out->atime, read before) is put
+// back afterwards.
 Status ReadLinkTarget(int dirfd, const char* name, const RelPath& path,
-                      Entry* out);
+                      Entry* out, bool keep_atime);
 
 // Extended attributes through a descriptor or (dirfd, name), never
 // following a symlink (posix_xattr.cc).
@@ -112,7 +114,12 @@ class DirCache {
 // State shared by the backend and the readers and writers it hands out.
 class Root {
  public:
-  Root(std::string root_path, Fd root_fd, bool component_walk);
+  Root(std::string root_path, Fd root_fd, bool component_walk,
+       bool keep_link_atimes);
+
+  // A destination keeps the access times ferry gives its symbolic links,
+  // although reading a link's target sets it.
+  bool keep_link_atimes() const { return keep_link_atimes_; }
 
   const std::string& path() const { return root_path_; }
   int fd() const { return root_fd_.get(); }
@@ -160,6 +167,7 @@ class Root {
   const std::string root_path_;
   const Fd root_fd_;
   const bool component_walk_;
+  const bool keep_link_atimes_;
   std::atomic<bool> has_openat2_{true};
   std::atomic<bool> tmpfile_ok_{true};
   std::atomic<bool> empty_path_ok_{true};

@@ -122,7 +122,7 @@ void FillEntryFromStat(const struct stat& st, Entry* out) {
 }
 
 Status ReadLinkTarget(int dirfd, const char* name, const RelPath& path,
-                      Entry* out) {
+                      Entry* out, bool keep_atime) {
   std::string buf(256, '\0');
   while (true) {
     ssize_t n = ::readlinkat(dirfd, name, buf.data(), buf.size());
@@ -131,6 +131,14 @@ Status ReadLinkTarget(int dirfd, const char* name, const RelPath& path,
       buf.resize(static_cast<size_t>(n));
       out->link_target = std::move(buf);
       out->size = 0;
+      if (keep_atime) {
+        // Reading a link sets its access time (there is no O_NOATIME for
+        // readlink): put back the one ferry gave it.
+        struct timespec ts[2] = {
+            {out->atime.sec, static_cast<long>(out->atime.nsec)},
+            {0, UTIME_OMIT}};
+        ::utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+      }
       return Status::Ok();
     }
     if (buf.size() >= 65536) {
@@ -182,10 +190,12 @@ void DirCache::InvalidateTree(const std::string& key) {
   }
 }
 
-Root::Root(std::string root_path, Fd root_fd, bool component_walk)
+Root::Root(std::string root_path, Fd root_fd, bool component_walk,
+           bool keep_link_atimes)
     : root_path_(std::move(root_path)),
       root_fd_(std::move(root_fd)),
-      component_walk_(component_walk) {}
+      component_walk_(component_walk),
+      keep_link_atimes_(keep_link_atimes) {}
 
 std::string Root::TempName() {
   // One counter for the process: several backends may share a root.
