@@ -125,7 +125,9 @@ Result<bool> Journal::Next(JournalRecord* out) {
   out->digest = Digest();
   out->digest.algorithm = static_cast<DigestAlgorithm>(algo);
   out->digest.size = static_cast<uint8_t>(digest.size());
-  std::memcpy(out->digest.bytes.data(), digest.data(), digest.size());
+  if (!digest.empty()) {
+    std::memcpy(out->digest.bytes.data(), digest.data(), digest.size());
+  }
   return true;
 }
 

@@ -102,7 +102,7 @@ class MemoryReader : public Reader {
   Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
     if (offset >= data_->size()) return size_t{0};
     size_t n = std::min<uint64_t>(out.size(), data_->size() - offset);
-    std::memcpy(out.data(), data_->data() + offset, n);
+    if (n > 0) std::memcpy(out.data(), data_->data() + offset, n);
     return n;
   }
 
@@ -136,7 +136,7 @@ class MemoryWriter : public StagedWriter {
     std::lock_guard lock(mu_);
     if (done_) return Status::Internal("writer already finished");
     if (offset + data.size() > data_.size()) data_.resize(offset + data.size());
-    std::memcpy(data_.data() + offset, data.data(), data.size());
+    if (!data.empty()) std::memcpy(data_.data() + offset, data.data(), data.size());
     return Status::Ok();
   }
 
@@ -353,7 +353,7 @@ void MemoryStore::PutFile(const std::string& path, std::string_view content,
   RelPath p = RelPath::Parse(path).value();
   if (!p.Parent().IsRoot()) PutDirectory(p.Parent().str());
   auto data = std::make_shared<std::vector<std::byte>>(content.size());
-  std::memcpy(data->data(), content.data(), content.size());
+  if (!content.empty()) std::memcpy(data->data(), content.data(), content.size());
   Locked([&](Tree& t) {
     Node node;
     node.meta = NewEntry(t, p, EntryKind::kFile, mode);
