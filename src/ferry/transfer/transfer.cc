@@ -453,10 +453,19 @@ Status Transfer::OpenFile(FileTask& task) {
   if (task.opened) return task.status;
   task.opened = true;
   const RelPath& path = task.item.src.path;
+  // A file empty at the scan need not be opened, if it is still as the scan
+  // saw it (one stat instead of open, stat, stat, close): a file is sent as
+  // it is when the transfer reaches it.
+  bool still_empty = false;
   if (task.item.src.size == 0) {
-    // Nothing to read: the scan told us all there is to know.
-    task.fresh = task.item.src;
-  } else {
+    auto now = src_->Stat(path);
+    if (now.ok() && *now && (*now)->is_file() && (*now)->size == 0 &&
+        SameVersion(**now, task.item.src)) {
+      still_empty = true;
+      task.fresh = std::move(**now);
+    }
+  }
+  if (!still_empty) {
     auto reader = src_->OpenRead(path);
     if (!reader.ok()) {
       task.status = reader.status();
