@@ -137,11 +137,15 @@ void Transfer::Add(PlanItem item) {
     if (create) {
       node->state.store(kCreating);
       node->pending.fetch_add(1);  // held by the mkdir job
+      // The folder's creation travels alone, ahead of its contents (which
+      // wait for it): never at the end of a batch of earlier work, which
+      // would hold the next batch's worker back until that work is done.
+      Flush();
       Job job;
       job.kind = Job::Kind::kMkdir;
       job.node = node;
       Push(std::move(job), 0);
-      Flush();  // what goes inside waits for it
+      Flush();
     }
     if (!create) MakeWritable(*node);
     stack_.push_back(std::move(node));
