@@ -171,32 +171,23 @@ ExecutionResult Execution::Run() {
         static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   }
 
-  auto on_list_error = [this](const char* side) {
-    return [this, side](const Entry& dir, const Status& st) {
-      Bump(counters_.folders_failed_list);
-      if (report_) {
-        report_->Skipped(
-            {{"RelativePath", dir.path.Display()},
-             {"SrcMetadata", ReportMetadata(dir)},
-             {"SkippedTimestamp", FormatIso8601(WallNanos())},
-             {"SkippedReason", std::string("cannot list the ") + side +
-                                   " folder: " + std::string(st.message())},
-             {"FailureCode", "ListFailed"}},
-            true);
-      }
-      log_->Write("ERROR", "ListFailed",
-                  std::string("Cannot list ") + side + " folder " +
-                      dir.path.Display() + ": " + std::string(st.message()) +
-                      " (nothing beneath it is transferred or deleted)",
-                  {{"path", dir.path.Display()},
-                   {"location", side},
-                   {"reason", std::string(st.message())}});
-    };
-  };
   const bool xattrs = config_.xattrs && src_->capabilities().xattrs &&
                       dst_->capabilities().xattrs;
   const bool acls =
       config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
+  std::unique_ptr<Journal> journal;
+  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred)
+    journal = std::make_unique<Journal>();
+  Journal deletes;
+
+  std::atomic<int64_t> transfer_start_ms{-1};
+  Recorder recorder(&counters_, log_, journal.get(), report_.get(), [&] {
+    int64_t expected = -1;
+    transfer_start_ms.compare_exchange_strong(expected, MillisSince(t_start));
+    if (status_.load() == ExecutionStatus::kPreparing)
+      SetStatus(ExecutionStatus::kTransferring);
+  });
+
   ScanOptions so;
   so.threads = config_.scan_threads;
   if (config_.xattr_check_always) {
@@ -205,9 +196,13 @@ ExecutionResult Execution::Run() {
   }
   so.filter = &*filter;
   so.stop = stop;
-  so.on_list_error = on_list_error("source");
+  so.on_list_error = [&recorder](const Entry& dir, const Status& st) {
+    recorder.OnListFailed(dir, "source", st);
+  };
   Scanner src_scan(src_.get(), so);
-  so.on_list_error = on_list_error("destination");
+  so.on_list_error = [&recorder](const Entry& dir, const Status& st) {
+    recorder.OnListFailed(dir, "destination", st);
+  };
   so.hide_ferry_temps = true;
   if (!config_.dry_run) {
     so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
@@ -233,19 +228,6 @@ ExecutionResult Execution::Run() {
     result.total_ms = MillisSince(t_start);
     return result;
   }
-
-  std::unique_ptr<Journal> journal;
-  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred)
-    journal = std::make_unique<Journal>();
-  Journal deletes;
-
-  std::atomic<int64_t> transfer_start_ms{-1};
-  Recorder recorder(&counters_, log_, journal.get(), report_.get(), [&] {
-    int64_t expected = -1;
-    transfer_start_ms.compare_exchange_strong(expected, MillisSince(t_start));
-    if (status_.load() == ExecutionStatus::kPreparing)
-      SetStatus(ExecutionStatus::kTransferring);
-  });
 
   OwnerMap owners(opt.uid, opt.gid);
   std::function<void(Entry*)> map_source;

@@ -100,6 +100,27 @@ void Recorder::OnPrepareFailed(const PlanItem& item) {
                {"code", code}});
 }
 
+void Recorder::OnListFailed(const Entry& dir, const char* side,
+                            const Status& st) {
+  Bump(c_.folders_failed_list);
+  NoteNotVerified(dir.path);
+  const std::string shown = dir.path.Display();
+  const std::string why(st.message());
+  if (report_) {
+    report_->Skipped({{"RelativePath", shown},
+                      {"SrcMetadata", ReportMetadata(dir)},
+                      {"SkippedTimestamp", FormatIso8601(WallNanos())},
+                      {"SkippedReason", std::string("cannot list the ") + side +
+                                            " folder: " + why},
+                      {"FailureCode", "ListFailed"}},
+                     true);
+  }
+  log_->Write("ERROR", "ListFailed",
+              std::string("Cannot list ") + side + " folder " + shown + ": " +
+                  why + " (nothing beneath it is transferred or deleted)",
+              {{"path", shown}, {"location", side}, {"reason", why}});
+}
+
 void Recorder::OnBytes(uint64_t bytes) {
   Bump(c_.bytes_transferred, bytes);
   Bump(c_.bytes_compressed, bytes);

@@ -36,6 +36,8 @@ class Recorder : public TransferObserver {
   void OnPlanned(const PlanItem& item);
   void OnSkipped(const PlanItem& item);
   void OnPrepareFailed(const PlanItem& item);
+  // A folder that cannot be listed (`side`: "source" or "destination").
+  void OnListFailed(const Entry& dir, const char* side, const Status& status);
 
   void OnFirstWork() override { on_first_work_(); }
   void OnBytes(uint64_t bytes) override;

@@ -121,8 +121,9 @@ class Backend {
   virtual Result<std::unique_ptr<StagedWriter>> OpenWrite(
       const RelPath& path, const WriteHints& hints) = 0;
 
-  // Creates a directory with owner-only permissions (final metadata comes
-  // later through SetMetadata). OK if a directory already exists there.
+  // Creates a directory with the usual default permissions (0777 less the
+  // umask, or what the backend gives new folders); its final metadata comes
+  // later through SetMetadata. OK if a directory already exists there.
   virtual Status MakeDirectory(const RelPath& path) = 0;
   // Creates or replaces `path` with a symbolic link whose target is
   // `src.link_target`, with src's metadata as `policy` selects.

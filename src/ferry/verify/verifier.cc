@@ -295,6 +295,17 @@ Status VerifyPointInTime(Backend* src, Backend* dst,
   so.threads = options.scan_threads;
   so.filter = options.filter;
   so.stop = options.stop;
+  // A folder that cannot be listed now cannot be called verified: it is a
+  // verification error, unless its listing already failed before.
+  so.on_list_error = [&](const Entry& dir, const Status& st) {
+    if (options.not_verified && options.not_verified(dir.path)) return;
+    VerifyOutcome out;
+    out.path = dir.path;
+    out.kind = dir.kind;
+    Fail(&out, VerifyFailureKind::kError,
+         "cannot list it: " + std::string(st.message()));
+    observer->OnVerified(out);
+  };
   Scanner src_scan(src, so);
   so.hide_ferry_temps = true;
   Scanner dst_scan(dst, so);
