@@ -13,6 +13,9 @@ namespace {
 
 enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
 
+constexpr MetadataPolicy kModeOnly{
+    .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
+
 bool SameVersion(const Entry& a, const Entry& b) {
   return a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime;
 }
@@ -211,9 +214,7 @@ void Transfer::MakeWritable(DirNode& node) {
   // updated; its mode is set again once they are done.
   Entry writable = *dst;
   writable.mode |= S_IWUSR;
-  MetadataPolicy mode_only{
-      .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
-  if (dst_->SetMetadata(node.item.src.path, writable, mode_only).ok()) {
+  if (dst_->SetMetadata(node.item.src.path, writable, kModeOnly).ok()) {
     node.restore_mode = dst->mode;
     node.dirty.store(true);
   }
@@ -239,21 +240,10 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
     if (result.status.ok() && node->restore_mode && !dir_policy_.mode) {
       Entry original = item.src;
       original.mode = *node->restore_mode;
-      MetadataPolicy mode_only{.mode = true,
-                               .uid = false,
-                               .gid = false,
-                               .mtime = false,
-                               .atime = false};
-      result.status = dst_->SetMetadata(item.src.path, original, mode_only);
+      result.status = dst_->SetMetadata(item.src.path, original, kModeOnly);
     }
-    if (result.status.ok() && item.action != PlanAction::kUnchanged &&
-        (options_.xattrs || options_.acls)) {
-      auto hash = CopyXattrs(item.src.path, nullptr, nullptr);
-      if (hash.ok()) {
-        result.applied.xattr_hash = *hash;
-      } else {
-        result.status = hash.status();
-      }
+    if (result.status.ok() && item.action != PlanAction::kUnchanged) {
+      CopyXattrsInto(item.src.path, &result);
     }
   }
   if ((!node->is_root && item.action != PlanAction::kUnchanged) ||
@@ -421,6 +411,16 @@ Result<uint64_t> Transfer::CopyXattrs(const RelPath& path, Reader* reader,
   return XattrHash(list);
 }
 
+void Transfer::CopyXattrsInto(const RelPath& path, ItemResult* result) {
+  if (!options_.xattrs && !options_.acls) return;
+  auto hash = CopyXattrs(path, nullptr, nullptr);
+  if (hash.ok()) {
+    result->applied.xattr_hash = *hash;
+  } else {
+    result->status = hash.status();
+  }
+}
+
 void Transfer::SignalLinks(const PlanItem& item, bool ok) {
   if (!item.link_group || item.action == PlanAction::kLink) return;
   item.link_group->state.store(ok ? HardLinkGroup::kDone
@@ -437,14 +437,8 @@ void Transfer::RunMetadata(Job& job) {
   if (result.status.ok()) {
     result.status =
         dst_->SetMetadata(item.src.path, item.src, options_.metadata);
-    if (result.status.ok() && item.src.is_file() &&
-        (options_.xattrs || options_.acls)) {
-      auto hash = CopyXattrs(item.src.path, nullptr, nullptr);
-      if (hash.ok()) {
-        result.applied.xattr_hash = *hash;
-      } else {
-        result.status = hash.status();
-      }
+    if (result.status.ok() && item.src.is_file()) {
+      CopyXattrsInto(item.src.path, &result);
     }
   }
   SignalLinks(item, result.status.ok());

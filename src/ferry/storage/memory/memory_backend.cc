@@ -136,7 +136,8 @@ class MemoryWriter : public StagedWriter {
     std::lock_guard lock(mu_);
     if (done_) return Status::Internal("writer already finished");
     if (offset + data.size() > data_.size()) data_.resize(offset + data.size());
-    if (!data.empty()) std::memcpy(data_.data() + offset, data.data(), data.size());
+    if (!data.empty())
+      std::memcpy(data_.data() + offset, data.data(), data.size());
     return Status::Ok();
   }
 
@@ -353,7 +354,8 @@ void MemoryStore::PutFile(const std::string& path, std::string_view content,
   RelPath p = RelPath::Parse(path).value();
   if (!p.Parent().IsRoot()) PutDirectory(p.Parent().str());
   auto data = std::make_shared<std::vector<std::byte>>(content.size());
-  if (!content.empty()) std::memcpy(data->data(), content.data(), content.size());
+  if (!content.empty())
+    std::memcpy(data->data(), content.data(), content.size());
   Locked([&](Tree& t) {
     Node node;
     node.meta = NewEntry(t, p, EntryKind::kFile, mode);
