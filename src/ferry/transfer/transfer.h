@@ -116,6 +116,8 @@ class Transfer {
   // the destination, through `writer` when given; returns their hash.
   Result<uint64_t> CopyXattrs(const RelPath& path, Reader* reader,
                               StagedWriter* writer);
+  // The same, path to path, noted in `result` (its hash, or the failure).
+  void CopyXattrsInto(const RelPath& path, ItemResult* result);
   bool WaitForParent(const Job& job);
   // OK once the job may start: not cancelled, and its folder exists.
   Status Ready(const Job& job, const RelPath& path);
