@@ -9,9 +9,9 @@ PACKAGES=(
   build-essential cmake ccache pkg-config git
   # libraries
   libssl-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libzstd-dev
-  libacl1-dev libattr1-dev
-  # tests
-  libgtest-dev libgmock-dev python3 attr acl rsync
+  libacl1-dev libattr1-dev libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpq-dev
+  # tests (PostgreSQL is started by the tests themselves, on 127.0.0.1)
+  libgtest-dev libgmock-dev python3 attr acl rsync postgresql
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # benchmarks: the peers ferry is measured against
