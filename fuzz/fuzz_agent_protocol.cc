@@ -1,0 +1,28 @@
+// Fuzzes the agent <-> server protocol decoders: the server decodes what
+// agents send and agents decode what the server sends; neither trusts the
+// other. Anything a decoder accepts must encode and decode to the same.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "ferry/protocol/agent_protocol.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  namespace p = ferry::protocol;
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (auto m = p::DecodeSyncRequest(text); m.ok()) {
+    auto again = p::DecodeSyncRequest(p::Encode(*m).dump());
+    if (!again.ok() || again->executions.size() != m->executions.size())
+      std::abort();
+  }
+  if (auto m = p::DecodeSyncResponse(text); m.ok()) {
+    auto again = p::DecodeSyncResponse(p::Encode(*m).dump());
+    if (!again.ok() || again->commands.size() != m->commands.size())
+      std::abort();
+  }
+  (void)p::DecodeActivationRequest(text);
+  (void)p::DecodeActivationGrant(text);
+  (void)p::DecodeActivationStatus(text);
+  return 0;
+}

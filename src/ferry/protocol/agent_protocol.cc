@@ -1,0 +1,360 @@
+#include "ferry/protocol/agent_protocol.h"
+
+namespace ferry::protocol {
+namespace {
+
+using nlohmann::json;
+
+// Reads the members of one JSON object from a peer, checking each.
+class Fields {
+ public:
+  Fields(const json& object, std::string where)
+      : o_(object), where_(std::move(where)) {}
+
+  Status Check() const {
+    if (!o_.is_object()) return Bad("", "must be an object");
+    return Status::Ok();
+  }
+
+  Result<std::string> String(const char* name, size_t max,
+                             bool required = true) const {
+    auto it = o_.find(name);
+    if (it == o_.end() || it->is_null()) {
+      if (required) return Bad(name, "is missing");
+      return std::string();
+    }
+    if (!it->is_string()) return Bad(name, "must be a string");
+    const std::string& s = it->get_ref<const std::string&>();
+    if (s.size() > max)
+      return Bad(name, "is longer than " + std::to_string(max) + " bytes");
+    return s;
+  }
+
+  Result<int64_t> Int(const char* name, int64_t min, int64_t max,
+                      bool required = true, int64_t fallback = 0) const {
+    auto it = o_.find(name);
+    if (it == o_.end() || it->is_null()) {
+      if (required) return Bad(name, "is missing");
+      return fallback;
+    }
+    if (!it->is_number_integer()) return Bad(name, "must be an integer");
+    int64_t v = it->get<int64_t>();
+    if (v < min || v > max) {
+      return Bad(name, "must be between " + std::to_string(min) + " and " +
+                           std::to_string(max));
+    }
+    return v;
+  }
+
+  Result<bool> Bool(const char* name) const {
+    auto it = o_.find(name);
+    if (it == o_.end() || it->is_null()) return false;
+    if (!it->is_boolean()) return Bad(name, "must be true or false");
+    return it->get<bool>();
+  }
+
+  Result<const json*> Object(const char* name, bool required = true) const {
+    auto it = o_.find(name);
+    if (it == o_.end() || it->is_null()) {
+      if (required) return Bad(name, "is missing");
+      return static_cast<const json*>(nullptr);
+    }
+    if (!it->is_object()) return Bad(name, "must be an object");
+    return &*it;
+  }
+
+  Result<const json*> Array(const char* name, size_t max_items) const {
+    auto it = o_.find(name);
+    if (it == o_.end() || it->is_null())
+      return static_cast<const json*>(nullptr);
+    if (!it->is_array()) return Bad(name, "must be an array");
+    if (it->size() > max_items) {
+      return Bad(name, "has more than " + std::to_string(max_items) + " items");
+    }
+    return &*it;
+  }
+
+  Status Version() const {
+    auto v = Int("ProtocolVersion", 1, 1000000);
+    if (!v.ok()) return v.status();
+    if (*v != kProtocolVersion) {
+      return Status::FailedPrecondition(where_ + ": protocol version " +
+                                        std::to_string(*v) +
+                                        " is not supported (this side speaks " +
+                                        std::to_string(kProtocolVersion) + ")");
+    }
+    return Status::Ok();
+  }
+
+  std::string Path(const std::string& member) const {
+    return member.empty() ? where_ : where_ + "." + member;
+  }
+
+ private:
+  Status Bad(const std::string& member, const std::string& what) const {
+    return Status::InvalidArgument(Path(member) + " " + what);
+  }
+
+  const json& o_;
+  std::string where_;
+};
+
+Result<json> ParseBody(std::string_view body, const char* what) {
+  if (body.size() > kMaxMessageBytes) {
+    return Status::InvalidArgument(std::string(what) + " is larger than " +
+                                   std::to_string(kMaxMessageBytes) + " bytes");
+  }
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return Status::InvalidArgument(std::string(what) + " is not valid JSON");
+  }
+  if (!j.is_object())
+    return Status::InvalidArgument(std::string(what) + " must be an object");
+  return j;
+}
+
+const char* CommandTypeName(Command::Type t) {
+  switch (t) {
+    case Command::Type::kRunExecution:
+      return "RunExecution";
+    case Command::Type::kCancelExecution:
+      return "CancelExecution";
+    case Command::Type::kSetBandwidth:
+      return "SetBandwidth";
+  }
+  return "?";
+}
+
+json EncodeLocation(const LocationSpecMessage& l) {
+  return {{"Arn", l.arn}, {"Type", l.type}, {"Parameters", l.parameters}};
+}
+
+Result<LocationSpecMessage> DecodeLocation(const json& j,
+                                           const std::string& where) {
+  Fields f(j, where);
+  FERRY_RETURN_IF_ERROR(f.Check());
+  LocationSpecMessage l;
+  FERRY_ASSIGN_OR_RETURN(l.arn, f.String("Arn", 256));
+  FERRY_ASSIGN_OR_RETURN(l.type, f.String("Type", 32));
+  FERRY_ASSIGN_OR_RETURN(const json* params, f.Object("Parameters"));
+  if (params->dump().size() > kMaxStringBytes) {
+    return Status::InvalidArgument(where + ".Parameters is too large");
+  }
+  l.parameters = *params;
+  return l;
+}
+
+}  // namespace
+
+json Encode(const ActivationRequest& m) {
+  return {{"ProtocolVersion", kProtocolVersion},
+          {"Csr", m.csr_pem},
+          {"Hostname", m.hostname},
+          {"Version", m.version}};
+}
+
+json Encode(const ActivationGrant& m) {
+  return {{"ProtocolVersion", kProtocolVersion},
+          {"ActivationKey", m.activation_key},
+          {"PollToken", m.poll_token},
+          {"ExpiresAt", m.expires_at}};
+}
+
+json Encode(const ActivationStatus& m) {
+  json j = {{"ProtocolVersion", kProtocolVersion}};
+  switch (m.state) {
+    case ActivationStatus::State::kPending:
+      j["State"] = "PENDING";
+      break;
+    case ActivationStatus::State::kActivated:
+      j["State"] = "ACTIVATED";
+      j["AgentArn"] = m.agent_arn;
+      j["Certificate"] = m.certificate_pem;
+      break;
+    case ActivationStatus::State::kExpired:
+      j["State"] = "EXPIRED";
+      break;
+  }
+  return j;
+}
+
+json Encode(const SyncRequest& m) {
+  json execs = json::array();
+  for (const ExecutionReport& e : m.executions) {
+    execs.push_back({{"ExecutionArn", e.execution_arn},
+                     {"Status", e.status},
+                     {"Describe", e.describe},
+                     {"Final", e.final}});
+  }
+  return {{"ProtocolVersion", kProtocolVersion},
+          {"Version", m.version},
+          {"Executions", execs}};
+}
+
+json Encode(const SyncResponse& m) {
+  json cmds = json::array();
+  for (const Command& c : m.commands) {
+    json j = {{"Type", CommandTypeName(c.type)},
+              {"ExecutionArn", c.execution_arn}};
+    if (c.type == Command::Type::kRunExecution) {
+      j["TaskArn"] = c.task_arn;
+      j["Options"] = c.options;
+      j["Includes"] = c.includes;
+      j["Excludes"] = c.excludes;
+      if (c.has_manifest) j["Manifest"] = c.manifest;
+      j["Source"] = EncodeLocation(c.source);
+      j["Destination"] = EncodeLocation(c.destination);
+    }
+    if (c.type != Command::Type::kCancelExecution)
+      j["BytesPerSecond"] = c.bytes_per_second;
+    cmds.push_back(std::move(j));
+  }
+  return {{"ProtocolVersion", kProtocolVersion},
+          {"Commands", cmds},
+          {"Acknowledged", m.acknowledged},
+          {"PollIntervalMs", m.poll_interval_ms}};
+}
+
+Result<ActivationRequest> DecodeActivationRequest(std::string_view body) {
+  FERRY_ASSIGN_OR_RETURN(json j, ParseBody(body, "activation request"));
+  Fields f(j, "ActivationRequest");
+  FERRY_RETURN_IF_ERROR(f.Version());
+  ActivationRequest m;
+  FERRY_ASSIGN_OR_RETURN(m.csr_pem, f.String("Csr", kMaxPemBytes));
+  FERRY_ASSIGN_OR_RETURN(m.hostname, f.String("Hostname", 255, false));
+  FERRY_ASSIGN_OR_RETURN(m.version, f.String("Version", 64, false));
+  return m;
+}
+
+Result<ActivationGrant> DecodeActivationGrant(std::string_view body) {
+  FERRY_ASSIGN_OR_RETURN(json j, ParseBody(body, "activation grant"));
+  Fields f(j, "ActivationGrant");
+  FERRY_RETURN_IF_ERROR(f.Version());
+  ActivationGrant m;
+  FERRY_ASSIGN_OR_RETURN(m.activation_key, f.String("ActivationKey", 29));
+  FERRY_ASSIGN_OR_RETURN(m.poll_token, f.String("PollToken", 128));
+  FERRY_ASSIGN_OR_RETURN(m.expires_at, f.Int("ExpiresAt", 0, int64_t{1} << 40));
+  return m;
+}
+
+Result<ActivationStatus> DecodeActivationStatus(std::string_view body) {
+  FERRY_ASSIGN_OR_RETURN(json j, ParseBody(body, "activation status"));
+  Fields f(j, "ActivationStatus");
+  FERRY_RETURN_IF_ERROR(f.Version());
+  ActivationStatus m;
+  FERRY_ASSIGN_OR_RETURN(std::string state, f.String("State", 16));
+  if (state == "PENDING") {
+    m.state = ActivationStatus::State::kPending;
+  } else if (state == "EXPIRED") {
+    m.state = ActivationStatus::State::kExpired;
+  } else if (state == "ACTIVATED") {
+    m.state = ActivationStatus::State::kActivated;
+    FERRY_ASSIGN_OR_RETURN(m.agent_arn, f.String("AgentArn", 256));
+    FERRY_ASSIGN_OR_RETURN(m.certificate_pem,
+                           f.String("Certificate", kMaxPemBytes));
+  } else {
+    return Status::InvalidArgument("ActivationStatus.State '" + state +
+                                   "' is not known");
+  }
+  return m;
+}
+
+Result<SyncRequest> DecodeSyncRequest(std::string_view body) {
+  FERRY_ASSIGN_OR_RETURN(json j, ParseBody(body, "sync request"));
+  Fields f(j, "SyncRequest");
+  FERRY_RETURN_IF_ERROR(f.Version());
+  SyncRequest m;
+  FERRY_ASSIGN_OR_RETURN(m.version, f.String("Version", 64, false));
+  FERRY_ASSIGN_OR_RETURN(const json* execs,
+                         f.Array("Executions", kMaxExecutionsPerSync));
+  if (execs) {
+    for (size_t i = 0; i < execs->size(); ++i) {
+      Fields e((*execs)[i], f.Path("Executions[" + std::to_string(i) + "]"));
+      FERRY_RETURN_IF_ERROR(e.Check());
+      ExecutionReport r;
+      FERRY_ASSIGN_OR_RETURN(r.execution_arn, e.String("ExecutionArn", 256));
+      FERRY_ASSIGN_OR_RETURN(r.status, e.String("Status", 32));
+      FERRY_ASSIGN_OR_RETURN(const json* describe, e.Object("Describe"));
+      r.describe = *describe;
+      FERRY_ASSIGN_OR_RETURN(r.final, e.Bool("Final"));
+      m.executions.push_back(std::move(r));
+    }
+  }
+  return m;
+}
+
+Result<SyncResponse> DecodeSyncResponse(std::string_view body) {
+  FERRY_ASSIGN_OR_RETURN(json j, ParseBody(body, "sync response"));
+  Fields f(j, "SyncResponse");
+  FERRY_RETURN_IF_ERROR(f.Version());
+  SyncResponse m;
+  FERRY_ASSIGN_OR_RETURN(m.poll_interval_ms,
+                         f.Int("PollIntervalMs", 10, 600000, false, 1000));
+  FERRY_ASSIGN_OR_RETURN(const json* acks,
+                         f.Array("Acknowledged", kMaxExecutionsPerSync));
+  if (acks) {
+    for (size_t i = 0; i < acks->size(); ++i) {
+      if (!(*acks)[i].is_string() ||
+          (*acks)[i].get_ref<const std::string&>().size() > 256) {
+        return Status::InvalidArgument("SyncResponse.Acknowledged[" +
+                                       std::to_string(i) +
+                                       "] must be an execution ARN");
+      }
+      m.acknowledged.push_back((*acks)[i].get<std::string>());
+    }
+  }
+  FERRY_ASSIGN_OR_RETURN(const json* cmds,
+                         f.Array("Commands", kMaxCommandsPerSync));
+  if (!cmds) return m;
+  for (size_t i = 0; i < cmds->size(); ++i) {
+    const std::string where = f.Path("Commands[" + std::to_string(i) + "]");
+    Fields c((*cmds)[i], where);
+    FERRY_RETURN_IF_ERROR(c.Check());
+    Command cmd;
+    FERRY_ASSIGN_OR_RETURN(std::string type, c.String("Type", 32));
+    if (type == "RunExecution") {
+      cmd.type = Command::Type::kRunExecution;
+    } else if (type == "CancelExecution") {
+      cmd.type = Command::Type::kCancelExecution;
+    } else if (type == "SetBandwidth") {
+      cmd.type = Command::Type::kSetBandwidth;
+    } else {
+      return Status::InvalidArgument(where + ".Type '" + type +
+                                     "' is not known");
+    }
+    FERRY_ASSIGN_OR_RETURN(cmd.execution_arn, c.String("ExecutionArn", 256));
+    if (cmd.type != Command::Type::kCancelExecution) {
+      FERRY_ASSIGN_OR_RETURN(
+          cmd.bytes_per_second,
+          c.Int("BytesPerSecond", -1, int64_t{1} << 50, false, -1));
+    }
+    if (cmd.type == Command::Type::kRunExecution) {
+      FERRY_ASSIGN_OR_RETURN(cmd.task_arn, c.String("TaskArn", 256));
+      FERRY_ASSIGN_OR_RETURN(const json* options, c.Object("Options"));
+      cmd.options = *options;
+      FERRY_ASSIGN_OR_RETURN(cmd.includes, c.String("Includes", 102400, false));
+      FERRY_ASSIGN_OR_RETURN(cmd.excludes, c.String("Excludes", 102400, false));
+      FERRY_ASSIGN_OR_RETURN(const json* manifest,
+                             c.Array("Manifest", 10000000));
+      if (manifest) {
+        cmd.has_manifest = true;
+        for (const json& p : *manifest) {
+          if (!p.is_string())
+            return Status::InvalidArgument(where +
+                                           ".Manifest holds a non-string");
+          cmd.manifest.push_back(p.get<std::string>());
+        }
+      }
+      FERRY_ASSIGN_OR_RETURN(const json* src, c.Object("Source"));
+      FERRY_ASSIGN_OR_RETURN(cmd.source,
+                             DecodeLocation(*src, where + ".Source"));
+      FERRY_ASSIGN_OR_RETURN(const json* dst, c.Object("Destination"));
+      FERRY_ASSIGN_OR_RETURN(cmd.destination,
+                             DecodeLocation(*dst, where + ".Destination"));
+    }
+    m.commands.push_back(std::move(cmd));
+  }
+  return m;
+}
+
+}  // namespace ferry::protocol

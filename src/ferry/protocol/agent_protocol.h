@@ -1,0 +1,114 @@
+// The agent <-> server protocol, version 1 (docs/protocol.md).
+//
+// An agent talks to its server over HTTPS, always outbound. Before it is
+// activated: POST /agent/v1/activation (a certificate request; the answer is
+// an activation key) and GET /agent/v1/activation (is the certificate
+// ready?). Afterwards, over mutual TLS with the certificate the server's
+// authority signed: POST /agent/v1/sync about once a second, carrying a
+// heartbeat and the state of the executions the agent runs, and answered with
+// commands. Every message is a JSON object with "ProtocolVersion": 1; decoding
+// checks every member's presence, type and bounds and fails with
+// InvalidArgument naming the member, so a message from a peer is never
+// trusted. Value types; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ferry/base/status.h"
+
+namespace ferry::protocol {
+
+inline constexpr int kProtocolVersion = 1;
+// Bounds on what a peer may send.
+inline constexpr size_t kMaxMessageBytes = 16 << 20;
+inline constexpr size_t kMaxExecutionsPerSync = 64;
+inline constexpr size_t kMaxCommandsPerSync = 64;
+inline constexpr size_t kMaxPemBytes = 16 << 10;
+inline constexpr size_t kMaxStringBytes = 64 << 10;
+
+struct ActivationRequest {
+  std::string csr_pem;   // PKCS#10 certificate request of the agent's key
+  std::string hostname;  // for DescribeAgent
+  std::string version;   // ferry's version on the agent
+};
+
+struct ActivationGrant {
+  std::string activation_key;  // [A-Z0-9]{5}(-[A-Z0-9]{5}){4}
+  std::string poll_token;      // secret: proves the poller made the request
+  int64_t expires_at = 0;      // Unix seconds
+};
+
+// GET /agent/v1/activation?key=...&token=...
+struct ActivationStatus {
+  enum class State { kPending, kActivated, kExpired };
+  State state = State::kPending;
+  std::string agent_arn;        // kActivated
+  std::string certificate_pem;  // kActivated: the agent's certificate
+};
+
+// A location as an agent needs it to open a backend: its type and
+// parameters, secrets included (the session is mutual TLS).
+struct LocationSpecMessage {
+  std::string arn;
+  std::string
+      type;  // "LOCAL", "NFS", "SMB", "OBJECT_STORAGE", "AZURE_BLOB", "HDFS"
+  nlohmann::json parameters = nlohmann::json::object();
+};
+
+// What the agent reports about one execution it runs.
+struct ExecutionReport {
+  std::string execution_arn;
+  std::string status;  // PREPARING ... SUCCESS, ERROR (DataSync's names)
+  // The DescribeTaskExecution response as the engine fills it: counters
+  // while running, everything at the end.
+  nlohmann::json describe = nlohmann::json::object();
+  bool final = false;  // the execution has ended; `describe` is complete
+};
+
+struct SyncRequest {
+  std::string version;
+  std::vector<ExecutionReport> executions;
+};
+
+struct Command {
+  enum class Type { kRunExecution, kCancelExecution, kSetBandwidth };
+  Type type = Type::kRunExecution;
+  std::string execution_arn;
+  // kRunExecution:
+  std::string task_arn;
+  nlohmann::json options = nlohmann::json::object();  // DataSync Options
+  std::string includes;  // filter values ("" = none)
+  std::string excludes;
+  std::vector<std::string> manifest;  // relative paths (empty = no manifest)
+  bool has_manifest = false;
+  LocationSpecMessage source;
+  LocationSpecMessage destination;
+  // kSetBandwidth (and the initial limit of kRunExecution, -1 = none):
+  int64_t bytes_per_second = -1;
+};
+
+struct SyncResponse {
+  std::vector<Command> commands;
+  // Final reports the server has stored: the agent may forget them.
+  std::vector<std::string> acknowledged;
+  int64_t poll_interval_ms = 1000;
+};
+
+nlohmann::json Encode(const ActivationRequest& m);
+nlohmann::json Encode(const ActivationGrant& m);
+nlohmann::json Encode(const ActivationStatus& m);
+nlohmann::json Encode(const SyncRequest& m);
+nlohmann::json Encode(const SyncResponse& m);
+
+Result<ActivationRequest> DecodeActivationRequest(std::string_view body);
+Result<ActivationGrant> DecodeActivationGrant(std::string_view body);
+Result<ActivationStatus> DecodeActivationStatus(std::string_view body);
+Result<SyncRequest> DecodeSyncRequest(std::string_view body);
+Result<SyncResponse> DecodeSyncResponse(std::string_view body);
+
+}  // namespace ferry::protocol
