@@ -82,11 +82,15 @@ Execution::Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
     : src_(std::move(src)),
       dst_(std::move(dst)),
       config_(std::move(config)),
-      log_(log) {
-  std::string task = config_.task_arn;
-  if (task.empty())
-    task = "arn:aws:datasync:local:000000000000:task/task-" + RandomHex(17);
-  execution_arn_ = task + "/execution/exec-" + RandomHex(17);
+      log_(log),
+      limiter_(config_.options.bytes_per_second) {
+  execution_arn_ = config_.execution_arn;
+  if (execution_arn_.empty()) {
+    std::string task = config_.task_arn;
+    if (task.empty())
+      task = "arn:aws:datasync:local:000000000000:task/task-" + RandomHex(17);
+    execution_arn_ = task + "/execution/exec-" + RandomHex(17);
+  }
 }
 
 Execution::~Execution() = default;
@@ -96,6 +100,10 @@ void Execution::Cancel() {
   if (s == ExecutionStatus::kSuccess || s == ExecutionStatus::kError) return;
   stop_.request_stop();
   status_.store(ExecutionStatus::kCancelling);
+}
+
+void Execution::SetBytesPerSecond(int64_t bytes_per_second) {
+  limiter_.SetRate(bytes_per_second);
 }
 
 void Execution::SetStatus(ExecutionStatus s) {
@@ -233,7 +241,6 @@ ExecutionResult Execution::Run() {
   std::function<void(Entry*)> map_source;
   if (owners.active()) map_source = [&owners](Entry* e) { owners.Map(e); };
 
-  RateLimiter limiter(opt.bytes_per_second);
   TransferOptions to;
   to.threads = threads;
   to.metadata = policy;
@@ -242,7 +249,7 @@ ExecutionResult Execution::Run() {
   to.digest = config_.digest;
   to.fsync = config_.fsync;
   to.chunk_size = config_.chunk_size;
-  to.limiter = &limiter;
+  to.limiter = &limiter_;
   to.map_source = map_source;
   to.stop = stop;
   std::unique_ptr<Transfer> transfer;
@@ -710,7 +717,7 @@ nlohmann::json Execution::Describe(const ExecutionResult& r) const {
   json options = json::object();
   for (const auto& [name, value] : config_.options.ToPairs()) {
     if (name == "BytesPerSecond") {
-      options[name] = config_.options.bytes_per_second;
+      options[name] = bytes_per_second();
     } else {
       options[name] = value;
     }

@@ -26,6 +26,7 @@
 #include "ferry/execution/task_report.h"
 #include "ferry/scan/filter.h"
 #include "ferry/storage/backend.h"
+#include "ferry/transfer/rate_limiter.h"
 
 namespace ferry {
 
@@ -61,6 +62,9 @@ struct ExecutionConfig {
   bool xattr_check_always = false;
   uint64_t chunk_size = 16 * kBlockSize;
   std::string task_arn;  // for the report; synthesized when empty
+  // The execution's ARN (an agent runs the one its server named);
+  // synthesized under `task_arn` when empty.
+  std::string execution_arn;
   // Refuse to delete more than this many items (-1: no limit), or more than
   // this percentage of what the destination holds (-1: no limit).
   int64_t max_delete = -1;
@@ -115,6 +119,12 @@ class Execution {
   // Asks a running execution to stop: CANCELLING, then ERROR.
   void Cancel();
 
+  // Changes the bandwidth limit (BytesPerSecond; -1: unlimited) of the
+  // execution, before or while it runs (UpdateTaskExecution): the transfer
+  // workers take the new rate with their next block.
+  void SetBytesPerSecond(int64_t bytes_per_second);
+  int64_t bytes_per_second() const { return limiter_.rate(); }
+
   ExecutionStatus status() const { return status_.load(); }
   const ExecutionCounters& counters() const { return counters_; }
   const ExecutionConfig& config() const { return config_; }
@@ -146,6 +156,7 @@ class Execution {
   std::stop_source stop_;
   std::atomic<ExecutionStatus> status_{ExecutionStatus::kQueued};
   ExecutionCounters counters_;
+  RateLimiter limiter_;  // shared by the transfer workers
   std::unique_ptr<TaskReport> report_;
 };
 

@@ -388,6 +388,47 @@ TEST(ExecutionTest, CancelStopsARunningExecution) {
       << "a file in flight was committed";
 }
 
+TEST(ExecutionTest, TheBandwidthLimitChangesWhileRunning) {
+  MemoryTree src, dst;
+  src.File("big", testing::RandomBytes(8 * kBlockSize, 2));
+  ExecutionConfig config = Config();
+  ASSERT_OK(config.options.Set("BytesPerSecond", std::to_string(kBlockSize)));
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(src.Open(), dst.Open(), config, &log);
+  EXPECT_EQ(execution.bytes_per_second(), static_cast<int64_t>(kBlockSize));
+  auto start = std::chrono::steady_clock::now();
+  std::jthread lifter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    execution.SetBytesPerSecond(-1);
+  });
+  ExecutionResult result = execution.Run();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
+  EXPECT_LT(secs, 4.0) << "8 MiB at 1 MiB/s would take 8 s";
+  EXPECT_EQ(dst.Content("big"), src.Content("big"));
+  EXPECT_EQ(execution.Describe(result)["Options"]["BytesPerSecond"], -1);
+}
+
+TEST(ExecutionTest, ALowerLimitSlowsARunningExecution) {
+  MemoryTree src, dst;
+  src.File("big", testing::RandomBytes(4 * kBlockSize, 3));
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(src.Open(), dst.Open(), Config(), &log);
+  execution.SetBytesPerSecond(
+      static_cast<int64_t>(2 * kBlockSize));  // before Run: 4 MiB take ~2 s
+  auto start = std::chrono::steady_clock::now();
+  ExecutionResult result = execution.Run();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
+  EXPECT_GT(secs, 1.2);
+  EXPECT_EQ(execution.Describe(result)["Options"]["BytesPerSecond"],
+            2 * kBlockSize);
+}
+
 // "arn:aws:datasync:REGION:ACCOUNT:task/task-HEX17/execution/exec-HEX17".
 bool LooksLikeExecutionArn(const std::string& arn) {
   auto hex17 = [](std::string_view s) {
@@ -444,6 +485,20 @@ TEST(ExecutionTest, ATaskArnIsKept) {
       execution.execution_arn().rfind(config.task_arn + "/execution/exec-", 0),
       0u)
       << execution.execution_arn();
+}
+
+TEST(ExecutionTest, AGivenExecutionArnIsKept) {
+  MemoryTree src, dst;
+  ExecutionConfig config = Config();
+  config.task_arn =
+      "arn:aws:datasync:us-east-1:111122223333:task/task-0123456789abcdef0";
+  config.execution_arn = config.task_arn + "/execution/exec-0123456789abcdef1";
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(src.Open(), dst.Open(), config, &log);
+  EXPECT_EQ(execution.execution_arn(), config.execution_arn);
+  ExecutionResult result = execution.Run();
+  EXPECT_EQ(execution.Describe(result)["TaskExecutionArn"],
+            config.execution_arn);
 }
 
 }  // namespace
