@@ -9,6 +9,15 @@
 //     day-of-week; `L` (last day of month / last <weekday>L), `W` (nearest
 //     weekday, `LW`), `#` (nth weekday: `3#2`); months 1-12 or JAN-DEC,
 //     weekdays 1-7 (1 = Sunday) or SUN-SAT; years 1970-2199.
+// Where EventBridge's documentation leaves room: a rate's first run is one
+// interval after the anchor; cron fires at the start of each matching
+// minute; ranges may wrap (hours 20-2, FRI-MON) except in the year field;
+// day-of-week takes no `/` (EventBridge's table lists none); `nW` does not
+// fire in a month without day n; `L`, `LW` and `nW` may share a list with
+// other days, while `#` must stand alone; names, `L` and `W` are
+// case-insensitive, "cron"/"rate" and rate units are not; Quartz's `L-n`
+// is rejected; a rate is at most 36500 days; expressions are at most 256
+// characters (DataSync's limit).
 // Thread-compatible value type.
 #pragma once
 
