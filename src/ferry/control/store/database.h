@@ -6,6 +6,14 @@
 // integers, doubles or text (JSON goes in text). Thread-safe: a Database may be
 // used from many threads at once (a pool of connections, or one connection
 // behind a mutex); a Transaction is used by the thread that runs it.
+//
+// Both dialects behave alike where ferry's code could tell: transactions are
+// serializable (SQLite admits one writer at a time; PostgreSQL runs them
+// SERIALIZABLE and retries the ones that conflict), a failed statement fails
+// its whole transaction, text holds no NUL bytes, and errors map to the same
+// codes: a unique violation is AlreadyExists, another constraint violation
+// FailedPrecondition, a conflict or lost connection Unavailable (retryable).
+// Messages name the database, the statement and what the database said.
 #pragma once
 
 #include <cstdint>
@@ -33,10 +41,16 @@ Result<std::optional<std::string>> SqlText(const SqlRow& row, size_t column);
 class SqlSession {
  public:
   virtual ~SqlSession() = default;
-  // Runs a statement; returns the number of rows it changed.
-  virtual Result<int64_t> Execute(std::string_view sql, const std::vector<SqlValue>& params = {}) = 0;
-  virtual Result<std::vector<SqlRow>> Query(std::string_view sql,
-                                            const std::vector<SqlValue>& params = {}) = 0;
+  // Runs one statement (a second one in `sql` is an error); returns the number
+  // of rows it changed. One parameter per `?`. On PostgreSQL integers go as
+  // int8 and doubles as float8 (a function taking only integer wants
+  // CAST(? AS INTEGER)), text untyped; results come back int2/int4/int8 as
+  // integers, float4/float8 as doubles, bool as 1 or 0, everything else as
+  // text.
+  virtual Result<int64_t> Execute(std::string_view sql,
+                                  const std::vector<SqlValue>& params = {}) = 0;
+  virtual Result<std::vector<SqlRow>> Query(
+      std::string_view sql, const std::vector<SqlValue>& params = {}) = 0;
 };
 
 class Database {
@@ -51,11 +65,17 @@ class Database {
   // Runs `fn` in one transaction: committed if it returns OK, rolled back
   // otherwise. Retried (a few times, with backoff) when the database reports
   // a serialization failure or a busy lock, so `fn` must be safe to re-run.
+  // Once a statement failed, the session refuses the next ones and the
+  // transaction rolls back even if `fn` returns OK (PostgreSQL aborts the
+  // transaction there; SQLite is made to do the same). `fn` must not call
+  // Transaction() of the same database (FailedPrecondition).
   virtual Status Transaction(const std::function<Status(SqlSession&)>& fn) = 0;
 
   // A single statement in its own transaction.
-  Result<int64_t> Execute(std::string_view sql, const std::vector<SqlValue>& params = {});
-  Result<std::vector<SqlRow>> Query(std::string_view sql, const std::vector<SqlValue>& params = {});
+  Result<int64_t> Execute(std::string_view sql,
+                          const std::vector<SqlValue>& params = {});
+  Result<std::vector<SqlRow>> Query(std::string_view sql,
+                                    const std::vector<SqlValue>& params = {});
 };
 
 // Opens (creating if needed) a SQLite database file in WAL mode.
@@ -63,7 +83,7 @@ Result<std::unique_ptr<Database>> OpenSqliteDatabase(const std::string& path);
 // Connects to PostgreSQL; `url` is a libpq connection URI.
 Result<std::unique_ptr<Database>> OpenPostgresDatabase(const std::string& url);
 // "postgresql://..." or "postgres://..." -> PostgreSQL; anything else is a
-// SQLite file path.
+// SQLite file path, optionally written "sqlite:PATH" as Describe() prints it.
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& spec);
 
 // Schema migrations: numbered steps, each applied once, in order, in its own

@@ -17,9 +17,13 @@ namespace ferry {
 
 class Sealer {
  public:
-  // Loads DIR/secret.key, creating it (32 random bytes, 0600) if missing.
+  // Loads the key file at `path` (the server uses DIR/secret.key), creating
+  // it (32 random bytes, 0600) if missing. Refused if group or others have
+  // any access to it (PermissionDenied) or it does not hold 32 bytes
+  // (FailedPrecondition).
   static Result<std::unique_ptr<Sealer>> OpenKeyFile(const std::string& path);
-  static std::unique_ptr<Sealer> FromKey(const std::array<unsigned char, 32>& key);
+  static std::unique_ptr<Sealer> FromKey(
+      const std::array<unsigned char, 32>& key);
 
   Result<std::string> Seal(std::string_view plaintext) const;
   Result<std::string> Open(std::string_view sealed) const;

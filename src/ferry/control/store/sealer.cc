@@ -1,0 +1,258 @@
+#include "ferry/control/store/sealer.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace ferry {
+namespace {
+
+constexpr std::string_view kPrefix = "v1:";
+constexpr size_t kKeySize = 32;
+constexpr size_t kNonceSize = 12;
+constexpr size_t kTagSize = 16;
+
+constexpr char kBase64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Base64Encode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) |
+                 uint8_t(data[i + 2]);
+    out += kBase64[v >> 18];
+    out += kBase64[(v >> 12) & 63];
+    out += kBase64[(v >> 6) & 63];
+    out += kBase64[v & 63];
+  }
+  if (size_t rest = data.size() - i; rest > 0) {
+    uint32_t v = uint8_t(data[i]) << 16;
+    if (rest == 2) v |= uint8_t(data[i + 1]) << 8;
+    out += kBase64[v >> 18];
+    out += kBase64[(v >> 12) & 63];
+    out += rest == 2 ? kBase64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+int Base64Value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Strict: padded, no whitespace, and the unused bits of the last group zero,
+// so that every sealed value has exactly one spelling and changing any
+// character of it changes the bytes.
+bool Base64Decode(std::string_view text, std::string* out) {
+  if (text.size() % 4 != 0) return false;
+  out->clear();
+  out->reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    int pad = 0;
+    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      int d = k >= 4 - pad ? 0 : Base64Value(text[i + k]);
+      if (d < 0) return false;
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out->push_back(static_cast<char>(v >> 16));
+    if (pad == 2) {
+      if ((v & 0xFFFF) != 0) return false;
+      break;
+    }
+    out->push_back(static_cast<char>((v >> 8) & 0xFF));
+    if (pad == 1) {
+      if ((v & 0xFF) != 0) return false;
+      break;
+    }
+    out->push_back(static_cast<char>(v & 0xFF));
+  }
+  return true;
+}
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+Status PosixError(std::string_view op, const std::string& path, int err) {
+  std::string message = std::string(op) + " " + path + ": " + strerror(err);
+  if (err == EACCES || err == EPERM) {
+    return Status(StatusCode::kPermissionDenied, std::move(message), err);
+  }
+  if (err == ENOENT) return Status(StatusCode::kNotFound, message, err);
+  return Status(StatusCode::kIoError, std::move(message), err);
+}
+
+// Writes `key` to a new file at `path`, atomically: a key file is either
+// missing or complete, and one that another server created first wins.
+Status CreateKeyFile(const std::string& path,
+                     const std::array<unsigned char, kKeySize>& key) {
+  std::string temp = path + ".tmp.XXXXXX";
+  int fd = mkostemp(temp.data(), O_CLOEXEC);  // mode 0600
+  if (fd < 0) return PosixError("creating", temp, errno);
+  Status status;
+  if (fchmod(fd, 0600) != 0) {
+    status = PosixError("chmod", temp, errno);
+  } else if (write(fd, key.data(), key.size()) !=
+             static_cast<ssize_t>(key.size())) {
+    status = PosixError("writing", temp, errno);
+  } else if (fsync(fd) != 0) {
+    status = PosixError("fsync", temp, errno);
+  }
+  close(fd);
+  if (status.ok() && link(temp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
+    status = PosixError("linking", path, errno);
+  }
+  unlink(temp.c_str());
+  return status;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Sealer>> Sealer::OpenKeyFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 && errno == ENOENT) {
+    std::array<unsigned char, kKeySize> key;
+    if (RAND_bytes(key.data(), key.size()) != 1) {
+      return Status::Internal("no random bytes for a new secret key");
+    }
+    Status created = CreateKeyFile(path, key);
+    OPENSSL_cleanse(key.data(), key.size());
+    FERRY_RETURN_IF_ERROR(created);
+    // Read it back: another server may have created it first.
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  }
+  if (fd < 0) return PosixError("opening secret key", path, errno);
+
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return PosixError("stat", path, err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status::FailedPrecondition("secret key " + path +
+                                      " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    close(fd);
+    char mode[8];
+    snprintf(mode, sizeof(mode), "%04o",
+             static_cast<unsigned>(st.st_mode & 07777));
+    return Status(StatusCode::kPermissionDenied,
+                  "secret key " + path + " is open to other users (mode " +
+                      mode + "); make it 0600: chmod 600 " + path);
+  }
+  if (st.st_size != static_cast<off_t>(kKeySize)) {
+    close(fd);
+    return Status::FailedPrecondition(
+        "secret key " + path + " holds " + std::to_string(st.st_size) +
+        " bytes, not " + std::to_string(kKeySize));
+  }
+  std::array<unsigned char, kKeySize> key;
+  ssize_t n = read(fd, key.data(), key.size());
+  int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(key.size())) {
+    return n < 0 ? PosixError("reading", path, err)
+                 : Status::IoError("secret key " + path + ": short read");
+  }
+  std::unique_ptr<Sealer> sealer = FromKey(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  return sealer;
+}
+
+std::unique_ptr<Sealer> Sealer::FromKey(
+    const std::array<unsigned char, 32>& key) {
+  return std::unique_ptr<Sealer>(new Sealer(key));
+}
+
+Result<std::string> Sealer::Seal(std::string_view plaintext) const {
+  if (plaintext.size() > INT_MAX / 2) {
+    return Status::InvalidArgument("secret too large to seal: " +
+                                   std::to_string(plaintext.size()) + " bytes");
+  }
+  std::string blob(kNonceSize + plaintext.size() + kTagSize, '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(blob.data());
+  unsigned char* ciphertext = nonce + kNonceSize;
+  unsigned char* tag = ciphertext + plaintext.size();
+  if (RAND_bytes(nonce, kNonceSize) != 1) {
+    return Status::Internal("no random bytes for a nonce");
+  }
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int final_len = 0;
+  if (ctx == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                         nonce) != 1 ||
+      EVP_EncryptUpdate(
+          ctx.get(), ciphertext, &len,
+          reinterpret_cast<const unsigned char*>(plaintext.data()),
+          static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), ciphertext + len, &final_len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, tag) !=
+          1) {
+    return Status::Internal("AES-256-GCM encryption failed");
+  }
+  return std::string(kPrefix) + Base64Encode(blob);
+}
+
+Result<std::string> Sealer::Open(std::string_view sealed) const {
+  if (!sealed.starts_with(kPrefix)) {
+    return Status::DataLoss("sealed value does not start with \"v1:\"");
+  }
+  std::string blob;
+  if (!Base64Decode(sealed.substr(kPrefix.size()), &blob)) {
+    return Status::DataLoss("sealed value is not valid base64");
+  }
+  if (blob.size() < kNonceSize + kTagSize) {
+    return Status::DataLoss("sealed value is too short (" +
+                            std::to_string(blob.size()) + " bytes)");
+  }
+  const auto* nonce = reinterpret_cast<const unsigned char*>(blob.data());
+  const unsigned char* ciphertext = nonce + kNonceSize;
+  const size_t size = blob.size() - kNonceSize - kTagSize;
+  unsigned char tag[kTagSize];
+  std::memcpy(tag, ciphertext + size, kTagSize);
+
+  std::string plaintext(size, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int final_len = 0;
+  if (ctx == nullptr ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                         nonce) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), out, &len, ciphertext,
+                        static_cast<int>(size)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) !=
+          1) {
+    return Status::Internal("AES-256-GCM decryption failed to start");
+  }
+  if (EVP_DecryptFinal_ex(ctx.get(), out + len, &final_len) != 1) {
+    OPENSSL_cleanse(plaintext.data(), plaintext.size());
+    return Status::DataLoss(
+        "sealed value failed authentication: it was changed, or sealed under "
+        "another key");
+  }
+  return plaintext;
+}
+
+}  // namespace ferry
