@@ -19,7 +19,10 @@ usage() {
 }
 [ $# -eq 2 ] || usage
 cmd=$1
-state=$2
+state=$(realpath -m "$2")
+# The server runs as another account, which may not be allowed into the
+# caller's working directory.
+cd /
 
 find_bindir() {
   if [ -n "${FERRY_PG_BINDIR:-}" ]; then
