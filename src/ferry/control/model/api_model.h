@@ -7,11 +7,12 @@
 // commands, and the tests that check responses. Immutable; thread-safe.
 #pragma once
 
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ferry/base/status.h"
 
@@ -20,19 +21,24 @@ namespace ferry {
 // An API error as the JSON 1.1 protocol returns it.
 struct ApiError {
   int http_status = 400;
-  std::string type;     // "InvalidRequestException", "SerializationException", ...
+  std::string type;  // "InvalidRequestException", "SerializationException", ...
   std::string message;
   std::string error_code;  // DataSync's optional errorCode member
 
-  nlohmann::json ToJson() const;  // {"__type":..., "message":..., ["errorCode":...]}
+  nlohmann::json ToJson()
+      const;  // {"__type":..., "message":..., ["errorCode":...]}
 };
 
 class ApiModel {
  public:
   // The embedded DataSync model.
   static const ApiModel& DataSync();
-  // A model from botocore-format JSON (tests).
+  // A model from botocore-format JSON (tests). Structure members keep the
+  // order of `model` (nlohmann::json sorts them by name); FromText keeps the
+  // order of the text. Fails if a pattern does not compile or an operation
+  // names a missing shape.
   static Result<ApiModel> FromJson(nlohmann::json model);
+  static Result<ApiModel> FromText(std::string_view model_json);
 
   const nlohmann::json& raw() const { return model_; }
   bool HasOperation(std::string_view operation) const;
@@ -41,6 +47,9 @@ class ApiModel {
   std::string InputShape(std::string_view operation) const;
   std::string OutputShape(std::string_view operation) const;
   const nlohmann::json* Shape(std::string_view name) const;
+  // The member names of a structure shape, in the model's order (empty for
+  // an unknown shape).
+  std::vector<std::string> MemberNames(std::string_view shape) const;
 
   // Checks a request body the way the service does: required members, types,
   // enums, lengths, patterns, ranges. Members the model does not know are
@@ -60,8 +69,14 @@ class ApiModel {
                                           const nlohmann::json& body) const;
 
  private:
-  explicit ApiModel(nlohmann::json model) : model_(std::move(model)) {}
+  struct Index;  // member order and compiled patterns
+  ApiModel(nlohmann::json model, std::shared_ptr<const Index> index)
+      : model_(std::move(model)), index_(std::move(index)) {}
+  static Result<ApiModel> Build(nlohmann::json model,
+                                const nlohmann::ordered_json* ordered);
+
   nlohmann::json model_;
+  std::shared_ptr<const Index> index_;
 };
 
 }  // namespace ferry

@@ -1,0 +1,592 @@
+#include "ferry/agent/agent.h"
+
+#include <httplib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "ferry/agent/running_execution.h"
+#include "ferry/base/version.h"
+#include "ferry/control/pki/pki.h"
+#include "ferry/protocol/agent_protocol.h"
+
+namespace ferry::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Files in the data directory.
+constexpr char kKeyFile[] = "agent.key";  // 0600
+constexpr char kCsrFile[] = "agent.csr";
+constexpr char kActivationKeyFile[] = "activation-key";
+constexpr char kActivationTokenFile[] = "activation-token";  // 0600
+constexpr char kCertificateFile[] = "agent.pem";
+constexpr char kArnFile[] = "agent-arn";
+// Final reports not yet acknowledged, one file per execution.
+constexpr char kReportsDir[] = "reports";
+
+constexpr std::chrono::milliseconds kFirstBackoff{250};
+constexpr std::chrono::milliseconds kMaxBackoff{4000};
+
+void Log(const std::string& line) {
+  std::string l = "ferry agent: " + line + "\n";
+  std::fwrite(l.data(), 1, l.size(), stderr);
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' ||
+                        s.back() == ' ' || s.back() == '\t')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string ShortId(const std::string& arn) {
+  size_t slash = arn.rfind('/');
+  return slash == std::string::npos ? arn : arn.substr(slash + 1);
+}
+
+// "https://host:port[/]" -> host, port.
+Status ParseServerUrl(const std::string& url, std::string* host, int* port) {
+  const std::string scheme = "https://";
+  if (url.rfind(scheme, 0) != 0) {
+    return Status::InvalidArgument(
+        "--server must be an https:// URL (the session is mutual TLS): '" +
+        url + "'");
+  }
+  std::string rest = url.substr(scheme.size());
+  if (size_t slash = rest.find('/'); slash != std::string::npos) {
+    if (slash + 1 != rest.size()) {
+      return Status::InvalidArgument("--server takes no path: '" + url + "'");
+    }
+    rest.resize(slash);
+  }
+  std::string port_text;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos) {
+      return Status::InvalidArgument("bad IPv6 address in '" + url + "'");
+    }
+    *host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') {
+        return Status::InvalidArgument("bad server URL '" + url + "'");
+      }
+      port_text = rest.substr(close + 2);
+    }
+  } else {
+    size_t colon = rest.rfind(':');
+    *host = rest.substr(0, colon);
+    if (colon != std::string::npos) port_text = rest.substr(colon + 1);
+  }
+  *port = 443;
+  if (!port_text.empty()) {
+    char* end = nullptr;
+    long p = std::strtol(port_text.c_str(), &end, 10);
+    if (*end != '\0' || p < 1 || p > 65535) {
+      return Status::InvalidArgument("bad port in server URL '" + url + "'");
+    }
+    *port = static_cast<int>(p);
+  }
+  if (host->empty()) {
+    return Status::InvalidArgument("no host in server URL '" + url + "'");
+  }
+  return Status::Ok();
+}
+
+bool Exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+// What one HTTP exchange with the server gave: the body of a 200, or why not.
+struct Reply {
+  bool ok = false;
+  int http_status = 0;  // 0: no answer (connection, TLS)
+  std::string body;
+  std::string error;
+};
+
+Reply Exchange(httplib::SSLClient* client, const char* method,
+               const std::string& path, const std::string& body) {
+  Reply reply;
+  httplib::Result res =
+      std::string(method) == "GET"
+          ? client->Get(path.c_str())
+          : client->Post(path.c_str(), body, "application/json");
+  if (!res) {
+    reply.error = httplib::to_string(res.error());
+    long verify = client->get_openssl_verify_result();
+    if (verify != 0) {
+      reply.error += " (certificate: " +
+                     std::string(X509_verify_cert_error_string(verify)) + ")";
+    }
+    return reply;
+  }
+  reply.http_status = res->status;
+  reply.body = res->body;
+  reply.ok = res->status == 200;
+  if (!reply.ok) {
+    reply.error = "HTTP " + std::to_string(res->status) + ": " +
+                  Trim(res->body.substr(0, 512));
+  }
+  return reply;
+}
+
+}  // namespace
+
+struct Agent::Impl {
+  AgentConfig config;
+  std::string host;
+  int port = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;                 // GUARDED_BY(mu)
+  bool wake = false;                     // GUARDED_BY(mu)
+  std::string arn;                       // GUARDED_BY(mu)
+  httplib::SSLClient* client = nullptr;  // GUARDED_BY(mu): to interrupt
+
+  // Only the thread in Run() touches these.
+  std::map<std::string, std::unique_ptr<RunningExecution>> running;
+  std::map<std::string, protocol::ExecutionReport> finals;  // unacknowledged
+
+  std::string File(const char* name) const {
+    return (fs::path(config.data_dir) / name).string();
+  }
+
+  bool Stopping() {
+    std::lock_guard lock(mu);
+    return stopping;
+  }
+
+  // Waits `d`, or less if woken or stopped; false once stopping.
+  bool Sleep(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, d, [this] { return stopping || wake; });
+    wake = false;
+    return !stopping;
+  }
+
+  void Wake() {
+    std::lock_guard lock(mu);
+    wake = true;
+    cv.notify_all();
+  }
+
+  std::unique_ptr<httplib::SSLClient> NewClient(bool with_certificate) {
+    std::unique_ptr<httplib::SSLClient> c;
+    if (with_certificate) {
+      c = std::make_unique<httplib::SSLClient>(
+          host, port, File(kCertificateFile), File(kKeyFile));
+    } else {
+      c = std::make_unique<httplib::SSLClient>(host, port);
+    }
+    c->set_ca_cert_path(config.ca_bundle);
+    c->enable_server_certificate_verification(true);
+    c->set_keep_alive(true);
+    c->set_connection_timeout(5, 0);
+    c->set_read_timeout(30, 0);
+    c->set_write_timeout(30, 0);
+    return c;
+  }
+
+  // Makes `c` the client Stop() interrupts.
+  void Attach(httplib::SSLClient* c) {
+    std::lock_guard lock(mu);
+    client = c;
+  }
+
+  Status Activate(
+      const std::function<void(const std::string&)>& on_activation_key);
+  Status Session();
+  void SendRunningReports(protocol::SyncRequest* request);
+  void Handle(const protocol::SyncResponse& response);
+  Status PersistFinal(const protocol::ExecutionReport& report);
+  void LoadFinals();
+};
+
+Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
+  auto impl = std::make_unique<Impl>();
+  FERRY_RETURN_IF_ERROR(
+      ParseServerUrl(config.server_url, &impl->host, &impl->port));
+  if (config.data_dir.empty()) {
+    return Status::InvalidArgument("--data-dir is required");
+  }
+  if (config.ca_bundle.empty()) {
+    return Status::InvalidArgument(
+        "--ca-bundle is required (the ca.pem `ferry server init` wrote)");
+  }
+  auto ca = pki::ReadTextFile(config.ca_bundle);
+  if (!ca.ok()) {
+    return Status::InvalidArgument("--ca-bundle: " +
+                                   std::string(ca.status().message()));
+  }
+  if (ca->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return Status::InvalidArgument("--ca-bundle " + config.ca_bundle +
+                                   " holds no PEM certificate");
+  }
+  if (config.threads < 0 || config.threads > 1024) {
+    return Status::InvalidArgument("--threads must be 0..1024");
+  }
+  if (config.poll_interval < std::chrono::milliseconds(10)) {
+    config.poll_interval = std::chrono::milliseconds(10);
+  }
+  std::error_code ec;
+  fs::create_directories(fs::path(config.data_dir) / kReportsDir, ec);
+  if (ec) {
+    return Status::IoError("cannot create " + config.data_dir + ": " +
+                           ec.message());
+  }
+  ::chmod(config.data_dir.c_str(), 0700);
+  impl->config = std::move(config);
+  return std::unique_ptr<Agent>(new Agent(std::move(impl)));
+}
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Agent::~Agent() {
+  Stop();
+  for (auto& [arn, exec] : impl_->running) exec->Abandon();
+}
+
+void Agent::Stop() {
+  std::lock_guard lock(impl_->mu);
+  impl_->stopping = true;
+  impl_->cv.notify_all();
+  if (impl_->client) impl_->client->stop();
+}
+
+std::string Agent::arn() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->arn;
+}
+
+Status Agent::Run(const std::function<void(const std::string& activation_key)>&
+                      on_activation_key) {
+  FERRY_RETURN_IF_ERROR(impl_->Activate(on_activation_key));
+  return impl_->Session();
+}
+
+// --- Activation ---
+
+Status Agent::Impl::Activate(
+    const std::function<void(const std::string&)>& on_activation_key) {
+  if (Exists(File(kCertificateFile)) && Exists(File(kArnFile))) {
+    FERRY_ASSIGN_OR_RETURN(std::string a, pki::ReadTextFile(File(kArnFile)));
+    std::lock_guard lock(mu);
+    arn = Trim(a);
+    return Status::Ok();
+  }
+  if (!Exists(File(kKeyFile)) || !Exists(File(kCsrFile))) {
+    FERRY_ASSIGN_OR_RETURN(pki::KeyAndRequest kr,
+                           pki::CreateRequest("ferry-agent " + HostName()));
+    FERRY_RETURN_IF_ERROR(
+        pki::WriteFileAtomically(File(kKeyFile), kr.key_pem, 0600));
+    FERRY_RETURN_IF_ERROR(
+        pki::WriteFileAtomically(File(kCsrFile), kr.request_pem, 0644));
+  }
+  FERRY_ASSIGN_OR_RETURN(std::string csr, pki::ReadTextFile(File(kCsrFile)));
+  FERRY_ASSIGN_OR_RETURN(std::string ca, pki::ReadTextFile(config.ca_bundle));
+
+  std::unique_ptr<httplib::SSLClient> c = NewClient(/*with_certificate=*/false);
+  Attach(c.get());
+  struct Detach {
+    Impl* impl;
+    ~Detach() { impl->Attach(nullptr); }
+  } detach{this};
+
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  auto retry_later = [&](const std::string& what) {
+    Log(what + "; retrying in " + std::to_string(backoff.count()) + " ms");
+    bool go_on = Sleep(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+    return go_on;
+  };
+  std::string announced;
+  while (!Stopping()) {
+    std::string key, token;
+    if (Exists(File(kActivationKeyFile)) &&
+        Exists(File(kActivationTokenFile))) {
+      FERRY_ASSIGN_OR_RETURN(key, pki::ReadTextFile(File(kActivationKeyFile)));
+      FERRY_ASSIGN_OR_RETURN(token,
+                             pki::ReadTextFile(File(kActivationTokenFile)));
+      key = Trim(key);
+      token = Trim(token);
+    } else {
+      protocol::ActivationRequest request;
+      request.csr_pem = csr;
+      request.hostname = HostName();
+      request.version = kVersion;
+      Reply reply = Exchange(c.get(), "POST", "/agent/v1/activation",
+                             protocol::Encode(request).dump());
+      if (!reply.ok) {
+        if (!retry_later("activation request to " + config.server_url +
+                         " failed: " + reply.error)) {
+          break;
+        }
+        continue;
+      }
+      auto grant = protocol::DecodeActivationGrant(reply.body);
+      if (!grant.ok()) {
+        if (!retry_later("bad activation answer: " +
+                         std::string(grant.status().message()))) {
+          break;
+        }
+        continue;
+      }
+      key = grant->activation_key;
+      token = grant->poll_token;
+      FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(File(kActivationTokenFile),
+                                                     token + "\n", 0600));
+      FERRY_RETURN_IF_ERROR(
+          pki::WriteFileAtomically(File(kActivationKeyFile), key + "\n", 0644));
+    }
+    if (announced != key) {
+      announced = key;
+      if (on_activation_key) on_activation_key(key);
+    }
+    backoff = kFirstBackoff;
+
+    // Poll until an operator has used the key.
+    bool start_over = false;
+    while (!start_over && !Stopping()) {
+      httplib::Params params{{"key", key}, {"token", token}};
+      std::string path =
+          httplib::append_query_params("/agent/v1/activation", params);
+      Reply reply = Exchange(c.get(), "GET", path, "");
+      if (!reply.ok) {
+        if (reply.http_status == 403 || reply.http_status == 404) {
+          // The server does not know this key (or this token): ask again.
+          Log("the server refused activation key " + key + " (" + reply.error +
+              "); requesting a new one");
+          start_over = true;
+        } else if (!retry_later("activation status: " + reply.error)) {
+          break;
+        }
+        continue;
+      }
+      backoff = kFirstBackoff;
+      auto status = protocol::DecodeActivationStatus(reply.body);
+      if (!status.ok()) {
+        if (!retry_later("bad activation status: " +
+                         std::string(status.status().message()))) {
+          break;
+        }
+        continue;
+      }
+      switch (status->state) {
+        case protocol::ActivationStatus::State::kPending:
+          Sleep(config.poll_interval);
+          break;
+        case protocol::ActivationStatus::State::kExpired:
+          Log("activation key " + key +
+              " expired before it was used; requesting a new one");
+          start_over = true;
+          break;
+        case protocol::ActivationStatus::State::kActivated: {
+          Status issued = pki::VerifyIssuedBy(status->certificate_pem, ca);
+          if (!issued.ok()) {
+            return Status(StatusCode::kPermissionDenied,
+                          "the certificate the server sent was not issued by " +
+                              config.ca_bundle + ": " +
+                              std::string(issued.message()));
+          }
+          FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+              File(kCertificateFile), status->certificate_pem, 0644));
+          FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+              File(kArnFile), status->agent_arn + "\n", 0644));
+          std::error_code ec;
+          fs::remove(File(kActivationTokenFile), ec);
+          Log("activated as " + status->agent_arn);
+          std::lock_guard lock(mu);
+          arn = status->agent_arn;
+          return Status::Ok();
+        }
+      }
+    }
+    if (start_over) {
+      std::error_code ec;
+      fs::remove(File(kActivationKeyFile), ec);
+      fs::remove(File(kActivationTokenFile), ec);
+    }
+  }
+  return Status::Cancelled("the agent stopped before it was activated");
+}
+
+// --- The session ---
+
+Status Agent::Impl::PersistFinal(const protocol::ExecutionReport& report) {
+  protocol::SyncRequest one;
+  one.executions.push_back(report);
+  return pki::WriteFileAtomically((fs::path(config.data_dir) / kReportsDir /
+                                   (ShortId(report.execution_arn) + ".json"))
+                                      .string(),
+                                  protocol::Encode(one).dump(), 0600);
+}
+
+void Agent::Impl::LoadFinals() {
+  std::error_code ec;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(config.data_dir) / kReportsDir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    auto text =
+        pki::ReadTextFile(entry.path().string(), protocol::kMaxMessageBytes);
+    if (!text.ok()) continue;
+    auto saved = protocol::DecodeSyncRequest(*text);
+    if (!saved.ok() || saved->executions.size() != 1) {
+      Log("ignoring unreadable saved report " + entry.path().string());
+      continue;
+    }
+    protocol::ExecutionReport r = saved->executions.front();
+    finals[r.execution_arn] = std::move(r);
+  }
+}
+
+void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
+  // Executions that have ended become saved final reports.
+  for (auto it = running.begin(); it != running.end();) {
+    if (!it->second->done()) {
+      ++it;
+      continue;
+    }
+    protocol::ExecutionReport r = it->second->Report();
+    Status saved = PersistFinal(r);
+    if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
+    Log(ShortId(r.execution_arn) + " ended " + r.status);
+    finals[r.execution_arn] = std::move(r);
+    it = running.erase(it);  // joins its (finished) thread
+  }
+  for (const auto& [arn, r] : finals) {
+    if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
+    request->executions.push_back(r);
+  }
+  for (const auto& [arn, exec] : running) {
+    if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
+    request->executions.push_back(exec->Report());
+  }
+}
+
+void Agent::Impl::Handle(const protocol::SyncResponse& response) {
+  for (const std::string& arn : response.acknowledged) {
+    if (finals.erase(arn) > 0) {
+      std::error_code ec;
+      fs::remove(
+          fs::path(config.data_dir) / kReportsDir / (ShortId(arn) + ".json"),
+          ec);
+    }
+  }
+  for (const protocol::Command& cmd : response.commands) {
+    auto it = running.find(cmd.execution_arn);
+    switch (cmd.type) {
+      case protocol::Command::Type::kRunExecution: {
+        if (it != running.end() || finals.count(cmd.execution_arn)) break;
+        Log("running " + cmd.execution_arn);
+        auto exec = std::make_unique<RunningExecution>(cmd, config.threads,
+                                                       [this] { Wake(); });
+        exec->Start();
+        running.emplace(cmd.execution_arn, std::move(exec));
+        break;
+      }
+      case protocol::Command::Type::kCancelExecution:
+        if (it != running.end()) {
+          Log("cancelling " + ShortId(cmd.execution_arn));
+          it->second->Cancel();
+        }
+        break;
+      case protocol::Command::Type::kSetBandwidth:
+        if (it != running.end()) {
+          Log(ShortId(cmd.execution_arn) + ": BytesPerSecond " +
+              std::to_string(cmd.bytes_per_second));
+          it->second->SetBytesPerSecond(cmd.bytes_per_second);
+        }
+        break;
+    }
+  }
+}
+
+Status Agent::Impl::Session() {
+  LoadFinals();
+  std::unique_ptr<httplib::SSLClient> c = NewClient(/*with_certificate=*/true);
+  if (!c->is_valid()) {
+    return Status::FailedPrecondition("cannot load the agent's certificate " +
+                                      File(kCertificateFile) + " and key " +
+                                      File(kKeyFile));
+  }
+  Attach(c.get());
+  struct Detach {
+    Impl* impl;
+    ~Detach() { impl->Attach(nullptr); }
+  } detach{this};
+
+  std::chrono::milliseconds backoff = kFirstBackoff;
+  bool connected = false;
+  auto failures_since = Clock::now();
+  Clock::time_point last_complaint{};
+  while (!Stopping()) {
+    protocol::SyncRequest request;
+    request.version = kVersion;
+    SendRunningReports(&request);
+    Reply reply =
+        Exchange(c.get(), "POST", "/agent/v1/sync",
+                 protocol::Encode(request).dump(
+                     -1, ' ', false, nlohmann::json::error_handler_t::replace));
+    std::optional<protocol::SyncResponse> response;
+    std::string error = reply.error;
+    if (reply.ok) {
+      auto decoded = protocol::DecodeSyncResponse(reply.body);
+      if (decoded.ok()) {
+        response = std::move(decoded).value();
+      } else {
+        error = "bad sync answer: " + std::string(decoded.status().message());
+      }
+    }
+    if (!response) {
+      if (Stopping()) break;
+      auto now = Clock::now();
+      if (connected) failures_since = now;
+      if (connected || now - last_complaint > std::chrono::seconds(30)) {
+        Log("sync with " + config.server_url + " failed: " + error +
+            "; retrying (executions go on)");
+        last_complaint = now;
+      }
+      connected = false;
+      Sleep(backoff);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+      continue;
+    }
+    if (!connected) {
+      Log("connected to " + config.server_url);
+      connected = true;
+    }
+    backoff = kFirstBackoff;
+    Handle(*response);
+    Sleep(std::min(config.poll_interval,
+                   std::chrono::milliseconds(response->poll_interval_ms)));
+  }
+  // Stopping: what runs is abandoned and saved; the server hears of it when
+  // the agent is back (or ends it AgentOffline first).
+  for (auto& [arn, exec] : running) {
+    exec->Abandon();
+    protocol::ExecutionReport r = exec->Report();
+    Status saved = PersistFinal(r);
+    if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
+  }
+  running.clear();
+  return Status::Ok();
+}
+
+}  // namespace ferry::agent

@@ -1,0 +1,248 @@
+#include "ferry/agent/running_execution.h"
+
+#include <cstdio>
+
+#include "ferry/base/clock.h"
+#include "ferry/diff/manifest.h"
+#include "ferry/storage/posix/posix_backend.h"
+
+namespace ferry::agent {
+namespace {
+
+using nlohmann::json;
+
+// A path as one RFC 4180 field, so that ParseManifest checks the list
+// exactly as it checks a manifest file.
+std::string CsvField(const std::string& path) {
+  std::string out = "\"";
+  for (char c : path) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string ShortId(const std::string& execution_arn) {
+  size_t slash = execution_arn.rfind('/');
+  return slash == std::string::npos ? execution_arn
+                                    : execution_arn.substr(slash + 1);
+}
+
+}  // namespace
+
+Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
+                                          int threads) {
+  ExecutionConfig config;
+  if (!command.options.is_object()) {
+    return Status::InvalidArgument("RunExecution.Options is not an object");
+  }
+  for (const auto& [name, value] : command.options.items()) {
+    std::string text;
+    if (value.is_string()) {
+      text = value.get<std::string>();
+    } else if (value.is_number_integer()) {
+      text = std::to_string(value.get<int64_t>());
+    } else {
+      return Status::InvalidArgument("RunExecution.Options." + name +
+                                     " is neither a string nor an integer");
+    }
+    Status st = config.options.Set(name, text);
+    if (!st.ok()) {
+      return Status::InvalidArgument("RunExecution.Options: " +
+                                     std::string(st.message()));
+    }
+  }
+  // The limit now (UpdateTaskExecution may have changed the task's).
+  config.options.bytes_per_second = command.bytes_per_second;
+  FERRY_RETURN_IF_ERROR(config.options.Validate());
+  config.includes = command.includes;
+  config.excludes = command.excludes;
+  if (command.has_manifest) {
+    std::string csv;
+    for (const std::string& p : command.manifest) csv += CsvField(p) + "\n";
+    auto paths = ParseManifest(csv);
+    if (!paths.ok()) {
+      return Status::InvalidArgument("RunExecution.Manifest: " +
+                                     std::string(paths.status().message()));
+    }
+    config.manifest =
+        std::make_shared<const std::vector<RelPath>>(std::move(paths).value());
+  }
+  config.threads = threads;
+  config.task_arn = command.task_arn;
+  config.execution_arn = command.execution_arn;
+  return config;
+}
+
+Result<std::unique_ptr<Backend>> OpenLocation(
+    const protocol::LocationSpecMessage& location, bool destination) {
+  if (location.type != "LOCAL") {
+    return Status::NotSupported(
+        "this agent serves LOCAL locations only; " + location.arn + " is " +
+        (location.type.empty() ? std::string("of no type") : location.type));
+  }
+  auto path = location.parameters.find("Path");
+  if (path == location.parameters.end() || !path->is_string() ||
+      path->get_ref<const std::string&>().empty() ||
+      path->get_ref<const std::string&>()[0] != '/') {
+    return Status::InvalidArgument("location " + location.arn +
+                                   " has no absolute Path parameter");
+  }
+  PosixBackendOptions options;
+  options.create_root = destination;
+  options.keep_link_atimes = destination;
+  return OpenPosixBackend(path->get<std::string>(), options);
+}
+
+json FailedDescribe(const std::string& execution_arn,
+                    const std::string& error_code,
+                    const std::string& error_detail) {
+  return {{"TaskExecutionArn", execution_arn},
+          {"Status", "ERROR"},
+          {"Result",
+           {{"PrepareDuration", 0},
+            {"PrepareStatus", "ERROR"},
+            {"TotalDuration", 0},
+            {"TransferDuration", 0},
+            {"TransferStatus", "PENDING"},
+            {"VerifyDuration", 0},
+            {"VerifyStatus", "PENDING"},
+            {"ErrorCode", error_code},
+            {"ErrorDetail", error_detail}}}};
+}
+
+RunningExecution::RunningExecution(protocol::Command command, int threads,
+                                   std::function<void()> on_done)
+    : command_(std::move(command)),
+      threads_(threads),
+      on_done_(std::move(on_done)),
+      created_ns_(WallNanos()),
+      bytes_per_second_(command_.bytes_per_second) {
+  // BASIC at most: the agent's stderr is no place for a record per file.
+  LogLevel level = LogLevel::kBasic;
+  auto it = command_.options.find("LogLevel");
+  if (it != command_.options.end() && *it == "OFF") level = LogLevel::kOff;
+  log_.set_level(level);
+  std::string prefix = "ferry agent: " + ShortId(command_.execution_arn) + ": ";
+  log_.set_text_sink([prefix](std::string_view line) {
+    std::string l = prefix + std::string(line) + "\n";
+    std::fwrite(l.data(), 1, l.size(), stderr);
+  });
+}
+
+RunningExecution::~RunningExecution() {
+  Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RunningExecution::Start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { Main(); });
+}
+
+void RunningExecution::Cancel() {
+  std::lock_guard lock(mu_);
+  cancel_ = true;
+  if (execution_) execution_->Cancel();
+}
+
+void RunningExecution::SetBytesPerSecond(int64_t bytes_per_second) {
+  std::lock_guard lock(mu_);
+  bytes_per_second_ = bytes_per_second;
+  if (execution_) execution_->SetBytesPerSecond(bytes_per_second);
+}
+
+void RunningExecution::Abandon() {
+  {
+    std::lock_guard lock(mu_);
+    abandoned_ = true;
+  }
+  Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+protocol::ExecutionReport RunningExecution::Report() const {
+  std::lock_guard lock(mu_);
+  if (final_) return *final_;
+  protocol::ExecutionReport r;
+  r.execution_arn = command_.execution_arn;
+  r.final = false;
+  if (!execution_) {
+    r.status = cancel_ ? "CANCELLING" : "LAUNCHING";
+    return r;
+  }
+  ExecutionResult live;
+  live.status = execution_->status();
+  if (live.status == ExecutionStatus::kQueued)
+    live.status = ExecutionStatus::kLaunching;
+  live.start_time_ns = created_ns_;
+  live.launch_time_ns = created_ns_;
+  live.counters = execution_->counters().Snapshot();
+  r.status = std::string(ExecutionStatusName(live.status));
+  r.describe = execution_->Describe(live);
+  return r;
+}
+
+void RunningExecution::Main() {
+  auto finish = [this](json describe) {
+    {
+      std::lock_guard lock(mu_);
+      if (abandoned_) {
+        describe["Status"] = "ERROR";
+        describe["Result"]["ErrorCode"] = "AgentStopped";
+        describe["Result"]["ErrorDetail"] =
+            "The agent stopped while the execution ran; files in flight were "
+            "not committed.";
+      }
+      protocol::ExecutionReport r;
+      r.execution_arn = command_.execution_arn;
+      r.status = describe.value("Status", "ERROR");
+      r.describe = std::move(describe);
+      r.final = true;
+      final_ = std::move(r);
+    }
+    done_.store(true);
+    if (on_done_) on_done_();
+  };
+  const std::string& arn = command_.execution_arn;
+
+  auto config = ConfigFromCommand(command_, threads_);
+  if (!config.ok()) {
+    finish(FailedDescribe(arn, "InvalidRequestException",
+                          std::string(config.status().message())));
+    return;
+  }
+  auto open = [&](const protocol::LocationSpecMessage& loc, bool dst,
+                  const char* code) -> Result<std::unique_ptr<Backend>> {
+    auto backend = OpenLocation(loc, dst);
+    if (!backend.ok()) {
+      std::string why = std::string(dst ? "Cannot open the destination "
+                                        : "Cannot open the source ") +
+                        "location: " + std::string(backend.status().message());
+      finish(FailedDescribe(arn,
+                            backend.status().code() == StatusCode::kNotSupported
+                                ? "UnsupportedLocationType"
+                                : code,
+                            why));
+    }
+    return backend;
+  };
+  auto src = open(command_.source, false, "SourceLocationError");
+  if (!src.ok()) return;
+  auto dst = open(command_.destination, true, "DestinationLocationError");
+  if (!dst.ok()) return;
+
+  Execution* exec = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    config->options.bytes_per_second = bytes_per_second_;
+    execution_ = std::make_unique<Execution>(std::move(src).value(),
+                                             std::move(dst).value(),
+                                             std::move(config).value(), &log_);
+    exec = execution_.get();
+    if (cancel_) exec->Cancel();
+  }
+  ExecutionResult result = exec->Run();
+  finish(exec->Describe(result));
+}
+
+}  // namespace ferry::agent

@@ -1,0 +1,90 @@
+// RunningExecution: one execution an agent runs for its server. It turns the
+// server's RunExecution command into the engine's terms (the two locations as
+// backends, ExecutionConfig from the task's effective options, filters and
+// manifest), runs the Execution on a thread of its own, passes cancellation
+// and bandwidth changes on, and answers what the next sync reports about it:
+// the status and live counters while it runs, the final
+// DescribeTaskExecution once it has ended. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "ferry/base/status.h"
+#include "ferry/execution/execution.h"
+#include "ferry/protocol/agent_protocol.h"
+
+namespace ferry::agent {
+
+// The ExecutionConfig a RunExecution command asks for: every Options member
+// through TaskOptions::Set, BytesPerSecond from the command, the filters, the
+// manifest (its paths checked and sorted as a manifest file's would be),
+// `threads` transfer workers. Errors are InvalidArgument, naming the member.
+Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
+                                          int threads);
+
+// Opens a location as a backend. LOCAL: its Path parameter, an absolute
+// directory on this machine (a destination is created if missing). Other
+// types are NotSupported (this agent serves LOCAL locations only).
+Result<std::unique_ptr<Backend>> OpenLocation(
+    const protocol::LocationSpecMessage& location, bool destination);
+
+// A final DescribeTaskExecution for an execution that ended before the
+// engine ran (e.g. a location that could not be opened).
+nlohmann::json FailedDescribe(const std::string& execution_arn,
+                              const std::string& error_code,
+                              const std::string& error_detail);
+
+class RunningExecution {
+ public:
+  // `on_done` runs (on the execution's thread) once the final report is
+  // ready, so that the session can send it without waiting for the next
+  // poll. `threads`: transfer workers (0: one per core).
+  RunningExecution(protocol::Command command, int threads,
+                   std::function<void()> on_done);
+  // Cancels the execution if it still runs and waits for its thread.
+  ~RunningExecution();
+  RunningExecution(const RunningExecution&) = delete;
+  RunningExecution& operator=(const RunningExecution&) = delete;
+
+  // Starts the thread (once).
+  void Start();
+  // CancelExecution: CANCELLING, then ERROR OperationCanceled.
+  void Cancel();
+  // SetBandwidth: the engine's rate limiter takes the new rate at once.
+  void SetBytesPerSecond(int64_t bytes_per_second);
+  // The agent stops: cancels and waits; the final report says so
+  // (ErrorCode AgentStopped) instead of OperationCanceled.
+  void Abandon();
+
+  // What the next sync says about this execution.
+  protocol::ExecutionReport Report() const;
+  bool done() const { return done_.load(); }
+  const std::string& execution_arn() const { return command_.execution_arn; }
+
+ private:
+  void Main();
+
+  const protocol::Command command_;
+  const int threads_;
+  const std::function<void()> on_done_;
+  const int64_t created_ns_;
+  ExecutionLog log_;
+
+  mutable std::mutex mu_;
+  std::unique_ptr<Execution> execution_;  // GUARDED_BY(mu_) (set once)
+  bool cancel_ = false;                   // GUARDED_BY(mu_)
+  bool abandoned_ = false;                // GUARDED_BY(mu_)
+  int64_t bytes_per_second_;              // GUARDED_BY(mu_)
+  std::optional<protocol::ExecutionReport> final_;  // GUARDED_BY(mu_)
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace ferry::agent
