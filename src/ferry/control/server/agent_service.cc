@@ -1,0 +1,693 @@
+#include "ferry/control/server/agent_service.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "ferry/control/schedule/schedule.h"
+#include "ferry/control/server/api_helpers.h"
+#include "ferry/control/server/execution_control.h"
+
+namespace ferry::control {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kActivationTtlMs = 30 * 60 * 1000;
+
+void Log(const std::string& line) {
+  std::string l = "ferry server: " + line + "\n";
+  std::fwrite(l.data(), 1, l.size(), stderr);
+}
+
+std::string Sha256Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(text.data(), text.size(), digest, &n, EVP_sha256(), nullptr);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+// `n` characters drawn uniformly from `alphabet` (at most 256 of them).
+Result<std::string> RandomString(size_t n, std::string_view alphabet) {
+  const unsigned limit = 256 - 256 % static_cast<unsigned>(alphabet.size());
+  std::string out;
+  while (out.size() < n) {
+    unsigned char bytes[64];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+      return Status::Internal("the random number generator failed");
+    }
+    for (unsigned char b : bytes) {
+      if (b >= limit) continue;  // no modulo bias
+      out.push_back(alphabet[b % alphabet.size()]);
+      if (out.size() == n) break;
+    }
+  }
+  return out;
+}
+
+// DataSync's format: [A-Z0-9]{5}(-[A-Z0-9]{5}){4}.
+Result<std::string> NewActivationKey() {
+  FERRY_ASSIGN_OR_RETURN(
+      std::string chars,
+      RandomString(25, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+  std::string key;
+  for (size_t i = 0; i < 25; ++i) {
+    if (i > 0 && i % 5 == 0) key.push_back('-');
+    key.push_back(chars[i]);
+  }
+  return key;
+}
+
+std::string IsoTime(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int64_t OfflineAfterMs(const ServerContext& ctx) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             ctx.config.agent_offline_after)
+      .count();
+}
+
+const std::vector<std::string>& RunningStatuses() {
+  static const std::vector<std::string>* s = new std::vector<std::string>{
+      "LAUNCHING", "PREPARING", "TRANSFERRING", "VERIFYING", "CANCELLING"};
+  return *s;
+}
+
+// Statuses an agent may report for an execution that has not ended.
+bool IsLiveStatus(const std::string& s) {
+  return s == "LAUNCHING" || s == "PREPARING" || s == "TRANSFERRING" ||
+         s == "VERIFYING" || s == "CANCELLING";
+}
+
+// The BytesPerSecond the agent last reported running with (nullopt: it has
+// not said).
+std::optional<int64_t> ReportedBandwidth(const json& describe) {
+  if (!describe.is_object()) return std::nullopt;
+  auto options = describe.find("Options");
+  if (options == describe.end() || !options->is_object()) return std::nullopt;
+  auto bps = options->find("BytesPerSecond");
+  if (bps == options->end() || !bps->is_number_integer()) return std::nullopt;
+  return bps->get<int64_t>();
+}
+
+std::string Clip(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+
+// What ends an execution on the server's side, and what follows from it.
+class Ender {
+ public:
+  Ender(ServerContext* ctx, SqlSession& s) : ctx_(ctx), s_(s) {}
+
+  // Ends `e` ERROR with `code` and `detail`; the phase it was in fails.
+  Status Fail(ExecutionRecord& e, const std::string& code,
+              const std::string& detail) {
+    const std::string was = e.status;
+    e.status = "ERROR";
+    e.end_ms = ctx_->now_ms();
+    if (!e.describe.is_object()) e.describe = json::object();
+    json& result = e.describe["Result"];
+    if (!result.is_object()) result = json::object();
+    for (const char* phase :
+         {"PrepareStatus", "TransferStatus", "VerifyStatus"})
+      if (!result.contains(phase)) result[phase] = "PENDING";
+    const char* failed = was == "TRANSFERRING" || was == "CANCELLING"
+                             ? "TransferStatus"
+                         : was == "VERIFYING" ? "VerifyStatus"
+                                              : "PrepareStatus";
+    result[failed] = "ERROR";
+    result["ErrorCode"] = code;
+    result["ErrorDetail"] = detail;
+    Log(e.arn + " ended ERROR " + code + ": " + detail);
+    FERRY_RETURN_IF_ERROR(ctx_->store.UpdateExecution(s_, e));
+    return Ended(e);
+  }
+
+  // Bookkeeping once `e` (already stored) has ended: the schedule of its
+  // task counts consecutive failures of scheduled runs.
+  Status Ended(const ExecutionRecord& e) {
+    if (!e.scheduled) return Status::Ok();
+    FERRY_ASSIGN_OR_RETURN(auto task, ctx_->store.GetTask(s_, e.task_arn));
+    if (!task) return Status::Ok();
+    if (e.status == "SUCCESS") {
+      if (task->scheduled_failures == 0) return Status::Ok();
+      task->scheduled_failures = 0;
+      return ctx_->store.UpdateTask(s_, *task);
+    }
+    ++task->scheduled_failures;
+    const int limit = ctx_->config.schedule_failure_limit;
+    if (limit > 0 && task->scheduled_failures >= limit &&
+        task->schedule_status == "ENABLED") {
+      std::string code, detail;
+      if (e.describe.is_object() && e.describe.contains("Result") &&
+          e.describe["Result"].is_object()) {
+        code = e.describe["Result"].value("ErrorCode", "");
+        detail = e.describe["Result"].value("ErrorDetail", "");
+      }
+      task->schedule_status = "DISABLED";
+      task->schedule_disabled_by = "SERVICE";
+      task->schedule_disabled_reason =
+          "The schedule was disabled after " +
+          std::to_string(task->scheduled_failures) +
+          " scheduled executions in a row failed; the last one, " + e.arn +
+          ", ended with " + (code.empty() ? "an error" : code) +
+          (detail.empty() ? "" : ": " + Clip(detail, 500)) +
+          ". Enable the schedule again with UpdateTask once the cause is "
+          "fixed.";
+      task->schedule_updated_ms = ctx_->now_ms();
+      task->next_run_ms = 0;
+      Log("task " + task->arn + ": " + task->schedule_disabled_reason);
+    }
+    return ctx_->store.UpdateTask(s_, *task);
+  }
+
+ private:
+  ServerContext* const ctx_;
+  SqlSession& s_;
+};
+
+}  // namespace
+
+AgentService::AgentService(ServerContext* ctx) : ctx_(ctx) {}
+
+AgentService::~AgentService() { Stop(); }
+
+// --- Activation ---
+
+Result<protocol::ActivationGrant> AgentService::Activate(
+    const protocol::ActivationRequest& request) {
+  // A request that CreateAgent could not sign is refused now, not later.
+  auto signed_once = pki::SignClientRequest(ctx_->authority, request.csr_pem,
+                                            "agent-activation-check", 1);
+  if (!signed_once.ok()) {
+    return Status::InvalidArgument("the certificate request is not valid: " +
+                                   std::string(signed_once.status().message()));
+  }
+  FERRY_ASSIGN_OR_RETURN(
+      std::string token,
+      RandomString(48,
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789"));
+  ActivationRecord record;
+  record.poll_token_hash = Sha256Hex(token);
+  record.csr_pem = request.csr_pem;
+  record.hostname = request.hostname;
+  record.version = request.version;
+  Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    const int64_t now = ctx_->now_ms();
+    FERRY_RETURN_IF_ERROR(ctx_->store.DeleteExpiredActivations(s, now));
+    // 36^25 keys: a collision is all but impossible, but cheap to rule out.
+    for (int attempt = 0;; ++attempt) {
+      FERRY_ASSIGN_OR_RETURN(record.activation_key, NewActivationKey());
+      FERRY_ASSIGN_OR_RETURN(
+          auto existing, ctx_->store.GetActivation(s, record.activation_key));
+      if (!existing) break;
+      if (attempt == 10) return Status::Internal("no free activation key");
+    }
+    record.created_ms = now;
+    record.expires_ms = now + kActivationTtlMs;
+    return ctx_->store.PutActivation(s, record);
+  });
+  FERRY_RETURN_IF_ERROR(st);
+  Log("activation requested by " + Clip(request.hostname, 64) + " (ferry " +
+      Clip(request.version, 32) + "): key " + record.activation_key);
+  protocol::ActivationGrant grant;
+  grant.activation_key = record.activation_key;
+  grant.poll_token = token;
+  grant.expires_at = record.expires_ms / 1000;
+  return grant;
+}
+
+Result<protocol::ActivationStatus> AgentService::ActivationState(
+    const std::string& key, const std::string& poll_token) {
+  if (key.size() != 29 || poll_token.empty() || poll_token.size() > 128) {
+    return Status::InvalidArgument(
+        "an activation key and poll token are "
+        "required");
+  }
+  std::optional<ActivationRecord> record;
+  FERRY_RETURN_IF_ERROR(ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    FERRY_ASSIGN_OR_RETURN(record, ctx_->store.GetActivation(s, key));
+    return Status::Ok();
+  }));
+  if (!record) {
+    return Status::NotFound("activation key " + key + " is not known");
+  }
+  const std::string hash = Sha256Hex(poll_token);
+  if (hash.size() != record->poll_token_hash.size() ||
+      CRYPTO_memcmp(hash.data(), record->poll_token_hash.data(), hash.size()) !=
+          0) {
+    return Status(StatusCode::kPermissionDenied,
+                  "the poll token does not match activation key " + key);
+  }
+  protocol::ActivationStatus status;
+  if (!record->agent_arn.empty() && !record->certificate_pem.empty()) {
+    status.state = protocol::ActivationStatus::State::kActivated;
+    status.agent_arn = record->agent_arn;
+    status.certificate_pem = record->certificate_pem;
+  } else if (ctx_->now_ms() > record->expires_ms) {
+    status.state = protocol::ActivationStatus::State::kExpired;
+  } else {
+    status.state = protocol::ActivationStatus::State::kPending;
+  }
+  return status;
+}
+
+// --- Sync ---
+
+namespace {
+
+// RunExecution for `e`, or the reason it cannot run (its locations went).
+Result<std::optional<protocol::Command>> RunCommand(ServerContext* ctx,
+                                                    SqlSession& s,
+                                                    const ExecutionRecord& e) {
+  FERRY_ASSIGN_OR_RETURN(auto task, ctx->store.GetTask(s, e.task_arn));
+  if (!task) return std::optional<protocol::Command>();
+  protocol::Command c;
+  c.type = protocol::Command::Type::kRunExecution;
+  c.execution_arn = e.arn;
+  c.task_arn = e.task_arn;
+  c.options = e.body.value("Options", json::object());
+  c.options["BytesPerSecond"] = e.bytes_per_second;
+  c.bytes_per_second = e.bytes_per_second;
+  c.includes = FilterValue(e.body.value("Includes", json::array()));
+  c.excludes = FilterValue(e.body.value("Excludes", json::array()));
+  // No manifest: the dispatcher ends executions that ask for one (see
+  // DispatchOnce), so none reaches an agent yet.
+  for (auto [arn, out] : {std::pair{task->source_arn, &c.source},
+                          std::pair{task->destination_arn, &c.destination}}) {
+    FERRY_ASSIGN_OR_RETURN(auto location, ctx->store.GetLocation(s, arn));
+    if (!location) return std::optional<protocol::Command>();
+    out->arn = location->arn;
+    out->type = location->type;
+    FERRY_ASSIGN_OR_RETURN(out->parameters,
+                           LocationParametersWithSecrets(*ctx, *location));
+  }
+  return std::optional<protocol::Command>(std::move(c));
+}
+
+protocol::Command Simple(protocol::Command::Type type, const std::string& arn,
+                         int64_t bytes_per_second = -1) {
+  protocol::Command c;
+  c.type = type;
+  c.execution_arn = arn;
+  c.bytes_per_second = bytes_per_second;
+  return c;
+}
+
+}  // namespace
+
+Result<protocol::SyncResponse> AgentService::Sync(
+    const std::string& agent_id, const protocol::SyncRequest& request) {
+  if (agent_id.rfind("agent-", 0) != 0 || agent_id.size() > 64) {
+    return Status(StatusCode::kPermissionDenied,
+                  "'" + Clip(agent_id, 64) + "' does not name an agent");
+  }
+  const std::string agent_arn = ctx_->Arn("agent/" + agent_id);
+  protocol::SyncResponse response;
+  std::vector<std::string> ignored;
+  Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    response = protocol::SyncResponse();
+    ignored.clear();
+    const int64_t now = ctx_->now_ms();
+    Ender ender(ctx_, s);
+    FERRY_ASSIGN_OR_RETURN(auto agent, ctx_->store.GetAgent(s, agent_arn));
+    if (!agent) {
+      return Status(StatusCode::kPermissionDenied,
+                    "agent " + agent_arn +
+                        " is not registered with this server (was it "
+                        "deleted?)");
+    }
+    agent->last_seen_ms = now;
+    agent->version = request.version;
+    FERRY_RETURN_IF_ERROR(ctx_->store.UpdateAgent(s, *agent));
+
+    std::set<std::string> reported;
+    for (const protocol::ExecutionReport& r : request.executions) {
+      reported.insert(r.execution_arn);
+      FERRY_ASSIGN_OR_RETURN(auto e,
+                             ctx_->store.GetExecution(s, r.execution_arn));
+      if (!e) {
+        // Its task was deleted: forget a result, stop a run.
+        ignored.push_back(r.execution_arn + " (unknown)");
+        if (r.final) {
+          response.acknowledged.push_back(r.execution_arn);
+        } else {
+          response.commands.push_back(Simple(
+              protocol::Command::Type::kCancelExecution, r.execution_arn));
+        }
+        continue;
+      }
+      if (e->agent_arn != agent_arn) {
+        ignored.push_back(r.execution_arn + " (assigned to " +
+                          (e->agent_arn.empty() ? "no agent" : e->agent_arn) +
+                          ")");
+        continue;
+      }
+      if (IsFinalStatus(e->status)) {
+        // A repeated final report, or an execution the server ended (e.g.
+        // AgentOffline) that the agent still runs.
+        if (r.final) {
+          response.acknowledged.push_back(r.execution_arn);
+        } else {
+          response.commands.push_back(Simple(
+              protocol::Command::Type::kCancelExecution, r.execution_arn));
+        }
+        continue;
+      }
+      e->describe = r.describe;
+      e->updated_ms = now;
+      if (e->launch_ms == 0) e->launch_ms = now;
+      if (r.final) {
+        e->status = r.status == "SUCCESS" ? "SUCCESS" : "ERROR";
+        e->end_ms = now;
+        FERRY_RETURN_IF_ERROR(ctx_->store.UpdateExecution(s, *e));
+        FERRY_RETURN_IF_ERROR(ender.Ended(*e));
+        response.acknowledged.push_back(r.execution_arn);
+        continue;
+      }
+      if (e->cancel_requested) {
+        e->status = "CANCELLING";
+      } else if (IsLiveStatus(r.status)) {
+        e->status = r.status;
+      }
+      FERRY_RETURN_IF_ERROR(ctx_->store.UpdateExecution(s, *e));
+    }
+
+    // Commands for what the server knows this agent should be doing.
+    FERRY_ASSIGN_OR_RETURN(auto mine,
+                           ctx_->store.ExecutionsOfAgent(s, agent_arn));
+    const bool complete =
+        request.executions.size() < protocol::kMaxExecutionsPerSync;
+    for (ExecutionRecord& e : mine) {
+      if (response.commands.size() >= protocol::kMaxCommandsPerSync) break;
+      if (IsFinalStatus(e.status) || e.status == "QUEUED") continue;
+      const bool now_reported = reported.count(e.arn) > 0;
+      const bool ever_reported = now_reported || e.updated_ms > 0;
+      if (!ever_reported) {
+        if (e.cancel_requested) {
+          FERRY_RETURN_IF_ERROR(
+              ender.Fail(e, "OperationCanceled",
+                         "The task execution was cancelled before agent " +
+                             agent_arn + " started it."));
+          continue;
+        }
+        FERRY_ASSIGN_OR_RETURN(auto run, RunCommand(ctx_, s, e));
+        if (!run) {
+          FERRY_RETURN_IF_ERROR(ender.Fail(
+              e, "LocationNotFound",
+              "A location of the task was deleted before the execution "
+              "started."));
+          continue;
+        }
+        response.commands.push_back(std::move(*run));
+        continue;
+      }
+      if (!now_reported && complete) {
+        // The agent ran it and no longer does: it restarted and lost it.
+        FERRY_RETURN_IF_ERROR(
+            ender.Fail(e, "AgentRestarted",
+                       "Agent " + agent_arn +
+                           " no longer runs this execution (it restarted "
+                           "while the execution ran). Files in flight may "
+                           "be incomplete; the next execution of the task "
+                           "makes the destination consistent."));
+        continue;
+      }
+      if (e.cancel_requested) {
+        response.commands.push_back(
+            Simple(protocol::Command::Type::kCancelExecution, e.arn));
+        continue;
+      }
+      std::optional<int64_t> running_at = ReportedBandwidth(e.describe);
+      if (running_at && *running_at != e.bytes_per_second) {
+        response.commands.push_back(Simple(
+            protocol::Command::Type::kSetBandwidth, e.arn, e.bytes_per_second));
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  for (const std::string& what : ignored) {
+    Log("agent " + agent_id +
+        " reported an execution that is not its own: " + what);
+  }
+  return response;
+}
+
+// --- Dispatch ---
+
+Status AgentService::DispatchOnce() {
+  return ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    const int64_t now = ctx_->now_ms();
+    Ender ender(ctx_, s);
+    const bool lock = ctx_->db->dialect() == Database::Dialect::kPostgres;
+    FERRY_ASSIGN_OR_RETURN(auto queued,
+                           ctx_->store.ExecutionsInStatus(s, {"QUEUED"}, lock));
+    if (queued.empty()) return Status::Ok();
+    // Tasks with an execution running (or ahead in the queue), and how
+    // busy each agent is.
+    std::set<std::string> busy_tasks;
+    std::map<std::string, int> load;
+    FERRY_ASSIGN_OR_RETURN(
+        auto running, ctx_->store.ExecutionsInStatus(s, RunningStatuses()));
+    for (const ExecutionRecord& r : running) {
+      busy_tasks.insert(r.task_arn);
+      ++load[r.agent_arn];
+    }
+    std::map<std::string, bool> online;  // agent ARN -> ONLINE
+    auto is_online = [&](const std::string& arn) -> Result<bool> {
+      auto it = online.find(arn);
+      if (it != online.end()) return it->second;
+      FERRY_ASSIGN_OR_RETURN(auto agent, ctx_->store.GetAgent(s, arn));
+      bool on = agent && AgentOnline(*ctx_, *agent);
+      online[arn] = on;
+      return on;
+    };
+
+    for (ExecutionRecord& e : queued) {
+      if (e.cancel_requested || busy_tasks.count(e.task_arn)) continue;
+      FERRY_ASSIGN_OR_RETURN(auto task, ctx_->store.GetTask(s, e.task_arn));
+      if (!task) continue;
+      FERRY_ASSIGN_OR_RETURN(auto src,
+                             ctx_->store.GetLocation(s, task->source_arn));
+      FERRY_ASSIGN_OR_RETURN(auto dst,
+                             ctx_->store.GetLocation(s, task->destination_arn));
+      if (!src || !dst) {
+        FERRY_RETURN_IF_ERROR(ender.Fail(
+            e, "LocationNotFound",
+            "Location " + (!src ? task->source_arn : task->destination_arn) +
+                " of the task no longer exists."));
+        continue;
+      }
+      if (e.body.contains("ManifestConfig") &&
+          !e.body["ManifestConfig"].is_null()) {
+        FERRY_RETURN_IF_ERROR(ender.Fail(
+            e, "ManifestNotSupported",
+            "This ferry server cannot read a manifest yet: ManifestConfig's "
+            "source is an S3 object and ferry has no S3 support. Run the "
+            "task without ManifestConfig (use Includes/Excludes), or use "
+            "`ferry sync --manifest` on the agent's machine."));
+        continue;
+      }
+      bool unsupported = false;
+      for (const LocationRecord* loc : {&*src, &*dst}) {
+        if (loc->type == "LOCAL") continue;
+        FERRY_RETURN_IF_ERROR(ender.Fail(
+            e, "UnsupportedLocationType",
+            "Location " + loc->arn + " is of type " + loc->type +
+                ": ferry agents cannot serve " + loc->type +
+                " locations yet (only LOCAL locations can be transferred "
+                "for now)."));
+        unsupported = true;
+        break;
+      }
+      if (unsupported) continue;
+      std::vector<std::string> both;
+      for (const std::string& a : src->agent_arns) {
+        if (std::find(dst->agent_arns.begin(), dst->agent_arns.end(), a) !=
+            dst->agent_arns.end()) {
+          both.push_back(a);
+        }
+      }
+      if (both.empty()) {
+        auto names = [](const std::vector<std::string>& v) {
+          std::string out;
+          for (const std::string& a : v) out += (out.empty() ? "" : ", ") + a;
+          return out.empty() ? std::string("no agent") : out;
+        };
+        FERRY_RETURN_IF_ERROR(ender.Fail(
+            e, "AgentsDiffer",
+            "The source location " + src->arn + " is served by " +
+                names(src->agent_arns) + " and the destination location " +
+                dst->arn + " by " + names(dst->agent_arns) +
+                ": no agent serves both, and transfers between agents are "
+                "not in ferry yet. Add one agent to both locations."));
+        continue;
+      }
+      std::string pick;
+      for (const std::string& a : both) {
+        FERRY_ASSIGN_OR_RETURN(bool on, is_online(a));
+        if (on && (pick.empty() || load[a] < load[pick])) pick = a;
+      }
+      // Later executions of the task wait behind this one (FIFO).
+      busy_tasks.insert(e.task_arn);
+      if (pick.empty()) continue;  // no agent online: it waits
+      e.agent_arn = pick;
+      e.status = "LAUNCHING";
+      e.launch_ms = now;
+      e.updated_ms = 0;
+      ++load[pick];
+      FERRY_RETURN_IF_ERROR(ctx_->store.UpdateExecution(s, e));
+    }
+    return Status::Ok();
+  });
+}
+
+// --- Offline agents ---
+
+Status AgentService::MonitorAgentsOnce() {
+  return ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    const int64_t now = ctx_->now_ms();
+    const int64_t window = OfflineAfterMs(*ctx_);
+    Ender ender(ctx_, s);
+    FERRY_ASSIGN_OR_RETURN(
+        auto running, ctx_->store.ExecutionsInStatus(s, RunningStatuses()));
+    for (ExecutionRecord& e : running) {
+      FERRY_ASSIGN_OR_RETURN(auto agent, ctx_->store.GetAgent(s, e.agent_arn));
+      if (!agent) {
+        FERRY_RETURN_IF_ERROR(
+            ender.Fail(e, "AgentOffline",
+                       "Agent " + e.agent_arn +
+                           " was deleted while it ran the execution."));
+        continue;
+      }
+      if (agent->last_seen_ms <= 0 || now - agent->last_seen_ms > window) {
+        FERRY_RETURN_IF_ERROR(ender.Fail(
+            e, "AgentOffline",
+            "Agent " + agent->arn + " has not been heard from since " +
+                (agent->last_seen_ms > 0 ? IsoTime(agent->last_seen_ms)
+                                         : std::string("its activation")) +
+                " (it is OFFLINE after " + std::to_string(window / 1000) +
+                " s of silence), so the execution was ended at " +
+                IsoTime(now) +
+                ". Files in flight may be incomplete; the next execution of "
+                "the task makes the destination consistent."));
+        continue;
+      }
+      if (e.updated_ms == 0 && e.launch_ms > 0 && now - e.launch_ms > window) {
+        FERRY_RETURN_IF_ERROR(ender.Fail(
+            e, "LaunchTimeout",
+            "Agent " + agent->arn + " did not start the execution within " +
+                std::to_string(window / 1000) + " s of " +
+                IsoTime(e.launch_ms) + "."));
+      }
+    }
+    return Status::Ok();
+  });
+}
+
+// --- Schedules ---
+
+Status AgentService::RunSchedulesOnce() {
+  using TimePoint = std::chrono::system_clock::time_point;
+  std::vector<std::string> due;
+  Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    due.clear();
+    const int64_t now = ctx_->now_ms();
+    FERRY_ASSIGN_OR_RETURN(auto tasks, ctx_->store.DueTasks(s, now));
+    for (TaskRecord& t : tasks) {
+      // Claim the run by moving next_run on, so that no other server (and no
+      // later pass) starts it again.
+      std::string expression;
+      if (t.body.contains("Schedule") && t.body["Schedule"].is_object()) {
+        expression = t.body["Schedule"].value("ScheduleExpression", "");
+      }
+      auto schedule = Schedule::Parse(expression);
+      t.next_run_ms = 0;
+      if (schedule.ok()) {
+        auto next = schedule->NextAfter(
+            TimePoint(std::chrono::milliseconds(now)),
+            TimePoint(std::chrono::milliseconds(t.schedule_anchor_ms)));
+        if (next) {
+          t.next_run_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              next->time_since_epoch())
+                              .count();
+        }
+      } else {
+        Log("task " + t.arn + ": schedule '" + expression +
+            "' cannot be read: " + std::string(schedule.status().message()));
+      }
+      FERRY_RETURN_IF_ERROR(ctx_->store.UpdateTask(s, t));
+      due.push_back(t.arn);
+    }
+    return Status::Ok();
+  });
+  FERRY_RETURN_IF_ERROR(st);
+  for (const std::string& task_arn : due) {
+    auto started = StartExecution(*ctx_, task_arn, json::object(), true);
+    if (auto* e = std::get_if<ApiError>(&started)) {
+      Log("task " + task_arn +
+          ": the scheduled execution was not started: " + e->message);
+    } else {
+      Log("task " + task_arn + ": scheduled execution " +
+          std::get<std::string>(started) + " queued");
+    }
+  }
+  return Status::Ok();
+}
+
+// --- The loops ---
+
+void AgentService::Start() {
+  if (loop_) return;
+  stop_.store(false);
+  loop_ = std::make_unique<std::thread>([this] {
+    while (!stop_.load()) {
+      for (auto [name, pass] :
+           {std::pair{"schedules", &AgentService::RunSchedulesOnce},
+            std::pair{"offline agents", &AgentService::MonitorAgentsOnce},
+            std::pair{"dispatch", &AgentService::DispatchOnce}}) {
+        Status st = (this->*pass)();
+        if (!st.ok()) Log(std::string(name) + " pass failed: " + st.ToString());
+      }
+      // Sleep a tick, in short steps so that Stop() is prompt.
+      auto until = std::chrono::steady_clock::now() + ctx_->config.tick;
+      while (!stop_.load() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(
+            std::min<std::chrono::steady_clock::duration>(
+                until - std::chrono::steady_clock::now(),
+                std::chrono::milliseconds(50)));
+      }
+    }
+  });
+}
+
+void AgentService::Stop() {
+  stop_.store(true);
+  if (loop_) {
+    if (loop_->joinable()) loop_->join();
+    loop_.reset();
+  }
+}
+
+}  // namespace ferry::control
