@@ -1,0 +1,657 @@
+#include "ferry/control/server/agent_service.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "ferry/control/server/api_helpers.h"
+#include "ferry/control/server/execution_control.h"
+
+namespace ferry::control {
+namespace {
+
+using nlohmann::json;
+using Type = protocol::Command::Type;
+
+constexpr int64_t kStart = 1'800'000'000'000;  // 2027-01-15
+
+class AgentServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ferry-agent-service-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ctx_.config.data_dir = dir_;
+    ctx_.config.agent_offline_after = std::chrono::seconds(60);
+    ctx_.config.schedule_failure_limit = 3;
+    auto db = OpenSqliteDatabase(dir_ + "/state.db");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ctx_.db = std::move(db).value();
+    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations()).ok());
+    std::array<unsigned char, 32> key{};
+    key.fill(7);
+    ctx_.sealer = Sealer::FromKey(key);
+    auto ca = pki::CreateAuthority("ferry test CA", 1);
+    ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+    ctx_.authority = *ca;
+    ctx_.now_ms = [this] { return now_; };
+    service_ = std::make_unique<AgentService>(&ctx_);
+  }
+  void TearDown() override {
+    service_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  template <typename Fn>
+  void Tx(Fn fn) {
+    Status st = ctx_.db->Transaction([&](SqlSession& s) -> Status {
+      fn(s);
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  // A registered agent (as CreateAgent leaves it: never seen).
+  std::string AddAgent() {
+    AgentRecord a;
+    a.arn = ctx_.Arn("agent/" + ServerContext::NewId("agent"));
+    a.name = "test";
+    a.created_ms = now_;
+    Tx([&](SqlSession& s) { ASSERT_TRUE(ctx_.store.PutAgent(s, a).ok()); });
+    return a.arn;
+  }
+
+  std::string AddLocation(const std::vector<std::string>& agents,
+                          const std::string& type = "LOCAL") {
+    LocationRecord l;
+    l.arn = ctx_.Arn("location/" + ServerContext::NewId("loc"));
+    l.type = type;
+    l.uri = "local://" + l.arn;
+    l.params = {{"Path", "/data/" + l.arn.substr(l.arn.size() - 6)}};
+    l.agent_arns = agents;
+    l.created_ms = now_;
+    Tx([&](SqlSession& s) { ASSERT_TRUE(ctx_.store.PutLocation(s, l).ok()); });
+    return l.arn;
+  }
+
+  std::string AddTask(const std::string& src, const std::string& dst,
+                      json body = json::object()) {
+    TaskRecord t;
+    t.arn = ctx_.Arn("task/" + ServerContext::NewId("task"));
+    t.name = "t";
+    t.source_arn = src;
+    t.destination_arn = dst;
+    t.body = std::move(body);
+    t.created_ms = now_;
+    Tx([&](SqlSession& s) { ASSERT_TRUE(ctx_.store.PutTask(s, t).ok()); });
+    return t.arn;
+  }
+
+  std::string Start(const std::string& task, const json& overrides = {},
+                    bool scheduled = false) {
+    auto started = StartExecution(
+        ctx_, task, overrides.is_null() ? json::object() : overrides,
+        scheduled);
+    if (auto* e = std::get_if<ApiError>(&started)) {
+      ADD_FAILURE() << e->message;
+      return "";
+    }
+    return std::get<std::string>(started);
+  }
+
+  ExecutionRecord Get(const std::string& arn) {
+    ExecutionRecord out;
+    Tx([&](SqlSession& s) {
+      auto e = ctx_.store.GetExecution(s, arn);
+      ASSERT_TRUE(e.ok() && e->has_value()) << arn;
+      out = **e;
+    });
+    return out;
+  }
+  void Put(const ExecutionRecord& e) {
+    Tx([&](SqlSession& s) {
+      ASSERT_TRUE(ctx_.store.UpdateExecution(s, e).ok());
+    });
+  }
+  TaskRecord GetTask(const std::string& arn) {
+    TaskRecord out;
+    Tx([&](SqlSession& s) {
+      auto t = ctx_.store.GetTask(s, arn);
+      ASSERT_TRUE(t.ok() && t->has_value()) << arn;
+      out = **t;
+    });
+    return out;
+  }
+
+  protocol::SyncResponse Sync(
+      const std::string& agent_arn,
+      std::vector<protocol::ExecutionReport> reports = {}) {
+    protocol::SyncRequest r;
+    r.version = "0.1.0";
+    r.executions = std::move(reports);
+    auto answer = service_->Sync(ResourceId(agent_arn), r);
+    EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+    return answer.ok() ? *answer : protocol::SyncResponse();
+  }
+
+  static protocol::ExecutionReport Report(const std::string& arn,
+                                          const std::string& status, bool final,
+                                          json describe = {}) {
+    protocol::ExecutionReport r;
+    r.execution_arn = arn;
+    r.status = status;
+    r.final = final;
+    r.describe = describe.is_null() ? json::object() : describe;
+    return r;
+  }
+
+  void Dispatch() { ASSERT_TRUE(service_->DispatchOnce().ok()); }
+
+  static const protocol::Command* Find(const protocol::SyncResponse& r,
+                                       Type type, const std::string& arn) {
+    for (const protocol::Command& c : r.commands) {
+      if (c.type == type && c.execution_arn == arn) return &c;
+    }
+    return nullptr;
+  }
+
+  // An agent serving two LOCAL locations, seen now, and a task between them.
+  struct Setup {
+    std::string agent, src, dst, task;
+  };
+  Setup OneAgentTask(json body = json::object()) {
+    Setup s;
+    s.agent = AddAgent();
+    s.src = AddLocation({s.agent});
+    s.dst = AddLocation({s.agent});
+    s.task = AddTask(s.src, s.dst, std::move(body));
+    Sync(s.agent);
+    return s;
+  }
+
+  std::string dir_;
+  int64_t now_ = kStart;
+  ServerContext ctx_;
+  std::unique_ptr<AgentService> service_;
+};
+
+// --- Activation ---
+
+TEST_F(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  protocol::ActivationRequest request{req->request_pem, "host-1", "0.1.0"};
+  auto a = service_->Activate(request);
+  auto b = service_->Activate(request);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
+  const std::regex format("[A-Z0-9]{5}(-[A-Z0-9]{5}){4}");
+  EXPECT_TRUE(std::regex_match(a->activation_key, format)) << a->activation_key;
+  EXPECT_EQ(a->activation_key.size(), 29u);
+  EXPECT_NE(a->activation_key, b->activation_key);
+  EXPECT_NE(a->poll_token, b->poll_token);
+  EXPECT_GE(a->poll_token.size(), 32u);
+  EXPECT_EQ(a->expires_at, (kStart + 30 * 60 * 1000) / 1000);
+  Tx([&](SqlSession& s) {
+    auto r = ctx_.store.GetActivation(s, a->activation_key);
+    ASSERT_TRUE(r.ok() && r->has_value());
+    EXPECT_EQ((*r)->hostname, "host-1");
+    EXPECT_EQ((*r)->poll_token_hash.size(), 64u);
+    EXPECT_EQ((*r)->poll_token_hash.find(a->poll_token), std::string::npos)
+        << "only the token's hash is stored";
+  });
+}
+
+TEST_F(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {
+  auto r =
+      service_->Activate({"-----BEGIN CERTIFICATE REQUEST-----\nxx\n"
+                          "-----END CERTIFICATE REQUEST-----\n",
+                          "h", "v"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(AgentServiceTest, ActivationStatePendingActivatedExpired) {
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  auto grant = service_->Activate({req->request_pem, "h", "v"});
+  ASSERT_TRUE(grant.ok());
+  const std::string key = grant->activation_key;
+
+  auto pending = service_->ActivationState(key, grant->poll_token);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_EQ(pending->state, protocol::ActivationStatus::State::kPending);
+
+  auto wrong = service_->ActivationState(key, grant->poll_token + "x");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kPermissionDenied);
+  auto unknown =
+      service_->ActivationState("AAAAA-AAAAA-AAAAA-AAAAA-AAAAA", "token");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+
+  now_ += 31 * 60 * 1000;
+  auto expired = service_->ActivationState(key, grant->poll_token);
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(expired->state, protocol::ActivationStatus::State::kExpired);
+
+  // CreateAgent's part: the request signed, the agent named.
+  Tx([&](SqlSession& s) {
+    auto r = ctx_.store.GetActivation(s, key);
+    ASSERT_TRUE(r.ok() && r->has_value());
+    (*r)->agent_arn = ctx_.Arn("agent/agent-0123456789abcdefg");
+    (*r)->certificate_pem = "-----BEGIN CERTIFICATE-----\n...";
+    ASSERT_TRUE(ctx_.store.UpdateActivation(s, **r).ok());
+  });
+  auto activated = service_->ActivationState(key, grant->poll_token);
+  ASSERT_TRUE(activated.ok());
+  EXPECT_EQ(activated->state, protocol::ActivationStatus::State::kActivated);
+  EXPECT_EQ(activated->agent_arn, ctx_.Arn("agent/agent-0123456789abcdefg"));
+  EXPECT_EQ(activated->certificate_pem, "-----BEGIN CERTIFICATE-----\n...");
+}
+
+// --- Sync ---
+
+TEST_F(AgentServiceTest, UnknownAndDeletedAgentsAreRefused) {
+  protocol::SyncRequest r;
+  auto unknown = service_->Sync("agent-0000000000000000z", r);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kPermissionDenied);
+  auto not_an_agent = service_->Sync("loc-0000000000000000z", r);
+  EXPECT_FALSE(not_an_agent.ok());
+
+  std::string agent = AddAgent();
+  EXPECT_TRUE(service_->Sync(ResourceId(agent), r).ok());
+  Tx([&](SqlSession& s) {
+    ASSERT_TRUE(ctx_.store.DeleteAgent(s, agent).ok());
+  });
+  auto deleted = service_->Sync(ResourceId(agent), r);
+  ASSERT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.status().code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(AgentServiceTest, SyncRecordsTheHeartbeatAndVersion) {
+  std::string agent = AddAgent();
+  now_ += 1234;
+  protocol::SyncRequest r;
+  r.version = "9.8.7";
+  ASSERT_TRUE(service_->Sync(ResourceId(agent), r).ok());
+  Tx([&](SqlSession& s) {
+    auto a = ctx_.store.GetAgent(s, agent);
+    ASSERT_TRUE(a.ok() && a->has_value());
+    EXPECT_EQ((*a)->last_seen_ms, kStart + 1234);
+    EXPECT_EQ((*a)->version, "9.8.7");
+  });
+}
+
+TEST_F(AgentServiceTest, AQueuedExecutionWaitsForAnOnlineAgent) {
+  std::string agent = AddAgent();
+  std::string task = AddTask(AddLocation({agent}), AddLocation({agent}));
+  std::string exec = Start(task);
+  Dispatch();
+  EXPECT_EQ(Get(exec).status, "QUEUED") << "the agent never connected";
+  Sync(agent);
+  now_ += 1000;
+  Dispatch();
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "LAUNCHING");
+  EXPECT_EQ(e.agent_arn, agent);
+  EXPECT_EQ(e.launch_ms, kStart + 1000);
+
+  // An agent silent past agent_offline_after is not given work.
+  std::string exec2 =
+      Start(AddTask(AddLocation({agent}), AddLocation({agent})));
+  now_ += 61'000;
+  Dispatch();
+  EXPECT_EQ(Get(exec2).status, "QUEUED");
+}
+
+TEST_F(AgentServiceTest, RunExecutionCarriesTheTaskUntilReported) {
+  Setup s = OneAgentTask(
+      {{"Options", {{"VerifyMode", "NONE"}, {"BytesPerSecond", 5000}}},
+       {"Excludes", {{{"FilterType", "SIMPLE_PATTERN"}, {"Value", "*.tmp"}}}}});
+  std::string exec = Start(
+      s.task,
+      {{"Includes", {{{"FilterType", "SIMPLE_PATTERN"}, {"Value", "/keep"}}}}});
+  Dispatch();
+  protocol::SyncResponse r = Sync(s.agent);
+  const protocol::Command* run = Find(r, Type::kRunExecution, exec);
+  ASSERT_NE(run, nullptr);
+  EXPECT_EQ(run->task_arn, s.task);
+  EXPECT_EQ(run->options["VerifyMode"], "NONE");
+  EXPECT_EQ(run->options["BytesPerSecond"], 5000);
+  EXPECT_EQ(run->bytes_per_second, 5000);
+  EXPECT_EQ(run->includes, "/keep");
+  EXPECT_EQ(run->excludes, "*.tmp");
+  EXPECT_FALSE(run->has_manifest);
+  EXPECT_EQ(run->source.arn, s.src);
+  EXPECT_EQ(run->source.type, "LOCAL");
+  EXPECT_TRUE(run->source.parameters.contains("Path"));
+  EXPECT_EQ(run->destination.arn, s.dst);
+
+  // Repeated until the agent reports it (at-least-once).
+  EXPECT_NE(Find(Sync(s.agent), Type::kRunExecution, exec), nullptr);
+  r = Sync(s.agent, {Report(exec, "PREPARING", false,
+                            {{"FilesListed", {{"AtSource", 10}}},
+                             {"Options", {{"BytesPerSecond", 5000}}}})});
+  EXPECT_TRUE(r.commands.empty());
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "PREPARING");
+  EXPECT_EQ(e.describe["FilesListed"]["AtSource"], 10);
+  EXPECT_GT(e.updated_ms, 0);
+  EXPECT_TRUE(
+      Sync(s.agent, {Report(exec, "TRANSFERRING", false)}).commands.empty());
+}
+
+TEST_F(AgentServiceTest, AFinalReportIsStoredAndAcknowledged) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  now_ += 5000;
+  json describe = {{"Status", "SUCCESS"},
+                   {"FilesTransferred", 3},
+                   {"Result", {{"TransferStatus", "SUCCESS"}}}};
+  protocol::SyncResponse r =
+      Sync(s.agent, {Report(exec, "SUCCESS", true, describe)});
+  ASSERT_EQ(r.acknowledged, std::vector<std::string>{exec});
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "SUCCESS");
+  EXPECT_EQ(e.end_ms, kStart + 5000);
+  EXPECT_EQ(e.describe["FilesTransferred"], 3);
+  // A repeated final report (the answer was lost) is acknowledged again.
+  now_ += 1000;
+  r = Sync(s.agent, {Report(exec, "SUCCESS", true, describe)});
+  EXPECT_EQ(r.acknowledged, std::vector<std::string>{exec});
+  EXPECT_EQ(Get(exec).end_ms, kStart + 5000);
+  // A final status in a report that is not final changes nothing.
+  std::string exec2 = Start(s.task);
+  Dispatch();
+  Sync(s.agent, {Report(exec2, "SUCCESS", false)});
+  EXPECT_EQ(Get(exec2).status, "LAUNCHING");
+}
+
+TEST_F(AgentServiceTest, ReportsOfOtherAgentsExecutionsAreIgnored) {
+  Setup s = OneAgentTask();
+  std::string other = AddAgent();
+  std::string exec = Start(s.task);
+  Dispatch();
+  protocol::SyncResponse r = Sync(other, {Report(exec, "SUCCESS", true)});
+  EXPECT_TRUE(r.acknowledged.empty());
+  EXPECT_EQ(Get(exec).status, "LAUNCHING");
+  // Unknown executions (their task deleted): a result is forgotten, a run
+  // stopped.
+  const std::string gone = s.task + "/execution/exec-00000000000000000";
+  r = Sync(s.agent, {Report(gone, "ERROR", true)});
+  EXPECT_EQ(r.acknowledged, std::vector<std::string>{gone});
+  r = Sync(s.agent, {Report(gone, "TRANSFERRING", false)});
+  EXPECT_NE(Find(r, Type::kCancelExecution, gone), nullptr);
+}
+
+TEST_F(AgentServiceTest, CancelIsRepeatedUntilTheEnd) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  ExecutionRecord e = Get(exec);
+  e.cancel_requested = true;  // CancelTaskExecution
+  e.status = "CANCELLING";
+  Put(e);
+  protocol::SyncResponse r =
+      Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  EXPECT_NE(Find(r, Type::kCancelExecution, exec), nullptr);
+  EXPECT_EQ(Get(exec).status, "CANCELLING") << "the agent's lag is not news";
+  r = Sync(s.agent, {Report(exec, "CANCELLING", false)});
+  EXPECT_NE(Find(r, Type::kCancelExecution, exec), nullptr);
+  r = Sync(s.agent,
+           {Report(exec, "ERROR", true,
+                   {{"Result", {{"ErrorCode", "OperationCanceled"}}}})});
+  EXPECT_EQ(r.acknowledged.size(), 1u);
+  EXPECT_TRUE(r.commands.empty());
+  EXPECT_EQ(Get(exec).status, "ERROR");
+}
+
+TEST_F(AgentServiceTest, CancelBeforeTheAgentStartedEndsAtOnce) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  ExecutionRecord e = Get(exec);
+  e.cancel_requested = true;
+  e.status = "CANCELLING";
+  Put(e);
+  protocol::SyncResponse r = Sync(s.agent);
+  EXPECT_EQ(Find(r, Type::kRunExecution, exec), nullptr);
+  e = Get(exec);
+  EXPECT_EQ(e.status, "ERROR");
+  EXPECT_EQ(e.describe["Result"]["ErrorCode"], "OperationCanceled");
+}
+
+TEST_F(AgentServiceTest, BandwidthFollowsTheRecord) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  json at_unlimited = {{"Options", {{"BytesPerSecond", -1}}}};
+  EXPECT_TRUE(Sync(s.agent, {Report(exec, "TRANSFERRING", false, at_unlimited)})
+                  .commands.empty());
+  ExecutionRecord e = Get(exec);
+  e.bytes_per_second = 1000;  // UpdateTaskExecution
+  Put(e);
+  protocol::SyncResponse r =
+      Sync(s.agent, {Report(exec, "TRANSFERRING", false, at_unlimited)});
+  const protocol::Command* bw = Find(r, Type::kSetBandwidth, exec);
+  ASSERT_NE(bw, nullptr);
+  EXPECT_EQ(bw->bytes_per_second, 1000);
+  r = Sync(s.agent, {Report(exec, "TRANSFERRING", false,
+                            {{"Options", {{"BytesPerSecond", 1000}}}})});
+  EXPECT_TRUE(r.commands.empty());
+}
+
+TEST_F(AgentServiceTest, AnExecutionTheAgentLostEnds) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  Sync(s.agent);  // restarted: it no longer knows the execution
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "ERROR");
+  EXPECT_EQ(e.describe["Result"]["ErrorCode"], "AgentRestarted");
+  EXPECT_EQ(e.describe["Result"]["TransferStatus"], "ERROR");
+}
+
+// --- Dispatch ---
+
+TEST_F(AgentServiceTest, OneExecutionPerTaskInStartOrder) {
+  Setup s = OneAgentTask();
+  std::string first = Start(s.task);
+  std::string second = Start(s.task);
+  std::string third = Start(s.task);
+  std::string other_task = Start(AddTask(s.src, s.dst));
+  Dispatch();
+  EXPECT_EQ(Get(first).status, "LAUNCHING");
+  EXPECT_EQ(Get(second).status, "QUEUED");
+  EXPECT_EQ(Get(third).status, "QUEUED");
+  EXPECT_EQ(Get(other_task).status, "LAUNCHING") << "tasks run side by side";
+  Dispatch();
+  EXPECT_EQ(Get(second).status, "QUEUED");
+  Sync(s.agent,
+       {Report(first, "SUCCESS", true), Report(other_task, "SUCCESS", true)});
+  Dispatch();
+  EXPECT_EQ(Get(second).status, "LAUNCHING");
+  EXPECT_EQ(Get(third).status, "QUEUED");
+}
+
+TEST_F(AgentServiceTest, TheLeastBusyAgentGetsTheWork) {
+  std::string a1 = AddAgent(), a2 = AddAgent();
+  std::string src = AddLocation({a1, a2}), dst = AddLocation({a1, a2});
+  Sync(a1);
+  Sync(a2);
+  std::string e1 = Start(AddTask(src, dst));
+  std::string e2 = Start(AddTask(src, dst));
+  std::string e3 = Start(AddTask(src, dst));
+  Dispatch();
+  EXPECT_NE(Get(e1).agent_arn, Get(e2).agent_arn);
+  // Both have one; e3 goes to either, which then has two.
+  EXPECT_FALSE(Get(e3).agent_arn.empty());
+  // An offline agent is passed over.
+  now_ += 30'000;
+  Sync(a2);
+  now_ += 31'000;  // a1 silent for 61 s
+  std::string e4 = Start(AddTask(src, dst));
+  Dispatch();
+  EXPECT_EQ(Get(e4).agent_arn, a2);
+}
+
+TEST_F(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
+  std::string a1 = AddAgent(), a2 = AddAgent();
+  Sync(a1);
+  Sync(a2);
+  std::string exec = Start(AddTask(AddLocation({a1}), AddLocation({a2})));
+  Dispatch();
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "ERROR");
+  EXPECT_GT(e.end_ms, 0);
+  EXPECT_EQ(e.describe["Result"]["ErrorCode"], "AgentsDiffer");
+  const std::string detail = e.describe["Result"]["ErrorDetail"];
+  EXPECT_NE(detail.find(a1), std::string::npos) << detail;
+  EXPECT_NE(detail.find(a2), std::string::npos) << detail;
+}
+
+TEST_F(AgentServiceTest, NonLocalLocationsEndErrorNamingTheType) {
+  std::string agent = AddAgent();
+  Sync(agent);
+  std::string exec =
+      Start(AddTask(AddLocation({agent}, "NFS"), AddLocation({agent})));
+  Dispatch();
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "ERROR");
+  EXPECT_EQ(e.describe["Result"]["ErrorCode"], "UnsupportedLocationType");
+  const std::string detail = e.describe["Result"]["ErrorDetail"];
+  EXPECT_NE(detail.find("NFS"), std::string::npos) << detail;
+}
+
+// --- Offline agents ---
+
+TEST_F(AgentServiceTest, ASilentAgentsExecutionsEndAgentOffline) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  now_ += 59'000;
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  EXPECT_EQ(Get(exec).status, "TRANSFERRING");
+  now_ += 2'000;
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "ERROR");
+  EXPECT_EQ(e.describe["Result"]["ErrorCode"], "AgentOffline");
+  const std::string detail = e.describe["Result"]["ErrorDetail"];
+  EXPECT_NE(detail.find(s.agent), std::string::npos) << detail;
+  EXPECT_NE(detail.find("2027-01-15T"), std::string::npos) << detail;
+  // When the agent comes back and still runs it, it is told to stop.
+  protocol::SyncResponse r =
+      Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  EXPECT_NE(Find(r, Type::kCancelExecution, exec), nullptr);
+  EXPECT_EQ(Get(exec).describe["Result"]["ErrorCode"], "AgentOffline");
+}
+
+TEST_F(AgentServiceTest, ALaunchTheAgentNeverTookEnds) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  for (int i = 0; i < 7; ++i) {
+    now_ += 10'000;
+    Sync(s.agent);  // online, but never reports the execution
+  }
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  ExecutionRecord e = Get(exec);
+  EXPECT_EQ(e.status, "ERROR");
+  EXPECT_EQ(e.describe["Result"]["ErrorCode"], "LaunchTimeout");
+}
+
+// --- Schedules ---
+
+TEST_F(AgentServiceTest, ADueScheduleStartsOneExecution) {
+  Setup s = OneAgentTask();
+  TaskRecord t = GetTask(s.task);
+  t.body["Schedule"] = {{"ScheduleExpression", "rate(1 hour)"}};
+  t.schedule_status = "ENABLED";
+  t.schedule_anchor_ms = kStart - 3'600'000;
+  t.next_run_ms = kStart;
+  Tx([&](SqlSession& sql) { ASSERT_TRUE(ctx_.store.UpdateTask(sql, t).ok()); });
+
+  ASSERT_TRUE(service_->RunSchedulesOnce().ok());
+  ASSERT_TRUE(service_->RunSchedulesOnce().ok());
+  std::vector<ExecutionRecord> execs;
+  Tx([&](SqlSession& sql) {
+    auto page = ctx_.store.ListExecutions(sql, s.task, "", 100);
+    ASSERT_TRUE(page.ok());
+    execs = page->items;
+  });
+  ASSERT_EQ(execs.size(), 1u);
+  EXPECT_TRUE(execs[0].scheduled);
+  EXPECT_EQ(execs[0].status, "QUEUED");
+  EXPECT_EQ(GetTask(s.task).next_run_ms, kStart + 3'600'000);
+}
+
+TEST_F(AgentServiceTest, RepeatedScheduledFailuresDisableTheSchedule) {
+  Setup s = OneAgentTask();
+  TaskRecord t = GetTask(s.task);
+  t.body["Schedule"] = {{"ScheduleExpression", "rate(1 hour)"}};
+  t.schedule_status = "ENABLED";
+  t.schedule_anchor_ms = kStart;
+  t.next_run_ms = kStart + 3'600'000;
+  Tx([&](SqlSession& sql) { ASSERT_TRUE(ctx_.store.UpdateTask(sql, t).ok()); });
+
+  auto run_and_end = [&](const std::string& status, bool scheduled = true) {
+    std::string exec = Start(s.task, {}, scheduled);
+    Dispatch();
+    Sync(s.agent, {Report(exec, status, true,
+                          {{"Result",
+                            {{"ErrorCode", "SourceLocationError"},
+                             {"ErrorDetail", "No such directory"}}}})});
+    now_ += 1000;
+    Sync(s.agent);  // stay online
+  };
+  run_and_end("ERROR");
+  run_and_end("ERROR");
+  EXPECT_EQ(GetTask(s.task).scheduled_failures, 2);
+  run_and_end("SUCCESS");
+  EXPECT_EQ(GetTask(s.task).scheduled_failures, 0) << "a success resets";
+  run_and_end("ERROR");
+  run_and_end("ERROR", /*scheduled=*/false);  // by hand: does not count
+  run_and_end("ERROR");
+  EXPECT_EQ(GetTask(s.task).schedule_status, "ENABLED");
+  // The third failure in a row is noticed by the offline monitor.
+  std::string exec = Start(s.task, {}, true);
+  Dispatch();
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  now_ += 61'000;
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  TaskRecord after = GetTask(s.task);
+  EXPECT_EQ(after.scheduled_failures, 3);
+  EXPECT_EQ(after.schedule_status, "DISABLED");
+  EXPECT_EQ(after.schedule_disabled_by, "SERVICE");
+  EXPECT_NE(after.schedule_disabled_reason.find("3 scheduled executions"),
+            std::string::npos)
+      << after.schedule_disabled_reason;
+  EXPECT_NE(after.schedule_disabled_reason.find("AgentOffline"),
+            std::string::npos)
+      << after.schedule_disabled_reason;
+  EXPECT_EQ(after.next_run_ms, 0);
+}
+
+TEST_F(AgentServiceTest, TheBackgroundLoopDispatches) {
+  ctx_.config.tick = std::chrono::milliseconds(20);
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  service_->Start();
+  for (int i = 0; i < 100 && Get(exec).status == "QUEUED"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  service_->Stop();
+  EXPECT_EQ(Get(exec).status, "LAUNCHING");
+}
+
+}  // namespace
+}  // namespace ferry::control
