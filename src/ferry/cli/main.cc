@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "ferry/base/version.h"
+#include "ferry/cli/agent_command.h"
 #include "ferry/cli/checksum_command.h"
 #include "ferry/cli/sync_command.h"
 
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   ferry::AddSyncCommand(app, sync_args);
   ferry::ChecksumArgs checksum_args;
   ferry::AddChecksumCommand(app, checksum_args);
+  ferry::AgentArgs agent_args;
+  ferry::AddAgentCommand(app, agent_args);
 
   try {
     app.parse(argc, argv);
@@ -30,5 +33,6 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("sync")) return ferry::RunSync(sync_args);
   if (app.got_subcommand("checksum")) return ferry::RunChecksum(checksum_args);
+  if (app.got_subcommand("agent")) return ferry::RunAgent(agent_args);
   return 2;
 }

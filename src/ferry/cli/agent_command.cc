@@ -1,0 +1,115 @@
+#include "ferry/cli/agent_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "ferry/agent/agent.h"
+
+namespace ferry {
+namespace {
+
+// Turns SIGINT and SIGTERM into Agent::Stop() from a thread of its own.
+// SIGUSR1 (sent by the destructor) ends the thread.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(agent::Agent* agent) : agent_(agent) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~StopOnSignal() {
+    done_.store(true);
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    while (!done_.load()) {
+      int sig = 0;
+      if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1) continue;
+      const char msg[] = "ferry agent: stopping\n";
+      (void)!::write(2, msg, sizeof(msg) - 1);
+      agent_->Stop();
+    }
+  }
+  agent::Agent* agent_;
+  sigset_t set_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+void AddAgentCommand(CLI::App& app, AgentArgs& args) {
+  CLI::App* cmd = app.add_subcommand(
+      "agent",
+      "Run a ferry agent next to the storage: it activates with the server "
+      "(printing an activation key for CreateAgent on first start), then "
+      "keeps one outbound mutual-TLS session and runs the task executions "
+      "the server gives it.");
+  cmd->add_option("--server", args.server,
+                  "The server's URL: https://HOST:PORT")
+      ->required();
+  cmd->add_option("--data-dir", args.data_dir,
+                  "Directory for the agent's key, certificate and identity "
+                  "(created if missing)")
+      ->required();
+  cmd->add_option("--ca-bundle", args.ca_bundle,
+                  "The server's certificate authority (ca.pem of `ferry "
+                  "server init`): the only one trusted")
+      ->required();
+  cmd->add_option("--threads", args.threads,
+                  "Transfer workers per execution (default: the number of "
+                  "cores)");
+  cmd->add_option("--poll-interval-ms", args.poll_ms,
+                  "Sync with the server at most this often (default 1000; "
+                  "the server may ask for less often)");
+}
+
+int RunAgent(const AgentArgs& args) {
+  agent::AgentConfig config;
+  config.server_url = args.server;
+  config.data_dir = args.data_dir;
+  config.ca_bundle = args.ca_bundle;
+  config.threads = args.threads;
+  if (args.poll_ms < 10 || args.poll_ms > 600000) {
+    std::fprintf(stderr,
+                 "ferry agent: --poll-interval-ms must be 10..600000\n");
+    return 2;
+  }
+  config.poll_interval = std::chrono::milliseconds(args.poll_ms);
+  auto agent = agent::Agent::Open(config);
+  if (!agent.ok()) {
+    std::fprintf(stderr, "ferry agent: %s\n",
+                 std::string(agent.status().message()).c_str());
+    return 2;
+  }
+  Status st;
+  {
+    StopOnSignal signals(agent->get());
+    st = (*agent)->Run([](const std::string& key) {
+      std::printf(
+          "Activation key: %s; pass it to CreateAgent (aws datasync "
+          "create-agent --activation-key %s --agent-name NAME, or ferry "
+          "create-agent ...). It is valid for 30 minutes.\n",
+          key.c_str(), key.c_str());
+      std::fflush(stdout);
+    });
+  }
+  if (!st.ok() && st.code() != StatusCode::kCancelled) {
+    std::fprintf(stderr, "ferry agent: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ferry

@@ -1,0 +1,22 @@
+// `ferry agent`: runs the agent daemon (agent/agent.h) in the foreground
+// until SIGINT or SIGTERM. On first start it prints the activation key to pass
+// to CreateAgent.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace ferry {
+
+struct AgentArgs {
+  std::string server;     // https://host:port
+  std::string data_dir;   // the agent's key, certificate and identity
+  std::string ca_bundle;  // the server's CA (ca.pem of `ferry server init`)
+  int threads = 0;        // transfer workers per execution (0: per core)
+  int poll_ms = 1000;     // how often it syncs at most
+};
+
+void AddAgentCommand(CLI::App& app, AgentArgs& args);
+int RunAgent(const AgentArgs& args);
+
+}  // namespace ferry
