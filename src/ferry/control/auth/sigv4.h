@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "ferry/base/status.h"
@@ -28,8 +29,8 @@ struct AwsCredentials {
 // case-insensitively.
 struct SignableRequest {
   std::string method = "POST";
-  std::string path = "/";    // as sent, percent-encoded
-  std::string query;         // as sent, without '?'
+  std::string path = "/";  // as sent, percent-encoded
+  std::string query;       // as sent, without '?'
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
 
@@ -58,7 +59,8 @@ struct VerifiedCaller {
 // (missing or malformed header), worded as AWS words them.
 std::variant<VerifiedCaller, ApiError> VerifyRequest(
     const SignableRequest& request, std::string_view service,
-    const std::function<std::optional<std::string>(std::string_view access_key_id)>& secret_for,
+    const std::function<
+        std::optional<std::string>(std::string_view access_key_id)>& secret_for,
     std::chrono::system_clock::time_point now,
     std::chrono::seconds max_skew = std::chrono::minutes(15));
 
