@@ -128,7 +128,7 @@ Reply Exchange(httplib::SSLClient* client, const char* method,
           ? client->Get(path.c_str())
           : client->Post(path.c_str(), body, "application/json");
   if (!res) {
-    reply.error = httplib::to_string(res.error());
+    reply.error = "no answer (" + httplib::to_string(res.error()) + ")";
     long verify = client->get_openssl_verify_result();
     if (verify != 0) {
       reply.error += " (certificate: " +

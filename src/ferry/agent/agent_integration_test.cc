@@ -1,0 +1,321 @@
+// A real `ferry server` (HTTPS on 127.0.0.1, SQLite) and a real agent (mutual
+// TLS) in one process: activation through CreateAgent, a task between two
+// LOCAL locations that ends SUCCESS with the destination equal to the source,
+// a bandwidth change and a cancellation while running, a server restart
+// while an execution runs, and an agent that stops mid-execution (the
+// execution ends AgentOffline).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "ferry/agent/agent.h"
+#include "ferry/control/server/api.h"
+#include "ferry/control/server/server.h"
+
+namespace ferry {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+void WriteFile(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+}
+
+// Relative path -> content ("<dir>" for folders).
+std::map<std::string, std::string> Tree(const fs::path& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    std::string rel = fs::relative(e.path(), root).string();
+    if (e.is_directory()) {
+      out[rel] = "<dir>";
+    } else {
+      std::ifstream in(e.path(), std::ios::binary);
+      out[rel] = std::string((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+    }
+  }
+  return out;
+}
+
+std::string Pattern(size_t n, char seed) {
+  std::string s(n, '\0');
+  uint32_t x = static_cast<unsigned char>(seed) * 2654435761u + 1;
+  for (char& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+class AgentIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ferry-agent-it-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    control::InitOptions init;
+    init.data_dir = (root_ / "server").string();
+    init.names = {"127.0.0.1", "localhost"};
+    Status st = control::InitDataDir(init);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    StartServer(0, std::chrono::seconds(30));
+  }
+
+  void TearDown() override {
+    StopAgent();
+    StopServer();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  void StartServer(int port, std::chrono::seconds offline_after) {
+    control::ServerConfig config;
+    config.data_dir = (root_ / "server").string();
+    config.listen = "127.0.0.1:" + std::to_string(port);
+    config.tick = std::chrono::milliseconds(50);
+    config.agent_offline_after = offline_after;
+    auto server = control::Server::Open(config);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    server_thread_ = std::thread([this] {
+      Status st = server_->Serve();
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    });
+    auto until = Clock::now() + std::chrono::seconds(10);
+    while (server_->port() == 0 && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_GT(server_->port(), 0);
+    port_ = server_->port();
+  }
+
+  void StopServer() {
+    if (!server_) return;
+    server_->Stop();
+    if (server_thread_.joinable()) server_thread_.join();
+    server_.reset();
+  }
+
+  // Starts the agent and activates it with CreateAgent.
+  void StartAgent() {
+    agent::AgentConfig config;
+    config.server_url = "https://127.0.0.1:" + std::to_string(port_);
+    config.data_dir = (root_ / "agent").string();
+    config.ca_bundle = (root_ / "server" / "ca.pem").string();
+    config.poll_interval = std::chrono::milliseconds(100);
+    config.threads = 2;
+    auto agent = agent::Agent::Open(config);
+    ASSERT_TRUE(agent.ok()) << agent.status().ToString();
+    agent_ = std::move(agent).value();
+    auto key = std::make_shared<std::promise<std::string>>();
+    agent_thread_ = std::thread([this, key] {
+      bool told = false;
+      Status st = agent_->Run([&](const std::string& k) {
+        if (!told) key->set_value(k);
+        told = true;
+      });
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    });
+    if (!agent_arn_.empty()) return;  // activated before
+    auto future = key->get_future();
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(20)),
+              std::future_status::ready);
+    const std::string activation_key = future.get();
+    EXPECT_EQ(activation_key.size(), 29u);
+    json created = Api("CreateAgent", {{"ActivationKey", activation_key},
+                                       {"AgentName", "it-agent"}});
+    agent_arn_ = created["AgentArn"];
+    auto until = Clock::now() + std::chrono::seconds(20);
+    while (agent_->arn().empty() && Clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(agent_->arn(), agent_arn_);
+    EXPECT_EQ(fs::status(root_ / "agent" / "agent.key").permissions() &
+                  fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+  }
+
+  void StopAgent() {
+    if (!agent_) return;
+    agent_->Stop();
+    if (agent_thread_.joinable()) agent_thread_.join();
+    agent_.reset();
+  }
+
+  json Api(const std::string& operation, const json& request) {
+    static const control::ApiRegistry registry = control::AllApis();
+    control::ApiCall call{server_->context(), operation, "test", request};
+    auto it = registry.find(operation);
+    if (it == registry.end()) {
+      ADD_FAILURE() << "no handler for " << operation;
+      return json::object();
+    }
+    control::ApiResult result = it->second(call);
+    if (auto* e = std::get_if<ApiError>(&result)) {
+      ADD_FAILURE() << operation << ": " << e->type << ": " << e->message;
+      return json::object();
+    }
+    return std::get<json>(result);
+  }
+
+  std::string Location(const fs::path& path) {
+    fs::create_directories(path);
+    return Api(
+        "CreateLocationLocal",
+        {{"Path", path.string()}, {"AgentArns", {agent_arn_}}})["LocationArn"];
+  }
+
+  std::string Task(const fs::path& src, const fs::path& dst,
+                   json options = json::object()) {
+    json request = {{"SourceLocationArn", Location(src)},
+                    {"DestinationLocationArn", Location(dst)},
+                    {"Name", "it"}};
+    if (!options.empty()) request["Options"] = options;
+    return Api("CreateTask", request)["TaskArn"];
+  }
+
+  std::string Start(const std::string& task, json overrides = json::object()) {
+    overrides["TaskArn"] = task;
+    return Api("StartTaskExecution", overrides)["TaskExecutionArn"];
+  }
+
+  json Describe(const std::string& exec) {
+    return Api("DescribeTaskExecution", {{"TaskExecutionArn", exec}});
+  }
+
+  // Waits until the execution's status is one of `statuses`.
+  json WaitFor(const std::string& exec,
+               const std::vector<std::string>& statuses, double seconds) {
+    auto until = Clock::now() + std::chrono::duration<double>(seconds);
+    json d;
+    while (Clock::now() < until) {
+      d = Describe(exec);
+      std::string s = d.value("Status", "");
+      if (std::find(statuses.begin(), statuses.end(), s) != statuses.end()) {
+        return d;
+      }
+      if ((s == "SUCCESS" || s == "ERROR") &&
+          std::find(statuses.begin(), statuses.end(), "TRANSFERRING") !=
+              statuses.end()) {
+        break;  // ended before it could be seen transferring
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "execution did not reach the status in time: "
+                  << d.dump(1);
+    return d;
+  }
+
+  fs::path root_;
+  std::unique_ptr<control::Server> server_;
+  std::thread server_thread_;
+  int port_ = 0;
+  std::unique_ptr<agent::Agent> agent_;
+  std::thread agent_thread_;
+  std::string agent_arn_;
+};
+
+TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  // ONLINE from its first sync on.
+  json agent;
+  for (int i = 0; i < 100; ++i) {
+    agent = Api("DescribeAgent", {{"AgentArn", agent_arn_}});
+    if (agent["Status"] == "ONLINE") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(agent["Status"], "ONLINE") << agent.dump();
+
+  // 1. A first execution copies everything and verifies it.
+  const fs::path src = root_ / "src", dst = root_ / "dst";
+  WriteFile(src / "a.txt", "alpha");
+  WriteFile(src / "d/e/b.bin", Pattern(300'000, 'b'));
+  WriteFile(src / "d/empty", "");
+  WriteFile(src / "skip.tmp", "excluded");
+  std::string task = Task(src, dst);
+  auto t0 = Clock::now();
+  std::string exec = Start(
+      task,
+      {{"Excludes", {{{"FilterType", "SIMPLE_PATTERN"}, {"Value", "*.tmp"}}}}});
+  json done = WaitFor(exec, {"SUCCESS", "ERROR"}, 30);
+  ASSERT_EQ(done["Status"], "SUCCESS") << done.dump(1);
+  EXPECT_EQ(done["FilesTransferred"], 3);
+  EXPECT_EQ(done["BytesWritten"], 300'005);
+  EXPECT_EQ(done["Result"]["VerifyStatus"], "SUCCESS");
+  EXPECT_TRUE(done.contains("EndTime"));
+  auto expected = Tree(src);
+  expected.erase("skip.tmp");
+  EXPECT_EQ(Tree(dst), expected);
+  std::fprintf(stderr, "first execution: %.2f s\n",
+               std::chrono::duration<double>(Clock::now() - t0).count());
+
+  // 2. A slow execution speeds up when its limit is lifted...
+  const fs::path big = root_ / "big", big_dst = root_ / "big-dst";
+  WriteFile(big / "big.bin", Pattern(6 << 20, 'x'));  // 6 MiB
+  std::string slow_task = Task(big, big_dst);
+  exec =
+      Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 512 << 10}}}});
+  WaitFor(exec, {"TRANSFERRING"}, 20);
+  Api("UpdateTaskExecution",
+      {{"TaskExecutionArn", exec}, {"Options", {{"BytesPerSecond", -1}}}});
+  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 8);  // 12 s at 512 KiB/s
+  EXPECT_EQ(done["Status"], "SUCCESS") << done.dump(1);
+  EXPECT_EQ(Tree(big_dst), Tree(big));
+
+  // ... and a cancelled one ends OperationCanceled.
+  fs::remove_all(big_dst);
+  exec =
+      Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 256 << 10}}}});
+  WaitFor(exec, {"TRANSFERRING"}, 20);
+  Api("CancelTaskExecution", {{"TaskExecutionArn", exec}});
+  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 10);
+  EXPECT_EQ(done["Status"], "ERROR");
+  EXPECT_EQ(done["Result"]["ErrorCode"], "OperationCanceled") << done.dump(1);
+  EXPECT_FALSE(fs::exists(big_dst / "big.bin"));
+
+  // 3. The server restarts while an execution runs: it still finishes, with
+  // the right counters.
+  fs::remove_all(big_dst);
+  exec = Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 2 << 20}}}});
+  WaitFor(exec, {"TRANSFERRING"}, 20);
+  const int port = port_;
+  StopServer();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_NO_FATAL_FAILURE(StartServer(port, std::chrono::seconds(30)));
+  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 20);
+  EXPECT_EQ(done["Status"], "SUCCESS") << done.dump(1);
+  EXPECT_EQ(done["FilesTransferred"], 1);
+  EXPECT_EQ(done["BytesWritten"], 6 << 20);
+  EXPECT_EQ(done["FilesVerified"], 1);
+  EXPECT_EQ(Tree(big_dst), Tree(big));
+
+  // 4. The agent stops mid-execution: the execution ends AgentOffline (on a
+  // server that declares agents offline after 2 s of silence).
+  StopServer();
+  ASSERT_NO_FATAL_FAILURE(StartServer(port, std::chrono::seconds(2)));
+  fs::remove_all(big_dst);
+  exec =
+      Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 256 << 10}}}});
+  WaitFor(exec, {"TRANSFERRING"}, 20);
+  auto stopped = Clock::now();
+  StopAgent();
+  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 10);
+  EXPECT_EQ(done["Status"], "ERROR");
+  EXPECT_EQ(done["Result"]["ErrorCode"], "AgentOffline") << done.dump(1);
+  EXPECT_NE(done["Result"]["ErrorDetail"].get<std::string>().find(agent_arn_),
+            std::string::npos);
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - stopped).count(), 6);
+  agent = Api("DescribeAgent", {{"AgentArn", agent_arn_}});
+  EXPECT_EQ(agent["Status"], "OFFLINE") << agent.dump();
+}
+
+}  // namespace
+}  // namespace ferry
