@@ -84,7 +84,7 @@ int WaitForExecution(const std::string& execution_arn,
     std::this_thread::sleep_for(options.interval);
   }
   clear();
-  out << last.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+  out << last.dump(4, ' ', false, nlohmann::json::error_handler_t::replace)
       << std::endl;
   return last.value("Status", "") == "SUCCESS" ? 0 : 1;
 }
