@@ -582,6 +582,7 @@ Status Agent::Impl::Session() {
   for (auto& [arn, exec] : running) {
     exec->Abandon();
     protocol::ExecutionReport r = exec->Report();
+    if (!r.final) continue;
     Status saved = PersistFinal(r);
     if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
   }

@@ -8,26 +8,29 @@
 
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/execution_control.h"
+#include "ferry/control/server/test_database.h"
 
 namespace ferry::control {
 namespace {
 
 using nlohmann::json;
 using Type = protocol::Command::Type;
+using testing::Backend;
 
 constexpr int64_t kStart = 1'800'000'000'000;  // 2027-01-15
 
-class AgentServiceTest : public ::testing::Test {
+// One suite, both databases (PostgreSQL: dispatch claims rows FOR UPDATE
+// SKIP LOCKED).
+class AgentServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ferry-agent-service-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    ctx_.config.data_dir = dir_;
     ctx_.config.agent_offline_after = std::chrono::seconds(60);
     ctx_.config.schedule_failure_limit = 3;
-    auto db = OpenSqliteDatabase(dir_ + "/state.db");
+    auto db = testing::TestDatabase::Create(GetParam());
     ASSERT_TRUE(db.ok()) << db.status().ToString();
-    ctx_.db = std::move(db).value();
+    test_db_ = std::move(db).value();
+    // The context owns its database: hand it over, keep the schema's owner.
+    ctx_.db = std::move(test_db_->db);
     ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations()).ok());
     std::array<unsigned char, 32> key{};
     key.fill(7);
@@ -40,8 +43,8 @@ class AgentServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    ctx_.db.reset();
+    test_db_.reset();
   }
 
   template <typename Fn>
@@ -171,7 +174,7 @@ class AgentServiceTest : public ::testing::Test {
     return s;
   }
 
-  std::string dir_;
+  std::unique_ptr<testing::TestDatabase> test_db_;
   int64_t now_ = kStart;
   ServerContext ctx_;
   std::unique_ptr<AgentService> service_;
@@ -179,7 +182,7 @@ class AgentServiceTest : public ::testing::Test {
 
 // --- Activation ---
 
-TEST_F(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
+TEST_P(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
   auto req = pki::CreateRequest("agent");
   ASSERT_TRUE(req.ok());
   protocol::ActivationRequest request{req->request_pem, "host-1", "0.1.0"};
@@ -203,7 +206,7 @@ TEST_F(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
   });
 }
 
-TEST_F(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {
+TEST_P(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {
   auto r =
       service_->Activate({"-----BEGIN CERTIFICATE REQUEST-----\nxx\n"
                           "-----END CERTIFICATE REQUEST-----\n",
@@ -212,7 +215,7 @@ TEST_F(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(AgentServiceTest, ActivationStatePendingActivatedExpired) {
+TEST_P(AgentServiceTest, ActivationStatePendingActivatedExpired) {
   auto req = pki::CreateRequest("agent");
   ASSERT_TRUE(req.ok());
   auto grant = service_->Activate({req->request_pem, "h", "v"});
@@ -253,7 +256,7 @@ TEST_F(AgentServiceTest, ActivationStatePendingActivatedExpired) {
 
 // --- Sync ---
 
-TEST_F(AgentServiceTest, UnknownAndDeletedAgentsAreRefused) {
+TEST_P(AgentServiceTest, UnknownAndDeletedAgentsAreRefused) {
   protocol::SyncRequest r;
   auto unknown = service_->Sync("agent-0000000000000000z", r);
   ASSERT_FALSE(unknown.ok());
@@ -271,7 +274,7 @@ TEST_F(AgentServiceTest, UnknownAndDeletedAgentsAreRefused) {
   EXPECT_EQ(deleted.status().code(), StatusCode::kPermissionDenied);
 }
 
-TEST_F(AgentServiceTest, SyncRecordsTheHeartbeatAndVersion) {
+TEST_P(AgentServiceTest, SyncRecordsTheHeartbeatAndVersion) {
   std::string agent = AddAgent();
   now_ += 1234;
   protocol::SyncRequest r;
@@ -285,7 +288,7 @@ TEST_F(AgentServiceTest, SyncRecordsTheHeartbeatAndVersion) {
   });
 }
 
-TEST_F(AgentServiceTest, AQueuedExecutionWaitsForAnOnlineAgent) {
+TEST_P(AgentServiceTest, AQueuedExecutionWaitsForAnOnlineAgent) {
   std::string agent = AddAgent();
   std::string task = AddTask(AddLocation({agent}), AddLocation({agent}));
   std::string exec = Start(task);
@@ -307,7 +310,7 @@ TEST_F(AgentServiceTest, AQueuedExecutionWaitsForAnOnlineAgent) {
   EXPECT_EQ(Get(exec2).status, "QUEUED");
 }
 
-TEST_F(AgentServiceTest, RunExecutionCarriesTheTaskUntilReported) {
+TEST_P(AgentServiceTest, RunExecutionCarriesTheTaskUntilReported) {
   Setup s = OneAgentTask(
       {{"Options", {{"VerifyMode", "NONE"}, {"BytesPerSecond", 5000}}},
        {"Excludes", {{{"FilterType", "SIMPLE_PATTERN"}, {"Value", "*.tmp"}}}}});
@@ -344,7 +347,7 @@ TEST_F(AgentServiceTest, RunExecutionCarriesTheTaskUntilReported) {
       Sync(s.agent, {Report(exec, "TRANSFERRING", false)}).commands.empty());
 }
 
-TEST_F(AgentServiceTest, AFinalReportIsStoredAndAcknowledged) {
+TEST_P(AgentServiceTest, AFinalReportIsStoredAndAcknowledged) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -372,7 +375,7 @@ TEST_F(AgentServiceTest, AFinalReportIsStoredAndAcknowledged) {
   EXPECT_EQ(Get(exec2).status, "LAUNCHING");
 }
 
-TEST_F(AgentServiceTest, ReportsOfOtherAgentsExecutionsAreIgnored) {
+TEST_P(AgentServiceTest, ReportsOfOtherAgentsExecutionsAreIgnored) {
   Setup s = OneAgentTask();
   std::string other = AddAgent();
   std::string exec = Start(s.task);
@@ -389,7 +392,7 @@ TEST_F(AgentServiceTest, ReportsOfOtherAgentsExecutionsAreIgnored) {
   EXPECT_NE(Find(r, Type::kCancelExecution, gone), nullptr);
 }
 
-TEST_F(AgentServiceTest, CancelIsRepeatedUntilTheEnd) {
+TEST_P(AgentServiceTest, CancelIsRepeatedUntilTheEnd) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -412,7 +415,7 @@ TEST_F(AgentServiceTest, CancelIsRepeatedUntilTheEnd) {
   EXPECT_EQ(Get(exec).status, "ERROR");
 }
 
-TEST_F(AgentServiceTest, CancelBeforeTheAgentStartedEndsAtOnce) {
+TEST_P(AgentServiceTest, CancelBeforeTheAgentStartedEndsAtOnce) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -427,7 +430,7 @@ TEST_F(AgentServiceTest, CancelBeforeTheAgentStartedEndsAtOnce) {
   EXPECT_EQ(e.describe["Result"]["ErrorCode"], "OperationCanceled");
 }
 
-TEST_F(AgentServiceTest, BandwidthFollowsTheRecord) {
+TEST_P(AgentServiceTest, BandwidthFollowsTheRecord) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -447,7 +450,7 @@ TEST_F(AgentServiceTest, BandwidthFollowsTheRecord) {
   EXPECT_TRUE(r.commands.empty());
 }
 
-TEST_F(AgentServiceTest, AnExecutionTheAgentLostEnds) {
+TEST_P(AgentServiceTest, AnExecutionTheAgentLostEnds) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -461,7 +464,7 @@ TEST_F(AgentServiceTest, AnExecutionTheAgentLostEnds) {
 
 // --- Dispatch ---
 
-TEST_F(AgentServiceTest, OneExecutionPerTaskInStartOrder) {
+TEST_P(AgentServiceTest, OneExecutionPerTaskInStartOrder) {
   Setup s = OneAgentTask();
   std::string first = Start(s.task);
   std::string second = Start(s.task);
@@ -481,7 +484,7 @@ TEST_F(AgentServiceTest, OneExecutionPerTaskInStartOrder) {
   EXPECT_EQ(Get(third).status, "QUEUED");
 }
 
-TEST_F(AgentServiceTest, TheLeastBusyAgentGetsTheWork) {
+TEST_P(AgentServiceTest, TheLeastBusyAgentGetsTheWork) {
   std::string a1 = AddAgent(), a2 = AddAgent();
   std::string src = AddLocation({a1, a2}), dst = AddLocation({a1, a2});
   Sync(a1);
@@ -502,7 +505,7 @@ TEST_F(AgentServiceTest, TheLeastBusyAgentGetsTheWork) {
   EXPECT_EQ(Get(e4).agent_arn, a2);
 }
 
-TEST_F(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
+TEST_P(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
   std::string a1 = AddAgent(), a2 = AddAgent();
   Sync(a1);
   Sync(a2);
@@ -517,7 +520,7 @@ TEST_F(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
   EXPECT_NE(detail.find(a2), std::string::npos) << detail;
 }
 
-TEST_F(AgentServiceTest, NonLocalLocationsEndErrorNamingTheType) {
+TEST_P(AgentServiceTest, NonLocalLocationsEndErrorNamingTheType) {
   std::string agent = AddAgent();
   Sync(agent);
   std::string exec =
@@ -532,7 +535,7 @@ TEST_F(AgentServiceTest, NonLocalLocationsEndErrorNamingTheType) {
 
 // --- Offline agents ---
 
-TEST_F(AgentServiceTest, ASilentAgentsExecutionsEndAgentOffline) {
+TEST_P(AgentServiceTest, ASilentAgentsExecutionsEndAgentOffline) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -555,7 +558,7 @@ TEST_F(AgentServiceTest, ASilentAgentsExecutionsEndAgentOffline) {
   EXPECT_EQ(Get(exec).describe["Result"]["ErrorCode"], "AgentOffline");
 }
 
-TEST_F(AgentServiceTest, ALaunchTheAgentNeverTookEnds) {
+TEST_P(AgentServiceTest, ALaunchTheAgentNeverTookEnds) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   Dispatch();
@@ -571,7 +574,7 @@ TEST_F(AgentServiceTest, ALaunchTheAgentNeverTookEnds) {
 
 // --- Schedules ---
 
-TEST_F(AgentServiceTest, ADueScheduleStartsOneExecution) {
+TEST_P(AgentServiceTest, ADueScheduleStartsOneExecution) {
   Setup s = OneAgentTask();
   TaskRecord t = GetTask(s.task);
   t.body["Schedule"] = {{"ScheduleExpression", "rate(1 hour)"}};
@@ -594,7 +597,7 @@ TEST_F(AgentServiceTest, ADueScheduleStartsOneExecution) {
   EXPECT_EQ(GetTask(s.task).next_run_ms, kStart + 3'600'000);
 }
 
-TEST_F(AgentServiceTest, RepeatedScheduledFailuresDisableTheSchedule) {
+TEST_P(AgentServiceTest, RepeatedScheduledFailuresDisableTheSchedule) {
   Setup s = OneAgentTask();
   TaskRecord t = GetTask(s.task);
   t.body["Schedule"] = {{"ScheduleExpression", "rate(1 hour)"}};
@@ -641,7 +644,7 @@ TEST_F(AgentServiceTest, RepeatedScheduledFailuresDisableTheSchedule) {
   EXPECT_EQ(after.next_run_ms, 0);
 }
 
-TEST_F(AgentServiceTest, TheBackgroundLoopDispatches) {
+TEST_P(AgentServiceTest, TheBackgroundLoopDispatches) {
   ctx_.config.tick = std::chrono::milliseconds(20);
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
@@ -652,6 +655,13 @@ TEST_F(AgentServiceTest, TheBackgroundLoopDispatches) {
   service_->Stop();
   EXPECT_EQ(Get(exec).status, "LAUNCHING");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AgentServiceTest,
+                         ::testing::Values(Backend::kSqlite,
+                                           Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace ferry::control
