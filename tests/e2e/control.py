@@ -263,7 +263,8 @@ class Server:
         return os.path.join(self.dir, "credentials")
 
     def init(self):
-        args = [oracle.ferry_cmd()[0], "server", "init", "--data-dir", self.dir]
+        args = [oracle.ferry_cmd()[0], "server", "init", "--data-dir", self.dir,
+                "--listen", f"127.0.0.1:{self.port}"]
         if self.db:
             args += ["--db", self.db]
         p = run(args, timeout=120)

@@ -64,6 +64,7 @@ LOCATION_URI_PATTERN = (r"^(efs|nfs|s3|smb|hdfs|local|object-storage|azure-blob|
 COMMON_ERRORS = {
     "InvalidRequestException", "InternalException", "UnrecognizedClientException",
     "InvalidSignatureException", "IncompleteSignature", "MissingAuthenticationToken",
+    "IncompleteSignatureException", "MissingAuthenticationTokenException",
     "UnknownOperationException", "AccessDeniedException", "ThrottlingException",
     "SerializationException", "ValidationException", "ExpiredTokenException",
 }
