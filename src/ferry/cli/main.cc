@@ -7,6 +7,7 @@
 #include "ferry/base/version.h"
 #include "ferry/cli/agent_command.h"
 #include "ferry/cli/checksum_command.h"
+#include "ferry/cli/server_command.h"
 #include "ferry/cli/sync_command.h"
 
 int main(int argc, char** argv) {
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   ferry::AddChecksumCommand(app, checksum_args);
   ferry::AgentArgs agent_args;
   ferry::AddAgentCommand(app, agent_args);
+  ferry::ServerArgs server_args;
+  ferry::AddServerCommand(app, server_args);
 
   try {
     app.parse(argc, argv);
@@ -34,5 +37,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("sync")) return ferry::RunSync(sync_args);
   if (app.got_subcommand("checksum")) return ferry::RunChecksum(checksum_args);
   if (app.got_subcommand("agent")) return ferry::RunAgent(agent_args);
+  if (app.got_subcommand("server")) return ferry::RunServer(server_args);
   return 2;
 }

@@ -40,4 +40,9 @@ Result<std::string> TaskStatus(ServerContext& ctx, SqlSession& s,
 // ONLINE when the agent synced within ServerConfig::agent_offline_after.
 bool AgentOnline(const ServerContext& ctx, const AgentRecord& agent);
 
+// A location's parameters as an agent needs them (RunExecution's Source and
+// Destination): the stored members with its secrets unsealed.
+Result<nlohmann::json> LocationParametersWithSecrets(ServerContext& ctx,
+                                                     const LocationRecord& r);
+
 }  // namespace ferry::control

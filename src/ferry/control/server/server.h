@@ -34,11 +34,16 @@ struct InitOptions {
   std::string ca_key_file;
   std::string region = "ferry-local";
   std::string account = "000000000000";
+  std::string listen = "127.0.0.1:8443";  // recorded in config.json
 };
 Status InitDataDir(const InitOptions& options);
 
 class Server {
  public:
+  // Reads DATA_DIR (config.json, certificates, secret key), opens and
+  // migrates the database. config.json supplies the region and account, and
+  // the listen address and database when `config` leaves them empty.
+  // Refuses plain HTTP on an address that is not loopback.
   static Result<std::unique_ptr<Server>> Open(ServerConfig config);
   ~Server();
 

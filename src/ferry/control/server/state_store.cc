@@ -121,7 +121,7 @@ constexpr char kTaskColumns[] =
     "schedule_disabled_by, "
     "schedule_disabled_reason, schedule_anchor_ms, next_run_ms, "
     "scheduled_failures, "
-    "error_code, created_ms";
+    "error_code, created_ms, schedule_updated_ms";
 
 Result<TaskRecord> ReadTask(const SqlRow& row) {
   TaskRecord r;
@@ -138,6 +138,7 @@ Result<TaskRecord> ReadTask(const SqlRow& row) {
   FERRY_ASSIGN_OR_RETURN(auto failures, SqlInt(row, 10));
   FERRY_ASSIGN_OR_RETURN(auto error, SqlText(row, 11));
   FERRY_ASSIGN_OR_RETURN(auto created, SqlInt(row, 12));
+  FERRY_ASSIGN_OR_RETURN(auto updated, SqlInt(row, 13));
   r.arn = Text(arn);
   r.name = Text(name);
   r.source_arn = Text(src);
@@ -151,6 +152,7 @@ Result<TaskRecord> ReadTask(const SqlRow& row) {
   r.scheduled_failures = Int(failures);
   r.error_code = Text(error);
   r.created_ms = Int(created);
+  r.schedule_updated_ms = Int(updated);
   return r;
 }
 
@@ -167,6 +169,7 @@ std::vector<SqlValue> TaskValues(const TaskRecord& r) {
           r.scheduled_failures,
           r.error_code,
           r.created_ms,
+          r.schedule_updated_ms,
           r.arn};
 }
 
@@ -293,6 +296,18 @@ std::vector<Migration> StateStore::Migrations() {
          for (const char* sql : statements) {
            auto r = s.Execute(sql);
            if (!r.ok()) return r.status();
+         }
+         return Status::Ok();
+       }},
+      {2, "when a task's schedule status changed; tasks by location",
+       [](SqlSession& s, Database::Dialect) -> Status {
+         const char* statements[] = {
+             "ALTER TABLE tasks ADD COLUMN schedule_updated_ms BIGINT",
+             "CREATE INDEX tasks_by_source ON tasks (source_arn)",
+             "CREATE INDEX tasks_by_destination ON tasks (destination_arn)",
+         };
+         for (const char* sql : statements) {
+           FERRY_RETURN_IF_ERROR(s.Execute(sql).status());
          }
          return Status::Ok();
        }},
@@ -513,9 +528,8 @@ Status StateStore::PutTask(SqlSession& s, const TaskRecord& r) {
           "schedule_status, "
           "schedule_disabled_by, schedule_disabled_reason, schedule_anchor_ms, "
           "next_run_ms, "
-          "scheduled_failures, error_code, created_ms, arn) VALUES (?, ?, ?, "
-          "?, ?, ?, ?, ?, "
-          "?, ?, ?, ?, ?)",
+          "scheduled_failures, error_code, created_ms, schedule_updated_ms, "
+          "arn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           TaskValues(r))
       .status();
 }
@@ -551,7 +565,8 @@ Status StateStore::UpdateTask(SqlSession& s, const TaskRecord& r) {
                                 "?, schedule_disabled_reason = ?, "
                                 "schedule_anchor_ms = ?, next_run_ms = ?, "
                                 "scheduled_failures = ?, error_code = ?, "
-                                "created_ms = ? WHERE arn = ?",
+                                "created_ms = ?, schedule_updated_ms = ? "
+                                "WHERE arn = ?",
                                 TaskValues(r)),
                       "task " + r.arn);
 }
@@ -559,6 +574,11 @@ Status StateStore::UpdateTask(SqlSession& s, const TaskRecord& r) {
 Status StateStore::DeleteTask(SqlSession& s, const std::string& arn) {
   FERRY_RETURN_IF_ERROR(ExpectOneRow(
       s.Execute("DELETE FROM tasks WHERE arn = ?", {arn}), "task " + arn));
+  FERRY_RETURN_IF_ERROR(
+      s.Execute("DELETE FROM tags WHERE resource_arn IN (SELECT arn FROM "
+                "executions WHERE task_arn = ?)",
+                {arn})
+          .status());
   FERRY_RETURN_IF_ERROR(
       s.Execute("DELETE FROM executions WHERE task_arn = ?", {arn}).status());
   return DeleteAllTags(s, arn);
@@ -677,6 +697,22 @@ Result<std::vector<ExecutionRecord>> StateStore::ExecutionsOfAgent(
                                      "status NOT IN ('SUCCESS', "
                                      "'ERROR', 'QUEUED') ORDER BY seq",
                                  {agent_arn}));
+  std::vector<ExecutionRecord> out;
+  for (const SqlRow& row : rows) {
+    FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<ExecutionRecord>> StateStore::ActiveExecutionsOfTask(
+    SqlSession& s, const std::string& task_arn) {
+  FERRY_ASSIGN_OR_RETURN(auto rows,
+                         s.Query(std::string("SELECT ") + kExecutionColumns +
+                                     " FROM executions WHERE task_arn = ? AND "
+                                     "status NOT IN ('SUCCESS', 'ERROR') "
+                                     "ORDER BY seq",
+                                 {task_arn}));
   std::vector<ExecutionRecord> out;
   for (const SqlRow& row : rows) {
     FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));

@@ -67,10 +67,11 @@ struct TaskRecord {
   std::string schedule_status;  // "ENABLED", "DISABLED" or "" (no schedule)
   std::string schedule_disabled_by;  // "USER" or "SERVICE"
   std::string schedule_disabled_reason;
-  int64_t schedule_anchor_ms = 0;  // rate() counts from here
-  int64_t next_run_ms = 0;         // 0: none planned
-  int64_t scheduled_failures = 0;  // consecutive failed scheduled runs
-  std::string error_code;          // why the task is UNAVAILABLE, if it is
+  int64_t schedule_anchor_ms = 0;   // rate() counts from here
+  int64_t schedule_updated_ms = 0;  // the schedule's Status last changed
+  int64_t next_run_ms = 0;          // 0: none planned
+  int64_t scheduled_failures = 0;   // consecutive failed scheduled runs
+  std::string error_code;           // why the task is UNAVAILABLE, if it is
   int64_t created_ms = 0;
 };
 
@@ -145,8 +146,8 @@ class StateStore {
   Result<Page<TaskRecord>> ListTasks(SqlSession& s, const std::string& after,
                                      int limit);
   Status UpdateTask(SqlSession& s, const TaskRecord& r);
-  Status DeleteTask(SqlSession& s,
-                    const std::string& arn);  // and its executions
+  // Deletes the task, its executions and the tags of both.
+  Status DeleteTask(SqlSession& s, const std::string& arn);
   // Tasks whose schedule is ENABLED and due at `now_ms`.
   Result<std::vector<TaskRecord>> DueTasks(SqlSession& s, int64_t now_ms);
 
@@ -169,6 +170,10 @@ class StateStore {
       bool lock = false);
   Result<std::vector<ExecutionRecord>> ExecutionsOfAgent(
       SqlSession& s, const std::string& agent_arn);
+  // The executions of a task that have not ended (QUEUED, LAUNCHING ...
+  // CANCELLING), in start order.
+  Result<std::vector<ExecutionRecord>> ActiveExecutionsOfTask(
+      SqlSession& s, const std::string& task_arn);
   Result<int64_t> NextExecutionSeq(SqlSession& s);
 
   // Tags of any resource.

@@ -1,0 +1,192 @@
+#include "ferry/cli/server_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "ferry/control/server/data_dir.h"
+#include "ferry/control/server/server.h"
+
+namespace ferry {
+namespace {
+
+using control::InitOptions;
+using control::Server;
+using control::ServerConfig;
+
+// "https://HOST:PORT" for a listen address (a wildcard host as localhost).
+std::string UrlOf(const std::string& listen) {
+  std::string host = listen;
+  std::string port = "8443";
+  size_t colon = listen.rfind(':');
+  const bool bracketed = !listen.empty() && listen.front() == '[';
+  if (colon != std::string::npos &&
+      (bracketed ? colon > listen.find(']') : listen.find(':') == colon)) {
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host == "0.0.0.0" || host == "[::]") host = "localhost";
+  return "https://" + host + ":" + port;
+}
+
+int RunInit(const ServerArgs& args) {
+  InitOptions options;
+  options.data_dir = args.init_data_dir;
+  options.db = args.init_db;
+  options.names = args.names;
+  options.ca_cert_file = args.ca_cert;
+  options.ca_key_file = args.ca_key;
+  options.region = args.region;
+  options.account = args.account;
+  options.listen = args.init_listen;
+  Status st = control::InitDataDir(options);
+  if (!st.ok()) {
+    std::fprintf(stderr, "ferry server init: %s\n",
+                 std::string(st.message()).c_str());
+    return 1;
+  }
+  const std::string& dir = options.data_dir;
+  const std::string url = UrlOf(options.listen);
+  const std::string ca = control::DataDirPath(dir, "ca.pem");
+  const std::string credentials = control::DataDirPath(dir, "credentials");
+  std::printf(
+      "Initialized the ferry server data directory %s\n"
+      "  certificate authority  %s  (agents and API clients trust it: "
+      "--ca-bundle)\n"
+      "  access key             %s  (AWS shared credentials file, "
+      "[default])\n"
+      "  database               %s\n"
+      "  URL                    %s  (region %s, account %s)\n"
+      "\n"
+      "Start the server:\n"
+      "  ferry server --data-dir %s\n"
+      "Then try:\n"
+      "  AWS_SHARED_CREDENTIALS_FILE=%s aws datasync list-tasks "
+      "--endpoint-url %s --ca-bundle %s --region %s\n"
+      "Activate an agent on each host that reaches your storage:\n"
+      "  ferry agent --server %s --ca-bundle %s --data-dir AGENT_DIR\n",
+      dir.c_str(), ca.c_str(), credentials.c_str(),
+      control::DatabaseSpec(dir, options.db).c_str(), url.c_str(),
+      options.region.c_str(), options.account.c_str(), dir.c_str(),
+      credentials.c_str(), url.c_str(), ca.c_str(), options.region.c_str(),
+      url.c_str(), ca.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddServerCommand(CLI::App& app, ServerArgs& args) {
+  CLI::App* server = app.add_subcommand(
+      "server",
+      "Serve the DataSync API (as `aws datasync --endpoint-url` expects it) "
+      "and the agents' endpoints from a data directory made by `ferry server "
+      "init`. Stops cleanly on SIGINT or SIGTERM.");
+  server->add_option("--data-dir", args.data_dir,
+                     "The data directory (made by `ferry server init`)");
+  server->add_option("--listen", args.listen,
+                     "HOST:PORT to listen on (default: the one `server init` "
+                     "recorded, 127.0.0.1:8443)");
+  server->add_option("--db", args.db,
+                     "postgresql://USER@HOST/DB to keep the state in "
+                     "PostgreSQL (default: the one `server init` recorded, "
+                     "else SQLite DATA_DIR/state.db)");
+  server->add_flag("--plain-http", args.plain_http,
+                   "Serve plain HTTP instead of HTTPS (only on a loopback "
+                   "address; agents need HTTPS)");
+  server
+      ->add_option("--agent-offline-after", args.agent_offline_after,
+                   "Seconds without contact after which an agent is "
+                   "OFFLINE and its executions end")
+      ->check(CLI::Range(5, 86400));
+  server->require_subcommand(0, 1);
+
+  args.init = server->add_subcommand(
+      "init",
+      "Make a data directory: a certificate authority (or --ca-cert/--ca-key), "
+      "a server certificate, the key that seals secrets, an access key (as an "
+      "AWS shared credentials file) and config.json.");
+  CLI::App* init = args.init;
+  init->add_option("--data-dir", args.init_data_dir,
+                   "The directory to make (it must not hold one already)")
+      ->required();
+  init->add_option("--name", args.names,
+                   "A DNS name or IP address for the server certificate "
+                   "(repeatable; default: localhost, 127.0.0.1, ::1 and the "
+                   "host name)");
+  init->add_option("--db", args.init_db,
+                   "postgresql://USER@HOST/DB to keep the state in PostgreSQL "
+                   "(default: SQLite DATA_DIR/state.db)");
+  init->add_option("--listen", args.init_listen,
+                   "HOST:PORT the server will listen on")
+      ->capture_default_str();
+  init->add_option(
+      "--ca-cert", args.ca_cert,
+      "Use this certificate authority (PEM) instead of making one");
+  init->add_option("--ca-key", args.ca_key,
+                   "The private key (PEM) of --ca-cert");
+  init->add_option("--region", args.region, "The region of ARNs")
+      ->capture_default_str();
+  init->add_option("--account", args.account, "The account of ARNs")
+      ->capture_default_str()
+      ->check([](const std::string& v) -> std::string {
+        if (v.size() != 12 ||
+            v.find_first_not_of("0123456789") != std::string::npos) {
+          return "an account is 12 digits";
+        }
+        return "";
+      });
+}
+
+int RunServer(const ServerArgs& args) {
+  if (args.init != nullptr && args.init->parsed()) return RunInit(args);
+  if (args.data_dir.empty()) {
+    std::fprintf(stderr, "ferry server: --data-dir is required\n");
+    return 2;
+  }
+
+  // SIGINT and SIGTERM go to one thread that stops the server; every other
+  // thread (the listener's, the background loops') has them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // ours: the server has stopped by itself
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  ServerConfig config;
+  config.data_dir = args.data_dir;
+  config.listen = args.listen;
+  config.db = args.db;
+  config.plain_http = args.plain_http;
+  config.agent_offline_after = std::chrono::seconds(args.agent_offline_after);
+  auto server = Server::Open(config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "ferry server: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  Server* s = server->get();
+  std::thread waiter([s, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1) {
+      std::fprintf(stderr, "ferry server: %s: stopping\n",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+      s->Stop();
+    }
+  });
+  Status served = s->Serve();
+  kill(getpid(), SIGUSR1);  // wakes the waiter if no signal came
+  waiter.join();
+  if (!served.ok()) {
+    std::fprintf(stderr, "ferry server: %s\n",
+                 std::string(served.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace ferry

@@ -1,0 +1,214 @@
+// `ferry server init` (InitDataDir) and reading the data directory it makes:
+//   config.json        region, account, listen address, database spec (0600)
+//   ca.pem, ca.key     the certificate authority (key 0600)
+//   server.pem/.key    the server's certificate (key 0600)
+//   secret.key         the Sealer's key (0600)
+//   credentials        the first access key, as an AWS shared credentials
+//                      file (0600)
+//   state.db           the SQLite database, unless --db names PostgreSQL
+#include "ferry/control/server/data_dir.h"
+
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "ferry/control/server/server.h"
+#include "ferry/control/server/state_store.h"
+#include "ferry/control/store/sealer.h"
+
+namespace ferry::control {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kAuthorityDays = 3650;
+constexpr int kServerCertificateDays = 825;
+
+std::string RandomString(size_t n, const char* alphabet) {
+  const size_t size = std::strlen(alphabet);
+  std::string out;
+  while (out.size() < n) {
+    unsigned char b;
+    RAND_bytes(&b, 1);
+    // Rejection sampling keeps every character equally likely.
+    if (b >= 256 - 256 % size) continue;
+    out.push_back(alphabet[b % size]);
+  }
+  return out;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+Status MakeDirectory(const std::string& dir) {
+  if (dir.empty()) return Status::InvalidArgument("--data-dir is empty");
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty() || Exists(partial)) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status(StatusCode::kIoError,
+                    "cannot create " + partial + ": " + std::strerror(errno),
+                    errno);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+}  // namespace
+
+std::string DataDirPath(const std::string& data_dir, const std::string& name) {
+  if (!data_dir.empty() && data_dir.back() == '/') return data_dir + name;
+  return data_dir + "/" + name;
+}
+
+std::string DatabaseSpec(const std::string& data_dir, const std::string& db) {
+  return db.empty() ? DataDirPath(data_dir, "state.db") : db;
+}
+
+AccessKey NewAccessKey() {
+  AccessKey key;
+  // AWS-shaped: 20 upper-case alphanumerics (AWS's start "AKIA"; ferry's
+  // "AKFR"), and a 40-character secret.
+  key.access_key_id =
+      "AKFR" + RandomString(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+  key.secret_access_key = RandomString(
+      40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+  return key;
+}
+
+Status AddAccessKey(Database& db, const Sealer& sealer, const AccessKey& key,
+                    int64_t now_ms) {
+  FERRY_ASSIGN_OR_RETURN(std::string sealed,
+                         sealer.Seal(key.secret_access_key));
+  StateStore store;
+  return db.Transaction([&](SqlSession& s) {
+    return store.PutAccessKey(s, key.access_key_id, sealed, now_ms);
+  });
+}
+
+Result<DataDirConfig> ReadDataDirConfig(const std::string& data_dir) {
+  const std::string path = DataDirPath(data_dir, "config.json");
+  if (!Exists(path)) {
+    return Status::NotFound(data_dir +
+                            " is not a ferry server data directory (it has no "
+                            "config.json): make one with `ferry server init "
+                            "--data-dir " +
+                            data_dir + "`");
+  }
+  FERRY_ASSIGN_OR_RETURN(std::string text, pki::ReadTextFile(path));
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Status::InvalidArgument(path + " is not JSON");
+  DataDirConfig c;
+  auto str = [&](const char* member, std::string* out) -> Status {
+    if (!j.contains(member)) return Status::Ok();
+    if (!j[member].is_string()) {
+      return Status::InvalidArgument(path + ": \"" + member +
+                                     "\" is not a string");
+    }
+    *out = j[member].get<std::string>();
+    return Status::Ok();
+  };
+  FERRY_RETURN_IF_ERROR(str("region", &c.region));
+  FERRY_RETURN_IF_ERROR(str("account", &c.account));
+  FERRY_RETURN_IF_ERROR(str("listen", &c.listen));
+  FERRY_RETURN_IF_ERROR(str("db", &c.db));
+  return c;
+}
+
+Status InitDataDir(const InitOptions& options) {
+  const std::string& dir = options.data_dir;
+  const std::string config_path = DataDirPath(dir, "config.json");
+  if (Exists(config_path)) {
+    return Status::AlreadyExists(dir +
+                                 " is already a ferry server data directory "
+                                 "(it has a config.json)");
+  }
+  if (options.ca_cert_file.empty() != options.ca_key_file.empty()) {
+    return Status::InvalidArgument(
+        "--ca-cert and --ca-key go together: give both or neither");
+  }
+  FERRY_RETURN_IF_ERROR(MakeDirectory(dir));
+
+  // The certificate authority: given, or made here.
+  pki::KeyAndCertificate authority;
+  if (!options.ca_cert_file.empty()) {
+    FERRY_ASSIGN_OR_RETURN(authority.certificate_pem,
+                           pki::ReadTextFile(options.ca_cert_file));
+    FERRY_ASSIGN_OR_RETURN(authority.key_pem,
+                           pki::ReadTextFile(options.ca_key_file));
+  } else {
+    std::string host = HostName();
+    FERRY_ASSIGN_OR_RETURN(
+        authority,
+        pki::CreateAuthority("ferry CA" + (host.empty() ? "" : " " + host),
+                             kAuthorityDays));
+  }
+  std::vector<std::string> names = options.names;
+  if (names.empty()) {
+    names = {"localhost", "127.0.0.1", "::1"};
+    std::string host = HostName();
+    if (!host.empty() && host != "localhost") names.push_back(host);
+  }
+  FERRY_ASSIGN_OR_RETURN(
+      pki::KeyAndCertificate server,
+      pki::CreateServerCertificate(authority, names, kServerCertificateDays));
+  // A given authority must be a pair that really signs.
+  if (Status st = pki::VerifyIssuedBy(server.certificate_pem,
+                                      authority.certificate_pem);
+      !st.ok()) {
+    return Status::InvalidArgument(
+        "the certificate authority in --ca-cert and --ca-key does not sign "
+        "certificates that verify against it (do the key and the "
+        "certificate belong together?): " +
+        std::string(st.message()));
+  }
+  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+      DataDirPath(dir, "ca.pem"), authority.certificate_pem, 0644));
+  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(DataDirPath(dir, "ca.key"),
+                                                 authority.key_pem, 0600));
+  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(DataDirPath(dir, "server.pem"),
+                                                 server.certificate_pem, 0644));
+  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(DataDirPath(dir, "server.key"),
+                                                 server.key_pem, 0600));
+  FERRY_ASSIGN_OR_RETURN(auto sealer,
+                         Sealer::OpenKeyFile(DataDirPath(dir, "secret.key")));
+
+  // The database, its schema and the first access key.
+  FERRY_ASSIGN_OR_RETURN(auto db, OpenDatabase(DatabaseSpec(dir, options.db)));
+  FERRY_RETURN_IF_ERROR(Migrate(*db, StateStore::Migrations()));
+  AccessKey key = NewAccessKey();
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  FERRY_RETURN_IF_ERROR(AddAccessKey(*db, *sealer, key, now_ms));
+  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+      DataDirPath(dir, "credentials"),
+      "[default]\naws_access_key_id = " + key.access_key_id +
+          "\naws_secret_access_key = " + key.secret_access_key + "\n",
+      0600));
+
+  // Last: its presence says the directory is complete.
+  json config = {{"region", options.region},
+                 {"account", options.account},
+                 {"listen", options.listen},
+                 {"db", options.db}};
+  return pki::WriteFileAtomically(config_path, config.dump(2) + "\n", 0600);
+}
+
+}  // namespace ferry::control

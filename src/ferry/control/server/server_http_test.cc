@@ -1,0 +1,522 @@
+// The HTTP layer end to end, in-process: `server init` makes a data
+// directory, a Server serves it on 127.0.0.1 port 0 (plain HTTP or HTTPS),
+// and requests signed with SigV4 (as the aws CLI signs them) go through
+// authentication, operation lookup, model validation and the handlers. An
+// agent activates over the same listener and syncs with its certificate.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "ferry/control/auth/sigv4.h"
+#include "ferry/control/pki/pki.h"
+#include "ferry/control/server/api_helpers.h"
+#include "ferry/control/server/data_dir.h"
+#include "ferry/control/server/server.h"
+#include "ferry/control/server/test_database.h"
+#include "ferry/protocol/agent_protocol.h"
+
+namespace ferry::control {
+namespace {
+
+using nlohmann::json;
+using std::chrono::system_clock;
+
+std::string TempDir() {
+  std::string dir = ::testing::TempDir() + "ferry_http_test.XXXXXX";
+  EXPECT_NE(mkdtemp(dir.data()), nullptr);
+  return dir;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+unsigned Mode(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 0777;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// The access key in DIR/credentials.
+AwsCredentials ReadCredentials(const std::string& dir) {
+  AwsCredentials c;
+  std::istringstream in(ReadFile(dir + "/credentials"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto value = [&](const std::string& key) {
+      return line.rfind(key + " = ", 0) == 0 ? line.substr(key.size() + 3) : "";
+    };
+    if (auto v = value("aws_access_key_id"); !v.empty()) c.access_key_id = v;
+    if (auto v = value("aws_secret_access_key"); !v.empty()) {
+      c.secret_access_key = v;
+    }
+  }
+  return c;
+}
+
+TEST(InitDataDirTest, WritesTheFilesWithTheirModes) {
+  const std::string dir = TempDir() + "/data";
+  InitOptions options;
+  options.data_dir = dir;
+  ASSERT_TRUE(InitDataDir(options).ok());
+  for (const char* name :
+       {"ca.key", "server.key", "secret.key", "credentials", "config.json"}) {
+    EXPECT_EQ(Mode(dir + "/" + name), 0600u) << name;
+  }
+  EXPECT_EQ(Mode(dir + "/ca.pem"), 0644u);
+  EXPECT_EQ(Mode(dir + "/server.pem"), 0644u);
+  EXPECT_EQ(Mode(dir), 0700u);
+  EXPECT_TRUE(pki::VerifyIssuedBy(ReadFile(dir + "/server.pem"),
+                                  ReadFile(dir + "/ca.pem"))
+                  .ok());
+
+  const std::string credentials = ReadFile(dir + "/credentials");
+  EXPECT_EQ(credentials.rfind("[default]\naws_access_key_id = AKFR", 0), 0u)
+      << credentials;
+  AwsCredentials c = ReadCredentials(dir);
+  EXPECT_EQ(c.access_key_id.size(), 20u);
+  EXPECT_EQ(
+      c.access_key_id.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"),
+      std::string::npos);
+  EXPECT_EQ(c.secret_access_key.size(), 40u);
+
+  json config = json::parse(ReadFile(dir + "/config.json"));
+  EXPECT_EQ(config["region"], "ferry-local");
+  EXPECT_EQ(config["account"], "000000000000");
+  EXPECT_EQ(config["listen"], "127.0.0.1:8443");
+  EXPECT_EQ(config["db"], "");
+
+  // The secret is in the database, sealed.
+  auto db = OpenDatabase(dir + "/state.db");
+  ASSERT_TRUE(db.ok());
+  auto rows = (*db)->Query("SELECT sealed_secret FROM access_keys");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  auto sealed = SqlText(rows->front(), 0);
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_FALSE(Contains(**sealed, c.secret_access_key));
+
+  Status again = InitDataDir(options);
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
+}
+
+TEST(InitDataDirTest, UsesAGivenAuthorityAndChecksIt) {
+  const std::string base = TempDir();
+  auto ca = pki::CreateAuthority("corporate CA", 30);
+  auto other = pki::CreateAuthority("other CA", 30);
+  ASSERT_TRUE(ca.ok() && other.ok());
+  ASSERT_TRUE(
+      pki::WriteFileAtomically(base + "/ca.pem", ca->certificate_pem, 0644)
+          .ok());
+  ASSERT_TRUE(
+      pki::WriteFileAtomically(base + "/ca.key", ca->key_pem, 0600).ok());
+  ASSERT_TRUE(
+      pki::WriteFileAtomically(base + "/other.key", other->key_pem, 0600).ok());
+
+  InitOptions options;
+  options.data_dir = base + "/data";
+  options.ca_cert_file = base + "/ca.pem";
+  options.ca_key_file = base + "/ca.key";
+  options.names = {"ferry.example.com"};
+  ASSERT_TRUE(InitDataDir(options).ok());
+  EXPECT_EQ(ReadFile(options.data_dir + "/ca.pem"), ca->certificate_pem);
+
+  options.data_dir = base + "/mismatched";
+  options.ca_key_file = base + "/other.key";
+  Status st = InitDataDir(options);
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(Contains(std::string(st.message()), "belong together"))
+      << st.ToString();
+
+  options.ca_key_file.clear();
+  st = InitDataDir(options);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+}
+
+TEST(ServerOpenTest, RefusesWhatItCannotServe) {
+  ServerConfig config;
+  config.data_dir = TempDir() + "/nothing";
+  auto server = Server::Open(config);
+  ASSERT_FALSE(server.ok());
+  EXPECT_TRUE(
+      Contains(std::string(server.status().message()), "ferry server init"))
+      << server.status().ToString();
+
+  InitOptions init;
+  init.data_dir = TempDir() + "/data";
+  ASSERT_TRUE(InitDataDir(init).ok());
+  config.data_dir = init.data_dir;
+  config.plain_http = true;
+  config.listen = "0.0.0.0:0";
+  server = Server::Open(config);
+  ASSERT_FALSE(server.ok());
+  EXPECT_TRUE(Contains(std::string(server.status().message()), "loopback"))
+      << server.status().ToString();
+
+  config.listen = "127.0.0.1";
+  server = Server::Open(config);
+  EXPECT_FALSE(server.ok());
+
+  // Without its secret key the server does not start (and makes no new
+  // one, which could not open what the old one sealed).
+  std::filesystem::remove(init.data_dir + "/secret.key");
+  config.listen = "127.0.0.1:0";
+  server = Server::Open(config);
+  ASSERT_FALSE(server.ok());
+  EXPECT_TRUE(Contains(std::string(server.status().message()), "secret.key"));
+  EXPECT_FALSE(std::filesystem::exists(init.data_dir + "/secret.key"));
+}
+
+// A server on 127.0.0.1 port 0, serving in a thread of its own.
+class HttpTest : public ::testing::Test {
+ protected:
+  void Start(bool tls, const std::string& db = "") {
+    dir_ = TempDir() + "/data";
+    InitOptions init;
+    init.data_dir = dir_;
+    init.db = db;
+    Status st = InitDataDir(init);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    credentials_ = ReadCredentials(dir_);
+    tls_ = tls;
+    ServerConfig config;
+    config.data_dir = dir_;
+    config.listen = "127.0.0.1:0";
+    config.plain_http = !tls;
+    config.tick = std::chrono::milliseconds(50);
+    auto server = Server::Open(config);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    thread_ = std::thread([this] {
+      Status served = server_->Serve();
+      EXPECT_TRUE(served.ok()) << served.ToString();
+    });
+    for (int i = 0; i < 500 && server_->port() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+
+  std::unique_ptr<httplib::Client> Client(const std::string& cert = "",
+                                          const std::string& key = "") {
+    std::unique_ptr<httplib::Client> c;
+    if (tls_) {
+      c = cert.empty()
+              ? std::make_unique<httplib::Client>(
+                    "https://127.0.0.1:" + std::to_string(server_->port()))
+              : std::make_unique<httplib::Client>(
+                    "https://127.0.0.1:" + std::to_string(server_->port()),
+                    cert, key);
+      c->set_ca_cert_path(dir_ + "/ca.pem");
+      c->enable_server_certificate_verification(true);
+    } else {
+      c = std::make_unique<httplib::Client>("http://127.0.0.1:" +
+                                            std::to_string(server_->port()));
+    }
+    c->set_read_timeout(std::chrono::seconds(10));
+    return c;
+  }
+
+  struct Reply {
+    int status = 0;
+    json body;
+    std::string request_id;
+    std::string content_type;
+  };
+
+  // A request as the aws CLI sends it: SigV4 over content-type, host,
+  // x-amz-date and x-amz-target. `tamper` changes it after signing.
+  Reply Call(const std::string& target, const std::string& body,
+             const AwsCredentials& credentials,
+             system_clock::time_point when = system_clock::now(),
+             const std::function<void(SignableRequest&)>& tamper = nullptr) {
+    SignableRequest r;
+    r.method = "POST";
+    r.path = "/";
+    r.headers = {{"Host", "127.0.0.1:" + std::to_string(server_->port())},
+                 {"Content-Type", "application/x-amz-json-1.1"},
+                 {"X-Amz-Target", target}};
+    r.body = body;
+    if (!credentials.access_key_id.empty()) {
+      SignRequest(&r, credentials, "ferry-local", "datasync", when);
+    }
+    if (tamper) tamper(r);
+    httplib::Headers headers;
+    for (const auto& [k, v] : r.headers) {
+      if (k != "Content-Type") headers.emplace(k, v);
+    }
+    auto res =
+        Client()->Post("/", headers, r.body, "application/x-amz-json-1.1");
+    Reply reply;
+    if (!res) {
+      ADD_FAILURE() << "no answer: " << httplib::to_string(res.error());
+      return reply;
+    }
+    reply.status = res->status;
+    reply.body = json::parse(res->body, nullptr, false);
+    reply.request_id = res->get_header_value("x-amzn-RequestId");
+    reply.content_type = res->get_header_value("Content-Type");
+    return reply;
+  }
+
+  Reply Api(const std::string& op, const json& body = json::object()) {
+    return Call("FmrsService." + op, body.dump(), credentials_);
+  }
+
+  json Ok(const std::string& op, const json& body = json::object()) {
+    Reply r = Api(op, body);
+    EXPECT_EQ(r.status, 200) << op << ": " << r.body.dump();
+    return r.body;
+  }
+
+  std::string dir_;
+  bool tls_ = false;
+  AwsCredentials credentials_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(HttpTest, SignedRequestsAreServed) {
+  Start(/*tls=*/false);
+  EXPECT_EQ(server_->url(),
+            "http://127.0.0.1:" + std::to_string(server_->port()));
+  Reply r = Api("ListTasks");
+  EXPECT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body, json::parse(R"({"Tasks":[]})"));
+  EXPECT_EQ(r.content_type, "application/x-amz-json-1.1");
+  EXPECT_EQ(r.request_id.size(), 36u);
+  // An empty body is an empty request.
+  r = Call("FmrsService.ListAgents", "", credentials_);
+  EXPECT_EQ(r.status, 200) << r.body.dump();
+}
+
+TEST_F(HttpTest, AuthenticationFailuresAreRefused) {
+  Start(/*tls=*/false);
+  AwsCredentials stranger = {"AKFRNOTAKEYNOTAKEY00",
+                             credentials_.secret_access_key, ""};
+  Reply r = Call("FmrsService.ListTasks", "{}", stranger);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["__type"], "UnrecognizedClientException") << r.body.dump();
+
+  AwsCredentials wrong_secret = credentials_;
+  wrong_secret.secret_access_key[0] ^= 1;
+  r = Call("FmrsService.ListTasks", "{}", wrong_secret);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["__type"], "InvalidSignatureException") << r.body.dump();
+
+  r = Call("FmrsService.ListTasks", "{}", credentials_, system_clock::now(),
+           [](SignableRequest& req) { req.body = R"({"MaxResults":1})"; });
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["__type"], "InvalidSignatureException") << r.body.dump();
+
+  r = Call("FmrsService.ListTasks", "{}", credentials_,
+           system_clock::now() - std::chrono::minutes(20));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["__type"], "InvalidSignatureException") << r.body.dump();
+  EXPECT_TRUE(Contains(r.body.value("message", ""), "expired"))
+      << r.body.dump();
+
+  r = Call("FmrsService.ListTasks", "{}", AwsCredentials{});
+  EXPECT_GE(r.status, 400);
+  EXPECT_EQ(r.body["__type"], "MissingAuthenticationTokenException")
+      << r.body.dump();
+  // Authentication comes first: an unknown caller learns nothing about
+  // operations.
+  r = Call("FmrsService.NoSuchThing", "{}", stranger);
+  EXPECT_EQ(r.body["__type"], "UnrecognizedClientException");
+}
+
+TEST_F(HttpTest, BadRequestsAreAnsweredInDataSyncsShape) {
+  Start(/*tls=*/false);
+  Reply r = Api("NoSuchThing");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["__type"], "UnknownOperationException");
+  r = Call("SomeOtherService.ListTasks", "{}", credentials_);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["__type"], "UnknownOperationException");
+
+  r = Api("CreateTask", {{"SourceLocationArn", "nope"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["__type"], "InvalidRequestException");
+  const std::string message = r.body.value("message", "");
+  EXPECT_TRUE(Contains(message, "sourceLocationArn")) << message;
+  EXPECT_TRUE(Contains(message, "destinationLocationArn")) << message;
+
+  r = Call("FmrsService.ListTasks", "{not json", credentials_);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["__type"], "SerializationException");
+
+  r = Call("FmrsService.ListTasks",
+           json{{"Filters",
+                 {{{"Name", "LocationId"},
+                   {"Operator", "Equals"},
+                   {"Values", {std::string(2 << 20, 'x')}}}}}}
+               .dump(),
+           credentials_);
+  EXPECT_EQ(r.status, 413) << r.body.dump();
+
+  r = Api(
+      "CreateLocationEfs",
+      {{"EfsFilesystemArn",
+        "arn:aws:elasticfilesystem:us-east-1:000000000000:file-system/fs-1"},
+       {"Ec2Config",
+        {{"SubnetArn", "arn:aws:ec2:us-east-1:000000000000:subnet/subnet-1"},
+         {"SecurityGroupArns",
+          {"arn:aws:ec2:us-east-1:000000000000:security-group/sg-1"}}}}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["__type"], "InvalidRequestException") << r.body.dump();
+}
+
+// The whole path over HTTPS: an agent activates, an operator creates it
+// with the key, the agent picks up its certificate and syncs with it; API
+// callers need no certificate.
+TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
+  Start(/*tls=*/true);
+  EXPECT_EQ(server_->url(),
+            "https://127.0.0.1:" + std::to_string(server_->port()));
+  EXPECT_EQ(Ok("ListAgents"), json::parse(R"({"Agents":[]})"));
+
+  // Sync without a client certificate: refused.
+  protocol::SyncRequest sync;
+  sync.version = "0.1.0";
+  auto res = Client()->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
+                            "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403);
+
+  // Activation.
+  auto key = pki::CreateRequest("agent");
+  ASSERT_TRUE(key.ok());
+  protocol::ActivationRequest activation;
+  activation.csr_pem = key->request_pem;
+  activation.hostname = "nas-gateway-1";
+  activation.version = "0.1.0";
+  res = Client()->Post("/agent/v1/activation",
+                       protocol::Encode(activation).dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto grant = protocol::DecodeActivationGrant(res->body);
+  ASSERT_TRUE(grant.ok()) << grant.status().ToString();
+
+  const std::string poll = "/agent/v1/activation?key=" + grant->activation_key +
+                           "&token=" + grant->poll_token;
+  res = Client()->Get(poll);
+  ASSERT_TRUE(res);
+  auto state = protocol::DecodeActivationStatus(res->body);
+  ASSERT_TRUE(state.ok()) << res->body;
+  EXPECT_EQ(state->state, protocol::ActivationStatus::State::kPending);
+
+  const std::string agent =
+      Ok("CreateAgent",
+         {{"ActivationKey", grant->activation_key}, {"AgentName", "gateway"}})
+          .value("AgentArn", "");
+  res = Client()->Get(poll);
+  ASSERT_TRUE(res);
+  state = protocol::DecodeActivationStatus(res->body);
+  ASSERT_TRUE(state.ok()) << res->body;
+  ASSERT_EQ(state->state, protocol::ActivationStatus::State::kActivated);
+  EXPECT_EQ(state->agent_arn, agent);
+
+  const std::string base = TempDir();
+  ASSERT_TRUE(pki::WriteFileAtomically(base + "/agent.pem",
+                                       state->certificate_pem, 0600)
+                  .ok());
+  ASSERT_TRUE(
+      pki::WriteFileAtomically(base + "/agent.key", key->key_pem, 0600).ok());
+  res = Client(base + "/agent.pem", base + "/agent.key")
+            ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
+                   "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_TRUE(protocol::DecodeSyncResponse(res->body).ok()) << res->body;
+  EXPECT_EQ(Ok("DescribeAgent", {{"AgentArn", agent}})["Status"], "ONLINE");
+
+  // A certificate from another authority is not an agent's.
+  auto rogue_ca = pki::CreateAuthority("rogue", 1);
+  ASSERT_TRUE(rogue_ca.ok());
+  auto rogue_cert =
+      pki::SignClientRequest(*rogue_ca, key->request_pem, ResourceId(agent), 1);
+  ASSERT_TRUE(rogue_cert.ok());
+  ASSERT_TRUE(
+      pki::WriteFileAtomically(base + "/rogue.pem", *rogue_cert, 0600).ok());
+  res = Client(base + "/rogue.pem", base + "/agent.key")
+            ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
+                   "application/json");
+  EXPECT_TRUE(!res || res->status == 403);
+
+  // The API over HTTPS, a secret going in and never coming out.
+  json smb = Ok("CreateLocationSmb", {{"ServerHostname", "fs"},
+                                      {"Subdirectory", "/share"},
+                                      {"User", "svc"},
+                                      {"Password", "HttpSecretPassword"},
+                                      {"AgentArns", {agent}}});
+  json d = Ok("DescribeLocationSmb", {{"LocationArn", smb["LocationArn"]}});
+  EXPECT_FALSE(Contains(d.dump(), "HttpSecretPassword")) << d.dump();
+  EXPECT_EQ(d["LocationUri"], "smb://fs/share/");
+}
+
+TEST_F(HttpTest, ListsPageOverHttp) {
+  Start(/*tls=*/false);
+  for (int i = 0; i < 3; ++i) {
+    // Agents are made the way CreateAgent needs them: through activation.
+    auto key = pki::CreateRequest("agent");
+    ASSERT_TRUE(key.ok());
+    protocol::ActivationRequest activation;
+    activation.csr_pem = key->request_pem;
+    activation.hostname = "h";
+    activation.version = "0.1.0";
+    auto res =
+        Client()->Post("/agent/v1/activation",
+                       protocol::Encode(activation).dump(), "application/json");
+    ASSERT_TRUE(res && res->status == 200);
+    auto grant = protocol::DecodeActivationGrant(res->body);
+    ASSERT_TRUE(grant.ok());
+    Ok("CreateAgent", {{"ActivationKey", grant->activation_key}});
+  }
+  json request = {{"MaxResults", 2}};
+  json page = Ok("ListAgents", request);
+  ASSERT_EQ(page["Agents"].size(), 2u);
+  ASSERT_TRUE(page.contains("NextToken"));
+  request["NextToken"] = page["NextToken"];
+  page = Ok("ListAgents", request);
+  EXPECT_EQ(page["Agents"].size(), 1u);
+  EXPECT_FALSE(page.contains("NextToken"));
+}
+
+TEST_F(HttpTest, ServesAPostgreSqlDatabase) {
+  auto pg = testing::TestDatabase::Create(testing::Backend::kPostgres);
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  Start(/*tls=*/false, (*pg)->spec());
+  json config = json::parse(ReadFile(dir_ + "/config.json"));
+  EXPECT_EQ(config["db"], (*pg)->spec());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state.db"));
+  EXPECT_EQ(Ok("ListTasks"), json::parse(R"({"Tasks":[]})"));
+  auto rows = (*pg)->db->Query("SELECT COUNT(*) FROM access_keys");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*SqlInt(rows->front(), 0).value(), 1);
+  TearDown();  // the server goes before its database
+}
+
+}  // namespace
+}  // namespace ferry::control
