@@ -539,6 +539,26 @@ class Control:
                 self.wait_agent_status(a.arn, "ONLINE", 30)
         return restarted
 
+    def connections(self, agent):
+        """How many times the agent has said it connected to the server."""
+        try:
+            with open(agent.log, "rb") as f:
+                return f.read().count(b"ferry agent: connected to ")
+        except OSError:
+            return 0
+
+    def wait_reconnected(self, agent, before, timeout=20):
+        """Waits until `agent` connects again (its log counts more than
+        `before` connections); fails at once if its process died."""
+        def again():
+            if not agent.running():
+                raise AssertionError(
+                    f"{agent.name} died (exit status {agent.proc.returncode}, "
+                    f"-13 is SIGPIPE) instead of reconnecting to the restarted server:\n"
+                    + tail(agent.log, 10))
+            return self.connections(agent) > before
+        wait_for(again, timeout, 0.1, f"{agent.name} to reconnect", self.logs)
+
     @property
     def agent(self):
         return self.agents[0]

@@ -1,6 +1,8 @@
-// The ferry binary: `ferry sync`, and later `server`, `agent` and the API
-// client commands, all behind one CLI11 app.
+// The ferry binary: `ferry sync`, `checksum`, `server`, `agent` and the API
+// client commands (one per DataSync operation, as `aws datasync` names
+// them), all behind one CLI11 app.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -8,9 +10,17 @@
 #include "ferry/cli/agent_command.h"
 #include "ferry/cli/checksum_command.h"
 #include "ferry/cli/server_command.h"
+#include "ferry/cli/start_wait.h"
 #include "ferry/cli/sync_command.h"
+#include "ferry/client/commands.h"
+#include "ferry/control/model/api_model.h"
 
 int main(int argc, char** argv) {
+  // A peer that goes away (a restarted server, a closed pipe on stdout) is an
+  // error to report on the write that failed, never a reason to die: a
+  // TLS write to a reset connection would otherwise kill an agent with
+  // SIGPIPE instead of letting it reconnect.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "ferry: a self-hosted data transfer service that does the job of AWS "
       "DataSync.\n"
@@ -27,6 +37,11 @@ int main(int argc, char** argv) {
   ferry::AddAgentCommand(app, agent_args);
   ferry::ServerArgs server_args;
   ferry::AddServerCommand(app, server_args);
+  ferry::ApiCommandArgs api_args;
+  ferry::ApiCommandHooks api_hooks;
+  ferry::AddApiCommands(app, ferry::ApiModel::DataSync(), api_args);
+  ferry::StartWaitArgs start_wait_args;
+  ferry::AddStartWait(api_args, api_hooks, start_wait_args);
 
   try {
     app.parse(argc, argv);
@@ -38,5 +53,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("checksum")) return ferry::RunChecksum(checksum_args);
   if (app.got_subcommand("agent")) return ferry::RunAgent(agent_args);
   if (app.got_subcommand("server")) return ferry::RunServer(server_args);
+  if (api_args.Selected() != nullptr) {
+    return ferry::RunApiCommand(api_args, api_hooks);
+  }
   return 2;
 }

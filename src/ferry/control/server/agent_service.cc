@@ -187,7 +187,8 @@ class Ender {
 
 }  // namespace
 
-AgentService::AgentService(ServerContext* ctx) : ctx_(ctx) {}
+AgentService::AgentService(ServerContext* ctx)
+    : ctx_(ctx), started_ms_(ctx->now_ms()) {}
 
 AgentService::~AgentService() { Stop(); }
 
@@ -338,7 +339,7 @@ Result<protocol::SyncResponse> AgentService::Sync(
                         "deleted?)");
     }
     agent->last_seen_ms = now;
-    agent->version = request.version;
+    if (!request.version.empty()) agent->version = request.version;
     FERRY_RETURN_IF_ERROR(ctx_->store.UpdateAgent(s, *agent));
 
     std::set<std::string> reported;
@@ -581,7 +582,10 @@ Status AgentService::MonitorAgentsOnce() {
                            " was deleted while it ran the execution."));
         continue;
       }
-      if (agent->last_seen_ms <= 0 || now - agent->last_seen_ms > window) {
+      // An agent that has not had the window since this server came up to
+      // reconnect is not offline yet.
+      const int64_t heard = std::max(agent->last_seen_ms, started_ms_);
+      if (now - heard > window) {
         FERRY_RETURN_IF_ERROR(ender.Fail(
             e, "AgentOffline",
             "Agent " + agent->arn + " has not been heard from since " +
@@ -594,7 +598,8 @@ Status AgentService::MonitorAgentsOnce() {
                 "the task makes the destination consistent."));
         continue;
       }
-      if (e.updated_ms == 0 && e.launch_ms > 0 && now - e.launch_ms > window) {
+      if (e.updated_ms == 0 && e.launch_ms > 0 &&
+          now - std::max(e.launch_ms, started_ms_) > window) {
         FERRY_RETURN_IF_ERROR(ender.Fail(
             e, "LaunchTimeout",
             "Agent " + agent->arn + " did not start the execution within " +

@@ -47,6 +47,9 @@ class AgentService {
 
  private:
   ServerContext* const ctx_;
+  // When this service came up: silence while no server ran (a restart) does
+  // not count against an agent.
+  const int64_t started_ms_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<std::thread> loop_;
 };

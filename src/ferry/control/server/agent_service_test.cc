@@ -558,6 +558,30 @@ TEST_P(AgentServiceTest, ASilentAgentsExecutionsEndAgentOffline) {
   EXPECT_EQ(Get(exec).describe["Result"]["ErrorCode"], "AgentOffline");
 }
 
+TEST_P(AgentServiceTest, ARestartedServerGivesAgentsTheWindowToReconnect) {
+  Setup s = OneAgentTask();
+  std::string exec = Start(s.task);
+  Dispatch();
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  // The server is down for longer than the window, then comes back.
+  now_ += 90'000;
+  service_ = std::make_unique<AgentService>(&ctx_);
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  EXPECT_EQ(Get(exec).status, "TRANSFERRING");
+  now_ += 59'000;
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  EXPECT_EQ(Get(exec).status, "TRANSFERRING");
+  // The agent reconnects in time: the execution goes on.
+  Sync(s.agent, {Report(exec, "TRANSFERRING", false)});
+  now_ += 30'000;
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  EXPECT_EQ(Get(exec).status, "TRANSFERRING");
+  // Silence past the window after that still ends it.
+  now_ += 31'000;
+  ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+  EXPECT_EQ(Get(exec).describe["Result"]["ErrorCode"], "AgentOffline");
+}
+
 TEST_P(AgentServiceTest, ALaunchTheAgentNeverTookEnds) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);

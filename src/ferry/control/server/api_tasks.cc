@@ -158,6 +158,12 @@ ApiResult DescribeTask(ApiCall& call) {
     if (!out.contains("CurrentTaskExecutionArn") && !active.empty()) {
       out["CurrentTaskExecutionArn"] = active.front().arn;
     }
+    // Once every execution has ended, DataSync keeps naming the most recent.
+    if (!out.contains("CurrentTaskExecutionArn")) {
+      FERRY_API_ASSIGN_OR_RETURN(auto latest,
+                                 ctx.store.LatestExecutionOfTask(s, t.arn));
+      if (latest) out["CurrentTaskExecutionArn"] = latest->arn;
+    }
     if (t.body.contains("Schedule")) {
       out["Schedule"] = {
           {"ScheduleExpression", Str(t.body["Schedule"], "ScheduleExpression")},

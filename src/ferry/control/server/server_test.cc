@@ -809,7 +809,10 @@ TEST_P(ExecutionApiTest, CancellingAQueuedExecutionEndsItAtOnce) {
   EXPECT_EQ(d["Status"], "ERROR");
   EXPECT_EQ(d["Result"]["ErrorCode"], "OperationCanceled");
   EXPECT_DOUBLE_EQ(d["EndTime"].get<double>(), now_ms_ / 1000.0);
-  EXPECT_EQ(Ok("DescribeTask", {{"TaskArn", task_}})["Status"], "AVAILABLE");
+  json t = Ok("DescribeTask", {{"TaskArn", task_}});
+  EXPECT_EQ(t["Status"], "AVAILABLE");
+  // The ended execution is still the most recent one.
+  EXPECT_EQ(t["CurrentTaskExecutionArn"], exec);
   ApiError e = Err("CancelTaskExecution", {{"TaskExecutionArn", exec}});
   EXPECT_TRUE(Contains(e.message, "current status: ERROR")) << e.message;
 }

@@ -721,6 +721,18 @@ Result<std::vector<ExecutionRecord>> StateStore::ActiveExecutionsOfTask(
   return out;
 }
 
+Result<std::optional<ExecutionRecord>> StateStore::LatestExecutionOfTask(
+    SqlSession& s, const std::string& task_arn) {
+  FERRY_ASSIGN_OR_RETURN(auto rows,
+                         s.Query(std::string("SELECT ") + kExecutionColumns +
+                                     " FROM executions WHERE task_arn = ? "
+                                     "ORDER BY seq DESC LIMIT 1",
+                                 {task_arn}));
+  if (rows.empty()) return std::optional<ExecutionRecord>();
+  FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(rows.front()));
+  return std::optional<ExecutionRecord>(std::move(r));
+}
+
 Result<int64_t> StateStore::NextExecutionSeq(SqlSession& s) {
   FERRY_ASSIGN_OR_RETURN(
       auto rows, s.Query("SELECT next_seq FROM execution_seq WHERE id = 1"));

@@ -174,6 +174,9 @@ class StateStore {
   // CANCELLING), in start order.
   Result<std::vector<ExecutionRecord>> ActiveExecutionsOfTask(
       SqlSession& s, const std::string& task_arn);
+  // The task's most recently started execution, whatever its status.
+  Result<std::optional<ExecutionRecord>> LatestExecutionOfTask(
+      SqlSession& s, const std::string& task_arn);
   Result<int64_t> NextExecutionSeq(SqlSession& s);
 
   // Tags of any resource.
