@@ -8,6 +8,7 @@ everything else goes through boto3.
 Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_control_flow
 """
 
+import json
 import os
 import time
 import unittest
@@ -763,6 +764,37 @@ class ServerRestart(ControlCase):
         self.assertEqual(d["FilesTransferred"], st["files"])
         self.assertEqual(d["BytesWritten"], st["bytes"])
         self.assertTreesEqual(src, dst)
+
+
+class TaskReports(ControlCase):
+    def test_report_is_written_on_the_agent_and_the_result_says_where(self):
+        base = self.scratch()
+        src, dst = os.path.join(base, "src"), os.path.join(base, "dst")
+        st = bulk(src, 3, 1000)
+        report_config = {
+            "Destination": {"S3": {
+                "S3BucketArn": "arn:aws:s3:::reports-bucket",
+                "BucketAccessRoleArn": "arn:aws:iam::000000000000:role/reports"}},
+            "OutputType": "STANDARD", "ReportLevel": "SUCCESSES_AND_ERRORS"}
+        task = self.task(src, dst, TaskReportConfig=report_config)
+        d = CTL.wait_execution(self.start(task), timeout=60)
+        self.assertSucceeded(d)
+        self.assertEqual(d["TaskReportConfig"]["OutputType"], "STANDARD")
+        # ferry cannot write to S3 yet: the report is on the agent's machine,
+        # and ReportResult says so instead of pretending it was delivered.
+        report = d["ReportResult"]
+        self.assertEqual(report["Status"], "ERROR", report)
+        self.assertEqual(report["ErrorCode"], "ReportDestinationNotSupported")
+        exec_id = d["TaskExecutionArn"].rsplit("/", 1)[1]
+        folder = os.path.join(CTL.agent.dir, "task-reports", exec_id)
+        self.assertIn(folder, report["ErrorDetail"])
+        with open(os.path.join(folder, exec_id + ".summary-v1.json")) as f:
+            summary = json.load(f)
+        self.assertEqual(summary["TaskExecutionArn"], d["TaskExecutionArn"])
+        with open(os.path.join(folder, exec_id + ".files-transferred-v1-00001.json")) as f:
+            transferred = json.load(f)
+        paths = sorted(r["RelativePath"] for r in transferred["Transferred"])
+        self.assertEqual(len([p for p in paths if p != "/"]), st["files"], paths)
 
 
 class ZZResponsesMatchModel(control.ModelConformance):

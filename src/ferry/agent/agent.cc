@@ -26,6 +26,8 @@ using Clock = std::chrono::steady_clock;
 constexpr char kKeyFile[] = "agent.key";  // 0600
 constexpr char kCsrFile[] = "agent.csr";
 constexpr char kActivationKeyFile[] = "activation-key";
+// Task reports (TaskReportConfig), one folder per execution.
+constexpr char kTaskReportsDir[] = "task-reports";
 constexpr char kActivationTokenFile[] = "activation-token";  // 0600
 constexpr char kCertificateFile[] = "agent.pem";
 constexpr char kArnFile[] = "agent-arn";
@@ -495,8 +497,9 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
       case protocol::Command::Type::kRunExecution: {
         if (it != running.end() || finals.count(cmd.execution_arn)) break;
         Log("running " + cmd.execution_arn);
-        auto exec = std::make_unique<RunningExecution>(cmd, config.threads,
-                                                       [this] { Wake(); });
+        auto exec = std::make_unique<RunningExecution>(
+            cmd, config.threads, [this] { Wake(); },
+            (fs::path(config.data_dir) / kTaskReportsDir).string());
         exec->Start();
         running.emplace(cmd.execution_arn, std::move(exec));
         break;

@@ -31,7 +31,8 @@ std::string ShortId(const std::string& execution_arn) {
 }  // namespace
 
 Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
-                                          int threads) {
+                                          int threads,
+                                          const std::string& task_report_root) {
   ExecutionConfig config;
   if (!command.options.is_object()) {
     return Status::InvalidArgument("RunExecution.Options is not an object");
@@ -67,6 +68,21 @@ Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
     }
     config.manifest =
         std::make_shared<const std::vector<RelPath>>(std::move(paths).value());
+  }
+  if (command.has_report) {
+    if (task_report_root.empty()) {
+      return Status::InvalidArgument(
+          "RunExecution.Report: this agent has no folder for task reports");
+    }
+    TaskReportConfig report;
+    report.directory = task_report_root;
+    report.output_type = command.report_output_type == "SUMMARY_ONLY"
+                             ? ReportOutputType::kSummaryOnly
+                             : ReportOutputType::kStandard;
+    report.level = command.report_level == "ERRORS_ONLY"
+                       ? ReportLevel::kErrorsOnly
+                       : ReportLevel::kSuccessesAndErrors;
+    config.report = std::move(report);
   }
   config.threads = threads;
   config.task_arn = command.task_arn;
@@ -112,9 +128,11 @@ json FailedDescribe(const std::string& execution_arn,
 }
 
 RunningExecution::RunningExecution(protocol::Command command, int threads,
-                                   std::function<void()> on_done)
+                                   std::function<void()> on_done,
+                                   std::string task_report_root)
     : command_(std::move(command)),
       threads_(threads),
+      task_report_root_(std::move(task_report_root)),
       on_done_(std::move(on_done)),
       created_ns_(WallNanos()),
       bytes_per_second_(command_.bytes_per_second) {
@@ -205,7 +223,7 @@ void RunningExecution::Main() {
   };
   const std::string& arn = command_.execution_arn;
 
-  auto config = ConfigFromCommand(command_, threads_);
+  auto config = ConfigFromCommand(command_, threads_, task_report_root_);
   if (!config.ok()) {
     finish(FailedDescribe(arn, "InvalidRequestException",
                           std::string(config.status().message())));
@@ -242,7 +260,19 @@ void RunningExecution::Main() {
     if (cancel_) exec->Cancel();
   }
   ExecutionResult result = exec->Run();
-  finish(exec->Describe(result));
+  json describe = exec->Describe(result);
+  // The report was asked for in an S3 bucket, which ferry cannot write to
+  // yet: it is on this machine instead, and the result says where.
+  if (result.report_status == "SUCCESS") {
+    describe["ReportResult"] = {
+        {"Status", "ERROR"},
+        {"ErrorCode", "ReportDestinationNotSupported"},
+        {"ErrorDetail",
+         "ferry cannot deliver task reports to S3 yet; the agent wrote this "
+         "one on its own machine, in " +
+             result.report_folder}};
+  }
+  finish(std::move(describe));
 }
 
 }  // namespace ferry::agent

@@ -26,8 +26,11 @@ namespace ferry::agent {
 // through TaskOptions::Set, BytesPerSecond from the command, the filters, the
 // manifest (its paths checked and sorted as a manifest file's would be),
 // `threads` transfer workers. Errors are InvalidArgument, naming the member.
-Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
-                                          int threads);
+// A command that asks for a task report gets one written under
+// `task_report_root` (an error when that is empty).
+Result<ExecutionConfig> ConfigFromCommand(
+    const protocol::Command& command, int threads,
+    const std::string& task_report_root = "");
 
 // Opens a location as a backend. LOCAL: its Path parameter, an absolute
 // directory on this machine (a destination is created if missing). Other
@@ -46,8 +49,13 @@ class RunningExecution {
   // `on_done` runs (on the execution's thread) once the final report is
   // ready, so that the session can send it without waiting for the next
   // poll. `threads`: transfer workers (0: one per core).
+  // Task reports (TaskReportConfig) are written under `task_report_root`,
+  // in a folder per execution: ferry cannot deliver them to the S3 bucket
+  // the configuration names yet, and the final ReportResult says so and
+  // where the report is.
   RunningExecution(protocol::Command command, int threads,
-                   std::function<void()> on_done);
+                   std::function<void()> on_done,
+                   std::string task_report_root = "");
   // Cancels the execution if it still runs and waits for its thread.
   ~RunningExecution();
   RunningExecution(const RunningExecution&) = delete;
@@ -73,6 +81,7 @@ class RunningExecution {
 
   const protocol::Command command_;
   const int threads_;
+  const std::string task_report_root_;
   const std::function<void()> on_done_;
   const int64_t created_ns_;
   ExecutionLog log_;

@@ -12,6 +12,7 @@ namespace ferry::agent {
 namespace {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 constexpr char kTask[] =
     "arn:aws:datasync:ferry-local:000000000000:task/task-0123456789abcdef0";
@@ -157,6 +158,48 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   EXPECT_EQ(r.describe["BytesWritten"], 5005);
   EXPECT_EQ(ReadFile(fs::path(dst.path()) / "out/d/b"), std::string(5000, 'b'));
   EXPECT_EQ(done_calls, 1);
+}
+
+TEST(RunningExecutionTest, ATaskReportIsWrittenOnTheAgentAndSaysWhere) {
+  TempDir src, dst, data;
+  WriteFile(fs::path(src.path()) / "a", "alpha");
+  protocol::Command c = RunCommand(src.path(), dst.path() + "/out");
+  c.has_report = true;
+  c.report_output_type = "STANDARD";
+  c.report_level = "SUCCESSES_AND_ERRORS";
+  const std::string root = data.path() + "/task-reports";
+  RunningExecution exec(c, 2, nullptr, root);
+  exec.Start();
+  protocol::ExecutionReport r = WaitFinal(exec, 20);
+  ASSERT_TRUE(r.final);
+  EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
+  const json& report = r.describe["ReportResult"];
+  EXPECT_EQ(report["Status"], "ERROR") << report.dump();
+  EXPECT_EQ(report["ErrorCode"], "ReportDestinationNotSupported");
+  const std::string folder = root + "/exec-0123456789abcdef1";
+  EXPECT_NE(report["ErrorDetail"].get<std::string>().find(folder),
+            std::string::npos)
+      << report.dump();
+  EXPECT_TRUE(fs::exists(folder + "/exec-0123456789abcdef1.summary-v1.json"));
+  const std::string list = ReadFile(
+      folder + "/exec-0123456789abcdef1.files-transferred-v1-00001.json");
+  EXPECT_NE(list.find("\"/a\""), std::string::npos) << list;
+}
+
+TEST(ConfigFromCommandTest, AReportNeedsAFolder) {
+  protocol::Command c = RunCommand("/a", "/b");
+  c.has_report = true;
+  c.report_output_type = "SUMMARY_ONLY";
+  c.report_level = "ERRORS_ONLY";
+  auto none = ConfigFromCommand(c, 0);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("task reports"), std::string::npos);
+  auto config = ConfigFromCommand(c, 0, "/var/lib/ferry/task-reports");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_TRUE(config->report.has_value());
+  EXPECT_EQ(config->report->directory, "/var/lib/ferry/task-reports");
+  EXPECT_EQ(config->report->output_type, ReportOutputType::kSummaryOnly);
+  EXPECT_EQ(config->report->level, ReportLevel::kErrorsOnly);
 }
 
 TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {

@@ -202,6 +202,10 @@ json Encode(const SyncResponse& m) {
       j["Includes"] = c.includes;
       j["Excludes"] = c.excludes;
       if (c.has_manifest) j["Manifest"] = c.manifest;
+      if (c.has_report) {
+        j["Report"] = {{"OutputType", c.report_output_type},
+                       {"ReportLevel", c.report_level}};
+      }
       j["Source"] = EncodeLocation(c.source);
       j["Destination"] = EncodeLocation(c.destination);
     }
@@ -343,6 +347,26 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body) {
             return Status::InvalidArgument(where +
                                            ".Manifest holds a non-string");
           cmd.manifest.push_back(p.get<std::string>());
+        }
+      }
+      FERRY_ASSIGN_OR_RETURN(const json* report, c.Object("Report", false));
+      if (report) {
+        Fields r(*report, where + ".Report");
+        cmd.has_report = true;
+        FERRY_ASSIGN_OR_RETURN(cmd.report_output_type,
+                               r.String("OutputType", 32));
+        FERRY_ASSIGN_OR_RETURN(cmd.report_level, r.String("ReportLevel", 32));
+        if (cmd.report_output_type != "STANDARD" &&
+            cmd.report_output_type != "SUMMARY_ONLY") {
+          return Status::InvalidArgument(
+              where + ".Report.OutputType must be STANDARD or SUMMARY_ONLY");
+        }
+        if (cmd.report_level != "ERRORS_ONLY" &&
+            cmd.report_level != "SUCCESSES_AND_ERRORS") {
+          return Status::InvalidArgument(
+              where +
+              ".Report.ReportLevel must be ERRORS_ONLY or "
+              "SUCCESSES_AND_ERRORS");
         }
       }
       FERRY_ASSIGN_OR_RETURN(const json* src, c.Object("Source"));

@@ -86,6 +86,11 @@ struct Command {
   std::string excludes;
   std::vector<std::string> manifest;  // relative paths (empty = no manifest)
   bool has_manifest = false;
+  // TaskReportConfig: the agent writes a task report of this output type
+  // (STANDARD, SUMMARY_ONLY) and level (ERRORS_ONLY, SUCCESSES_AND_ERRORS).
+  bool has_report = false;
+  std::string report_output_type;
+  std::string report_level;
   LocationSpecMessage source;
   LocationSpecMessage destination;
   // kSetBandwidth (and the initial limit of kRunExecution, -1 = none):

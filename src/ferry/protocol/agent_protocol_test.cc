@@ -5,6 +5,8 @@
 namespace ferry::protocol {
 namespace {
 
+using nlohmann::json;
+
 SyncResponse SampleResponse() {
   SyncResponse r;
   Command run;
@@ -18,6 +20,9 @@ SyncResponse SampleResponse() {
   run.includes = "/a|/b";
   run.has_manifest = true;
   run.manifest = {"a/x", "b/y"};
+  run.has_report = true;
+  run.report_output_type = "SUMMARY_ONLY";
+  run.report_level = "ERRORS_ONLY";
   run.source = {"arn:src", "LOCAL", {{"Path", "/data"}}};
   run.destination = {"arn:dst", "LOCAL", {{"Path", "/backup"}}};
   run.bytes_per_second = 1000;
@@ -58,6 +63,10 @@ TEST(AgentProtocolTest, SyncResponseRoundTrips) {
   EXPECT_EQ(run.includes, "/a|/b");
   EXPECT_TRUE(run.has_manifest);
   EXPECT_EQ(run.manifest, in.commands[0].manifest);
+  EXPECT_TRUE(run.has_report);
+  EXPECT_EQ(run.report_output_type, "SUMMARY_ONLY");
+  EXPECT_EQ(run.report_level, "ERRORS_ONLY");
+  EXPECT_FALSE(out->commands[1].has_report);
   EXPECT_EQ(run.source.parameters["Path"], "/data");
   EXPECT_EQ(run.destination.type, "LOCAL");
   EXPECT_EQ(run.bytes_per_second, 1000);
@@ -147,6 +156,16 @@ TEST(AgentProtocolTest, WrongTypesAndBoundsAreRejectedByName) {
   many += "]}";
   EXPECT_FALSE(DecodeSyncRequest(many).ok());
   EXPECT_FALSE(DecodeSyncResponse("[1,2]").ok());
+  // A report of a kind that does not exist names the member.
+  json run = Encode(SampleResponse());
+  run["Commands"][0]["Report"]["ReportLevel"] = "EVERYTHING";
+  auto bad_level = DecodeSyncResponse(run.dump());
+  ASSERT_FALSE(bad_level.ok());
+  EXPECT_NE(bad_level.status().message().find("Commands[0].Report.ReportLevel"),
+            std::string_view::npos)
+      << bad_level.status().ToString();
+  run["Commands"][0]["Report"] = "STANDARD";
+  EXPECT_FALSE(DecodeSyncResponse(run.dump()).ok());
   EXPECT_FALSE(
       DecodeSyncResponse(R"({"ProtocolVersion":1,"PollIntervalMs":0})").ok());
 }

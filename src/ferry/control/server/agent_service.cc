@@ -294,6 +294,12 @@ Result<std::optional<protocol::Command>> RunCommand(ServerContext* ctx,
   c.excludes = FilterValue(e.body.value("Excludes", json::array()));
   // No manifest: the dispatcher ends executions that ask for one (see
   // DispatchOnce), so none reaches an agent yet.
+  auto report = e.body.find("TaskReportConfig");
+  if (report != e.body.end() && report->is_object()) {
+    c.has_report = true;
+    c.report_output_type = report->value("OutputType", "STANDARD");
+    c.report_level = report->value("ReportLevel", "SUCCESSES_AND_ERRORS");
+  }
   for (auto [arn, out] : {std::pair{task->source_arn, &c.source},
                           std::pair{task->destination_arn, &c.destination}}) {
     FERRY_ASSIGN_OR_RETURN(auto location, ctx->store.GetLocation(s, arn));
