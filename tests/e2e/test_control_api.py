@@ -1,0 +1,888 @@
+"""End-to-end: the DataSync operations test_control_flow does not drive.
+
+One `ferry server` (SQLite) and one `ferry agent` for the module, driven with
+boto3's datasync client (ferry's own *LocationLocal operations as hand-signed
+requests). Covered here:
+
+- agents: UpdateAgent, ListAgents, DeleteAgent of a second activated agent
+  (refused while a location names it; afterwards DescribeAgent fails naming
+  it and the server refuses the agent's syncs);
+- locations of every type the server records (NFS, SMB, object storage,
+  Azure Blob, HDFS, LOCAL): Create/Describe/Update, ListLocations with each
+  filter, DeleteLocation; the secrets given (SMB Password and Kerberos files,
+  SecretKey, the SAS token, HDFS keytab and krb5.conf) never come back in any
+  response, never reach the server's or the agent's log, nor its data directory
+  unsealed;
+- tasks: UpdateTask (Name, Options merged, Excludes, Schedule set, disabled
+  and removed; a bad schedule changes nothing), ListTasks filters, tags;
+- executions: a task between a LOCAL and a non-LOCAL location ends ERROR
+  UnsupportedLocationType; OverrideOptions, Includes and Excludes of one
+  StartTaskExecution apply to that execution only (checked on the
+  destination tree); DescribeTaskExecution and ListTaskExecutions;
+- every response of the module against botocore's DataSync model.
+
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_control_api
+"""
+
+import base64
+import json
+import os
+import time
+import unittest
+import uuid
+
+import control
+import oracle
+from control import client_error, wait_for
+
+CTL = None
+
+# A token in every hostname/path of this module, so that ListLocations
+# filters can be checked for exact sets.
+TOKEN = "ctlapi" + uuid.uuid4().hex[:8]
+
+# Every secret given to the server (as str); ZYSecretsNeverLeave looks for
+# them (and their base64 forms) everywhere.
+SECRETS = []
+
+
+def secret(name):
+    s = f"{name}-{uuid.uuid4().hex}"
+    SECRETS.append(s)
+    return s
+
+
+def setUpModule():
+    global CTL
+    control.need_boto3()
+    CTL = control.Control.start(_ModuleCleanups())
+
+
+class _ModuleCleanups:
+    @staticmethod
+    def addCleanup(fn, *args):
+        unittest.addModuleCleanup(fn, *args)
+
+
+class _ClassCleanup:
+    def __init__(self, cls):
+        self.cls = cls
+
+    def addCleanup(self, fn, *args):
+        self.cls.addClassCleanup(fn, *args)
+
+
+def utc_text(epoch_seconds):
+    """A CreationTime filter value: UTC yyyy-MM-dd HH:mm:ss."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch_seconds))
+
+
+def epoch(dt):
+    """botocore's timestamps are aware datetimes."""
+    return dt.timestamp()
+
+
+def secret_forms(s):
+    """The ways a secret could appear in a response body: as given, and
+    base64-encoded (the wire form of a blob)."""
+    raw = s.encode()
+    return [raw, base64.b64encode(raw)]
+
+
+# The classes whose tests ran (ZZResponsesMatchModel checks that every
+# operation was seen only when all of them did).
+RAN = set()
+CLASSES = {"Agents", "Locations", "Tasks", "Executions"}
+
+
+class ApiCase(oracle.FerryTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        RAN.add(cls.__name__)
+
+    @property
+    def c(self):
+        return CTL.client()
+
+    def local(self, path, agent_arn=None):
+        os.makedirs(path, exist_ok=True)
+        return CTL.create_location_local(path, [agent_arn or CTL.agent_arn])
+
+    def assertNoSecret(self, response):
+        text = json.dumps(response, default=repr)
+        for s in SECRETS:
+            self.assertNotIn(s, text)
+            self.assertNotIn(base64.b64encode(s.encode()).decode(), text)
+
+    def assertInvalid(self, fn, *args, words=(), **kw):
+        code, msg, status, _ = client_error(self, fn, *args, **kw)
+        self.assertEqual((code, status), ("InvalidRequestException", 400), msg)
+        for w in words:
+            self.assertIn(w, msg)
+        return msg
+
+
+# --------------------------------------------------------------------------
+# Agents
+
+
+class Agents(ApiCase):
+    def test_1_update_agent_renames_it(self):
+        arn = CTL.agent_arn
+        before = self.c.describe_agent(AgentArn=arn)
+        self.assertEqual(before["Name"], CTL.agent.name)
+        self.c.update_agent(AgentArn=arn, Name=f"renamed-{TOKEN}")
+        after = self.c.describe_agent(AgentArn=arn)
+        self.assertEqual(after["Name"], f"renamed-{TOKEN}")
+        self.assertEqual(after["Status"], "ONLINE")
+        self.assertEqual(after["CreationTime"], before["CreationTime"])
+        listed = {a["AgentArn"]: a for a in self.c.list_agents()["Agents"]}
+        self.assertEqual(listed[arn]["Name"], f"renamed-{TOKEN}")
+        self.assertEqual(listed[arn]["Status"], "ONLINE")
+        # An UpdateAgent without Name changes nothing.
+        self.c.update_agent(AgentArn=arn)
+        self.assertEqual(self.c.describe_agent(AgentArn=arn)["Name"], f"renamed-{TOKEN}")
+        # Unknown agent.
+        unknown = arn[:-17] + "0123456789abcdefg"
+        self.assertInvalid(self.c.update_agent, AgentArn=unknown, Name="x", words=(unknown,))
+
+    def test_2_delete_a_second_agent(self):
+        second = CTL.add_agent(f"second-{TOKEN}")
+        self.addCleanup(self._forget_agent, second)
+        listed = {a["AgentArn"]: a for a in self.c.list_agents()["Agents"]}
+        self.assertIn(CTL.agent_arn, listed)
+        self.assertIn(second.arn, listed)
+        self.assertEqual(listed[second.arn]["Status"], "ONLINE")
+        self.assertEqual(listed[second.arn]["Name"], f"second-{TOKEN}")
+        # Paged one at a time, both are there.
+        seen, token = [], None
+        while True:
+            kw = {"MaxResults": 1}
+            if token:
+                kw["NextToken"] = token
+            page = self.c.list_agents(**kw)
+            seen += [a["AgentArn"] for a in page["Agents"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+        self.assertEqual(sorted(seen), sorted(listed))
+
+        # A location names it: refused, naming the location.
+        loc = self.local(os.path.join(self.scratch(), "on-second"), second.arn)
+        self.assertInvalid(self.c.delete_agent, AgentArn=second.arn, words=(second.arn, loc))
+        self.c.delete_location(LocationArn=loc)
+
+        self.c.delete_agent(AgentArn=second.arn)
+        msg = self.assertInvalid(self.c.describe_agent, AgentArn=second.arn,
+                                 words=(second.arn,))
+        self.assertIn("does not exist", msg)
+        self.assertNotIn(second.arn, {a["AgentArn"] for a in self.c.list_agents()["Agents"]})
+        self.assertInvalid(self.c.delete_agent, AgentArn=second.arn, words=(second.arn,))
+        self.assertInvalid(self.c.update_agent, AgentArn=second.arn, Name="back",
+                           words=(second.arn,))
+        # It cannot be named by a location any more.
+        status, _, r = CTL.raw("CreateLocationLocal", {"Path": "/tmp",
+                                                       "AgentArns": [second.arn]})
+        self.assertEqual(status, 400, r)
+        self.assertEqual(r["__type"], "InvalidRequestException")
+        self.assertIn(second.arn, r["message"])
+        # The server refuses its syncs (the agent's certificate names an
+        # agent it no longer has); it does not come back.
+        agent_id = second.arn.rsplit("/", 1)[1]
+        wait_for(lambda: f"sync from {agent_id}" in control.tail(CTL.server.log, 400)
+                 and "not registered" in control.tail(CTL.server.log, 400), 20, 0.25,
+                 "the server to refuse the deleted agent's sync", CTL.logs)
+        self.assertInvalid(self.c.describe_agent, AgentArn=second.arn)
+        self.assertEqual(self.c.describe_agent(AgentArn=CTL.agent_arn)["Status"], "ONLINE")
+
+    @staticmethod
+    def _forget_agent(agent):
+        agent.stop()
+        if agent in CTL.agents:
+            CTL.agents.remove(agent)
+
+
+# --------------------------------------------------------------------------
+# Locations
+
+
+class Locations(ApiCase):
+    """One location of every type, created in setUpClass with secrets."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        c = CTL.client()
+        agent = CTL.agent_arn
+        cls.t_before = int(time.time())
+        cls.smb_password = secret("smb-password")
+        cls.smb_keytab = secret("smb-keytab")
+        cls.smb_krb5 = secret("smb-krb5conf")
+        cls.s3_secret = secret("object-secret-key")
+        cls.sas_token = "sp=rl&sig=" + secret("sas-token")
+        SECRETS.append(cls.sas_token)
+        cls.hdfs_keytab = secret("hdfs-keytab")
+        cls.hdfs_krb5 = secret("hdfs-krb5conf")
+        cls.cert = b"-----BEGIN CERTIFICATE-----\nMIIBnot-a-real-one\n-----END CERTIFICATE-----\n"
+
+        cls.nfs = c.create_location_nfs(
+            ServerHostname=f"nfs.{TOKEN}.example.com", Subdirectory="/export/data",
+            OnPremConfig={"AgentArns": [agent]}, MountOptions={"Version": "NFS4_1"},
+            Tags=[{"Key": "kind", "Value": "nfs"}])["LocationArn"]
+        cls.smb = c.create_location_smb(
+            ServerHostname=f"smb.{TOKEN}.example.com", Subdirectory="/share/dir",
+            User="alice", Domain="CORP", Password=cls.smb_password, AgentArns=[agent],
+            MountOptions={"Version": "SMB3"}, AuthenticationType="NTLM",
+            DnsIpAddresses=["10.0.0.53"])["LocationArn"]
+        cls.smb_kerberos = c.create_location_smb(
+            ServerHostname=f"smbk.{TOKEN}.example.com", Subdirectory="/share",
+            AgentArns=[agent], AuthenticationType="KERBEROS",
+            KerberosPrincipal="HOST/smbk@EXAMPLE.COM", KerberosKeytab=cls.smb_keytab.encode(),
+            KerberosKrb5Conf=cls.smb_krb5.encode())["LocationArn"]
+        cls.obj = c.create_location_object_storage(
+            ServerHostname=f"minio.{TOKEN}.example.com", BucketName="bucket",
+            Subdirectory="/prefix", AccessKey="AKIDEXAMPLE", SecretKey=cls.s3_secret,
+            ServerCertificate=cls.cert, AgentArns=[agent])["LocationArn"]
+        cls.azure = c.create_location_azure_blob(
+            ContainerUrl=f"https://{TOKEN}.blob.core.windows.net/container1",
+            AuthenticationType="SAS", SasConfiguration={"Token": cls.sas_token},
+            Subdirectory="/dir", AgentArns=[agent])["LocationArn"]
+        cls.hdfs = c.create_location_hdfs(
+            NameNodes=[{"Hostname": f"namenode.{TOKEN}.example.com", "Port": 8020}],
+            Subdirectory="/data", AuthenticationType="KERBEROS",
+            KerberosPrincipal="hdfs/namenode@EXAMPLE.COM",
+            KerberosKeytab=cls.hdfs_keytab.encode(), KerberosKrb5Conf=cls.hdfs_krb5.encode(),
+            QopConfiguration={"RpcProtection": "PRIVACY", "DataTransferProtection": "PRIVACY"},
+            KmsKeyProviderUri="kms://http@kms.example.com:9600/kms",
+            AgentArns=[agent])["LocationArn"]
+        cls.hdfs_simple = c.create_location_hdfs(
+            NameNodes=[{"Hostname": f"nn2.{TOKEN}.example.com", "Port": 9000}],
+            Subdirectory="/simple", AuthenticationType="SIMPLE", SimpleUser="hadoop",
+            BlockSize=67108864, ReplicationFactor=2, AgentArns=[agent])["LocationArn"]
+        base = oracle.make_scratch(_ClassCleanup(cls))
+        cls.local_path = os.path.join(base, TOKEN, "local")
+        os.makedirs(cls.local_path)
+        cls.local_arn = CTL.create_location_local(cls.local_path)
+        cls.t_after = int(time.time())
+        cls.mine = {"NFS": [cls.nfs], "SMB": [cls.smb, cls.smb_kerberos],
+                    "OBJECT_STORAGE": [cls.obj], "AZURE_BLOB": [cls.azure],
+                    "HDFS": [cls.hdfs, cls.hdfs_simple], "LOCAL": [cls.local_arn]}
+        cls.all_mine = {a for v in cls.mine.values() for a in v}
+
+    def assertCreationTime(self, d):
+        t = epoch(d["CreationTime"])
+        self.assertGreaterEqual(t, self.t_before)
+        self.assertLess(t, self.t_after + 2)
+
+    def uri(self, arn):
+        got = {x["LocationArn"]: x["LocationUri"] for x in self.c.list_locations()["Locations"]}
+        return got[arn]
+
+    # Every type ---------------------------------------------------------
+
+    def test_nfs(self):
+        d = self.c.describe_location_nfs(LocationArn=self.nfs)
+        self.assertNoSecret(d)
+        self.assertEqual(d["LocationArn"], self.nfs)
+        self.assertEqual(d["LocationUri"], f"nfs://nfs.{TOKEN}.example.com/export/data/")
+        self.assertEqual(d["OnPremConfig"], {"AgentArns": [CTL.agent_arn]})
+        self.assertEqual(d["MountOptions"], {"Version": "NFS4_1"})
+        self.assertCreationTime(d)
+        self.assertEqual(self.c.list_tags_for_resource(ResourceArn=self.nfs)["Tags"],
+                         [{"Key": "kind", "Value": "nfs"}])
+        self.c.update_location_nfs(LocationArn=self.nfs, Subdirectory="/export/other",
+                                   MountOptions={"Version": "NFS3"})
+        d = self.c.describe_location_nfs(LocationArn=self.nfs)
+        self.assertEqual(d["LocationUri"], f"nfs://nfs.{TOKEN}.example.com/export/other/")
+        self.assertEqual(d["MountOptions"], {"Version": "NFS3"})
+        self.assertEqual(d["OnPremConfig"], {"AgentArns": [CTL.agent_arn]})
+        self.assertEqual(self.uri(self.nfs), d["LocationUri"])
+        # Every agent named must exist; a refused update changes nothing.
+        unknown = CTL.agent_arn[:-17] + "0123456789abcdefg"
+        self.assertInvalid(self.c.update_location_nfs, LocationArn=self.nfs,
+                           Subdirectory="/export/never", OnPremConfig={"AgentArns": [unknown]},
+                           words=(unknown,))
+        d = self.c.describe_location_nfs(LocationArn=self.nfs)
+        self.assertEqual(d["LocationUri"], f"nfs://nfs.{TOKEN}.example.com/export/other/")
+        self.assertEqual(d["OnPremConfig"], {"AgentArns": [CTL.agent_arn]})
+        # Another type's Describe refuses it.
+        self.assertInvalid(self.c.describe_location_smb, LocationArn=self.nfs,
+                           words=(self.nfs, "NFS"))
+        self.assertInvalid(self.c.update_location_smb, LocationArn=self.nfs, User="x")
+
+    def test_smb(self):
+        d = self.c.describe_location_smb(LocationArn=self.smb)
+        self.assertNoSecret(d)
+        self.assertNotIn("Password", d)
+        self.assertEqual(d["LocationUri"], f"smb://smb.{TOKEN}.example.com/share/dir/")
+        self.assertEqual(d["User"], "alice")
+        self.assertEqual(d["Domain"], "CORP")
+        self.assertEqual(d["AgentArns"], [CTL.agent_arn])
+        self.assertEqual(d["MountOptions"], {"Version": "SMB3"})
+        self.assertEqual(d["AuthenticationType"], "NTLM")
+        self.assertEqual(d["DnsIpAddresses"], ["10.0.0.53"])
+        self.assertCreationTime(d)
+        new_password = secret("smb-password-2")
+        self.c.update_location_smb(LocationArn=self.smb, User="bob", Password=new_password,
+                                   Subdirectory="/share/elsewhere")
+        d = self.c.describe_location_smb(LocationArn=self.smb)
+        self.assertNoSecret(d)
+        self.assertEqual(d["User"], "bob")
+        self.assertEqual(d["Domain"], "CORP")  # untouched members stay
+        self.assertEqual(d["LocationUri"], f"smb://smb.{TOKEN}.example.com/share/elsewhere/")
+        # A password the model refuses (over 104 characters) is not echoed in
+        # the validation message.
+        too_long = secret("p" * 80)
+        self.assertGreater(len(too_long), 104)
+        msg = self.assertInvalid(CTL.client(validate=False).create_location_smb,
+                                 ServerHostname=f"long.{TOKEN}.example.com", Subdirectory="/s",
+                                 Password=too_long, AgentArns=[CTL.agent_arn],
+                                 words=("'password'",))
+        self.assertNotIn(too_long, msg)
+
+    def test_smb_kerberos(self):
+        d = self.c.describe_location_smb(LocationArn=self.smb_kerberos)
+        self.assertNoSecret(d)
+        self.assertEqual(d["AuthenticationType"], "KERBEROS")
+        self.assertEqual(d["KerberosPrincipal"], "HOST/smbk@EXAMPLE.COM")
+        for member in ("KerberosKeytab", "KerberosKrb5Conf", "Password"):
+            self.assertNotIn(member, d)
+        # KERBEROS without its files is refused.
+        self.assertInvalid(self.c.create_location_smb, ServerHostname=f"bad.{TOKEN}.example.com",
+                           Subdirectory="/s", AgentArns=[CTL.agent_arn],
+                           AuthenticationType="KERBEROS", KerberosPrincipal="HOST/x@EXAMPLE.COM",
+                           words=("KerberosKeytab",))
+
+    def test_object_storage(self):
+        d = self.c.describe_location_object_storage(LocationArn=self.obj)
+        self.assertNoSecret(d)
+        self.assertNotIn("SecretKey", d)
+        self.assertEqual(d["LocationUri"],
+                         f"object-storage://minio.{TOKEN}.example.com/bucket/prefix/")
+        self.assertEqual(d["AccessKey"], "AKIDEXAMPLE")
+        self.assertEqual(d["ServerProtocol"], "HTTPS")  # DataSync's defaults
+        self.assertEqual(d["ServerPort"], 443)
+        self.assertEqual(d["ServerCertificate"], self.cert)
+        self.assertEqual(d["AgentArns"], [CTL.agent_arn])
+        self.assertCreationTime(d)
+        new_secret = secret("object-secret-key-2")
+        self.c.update_location_object_storage(LocationArn=self.obj, AccessKey="AKIDNEW",
+                                              SecretKey=new_secret, ServerProtocol="HTTP")
+        d = self.c.describe_location_object_storage(LocationArn=self.obj)
+        self.assertNoSecret(d)
+        self.assertEqual(d["AccessKey"], "AKIDNEW")
+        self.assertEqual(d["ServerProtocol"], "HTTP")
+        self.assertEqual(d["ServerPort"], 80)
+        self.c.update_location_object_storage(LocationArn=self.obj, ServerPort=9000)
+        d = self.c.describe_location_object_storage(LocationArn=self.obj)
+        self.assertEqual((d["ServerProtocol"], d["ServerPort"]), ("HTTP", 9000))
+
+    def test_azure_blob(self):
+        d = self.c.describe_location_azure_blob(LocationArn=self.azure)
+        self.assertNoSecret(d)
+        self.assertNotIn("SasConfiguration", d)
+        self.assertEqual(d["LocationUri"],
+                         f"azure-blob://{TOKEN}.blob.core.windows.net/container1/dir/")
+        self.assertEqual(d["AuthenticationType"], "SAS")
+        self.assertEqual(d["BlobType"], "BLOCK")
+        self.assertEqual(d["AccessTier"], "HOT")
+        self.assertEqual(d["AgentArns"], [CTL.agent_arn])
+        self.assertCreationTime(d)
+        new_token = "sp=rl&sig=" + secret("sas-token-2")
+        SECRETS.append(new_token)
+        self.c.update_location_azure_blob(LocationArn=self.azure, AccessTier="COOL",
+                                          SasConfiguration={"Token": new_token},
+                                          Subdirectory="/newdir")
+        d = self.c.describe_location_azure_blob(LocationArn=self.azure)
+        self.assertNoSecret(d)
+        self.assertEqual(d["AccessTier"], "COOL")
+        self.assertEqual(d["LocationUri"],
+                         f"azure-blob://{TOKEN}.blob.core.windows.net/container1/newdir/")
+        # SAS without a token is refused.
+        self.assertInvalid(self.c.create_location_azure_blob,
+                           ContainerUrl=f"https://{TOKEN}.blob.core.windows.net/container2",
+                           AuthenticationType="SAS", AgentArns=[CTL.agent_arn],
+                           words=("SasConfiguration",))
+
+    def test_hdfs(self):
+        d = self.c.describe_location_hdfs(LocationArn=self.hdfs)
+        self.assertNoSecret(d)
+        for member in ("KerberosKeytab", "KerberosKrb5Conf"):
+            self.assertNotIn(member, d)
+        self.assertEqual(d["LocationUri"], f"hdfs://namenode.{TOKEN}.example.com:8020/data/")
+        self.assertEqual(d["NameNodes"],
+                         [{"Hostname": f"namenode.{TOKEN}.example.com", "Port": 8020}])
+        self.assertEqual(d["AuthenticationType"], "KERBEROS")
+        self.assertEqual(d["KerberosPrincipal"], "hdfs/namenode@EXAMPLE.COM")
+        self.assertEqual(d["BlockSize"], 134217728)  # DataSync's defaults
+        self.assertEqual(d["ReplicationFactor"], 3)
+        self.assertEqual(d["QopConfiguration"],
+                         {"RpcProtection": "PRIVACY", "DataTransferProtection": "PRIVACY"})
+        self.assertEqual(d["KmsKeyProviderUri"], "kms://http@kms.example.com:9600/kms")
+        self.assertEqual(d["AgentArns"], [CTL.agent_arn])
+        self.assertCreationTime(d)
+        new_keytab = secret("hdfs-keytab-2")
+        self.c.update_location_hdfs(LocationArn=self.hdfs, ReplicationFactor=2,
+                                    KerberosKeytab=new_keytab.encode(),
+                                    NameNodes=[{"Hostname": f"nn9.{TOKEN}.example.com",
+                                                "Port": 8021}])
+        d = self.c.describe_location_hdfs(LocationArn=self.hdfs)
+        self.assertNoSecret(d)
+        self.assertEqual(d["ReplicationFactor"], 2)
+        self.assertEqual(d["BlockSize"], 134217728)
+        self.assertEqual(d["LocationUri"], f"hdfs://nn9.{TOKEN}.example.com:8021/data/")
+
+    def test_hdfs_simple(self):
+        d = self.c.describe_location_hdfs(LocationArn=self.hdfs_simple)
+        self.assertEqual(d["AuthenticationType"], "SIMPLE")
+        self.assertEqual(d["SimpleUser"], "hadoop")
+        self.assertEqual(d["BlockSize"], 67108864)
+        self.assertEqual(d["ReplicationFactor"], 2)
+        self.assertEqual(d["LocationUri"], f"hdfs://nn2.{TOKEN}.example.com:9000/simple/")
+        self.c.update_location_hdfs(LocationArn=self.hdfs_simple, SimpleUser="hdfs2")
+        self.assertEqual(self.c.describe_location_hdfs(LocationArn=self.hdfs_simple)
+                         ["SimpleUser"], "hdfs2")
+        # SIMPLE without a user is refused.
+        self.assertInvalid(self.c.create_location_hdfs,
+                           NameNodes=[{"Hostname": "nn.example.com", "Port": 8020}],
+                           AuthenticationType="SIMPLE", AgentArns=[CTL.agent_arn],
+                           words=("SimpleUser",))
+
+    def test_local(self):
+        status, _, d = CTL.raw("DescribeLocationLocal", {"LocationArn": self.local_arn})
+        self.assertEqual(status, 200, d)
+        agent_id = CTL.agent_arn.rsplit("/", 1)[1]
+        self.assertEqual(d["Path"], self.local_path)
+        self.assertEqual(d["LocationUri"], f"local://{agent_id}{self.local_path}/")
+        self.assertEqual(d["AgentArns"], [CTL.agent_arn])
+        self.assertGreaterEqual(d["CreationTime"], self.t_before)
+        moved = self.local_path + "-moved"
+        status, _, r = CTL.raw("UpdateLocationLocal", {"LocationArn": self.local_arn,
+                                                       "Path": moved})
+        self.assertEqual((status, r), (200, {}))
+        status, _, d = CTL.raw("DescribeLocationLocal", {"LocationArn": self.local_arn})
+        self.assertEqual(d["Path"], moved)
+        self.assertEqual(d["LocationUri"], f"local://{agent_id}{moved}/")
+        self.assertEqual(self.uri(self.local_arn), d["LocationUri"])
+        # Not a LOCAL location.
+        status, _, r = CTL.raw("DescribeLocationLocal", {"LocationArn": self.nfs})
+        self.assertEqual(status, 400, r)
+        self.assertIn("NFS", r["message"])
+
+    # ListLocations filters --------------------------------------------
+
+    def listed(self, *filters):
+        out, token = [], None
+        while True:
+            kw = {"Filters": list(filters)}
+            if token:
+                kw["NextToken"] = token
+            r = self.c.list_locations(**kw)
+            self.assertNoSecret(r)
+            out += r["Locations"]
+            token = r.get("NextToken")
+            if not token:
+                return {x["LocationArn"]: x["LocationUri"] for x in out}
+
+    @staticmethod
+    def f(name, op, *values):
+        return {"Name": name, "Operator": op, "Values": list(values)}
+
+    def test_list_filter_location_type(self):
+        schemes = {"NFS": "nfs://", "SMB": "smb://", "OBJECT_STORAGE": "object-storage://",
+                   "AZURE_BLOB": "azure-blob://", "HDFS": "hdfs://", "LOCAL": "local://"}
+        for typ, arns in self.mine.items():
+            with self.subTest(type=typ):
+                got = self.listed(self.f("LocationType", "Equals", typ))
+                self.assertTrue(set(arns) <= set(got), f"{typ}: {got}")
+                self.assertFalse((self.all_mine - set(arns)) & set(got), f"{typ}: {got}")
+                for uri in got.values():
+                    self.assertTrue(uri.startswith(schemes[typ]), f"{typ}: {uri}")
+        # Both of two types; everything but one type.
+        got = self.listed(self.f("LocationType", "In", "SMB", "HDFS"),
+                          self.f("LocationUri", "Contains", TOKEN))
+        self.assertEqual(set(got), set(self.mine["SMB"] + self.mine["HDFS"]))
+        got = self.listed(self.f("LocationType", "NotEquals", "HDFS"),
+                          self.f("LocationUri", "Contains", TOKEN))
+        self.assertEqual(set(got), self.all_mine - set(self.mine["HDFS"]))
+
+    def test_list_filter_location_uri(self):
+        got = self.listed(self.f("LocationUri", "Contains", TOKEN))
+        self.assertEqual(set(got), self.all_mine)
+        uri = self.uri(self.obj)
+        self.assertEqual(set(self.listed(self.f("LocationUri", "Equals", uri))), {self.obj})
+        got = self.listed(self.f("LocationUri", "BeginsWith", "azure-blob://" + TOKEN))
+        self.assertEqual(set(got), {self.azure})
+        got = self.listed(self.f("LocationUri", "Contains", TOKEN),
+                          self.f("LocationUri", "NotContains", "smb"))
+        self.assertEqual(set(got), self.all_mine - set(self.mine["SMB"]))
+        self.assertEqual(self.listed(self.f("LocationUri", "Contains", TOKEN + "-nothing")), {})
+
+    def test_list_filter_creation_time(self):
+        mine = self.f("LocationUri", "Contains", TOKEN)
+        got = self.listed(mine, self.f("CreationTime", "GreaterThanOrEqual",
+                                       utc_text(self.t_before)))
+        self.assertEqual(set(got), self.all_mine)
+        got = self.listed(mine, self.f("CreationTime", "LessThan", utc_text(self.t_before)))
+        self.assertEqual(got, {})
+        got = self.listed(mine, self.f("CreationTime", "LessThanOrEqual",
+                                       utc_text(self.t_after)))
+        self.assertEqual(set(got), self.all_mine)
+        got = self.listed(mine, self.f("CreationTime", "GreaterThan", utc_text(self.t_after)))
+        self.assertEqual(got, {})
+        # Equals, to the second of a location's CreationTime.
+        created = int(epoch(self.c.describe_location_nfs(LocationArn=self.nfs)["CreationTime"]))
+        got = self.listed(mine, self.f("CreationTime", "Equals", utc_text(created)))
+        self.assertIn(self.nfs, got)
+        # A value that is not a time is refused.
+        self.assertInvalid(self.c.list_locations,
+                           Filters=[self.f("CreationTime", "Equals", "yesterday")])
+        self.assertInvalid(self.c.list_locations,
+                           Filters=[self.f("LocationId", "Equals", self.nfs)])
+
+    # Deletion (last: z) -------------------------------------------------
+
+    def test_z_delete_locations(self):
+        describe = {"NFS": self.c.describe_location_nfs, "SMB": self.c.describe_location_smb,
+                    "OBJECT_STORAGE": self.c.describe_location_object_storage,
+                    "AZURE_BLOB": self.c.describe_location_azure_blob,
+                    "HDFS": self.c.describe_location_hdfs}
+        for typ, arns in self.mine.items():
+            for arn in arns:
+                with self.subTest(type=typ, arn=arn):
+                    self.c.delete_location(LocationArn=arn)
+                    if typ == "LOCAL":
+                        status, _, r = CTL.raw("DescribeLocationLocal", {"LocationArn": arn})
+                        self.assertEqual(status, 400, r)
+                        self.assertIn(arn, r["message"])
+                    else:
+                        self.assertInvalid(describe[typ], LocationArn=arn,
+                                           words=(arn, "not found"))
+                    self.assertInvalid(self.c.delete_location, LocationArn=arn, words=(arn,))
+        self.assertEqual(self.listed(self.f("LocationUri", "Contains", TOKEN)), {})
+        # Their tags went with them.
+        self.assertInvalid(self.c.list_tags_for_resource, ResourceArn=self.nfs)
+
+
+# --------------------------------------------------------------------------
+# Tasks
+
+
+class Tasks(ApiCase):
+    def test_update_task(self):
+        base = self.scratch()
+        s = self.local(os.path.join(base, "s"))
+        d = self.local(os.path.join(base, "d"))
+        task = CTL.create_task(s, d, Name="before", Options={"PosixPermissions": "NONE"})
+        t = self.c.describe_task(TaskArn=task)
+        self.assertEqual(t["Name"], "before")
+        self.assertEqual(t["Options"]["VerifyMode"], "POINT_IN_TIME_CONSISTENT")
+        self.assertNotIn("Schedule", t)
+
+        excludes = [{"FilterType": "SIMPLE_PATTERN", "Value": "*.bak|/scratch"}]
+        self.c.update_task(TaskArn=task, Name="after",
+                           Options={"VerifyMode": "NONE", "OverwriteMode": "NEVER",
+                                    "BytesPerSecond": 1234567},
+                           Excludes=excludes,
+                           Schedule={"ScheduleExpression": "rate(12 hours)"})
+        t = self.c.describe_task(TaskArn=task)
+        self.assertEqual(t["Name"], "after")
+        self.assertEqual(t["Options"]["VerifyMode"], "NONE")
+        self.assertEqual(t["Options"]["OverwriteMode"], "NEVER")
+        self.assertEqual(t["Options"]["BytesPerSecond"], 1234567)
+        self.assertEqual(t["Options"]["PosixPermissions"], "NONE")  # merged, not replaced
+        self.assertEqual(t["Excludes"], excludes)
+        self.assertEqual(t["Includes"], [])
+        self.assertEqual(t["Schedule"], {"ScheduleExpression": "rate(12 hours)",
+                                         "Status": "ENABLED"})
+        self.assertIn("StatusUpdateTime", t["ScheduleDetails"])
+        self.assertEqual(t["SourceLocationArn"], s)
+        self.assertEqual(t["DestinationLocationArn"], d)
+        listed = {x["TaskArn"]: x for x in self.c.list_tasks()["Tasks"]}
+        self.assertEqual(listed[task]["Name"], "after")
+
+        # Disabled by the user, then removed.
+        self.c.update_task(TaskArn=task, Schedule={"ScheduleExpression": "rate(12 hours)",
+                                                   "Status": "DISABLED"})
+        t = self.c.describe_task(TaskArn=task)
+        self.assertEqual(t["Schedule"]["Status"], "DISABLED")
+        self.assertEqual(t["ScheduleDetails"]["DisabledBy"], "USER")
+        self.c.update_task(TaskArn=task, Schedule={"ScheduleExpression": ""}, Excludes=[])
+        t = self.c.describe_task(TaskArn=task)
+        self.assertNotIn("Schedule", t)
+        self.assertNotIn("ScheduleDetails", t)
+        self.assertEqual(t["Excludes"], [])
+        self.assertEqual(t["Name"], "after")
+        self.assertEqual(t["Options"]["VerifyMode"], "NONE")
+
+        # A bad schedule, or bad options, change nothing.
+        self.assertInvalid(self.c.update_task, TaskArn=task, Name="never",
+                           Schedule={"ScheduleExpression": "rate(0 minutes)"})
+        self.assertInvalid(self.c.update_task, TaskArn=task, Name="never",
+                           Options={"TransferMode": "ALL", "PreserveDeletedFiles": "REMOVE"})
+        t = self.c.describe_task(TaskArn=task)
+        self.assertEqual(t["Name"], "after")
+        self.assertNotIn("Schedule", t)
+        self.assertEqual(t["Options"]["TransferMode"], "CHANGED")
+        # Unknown task.
+        unknown = task[:-17] + "0123456789abcdef0"
+        self.assertInvalid(self.c.update_task, TaskArn=unknown, Name="x",
+                           words=(unknown, "not found"))
+        self.c.delete_task(TaskArn=task)
+        self.assertInvalid(self.c.describe_task, TaskArn=task, words=(task,))
+
+    def test_list_tasks_filters(self):
+        base = self.scratch()
+        a, b, c_ = (self.local(os.path.join(base, n)) for n in ("a", "b", "c"))
+        other = self.local(os.path.join(base, "other"))
+        t_before = int(time.time())
+        ab = CTL.create_task(a, b, Name="a-to-b")
+        bc = CTL.create_task(b, c_, Name="b-to-c")
+        lone = CTL.create_task(other, other, Name="lone")
+
+        def listed(*filters):
+            r = self.c.list_tasks(Filters=list(filters))
+            return {x["TaskArn"] for x in r["Tasks"]}
+
+        def f(name, op, *values):
+            return {"Name": name, "Operator": op, "Values": list(values)}
+
+        self.assertEqual(listed(f("LocationId", "Equals", a)), {ab})
+        self.assertEqual(listed(f("LocationId", "Equals", b)), {ab, bc})  # either end
+        self.assertEqual(listed(f("LocationId", "Equals", c_)), {bc})
+        self.assertEqual(listed(f("LocationId", "In", a, c_)), {ab, bc})
+        got = listed(f("LocationId", "NotEquals", a))
+        self.assertNotIn(ab, got)
+        self.assertTrue({bc, lone} <= got)
+        got = listed(f("LocationId", "Equals", b),
+                     f("CreationTime", "GreaterThanOrEqual", utc_text(t_before)))
+        self.assertEqual(got, {ab, bc})
+        self.assertEqual(listed(f("LocationId", "Equals", b),
+                                f("CreationTime", "LessThan", utc_text(t_before))), set())
+        entry = {x["TaskArn"]: x for x in self.c.list_tasks(
+            Filters=[f("LocationId", "Equals", other)])["Tasks"]}[lone]
+        self.assertEqual(entry["Name"], "lone")
+        self.assertEqual(entry["Status"], "AVAILABLE")
+        self.assertInvalid(self.c.list_tasks, Filters=[f("LocationType", "Equals", "LOCAL")])
+        self.assertInvalid(self.c.list_tasks, Filters=[f("LocationId", "LessThan", a)])
+
+    def test_task_tags(self):
+        base = self.scratch()
+        s = self.local(os.path.join(base, "s"))
+        d = self.local(os.path.join(base, "d"))
+        task = CTL.create_task(s, d, Tags=[{"Key": "team", "Value": "ferry"}])
+        self.c.tag_resource(ResourceArn=task, Tags=[{"Key": "env", "Value": "test"},
+                                                    {"Key": "team", "Value": "data"}])
+        got = self.c.list_tags_for_resource(ResourceArn=task)["Tags"]
+        self.assertEqual(sorted(got, key=lambda x: x["Key"]),
+                         [{"Key": "env", "Value": "test"}, {"Key": "team", "Value": "data"}])
+        self.c.untag_resource(ResourceArn=task, Keys=["team", "not-there"])
+        self.assertEqual(self.c.list_tags_for_resource(ResourceArn=task)["Tags"],
+                         [{"Key": "env", "Value": "test"}])
+        self.c.untag_resource(ResourceArn=task, Keys=["env"])
+        self.assertEqual(self.c.list_tags_for_resource(ResourceArn=task)["Tags"], [])
+        self.c.delete_task(TaskArn=task)
+        self.assertInvalid(self.c.tag_resource, ResourceArn=task,
+                           Tags=[{"Key": "k", "Value": "v"}])
+        self.assertInvalid(self.c.list_tags_for_resource, ResourceArn=task)
+
+
+# --------------------------------------------------------------------------
+# Executions
+
+
+class Executions(ApiCase):
+    def test_unsupported_location_types_end_in_error(self):
+        base = self.scratch()
+        local = self.local(os.path.join(base, "l"))
+        nfs = self.c.create_location_nfs(
+            ServerHostname="nfs-unsupported.example.com", Subdirectory="/x",
+            OnPremConfig={"AgentArns": [CTL.agent_arn]})["LocationArn"]
+        smb = self.c.create_location_smb(
+            ServerHostname="smb-unsupported.example.com", Subdirectory="/x", User="u",
+            Password=secret("smb-password-3"), AgentArns=[CTL.agent_arn])["LocationArn"]
+        for src, dst, typ, other in ((local, nfs, "NFS", nfs), (smb, local, "SMB", smb)):
+            with self.subTest(type=typ):
+                task = CTL.create_task(src, dst)
+                arn = self.c.start_task_execution(TaskArn=task)["TaskExecutionArn"]
+                d = CTL.wait_execution(arn, timeout=30)
+                self.assertNoSecret(d)
+                self.assertEqual(d["Status"], "ERROR", d)
+                self.assertEqual(d["Result"]["ErrorCode"], "UnsupportedLocationType", d)
+                self.assertIn(typ, d["Result"]["ErrorDetail"])
+                self.assertIn(other, d["Result"]["ErrorDetail"])
+                self.assertIn("EndTime", d)
+                listed = self.c.list_task_executions(TaskArn=task)["TaskExecutions"]
+                self.assertEqual([(e["TaskExecutionArn"], e["Status"]) for e in listed],
+                                 [(arn, "ERROR")])
+                # The execution failed, not the task.
+                t = self.c.describe_task(TaskArn=task)
+                self.assertEqual(t["CurrentTaskExecutionArn"], arn)
+                self.assertEqual(t["Status"], "AVAILABLE", t)
+                self.assertNotIn("ErrorCode", t)
+                self.c.delete_task(TaskArn=task)
+        for loc in (nfs, smb, local):
+            self.c.delete_location(LocationArn=loc)
+
+    def test_overrides_and_filters_of_one_execution(self):
+        base = self.scratch()
+        src, dst = os.path.join(base, "src"), os.path.join(base, "dst")
+        files = {"keep/a.txt": b"a" * 1000, "keep/b.log": b"b" * 2000,
+                 "keep/sub/c.txt": b"c" * 3000, "keep/sub/d.tmp": b"d" * 10,
+                 "skip/e.txt": b"e" * 10, "top.txt": b"t" * 10}
+        for rel, data in files.items():
+            p = os.path.join(src, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            oracle.write_file(p, data)
+        os.makedirs(os.path.join(dst, "keep"))
+        oracle.write_file(os.path.join(dst, "keep", "stale.txt"), b"old")
+        task_excludes = [{"FilterType": "SIMPLE_PATTERN", "Value": "*.log"}]
+        task = CTL.create_task(self.local(src), self.local(dst), Excludes=task_excludes,
+                               Options={"VerifyMode": "POINT_IN_TIME_CONSISTENT"})
+        includes = [{"FilterType": "SIMPLE_PATTERN", "Value": "/keep"}]
+        excludes = [{"FilterType": "SIMPLE_PATTERN", "Value": "*.tmp"}]
+        arn = self.c.start_task_execution(
+            TaskArn=task, Includes=includes, Excludes=excludes,
+            OverrideOptions={"PreserveDeletedFiles": "REMOVE",
+                             "VerifyMode": "ONLY_FILES_TRANSFERRED"})["TaskExecutionArn"]
+        d = CTL.wait_execution(arn, timeout=60)
+        self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{CTL.logs()}")
+        self.assertNotIn("ErrorCode", d["Result"])
+        # The execution's filters replace the task's: *.log goes, *.tmp not.
+        got = sorted(rel.decode() for rel, st in oracle.walk(dst).items()
+                     if oracle.kind(st) == "file")
+        self.assertEqual(got, ["keep/a.txt", "keep/b.log", "keep/sub/c.txt"])
+        for rel in got:
+            self.assertEqual(oracle.digest_rel(dst, rel.encode()),
+                             oracle.digest_rel(src, rel.encode()), rel)
+        self.assertEqual(d["FilesTransferred"], 3)
+        self.assertEqual(d["BytesWritten"], 6000)
+        self.assertEqual(d["FilesDeleted"], 1)  # keep/stale.txt: REMOVE
+        self.assertEqual(d["Options"]["PreserveDeletedFiles"], "REMOVE")
+        self.assertEqual(d["Options"]["VerifyMode"], "ONLY_FILES_TRANSFERRED")
+        self.assertEqual(d["Includes"], includes)
+        self.assertEqual(d["Excludes"], excludes)
+        for phase in ("PrepareStatus", "TransferStatus", "VerifyStatus"):
+            self.assertEqual(d["Result"][phase], "SUCCESS", phase)
+        self.assertLessEqual(d["StartTime"], d["LaunchTime"])
+        self.assertLessEqual(d["LaunchTime"], d["EndTime"])
+        # The task itself is unchanged.
+        t = self.c.describe_task(TaskArn=task)
+        self.assertEqual(t["Options"]["PreserveDeletedFiles"], "PRESERVE")
+        self.assertEqual(t["Options"]["VerifyMode"], "POINT_IN_TIME_CONSISTENT")
+        self.assertEqual(t["Excludes"], task_excludes)
+        self.assertEqual(t["Includes"], [])
+        self.assertEqual(t["CurrentTaskExecutionArn"], arn)
+
+        # The next execution runs with the task's settings: everything but
+        # *.log files (the new one stays at the source).
+        oracle.write_file(os.path.join(src, "new.log"), b"n" * 10)
+        second = self.c.start_task_execution(TaskArn=task)["TaskExecutionArn"]
+        d2 = CTL.wait_execution(second, timeout=60)
+        self.assertEqual(d2["Status"], "SUCCESS", f"{d2}\n{CTL.logs()}")
+        self.assertEqual(d2["Options"]["PreserveDeletedFiles"], "PRESERVE")
+        self.assertEqual(d2["Excludes"], task_excludes)
+        self.assertEqual(d2["Includes"], [])
+        got = sorted(rel.decode() for rel, st in oracle.walk(dst).items()
+                     if oracle.kind(st) == "file")
+        self.assertEqual(got, ["keep/a.txt", "keep/b.log", "keep/sub/c.txt",
+                               "keep/sub/d.tmp", "skip/e.txt", "top.txt"])
+        self.assertEqual(d2["FilesTransferred"], 3)
+
+        # Both listed, for the task and among all executions, and paged.
+        listed = self.c.list_task_executions(TaskArn=task)["TaskExecutions"]
+        self.assertEqual(sorted((e["TaskExecutionArn"], e["Status"]) for e in listed),
+                         sorted([(arn, "SUCCESS"), (second, "SUCCESS")]))
+        for e in listed:
+            self.assertEqual(e.get("TaskMode", "BASIC"), "BASIC")
+        everything = self.c.list_task_executions()["TaskExecutions"]
+        self.assertTrue({arn, second} <= {e["TaskExecutionArn"] for e in everything})
+        page = self.c.list_task_executions(TaskArn=task, MaxResults=1)
+        self.assertEqual(len(page["TaskExecutions"]), 1)
+        page2 = self.c.list_task_executions(TaskArn=task, MaxResults=1,
+                                            NextToken=page["NextToken"])
+        self.assertEqual(len(page2["TaskExecutions"]), 1)
+        self.assertNotEqual(page["TaskExecutions"], page2["TaskExecutions"])
+        self.assertNotIn("NextToken", page2)
+        # A SUCCESS execution described again is the same.
+        again = CTL.describe_execution(arn)
+        for k in ("Status", "FilesTransferred", "BytesWritten", "FilesDeleted", "EndTime",
+                  "Includes", "Excludes", "Options"):
+            self.assertEqual(again[k], d[k], k)
+
+
+# --------------------------------------------------------------------------
+# Secrets, and the model
+
+
+class ZYSecretsNeverLeave(unittest.TestCase):
+    """No secret given to a location (raw, or base64 as a blob travels) in
+    any response this module received, in the server's log, or unsealed in
+    its data directory (the database, its journal)."""
+
+    def setUp(self):
+        if not SECRETS:
+            self.skipTest("no secrets were given (Locations did not run)")
+
+    def test_not_in_any_response(self):
+        with control._RESPONSES_LOCK:
+            responses = list(control.RESPONSES)
+        self.assertTrue(responses)
+        ops = {r["operation"] for r in responses}
+        for op in ("DescribeLocationSmb", "DescribeLocationHdfs", "ListLocations"):
+            self.assertIn(op, ops)
+        for r in responses:
+            for s in SECRETS:
+                for form in secret_forms(s):
+                    self.assertNotIn(form, r["body"], f"{r['operation']} returned a secret")
+
+    def test_not_in_the_logs(self):
+        for path in [CTL.server.log] + [a.log for a in CTL.agents]:
+            with open(path, "rb") as f:
+                log = f.read()
+            for s in SECRETS:
+                for form in secret_forms(s):
+                    self.assertNotIn(form, log, path)
+
+    def test_not_unsealed_in_the_data_directory(self):
+        checked = set()
+        for root, _, names in os.walk(CTL.server.dir):
+            for name in names:
+                path = os.path.join(root, name)
+                if not os.path.isfile(path):
+                    continue
+                with open(path, "rb") as f:
+                    data = f.read()
+                checked.add(name)
+                for s in SECRETS:
+                    for form in secret_forms(s):
+                        self.assertNotIn(form, data, path)
+        self.assertIn("state.db", checked)
+
+
+class ZZResponsesMatchModel(control.ModelConformance):
+    """Every response the tests above received, against botocore's model."""
+
+    def test_every_operation_was_seen(self):
+        with control._RESPONSES_LOCK:
+            seen = {r["operation"] for r in control.RESPONSES if r["status"] == 200}
+        if RAN != CLASSES:
+            self.skipTest(f"only {sorted(RAN)} of {sorted(CLASSES)} ran")
+        wanted = {"UpdateAgent", "ListAgents", "DeleteAgent", "DescribeAgent",
+                  "CreateLocationNfs", "DescribeLocationNfs", "UpdateLocationNfs",
+                  "CreateLocationSmb", "DescribeLocationSmb", "UpdateLocationSmb",
+                  "CreateLocationObjectStorage", "DescribeLocationObjectStorage",
+                  "UpdateLocationObjectStorage", "CreateLocationAzureBlob",
+                  "DescribeLocationAzureBlob", "UpdateLocationAzureBlob",
+                  "CreateLocationHdfs", "DescribeLocationHdfs", "UpdateLocationHdfs",
+                  "CreateLocationLocal", "DescribeLocationLocal", "UpdateLocationLocal",
+                  "ListLocations", "DeleteLocation", "CreateTask", "UpdateTask",
+                  "DescribeTask", "ListTasks", "DeleteTask", "TagResource", "UntagResource",
+                  "ListTagsForResource", "StartTaskExecution", "DescribeTaskExecution",
+                  "ListTaskExecutions"}
+        self.assertEqual(wanted - seen, set())
+
+
+if __name__ == "__main__":
+    unittest.main()
