@@ -44,6 +44,11 @@ constexpr size_t kMaxBody = protocol::kMaxMessageBytes + (64 << 10);
 // Threads serving connections: each agent keeps one connection open.
 constexpr size_t kServerThreads = 64;
 constexpr size_t kKeepAliveRequests = 1000;
+// An idle keep-alive connection is closed after this long. Agents sync every
+// second (PollIntervalMs), so theirs stay open; and a stopping server waits
+// for idle connections at most this long (cpp-httplib's default, 5 s, made
+// every restart 5 s long).
+constexpr time_t kKeepAliveIdleSeconds = 2;
 
 const char kJsonType[] = "application/x-amz-json-1.1";
 
@@ -490,6 +495,7 @@ Status Server::Impl::SetUpHttp() {
   http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
   http.set_payload_max_length(kMaxBody);
   http.set_keep_alive_max_count(kKeepAliveRequests);
+  http.set_keep_alive_timeout(kKeepAliveIdleSeconds);
   http.set_read_timeout(std::chrono::seconds(30));
   http.set_write_timeout(std::chrono::seconds(30));
   http.Post("/", [&impl](const httplib::Request& req, httplib::Response& res) {
