@@ -1,53 +1,13 @@
 #include "ferry/cli/agent_command.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
-#include <thread>
 
 #include "ferry/agent/agent.h"
+#include "ferry/cli/signal_thread.h"
 
 namespace ferry {
-namespace {
-
-// Turns SIGINT and SIGTERM into Agent::Stop() from a thread of its own.
-// SIGUSR1 (sent by the destructor) ends the thread.
-class StopOnSignal {
- public:
-  explicit StopOnSignal(agent::Agent* agent) : agent_(agent) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~StopOnSignal() {
-    done_.store(true);
-    pthread_kill(thread_.native_handle(), SIGUSR1);
-    thread_.join();
-  }
-
- private:
-  void Loop() {
-    while (!done_.load()) {
-      int sig = 0;
-      if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1) continue;
-      const char msg[] = "ferry agent: stopping\n";
-      (void)!::write(2, msg, sizeof(msg) - 1);
-      agent_->Stop();
-    }
-  }
-  agent::Agent* agent_;
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-}  // namespace
 
 void AddAgentCommand(CLI::App& app, AgentArgs& args) {
   CLI::App* cmd = app.add_subcommand(
@@ -95,7 +55,12 @@ int RunAgent(const AgentArgs& args) {
   }
   Status st;
   {
-    StopOnSignal signals(agent->get());
+    agent::Agent* a = agent->get();
+    SignalThread signals([a](int, int) {
+      const char msg[] = "ferry agent: stopping\n";
+      (void)!::write(2, msg, sizeof(msg) - 1);
+      a->Stop();
+    });
     st = (*agent)->Run([](const std::string& key) {
       std::printf(
           "Activation key: %s; pass it to CreateAgent (aws datasync "

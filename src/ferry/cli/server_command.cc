@@ -1,12 +1,11 @@
 #include "ferry/cli/server_command.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
-#include <thread>
 
+#include "ferry/cli/signal_thread.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/control/server/server.h"
 
@@ -147,15 +146,6 @@ int RunServer(const ServerArgs& args) {
     return 2;
   }
 
-  // SIGINT and SIGTERM go to one thread that stops the server; every other
-  // thread (the listener's, the background loops') has them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);  // ours: the server has stopped by itself
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   ServerConfig config;
   config.data_dir = args.data_dir;
   config.listen = args.listen;
@@ -169,18 +159,17 @@ int RunServer(const ServerArgs& args) {
     return 1;
   }
   Server* s = server->get();
-  std::thread waiter([s, signals] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (sig != SIGUSR1) {
+  Status served;
+  {
+    // SIGINT and SIGTERM stop the server; every other thread (the
+    // listener's, the background loops') has them blocked.
+    SignalThread signals([s](int sig, int) {
       std::fprintf(stderr, "ferry server: %s: stopping\n",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
       s->Stop();
-    }
-  });
-  Status served = s->Serve();
-  kill(getpid(), SIGUSR1);  // wakes the waiter if no signal came
-  waiter.join();
+    });
+    served = s->Serve();
+  }
   if (!served.ok()) {
     std::fprintf(stderr, "ferry server: %s\n",
                  std::string(served.message()).c_str());

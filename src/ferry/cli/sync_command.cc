@@ -14,6 +14,7 @@
 
 #include "ferry/cli/format.h"
 #include "ferry/cli/progress.h"
+#include "ferry/cli/signal_thread.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/execution/execution.h"
 #include "ferry/scan/filter.h"
@@ -124,45 +125,6 @@ std::string Summary(const ExecutionResult& r, const Execution& exec,
   line("Execution", exec.execution_arn());
   return s;
 }
-
-// Turns SIGINT and SIGTERM into Execution::Cancel() from a thread of its own.
-// SIGUSR1 (sent by the destructor) ends the thread without delay.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(Execution* exec) : exec_(exec) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~SignalWatcher() {
-    done_.store(true);
-    pthread_kill(thread_.native_handle(), SIGUSR1);
-    thread_.join();
-  }
-
- private:
-  void Loop() {
-    int seen = 0;
-    while (!done_.load()) {
-      int sig = 0;
-      if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1) continue;
-      if (++seen == 1) {
-        const char msg[] = "\nferry: cancelling (again to abort at once)\n";
-        (void)!::write(2, msg, sizeof(msg) - 1);
-        exec_->Cancel();
-      } else {
-        _exit(130);
-      }
-    }
-  }
-  Execution* exec_;
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -493,7 +455,17 @@ int RunSync(const SyncArgs& args) {
       [&progress](std::string_view line) { progress.PrintLine(line); });
   ExecutionResult result;
   {
-    SignalWatcher signals(&exec);
+    // The first SIGINT/SIGTERM cancels (files in flight are discarded); a
+    // second one aborts at once.
+    SignalThread signals([&exec](int, int count) {
+      if (count == 1) {
+        const char msg[] = "\nferry: cancelling (again to abort at once)\n";
+        (void)!::write(2, msg, sizeof(msg) - 1);
+        exec.Cancel();
+      } else {
+        _exit(130);
+      }
+    });
     progress.Start();
     result = exec.Run();
     progress.Stop();

@@ -221,6 +221,23 @@ std::vector<SqlValue> ExecutionValues(const ExecutionRecord& r) {
           r.updated_ms,       r.arn};
 }
 
+// The executions a query of kExecutionColumns returns, in its order.
+// `tail` follows "FROM executions" (WHERE, ORDER BY, LIMIT, locks).
+Result<std::vector<ExecutionRecord>> QueryExecutions(
+    SqlSession& s, const std::string& tail,
+    const std::vector<SqlValue>& params) {
+  FERRY_ASSIGN_OR_RETURN(auto rows,
+                         s.Query(std::string("SELECT ") + kExecutionColumns +
+                                     " FROM executions " + tail,
+                                 params));
+  std::vector<ExecutionRecord> out;
+  for (const SqlRow& row : rows) {
+    FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 template <typename T>
 Result<std::optional<T>> One(
     Result<std::vector<SqlRow>> rows,
@@ -635,21 +652,16 @@ Result<Page<ExecutionRecord>> StateStore::ListExecutions(
       return Status::InvalidArgument("bad page key");
     }
   }
-  std::string sql = std::string("SELECT ") + kExecutionColumns +
-                    " FROM executions WHERE seq > ?";
+  std::string tail = "WHERE seq > ?";
   std::vector<SqlValue> params = {after_seq};
   if (!task_arn.empty()) {
-    sql += " AND task_arn = ?";
+    tail += " AND task_arn = ?";
     params.push_back(task_arn);
   }
-  sql += " ORDER BY seq LIMIT ?";
+  tail += " ORDER BY seq LIMIT ?";
   params.push_back(static_cast<int64_t>(limit) + 1);
-  FERRY_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
   Page<ExecutionRecord> page;
-  for (const SqlRow& row : rows) {
-    FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));
-    page.items.push_back(std::move(r));
-  }
+  FERRY_ASSIGN_OR_RETURN(page.items, QueryExecutions(s, tail, params));
   TrimPage<ExecutionRecord>(&page, limit, [](const ExecutionRecord& r) {
     return std::to_string(r.seq);
   });
@@ -671,66 +683,41 @@ Status StateStore::UpdateExecution(SqlSession& s, const ExecutionRecord& r) {
 Result<std::vector<ExecutionRecord>> StateStore::ExecutionsInStatus(
     SqlSession& s, const std::vector<std::string>& statuses, bool lock) {
   if (statuses.empty()) return std::vector<ExecutionRecord>();
-  std::string sql = std::string("SELECT ") + kExecutionColumns +
-                    " FROM executions WHERE status IN (";
+  std::string tail = "WHERE status IN (";
   std::vector<SqlValue> params;
   for (size_t i = 0; i < statuses.size(); ++i) {
-    sql += i ? ", ?" : "?";
+    tail += i ? ", ?" : "?";
     params.push_back(statuses[i]);
   }
-  sql += ") ORDER BY seq";
-  if (lock) sql += " FOR UPDATE SKIP LOCKED";
-  FERRY_ASSIGN_OR_RETURN(auto rows, s.Query(sql, params));
-  std::vector<ExecutionRecord> out;
-  for (const SqlRow& row : rows) {
-    FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));
-    out.push_back(std::move(r));
-  }
-  return out;
+  tail += ") ORDER BY seq";
+  if (lock) tail += " FOR UPDATE SKIP LOCKED";
+  return QueryExecutions(s, tail, params);
 }
 
 Result<std::vector<ExecutionRecord>> StateStore::ExecutionsOfAgent(
     SqlSession& s, const std::string& agent_arn) {
-  FERRY_ASSIGN_OR_RETURN(auto rows,
-                         s.Query(std::string("SELECT ") + kExecutionColumns +
-                                     " FROM executions WHERE agent_arn = ? AND "
-                                     "status NOT IN ('SUCCESS', "
-                                     "'ERROR', 'QUEUED') ORDER BY seq",
-                                 {agent_arn}));
-  std::vector<ExecutionRecord> out;
-  for (const SqlRow& row : rows) {
-    FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));
-    out.push_back(std::move(r));
-  }
-  return out;
+  return QueryExecutions(s,
+                         "WHERE agent_arn = ? AND status NOT IN ('SUCCESS', "
+                         "'ERROR', 'QUEUED') ORDER BY seq",
+                         {agent_arn});
 }
 
 Result<std::vector<ExecutionRecord>> StateStore::ActiveExecutionsOfTask(
     SqlSession& s, const std::string& task_arn) {
-  FERRY_ASSIGN_OR_RETURN(auto rows,
-                         s.Query(std::string("SELECT ") + kExecutionColumns +
-                                     " FROM executions WHERE task_arn = ? AND "
-                                     "status NOT IN ('SUCCESS', 'ERROR') "
-                                     "ORDER BY seq",
-                                 {task_arn}));
-  std::vector<ExecutionRecord> out;
-  for (const SqlRow& row : rows) {
-    FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(row));
-    out.push_back(std::move(r));
-  }
-  return out;
+  return QueryExecutions(
+      s,
+      "WHERE task_arn = ? AND status NOT IN ('SUCCESS', 'ERROR') ORDER BY seq",
+      {task_arn});
 }
 
 Result<std::optional<ExecutionRecord>> StateStore::LatestExecutionOfTask(
     SqlSession& s, const std::string& task_arn) {
-  FERRY_ASSIGN_OR_RETURN(auto rows,
-                         s.Query(std::string("SELECT ") + kExecutionColumns +
-                                     " FROM executions WHERE task_arn = ? "
-                                     "ORDER BY seq DESC LIMIT 1",
-                                 {task_arn}));
-  if (rows.empty()) return std::optional<ExecutionRecord>();
-  FERRY_ASSIGN_OR_RETURN(ExecutionRecord r, ReadExecution(rows.front()));
-  return std::optional<ExecutionRecord>(std::move(r));
+  FERRY_ASSIGN_OR_RETURN(
+      auto latest,
+      QueryExecutions(s, "WHERE task_arn = ? ORDER BY seq DESC LIMIT 1",
+                      {task_arn}));
+  if (latest.empty()) return std::optional<ExecutionRecord>();
+  return std::optional<ExecutionRecord>(std::move(latest.front()));
 }
 
 Result<int64_t> StateStore::NextExecutionSeq(SqlSession& s) {
