@@ -86,6 +86,17 @@ std::string Dump(const json& v) {
   return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// Whether `v` holds arrays or objects nested more than `levels` deep (`v`
+// itself being level 1); recurses at most `levels` deep.
+bool NestedDeeperThan(const json& v, int levels) {
+  if (!v.is_structured()) return false;
+  if (levels == 0) return true;
+  for (const json& element : v) {
+    if (NestedDeeperThan(element, levels - 1)) return true;
+  }
+  return false;
+}
+
 // A value as the service's messages show it: strings bare, lists as
 // "[a, b]", structures as JSON.
 std::string Render(const json& v) {
@@ -578,6 +589,13 @@ std::optional<ApiError> ApiModel::ValidateInput(std::string_view operation,
   if (!HasOperation(operation)) {
     return ApiError{400, "UnknownOperationException",
                     "Unknown operation " + std::string(operation), ""};
+  }
+  if (NestedDeeperThan(body, kMaxInputDepth)) {
+    return ApiError{400, "SerializationException",
+                    "The request body must not nest arrays and objects more "
+                    "than " +
+                        std::to_string(kMaxInputDepth) + " levels deep",
+                    ""};
   }
   std::string input = InputShape(operation);
   if (input.empty()) return std::nullopt;

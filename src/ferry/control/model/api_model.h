@@ -59,6 +59,10 @@ class ApiModel {
   // them, e.g. "1 validation error detected: Value 'X' at
   // 'options.verifyMode' failed to satisfy constraint: Member must satisfy
   // enum value set: [POINT_IN_TIME_CONSISTENT, ONLY_FILES_TRANSFERRED, NONE]".
+  // A body whose arrays and objects nest more than kMaxInputDepth levels
+  // deep (the body itself is level 1) is a SerializationException, so that
+  // nothing after this (messages, handlers) recurses through one.
+  static constexpr int kMaxInputDepth = 100;
   std::optional<ApiError> ValidateInput(std::string_view operation,
                                         const nlohmann::json& body) const;
 

@@ -262,6 +262,50 @@ TEST(ApiModelTest, BlobsAreBase64WithByteLengths) {
       << m.substr(0, 200);
 }
 
+// A list in a message is rendered level by level: 300,000 nested lists (a
+// 600 KB body) overflowed the server's stack (found by
+// fuzz/fuzz_api_request). Built and freed without recursion.
+TEST(ApiModelTest, DeeplyNestedBodiesAreRefused) {
+  auto request_nested = [](int levels) {
+    // {"TaskArn": ..., "Includes": [[[...]], 1]}: `levels` levels in all,
+    // and one element too many, so that the list is rendered for a message
+    // (which the wrong element type then supersedes).
+    json includes = json::array();
+    json* inner = &includes;
+    for (int level = 3; level <= levels; ++level) {
+      inner->push_back(json::array());
+      inner = &inner->back();
+    }
+    includes.push_back(1);
+    json request = json::object();
+    request["TaskArn"] = kTask;
+    request["Includes"] = std::move(includes);
+    return request;
+  };
+  std::optional<ApiError> e = Model().ValidateInput(
+      "StartTaskExecution", request_nested(ApiModel::kMaxInputDepth));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, "SerializationException");
+  EXPECT_EQ(e->message,
+            "The value at 'includes.1.member' must be an object, not an array");
+  for (int levels : {ApiModel::kMaxInputDepth + 1, 300000}) {
+    e = Model().ValidateInput("StartTaskExecution", request_nested(levels));
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->type, "SerializationException");
+    EXPECT_EQ(e->message,
+              "The request body must not nest arrays and objects more than "
+              "100 levels deep");
+  }
+  // Objects too.
+  json body = json::object();
+  json* inner = &body;
+  for (int level = 0; level < 300000; ++level) inner = &(*inner)["Options"];
+  *inner = json::object();
+  e = Model().ValidateInput("UpdateTask", body);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, "SerializationException");
+}
+
 TEST(ApiModelTest, UnknownOperation) {
   std::optional<ApiError> e =
       Model().ValidateInput("MakeCoffee", json::object());

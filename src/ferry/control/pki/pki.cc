@@ -215,9 +215,13 @@ Result<std::string> SignClientRequest(const KeyAndCertificate& authority,
   Bio bio(BIO_new_mem_buf(request_pem.data(),
                           static_cast<int>(request_pem.size())));
   Req req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-  if (!req)
+  if (!req) {
+    // Left queued, the decoder's errors would be taken for those of the
+    // thread's next OpenSSL call (SSL_get_error, OpenSslError).
+    ERR_clear_error();
     return Status::InvalidArgument(
         "the certificate request is not a PEM request");
+  }
   EVP_PKEY* req_key = X509_REQ_get0_pubkey(req.get());
   if (!req_key || X509_REQ_verify(req.get(), req_key) != 1) {
     ERR_clear_error();

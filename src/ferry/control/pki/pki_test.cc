@@ -1,6 +1,7 @@
 #include "ferry/control/pki/pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 
 namespace ferry::pki {
 namespace {
@@ -46,6 +47,23 @@ TEST(PkiTest, BadRequestsAreRefused) {
   size_t pos = bad.find('\n', 40) + 20;
   bad[pos] = bad[pos] == 'A' ? 'B' : 'A';
   EXPECT_FALSE(SignClientRequest(*ca, bad, "x", 1).ok());
+}
+
+// Agents send the request: refusing one must leave no error on the thread's
+// OpenSSL error queue, where the thread's next TLS read or write
+// (SSL_get_error) or failure message would find it (found by
+// fuzz/fuzz_activation_csr).
+TEST(PkiTest, RefusedRequestsLeaveNoOpenSslError) {
+  auto ca = CreateAuthority("ferry test CA", 30);
+  ASSERT_TRUE(ca.ok());
+  ERR_clear_error();
+  for (const char* pem : {"not a request",
+                          "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n"
+                          "-----END CERTIFICATE REQUEST-----\n"}) {
+    auto cert = SignClientRequest(*ca, pem, "x", 1);
+    EXPECT_FALSE(cert.ok()) << pem;
+    EXPECT_EQ(ERR_peek_error(), 0u) << pem;
+  }
 }
 
 }  // namespace
