@@ -662,6 +662,25 @@ class Control:
         return self.wait_execution(arn, timeout=timeout)
 
 
+class ModuleCleanups:
+    """Cleanups that run when the test module ends (for Control.start and
+    oracle.make_scratch in setUpModule)."""
+
+    @staticmethod
+    def addCleanup(fn, *args):
+        unittest.addModuleCleanup(fn, *args)
+
+
+class ClassCleanups:
+    """Cleanups that run when a test class ends (for setUpClass)."""
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def addCleanup(self, fn, *args):
+        self.cls.addClassCleanup(fn, *args)
+
+
 class _Cleanups:
     def __init__(self, add):
         self.addCleanup = add

@@ -55,21 +55,9 @@ def secret(name):
 def setUpModule():
     global CTL
     control.need_boto3()
-    CTL = control.Control.start(_ModuleCleanups())
+    CTL = control.Control.start(control.ModuleCleanups())
 
 
-class _ModuleCleanups:
-    @staticmethod
-    def addCleanup(fn, *args):
-        unittest.addModuleCleanup(fn, *args)
-
-
-class _ClassCleanup:
-    def __init__(self, cls):
-        self.cls = cls
-
-    def addCleanup(self, fn, *args):
-        self.cls.addClassCleanup(fn, *args)
 
 
 def utc_text(epoch_seconds):
@@ -260,7 +248,7 @@ class Locations(ApiCase):
             NameNodes=[{"Hostname": f"nn2.{TOKEN}.example.com", "Port": 9000}],
             Subdirectory="/simple", AuthenticationType="SIMPLE", SimpleUser="hadoop",
             BlockSize=67108864, ReplicationFactor=2, AgentArns=[agent])["LocationArn"]
-        base = oracle.make_scratch(_ClassCleanup(cls))
+        base = oracle.make_scratch(control.ClassCleanups(cls))
         cls.local_path = os.path.join(base, TOKEN, "local")
         os.makedirs(cls.local_path)
         cls.local_arn = CTL.create_location_local(cls.local_path)

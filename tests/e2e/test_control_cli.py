@@ -22,13 +22,8 @@ CTL = None
 def setUpModule():
     global CTL
     control.need_boto3()
-    CTL = control.Control.start(_ModuleCleanups())
+    CTL = control.Control.start(control.ModuleCleanups())
 
-
-class _ModuleCleanups:
-    @staticmethod
-    def addCleanup(fn, *args):
-        unittest.addModuleCleanup(fn, *args)
 
 
 def make_source(root, seed):

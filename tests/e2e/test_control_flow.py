@@ -24,13 +24,8 @@ CTL = None
 def setUpModule():
     global CTL
     control.need_boto3()
-    CTL = control.Control.start(_ModuleCleanups(), offline_after=OFFLINE_AFTER)
+    CTL = control.Control.start(control.ModuleCleanups(), offline_after=OFFLINE_AFTER)
 
-
-class _ModuleCleanups:
-    @staticmethod
-    def addCleanup(fn, *args):
-        unittest.addModuleCleanup(fn, *args)
 
 
 TEMP_PREFIX = b".ferry-tmp-"
@@ -96,7 +91,7 @@ class MainFlow(ControlCase):
 
     @classmethod
     def setUpClass(cls):
-        base = oracle.make_scratch(_ClassCleanup(cls))
+        base = oracle.make_scratch(control.ClassCleanups(cls))
         cls.src = os.path.join(base, "src")
         cls.dst = os.path.join(base, "dst")
         oracle.make_tree(os.path.join(cls.src, "tree"), seed=4242, files=50, dirs=10)
@@ -261,13 +256,6 @@ class MainFlow(ControlCase):
         self.assertRegex(CTL.agent_arn, r"^arn:aws:datasync:ferry-local:000000000000:"
                                         r"agent/agent-[0-9a-z]{17}$")
 
-
-class _ClassCleanup:
-    def __init__(self, cls):
-        self.cls = cls
-
-    def addCleanup(self, fn, *args):
-        self.cls.addClassCleanup(fn, *args)
 
 
 # --------------------------------------------------------------------------

@@ -19,13 +19,8 @@ CTL = None
 def setUpModule():
     global CTL
     control.need_boto3()
-    CTL = control.Control.start(_ModuleCleanups(), postgres=True)
+    CTL = control.Control.start(control.ModuleCleanups(), postgres=True)
 
-
-class _ModuleCleanups:
-    @staticmethod
-    def addCleanup(fn, *args):
-        unittest.addModuleCleanup(fn, *args)
 
 
 def psql(url, sql):

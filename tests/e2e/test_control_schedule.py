@@ -28,21 +28,9 @@ FAILURE_LIMIT = 3  # docs/protocol.md: schedule_failure_limit
 def setUpModule():
     global CTL
     control.need_boto3()
-    CTL = control.Control.start(_ModuleCleanups())
+    CTL = control.Control.start(control.ModuleCleanups())
 
 
-class _ModuleCleanups:
-    @staticmethod
-    def addCleanup(fn, *args):
-        unittest.addModuleCleanup(fn, *args)
-
-
-class _ClassCleanup:
-    def __init__(self, cls):
-        self.cls = cls
-
-    def addCleanup(self, fn, *args):
-        self.cls.addClassCleanup(fn, *args)
 
 
 class Scheduled(oracle.FerryTestCase):
@@ -50,7 +38,7 @@ class Scheduled(oracle.FerryTestCase):
 
     @classmethod
     def setUpClass(cls):
-        base = oracle.make_scratch(_ClassCleanup(cls))
+        base = oracle.make_scratch(control.ClassCleanups(cls))
         c = CTL.client()
         cls.src = os.path.join(base, "src")
         cls.dst = os.path.join(base, "dst")
