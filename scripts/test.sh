@@ -17,7 +17,10 @@ echo "== tests"
 (cd build && ctest -j"$jobs" --output-on-failure --timeout 600)
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
-scripts/build.sh build-asan -DFERRY_SANITIZE=ON
+# -O1 and line tables only: the usual ASan settings, and a shorter build.
+scripts/build.sh build-asan -DFERRY_SANITIZE=ON \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 # The schedule test waits real minutes for cron and rate to fire; the code
 # it drives runs under the sanitizers in the AgentService unit tests.
 echo "== tests under ASan + UBSan"
@@ -27,9 +30,11 @@ echo "== tests under ASan + UBSan"
      -E '^e2e_test_control_schedule$')
 
 echo "== fuzz targets (short runs)"
-scripts/build.sh build-fuzz -DFERRY_FUZZ=ON -DFERRY_TESTS=OFF \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-scripts/fuzz.sh build-fuzz 15
+FERRY_BUILD_TARGET=fuzz_all scripts/build.sh build-fuzz -DFERRY_FUZZ=ON \
+  -DFERRY_TESTS=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG"
+scripts/fuzz.sh build-fuzz 10
 
 echo "== benchmark smoke run"
 python3 bench/run_bench.py --smoke --ferry build/ferry
