@@ -8,7 +8,7 @@
 
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/execution_control.h"
-#include "ferry/control/server/test_database.h"
+#include "ferry/control/store/test_database.h"
 
 namespace ferry::control {
 namespace {

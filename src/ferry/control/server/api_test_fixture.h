@@ -11,7 +11,7 @@
 
 #include "ferry/control/pki/pki.h"
 #include "ferry/control/server/api.h"
-#include "ferry/control/server/test_database.h"
+#include "ferry/control/store/test_database.h"
 
 namespace ferry::control::testing {
 

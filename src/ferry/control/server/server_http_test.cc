@@ -20,7 +20,7 @@
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/control/server/server.h"
-#include "ferry/control/server/test_database.h"
+#include "ferry/control/store/test_database.h"
 #include "ferry/protocol/agent_protocol.h"
 
 namespace ferry::control {

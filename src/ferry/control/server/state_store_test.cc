@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "ferry/control/server/test_database.h"
+#include "ferry/control/store/test_database.h"
 
 namespace ferry::control {
 namespace {

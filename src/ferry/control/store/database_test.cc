@@ -17,94 +17,15 @@
 #include <mutex>
 #include <thread>
 
+#include "ferry/control/store/test_database.h"
+
 namespace ferry {
 namespace {
 
 using namespace std::chrono_literals;
 
-enum class Backend { kSqlite, kPostgres };
-
-void PrintTo(Backend backend, std::ostream* os) {
-  *os << (backend == Backend::kSqlite ? "Sqlite" : "Postgres");
-}
-
-// The PostgreSQL server the tests use: $FERRY_TEST_PG_URL if set, else the
-// one the ctest fixture started ($FERRY_TEST_PG_STATE/url), else one this
-// process starts on first use and stops when the tests end.
-class PostgresServer : public ::testing::Environment {
- public:
-  static Result<std::string> Url() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!url_.has_value()) url_ = Find();
-    return *url_;
-  }
-
-  void TearDown() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (own_state_.empty()) return;
-    std::string command = std::string(FERRY_POSTGRES_SH) + " stop '" +
-                          own_state_ + "' >/dev/null";
-    if (std::system(command.c_str()) != 0) {
-      std::fprintf(stderr, "failed: %s\n", command.c_str());
-    }
-    std::filesystem::remove_all(
-        std::filesystem::path(own_state_).parent_path());
-  }
-
- private:
-  static Result<std::string> Find() {
-    if (const char* url = std::getenv("FERRY_TEST_PG_URL"); url && *url) {
-      return std::string(url);
-    }
-    if (const char* state = std::getenv("FERRY_TEST_PG_STATE");
-        state && *state) {
-      std::FILE* f = std::fopen((std::string(state) + "/url").c_str(), "r");
-      if (f == nullptr) {
-        return Status::FailedPrecondition(
-            std::string("no PostgreSQL URL in ") + state +
-            "/url: the store_postgres_start test (tests/support/postgres.sh "
-            "start) did not run or failed; see its output");
-      }
-      char line[512] = {};
-      const bool read = std::fgets(line, sizeof(line), f) != nullptr;
-      std::fclose(f);
-      std::string url = read ? line : "";
-      while (!url.empty() && std::isspace(url.back())) url.pop_back();
-      return url;
-    }
-    // Run directly (not by ctest): start a cluster of our own.
-    std::string dir = ::testing::TempDir() + "ferry_database_test.XXXXXX";
-    if (mkdtemp(dir.data()) == nullptr) {
-      return Status::IoError("mkdtemp " + dir + " failed");
-    }
-    own_state_ = dir + "/postgres";
-    std::string command =
-        std::string(FERRY_POSTGRES_SH) + " start '" + own_state_ + "'";
-    std::FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return Status::IoError("cannot run " + command);
-    std::string out;
-    char buf[256];
-    while (std::fgets(buf, sizeof(buf), pipe) != nullptr) out += buf;
-    int rc = pclose(pipe);
-    while (!out.empty() && std::isspace(out.back())) out.pop_back();
-    if (rc != 0 || out.empty()) {
-      return Status::FailedPrecondition(
-          "could not start a PostgreSQL server for the tests (" + command +
-          " exited with " +
-          std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) +
-          "; its message is above). The PostgreSQL tests need the "
-          "postgresql package: scripts/setup.sh installs it");
-    }
-    return out;
-  }
-
-  static inline std::mutex mu_;
-  static inline std::optional<Result<std::string>> url_;
-  static inline std::string own_state_;
-};
-
-[[maybe_unused]] ::testing::Environment* const kPostgresEnvironment =
-    ::testing::AddGlobalTestEnvironment(new PostgresServer);
+using control::testing::Backend;
+using control::testing::PostgresServer;
 
 // Opens a fresh, empty store for each test: a new SQLite file, or a new
 // schema in the shared PostgreSQL database (so tests running at the same

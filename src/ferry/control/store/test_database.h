@@ -1,4 +1,5 @@
-// Test support for the server's tests: a fresh, empty database per test,
+// Test support for the store's and the server's tests: the PostgreSQL server
+// the tests share, and a fresh, empty database per test,
 // SQLite (a temporary file) or PostgreSQL (a new schema in the throwaway
 // cluster tests/support/postgres.sh runs). The PostgreSQL URL is
 // $FERRY_TEST_PG_URL, else the one the ctest fixture started
