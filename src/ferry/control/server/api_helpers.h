@@ -70,6 +70,38 @@ std::string FilterValue(const nlohmann::json& list);
 // merged with the agent's last report.
 nlohmann::json DescribeExecution(const ExecutionRecord& e);
 
+// One page of a filtered listing (ListLocations, ListTasks): reads the
+// store's pages from `cursor` with `fetch(cursor)` (a Result<Page<Record>>),
+// turns each record into its entry with `entry(record)` (a
+// Result<std::optional<json>>; nullopt leaves the record out), and stops at
+// `limit` entries. `next` is the ARN to continue after when more may follow.
+struct FilteredPage {
+  nlohmann::json entries = nlohmann::json::array();
+  std::string next;
+};
+template <typename Fetch, typename Entry>
+Result<FilteredPage> ListFiltered(std::string cursor, int limit, Fetch fetch,
+                                  Entry entry) {
+  FilteredPage out;
+  while (true) {
+    FERRY_ASSIGN_OR_RETURN(auto page, fetch(cursor));
+    for (size_t i = 0; i < page.items.size(); ++i) {
+      FERRY_ASSIGN_OR_RETURN(std::optional<nlohmann::json> e,
+                             entry(page.items[i]));
+      if (!e) continue;
+      out.entries.push_back(std::move(*e));
+      if (static_cast<int>(out.entries.size()) == limit) {
+        if (i + 1 < page.items.size() || !page.next_key.empty()) {
+          out.next = page.items[i].arn;
+        }
+        return out;
+      }
+    }
+    if (page.next_key.empty()) return out;
+    cursor = page.next_key;
+  }
+}
+
 }  // namespace ferry::control
 
 // Inside an InTransaction function: a state layer failure becomes an

@@ -356,36 +356,24 @@ ApiResult ListLocations(ApiCall& call) {
   if (!after.ok()) return InvalidRequest("Invalid NextToken.");
   const int limit = PageSize(call.request);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
-    json locations = json::array();
-    std::string cursor = *after;
-    std::string next;
-    // Pages of the store, filtered, until a page of ours is full.
-    while (true) {
-      FERRY_API_ASSIGN_OR_RETURN(auto page,
-                                 ctx.store.ListLocations(s, cursor, 100));
-      for (size_t i = 0; i < page.items.size(); ++i) {
-        const LocationRecord& r = page.items[i];
-        ListFilterSubject subject;
-        subject.location_uri = r.uri;
-        subject.location_type = r.type;
-        subject.creation_ms = r.created_ms;
-        if (!MatchesAll(parsed, subject)) continue;
-        locations.push_back({{"LocationArn", r.arn}, {"LocationUri", r.uri}});
-        if (static_cast<int>(locations.size()) == limit) {
-          if (i + 1 < page.items.size() || !page.next_key.empty()) {
-            next = r.arn;
-          }
-          break;
-        }
-      }
-      if (static_cast<int>(locations.size()) == limit ||
-          page.next_key.empty()) {
-        break;
-      }
-      cursor = page.next_key;
-    }
-    json out = {{"Locations", locations}};
-    if (!next.empty()) out["NextToken"] = EncodeNextToken(next);
+    FERRY_API_ASSIGN_OR_RETURN(
+        FilteredPage page,
+        ListFiltered(
+            *after, limit,
+            [&](const std::string& cursor) {
+              return ctx.store.ListLocations(s, cursor, 100);
+            },
+            [&](const LocationRecord& r) -> Result<std::optional<json>> {
+              ListFilterSubject subject;
+              subject.location_uri = r.uri;
+              subject.location_type = r.type;
+              subject.creation_ms = r.created_ms;
+              if (!MatchesAll(parsed, subject)) return std::optional<json>();
+              return std::optional<json>(
+                  json{{"LocationArn", r.arn}, {"LocationUri", r.uri}});
+            }));
+    json out = {{"Locations", std::move(page.entries)}};
+    if (!page.next.empty()) out["NextToken"] = EncodeNextToken(page.next);
     return ApiResult(out);
   });
 }

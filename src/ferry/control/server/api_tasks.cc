@@ -196,37 +196,28 @@ ApiResult ListTasks(ApiCall& call) {
   if (!after.ok()) return InvalidRequest("Invalid NextToken.");
   const int limit = PageSize(call.request);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
-    json tasks = json::array();
-    std::string cursor = *after;
-    std::string next;
-    while (true) {
-      FERRY_API_ASSIGN_OR_RETURN(auto page,
-                                 ctx.store.ListTasks(s, cursor, 100));
-      for (size_t i = 0; i < page.items.size(); ++i) {
-        const TaskRecord& t = page.items[i];
-        ListFilterSubject subject;
-        subject.location_ids = {t.source_arn, t.destination_arn};
-        subject.creation_ms = t.created_ms;
-        if (!MatchesAll(parsed, subject)) continue;
-        FERRY_API_ASSIGN_OR_RETURN(std::string status, TaskStatus(ctx, s, t));
-        json entry = {{"TaskArn", t.arn},
-                      {"Status", status},
-                      {"TaskMode", t.body.value("TaskMode", "BASIC")}};
-        if (!t.name.empty()) entry["Name"] = t.name;
-        tasks.push_back(std::move(entry));
-        if (static_cast<int>(tasks.size()) == limit) {
-          if (i + 1 < page.items.size() || !page.next_key.empty()) next = t.arn;
-          break;
-        }
-      }
-      if (static_cast<int>(tasks.size()) == limit || page.next_key.empty()) {
-        break;
-      }
-      cursor = page.next_key;
-    }
-    json out = {{"Tasks", tasks}};
-    if (!next.empty()) out["NextToken"] = EncodeNextToken(next);
-    return out;
+    FERRY_API_ASSIGN_OR_RETURN(
+        FilteredPage page,
+        ListFiltered(
+            *after, limit,
+            [&](const std::string& cursor) {
+              return ctx.store.ListTasks(s, cursor, 100);
+            },
+            [&](const TaskRecord& t) -> Result<std::optional<json>> {
+              ListFilterSubject subject;
+              subject.location_ids = {t.source_arn, t.destination_arn};
+              subject.creation_ms = t.created_ms;
+              if (!MatchesAll(parsed, subject)) return std::optional<json>();
+              FERRY_ASSIGN_OR_RETURN(std::string status, TaskStatus(ctx, s, t));
+              json entry = {{"TaskArn", t.arn},
+                            {"Status", status},
+                            {"TaskMode", t.body.value("TaskMode", "BASIC")}};
+              if (!t.name.empty()) entry["Name"] = t.name;
+              return std::optional<json>(std::move(entry));
+            }));
+    json out = {{"Tasks", std::move(page.entries)}};
+    if (!page.next.empty()) out["NextToken"] = EncodeNextToken(page.next);
+    return ApiResult(out);
   });
 }
 
