@@ -13,11 +13,6 @@ using nlohmann::json;
 // key, CreateAgent) to get a new one.
 constexpr int kAgentCertificateDays = 3650;
 
-std::string Str(const json& request, const char* member) {
-  auto it = request.find(member);
-  return it != request.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 json Platform(const AgentRecord& agent) {
   json platform = json::object();
   if (!agent.version.empty()) platform["Version"] = agent.version;

@@ -96,6 +96,17 @@ int PageSize(const json& request) {
   return static_cast<int>(v);
 }
 
+std::variant<ListRequest, ApiError> ParseListRequest(const json& request,
+                                                     ListFilterTarget target) {
+  auto filters =
+      ParseListFilters(request.value("Filters", json::array()), target);
+  if (auto* e = std::get_if<ApiError>(&filters)) return *e;
+  auto after = DecodeNextToken(Str(request, "NextToken"));
+  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
+  return ListRequest{std::get<std::vector<ListFilter>>(std::move(filters)),
+                     std::move(after).value(), PageSize(request)};
+}
+
 ApiRegistry AllApis() {
   ApiRegistry r;
   RegisterAgentApis(&r);

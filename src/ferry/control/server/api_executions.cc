@@ -10,11 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* member) {
-  auto it = j.find(member);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 ApiResult StartTaskExecution(ApiCall& call) {
   auto started = StartExecution(call.ctx, Str(call.request, "TaskArn"),
                                 call.request, /*scheduled=*/false);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ferry/control/server/api.h"
+#include "ferry/control/server/list_filters.h"
 
 namespace ferry::control {
 
@@ -69,6 +70,23 @@ std::string FilterValue(const nlohmann::json& list);
 // DescribeTaskExecution's response for an execution: the stored record
 // merged with the agent's last report.
 nlohmann::json DescribeExecution(const ExecutionRecord& e);
+
+// A string member of a request ("" when absent or not a string; the model
+// check has already refused wrong types).
+inline std::string Str(const nlohmann::json& j, const char* member) {
+  auto it = j.find(member);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// What a filtered List request (ListLocations, ListTasks) asks for: its
+// Filters, where to continue (NextToken) and how many (MaxResults).
+struct ListRequest {
+  std::vector<ListFilter> filters;
+  std::string after;
+  int limit = 100;
+};
+std::variant<ListRequest, ApiError> ParseListRequest(
+    const nlohmann::json& request, ListFilterTarget target);
 
 // One page of a filtered listing (ListLocations, ListTasks): reads the
 // store's pages from `cursor` with `fetch(cursor)` (a Result<Page<Record>>),

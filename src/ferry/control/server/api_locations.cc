@@ -15,11 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* member) {
-  auto it = j.find(member);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // "/a/b" -> "a/b/" ("" stays ""): a path as the tail of a LocationUri.
 std::string UriPath(std::string path) {
   while (!path.empty() && path.front() == '/') path.erase(path.begin());
@@ -348,18 +343,14 @@ ApiResult UpdateLocation(const LocationKind& kind, ApiCall& call) {
 
 ApiResult ListLocations(ApiCall& call) {
   ServerContext& ctx = call.ctx;
-  auto filters = ParseListFilters(call.request.value("Filters", json::array()),
-                                  ListFilterTarget::kLocations);
-  if (auto* e = std::get_if<ApiError>(&filters)) return *e;
-  const auto& parsed = std::get<std::vector<ListFilter>>(filters);
-  auto after = DecodeNextToken(Str(call.request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
-  const int limit = PageSize(call.request);
+  auto list = ParseListRequest(call.request, ListFilterTarget::kLocations);
+  if (auto* e = std::get_if<ApiError>(&list)) return *e;
+  const ListRequest& req = std::get<ListRequest>(list);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
     FERRY_API_ASSIGN_OR_RETURN(
         FilteredPage page,
         ListFiltered(
-            *after, limit,
+            req.after, req.limit,
             [&](const std::string& cursor) {
               return ctx.store.ListLocations(s, cursor, 100);
             },
@@ -368,7 +359,8 @@ ApiResult ListLocations(ApiCall& call) {
               subject.location_uri = r.uri;
               subject.location_type = r.type;
               subject.creation_ms = r.created_ms;
-              if (!MatchesAll(parsed, subject)) return std::optional<json>();
+              if (!MatchesAll(req.filters, subject))
+                return std::optional<json>();
               return std::optional<json>(
                   json{{"LocationArn", r.arn}, {"LocationUri", r.uri}});
             }));

@@ -8,11 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* member) {
-  auto it = j.find(member);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // Checks that the resource exists; returns the error to send if not.
 ApiResult CheckResource(ServerContext& ctx, SqlSession& s,
                         const std::string& arn) {

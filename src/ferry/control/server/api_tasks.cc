@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Str(const json& j, const char* member) {
-  auto it = j.find(member);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // The members of CreateTask/UpdateTask kept as they are given.
 constexpr const char* kBodyMembers[] = {
     "Excludes",         "Includes", "ManifestConfig",
@@ -188,18 +183,14 @@ ApiResult DescribeTask(ApiCall& call) {
 
 ApiResult ListTasks(ApiCall& call) {
   ServerContext& ctx = call.ctx;
-  auto filters = ParseListFilters(call.request.value("Filters", json::array()),
-                                  ListFilterTarget::kTasks);
-  if (auto* e = std::get_if<ApiError>(&filters)) return *e;
-  const auto& parsed = std::get<std::vector<ListFilter>>(filters);
-  auto after = DecodeNextToken(Str(call.request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
-  const int limit = PageSize(call.request);
+  auto list = ParseListRequest(call.request, ListFilterTarget::kTasks);
+  if (auto* e = std::get_if<ApiError>(&list)) return *e;
+  const ListRequest& req = std::get<ListRequest>(list);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
     FERRY_API_ASSIGN_OR_RETURN(
         FilteredPage page,
         ListFiltered(
-            *after, limit,
+            req.after, req.limit,
             [&](const std::string& cursor) {
               return ctx.store.ListTasks(s, cursor, 100);
             },
@@ -207,7 +198,8 @@ ApiResult ListTasks(ApiCall& call) {
               ListFilterSubject subject;
               subject.location_ids = {t.source_arn, t.destination_arn};
               subject.creation_ms = t.created_ms;
-              if (!MatchesAll(parsed, subject)) return std::optional<json>();
+              if (!MatchesAll(req.filters, subject))
+                return std::optional<json>();
               FERRY_ASSIGN_OR_RETURN(std::string status, TaskStatus(ctx, s, t));
               json entry = {{"TaskArn", t.arn},
                             {"Status", status},
