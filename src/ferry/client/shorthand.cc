@@ -241,10 +241,15 @@ class Parser {
     return object;
   }
 
-  json FirstValue() {
+  json FirstValue() { return Word(IsFirstFollowChar, false); }
+  json SecondValue() { return Word(IsSecondFollowChar, true); }
+
+  // A quoted value, or (\\,|[start])(\\,|[follow])* with `follow` the
+  // characters that may continue it. Without such a word: "" unless
+  // `required`, when it is an error.
+  json Word(bool (*follow)(unsigned char), bool required) {
     if (Current() == '\'') return Quoted('\'');
     if (Current() == '"') return Quoted('"');
-    // (\\,|[start])(\\,|[first-follow])*
     size_t start = index_;
     auto escaped_comma = [&](size_t i) {
       return i + 1 < input_.size() && input_[i] == '\\' && input_[i + 1] == ',';
@@ -255,43 +260,15 @@ class Parser {
     } else if (i < input_.size() &&
                IsStartWordChar(static_cast<unsigned char>(input_[i]))) {
       ++i;
+    } else if (required) {
+      Fail("<second>", "<none>", index_);
     } else {
       return "";
     }
     while (i < input_.size()) {
       if (escaped_comma(i)) {
         i += 2;
-      } else if (IsFirstFollowChar(static_cast<unsigned char>(input_[i]))) {
-        ++i;
-      } else {
-        break;
-      }
-    }
-    index_ = i;
-    return Resolve(RightStrip(
-        ReplaceAll(std::string(input_.substr(start, i - start)), "\\,", ",")));
-  }
-
-  json SecondValue() {
-    if (Current() == '\'') return Quoted('\'');
-    if (Current() == '"') return Quoted('"');
-    size_t start = index_;
-    auto escaped_comma = [&](size_t i) {
-      return i + 1 < input_.size() && input_[i] == '\\' && input_[i + 1] == ',';
-    };
-    size_t i = index_;
-    if (escaped_comma(i)) {
-      i += 2;
-    } else if (i < input_.size() &&
-               IsStartWordChar(static_cast<unsigned char>(input_[i]))) {
-      ++i;
-    } else {
-      Fail("<second>", "<none>", index_);
-    }
-    while (i < input_.size()) {
-      if (escaped_comma(i)) {
-        i += 2;
-      } else if (IsSecondFollowChar(static_cast<unsigned char>(input_[i]))) {
+      } else if (follow(static_cast<unsigned char>(input_[i]))) {
         ++i;
       } else {
         break;
