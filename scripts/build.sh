@@ -1,14 +1,53 @@
 #!/usr/bin/env bash
-# Configures and builds ferry: scripts/build.sh [BUILD_DIR] [extra cmake args...]
-# The binary lands at BUILD_DIR/ferry (default build/ferry).
-# FERRY_BUILD_TARGET=NAME builds only that target (and what it needs).
+# Configures and builds one of ferry's build configurations with Ninja:
+#   scripts/build.sh release [TARGET...]  build/: optimized, no tests (the
+#                                         demo and the benchmarks; build/ferry)
+#   scripts/build.sh asan [TARGET...]     build-asan/: clang, AddressSanitizer
+#                                         + UBSan, every test and fuzz target
+#   scripts/build.sh tsan [TARGET...]     build-tsan/: clang, ThreadSanitizer
+#   scripts/build.sh debug [TARGET...]    build-debug/: -O0 -g, every test
+# Without targets, everything the configuration has is built. Extra CMake
+# arguments go in FERRY_CMAKE_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${1:-build}
+config=${1:-release}
 shift || true
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.cmake.log" 2>&1 || {
-  cat "$dir.cmake.log" >&2
+# -O1 and line tables only: the usual sanitizer settings, and a short build.
+san_flags="-O1 -gline-tables-only -DNDEBUG"
+case $config in
+  release)
+    dir=build
+    args=(-DCMAKE_BUILD_TYPE=Release -DFERRY_TESTS=OFF)
+    ;;
+  asan)
+    dir=build-asan
+    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_SANITIZE=address -DFERRY_FUZZ=ON
+          -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+          "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$san_flags"
+          "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$san_flags")
+    ;;
+  tsan)
+    dir=build-tsan
+    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_SANITIZE=thread
+          -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+          "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$san_flags"
+          "-DCMAKE_C_FLAGS_RELWITHDEBINFO=$san_flags")
+    ;;
+  debug)
+    dir=build-debug
+    args=(-DCMAKE_BUILD_TYPE=Debug)
+    ;;
+  *)
+    echo "build: unknown configuration '$config' (release, asan, tsan or debug)" >&2
+    exit 2
+    ;;
+esac
+# shellcheck disable=SC2206
+extra=(${FERRY_CMAKE_ARGS:-})
+mkdir -p "$dir"
+cmake -G Ninja -S . -B "$dir" "${args[@]}" "${extra[@]}" >"$dir/cmake.log" 2>&1 || {
+  cat "$dir/cmake.log" >&2
   exit 1
 }
-cmake --build "$dir" -j"$jobs" ${FERRY_BUILD_TARGET:+--target "$FERRY_BUILD_TARGET"}
+ninja -C "$dir" -j"$jobs" "$@"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Command (1) of the README: install what is needed, build, and run a demo
-# `ferry sync` of a generated sample tree, then run it again (nothing to do).
+# Command (1) of the README: install what building ferry needs, build `ferry`
+# alone (optimized, no tests), and run a demo `ferry sync` of a generated
+# sample tree, then run it again (nothing to do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh build >/dev/null
+scripts/setup.sh build
+echo "== building ferry (build/ferry)"
+scripts/build.sh release ferry >build.log 2>&1 || {
+  tail -50 build.log >&2
+  exit 1
+}
 work=$(mktemp -d /tmp/ferry-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 bench/gen_tree.py --kind demo --out "$work/source"

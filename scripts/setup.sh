@@ -1,39 +1,65 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages ferry needs to build, test and benchmark.
+# Installs the Debian 12 packages ferry needs, by group:
+#   scripts/setup.sh build   what building `ferry` needs (the demo)
+#   scripts/setup.sh test    build + the test suite, sanitizers and fuzzing
+#   scripts/setup.sh bench   build + the peers ferry is measured against
+#   scripts/setup.sh [all]   everything
 # Idempotent and quiet when everything is already there. Run as root (or with
 # sudo available).
 set -euo pipefail
 
-PACKAGES=(
-  # build
-  build-essential cmake ccache pkg-config git
-  # libraries
+BUILD=(
+  build-essential cmake ninja-build lld ccache pkg-config git
   libssl-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libzstd-dev
   libacl1-dev libattr1-dev libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpq-dev
-  # tests (PostgreSQL is started by the tests themselves, on 127.0.0.1)
-  libgtest-dev libgmock-dev python3 attr acl rsync postgresql
-  # sanitizers and fuzzing
+  python3
+)
+TEST=(
+  # clang builds the sanitized configuration and the fuzz targets
   clang libclang-rt-14-dev
-  # benchmarks: the peers ferry is measured against
-  rclone time
+  libgtest-dev libgmock-dev clang-format
+  # the end-to-end tests: real tools, real PostgreSQL (started by the tests
+  # themselves on 127.0.0.1), real DataSync clients
+  attr acl rsync postgresql
+)
+BENCH=(
+  # the peers ferry is measured against
+  rsync rclone time
 )
 
+packages=()
+for group in "${@:-all}"; do
+  case $group in
+    build) packages+=("${BUILD[@]}") ;;
+    test) packages+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
+    bench) packages+=("${BUILD[@]}" "${BENCH[@]}") ;;
+    all) packages+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
+    *)
+      echo "setup: unknown group '$group' (build, test, bench or all)" >&2
+      exit 2
+      ;;
+  esac
+done
+
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
+readarray -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/ferry-apt.log 2>&1; then
-  $SUDO apt-get update -qq >/tmp/ferry-apt.log 2>&1
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/ferry-apt.log 2>&1 || {
-    cat /tmp/ferry-apt.log >&2
+log=$(mktemp /tmp/ferry-apt.XXXXXX.log)
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+  $SUDO apt-get update -qq >>"$log" 2>&1
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1 || {
+    cat "$log" >&2
     exit 1
   }
 fi
+rm -f "$log"

@@ -1,42 +1,63 @@
 #!/usr/bin/env bash
-# Command (2) of the README, and what CI runs: install what is needed, build,
-# run the whole test suite, then the unit, conformance and end-to-end tests
-# again under AddressSanitizer + UndefinedBehaviorSanitizer, the fuzz targets
-# briefly, a formatting check, and a benchmark smoke run.
+# Command (2) of the README, and what CI runs: install what is needed, then
+#   1. a formatting check;
+#   2. one build under AddressSanitizer + UndefinedBehaviorSanitizer (clang)
+#      holding every test and fuzz target, and the whole suite run once in it:
+#      unit, conformance and end-to-end tests;
+#   3. every fuzz target replays its committed seed corpus, then fuzzes
+#      briefly, several at once;
+#   4. the concurrent parts (engine workers, queues, server, agent) built
+#      and run again under ThreadSanitizer;
+#   5. a release build of `ferry` alone, and a benchmark smoke run with it.
+# Each stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-scripts/setup.sh
+fuzz_seconds=${FERRY_FUZZ_SECONDS:-10}
 
-echo "== format check"
+t0=$(date +%s)
+stage_start=$t0
+stage() {
+  local now
+  now=$(date +%s)
+  if [ -n "${stage_name:-}" ]; then
+    echo "== ${stage_name}: $((now - stage_start)) s"
+  fi
+  stage_name=$1
+  stage_start=$now
+  [ -n "$1" ] && echo "== $1"
+  return 0
+}
+
+stage "setup"
+scripts/setup.sh test
+
+stage "format check"
 scripts/format.sh --check
 
-echo "== build"
-scripts/build.sh build
-echo "== tests"
-(cd build && ctest -j"$jobs" --output-on-failure --timeout 600)
+stage "build under ASan + UBSan (tests and fuzz targets)"
+scripts/build.sh asan
 
-echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
-# -O1 and line tables only: the usual ASan settings, and a shorter build.
-scripts/build.sh build-asan -DFERRY_SANITIZE=ON \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
-# The schedule test waits real minutes for cron and rate to fire; the code
-# it drives runs under the sanitizers in the AgentService unit tests.
-echo "== tests under ASan + UBSan"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest -j"$jobs" --output-on-failure --timeout 900 \
-     -E '^e2e_test_control_schedule$')
+stage "tests under ASan + UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 900)
 
-echo "== fuzz targets (short runs)"
-FERRY_BUILD_TARGET=fuzz_all scripts/build.sh build-fuzz -DFERRY_FUZZ=ON \
-  -DFERRY_TESTS=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG"
-scripts/fuzz.sh build-fuzz 10
+stage "fuzz targets: seed corpora replayed, then ${fuzz_seconds}s each"
+scripts/fuzz.sh build-asan "$fuzz_seconds"
 
-echo "== benchmark smoke run"
+stage "build under ThreadSanitizer (engine, server, agent)"
+scripts/build.sh tsan engine_test control_test agent_test
+
+stage "engine, server and agent tests under ThreadSanitizer"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/support/tsan.supp"
+(cd build-tsan && ctest -j"$jobs" --output-on-failure --timeout 900 -L 'engine|control|agent')
+
+stage "release build of ferry"
+scripts/build.sh release ferry
+
+stage "benchmark smoke run"
 python3 bench/run_bench.py --smoke --ferry build/ferry
 
-echo "== all tests passed"
+stage ""
+echo "== all tests passed in $(($(date +%s) - t0)) s"
