@@ -25,12 +25,10 @@
 
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/model/api_model.h"
+#include "ferry/control/server/agent_service.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/protocol/agent_protocol.h"
-#if FERRY_HAVE_AGENT_SERVICE
-#include "ferry/control/server/agent_service.h"
-#endif
 
 namespace ferry::control {
 namespace {
@@ -259,9 +257,7 @@ struct Server::Impl {
   bool tls = true;
   std::string server_cert_pem;
   std::string server_key_pem;
-#if FERRY_HAVE_AGENT_SERVICE
   std::unique_ptr<AgentService> agents;
-#endif
   std::unique_ptr<httplib::Server> http;
   std::atomic<int> port{0};
   std::atomic<bool> stop_requested{false};
@@ -404,7 +400,6 @@ void Server::Impl::HandleApi(const httplib::Request& req,
 
 void Server::Impl::HandleActivation(const httplib::Request& req,
                                     httplib::Response& res) {
-#if FERRY_HAVE_AGENT_SERVICE
   auto request = protocol::DecodeActivationRequest(req.body);
   if (!request.ok()) {
     SendAgentError(res, request.status());
@@ -416,16 +411,10 @@ void Server::Impl::HandleActivation(const httplib::Request& req,
     return;
   }
   res.set_content(Dump(protocol::Encode(*grant)), "application/json");
-#else
-  (void)req;
-  SendAgentError(res, Status(StatusCode::kUnavailable,
-                             "agent activation is not built into this server"));
-#endif
 }
 
 void Server::Impl::HandleActivationState(const httplib::Request& req,
                                          httplib::Response& res) {
-#if FERRY_HAVE_AGENT_SERVICE
   auto state = agents->ActivationState(req.get_param_value("key"),
                                        req.get_param_value("token"));
   if (!state.ok()) {
@@ -433,11 +422,6 @@ void Server::Impl::HandleActivationState(const httplib::Request& req,
     return;
   }
   res.set_content(Dump(protocol::Encode(*state)), "application/json");
-#else
-  (void)req;
-  SendAgentError(res, Status(StatusCode::kUnavailable,
-                             "agent activation is not built into this server"));
-#endif
 }
 
 void Server::Impl::HandleSync(const httplib::Request& req,
@@ -453,7 +437,6 @@ void Server::Impl::HandleSync(const httplib::Request& req,
                  req.remote_addr.c_str());
     return;
   }
-#if FERRY_HAVE_AGENT_SERVICE
   auto request = protocol::DecodeSyncRequest(req.body);
   if (!request.ok()) {
     SendAgentError(res, request.status());
@@ -467,10 +450,6 @@ void Server::Impl::HandleSync(const httplib::Request& req,
     return;
   }
   res.set_content(Dump(protocol::Encode(*answer)), "application/json");
-#else
-  SendAgentError(res, Status(StatusCode::kUnavailable,
-                             "agent sessions are not built into this server"));
-#endif
 }
 
 // Makes the listener and its routes (not bound yet).
@@ -570,9 +549,7 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations()));
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
-#if FERRY_HAVE_AGENT_SERVICE
   impl->agents = std::make_unique<AgentService>(&impl->ctx);
-#endif
   FERRY_RETURN_IF_ERROR(impl->SetUpHttp());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -597,15 +574,11 @@ Status Server::Serve() {
                impl.tls ? "HTTPS" : "plain HTTP", url().c_str(),
                impl.ctx.db->Describe().c_str());
 
-#if FERRY_HAVE_AGENT_SERVICE
   impl.agents->Start();
-#endif
   impl.serving = true;
   if (!impl.stop_requested) http.listen_after_bind();
   impl.serving = false;
-#if FERRY_HAVE_AGENT_SERVICE
   impl.agents->Stop();
-#endif
   std::fprintf(stderr, "ferry server: stopped\n");
   return Status::Ok();
 }
