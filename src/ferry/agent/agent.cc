@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "ferry/agent/running_execution.h"
+#include "ferry/base/net_address.h"
 #include "ferry/base/version.h"
 #include "ferry/control/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
@@ -61,51 +62,23 @@ std::string ShortId(const std::string& arn) {
   return slash == std::string::npos ? arn : arn.substr(slash + 1);
 }
 
-// "https://host:port[/]" -> host, port.
-Status ParseServerUrl(const std::string& url, std::string* host, int* port) {
-  const std::string scheme = "https://";
-  if (url.rfind(scheme, 0) != 0) {
+// "https://host[:port][/]" -> host, port.
+Status ParseServerUrl(const std::string& text, std::string* host, int* port) {
+  auto url = ParseHttpUrl(text);
+  if (!url.ok()) {
+    return Status::InvalidArgument("--server: " +
+                                   std::string(url.status().message()));
+  }
+  if (url->scheme != "https") {
     return Status::InvalidArgument(
         "--server must be an https:// URL (the session is mutual TLS): '" +
-        url + "'");
+        text + "'");
   }
-  std::string rest = url.substr(scheme.size());
-  if (size_t slash = rest.find('/'); slash != std::string::npos) {
-    if (slash + 1 != rest.size()) {
-      return Status::InvalidArgument("--server takes no path: '" + url + "'");
-    }
-    rest.resize(slash);
+  if (!url->path.empty()) {
+    return Status::InvalidArgument("--server takes no path: '" + text + "'");
   }
-  std::string port_text;
-  if (!rest.empty() && rest[0] == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string::npos) {
-      return Status::InvalidArgument("bad IPv6 address in '" + url + "'");
-    }
-    *host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') {
-        return Status::InvalidArgument("bad server URL '" + url + "'");
-      }
-      port_text = rest.substr(close + 2);
-    }
-  } else {
-    size_t colon = rest.rfind(':');
-    *host = rest.substr(0, colon);
-    if (colon != std::string::npos) port_text = rest.substr(colon + 1);
-  }
-  *port = 443;
-  if (!port_text.empty()) {
-    char* end = nullptr;
-    long p = std::strtol(port_text.c_str(), &end, 10);
-    if (*end != '\0' || p < 1 || p > 65535) {
-      return Status::InvalidArgument("bad port in server URL '" + url + "'");
-    }
-    *port = static_cast<int>(p);
-  }
-  if (host->empty()) {
-    return Status::InvalidArgument("no host in server URL '" + url + "'");
-  }
+  *host = url->address.host;
+  *port = url->address.port;
   return Status::Ok();
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "ferry/base/net_address.h"
 #include "ferry/control/server/server.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/sealer.h"
@@ -141,6 +142,12 @@ Status InitDataDir(const InitOptions& options) {
   if (options.ca_cert_file.empty() != options.ca_key_file.empty()) {
     return Status::InvalidArgument(
         "--ca-cert and --ca-key go together: give both or neither");
+  }
+  // Checked now rather than when the server first starts.
+  if (auto listen = ParseHostPort(options.listen, {.allow_port_zero = true});
+      !listen.ok()) {
+    return Status::InvalidArgument("--listen: " +
+                                   std::string(listen.status().message()));
   }
   FERRY_RETURN_IF_ERROR(MakeDirectory(dir));
 

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ferry/base/net_address.h"
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/model/api_model.h"
 #include "ferry/control/server/agent_service.h"
@@ -49,42 +50,6 @@ constexpr size_t kKeepAliveRequests = 1000;
 constexpr time_t kKeepAliveIdleSeconds = 2;
 
 const char kJsonType[] = "application/x-amz-json-1.1";
-
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-Result<HostPort> ParseListen(const std::string& listen) {
-  HostPort hp;
-  std::string port;
-  if (!listen.empty() && listen.front() == '[') {
-    size_t close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() ||
-        listen[close + 1] != ':') {
-      return Status::InvalidArgument("bad listen address '" + listen +
-                                     "': expected [IPV6]:PORT");
-    }
-    hp.host = listen.substr(1, close - 1);
-    port = listen.substr(close + 2);
-  } else {
-    size_t colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      return Status::InvalidArgument("bad listen address '" + listen +
-                                     "': expected HOST:PORT");
-    }
-    hp.host = listen.substr(0, colon);
-    port = listen.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
-    return Status::InvalidArgument("bad port in listen address '" + listen +
-                                   "'");
-  }
-  hp.port = std::stoi(port);
-  return hp;
-}
 
 bool IsLoopback(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
@@ -517,7 +482,12 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   if (config.db.empty()) config.db = file.db;
 
   auto impl = std::make_unique<Impl>();
-  FERRY_ASSIGN_OR_RETURN(impl->listen, ParseListen(config.listen));
+  auto listen = ParseHostPort(config.listen, {.allow_port_zero = true});
+  if (!listen.ok()) {
+    return Status::InvalidArgument("the listen address: " +
+                                   std::string(listen.status().message()));
+  }
+  impl->listen = std::move(listen).value();
   impl->tls = !config.plain_http;
   if (config.plain_http && !IsLoopback(impl->listen.host)) {
     return Status::InvalidArgument(
@@ -598,11 +568,11 @@ void Server::Stop() {
 int Server::port() const { return impl_->port; }
 
 std::string Server::url() const {
-  std::string host = impl_->listen.host;
-  if (host == "0.0.0.0" || host == "::") host = "localhost";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(impl_->tls ? "https://" : "http://") + host + ":" +
-         std::to_string(impl_->port.load());
+  HostPort address{impl_->listen.host, impl_->port.load()};
+  if (address.host == "0.0.0.0" || address.host == "::") {
+    address.host = "localhost";
+  }
+  return std::string(impl_->tls ? "https://" : "http://") + address.ToString();
 }
 
 ServerContext& Server::context() { return impl_->ctx; }

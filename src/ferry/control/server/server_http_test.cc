@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/pki/pki.h"
@@ -148,6 +150,21 @@ TEST(InitDataDirTest, UsesAGivenAuthorityAndChecksIt) {
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
 }
 
+TEST(InitDataDirTest, RefusesABadListenAddressBeforeWritingAnything) {
+  InitOptions options;
+  options.data_dir = TempDir() + "/data";
+  options.listen = "localhost:80a";
+  Status st = InitDataDir(options);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_TRUE(Contains(std::string(st.message()),
+                       "--listen: bad address 'localhost:80a'"))
+      << st.ToString();
+  EXPECT_FALSE(std::filesystem::exists(options.data_dir));
+
+  options.listen = "[::1]:8443";
+  EXPECT_TRUE(InitDataDir(options).ok());
+}
+
 TEST(ServerOpenTest, RefusesWhatItCannotServe) {
   ServerConfig config;
   config.data_dir = TempDir() + "/nothing";
@@ -168,9 +185,22 @@ TEST(ServerOpenTest, RefusesWhatItCannotServe) {
   EXPECT_TRUE(Contains(std::string(server.status().message()), "loopback"))
       << server.status().ToString();
 
-  config.listen = "127.0.0.1";
-  server = Server::Open(config);
-  EXPECT_FALSE(server.ok());
+  // A listen address the parser refuses is named, with the reason
+  // (base/net_address_test.cc has the parser's cases).
+  for (const auto& [listen, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1", "no port"},
+           {"127.0.0.1:65536", "not in 0..65535"},
+           {"::1:8443", "in brackets"}}) {
+    config.listen = listen;
+    server = Server::Open(config);
+    ASSERT_FALSE(server.ok()) << listen;
+    const std::string message(server.status().message());
+    EXPECT_TRUE(
+        Contains(message, "the listen address: bad address '" + listen + "': "))
+        << message;
+    EXPECT_TRUE(Contains(message, why)) << message;
+  }
 
   // Without its secret key the server does not start (and makes no new
   // one, which could not open what the old one sealed).
