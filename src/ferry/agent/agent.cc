@@ -530,6 +530,7 @@ Status Agent::Impl::Session() {
         error = "bad sync answer: " + std::string(decoded.status().message());
       }
     }
+    if (config.on_sync) config.on_sync(response.has_value());
     if (!response) {
       if (Stopping()) break;
       auto now = Clock::now();

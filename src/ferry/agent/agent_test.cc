@@ -16,8 +16,9 @@ TEST(AgentOpenTest, TheServerUrlIsOneHttpsOriginAndBadOnesAreNamed) {
       {"http://127.0.0.1:8443", "must be an https:// URL"},
       {"https://127.0.0.1:8443/api", "takes no path"},
       {"127.0.0.1:8443", "--server: bad URL '127.0.0.1:8443': expected"},
-      {"https://127.0.0.1:0", "--server: bad URL 'https://127.0.0.1:0': the "
-                              "port 0 is not in 1..65535"},
+      {"https://127.0.0.1:0",
+       "--server: bad URL 'https://127.0.0.1:0': the "
+       "port 0 is not in 1..65535"},
       {"https://[::1:8443", "without a closing ']'"},
       {"https://::1:8443", "in brackets"},
       {"https://h:8443x", "'8443x' is not a decimal number"},
