@@ -36,8 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(url->scheme == "http" || url->scheme == "https");
     auto again = ferry::ParseHttpUrl(url->Origin() + url->path);
     Check(again.ok() && again->address.host == url->address.host &&
-          again->address.port == url->address.port &&
-          again->path == url->path);
+          again->address.port == url->address.port && again->path == url->path);
   }
   return 0;
 }
