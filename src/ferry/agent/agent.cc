@@ -12,9 +12,10 @@
 #include <mutex>
 
 #include "ferry/agent/running_execution.h"
+#include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
 #include "ferry/base/version.h"
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
 
 namespace ferry::agent {
@@ -205,7 +206,7 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
     return Status::InvalidArgument(
         "--ca-bundle is required (the ca.pem `ferry server init` wrote)");
   }
-  auto ca = pki::ReadTextFile(config.ca_bundle);
+  auto ca = ReadTextFile(config.ca_bundle);
   if (!ca.ok()) {
     return Status::InvalidArgument("--ca-bundle: " +
                                    std::string(ca.status().message()));
@@ -261,7 +262,7 @@ Status Agent::Run(const std::function<void(const std::string& activation_key)>&
 Status Agent::Impl::Activate(
     const std::function<void(const std::string&)>& on_activation_key) {
   if (Exists(File(kCertificateFile)) && Exists(File(kArnFile))) {
-    FERRY_ASSIGN_OR_RETURN(std::string a, pki::ReadTextFile(File(kArnFile)));
+    FERRY_ASSIGN_OR_RETURN(std::string a, ReadTextFile(File(kArnFile)));
     std::lock_guard lock(mu);
     arn = Trim(a);
     return Status::Ok();
@@ -270,12 +271,12 @@ Status Agent::Impl::Activate(
     FERRY_ASSIGN_OR_RETURN(pki::KeyAndRequest kr,
                            pki::CreateRequest("ferry-agent " + HostName()));
     FERRY_RETURN_IF_ERROR(
-        pki::WriteFileAtomically(File(kKeyFile), kr.key_pem, 0600));
+        WriteFileAtomically(File(kKeyFile), kr.key_pem, 0600));
     FERRY_RETURN_IF_ERROR(
-        pki::WriteFileAtomically(File(kCsrFile), kr.request_pem, 0644));
+        WriteFileAtomically(File(kCsrFile), kr.request_pem, 0644));
   }
-  FERRY_ASSIGN_OR_RETURN(std::string csr, pki::ReadTextFile(File(kCsrFile)));
-  FERRY_ASSIGN_OR_RETURN(std::string ca, pki::ReadTextFile(config.ca_bundle));
+  FERRY_ASSIGN_OR_RETURN(std::string csr, ReadTextFile(File(kCsrFile)));
+  FERRY_ASSIGN_OR_RETURN(std::string ca, ReadTextFile(config.ca_bundle));
 
   std::unique_ptr<httplib::SSLClient> c = NewClient(/*with_certificate=*/false);
   Attach(c.get());
@@ -296,9 +297,8 @@ Status Agent::Impl::Activate(
     std::string key, token;
     if (Exists(File(kActivationKeyFile)) &&
         Exists(File(kActivationTokenFile))) {
-      FERRY_ASSIGN_OR_RETURN(key, pki::ReadTextFile(File(kActivationKeyFile)));
-      FERRY_ASSIGN_OR_RETURN(token,
-                             pki::ReadTextFile(File(kActivationTokenFile)));
+      FERRY_ASSIGN_OR_RETURN(key, ReadTextFile(File(kActivationKeyFile)));
+      FERRY_ASSIGN_OR_RETURN(token, ReadTextFile(File(kActivationTokenFile)));
       key = Trim(key);
       token = Trim(token);
     } else {
@@ -325,10 +325,10 @@ Status Agent::Impl::Activate(
       }
       key = grant->activation_key;
       token = grant->poll_token;
-      FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(File(kActivationTokenFile),
-                                                     token + "\n", 0600));
       FERRY_RETURN_IF_ERROR(
-          pki::WriteFileAtomically(File(kActivationKeyFile), key + "\n", 0644));
+          WriteFileAtomically(File(kActivationTokenFile), token + "\n", 0600));
+      FERRY_RETURN_IF_ERROR(
+          WriteFileAtomically(File(kActivationKeyFile), key + "\n", 0644));
     }
     if (announced != key) {
       announced = key;
@@ -380,9 +380,9 @@ Status Agent::Impl::Activate(
                               config.ca_bundle + ": " +
                               std::string(issued.message()));
           }
-          FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+          FERRY_RETURN_IF_ERROR(WriteFileAtomically(
               File(kCertificateFile), status->certificate_pem, 0644));
-          FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+          FERRY_RETURN_IF_ERROR(WriteFileAtomically(
               File(kArnFile), status->agent_arn + "\n", 0644));
           std::error_code ec;
           fs::remove(File(kActivationTokenFile), ec);
@@ -407,10 +407,10 @@ Status Agent::Impl::Activate(
 Status Agent::Impl::PersistFinal(const protocol::ExecutionReport& report) {
   protocol::SyncRequest one;
   one.executions.push_back(report);
-  return pki::WriteFileAtomically((fs::path(config.data_dir) / kReportsDir /
-                                   (ShortId(report.execution_arn) + ".json"))
-                                      .string(),
-                                  protocol::Encode(one).dump(), 0600);
+  return WriteFileAtomically((fs::path(config.data_dir) / kReportsDir /
+                              (ShortId(report.execution_arn) + ".json"))
+                                 .string(),
+                             protocol::Encode(one).dump(), 0600);
 }
 
 void Agent::Impl::LoadFinals() {
@@ -418,8 +418,7 @@ void Agent::Impl::LoadFinals() {
   for (const auto& entry :
        fs::directory_iterator(fs::path(config.data_dir) / kReportsDir, ec)) {
     if (entry.path().extension() != ".json") continue;
-    auto text =
-        pki::ReadTextFile(entry.path().string(), protocol::kMaxMessageBytes);
+    auto text = ReadTextFile(entry.path().string(), protocol::kMaxMessageBytes);
     if (!text.ok()) continue;
     auto saved = protocol::DecodeSyncRequest(*text);
     if (!saved.ok() || saved->executions.size() != 1) {

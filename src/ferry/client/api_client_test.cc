@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "ferry/client/test_api_server.h"
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 
 namespace ferry {
 namespace {

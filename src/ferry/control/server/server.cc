@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/model/api_model.h"
@@ -499,13 +500,13 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   const std::string& dir = config.data_dir;
   ServerContext& ctx = impl->ctx;
   FERRY_ASSIGN_OR_RETURN(ctx.authority.certificate_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "ca.pem")));
+                         ReadTextFile(DataDirPath(dir, "ca.pem")));
   FERRY_ASSIGN_OR_RETURN(ctx.authority.key_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "ca.key")));
+                         ReadTextFile(DataDirPath(dir, "ca.key")));
   FERRY_ASSIGN_OR_RETURN(impl->server_cert_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "server.pem")));
+                         ReadTextFile(DataDirPath(dir, "server.pem")));
   FERRY_ASSIGN_OR_RETURN(impl->server_key_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "server.key")));
+                         ReadTextFile(DataDirPath(dir, "server.key")));
   // The key that seals secrets is never made here: a new one could not open
   // what the old one sealed.
   const std::string key_path = DataDirPath(dir, "secret.key");

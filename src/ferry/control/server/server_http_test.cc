@@ -17,12 +17,13 @@
 #include <utility>
 #include <vector>
 
+#include "ferry/base/file_util.h"
 #include "ferry/control/auth/sigv4.h"
-#include "ferry/control/pki/pki.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/control/server/server.h"
 #include "ferry/control/store/test_database.h"
+#include "ferry/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
 
 namespace ferry::control {
@@ -123,12 +124,10 @@ TEST(InitDataDirTest, UsesAGivenAuthorityAndChecksIt) {
   auto other = pki::CreateAuthority("other CA", 30);
   ASSERT_TRUE(ca.ok() && other.ok());
   ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/ca.pem", ca->certificate_pem, 0644)
-          .ok());
+      WriteFileAtomically(base + "/ca.pem", ca->certificate_pem, 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(base + "/ca.key", ca->key_pem, 0600).ok());
   ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/ca.key", ca->key_pem, 0600).ok());
-  ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/other.key", other->key_pem, 0600).ok());
+      WriteFileAtomically(base + "/other.key", other->key_pem, 0600).ok());
 
   InitOptions options;
   options.data_dir = base + "/data";
@@ -469,11 +468,11 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
   EXPECT_EQ(state->agent_arn, agent);
 
   const std::string base = TempDir();
-  ASSERT_TRUE(pki::WriteFileAtomically(base + "/agent.pem",
-                                       state->certificate_pem, 0600)
-                  .ok());
   ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/agent.key", key->key_pem, 0600).ok());
+      WriteFileAtomically(base + "/agent.pem", state->certificate_pem, 0600)
+          .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(base + "/agent.key", key->key_pem, 0600).ok());
   res = Client(base + "/agent.pem", base + "/agent.key")
             ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
                    "application/json");
@@ -488,8 +487,7 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
   auto rogue_cert =
       pki::SignClientRequest(*rogue_ca, key->request_pem, ResourceId(agent), 1);
   ASSERT_TRUE(rogue_cert.ok());
-  ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/rogue.pem", *rogue_cert, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(base + "/rogue.pem", *rogue_cert, 0600).ok());
   res = Client(base + "/rogue.pem", base + "/agent.key")
             ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
                    "application/json");
