@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "ferry/execution/task_options.h"
+#include "ferry/options/task_options.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -12,8 +12,10 @@
 #include <mutex>
 
 #include "ferry/agent/running_execution.h"
+#include "ferry/base/file_util.h"
+#include "ferry/base/net_address.h"
 #include "ferry/base/version.h"
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
 
 namespace ferry::agent {
@@ -61,51 +63,23 @@ std::string ShortId(const std::string& arn) {
   return slash == std::string::npos ? arn : arn.substr(slash + 1);
 }
 
-// "https://host:port[/]" -> host, port.
-Status ParseServerUrl(const std::string& url, std::string* host, int* port) {
-  const std::string scheme = "https://";
-  if (url.rfind(scheme, 0) != 0) {
+// "https://host[:port][/]" -> host, port.
+Status ParseServerUrl(const std::string& text, std::string* host, int* port) {
+  auto url = ParseHttpUrl(text);
+  if (!url.ok()) {
+    return Status::InvalidArgument("--server: " +
+                                   std::string(url.status().message()));
+  }
+  if (url->scheme != "https") {
     return Status::InvalidArgument(
         "--server must be an https:// URL (the session is mutual TLS): '" +
-        url + "'");
+        text + "'");
   }
-  std::string rest = url.substr(scheme.size());
-  if (size_t slash = rest.find('/'); slash != std::string::npos) {
-    if (slash + 1 != rest.size()) {
-      return Status::InvalidArgument("--server takes no path: '" + url + "'");
-    }
-    rest.resize(slash);
+  if (!url->path.empty()) {
+    return Status::InvalidArgument("--server takes no path: '" + text + "'");
   }
-  std::string port_text;
-  if (!rest.empty() && rest[0] == '[') {
-    size_t close = rest.find(']');
-    if (close == std::string::npos) {
-      return Status::InvalidArgument("bad IPv6 address in '" + url + "'");
-    }
-    *host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') {
-        return Status::InvalidArgument("bad server URL '" + url + "'");
-      }
-      port_text = rest.substr(close + 2);
-    }
-  } else {
-    size_t colon = rest.rfind(':');
-    *host = rest.substr(0, colon);
-    if (colon != std::string::npos) port_text = rest.substr(colon + 1);
-  }
-  *port = 443;
-  if (!port_text.empty()) {
-    char* end = nullptr;
-    long p = std::strtol(port_text.c_str(), &end, 10);
-    if (*end != '\0' || p < 1 || p > 65535) {
-      return Status::InvalidArgument("bad port in server URL '" + url + "'");
-    }
-    *port = static_cast<int>(p);
-  }
-  if (host->empty()) {
-    return Status::InvalidArgument("no host in server URL '" + url + "'");
-  }
+  *host = url->address.host;
+  *port = url->address.port;
   return Status::Ok();
 }
 
@@ -232,7 +206,7 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
     return Status::InvalidArgument(
         "--ca-bundle is required (the ca.pem `ferry server init` wrote)");
   }
-  auto ca = pki::ReadTextFile(config.ca_bundle);
+  auto ca = ReadTextFile(config.ca_bundle);
   if (!ca.ok()) {
     return Status::InvalidArgument("--ca-bundle: " +
                                    std::string(ca.status().message()));
@@ -288,7 +262,7 @@ Status Agent::Run(const std::function<void(const std::string& activation_key)>&
 Status Agent::Impl::Activate(
     const std::function<void(const std::string&)>& on_activation_key) {
   if (Exists(File(kCertificateFile)) && Exists(File(kArnFile))) {
-    FERRY_ASSIGN_OR_RETURN(std::string a, pki::ReadTextFile(File(kArnFile)));
+    FERRY_ASSIGN_OR_RETURN(std::string a, ReadTextFile(File(kArnFile)));
     std::lock_guard lock(mu);
     arn = Trim(a);
     return Status::Ok();
@@ -297,12 +271,12 @@ Status Agent::Impl::Activate(
     FERRY_ASSIGN_OR_RETURN(pki::KeyAndRequest kr,
                            pki::CreateRequest("ferry-agent " + HostName()));
     FERRY_RETURN_IF_ERROR(
-        pki::WriteFileAtomically(File(kKeyFile), kr.key_pem, 0600));
+        WriteFileAtomically(File(kKeyFile), kr.key_pem, 0600));
     FERRY_RETURN_IF_ERROR(
-        pki::WriteFileAtomically(File(kCsrFile), kr.request_pem, 0644));
+        WriteFileAtomically(File(kCsrFile), kr.request_pem, 0644));
   }
-  FERRY_ASSIGN_OR_RETURN(std::string csr, pki::ReadTextFile(File(kCsrFile)));
-  FERRY_ASSIGN_OR_RETURN(std::string ca, pki::ReadTextFile(config.ca_bundle));
+  FERRY_ASSIGN_OR_RETURN(std::string csr, ReadTextFile(File(kCsrFile)));
+  FERRY_ASSIGN_OR_RETURN(std::string ca, ReadTextFile(config.ca_bundle));
 
   std::unique_ptr<httplib::SSLClient> c = NewClient(/*with_certificate=*/false);
   Attach(c.get());
@@ -323,9 +297,8 @@ Status Agent::Impl::Activate(
     std::string key, token;
     if (Exists(File(kActivationKeyFile)) &&
         Exists(File(kActivationTokenFile))) {
-      FERRY_ASSIGN_OR_RETURN(key, pki::ReadTextFile(File(kActivationKeyFile)));
-      FERRY_ASSIGN_OR_RETURN(token,
-                             pki::ReadTextFile(File(kActivationTokenFile)));
+      FERRY_ASSIGN_OR_RETURN(key, ReadTextFile(File(kActivationKeyFile)));
+      FERRY_ASSIGN_OR_RETURN(token, ReadTextFile(File(kActivationTokenFile)));
       key = Trim(key);
       token = Trim(token);
     } else {
@@ -352,10 +325,10 @@ Status Agent::Impl::Activate(
       }
       key = grant->activation_key;
       token = grant->poll_token;
-      FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(File(kActivationTokenFile),
-                                                     token + "\n", 0600));
       FERRY_RETURN_IF_ERROR(
-          pki::WriteFileAtomically(File(kActivationKeyFile), key + "\n", 0644));
+          WriteFileAtomically(File(kActivationTokenFile), token + "\n", 0600));
+      FERRY_RETURN_IF_ERROR(
+          WriteFileAtomically(File(kActivationKeyFile), key + "\n", 0644));
     }
     if (announced != key) {
       announced = key;
@@ -407,9 +380,9 @@ Status Agent::Impl::Activate(
                               config.ca_bundle + ": " +
                               std::string(issued.message()));
           }
-          FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+          FERRY_RETURN_IF_ERROR(WriteFileAtomically(
               File(kCertificateFile), status->certificate_pem, 0644));
-          FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+          FERRY_RETURN_IF_ERROR(WriteFileAtomically(
               File(kArnFile), status->agent_arn + "\n", 0644));
           std::error_code ec;
           fs::remove(File(kActivationTokenFile), ec);
@@ -434,10 +407,10 @@ Status Agent::Impl::Activate(
 Status Agent::Impl::PersistFinal(const protocol::ExecutionReport& report) {
   protocol::SyncRequest one;
   one.executions.push_back(report);
-  return pki::WriteFileAtomically((fs::path(config.data_dir) / kReportsDir /
-                                   (ShortId(report.execution_arn) + ".json"))
-                                      .string(),
-                                  protocol::Encode(one).dump(), 0600);
+  return WriteFileAtomically((fs::path(config.data_dir) / kReportsDir /
+                              (ShortId(report.execution_arn) + ".json"))
+                                 .string(),
+                             protocol::Encode(one).dump(), 0600);
 }
 
 void Agent::Impl::LoadFinals() {
@@ -445,8 +418,7 @@ void Agent::Impl::LoadFinals() {
   for (const auto& entry :
        fs::directory_iterator(fs::path(config.data_dir) / kReportsDir, ec)) {
     if (entry.path().extension() != ".json") continue;
-    auto text =
-        pki::ReadTextFile(entry.path().string(), protocol::kMaxMessageBytes);
+    auto text = ReadTextFile(entry.path().string(), protocol::kMaxMessageBytes);
     if (!text.ok()) continue;
     auto saved = protocol::DecodeSyncRequest(*text);
     if (!saved.ok() || saved->executions.size() != 1) {
@@ -557,6 +529,7 @@ Status Agent::Impl::Session() {
         error = "bad sync answer: " + std::string(decoded.status().message());
       }
     }
+    if (config.on_sync) config.on_sync(response.has_value());
     if (!response) {
       if (Stopping()) break;
       auto now = Clock::now();

@@ -26,6 +26,9 @@ struct AgentConfig {
       ca_bundle;  // the CA that `ferry server init` wrote (trust anchor)
   std::chrono::milliseconds poll_interval{1000};
   int threads = 0;  // transfer workers per execution (0: one per core)
+  // Called on the session's thread after every sync with the server, with
+  // whether the server answered it (tests wait on it; nullptr: nothing).
+  std::function<void(bool answered)> on_sync;
 };
 
 class Agent {

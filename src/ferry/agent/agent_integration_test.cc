@@ -8,11 +8,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 #include "ferry/agent/agent.h"
 #include "ferry/control/server/api.h"
@@ -112,6 +116,11 @@ class AgentIntegrationTest : public ::testing::Test {
     config.ca_bundle = (root_ / "server" / "ca.pem").string();
     config.poll_interval = std::chrono::milliseconds(100);
     config.threads = 2;
+    config.on_sync = [this](bool answered) {
+      std::lock_guard lock(sync_mu_);
+      ++(answered ? syncs_answered_ : syncs_failed_);
+      sync_cv_.notify_all();
+    };
     auto agent = agent::Agent::Open(config);
     ASSERT_TRUE(agent.ok()) << agent.status().ToString();
     agent_ = std::move(agent).value();
@@ -214,7 +223,24 @@ class AgentIntegrationTest : public ::testing::Test {
     return d;
   }
 
+  // Sync counts so far: {answered, failed}.
+  std::pair<int, int> Syncs() {
+    std::lock_guard lock(sync_mu_);
+    return {syncs_answered_, syncs_failed_};
+  }
+  // Waits until the agent's syncs satisfy `done` (given {answered, failed}).
+  bool WaitForSyncs(const std::function<bool(int, int)>& done,
+                    std::chrono::seconds limit) {
+    std::unique_lock lock(sync_mu_);
+    return sync_cv_.wait_for(
+        lock, limit, [&] { return done(syncs_answered_, syncs_failed_); });
+  }
+
   fs::path root_;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  int syncs_answered_ = 0;  // GUARDED_BY(sync_mu_)
+  int syncs_failed_ = 0;    // GUARDED_BY(sync_mu_)
   std::unique_ptr<control::Server> server_;
   std::thread server_thread_;
   int port_ = 0;
@@ -225,13 +251,11 @@ class AgentIntegrationTest : public ::testing::Test {
 
 TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
   ASSERT_NO_FATAL_FAILURE(StartAgent());
-  // ONLINE from its first sync on.
-  json agent;
-  for (int i = 0; i < 100; ++i) {
-    agent = Api("DescribeAgent", {{"AgentArn", agent_arn_}});
-    if (agent["Status"] == "ONLINE") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // ONLINE from its first answered sync on.
+  ASSERT_TRUE(WaitForSyncs([](int answered, int) { return answered > 0; },
+                           std::chrono::seconds(20)))
+      << "the agent never synced";
+  json agent = Api("DescribeAgent", {{"AgentArn", agent_arn_}});
   EXPECT_EQ(agent["Status"], "ONLINE") << agent.dump();
 
   // 1. A first execution copies everything and verifies it.
@@ -257,23 +281,22 @@ TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
   std::fprintf(stderr, "first execution: %.2f s\n",
                std::chrono::duration<double>(Clock::now() - t0).count());
 
-  // 2. A slow execution speeds up when its limit is lifted...
+  // 2. An execution held at 1 byte/s (it would take weeks) ends once its
+  // limit is lifted: the new limit reached the agent's engine...
   const fs::path big = root_ / "big", big_dst = root_ / "big-dst";
   WriteFile(big / "big.bin", Pattern(6 << 20, 'x'));  // 6 MiB
   std::string slow_task = Task(big, big_dst);
-  exec =
-      Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 512 << 10}}}});
+  exec = Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 1}}}});
   WaitFor(exec, {"TRANSFERRING"}, 20);
   Api("UpdateTaskExecution",
       {{"TaskExecutionArn", exec}, {"Options", {{"BytesPerSecond", -1}}}});
-  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 8);  // 12 s at 512 KiB/s
+  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 60);
   EXPECT_EQ(done["Status"], "SUCCESS") << done.dump(1);
   EXPECT_EQ(Tree(big_dst), Tree(big));
 
   // ... and a cancelled one ends OperationCanceled.
   fs::remove_all(big_dst);
-  exec =
-      Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 256 << 10}}}});
+  exec = Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 1}}}});
   WaitFor(exec, {"TRANSFERRING"}, 20);
   Api("CancelTaskExecution", {{"TaskExecutionArn", exec}});
   done = WaitFor(exec, {"SUCCESS", "ERROR"}, 10);
@@ -288,8 +311,19 @@ TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
   WaitFor(exec, {"TRANSFERRING"}, 20);
   const int port = port_;
   StopServer();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The agent finds the server gone (and keeps running the execution)...
+  const int failed_before = Syncs().second;
+  ASSERT_TRUE(
+      WaitForSyncs([&](int, int failed) { return failed > failed_before; },
+                   std::chrono::seconds(20)))
+      << "the agent never noticed the server stopped";
   ASSERT_NO_FATAL_FAILURE(StartServer(port, std::chrono::seconds(30)));
+  // ... and comes back to the new one.
+  const int answered_before = Syncs().first;
+  ASSERT_TRUE(WaitForSyncs(
+      [&](int answered, int) { return answered > answered_before; },
+      std::chrono::seconds(20)))
+      << "the agent did not reconnect";
   done = WaitFor(exec, {"SUCCESS", "ERROR"}, 20);
   EXPECT_EQ(done["Status"], "SUCCESS") << done.dump(1);
   EXPECT_EQ(done["FilesTransferred"], 1);
@@ -302,8 +336,7 @@ TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
   StopServer();
   ASSERT_NO_FATAL_FAILURE(StartServer(port, std::chrono::seconds(2)));
   fs::remove_all(big_dst);
-  exec =
-      Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 256 << 10}}}});
+  exec = Start(slow_task, {{"OverrideOptions", {{"BytesPerSecond", 1}}}});
   WaitFor(exec, {"TRANSFERRING"}, 20);
   auto stopped = Clock::now();
   StopAgent();

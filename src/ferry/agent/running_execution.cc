@@ -129,11 +129,13 @@ json FailedDescribe(const std::string& execution_arn,
 
 RunningExecution::RunningExecution(protocol::Command command, int threads,
                                    std::function<void()> on_done,
-                                   std::string task_report_root)
+                                   std::string task_report_root,
+                                   LocationOpener open_location)
     : command_(std::move(command)),
       threads_(threads),
       task_report_root_(std::move(task_report_root)),
       on_done_(std::move(on_done)),
+      open_location_(std::move(open_location)),
       created_ns_(WallNanos()),
       bytes_per_second_(command_.bytes_per_second) {
   // BASIC at most: the agent's stderr is no place for a record per file.
@@ -231,7 +233,7 @@ void RunningExecution::Main() {
   }
   auto open = [&](const protocol::LocationSpecMessage& loc, bool dst,
                   const char* code) -> Result<std::unique_ptr<Backend>> {
-    auto backend = OpenLocation(loc, dst);
+    auto backend = open_location_(loc, dst);
     if (!backend.ok()) {
       std::string why = std::string(dst ? "Cannot open the destination "
                                         : "Cannot open the source ") +

@@ -38,6 +38,11 @@ Result<ExecutionConfig> ConfigFromCommand(
 Result<std::unique_ptr<Backend>> OpenLocation(
     const protocol::LocationSpecMessage& location, bool destination);
 
+// How a RunningExecution opens its two locations: OpenLocation, or what a
+// test puts in its place (a decorator over it, say).
+using LocationOpener = std::function<Result<std::unique_ptr<Backend>>(
+    const protocol::LocationSpecMessage& location, bool destination)>;
+
 // A final DescribeTaskExecution for an execution that ended before the
 // engine ran (e.g. a location that could not be opened).
 nlohmann::json FailedDescribe(const std::string& execution_arn,
@@ -52,10 +57,11 @@ class RunningExecution {
   // Task reports (TaskReportConfig) are written under `task_report_root`,
   // in a folder per execution: ferry cannot deliver them to the S3 bucket
   // the configuration names yet, and the final ReportResult says so and
-  // where the report is.
+  // where the report is. The locations are opened with `open_location`.
   RunningExecution(protocol::Command command, int threads,
                    std::function<void()> on_done,
-                   std::string task_report_root = "");
+                   std::string task_report_root = "",
+                   LocationOpener open_location = OpenLocation);
   // Cancels the execution if it still runs and waits for its thread.
   ~RunningExecution();
   RunningExecution(const RunningExecution&) = delete;
@@ -83,6 +89,7 @@ class RunningExecution {
   const int threads_;
   const std::string task_report_root_;
   const std::function<void()> on_done_;
+  const LocationOpener open_location_;
   const int64_t created_ns_;
   ExecutionLog log_;
 

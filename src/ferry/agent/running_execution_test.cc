@@ -4,9 +4,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
-#include <thread>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
 
 namespace ferry::agent {
 namespace {
@@ -60,13 +66,157 @@ protocol::Command RunCommand(const std::string& src, const std::string& dst) {
   return c;
 }
 
-protocol::ExecutionReport WaitFinal(RunningExecution& exec, double seconds) {
-  auto until =
-      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!exec.done() && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// Set when an execution's final report is ready (its on_done callback).
+class Finished {
+ public:
+  std::function<void()> Callback() {
+    return [this] {
+      std::lock_guard lock(mu_);
+      ++calls_;
+      cv_.notify_all();
+    };
   }
-  return exec.Report();
+  // True once the callback ran; false if it did not within `limit` (a
+  // failure: the execution hangs).
+  bool Wait(std::chrono::seconds limit = std::chrono::seconds(60)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, limit, [this] { return calls_ > 0; });
+  }
+  int calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int calls_ = 0;
+};
+
+// Holds the first read of file content until the test opens it, so that the
+// test acts while the execution is certainly in its transfer phase.
+class Gate {
+ public:
+  // A reader's thread: announces itself, then waits for Open(). False if the
+  // test never opened the gate (the read then fails instead of hanging).
+  bool Pass() {
+    std::unique_lock lock(mu_);
+    reached_ = true;
+    cv_.notify_all();
+    return cv_.wait_for(lock, std::chrono::seconds(60),
+                        [this] { return open_; });
+  }
+  // The test: waits until a read is held at the gate.
+  bool WaitReached() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(60),
+                        [this] { return reached_; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool reached_ = false;
+  bool open_ = false;
+};
+
+class GatedReader : public Reader {
+ public:
+  GatedReader(std::unique_ptr<Reader> inner, Gate* gate)
+      : inner_(std::move(inner)), gate_(gate) {}
+  const Entry& entry() const override { return inner_->entry(); }
+  Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
+    if (!gate_->Pass())
+      return Status::Internal("the test never opened the gate");
+    return inner_->ReadAt(offset, out);
+  }
+  Result<Extent> NextData(uint64_t offset) override {
+    return inner_->NextData(offset);
+  }
+  Result<Entry> Restat() override { return inner_->Restat(); }
+  Result<XattrList> Xattrs() override { return inner_->Xattrs(); }
+
+ private:
+  std::unique_ptr<Reader> inner_;
+  Gate* gate_;
+};
+
+// A source backend whose readers pass the gate before every read.
+class GatedBackend : public Backend {
+ public:
+  GatedBackend(std::unique_ptr<Backend> inner, Gate* gate)
+      : inner_(std::move(inner)), gate_(gate) {}
+  const Capabilities& capabilities() const override {
+    return inner_->capabilities();
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+  Result<std::optional<Entry>> Stat(const RelPath& path) override {
+    return inner_->Stat(path);
+  }
+  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
+    return inner_->List(dir);
+  }
+  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
+                           inner_->OpenRead(path));
+    return std::unique_ptr<Reader>(
+        std::make_unique<GatedReader>(std::move(reader), gate_));
+  }
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    return inner_->OpenWrite(path, hints);
+  }
+  Status MakeDirectory(const RelPath& path) override {
+    return inner_->MakeDirectory(path);
+  }
+  Status CreateSymlink(const RelPath& path, const Entry& src,
+                       const MetadataPolicy& policy) override {
+    return inner_->CreateSymlink(path, src, policy);
+  }
+  Status CreateSpecial(const RelPath& path, const Entry& src,
+                       const MetadataPolicy& policy) override {
+    return inner_->CreateSpecial(path, src, policy);
+  }
+  Status CreateHardLink(const RelPath& existing, const RelPath& link) override {
+    return inner_->CreateHardLink(existing, link);
+  }
+  Status SetMetadata(const RelPath& path, const Entry& src,
+                     const MetadataPolicy& policy) override {
+    return inner_->SetMetadata(path, src, policy);
+  }
+  Result<XattrList> GetXattrs(const RelPath& path) override {
+    return inner_->GetXattrs(path);
+  }
+  Status SetXattrs(const RelPath& path, const XattrList& xattrs,
+                   bool xattr_scope, bool acl_scope) override {
+    return inner_->SetXattrs(path, xattrs, xattr_scope, acl_scope);
+  }
+  Status Remove(const RelPath& path) override { return inner_->Remove(path); }
+  Status RemoveTree(const RelPath& path) override {
+    return inner_->RemoveTree(path);
+  }
+  Status Sync() override { return inner_->Sync(); }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  Gate* gate_;
+};
+
+// OpenLocation, the source behind `gate`.
+LocationOpener GatedSource(Gate* gate) {
+  return [gate](const protocol::LocationSpecMessage& location,
+                bool destination) -> Result<std::unique_ptr<Backend>> {
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend,
+                           OpenLocation(location, destination));
+    if (destination) return backend;
+    return std::unique_ptr<Backend>(
+        std::make_unique<GatedBackend>(std::move(backend), gate));
+  };
 }
 
 TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
@@ -142,14 +292,16 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   TempDir src, dst;
   WriteFile(fs::path(src.path()) / "a", "alpha");
   WriteFile(fs::path(src.path()) / "d/b", std::string(5000, 'b'));
-  int done_calls = 0;
+  Finished finished;
   RunningExecution exec(RunCommand(src.path(), dst.path() + "/out"), 2,
-                        [&] { ++done_calls; });
+                        finished.Callback());
   protocol::ExecutionReport before = exec.Report();
   EXPECT_EQ(before.status, "LAUNCHING");
   EXPECT_FALSE(before.final);
   exec.Start();
-  protocol::ExecutionReport r = WaitFinal(exec, 20);
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  EXPECT_TRUE(exec.done());
+  protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
   EXPECT_EQ(r.execution_arn, kExec);
@@ -157,7 +309,7 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   EXPECT_EQ(r.describe["FilesTransferred"], 2);
   EXPECT_EQ(r.describe["BytesWritten"], 5005);
   EXPECT_EQ(ReadFile(fs::path(dst.path()) / "out/d/b"), std::string(5000, 'b'));
-  EXPECT_EQ(done_calls, 1);
+  EXPECT_EQ(finished.calls(), 1);
 }
 
 TEST(RunningExecutionTest, ATaskReportIsWrittenOnTheAgentAndSaysWhere) {
@@ -168,9 +320,11 @@ TEST(RunningExecutionTest, ATaskReportIsWrittenOnTheAgentAndSaysWhere) {
   c.report_output_type = "STANDARD";
   c.report_level = "SUCCESSES_AND_ERRORS";
   const std::string root = data.path() + "/task-reports";
-  RunningExecution exec(c, 2, nullptr, root);
+  Finished finished;
+  RunningExecution exec(c, 2, finished.Callback(), root);
   exec.Start();
-  protocol::ExecutionReport r = WaitFinal(exec, 20);
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
   const json& report = r.describe["ReportResult"];
@@ -206,9 +360,11 @@ TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
   TempDir dst;
   protocol::Command c = RunCommand("/nowhere", dst.path());
   c.source.type = "SMB";
-  RunningExecution exec(c, 1, nullptr);
+  Finished finished;
+  RunningExecution exec(c, 1, finished.Callback());
   exec.Start();
-  protocol::ExecutionReport r = WaitFinal(exec, 10);
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "ERROR");
   EXPECT_EQ(r.describe["Result"]["ErrorCode"], "UnsupportedLocationType");
@@ -218,59 +374,102 @@ TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
 
 TEST(RunningExecutionTest, AMissingSourceIsASourceLocationError) {
   TempDir dst;
+  Finished finished;
   RunningExecution exec(RunCommand(dst.path() + "/missing", dst.path() + "/o"),
-                        1, nullptr);
+                        1, finished.Callback());
   exec.Start();
-  protocol::ExecutionReport r = WaitFinal(exec, 10);
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.describe["Result"]["ErrorCode"], "SourceLocationError");
 }
 
-// 4 MiB at 256 KiB/s: 16 s unless something changes.
+// 2 MiB at 1 byte/s: it never ends by itself, so a test that sees it end
+// has seen what it waits for (a cancel, a new limit) reach the engine.
 protocol::Command SlowCommand(const TempDir& src, const TempDir& dst) {
-  WriteFile(fs::path(src.path()) / "big", std::string(4 << 20, 'x'));
+  WriteFile(fs::path(src.path()) / "big", std::string(2 << 20, 'x'));
   protocol::Command c = RunCommand(src.path(), dst.path());
-  c.bytes_per_second = 256 << 10;
+  c.bytes_per_second = 1;
   return c;
 }
 
-TEST(RunningExecutionTest, CancelEndsItOperationCanceled) {
+TEST(RunningExecutionTest, CancelWhileTransferringEndsItOperationCanceled) {
   TempDir src, dst;
-  RunningExecution exec(SlowCommand(src, dst), 2, nullptr);
+  Gate gate;
+  Finished finished;
+  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback(), "",
+                        GatedSource(&gate));
   exec.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(gate.WaitReached()) << "the execution never read the source";
   protocol::ExecutionReport live = exec.Report();
   EXPECT_FALSE(live.final);
-  EXPECT_EQ(live.describe["Options"]["BytesPerSecond"], 256 << 10);
+  // Transfers start while the scan still runs: either phase is reading.
+  EXPECT_TRUE(live.status == "PREPARING" || live.status == "TRANSFERRING")
+      << live.status;
+  EXPECT_EQ(live.describe["Options"]["BytesPerSecond"], 1);
   exec.Cancel();
-  protocol::ExecutionReport r = WaitFinal(exec, 5);
+  EXPECT_EQ(exec.Report().status, "CANCELLING");
+  gate.Open();
+  ASSERT_TRUE(finished.Wait()) << "the cancelled execution did not end";
+  protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
-  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "OperationCanceled");
+  EXPECT_EQ(r.status, "ERROR");
+  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "OperationCanceled")
+      << r.describe.dump();
+  EXPECT_FALSE(fs::exists(fs::path(dst.path()) / "big"));
+}
+
+TEST(RunningExecutionTest, CancelBeforeTheEngineStartsEndsItOperationCanceled) {
+  TempDir src, dst;
+  Finished finished;
+  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback());
+  exec.Cancel();
+  EXPECT_EQ(exec.Report().status, "CANCELLING");
+  exec.Start();
+  ASSERT_TRUE(finished.Wait()) << "the cancelled execution did not end";
+  protocol::ExecutionReport r = exec.Report();
+  EXPECT_EQ(r.status, "ERROR");
+  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "OperationCanceled")
+      << r.describe.dump();
 }
 
 TEST(RunningExecutionTest, TheBandwidthChangesLive) {
   TempDir src, dst;
-  RunningExecution exec(SlowCommand(src, dst), 2, nullptr);
+  Gate gate;
+  Finished finished;
+  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback(), "",
+                        GatedSource(&gate));
   exec.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(gate.WaitReached()) << "the execution never read the source";
   exec.SetBytesPerSecond(-1);
-  protocol::ExecutionReport r = WaitFinal(exec, 8);
-  ASSERT_TRUE(r.final) << "still running at 256 KiB/s";
-  EXPECT_EQ(r.status, "SUCCESS");
+  gate.Open();
+  // At 1 byte/s this takes weeks: ending at all means the new limit reached
+  // the running engine.
+  ASSERT_TRUE(finished.Wait()) << "still running at 1 byte/s";
+  protocol::ExecutionReport r = exec.Report();
+  EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
   EXPECT_EQ(r.describe["Options"]["BytesPerSecond"], -1);
+  EXPECT_EQ(ReadFile(fs::path(dst.path()) / "big"), std::string(2 << 20, 'x'));
 }
 
 TEST(RunningExecutionTest, AbandonSaysTheAgentStopped) {
   TempDir src, dst;
-  RunningExecution exec(SlowCommand(src, dst), 2, nullptr);
+  Gate gate;
+  Finished finished;
+  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback(), "",
+                        GatedSource(&gate));
   exec.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(gate.WaitReached()) << "the execution never read the source";
+  gate.Open();  // it goes on into the 1 byte/s limit and stays there
   exec.Abandon();
   ASSERT_TRUE(exec.done());
+  EXPECT_EQ(finished.calls(), 1);
   protocol::ExecutionReport r = exec.Report();
   EXPECT_TRUE(r.final);
   EXPECT_EQ(r.status, "ERROR");
-  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "AgentStopped");
+  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "AgentStopped")
+      << r.describe.dump();
+  EXPECT_FALSE(fs::exists(fs::path(dst.path()) / "big"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "ferry/base/net_address.h"
 #include "ferry/cli/signal_thread.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/control/server/server.h"
@@ -17,18 +18,14 @@ using control::Server;
 using control::ServerConfig;
 
 // "https://HOST:PORT" for a listen address (a wildcard host as localhost).
+// InitDataDir has checked the address.
 std::string UrlOf(const std::string& listen) {
-  std::string host = listen;
-  std::string port = "8443";
-  size_t colon = listen.rfind(':');
-  const bool bracketed = !listen.empty() && listen.front() == '[';
-  if (colon != std::string::npos &&
-      (bracketed ? colon > listen.find(']') : listen.find(':') == colon)) {
-    host = listen.substr(0, colon);
-    port = listen.substr(colon + 1);
+  auto address = ParseHostPort(listen, {.allow_port_zero = true});
+  if (!address.ok()) return "https://" + listen;
+  if (address->host == "0.0.0.0" || address->host == "::") {
+    address->host = "localhost";
   }
-  if (host == "0.0.0.0" || host == "[::]") host = "localhost";
-  return "https://" + host + ":" + port;
+  return "https://" + address->ToString();
 }
 
 int RunInit(const ServerArgs& args) {

@@ -17,7 +17,7 @@
 #include "ferry/cli/signal_thread.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/execution/execution.h"
-#include "ferry/scan/filter.h"
+#include "ferry/options/filter.h"
 #include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/registry.h"
 

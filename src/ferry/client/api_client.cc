@@ -6,6 +6,8 @@
 #include <cctype>
 #include <fstream>
 
+#include "ferry/base/net_address.h"
+
 namespace ferry {
 namespace {
 
@@ -18,65 +20,6 @@ std::string Lower(std::string s) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return s;
-}
-
-struct Endpoint {
-  std::string scheme;  // http | https
-  std::string host;    // lower case; IPv6 in brackets
-  int port = 0;        // explicit or the scheme's default
-  bool default_port = true;
-  std::string path;  // "" or "/prefix" (no trailing slash)
-};
-
-Result<Endpoint> ParseEndpoint(std::string_view url) {
-  auto invalid = [&] {
-    return Status::InvalidArgument("Invalid endpoint: " + std::string(url));
-  };
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return invalid();
-  Endpoint e;
-  e.scheme = Lower(std::string(url.substr(0, sep)));
-  if (e.scheme != "http" && e.scheme != "https") return invalid();
-  std::string_view rest = url.substr(sep + 3);
-  size_t slash = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    std::string_view path = rest.substr(slash);
-    path = path.substr(0, path.find_first_of("?#"));
-    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-    e.path = std::string(path);
-  }
-  if (authority.find('@') != std::string_view::npos) return invalid();
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return invalid();
-    e.host = Lower(std::string(authority.substr(0, close + 1)));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return invalid();
-      port_text = after.substr(1);
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    e.host = Lower(std::string(authority.substr(0, colon)));
-    if (colon != std::string_view::npos)
-      port_text = authority.substr(colon + 1);
-  }
-  if (e.host.empty() || e.host == "[]") return invalid();
-  int default_port = e.scheme == "https" ? 443 : 80;
-  e.port = default_port;
-  if (!port_text.empty()) {
-    int port = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9' || port > 65535) return invalid();
-      port = port * 10 + (c - '0');
-    }
-    if (port < 1 || port > 65535) return invalid();
-    e.port = port;
-    e.default_port = port == default_port;
-  }
-  return e;
 }
 
 // AWS's error type: "com.amazon.coral.service#InvalidSignatureException" and
@@ -150,15 +93,17 @@ ApiClient::ApiClient(ApiClientOptions options,
 ApiClient::~ApiClient() = default;
 
 Result<std::unique_ptr<ApiClient>> ApiClient::Create(ApiClientOptions options) {
-  FERRY_ASSIGN_OR_RETURN(Endpoint endpoint,
-                         ParseEndpoint(options.endpoint_url));
+  // "Invalid endpoint" as the aws CLI says it, then the URL and the reason.
+  auto endpoint = ParseHttpUrl(options.endpoint_url);
+  if (!endpoint.ok()) {
+    return Status::InvalidArgument("Invalid endpoint: " +
+                                   std::string(endpoint.status().message()));
+  }
   if (!options.ca_bundle.empty() && !std::ifstream(options.ca_bundle)) {
     return Status::InvalidArgument("The CA bundle " + options.ca_bundle +
                                    " could not be read");
   }
-  auto connection =
-      std::make_unique<Connection>(endpoint.scheme + "://" + endpoint.host +
-                                   ":" + std::to_string(endpoint.port));
+  auto connection = std::make_unique<Connection>(endpoint->Origin());
   httplib::Client& client = connection->client;
   if (!client.is_valid()) {
     return Status::InvalidArgument("Invalid endpoint: " + options.endpoint_url);
@@ -167,17 +112,13 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Create(ApiClientOptions options) {
   client.set_read_timeout(options.read_timeout.count());
   client.set_write_timeout(options.read_timeout.count());
   client.set_keep_alive(true);
-  if (endpoint.scheme == "https") {
+  if (endpoint->scheme == "https") {
     if (!options.ca_bundle.empty()) client.set_ca_cert_path(options.ca_bundle);
     client.enable_server_certificate_verification(options.verify_tls);
   }
-  std::string host_header = endpoint.host;
-  if (!endpoint.default_port) {
-    host_header += ":" + std::to_string(endpoint.port);
-  }
   return std::unique_ptr<ApiClient>(
       new ApiClient(std::move(options), std::move(connection),
-                    std::move(host_header), endpoint.path));
+                    endpoint->HostHeader(), endpoint->path));
 }
 
 Result<std::string> ApiClient::CallRaw(std::string_view operation,

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "ferry/client/test_api_server.h"
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 
 namespace ferry {
 namespace {
@@ -150,13 +150,28 @@ TEST(ApiClientTest, NoServer) {
 }
 
 TEST(ApiClientTest, BadEndpoints) {
-  for (const char* url : {"ftp://x", "127.0.0.1:8443", "http://", "http://h:0",
-                          "http://h:99999", "http://user@h", "http://[::1"}) {
+  // The URL parser's own cases are in base/net_address_test.cc; here, that
+  // the client refuses through it and says which URL and why.
+  const std::pair<const char*, const char*> cases[] = {
+      {"ftp://x", "neither http nor https"},
+      {"127.0.0.1:8443", "expected http://"},
+      {"http://", "no host"},
+      {"http://h:0", "the port 0 is not in 1..65535"},
+      {"http://h:99999", "not in 1..65535"},
+      {"http://user@h", "user information"},
+      {"http://[::1", "without a closing ']'"},
+  };
+  for (const auto& [url, why] : cases) {
     ApiClientOptions options;
     options.endpoint_url = url;
     Result<std::unique_ptr<ApiClient>> c = ApiClient::Create(options);
     ASSERT_FALSE(c.ok()) << url;
-    EXPECT_EQ(c.status().message(), std::string("Invalid endpoint: ") + url);
+    const std::string message(c.status().message());
+    EXPECT_EQ(message.rfind(
+                  std::string("Invalid endpoint: bad URL '") + url + "': ", 0),
+              0u)
+        << message;
+    EXPECT_NE(message.find(why), std::string::npos) << message;
   }
   ApiClientOptions options;
   options.endpoint_url = "https://h";

@@ -6,6 +6,7 @@
 // ones are guarded by a mutex.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
@@ -56,7 +57,16 @@ class TestApiServer {
                               httplib::Response& res) { Handle(req, res); });
     port_ = server_->bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // Connections queue on the bound socket already; this only makes a
+    // listener that failed to start fail the test rather than hang it.
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!server_->is_running()) {
+      if (port_ < 0 || std::chrono::steady_clock::now() > until) {
+        ADD_FAILURE() << "the test API server did not start (port " << port_
+                      << ")";
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }

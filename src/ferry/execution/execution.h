@@ -22,9 +22,9 @@
 #include "ferry/diff/plan.h"
 #include "ferry/execution/counters.h"
 #include "ferry/execution/execution_log.h"
-#include "ferry/execution/task_options.h"
 #include "ferry/execution/task_report.h"
-#include "ferry/scan/filter.h"
+#include "ferry/options/filter.h"
+#include "ferry/options/task_options.h"
 #include "ferry/storage/backend.h"
 #include "ferry/transfer/rate_limiter.h"
 

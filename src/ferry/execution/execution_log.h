@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "ferry/base/status.h"
-#include "ferry/execution/task_options.h"
+#include "ferry/options/task_options.h"
 
 namespace ferry {
 

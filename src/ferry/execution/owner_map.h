@@ -12,7 +12,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "ferry/execution/task_options.h"
+#include "ferry/options/task_options.h"
 #include "ferry/storage/entry.h"
 
 namespace ferry {

@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "ferry/scan/filter.h"
+#include "ferry/options/filter.h"
 #include "ferry/storage/backend.h"
 
 namespace ferry {

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "ferry/base/digest.h"
-#include "ferry/scan/filter.h"
+#include "ferry/options/filter.h"
 #include "ferry/storage/backend.h"
 #include "ferry/verify/journal.h"
 

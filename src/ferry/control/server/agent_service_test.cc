@@ -673,11 +673,17 @@ TEST_P(AgentServiceTest, TheBackgroundLoopDispatches) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);
   service_->Start();
-  for (int i = 0; i < 100 && Get(exec).status == "QUEUED"; ++i) {
+  // Polls (the loop has no hook to wait on) until the first tick dispatched
+  // it; a loop that never runs fails here after 30 s.
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Get(exec).status == "QUEUED" &&
+         std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   service_->Stop();
-  EXPECT_EQ(Get(exec).status, "LAUNCHING");
+  EXPECT_EQ(Get(exec).status, "LAUNCHING")
+      << "the background loop did not dispatch the queued execution";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AgentServiceTest,

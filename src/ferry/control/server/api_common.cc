@@ -7,8 +7,8 @@
 
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/api_helpers.h"
-#include "ferry/execution/task_options.h"
-#include "ferry/scan/filter.h"
+#include "ferry/options/filter.h"
+#include "ferry/options/task_options.h"
 
 namespace ferry::control {
 

@@ -3,7 +3,7 @@
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/execution_control.h"
-#include "ferry/execution/task_options.h"
+#include "ferry/options/task_options.h"
 
 namespace ferry::control {
 namespace {

@@ -9,9 +9,9 @@
 
 #include <variant>
 
-#include "ferry/control/pki/pki.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/store/test_database.h"
+#include "ferry/pki/pki.h"
 
 namespace ferry::control::testing {
 

@@ -16,9 +16,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "ferry/base/file_util.h"
+#include "ferry/base/net_address.h"
 #include "ferry/control/server/server.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/sealer.h"
+#include "ferry/pki/pki.h"
 
 namespace ferry::control {
 namespace {
@@ -110,7 +113,7 @@ Result<DataDirConfig> ReadDataDirConfig(const std::string& data_dir) {
                             "--data-dir " +
                             data_dir + "`");
   }
-  FERRY_ASSIGN_OR_RETURN(std::string text, pki::ReadTextFile(path));
+  FERRY_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return Status::InvalidArgument(path + " is not JSON");
   DataDirConfig c;
@@ -142,15 +145,21 @@ Status InitDataDir(const InitOptions& options) {
     return Status::InvalidArgument(
         "--ca-cert and --ca-key go together: give both or neither");
   }
+  // Checked now rather than when the server first starts.
+  if (auto listen = ParseHostPort(options.listen, {.allow_port_zero = true});
+      !listen.ok()) {
+    return Status::InvalidArgument("--listen: " +
+                                   std::string(listen.status().message()));
+  }
   FERRY_RETURN_IF_ERROR(MakeDirectory(dir));
 
   // The certificate authority: given, or made here.
   pki::KeyAndCertificate authority;
   if (!options.ca_cert_file.empty()) {
     FERRY_ASSIGN_OR_RETURN(authority.certificate_pem,
-                           pki::ReadTextFile(options.ca_cert_file));
+                           ReadTextFile(options.ca_cert_file));
     FERRY_ASSIGN_OR_RETURN(authority.key_pem,
-                           pki::ReadTextFile(options.ca_key_file));
+                           ReadTextFile(options.ca_key_file));
   } else {
     std::string host = HostName();
     FERRY_ASSIGN_OR_RETURN(
@@ -177,14 +186,14 @@ Status InitDataDir(const InitOptions& options) {
         "certificate belong together?): " +
         std::string(st.message()));
   }
-  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
-      DataDirPath(dir, "ca.pem"), authority.certificate_pem, 0644));
-  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(DataDirPath(dir, "ca.key"),
-                                                 authority.key_pem, 0600));
-  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(DataDirPath(dir, "server.pem"),
-                                                 server.certificate_pem, 0644));
-  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(DataDirPath(dir, "server.key"),
-                                                 server.key_pem, 0600));
+  FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "ca.pem"),
+                                            authority.certificate_pem, 0644));
+  FERRY_RETURN_IF_ERROR(
+      WriteFileAtomically(DataDirPath(dir, "ca.key"), authority.key_pem, 0600));
+  FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "server.pem"),
+                                            server.certificate_pem, 0644));
+  FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "server.key"),
+                                            server.key_pem, 0600));
   FERRY_ASSIGN_OR_RETURN(auto sealer,
                          Sealer::OpenKeyFile(DataDirPath(dir, "secret.key")));
 
@@ -197,7 +206,7 @@ Status InitDataDir(const InitOptions& options) {
           std::chrono::system_clock::now().time_since_epoch())
           .count();
   FERRY_RETURN_IF_ERROR(AddAccessKey(*db, *sealer, key, now_ms));
-  FERRY_RETURN_IF_ERROR(pki::WriteFileAtomically(
+  FERRY_RETURN_IF_ERROR(WriteFileAtomically(
       DataDirPath(dir, "credentials"),
       "[default]\naws_access_key_id = " + key.access_key_id +
           "\naws_secret_access_key = " + key.secret_access_key + "\n",
@@ -208,7 +217,7 @@ Status InitDataDir(const InitOptions& options) {
                  {"account", options.account},
                  {"listen", options.listen},
                  {"db", options.db}};
-  return pki::WriteFileAtomically(config_path, config.dump(2) + "\n", 0600);
+  return WriteFileAtomically(config_path, config.dump(2) + "\n", 0600);
 }
 
 }  // namespace ferry::control

@@ -23,14 +23,14 @@
 #include <mutex>
 #include <thread>
 
+#include "ferry/base/file_util.h"
+#include "ferry/base/net_address.h"
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/model/api_model.h"
+#include "ferry/control/server/agent_service.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/protocol/agent_protocol.h"
-#if FERRY_HAVE_AGENT_SERVICE
-#include "ferry/control/server/agent_service.h"
-#endif
 
 namespace ferry::control {
 namespace {
@@ -51,42 +51,6 @@ constexpr size_t kKeepAliveRequests = 1000;
 constexpr time_t kKeepAliveIdleSeconds = 2;
 
 const char kJsonType[] = "application/x-amz-json-1.1";
-
-struct HostPort {
-  std::string host;
-  int port = 0;
-};
-
-Result<HostPort> ParseListen(const std::string& listen) {
-  HostPort hp;
-  std::string port;
-  if (!listen.empty() && listen.front() == '[') {
-    size_t close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() ||
-        listen[close + 1] != ':') {
-      return Status::InvalidArgument("bad listen address '" + listen +
-                                     "': expected [IPV6]:PORT");
-    }
-    hp.host = listen.substr(1, close - 1);
-    port = listen.substr(close + 2);
-  } else {
-    size_t colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      return Status::InvalidArgument("bad listen address '" + listen +
-                                     "': expected HOST:PORT");
-    }
-    hp.host = listen.substr(0, colon);
-    port = listen.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
-    return Status::InvalidArgument("bad port in listen address '" + listen +
-                                   "'");
-  }
-  hp.port = std::stoi(port);
-  return hp;
-}
 
 bool IsLoopback(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
@@ -259,9 +223,7 @@ struct Server::Impl {
   bool tls = true;
   std::string server_cert_pem;
   std::string server_key_pem;
-#if FERRY_HAVE_AGENT_SERVICE
   std::unique_ptr<AgentService> agents;
-#endif
   std::unique_ptr<httplib::Server> http;
   std::atomic<int> port{0};
   std::atomic<bool> stop_requested{false};
@@ -404,7 +366,6 @@ void Server::Impl::HandleApi(const httplib::Request& req,
 
 void Server::Impl::HandleActivation(const httplib::Request& req,
                                     httplib::Response& res) {
-#if FERRY_HAVE_AGENT_SERVICE
   auto request = protocol::DecodeActivationRequest(req.body);
   if (!request.ok()) {
     SendAgentError(res, request.status());
@@ -416,16 +377,10 @@ void Server::Impl::HandleActivation(const httplib::Request& req,
     return;
   }
   res.set_content(Dump(protocol::Encode(*grant)), "application/json");
-#else
-  (void)req;
-  SendAgentError(res, Status(StatusCode::kUnavailable,
-                             "agent activation is not built into this server"));
-#endif
 }
 
 void Server::Impl::HandleActivationState(const httplib::Request& req,
                                          httplib::Response& res) {
-#if FERRY_HAVE_AGENT_SERVICE
   auto state = agents->ActivationState(req.get_param_value("key"),
                                        req.get_param_value("token"));
   if (!state.ok()) {
@@ -433,11 +388,6 @@ void Server::Impl::HandleActivationState(const httplib::Request& req,
     return;
   }
   res.set_content(Dump(protocol::Encode(*state)), "application/json");
-#else
-  (void)req;
-  SendAgentError(res, Status(StatusCode::kUnavailable,
-                             "agent activation is not built into this server"));
-#endif
 }
 
 void Server::Impl::HandleSync(const httplib::Request& req,
@@ -453,7 +403,6 @@ void Server::Impl::HandleSync(const httplib::Request& req,
                  req.remote_addr.c_str());
     return;
   }
-#if FERRY_HAVE_AGENT_SERVICE
   auto request = protocol::DecodeSyncRequest(req.body);
   if (!request.ok()) {
     SendAgentError(res, request.status());
@@ -467,10 +416,6 @@ void Server::Impl::HandleSync(const httplib::Request& req,
     return;
   }
   res.set_content(Dump(protocol::Encode(*answer)), "application/json");
-#else
-  SendAgentError(res, Status(StatusCode::kUnavailable,
-                             "agent sessions are not built into this server"));
-#endif
 }
 
 // Makes the listener and its routes (not bound yet).
@@ -538,7 +483,12 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   if (config.db.empty()) config.db = file.db;
 
   auto impl = std::make_unique<Impl>();
-  FERRY_ASSIGN_OR_RETURN(impl->listen, ParseListen(config.listen));
+  auto listen = ParseHostPort(config.listen, {.allow_port_zero = true});
+  if (!listen.ok()) {
+    return Status::InvalidArgument("the listen address: " +
+                                   std::string(listen.status().message()));
+  }
+  impl->listen = std::move(listen).value();
   impl->tls = !config.plain_http;
   if (config.plain_http && !IsLoopback(impl->listen.host)) {
     return Status::InvalidArgument(
@@ -550,13 +500,13 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   const std::string& dir = config.data_dir;
   ServerContext& ctx = impl->ctx;
   FERRY_ASSIGN_OR_RETURN(ctx.authority.certificate_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "ca.pem")));
+                         ReadTextFile(DataDirPath(dir, "ca.pem")));
   FERRY_ASSIGN_OR_RETURN(ctx.authority.key_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "ca.key")));
+                         ReadTextFile(DataDirPath(dir, "ca.key")));
   FERRY_ASSIGN_OR_RETURN(impl->server_cert_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "server.pem")));
+                         ReadTextFile(DataDirPath(dir, "server.pem")));
   FERRY_ASSIGN_OR_RETURN(impl->server_key_pem,
-                         pki::ReadTextFile(DataDirPath(dir, "server.key")));
+                         ReadTextFile(DataDirPath(dir, "server.key")));
   // The key that seals secrets is never made here: a new one could not open
   // what the old one sealed.
   const std::string key_path = DataDirPath(dir, "secret.key");
@@ -570,9 +520,7 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations()));
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
-#if FERRY_HAVE_AGENT_SERVICE
   impl->agents = std::make_unique<AgentService>(&impl->ctx);
-#endif
   FERRY_RETURN_IF_ERROR(impl->SetUpHttp());
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -597,15 +545,11 @@ Status Server::Serve() {
                impl.tls ? "HTTPS" : "plain HTTP", url().c_str(),
                impl.ctx.db->Describe().c_str());
 
-#if FERRY_HAVE_AGENT_SERVICE
   impl.agents->Start();
-#endif
   impl.serving = true;
   if (!impl.stop_requested) http.listen_after_bind();
   impl.serving = false;
-#if FERRY_HAVE_AGENT_SERVICE
   impl.agents->Stop();
-#endif
   std::fprintf(stderr, "ferry server: stopped\n");
   return Status::Ok();
 }
@@ -625,11 +569,11 @@ void Server::Stop() {
 int Server::port() const { return impl_->port; }
 
 std::string Server::url() const {
-  std::string host = impl_->listen.host;
-  if (host == "0.0.0.0" || host == "::") host = "localhost";
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(impl_->tls ? "https://" : "http://") + host + ":" +
-         std::to_string(impl_->port.load());
+  HostPort address{impl_->listen.host, impl_->port.load()};
+  if (address.host == "0.0.0.0" || address.host == "::") {
+    address.host = "localhost";
+  }
+  return std::string(impl_->tls ? "https://" : "http://") + address.ToString();
 }
 
 ServerContext& Server::context() { return impl_->ctx; }

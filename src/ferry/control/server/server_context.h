@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "ferry/control/pki/pki.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/database.h"
 #include "ferry/control/store/sealer.h"
+#include "ferry/pki/pki.h"
 
 namespace ferry::control {
 

@@ -14,13 +14,16 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "ferry/base/file_util.h"
 #include "ferry/control/auth/sigv4.h"
-#include "ferry/control/pki/pki.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/data_dir.h"
 #include "ferry/control/server/server.h"
 #include "ferry/control/store/test_database.h"
+#include "ferry/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
 
 namespace ferry::control {
@@ -121,12 +124,10 @@ TEST(InitDataDirTest, UsesAGivenAuthorityAndChecksIt) {
   auto other = pki::CreateAuthority("other CA", 30);
   ASSERT_TRUE(ca.ok() && other.ok());
   ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/ca.pem", ca->certificate_pem, 0644)
-          .ok());
+      WriteFileAtomically(base + "/ca.pem", ca->certificate_pem, 0644).ok());
+  ASSERT_TRUE(WriteFileAtomically(base + "/ca.key", ca->key_pem, 0600).ok());
   ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/ca.key", ca->key_pem, 0600).ok());
-  ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/other.key", other->key_pem, 0600).ok());
+      WriteFileAtomically(base + "/other.key", other->key_pem, 0600).ok());
 
   InitOptions options;
   options.data_dir = base + "/data";
@@ -146,6 +147,21 @@ TEST(InitDataDirTest, UsesAGivenAuthorityAndChecksIt) {
   options.ca_key_file.clear();
   st = InitDataDir(options);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+}
+
+TEST(InitDataDirTest, RefusesABadListenAddressBeforeWritingAnything) {
+  InitOptions options;
+  options.data_dir = TempDir() + "/data";
+  options.listen = "localhost:80a";
+  Status st = InitDataDir(options);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_TRUE(Contains(std::string(st.message()),
+                       "--listen: bad address 'localhost:80a'"))
+      << st.ToString();
+  EXPECT_FALSE(std::filesystem::exists(options.data_dir));
+
+  options.listen = "[::1]:8443";
+  EXPECT_TRUE(InitDataDir(options).ok());
 }
 
 TEST(ServerOpenTest, RefusesWhatItCannotServe) {
@@ -168,9 +184,22 @@ TEST(ServerOpenTest, RefusesWhatItCannotServe) {
   EXPECT_TRUE(Contains(std::string(server.status().message()), "loopback"))
       << server.status().ToString();
 
-  config.listen = "127.0.0.1";
-  server = Server::Open(config);
-  EXPECT_FALSE(server.ok());
+  // A listen address the parser refuses is named, with the reason
+  // (base/net_address_test.cc has the parser's cases).
+  for (const auto& [listen, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1", "no port"},
+           {"127.0.0.1:65536", "not in 0..65535"},
+           {"::1:8443", "in brackets"}}) {
+    config.listen = listen;
+    server = Server::Open(config);
+    ASSERT_FALSE(server.ok()) << listen;
+    const std::string message(server.status().message());
+    EXPECT_TRUE(
+        Contains(message, "the listen address: bad address '" + listen + "': "))
+        << message;
+    EXPECT_TRUE(Contains(message, why)) << message;
+  }
 
   // Without its secret key the server does not start (and makes no new
   // one, which could not open what the old one sealed).
@@ -439,11 +468,11 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
   EXPECT_EQ(state->agent_arn, agent);
 
   const std::string base = TempDir();
-  ASSERT_TRUE(pki::WriteFileAtomically(base + "/agent.pem",
-                                       state->certificate_pem, 0600)
-                  .ok());
   ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/agent.key", key->key_pem, 0600).ok());
+      WriteFileAtomically(base + "/agent.pem", state->certificate_pem, 0600)
+          .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(base + "/agent.key", key->key_pem, 0600).ok());
   res = Client(base + "/agent.pem", base + "/agent.key")
             ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
                    "application/json");
@@ -458,8 +487,7 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
   auto rogue_cert =
       pki::SignClientRequest(*rogue_ca, key->request_pem, ResourceId(agent), 1);
   ASSERT_TRUE(rogue_cert.ok());
-  ASSERT_TRUE(
-      pki::WriteFileAtomically(base + "/rogue.pem", *rogue_cert, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(base + "/rogue.pem", *rogue_cert, 0600).ok());
   res = Client(base + "/rogue.pem", base + "/agent.key")
             ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
                    "application/json");

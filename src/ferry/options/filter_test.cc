@@ -1,4 +1,4 @@
-#include "ferry/scan/filter.h"
+#include "ferry/options/filter.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "ferry/execution/task_options.h"
+#include "ferry/options/task_options.h"
 
 #include <cctype>
 #include <charconv>

@@ -1,7 +1,6 @@
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -10,14 +9,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 namespace ferry::pki {
 namespace {
@@ -270,51 +263,6 @@ Status VerifyIssuedBy(const std::string& certificate_pem,
                       X509_verify_cert_error_string(err));
   }
   return Status::Ok();
-}
-
-Status WriteFileAtomically(const std::string& path, const std::string& text,
-                           unsigned mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return Status(StatusCode::kIoError,
-                  "cannot write " + tmp + ": " + std::strerror(errno), errno);
-  }
-  ::fchmod(fd, mode);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status(StatusCode::kIoError,
-                    "cannot write " + tmp + ": " + std::strerror(err), err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Status(StatusCode::kIoError,
-                  "cannot write " + tmp + ": " + std::strerror(errno), errno);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status(StatusCode::kIoError,
-                  "cannot rename " + tmp + ": " + std::strerror(errno), errno);
-  }
-  return Status::Ok();
-}
-
-Result<std::string> ReadTextFile(const std::string& path, size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::string text;
-  char buf[4096];
-  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > max_bytes)
-      return Status::InvalidArgument(path + " is too large");
-  }
-  return text;
 }
 
 }  // namespace ferry::pki

@@ -1,4 +1,4 @@
-#include "ferry/control/pki/pki.h"
+#include "ferry/pki/pki.h"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>

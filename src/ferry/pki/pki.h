@@ -1,4 +1,7 @@
-// PKI: the certificates of a ferry deployment, made with OpenSSL.
+// PKI: the certificates of a ferry deployment, made with OpenSSL. Shared by
+// the server (the authority, server certificates, signing agents' requests)
+// and the agent (its key and request, checking what the server signed), so
+// it sits beside them rather than in either.
 //
 // `ferry server init` creates a certificate authority (or takes one given)
 // and a server certificate for the server's names and addresses. Agents make
@@ -52,11 +55,5 @@ Result<std::string> CommonName(const std::string& certificate_pem);
 // Checks that `certificate_pem` was issued by `authority_pem` and is valid now.
 Status VerifyIssuedBy(const std::string& certificate_pem,
                       const std::string& authority_pem);
-
-// Writes `text` to `path` atomically (temp file + rename), with `mode`.
-Status WriteFileAtomically(const std::string& path, const std::string& text,
-                           unsigned mode);
-Result<std::string> ReadTextFile(const std::string& path,
-                                 size_t max_bytes = 1 << 20);
 
 }  // namespace ferry::pki
