@@ -89,12 +89,6 @@ class ManualClock : public Clock {
   duration total_slept_{0};    // GUARDED_BY(mu_)
 };
 
-inline int64_t MillisSince(SteadyClock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             SteadyClock::now() - start)
-      .count();
-}
-
 // Wall-clock now, in nanoseconds since the Unix epoch.
 int64_t WallNanos();
 
