@@ -31,8 +31,10 @@ TEST(ManualClockTest, ASleeperWakesOnlyOnceTimePassesItsDeadline) {
   std::jthread sleeper([&] { woke.set_value(clock.SleepUntil(deadline, {})); });
   ASSERT_TRUE(clock.AwaitSleepers(1));
   clock.Advance(seconds(9));
-  // Still asleep: the advance short of the deadline must not wake it. The
-  // sleeper count is taken under the clock's lock after it re-checked.
+  // Short of the deadline: the sleeper is notified, re-checks and sleeps on.
+  // (A sleeper that wrongly returned is caught here only if it has already
+  // returned; the deterministic part is that it does return, with true,
+  // once the deadline is reached.)
   EXPECT_EQ(clock.sleepers(), 1);
   EXPECT_EQ(result.wait_for(seconds(0)), std::future_status::timeout);
   clock.Advance(seconds(1));
