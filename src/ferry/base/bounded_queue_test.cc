@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -11,16 +12,26 @@
 namespace ferry {
 namespace {
 
-using std::chrono_literals::operator""ms;
+// Waits (up to 30 s of real time, a failure bound, not a synchronisation
+// delay) until `pred` holds; the queue's blocked_* counts are set under its
+// lock as a thread starts to wait, so this knows a thread is blocked.
+// Closes the queue when a test leaves early (a failed ASSERT), so that the
+// threads it started are not left blocked and can be joined.
+template <typename T>
+struct CloseOnExit {
+  BoundedQueue<T>& q;
+  ~CloseOnExit() { q.Close(); }
+};
 
-// Waits up to a few seconds for `pred`.
 template <typename Pred>
-bool Eventually(Pred pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(10ms);
+bool WaitUntil(Pred pred) {
+  const auto limit =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > limit) return false;
+    std::this_thread::yield();
   }
-  return pred();
+  return true;
 }
 
 TEST(BoundedQueueTest, IsFifo) {
@@ -33,6 +44,8 @@ TEST(BoundedQueueTest, IsFifo) {
     EXPECT_EQ(*v, i);
   }
   EXPECT_EQ(q.size(), 0u);
+  EXPECT_EQ(q.blocked_pushers(), 0u);
+  EXPECT_EQ(q.blocked_poppers(), 0u);
 }
 
 TEST(BoundedQueueTest, PushBlocksWhileFullUntilAPop) {
@@ -40,15 +53,21 @@ TEST(BoundedQueueTest, PushBlocksWhileFullUntilAPop) {
   ASSERT_TRUE(q.Push(1));
   ASSERT_TRUE(q.Push(2));
   std::atomic<bool> pushed{false};
+  std::promise<bool> done;
+  std::future<bool> result = done.get_future();
   std::jthread producer([&] {
-    EXPECT_TRUE(q.Push(3));
+    bool ok = q.Push(3);
     pushed = true;
+    done.set_value(ok);
   });
-  std::this_thread::sleep_for(50ms);
+  CloseOnExit<int> closer{q};
+  ASSERT_TRUE(WaitUntil([&] { return q.blocked_pushers() == 1; }))
+      << "the producer never blocked in Push";
   EXPECT_FALSE(pushed.load()) << "Push returned although the queue was full";
   EXPECT_EQ(q.size(), 2u);
   EXPECT_EQ(q.Pop(), 1);
-  EXPECT_TRUE(Eventually([&] { return pushed.load(); }));
+  EXPECT_TRUE(result.get());
+  EXPECT_EQ(q.blocked_pushers(), 0u);
   EXPECT_EQ(q.Pop(), 2);
   EXPECT_EQ(q.Pop(), 3);
 }
@@ -57,14 +76,19 @@ TEST(BoundedQueueTest, ZeroCapacityHoldsOneItem) {
   BoundedQueue<int> q(0);
   ASSERT_TRUE(q.Push(1));
   std::atomic<bool> pushed{false};
+  std::promise<bool> done;
+  std::future<bool> result = done.get_future();
   std::jthread producer([&] {
-    q.Push(2);
+    bool ok = q.Push(2);
     pushed = true;
+    done.set_value(ok);
   });
-  std::this_thread::sleep_for(50ms);
+  CloseOnExit<int> closer{q};
+  ASSERT_TRUE(WaitUntil([&] { return q.blocked_pushers() == 1; }));
   EXPECT_FALSE(pushed.load());
+  EXPECT_EQ(q.size(), 1u);
   EXPECT_EQ(q.Pop(), 1);
-  EXPECT_TRUE(Eventually([&] { return pushed.load(); }));
+  EXPECT_TRUE(result.get());
   EXPECT_EQ(q.Pop(), 2);
 }
 
@@ -76,10 +100,13 @@ TEST(BoundedQueueTest, PopBlocksUntilAPush) {
     got = q.Pop();
     popped = true;
   });
-  std::this_thread::sleep_for(50ms);
+  CloseOnExit<int> closer{q};
+  ASSERT_TRUE(WaitUntil([&] { return q.blocked_poppers() == 1; }))
+      << "the consumer never blocked in Pop";
   EXPECT_FALSE(popped.load());
   ASSERT_TRUE(q.Push(11));
   consumer.join();
+  EXPECT_TRUE(popped.load());
   EXPECT_EQ(got, 11);
 }
 
@@ -97,33 +124,40 @@ TEST(BoundedQueueTest, CloseDrainsThenEnds) {
 
 TEST(BoundedQueueTest, CloseWakesBlockedConsumers) {
   BoundedQueue<int> q(1);
-  std::vector<std::jthread> consumers;
   std::atomic<int> ended{0};
-  for (int i = 0; i < 3; ++i) {
-    consumers.emplace_back([&] {
-      if (!q.Pop().has_value()) ++ended;
-    });
-  }
-  std::this_thread::sleep_for(30ms);
-  EXPECT_EQ(ended.load(), 0);
-  q.Close();
-  EXPECT_TRUE(Eventually([&] { return ended.load() == 3; }));
+  {
+    std::vector<std::jthread> consumers;
+    for (int i = 0; i < 3; ++i) {
+      consumers.emplace_back([&] {
+        if (!q.Pop().has_value()) ++ended;
+      });
+    }
+    CloseOnExit<int> closer{q};
+    ASSERT_TRUE(WaitUntil([&] { return q.blocked_poppers() == 3; }));
+    EXPECT_EQ(ended.load(), 0);
+    q.Close();
+  }  // joins: a consumer that Close did not wake would hang here
+  EXPECT_EQ(ended.load(), 3);
+  EXPECT_EQ(q.blocked_poppers(), 0u);
 }
 
 TEST(BoundedQueueTest, CloseWakesBlockedProducersWhichFail) {
   BoundedQueue<int> q(1);
   ASSERT_TRUE(q.Push(0));
   std::atomic<int> failed{0};
-  std::vector<std::jthread> producers;
-  for (int i = 0; i < 2; ++i) {
-    producers.emplace_back([&] {
-      if (!q.Push(1)) ++failed;
-    });
+  {
+    std::vector<std::jthread> producers;
+    for (int i = 0; i < 2; ++i) {
+      producers.emplace_back([&] {
+        if (!q.Push(1)) ++failed;
+      });
+    }
+    CloseOnExit<int> closer{q};
+    ASSERT_TRUE(WaitUntil([&] { return q.blocked_pushers() == 2; }));
+    EXPECT_EQ(failed.load(), 0);
+    q.Close();
   }
-  std::this_thread::sleep_for(30ms);
-  EXPECT_EQ(failed.load(), 0);
-  q.Close();
-  EXPECT_TRUE(Eventually([&] { return failed.load() == 2; }));
+  EXPECT_EQ(failed.load(), 2);
   EXPECT_EQ(q.Pop(), 0);
   EXPECT_EQ(q.Pop(), std::nullopt);
 }

@@ -117,6 +117,11 @@ std::string Summary(const ExecutionResult& r, const Execution& exec,
              "run again to get their final version:" +
              list);
   }
+  if (r.retries > 0) {
+    line("Retries", FormatCount(r.retries) +
+                        " operation(s) retried after a transient failure "
+                        "(see the log)");
+  }
   if (!r.report_status.empty()) {
     line("Report", r.report_status == "SUCCESS"
                        ? r.report_folder
@@ -475,7 +480,8 @@ int RunSync(const SyncArgs& args) {
     out["Ferry"] = {
         {"ChecksumAlgorithm", std::string(DigestAlgorithmName(config.digest))},
         {"FilesChangedWhileRead", result.changed_files},
-        {"FilesChangedWhileReadCount", result.changed_file_count}};
+        {"FilesChangedWhileReadCount", result.changed_file_count},
+        {"Retries", result.retries}};
     std::cout << out.dump(2, ' ', false,
                           nlohmann::json::error_handler_t::replace)
               << std::endl;

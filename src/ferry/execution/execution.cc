@@ -1,13 +1,8 @@
 #include "ferry/execution/execution.h"
 
-#include <signal.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <random>
-#include <set>
 #include <thread>
 #include <unordered_set>
 
@@ -69,13 +64,73 @@ std::string RandomHex(size_t n) {
   return s;
 }
 
-std::string FormatPercent(double p) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%g%%", p);
-  return buf;
+bool IsRunning(ExecutionStatus s) {
+  return s != ExecutionStatus::kCancelling && s != ExecutionStatus::kSuccess &&
+         s != ExecutionStatus::kError;
+}
+
+// The status machine: forward through the running states; CANCELLING from
+// any running state; SUCCESS only from a running state; ERROR from anything
+// not finished. Nothing leaves SUCCESS or ERROR.
+bool MayMove(ExecutionStatus from, ExecutionStatus to) {
+  switch (to) {
+    case ExecutionStatus::kQueued:
+    case ExecutionStatus::kLaunching:
+    case ExecutionStatus::kPreparing:
+    case ExecutionStatus::kTransferring:
+    case ExecutionStatus::kVerifying:
+      return IsRunning(from) && from < to;
+    case ExecutionStatus::kCancelling:
+    case ExecutionStatus::kSuccess:
+      return IsRunning(from);
+    case ExecutionStatus::kError:
+      return from != ExecutionStatus::kSuccess &&
+             from != ExecutionStatus::kError;
+  }
+  return false;
 }
 
 }  // namespace
+
+// One Run's working state, shared by its phases. Members are destroyed in
+// reverse order: the plan before the scanners it reads, the transfer (whose
+// workers report to the recorder) before the recorder.
+struct Execution::RunState {
+  ExecutionResult result;
+  Clock::time_point t_start;
+  std::stop_token stop;
+  PhasesRun ran;
+
+  // Derived from the options by Launch.
+  std::optional<Filter> filter;
+  MetadataPolicy policy;
+  MetadataPolicy compare;
+  bool changed_mode = false;
+  bool remove = false;
+  int64_t granularity = 1;
+  int threads = 1;
+  bool xattrs = false;
+  bool acls = false;
+
+  // Built by Prepare.
+  std::unique_ptr<Journal> journal;  // ONLY_FILES_TRANSFERRED only
+  Journal deletes;
+  std::atomic<int64_t> transfer_start_ms{-1};
+  std::unique_ptr<Recorder> recorder;
+  std::unique_ptr<Scanner> src_scan;
+  std::unique_ptr<Scanner> dst_scan;
+  std::optional<OwnerMap> owners;
+  std::function<void(Entry*)> map_source;
+  std::unique_ptr<Transfer> transfer;  // null in a dry run
+  std::unique_ptr<PlanSource> plan;
+  Status fatal;          // the diff could not go on
+  bool deleted = false;  // whether deletions were carried out
+
+  void Fail(std::string code, std::string detail) {
+    result.error_code = std::move(code);
+    result.error_detail = std::move(detail);
+  }
+};
 
 Execution::Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
                      ExecutionConfig config, ExecutionLog* log)
@@ -83,7 +138,8 @@ Execution::Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
       dst_(std::move(dst)),
       config_(std::move(config)),
       log_(log),
-      limiter_(config_.options.bytes_per_second) {
+      clock_(config_.clock ? config_.clock : Clock::Real()),
+      limiter_(config_.options.bytes_per_second, clock_) {
   execution_arn_ = config_.execution_arn;
   if (execution_arn_.empty()) {
     std::string task = config_.task_arn;
@@ -96,35 +152,44 @@ Execution::Execution(std::unique_ptr<Backend> src, std::unique_ptr<Backend> dst,
 Execution::~Execution() = default;
 
 void Execution::Cancel() {
-  ExecutionStatus s = status_.load();
-  if (s == ExecutionStatus::kSuccess || s == ExecutionStatus::kError) return;
-  stop_.request_stop();
-  status_.store(ExecutionStatus::kCancelling);
+  // The status moves first: a finished execution stays as it finished, and
+  // Finalize, seeing CANCELLING, ends it in ERROR whatever it had decided.
+  if (Transition(ExecutionStatus::kCancelling)) stop_.request_stop();
 }
 
 void Execution::SetBytesPerSecond(int64_t bytes_per_second) {
   limiter_.SetRate(bytes_per_second);
 }
 
-void Execution::SetStatus(ExecutionStatus s) {
-  if (status_.load() == ExecutionStatus::kCancelling) return;
-  status_.store(s);
+bool Execution::Transition(ExecutionStatus to) {
+  ExecutionStatus from = status_.load();
+  do {
+    if (!MayMove(from, to)) return false;
+  } while (!status_.compare_exchange_weak(from, to));
+  return true;
 }
 
 ExecutionResult Execution::Run() {
-  ExecutionResult result;
+  RunState run;
+  run.t_start = clock_->Now();
+  run.result.start_time_ns = WallNanos();
+  Transition(ExecutionStatus::kLaunching);
+  run.result.launch_time_ns = WallNanos();
+  run.stop = stop_.get_token();
+  if (Launch(run) && Prepare(run)) {
+    if (config_.dry_run) {
+      CheckDryRunDeletes(run);
+    } else {
+      AwaitTransfer(run);
+      DeleteAndSync(run);
+      Verify(run);
+    }
+  }
+  return Finish(run);
+}
+
+bool Execution::Launch(RunState& run) {
   const TaskOptions& opt = config_.options;
-  const auto t_start = SteadyClock::now();
-  result.start_time_ns = WallNanos();
-  SetStatus(ExecutionStatus::kLaunching);
-  result.launch_time_ns = WallNanos();
-  std::stop_token stop = stop_.get_token();
-
-  auto fail = [&](std::string code, std::string detail) {
-    result.error_code = std::move(code);
-    result.error_detail = std::move(detail);
-  };
-
   Status valid = opt.Validate();
   if (valid.ok() && config_.manifest) {
     if (!config_.includes.empty() || !config_.excludes.empty()) {
@@ -138,26 +203,24 @@ ExecutionResult Execution::Run() {
   }
   auto filter = Filter::Parse(config_.includes, config_.excludes);
   if (!valid.ok() || !filter.ok()) {
-    fail("InvalidRequestException",
-         std::string((!valid.ok() ? valid : filter.status()).message()));
-    result.prepare_status = PhaseStatus::kError;
-    Finalize(&result, {});
-    result.total_ms = MillisSince(t_start);
-    return result;
+    run.Fail("InvalidRequestException",
+             std::string((!valid.ok() ? valid : filter.status()).message()));
+    run.result.prepare_status = PhaseStatus::kError;
+    return false;
   }
+  run.filter = std::move(filter).value();
 
   if (config_.report) {
     auto report = TaskReport::Open(*config_.report, execution_arn_);
     if (!report.ok()) {
-      fail("TaskReportError", std::string(report.status().message()));
-      result.prepare_status = PhaseStatus::kError;
-      Finalize(&result, {});
-      return result;
+      run.Fail("TaskReportError", std::string(report.status().message()));
+      run.result.prepare_status = PhaseStatus::kError;
+      return false;
     }
     report_ = std::move(report).value();
   }
 
-  SetStatus(ExecutionStatus::kPreparing);
+  Transition(ExecutionStatus::kPreparing);
   log_->Write("INFO", "ExecutionStarted",
               "Execution " + execution_arn_ + " started: " + src_->Describe() +
                   " -> " + dst_->Describe(),
@@ -165,153 +228,156 @@ ExecutionResult Execution::Run() {
                {"source", src_->Describe()},
                {"destination", dst_->Describe()}});
 
-  const MetadataPolicy policy = opt.Policy();
-  MetadataPolicy compare = policy;
-  compare.atime = false;
-  const bool changed_mode = opt.transfer_mode == TransferMode::kChanged;
-  const bool remove = opt.preserve_deleted_files == DeletedFilesMode::kRemove;
-  const int64_t granularity =
-      std::max(src_->capabilities().mtime_granularity_ns,
-               dst_->capabilities().mtime_granularity_ns);
-  int threads = config_.threads;
-  if (threads <= 0) {
-    threads =
+  run.policy = opt.Policy();
+  run.compare = run.policy;
+  run.compare.atime = false;
+  run.changed_mode = opt.transfer_mode == TransferMode::kChanged;
+  run.remove = opt.preserve_deleted_files == DeletedFilesMode::kRemove;
+  run.granularity = std::max(src_->capabilities().mtime_granularity_ns,
+                             dst_->capabilities().mtime_granularity_ns);
+  run.threads = config_.threads;
+  if (run.threads <= 0) {
+    run.threads =
         static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   }
-
-  const bool xattrs = config_.xattrs && src_->capabilities().xattrs &&
-                      dst_->capabilities().xattrs;
-  const bool acls =
+  run.xattrs = config_.xattrs && src_->capabilities().xattrs &&
+               dst_->capabilities().xattrs;
+  run.acls =
       config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
-  std::unique_ptr<Journal> journal;
-  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred)
-    journal = std::make_unique<Journal>();
-  Journal deletes;
+  return true;
+}
 
-  std::atomic<int64_t> transfer_start_ms{-1};
-  Recorder recorder(&counters_, log_, journal.get(), report_.get(), [&] {
-    int64_t expected = -1;
-    transfer_start_ms.compare_exchange_strong(expected, MillisSince(t_start));
-    if (status_.load() == ExecutionStatus::kPreparing)
-      SetStatus(ExecutionStatus::kTransferring);
-  });
+bool Execution::Prepare(RunState& run) {
+  const TaskOptions& opt = config_.options;
+  if (opt.verify_mode == VerifyMode::kOnlyFilesTransferred)
+    run.journal = std::make_unique<Journal>();
+  run.recorder = std::make_unique<Recorder>(
+      &counters_, log_, run.journal.get(), report_.get(), [this, &run] {
+        int64_t expected = -1;
+        run.transfer_start_ms.compare_exchange_strong(
+            expected, clock_->MillisSince(run.t_start));
+        Transition(ExecutionStatus::kTransferring);
+      });
+  Recorder* recorder = run.recorder.get();
 
   ScanOptions so;
   so.threads = config_.scan_threads;
   if (config_.xattr_check_always) {
-    so.xattrs = xattrs;
-    so.acls = acls;
+    so.xattrs = run.xattrs;
+    so.acls = run.acls;
   }
-  so.filter = &*filter;
-  so.stop = stop;
-  so.on_list_error = [&recorder](const Entry& dir, const Status& st) {
-    recorder.OnListFailed(dir, "source", st);
+  so.filter = &*run.filter;
+  so.stop = run.stop;
+  so.on_list_error = [recorder](const Entry& dir, const Status& st) {
+    recorder->OnListFailed(dir, "source", st);
   };
-  Scanner src_scan(src_.get(), so);
-  so.on_list_error = [&recorder](const Entry& dir, const Status& st) {
-    recorder.OnListFailed(dir, "destination", st);
+  run.src_scan = std::make_unique<Scanner>(src_.get(), so);
+  so.on_list_error = [recorder](const Entry& dir, const Status& st) {
+    recorder->OnListFailed(dir, "destination", st);
   };
   so.hide_ferry_temps = true;
   if (!config_.dry_run) {
     so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
   }
-  Scanner dst_scan(dst_.get(), so);
+  run.dst_scan = std::make_unique<Scanner>(dst_.get(), so);
 
-  auto prepare_start = SteadyClock::now();
-  Status st = src_scan.Start();
+  const Clock::time_point prepare_start = clock_->Now();
+  Status st = run.src_scan->Start();
   if (!st.ok()) {
-    fail("SourceLocationError",
-         "Cannot read the source location: " + std::string(st.message()));
-    result.prepare_status = PhaseStatus::kError;
-    Finalize(&result, {});
-    result.total_ms = MillisSince(t_start);
-    return result;
+    run.Fail("SourceLocationError",
+             "Cannot read the source location: " + std::string(st.message()));
+    run.result.prepare_status = PhaseStatus::kError;
+    return false;
   }
-  if (changed_mode) st = dst_scan.Start();
+  if (run.changed_mode) st = run.dst_scan->Start();
   if (!st.ok()) {
-    fail("DestinationLocationError",
-         "Cannot read the destination location: " + std::string(st.message()));
-    result.prepare_status = PhaseStatus::kError;
-    Finalize(&result, {});
-    result.total_ms = MillisSince(t_start);
-    return result;
+    run.Fail(
+        "DestinationLocationError",
+        "Cannot read the destination location: " + std::string(st.message()));
+    run.result.prepare_status = PhaseStatus::kError;
+    return false;
   }
 
-  OwnerMap owners(opt.uid, opt.gid);
-  std::function<void(Entry*)> map_source;
-  if (owners.active()) map_source = [&owners](Entry* e) { owners.Map(e); };
+  run.owners.emplace(opt.uid, opt.gid);
+  if (run.owners->active()) {
+    OwnerMap* owners = &*run.owners;
+    run.map_source = [owners](Entry* e) { owners->Map(e); };
+  }
 
   TransferOptions to;
-  to.threads = threads;
-  to.metadata = policy;
-  to.xattrs = xattrs;
-  to.acls = acls;
+  to.threads = run.threads;
+  to.metadata = run.policy;
+  to.xattrs = run.xattrs;
+  to.acls = run.acls;
   to.digest = config_.digest;
   to.fsync = config_.fsync;
   to.chunk_size = config_.chunk_size;
   to.limiter = &limiter_;
-  to.map_source = map_source;
-  to.stop = stop;
-  std::unique_ptr<Transfer> transfer;
-  if (!config_.dry_run)
-    transfer =
-        std::make_unique<Transfer>(src_.get(), dst_.get(), to, &recorder);
-
-  Entry root = src_scan.root();
-  if (map_source) map_source(&root);
-  bool root_differs = true;
-  if (changed_mode) {
-    root_differs =
-        !DescribeMetadataMismatch(root, dst_scan.root(), compare, granularity)
-             .empty();
+  to.clock = clock_;
+  to.map_source = run.map_source;
+  to.stop = run.stop;
+  if (!config_.dry_run) {
+    run.transfer =
+        std::make_unique<Transfer>(src_.get(), dst_.get(), to, recorder);
   }
-  if (transfer) transfer->Start(root, root_differs);
 
-  const auto diff_begin = SteadyClock::now();
+  Entry root = run.src_scan->root();
+  if (run.map_source) run.map_source(&root);
+  bool root_differs = true;
+  if (run.changed_mode) {
+    root_differs = !DescribeMetadataMismatch(root, run.dst_scan->root(),
+                                             run.compare, run.granularity)
+                        .empty();
+  }
+  if (run.transfer) run.transfer->Start(root, root_differs);
+
+  const Clock::time_point diff_begin = clock_->Now();
   DiffOptions dopt;
   dopt.overwrite = opt.overwrite_mode == OverwriteMode::kAlways;
-  dopt.remove_deleted = remove;
+  dopt.remove_deleted = run.remove;
   dopt.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
   dopt.hard_links =
       src_->capabilities().hard_links && dst_->capabilities().hard_links;
-  dopt.compare = compare;
-  dopt.attributes = !(xattrs || acls) ? DiffOptions::AttributeCheck::kNone
-                    : config_.xattr_check_always
-                        ? DiffOptions::AttributeCheck::kAlways
-                        : DiffOptions::AttributeCheck::kCtime;
-  dopt.map_source = map_source;
-  dopt.mtime_granularity_ns = granularity;
-  std::unique_ptr<PlanSource> plan;
+  dopt.compare = run.compare;
+  dopt.attributes =
+      !(run.xattrs || run.acls)    ? DiffOptions::AttributeCheck::kNone
+      : config_.xattr_check_always ? DiffOptions::AttributeCheck::kAlways
+                                   : DiffOptions::AttributeCheck::kCtime;
+  dopt.map_source = run.map_source;
+  dopt.mtime_granularity_ns = run.granularity;
   ManifestPlanner* manifest = nullptr;
   if (config_.manifest) {
     auto m = std::make_unique<ManifestPlanner>(
-        src_.get(), dst_.get(), config_.manifest, dopt, !changed_mode);
+        src_.get(), dst_.get(), config_.manifest, dopt, !run.changed_mode);
     manifest = m.get();
-    plan = std::move(m);
+    run.plan = std::move(m);
   } else {
-    plan = std::make_unique<Differ>(&src_scan,
-                                    changed_mode ? &dst_scan : nullptr, dopt);
+    run.plan = std::make_unique<Differ>(
+        run.src_scan.get(), run.changed_mode ? run.dst_scan.get() : nullptr,
+        dopt);
   }
   auto update_listed = [&] {
     if (manifest) {
       counters_.files_listed_at_source.store(manifest->found());
     } else {
-      counters_.files_listed_at_source.store(src_scan.counts().files.load());
-      counters_.folders_listed_at_source.store(src_scan.counts().dirs.load());
+      counters_.files_listed_at_source.store(
+          run.src_scan->counts().files.load());
+      counters_.folders_listed_at_source.store(
+          run.src_scan->counts().dirs.load());
     }
   };
 
-  Status fatal;
+  Status& fatal = run.fatal;
   PlanItem item;
   uint64_t n = 0;
   // Listing and comparing overlap with transferring, so PrepareDuration is
   // the time spent in the diff itself, not the wall time until it ended
   // (which waits on the transfer queue).
-  SteadyClock::duration prepare_time{0};
+  Clock::duration prepare_time{0};
   while (true) {
-    auto diff_start = SteadyClock::now();
-    auto more = plan->Next(&item);
-    prepare_time += SteadyClock::now() - diff_start;
+    const Clock::time_point diff_start = clock_->Now();
+    auto more = run.plan->Next(&item);
+    prepare_time += clock_->Now() - diff_start;
     if (!more.ok()) {
       fatal = more.status();
       break;
@@ -325,68 +391,70 @@ ExecutionResult Execution::Run() {
       case PlanAction::kReplace:
       case PlanAction::kUpdateMetadata:
       case PlanAction::kLink:
-        recorder.OnPlanned(item);
-        if (transfer) transfer->Add(std::move(item));
+        recorder->OnPlanned(item);
+        if (run.transfer) run.transfer->Add(std::move(item));
         break;
       case PlanAction::kUnchanged:
-        if (transfer) transfer->Add(std::move(item));
+        if (run.transfer) run.transfer->Add(std::move(item));
         break;
       case PlanAction::kSkipOverwrite:
       case PlanAction::kSkipDevice:
-        recorder.OnSkipped(item);
+        recorder->OnSkipped(item);
         break;
       case PlanAction::kDelete: {
         Bump(item.dst->is_dir() ? counters_.estimated_folders_to_delete
                                 : counters_.estimated_files_to_delete);
         JournalRecord rec;
         rec.applied = std::move(*item.dst);
-        Status js = deletes.Append(rec);
+        Status js = run.deletes.Append(rec);
         if (!js.ok()) fatal = js;
         break;
       }
       case PlanAction::kFailUnlisted:
       case PlanAction::kFailMissing:
-        recorder.OnPrepareFailed(item);
+        recorder->OnPrepareFailed(item);
         break;
     }
     if (!fatal.ok()) break;
   }
   update_listed();
-  if (remove) {
+  if (run.remove) {
     counters_.files_listed_at_destination_for_delete.store(
-        dst_scan.counts().files.load());
+        run.dst_scan->counts().files.load());
     counters_.folders_listed_at_destination_for_delete.store(
-        dst_scan.counts().dirs.load());
+        run.dst_scan->counts().dirs.load());
   }
-  result.prepare_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          prepare_time + (diff_begin - prepare_start))
-                          .count();
-  if (status_.load() == ExecutionStatus::kPreparing)
-    SetStatus(ExecutionStatus::kTransferring);
+  run.result.prepare_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              prepare_time + (diff_begin - prepare_start))
+                              .count();
+  Transition(ExecutionStatus::kTransferring);
   if (!fatal.ok() && !fatal.IsCancelled()) {
     stop_.request_stop();  // nothing more should be written
-    fail("PrepareError", "Preparation failed: " + std::string(fatal.message()));
+    run.Fail("PrepareError",
+             "Preparation failed: " + std::string(fatal.message()));
   }
+  run.ran.prepare = true;
+  return true;
+}
 
-  PhasesRun ran;
-  ran.prepare = true;
-  if (config_.dry_run) {
-    std::string why;
-    if (remove && fatal.ok() && !DeletesWithinBound(&why)) {
-      why += " (dry run: the deletions listed above would be refused)";
-      log_->Write("ERROR", "MaxDeleteExceeded", why);
-      fail("MaxDeleteExceeded", why);
-    }
-    result.total_ms = MillisSince(t_start);
-    Finalize(&result, ran);
-    FinishReport(&result);
-    return result;
+void Execution::CheckDryRunDeletes(RunState& run) {
+  std::string why;
+  if (run.remove && run.fatal.ok() && !DeletesWithinBound(&why)) {
+    why += " (dry run: the deletions listed above would be refused)";
+    log_->Write("ERROR", "MaxDeleteExceeded", why);
+    run.Fail("MaxDeleteExceeded", why);
   }
-  ran.transfer = true;
-  Status finished = transfer->Finish();
+}
+
+void Execution::AwaitTransfer(RunState& run) {
+  run.ran.transfer = true;
+  Status finished = run.transfer->Finish();
   (void)finished;  // per-item failures are counted; cancellation is seen below
-  int64_t t_transfer_start = transfer_start_ms.load();
-  if (t_transfer_start < 0) t_transfer_start = MillisSince(t_start);
+}
+
+void Execution::DeleteAndSync(RunState& run) {
+  int64_t t_transfer_start = run.transfer_start_ms.load();
+  if (t_transfer_start < 0) t_transfer_start = clock_->MillisSince(run.t_start);
 
   CounterSnapshot snap = counters_.Snapshot();
   const bool errors_so_far =
@@ -394,8 +462,7 @@ ExecutionResult Execution::Run() {
           snap.folders_failed_prepare + snap.files_failed_transfer +
           snap.folders_failed_transfer >
       0;
-  bool deleted = false;  // whether deletions were carried out
-  if (remove && !stop.stop_requested() && fatal.ok()) {
+  if (run.remove && !run.stop.stop_requested() && run.fatal.ok()) {
     std::string why;
     if (errors_so_far) {
       log_->Write("WARN", "DeletesSkipped",
@@ -405,229 +472,80 @@ ExecutionResult Execution::Run() {
                   "the task again.");
     } else if (!DeletesWithinBound(&why)) {
       log_->Write("ERROR", "MaxDeleteExceeded", why);
-      fail("MaxDeleteExceeded", why);
+      run.Fail("MaxDeleteExceeded", why);
     } else {
-      RunDeletes(&deletes);
-      deleted = true;
+      RunDeletes(&run.deletes);
+      run.deleted = true;
     }
   }
-  if (!stop.stop_requested() && fatal.ok()) {
+  if (!run.stop.stop_requested() && run.fatal.ok()) {
     Status synced = dst_->Sync();
     if (!synced.ok()) {
-      fail("DestinationSyncError",
-           "Cannot flush the destination: " + synced.ToString());
+      run.Fail("DestinationSyncError",
+               "Cannot flush the destination: " + synced.ToString());
     }
   }
-  result.transfer_ms =
-      std::max<int64_t>(0, MillisSince(t_start) - t_transfer_start);
-
-  if (opt.verify_mode != VerifyMode::kNone && !stop.stop_requested() &&
-      fatal.ok()) {
-    ran.verify = true;
-    SetStatus(ExecutionStatus::kVerifying);
-    auto verify_start = SteadyClock::now();
-    VerifyOptions vo;
-    vo.threads = threads;
-    vo.scan_threads = config_.scan_threads;
-    vo.compare = compare;
-    vo.xattrs = xattrs;
-    vo.acls = acls;
-    vo.digest = config_.digest;
-    vo.mtime_granularity_ns = granularity;
-    // When deletions were skipped or refused, what they would have removed is
-    // expected to be there still.
-    vo.remove_deleted = remove && deleted;
-    vo.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
-    vo.filter = &*filter;
-    vo.stop = stop;
-    vo.map_source = map_source;
-    vo.not_verified = [&recorder](const RelPath& p) {
-      return recorder.NotVerified(p);
-    };
-    Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
-                    ? VerifyTransferred(dst_.get(), journal.get(), vo,
-                                        recorder.verify_observer())
-                : config_.manifest
-                    ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo,
-                                  recorder.verify_observer())
-                    : VerifyPointInTime(src_.get(), dst_.get(), vo,
-                                        recorder.verify_observer());
-    result.verify_ms = MillisSince(verify_start);
-    if (!vs.ok() && !vs.IsCancelled()) {
-      fail("VerificationError",
-           "Verification could not complete: " + std::string(vs.message()));
-      result.verify_status = PhaseStatus::kError;
-    }
-  }
-  if (opt.verify_mode == VerifyMode::kNone && !stop.stop_requested() &&
-      fatal.ok()) {
-    ran.verify = true;  // nothing to verify: the phase succeeds at once
-  }
-  recorder.TakeChanged(&result);
-  result.total_ms = MillisSince(t_start);
-  Finalize(&result, ran);
-  FinishReport(&result);
-  return result;
+  run.result.transfer_ms =
+      std::max<int64_t>(0, clock_->MillisSince(run.t_start) - t_transfer_start);
 }
 
-bool Execution::DeletesWithinBound(std::string* why) const {
-  const uint64_t planned = counters_.estimated_files_to_delete.load() +
-                           counters_.estimated_folders_to_delete.load();
-  const uint64_t listed =
-      counters_.files_listed_at_destination_for_delete.load() +
-      counters_.folders_listed_at_destination_for_delete.load();
-  if (config_.max_delete >= 0 &&
-      planned > static_cast<uint64_t>(config_.max_delete)) {
-    *why = "Refused to delete " + std::to_string(planned) +
-           " items: more than --max-delete " +
-           std::to_string(config_.max_delete) + ". Nothing was deleted.";
-    return false;
-  }
-  if (config_.max_delete_percent >= 0 && listed > 0 &&
-      static_cast<double>(planned) * 100.0 >
-          config_.max_delete_percent * static_cast<double>(listed)) {
-    char pct[32];
-    std::snprintf(
-        pct, sizeof(pct), "%.1f%%",
-        static_cast<double>(planned) * 100.0 / static_cast<double>(listed));
-    *why = "Refused to delete " + std::to_string(planned) + " of " +
-           std::to_string(listed) + " items at the destination (" + pct +
-           "): more than --max-delete " +
-           FormatPercent(config_.max_delete_percent) + ". Nothing was deleted.";
-    return false;
-  }
-  return true;
-}
-
-void Execution::RemoveStaleTemp(const Entry& temp) {
-  // ".ferry-tmp-<pid>-<n>": left behind by a ferry that was killed. Files of
-  // a live process (perhaps another ferry writing here) are left alone.
-  std::string_view name = temp.path.name().substr(kTempPrefix.size());
-  unsigned long pid = 0;
-  auto [ptr, ec] =
-      std::from_chars(name.data(), name.data() + name.size(), pid, 16);
-  if (ec != std::errc() || ptr == name.data() || pid == 0 || pid > 4194304)
-    return;
-  if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return;
-  Status st = dst_->Remove(temp.path);
-  if (st.ok() || st.IsNotFound()) {
-    log_->Write(
-        "INFO", "StaleTempRemoved",
-        "Removed " + temp.path.Display() + ", left by an interrupted run",
-        {{"path", temp.path.Display()}});
-  }
-}
-
-void Execution::RunDeletes(Journal* deletes) {
-  Status st = deletes->Rewind();
-  if (!st.ok()) {
-    log_->Write("ERROR", "DeleteFailed",
-                "Cannot read the deletion list: " + st.ToString());
-    return;
-  }
-  const MetadataPolicy policy = config_.options.Policy();
-  std::vector<RelPath> dirs;  // deleted folders still open, outermost first
-  std::set<std::string, PathLess> touched;  // surviving folders that lost items
-  auto report_delete = [&](const Entry& e, const Status& s) {
-    if (!report_) return;
-    nlohmann::json rec = {{"RelativePath", e.path.Display()},
-                          {"DstMetadata", ReportMetadata(e)},
-                          {"DeleteTimestamp", FormatIso8601(WallNanos())},
-                          {"DeleteStatus", s.ok() ? "SUCCESS" : "FAILED"}};
-    if (!s.ok()) rec["FailureReason"] = std::string(s.message());
-    report_->Deleted(std::move(rec), !s.ok());
+void Execution::Verify(RunState& run) {
+  const TaskOptions& opt = config_.options;
+  if (run.stop.stop_requested() || !run.fatal.ok()) return;
+  run.ran.verify = true;
+  if (opt.verify_mode == VerifyMode::kNone) return;  // succeeds at once
+  Transition(ExecutionStatus::kVerifying);
+  const Clock::time_point verify_start = clock_->Now();
+  VerifyOptions vo;
+  vo.threads = run.threads;
+  vo.scan_threads = config_.scan_threads;
+  vo.compare = run.compare;
+  vo.xattrs = run.xattrs;
+  vo.acls = run.acls;
+  vo.digest = config_.digest;
+  vo.mtime_granularity_ns = run.granularity;
+  // When deletions were skipped or refused, what they would have removed is
+  // expected to be there still.
+  vo.remove_deleted = run.remove && run.deleted;
+  vo.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
+  vo.filter = &*run.filter;
+  vo.stop = run.stop;
+  vo.map_source = run.map_source;
+  Recorder* recorder = run.recorder.get();
+  vo.not_verified = [recorder](const RelPath& p) {
+    return recorder->NotVerified(p);
   };
-  std::vector<Entry> dir_entries;  // parallel to `dirs`, for the report
-  auto remove_dir = [&](const RelPath& dir) {
-    Status s = dst_->Remove(dir);
-    if (!dir_entries.empty()) {
-      if (s.code() != StatusCode::kAlreadyExists)
-        report_delete(dir_entries.back(), s);
-      dir_entries.pop_back();
-    }
-    if (s.ok()) {
-      Bump(counters_.folders_deleted);
-      if (log_->transfer()) {
-        log_->Write("INFO", "Deleted", "Deleted directory " + dir.Display(),
-                    {{"path", dir.Display()}, {"type", "directory"}});
-      }
-    } else if (s.code() == StatusCode::kAlreadyExists) {
-      log_->Write(
-          "INFO", "DeleteKept",
-          "Kept folder " + dir.Display() + ": it still holds excluded items",
-          {{"path", dir.Display()}});
-    } else {
-      Bump(counters_.folders_failed_delete);
-      log_->Write(
-          "ERROR", "DeleteFailed",
-          "Failed to delete " + dir.Display() + ": " + std::string(s.message()),
-          {{"path", dir.Display()}, {"reason", std::string(s.message())}});
-    }
-  };
-  JournalRecord rec;
-  while (!stop_.stop_requested()) {
-    auto more = deletes->Next(&rec);
-    if (!more.ok()) {
-      log_->Write("ERROR", "DeleteFailed", more.status().ToString());
-      break;
-    }
-    if (!*more) break;
-    const Entry& e = rec.applied;
-    while (!dirs.empty() && !dirs.back().IsAncestorOf(e.path)) {
-      remove_dir(dirs.back());
-      dirs.pop_back();
-    }
-    if (dirs.empty()) touched.insert(e.path.Parent().str());
-    if (e.is_dir()) {
-      dirs.push_back(e.path);
-      dir_entries.push_back(e);
-      continue;
-    }
-    Status s = dst_->Remove(e.path);
-    report_delete(e, s.IsNotFound() ? Status::Ok() : s);
-    if (s.ok() || s.IsNotFound()) {
-      Bump(counters_.files_deleted);
-      if (log_->transfer()) {
-        log_->Write("INFO", "Deleted",
-                    "Deleted " + std::string(EntryKindName(e.kind)) + " " +
-                        e.path.Display(),
-                    {{"path", e.path.Display()},
-                     {"type", std::string(EntryKindName(e.kind))}});
-      }
-    } else {
-      Bump(counters_.files_failed_delete);
-      log_->Write(
-          "ERROR", "DeleteFailed",
-          "Failed to delete " + e.path.Display() + ": " +
-              std::string(s.message()),
-          {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
-    }
+  Status vs = opt.verify_mode == VerifyMode::kOnlyFilesTransferred
+                  ? VerifyTransferred(dst_.get(), run.journal.get(), vo,
+                                      recorder->verify_observer())
+              : config_.manifest
+                  ? VerifyPaths(src_.get(), dst_.get(), *config_.manifest, vo,
+                                recorder->verify_observer())
+                  : VerifyPointInTime(src_.get(), dst_.get(), vo,
+                                      recorder->verify_observer());
+  run.result.verify_ms = clock_->MillisSince(verify_start);
+  if (!vs.ok() && !vs.IsCancelled()) {
+    run.Fail("VerificationError",
+             "Verification could not complete: " + std::string(vs.message()));
+    run.result.verify_status = PhaseStatus::kError;
   }
-  while (!dirs.empty()) {
-    remove_dir(dirs.back());
-    dirs.pop_back();
+}
+
+ExecutionResult Execution::Finish(RunState& run) {
+  if (run.recorder) {
+    run.result.retries = run.recorder->retries();
+    run.recorder->TakeChanged(&run.result);
   }
-  // Deleting changed the mtime of the folders that held the deleted items.
-  for (const std::string& p : touched) {
-    auto rel = RelPath::Parse(p);
-    if (!rel.ok()) continue;
-    auto src_entry = src_->Stat(*rel);
-    if (src_entry.ok() && src_entry->has_value() && (*src_entry)->is_dir()) {
-      Status s = dst_->SetMetadata(*rel, **src_entry, policy);
-      if (!s.ok()) {
-        log_->Write("ERROR", "MetadataFailed",
-                    "Cannot restore the metadata of " + rel->Display() + ": " +
-                        s.ToString());
-      }
-    }
-  }
+  run.result.total_ms = clock_->MillisSince(run.t_start);
+  Finalize(&run.result, run.ran);
+  FinishReport(&run.result);
+  return std::move(run.result);
 }
 
 void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
   r->end_time_ns = WallNanos();
   r->counters = counters_.Snapshot();
   const CounterSnapshot& c = r->counters;
-  const bool cancelled = stop_.stop_requested() && r->error_code.empty();
   const uint64_t prepare_failures =
       c.folders_failed_list + c.files_failed_prepare + c.folders_failed_prepare;
   const uint64_t transfer_failures =
@@ -635,6 +553,23 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
       c.files_failed_delete + c.folders_failed_delete;
   const uint64_t verify_failures =
       c.files_failed_verify + c.folders_failed_verify;
+
+  // The final status is decided and stored in one step: a Cancel() that got
+  // in first (CANCELLING) makes this an OperationCanceled ERROR; one that
+  // comes after finds the execution finished and changes nothing. A failure
+  // already recorded (PrepareError stops the run itself) keeps its code.
+  const bool failed_already = !r->error_code.empty();
+  const bool has_failures =
+      prepare_failures + transfer_failures + verify_failures > 0;
+  ExecutionStatus from = status_.load();
+  bool cancelled = false;
+  ExecutionStatus final_status = ExecutionStatus::kError;
+  do {
+    cancelled = from == ExecutionStatus::kCancelling && !failed_already;
+    final_status = failed_already || cancelled || has_failures
+                       ? ExecutionStatus::kError
+                       : ExecutionStatus::kSuccess;
+  } while (!status_.compare_exchange_weak(from, final_status));
 
   auto phase = [](bool ran, bool failed) {
     return !ran     ? PhaseStatus::kPending
@@ -671,9 +606,7 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
         "except for files "
         "skipped due to errors.";
   }
-  r->status = r->error_code.empty() ? ExecutionStatus::kSuccess
-                                    : ExecutionStatus::kError;
-  status_.store(r->status);
+  r->status = final_status;
   log_->Write(r->status == ExecutionStatus::kSuccess ? "INFO" : "ERROR",
               "ExecutionFinished",
               "Execution " + execution_arn_ +

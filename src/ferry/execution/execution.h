@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
 #include "ferry/diff/plan.h"
 #include "ferry/execution/counters.h"
@@ -77,6 +78,9 @@ struct ExecutionConfig {
   // Plan only: every decision goes to `on_plan` and nothing is written.
   bool dry_run = false;
   std::function<void(const PlanItem& item)> on_plan;
+  // The clock for durations, the bandwidth limit and retry backoff; not
+  // owned; null = the real steady clock. Tests pass a ManualClock.
+  Clock* clock = nullptr;
 };
 
 // What DescribeTaskExecution reports at the end (and, for the live fields,
@@ -99,6 +103,8 @@ struct ExecutionResult {
   // Files that kept changing while they were read (a sample).
   std::vector<std::string> changed_files;
   uint64_t changed_file_count = 0;
+  // Operations retried after a retryable failure (each logged).
+  uint64_t retries = 0;
   // The task report: SUCCESS or ERROR (empty when none was asked for).
   std::string report_status;
   std::string report_error;
@@ -116,7 +122,9 @@ class Execution {
   // Runs the execution to its end. Never throws; failures are in the result.
   ExecutionResult Run();
 
-  // Asks a running execution to stop: CANCELLING, then ERROR.
+  // Asks an execution that has not finished to stop: CANCELLING at once,
+  // then ERROR (OperationCanceled) when Run returns. A finished execution
+  // stays as it finished. May be called before Run.
   void Cancel();
 
   // Changes the bandwidth limit (BytesPerSecond; -1: unlimited) of the
@@ -134,17 +142,34 @@ class Execution {
   nlohmann::json Describe(const ExecutionResult& result) const;
 
  private:
-  void SetStatus(ExecutionStatus s);
-  void RunDeletes(Journal* deletes);
-  // False (with the reason logged) when the planned deletions pass the
-  // --max-delete bound.
-  bool DeletesWithinBound(std::string* why) const;
-  void RemoveStaleTemp(const Entry& temp);
+  struct RunState;  // one Run's working state (execution.cc)
   struct PhasesRun {
     bool prepare = false;
     bool transfer = false;
     bool verify = false;
   };
+
+  // Moves the status to `to` if the status machine allows it from where it
+  // is now (compare-and-swap): forward through the running states, CANCELLING
+  // from a running state, SUCCESS or ERROR once; once CANCELLING only ERROR
+  // may follow. False when refused.
+  bool Transition(ExecutionStatus to);
+
+  // Run's phases, in order. Launch and Prepare return false when the run
+  // ends there (the reason is in the result); Finish is the one exit.
+  bool Launch(RunState& run);   // options, filters, task report
+  bool Prepare(RunState& run);  // scans and diff, feeding the transfer
+  void CheckDryRunDeletes(RunState& run);
+  void AwaitTransfer(RunState& run);
+  void DeleteAndSync(RunState& run);
+  void Verify(RunState& run);
+  ExecutionResult Finish(RunState& run);
+
+  void RunDeletes(Journal* deletes);
+  // False (with the reason logged) when the planned deletions pass the
+  // --max-delete bound.
+  bool DeletesWithinBound(std::string* why) const;
+  void RemoveStaleTemp(const Entry& temp);
   void Finalize(ExecutionResult* result, const PhasesRun& ran);
   void FinishReport(ExecutionResult* result);
 
@@ -152,6 +177,7 @@ class Execution {
   std::unique_ptr<Backend> dst_;
   const ExecutionConfig config_;
   ExecutionLog* const log_;
+  Clock* const clock_;
   std::string execution_arn_;
   std::stop_source stop_;
   std::atomic<ExecutionStatus> status_{ExecutionStatus::kQueued};

@@ -2,12 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "ferry/base/clock.h"
 #include "ferry/storage/decorators/fault_injecting_backend.h"
 #include "ferry/storage/testing.h"
 
@@ -365,25 +370,66 @@ TEST(ExecutionTest, AnUnreadableSourceRootIsASourceLocationError) {
   EXPECT_TRUE(testing::ListNames(dst.backend(), RelPath()).value().empty());
 }
 
+// A point an operation stops at until the test lets it go on: the hook of
+// a FaultRule. The test waits for reached(), looks, then calls Release().
+class Pause {
+ public:
+  std::function<void()> Hook() {
+    return [this] {
+      reached_.set_value();
+      release_.wait();
+    };
+  }
+  // False if the operation never got there (within 30 s of real time).
+  bool AwaitReached() {
+    return reached_future_.wait_for(std::chrono::seconds(30)) ==
+           std::future_status::ready;
+  }
+  void Release() {
+    if (!released_.exchange(true)) release_promise_.set_value();
+  }
+  ~Pause() { Release(); }
+
+ private:
+  std::promise<void> reached_;
+  std::future<void> reached_future_ = reached_.get_future();
+  std::promise<void> release_promise_;
+  std::shared_future<void> release_ = release_promise_.get_future().share();
+  std::atomic<bool> released_{false};
+};
+
+// Runs `execution` on its own thread (Run blocks, as on the planner thread).
+class Runner {
+ public:
+  explicit Runner(Execution* execution)
+      : thread_([this, execution] { result_ = execution->Run(); }) {}
+  ExecutionResult Join() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  ExecutionResult result_;
+  std::jthread thread_;
+};
+
 TEST(ExecutionTest, CancelStopsARunningExecution) {
   MemoryTree src, dst;
   src.File("big", testing::RandomBytes(8 * kBlockSize, 1));
   ExecutionConfig config = Config();
+  ManualClock clock;  // stands still: the limiter waits until cancelled
+  config.clock = &clock;
   ASSERT_OK(config.options.Set("BytesPerSecond", std::to_string(kBlockSize)));
   ExecutionLog log(LogLevel::kOff);
   Execution execution(src.Open(), dst.Open(), config, &log);
-  auto start = std::chrono::steady_clock::now();
-  std::jthread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    execution.Cancel();
-  });
-  ExecutionResult result = execution.Run();
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  EXPECT_LT(secs, 4.0) << "8 MiB at 1 MiB/s would take 8 s";
+  Runner runner(&execution);
+  const bool waiting = clock.AwaitSleepers(1);
+  execution.Cancel();
+  ExecutionResult result = runner.Join();
+  ASSERT_TRUE(waiting) << "the transfer never waited on the rate limiter";
   EXPECT_EQ(result.status, ExecutionStatus::kError);
   EXPECT_EQ(result.error_code, "OperationCanceled");
+  EXPECT_EQ(result.transfer_status, PhaseStatus::kError);
   EXPECT_FALSE(dst.Content("big").has_value())
       << "a file in flight was committed";
 }
@@ -392,21 +438,20 @@ TEST(ExecutionTest, TheBandwidthLimitChangesWhileRunning) {
   MemoryTree src, dst;
   src.File("big", testing::RandomBytes(8 * kBlockSize, 2));
   ExecutionConfig config = Config();
+  ManualClock clock;  // stands still: only the new limit can end the wait
+  config.clock = &clock;
   ASSERT_OK(config.options.Set("BytesPerSecond", std::to_string(kBlockSize)));
   ExecutionLog log(LogLevel::kOff);
   Execution execution(src.Open(), dst.Open(), config, &log);
   EXPECT_EQ(execution.bytes_per_second(), static_cast<int64_t>(kBlockSize));
-  auto start = std::chrono::steady_clock::now();
-  std::jthread lifter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    execution.SetBytesPerSecond(-1);
-  });
-  ExecutionResult result = execution.Run();
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  const Clock::time_point start = clock.Now();
+  Runner runner(&execution);
+  const bool waiting = clock.AwaitSleepers(1);
+  execution.SetBytesPerSecond(-1);
+  ExecutionResult result = runner.Join();
+  ASSERT_TRUE(waiting) << "the transfer never waited on the rate limiter";
   EXPECT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
-  EXPECT_LT(secs, 4.0) << "8 MiB at 1 MiB/s would take 8 s";
+  EXPECT_EQ(clock.Now(), start) << "no time passed: the new limit let it go";
   EXPECT_EQ(dst.Content("big"), src.Content("big"));
   EXPECT_EQ(execution.Describe(result)["Options"]["BytesPerSecond"], -1);
 }
@@ -414,19 +459,273 @@ TEST(ExecutionTest, TheBandwidthLimitChangesWhileRunning) {
 TEST(ExecutionTest, ALowerLimitSlowsARunningExecution) {
   MemoryTree src, dst;
   src.File("big", testing::RandomBytes(4 * kBlockSize, 3));
+  ExecutionConfig config = Config();
+  ManualClock clock;
+  clock.set_auto_advance(true);  // simulated time: waits end at once
+  config.clock = &clock;
   ExecutionLog log(LogLevel::kOff);
-  Execution execution(src.Open(), dst.Open(), Config(), &log);
+  Execution execution(src.Open(), dst.Open(), config, &log);
   execution.SetBytesPerSecond(
       static_cast<int64_t>(2 * kBlockSize));  // before Run: 4 MiB take ~2 s
-  auto start = std::chrono::steady_clock::now();
+  const Clock::time_point start = clock.Now();
   ExecutionResult result = execution.Run();
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
   EXPECT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
-  EXPECT_GT(secs, 1.2);
+  // 4 MiB at 2 MiB/s, less the limiter's burst of 0.1 s.
+  EXPECT_GE(clock.Now() - start, std::chrono::milliseconds(1890));
+  EXPECT_GE(result.total_ms, 1890);
+  EXPECT_GE(result.transfer_ms, 1890);
   EXPECT_EQ(execution.Describe(result)["Options"]["BytesPerSecond"],
             2 * kBlockSize);
+}
+
+// Every way Run can end early goes through the one exit: the result has its
+// end time, its total duration and a final status, like a full run. (The
+// report-folder exit once returned without setting TotalDuration.) The
+// clock ticks on every reading, so a duration that was never measured reads
+// 0 while a measured one cannot.
+TEST(ExecutionTest, EveryEarlyExitIsFinishedTheSameWay) {
+  testing::TempDir tmp;
+  std::ofstream(tmp.Sub("not-a-folder")) << "x";
+  struct Case {
+    const char* name;
+    std::string code;
+    std::function<void(ExecutionConfig*)> configure;
+    std::vector<FaultRule> src_faults;
+    std::vector<FaultRule> dst_faults;
+  };
+  const std::vector<Case> cases = {
+      {"invalid options", "InvalidRequestException",
+       [](ExecutionConfig* c) {
+         ASSERT_OK(c->options.SetFromShorthand(
+             "TransferMode=ALL,PreserveDeletedFiles=REMOVE"));
+       }},
+      {"invalid filter", "InvalidRequestException",
+       [](ExecutionConfig* c) { c->includes = "*.txt"; }},
+      {"manifest with a filter", "InvalidRequestException",
+       [](ExecutionConfig* c) {
+         c->manifest = std::make_shared<std::vector<RelPath>>(
+             std::vector<RelPath>{P("a")});
+         c->excludes = "/d";
+       }},
+      {"bad report folder", "TaskReportError",
+       [&](ExecutionConfig* c) {
+         c->report = TaskReportConfig{tmp.Sub("not-a-folder/reports")};
+       }},
+      {"unreadable source",
+       "SourceLocationError",
+       [&](ExecutionConfig* c) {
+         c->report = TaskReportConfig{tmp.Sub("reports-src")};
+       },
+       {{FaultOp::kStat, "", Status::IoError("unmounted")}}},
+      {"unreadable destination",
+       "DestinationLocationError",
+       [&](ExecutionConfig* c) {
+         c->report = TaskReportConfig{tmp.Sub("reports-dst")};
+       },
+       {},
+       {{FaultOp::kStat, "", Status::IoError("unmounted")}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    MemoryTree src, dst;
+    BuildSource(&src);
+    ExecutionConfig config = Config();
+    ManualClock clock;
+    clock.set_tick(std::chrono::milliseconds(1));
+    config.clock = &clock;
+    c.configure(&config);
+    std::vector<std::string> lines;
+    ExecutionLog log(LogLevel::kBasic);
+    log.set_text_sink([&](std::string_view line) { lines.emplace_back(line); });
+    Execution execution(
+        std::make_unique<FaultInjectingBackend>(src.Open(), c.src_faults),
+        std::make_unique<FaultInjectingBackend>(dst.Open(), c.dst_faults),
+        config, &log);
+    ExecutionResult r = execution.Run();
+    EXPECT_EQ(r.status, ExecutionStatus::kError);
+    EXPECT_EQ(execution.status(), ExecutionStatus::kError);
+    EXPECT_EQ(r.error_code, c.code) << r.error_detail;
+    EXPECT_EQ(r.prepare_status, PhaseStatus::kError);
+    EXPECT_EQ(r.transfer_status, PhaseStatus::kPending);
+    EXPECT_EQ(r.verify_status, PhaseStatus::kPending);
+    EXPECT_GT(r.start_time_ns, 0);
+    EXPECT_GE(r.launch_time_ns, r.start_time_ns);
+    EXPECT_GE(r.end_time_ns, r.launch_time_ns);
+    EXPECT_GT(r.total_ms, 0) << "TotalDuration was never measured";
+    nlohmann::json d = execution.Describe(r);
+    EXPECT_TRUE(d.contains("EndTime"));
+    EXPECT_EQ(d["Result"]["TotalDuration"], r.total_ms);
+    EXPECT_EQ(d["Result"]["ErrorCode"], c.code);
+    EXPECT_NE(Joined(lines).find(" finished: ERROR"), std::string::npos)
+        << Joined(lines);
+    if (config.report && c.code != "TaskReportError") {
+      // Once the report was opened, it is finished too, with the error.
+      EXPECT_EQ(r.report_status, "SUCCESS") << r.report_error;
+      ASSERT_FALSE(r.report_folder.empty());
+      const std::string id = execution.execution_arn().substr(
+          execution.execution_arn().rfind('/') + 1);
+      std::ifstream in(r.report_folder + "/" + id + ".summary-v1.json");
+      ASSERT_TRUE(in.good());
+      EXPECT_EQ(nlohmann::json::parse(in)["Result"]["ErrorCode"], c.code);
+    }
+    EXPECT_TRUE(testing::ListNames(dst.backend(), RelPath()).value().empty());
+  }
+}
+
+TEST(ExecutionTest, CancelAfterTheEndChangesNothing) {
+  MemoryTree src, dst;
+  BuildSource(&src);
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(src.Open(), dst.Open(), Config(), &log);
+  ExecutionResult result = execution.Run();
+  ASSERT_EQ(result.status, ExecutionStatus::kSuccess);
+  execution.Cancel();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSuccess);
+  EXPECT_EQ(execution.Describe(result)["Status"], "SUCCESS");
+}
+
+TEST(ExecutionTest, AFailedExecutionStaysFailedWhenCancelled) {
+  MemoryTree src, dst;
+  ExecutionConfig config = Config();
+  config.includes = "*.txt";  // invalid
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(src.Open(), dst.Open(), config, &log);
+  ASSERT_EQ(execution.Run().error_code, "InvalidRequestException");
+  execution.Cancel();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kError);
+}
+
+TEST(ExecutionTest, CancelBeforeRunEndsItCancelled) {
+  MemoryTree src, dst;
+  BuildSource(&src);
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(src.Open(), dst.Open(), Config(), &log);
+  execution.Cancel();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kCancelling);
+  ExecutionResult result = execution.Run();
+  EXPECT_EQ(result.status, ExecutionStatus::kError);
+  EXPECT_EQ(result.error_code, "OperationCanceled");
+  EXPECT_EQ(execution.status(), ExecutionStatus::kError);
+  EXPECT_FALSE(dst.Content("a").has_value());
+}
+
+// Cancel while each phase is under way, paused at an operation only that
+// phase performs: the status is the phase's, then CANCELLING at once (and
+// stays so: the phase's own status changes may not overwrite it), then
+// ERROR OperationCanceled when Run returns.
+TEST(ExecutionTest, CancelDuringEachPhaseEndsCancellingThenError) {
+  struct Case {
+    const char* phase;
+    ExecutionStatus during;
+    bool on_source;  // the paused operation is at the source
+    FaultOp op;
+    const char* path;
+  };
+  const Case cases[] = {
+      // Listing the source root: nothing is planned yet.
+      {"prepare", ExecutionStatus::kPreparing, true, FaultOp::kList, ""},
+      // Reading the file to copy.
+      {"transfer", ExecutionStatus::kTransferring, true, FaultOp::kRead, "big"},
+      // Deleting what the source no longer has.
+      {"delete", ExecutionStatus::kTransferring, false, FaultOp::kRemove,
+       "extra1"},
+      // Reading the destination's copy back: only verification does that.
+      {"verify", ExecutionStatus::kVerifying, false, FaultOp::kRead, "big"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.phase);
+    MemoryTree src, dst;
+    src.File("big", testing::RandomBytes(3 * kBlockSize, 7)).File("small", "s");
+    dst.File("extra1", "1").File("extra2", "2");
+    ExecutionConfig config = Config();
+    ASSERT_OK(config.options.Set("PreserveDeletedFiles", "REMOVE"));
+    Pause pause;
+    std::vector<FaultRule> rules = {
+        {c.op, c.path, Status::Ok(), /*times=*/1, pause.Hook()}};
+    ExecutionLog log(LogLevel::kOff);
+    Execution execution(
+        std::make_unique<FaultInjectingBackend>(
+            src.Open(), c.on_source ? rules : std::vector<FaultRule>{}),
+        std::make_unique<FaultInjectingBackend>(
+            dst.Open(), c.on_source ? std::vector<FaultRule>{} : rules),
+        config, &log);
+    Runner runner(&execution);
+    const bool reached = pause.AwaitReached();
+    const ExecutionStatus during = execution.status();
+    execution.Cancel();
+    const ExecutionStatus after_cancel = execution.status();
+    pause.Release();
+    ExecutionResult result = runner.Join();
+    ASSERT_TRUE(reached) << "the run never reached the paused operation";
+    EXPECT_EQ(ExecutionStatusName(during), ExecutionStatusName(c.during));
+    EXPECT_EQ(after_cancel, ExecutionStatus::kCancelling);
+    EXPECT_EQ(result.status, ExecutionStatus::kError);
+    EXPECT_EQ(result.error_code, "OperationCanceled") << result.error_detail;
+    EXPECT_EQ(execution.status(), ExecutionStatus::kError);
+    // Nothing after the pause was done: no deletes after the paused one
+    // (nor at all when cancelled before them), and a transfer paused
+    // mid-file committed nothing.
+    const std::string_view phase = c.phase;
+    if (phase != "verify") {
+      EXPECT_EQ(dst.Content("extra2"), "2");
+    }
+    if (phase == "prepare" || phase == "transfer") {
+      EXPECT_FALSE(dst.Content("big").has_value());
+    }
+  }
+}
+
+TEST(ExecutionTest, RetryableFailuresAreRetriedLoggedAndCounted) {
+  MemoryTree src, dst;
+  BuildSource(&src);
+  ExecutionConfig config = Config();
+  ManualClock clock;
+  clock.set_auto_advance(true);  // backoff sleeps end at once
+  config.clock = &clock;
+  const Status blip(StatusCode::kUnavailable, "connection reset", 0,
+                    /*retryable=*/true);
+  auto faulty = std::make_unique<FaultInjectingBackend>(
+      src.Open(),
+      std::vector<FaultRule>{{FaultOp::kRead, "d/b", blip, /*times=*/2}});
+  Outcome run = RunSync(std::move(faulty), dst.Open(), config);
+  ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess)
+      << run.result.error_detail << "\n"
+      << Joined(run.log);
+  EXPECT_EQ(run.result.retries, 2u);
+  EXPECT_EQ(clock.sleeps(), 2);
+  EXPECT_EQ(dst.Content("d/b"), "bbb");
+  EXPECT_NE(Joined(run.log).find("Retrying read of /d/b"), std::string::npos)
+      << Joined(run.log);
+}
+
+// The block checksums feed the file digest, which verification compares
+// with the destination's content: a byte damaged between the read and the
+// storage is found, in both verify modes.
+TEST(ExecutionTest, DamageBetweenReadAndWriteFailsVerification) {
+  for (const char* mode :
+       {"ONLY_FILES_TRANSFERRED", "POINT_IN_TIME_CONSISTENT"}) {
+    for (uint64_t size : {uint64_t{1000}, uint64_t{3 * kBlockSize + 5}}) {
+      SCOPED_TRACE(std::string(mode) + " " + std::to_string(size));
+      MemoryTree src, dst;
+      BuildSource(&src);
+      src.File("f", testing::RandomBytes(size, 11));
+      ExecutionConfig config = Config();
+      ASSERT_OK(config.options.Set("VerifyMode", mode));
+      auto faulty = std::make_unique<FaultInjectingBackend>(
+          dst.Open(), std::vector<FaultRule>{{FaultOp::kCorruptWrite, "f",
+                                              Status(), /*times=*/1}});
+      Outcome run = RunSync(src.Open(), std::move(faulty), config);
+      EXPECT_EQ(run.result.status, ExecutionStatus::kError);
+      EXPECT_EQ(run.result.error_code, "VerificationFailed")
+          << run.result.error_detail << "\n"
+          << Joined(run.log);
+      EXPECT_EQ(run.c().files_failed_verify, 1u);
+      EXPECT_EQ(run.result.verify_status, PhaseStatus::kError);
+      ASSERT_TRUE(dst.Content("f").has_value());
+      EXPECT_NE(dst.Content("f"), src.Content("f")) << "nothing was damaged";
+      EXPECT_NE(Joined(run.log).find("/f"), std::string::npos);
+    }
+  }
 }
 
 // "arn:aws:datasync:REGION:ACCOUNT:task/task-HEX17/execution/exec-HEX17".

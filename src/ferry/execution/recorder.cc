@@ -271,6 +271,24 @@ void Recorder::OnVerified(const VerifyOutcome& o) {
   log_->Write("NOTICE", "VerificationFailed", text, std::move(f));
 }
 
+void Recorder::OnRetry(const RelPath& path, std::string_view operation,
+                       const Status& failure, int attempt,
+                       Clock::duration delay) {
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t delay_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+  log_->Write("WARN", "Retrying",
+              "Retrying " + std::string(operation) + " of " + path.Display() +
+                  " in " + std::to_string(delay_ms) + " ms (attempt " +
+                  std::to_string(attempt) + " failed: " + failure.ToString() +
+                  ")",
+              {{"path", path.Display()},
+               {"operation", std::string(operation)},
+               {"attempt", attempt},
+               {"delayMs", delay_ms},
+               {"reason", failure.ToString()}});
+}
+
 void Recorder::TakeChanged(ExecutionResult* r) {
   std::lock_guard lock(mu_);
   r->changed_files = changed_;

@@ -4,9 +4,11 @@
 // thread-safe.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -42,6 +44,11 @@ class Recorder : public TransferObserver {
   void OnFirstWork() override { on_first_work_(); }
   void OnBytes(uint64_t bytes) override;
   void OnItemDone(const PlanItem& item, const ItemResult& r) override;
+  // Logged (WARN "Retrying") and counted.
+  void OnRetry(const RelPath& path, std::string_view operation,
+               const Status& failure, int attempt,
+               Clock::duration delay) override;
+  uint64_t retries() const { return retries_.load(); }
 
   // Paths verification leaves alone: they failed (to be planned or
   // transferred) or were deliberately kept as they are (OverwriteMode
@@ -72,6 +79,7 @@ class Recorder : public TransferObserver {
   TaskReport* report_;
   std::function<void()> on_first_work_;
   VerifySink verify_sink_{this};
+  std::atomic<uint64_t> retries_{0};
   std::mutex mu_;
   std::vector<std::string> changed_;        // GUARDED_BY(mu_)
   uint64_t changed_count_ = 0;              // GUARDED_BY(mu_)

@@ -1,17 +1,18 @@
 #include "ferry/transfer/rate_limiter.h"
 
 #include <algorithm>
-#include <thread>
 
 namespace ferry {
 
-RateLimiter::RateLimiter(int64_t bytes_per_second)
-    : rate_(bytes_per_second), next_(std::chrono::steady_clock::now()) {}
+RateLimiter::RateLimiter(int64_t bytes_per_second, Clock* clock)
+    : clock_(clock), rate_(bytes_per_second), next_(clock_->Now()) {}
 
 void RateLimiter::SetRate(int64_t bytes_per_second) {
   std::lock_guard lock(mu_);
   rate_ = bytes_per_second;
-  next_ = std::chrono::steady_clock::now();
+  next_ = clock_->Now();
+  rate_changed_.request_stop();
+  rate_changed_ = std::stop_source();
 }
 
 int64_t RateLimiter::rate() const {
@@ -20,25 +21,31 @@ int64_t RateLimiter::rate() const {
 }
 
 void RateLimiter::Acquire(uint64_t bytes, const std::stop_token& stop) {
-  std::chrono::steady_clock::time_point wake;
-  {
-    std::lock_guard lock(mu_);
-    if (rate_ <= 0) return;
-    auto now = std::chrono::steady_clock::now();
-    next_ = std::max(next_, now - kBurst);
-    next_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(static_cast<double>(bytes) /
-                                      static_cast<double>(rate_)));
-    wake = next_ - kBurst;
-  }
-  // Sleep in short steps so that cancellation and rate changes are prompt.
   while (!stop.stop_requested()) {
-    auto now = std::chrono::steady_clock::now();
-    if (now >= wake) return;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        wake - now, std::chrono::milliseconds(200)));
-    std::lock_guard lock(mu_);
-    if (rate_ <= 0) return;
+    Clock::time_point wake;
+    std::stop_token changed;
+    {
+      std::lock_guard lock(mu_);
+      if (rate_ <= 0) return;
+      const Clock::time_point now = clock_->Now();
+      // An idle limiter does not bank time: at most kBurst ahead of now.
+      next_ = std::max(next_, now);
+      next_ += std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(bytes) /
+                                        static_cast<double>(rate_)));
+      wake = next_ - kBurst;
+      if (wake <= now) return;
+      changed = rate_changed_.get_token();
+    }
+    // Wake for the slot, a cancellation or a new rate, whichever is first.
+    std::stop_source interrupt;
+    std::stop_callback on_stop(stop,
+                               [&interrupt] { interrupt.request_stop(); });
+    std::stop_callback on_change(changed,
+                                 [&interrupt] { interrupt.request_stop(); });
+    if (clock_->SleepUntil(wake, interrupt.get_token())) return;
+    // Cancelled (the loop ends), or the rate changed: SetRate dropped the
+    // bookings, so book these bytes again at the new rate.
   }
 }
 

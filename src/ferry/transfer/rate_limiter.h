@@ -3,7 +3,9 @@
 // books n / rate seconds after the previous booking and sleeps until its
 // slot, allowing at most kBurst of slack, so any window of a second or more
 // averages within a few percent of the limit. The rate may change while
-// transfers run (UpdateTaskExecution). Thread-safe.
+// transfers run (UpdateTaskExecution): waiters wake and book again at the
+// new rate. Time comes from a Clock (the real one unless a test injects a
+// ManualClock). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -11,12 +13,18 @@
 #include <mutex>
 #include <stop_token>
 
+#include "ferry/base/clock.h"
+
 namespace ferry {
 
 class RateLimiter {
  public:
-  // bytes_per_second <= 0 means unlimited.
-  explicit RateLimiter(int64_t bytes_per_second = -1);
+  static constexpr std::chrono::milliseconds kBurst{100};
+
+  // bytes_per_second <= 0 means unlimited. `clock` is not owned and must
+  // outlive the limiter.
+  explicit RateLimiter(int64_t bytes_per_second = -1,
+                       Clock* clock = Clock::Real());
 
   void SetRate(int64_t bytes_per_second);
   int64_t rate() const;
@@ -25,10 +33,12 @@ class RateLimiter {
   void Acquire(uint64_t bytes, const std::stop_token& stop);
 
  private:
-  static constexpr std::chrono::milliseconds kBurst{100};
+  Clock* const clock_;
   mutable std::mutex mu_;
-  int64_t rate_;                                // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point next_;  // GUARDED_BY(mu_)
+  int64_t rate_;            // GUARDED_BY(mu_)
+  Clock::time_point next_;  // GUARDED_BY(mu_): the end of the last booking
+  // Requested (and replaced) by SetRate, to wake the current waiters.
+  std::stop_source rate_changed_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace ferry

@@ -81,6 +81,7 @@ Transfer::Transfer(Backend* src, Backend* dst, TransferOptions options,
       dst_(dst),
       options_(std::move(options)),
       observer_(observer),
+      clock_(options_.clock ? options_.clock : Clock::Real()),
       batch_(std::make_unique<Batch>()),
       queue_(options_.queue_batches) {
   dir_policy_ = options_.metadata;
@@ -446,6 +447,15 @@ void Transfer::RunMetadata(Job& job) {
   Release(job.node);
 }
 
+template <typename Op>
+auto Transfer::Retried(const RelPath& path, std::string_view operation,
+                       Op&& op) {
+  return Retry(options_.retry, clock_, options_.stop, std::forward<Op>(op),
+               [&](const Status& failure, int attempt, Clock::duration delay) {
+                 observer_->OnRetry(path, operation, failure, attempt, delay);
+               });
+}
+
 Status Transfer::OpenFile(FileTask& task) {
   std::lock_guard lock(task.mu);
   if (task.opened) return task.status;
@@ -464,7 +474,8 @@ Status Transfer::OpenFile(FileTask& task) {
     }
   }
   if (!still_empty) {
-    auto reader = src_->OpenRead(path);
+    auto reader =
+        Retried(path, "open for reading", [&] { return src_->OpenRead(path); });
     if (!reader.ok()) {
       task.status = reader.status();
       task.failed.store(true);
@@ -483,7 +494,8 @@ Status Transfer::OpenFile(FileTask& task) {
   hints.fsync = options_.fsync;
   hints.may_exist = task.item.dst.has_value() || !task.item.dst_known;
   if (options_.metadata.mode) hints.mode = task.fresh.mode & 07777;
-  auto writer = dst_->OpenWrite(path, hints);
+  auto writer = Retried(path, "open for writing",
+                        [&] { return dst_->OpenWrite(path, hints); });
   if (!writer.ok()) {
     task.status = writer.status();
     task.failed.store(true);
@@ -519,7 +531,8 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
       bool zeroed = false;
       while (q < bend) {
         if (!have_ext || ext.offset + ext.length <= q) {
-          FERRY_ASSIGN_OR_RETURN(ext, reader.NextData(q));
+          FERRY_ASSIGN_OR_RETURN(
+              ext, Retried(path, "read", [&] { return reader.NextData(q); }));
           have_ext = true;
         }
         if (ext.length == 0 || ext.offset >= bend) break;
@@ -529,8 +542,10 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
           std::memset(buf, 0, blen);
           zeroed = true;
         }
-        FERRY_ASSIGN_OR_RETURN(size_t n,
-                               reader.ReadAt(s, block.subspan(s - pos, e - s)));
+        FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
+                                 return reader.ReadAt(
+                                     s, block.subspan(s - pos, e - s));
+                               }));
         if (n < e - s) {
           return Status(StatusCode::kSourceChanged,
                         path.Display() + " shrank while it was being read");
@@ -540,23 +555,24 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
       }
       if (writes.empty() && !zeroed) std::memset(buf, 0, blen);
     } else {
-      FERRY_ASSIGN_OR_RETURN(size_t n, reader.ReadAt(pos, block));
+      FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
+                               return reader.ReadAt(pos, block);
+                             }));
       if (n < blen) {
         return Status(StatusCode::kSourceChanged,
                       path.Display() + " shrank while it was being read");
       }
       writes.push_back(Extent{pos, blen});
     }
-    // Source side: the block's checksum travels with it.
+    // The block's checksum, taken where it was read, feeds the file's
+    // digest; verification compares that digest with one computed from what
+    // the destination holds, so damage on the way (or at rest) is found
+    // there. (Checking the checksum here again, on the same buffer, could
+    // never fail; an agent-to-agent hop will check it where the block lands.)
     BlockChecksum sum = (writes.empty() && blen == kBlockSize)
                             ? ZeroBlockChecksum()
                             : ComputeBlockChecksum(block);
     FERRY_RETURN_IF_ERROR(task.digest->AddBlock(pos / kBlockSize, sum, block));
-    // Destination side: check before writing.
-    if (!writes.empty() && ComputeBlockChecksum(block) != sum) {
-      return Status::DataLoss("checksum mismatch in block at offset " +
-                              std::to_string(pos) + " of " + path.Display());
-    }
     // Under a bandwidth limit the block goes out in slices of about 50 ms
     // worth, so that even a low limit is kept smoothly.
     const int64_t rate = options_.limiter ? options_.limiter->rate() : -1;
@@ -573,9 +589,10 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
           if (options_.stop.stop_requested())
             return Status::Cancelled("cancelled");
         }
-        FERRY_RETURN_IF_ERROR(task.writer->WriteAt(
-            w.offset + off,
-            std::span<const std::byte>(buf + (w.offset + off - pos), n)));
+        const std::span<const std::byte> out(buf + (w.offset + off - pos), n);
+        FERRY_RETURN_IF_ERROR(Retried(path, "write", [&] {
+          return task.writer->WriteAt(w.offset + off, out);
+        }));
         observer_->OnBytes(n);
         written += n;
       }

@@ -5,11 +5,15 @@
 // start while the scan is still running and the planner can never run far
 // ahead. Small files move whole, one per job; files above chunk_size are cut
 // into chunks that different workers move at once. Every block is
-// checksummed where it is read and checked before it is written; a file is
+// checksummed where it is read, and the checksums make the file's digest,
+// which verification compares with what the destination holds; a file is
 // written under a temporary name and renamed into place only when complete,
-// with its metadata applied just before. Folders are created ahead of their
-// contents and get their metadata (mtime above all) once everything inside
-// them is done, which a per-folder count of outstanding work tells.
+// with its metadata applied just before. Opening a file and reading or
+// writing a block are retried (options.retry, on options.clock) when they
+// fail with a retryable status; any other failure fails the file at once.
+// Folders are created ahead of their contents and get their metadata (mtime
+// above all) once everything inside them is done, which a per-folder count of
+// outstanding work tells.
 //
 // Outcomes go to a TransferObserver, called from the worker threads. Add()
 // and Finish() are for the planner thread only.
@@ -20,11 +24,14 @@
 #include <functional>
 #include <memory>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "ferry/base/bounded_queue.h"
+#include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
+#include "ferry/base/retry.h"
 #include "ferry/diff/differ.h"
 #include "ferry/storage/backend.h"
 #include "ferry/transfer/rate_limiter.h"
@@ -44,6 +51,10 @@ struct TransferOptions {
   // How many times a file that changes while it is read is read again.
   int change_retries = 3;
   RateLimiter* limiter = nullptr;  // not owned; null = unlimited
+  // Retries of retryable failures (open, block read, block write), with
+  // backoff sleeps on `clock` (not owned; null = the real clock).
+  RetryPolicy retry;
+  Clock* clock = nullptr;
   std::stop_token stop;
   // Adjusts source metadata read at transfer time (owner mapping).
   std::function<void(Entry*)> map_source;
@@ -71,6 +82,13 @@ class TransferObserver {
   virtual void OnBytes(uint64_t bytes) = 0;
   // The first time a worker starts on anything.
   virtual void OnFirstWork() {}
+  // `operation` on `path` failed with the retryable `failure` (attempt
+  // `attempt`, 1-based) and is tried again after `delay`.
+  virtual void OnRetry(const RelPath& path, std::string_view operation,
+                       const Status& failure, int attempt,
+                       Clock::duration delay) {
+    (void)path, (void)operation, (void)failure, (void)attempt, (void)delay;
+  }
 };
 
 class Transfer {
@@ -124,6 +142,11 @@ class Transfer {
   void FinishFile(FileTask& task);
   void Report(const PlanItem& item, const ItemResult& result);
 
+  // Runs `op` under options_.retry, reporting each retry of `operation` on
+  // `path` to the observer.
+  template <typename Op>
+  auto Retried(const RelPath& path, std::string_view operation, Op&& op);
+
   Status OpenFile(FileTask& task);
   Status CopyRange(FileTask& task, uint64_t offset, uint64_t length);
   Status CopyWhole(FileTask& task);
@@ -132,6 +155,7 @@ class Transfer {
   Backend* const dst_;
   const TransferOptions options_;
   TransferObserver* const observer_;
+  Clock* const clock_;
   MetadataPolicy dir_policy_;
 
   std::vector<std::shared_ptr<DirNode>> stack_;  // planner thread only

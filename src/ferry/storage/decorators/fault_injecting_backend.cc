@@ -1,5 +1,7 @@
 #include "ferry/storage/decorators/fault_injecting_backend.h"
 
+#include <vector>
+
 namespace ferry {
 namespace {
 
@@ -35,6 +37,11 @@ class FaultWriter : public StagedWriter {
       : owner_(owner), path_(std::move(path)), inner_(std::move(inner)) {}
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
     FERRY_RETURN_IF_ERROR(owner_->Check(FaultOp::kWrite, path_));
+    if (!data.empty() && !owner_->Check(FaultOp::kCorruptWrite, path_).ok()) {
+      std::vector<std::byte> damaged(data.begin(), data.end());
+      damaged[damaged.size() / 2] ^= std::byte{0x20};
+      return inner_->WriteAt(offset, damaged);
+    }
     return inner_->WriteAt(offset, data);
   }
   Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
@@ -72,14 +79,19 @@ Status FaultInjectingBackend::Check(FaultOp op, const RelPath& path) {
   for (auto& r : rules_) {
     if (r->rule.op != op || r->rule.path != path.str()) continue;
     int left = r->remaining.load();
-    while (left != 0) {
-      if (left < 0 || r->remaining.compare_exchange_weak(left, left - 1)) {
-        if (op == FaultOp::kChangeWhileRead) {
-          return Status(StatusCode::kSourceChanged, "injected change");
-        }
-        return r->rule.status;
-      }
+    bool fired = false;
+    while (left != 0 && !fired) {
+      fired = left < 0 || r->remaining.compare_exchange_weak(left, left - 1);
     }
+    if (!fired) continue;
+    if (r->rule.hook) r->rule.hook();
+    if (op == FaultOp::kChangeWhileRead) {
+      return Status(StatusCode::kSourceChanged, "injected change");
+    }
+    if (op == FaultOp::kCorruptWrite) {
+      return Status::DataLoss("injected corruption");
+    }
+    if (!r->rule.status.ok()) return r->rule.status;
   }
   return Status::Ok();
 }

@@ -1,11 +1,14 @@
 // FaultInjectingBackend: wraps a Backend and makes chosen operations on chosen
 // paths fail, so that the engine's handling of unreadable files, failed
 // listings, failed writes and files that change while read can be tested on
-// any backend. Rules are fixed before use; thread-safe like the wrapped
-// backend.
+// any backend. A rule may also carry a hook, called when it fires, with which
+// a test pauses an operation at a known point (to cancel there, say) instead
+// of guessing with sleeps. Rules are fixed before use; thread-safe like the
+// wrapped backend.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,13 +30,21 @@ enum class FaultOp : uint8_t {
   // Restat() after reading reports a changed file (ctime moved) for the first
   // `times` reads, as if a writer were busy with it.
   kChangeWhileRead,
+  // StagedWriter::WriteAt writes the data with one byte flipped, as damage
+  // between the read and the storage would (the call itself succeeds).
+  kCorruptWrite,
 };
 
 struct FaultRule {
   FaultOp op;
   std::string path;  // the exact relative path ("" = root)
-  Status status;   // what the operation returns (ignored for kChangeWhileRead)
+  // What the operation returns (ignored for kChangeWhileRead and
+  // kCorruptWrite); OK lets the operation go on (a hook-only rule).
+  Status status;
   int times = -1;  // how many times to fire; -1 = always
+  // Called on the operation's thread each time the rule fires, before the
+  // operation goes on or fails.
+  std::function<void()> hook = nullptr;
 };
 
 class FaultInjectingBackend : public Backend {
@@ -61,7 +72,8 @@ class FaultInjectingBackend : public Backend {
   Status RemoveTree(const RelPath& path) override;
   Status Sync() override;
 
-  // Returns the rule's status if a rule for (op, path) fires now.
+  // Fires the rules for (op, path) that are armed (their hooks run), and
+  // returns the first non-OK status among them; OK if none.
   Status Check(FaultOp op, const RelPath& path);
 
  private:

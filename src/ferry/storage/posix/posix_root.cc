@@ -51,6 +51,10 @@ Status PosixError(std::string_view op, const RelPath& path, int err) {
       break;
     case ENOSPC:
     case EDQUOT:
+      // A full disk or quota does not clear within a backoff's seconds:
+      // retrying every block of every file would only delay the failure.
+      code = StatusCode::kResourceExhausted;
+      break;
     case EMFILE:
     case ENFILE:
     case ENOMEM:

@@ -1,0 +1,182 @@
+// Execution's deletions: the --max-delete bound, the deletes themselves
+// (after every copy succeeded), and stale temporary files of killed runs.
+#include <signal.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ferry/base/clock.h"
+#include "ferry/execution/execution.h"
+#include "ferry/execution/task_report.h"
+#include "ferry/verify/journal.h"
+
+namespace ferry {
+
+namespace {
+
+std::string FormatPercent(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g%%", p);
+  return buf;
+}
+
+}  // namespace
+
+bool Execution::DeletesWithinBound(std::string* why) const {
+  const uint64_t planned = counters_.estimated_files_to_delete.load() +
+                           counters_.estimated_folders_to_delete.load();
+  const uint64_t listed =
+      counters_.files_listed_at_destination_for_delete.load() +
+      counters_.folders_listed_at_destination_for_delete.load();
+  if (config_.max_delete >= 0 &&
+      planned > static_cast<uint64_t>(config_.max_delete)) {
+    *why = "Refused to delete " + std::to_string(planned) +
+           " items: more than --max-delete " +
+           std::to_string(config_.max_delete) + ". Nothing was deleted.";
+    return false;
+  }
+  if (config_.max_delete_percent >= 0 && listed > 0 &&
+      static_cast<double>(planned) * 100.0 >
+          config_.max_delete_percent * static_cast<double>(listed)) {
+    char pct[32];
+    std::snprintf(
+        pct, sizeof(pct), "%.1f%%",
+        static_cast<double>(planned) * 100.0 / static_cast<double>(listed));
+    *why = "Refused to delete " + std::to_string(planned) + " of " +
+           std::to_string(listed) + " items at the destination (" + pct +
+           "): more than --max-delete " +
+           FormatPercent(config_.max_delete_percent) + ". Nothing was deleted.";
+    return false;
+  }
+  return true;
+}
+
+void Execution::RemoveStaleTemp(const Entry& temp) {
+  // ".ferry-tmp-<pid>-<n>": left behind by a ferry that was killed. Files of
+  // a live process (perhaps another ferry writing here) are left alone.
+  std::string_view name = temp.path.name().substr(kTempPrefix.size());
+  unsigned long pid = 0;
+  auto [ptr, ec] =
+      std::from_chars(name.data(), name.data() + name.size(), pid, 16);
+  if (ec != std::errc() || ptr == name.data() || pid == 0 || pid > 4194304)
+    return;
+  if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return;
+  Status st = dst_->Remove(temp.path);
+  if (st.ok() || st.IsNotFound()) {
+    log_->Write(
+        "INFO", "StaleTempRemoved",
+        "Removed " + temp.path.Display() + ", left by an interrupted run",
+        {{"path", temp.path.Display()}});
+  }
+}
+
+void Execution::RunDeletes(Journal* deletes) {
+  Status st = deletes->Rewind();
+  if (!st.ok()) {
+    log_->Write("ERROR", "DeleteFailed",
+                "Cannot read the deletion list: " + st.ToString());
+    return;
+  }
+  const MetadataPolicy policy = config_.options.Policy();
+  std::vector<RelPath> dirs;  // deleted folders still open, outermost first
+  std::set<std::string, PathLess> touched;  // surviving folders that lost items
+  auto report_delete = [&](const Entry& e, const Status& s) {
+    if (!report_) return;
+    nlohmann::json rec = {{"RelativePath", e.path.Display()},
+                          {"DstMetadata", ReportMetadata(e)},
+                          {"DeleteTimestamp", FormatIso8601(WallNanos())},
+                          {"DeleteStatus", s.ok() ? "SUCCESS" : "FAILED"}};
+    if (!s.ok()) rec["FailureReason"] = std::string(s.message());
+    report_->Deleted(std::move(rec), !s.ok());
+  };
+  std::vector<Entry> dir_entries;  // parallel to `dirs`, for the report
+  auto remove_dir = [&](const RelPath& dir) {
+    Status s = dst_->Remove(dir);
+    if (!dir_entries.empty()) {
+      if (s.code() != StatusCode::kAlreadyExists)
+        report_delete(dir_entries.back(), s);
+      dir_entries.pop_back();
+    }
+    if (s.ok()) {
+      Bump(counters_.folders_deleted);
+      if (log_->transfer()) {
+        log_->Write("INFO", "Deleted", "Deleted directory " + dir.Display(),
+                    {{"path", dir.Display()}, {"type", "directory"}});
+      }
+    } else if (s.code() == StatusCode::kAlreadyExists) {
+      log_->Write(
+          "INFO", "DeleteKept",
+          "Kept folder " + dir.Display() + ": it still holds excluded items",
+          {{"path", dir.Display()}});
+    } else {
+      Bump(counters_.folders_failed_delete);
+      log_->Write(
+          "ERROR", "DeleteFailed",
+          "Failed to delete " + dir.Display() + ": " + std::string(s.message()),
+          {{"path", dir.Display()}, {"reason", std::string(s.message())}});
+    }
+  };
+  JournalRecord rec;
+  while (!stop_.stop_requested()) {
+    auto more = deletes->Next(&rec);
+    if (!more.ok()) {
+      log_->Write("ERROR", "DeleteFailed", more.status().ToString());
+      break;
+    }
+    if (!*more) break;
+    const Entry& e = rec.applied;
+    while (!dirs.empty() && !dirs.back().IsAncestorOf(e.path)) {
+      remove_dir(dirs.back());
+      dirs.pop_back();
+    }
+    if (dirs.empty()) touched.insert(e.path.Parent().str());
+    if (e.is_dir()) {
+      dirs.push_back(e.path);
+      dir_entries.push_back(e);
+      continue;
+    }
+    Status s = dst_->Remove(e.path);
+    report_delete(e, s.IsNotFound() ? Status::Ok() : s);
+    if (s.ok() || s.IsNotFound()) {
+      Bump(counters_.files_deleted);
+      if (log_->transfer()) {
+        log_->Write("INFO", "Deleted",
+                    "Deleted " + std::string(EntryKindName(e.kind)) + " " +
+                        e.path.Display(),
+                    {{"path", e.path.Display()},
+                     {"type", std::string(EntryKindName(e.kind))}});
+      }
+    } else {
+      Bump(counters_.files_failed_delete);
+      log_->Write(
+          "ERROR", "DeleteFailed",
+          "Failed to delete " + e.path.Display() + ": " +
+              std::string(s.message()),
+          {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
+    }
+  }
+  while (!dirs.empty()) {
+    remove_dir(dirs.back());
+    dirs.pop_back();
+  }
+  // Deleting changed the mtime of the folders that held the deleted items.
+  for (const std::string& p : touched) {
+    auto rel = RelPath::Parse(p);
+    if (!rel.ok()) continue;
+    auto src_entry = src_->Stat(*rel);
+    if (src_entry.ok() && src_entry->has_value() && (*src_entry)->is_dir()) {
+      Status s = dst_->SetMetadata(*rel, **src_entry, policy);
+      if (!s.ok()) {
+        log_->Write("ERROR", "MetadataFailed",
+                    "Cannot restore the metadata of " + rel->Display() + ": " +
+                        s.ToString());
+      }
+    }
+  }
+}
+
+}  // namespace ferry
