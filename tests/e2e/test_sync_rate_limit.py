@@ -7,7 +7,7 @@ rebuilds the curve from the TRANSFER log's per-file timestamps. Every 10-second
 window must average within 10% of the limit, and the whole transfer must take
 within 10% of bytes / limit.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_rate
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_rate_limit
 """
 
 import bisect

@@ -7,9 +7,9 @@ written during the transfer is an inconsistency at verification; the next run
 gets its final version). A file another process holds open with locks is
 copied like any other (DataSync copies open files; Linux locks are advisory).
 Unreadable files: see test_sync_errors.Unprivileged and
-test_issue3_reports.ErrorsOnly.
+test_sync_task_reports.ErrorsOnly.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_changing
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_changing_files
 """
 
 import fcntl

@@ -6,7 +6,7 @@ checksums against hashlib); ERRORS_ONLY lists only failures; deletions and
 skipped files have their lists; big lists are split into parts of at most
 5,000,000 bytes that together name every file once.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_reports
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_task_reports
 """
 
 import datetime

@@ -10,7 +10,7 @@ absent; the run that finally completes transfers exactly what the oracle finds
 missing or different, and ends SUCCESS. (test_sync_errors.Cancellation has the
 basic single-signal versions.)
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_interrupts
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_interrupts
 """
 
 import json
