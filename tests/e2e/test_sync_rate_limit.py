@@ -71,13 +71,13 @@ class BytesPerSecond(FerryTestCase):
             now = time.monotonic()
             if io is not None and proc.poll() is None:
                 io_samples.append((now, io["wchar"]))
-            time.sleep(0.05)
-            if now - started > 40:
+            time.sleep(0.05)  # the sampling period of the measurement (not a wait)
+            if now - started > oracle.scaled(40):
                 proc.kill()
                 break
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=oracle.scaled(30))
         wall = time.monotonic() - started
-        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(proc.returncode, 0, oracle.describe_output("stderr", err))
         result = json.loads(out)
         self.assertEqual(result["Status"], "SUCCESS")
         self.assertEqual(result["Options"]["BytesPerSecond"], LIMIT)
