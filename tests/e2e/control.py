@@ -13,9 +13,15 @@
 Every process started here (server, agents, PostgreSQL) is stopped at
 cleanup, also when a test fails, and at interpreter exit; server and agents
 get PR_SET_PDEATHSIG so that they die with the test process even when it is
-killed. Every API response a boto3 client or raw() receives is recorded in
-RESPONSES and checked against botocore's DataSync model (model_check.py) by
-ModelConformance, which each test module includes.
+killed. Their stdout and stderr go to logs that failure messages quote (a
+sanitizer report whole), and a sanitizer report in a log fails the cleanup
+that stops the process. Every API response a boto3 client or raw() receives
+is recorded in RESPONSES and checked against botocore's DataSync model
+(model_check.py) as it arrives: a response that does not match fails the
+test that received it.
+
+A missing prerequisite the suite installs itself (boto3, the aws CLI,
+PostgreSQL) fails; it never skips.
 
 Environment: FERRY_BIN (required), FERRY_E2E_TMP (scratch), FERRY_E2E_AWS (the
 aws CLI to use; default: `aws` on PATH).
@@ -70,14 +76,26 @@ _RESPONSES_LOCK = threading.Lock()
 
 def need_boto3():
     if boto3 is None:
-        raise unittest.SkipTest("boto3/botocore are not installed (scripts/setup.sh)")
+        raise AssertionError("boto3/botocore are not installed for " + sys.executable
+                             + " (pip install boto3, or Debian's python3-boto3)")
+
+
+class ModelMismatch(AssertionError):
+    """A response that does not match botocore's DataSync model."""
 
 
 def record_response(operation, status, body, via):
+    """Records a response and checks it against botocore's model at once:
+    raises ModelMismatch (in the test that received it) when it does not
+    match."""
+    body = body if isinstance(body, bytes) else bytes(body or b"")
     with _RESPONSES_LOCK:
-        RESPONSES.append({"operation": operation, "status": status,
-                          "body": body if isinstance(body, bytes) else bytes(body or b""),
-                          "via": via})
+        RESPONSES.append({"operation": operation, "status": status, "body": body, "via": via})
+    problems = model_check.check_response(operation, status, body)
+    if problems:
+        raise ModelMismatch(f"[{via}] {operation} HTTP {status}: the response does not match "
+                            f"botocore's DataSync model:\n" + "\n".join(problems[:40])
+                            + f"\nbody: {body[:2000]!r}")
 
 
 # --------------------------------------------------------------------------
@@ -169,46 +187,43 @@ def free_port():
         return s.getsockname()[1]
 
 
-def tail(path, n=60, skip_ok_requests=False):
-    """The last n lines of a log (without the server's lines for API calls
-    that answered 200, if asked)."""
+def read_text(path):
     try:
         with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()
+            return f.read().decode("utf-8", "replace")
     except OSError:
+        return None
+
+
+def tail(path, n=60, skip_ok_requests=False):
+    """The last n lines of a log (without the server's lines for API calls
+    that answered 200, if asked); a sanitizer report in it is shown whole."""
+    text = read_text(path)
+    if text is None:
         return f"(no {path})"
+    report = oracle.sanitizer_reports(text)
+    if report:
+        return f"SANITIZER REPORT in {path}:\n{report[:40000]}"
+    lines = text.splitlines()
     if skip_ok_requests:
         lines = [ln for ln in lines if not re.match(r"ferry server: \S+ \S+ \w+ 200 ", ln)]
     return "\n".join(lines[-n:])
 
 
-def wait_for(predicate, timeout, interval=0.2, what="condition", details=None):
-    """Calls predicate() until it returns something true; returns that. On
-    timeout raises AssertionError naming `what` (and details() if given)."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while True:
-        try:
-            v = predicate()
-            if v:
-                return v
-        except AssertionError:
-            raise
-        except Exception as e:  # noqa: BLE001 - reported below
-            last_exc = e
-        if time.monotonic() > deadline:
-            msg = f"timed out after {timeout} s waiting for {what}"
-            if last_exc is not None:
-                msg += f" (last error: {last_exc!r})"
-            if details is not None:
-                msg += "\n" + details()
-            raise AssertionError(msg)
-        time.sleep(interval)
+def check_no_sanitizer_report(path, what):
+    """Fails when the log of a process that has stopped holds a sanitizer
+    report (AddressSanitizer, LeakSanitizer, UBSan, ThreadSanitizer)."""
+    report = oracle.sanitizer_reports(read_text(path) or "")
+    if report:
+        raise AssertionError(f"{what} reported a sanitizer error ({path}):\n{report[:40000]}")
+
+
+wait_for = oracle.wait_for  # the one waiting helper of the e2e tests
 
 
 def run(args, timeout=120, env=None, input=None):
     return subprocess.run(args, capture_output=True, text=True, errors="replace",
-                          timeout=timeout, env=env, input=input,
+                          timeout=oracle.scaled(timeout), env=env, input=input,
                           stdin=None if input is not None else subprocess.DEVNULL)
 
 
@@ -217,12 +232,13 @@ def run(args, timeout=120, env=None, input=None):
 
 
 def start_postgres(state_dir):
-    """Starts a throwaway cluster; returns its URL. Skips when PostgreSQL's
+    """Starts a throwaway cluster; returns its URL. Fails when PostgreSQL's
     server binaries are missing."""
     p = run(["bash", POSTGRES_SH, "start", state_dir], timeout=180)
     if p.returncode != 0:
         if "not found" in p.stderr:
-            raise unittest.SkipTest("PostgreSQL is not installed: " + p.stderr.strip())
+            raise AssertionError("PostgreSQL is not installed (scripts/setup.sh installs "
+                                 "postgresql): " + p.stderr.strip())
         raise AssertionError(f"postgres.sh start failed ({p.returncode}):\n{p.stderr}")
     _PG_STATES.append(state_dir)
     return p.stdout.strip().splitlines()[-1]
@@ -448,7 +464,8 @@ def aws_env(server, *, keep_ca_bundle=False, extra=None):
 def aws_cli():
     exe = os.environ.get("FERRY_E2E_AWS") or shutil.which("aws")
     if not exe:
-        raise unittest.SkipTest("the aws CLI is not installed (scripts/setup.sh)")
+        raise AssertionError("the aws CLI is not installed (pip install awscli, or Debian's "
+                             "awscli; or set FERRY_E2E_AWS)")
     return exe
 
 
@@ -547,6 +564,21 @@ class Control:
         except OSError:
             return 0
 
+    def failed_syncs(self, agent):
+        """How many times the agent has said a sync with the server failed."""
+        text = read_text(agent.log) or ""
+        return len(re.findall(r"ferry agent: sync with \S+ failed: ", text))
+
+    def wait_failed_sync(self, agent, before, timeout=20):
+        """Waits until `agent` has noticed the server is gone (its log counts
+        more than `before` failed syncs); fails at once if its process died."""
+        def noticed():
+            if not agent.running():
+                raise AssertionError(f"{agent.name} died (exit status {agent.proc.returncode}) "
+                                     f"while the server was down:\n" + tail(agent.log, 10))
+            return self.failed_syncs(agent) > before
+        wait_for(noticed, timeout, 0.05, f"{agent.name} to report a failed sync", self.logs)
+
     def wait_reconnected(self, agent, before, timeout=20):
         """Waits until `agent` connects again (its log counts more than
         `before` connections); fails at once if its process died."""
@@ -568,9 +600,14 @@ class Control:
         return self.agents[0].arn
 
     def stop_all(self):
+        """Stops every process; then fails if one of them logged a sanitizer
+        report (a crash, a leak, a data race, undefined behaviour)."""
         for a in self.agents:
             a.stop()
         self.server.stop()
+        for what, log in [("ferry server", self.server.log)] + [
+                (f"ferry agent {a.name}", a.log) for a in self.agents]:
+            check_no_sanitizer_report(log, what)
 
     def logs(self, n=25):
         parts = [f"--- server log ({self.server.log}), without API calls answered 200 ---\n"
@@ -714,26 +751,3 @@ def utc_now():
 def execution_counters(d):
     return {k: d.get(k) for k in ("FilesTransferred", "BytesWritten", "BytesTransferred",
                                   "FilesListed", "FilesVerified", "FilesPrepared")}
-
-
-# --------------------------------------------------------------------------
-# Model conformance of everything this process received
-
-
-class ModelConformance(unittest.TestCase):
-    """Include in a test module (as a class whose name sorts last, e.g.
-    `class ZZResponsesMatchModel(control.ModelConformance)`) to check every
-    response the module's tests received against botocore's DataSync model."""
-
-    def test_every_response_matches_the_model(self):
-        with _RESPONSES_LOCK:
-            responses = list(RESPONSES)
-        if not responses:
-            self.skipTest("no API responses were recorded (the other tests did not run)")
-        problems = []
-        for r in responses:
-            for p in model_check.check_response(r["operation"], r["status"], r["body"]):
-                problems.append(f"[{r['via']}] HTTP {r['status']} {p}")
-        uniq = sorted(set(problems))
-        self.assertEqual(uniq, [], f"{len(uniq)} problems in {len(responses)} responses:\n"
-                         + "\n".join(uniq[:80]))

@@ -16,19 +16,125 @@ Nothing here shares code or assumptions with ferry itself:
   opinion from a tool that has nothing to do with ferry.
 - TaskReportFiles: reads a --task-report-dir folder (summary and every part
   of every list); proc_io(): /proc/PID/io of a running ferry.
+- wait_for(): the one way a test waits for something (a process to start, a
+  file to appear, an execution to reach a status): polls a predicate until a
+  deadline, then fails naming what it waited for. Every deadline is scaled by
+  TIMEOUT_SCALE (FERRY_E2E_TIMEOUT_SCALE, else 4 for a sanitized binary).
+- sanitizer_reports(): AddressSanitizer/UBSan/TSan reports in a process's
+  output, printed whole in failure messages (FerryRun.describe()).
+
+A missing prerequisite the suite installs itself (ferry, rsync, setpriv)
+fails the test with a message; it never skips.
 """
 
+import atexit
 import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 
 FERRY_BIN = os.environ.get("FERRY_BIN", "")
+
+
+# --------------------------------------------------------------------------
+# Waiting, and slow (sanitized) binaries
+
+
+_SANITIZER_MARKERS = (b"__asan_init", b"__tsan_init", b"__ubsan_handle_", b"__msan_init")
+_timeout_scale = None
+
+
+def sanitized_binary(path=None):
+    """Which sanitizers the ferry binary was built with (by its symbols), as
+    a list like ['asan', 'ubsan']; [] for a plain build."""
+    path = path or FERRY_BIN
+    found = []
+    try:
+        import mmap
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            for marker, name in zip(_SANITIZER_MARKERS, ("asan", "tsan", "ubsan", "msan")):
+                if m.find(marker) != -1:
+                    found.append(name)
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def timeout_scale():
+    """How much longer than usual waits may take: $FERRY_E2E_TIMEOUT_SCALE,
+    else 4 when the binary is sanitized (ASan/TSan make it several times
+    slower), else 1."""
+    global _timeout_scale
+    if _timeout_scale is None:
+        env = os.environ.get("FERRY_E2E_TIMEOUT_SCALE")
+        if env:
+            _timeout_scale = float(env)
+        else:
+            _timeout_scale = 4.0 if sanitized_binary() else 1.0
+    return _timeout_scale
+
+
+def scaled(seconds):
+    """A timeout that bounds a wait, stretched for a slow binary."""
+    return seconds * timeout_scale()
+
+
+def wait_for(predicate, timeout, interval=0.1, what="condition", details=None):
+    """Calls predicate() until it returns something true; returns that. After
+    `timeout` seconds (scaled(): generous under sanitizers) raises
+    AssertionError naming `what`, the last exception predicate() raised, and
+    details() if given. An AssertionError from predicate() (a process that
+    died, say) is raised at once."""
+    timeout = scaled(timeout)
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = predicate()
+            if v:
+                return v
+        except AssertionError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported below
+            last_exc = e
+        if time.monotonic() > deadline:
+            msg = f"timed out after {timeout:g} s waiting for {what}"
+            if last_exc is not None:
+                msg += f" (last error: {last_exc!r})"
+            if details is not None:
+                msg += "\n" + details()
+            raise AssertionError(msg)
+        time.sleep(interval)
+
+
+# The first line of a sanitizer report: ASan/LSan, TSan, UBSan.
+_SANITIZER_START = re.compile(
+    r"^(?:==\d+==ERROR: \w*Sanitizer|WARNING: ThreadSanitizer|\S.*?: runtime error: )", re.M)
+
+
+def sanitizer_reports(text):
+    """The sanitizer reports in a process's output (from the first report's
+    first line to the end), or "" when there is none."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    m = _SANITIZER_START.search(text or "")
+    return text[m.start():] if m else ""
+
+
+def describe_output(name, text, limit=4000):
+    """The end of a process's output for a failure message; a sanitizer report
+    in it is shown whole (up to 40,000 characters) however long it is."""
+    report = sanitizer_reports(text)
+    if report:
+        return f"--- {name}: SANITIZER REPORT ---\n{report[:40000]}"
+    return f"--- {name} ---\n{text[-limit:]}"
 
 # Odd names every generated tree can carry (bytes, as the kernel sees them).
 ODD_NAMES = [
@@ -579,25 +685,37 @@ class FerryRun:
 
     def describe(self):
         return (f"ferry {' '.join(map(repr, self.args))} -> rc={self.rc}\n"
-                f"--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}")
+                + describe_output("stdout", self.stdout) + "\n"
+                + describe_output("stderr", self.stderr))
 
 
 def ferry_cmd():
+    """[the ferry binary]; fails (never skips) when FERRY_BIN is not set or
+    not an executable."""
     if not FERRY_BIN:
-        raise unittest.SkipTest("FERRY_BIN is not set")
+        raise AssertionError("FERRY_BIN is not set: point it at the ferry binary to test "
+                             "(e.g. FERRY_BIN=$PWD/build/ferry)")
+    if not os.access(FERRY_BIN, os.X_OK):
+        raise AssertionError(f"FERRY_BIN={FERRY_BIN} is not an executable file")
     return [FERRY_BIN]
 
 
-def run_ferry(*args, json_out=True, timeout=120, prefix=(), env=None):
+def run_ferry(*args, json_out=True, timeout=120, prefix=(), env=None, ferry=None):
     """Runs `ferry ARGS...` (adds --json for sync unless json_out is False).
-    `prefix` is prepended (e.g. setpriv ...)."""
+    `prefix` is prepended (e.g. setpriv ...); `ferry` replaces the binary
+    (a copy nobody can run: as_nobody()). The timeout is scaled(). A
+    sanitizer report on stderr fails at once, whatever the exit status."""
     args = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args]
     if json_out and args and args[0] == "sync" and "--json" not in args:
         args.append("--json")
-    proc = subprocess.run(list(prefix) + ferry_cmd() + args, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, errors="replace", timeout=timeout,
-                          env=env)
-    return FerryRun(args, proc)
+    cmd = [ferry] if ferry else ferry_cmd()
+    proc = subprocess.run(list(prefix) + cmd + args, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, errors="replace",
+                          timeout=scaled(timeout), env=env)
+    run = FerryRun(args, proc)
+    if sanitizer_reports(run.stderr):  # whatever the exit status the test expects
+        raise AssertionError("ferry reported a sanitizer error: " + run.describe())
+    return run
 
 
 def sync(src, dst, *opts, **kw):
@@ -607,11 +725,11 @@ def sync(src, dst, *opts, **kw):
 def rsync_itemize(src, dst, extra=()):
     """What `rsync -a --dry-run --itemize-changes SRC/ DST/` would change (lines)."""
     if shutil.which("rsync") is None:
-        raise unittest.SkipTest("rsync is not installed (scripts/setup.sh installs it)")
+        raise AssertionError("rsync is not installed (scripts/setup.sh installs it)")
     s = os.fsencode(src).rstrip(b"/") + b"/"
     d = os.fsencode(dst).rstrip(b"/") + b"/"
     proc = subprocess.run([b"rsync", b"-a", b"--dry-run", b"--itemize-changes", *extra, s, d],
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=scaled(120))
     if proc.returncode != 0:
         raise AssertionError(f"rsync failed rc={proc.returncode}: {proc.stderr!r}")
     return [line for line in proc.stdout.decode("utf-8", "backslashreplace").splitlines()
@@ -675,6 +793,54 @@ def unprivileged_prefix():
         if p.returncode == 0 and p.stdout.strip() == "65534":
             return c
     return None
+
+
+_NOBODY_COPY = None
+_AS_NOBODY = None
+
+
+def _remove_nobody_copy():
+    if _NOBODY_COPY:
+        _force_rmtree(os.path.dirname(_NOBODY_COPY))
+
+
+def as_nobody():
+    """{'prefix': [...], 'ferry': path}: run_ferry()/sync() keywords that run
+    ferry as nobody. When nobody cannot run $FERRY_BIN where it is (a build
+    under a 0700 home), a copy in a world-readable scratch folder is used.
+    Fails (never skips) when nothing works: setpriv and runuser come with
+    util-linux."""
+    global _NOBODY_COPY, _AS_NOBODY
+    if _AS_NOBODY is not None:
+        return dict(_AS_NOBODY)
+    prefix = unprivileged_prefix()
+    if prefix is None:
+        raise AssertionError("cannot run a command as nobody: neither `setpriv --reuid=65534` "
+                             "nor `runuser -u nobody` works here (util-linux)")
+    binary = ferry_cmd()[0]
+
+    def runs(path):
+        p = subprocess.run(prefix + [path, "--version"], capture_output=True, text=True,
+                           timeout=scaled(30))
+        return p
+
+    p = runs(binary)
+    if p.returncode != 0:
+        if _NOBODY_COPY is None:
+            folder = tempfile.mkdtemp(prefix="ferry-e2e-bin-", dir=scratch_base())
+            os.chmod(folder, 0o755)
+            copy = os.path.join(folder, "ferry")
+            shutil.copy2(binary, copy)
+            os.chmod(copy, 0o755)
+            _NOBODY_COPY = copy
+            atexit.register(_remove_nobody_copy)
+        binary = _NOBODY_COPY
+        p = runs(binary)
+        if p.returncode != 0:
+            raise AssertionError(f"nobody cannot run ferry (even copied to {binary}): "
+                                 f"rc={p.returncode}\n{p.stderr[-2000:]}")
+    _AS_NOBODY = {"prefix": prefix, "ferry": binary}
+    return dict(_AS_NOBODY)
 
 
 # --------------------------------------------------------------------------
@@ -824,9 +990,10 @@ def user_xattrs_supported(directory):
 
 
 def acls_supported(directory):
-    """Whether setfacl exists and files in `directory` take POSIX ACLs."""
+    """Whether files in `directory` take POSIX ACLs. A missing setfacl is a
+    failure (scripts/setup.sh installs acl), not a reason to leave ACLs out."""
     if shutil.which("setfacl") is None:
-        return False
+        raise AssertionError("setfacl is not installed (scripts/setup.sh installs acl)")
     probe = os.path.join(directory, ".acl-probe")
     with open(probe, "wb"):
         pass

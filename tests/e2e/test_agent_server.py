@@ -14,10 +14,11 @@ import signal
 import socket
 import ssl
 import subprocess
-import tempfile
-import time
 import unittest
+import urllib.error
 import urllib.request
+
+import oracle
 
 FERRY = os.environ.get("FERRY_BIN", "ferry")
 
@@ -79,10 +80,19 @@ class Api:
                        f"AWS4-HMAC-SHA256 Credential={self.access_key}/{scope}, "
                        f"SignedHeaders={signed}, Signature={signature}")
         try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
+            with urllib.request.urlopen(req, context=self.ctx,
+                                        timeout=oracle.scaled(30)) as r:
                 return json.loads(r.read() or b"{}")
         except urllib.error.HTTPError as e:
             raise AssertionError(f"{operation}: HTTP {e.code}: {e.read()!r}")
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def tree(root):
@@ -100,62 +110,88 @@ def tree(root):
 
 class AgentServerTest(unittest.TestCase):
     def setUp(self):
+        oracle.ferry_cmd()  # fails when FERRY_BIN is not set
         for cmd in ("server", "agent"):
-            if subprocess.run([FERRY, cmd, "--help"],
-                              capture_output=True).returncode != 0:
-                self.skipTest(f"this ferry has no `{cmd}` command")
-        self.tmp = tempfile.mkdtemp(prefix="ferry-agent-e2e-")
+            p = subprocess.run([FERRY, cmd, "--help"], capture_output=True, text=True,
+                               timeout=oracle.scaled(30))
+            self.assertEqual(p.returncode, 0,
+                             f"`ferry {cmd} --help` failed (rc={p.returncode}): this ferry "
+                             f"has no working `{cmd}` command\n"
+                             + oracle.describe_output("stderr", p.stderr))
+        self.tmp = oracle.make_scratch(self, prefix="ferry-agent-e2e-")
         self.server_dir = os.path.join(self.tmp, "server")
         self.agent_dir = os.path.join(self.tmp, "agent")
         self.procs = []
+        self.addCleanup(self.stop_processes)
         init = subprocess.run([FERRY, "server", "init", "--data-dir",
-                               self.server_dir], capture_output=True, text=True)
-        self.assertEqual(init.returncode, 0, init.stderr)
+                               self.server_dir], capture_output=True, text=True,
+                              timeout=oracle.scaled(60))
+        self.assertEqual(init.returncode, 0, oracle.describe_output("stderr", init.stderr))
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
+        self.server_log = os.path.join(self.tmp, "server.log")
+        self.agent_log = os.path.join(self.tmp, "agent.log")
         self.server = self.spawn(
             [FERRY, "server", "--data-dir", self.server_dir, "--listen",
-             f"127.0.0.1:{self.port}", "--agent-offline-after", "5"])
-        deadline = time.time() + 20
-        while True:
+             f"127.0.0.1:{self.port}", "--agent-offline-after", "5"], self.server_log)
+
+        def listening():
+            if self.server.poll() is not None:
+                raise AssertionError(f"ferry server exited rc={self.server.returncode}\n"
+                                     + self.logs())
             try:
                 socket.create_connection(("127.0.0.1", self.port), 1).close()
-                break
+                return True
             except OSError:
-                self.assertLess(time.time(), deadline, "server not listening")
-                time.sleep(0.05)
+                return False
+        oracle.wait_for(listening, 20, 0.05, f"ferry server to listen on port {self.port}",
+                        self.logs)
         key_id, secret = read_credentials(
             os.path.join(self.server_dir, "credentials"))
         self.ca = os.path.join(self.server_dir, "ca.pem")
         self.api = Api(self.url, self.ca, key_id, secret)
 
-    def tearDown(self):
+    def stop_processes(self):
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
             p.wait()
-            p.stdout.close()
-        subprocess.run(["rm", "-rf", self.tmp])
+            if p.stdout:
+                p.stdout.close()
+        # A sanitizer report (crash, leak, race, undefined behaviour) fails.
+        for what, path in (("ferry server", self.server_log), ("ferry agent", self.agent_log)):
+            report = oracle.sanitizer_reports(read_text(path))
+            self.assertEqual(report, "", f"{what} reported a sanitizer error ({path})")
 
-    def spawn(self, argv):
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
+    def logs(self):
+        return "\n".join(f"--- {name} ({path}) ---\n" + read_text(path)[-6000:]
+                         for name, path in (("server log", self.server_log),
+                                            ("agent log", self.agent_log)))
+
+    def spawn(self, argv, log_path, stdout=None):
+        """stderr (and stdout unless asked for) goes to log_path, appended."""
+        with open(log_path, "ab") as log:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                 stdout=stdout if stdout is not None else log,
+                                 stderr=log, text=True)
         self.procs.append(p)
         return p
 
     def start_agent(self):
         return self.spawn([FERRY, "agent", "--server", self.url, "--data-dir",
                            self.agent_dir, "--ca-bundle", self.ca,
-                           "--poll-interval-ms", "100", "--threads", "2"])
+                           "--poll-interval-ms", "100", "--threads", "2"],
+                          self.agent_log, stdout=subprocess.PIPE)
 
     def wait_status(self, arn, statuses, seconds):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
+        seen = []
+
+        def reached():
             d = self.api.call("DescribeTaskExecution", {"TaskExecutionArn": arn})
-            if d["Status"] in statuses:
-                return d
-            time.sleep(0.1)
-        self.fail(f"{arn} not {statuses} after {seconds} s: {d}")
+            seen.append(d["Status"])
+            return d if d["Status"] in statuses else None
+        return oracle.wait_for(reached, seconds, 0.1, f"{arn} to reach {statuses}",
+                               lambda: f"statuses seen: {seen[-20:]}\n" + self.logs())
 
     def location(self, path, agent_arn):
         os.makedirs(path, exist_ok=True)
@@ -164,18 +200,23 @@ class AgentServerTest(unittest.TestCase):
 
     def test_activate_run_stop_and_restart_the_agent(self):
         agent = self.start_agent()
-        line = agent.stdout.readline()
+        key_file = os.path.join(self.agent_dir, "activation-key")
+
+        def key_written():
+            if agent.poll() is not None:
+                raise AssertionError(f"ferry agent exited rc={agent.returncode}\n"
+                                     + self.logs())
+            return len(read_text(key_file).strip()) == 29
+        oracle.wait_for(key_written, 30, 0.05, f"the agent to write {key_file}", self.logs)
+        line = agent.stdout.readline()  # printed with the file
         m = re.match(r"Activation key: ([A-Z0-9]{5}(?:-[A-Z0-9]{5}){4});", line)
-        self.assertIsNotNone(m, line)
+        self.assertIsNotNone(m, f"{line!r}\n" + self.logs())
         with open(os.path.join(self.agent_dir, "activation-key")) as f:
             self.assertEqual(f.read().strip(), m.group(1))
         agent_arn = self.api.call("CreateAgent", {
             "ActivationKey": m.group(1), "AgentName": "e2e"})["AgentArn"]
-        deadline = time.time() + 20
-        while self.api.call("DescribeAgent", {"AgentArn": agent_arn})[
-                "Status"] != "ONLINE":
-            self.assertLess(time.time(), deadline, "agent never ONLINE")
-            time.sleep(0.1)
+        oracle.wait_for(lambda: self.api.call("DescribeAgent", {"AgentArn": agent_arn})[
+            "Status"] == "ONLINE", 20, 0.1, "the agent to be ONLINE", self.logs)
         self.assertEqual(
             os.stat(os.path.join(self.agent_dir, "agent.key")).st_mode & 0o777,
             0o600)
@@ -205,7 +246,7 @@ class AgentServerTest(unittest.TestCase):
                     "TaskExecutionArn"]
         self.wait_status(arn, ("TRANSFERRING",), 30)
         agent.send_signal(signal.SIGTERM)
-        self.assertEqual(agent.wait(timeout=10), 0)
+        self.assertEqual(agent.wait(timeout=oracle.scaled(10)), 0, self.logs())
         d = self.wait_status(arn, ("SUCCESS", "ERROR"), 20)
         self.assertEqual(d["Status"], "ERROR")
         self.assertEqual(d["Result"]["ErrorCode"], "AgentOffline", d)
@@ -218,14 +259,14 @@ class AgentServerTest(unittest.TestCase):
         self.assertEqual(d["Status"], "SUCCESS", d)
         self.assertEqual(tree(dst), tree(src))
         agent.send_signal(signal.SIGINT)
-        self.assertEqual(agent.wait(timeout=10), 0)
+        self.assertEqual(agent.wait(timeout=oracle.scaled(10)), 0, self.logs())
         self.assertEqual(agent.stdout.read(), "", "no second activation")
 
-        # start-task-execution --wait, where the client commands are built in.
+        # start-task-execution --wait (ferry's client commands).
         helped = subprocess.run([FERRY, "start-task-execution", "--help"],
-                                capture_output=True, text=True)
-        if helped.returncode != 0 or "--wait" not in helped.stdout:
-            return
+                                capture_output=True, text=True, timeout=oracle.scaled(30))
+        self.assertEqual(helped.returncode, 0, helped.stderr)
+        self.assertIn("--wait", helped.stdout)
         agent = self.start_agent()
         env = dict(os.environ,
                    AWS_SHARED_CREDENTIALS_FILE=os.path.join(
@@ -234,8 +275,9 @@ class AgentServerTest(unittest.TestCase):
         run = subprocess.run(
             [FERRY, "start-task-execution", "--task-arn", task, "--wait",
              "--endpoint-url", self.url, "--ca-bundle", self.ca],
-            capture_output=True, text=True, env=env, timeout=120)
-        self.assertEqual(run.returncode, 0, run.stderr)
+            capture_output=True, text=True, env=env, timeout=oracle.scaled(120))
+        self.assertEqual(run.returncode, 0, oracle.describe_output("stderr", run.stderr)
+                         + "\n" + self.logs())
         out = json.loads(run.stdout)
         self.assertEqual(out["Status"], "SUCCESS")
         self.assertIn("FilesTransferred", out)

@@ -28,6 +28,7 @@ import base64
 import json
 import os
 import time
+import types
 import unittest
 import uuid
 
@@ -41,7 +42,7 @@ CTL = None
 # filters can be checked for exact sets.
 TOKEN = "ctlapi" + uuid.uuid4().hex[:8]
 
-# Every secret given to the server (as str); ZYSecretsNeverLeave looks for
+# Every secret given to the server (as str); SecretsNeverLeave looks for
 # them (and their base64 forms) everywhere.
 SECRETS = []
 
@@ -77,17 +78,15 @@ def secret_forms(s):
     return [raw, base64.b64encode(raw)]
 
 
-# The classes whose tests ran (ZZResponsesMatchModel checks that every
-# operation was seen only when all of them did).
+# The ids of the tests that ran: when all of them did, tearDownModule checks
+# that together they drove every operation this module is about.
 RAN = set()
-CLASSES = {"Agents", "Locations", "Tasks", "Executions"}
 
 
 class ApiCase(oracle.FerryTestCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        RAN.add(cls.__name__)
+    def setUp(self):
+        super().setUp()
+        RAN.add(self.id())
 
     @property
     def c(self):
@@ -116,10 +115,11 @@ class ApiCase(oracle.FerryTestCase):
 
 
 class Agents(ApiCase):
-    def test_1_update_agent_renames_it(self):
+    def test_update_agent_renames_it(self):
         arn = CTL.agent_arn
         before = self.c.describe_agent(AgentArn=arn)
         self.assertEqual(before["Name"], CTL.agent.name)
+        self.addCleanup(self.c.update_agent, AgentArn=arn, Name=CTL.agent.name)
         self.c.update_agent(AgentArn=arn, Name=f"renamed-{TOKEN}")
         after = self.c.describe_agent(AgentArn=arn)
         self.assertEqual(after["Name"], f"renamed-{TOKEN}")
@@ -135,7 +135,7 @@ class Agents(ApiCase):
         unknown = arn[:-17] + "0123456789abcdefg"
         self.assertInvalid(self.c.update_agent, AgentArn=unknown, Name="x", words=(unknown,))
 
-    def test_2_delete_a_second_agent(self):
+    def test_delete_a_second_agent(self):
         second = CTL.add_agent(f"second-{TOKEN}")
         self.addCleanup(self._forget_agent, second)
         listed = {a["AgentArn"]: a for a in self.c.list_agents()["Agents"]}
@@ -195,68 +195,80 @@ class Agents(ApiCase):
 # Locations
 
 
+def create_every_type(cleanups, token):
+    """One location of every type the server records (two SMB, two HDFS), each
+    with the secrets its type takes (registered in SECRETS), every hostname
+    and path carrying `token`. `cleanups` (a TestCase, or ClassCleanups)
+    removes the LOCAL location's folder. Returns a namespace: .nfs, .smb, ... , .mine (type ->
+    ARNs), .all_mine, .t_before/.t_after (epoch seconds around the creation)."""
+    L = types.SimpleNamespace()
+    c = CTL.client()
+    agent = CTL.agent_arn
+    L.t_before = int(time.time())
+    L.smb_password = secret("smb-password")
+    L.smb_keytab = secret("smb-keytab")
+    L.smb_krb5 = secret("smb-krb5conf")
+    L.s3_secret = secret("object-secret-key")
+    L.sas_token = "sp=rl&sig=" + secret("sas-token")
+    SECRETS.append(L.sas_token)
+    L.hdfs_keytab = secret("hdfs-keytab")
+    L.hdfs_krb5 = secret("hdfs-krb5conf")
+    L.cert = b"-----BEGIN CERTIFICATE-----\nMIIBnot-a-real-one\n-----END CERTIFICATE-----\n"
+
+    L.nfs = c.create_location_nfs(
+        ServerHostname=f"nfs.{token}.example.com", Subdirectory="/export/data",
+        OnPremConfig={"AgentArns": [agent]}, MountOptions={"Version": "NFS4_1"},
+        Tags=[{"Key": "kind", "Value": "nfs"}])["LocationArn"]
+    L.smb = c.create_location_smb(
+        ServerHostname=f"smb.{token}.example.com", Subdirectory="/share/dir",
+        User="alice", Domain="CORP", Password=L.smb_password, AgentArns=[agent],
+        MountOptions={"Version": "SMB3"}, AuthenticationType="NTLM",
+        DnsIpAddresses=["10.0.0.53"])["LocationArn"]
+    L.smb_kerberos = c.create_location_smb(
+        ServerHostname=f"smbk.{token}.example.com", Subdirectory="/share",
+        AgentArns=[agent], AuthenticationType="KERBEROS",
+        KerberosPrincipal="HOST/smbk@EXAMPLE.COM", KerberosKeytab=L.smb_keytab.encode(),
+        KerberosKrb5Conf=L.smb_krb5.encode())["LocationArn"]
+    L.obj = c.create_location_object_storage(
+        ServerHostname=f"minio.{token}.example.com", BucketName="bucket",
+        Subdirectory="/prefix", AccessKey="AKIDEXAMPLE", SecretKey=L.s3_secret,
+        ServerCertificate=L.cert, AgentArns=[agent])["LocationArn"]
+    L.azure = c.create_location_azure_blob(
+        ContainerUrl=f"https://{token}.blob.core.windows.net/container1",
+        AuthenticationType="SAS", SasConfiguration={"Token": L.sas_token},
+        Subdirectory="/dir", AgentArns=[agent])["LocationArn"]
+    L.hdfs = c.create_location_hdfs(
+        NameNodes=[{"Hostname": f"namenode.{token}.example.com", "Port": 8020}],
+        Subdirectory="/data", AuthenticationType="KERBEROS",
+        KerberosPrincipal="hdfs/namenode@EXAMPLE.COM",
+        KerberosKeytab=L.hdfs_keytab.encode(), KerberosKrb5Conf=L.hdfs_krb5.encode(),
+        QopConfiguration={"RpcProtection": "PRIVACY", "DataTransferProtection": "PRIVACY"},
+        KmsKeyProviderUri="kms://http@kms.example.com:9600/kms",
+        AgentArns=[agent])["LocationArn"]
+    L.hdfs_simple = c.create_location_hdfs(
+        NameNodes=[{"Hostname": f"nn2.{token}.example.com", "Port": 9000}],
+        Subdirectory="/simple", AuthenticationType="SIMPLE", SimpleUser="hadoop",
+        BlockSize=67108864, ReplicationFactor=2, AgentArns=[agent])["LocationArn"]
+    base = oracle.make_scratch(cleanups)
+    L.local_path = os.path.join(base, token, "local")
+    os.makedirs(L.local_path)
+    L.local_arn = CTL.create_location_local(L.local_path)
+    L.t_after = int(time.time())
+    L.mine = {"NFS": [L.nfs], "SMB": [L.smb, L.smb_kerberos],
+              "OBJECT_STORAGE": [L.obj], "AZURE_BLOB": [L.azure],
+              "HDFS": [L.hdfs, L.hdfs_simple], "LOCAL": [L.local_arn]}
+    L.all_mine = {a for v in L.mine.values() for a in v}
+    return L
+
+
 class Locations(ApiCase):
     """One location of every type, created in setUpClass with secrets."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        c = CTL.client()
-        agent = CTL.agent_arn
-        cls.t_before = int(time.time())
-        cls.smb_password = secret("smb-password")
-        cls.smb_keytab = secret("smb-keytab")
-        cls.smb_krb5 = secret("smb-krb5conf")
-        cls.s3_secret = secret("object-secret-key")
-        cls.sas_token = "sp=rl&sig=" + secret("sas-token")
-        SECRETS.append(cls.sas_token)
-        cls.hdfs_keytab = secret("hdfs-keytab")
-        cls.hdfs_krb5 = secret("hdfs-krb5conf")
-        cls.cert = b"-----BEGIN CERTIFICATE-----\nMIIBnot-a-real-one\n-----END CERTIFICATE-----\n"
-
-        cls.nfs = c.create_location_nfs(
-            ServerHostname=f"nfs.{TOKEN}.example.com", Subdirectory="/export/data",
-            OnPremConfig={"AgentArns": [agent]}, MountOptions={"Version": "NFS4_1"},
-            Tags=[{"Key": "kind", "Value": "nfs"}])["LocationArn"]
-        cls.smb = c.create_location_smb(
-            ServerHostname=f"smb.{TOKEN}.example.com", Subdirectory="/share/dir",
-            User="alice", Domain="CORP", Password=cls.smb_password, AgentArns=[agent],
-            MountOptions={"Version": "SMB3"}, AuthenticationType="NTLM",
-            DnsIpAddresses=["10.0.0.53"])["LocationArn"]
-        cls.smb_kerberos = c.create_location_smb(
-            ServerHostname=f"smbk.{TOKEN}.example.com", Subdirectory="/share",
-            AgentArns=[agent], AuthenticationType="KERBEROS",
-            KerberosPrincipal="HOST/smbk@EXAMPLE.COM", KerberosKeytab=cls.smb_keytab.encode(),
-            KerberosKrb5Conf=cls.smb_krb5.encode())["LocationArn"]
-        cls.obj = c.create_location_object_storage(
-            ServerHostname=f"minio.{TOKEN}.example.com", BucketName="bucket",
-            Subdirectory="/prefix", AccessKey="AKIDEXAMPLE", SecretKey=cls.s3_secret,
-            ServerCertificate=cls.cert, AgentArns=[agent])["LocationArn"]
-        cls.azure = c.create_location_azure_blob(
-            ContainerUrl=f"https://{TOKEN}.blob.core.windows.net/container1",
-            AuthenticationType="SAS", SasConfiguration={"Token": cls.sas_token},
-            Subdirectory="/dir", AgentArns=[agent])["LocationArn"]
-        cls.hdfs = c.create_location_hdfs(
-            NameNodes=[{"Hostname": f"namenode.{TOKEN}.example.com", "Port": 8020}],
-            Subdirectory="/data", AuthenticationType="KERBEROS",
-            KerberosPrincipal="hdfs/namenode@EXAMPLE.COM",
-            KerberosKeytab=cls.hdfs_keytab.encode(), KerberosKrb5Conf=cls.hdfs_krb5.encode(),
-            QopConfiguration={"RpcProtection": "PRIVACY", "DataTransferProtection": "PRIVACY"},
-            KmsKeyProviderUri="kms://http@kms.example.com:9600/kms",
-            AgentArns=[agent])["LocationArn"]
-        cls.hdfs_simple = c.create_location_hdfs(
-            NameNodes=[{"Hostname": f"nn2.{TOKEN}.example.com", "Port": 9000}],
-            Subdirectory="/simple", AuthenticationType="SIMPLE", SimpleUser="hadoop",
-            BlockSize=67108864, ReplicationFactor=2, AgentArns=[agent])["LocationArn"]
-        base = oracle.make_scratch(control.ClassCleanups(cls))
-        cls.local_path = os.path.join(base, TOKEN, "local")
-        os.makedirs(cls.local_path)
-        cls.local_arn = CTL.create_location_local(cls.local_path)
-        cls.t_after = int(time.time())
-        cls.mine = {"NFS": [cls.nfs], "SMB": [cls.smb, cls.smb_kerberos],
-                    "OBJECT_STORAGE": [cls.obj], "AZURE_BLOB": [cls.azure],
-                    "HDFS": [cls.hdfs, cls.hdfs_simple], "LOCAL": [cls.local_arn]}
-        cls.all_mine = {a for v in cls.mine.values() for a in v}
+        for k, v in vars(create_every_type(control.ClassCleanups(cls), TOKEN)).items():
+            setattr(cls, k, v)
 
     def assertCreationTime(self, d):
         t = epoch(d["CreationTime"])
@@ -529,14 +541,18 @@ class Locations(ApiCase):
         self.assertInvalid(self.c.list_locations,
                            Filters=[self.f("LocationId", "Equals", self.nfs)])
 
-    # Deletion (last: z) -------------------------------------------------
+    # Deletion (its own locations: the other tests keep theirs) ---------
 
-    def test_z_delete_locations(self):
+    def test_delete_locations(self):
+        token = "ctldel" + uuid.uuid4().hex[:8]
+        own = create_every_type(self, token)
         describe = {"NFS": self.c.describe_location_nfs, "SMB": self.c.describe_location_smb,
                     "OBJECT_STORAGE": self.c.describe_location_object_storage,
                     "AZURE_BLOB": self.c.describe_location_azure_blob,
                     "HDFS": self.c.describe_location_hdfs}
-        for typ, arns in self.mine.items():
+        self.assertEqual(set(self.listed(self.f("LocationUri", "Contains", token))),
+                         own.all_mine)
+        for typ, arns in own.mine.items():
             for arn in arns:
                 with self.subTest(type=typ, arn=arn):
                     self.c.delete_location(LocationArn=arn)
@@ -548,9 +564,12 @@ class Locations(ApiCase):
                         self.assertInvalid(describe[typ], LocationArn=arn,
                                            words=(arn, "not found"))
                     self.assertInvalid(self.c.delete_location, LocationArn=arn, words=(arn,))
-        self.assertEqual(self.listed(self.f("LocationUri", "Contains", TOKEN)), {})
+        self.assertEqual(self.listed(self.f("LocationUri", "Contains", token)), {})
         # Their tags went with them.
-        self.assertInvalid(self.c.list_tags_for_resource, ResourceArn=self.nfs)
+        self.assertInvalid(self.c.list_tags_for_resource, ResourceArn=own.nfs)
+        # The class's locations are all still there.
+        self.assertEqual(set(self.listed(self.f("LocationUri", "Contains", TOKEN))),
+                         self.all_mine)
 
 
 # --------------------------------------------------------------------------
@@ -804,19 +823,29 @@ class Executions(ApiCase):
 # Secrets, and the model
 
 
-class ZYSecretsNeverLeave(unittest.TestCase):
+class SecretsNeverLeave(ApiCase):
     """No secret given to a location (raw, or base64 as a blob travels) in
     any response this module received, in the server's log, or unsealed in
-    its data directory (the database, its journal)."""
+    its data directory (the database, its journal). The class makes its own
+    locations with secrets (and describes and lists them); whatever else the
+    module did before is checked too."""
 
-    def setUp(self):
-        if not SECRETS:
-            self.skipTest("no secrets were given (Locations did not run)")
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.token = "ctlsec" + uuid.uuid4().hex[:8]
+        own = create_every_type(control.ClassCleanups(cls), cls.token)
+        c = CTL.client()
+        c.describe_location_smb(LocationArn=own.smb)
+        c.describe_location_smb(LocationArn=own.smb_kerberos)
+        c.describe_location_object_storage(LocationArn=own.obj)
+        c.describe_location_azure_blob(LocationArn=own.azure)
+        c.describe_location_hdfs(LocationArn=own.hdfs)
+        c.list_locations()
 
     def test_not_in_any_response(self):
         with control._RESPONSES_LOCK:
             responses = list(control.RESPONSES)
-        self.assertTrue(responses)
         ops = {r["operation"] for r in responses}
         for op in ("DescribeLocationSmb", "DescribeLocationHdfs", "ListLocations"):
             self.assertIn(op, ops)
@@ -849,27 +878,39 @@ class ZYSecretsNeverLeave(unittest.TestCase):
         self.assertIn("state.db", checked)
 
 
-class ZZResponsesMatchModel(control.ModelConformance):
-    """Every response the tests above received, against botocore's model."""
+# --------------------------------------------------------------------------
+# Every operation, once every test ran (whatever the order)
 
-    def test_every_operation_was_seen(self):
-        with control._RESPONSES_LOCK:
-            seen = {r["operation"] for r in control.RESPONSES if r["status"] == 200}
-        if RAN != CLASSES:
-            self.skipTest(f"only {sorted(RAN)} of {sorted(CLASSES)} ran")
-        wanted = {"UpdateAgent", "ListAgents", "DeleteAgent", "DescribeAgent",
-                  "CreateLocationNfs", "DescribeLocationNfs", "UpdateLocationNfs",
-                  "CreateLocationSmb", "DescribeLocationSmb", "UpdateLocationSmb",
-                  "CreateLocationObjectStorage", "DescribeLocationObjectStorage",
-                  "UpdateLocationObjectStorage", "CreateLocationAzureBlob",
-                  "DescribeLocationAzureBlob", "UpdateLocationAzureBlob",
-                  "CreateLocationHdfs", "DescribeLocationHdfs", "UpdateLocationHdfs",
-                  "CreateLocationLocal", "DescribeLocationLocal", "UpdateLocationLocal",
-                  "ListLocations", "DeleteLocation", "CreateTask", "UpdateTask",
-                  "DescribeTask", "ListTasks", "DeleteTask", "TagResource", "UntagResource",
-                  "ListTagsForResource", "StartTaskExecution", "DescribeTaskExecution",
-                  "ListTaskExecutions"}
-        self.assertEqual(wanted - seen, set())
+
+EVERY_OPERATION = {
+    "UpdateAgent", "ListAgents", "DeleteAgent", "DescribeAgent",
+    "CreateLocationNfs", "DescribeLocationNfs", "UpdateLocationNfs",
+    "CreateLocationSmb", "DescribeLocationSmb", "UpdateLocationSmb",
+    "CreateLocationObjectStorage", "DescribeLocationObjectStorage",
+    "UpdateLocationObjectStorage", "CreateLocationAzureBlob",
+    "DescribeLocationAzureBlob", "UpdateLocationAzureBlob",
+    "CreateLocationHdfs", "DescribeLocationHdfs", "UpdateLocationHdfs",
+    "CreateLocationLocal", "DescribeLocationLocal", "UpdateLocationLocal",
+    "ListLocations", "DeleteLocation", "CreateTask", "UpdateTask",
+    "DescribeTask", "ListTasks", "DeleteTask", "TagResource", "UntagResource",
+    "ListTagsForResource", "StartTaskExecution", "DescribeTaskExecution",
+    "ListTaskExecutions"}
+
+
+def tearDownModule():
+    """When every test of the module ran (in any order; not for a selection),
+    together they drove every operation above to a 200. (Each response was
+    checked against botocore's model as it arrived.)"""
+    loader = unittest.TestLoader()
+    every = {f"{__name__}.{cls.__name__}.{name}"
+             for cls in ApiCase.__subclasses__() for name in loader.getTestCaseNames(cls)}
+    if not every <= RAN:
+        return
+    with control._RESPONSES_LOCK:
+        seen = {r["operation"] for r in control.RESPONSES if r["status"] == 200}
+    missing = EVERY_OPERATION - seen
+    if missing:
+        raise AssertionError(f"the module's tests never drove {sorted(missing)} to a 200")
 
 
 if __name__ == "__main__":

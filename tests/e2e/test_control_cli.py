@@ -345,10 +345,6 @@ class Authentication(CliCase):
         self.assertNotEqual(status, 200)
 
 
-class ZZResponsesMatchModel(control.ModelConformance):
-    """Every response the tests above received (boto3 and raw), against
-    botocore's model."""
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -387,7 +387,7 @@ class Bandwidth(ControlCase):
         t_end = time.monotonic() + 3.5
         while time.monotonic() < t_end:
             samples.append((time.monotonic(), CTL.describe_execution(arn)["BytesTransferred"]))
-            time.sleep(0.25)
+            time.sleep(0.25)  # the sampling period of the measurement (not a wait)
         (ta, ba), (tb, bb) = samples[0], samples[-1]
         slow_rate = (bb - ba) / (tb - ta)
         self.assertLess(slow_rate, slow * 1.6, f"limit {slow} B/s, measured {slow_rate:.0f}")
@@ -721,8 +721,11 @@ class ServerRestart(ControlCase):
         arn = self.start(task)
         CTL.wait_execution(arn, ("TRANSFERRING",), timeout=30, interval=0.1)
         before = CTL.connections(CTL.agent)
+        failed = CTL.failed_syncs(CTL.agent)
         CTL.server.stop()
-        time.sleep(1.5)  # the agent goes on copying, and retries its syncs
+        # The agent goes on copying, and retries its syncs: once it said so,
+        # the server comes back.
+        CTL.wait_failed_sync(CTL.agent, failed)
         CTL.server.start()
         CTL.wait_reconnected(CTL.agent, before)
         d = CTL.wait_execution(arn, timeout=60)
@@ -743,8 +746,9 @@ class ServerRestart(ControlCase):
         arn = self.start(task)
         CTL.wait_execution(arn, ("TRANSFERRING",), timeout=30, interval=0.1)
         before = CTL.connections(CTL.agent)
+        failed = CTL.failed_syncs(CTL.agent)
         CTL.server.kill()
-        time.sleep(1.0)
+        CTL.wait_failed_sync(CTL.agent, failed)
         CTL.server.start()
         CTL.wait_reconnected(CTL.agent, before)
         d = CTL.wait_execution(arn, timeout=60)
@@ -784,9 +788,6 @@ class TaskReports(ControlCase):
         paths = sorted(r["RelativePath"] for r in transferred["Transferred"])
         self.assertEqual(len([p for p in paths if p != "/"]), st["files"], paths)
 
-
-class ZZResponsesMatchModel(control.ModelConformance):
-    """Every response the tests above received, against botocore's model."""
 
 
 if __name__ == "__main__":

@@ -30,13 +30,7 @@ class Unprivileged(FerryTestCase):
     """Permission errors need a user chmod applies to: run ferry as nobody."""
 
     def setUp(self):
-        self.prefix = oracle.unprivileged_prefix()
-        if self.prefix is None:
-            self.skipTest("cannot run as an unprivileged user (no setpriv/runuser)")
-        check = subprocess.run(self.prefix + oracle.ferry_cmd() + ["--version"],
-                               capture_output=True, timeout=30)
-        if check.returncode != 0:
-            self.skipTest("the ferry binary is not executable by nobody")
+        self.nobody = oracle.as_nobody()  # fails, never skips, when it cannot
         self.base = self.scratch()
         os.chmod(self.base, 0o755)
         self.src = os.path.join(self.base, "src")
@@ -62,7 +56,7 @@ class Unprivileged(FerryTestCase):
         self.give_to_nobody()
         with oracle.keep_dir_mtime(self.src):
             os.chmod(locked, 0)
-        r = sync(self.src, self.dst, "--log-file", self.log, prefix=self.prefix)
+        r = sync(self.src, self.dst, "--log-file", self.log, **self.nobody)
         return r, oracle.tree_stats(self.src)
 
     def test_unreadable_file_is_skipped_and_logged(self):
@@ -99,7 +93,7 @@ class Unprivileged(FerryTestCase):
         self.give_to_nobody()
         os.chmod(os.path.join(self.src, "locked"), 0)
         r = sync(self.src, self.dst, "--verify-mode", "ONLY_FILES_TRANSFERRED",
-                 prefix=self.prefix)
+                 **self.nobody)
         self.assertEqual(r.rc, 1, r.describe())
         self.assertEqual(r["Status"], "ERROR")
         self.assertEqual(r["FilesFailed.Transfer"], 1)
@@ -112,7 +106,7 @@ class Unprivileged(FerryTestCase):
         self.give_to_nobody()
         with oracle.keep_dir_mtime(self.src):
             os.chmod(os.path.join(self.src, "locked"), 0)
-        r = sync(self.src, self.dst, "--log-file", self.log, prefix=self.prefix)
+        r = sync(self.src, self.dst, "--log-file", self.log, **self.nobody)
         self.assertEqual(r.rc, 1, r.describe())
         self.assertEqual(r["Status"], "ERROR")
         self.assertEqual(r["FoldersFailed.List"], 1)
@@ -130,10 +124,10 @@ class Unprivileged(FerryTestCase):
         oracle.make_flat_tree(os.path.join(self.src, "locked"), 2, 100)
         oracle.make_flat_tree(os.path.join(self.src, "ok"), 2, 100)
         self.give_to_nobody()
-        self.assertSuccess(sync(self.src, self.dst, prefix=self.prefix))
+        self.assertSuccess(sync(self.src, self.dst, **self.nobody))
         with oracle.keep_dir_mtime(self.src):
             os.chmod(os.path.join(self.src, "locked"), 0)
-        r = sync(self.src, self.dst, "--preserve-deleted-files", "REMOVE", prefix=self.prefix)
+        r = sync(self.src, self.dst, "--preserve-deleted-files", "REMOVE", **self.nobody)
         self.assertEqual(r.rc, 1, r.describe())
         self.assertEqual(r["FilesDeleted"], 0)
         os.chmod(os.path.join(self.dst, "locked"), 0o700)  # it may carry the source's 000
@@ -146,7 +140,7 @@ class Unprivileged(FerryTestCase):
         ro = os.path.join(self.base, "readonly")
         os.mkdir(ro)
         os.chmod(ro, 0o555)  # nobody (ferry's user) cannot create anything in it
-        r = sync(self.src, os.path.join(ro, "dst"), prefix=self.prefix)
+        r = sync(self.src, os.path.join(ro, "dst"), **self.nobody)
         self.assertEqual(r.rc, 1, r.describe())
         self.assertIn("ferry sync: destination", r.stderr)
         self.assertEqual(os.listdir(ro), [])
@@ -160,14 +154,14 @@ class Unprivileged(FerryTestCase):
         oracle.write_file(os.path.join(self.src, "ro", "old"), b"old")
         self.give_to_nobody()
         os.chmod(os.path.join(self.src, "ro"), 0o555)
-        self.assertSuccess(sync(self.src, self.dst, prefix=self.prefix))
+        self.assertSuccess(sync(self.src, self.dst, **self.nobody))
         os.chmod(os.path.join(self.src, "ro"), 0o755)
         oracle.write_file(os.path.join(self.src, "ro", "new"), b"new")
         oracle.write_file(os.path.join(self.src, "ro", "old"), b"changed",
                           mtime_ns=1_700_000_000_000_000_000)
         self.give_to_nobody()
         os.chmod(os.path.join(self.src, "ro"), 0o555)
-        r = sync(self.src, self.dst, prefix=self.prefix)
+        r = sync(self.src, self.dst, **self.nobody)
         self.assertSuccess(r)
         self.assertTreesEqual(self.src, self.dst)
 
@@ -286,7 +280,12 @@ class SourceChangingDuringTransfer(FerryTestCase):
             oracle.ferry_cmd() + ["sync", src, dst, "--json", "--threads", "3",
                                   "--bytes-per-second", str(2 * 1024 * 1024)],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(0.7)
+        # Until the transfer is under way: it has read 1 MiB of the 6 (at 2 MB/s).
+
+        def reading():
+            io = oracle.proc_io(proc.pid)
+            return proc.poll() is not None or (io is not None and io["rchar"] >= 1024 * 1024)
+        oracle.wait_for(reading, 30, 0.02, "ferry to read the first MiB")
         running = proc.poll() is None
         with open(os.path.join(src, "f0000"), "ab") as f:
             f.write(os.urandom(100))
@@ -294,7 +293,7 @@ class SourceChangingDuringTransfer(FerryTestCase):
             f.write(os.urandom(1024 * 1024))
         with open(os.path.join(src, "f0002"), "r+b") as f:
             f.truncate(1024 * 1024)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=oracle.scaled(60))
         self.assertTrue(running, "the transfer ended before the files changed")
         j = json.loads(out)
         diffs = oracle.compare_trees(src, dst)
@@ -303,7 +302,7 @@ class SourceChangingDuringTransfer(FerryTestCase):
             self.assertEqual(diffs, [], "SUCCESS reported, but the copy is not exact:\n"
                              + "\n".join(diffs))
         else:
-            self.assertEqual(proc.returncode, 1, err)
+            self.assertEqual(proc.returncode, 1, oracle.describe_output("stderr", err))
             self.assertEqual(j["Status"], "ERROR")
             self.assertNotEqual(j["Result"].get("ErrorDetail", ""), "")
         self.assertEqual(temp_leftovers(dst), [])
@@ -332,13 +331,17 @@ class Cancellation(FerryTestCase):
                                 stderr=subprocess.PIPE, text=True)
 
     def wait_for_progress(self, proc, dst):
-        """Until something is at the destination (or 3 s)."""
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and proc.poll() is None:
-            if os.path.isdir(dst) and any(True for _ in oracle.walk(dst) if _):
-                break
-            time.sleep(0.05)
-        time.sleep(0.8)  # some files done, others in flight
+        """Until some files are done (under their final names) and others in
+        flight (the run goes on), or ferry ended."""
+        def files_done():
+            if proc.poll() is not None:
+                return True
+            if not os.path.isdir(dst):
+                return False
+            return any(stat.S_ISREG(st.st_mode)
+                       and not os.path.basename(rel).startswith(b".ferry-tmp-")
+                       for rel, st in oracle.walk(dst).items())
+        oracle.wait_for(files_done, 30, 0.02, f"a file transferred to {dst}")
 
     def assertNoPartialFiles(self, src, dst):
         s, d = os.fsencode(src), os.fsencode(dst)
@@ -361,14 +364,14 @@ class Cancellation(FerryTestCase):
         self.assertIsNone(proc.poll(), "finished before it could be cancelled")
         sent = time.monotonic()
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=oracle.scaled(60))
         stopped_after = time.monotonic() - sent
-        self.assertEqual(proc.returncode, 1, err)
+        self.assertEqual(proc.returncode, 1, oracle.describe_output("stderr", err))
         j = json.loads(out)
         self.assertEqual(j["Status"], "ERROR")
         self.assertEqual(j["Result"]["ErrorCode"], "OperationCanceled")
         self.assertLess(j["FilesTransferred"], self.TOTAL_FILES)
-        self.assertLess(stopped_after, 10, "cancellation took too long")
+        self.assertLess(stopped_after, oracle.scaled(10), "cancellation took too long")
         self.assertEqual(temp_leftovers(dst), [])
         present = self.assertNoPartialFiles(src, dst)
         self.assertLess(present, self.TOTAL_FILES)

@@ -7,7 +7,7 @@ rebuilds the curve from the TRANSFER log's per-file timestamps. Every 10-second
 window must average within 10% of the limit, and the whole transfer must take
 within 10% of bytes / limit.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_rate
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_rate_limit
 """
 
 import bisect
@@ -71,13 +71,13 @@ class BytesPerSecond(FerryTestCase):
             now = time.monotonic()
             if io is not None and proc.poll() is None:
                 io_samples.append((now, io["wchar"]))
-            time.sleep(0.05)
-            if now - started > 40:
+            time.sleep(0.05)  # the sampling period of the measurement (not a wait)
+            if now - started > oracle.scaled(40):
                 proc.kill()
                 break
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=oracle.scaled(30))
         wall = time.monotonic() - started
-        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(proc.returncode, 0, oracle.describe_output("stderr", err))
         result = json.loads(out)
         self.assertEqual(result["Status"], "SUCCESS")
         self.assertEqual(result["Options"]["BytesPerSecond"], LIMIT)

@@ -6,7 +6,7 @@ holes), then synced again with nothing to do.
 `rsync -aHAX` is not the judge: it misses FIFO and device times and fills
 holes without -S.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_special_tree
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_special_tree
 """
 
 import os

@@ -7,9 +7,9 @@ written during the transfer is an inconsistency at verification; the next run
 gets its final version). A file another process holds open with locks is
 copied like any other (DataSync copies open files; Linux locks are advisory).
 Unreadable files: see test_sync_errors.Unprivileged and
-test_issue3_reports.ErrorsOnly.
+test_sync_task_reports.ErrorsOnly.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_changing
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_changing_files
 """
 
 import fcntl
@@ -46,13 +46,13 @@ class Writer(threading.Thread):
             while not self.stop.is_set():
                 os.pwrite(fd, rng.randbytes(4096), rng.randrange(0, HOT_SIZE - 4096))
                 self.writes += 1
-                time.sleep(0.003)
+                time.sleep(0.003)  # the pace of the rewrites (a timing under test)
         finally:
             os.close(fd)
 
     def __enter__(self):
         self.start()
-        time.sleep(0.05)
+        oracle.wait_for(lambda: self.writes > 0, 10, 0.005, "the writer thread's first write")
         return self
 
     def __exit__(self, *exc):

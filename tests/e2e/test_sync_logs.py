@@ -9,7 +9,7 @@ mtime) is caught by point-in-time verification and logged as DataSync does:
 ("type=R mode=0644 uid=.. gid=.. size=.. atime=s/ns mtime=s/ns extAttrsHash=..")
 and srcHash/dstHash, on stderr and as JSON fields.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_logs
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_logs
 """
 
 import collections

@@ -4,7 +4,7 @@ folders deep are transferred exactly, and every one of them appears escaped
 (one record per line, valid JSON, valid UTF-8) in the TRANSFER log and in the
 STANDARD task report.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_names
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_names
 """
 
 import json

@@ -10,7 +10,7 @@ absent; the run that finally completes transfers exactly what the oracle finds
 missing or different, and ends SUCCESS. (test_sync_errors.Cancellation has the
 basic single-signal versions.)
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_interrupts
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_interrupts
 """
 
 import json
@@ -51,11 +51,28 @@ class Interrupts(FerryTestCase):
         self.dst = os.path.join(self.base, "dst")
         self.stats = build(self.src)
 
-    def start(self, *extra, rate=16 * MiB):
+    def start(self, *extra, rate=16 * MiB, stderr=subprocess.PIPE):
         cmd = oracle.ferry_cmd() + ["sync", self.src, self.dst, "--json", "--threads", "2",
                                     "--bytes-per-second", str(rate), *extra]
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=stderr, text=True)
+
+    @staticmethod
+    def wait_read(proc, nbytes, interval=0.02):
+        """Until ferry has read nbytes (/proc/PID/io rchar) or ended; returns
+        what it had read."""
+        read = [0]
+
+        def enough():
+            if proc.poll() is not None:
+                return True
+            io = oracle.proc_io(proc.pid)
+            if io is not None:
+                read[0] = io["rchar"]
+            return read[0] >= nbytes
+        oracle.wait_for(enough, 60, interval, f"ferry to read {nbytes} bytes",
+                        lambda: f"it read {read[0]}")
+        return read[0]
 
     def check_destination(self, context):
         """Every regular file under a final name equals its source; any other
@@ -85,17 +102,12 @@ class Interrupts(FerryTestCase):
         log = os.path.join(self.base, "log.jsonl")
         reports = os.path.join(self.base, "reports")
         proc = self.start("--log-file", log, "--task-report-dir", reports, rate=4 * MiB)
-        # Until the first large file is half way (it is in flight), at most 3 s.
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and proc.poll() is None:
-            io = oracle.proc_io(proc.pid)
-            if io and io["rchar"] > 2 * MiB:
-                break
-            time.sleep(0.02)
+        # Until the first large file is half way (it is in flight).
+        self.wait_read(proc, 2 * MiB)
         self.assertIsNone(proc.poll(), "finished before it could be interrupted")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        self.assertEqual(proc.returncode, 1, err)
+        out, err = proc.communicate(timeout=oracle.scaled(30))
+        self.assertEqual(proc.returncode, 1, oracle.describe_output("stderr", err))
         self.assertIn("cancelling", err)
         r = json.loads(out)
         self.assertEqual(r["Status"], "ERROR")
@@ -122,20 +134,24 @@ class Interrupts(FerryTestCase):
         self.assertTreesEqual(self.src, self.dst)
 
     def test_second_sigint_aborts_at_once_without_partial_files(self):
-        proc = self.start(rate=4 * MiB)
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and proc.poll() is None:
-            io = oracle.proc_io(proc.pid)
-            if io and io["rchar"] > 3 * MiB:
-                break
-            time.sleep(0.02)
+        err_path = os.path.join(self.base, "stderr.txt")
+        with open(err_path, "wb") as err_file:
+            proc = self.start(rate=4 * MiB, stderr=err_file)
+        self.wait_read(proc, 3 * MiB)
         self.assertIsNone(proc.poll(), "finished before it could be interrupted")
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.01)
+        # The second SIGINT once ferry has handled the first (it says
+        # "cancelling"): two signals sent at once may arrive as one.
+
+        def first_handled():
+            with open(err_path, "rb") as f:
+                return proc.poll() is not None or b"cancelling" in f.read()
+        oracle.wait_for(first_handled, 10, 0.002, "ferry to say it is cancelling",
+                        lambda: open(err_path, "rb").read().decode("utf-8", "replace"))
         proc.send_signal(signal.SIGINT)
         sent = time.monotonic()
-        proc.communicate(timeout=30)
-        self.assertLess(time.monotonic() - sent, 2)
+        proc.communicate(timeout=oracle.scaled(30))
+        self.assertLess(time.monotonic() - sent, oracle.scaled(2), "the second SIGINT did not abort at once")
         self.assertEqual(proc.returncode, 130)
         present, _ = self.check_destination("after two SIGINTs")
         self.assertLess(present, self.stats["files"])
@@ -165,19 +181,11 @@ class Interrupts(FerryTestCase):
             target = 0 if n == 0 else int(rng.uniform(0.1, 0.9) * remaining)
             context = f"seed {seed}, kill #{n + 1} after {target} bytes read ({history})"
             proc = self.start(rate=8 * MiB)
-            deadline = time.monotonic() + 10
-            read = 0
-            while proc.poll() is None and time.monotonic() < deadline:
-                io = oracle.proc_io(proc.pid)
-                if io is not None:
-                    read = io["rchar"]
-                    if read >= target:
-                        break
-                time.sleep(0.005)
+            read = self.wait_read(proc, target, interval=0.005)
             if proc.poll() is None:
                 proc.kill()
                 landed += 1
-            proc.communicate(timeout=30)
+            proc.communicate(timeout=oracle.scaled(30))
             present, temps = self.check_destination(context)
             history.append((read, present, len(temps)))
         self.assertGreaterEqual(landed, 3, f"seed {seed}: only {landed} kills hit a running "

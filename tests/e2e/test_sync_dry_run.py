@@ -8,7 +8,7 @@ parents. --max-delete: the refusal is said on stderr and in the summary,
 folders count with their contents, 0 means no deletion at all, and a dry run
 says when the real run would refuse.
 
-Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_issue3_dryrun
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_sync_dry_run
 """
 
 import os
