@@ -41,6 +41,13 @@ for group in "${@:-all}"; do
   esac
 done
 
+# The DataSync clients the control-plane tests drive: Debian's, unless the
+# python3 on PATH already has boto3 and an aws CLI is there.
+if [[ " $* " =~ " test " || " $* " =~ " all " || $# -eq 0 ]]; then
+  python3 -c 'import boto3' 2>/dev/null || packages+=(python3-boto3)
+  command -v aws >/dev/null 2>&1 || packages+=(awscli)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
