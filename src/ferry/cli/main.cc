@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "ferry/base/version.h"
@@ -37,11 +38,20 @@ int main(int argc, char** argv) {
   ferry::AddAgentCommand(app, agent_args);
   ferry::ServerArgs server_args;
   ferry::AddServerCommand(app, server_args);
+  // The API client commands come from the DataSync model, parsed on first
+  // use: `ferry sync`, `checksum`, `agent` and `server` start without it.
   ferry::ApiCommandArgs api_args;
   ferry::ApiCommandHooks api_hooks;
-  ferry::AddApiCommands(app, ferry::ApiModel::DataSync(), api_args);
   ferry::StartWaitArgs start_wait_args;
-  ferry::AddStartWait(api_args, api_hooks, start_wait_args);
+  const bool engine_command =
+      argc > 1 && (std::strcmp(argv[1], "sync") == 0 ||
+                   std::strcmp(argv[1], "checksum") == 0 ||
+                   std::strcmp(argv[1], "agent") == 0 ||
+                   std::strcmp(argv[1], "server") == 0);
+  if (!engine_command) {
+    ferry::AddApiCommands(app, ferry::ApiModel::DataSync(), api_args);
+    ferry::AddStartWait(api_args, api_hooks, start_wait_args);
+  }
 
   try {
     app.parse(argc, argv);
