@@ -122,7 +122,9 @@ Status FileDigestBuilder::AddBlock(uint64_t index,
     return Status::Internal("block index beyond the file's end");
   }
   if (algo_ == DigestAlgorithm::kSha256) {
+    ++waiting_;
     cv_.wait(lock, [&] { return aborted_ || next_index_ == index; });
+    --waiting_;
     if (aborted_) return Status::Cancelled("file digest aborted");
     EVP_DigestUpdate(state_->sha, data.data(), data.size());
     ++next_index_;
@@ -143,6 +145,11 @@ Status FileDigestBuilder::AddBlock(uint64_t index,
     ++next_index_;
   }
   return Status::Ok();
+}
+
+int FileDigestBuilder::waiting() const {
+  std::lock_guard lock(mu_);
+  return waiting_;
 }
 
 void FileDigestBuilder::Abort() {

@@ -81,15 +81,19 @@ class FileDigestBuilder {
   Result<Digest> Finish();
 
   uint64_t block_count() const { return block_count_; }
+  // How many AddBlock calls wait for earlier blocks now (SHA-256): tests use
+  // it to know a caller is blocked rather than hoping it got there.
+  int waiting() const;
 
  private:
   void FoldLeafLocked(const BlockChecksum& checksum);
 
   const DigestAlgorithm algo_;
   const uint64_t block_count_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   uint64_t next_index_ = 0;
+  int waiting_ = 0;
   bool aborted_ = false;
   BlockChecksum single_leaf_;
   std::map<uint64_t, BlockChecksum> out_of_order_;

@@ -209,20 +209,37 @@ TEST(FileDigestBuilderTest, XxhFromConcurrentWorkers) {
   EXPECT_EQ(d->Hex(), TreeXxhHex(data));
 }
 
+// Waits (at most 30 s) until `n` AddBlock calls of `b` are blocked.
+::testing::AssertionResult WaitForWaiters(const FileDigestBuilder& b, int n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (b.waiting() < n) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return ::testing::AssertionFailure()
+             << b.waiting() << " callers wait, expected " << n;
+    }
+    std::this_thread::yield();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST(FileDigestBuilderTest, Sha256WaitsForEarlierBlocks) {
   std::vector<std::byte> data = Bytes(6 * kBlockSize + 9, 29);
   FileDigestBuilder b(DigestAlgorithm::kSha256, data.size());
   {
-    // Start the later blocks first: each waits for its predecessors.
+    // Blocks 6..1 first: each must wait for its predecessors, so all six
+    // are blocked until block 0 arrives.
     std::vector<std::jthread> workers;
-    for (int64_t i = 6; i >= 0; --i) {
+    for (int64_t i = 6; i >= 1; --i) {
       workers.emplace_back([&, i] {
         auto block = Block(data, i);
         EXPECT_TRUE(b.AddBlock(i, ComputeBlockChecksum(block), block).ok());
       });
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
+    ASSERT_TRUE(WaitForWaiters(b, 6));
+    auto block0 = Block(data, 0);
+    EXPECT_TRUE(b.AddBlock(0, ComputeBlockChecksum(block0), block0).ok());
   }
+  EXPECT_EQ(b.waiting(), 0);
   auto d = b.Finish();
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->Hex(), Sha256Hex(data));
@@ -238,8 +255,8 @@ TEST(FileDigestBuilderTest, AbortWakesAWaiter) {
     waited = b.AddBlock(1, ComputeBlockChecksum(block), block);
     returned = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_FALSE(returned.load()) << "block 1 did not wait for block 0";
+  ASSERT_TRUE(WaitForWaiters(b, 1)) << "block 1 did not wait for block 0";
+  EXPECT_FALSE(returned.load());
   b.Abort();
   t.join();
   EXPECT_TRUE(waited.IsCancelled()) << waited.ToString();
