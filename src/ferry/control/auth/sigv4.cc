@@ -133,8 +133,11 @@ std::optional<std::chrono::system_clock::time_point> ParseAmzDate(
   };
   int year = number(0, 4), month = number(4, 2), day = number(6, 2);
   int hour = number(9, 2), minute = number(11, 2), second = number(13, 2);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour < 0 ||
-      hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
+  // A system_clock time point (int64 nanoseconds) ends in 2262: later years
+  // would overflow it, and no request can be signed that far ahead anyway.
+  if (year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 ||
+      hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
+      second > 60) {
     return std::nullopt;
   }
   std::chrono::year_month_day ymd{

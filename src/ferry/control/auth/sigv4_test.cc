@@ -158,6 +158,11 @@ TEST(SigV4Test, CanonicalPieces) {
   EXPECT_FALSE(sigv4::ParseAmzDate("2015-08-30T12:36:00Z"));
   EXPECT_FALSE(sigv4::ParseAmzDate("20150230T123600Z"));  // 30 February
   EXPECT_FALSE(sigv4::ParseAmzDate("20150830T123600"));
+  // Past what a nanosecond time point holds (found by fuzz_sigv4): refused,
+  // not overflowed.
+  EXPECT_FALSE(sigv4::ParseAmzDate("40480202T000000Z"));
+  EXPECT_FALSE(sigv4::ParseAmzDate("99991231T235959Z"));
+  EXPECT_TRUE(sigv4::ParseAmzDate("22001231T235959Z"));
 }
 
 SignableRequest DataSyncRequest() {
