@@ -38,9 +38,6 @@ uint64_t RetryJitter();
 
 // Called before each backoff sleep: the failure, the attempt that failed
 // (1-based) and the delay before the next one.
-using RetryObserver = std::function<void(const Status& failure, int attempt,
-                                         Clock::duration delay)>;
-
 namespace retry_internal {
 inline const Status& StatusOf(const Status& s) { return s; }
 template <typename T>
@@ -52,10 +49,12 @@ const Status& StatusOf(const Result<T>& r) {
 // Calls `op` (returning Status or Result<T>) until it succeeds, fails with a
 // non-retryable status, policy.max_attempts are used up, or `stop` is
 // requested during a backoff; returns the last outcome.
-template <typename Op>
+// `on_retry(failure, attempt, delay)` is called before each wait. It is a
+// template parameter, not a std::function: Retry wraps every block read and
+// write, and must cost nothing when the first attempt succeeds.
+template <typename Op, typename OnRetry>
 auto Retry(const RetryPolicy& policy, Clock* clock, const std::stop_token& stop,
-           Op&& op, const RetryObserver& on_retry = nullptr)
-    -> std::invoke_result_t<Op&> {
+           Op&& op, OnRetry&& on_retry) -> std::invoke_result_t<Op&> {
   const int attempts = std::max(1, policy.max_attempts);
   for (int attempt = 1;; ++attempt) {
     auto outcome = op();
@@ -63,9 +62,16 @@ auto Retry(const RetryPolicy& policy, Clock* clock, const std::stop_token& stop,
     if (st.ok() || !st.retryable() || attempt >= attempts) return outcome;
     const Clock::duration delay = policy.Backoff(
         attempt, policy.jitter ? policy.jitter() : RetryJitter());
-    if (on_retry) on_retry(st, attempt, delay);
+    on_retry(st, attempt, delay);
     if (!clock->SleepFor(delay, stop)) return outcome;
   }
+}
+
+template <typename Op>
+auto Retry(const RetryPolicy& policy, Clock* clock, const std::stop_token& stop,
+           Op&& op) -> std::invoke_result_t<Op&> {
+  return Retry(policy, clock, stop, std::forward<Op>(op),
+               [](const Status&, int, Clock::duration) {});
 }
 
 }  // namespace ferry
