@@ -14,6 +14,11 @@ std::string_view ContentDifference(const Entry& src, const Entry& dst,
   switch (src.kind) {
     case EntryKind::kFile:
       if (src.size != dst.size) return "size differs";
+      if (!src.digest.empty() && !dst.digest.empty() &&
+          src.digest.algorithm == dst.digest.algorithm &&
+          !(src.digest == dst.digest)) {
+        return "content differs";
+      }
       if (options.hard_links && src.nlink == 1 && dst.nlink > 1) {
         // One file at the source, another name of a shared file at the
         // destination: changing it in place would change the other names.

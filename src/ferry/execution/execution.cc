@@ -262,7 +262,12 @@ bool Execution::Prepare(RunState& run) {
 
   ScanOptions so;
   so.threads = config_.scan_threads;
-  if (config_.xattr_check_always) {
+  // Attribute-only changes are found by ctime only where both sides have
+  // one; elsewhere the scans read the attributes themselves.
+  const bool attrs_always = config_.xattr_check_always ||
+                            !src_->capabilities().change_time ||
+                            !dst_->capabilities().change_time;
+  if (attrs_always) {
     so.xattrs = run.xattrs;
     so.acls = run.acls;
   }
@@ -275,9 +280,16 @@ bool Execution::Prepare(RunState& run) {
   so.on_list_error = [recorder](const Entry& dir, const Status& st) {
     recorder->OnListFailed(dir, "destination", st);
   };
-  so.hide_ferry_temps = true;
   if (!config_.dry_run) {
-    so.on_ferry_temp = [this](const Entry& temp) { RemoveStaleTemp(temp); };
+    so.on_staging = [this](const Entry& staging) {
+      RemoveStaleStaging(staging);
+    };
+    Status swept = dst_->CleanupStaging(StagingCleanupNow());
+    if (!swept.ok()) {
+      log_->Write("WARN", "StaleTempNotRemoved",
+                  "Cannot clean up abandoned uploads at the destination: " +
+                      std::string(swept.message()));
+    }
   }
   run.dst_scan = std::make_unique<Scanner>(dst_.get(), so);
 
@@ -341,7 +353,7 @@ bool Execution::Prepare(RunState& run) {
   dopt.compare = run.compare;
   dopt.attributes =
       !(run.xattrs || run.acls)    ? DiffOptions::AttributeCheck::kNone
-      : config_.xattr_check_always ? DiffOptions::AttributeCheck::kAlways
+      : attrs_always               ? DiffOptions::AttributeCheck::kAlways
                                    : DiffOptions::AttributeCheck::kCtime;
   dopt.map_source = run.map_source;
   dopt.mtime_granularity_ns = run.granularity;

@@ -169,7 +169,9 @@ class Execution {
   // False (with the reason logged) when the planned deletions pass the
   // --max-delete bound.
   bool DeletesWithinBound(std::string* why) const;
-  void RemoveStaleTemp(const Entry& temp);
+  // Abandoned staging at the destination (Backend::CleanupStaging).
+  StagingCleanup StagingCleanupNow();
+  void RemoveStaleStaging(const Entry& staging);
   void Finalize(ExecutionResult* result, const PhasesRun& ran);
   void FinishReport(ExecutionResult* result);
 

@@ -1,9 +1,6 @@
 // Execution's deletions: the --max-delete bound, the deletes themselves
 // (after every copy succeeded), and stale temporary files of killed runs.
-#include <signal.h>
-
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <set>
 #include <string>
@@ -55,22 +52,25 @@ bool Execution::DeletesWithinBound(std::string* why) const {
   return true;
 }
 
-void Execution::RemoveStaleTemp(const Entry& temp) {
-  // ".ferry-tmp-<pid>-<n>": left behind by a ferry that was killed. Files of
-  // a live process (perhaps another ferry writing here) are left alone.
-  std::string_view name = temp.path.name().substr(kTempPrefix.size());
-  unsigned long pid = 0;
-  auto [ptr, ec] =
-      std::from_chars(name.data(), name.data() + name.size(), pid, 16);
-  if (ec != std::errc() || ptr == name.data() || pid == 0 || pid > 4194304)
-    return;
-  if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) return;
-  Status st = dst_->Remove(temp.path);
-  if (st.ok() || st.IsNotFound()) {
-    log_->Write(
-        "INFO", "StaleTempRemoved",
-        "Removed " + temp.path.Display() + ", left by an interrupted run",
-        {{"path", temp.path.Display()}});
+StagingCleanup Execution::StagingCleanupNow() {
+  StagingCleanup cleanup;
+  cleanup.now = std::chrono::system_clock::now();
+  cleanup.on_removed = [this](const RelPath& path, const std::string& what) {
+    log_->Write("INFO", "StaleTempRemoved",
+                "Removed " + what + " at " + path.Display() +
+                    ", left by an interrupted run",
+                {{"path", path.Display()}});
+  };
+  return cleanup;
+}
+
+void Execution::RemoveStaleStaging(const Entry& staging) {
+  Status st = dst_->CleanupStagingEntry(staging, StagingCleanupNow());
+  if (!st.ok()) {
+    log_->Write("WARN", "StaleTempNotRemoved",
+                "Cannot remove " + staging.path.Display() + ": " +
+                    std::string(st.message()),
+                {{"path", staging.path.Display()}});
   }
 }
 

@@ -69,8 +69,8 @@ void Scanner::Fill(const RelPath& dir, Listing* listing) {
   }
   listing->entries.reserve(raw.size());
   for (Entry& e : raw) {
-    if (options_.hide_ferry_temps && IsFerryTempName(e.path.name())) {
-      if (options_.on_ferry_temp) options_.on_ferry_temp(e);
+    if (e.staging()) {
+      if (options_.on_staging) options_.on_staging(e);
       continue;
     }
     FilterDecision d = options_.filter

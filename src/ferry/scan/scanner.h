@@ -47,10 +47,10 @@ struct ScanOptions {
   // Called (on the consumer's thread) for a directory that cannot be listed;
   // the directory itself is still returned, flagged kListingFailed.
   std::function<void(const Entry& dir, const Status& status)> on_list_error;
-  // Hide ferry's own temporary files (destination scans), reporting each to
-  // `on_ferry_temp` (called from listing threads) when set.
-  bool hide_ferry_temps = false;
-  std::function<void(const Entry& temp)> on_ferry_temp;
+  // Staging a destination listing shows (Entry::kStaging: ferry's own
+  // temporary files) is never returned as data; each is reported here
+  // (called from listing threads) when set.
+  std::function<void(const Entry& staging)> on_staging;
 };
 
 // Counts of what the scan saw, before the diff decides anything. Updated by

@@ -437,25 +437,37 @@ TEST(ScannerTest, StartChecksTheRoot) {
   EXPECT_EQ(Scanner(&faulty, {}).Start().code(), StatusCode::kIoError);
 }
 
-TEST(ScannerTest, TemporaryFilesAreHidden) {
-  auto store = std::make_shared<MemoryStore>();
+TEST(ScannerTest, StagingIsHiddenAndReported) {
+  testing::TempDir tmp;
   const std::string temp = std::string(kTempPrefix) + "123-4";
-  store->PutFile(temp, "partial");
-  store->PutFile("d/" + temp, "partial");
-  store->PutFile("d/real", "x");
-  store->PutFile("not" + temp, "x");
-  store->PutFile(std::string(kTempPrefix) + "notes", "x");
-  auto backend = OpenMemoryBackend(store);
-  // Destination scans hide ferry's temporary files...
-  ScanOptions hide;
-  hide.hide_ferry_temps = true;
-  Scanned s = ScanAll(backend.get(), hide);
+  std::filesystem::create_directory(tmp.Sub("d"));
+  std::ofstream(tmp.Sub(temp)) << "partial";
+  std::ofstream(tmp.Sub("d/" + temp)) << "partial";
+  std::ofstream(tmp.Sub("d/real")) << "x";
+  std::ofstream(tmp.Sub("not" + temp)) << "x";
+  std::ofstream(tmp.Sub(std::string(kTempPrefix) + "notes")) << "x";
+  // A destination's listings flag ferry's temporary files as staging: the
+  // scan hides them and hands them on...
+  PosixBackendOptions dst_options;
+  dst_options.flag_staging = true;
+  ASSERT_OK_AND_ASSIGN(auto dst, OpenPosixBackend(tmp.path(), dst_options));
+  std::mutex mu;
+  std::vector<std::string> staged;
+  ScanOptions options;
+  options.on_staging = [&](const Entry& e) {
+    std::lock_guard lock(mu);
+    staged.push_back(e.path.str());
+  };
+  Scanned s = ScanAll(dst.get(), options);
   ASSERT_OK(s.status);
   EXPECT_EQ(s.paths,
             (std::vector<std::string>{std::string(kTempPrefix) + "notes", "d",
                                       "d/real", "not" + temp}));
-  // ...source scans see everything.
-  Scanned all = ScanAll(backend.get(), {});
+  std::sort(staged.begin(), staged.end());
+  EXPECT_EQ(staged, (std::vector<std::string>{temp, "d/" + temp}));
+  // ...a source's scan sees everything as data.
+  ASSERT_OK_AND_ASSIGN(auto src, OpenPosixBackend(tmp.path()));
+  Scanned all = ScanAll(src.get(), {});
   ASSERT_OK(all.status);
   EXPECT_EQ(all.paths.size(), 6u);
 }

@@ -1,6 +1,33 @@
 #include "ferry/storage/backend.h"
 
+#include <algorithm>
+#include <string>
+
 namespace ferry {
+
+Result<uint64_t> PartSize(const Capabilities& caps, uint64_t size) {
+  if (caps.part_size_min == 0) return uint64_t{0};
+  constexpr uint64_t kMiB = 1 << 20;
+  uint64_t part = std::max(caps.part_size_min, caps.part_size_preferred);
+  part = (part + kMiB - 1) / kMiB * kMiB;
+  if (caps.max_parts > 0) {
+    const uint64_t needed = (size + caps.max_parts - 1) / caps.max_parts;
+    if (needed > part) part = (needed + kMiB - 1) / kMiB * kMiB;
+  }
+  if (caps.part_size_max > 0 && part > caps.part_size_max) {
+    return Status::InvalidArgument(
+        "a file of " + std::to_string(size) + " bytes does not fit in " +
+        std::to_string(caps.max_parts) + " parts of at most " +
+        std::to_string(caps.part_size_max) + " bytes");
+  }
+  return part;
+}
+
+Status Backend::CleanupStaging(const StagingCleanup&) { return Status::Ok(); }
+
+Status Backend::CleanupStagingEntry(const Entry&, const StagingCleanup&) {
+  return Status::Ok();
+}
 
 Result<Extent> Reader::NextData(uint64_t offset) {
   uint64_t size = entry().size;

@@ -10,7 +10,9 @@
 // consult it instead of asking what kind of backend they hold.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,6 +40,58 @@ struct Capabilities {
   bool acls = false;    // POSIX ACLs (as system.posix_acl_* attributes)
   // Listers return entries already sorted by ComparePaths.
   bool sorted_listing = false;
+
+  // Entries carry a change time (ctime) that moves whenever an item's data
+  // or metadata changes. Without one, ctime is zero and what changed is told
+  // from size, mtime, ETag and content digest alone.
+  bool change_time = true;
+  // The mtime given to Commit/SetMetadata is what a later Stat reports. An
+  // object store that can only report its own upload time says false (one
+  // that keeps the source's mtime in user metadata says true).
+  bool settable_mtime = true;
+  // Directories exist as prefixes of what lies beneath them (and, when
+  // created, as markers): MakeDirectory needs no parent, writing a file
+  // needs no parent directory, listing a missing directory lists nothing,
+  // and removing a directory removes only its marker.
+  bool implied_directories = false;
+  // Commit stores the content digest given in the metadata Entry, and Stat,
+  // List and Reader::entry() report it back (Entry::digest), so that a
+  // later run can tell content apart without reading it.
+  bool content_digests = false;
+  // Permission bits are enforced on this process, whose user id is
+  // `caller_uid` (0: root, which they do not bind). -1: the backend does
+  // not enforce them (object stores), so nothing needs to be made writable
+  // before writing into a read-only folder.
+  int64_t caller_uid = -1;
+  // Object stores take a file in parts. When part_size_min > 0, a
+  // StagedWriter of a file is written in parts of PartSize(caps, size)
+  // bytes at multiples of that size (the last part shorter), each part from
+  // its start to its end without gaps, as ferry's transfer does; parts may
+  // be written concurrently and a part may be written again from its start.
+  uint64_t part_size_min = 0;
+  uint64_t part_size_max = 0;
+  uint32_t max_parts = 0;
+  // Part size a backend prefers for throughput (0: part_size_min).
+  uint64_t part_size_preferred = 0;
+};
+
+// The part size for a file of `size` bytes: the preferred size, grown (in
+// whole MiB) until the file fits in max_parts parts. 0 when the backend takes
+// writes of any size at any offset. Error when the file cannot fit even in
+// parts of part_size_max.
+Result<uint64_t> PartSize(const Capabilities& caps, uint64_t size);
+
+// Staged writes that an interrupted run (a killed process, a lost agent, a
+// dropped connection) left behind, and when they may be removed. Staging
+// is abandoned once nobody has touched it for `max_age`; a backend that can
+// prove a writer gone sooner (posix: a staging file of this machine whose
+// process has exited) removes it sooner.
+struct StagingCleanup {
+  std::chrono::system_clock::time_point now;
+  std::chrono::seconds max_age{std::chrono::hours(24)};
+  // Called with a description of each removed item ("multipart upload of
+  // dir/a.bin started 2026-12-01T10:00:00Z"), for the execution log.
+  std::function<void(const RelPath& path, const std::string& what)> on_removed;
 };
 
 // Streams one directory's entries, in batches, in no particular order unless
@@ -149,6 +203,16 @@ class Backend {
   virtual Status RemoveTree(const RelPath& path);
   // Makes everything committed so far durable.
   virtual Status Sync() { return Status::Ok(); }
+
+  // Removes abandoned staging (see StagingCleanup) that is not found by
+  // listing: an object store's multipart uploads beneath the location. Run
+  // once per execution on the destination, before its scan. Backends whose
+  // staging shows up in listings (Entry::kStaging) return OK here.
+  virtual Status CleanupStaging(const StagingCleanup& cleanup);
+  // Removes one staging item a destination listing returned (flagged
+  // Entry::kStaging) if it is abandoned; leaves it otherwise.
+  virtual Status CleanupStagingEntry(const Entry& staging,
+                                     const StagingCleanup& cleanup);
 };
 
 }  // namespace ferry

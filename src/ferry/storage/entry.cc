@@ -62,15 +62,20 @@ bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns) {
 
 bool IsFerryTempName(std::string_view name) {
   if (name.substr(0, kTempPrefix.size()) != kTempPrefix) return false;
+  // Two or three dash-separated runs of lower-case hex digits.
   std::string_view rest = name.substr(kTempPrefix.size());
-  size_t dash = rest.find('-');
-  if (dash == 0 || dash == std::string_view::npos || dash + 1 == rest.size())
-    return false;
-  auto hex = [](std::string_view s) {
-    return s.size() <= 16 &&
-           s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-  };
-  return hex(rest.substr(0, dash)) && hex(rest.substr(dash + 1));
+  int parts = 0;
+  while (true) {
+    size_t dash = rest.find('-');
+    std::string_view part = rest.substr(0, dash);
+    if (part.empty() || part.size() > 16 ||
+        part.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+      return false;
+    ++parts;
+    if (dash == std::string_view::npos) break;
+    rest = rest.substr(dash + 1);
+  }
+  return parts == 2 || parts == 3;
 }
 
 bool XattrWanted(std::string_view name, bool xattrs, bool acls) {

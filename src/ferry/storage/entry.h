@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/base/digest.h"
 #include "ferry/base/rel_path.h"
 
 namespace ferry {
@@ -43,6 +44,10 @@ struct Entry {
     // A directory whose contents could not be listed: nothing beneath it may
     // be deleted or reported missing.
     kListingFailed = 1,
+    // Not data: a staged write (a posix temporary file) that a destination
+    // listing shows. Scans hand it to Backend::CleanupStagingEntry and never
+    // copy, compare or delete it as data.
+    kStaging = 2,
   };
 
   RelPath path;
@@ -64,10 +69,18 @@ struct Entry {
   // XattrHash() of the extended attributes (and ACLs) ferry copies, when
   // known; 0 when there are none or they were not read (scans do not).
   uint64_t xattr_hash = 0;
+  // Object stores: the object's ETag (opaque; a changed ETag is a changed
+  // object) and version id, when the store has them.
+  std::string etag;
+  std::string version;
+  // The content digest ferry stored with the file (capabilities().
+  // content_digests), or the one to store (given to Commit); empty if none.
+  Digest digest;
 
   bool is_dir() const { return kind == EntryKind::kDirectory; }
   bool is_file() const { return kind == EntryKind::kFile; }
   bool listing_failed() const { return flags & kListingFailed; }
+  bool staging() const { return flags & kStaging; }
   bool MaybeSparse() const {
     return kind == EntryKind::kFile && allocated < size;
   }
@@ -91,7 +104,8 @@ XattrList FilterXattrs(XattrList list, bool xattrs, bool acls);
 uint64_t XattrHash(const XattrList& list);
 
 // Names of the temporary files ferry writes before renaming them into place:
-// ".ferry-tmp-<pid in hex>-<counter in hex>". Destination scans hide them,
+// ".ferry-tmp-<host tag>-<pid>-<counter>" in hex (older versions wrote
+// ".ferry-tmp-<pid>-<counter>"). Destination scans hide them,
 // so they are never copied, compared or deleted as data; a source name that
 // merely starts the same way is data like any other.
 inline constexpr std::string_view kTempPrefix = ".ferry-tmp-";

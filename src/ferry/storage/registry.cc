@@ -32,9 +32,41 @@ std::string KnownTypes() {
 
 }  // namespace
 
+std::string LocationSpec::Describe() const {
+  if (type == "local") return path;
+  if (type == "memory") return "memory:" + path;
+  if (!bucket.empty()) {
+    return type + "://" + bucket + (path.empty() ? "" : "/" + path);
+  }
+  return type + ":" + path;
+}
+
 Result<LocationSpec> ParseLocationUri(std::string_view uri) {
   LocationSpec spec;
   if (uri.empty()) return Status::InvalidArgument("empty location");
+  if (uri.substr(0, 5) == "s3://") {
+    spec.type = "s3";
+    std::string_view rest = uri.substr(5);
+    size_t slash = rest.find('/');
+    spec.bucket = std::string(rest.substr(0, slash));
+    std::string_view prefix =
+        slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    spec.path = std::string(prefix);
+    if (spec.bucket.empty()) {
+      return Status::InvalidArgument("s3 location '" + std::string(uri) +
+                                     "' needs a bucket: s3://BUCKET[/PREFIX]");
+    }
+    if (!prefix.empty()) {
+      auto rel = RelPath::Parse(prefix);
+      if (!rel.ok()) {
+        return Status::InvalidArgument("s3 location '" + std::string(uri) +
+                                       "': bad prefix: " +
+                                       std::string(rel.status().message()));
+      }
+    }
+    return spec;
+  }
   if (uri.substr(0, 7) == "file://") {
     spec.type = "local";
     spec.path = std::string(uri.substr(7));
@@ -59,7 +91,7 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     return Status::InvalidArgument(
         "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
         "' in '" + std::string(uri) +
-        "' (this build serves: local paths, file://, memory:)");
+        "' (this build serves: local paths, file://, memory:, s3://)");
   }
   spec.type = "local";
   spec.path = std::string(uri);
@@ -77,6 +109,7 @@ void RegisterBuiltinBackends() {
     PosixBackendOptions options;
     options.create_root = spec.create_root;
     options.keep_link_atimes = spec.destination;
+    options.flag_staging = spec.destination;
     return OpenPosixBackend(spec.path, options);
   });
   RegisterBackend("memory", [](const LocationSpec& spec) {

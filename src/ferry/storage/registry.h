@@ -13,16 +13,46 @@
 
 namespace ferry {
 
+// Where a network location is and how to reach it. Empty fields take the
+// backend's defaults (for S3: the environment and shared files as the aws
+// CLI reads them).
+struct EndpointSpec {
+  std::string url;  // "https://s3.example.net:8443"; empty: the default
+  std::string region;
+  std::string access_key;
+  std::string secret_key;  // never logged
+  std::string session_token;
+  std::string profile;  // a named profile of the shared credentials files
+  // Certificates to trust instead of the system's: a PEM file, or PEM text
+  // (DataSync's ServerCertificate).
+  std::string ca_file;
+  std::string ca_pem;
+  // "path", "virtual" or "" (auto: virtual-hosted where DNS allows).
+  std::string addressing;
+};
+
 struct LocationSpec {
-  std::string type;  // "local", "memory"
-  std::string path;  // local: a directory; memory: the store's name
+  std::string type;  // "local", "memory", "s3"
+  // local: a directory; memory: the store's name; s3: the key prefix
+  // beneath the bucket ("" or "dir/sub", no leading or trailing '/').
+  std::string path;
+  std::string bucket;  // object stores
+  EndpointSpec endpoint;
+  // Object stores: DataSync's S3StorageClass ("" = STANDARD) and ObjectTags
+  // (true = PRESERVE: tags are copied between object stores).
+  std::string storage_class;
+  bool preserve_tags = true;
   // Create the root if it does not exist (destinations).
   bool create_root = false;
   // The location is written to (a destination), as opposed to only read.
   bool destination = false;
+
+  // "s3://bucket/prefix", "/srv/data", "memory:test": for messages.
+  std::string Describe() const;
 };
 
-// Accepts "/abs/dir", "rel/dir", "file:///abs/dir" (local) and "memory:NAME".
+// Accepts "/abs/dir", "rel/dir", "file:///abs/dir" (local), "memory:NAME"
+// and "s3://BUCKET[/PREFIX]" (the endpoint and credentials come separately).
 // A scheme that is not registered is an error that lists the ones that are.
 Result<LocationSpec> ParseLocationUri(std::string_view uri);
 

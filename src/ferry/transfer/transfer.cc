@@ -17,7 +17,8 @@ constexpr MetadataPolicy kModeOnly{
     .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
 
 bool SameVersion(const Entry& a, const Entry& b) {
-  return a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime;
+  return a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime &&
+         a.etag == b.etag;
 }
 
 }  // namespace
@@ -39,6 +40,7 @@ struct Transfer::FileTask {
   PlanItem item;
   std::shared_ptr<DirNode> parent;
   uint32_t chunks = 1;
+  uint64_t chunk_size = 0;  // bytes per chunk, whole destination parts
   std::atomic<uint32_t> chunks_left{1};
   std::atomic<bool> failed{false};
 
@@ -180,8 +182,8 @@ void Transfer::Add(PlanItem item) {
   }
   auto task = std::make_shared<FileTask>();
   uint64_t size = item.src.size;
-  uint64_t chunk = std::max<uint64_t>(
-      kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+  const uint64_t chunk = ChunkSize(size);
+  task->chunk_size = chunk;
   task->chunks =
       size > chunk ? static_cast<uint32_t>((size + chunk - 1) / chunk) : 1;
   task->chunks_left.store(task->chunks);
@@ -205,11 +207,20 @@ void Transfer::Add(PlanItem item) {
   }
 }
 
+uint64_t Transfer::ChunkSize(uint64_t size) const {
+  uint64_t chunk = std::max<uint64_t>(
+      kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+  // An object store takes whole parts: a chunk is a run of them.
+  auto part = PartSize(dst_->capabilities(), size);
+  if (part.ok() && *part > 0) chunk = (chunk + *part - 1) / *part * *part;
+  return chunk;
+}
+
 void Transfer::MakeWritable(DirNode& node) {
-  static const uid_t euid = ::geteuid();
+  const int64_t caller = dst_->capabilities().caller_uid;
   const std::optional<Entry>& dst = node.item.dst;
-  if (euid == 0 || !dst || !dst->is_dir() || (dst->mode & S_IWUSR) ||
-      dst->uid != euid)
+  if (caller <= 0 || !dst || !dst->is_dir() || (dst->mode & S_IWUSR) ||
+      dst->uid != static_cast<uint32_t>(caller))
     return;
   // Like rsync: a read-only folder of ours gets u+w while its contents are
   // updated; its mode is set again once they are done.
@@ -516,6 +527,9 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   }
   Reader& reader = *task.reader;
   const bool sparse = task.fresh.MaybeSparse();
+  // Holes stay holes where the destination keeps them; elsewhere (an object
+  // store) they are written as the zeros they read as.
+  const bool skip_holes = sparse && dst_->capabilities().sparse_files;
   Extent ext{0, 0};
   bool have_ext = false;
   std::vector<Extent> writes;
@@ -554,6 +568,10 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
         q = e;
       }
       if (writes.empty() && !zeroed) std::memset(buf, 0, blen);
+      if (!skip_holes) {
+        writes.clear();
+        writes.push_back(Extent{pos, blen});
+      }
     } else {
       FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
                                return reader.ReadAt(pos, block);
@@ -629,8 +647,7 @@ void Transfer::RunFileChunk(Job& job) {
     } else {
       Status st = OpenFile(task);
       if (st.ok()) {
-        uint64_t chunk = std::max<uint64_t>(
-            kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+        const uint64_t chunk = task.chunk_size;
         if (task.chunks == 1 || task.sequential) {
           if (job.chunk == 0) st = CopyRange(task, 0, task.fresh.size);
         } else {
@@ -682,6 +699,9 @@ void Transfer::FinishFile(FileTask& task) {
   if (st.ok()) {
     Entry meta = task.fresh;
     meta.path = item.src.path;
+    meta.digest = result.digest;  // stored where the backend keeps digests
+    meta.etag.clear();
+    meta.version.clear();
     meta.atime = item.src.atime;  // as of the scan, before we read it
     if (options_.map_source) options_.map_source(&meta);
     if (options_.xattrs || options_.acls) {

@@ -121,6 +121,9 @@ class Transfer {
   void Push(Job job, uint64_t bytes);
   void CloseTop();
   void MakeWritable(DirNode& node);
+  // Bytes per chunk of a file of `size`: options.chunk_size, rounded up to
+  // whole parts where the destination takes parts.
+  uint64_t ChunkSize(uint64_t size) const;
   void Release(const std::shared_ptr<DirNode>& node);
   void WorkerLoop();
   void Run(Job& job);

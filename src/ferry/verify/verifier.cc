@@ -307,7 +307,6 @@ Status VerifyPointInTime(Backend* src, Backend* dst,
     observer->OnVerified(out);
   };
   Scanner src_scan(src, so);
-  so.hide_ferry_temps = true;
   Scanner dst_scan(dst, so);
   FERRY_RETURN_IF_ERROR(src_scan.Start());
   FERRY_RETURN_IF_ERROR(dst_scan.Start());

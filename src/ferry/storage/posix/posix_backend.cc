@@ -23,10 +23,12 @@ constexpr size_t kListBatch = 1024;
 
 class PosixLister : public Lister {
  public:
-  PosixLister(RelPath dir, DIR* stream, bool keep_link_atimes)
+  PosixLister(RelPath dir, DIR* stream, bool keep_link_atimes,
+              bool flag_staging)
       : dir_(std::move(dir)),
         stream_(stream),
-        keep_link_atimes_(keep_link_atimes) {}
+        keep_link_atimes_(keep_link_atimes),
+        flag_staging_(flag_staging) {}
   ~PosixLister() override {
     if (stream_) ::closedir(stream_);
   }
@@ -57,6 +59,7 @@ class PosixLister : public Lister {
       Entry e;
       e.path = dir_.Child(name);
       posix::FillEntryFromStat(st, &e);
+      if (flag_staging_ && IsFerryTempName(name)) e.flags |= Entry::kStaging;
       if (e.kind == EntryKind::kSymlink) {
         Status s =
             posix::ReadLinkTarget(dfd, name, e.path, &e, keep_link_atimes_);
@@ -75,6 +78,7 @@ class PosixLister : public Lister {
   RelPath dir_;
   DIR* stream_;
   bool keep_link_atimes_;
+  bool flag_staging_;
 };
 
 class PosixReader : public Reader {
@@ -321,7 +325,8 @@ Status RemoveTreeAt(int parent_fd, const std::string& name,
 
 class PosixBackend : public Backend {
  public:
-  explicit PosixBackend(std::shared_ptr<Root> root) : root_(std::move(root)) {
+  PosixBackend(std::shared_ptr<Root> root, bool flag_staging)
+      : root_(std::move(root)), flag_staging_(flag_staging) {
     caps_.symlinks = true;
     caps_.hard_links = true;
     caps_.special_files = true;
@@ -334,6 +339,8 @@ class PosixBackend : public Backend {
     caps_.xattrs = true;
     caps_.acls = true;
     caps_.sorted_listing = false;
+    caps_.change_time = true;
+    caps_.caller_uid = ::geteuid();
   }
 
   const Capabilities& capabilities() const override { return caps_; }
@@ -379,7 +386,7 @@ class PosixBackend : public Backend {
     if (!stream) return PosixError("list", dir, errno);
     fd.Release();
     return std::unique_ptr<Lister>(
-        new PosixLister(dir, stream, root_->keep_link_atimes()));
+        new PosixLister(dir, stream, root_->keep_link_atimes(), flag_staging_));
   }
 
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
@@ -596,7 +603,36 @@ class PosixBackend : public Backend {
     return st;
   }
 
+  Status CleanupStagingEntry(const Entry& staging,
+                             const StagingCleanup& cleanup) override {
+    const std::string_view name = staging.path.name();
+    if (!IsFerryTempName(name)) return Status::Ok();
+    const auto mtime = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(staging.mtime.Nanos())));
+    std::string why;
+    if (posix::StagingWriterGone(name)) {
+      why = "left by an interrupted run";
+    } else if (cleanup.now - mtime >= cleanup.max_age) {
+      why = "untouched for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::minutes>(
+                               cleanup.now - mtime)
+                               .count()) +
+            " minutes";
+    } else {
+      return Status::Ok();
+    }
+    Status st = Remove(staging.path);
+    if (st.IsNotFound()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(st);
+    if (cleanup.on_removed) {
+      cleanup.on_removed(staging.path, "temporary file " + why);
+    }
+    return Status::Ok();
+  }
+
   std::shared_ptr<Root> root_;
+  const bool flag_staging_;
   Capabilities caps_;
 };
 
@@ -643,7 +679,8 @@ Result<std::unique_ptr<Backend>> OpenPosixBackend(
   }
   auto r = std::make_shared<posix::Root>(path, Fd(fd), options.component_walk,
                                          options.keep_link_atimes);
-  return std::unique_ptr<Backend>(new PosixBackend(std::move(r)));
+  return std::unique_ptr<Backend>(
+      new PosixBackend(std::move(r), options.flag_staging));
 }
 
 }  // namespace ferry

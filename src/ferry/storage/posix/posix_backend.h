@@ -27,6 +27,10 @@ struct PosixBackendOptions {
   // A destination: put back the access time of a symbolic link after reading
   // its target (which sets it), so the time ferry copied stays.
   bool keep_link_atimes = false;
+  // A destination: its listings flag ferry's temporary files as staging
+  // (Entry::kStaging), which CleanupStagingEntry removes once abandoned. In
+  // a source they are data like any other name.
+  bool flag_staging = false;
 };
 
 Result<std::unique_ptr<Backend>> OpenPosixBackend(
