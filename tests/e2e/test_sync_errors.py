@@ -26,6 +26,19 @@ def temp_leftovers(root):
             if os.path.basename(rel).startswith(b".ferry-tmp-")]
 
 
+
+def host_tag():
+    """The tag ferry puts in its temporary names: FNV-1a of this boot's id
+    and the PID namespace (src/ferry/storage/posix/posix_root.cc, HostTag)."""
+    with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+        text = f.read(128)
+    st = os.stat("/proc/self/ns/pid")
+    text += f":{st.st_dev}:{st.st_ino}".encode()
+    h = 2166136261
+    for c in text:
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h or 1
+
 class Unprivileged(FerryTestCase):
     """Permission errors need a user chmod applies to: run ferry as nobody."""
 
@@ -404,33 +417,45 @@ class Cancellation(FerryTestCase):
 
     def test_stale_temp_files_of_a_killed_run_are_cleaned_up(self):
         # Where the destination has no O_TMPFILE (NFS, for one) a killed run
-        # leaves named .ferry-tmp-<pid hex>-<n> files; the next run removes
-        # them ("the next execution makes the destination consistent").
-        # O_TMPFILE works here, so the leftovers are planted, named after a
-        # process that has exited.
+        # leaves named .ferry-tmp-<host tag>-<pid>-<n> files; the next run
+        # removes them ("the next execution makes the destination
+        # consistent"). O_TMPFILE works here, so the leftovers are planted:
+        # named after a process of this host that has exited, or untouched
+        # for two days (another host's, which cannot be asked).
         src, dst = self.build()
         self.assertSuccess(sync(src, dst))
         gone = subprocess.Popen(["true"])
         gone.wait()
-        planted = [f".ferry-tmp-{gone.pid:x}-0", f"nested/.ferry-tmp-{gone.pid:x}-1",
-                   f"nested/deeper/.ferry-tmp-{gone.pid:x}-1f"]
+        tag = host_tag()
+        planted = [f".ferry-tmp-{tag:x}-{gone.pid:x}-0",
+                   f"nested/.ferry-tmp-{tag:x}-{gone.pid:x}-1",
+                   f"nested/deeper/.ferry-tmp-{tag:x}-{gone.pid:x}-1f",
+                   f"nested/.ferry-tmp-{tag ^ 1:x}-{os.getpid():x}-2"]
         for rel in planted:
             oracle.write_file(os.path.join(dst, rel), b"partial" * 1000, mode=0o600)
-        self.assertEqual(len(temp_leftovers(dst)), 3)
+        two_days_ago = time.time() - 2 * 86400
+        os.utime(os.path.join(dst, planted[-1]), (two_days_ago, two_days_ago))
+        self.assertEqual(len(temp_leftovers(dst)), 4)
         self.assertSuccess(sync(src, dst))
         self.assertEqual(temp_leftovers(dst), [])
         self.assertTreesEqual(src, dst)
 
     def test_temp_files_of_a_live_process_are_left_alone(self):
-        # Another process (this test, here) may be writing that file now.
+        # Another process (this test, here; or one on another host of a
+        # shared destination, which cannot be asked) may be writing it now.
         src, dst = self.build()
         self.assertSuccess(sync(src, dst))
-        live = os.path.join(dst, "nested", f".ferry-tmp-{os.getpid():x}-0")
+        tag = host_tag()
+        live = os.path.join(dst, "nested", f".ferry-tmp-{tag:x}-{os.getpid():x}-0")
         oracle.write_file(live, b"in progress")
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        elsewhere = os.path.join(dst, f".ferry-tmp-{tag ^ 1:x}-{gone.pid:x}-0")
+        oracle.write_file(elsewhere, b"another host's upload")
         self.assertSuccess(sync(src, dst, "--preserve-deleted-files", "REMOVE"))
         self.assertTrue(os.path.exists(live))
+        self.assertTrue(os.path.exists(elsewhere))
         self.assertTreesEqual(src, dst, ignore=lambda rel: b".ferry-tmp-" in rel)
-
 
 if __name__ == "__main__":
     unittest.main()

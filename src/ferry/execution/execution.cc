@@ -351,9 +351,9 @@ bool Execution::Prepare(RunState& run) {
   dopt.hard_links =
       src_->capabilities().hard_links && dst_->capabilities().hard_links;
   dopt.compare = run.compare;
-  dopt.attributes =
-      !(run.xattrs || run.acls)    ? DiffOptions::AttributeCheck::kNone
-      : attrs_always               ? DiffOptions::AttributeCheck::kAlways
+  dopt.attributes = !(run.xattrs || run.acls)
+                        ? DiffOptions::AttributeCheck::kNone
+                    : attrs_always ? DiffOptions::AttributeCheck::kAlways
                                    : DiffOptions::AttributeCheck::kCtime;
   dopt.map_source = run.map_source;
   dopt.mtime_granularity_ns = run.granularity;

@@ -100,13 +100,15 @@ TEST(EntryTest, MaybeSparseOnlyForFilesWithLessAllocatedThanSize) {
 TEST(EntryTest, TempNamesAreRecognisedByTheirExactPattern) {
   EXPECT_TRUE(IsFerryTempName(std::string(kTempPrefix) + "1234-0"));
   EXPECT_TRUE(IsFerryTempName(std::string(kTempPrefix) + "4a2-ff"));
-  // Only ferry's own pattern, <pid in hex>-<counter in hex>: a user's file
-  // that merely starts the same way is data.
+  EXPECT_TRUE(IsFerryTempName(std::string(kTempPrefix) + "12-34-56"));
+  // Only ferry's own patterns, [<host tag>-]<pid>-<counter> in hex: a user's
+  // file that merely starts the same way is data.
   EXPECT_FALSE(IsFerryTempName(kTempPrefix));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "notes"));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-"));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "-12"));
-  EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-34-56"));
+  EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-34-56-78"));
+  EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12--56"));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-3G"));
   EXPECT_FALSE(IsFerryTempName("x" + std::string(kTempPrefix)));
   EXPECT_FALSE(IsFerryTempName(kTempPrefix.substr(0, kTempPrefix.size() - 1)));

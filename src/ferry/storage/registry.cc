@@ -60,9 +60,9 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     if (!prefix.empty()) {
       auto rel = RelPath::Parse(prefix);
       if (!rel.ok()) {
-        return Status::InvalidArgument("s3 location '" + std::string(uri) +
-                                       "': bad prefix: " +
-                                       std::string(rel.status().message()));
+        return Status::InvalidArgument(
+            "s3 location '" + std::string(uri) +
+            "': bad prefix: " + std::string(rel.status().message()));
       }
     }
     return spec;

@@ -46,9 +46,26 @@ TEST(ParseLocationUriTest, EmptyIsAnError) {
   EXPECT_FALSE(ParseLocationUri("").ok());
 }
 
+TEST(ParseLocationUriTest, S3UrisNameABucketAndAPrefix) {
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       ParseLocationUri("s3://my-bucket/some/prefix/"));
+  EXPECT_EQ(spec.type, "s3");
+  EXPECT_EQ(spec.bucket, "my-bucket");
+  EXPECT_EQ(spec.path, "some/prefix");
+  EXPECT_EQ(spec.Describe(), "s3://my-bucket/some/prefix");
+  ASSERT_OK_AND_ASSIGN(spec, ParseLocationUri("s3://my-bucket"));
+  EXPECT_EQ(spec.bucket, "my-bucket");
+  EXPECT_EQ(spec.path, "");
+  EXPECT_FALSE(ParseLocationUri("s3://").ok());
+  EXPECT_FALSE(ParseLocationUri("s3:///prefix").ok());
+  auto escape = ParseLocationUri("s3://b/a/../../etc");
+  ASSERT_FALSE(escape.ok());
+  EXPECT_NE(escape.status().message().find("prefix"), std::string_view::npos)
+      << escape.status().message();
+}
+
 TEST(ParseLocationUriTest, UnservedSchemesAreErrorsThatNameThem) {
-  for (const char* uri :
-       {"s3://bucket/prefix", "smb://host/share", "nfs://10.0.0.5/export/"}) {
+  for (const char* uri : {"smb://host/share", "nfs://10.0.0.5/export/"}) {
     auto r = ParseLocationUri(uri);
     ASSERT_FALSE(r.ok()) << uri;
     std::string scheme(std::string_view(uri).substr(0, 3));
@@ -96,7 +113,9 @@ TEST_F(RegistryTest, OpensLocalDirectories) {
 
 TEST_F(RegistryTest, CreateRootMakesAMissingLocalRoot) {
   TempDir tmp;
-  LocationSpec spec{"local", tmp.Sub("new/deeper"), false};
+  LocationSpec spec;
+  spec.type = "local";
+  spec.path = tmp.Sub("new/deeper");
   auto missing = OpenBackend(spec);
   EXPECT_FALSE(missing.ok());
   EXPECT_FALSE(std::filesystem::exists(tmp.Sub("new")));

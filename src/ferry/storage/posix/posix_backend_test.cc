@@ -8,11 +8,14 @@
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "ferry/storage/posix/posix_internal.h"
 #include "ferry/storage/testing.h"
 
 namespace ferry {
@@ -353,6 +357,72 @@ TEST(PosixBackendTest, TrailingSlashesAreIgnored) {
 }
 
 // ------------------------------------------------------------ Temporary names
+
+// A destination's listing flags ferry's temporary files as staging; one is
+// removed when its writer, a process of this host, is gone, or when nobody
+// has touched it for the maximum age (a writer on another host of a shared
+// destination cannot be asked), and kept otherwise.
+TEST(PosixBackendTest, AbandonedStagingIsRemovedAndLiveStagingKept) {
+  TempDir tmp;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const uint32_t tag = posix::HostTag();
+  auto name = [](uint32_t t, uint32_t pid, int n) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.*s%x-%x-%x",
+                  static_cast<int>(kTempPrefix.size()), kTempPrefix.data(), t,
+                  pid, n);
+    return std::string(buf);
+  };
+  const std::string gone = name(tag, child, 0);
+  const std::string live = name(tag, ::getpid(), 1);
+  const std::string foreign_fresh = name(tag + 1, child, 2);
+  const std::string foreign_old = name(tag + 1, child, 3);
+  const std::string old_format = std::string(kTempPrefix) + "1-0";
+  for (const std::string& n : {gone, live, foreign_fresh, foreign_old,
+                               old_format, std::string("data")}) {
+    std::ofstream(tmp.Sub(n)) << "partial";
+  }
+  const auto now = std::chrono::system_clock::now();
+  const auto two_days_ago =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          (now - std::chrono::hours(48)).time_since_epoch())
+          .count();
+  struct timespec times[2] = {{two_days_ago, 0}, {two_days_ago, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, tmp.Sub(foreign_old).c_str(), times, 0), 0);
+
+  PosixBackendOptions options;
+  options.flag_staging = true;
+  ASSERT_OK_AND_ASSIGN(auto backend, OpenPosixBackend(tmp.path(), options));
+  ASSERT_OK_AND_ASSIGN(std::vector<Entry> entries,
+                       testing::ListDir(backend.get(), RelPath()));
+  StagingCleanup cleanup;
+  cleanup.now = now;
+  std::set<std::string> removed;
+  cleanup.on_removed = [&](const RelPath& p, const std::string&) {
+    removed.insert(p.str());
+  };
+  int flagged = 0;
+  for (const Entry& e : entries) {
+    EXPECT_EQ(e.staging(), e.path.str() != "data") << e.path.Display();
+    if (!e.staging()) continue;
+    ++flagged;
+    ASSERT_OK(backend->CleanupStagingEntry(e, cleanup));
+  }
+  EXPECT_EQ(flagged, 5);
+  EXPECT_EQ(removed, (std::set<std::string>{gone, foreign_old}));
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub(gone)));
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub(foreign_old)));
+  for (const std::string& n : {live, foreign_fresh, old_format}) {
+    EXPECT_TRUE(std::filesystem::exists(tmp.Sub(n))) << n;
+  }
+  // A source's listing shows the same names as data.
+  ASSERT_OK_AND_ASSIGN(auto source, OpenPosixBackend(tmp.path()));
+  ASSERT_OK_AND_ASSIGN(entries, testing::ListDir(source.get(), RelPath()));
+  for (const Entry& e : entries) EXPECT_FALSE(e.staging()) << e.path.Display();
+}
 
 // Every name a write creates on its way to the final one starts with
 // kTempPrefix, so that scans can hide it.

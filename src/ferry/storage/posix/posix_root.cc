@@ -2,13 +2,12 @@
 // descriptors, and applying metadata.
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <signal.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <charconv>
@@ -256,8 +255,7 @@ bool StagingWriterGone(std::string_view name) {
     rest = rest.substr(dash + 1);
   }
   // Only a name of this host and PID namespace says whose it is.
-  if (n != 3 || parts[0] != HostTag() || parts[1] == 0 ||
-      parts[1] > 4194304) {
+  if (n != 3 || parts[0] != HostTag() || parts[1] == 0 || parts[1] > 4194304) {
     return false;
   }
   return ::kill(static_cast<pid_t>(parts[1]), 0) != 0 && errno == ESRCH;
