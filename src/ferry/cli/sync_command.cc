@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "ferry/cli/format.h"
 #include "ferry/cli/progress.h"
@@ -139,11 +140,13 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
       "Run one task execution in this process: copy the contents of SRC into "
       "DST "
       "(created if needed), then verify, as DataSync would.");
-  sync->add_option("SRC", args.source,
-                   "Source location: a directory (or memory:NAME)")
+  sync->add_option(
+          "SRC", args.source,
+          "Source location: a directory, s3://BUCKET[/PREFIX] or memory:NAME")
       ->required();
   sync->add_option("DST", args.destination,
-                   "Destination location: a directory (or memory:NAME)")
+                   "Destination location: a directory, s3://BUCKET[/PREFIX] "
+                   "or memory:NAME")
       ->required();
   for (const std::string& name : TaskOptionNames()) {
     args.option_flags.emplace_back(name, "");
@@ -202,6 +205,33 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
       "How attribute-only changes are found: CTIME (default: source ctime "
       "newer "
       "than the destination's) or ALWAYS (read attributes in every scan)");
+  CLI::Option_group* s3 = sync->add_option_group(
+      "Object storage",
+      "s3:// locations; access keys, region and CA bundle are otherwise read "
+      "as the aws CLI reads them (AWS_ACCESS_KEY_ID, AWS_PROFILE, "
+      "~/.aws/credentials, ~/.aws/config, AWS_CA_BUNDLE)");
+  s3->add_option("--endpoint-url", args.endpoint_url,
+                 "S3 endpoint of both sides, e.g. https://s3.example.net:8443 "
+                 "(default: AWS S3 in the region)");
+  s3->add_option("--source-endpoint-url", args.source_endpoint_url,
+                 "S3 endpoint of the source only");
+  s3->add_option("--destination-endpoint-url", args.destination_endpoint_url,
+                 "S3 endpoint of the destination only");
+  s3->add_option("--ca-bundle", args.ca_bundle,
+                 "PEM file of the certificates to trust for HTTPS endpoints");
+  s3->add_option("--profile", args.profile,
+                 "Named profile of the shared credentials and config files");
+  s3->add_option("--region", args.region, "Region to sign requests for");
+  s3->add_option("--addressing-style", args.addressing_style,
+                 "path or virtual (default: virtual-hosted where the bucket "
+                 "name allows it and the endpoint is AWS, path otherwise)")
+      ->check(CLI::IsMember({"path", "virtual", "auto"}));
+  s3->add_option("--s3-storage-class", args.storage_class,
+                 "Storage class of the objects written (DataSync's "
+                 "S3StorageClass: STANDARD, STANDARD_IA, ...)");
+  s3->add_option("--object-tags", args.object_tags,
+                 "PRESERVE (copy object tags between object stores) or NONE")
+      ->check(CLI::IsMember({"PRESERVE", "NONE"}));
   sync->add_flag("--no-progress", args.no_progress,
                  "Never draw the progress line");
   for (CLI::Option* opt : sync->get_options())
@@ -414,6 +444,41 @@ int RunSync(const SyncArgs& args) {
   if (!dst_spec.ok()) {
     return usage_error("destination: " +
                        std::string(dst_spec.status().message()));
+  }
+  auto endpoint = [&](LocationSpec* spec, const std::string& own) {
+    spec->endpoint.url = own.empty() ? args.endpoint_url : own;
+    spec->endpoint.ca_file = args.ca_bundle;
+    spec->endpoint.profile = args.profile;
+    spec->endpoint.region = args.region;
+    spec->endpoint.addressing =
+        args.addressing_style == "auto" ? "" : args.addressing_style;
+    spec->storage_class = args.storage_class;
+    spec->preserve_tags = args.object_tags == "PRESERVE";
+  };
+  endpoint(&*src_spec, args.source_endpoint_url);
+  endpoint(&*dst_spec, args.destination_endpoint_url);
+  for (const auto& [flag, value, spec] :
+       {std::tuple{"--source-endpoint-url", &args.source_endpoint_url,
+                   &*src_spec},
+        std::tuple{"--destination-endpoint-url", &args.destination_endpoint_url,
+                   &*dst_spec}}) {
+    if (!value->empty() && spec->bucket.empty()) {
+      return usage_error(std::string(flag) +
+                         " is for an object storage location, and " +
+                         spec->Describe() + " is not one");
+    }
+  }
+  if (!src_spec->bucket.empty() && src_spec->type == dst_spec->type &&
+      src_spec->bucket == dst_spec->bucket &&
+      src_spec->endpoint.url == dst_spec->endpoint.url) {
+    const std::string s = src_spec->path + "/";
+    const std::string d = dst_spec->path + "/";
+    if (s == d || d.starts_with(s) || src_spec->path.empty() ||
+        s.starts_with(d) || dst_spec->path.empty()) {
+      return usage_error("the source " + src_spec->Describe() +
+                         " and the destination " + dst_spec->Describe() +
+                         " overlap; choose prefixes apart from each other");
+    }
   }
   if (src_spec->type == "local" && dst_spec->type == "local") {
     auto s = Canonical(src_spec->path);

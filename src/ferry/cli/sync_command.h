@@ -38,6 +38,18 @@ struct SyncArgs {
   std::string acls = "PRESERVE";
   std::string xattr_check = "CTIME";
   bool no_progress = false;
+  // Object storage (s3://BUCKET[/PREFIX] on either side): the endpoint
+  // (both sides, or one), a CA bundle, and a profile and region; keys come
+  // from the environment and the shared files as the aws CLI reads them.
+  std::string endpoint_url;
+  std::string source_endpoint_url;
+  std::string destination_endpoint_url;
+  std::string ca_bundle;
+  std::string profile;
+  std::string region;
+  std::string addressing_style;
+  std::string storage_class;
+  std::string object_tags = "PRESERVE";
 };
 
 // Registers the subcommand; `args` must outlive parsing.
