@@ -471,7 +471,8 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
         Log("running " + cmd.execution_arn);
         auto exec = std::make_unique<RunningExecution>(
             cmd, config.threads, [this] { Wake(); },
-            (fs::path(config.data_dir) / kTaskReportsDir).string());
+            (fs::path(config.data_dir) / kTaskReportsDir).string(),
+            MakeLocationOpener(config.storage));
         exec->Start();
         running.emplace(cmd.execution_arn, std::move(exec));
         break;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "ferry/agent/location_spec.h"
 #include "ferry/base/status.h"
 
 namespace ferry::agent {
@@ -26,6 +27,8 @@ struct AgentConfig {
       ca_bundle;  // the CA that `ferry server init` wrote (trust anchor)
   std::chrono::milliseconds poll_interval{1000};
   int threads = 0;  // transfer workers per execution (0: one per core)
+  // How locations' storage is reached (the S3 endpoint of CreateLocationS3).
+  AgentStorageConfig storage;
   // Called on the session's thread after every sync with the server, with
   // whether the server answered it (tests wait on it; nullptr: nothing).
   std::function<void(bool answered)> on_sync;

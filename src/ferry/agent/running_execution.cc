@@ -4,7 +4,7 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/diff/manifest.h"
-#include "ferry/storage/posix/posix_backend.h"
+#include "ferry/storage/registry.h"
 
 namespace ferry::agent {
 namespace {
@@ -91,23 +91,19 @@ Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
 }
 
 Result<std::unique_ptr<Backend>> OpenLocation(
-    const protocol::LocationSpecMessage& location, bool destination) {
-  if (location.type != "LOCAL") {
-    return Status::NotSupported(
-        "this agent serves LOCAL locations only; " + location.arn + " is " +
-        (location.type.empty() ? std::string("of no type") : location.type));
-  }
-  auto path = location.parameters.find("Path");
-  if (path == location.parameters.end() || !path->is_string() ||
-      path->get_ref<const std::string&>().empty() ||
-      path->get_ref<const std::string&>()[0] != '/') {
-    return Status::InvalidArgument("location " + location.arn +
-                                   " has no absolute Path parameter");
-  }
-  PosixBackendOptions options;
-  options.create_root = destination;
-  options.keep_link_atimes = destination;
-  return OpenPosixBackend(path->get<std::string>(), options);
+    const protocol::LocationSpecMessage& location, bool destination,
+    const AgentStorageConfig& config) {
+  FERRY_ASSIGN_OR_RETURN(LocationSpec spec, LocationSpecFromMessage(
+                                                location, destination, config));
+  RegisterBuiltinBackends();
+  return OpenBackend(spec);
+}
+
+LocationOpener MakeLocationOpener(AgentStorageConfig config) {
+  return [config = std::move(config)](
+             const protocol::LocationSpecMessage& location, bool destination) {
+    return OpenLocation(location, destination, config);
+  };
 }
 
 json FailedDescribe(const std::string& execution_arn,

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "ferry/agent/location_spec.h"
 #include "ferry/base/status.h"
 #include "ferry/execution/execution.h"
 #include "ferry/protocol/agent_protocol.h"
@@ -32,16 +33,17 @@ Result<ExecutionConfig> ConfigFromCommand(
     const protocol::Command& command, int threads,
     const std::string& task_report_root = "");
 
-// Opens a location as a backend. LOCAL: its Path parameter, an absolute
-// directory on this machine (a destination is created if missing). Other
-// types are NotSupported (this agent serves LOCAL locations only).
+// Opens a location as a backend (LocationSpecFromMessage, then the backend
+// registry). A LOCAL destination is created if missing.
 Result<std::unique_ptr<Backend>> OpenLocation(
-    const protocol::LocationSpecMessage& location, bool destination);
+    const protocol::LocationSpecMessage& location, bool destination,
+    const AgentStorageConfig& config = {});
 
 // How a RunningExecution opens its two locations: OpenLocation, or what a
 // test puts in its place (a decorator over it, say).
 using LocationOpener = std::function<Result<std::unique_ptr<Backend>>(
     const protocol::LocationSpecMessage& location, bool destination)>;
+LocationOpener MakeLocationOpener(AgentStorageConfig config);
 
 // A final DescribeTaskExecution for an execution that ended before the
 // engine ran (e.g. a location that could not be opened).
@@ -61,7 +63,7 @@ class RunningExecution {
   RunningExecution(protocol::Command command, int threads,
                    std::function<void()> on_done,
                    std::string task_report_root = "",
-                   LocationOpener open_location = OpenLocation);
+                   LocationOpener open_location = MakeLocationOpener({}));
   // Cancels the execution if it still runs and waits for its thread.
   ~RunningExecution();
   RunningExecution(const RunningExecution&) = delete;

@@ -13,6 +13,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
+
+#include "ferry/base/base64.h"
+#include "ferry/storage/testing.h"
 
 namespace ferry::agent {
 namespace {
@@ -270,6 +274,72 @@ TEST(ConfigFromCommandTest, AManifestIsCheckedAndSorted) {
   EXPECT_EQ((*config->manifest)[2].str(), "b/y");
   c.manifest = {"../escape"};
   EXPECT_FALSE(ConfigFromCommand(c, 0).ok());
+}
+
+TEST(LocationSpecTest, ObjectStorageNamesItsEndpointBucketAndKeys) {
+  protocol::LocationSpecMessage loc{
+      "arn:os",
+      "OBJECT_STORAGE",
+      {{"ServerHostname", "127.0.0.1"},
+       {"ServerPort", 17480},
+       {"ServerProtocol", "HTTP"},
+       {"BucketName", "photos"},
+       {"Subdirectory", "/2026/dec/"},
+       {"AccessKey", "AK"},
+       {"SecretKey", "SK"},
+       {"ServerCertificate", Base64Encode("-----BEGIN CERTIFICATE-----")}}};
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       LocationSpecFromMessage(loc, true, {}));
+  EXPECT_EQ(spec.type, "s3");
+  EXPECT_EQ(spec.bucket, "photos");
+  EXPECT_EQ(spec.path, "2026/dec");
+  EXPECT_EQ(spec.endpoint.url, "http://127.0.0.1:17480");
+  EXPECT_EQ(spec.endpoint.access_key, "AK");
+  EXPECT_EQ(spec.endpoint.secret_key, "SK");
+  EXPECT_EQ(spec.endpoint.ca_pem, "-----BEGIN CERTIFICATE-----");
+  EXPECT_TRUE(spec.destination);
+
+  loc.parameters.erase("ServerPort");
+  loc.parameters["ServerProtocol"] = "HTTPS";
+  loc.parameters["ServerHostname"] = "::1";
+  ASSERT_OK_AND_ASSIGN(spec, LocationSpecFromMessage(loc, false, {}));
+  EXPECT_EQ(spec.endpoint.url, "https://[::1]:443");
+
+  for (auto [member, bad] :
+       {std::pair<const char*, nlohmann::json>{"ServerProtocol", "FTP"},
+        {"ServerPort", 70000},
+        {"Subdirectory", "a/../../b"},
+        {"ServerCertificate", "not base64!"},
+        {"BucketName", 7}}) {
+    protocol::LocationSpecMessage broken = loc;
+    broken.parameters[member] = bad;
+    auto r = LocationSpecFromMessage(broken, false, {});
+    ASSERT_FALSE(r.ok()) << member;
+    EXPECT_NE(r.status().message().find(member), std::string::npos)
+        << r.status().message();
+  }
+}
+
+TEST(LocationSpecTest, S3LocationsUseTheAgentsEndpoint) {
+  protocol::LocationSpecMessage loc{"arn:s3",
+                                    "S3",
+                                    {{"S3BucketArn", "arn:aws:s3:::my-bucket"},
+                                     {"Subdirectory", "backups"},
+                                     {"S3StorageClass", "STANDARD_IA"}}};
+  AgentStorageConfig config;
+  config.s3_endpoint_url = "http://127.0.0.1:9000";
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       LocationSpecFromMessage(loc, false, config));
+  EXPECT_EQ(spec.bucket, "my-bucket");
+  EXPECT_EQ(spec.path, "backups");
+  EXPECT_EQ(spec.storage_class, "STANDARD_IA");
+  EXPECT_EQ(spec.endpoint.url, "http://127.0.0.1:9000");
+  EXPECT_TRUE(spec.endpoint.access_key.empty()) << "from the environment";
+  for (const char* bad : {"arn:aws:s3:::", "arn:aws:s3:::b/key", "my-bucket",
+                          "arn:aws:sqs:::q"}) {
+    loc.parameters["S3BucketArn"] = bad;
+    EXPECT_FALSE(LocationSpecFromMessage(loc, false, config).ok()) << bad;
+  }
 }
 
 TEST(OpenLocationTest, OnlyLocalWithAnAbsolutePath) {

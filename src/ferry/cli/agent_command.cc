@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "ferry/agent/agent.h"
 #include "ferry/cli/signal_thread.h"
@@ -30,6 +31,11 @@ void AddAgentCommand(CLI::App& app, AgentArgs& args) {
   cmd->add_option("--threads", args.threads,
                   "Transfer workers per execution (default: the number of "
                   "cores)");
+  cmd->add_option("--s3-endpoint-url", args.s3_endpoint_url,
+                  "Where the S3 locations of CreateLocationS3 are (default: "
+                  "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3); "
+                  "keys come from the environment and ~/.aws as the aws CLI "
+                  "reads them");
   cmd->add_option("--poll-interval-ms", args.poll_ms,
                   "Sync with the server at most this often (default 1000; "
                   "the server may ask for less often)");
@@ -41,6 +47,13 @@ int RunAgent(const AgentArgs& args) {
   config.data_dir = args.data_dir;
   config.ca_bundle = args.ca_bundle;
   config.threads = args.threads;
+  config.storage.s3_endpoint_url = args.s3_endpoint_url;
+  for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
+    const char* v = std::getenv(var);
+    if (config.storage.s3_endpoint_url.empty() && v != nullptr) {
+      config.storage.s3_endpoint_url = v;
+    }
+  }
   if (args.poll_ms < 10 || args.poll_ms > 600000) {
     std::fprintf(stderr,
                  "ferry agent: --poll-interval-ms must be 10..600000\n");

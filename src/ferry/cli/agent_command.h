@@ -14,6 +14,7 @@ struct AgentArgs {
   std::string ca_bundle;  // the server's CA (ca.pem of `ferry server init`)
   int threads = 0;        // transfer workers per execution (0: per core)
   int poll_ms = 1000;     // how often it syncs at most
+  std::string s3_endpoint_url;  // where CreateLocationS3 locations are
 };
 
 void AddAgentCommand(CLI::App& app, AgentArgs& args);

@@ -58,6 +58,4 @@ Status ValidateParams(const ApiModel& model, const std::string& input_shape,
 void EncodeBlobs(const ApiModel& model, const std::string& shape,
                  nlohmann::json* params);
 
-std::string Base64Encode(std::string_view bytes);
-
 }  // namespace ferry

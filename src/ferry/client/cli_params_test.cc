@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "ferry/base/base64.h"
+
 namespace ferry {
 namespace {
 

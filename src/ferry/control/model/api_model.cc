@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "ferry/base/base64.h"
 #include "ferry/control/model/model_pattern.h"
 
 namespace ferry {
@@ -110,40 +111,6 @@ std::string Render(const json& v) {
     return out + "]";
   }
   return Dump(v);
-}
-
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  auto value_of = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  for (size_t i = 0; i < in.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = in[i + k];
-      if (c == '=' && i + 4 == in.size() && k >= 2) {
-        v[k] = 0;
-        ++pad;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;  // data after padding
-      v[k] = value_of(c);
-      if (v[k] < 0) return std::nullopt;
-    }
-    uint32_t bits = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>(bits >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((bits >> 8) & 0xFF));
-    if (pad < 1) out.push_back(static_cast<char>(bits & 0xFF));
-  }
-  return out;
 }
 
 using MemberOrder =
@@ -423,7 +390,7 @@ class Validator {
       return;
     }
     std::optional<std::string> bytes =
-        DecodeBase64(value.get_ref<const std::string&>());
+        Base64Decode(value.get_ref<const std::string&>());
     if (!bytes) {
       std::string message = "The value at '" + path + "' is not valid base64";
       if (output_) {

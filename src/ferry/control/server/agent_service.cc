@@ -518,21 +518,30 @@ Status AgentService::DispatchOnce() {
       }
       bool unsupported = false;
       for (const LocationRecord* loc : {&*src, &*dst}) {
-        if (loc->type == "LOCAL") continue;
+        if (loc->type == "LOCAL" || loc->type == "OBJECT_STORAGE" ||
+            loc->type == "S3") {
+          continue;
+        }
         FERRY_RETURN_IF_ERROR(ender.Fail(
             e, "UnsupportedLocationType",
             "Location " + loc->arn + " is of type " + loc->type +
                 ": ferry agents cannot serve " + loc->type +
-                " locations yet (only LOCAL locations can be transferred "
-                "for now)."));
+                " locations yet (LOCAL, OBJECT_STORAGE and S3 locations "
+                "can be transferred)."));
         unsupported = true;
         break;
       }
       if (unsupported) continue;
+      // An S3 location without agents of its own is served by the other
+      // location's agents.
+      const std::vector<std::string>& src_agents =
+          src->agent_arns.empty() ? dst->agent_arns : src->agent_arns;
+      const std::vector<std::string>& dst_agents =
+          dst->agent_arns.empty() ? src->agent_arns : dst->agent_arns;
       std::vector<std::string> both;
-      for (const std::string& a : src->agent_arns) {
-        if (std::find(dst->agent_arns.begin(), dst->agent_arns.end(), a) !=
-            dst->agent_arns.end()) {
+      for (const std::string& a : src_agents) {
+        if (std::find(dst_agents.begin(), dst_agents.end(), a) !=
+            dst_agents.end()) {
           both.push_back(a);
         }
       }

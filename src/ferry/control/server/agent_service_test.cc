@@ -520,7 +520,7 @@ TEST_P(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
   EXPECT_NE(detail.find(a2), std::string::npos) << detail;
 }
 
-TEST_P(AgentServiceTest, NonLocalLocationsEndErrorNamingTheType) {
+TEST_P(AgentServiceTest, FileServerLocationsEndErrorNamingTheType) {
   std::string agent = AddAgent();
   Sync(agent);
   std::string exec =

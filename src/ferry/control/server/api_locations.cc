@@ -81,6 +81,31 @@ const std::vector<LocationKind>& Kinds() {
                 Str(p, "BucketName") + "/" + UriPath(Str(p, "Subdirectory"));
        },
        NoCheck},
+      // AWS S3 (or the S3-compatible endpoint each agent is configured
+      // with): the agent's own credentials, as the aws CLI finds them.
+      // DataSync needs no agent for S3; here the task's other location's
+      // agents serve it unless AgentArns names some.
+      {"S3",
+       "S3",
+       {},
+       false,
+       json{{"S3StorageClass", "STANDARD"}},
+       [](const json& p, const std::vector<std::string>&) {
+         std::string arn = Str(p, "S3BucketArn");
+         const std::string prefix = "arn:aws:s3:::";
+         if (arn.rfind(prefix, 0) == 0) arn = arn.substr(prefix.size());
+         return "s3://" + arn + "/" + UriPath(Str(p, "Subdirectory"));
+       },
+       [](const json& p, const json&) -> std::string {
+         const std::string arn = Str(p, "S3BucketArn");
+         const std::string prefix = "arn:aws:s3:::";
+         if (arn.rfind(prefix, 0) != 0 || arn.size() == prefix.size() ||
+             arn.find('/', prefix.size()) != std::string::npos) {
+           return "S3BucketArn must be a bucket's ARN, arn:aws:s3:::BUCKET "
+                  "(access points and Outposts are not served).";
+         }
+         return "";
+       }},
       {"AzureBlob",
        "AZURE_BLOB",
        {"SasConfiguration"},
@@ -232,7 +257,7 @@ ApiResult CreateLocation(const LocationKind& kind, ApiCall& call) {
   if (auto e = Unsupported(call.request)) return *e;
   bool given = false;
   std::vector<std::string> agents = AgentArnsOf(kind, call.request, &given);
-  if (agents.empty()) {
+  if (agents.empty() && kind.type != std::string("S3")) {
     return InvalidRequest(
         "AgentArns is required: ferry reaches every location through the "
         "agents that serve it.");
@@ -302,7 +327,7 @@ ApiResult DescribeLocation(const LocationKind& kind, ApiCall& call) {
     out["CreationTime"] = EpochSeconds(r.created_ms);
     if (kind.agents_in_on_prem_config) {
       out["OnPremConfig"] = {{"AgentArns", r.agent_arns}};
-    } else {
+    } else if (!r.agent_arns.empty()) {  // S3 may have none
       out["AgentArns"] = r.agent_arns;
     }
     return ApiResult(out);
@@ -396,7 +421,7 @@ ApiResult NotServed(const std::string& what) {
   return InvalidRequest(what +
                         " locations are AWS storage, which ferry does not "
                         "serve; use CreateLocationObjectStorage for "
-                        "S3-compatible storage.");
+                        "S3-compatible storage, or CreateLocationS3.");
 }
 
 }  // namespace
@@ -412,7 +437,7 @@ void RegisterLocationApis(ApiRegistry* registry) {
         [k](ApiCall& call) { return UpdateLocation(*k, call); };
   }
   for (const char* aws :
-       {"S3", "Efs", "FsxLustre", "FsxOntap", "FsxOpenZfs", "FsxWindows"}) {
+       {"Efs", "FsxLustre", "FsxOntap", "FsxOpenZfs", "FsxWindows"}) {
     for (const char* verb : {"Create", "Describe", "Update"}) {
       std::string name = aws;
       (*registry)[std::string(verb) + "Location" + aws] = [name](ApiCall&) {

@@ -484,13 +484,35 @@ TEST_P(ServerApiTest, DeleteLocationWaitsForItsTasks) {
   EXPECT_TRUE(Contains(e.message, "not found")) << e.message;
 }
 
-TEST_P(ServerApiTest, AwsStorageLocationsAreNotServed) {
-  ApiError e =
-      Err("CreateLocationS3",
-          {{"S3BucketArn", "arn:aws:s3:::bucket"},
+TEST_P(ServerApiTest, AwsStorageLocationsAreNotServedButS3Is) {
+  ApiError e = Err("CreateLocationEfs",
+                   {{"EfsFilesystemArn",
+                     "arn:aws:elasticfilesystem:us-east-1:000000000000:"
+                     "file-system/fs-01234567"},
+                    {"Ec2Config",
+                     {{"SubnetArn",
+                       "arn:aws:ec2:us-east-1:000000000000:subnet/"
+                       "subnet-01234567"},
+                      {"SecurityGroupArns",
+                       {"arn:aws:ec2:us-east-1:000000000000:security-group/"
+                        "sg-01234567"}}}}});
+  EXPECT_TRUE(Contains(e.message, "CreateLocationObjectStorage")) << e.message;
+
+  // S3: no agent needed (the task's other location's agents serve it).
+  json s3 =
+      Ok("CreateLocationS3",
+         {{"S3BucketArn", "arn:aws:s3:::bucket"},
+          {"Subdirectory", "/backups"},
+          {"S3Config",
+           {{"BucketAccessRoleArn", "arn:aws:iam::000000000000:role/r"}}}});
+  json d = Ok("DescribeLocationS3", {{"LocationArn", s3["LocationArn"]}});
+  EXPECT_EQ(d["LocationUri"], "s3://bucket/backups/");
+  EXPECT_EQ(d["S3StorageClass"], "STANDARD");
+  e = Err("CreateLocationS3",
+          {{"S3BucketArn", "arn:aws:s3:us-east-1:000000000000:accesspoint/ap"},
            {"S3Config",
             {{"BucketAccessRoleArn", "arn:aws:iam::000000000000:role/r"}}}});
-  EXPECT_TRUE(Contains(e.message, "CreateLocationObjectStorage")) << e.message;
+  EXPECT_TRUE(Contains(e.message, "S3BucketArn")) << e.message;
 }
 
 // --- Tasks ---

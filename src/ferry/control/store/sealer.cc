@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
+
+#include "ferry/base/base64.h"
 
 namespace ferry {
 namespace {
@@ -17,73 +20,6 @@ constexpr std::string_view kPrefix = "v1:";
 constexpr size_t kKeySize = 32;
 constexpr size_t kNonceSize = 12;
 constexpr size_t kTagSize = 16;
-
-constexpr char kBase64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64Encode(std::string_view data) {
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t v = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) |
-                 uint8_t(data[i + 2]);
-    out += kBase64[v >> 18];
-    out += kBase64[(v >> 12) & 63];
-    out += kBase64[(v >> 6) & 63];
-    out += kBase64[v & 63];
-  }
-  if (size_t rest = data.size() - i; rest > 0) {
-    uint32_t v = uint8_t(data[i]) << 16;
-    if (rest == 2) v |= uint8_t(data[i + 1]) << 8;
-    out += kBase64[v >> 18];
-    out += kBase64[(v >> 12) & 63];
-    out += rest == 2 ? kBase64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-// Strict: padded, no whitespace, and the unused bits of the last group zero,
-// so that every sealed value has exactly one spelling and changing any
-// character of it changes the bytes.
-bool Base64Decode(std::string_view text, std::string* out) {
-  if (text.size() % 4 != 0) return false;
-  out->clear();
-  out->reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int pad = 0;
-    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
-    uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) {
-      int d = k >= 4 - pad ? 0 : Base64Value(text[i + k]);
-      if (d < 0) return false;
-      v = (v << 6) | static_cast<uint32_t>(d);
-    }
-    out->push_back(static_cast<char>(v >> 16));
-    if (pad == 2) {
-      if ((v & 0xFFFF) != 0) return false;
-      break;
-    }
-    out->push_back(static_cast<char>((v >> 8) & 0xFF));
-    if (pad == 1) {
-      if ((v & 0xFF) != 0) return false;
-      break;
-    }
-    out->push_back(static_cast<char>(v & 0xFF));
-  }
-  return true;
-}
 
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
@@ -218,10 +154,12 @@ Result<std::string> Sealer::Open(std::string_view sealed) const {
   if (!sealed.starts_with(kPrefix)) {
     return Status::DataLoss("sealed value does not start with \"v1:\"");
   }
-  std::string blob;
-  if (!Base64Decode(sealed.substr(kPrefix.size()), &blob)) {
-    return Status::DataLoss("sealed value is not valid base64");
-  }
+  // Strict base64: every sealed value has exactly one spelling, so changing
+  // any character of it changes the bytes.
+  std::optional<std::string> decoded =
+      Base64Decode(sealed.substr(kPrefix.size()));
+  if (!decoded) return Status::DataLoss("sealed value is not valid base64");
+  const std::string blob = std::move(*decoded);
   if (blob.size() < kNonceSize + kTagSize) {
     return Status::DataLoss("sealed value is too short (" +
                             std::to_string(blob.size()) + " bytes)");

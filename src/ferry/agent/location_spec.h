@@ -1,0 +1,32 @@
+// How an agent turns a location of its server (type and parameters, secrets
+// opened) into the engine's LocationSpec. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "ferry/base/status.h"
+#include "ferry/protocol/agent_protocol.h"
+#include "ferry/storage/registry.h"
+
+namespace ferry::agent {
+
+// What the agent knows of storage beyond a location's parameters.
+struct AgentStorageConfig {
+  // The S3 endpoint of CreateLocationS3 locations ("" = AWS S3 in the
+  // region); their keys, region and CA come from the agent's environment and
+  // shared files, as the aws CLI reads them.
+  std::string s3_endpoint_url;
+};
+
+// LOCAL: Path, an absolute directory on this machine. OBJECT_STORAGE:
+// ServerHostname, ServerPort, ServerProtocol (HTTP or HTTPS), BucketName,
+// Subdirectory, AccessKey, SecretKey and ServerCertificate (base64 PEM, as
+// the API carries blobs). S3: S3BucketArn (arn:aws:s3:::BUCKET),
+// Subdirectory, S3StorageClass, reached at config.s3_endpoint_url. Other
+// types are NotSupported; a missing or malformed parameter is
+// InvalidArgument naming it and the location.
+Result<LocationSpec> LocationSpecFromMessage(
+    const protocol::LocationSpecMessage& location, bool destination,
+    const AgentStorageConfig& config);
+
+}  // namespace ferry::agent
