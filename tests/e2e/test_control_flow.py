@@ -759,7 +759,7 @@ class ServerRestart(ControlCase):
 
 
 class TaskReports(ControlCase):
-    def test_report_is_written_on_the_agent_and_the_result_says_where(self):
+    def test_an_undeliverable_report_stays_on_the_agent_and_the_result_says_where(self):
         base = self.scratch()
         src, dst = os.path.join(base, "src"), os.path.join(base, "dst")
         st = bulk(src, 3, 1000)
@@ -772,11 +772,14 @@ class TaskReports(ControlCase):
         d = CTL.wait_execution(self.start(task), timeout=60)
         self.assertSucceeded(d)
         self.assertEqual(d["TaskReportConfig"]["OutputType"], "STANDARD")
-        # ferry cannot write to S3 yet: the report is on the agent's machine,
-        # and ReportResult says so instead of pretending it was delivered.
+        # This agent has no S3 endpoint it can reach (the test machine has no
+        # network): the report is on the agent's machine, and ReportResult
+        # says so instead of pretending it was delivered. (Delivery to a
+        # real S3 server: test_s3_control.)
         report = d["ReportResult"]
         self.assertEqual(report["Status"], "ERROR", report)
-        self.assertEqual(report["ErrorCode"], "ReportDestinationNotSupported")
+        self.assertEqual(report["ErrorCode"], "ReportDeliveryFailed")
+        self.assertIn("arn:aws:s3:::reports-bucket", report["ErrorDetail"])
         exec_id = d["TaskExecutionArn"].rsplit("/", 1)[1]
         folder = os.path.join(CTL.agent.dir, "task-reports", exec_id)
         self.assertIn(folder, report["ErrorDetail"])

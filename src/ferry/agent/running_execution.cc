@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "ferry/agent/report_delivery.h"
 #include "ferry/base/clock.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/storage/registry.h"
@@ -242,6 +243,15 @@ void RunningExecution::Main() {
     }
     return backend;
   };
+  if (!command_.manifest_object.type.empty()) {
+    auto paths = ReadManifestObject();
+    if (!paths.ok()) {
+      finish(FailedDescribe(arn, "ManifestError",
+                            std::string(paths.status().message())));
+      return;
+    }
+    config->manifest = std::move(paths).value();
+  }
   auto src = open(command_.source, false, "SourceLocationError");
   if (!src.ok()) return;
   auto dst = open(command_.destination, true, "DestinationLocationError");
@@ -259,18 +269,97 @@ void RunningExecution::Main() {
   }
   ExecutionResult result = exec->Run();
   json describe = exec->Describe(result);
-  // The report was asked for in an S3 bucket, which ferry cannot write to
-  // yet: it is on this machine instead, and the result says where.
   if (result.report_status == "SUCCESS") {
-    describe["ReportResult"] = {
-        {"Status", "ERROR"},
-        {"ErrorCode", "ReportDestinationNotSupported"},
-        {"ErrorDetail",
-         "ferry cannot deliver task reports to S3 yet; the agent wrote this "
-         "one on its own machine, in " +
-             result.report_folder}};
+    describe["ReportResult"] = DeliverReportTo(result.report_folder);
   }
   finish(std::move(describe));
+}
+
+Result<std::shared_ptr<const std::vector<RelPath>>>
+RunningExecution::ReadManifestObject() {
+  const protocol::LocationSpecMessage& m = command_.manifest_object;
+  std::string key;
+  if (auto it = m.parameters.find("ManifestObjectPath");
+      it != m.parameters.end() && it->is_string()) {
+    key = it->get<std::string>();
+  }
+  while (!key.empty() && key.front() == '/') key.erase(0, 1);
+  auto path = RelPath::Parse(key);
+  if (key.empty() || !path.ok()) {
+    return Status::InvalidArgument("ManifestConfig: ManifestObjectPath '" +
+                                   key +
+                                   "' is not an object key ferry can read");
+  }
+  protocol::LocationSpecMessage bucket = m;
+  bucket.parameters = {{"S3BucketArn", m.parameters.value("S3BucketArn", "")}};
+  auto backend = open_location_(bucket, false);
+  if (!backend.ok()) {
+    return Status(backend.status().code(),
+                  "ManifestConfig: cannot open " + m.arn + ": " +
+                      std::string(backend.status().message()));
+  }
+  // A manifest of a million long paths fits; a runaway object does not.
+  constexpr size_t kMaxManifestBytes = size_t{256} << 20;
+  auto text = ReadWholeFile(backend->get(), *path, kMaxManifestBytes);
+  if (!text.ok()) {
+    return Status(text.status().code(),
+                  "ManifestConfig: cannot read the manifest " + key + " in " +
+                      m.arn + ": " + std::string(text.status().message()));
+  }
+  const std::string version = m.parameters.value("ManifestObjectVersionId", "");
+  if (!version.empty()) {
+    auto now = (*backend)->Stat(*path);
+    if (now.ok() && *now && !(*now)->version.empty() &&
+        (*now)->version != version) {
+      return Status::FailedPrecondition(
+          "ManifestConfig: ManifestObjectVersionId " + version +
+          " is not the current version of " + key +
+          " (ferry reads the current version only)");
+    }
+  }
+  auto paths = ParseManifest(*text);
+  if (!paths.ok()) {
+    return Status::InvalidArgument("ManifestConfig: the manifest " + key +
+                                   ": " +
+                                   std::string(paths.status().message()));
+  }
+  return std::make_shared<const std::vector<RelPath>>(std::move(paths).value());
+}
+
+json RunningExecution::DeliverReportTo(const std::string& report_folder) {
+  const protocol::LocationSpecMessage& d = command_.report_destination;
+  if (d.type.empty()) {
+    // No destination named: the report stays where the agent wrote it.
+    return {{"Status", "SUCCESS"},
+            {"ErrorDetail",
+             "The report is on the agent's machine, in " + report_folder}};
+  }
+  auto fail = [&](const Status& st) -> json {
+    return {{"Status", "ERROR"},
+            {"ErrorCode", "ReportDeliveryFailed"},
+            {"ErrorDetail", "Cannot deliver the task report to " + d.arn +
+                                ": " + std::string(st.message()) +
+                                "; it is on the agent's machine, in " +
+                                report_folder}};
+  };
+  // The bucket itself; the Subdirectory is the prefix of the report.
+  protocol::LocationSpecMessage bucket = d;
+  bucket.parameters = {{"S3BucketArn", d.parameters.value("S3BucketArn", "")}};
+  auto backend = open_location_(bucket, true);
+  if (!backend.ok()) return fail(backend.status());
+  std::string sub = d.parameters.value("Subdirectory", "");
+  while (!sub.empty() && sub.front() == '/') sub.erase(0, 1);
+  while (!sub.empty() && sub.back() == '/') sub.pop_back();
+  RelPath prefix;
+  if (!sub.empty()) {
+    auto p = RelPath::Parse(sub);
+    if (!p.ok()) return fail(p.status());
+    prefix = *p;
+  }
+  auto written = DeliverReport(report_folder, command_.task_arn,
+                               command_.execution_arn, backend->get(), prefix);
+  if (!written.ok()) return fail(written.status());
+  return {{"Status", "SUCCESS"}};
 }
 
 }  // namespace ferry::agent

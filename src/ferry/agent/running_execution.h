@@ -85,6 +85,12 @@ class RunningExecution {
   const std::string& execution_arn() const { return command_.execution_arn; }
 
  private:
+  // ManifestConfig's object, read and parsed (sorted paths).
+  Result<std::shared_ptr<const std::vector<RelPath>>> ReadManifestObject();
+  // Delivers the report written in `report_folder` where TaskReportConfig
+  // says; returns the ReportResult to show.
+  nlohmann::json DeliverReportTo(const std::string& report_folder);
+
   void Main();
 
   const protocol::Command command_;

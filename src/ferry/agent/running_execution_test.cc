@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "ferry/base/base64.h"
+#include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/testing.h"
 
 namespace ferry::agent {
@@ -382,7 +383,7 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   EXPECT_EQ(finished.calls(), 1);
 }
 
-TEST(RunningExecutionTest, ATaskReportIsWrittenOnTheAgentAndSaysWhere) {
+TEST(RunningExecutionTest, ATaskReportWithoutDestinationStaysOnTheAgent) {
   TempDir src, dst, data;
   WriteFile(fs::path(src.path()) / "a", "alpha");
   protocol::Command c = RunCommand(src.path(), dst.path() + "/out");
@@ -398,8 +399,7 @@ TEST(RunningExecutionTest, ATaskReportIsWrittenOnTheAgentAndSaysWhere) {
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
   const json& report = r.describe["ReportResult"];
-  EXPECT_EQ(report["Status"], "ERROR") << report.dump();
-  EXPECT_EQ(report["ErrorCode"], "ReportDestinationNotSupported");
+  EXPECT_EQ(report["Status"], "SUCCESS") << report.dump();
   const std::string folder = root + "/exec-0123456789abcdef1";
   EXPECT_NE(report["ErrorDetail"].get<std::string>().find(folder),
             std::string::npos)
@@ -408,6 +408,76 @@ TEST(RunningExecutionTest, ATaskReportIsWrittenOnTheAgentAndSaysWhere) {
   const std::string list = ReadFile(
       folder + "/exec-0123456789abcdef1.files-transferred-v1-00001.json");
   EXPECT_NE(list.find("\"/a\""), std::string::npos) << list;
+}
+
+// The manifest object and the report destination are reached the way S3
+// locations are: here an in-memory store stands for the bucket.
+TEST(RunningExecutionTest, ManifestObjectIsReadAndTheReportDelivered) {
+  TempDir src, dst, data;
+  WriteFile(fs::path(src.path()) / "a", "alpha");
+  WriteFile(fs::path(src.path()) / "b", "beta");
+  auto bucket = std::make_shared<MemoryStore>();
+  bucket->PutFile("lists/today.csv", "b\n");
+  LocationOpener opener =
+      [bucket](const protocol::LocationSpecMessage& loc,
+               bool destination) -> Result<std::unique_ptr<Backend>> {
+    if (loc.type == "S3") {
+      EXPECT_EQ(loc.parameters.value("S3BucketArn", ""),
+                "arn:aws:s3:::reports");
+      return OpenMemoryBackend(bucket);
+    }
+    return OpenLocation(loc, destination);
+  };
+  protocol::Command c = RunCommand(src.path(), dst.path() + "/out");
+  c.manifest_object = {"arn:aws:s3:::reports",
+                       "S3",
+                       {{"S3BucketArn", "arn:aws:s3:::reports"},
+                        {"ManifestObjectPath", "/lists/today.csv"}}};
+  c.has_report = true;
+  c.report_output_type = "STANDARD";
+  c.report_level = "SUCCESSES_AND_ERRORS";
+  c.report_destination = {
+      "arn:aws:s3:::reports",
+      "S3",
+      {{"S3BucketArn", "arn:aws:s3:::reports"}, {"Subdirectory", "/ferry/"}}};
+  Finished finished;
+  RunningExecution exec(c, 2, finished.Callback(),
+                        data.path() + "/task-reports", opener);
+  exec.Start();
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
+  EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
+  EXPECT_EQ(r.describe["FilesTransferred"], 1) << "only the manifest's b";
+  EXPECT_TRUE(fs::exists(dst.path() + "/out/b"));
+  EXPECT_FALSE(fs::exists(dst.path() + "/out/a"));
+  EXPECT_EQ(r.describe["ReportResult"]["Status"], "SUCCESS")
+      << r.describe["ReportResult"].dump();
+  const std::string base = "ferry/Summary-Reports/" +
+                           std::string("task-0123456789abcdef0") +
+                           "/exec-0123456789abcdef1/";
+  EXPECT_TRUE(bucket->GetFile(base + "exec-0123456789abcdef1.summary-v1.json"))
+      << "no summary at " << base;
+  auto list = bucket->GetFile(
+      "ferry/Detailed-Reports/task-0123456789abcdef0/exec-0123456789abcdef1/"
+      "exec-0123456789abcdef1.files-transferred-v1-00001.json");
+  ASSERT_TRUE(list.has_value());
+  EXPECT_NE(list->find("\"/b\""), std::string::npos) << *list;
+
+  // A manifest that is not there ends the execution at once, naming it.
+  c.manifest_object.parameters["ManifestObjectPath"] = "lists/missing.csv";
+  c.execution_arn += "2";
+  Finished again;
+  RunningExecution missing(c, 2, again.Callback(),
+                           data.path() + "/task-reports", opener);
+  missing.Start();
+  ASSERT_TRUE(again.Wait());
+  r = missing.Report();
+  EXPECT_EQ(r.status, "ERROR");
+  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "ManifestError");
+  EXPECT_NE(r.describe["Result"]["ErrorDetail"].get<std::string>().find(
+                "lists/missing.csv"),
+            std::string::npos)
+      << r.describe.dump();
 }
 
 TEST(ConfigFromCommandTest, AReportNeedsAFolder) {

@@ -205,6 +205,12 @@ json Encode(const SyncResponse& m) {
       if (c.has_report) {
         j["Report"] = {{"OutputType", c.report_output_type},
                        {"ReportLevel", c.report_level}};
+        if (!c.report_destination.type.empty()) {
+          j["Report"]["Destination"] = EncodeLocation(c.report_destination);
+        }
+      }
+      if (!c.manifest_object.type.empty()) {
+        j["ManifestObject"] = EncodeLocation(c.manifest_object);
       }
       j["Source"] = EncodeLocation(c.source);
       j["Destination"] = EncodeLocation(c.destination);
@@ -367,6 +373,21 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body) {
               where +
               ".Report.ReportLevel must be ERRORS_ONLY or "
               "SUCCESSES_AND_ERRORS");
+        }
+        FERRY_ASSIGN_OR_RETURN(const json* rd, r.Object("Destination", false));
+        if (rd) {
+          FERRY_ASSIGN_OR_RETURN(
+              cmd.report_destination,
+              DecodeLocation(*rd, where + ".Report.Destination"));
+        }
+      }
+      FERRY_ASSIGN_OR_RETURN(const json* mo, c.Object("ManifestObject", false));
+      if (mo) {
+        FERRY_ASSIGN_OR_RETURN(cmd.manifest_object,
+                               DecodeLocation(*mo, where + ".ManifestObject"));
+        if (cmd.has_manifest) {
+          return Status::InvalidArgument(
+              where + " has both a Manifest and a ManifestObject");
         }
       }
       FERRY_ASSIGN_OR_RETURN(const json* src, c.Object("Source"));

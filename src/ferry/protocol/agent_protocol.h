@@ -55,8 +55,8 @@ struct ActivationStatus {
 // parameters, secrets included (the session is mutual TLS).
 struct LocationSpecMessage {
   std::string arn;
-  std::string
-      type;  // "LOCAL", "NFS", "SMB", "OBJECT_STORAGE", "AZURE_BLOB", "HDFS"
+  // "LOCAL", "NFS", "SMB", "OBJECT_STORAGE", "S3", "AZURE_BLOB", "HDFS"
+  std::string type;
   nlohmann::json parameters = nlohmann::json::object();
 };
 
@@ -91,6 +91,14 @@ struct Command {
   bool has_report = false;
   std::string report_output_type;
   std::string report_level;
+  // ManifestConfig.Source.S3: the manifest is an object, read by the agent.
+  // Type "S3" with S3BucketArn, ManifestObjectPath and (optionally)
+  // ManifestObjectVersionId. Empty type: none.
+  LocationSpecMessage manifest_object;
+  // TaskReportConfig.Destination.S3: where the agent delivers the report.
+  // Type "S3" with S3BucketArn and Subdirectory. Empty type: none (the
+  // report stays on the agent's machine).
+  LocationSpecMessage report_destination;
   LocationSpecMessage source;
   LocationSpecMessage destination;
   // kSetBandwidth (and the initial limit of kRunExecution, -1 = none):

@@ -292,13 +292,37 @@ Result<std::optional<protocol::Command>> RunCommand(ServerContext* ctx,
   c.bytes_per_second = e.bytes_per_second;
   c.includes = FilterValue(e.body.value("Includes", json::array()));
   c.excludes = FilterValue(e.body.value("Excludes", json::array()));
-  // No manifest: the dispatcher ends executions that ask for one (see
-  // DispatchOnce), so none reaches an agent yet.
+  // ManifestConfig and TaskReportConfig name S3 objects; the agent reaches
+  // them as it reaches an S3 location (its endpoint and credentials).
+  // Their shapes were checked against the model when the request came in.
+  auto manifest = e.body.find("ManifestConfig");
+  if (manifest != e.body.end() && manifest->is_object()) {
+    const json s3 =
+        manifest->value("Source", json::object()).value("S3", json::object());
+    c.manifest_object.arn = s3.value("S3BucketArn", "");
+    c.manifest_object.type = "S3";
+    for (const char* member :
+         {"S3BucketArn", "ManifestObjectPath", "ManifestObjectVersionId"}) {
+      if (s3.contains(member))
+        c.manifest_object.parameters[member] = s3[member];
+    }
+  }
   auto report = e.body.find("TaskReportConfig");
   if (report != e.body.end() && report->is_object()) {
     c.has_report = true;
     c.report_output_type = report->value("OutputType", "STANDARD");
     c.report_level = report->value("ReportLevel", "SUCCESSES_AND_ERRORS");
+    const json s3 = report->value("Destination", json::object())
+                        .value("S3", json::object());
+    if (s3.contains("S3BucketArn")) {
+      c.report_destination.arn = s3.value("S3BucketArn", "");
+      c.report_destination.type = "S3";
+      for (const char* member : {"S3BucketArn", "Subdirectory"}) {
+        if (s3.contains(member)) {
+          c.report_destination.parameters[member] = s3[member];
+        }
+      }
+    }
   }
   for (auto [arn, out] : {std::pair{task->source_arn, &c.source},
                           std::pair{task->destination_arn, &c.destination}}) {
@@ -504,16 +528,6 @@ Status AgentService::DispatchOnce() {
             e, "LocationNotFound",
             "Location " + (!src ? task->source_arn : task->destination_arn) +
                 " of the task no longer exists."));
-        continue;
-      }
-      if (e.body.contains("ManifestConfig") &&
-          !e.body["ManifestConfig"].is_null()) {
-        FERRY_RETURN_IF_ERROR(ender.Fail(
-            e, "ManifestNotSupported",
-            "This ferry server cannot read a manifest yet: ManifestConfig's "
-            "source is an S3 object and ferry has no S3 support. Run the "
-            "task without ManifestConfig (use Includes/Excludes), or use "
-            "`ferry sync --manifest` on the agent's machine."));
         continue;
       }
       bool unsupported = false;
