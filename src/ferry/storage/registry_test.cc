@@ -96,7 +96,9 @@ TEST_F(RegistryTest, OpensLocalDirectories) {
 
 TEST_F(RegistryTest, CreateRootMakesAMissingLocalRoot) {
   TempDir tmp;
-  LocationSpec spec{"local", tmp.Sub("new/deeper"), false};
+  LocationSpec spec;
+  spec.type = "local";
+  spec.path = tmp.Sub("new/deeper");
   auto missing = OpenBackend(spec);
   EXPECT_FALSE(missing.ok());
   EXPECT_FALSE(std::filesystem::exists(tmp.Sub("new")));
