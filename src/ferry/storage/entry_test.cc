@@ -106,7 +106,9 @@ TEST(EntryTest, TempNamesAreRecognisedByTheirExactPattern) {
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "notes"));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-"));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "-12"));
-  EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-34-56"));
+  // Host-tagged names: <host tag>-<pid>-<counter>.
+  EXPECT_TRUE(IsFerryTempName(std::string(kTempPrefix) + "12-34-56"));
+  EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-34-56-78"));
   EXPECT_FALSE(IsFerryTempName(std::string(kTempPrefix) + "12-3G"));
   EXPECT_FALSE(IsFerryTempName("x" + std::string(kTempPrefix)));
   EXPECT_FALSE(IsFerryTempName(kTempPrefix.substr(0, kTempPrefix.size() - 1)));
