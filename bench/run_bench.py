@@ -41,6 +41,7 @@ every target judged passed; 1 otherwise. Standard library only.
 
 import argparse
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -583,13 +584,29 @@ def main(argv=None):
     return run(ctx, args)
 
 
+_root_lock = None  # the open lock file of the work directory, held until exit
+
+
 def prepare_root(root):
     """Makes ROOT an empty work directory marked as this script's (so that a
-    later run may remove it); exits when it holds something that is not."""
+    later run may remove it); exits when it holds something that is not, or
+    when another run uses it (ROOT.lock, next to it, is locked while a run
+    lasts: a second run with the same ROOT would remove the first one's trees)."""
+    global _root_lock
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    os.makedirs(os.path.dirname(root) or ".", exist_ok=True)
+    lock_path = root.rstrip("/") + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        sys.exit(f"{name}: another benchmark run is using {root} ({lock_path} is locked); "
+                 "wait for it to end or choose another --root")
+    _root_lock = fd
     if os.path.lexists(root):
         if not os.path.isdir(root) or (os.listdir(root) and
                                        not os.path.exists(os.path.join(root, MARKER))):
-            name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
             sys.exit(f"{name}: {root} exists and is not an empty directory left by this "
                      "script; remove it or choose another --root")
         remove(root)

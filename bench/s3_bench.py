@@ -374,6 +374,11 @@ def note_problem(ctx, text):
     ctx.problems.append(text)
 
 
+def fmt_rate(x, width):
+    """A rate with 3 significant digits or more: 12345, 123, 1.23, 0.123."""
+    return f"{x:{width}.0f}" if x >= 100 else f"{x:{width}.3g}"
+
+
 def one_run(ctx, tree, phase, tool, rnd, src, dst):
     """One timed run; src/dst a local path or (bucket, prefix). Returns the
     record."""
@@ -397,7 +402,7 @@ def one_run(ctx, tree, phase, tool, rnd, src, dst):
                     diff, listing = check_prefix(ctx, tree, prefix, content=True)
                 ctx.synced_listing[(tree, tool)] = listing
         check = "wrong" if diff else "ok"
-    rec = run_bench.record(tree, phase, tool, rnd, cmd, res, check, diff)
+    rec = run_bench.record(tree, phase, tool, rnd + 1, cmd, res, check, diff)  # 1-based
     info = ctx.trees[tree]
     rec["bytes"] = info["bytes"]
     rec["files"] = info["files"]
@@ -424,7 +429,7 @@ def one_run(ctx, tree, phase, tool, rnd, src, dst):
                          "already in sync")
     w = res["wall_s"]
     log(f"    {phase:9} round {rnd + 1}  {LABELS[tool]:11} {w:9.3f} s "
-        f"{info['bytes'] / MB / w:8.1f} MB/s {info['files'] / w:9.0f} files/s "
+        f"{fmt_rate(info['bytes'] / MB / w, 8)} MB/s {fmt_rate(info['files'] / w, 9)} files/s "
         f"{res['maxrss_kib'] * 1024 / MB:7.1f} MB RSS"
         f"{'  checked' if check == 'ok' else ''}{mark}")
     return rec
@@ -541,8 +546,8 @@ def print_tables(ctx, summary):
                 failed = f" ({s['failed']} failed)" if s["failed"] else ""
                 m = s["median_s"]
                 log(f"    {LABELS[tool]:12} {run_bench.fmt_s(m)} {run_bench.fmt_s(s['min_s'])} "
-                    f"{run_bench.fmt_s(s['max_s'])} {info['bytes'] / MB / m:8.1f} "
-                    f"{info['files'] / m:8.0f} {s['peak_rss_mb']:12.1f} "
+                    f"{run_bench.fmt_s(s['max_s'])} {fmt_rate(info['bytes'] / MB / m, 8)} "
+                    f"{fmt_rate(info['files'] / m, 8)} {s['peak_rss_mb']:12.1f} "
                     f"{s['cpu_median_s']:7.2f}  {check}{failed}")
 
 
@@ -758,7 +763,7 @@ def run(ctx, args):
                          args.smoke)
     log(f"  memory:  {budget}")
     log(f"  runs:    {ctx.rounds} per tool and phase, tool order rotated every round")
-    log("  rclone:  defaults (--transfers 4 --checkers 8); aws: defaults "
+    log("  options: rclone defaults (--transfers 4 --checkers 8); aws defaults "
         "(max_concurrent_requests 10, multipart 8 MiB)")
 
     ctx.server = Server(ctx.rgw_script, memstore)
