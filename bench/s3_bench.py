@@ -428,8 +428,11 @@ def one_run(ctx, tree, phase, tool, rnd, src, dst):
                          f"{rec['ferry_files_transferred']:,} files into a prefix that was "
                          "already in sync")
     w = res["wall_s"]
+    good = rec["rc"] == 0 and check != "wrong"  # no rates for a run that does not count
+    mbs = fmt_rate(info["bytes"] / MB / w, 8) if good else f"{'-':>8}"
+    fps = fmt_rate(info["files"] / w, 9) if good else f"{'-':>9}"
     log(f"    {phase:9} round {rnd + 1}  {LABELS[tool]:11} {w:9.3f} s "
-        f"{fmt_rate(info['bytes'] / MB / w, 8)} MB/s {fmt_rate(info['files'] / w, 9)} files/s "
+        f"{mbs} MB/s {fps} files/s "
         f"{res['maxrss_kib'] * 1024 / MB:7.1f} MB RSS"
         f"{'  checked' if check == 'ok' else ''}{mark}")
     return rec
