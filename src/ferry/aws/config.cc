@@ -165,6 +165,8 @@ Result<AwsIni> ParseAwsIni(std::string_view text, std::string_view file_name) {
       parent.clear();
       continue;
     }
+    // A continuation line of a scalar value: botocore ignores it.
+    if (indented && parent.empty()) continue;
     size_t eq = line.find_first_of("=:");
     if (eq == std::string_view::npos || eq == 0) {
       return IniError(file_name, line_number,
@@ -178,9 +180,7 @@ Result<AwsIni> ParseAwsIni(std::string_view text, std::string_view file_name) {
     std::string value(Trim(line.substr(eq + 1)));
     if (indented) {
       // A nested setting of the last unindented key with an empty value
-      // (botocore's "s3 =\n  addressing_style = path"); otherwise a
-      // continuation line, which botocore also ignores for a scalar.
-      if (parent.empty()) continue;
+      // (botocore's "s3 =\n  addressing_style = path").
       key = parent + "." + key;
     } else {
       parent = value.empty() ? key : "";

@@ -435,8 +435,14 @@ Result<S3WriteResult> S3Client::CompleteMultipartUpload(
   Result<std::string> etag =
       ParseWriteResultEtag(response.body, "CompleteMultipartUploadResult");
   if (!etag.ok()) return etag.status().WithContext(impl_->Context(call));
-  return S3WriteResult{std::move(*etag),
+  S3WriteResult result{std::move(*etag),
                        response.Header("x-amz-version-id").value_or("")};
+  if (result.etag.empty()) {
+    // radosgw 16 answers "<ETag></ETag>": read it back.
+    FERRY_ASSIGN_OR_RETURN(S3ObjectInfo info, HeadObject(bucket, key));
+    result.etag = std::move(info.etag);
+  }
+  return result;
 }
 
 Status S3Client::AbortMultipartUpload(std::string_view bucket,
@@ -498,6 +504,9 @@ Result<S3WriteResult> S3Client::CopyObject(std::string_view bucket,
   FERRY_ASSIGN_OR_RETURN(HttpResponse response, impl_->Execute(call));
   Result<std::string> etag =
       ParseWriteResultEtag(response.body, "CopyObjectResult");
+  if (etag.ok() && etag->empty()) {
+    etag = Status::IoError("malformed CopyObjectResult response: no <ETag>");
+  }
   if (!etag.ok()) return etag.status().WithContext(impl_->Context(call));
   return S3WriteResult{std::move(*etag),
                        response.Header("x-amz-version-id").value_or("")};

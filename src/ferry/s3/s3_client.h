@@ -94,7 +94,9 @@ class S3Client {
 
   // Buckets. HeadBucket: OK if it exists and the caller may use it.
   Status HeadBucket(std::string_view bucket);
-  // In options.region (a LocationConstraint unless us-east-1).
+  // In options.region (a LocationConstraint unless us-east-1). A bucket the
+  // caller already owns: OK in us-east-1 (AWS and radosgw), kAlreadyExists
+  // elsewhere; someone else's: kAlreadyExists.
   Status CreateBucket(std::string_view bucket);
 
   // One page of keys in key order (encoding-type=url; keys come back
@@ -127,7 +129,8 @@ class S3Client {
   // 10000, each (but the last) at least kS3MinPartSize and at most
   // kS3MaxPartSize, uploaded in any order and from any thread, their SHA-256
   // signed like PutObject's; Complete takes the parts in ascending order and
-  // returns the object's ETag ("...-N" for N parts). Abort frees the parts
+  // returns the object's ETag ("...-N" for N parts; read back with a HEAD if
+  // the server's answer lacks it, as radosgw 16's does). Abort frees the parts
   // (kNotFound if the upload is gone).
   Result<std::string> CreateMultipartUpload(
       std::string_view bucket, std::string_view key,
@@ -148,7 +151,8 @@ class S3Client {
   // Server-side copy of `source_key` (at most 5 GiB) onto `dest_key` (may be
   // the same key), replacing its metadata, content type and storage class
   // with `attributes` (x-amz-metadata-directive: REPLACE), and its tags too
-  // if `replace_tags` (else the tags are copied).
+  // if `replace_tags` (else the tags are copied). radosgw 16 drops the tags
+  // of a copy either way: re-apply them with PutObjectTagging if they matter.
   Result<S3WriteResult> CopyObject(std::string_view bucket,
                                    std::string_view source_key,
                                    std::string_view dest_key,

@@ -176,7 +176,7 @@ std::optional<int64_t> FromCivil(int year, int month, int day, int hour,
 
 std::string Write(const pugi::xml_document& doc) {
   std::ostringstream out;
-  doc.save(out, "", pugi::format_raw);
+  doc.save(out, "", pugi::format_raw | pugi::format_no_declaration);
   return out.str();
 }
 
@@ -190,7 +190,7 @@ std::optional<int64_t> ParseS3Time(std::string_view s) {
   }
   int64_t nanos = 0;
   if (s.size() > 20) {
-    if (s[19] != '.' || s.size() > 31 || s.size() == 21) return std::nullopt;
+    if (s[19] != '.' || s.size() > 30 || s.size() == 21) return std::nullopt;
     int64_t scale = 100000000;
     for (size_t i = 20; i + 1 < s.size(); ++i) {
       if (s[i] < '0' || s[i] > '9') return std::nullopt;
@@ -322,10 +322,7 @@ Result<std::string> ParseWriteResultEtag(std::string_view xml,
   pugi::xml_document doc;
   FERRY_ASSIGN_OR_RETURN(pugi::xml_node root,
                          Load(&doc, xml, root_text.c_str(), root_name));
-  FERRY_ASSIGN_OR_RETURN(std::string etag,
-                         Text(root, "ETag", kMaxEtagBytes, root_name));
-  if (etag.empty()) return Malformed(root_name, "no <ETag>");
-  return etag;
+  return Text(root, "ETag", kMaxEtagBytes, root_name);
 }
 
 Result<std::vector<S3DeleteError>> ParseDeleteResult(std::string_view xml) {

@@ -21,7 +21,8 @@ Result<S3ListObjectsPage> ParseListObjectsV2(std::string_view xml);
 Result<S3ListUploadsPage> ParseListMultipartUploads(std::string_view xml);
 // The UploadId of an InitiateMultipartUploadResult.
 Result<std::string> ParseInitiateMultipartUpload(std::string_view xml);
-// The ETag of a CompleteMultipartUploadResult or CopyObjectResult.
+// The ETag of a CompleteMultipartUploadResult or CopyObjectResult ("" if
+// the document has none: radosgw 16 completes uploads with "<ETag></ETag>").
 Result<std::string> ParseWriteResultEtag(std::string_view xml,
                                          std::string_view root);
 Result<std::vector<S3DeleteError>> ParseDeleteResult(std::string_view xml);
