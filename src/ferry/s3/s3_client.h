@@ -74,7 +74,8 @@ struct S3ClientOptions {
   std::chrono::seconds stall_timeout{30};
   RetryPolicy retry;
   Clock* clock = nullptr;  // null = Clock::Real()
-  // Called (on the calling thread) before each retry's backoff.
+  // Called before each retry's backoff, on the thread of the call that
+  // failed (so possibly from several threads at once).
   std::function<void(const S3RetryEvent&)> on_retry;
   // Requested: calls in flight end with kCancelled (backoffs too).
   std::stop_token stop;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "ferry/aws/sigv4.h"
@@ -37,6 +38,7 @@ class FakeS3 {
     server_.Post(".*", handle);
     server_.Delete(".*", handle);
     server_.Options(".*", handle);
+    server_.set_keep_alive_max_count(1000);  // httplib closes after 5
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     // Connections queue on the bound socket already; this only makes a
@@ -453,6 +455,30 @@ TEST_F(S3ClientFaultTest, DeleteObjectsBatchesAndReportsPerKeyErrors) {
   EXPECT_EQ((*errors)[0].key, "k1000");
   EXPECT_EQ((*errors)[2].key, "k500");
   EXPECT_EQ((*errors)[2].code, "AccessDenied");
+}
+
+TEST_F(S3ClientFaultTest, ConnectionsAreReusedAcrossCallsAndThreads) {
+  std::mutex mu;
+  std::set<int> ports;
+  FakeS3 server([&](const httplib::Request& req, httplib::Response&, int) {
+    std::lock_guard lock(mu);
+    ports.insert(req.remote_port);
+  });
+  auto client = Client(server.url());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(client->HeadBucket("bucket").ok());
+  EXPECT_EQ(ports.size(), 1u);
+  // Four threads at once: at most four connections, each reused.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        EXPECT_TRUE(client->PutObject("bucket", "k", Bytes("abc")).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(server.requests(), 60);
+  EXPECT_LE(ports.size(), 5u);
 }
 
 TEST_F(S3ClientFaultTest, ArgumentsAreCheckedBeforeSending) {
