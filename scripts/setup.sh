@@ -12,6 +12,7 @@ BUILD=(
   build-essential cmake ninja-build lld ccache pkg-config git
   libssl-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libzstd-dev
   libacl1-dev libattr1-dev libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpq-dev
+  libcurl4-openssl-dev libpugixml-dev
   python3
 )
 TEST=(

@@ -1,7 +1,7 @@
-// AWS Signature Version 4 for the DataSync JSON API: signing (the client
-// commands) and verification (the server). The canonical request, string to
-// sign and key derivation follow AWS's documentation; HMAC-SHA256 and SHA-256
-// come from OpenSSL. Stateless functions; thread-safe.
+// AWS Signature Version 4 verification for the DataSync JSON API (the
+// server). Signing, the credentials and the canonical pieces are in
+// ferry/aws/sigv4.h (included here: the client commands sign with it).
+// Stateless functions; thread-safe.
 #pragma once
 
 #include <chrono>
@@ -14,34 +14,11 @@
 #include <variant>
 #include <vector>
 
+#include "ferry/aws/sigv4.h"
 #include "ferry/base/status.h"
 #include "ferry/control/model/api_model.h"
 
 namespace ferry {
-
-struct AwsCredentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;  // optional
-};
-
-// An HTTP request as far as signing is concerned. Header names are matched
-// case-insensitively.
-struct SignableRequest {
-  std::string method = "POST";
-  std::string path = "/";  // as sent, percent-encoded
-  std::string query;       // as sent, without '?'
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-
-  std::optional<std::string> Header(std::string_view name) const;
-};
-
-// Adds X-Amz-Date, X-Amz-Security-Token (if any) and Authorization, signing
-// every header present (Host must be there).
-void SignRequest(SignableRequest* request, const AwsCredentials& credentials,
-                 std::string_view region, std::string_view service,
-                 std::chrono::system_clock::time_point now);
 
 struct VerifiedCaller {
   std::string access_key_id;
@@ -63,8 +40,5 @@ std::variant<VerifiedCaller, ApiError> VerifyRequest(
         std::optional<std::string>(std::string_view access_key_id)>& secret_for,
     std::chrono::system_clock::time_point now,
     std::chrono::seconds max_skew = std::chrono::minutes(15));
-
-// Lower-case hex SHA-256 (the payload hash).
-std::string Sha256Hex(std::string_view data);
 
 }  // namespace ferry

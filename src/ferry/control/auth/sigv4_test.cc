@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "ferry/control/auth/sigv4_canonical.h"
+#include "ferry/aws/sigv4_canonical.h"
 
 namespace ferry {
 namespace {

@@ -1,6 +1,6 @@
-// The pieces of AWS Signature Version 4 that SignRequest and VerifyRequest
-// share, exposed for tests (AWS's published vectors check each step). Pure
-// functions; thread-safe.
+// The pieces of AWS Signature Version 4 that SignRequest, SignS3Request and
+// the server's VerifyRequest (control/auth) share, exposed for tests (AWS's
+// published vectors check each step). Pure functions; thread-safe.
 #pragma once
 
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ferry/control/auth/sigv4.h"
+#include "ferry/aws/sigv4.h"
 
 namespace ferry::sigv4 {
 
@@ -43,6 +43,13 @@ std::string CanonicalHeaders(const SignableRequest& request,
 std::string CanonicalRequest(const SignableRequest& request,
                              const std::vector<std::string>& signed_headers,
                              std::string_view signed_headers_text);
+
+// S3's canonical request: the path as sent ("/" if empty) and the given
+// payload hash (the body is not read).
+std::string S3CanonicalRequest(const SignableRequest& request,
+                               const std::vector<std::string>& signed_headers,
+                               std::string_view signed_headers_text,
+                               std::string_view payload_hash);
 
 std::string StringToSign(std::string_view amz_date, std::string_view scope,
                          std::string_view canonical_request);
