@@ -14,6 +14,8 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/storage/decorators/fault_injecting_backend.h"
+#include "ferry/storage/object/memory_object_store.h"
+#include "ferry/storage/object/object_backend.h"
 #include "ferry/storage/testing.h"
 
 namespace ferry {
@@ -798,6 +800,51 @@ TEST(ExecutionTest, AGivenExecutionArnIsKept) {
   ExecutionResult result = execution.Run();
   EXPECT_EQ(execution.Describe(result)["TaskExecutionArn"],
             config.execution_arn);
+}
+
+// An object store in the middle: file system -> objects -> file system
+// keeps everything the object metadata can hold, and an unchanged source is
+// not copied again (the listing's mtimes and sizes are right).
+TEST(ExecutionTest, ThroughAnObjectStoreAndBack) {
+  ObjectStoreLimits limits;
+  limits.part_size_min = 64 * 1024;
+  limits.max_list_keys = 3;
+  auto store = std::make_shared<MemoryObjectStore>(limits);
+  auto objects = [&] {
+    ObjectBackendOptions options;
+    options.prefix = "bucket/prefix";
+    options.part_size_preferred = 0;
+    return OpenObjectBackend(store, options).value();
+  };
+  MemoryTree src, back;
+  BuildSource(&src);
+  src.File("d/big", testing::RandomBytes(5 * kBlockSize / 2, 9), 0640);
+  ExecutionConfig config = Config();
+  config.chunk_size = kBlockSize;  // the big file in parts, on three threads
+  Outcome up = RunSync(src.Open(), objects(), config);
+  ASSERT_EQ(up.result.status, ExecutionStatus::kSuccess)
+      << up.result.error_code << ": " << up.result.error_detail << "\n"
+      << Joined(up.log);
+  EXPECT_EQ(up.c().files_transferred, 6u);
+  EXPECT_TRUE(store->Uploads().empty());
+
+  Outcome again = RunSync(src.Open(), objects(), config);
+  ASSERT_EQ(again.result.status, ExecutionStatus::kSuccess)
+      << Joined(again.log);
+  EXPECT_EQ(again.c().files_transferred, 0u);
+  EXPECT_EQ(again.c().bytes_written, 0u);
+
+  Outcome down = RunSync(objects(), back.Open(), config);
+  ASSERT_EQ(down.result.status, ExecutionStatus::kSuccess)
+      << down.result.error_code << ": " << down.result.error_detail << "\n"
+      << Joined(down.log);
+  EXPECT_EQ(TreeSignature(back.backend()), TreeSignature(src.backend()));
+
+  // A change at the source is found and copied alone.
+  src.File("d/b", "changed");
+  Outcome change = RunSync(src.Open(), objects(), config);
+  ASSERT_EQ(change.result.status, ExecutionStatus::kSuccess);
+  EXPECT_EQ(change.c().files_transferred, 1u);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <mutex>
 
 #include "ferry/storage/memory/memory_backend.h"
+#include "ferry/storage/object/memory_object_store.h"
+#include "ferry/storage/object/object_backend.h"
 #include "ferry/storage/posix/posix_backend.h"
 
 namespace ferry {
@@ -35,6 +37,9 @@ std::string KnownTypes() {
 std::string LocationSpec::Describe() const {
   if (type == "local") return path;
   if (type == "memory") return "memory:" + path;
+  if (type == "memory-objects") {
+    return "memory-objects:" + bucket + (path.empty() ? "" : "/" + path);
+  }
   if (!bucket.empty()) {
     return type + "://" + bucket + (path.empty() ? "" : "/" + path);
   }
@@ -76,6 +81,29 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     }
     return spec;
   }
+  if (uri.substr(0, 15) == "memory-objects:") {
+    // memory-objects:NAME[/PREFIX]: an in-memory object store.
+    spec.type = "memory-objects";
+    std::string_view rest = uri.substr(15);
+    size_t slash = rest.find('/');
+    spec.bucket = std::string(rest.substr(0, slash));
+    std::string_view prefix =
+        slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+    spec.path = std::string(prefix);
+    if (spec.bucket.empty()) {
+      return Status::InvalidArgument(
+          "memory-objects location needs a name: memory-objects:NAME[/PREFIX]");
+    }
+    if (!prefix.empty()) {
+      auto rel = RelPath::Parse(prefix);
+      if (!rel.ok() || rel->str() != prefix) {
+        return Status::InvalidArgument("memory-objects location '" +
+                                       std::string(uri) + "': bad prefix");
+      }
+    }
+    return spec;
+  }
   if (uri.substr(0, 7) == "memory:") {
     spec.type = "memory";
     spec.path = std::string(uri.substr(7));
@@ -91,7 +119,8 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     return Status::InvalidArgument(
         "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
         "' in '" + std::string(uri) +
-        "' (this build serves: local paths, file://, memory:, s3://)");
+        "' (this build serves: local paths, file://, memory:, "
+        "memory-objects:, s3://)");
   }
   spec.type = "local";
   spec.path = std::string(uri);
@@ -115,6 +144,12 @@ void RegisterBuiltinBackends() {
   RegisterBackend("memory", [](const LocationSpec& spec) {
     return Result<std::unique_ptr<Backend>>(
         OpenMemoryBackend(NamedMemoryStore(spec.path), "memory:" + spec.path));
+  });
+  RegisterBackend("memory-objects", [](const LocationSpec& spec) {
+    ObjectBackendOptions options;
+    options.prefix = spec.path;
+    options.storage_class = spec.storage_class;
+    return OpenObjectBackend(NamedMemoryObjectStore(spec.bucket), options);
   });
 }
 

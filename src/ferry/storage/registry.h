@@ -51,7 +51,8 @@ struct LocationSpec {
   std::string Describe() const;
 };
 
-// Accepts "/abs/dir", "rel/dir", "file:///abs/dir" (local), "memory:NAME"
+// Accepts "/abs/dir", "rel/dir", "file:///abs/dir" (local), "memory:NAME",
+// "memory-objects:NAME[/PREFIX]" (an in-memory object store, bucket NAME)
 // and "s3://BUCKET[/PREFIX]" (the endpoint and credentials come separately).
 // A scheme that is not registered is an error that lists the ones that are.
 Result<LocationSpec> ParseLocationUri(std::string_view uri);
@@ -60,7 +61,7 @@ using BackendFactory =
     std::function<Result<std::unique_ptr<Backend>>(const LocationSpec&)>;
 
 void RegisterBackend(const std::string& type, BackendFactory factory);
-// Registers "local" and "memory". Idempotent.
+// Registers "local", "memory" and "memory-objects". Idempotent.
 void RegisterBuiltinBackends();
 
 Result<std::unique_ptr<Backend>> OpenBackend(const LocationSpec& spec);

@@ -1,0 +1,72 @@
+// ObjectBackend: a Backend over any flat ObjectStore (S3, later Azure Blob),
+// so that a store adapter needs no file-system logic of its own.
+//
+// Mapping, beneath an optional key prefix ("" or "dir/sub"):
+//   - a file is the object "prefix/path"; a symbolic link is an object whose
+//     content is its target and whose file-permissions say S_IFLNK;
+//   - a directory is implied by the keys beneath it, and has a zero-byte
+//     marker object "prefix/path/" once ferry creates it or keeps metadata on
+//     it; the root is the prefix itself (its marker "prefix/");
+//   - POSIX metadata and ferry's content digest live in user metadata, in
+//     the names DataSync and S3 File Gateway use (object_metadata.h).
+//
+// Listing: ListObjectsV2 with delimiter "/", streamed a page at a time.
+// ListObjectsV2 returns no user metadata, yet change detection needs the
+// mtime (file-mtime) and the stored digest of every file, and the metadata
+// of every folder marker: so each page's objects and markers are HEADed, up
+// to `head_threads` at a time, before the page is handed out. That is one
+// HEAD per object per scan (DataSync's S3 locations pay the same), parallel
+// but not free; `list_metadata = false` skips them for listings where only
+// sizes and ETags matter (then mtime is Last-Modified, links read as files).
+// Keys come in byte order, in which "a/" sorts between "a.txt" and "a0",
+// unlike ComparePaths: listings are unsorted (the scan sorts a directory).
+// A key that is no valid name beneath the listed folder ("p//x", "p/../x")
+// or a name that is both an object and a folder fails the listing with an
+// error naming the key (the scan then treats the folder as unlisted: nothing
+// beneath it is deleted) rather than being silently skipped.
+//
+// Writes: below one part (PartSize of the file's size) a writer buffers
+// the file and PUTs it at Commit. Above, it is a multipart upload: each part
+// is buffered until written from its start to its end, then uploaded from
+// the writing thread (chunks on different threads upload in parallel); a
+// part written again from its start replaces itself. The upload is created
+// at the first full part, with the metadata known at open (the mode); the
+// final metadata (mtime, owner, digest) is only known at Commit, so Commit
+// completes the upload and then replaces its metadata with a server-side
+// copy (CopyObject, or UploadPartCopy beyond its 5 GiB limit). Abort, or
+// destruction without Commit, aborts the upload; the backend remembers its
+// live uploads so that CleanupStaging leaves them alone.
+//
+// Thread-safe, as Backend requires; the store must be too.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "ferry/storage/backend.h"
+#include "ferry/storage/object/object_store.h"
+
+namespace ferry {
+
+struct ObjectBackendOptions {
+  // Key prefix of the root: "" (the whole bucket) or "dir/sub".
+  std::string prefix;
+  // Storage class of the objects written ("" = the store's default).
+  std::string storage_class;
+  // HEAD every object and folder marker a listing returns (see above).
+  bool list_metadata = true;
+  int head_threads = 16;
+  // Keys asked for per listing page (the store caps it).
+  int list_page_keys = 1000;
+  // Part size for throughput, clamped to the store's limits (0: its
+  // minimum).
+  uint64_t part_size_preferred = uint64_t{16} << 20;
+  // For messages; default: the store's description and the prefix.
+  std::string name;
+};
+
+// Fails if `options.prefix` is not a valid relative path.
+Result<std::unique_ptr<Backend>> OpenObjectBackend(
+    std::shared_ptr<ObjectStore> store, ObjectBackendOptions options = {});
+
+}  // namespace ferry

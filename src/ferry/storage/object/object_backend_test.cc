@@ -1,0 +1,431 @@
+#include "ferry/storage/object/object_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ferry/storage/object/memory_object_store.h"
+#include "ferry/storage/object/object_metadata.h"
+#include "ferry/storage/registry.h"
+#include "ferry/storage/testing.h"
+
+namespace ferry {
+namespace {
+
+using testing::AsBytes;
+using testing::ListDir;
+using testing::ListNames;
+using testing::P;
+using testing::RandomBytes;
+using testing::ReadFile;
+using testing::WriteFile;
+
+class ObjectBackendTest : public ::testing::Test {
+ protected:
+  void Open(const std::string& prefix = "", ObjectStoreLimits limits = {}) {
+    limits.part_size_min = 64 * 1024;
+    if (limits.max_list_keys == 1000) limits.max_list_keys = 7;
+    store_ = std::make_shared<MemoryObjectStore>(limits);
+    ObjectBackendOptions options;
+    options.prefix = prefix;
+    options.part_size_preferred = 0;
+    options.head_threads = 3;
+    auto b = OpenObjectBackend(store_, options);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    backend_ = std::move(b).value();
+  }
+  void SetUp() override { Open(); }
+
+  Backend* b() { return backend_.get(); }
+
+  std::shared_ptr<MemoryObjectStore> store_;
+  std::unique_ptr<Backend> backend_;
+};
+
+TEST_F(ObjectBackendTest, KeysLieBeneathThePrefix) {
+  Open("some/prefix");
+  ASSERT_OK(b()->MakeDirectory(P("d")));
+  ASSERT_OK(WriteFile(b(), P("d/f"), "x"));
+  Entry link;
+  link.kind = EntryKind::kSymlink;
+  link.link_target = "../t";
+  ASSERT_OK(b()->CreateSymlink(P("l"), link, MetadataPolicy{}));
+  EXPECT_EQ(store_->Keys(),
+            (std::vector<std::string>{"some/prefix/d/", "some/prefix/d/f",
+                                      "some/prefix/l"}));
+  // Keys beside the prefix are not the location's.
+  store_->PutRaw("some/prefixed", "no");
+  store_->PutRaw("some/other", "no");
+  EXPECT_EQ(ListNames(b(), RelPath()).value(),
+            (std::vector<std::string>{"d", "l"}));
+  EXPECT_NE(b()->Describe().find("some/prefix"), std::string::npos);
+  EXPECT_FALSE(OpenObjectBackend(store_, {.prefix = "a/../b"}).ok());
+  EXPECT_FALSE(OpenObjectBackend(store_, {.prefix = "/a"}).ok());
+  EXPECT_FALSE(OpenObjectBackend(store_, {.prefix = "a//b"}).ok());
+}
+
+TEST_F(ObjectBackendTest, MetadataRoundTripsThroughUserMetadata) {
+  Entry meta;
+  meta.mode = 0640;
+  meta.uid = 1001;
+  meta.gid = 1002;
+  meta.mtime = FileTime{1600000000, 123456789};
+  meta.atime = FileTime{1500000000, 1};
+  meta.digest = DigestOfBuffer(DigestAlgorithm::kXxh3_128, AsBytes("data"));
+  ASSERT_OK(WriteFile(b(), P("f"), "data", meta, MetadataPolicy{}));
+  ASSERT_OK_AND_ASSIGN(ObjectHead head, store_->HeadObject("f"));
+  EXPECT_EQ(head.metadata.at("file-permissions"), "0100640");
+  EXPECT_EQ(head.metadata.at("file-owner"), "1001");
+  EXPECT_EQ(head.metadata.at("file-group"), "1002");
+  EXPECT_EQ(head.metadata.at("file-mtime"), "1600000000123456789ns");
+  EXPECT_EQ(head.metadata.at("file-atime"), "1500000000000000001ns");
+  EXPECT_EQ(head.metadata.at("ferry-digest"), "XXH3-128:" + meta.digest.Hex());
+  ASSERT_OK_AND_ASSIGN(auto st, b()->Stat(P("f")));
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->mode, 0640u);
+  EXPECT_EQ(st->uid, 1001u);
+  EXPECT_EQ(st->mtime, meta.mtime);
+  EXPECT_EQ(st->digest, meta.digest);
+  EXPECT_EQ(st->etag, head.etag);
+}
+
+TEST_F(ObjectBackendTest, ObjectsOfOtherToolsReadAsPlainFiles) {
+  store_->SetTime(FileTime{1700000000, 0});
+  store_->PutRaw("plain.txt", "hello", {{"content-type", "text/plain"}});
+  store_->PutRaw("dir/inner", "x");
+  store_->PutRaw("gateway", "y",
+                 {{"file-permissions", "0100600"},
+                  {"file-owner", "7"},
+                  {"file-mtime", "1573154574000"}});  // milliseconds
+  ASSERT_OK_AND_ASSIGN(std::vector<Entry> all, ListDir(b(), RelPath()));
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].path, P("dir"));
+  EXPECT_TRUE(all[0].is_dir());
+  EXPECT_EQ(all[1].path, P("gateway"));
+  EXPECT_EQ(all[1].mode, 0600u);
+  EXPECT_EQ(all[1].uid, 7u);
+  EXPECT_EQ(all[1].mtime, (FileTime{1573154574, 0}));
+  EXPECT_EQ(all[2].path, P("plain.txt"));
+  EXPECT_EQ(all[2].mode, 0644u);
+  EXPECT_EQ(all[2].uid, 0u);
+  EXPECT_EQ(all[2].mtime, (FileTime{1700000000, 0}));
+  EXPECT_EQ(all[2].size, 5u);
+}
+
+TEST_F(ObjectBackendTest, HostileKeysFailTheListingClearly) {
+  for (const char* key : {"d//x", "d/../x", "d/./x"}) {
+    SCOPED_TRACE(key);
+    Open();
+    store_->PutRaw("d/ok", "fine");
+    store_->PutRaw(key, "evil");
+    auto listed = ListDir(b(), P("d"));
+    ASSERT_FALSE(listed.ok());
+    EXPECT_EQ(listed.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(listed.status().message().find("key"), std::string::npos)
+        << listed.status().ToString();
+  }
+  // The parent still lists: "d" is a folder.
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> top, ListNames(b(), RelPath()));
+  EXPECT_EQ(top, std::vector<std::string>{"d"});
+}
+
+TEST_F(ObjectBackendTest, ANameThatIsBothObjectAndFolderFailsTheListing) {
+  store_->PutRaw("a", "object");
+  store_->PutRaw("a-b", "between");
+  store_->PutRaw("a.c", "between");
+  store_->PutRaw("a/inner", "folder");
+  auto listed = ListDir(b(), RelPath());
+  ASSERT_FALSE(listed.ok());
+  EXPECT_NE(listed.status().message().find("both"), std::string::npos)
+      << listed.status().ToString();
+  // Names that merely share a beginning are fine, across pages too.
+  Open();
+  for (const char* key :
+       {"a", "a!", "a-", "a-1/x", "a.", "a.txt", "a0/y", "b"}) {
+    store_->PutRaw(key, "x");
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> names,
+                       ListNames(b(), RelPath()));
+  EXPECT_EQ(names.size(), 8u);
+}
+
+TEST_F(ObjectBackendTest, ListingsSpanManyPages) {
+  // 7 keys a page: 150 files, 40 folders (some with markers), and the
+  // folder's own marker.
+  ASSERT_OK(b()->MakeDirectory(P("big")));
+  for (int i = 0; i < 150; ++i) {
+    store_->PutRaw("big/f" + std::to_string(i), std::to_string(i));
+  }
+  for (int i = 0; i < 40; ++i) {
+    store_->PutRaw("big/d" + std::to_string(i) + "/x", "");
+    if (i % 3 == 0)
+      ASSERT_OK(b()->MakeDirectory(P("big/d" + std::to_string(i))));
+  }
+  const int64_t lists = store_->lists();
+  ASSERT_OK_AND_ASSIGN(auto lister, b()->List(P("big")));
+  std::vector<Entry> all;
+  int batches = 0;
+  while (true) {
+    ASSERT_OK_AND_ASSIGN(bool more, lister->NextBatch(&all));
+    if (!more) break;
+    ++batches;
+  }
+  EXPECT_EQ(all.size(), 190u);
+  EXPECT_GT(batches, 20) << "the listing was not streamed page by page";
+  EXPECT_GE(store_->lists() - lists, 27);
+  std::set<std::string> names;
+  for (const Entry& e : all) names.insert(e.path.str());
+  EXPECT_EQ(names.size(), 190u);
+}
+
+TEST_F(ObjectBackendTest, LargeFilesGoInPartsAndCommitReplacesMetadata) {
+  const std::string content = RandomBytes(3 * kBlockSize + 77, 1);
+  WriteHints hints;
+  hints.size = content.size();
+  hints.mode = 0600;
+  ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("big"), hints));
+  ASSERT_OK(
+      w->WriteAt(0, AsBytes(std::string_view(content).substr(0, kBlockSize))));
+  // One part (1 MiB) is complete: the upload exists, nothing is visible.
+  ASSERT_EQ(store_->Uploads().size(), 1u);
+  EXPECT_TRUE(store_->Keys().empty());
+  for (uint64_t off = kBlockSize; off < content.size(); off += kBlockSize) {
+    ASSERT_OK(w->WriteAt(
+        off, AsBytes(std::string_view(content).substr(off, kBlockSize))));
+  }
+  Entry meta;
+  meta.size = content.size();
+  meta.mode = 0600;
+  meta.mtime = FileTime{1234567890, 5};
+  meta.digest = DigestOfBuffer(DigestAlgorithm::kXxh3_128, AsBytes(content));
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_TRUE(store_->Uploads().empty());
+  ASSERT_OK_AND_ASSIGN(auto st, b()->Stat(P("big")));
+  EXPECT_EQ(st->mtime, meta.mtime);
+  EXPECT_EQ(st->digest, meta.digest);
+  EXPECT_TRUE(ReadFile(b(), P("big")).value() == content);
+}
+
+TEST_F(ObjectBackendTest, WritesOutOfPartOrderAreRefused) {
+  WriteHints hints;
+  hints.size = 3 * kBlockSize;
+  ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("f"), hints));
+  const std::string block = RandomBytes(kBlockSize / 2, 2);
+  Status gap = w->WriteAt(kBlockSize + 10, AsBytes(block));
+  EXPECT_EQ(gap.code(), StatusCode::kFailedPrecondition) << gap.ToString();
+  EXPECT_FALSE(w->WriteAt(3 * kBlockSize - 1, AsBytes("xy")).ok())
+      << "a write past the announced size";
+  // A retried write of what is buffered is fine.
+  ASSERT_OK(w->WriteAt(0, AsBytes(block)));
+  ASSERT_OK(w->WriteAt(0, AsBytes(block)));
+  ASSERT_OK(w->WriteAt(100, AsBytes(std::string_view(block).substr(100, 50))));
+  w->Abort();
+  EXPECT_TRUE(store_->Uploads().empty());
+}
+
+TEST_F(ObjectBackendTest, AbortAndDestructionRemoveTheUpload) {
+  for (bool abort : {true, false}) {
+    WriteHints hints;
+    hints.size = 2 * kBlockSize + 1;
+    ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("f"), hints));
+    ASSERT_OK(w->WriteAt(0, AsBytes(RandomBytes(kBlockSize, 3))));
+    ASSERT_EQ(store_->Uploads().size(), 1u);
+    if (abort) {
+      w->Abort();
+      EXPECT_TRUE(store_->Uploads().empty());
+      Entry meta;
+      meta.size = hints.size;
+      EXPECT_FALSE(w->Commit(meta, MetadataPolicy{}).ok());
+    }
+    w.reset();
+    EXPECT_TRUE(store_->Uploads().empty());
+    EXPECT_TRUE(store_->Keys().empty());
+  }
+}
+
+TEST_F(ObjectBackendTest, CleanupStagingAbortsUploadsByAge) {
+  Open("p");
+  store_->SetTime(FileTime{1000000, 0});
+  PutObjectRequest r;
+  r.key = "p/old";
+  ASSERT_OK_AND_ASSIGN(std::string old_id, store_->CreateMultipartUpload(r));
+  r.key = "elsewhere/old";
+  ASSERT_OK(store_->CreateMultipartUpload(r).status());
+  store_->SetTime(FileTime{1000000 + 3600 * 30, 0});
+  r.key = "p/young";
+  ASSERT_OK(store_->CreateMultipartUpload(r).status());
+  // Ours, and alive: never removed, however old.
+  store_->SetTime(FileTime{1000000, 0});
+  WriteHints hints;
+  hints.size = 2 * kBlockSize + 1;
+  ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("live"), hints));
+  ASSERT_OK(w->WriteAt(0, AsBytes(RandomBytes(kBlockSize, 4))));
+  ASSERT_EQ(store_->Uploads().size(), 4u);
+
+  std::vector<std::string> removed;
+  StagingCleanup cleanup;
+  cleanup.now = std::chrono::system_clock::time_point(
+      std::chrono::seconds(1000000 + 3600 * 30 + 60));
+  cleanup.max_age = std::chrono::hours(24);
+  cleanup.on_removed = [&](const RelPath& path, const std::string& what) {
+    removed.push_back(path.str() + " " + what);
+  };
+  ASSERT_OK(b()->CleanupStaging(cleanup));
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].substr(0, 4), "old ");
+  EXPECT_NE(removed[0].find("multipart upload"), std::string::npos);
+  std::vector<std::string> left;
+  for (const MultipartUpload& u : store_->Uploads()) left.push_back(u.key);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left,
+            (std::vector<std::string>{"elsewhere/old", "p/live", "p/young"}));
+  w->Abort();
+}
+
+TEST_F(ObjectBackendTest, SetMetadataCopiesFilesOntoThemselves) {
+  Entry meta;
+  meta.mode = 0644;
+  meta.digest = DigestOfBuffer(DigestAlgorithm::kXxh3_128, AsBytes("x"));
+  ASSERT_OK(WriteFile(b(), P("f"), "x", meta, MetadataPolicy{}));
+  store_->PutRaw("f2", "y", {{"foreign", "kept"}});
+  meta.mode = 0600;
+  ASSERT_OK(b()->SetMetadata(P("f"), meta, MetadataPolicy{}));
+  ASSERT_OK(b()->SetMetadata(P("f"), meta, MetadataPolicy{}));  // no change
+  ASSERT_OK(b()->SetMetadata(P("f2"), meta, MetadataPolicy{}));
+  ASSERT_OK_AND_ASSIGN(ObjectHead f, store_->HeadObject("f"));
+  EXPECT_EQ(f.metadata.at("file-permissions"), "0100600");
+  EXPECT_EQ(f.metadata.count("ferry-digest"), 1u);
+  ASSERT_OK_AND_ASSIGN(ObjectHead f2, store_->HeadObject("f2"));
+  EXPECT_EQ(f2.metadata.at("foreign"), "kept");
+  EXPECT_EQ(ReadFile(b(), P("f2")).value(), "y");
+  // Metadata that would not fit are refused, not truncated.
+  ObjectMetadata huge = {{"big", std::string(2040, 'x')}};
+  store_->PutRaw("f3", "z", huge);
+  EXPECT_EQ(b()->SetMetadata(P("f3"), meta, MetadataPolicy{}).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(ObjectBackendTest, ObjectsBeyondOneCopyAreCopiedInParts) {
+  ObjectStoreLimits limits;
+  limits.max_copy_size = kBlockSize;
+  Open("", limits);
+  const std::string content = RandomBytes(2 * kBlockSize + 3, 5);
+  ASSERT_OK(WriteFile(b(), P("f"), content));
+  Entry meta;
+  meta.mtime = FileTime{1111111111, 0};
+  ASSERT_OK(b()->SetMetadata(P("f"), meta,
+                             MetadataPolicy{false, false, false, true, false}));
+  EXPECT_EQ(b()->Stat(P("f")).value()->mtime, meta.mtime);
+  EXPECT_TRUE(ReadFile(b(), P("f")).value() == content);
+  EXPECT_TRUE(store_->Uploads().empty());
+}
+
+TEST_F(ObjectBackendTest, RemoveTreeDeletesInBatches) {
+  ObjectStoreLimits limits;
+  limits.max_delete_keys = 5;
+  Open("", limits);
+  for (int i = 0; i < 23; ++i) {
+    store_->PutRaw("t/" + std::to_string(i % 4) + "/k" + std::to_string(i), "");
+  }
+  store_->PutRaw("t", "a file of the same name");
+  store_->PutRaw("t0", "kept");
+  ASSERT_OK(b()->RemoveTree(P("t")));
+  EXPECT_EQ(store_->Keys(), std::vector<std::string>{"t0"});
+  EXPECT_FALSE(b()->RemoveTree(RelPath()).ok());
+}
+
+TEST_F(ObjectBackendTest, LinkObjectsAreBounded) {
+  store_->PutRaw("l", std::string(5000, 'x'),
+                 {{"file-permissions", "0120777"}});
+  auto st = b()->Stat(P("l"));
+  EXPECT_FALSE(st.ok());
+  Entry link;
+  link.kind = EntryKind::kSymlink;
+  link.link_target = std::string(5000, 'y');
+  EXPECT_FALSE(b()->CreateSymlink(P("m"), link, MetadataPolicy{}).ok());
+}
+
+TEST_F(ObjectBackendTest, MemoryObjectsLocations) {
+  RegisterBuiltinBackends();
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       ParseLocationUri("memory-objects:bucket-x/some/prefix"));
+  EXPECT_EQ(spec.type, "memory-objects");
+  EXPECT_EQ(spec.bucket, "bucket-x");
+  EXPECT_EQ(spec.path, "some/prefix");
+  EXPECT_EQ(spec.Describe(), "memory-objects:bucket-x/some/prefix");
+  ASSERT_OK_AND_ASSIGN(auto one, OpenBackend(spec));
+  ASSERT_OK(WriteFile(one.get(), P("f"), "shared"));
+  ASSERT_OK_AND_ASSIGN(auto two, OpenBackend(spec));
+  EXPECT_EQ(ReadFile(two.get(), P("f")).value(), "shared");
+  EXPECT_EQ(NamedMemoryObjectStore("bucket-x")->Keys(),
+            std::vector<std::string>{"some/prefix/f"});
+  EXPECT_FALSE(ParseLocationUri("memory-objects:").ok());
+  EXPECT_FALSE(ParseLocationUri("memory-objects:b/../x").ok());
+}
+
+TEST(MemoryObjectStoreTest, FollowsS3Rules) {
+  ObjectStoreLimits limits;
+  limits.part_size_min = 10;
+  limits.max_list_keys = 2;
+  MemoryObjectStore store(limits);
+  store.PutRaw("a/1", "x");
+  store.PutRaw("a/2", "x");
+  store.PutRaw("a.txt", "x");
+  store.PutRaw("a0", "x");
+  store.PutRaw("b", "x");
+  // Delimited listing in byte order: "a.txt" < "a/" < "a0".
+  std::vector<std::string> seen;
+  ListObjectsRequest r;
+  r.delimiter = "/";
+  do {
+    ASSERT_OK_AND_ASSIGN(ListObjectsPage page, store.ListObjects(r));
+    EXPECT_LE(page.objects.size() + page.common_prefixes.size(), 2u);
+    size_t i = 0, j = 0;
+    while (i < page.objects.size() || j < page.common_prefixes.size()) {
+      if (j == page.common_prefixes.size() ||
+          (i < page.objects.size() &&
+           page.objects[i].key < page.common_prefixes[j])) {
+        seen.push_back(page.objects[i++].key);
+      } else {
+        seen.push_back(page.common_prefixes[j++]);
+      }
+    }
+    r.continuation_token = page.next_continuation_token;
+  } while (!r.continuation_token.empty());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a.txt", "a/", "a0", "b"}));
+  // If-Match.
+  ASSERT_OK_AND_ASSIGN(ObjectHead head, store.HeadObject("b"));
+  std::byte buf[1];
+  EXPECT_OK(store.GetObjectRange("b", 0, buf, head.etag));
+  EXPECT_EQ(store.GetObjectRange("b", 0, buf, "other").status().code(),
+            StatusCode::kSourceChanged);
+  // A copy onto itself must change something.
+  EXPECT_FALSE(store.ReplaceMetadata("b", {}, "", "").ok());
+  EXPECT_OK(store.ReplaceMetadata("b", {{"k", "v"}}, "", head.etag));
+  // Small parts but the last are refused at Complete.
+  PutObjectRequest put;
+  put.key = "m";
+  ASSERT_OK_AND_ASSIGN(std::string id, store.CreateMultipartUpload(put));
+  ASSERT_OK_AND_ASSIGN(std::string e1,
+                       store.UploadPart("m", id, 1, AsBytes("short")));
+  ASSERT_OK_AND_ASSIGN(std::string e2,
+                       store.UploadPart("m", id, 2, AsBytes("last")));
+  EXPECT_FALSE(store.CompleteMultipartUpload("m", id, {{1, e1}, {2, e2}}).ok());
+  ASSERT_OK_AND_ASSIGN(e1,
+                       store.UploadPart("m", id, 1, AsBytes("long enough")));
+  ASSERT_OK_AND_ASSIGN(std::string etag, store.CompleteMultipartUpload(
+                                             "m", id, {{1, e1}, {2, e2}}));
+  EXPECT_NE(etag.find("-2"), std::string::npos);
+  EXPECT_TRUE(store.Uploads().empty());
+  EXPECT_FALSE(store.AbortMultipartUpload("m", id).ok());
+  // Metadata beyond 2 KB are refused.
+  put.metadata = {{"x", std::string(2048, 'v')}};
+  EXPECT_FALSE(store.PutObject(put).ok());
+}
+
+}  // namespace
+}  // namespace ferry

@@ -1,0 +1,411 @@
+// ObjectBackend's readers and staged writers (see object_backend.h).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "ferry/storage/object/object_internal.h"
+#include "ferry/storage/object/object_metadata.h"
+
+namespace ferry::object_internal {
+namespace {
+
+class ObjectReader : public Reader {
+ public:
+  ObjectReader(std::shared_ptr<Context> ctx, std::string key, Entry entry)
+      : ctx_(std::move(ctx)), key_(std::move(key)), entry_(std::move(entry)) {}
+
+  const Entry& entry() const override { return entry_; }
+
+  Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
+    if (offset >= entry_.size || out.empty()) return size_t{0};
+    out = out.first(std::min<uint64_t>(out.size(), entry_.size - offset));
+    // If-Match pins the version opened: a replaced object is kSourceChanged.
+    return ctx_->store->GetObjectRange(key_, offset, out, entry_.etag);
+  }
+
+  Result<Entry> Restat() override {
+    FERRY_ASSIGN_OR_RETURN(std::optional<Entry> now,
+                           StatPath(*ctx_, entry_.path));
+    if (!now || !now->is_file()) {
+      return Status(StatusCode::kSourceChanged,
+                    ctx_->Where(entry_.path) + " was removed while being read");
+    }
+    return *std::move(now);
+  }
+
+ private:
+  std::shared_ptr<Context> ctx_;
+  const std::string key_;
+  const Entry entry_;
+};
+
+// One part of a multipart write.
+struct Part {
+  std::vector<std::byte> buf;  // bytes [0, filled) of the part, until sent
+  uint64_t filled = 0;
+  uint64_t generation = 0;  // bumped when the part starts over
+  bool uploading = false;
+  std::string etag;  // set once uploaded
+  uint64_t uploaded_len = 0;
+};
+
+class ObjectWriter : public StagedWriter {
+ public:
+  ObjectWriter(std::shared_ptr<Context> ctx, RelPath path, WriteHints hints,
+               uint64_t part_size)
+      : ctx_(std::move(ctx)),
+        path_(std::move(path)),
+        key_(ctx_->Key(path_)),
+        hints_(hints),
+        part_size_(part_size) {
+    Entry open;
+    open.mode = hints.mode.value_or(0);
+    SetPosixMetadata(
+        open, EntryKind::kFile,
+        MetadataPolicy{hints.mode.has_value(), false, false, false, false},
+        &open_metadata_);
+  }
+
+  ~ObjectWriter() override { Abort(); }
+
+  Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
+    if (data.empty()) return Status::Ok();
+    if (offset > hints_.size || data.size() > hints_.size - offset) {
+      return Status::InvalidArgument("write beyond the announced size of " +
+                                     ctx_->Where(path_) + " (" +
+                                     std::to_string(hints_.size) + " bytes)");
+    }
+    if (part_size_ == 0) {
+      std::lock_guard lock(mu_);
+      if (done_) return Finished();
+      if (single_.size() < hints_.size) single_.resize(hints_.size);
+      std::memcpy(single_.data() + offset, data.data(), data.size());
+      return Status::Ok();
+    }
+    while (!data.empty()) {
+      const uint64_t n = offset / part_size_;
+      const uint64_t start = n * part_size_;
+      const uint64_t len = PartLength(n, hints_.size);
+      const size_t take = std::min<uint64_t>(data.size(), start + len - offset);
+      FERRY_RETURN_IF_ERROR(WritePart(static_cast<uint32_t>(n), offset - start,
+                                      len, data.first(take)));
+      data = data.subspan(take);
+      offset += take;
+    }
+    return Status::Ok();
+  }
+
+  Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
+    {
+      std::lock_guard lock(mu_);
+      if (done_) return Finished();
+    }
+    ObjectMetadata md;
+    SetPosixMetadata(metadata, EntryKind::kFile, policy, &md);
+    SetDigestMetadata(metadata.digest, &md);
+    if (MetadataBytes(md) > ctx_->store->limits().max_metadata_bytes) {
+      return Status::InvalidArgument("the metadata of " + ctx_->Where(path_) +
+                                     " exceed the store's limit");
+    }
+    if (metadata.size > hints_.size) {
+      return Status::InvalidArgument(ctx_->Where(path_) +
+                                     " grew past its announced size (" +
+                                     std::to_string(metadata.size) + " > " +
+                                     std::to_string(hints_.size) + " bytes)");
+    }
+    // An object and a folder of one name cannot both be: fail as a file
+    // system would, rather than hide one behind the other. (A caller that
+    // knows the path is free saves the listing.)
+    if (hints_.may_exist) FERRY_RETURN_IF_ERROR(CheckNoFolder(*ctx_, path_));
+    if (part_size_ == 0 || metadata.size == 0) {
+      return CommitSingle(metadata.size, md);
+    }
+    return CommitMultipart(metadata.size, md);
+  }
+
+  void Abort() override {
+    std::string id;
+    {
+      std::lock_guard lock(mu_);
+      if (done_) return;
+      done_ = true;
+      single_ = {};
+      parts_.clear();
+    }
+    {
+      std::lock_guard lock(create_mu_);
+      id = upload_id_;
+    }
+    if (!id.empty()) {
+      // Best effort: what an abort cannot remove, CleanupStaging will.
+      (void)ctx_->store->AbortMultipartUpload(key_, id);
+      ctx_->RemoveUpload(id);
+    }
+  }
+
+ private:
+  Status Finished() const {
+    return Status::FailedPrecondition("the write of " + ctx_->Where(path_) +
+                                      " was already committed or aborted");
+  }
+
+  uint64_t PartLength(uint64_t n, uint64_t size) const {
+    const uint64_t start = n * part_size_;
+    return start >= size ? 0 : std::min(part_size_, size - start);
+  }
+
+  Status WritePart(uint32_t n, uint64_t at, uint64_t len,
+                   std::span<const std::byte> data) {
+    std::vector<std::byte> send;
+    uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (done_) return Finished();
+      Part& p = parts_[n];
+      if (at == 0) {
+        // From its start: the part (re)starts, replacing what was there.
+        ++p.generation;
+        p.buf.assign(data.begin(), data.end());
+        p.filled = data.size();
+        p.etag.clear();
+        p.uploaded_len = 0;
+      } else if (p.etag.empty() && at == p.filled) {
+        p.buf.insert(p.buf.end(), data.begin(), data.end());
+        p.filled += data.size();
+      } else if (p.etag.empty() && !p.uploading &&
+                 at + data.size() <= p.filled) {
+        // A retried write of a range already buffered.
+        std::memcpy(p.buf.data() + at, data.data(), data.size());
+      } else {
+        return Status::FailedPrecondition(
+            "part " + std::to_string(n + 1) + " of " + ctx_->Where(path_) +
+            " must be written from its start to its end without gaps (write "
+            "at " +
+            std::to_string(at) + ", " + std::to_string(p.filled) +
+            " bytes written)");
+      }
+      if (p.filled < len || p.uploading) return Status::Ok();
+      send = std::move(p.buf);
+      p.buf = {};
+      p.uploading = true;
+      generation = p.generation;
+    }
+    return Send(n, generation, std::move(send));
+  }
+
+  // Uploads part n (its buffer taken out of parts_); on failure the buffer
+  // goes back, so that a retried write can complete it again.
+  Status Send(uint32_t n, uint64_t generation, std::vector<std::byte> data) {
+    Result<std::string> etag = Status::Internal("not sent");
+    auto id = EnsureUpload();
+    if (id.ok()) etag = ctx_->store->UploadPart(key_, *id, n + 1, data);
+    std::lock_guard lock(mu_);
+    auto it = parts_.find(n);
+    if (it == parts_.end()) return Finished();  // aborted meanwhile
+    Part& p = it->second;
+    if (p.generation != generation) return Status::Ok();  // started over
+    p.uploading = false;
+    if (!id.ok()) {
+      p.buf = std::move(data);
+      return id.status();
+    }
+    if (!etag.ok()) {
+      p.buf = std::move(data);
+      return etag.status();
+    }
+    p.etag = *etag;
+    p.uploaded_len = data.size();
+    return Status::Ok();
+  }
+
+  Result<std::string> EnsureUpload() {
+    std::lock_guard lock(create_mu_);
+    if (!upload_id_.empty()) return upload_id_;
+    {
+      std::lock_guard l(mu_);
+      if (done_) return Finished();
+    }
+    PutObjectRequest r;
+    r.key = key_;
+    r.metadata = open_metadata_;
+    r.storage_class = ctx_->options.storage_class;
+    FERRY_ASSIGN_OR_RETURN(upload_id_, ctx_->store->CreateMultipartUpload(r));
+    ctx_->AddUpload(upload_id_);
+    return upload_id_;
+  }
+
+  Status CommitSingle(uint64_t size, const ObjectMetadata& md) {
+    std::vector<std::byte> data;
+    {
+      std::lock_guard lock(mu_);
+      data = std::move(single_);
+    }
+    data.resize(size);  // unwritten bytes (holes) are zeros
+    PutObjectRequest r;
+    r.key = key_;
+    r.data = data;
+    r.metadata = md;
+    r.storage_class = ctx_->options.storage_class;
+    Status st = ctx_->store->PutObject(r).status();
+    if (!st.ok()) {
+      std::lock_guard lock(mu_);
+      single_ = std::move(data);
+      return st;
+    }
+    Abort();  // nothing to abort but a multipart upload of an empty file
+    return Status::Ok();
+  }
+
+  Status CommitMultipart(uint64_t size, const ObjectMetadata& md) {
+    const uint64_t count = (size + part_size_ - 1) / part_size_;
+    std::vector<CompletedPart> done;
+    for (uint64_t n = 0; n < count; ++n) {
+      const uint64_t len = PartLength(n, size);
+      std::vector<std::byte> send;
+      uint64_t generation = 0;
+      {
+        std::lock_guard lock(mu_);
+        Part& p = parts_[static_cast<uint32_t>(n)];
+        if (p.uploading) {
+          return Status::FailedPrecondition(
+              "commit of " + ctx_->Where(path_) + " while part " +
+              std::to_string(n + 1) + " is still being written");
+        }
+        if (!p.etag.empty()) {
+          if (p.uploaded_len != len) {
+            return Status::InvalidArgument(
+                "part " + std::to_string(n + 1) + " of " + ctx_->Where(path_) +
+                " holds " + std::to_string(p.uploaded_len) + " bytes, not " +
+                std::to_string(len));
+          }
+          done.push_back(CompletedPart{static_cast<uint32_t>(n + 1), p.etag});
+          continue;
+        }
+        // Never (fully) written: the rest of it is a hole, stored as zeros.
+        send = std::move(p.buf);
+        send.resize(len);
+        p.buf = {};
+        p.uploading = true;
+        generation = p.generation;
+      }
+      FERRY_RETURN_IF_ERROR(
+          Send(static_cast<uint32_t>(n), generation, std::move(send)));
+      std::lock_guard lock(mu_);
+      done.push_back(CompletedPart{static_cast<uint32_t>(n + 1),
+                                   parts_[static_cast<uint32_t>(n)].etag});
+    }
+    FERRY_ASSIGN_OR_RETURN(std::string id, EnsureUpload());
+    FERRY_ASSIGN_OR_RETURN(
+        std::string etag, ctx_->store->CompleteMultipartUpload(key_, id, done));
+    ctx_->RemoveUpload(id);
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+      parts_.clear();
+    }
+    if (md == open_metadata_) return Status::Ok();
+    ObjectHead head;
+    head.size = size;
+    head.etag = etag;
+    head.metadata = open_metadata_;
+    head.storage_class = ctx_->options.storage_class;
+    return ReplaceObjectMetadata(*ctx_, key_, head, md);
+  }
+
+  const std::shared_ptr<Context> ctx_;
+  const RelPath path_;
+  const std::string key_;
+  const WriteHints hints_;
+  const uint64_t part_size_;  // 0: one PUT at Commit
+  ObjectMetadata open_metadata_;
+
+  std::mutex mu_;
+  bool done_ = false;               // GUARDED_BY(mu_)
+  std::vector<std::byte> single_;   // GUARDED_BY(mu_)
+  std::map<uint32_t, Part> parts_;  // GUARDED_BY(mu_): by index from 0
+  std::mutex create_mu_;            // held while the upload is created
+  std::string upload_id_;           // GUARDED_BY(create_mu_)
+};
+
+}  // namespace
+
+Status ReplaceObjectMetadata(Context& ctx, const std::string& key,
+                             const ObjectHead& head,
+                             const ObjectMetadata& metadata) {
+  ObjectStore& store = *ctx.store;
+  if (head.size <= store.limits().max_copy_size) {
+    return store.ReplaceMetadata(key, metadata, head.storage_class, head.etag)
+        .status();
+  }
+  // Beyond one copy: a multipart upload of part copies of itself.
+  FERRY_ASSIGN_OR_RETURN(uint64_t part, PartSize(ctx.caps, head.size));
+  part = std::min(part, store.limits().max_copy_size);
+  PutObjectRequest r;
+  r.key = key;
+  r.metadata = metadata;
+  r.storage_class = head.storage_class;
+  FERRY_ASSIGN_OR_RETURN(std::string id, store.CreateMultipartUpload(r));
+  ctx.AddUpload(id);
+  std::vector<CompletedPart> parts;
+  Status st;
+  for (uint64_t off = 0; st.ok() && off < head.size; off += part) {
+    const uint32_t number = static_cast<uint32_t>(parts.size() + 1);
+    auto etag = store.UploadPartCopy(
+        key, id, number, key, off, std::min(part, head.size - off), head.etag);
+    if (etag.ok()) {
+      parts.push_back(CompletedPart{number, *etag});
+    } else {
+      st = etag.status();
+    }
+  }
+  if (st.ok()) st = store.CompleteMultipartUpload(key, id, parts).status();
+  if (!st.ok()) (void)store.AbortMultipartUpload(key, id);
+  ctx.RemoveUpload(id);
+  return st;
+}
+
+Result<std::unique_ptr<Reader>> OpenObjectReader(
+    const std::shared_ptr<Context>& ctx, const RelPath& path) {
+  if (path.IsRoot()) {
+    return Status::InvalidArgument(ctx->Where(path) + " is a folder");
+  }
+  const std::string key = ctx->Key(path);
+  auto head = ctx->store->HeadObject(key);
+  if (!head.ok()) {
+    if (head.status().IsNotFound()) {
+      return Status::NotFound("no file " + ctx->Where(path));
+    }
+    return head.status();
+  }
+  Entry e = EntryFromObject(path, false, head->size, head->etag,
+                            head->last_modified, head->metadata);
+  if (!e.is_file()) {
+    return Status::InvalidArgument(ctx->Where(path) +
+                                   " is a symbolic link, not a file");
+  }
+  return std::unique_ptr<Reader>(
+      std::make_unique<ObjectReader>(ctx, key, std::move(e)));
+}
+
+Result<std::unique_ptr<StagedWriter>> OpenObjectWriter(
+    const std::shared_ptr<Context>& ctx, const RelPath& path,
+    const WriteHints& hints) {
+  if (path.IsRoot()) {
+    return Status::InvalidArgument("cannot write a file at the root of " +
+                                   ctx->name);
+  }
+  FERRY_ASSIGN_OR_RETURN(uint64_t part, PartSize(ctx->caps, hints.size));
+  if (hints.size <= part) part = 0;  // one PUT
+  if (part == 0 && hints.size > ctx->store->limits().max_put_size) {
+    return Status::InvalidArgument("a file of " + std::to_string(hints.size) +
+                                   " bytes is too large for one PUT");
+  }
+  return std::unique_ptr<StagedWriter>(
+      std::make_unique<ObjectWriter>(ctx, path, hints, part));
+}
+
+}  // namespace ferry::object_internal
