@@ -41,6 +41,7 @@ every target judged passed; 1 otherwise. Standard library only.
 
 import argparse
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -583,21 +584,44 @@ def main(argv=None):
     return run(ctx, args)
 
 
-def run(ctx, args):
-    root = ctx.root
+_root_lock = None  # the open lock file of the work directory, held until exit
+
+
+def prepare_root(root):
+    """Makes ROOT an empty work directory marked as this script's (so that a
+    later run may remove it); exits when it holds something that is not, or
+    when another run uses it (ROOT.lock, next to it, is locked while a run
+    lasts: a second run with the same ROOT would remove the first one's trees)."""
+    global _root_lock
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    os.makedirs(os.path.dirname(root) or ".", exist_ok=True)
+    lock_path = root.rstrip("/") + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        sys.exit(f"{name}: another benchmark run is using {root} ({lock_path} is locked); "
+                 "wait for it to end or choose another --root")
+    _root_lock = fd
     if os.path.lexists(root):
         if not os.path.isdir(root) or (os.listdir(root) and
                                        not os.path.exists(os.path.join(root, MARKER))):
-            sys.exit(f"run_bench: {root} exists and is not an empty directory left by this "
+            sys.exit(f"{name}: {root} exists and is not an empty directory left by this "
                      "script; remove it or choose another --root")
         remove(root)
     os.makedirs(root)
     open(os.path.join(root, MARKER), "w").close()
-    started = datetime.datetime.now(datetime.timezone.utc)
-    machine = machine_info(root)
-    versions = tool_versions(ctx.ferry)
-    argv = " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
-    log(f"ferry benchmark {'SMOKE RUN ' if args.smoke else ''}{started:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def command_line():
+    """This script's command line, as the header and the JSON show it."""
+    return " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def log_header(title, started, argv, machine, versions, root, smoke):
+    """The machine, the load and the tool versions, before the runs."""
+    log(f"{title} {'SMOKE RUN ' if smoke else ''}{started:%Y-%m-%d %H:%M:%S} UTC")
     log(f"  command: python3 {argv}")
     log(f"  machine: {machine['cpu_model']}, {machine['nproc']} CPUs "
         f"({machine['cpus_usable']} usable), {machine['memory_gib']} GiB")
@@ -606,11 +630,21 @@ def run(ctx, args):
     log(f"  root:    {root} ({machine['root_fs']})")
     la = machine["loadavg_start"]
     log(f"  load:    {la[0]:.2f} {la[1]:.2f} {la[2]:.2f}"
-        + ("  (not idle: times will be noisy)" if la[0] > 0.5 and not args.smoke else ""))
+        + ("  (not idle: times will be noisy)" if la[0] > 0.5 and not smoke else ""))
     for tool, v in versions.items():
         log(f"  {tool + ':':8} {v}")
     if machine["root_fs"] != "tmpfs":
         log(f"  warning: {root} is not on tmpfs: the disk will be part of what is measured")
+
+
+def run(ctx, args):
+    root = ctx.root
+    prepare_root(root)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    machine = machine_info(root)
+    versions = tool_versions(ctx.ferry)
+    argv = command_line()
+    log_header("ferry benchmark", started, argv, machine, versions, root, args.smoke)
     log(f"  runs:    {ctx.rounds} per tool and phase, tool order rotated every round")
 
     t_all = time.monotonic()

@@ -3,9 +3,15 @@
 #   scripts/setup.sh build   what building `ferry` needs (the demo)
 #   scripts/setup.sh test    build + the test suite, sanitizers and fuzzing
 #   scripts/setup.sh bench   build + the peers ferry is measured against
+#   scripts/setup.sh radosgw the S3 server the tests start themselves
+#                            (tests/support/radosgw.sh), alone
 #   scripts/setup.sh [all]   everything
 # Idempotent and quiet when everything is already there. Run as root (or with
-# sudo available).
+# sudo available). Installing starts no service: the tests start the servers
+# they need themselves, on 127.0.0.1, with private configurations, and a
+# package's own service (PostgreSQL's cluster, Ceph's daemons) would listen
+# on every interface. While apt-get runs, a policy-rc.d that refuses every
+# start is in place (unless the machine already has one).
 set -euo pipefail
 
 BUILD=(
@@ -15,6 +21,10 @@ BUILD=(
   libcurl4-openssl-dev libpugixml-dev
   python3
 )
+# Ceph radosgw: a real S3 server (it checks SigV4) that the tests start on
+# 127.0.0.1 (tests/support/radosgw.sh: one monitor, one memstore OSD, radosgw),
+# and the tools that script uses.
+RADOSGW=(ceph-mon ceph-osd radosgw curl openssl iproute2 util-linux python3)
 TEST=(
   # clang builds the sanitized configuration and the fuzz targets
   clang libclang-rt-14-dev
@@ -22,6 +32,8 @@ TEST=(
   # the end-to-end tests: real tools, real PostgreSQL (started by the tests
   # themselves on 127.0.0.1), real DataSync clients
   attr acl rsync postgresql
+  # real S3 (Ceph radosgw, started by the tests themselves on 127.0.0.1)
+  "${RADOSGW[@]}"
 )
 BENCH=(
   # the peers ferry is measured against
@@ -34,9 +46,10 @@ for group in "${@:-all}"; do
     build) packages+=("${BUILD[@]}") ;;
     test) packages+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
     bench) packages+=("${BUILD[@]}" "${BENCH[@]}") ;;
+    radosgw) packages+=("${RADOSGW[@]}") ;;
     all) packages+=("${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
     *)
-      echo "setup: unknown group '$group' (build, test, bench or all)" >&2
+      echo "setup: unknown group '$group' (build, test, bench, radosgw or all)" >&2
       exit 2
       ;;
   esac
@@ -63,6 +76,15 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp /tmp/ferry-apt.XXXXXX.log)
+# No service starts on install (invoke-rc.d and deb-systemd-invoke ask
+# policy-rc.d; 101 means "not allowed").
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# scripts/setup.sh: no service starts while it installs\nexit 101\n' |
+    $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
   $SUDO apt-get update -qq >>"$log" 2>&1
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1 || {
