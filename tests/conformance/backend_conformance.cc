@@ -52,6 +52,9 @@ constexpr FileTime kAtime{1500000000, 987654321};
 }  // namespace
 
 void BackendConformanceTest::SetUp() {
+  if (GetParam().skip) {
+    if (std::string why = GetParam().skip(); !why.empty()) GTEST_SKIP() << why;
+  }
   backend_ = GetParam().open(&keep_);
   ASSERT_NE(backend_, nullptr);
 }

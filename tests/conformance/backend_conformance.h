@@ -35,6 +35,9 @@ namespace ferry::conformance {
 struct BackendFactory {
   std::string name;
   std::function<std::unique_ptr<Backend>(std::shared_ptr<void>* keep)> open;
+  // When set and it returns a reason, the test is skipped (a live server's
+  // fixture not started: a test binary run by hand).
+  std::function<std::string()> skip;
 };
 
 inline void PrintTo(const BackendFactory& f, std::ostream* os) {

@@ -5,6 +5,7 @@
 #include "ferry/agent/report_delivery.h"
 #include "ferry/base/clock.h"
 #include "ferry/diff/manifest.h"
+#include "ferry/s3/s3_object_store.h"
 #include "ferry/storage/registry.h"
 
 namespace ferry::agent {
@@ -97,6 +98,7 @@ Result<std::unique_ptr<Backend>> OpenLocation(
   FERRY_ASSIGN_OR_RETURN(LocationSpec spec, LocationSpecFromMessage(
                                                 location, destination, config));
   RegisterBuiltinBackends();
+  RegisterS3Backend();
   return OpenBackend(spec);
 }
 

@@ -20,6 +20,7 @@
 #include "ferry/execution/execution.h"
 #include "ferry/options/filter.h"
 #include "ferry/storage/memory/memory_backend.h"
+#include "ferry/s3/s3_object_store.h"
 #include "ferry/storage/registry.h"
 
 namespace ferry {
@@ -499,6 +500,7 @@ int RunSync(const SyncArgs& args) {
   }
 
   RegisterBuiltinBackends();
+  RegisterS3Backend();
   auto src = OpenBackend(*src_spec);
   if (!src.ok()) {
     std::fprintf(stderr, "ferry sync: source: %s\n",

@@ -482,9 +482,13 @@ Result<S3WriteResult> S3Client::CopyObject(std::string_view bucket,
                                            std::string_view source_key,
                                            std::string_view dest_key,
                                            const S3ObjectAttributes& attributes,
-                                           bool replace_tags) {
+                                           bool replace_tags,
+                                           std::string_view if_match) {
   FERRY_RETURN_IF_ERROR(ValidateObjectKey(source_key));
   FERRY_RETURN_IF_ERROR(ValidateObjectKey(dest_key));
+  if (!if_match.empty() && !IsHeaderSafe(if_match)) {
+    return Status::InvalidArgument("CopyObject: the ETag is not printable");
+  }
   Call call{.method = "PUT",
             .bucket = bucket,
             .key = dest_key,
@@ -493,6 +497,10 @@ Result<S3WriteResult> S3Client::CopyObject(std::string_view bucket,
   call.headers.emplace_back("x-amz-copy-source",
                             "/" + sigv4::UriEncode(bucket, false) + "/" +
                                 sigv4::UriEncode(source_key, true));
+  if (!if_match.empty()) {
+    call.headers.emplace_back("x-amz-copy-source-if-match",
+                              std::string(if_match));
+  }
   call.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
   S3ObjectAttributes a = attributes;
   if (replace_tags) {
@@ -510,6 +518,49 @@ Result<S3WriteResult> S3Client::CopyObject(std::string_view bucket,
   if (!etag.ok()) return etag.status().WithContext(impl_->Context(call));
   return S3WriteResult{std::move(*etag),
                        response.Header("x-amz-version-id").value_or("")};
+}
+
+Result<std::string> S3Client::UploadPartCopy(
+    std::string_view bucket, std::string_view key, std::string_view upload_id,
+    int part_number, std::string_view source_key, uint64_t offset,
+    uint64_t length, std::string_view if_match) {
+  FERRY_RETURN_IF_ERROR(ValidateObjectKey(key));
+  FERRY_RETURN_IF_ERROR(ValidateObjectKey(source_key));
+  if (part_number < kS3MinPartNumber || part_number > kS3MaxPartNumber ||
+      length == 0 || length > kS3MaxPartSize || upload_id.empty() ||
+      offset > kS3MaxObjectSize ||
+      (!if_match.empty() && !IsHeaderSafe(if_match))) {
+    return Status::InvalidArgument(
+        "UploadPartCopy: part number " + std::to_string(part_number) +
+        " (1 to 10000) of " + std::to_string(length) +
+        " bytes (1 byte to 5 GiB) at " + std::to_string(offset) +
+        " of upload '" + std::string(upload_id.substr(0, 64)) + "'");
+  }
+  Call call{.method = "PUT",
+            .bucket = bucket,
+            .key = key,
+            .query = {{"partNumber", std::to_string(part_number)},
+                      {"uploadId", std::string(upload_id)}},
+            .max_body = kS3MaxXmlBytes,
+            .ok_may_be_error = true};
+  call.headers.emplace_back("x-amz-copy-source",
+                            "/" + sigv4::UriEncode(bucket, false) + "/" +
+                                sigv4::UriEncode(source_key, true));
+  call.headers.emplace_back("x-amz-copy-source-range",
+                            "bytes=" + std::to_string(offset) + "-" +
+                                std::to_string(offset + length - 1));
+  if (!if_match.empty()) {
+    call.headers.emplace_back("x-amz-copy-source-if-match",
+                              std::string(if_match));
+  }
+  FERRY_ASSIGN_OR_RETURN(HttpResponse response, impl_->Execute(call));
+  Result<std::string> etag =
+      ParseWriteResultEtag(response.body, "CopyPartResult");
+  if (etag.ok() && etag->empty()) {
+    etag = Status::IoError("malformed CopyPartResult response: no <ETag>");
+  }
+  if (!etag.ok()) return etag.status().WithContext(impl_->Context(call));
+  return std::move(*etag);
 }
 
 Status S3Client::DeleteObject(std::string_view bucket, std::string_view key) {

@@ -154,11 +154,22 @@ class S3Client {
   // with `attributes` (x-amz-metadata-directive: REPLACE), and its tags too
   // if `replace_tags` (else the tags are copied). radosgw 16 drops the tags
   // of a copy either way: re-apply them with PutObjectTagging if they matter.
+  // With `if_match`, only while the source's ETag is still that one (else
+  // kSourceChanged).
   Result<S3WriteResult> CopyObject(std::string_view bucket,
                                    std::string_view source_key,
                                    std::string_view dest_key,
                                    const S3ObjectAttributes& attributes,
-                                   bool replace_tags = false);
+                                   bool replace_tags = false,
+                                   std::string_view if_match = {});
+  // UploadPartCopy: part `part_number` of the upload is bytes [offset,
+  // offset + length) of `source_key` (at most 5 GiB), copied by the server;
+  // with `if_match`, only while the source's ETag is still that one.
+  // Returns the part's ETag.
+  Result<std::string> UploadPartCopy(
+      std::string_view bucket, std::string_view key, std::string_view upload_id,
+      int part_number, std::string_view source_key, uint64_t offset,
+      uint64_t length, std::string_view if_match = {});
 
   // OK whether or not the key existed.
   Status DeleteObject(std::string_view bucket, std::string_view key);
