@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_seconds=${FERRY_FUZZ_SECONDS:-10}
+fuzz_seconds=${FERRY_FUZZ_SECONDS:-6}
 
 t0=$(date +%s)
 stage_start=$t0

@@ -19,6 +19,7 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
+#include "ferry/base/utf8.h"
 #include "ferry/storage/backend.h"
 #include "ferry/storage/testing.h"
 
@@ -1067,7 +1068,7 @@ TEST_P(BackendConformanceTest, HardLinksWhenSupported) {
 
 // -------------------------------------------------------------------- Names
 
-std::vector<std::string> OddNames() {
+std::vector<std::string> AllOddNames() {
   std::string long_utf8;
   for (int i = 0; i < 127; ++i) long_utf8 += "\xc3\xa9";
   long_utf8 += "x";
@@ -1081,8 +1082,18 @@ std::vector<std::string> OddNames() {
   };
 }
 
+// The odd names a backend can store: all of them, or (utf8_names_only) the
+// valid UTF-8 ones.
+std::vector<std::string> OddNames(const Capabilities& caps) {
+  std::vector<std::string> names;
+  for (std::string& n : AllOddNames()) {
+    if (!caps.utf8_names_only || IsValidUtf8(n)) names.push_back(std::move(n));
+  }
+  return names;
+}
+
 TEST_P(BackendConformanceTest, OddNamesRoundTrip) {
-  const std::vector<std::string> names = OddNames();
+  const std::vector<std::string> names = OddNames(caps());
   for (const std::string& name : names) {
     ASSERT_EQ(name.size() <= 255, true);
     ASSERT_OK(WriteFile(b(), RelPath().Child(name), "content of " + name));
@@ -1099,7 +1110,7 @@ TEST_P(BackendConformanceTest, OddNamesRoundTrip) {
 }
 
 TEST_P(BackendConformanceTest, OddDirectoryNamesHoldFiles) {
-  for (const std::string& name : OddNames()) {
+  for (const std::string& name : OddNames(caps())) {
     SCOPED_TRACE(EscapeForDisplay(name));
     RelPath dir = RelPath().Child("d" + name.substr(0, 254));
     ASSERT_OK(b()->MakeDirectory(dir));
@@ -1111,6 +1122,43 @@ TEST_P(BackendConformanceTest, OddDirectoryNamesHoldFiles) {
     ASSERT_OK(b()->RemoveTree(dir));
   }
   ExpectExactly(RelPath(), {});
+}
+
+TEST_P(BackendConformanceTest, NamesThatAreNotUtf8AreRefusedClearly) {
+  if (!caps().utf8_names_only) GTEST_SKIP() << "any bytes make a name";
+  const RelPath bad = RelPath().Child("invalid \xff\xfe utf8");
+  WriteHints hints;
+  hints.size = 1;
+  auto w = b()->OpenWrite(bad, hints);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(w.status().message().find("UTF-8"), std::string_view::npos)
+      << w.status().message();
+  Status dir = b()->MakeDirectory(bad);
+  EXPECT_EQ(dir.code(), StatusCode::kInvalidArgument) << dir.ToString();
+  if (caps().symlinks) {
+    Entry link = Meta(EntryKind::kSymlink, 0777);
+    link.link_target = "t";
+    Status st = b()->CreateSymlink(bad, link, FullPolicy());
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  }
+  ExpectExactly(RelPath(), {});
+}
+
+TEST_P(BackendConformanceTest, RemoveFilesRemovesEachAndToleratesMissing) {
+  ASSERT_OK(b()->MakeDirectory(P("d")));
+  std::vector<RelPath> paths;
+  for (int i = 0; i < 5; ++i) {
+    paths.push_back(P("d/f" + std::to_string(i)));
+    ASSERT_OK(WriteFile(b(), paths.back(), "x"));
+  }
+  paths.push_back(P("d/missing"));
+  std::vector<Status> results = b()->RemoveFiles(paths);
+  ASSERT_EQ(results.size(), paths.size());
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_OK(results[i]) << paths[i].Display();
+  }
+  ExpectExactly(P("d"), {});
 }
 
 TEST_P(BackendConformanceTest, PathsStayBeneathTheRoot) {
@@ -1316,9 +1364,10 @@ TEST_P(BackendConformanceTest, APartWrittenAgainFromItsStartReplacesItself) {
 
 TEST_P(BackendConformanceTest, AbortedPartWritesLeaveNoStaging) {
   if (caps().part_size_min == 0) GTEST_SKIP() << "no parts";
-  const std::string content = RandomBytes(3 * kBlockSize, 15);
-  const uint64_t part = PartOf(content.size());
-  ASSERT_LT(part, content.size()) << "the test needs a file of many parts";
+  // Big enough for three parts of whatever size the backend takes.
+  const uint64_t part = PartOf(uint64_t{64} << 20);
+  const std::string content = RandomBytes(2 * part + kBlockSize, 15);
+  ASSERT_EQ(PartOf(content.size()), part);
   for (bool abort : {true, false}) {
     SCOPED_TRACE(abort ? "Abort" : "destroyed");
     WriteHints hints;

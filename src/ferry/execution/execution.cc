@@ -259,6 +259,8 @@ bool Execution::Prepare(RunState& run) {
         Transition(ExecutionStatus::kTransferring);
       });
   Recorder* recorder = run.recorder.get();
+  src_->SetObserver(recorder);
+  dst_->SetObserver(recorder);
 
   ScanOptions so;
   so.threads = config_.scan_threads;
@@ -544,6 +546,10 @@ void Execution::Verify(RunState& run) {
 }
 
 ExecutionResult Execution::Finish(RunState& run) {
+  // Every stage has stopped: nothing calls the recorder through the
+  // backends any more, and it goes with `run`.
+  src_->SetObserver(nullptr);
+  dst_->SetObserver(nullptr);
   if (run.recorder) {
     run.result.retries = run.recorder->retries();
     run.recorder->TakeChanged(&run.result);

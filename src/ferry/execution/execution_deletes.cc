@@ -120,6 +120,43 @@ void Execution::RunDeletes(Journal* deletes) {
           {{"path", dir.Display()}, {"reason", std::string(s.message())}});
     }
   };
+  // Files go in batches (an object store deletes up to 1000 per request);
+  // a batch is flushed before any folder is removed, so a folder is empty
+  // of what was deleted when its turn comes.
+  constexpr size_t kDeleteBatch = 1000;
+  std::vector<Entry> pending;
+  auto flush = [&] {
+    if (pending.empty()) return;
+    std::vector<RelPath> paths;
+    paths.reserve(pending.size());
+    for (const Entry& e : pending) paths.push_back(e.path);
+    std::vector<Status> results = dst_->RemoveFiles(paths, stop_.get_token());
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const Entry& e = pending[i];
+      const Status& s =
+          i < results.size() ? results[i] : Status::Internal("no result");
+      if (s.code() == StatusCode::kCancelled) break;  // not attempted
+      report_delete(e, s);
+      if (s.ok()) {
+        Bump(counters_.files_deleted);
+        if (log_->transfer()) {
+          log_->Write("INFO", "Deleted",
+                      "Deleted " + std::string(EntryKindName(e.kind)) + " " +
+                          e.path.Display(),
+                      {{"path", e.path.Display()},
+                       {"type", std::string(EntryKindName(e.kind))}});
+        }
+      } else {
+        Bump(counters_.files_failed_delete);
+        log_->Write(
+            "ERROR", "DeleteFailed",
+            "Failed to delete " + e.path.Display() + ": " +
+                std::string(s.message()),
+            {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
+      }
+    }
+    pending.clear();
+  };
   JournalRecord rec;
   while (!stop_.stop_requested()) {
     auto more = deletes->Next(&rec);
@@ -130,6 +167,7 @@ void Execution::RunDeletes(Journal* deletes) {
     if (!*more) break;
     const Entry& e = rec.applied;
     while (!dirs.empty() && !dirs.back().IsAncestorOf(e.path)) {
+      flush();
       remove_dir(dirs.back());
       dirs.pop_back();
     }
@@ -139,26 +177,10 @@ void Execution::RunDeletes(Journal* deletes) {
       dir_entries.push_back(e);
       continue;
     }
-    Status s = dst_->Remove(e.path);
-    report_delete(e, s.IsNotFound() ? Status::Ok() : s);
-    if (s.ok() || s.IsNotFound()) {
-      Bump(counters_.files_deleted);
-      if (log_->transfer()) {
-        log_->Write("INFO", "Deleted",
-                    "Deleted " + std::string(EntryKindName(e.kind)) + " " +
-                        e.path.Display(),
-                    {{"path", e.path.Display()},
-                     {"type", std::string(EntryKindName(e.kind))}});
-      }
-    } else {
-      Bump(counters_.files_failed_delete);
-      log_->Write(
-          "ERROR", "DeleteFailed",
-          "Failed to delete " + e.path.Display() + ": " +
-              std::string(s.message()),
-          {{"path", e.path.Display()}, {"reason", std::string(s.message())}});
-    }
+    pending.push_back(e);
+    if (pending.size() >= kDeleteBatch) flush();
   }
+  flush();
   while (!dirs.empty()) {
     remove_dir(dirs.back());
     dirs.pop_back();

@@ -289,6 +289,22 @@ void Recorder::OnRetry(const RelPath& path, std::string_view operation,
                {"reason", failure.ToString()}});
 }
 
+void Recorder::OnStorageRetry(std::string_view operation, const Status& failure,
+                              int attempt, std::chrono::nanoseconds delay) {
+  retries_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t delay_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+  log_->Write("WARN", "Retrying",
+              "Retrying " + std::string(operation) + " in " +
+                  std::to_string(delay_ms) + " ms (attempt " +
+                  std::to_string(attempt) + " failed: " + failure.ToString() +
+                  ")",
+              {{"operation", std::string(operation)},
+               {"attempt", attempt},
+               {"delayMs", delay_ms},
+               {"reason", failure.ToString()}});
+}
+
 void Recorder::TakeChanged(ExecutionResult* r) {
   std::lock_guard lock(mu_);
   r->changed_files = changed_;

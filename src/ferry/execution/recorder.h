@@ -28,7 +28,7 @@ std::string MetaLine(const Entry& e);
 
 // Counts, logs, journals and reports what the transfer and verification say
 // about each item.
-class Recorder : public TransferObserver {
+class Recorder : public TransferObserver, public StorageObserver {
  public:
   // `journal` and `report` may be null.
   Recorder(ExecutionCounters* counters, ExecutionLog* log, Journal* journal,
@@ -45,6 +45,10 @@ class Recorder : public TransferObserver {
   void OnBytes(uint64_t bytes) override;
   void OnItemDone(const PlanItem& item, const ItemResult& r) override;
   // Logged (WARN "Retrying") and counted.
+  // A backend's own retry (an S3 request answered 503, say): counted and
+  // logged like the transfer's.
+  void OnStorageRetry(std::string_view operation, const Status& failure,
+                      int attempt, std::chrono::nanoseconds delay) override;
   void OnRetry(const RelPath& path, std::string_view operation,
                const Status& failure, int attempt,
                Clock::duration delay) override;

@@ -572,8 +572,27 @@ Status S3Client::DeleteObject(std::string_view bucket, std::string_view key) {
 }
 
 Result<std::vector<S3DeleteError>> S3Client::DeleteObjects(
-    std::string_view bucket, const std::vector<std::string>& keys) {
+    std::string_view bucket, const std::vector<std::string>& all_keys) {
   std::vector<S3DeleteError> errors;
+  // A key with a control character cannot travel in the request's XML
+  // (XML 1.0 forbids most of them, and parsers rewrite \r): such keys go
+  // one DeleteObject each.
+  std::vector<std::string> keys;
+  keys.reserve(all_keys.size());
+  for (const std::string& key : all_keys) {
+    const bool xml_safe = std::none_of(key.begin(), key.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20;
+    });
+    if (xml_safe) {
+      keys.push_back(key);
+      continue;
+    }
+    Status st = DeleteObject(bucket, key);
+    if (!st.ok()) {
+      errors.push_back(
+          S3DeleteError{key, "DeleteObject failed", std::string(st.message())});
+    }
+  }
   for (size_t start = 0; start < keys.size(); start += kS3MaxDeleteBatch) {
     std::vector<std::string> batch(
         keys.begin() + static_cast<std::ptrdiff_t>(start),

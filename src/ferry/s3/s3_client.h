@@ -175,7 +175,8 @@ class S3Client {
   Status DeleteObject(std::string_view bucket, std::string_view key);
   // Deletes `keys` in batches of up to 1000 (Quiet mode) and returns the
   // keys that could not be deleted, with S3's code and message; a failure
-  // of a whole batch is the Status.
+  // of a whole batch is the Status. Keys holding control characters, which
+  // the request's XML cannot carry, are deleted one request each.
   Result<std::vector<S3DeleteError>> DeleteObjects(
       std::string_view bucket, const std::vector<std::string>& keys);
 

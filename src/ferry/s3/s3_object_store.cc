@@ -31,9 +31,7 @@ S3ObjectAttributes Attributes(const PutObjectRequest& r) {
 
 }  // namespace
 
-S3ObjectStore::S3ObjectStore(std::shared_ptr<S3Client> client,
-                             std::string bucket)
-    : client_(std::move(client)), bucket_(std::move(bucket)) {
+S3ObjectStore::S3ObjectStore(std::string bucket) : bucket_(std::move(bucket)) {
   limits_.part_size_min = kS3MinPartSize;
   limits_.part_size_max = kS3MaxPartSize;
   limits_.max_parts = kS3MaxPartNumber;
@@ -42,6 +40,20 @@ S3ObjectStore::S3ObjectStore(std::shared_ptr<S3Client> client,
   limits_.max_key_bytes = kS3MaxKeyBytes;
   limits_.max_list_keys = kS3MaxListKeys;
   limits_.max_delete_keys = static_cast<int>(kS3MaxDeleteBatch);
+}
+
+void S3ObjectStore::SetObserver(StorageObserver* observer) {
+  observer_->store(observer);
+}
+
+std::function<void(const S3RetryEvent&)> S3ObjectStore::RetryReporter() {
+  return [observer = observer_](const S3RetryEvent& e) {
+    if (StorageObserver* o = observer->load()) {
+      o->OnStorageRetry(
+          e.operation, e.failure, e.attempt,
+          std::chrono::duration_cast<std::chrono::nanoseconds>(e.delay));
+    }
+  };
 }
 
 std::string S3ObjectStore::Describe() const {
@@ -241,9 +253,12 @@ Result<std::unique_ptr<Backend>> OpenS3Backend(const LocationSpec& spec) {
   options.addressing = style == "path"      ? S3Addressing::kPath
                        : style == "virtual" ? S3Addressing::kVirtualHosted
                                             : S3Addressing::kAuto;
+  auto store = std::make_shared<S3ObjectStore>(spec.bucket);
+  options.on_retry = store->RetryReporter();
   auto client = S3Client::Create(std::move(options));
   if (!client.ok()) return fail(client.status());
   std::shared_ptr<S3Client> shared = std::move(client).value();
+  store->SetClient(shared);
   // Bad keys, a missing bucket, an unreachable endpoint or an unverified
   // certificate: said now, once, not per file.
   if (Status st = shared->HeadBucket(spec.bucket); !st.ok()) return fail(st);
@@ -251,9 +266,7 @@ Result<std::unique_ptr<Backend>> OpenS3Backend(const LocationSpec& spec) {
   ObjectBackendOptions backend;
   backend.prefix = spec.path;
   backend.storage_class = spec.storage_class;
-  return OpenObjectBackend(
-      std::make_shared<S3ObjectStore>(std::move(shared), spec.bucket),
-      std::move(backend));
+  return OpenObjectBackend(std::move(store), std::move(backend));
 }
 
 void RegisterS3Backend() {

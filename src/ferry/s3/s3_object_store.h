@@ -5,6 +5,8 @@
 // Thread-safe, as S3Client is.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,7 +19,16 @@ namespace ferry {
 
 class S3ObjectStore : public ObjectStore {
  public:
-  S3ObjectStore(std::shared_ptr<S3Client> client, std::string bucket);
+  // `client` may be set later (SetClient), so that its on_retry can be
+  // RetryReporter() of this store.
+  explicit S3ObjectStore(std::string bucket);
+  void SetClient(std::shared_ptr<S3Client> client) {
+    client_ = std::move(client);
+  }
+
+  void SetObserver(StorageObserver* observer) override;
+  // The S3ClientOptions::on_retry that reports to the observer.
+  std::function<void(const S3RetryEvent&)> RetryReporter();
 
   std::string Describe() const override;
   const ObjectStoreLimits& limits() const override { return limits_; }
@@ -59,6 +70,9 @@ class S3ObjectStore : public ObjectStore {
  private:
   std::shared_ptr<S3Client> client_;
   const std::string bucket_;
+  // Shared with the client's on_retry, which may outlive a moment's setting.
+  std::shared_ptr<std::atomic<StorageObserver*>> observer_ =
+      std::make_shared<std::atomic<StorageObserver*>>(nullptr);
   ObjectStoreLimits limits_;
 };
 

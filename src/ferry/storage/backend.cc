@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 namespace ferry {
 
@@ -24,6 +25,21 @@ Result<uint64_t> PartSize(const Capabilities& caps, uint64_t size) {
 }
 
 Status Backend::CleanupStaging(const StagingCleanup&) { return Status::Ok(); }
+
+std::vector<Status> Backend::RemoveFiles(std::span<const RelPath> paths,
+                                         std::stop_token stop) {
+  std::vector<Status> out;
+  out.reserve(paths.size());
+  for (const RelPath& p : paths) {
+    if (stop.stop_requested()) {
+      out.push_back(Status::Cancelled("cancelled"));
+      continue;
+    }
+    Status st = Remove(p);
+    out.push_back(st.IsNotFound() ? Status::Ok() : std::move(st));
+  }
+  return out;
+}
 
 Status Backend::CleanupStagingEntry(const Entry&, const StagingCleanup&) {
   return Status::Ok();

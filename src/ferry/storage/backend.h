@@ -16,7 +16,9 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ferry/base/rel_path.h"
@@ -58,6 +60,9 @@ struct Capabilities {
   // List and Reader::entry() report it back (Entry::digest), so that a
   // later run can tell content apart without reading it.
   bool content_digests = false;
+  // Names must be valid UTF-8 (S3 object keys): a file, link or folder of
+  // another name is refused with InvalidArgument saying so.
+  bool utf8_names_only = false;
   // Permission bits are enforced on this process, whose user id is
   // `caller_uid` (0: root, which they do not bind). -1: the backend does
   // not enforce them (object stores), so nothing needs to be made writable
@@ -160,9 +165,25 @@ class StagedWriter {
                            bool acl_scope);
 };
 
+// What a backend tells of its own work. Called from whichever thread made
+// the call that retried.
+class StorageObserver {
+ public:
+  virtual ~StorageObserver() = default;
+  // A transient failure (a reset connection, a timeout, an HTTP 5xx or
+  // throttling answer) of `operation` ("PUT s3://b/k at http://host:port"),
+  // to be retried after `delay`; `attempt` is the one that failed (1-based).
+  virtual void OnStorageRetry(std::string_view operation, const Status& failure,
+                              int attempt, std::chrono::nanoseconds delay) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // From now on, events go to `observer` (not owned; nullptr: nowhere). The
+  // caller keeps it alive until it sets another. Thread-safe.
+  virtual void SetObserver(StorageObserver* observer) { (void)observer; }
 
   virtual const Capabilities& capabilities() const = 0;
   // For messages: "/srv/data", "memory:test".
@@ -199,6 +220,12 @@ class Backend {
                            bool xattr_scope, bool acl_scope);
   // Removes a file, link, special file or empty directory.
   virtual Status Remove(const RelPath& path) = 0;
+  // Removes files, links and special files (no directories), as many calls
+  // to Remove; an object store deletes them in batches. Returns one status
+  // per path, in order; a path already gone is OK; once `stop` is requested
+  // the paths not yet removed get Cancelled.
+  virtual std::vector<Status> RemoveFiles(std::span<const RelPath> paths,
+                                          std::stop_token stop = {});
   // Removes `path` and, if it is a directory, everything beneath it.
   virtual Status RemoveTree(const RelPath& path);
   // Makes everything committed so far durable.

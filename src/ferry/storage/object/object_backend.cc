@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <thread>
 #include <vector>
 
 #include "ferry/base/clock.h"
+#include "ferry/base/utf8.h"
 #include "ferry/storage/object/object_internal.h"
 #include "ferry/storage/object/object_metadata.h"
 
@@ -274,6 +276,29 @@ class ObjectBackend : public Backend {
   explicit ObjectBackend(std::shared_ptr<Context> ctx) : ctx_(std::move(ctx)) {}
 
   const Capabilities& capabilities() const override { return ctx_->caps; }
+
+  void SetObserver(StorageObserver* observer) override {
+    ctx_->store->SetObserver(observer);
+  }
+
+  // A name the store can hold as a key: valid UTF-8 where it must be, and
+  // short enough (a folder's marker key ends in '/').
+  Status CheckName(const RelPath& path, bool folder) const {
+    if (ctx_->caps.utf8_names_only && !IsValidUtf8(path.str())) {
+      return Status::InvalidArgument(
+          ctx_->Where(path) +
+          ": the name is not valid UTF-8, and object keys must be");
+    }
+    const size_t key = ctx_->Key(path).size() + (folder ? 1 : 0);
+    if (key > ctx_->store->limits().max_key_bytes) {
+      return Status::InvalidArgument(
+          ctx_->Where(path) + ": its key would be " + std::to_string(key) +
+          " bytes, more than the " +
+          std::to_string(ctx_->store->limits().max_key_bytes) +
+          " the store takes");
+    }
+    return Status::Ok();
+  }
   std::string Describe() const override { return ctx_->name; }
 
   Result<std::optional<Entry>> Stat(const RelPath& path) override {
@@ -290,11 +315,13 @@ class ObjectBackend : public Backend {
 
   Result<std::unique_ptr<StagedWriter>> OpenWrite(
       const RelPath& path, const WriteHints& hints) override {
+    FERRY_RETURN_IF_ERROR(CheckName(path, false));
     return OpenObjectWriter(ctx_, path, hints);
   }
 
   Status MakeDirectory(const RelPath& path) override {
     if (path.IsRoot()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(CheckName(path, true));
     auto head = ctx_->store->HeadObject(ctx_->Key(path));
     if (head.ok()) {
       return Status::AlreadyExists("a file or link is at " + ctx_->Where(path));
@@ -321,6 +348,7 @@ class ObjectBackend : public Backend {
           " bytes for " + ctx_->Where(path) + " (1 to " +
           std::to_string(kMaxLinkTarget) + ")");
     }
+    FERRY_RETURN_IF_ERROR(CheckName(path, false));
     FERRY_RETURN_IF_ERROR(CheckNoFolder(*ctx_, path));
     PutObjectRequest r;
     r.key = ctx_->Key(path);
@@ -370,6 +398,44 @@ class ObjectBackend : public Backend {
     r.metadata = std::move(md);
     r.storage_class = ctx_->options.storage_class;
     return store.PutObject(r).status();
+  }
+
+  std::vector<Status> RemoveFiles(std::span<const RelPath> paths,
+                                  std::stop_token stop) override {
+    std::vector<Status> out(paths.size());
+    ObjectStore& store = *ctx_->store;
+    const size_t batch =
+        static_cast<size_t>(std::max(1, store.limits().max_delete_keys));
+    for (size_t start = 0; start < paths.size(); start += batch) {
+      const size_t end = std::min(paths.size(), start + batch);
+      if (stop.stop_requested()) {
+        for (size_t i = start; i < paths.size(); ++i) {
+          out[i] = Status::Cancelled("cancelled");
+        }
+        break;
+      }
+      std::vector<std::string> keys;
+      std::map<std::string, size_t> index;  // key -> position in `paths`
+      for (size_t i = start; i < end; ++i) {
+        if (paths[i].IsRoot()) {
+          out[i] = Status::InvalidArgument("cannot remove the root of " +
+                                           ctx_->name);
+          continue;
+        }
+        keys.push_back(ctx_->Key(paths[i]));
+        index[keys.back()] = i;
+      }
+      auto errors = store.DeleteObjects(keys);
+      if (!errors.ok()) {
+        for (const std::string& k : keys) out[index[k]] = errors.status();
+        continue;
+      }
+      for (const DeleteError& e : *errors) {
+        auto it = index.find(e.key);
+        if (it != index.end()) out[it->second] = e.status;
+      }
+    }
+    return out;
   }
 
   Status Remove(const RelPath& path) override {
@@ -566,6 +632,7 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.implied_directories = true;
   c.content_digests = true;
   c.caller_uid = -1;
+  c.utf8_names_only = limits.utf8_keys;
   c.part_size_min = limits.part_size_min;
   c.part_size_max = limits.part_size_max;
   c.max_parts = limits.max_parts;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "ferry/base/status.h"
+#include "ferry/storage/backend.h"
 #include "ferry/storage/entry.h"
 
 namespace ferry {
@@ -38,6 +39,7 @@ struct ObjectStoreLimits {
   uint64_t max_copy_size = uint64_t{5} << 30;  // one CopyObject / part copy
   size_t max_metadata_bytes = 2048;            // names + values
   size_t max_key_bytes = 1024;
+  bool utf8_keys = true;       // keys must be valid UTF-8
   int max_list_keys = 1000;    // per ListObjects / ListMultipartUploads
   int max_delete_keys = 1000;  // per DeleteObjects
 };
@@ -117,6 +119,10 @@ struct DeleteError {
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
+
+  // Where the store reports the retries it makes itself (not owned;
+  // nullptr: nowhere). Stores that do not retry ignore it. Thread-safe.
+  virtual void SetObserver(StorageObserver* observer) { (void)observer; }
 
   // "s3://bucket", "memory-objects:name": for messages.
   virtual std::string Describe() const = 0;
