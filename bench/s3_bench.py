@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times ferry against rclone copy and aws s3 sync on a real S3 server (Ceph radosgw).
 
-    s3_bench.py [--trees small,large] [--runs 3] [--ferry build/ferry]
+    s3_bench.py [--trees small,large] [--runs 3] [--ferry build/ferry] [--scale small=F]
                 [--tools ferry,rclone,aws] [--aws PATH]
                 [--root /dev/shm/ferry-s3-bench] [--memstore-bytes N]
                 [--json-out FILE] [--smoke]
@@ -664,6 +664,9 @@ def main(argv=None):
                    help="radosgw start/stop script (default tests/support/radosgw.sh)")
     p.add_argument("--json-out", help="write every measurement to this JSON file")
     p.add_argument("--seed", type=int, default=42, help="tree seed (default 42)")
+    p.add_argument("--scale", default="",
+                   help="TREE=F[,TREE=F]: scale a tree as gen_tree.py --scale does "
+                        "(e.g. small=0.2 for 10,000 files); printed with the results")
     p.add_argument("--smoke", action="store_true",
                    help="tiny trees, 1 run, no target verdicts: checks that the script works")
     args = p.parse_args(argv)
@@ -700,6 +703,15 @@ def main(argv=None):
     ctx.rgw_script = os.path.abspath(args.rgw_script)
     ctx.seed = args.seed
     ctx.scale = {t: (SMOKE_SCALE[t] if args.smoke else 1.0) for t in ALL_TREES}
+    for item in filter(None, args.scale.split(",")):
+        tree, _, value = item.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = 0.0
+        if tree not in ALL_TREES or factor <= 0:
+            p.error(f"--scale: '{item}' is not TREE=F with TREE in {ALL_TREES} and F > 0")
+        ctx.scale[tree] = factor
     ctx.root = os.path.abspath(args.root)
     ctx.trees = {}
     ctx.src = {}
