@@ -333,9 +333,11 @@ class Server:
 class Agent:
     """`ferry agent` with its own data directory."""
 
-    def __init__(self, server, base, name):
+    def __init__(self, server, base, name, extra_args=(), env=None):
         self.server = server
         self.name = name
+        self.extra_args = list(extra_args)  # e.g. ["--s3-endpoint-url", URL]
+        self.env = env  # the whole environment; None: the test process's
         self.dir = os.path.join(base, name)
         self.log = os.path.join(base, name + ".log")
         self.proc = None
@@ -347,7 +349,8 @@ class Agent:
             f.write(f"==== start {self.starts} at {time.time():.3f}\n".encode())
         self.starts += 1
         self.proc = spawn([oracle.ferry_cmd()[0], "agent", "--server", self.server.url,
-                           "--data-dir", self.dir, "--ca-bundle", self.server.ca], self.log)
+                           "--data-dir", self.dir, "--ca-bundle", self.server.ca,
+                           *self.extra_args], self.log, env=self.env)
 
     def activation_key(self, timeout=30):
         path = os.path.join(self.dir, "activation-key")
@@ -503,9 +506,11 @@ class Control:
 
     @classmethod
     def start(cls, owner, *, agents=1, offline_after=None, db=None, postgres=False,
-              extra_server_args=()):
+              extra_server_args=(), agent_args=(), agent_env=None):
         """Starts everything; `owner` (a TestCase or a TestCase class) gets the
-        cleanups. postgres=True starts a throwaway PostgreSQL first."""
+        cleanups. postgres=True starts a throwaway PostgreSQL first.
+        agent_args: more flags for every `ferry agent` (--s3-endpoint-url
+        URL); agent_env: their whole environment (default: this process's)."""
         need_boto3()
         oracle.ferry_cmd()
         add_cleanup = _cleanup_target(owner)
@@ -521,11 +526,11 @@ class Control:
         server.init()
         server.start()
         for i in range(agents):
-            ctl.add_agent(f"agent{i}")
+            ctl.add_agent(f"agent{i}", extra_args=agent_args, env=agent_env)
         return ctl
 
-    def add_agent(self, name, activate=True):
-        a = Agent(self.server, self.base, name)
+    def add_agent(self, name, activate=True, extra_args=(), env=None):
+        a = Agent(self.server, self.base, name, extra_args=extra_args, env=env)
         self.agents.append(a)
         a.start()
         if activate:

@@ -234,9 +234,12 @@ void RunningExecution::Main() {
                   const char* code) -> Result<std::unique_ptr<Backend>> {
     auto backend = open_location_(loc, dst);
     if (!backend.ok()) {
+      // Named by its ARN, as the user knows it (the backend's message
+      // says where it is: a path, or a bucket and endpoint).
       std::string why = std::string(dst ? "Cannot open the destination "
                                         : "Cannot open the source ") +
-                        "location: " + std::string(backend.status().message());
+                        "location " + loc.arn + ": " +
+                        std::string(backend.status().message());
       finish(FailedDescribe(arn,
                             backend.status().code() == StatusCode::kNotSupported
                                 ? "UnsupportedLocationType"

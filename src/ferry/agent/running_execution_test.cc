@@ -522,6 +522,31 @@ TEST(RunningExecutionTest, AMissingSourceIsASourceLocationError) {
   protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.describe["Result"]["ErrorCode"], "SourceLocationError");
+  // The detail names the location by its ARN, and says what failed.
+  const std::string detail = r.describe["Result"]["ErrorDetail"];
+  EXPECT_NE(detail.find("Cannot open the source location arn:src: "),
+            std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("missing"), std::string::npos) << detail;
+}
+
+TEST(RunningExecutionTest, AnUnopenableDestinationNamesItsArn) {
+  TempDir src;
+  WriteFile(fs::path(src.path()) / "f", "x");
+  // A destination beneath a regular file cannot be made.
+  Finished finished;
+  RunningExecution exec(RunCommand(src.path(), src.path() + "/f/under"), 1,
+                        finished.Callback());
+  exec.Start();
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
+  ASSERT_TRUE(r.final);
+  EXPECT_EQ(r.describe["Result"]["ErrorCode"], "DestinationLocationError")
+      << r.describe.dump();
+  const std::string detail = r.describe["Result"]["ErrorDetail"];
+  EXPECT_NE(detail.find("Cannot open the destination location arn:dst: "),
+            std::string::npos)
+      << detail;
 }
 
 // 2 MiB at 1 byte/s: it never ends by itself, so a test that sees it end
