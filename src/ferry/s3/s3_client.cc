@@ -234,7 +234,15 @@ Result<std::unique_ptr<S3Client>> S3Client::Create(S3ClientOptions options) {
 const std::string& S3Client::endpoint() const { return impl_->origin; }
 
 Status S3Client::HeadBucket(std::string_view bucket) {
-  return impl_->Execute(Call{.method = "HEAD", .bucket = bucket}).status();
+  Status st = impl_->Execute(Call{.method = "HEAD", .bucket = bucket}).status();
+  // A HEAD answer has no body to name the code, but a 404 to HeadBucket can
+  // only be NoSuchBucket: said as the other calls say it (not kNotFound,
+  // which callers read as "nothing there yet").
+  if (st.IsNotFound()) {
+    return Status(StatusCode::kFailedPrecondition,
+                  std::string(st.message()) + " (the bucket does not exist)");
+  }
+  return st;
 }
 
 Status S3Client::CreateBucket(std::string_view bucket) {

@@ -93,7 +93,8 @@ class S3Client {
   // "http://127.0.0.1:17480" (for messages).
   const std::string& endpoint() const;
 
-  // Buckets. HeadBucket: OK if it exists and the caller may use it.
+  // Buckets. HeadBucket: OK if it exists and the caller may use it;
+  // kFailedPrecondition if it does not exist (a 404), as NoSuchBucket.
   Status HeadBucket(std::string_view bucket);
   // In options.region (a LocationConstraint unless us-east-1). A bucket the
   // caller already owns: OK in us-east-1 (AWS and radosgw), kAlreadyExists

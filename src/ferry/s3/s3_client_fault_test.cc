@@ -429,6 +429,34 @@ TEST_F(S3ClientFaultTest, ConnectionRefusedIsRetriedThenReported) {
   EXPECT_EQ(retries_, 3);  // 4 attempts
 }
 
+// HEAD answers have no body: a missing bucket is a bare 404, which
+// HeadBucket reports as S3's NoSuchBucket (kFailedPrecondition), never as
+// kNotFound ("nothing there yet", which `ferry sync --dry-run` took for an
+// empty destination); a 403 stays kPermissionDenied.
+TEST_F(S3ClientFaultTest, HeadBucketOfAMissingBucketSaysItDoesNotExist) {
+  FakeS3 server([](const httplib::Request& req, httplib::Response& res, int) {
+    // Path-style: "/BUCKET/".
+    res.status = req.path.starts_with("/mine")     ? 200
+                 : req.path.starts_with("/theirs") ? 403
+                                                   : 404;
+  });
+  auto client = Client(server.url());
+  EXPECT_TRUE(client->HeadBucket("mine").ok());
+  Status st = client->HeadBucket("gone");
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_FALSE(st.retryable());
+  EXPECT_NE(st.message().find("HEAD s3://gone at " + server.url() +
+                              ": 404 NotFound (the bucket does not exist)"),
+            std::string::npos)
+      << st.ToString();
+  st = client->HeadBucket("theirs");
+  EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
+  EXPECT_NE(st.message().find("403 Forbidden"), std::string::npos)
+      << st.ToString();
+  EXPECT_EQ(server.requests(), 3);
+  EXPECT_EQ(retries_, 0);
+}
+
 TEST_F(S3ClientFaultTest, DeleteObjectsBatchesAndReportsPerKeyErrors) {
   FakeS3 server([](const httplib::Request& req, httplib::Response& res, int) {
     EXPECT_TRUE(req.has_param("delete"));

@@ -260,8 +260,16 @@ Result<std::unique_ptr<Backend>> OpenS3Backend(const LocationSpec& spec) {
   std::shared_ptr<S3Client> shared = std::move(client).value();
   store->SetClient(shared);
   // Bad keys, a missing bucket, an unreachable endpoint or an unverified
-  // certificate: said now, once, not per file.
-  if (Status st = shared->HeadBucket(spec.bucket); !st.ok()) return fail(st);
+  // certificate: said now, once, not per file. A one-key listing rather
+  // than HeadBucket, whose answers have no body to name the cause
+  // (NoSuchBucket, SignatureDoesNotMatch, AccessDenied).
+  S3ListObjectsRequest probe;
+  probe.prefix = spec.path.empty() ? "" : spec.path + "/";
+  probe.delimiter = "/";
+  probe.max_keys = 1;
+  if (auto page = shared->ListObjectsV2(spec.bucket, probe); !page.ok()) {
+    return fail(page.status());
+  }
 
   ObjectBackendOptions backend;
   backend.prefix = spec.path;
