@@ -399,6 +399,10 @@ rgw thread pool size = 64
 # The lifecycle threads sleep 5 s between rounds and hold up a shutdown;
 # ferry does not use lifecycle rules.
 rgw enable lc threads = false
+# Deleted and overwritten objects give their space back within seconds (the
+# default waits 2 hours), so a whole ctest run fits in the RAM store.
+rgw gc obj min wait = 0
+rgw gc processor period = 10
 CONF
 
   local deadline=$((SECONDS + start_timeout))
