@@ -795,10 +795,17 @@ class Faults(S3TestCase):
         self.assertNoFailures(r)
         self.assertEqual(self.proxy.stats()["injected"], {"error": 5},
                          self.upload_part_targets())
-        self.assertGreaterEqual(r["Ferry.Retries"], 1, r.describe())
+        # 4 by the client (its 4 attempts of the part, each logged with the
+        # request) and 1 by the transfer (logged with the file).
+        self.assertEqual(r["Ferry.Retries"], 5, r.describe())
         retried = [x for x in oracle.read_log(log) if x.get("event") == "Retrying"]
-        self.assertTrue(retried, "no Retrying record in the log")
-        self.assertEqual({x["path"] for x in retried}, {"/big.bin"})
+        by_file = [x for x in retried if "path" in x]
+        by_client = [x for x in retried if "path" not in x]
+        self.assertEqual({x["path"] for x in by_file}, {"/big.bin"}, retried)
+        self.assertEqual(len(by_file), 1, retried)
+        self.assertEqual(len(by_client), 4, retried)
+        self.assertTrue(all("partNumber=2" in x["operation"] or "big.bin" in x["operation"]
+                            for x in by_client), by_client)
         self.assertArrived()
 
     def test_connection_cut_mid_upload_part_is_retried(self):
