@@ -348,6 +348,8 @@ def check_prefix(ctx, tree, prefix, content=True):
             continue
         if key.endswith("/") and o[0] == 0 and key.rstrip("/") in dirs:
             continue  # a folder marker
+        if key in ("", "/") and o[0] == 0:
+            continue  # the root folder's marker (the prefix itself)
         diff.append(f"extra {key} ({o[0]} bytes)")
     if diff or not content:
         return diff, listing
