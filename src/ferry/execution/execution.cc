@@ -237,8 +237,12 @@ bool Execution::Launch(RunState& run) {
                              dst_->capabilities().mtime_granularity_ns);
   run.threads = config_.threads;
   if (run.threads <= 0) {
-    run.threads =
-        static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+    // One worker per core keeps local disks busy; a network store wants
+    // more requests in flight than that (its capabilities say how many).
+    run.threads = std::max(
+        {static_cast<int>(std::max(2u, std::thread::hardware_concurrency())),
+         src_->capabilities().io_concurrency,
+         dst_->capabilities().io_concurrency});
   }
   run.xattrs = config_.xattrs && src_->capabilities().xattrs &&
                dst_->capabilities().xattrs;

@@ -78,6 +78,9 @@ struct Capabilities {
   uint32_t max_parts = 0;
   // Part size a backend prefers for throughput (0: part_size_min).
   uint64_t part_size_preferred = 0;
+  // Calls in flight that keep the backend busy: a network store is bound by
+  // the latency of each request, not by local cores (0: one per core).
+  int io_concurrency = 0;
 };
 
 // The part size for a file of `size` bytes: the preferred size, grown (in

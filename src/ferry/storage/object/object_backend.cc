@@ -633,6 +633,7 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.content_digests = true;
   c.caller_uid = -1;
   c.utf8_names_only = limits.utf8_keys;
+  c.io_concurrency = options.io_concurrency;
   c.part_size_min = limits.part_size_min;
   c.part_size_max = limits.part_size_max;
   c.max_parts = limits.max_parts;

@@ -56,6 +56,9 @@ struct ObjectBackendOptions {
   // HEAD every object and folder marker a listing returns (see above).
   bool list_metadata = true;
   int head_threads = 16;
+  // Transfer workers an execution uses with this store (unless told
+  // otherwise): each holds one part in memory while it is filled.
+  int io_concurrency = 8;
   // Keys asked for per listing page (the store caps it).
   int list_page_keys = 1000;
   // Part size for throughput, clamped to the store's limits (0: its
