@@ -19,8 +19,8 @@
 #include "ferry/diff/manifest.h"
 #include "ferry/execution/execution.h"
 #include "ferry/options/filter.h"
-#include "ferry/storage/memory/memory_backend.h"
 #include "ferry/s3/s3_object_store.h"
+#include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/registry.h"
 
 namespace ferry {

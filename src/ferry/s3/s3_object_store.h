@@ -78,9 +78,9 @@ class S3ObjectStore : public ObjectStore {
 
 // Opens an "s3" location: the credentials, region, endpoint and CA of
 // spec.endpoint, filled in as the aws CLI would (ferry/aws/config.h); then
-// a one-key listing, so that bad keys, a missing bucket, an unreachable endpoint or
-// a certificate that does not verify fail here, with a message naming the
-// location and the cause.
+// a one-key listing, so that bad keys, a missing bucket, an unreachable
+// endpoint or a certificate that does not verify fail here, with a message
+// naming the location and the cause.
 Result<std::unique_ptr<Backend>> OpenS3Backend(const LocationSpec& spec);
 
 // Registers the "s3" location type (idempotent).
