@@ -228,9 +228,18 @@ TEST_P(BackendConformanceTest, ListReturnsDirectChildrenWithFullPaths) {
 TEST_P(BackendConformanceTest, ListSpansManyBatches) {
   ASSERT_OK(b()->MakeDirectory(P("many")));
   constexpr int kCount = 1100;  // beyond one POSIX batch (1024)
-  for (int i = 0; i < kCount; ++i) {
-    ASSERT_OK(WriteFile(b(), P("many/f" + std::to_string(i)), ""));
+  // Written from several threads (backends are thread-safe): a network
+  // store takes one request at a time per thread.
+  std::atomic<int> next{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < kCount;) {
+        EXPECT_OK(WriteFile(b(), P("many/f" + std::to_string(i)), ""));
+      }
+    });
   }
+  for (std::thread& w : writers) w.join();
   ASSERT_OK_AND_ASSIGN(std::vector<Entry> all, ListDir(b(), P("many")));
   ASSERT_EQ(all.size(), static_cast<size_t>(kCount));
   std::set<std::string> unique;

@@ -21,24 +21,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-         c == '\f';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 std::string Hex(const unsigned char* data, size_t size) {
   static const char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -99,6 +81,24 @@ std::vector<std::string_view> Split(std::string_view s, char separator) {
 }  // namespace
 
 namespace sigv4 {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+         c == '\f';
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
 
 std::string FormatAmzDate(std::chrono::system_clock::time_point t) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(t);
@@ -339,7 +339,7 @@ void Sign(SignableRequest* request, const AwsCredentials& credentials,
     headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
   }
   std::vector<std::string> names;
-  for (const auto& [name, value] : headers) names.push_back(Lower(name));
+  for (const auto& [name, value] : headers) names.push_back(sigv4::Lower(name));
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   std::string signed_headers;

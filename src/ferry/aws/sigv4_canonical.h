@@ -16,6 +16,12 @@ namespace ferry::sigv4 {
 inline constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 inline constexpr std::string_view kTerminator = "aws4_request";
 
+// Text helpers of header handling: ASCII lower case, the whitespace HTTP
+// allows around a value (space, \t, \n, \r, \v, \f), and trimming it.
+std::string Lower(std::string_view s);
+bool IsSpace(char c);
+std::string_view Trim(std::string_view s);
+
 // "20150830T123600Z" (UTC) and back; nullopt unless exactly that form.
 std::string FormatAmzDate(std::chrono::system_clock::time_point t);
 std::optional<std::chrono::system_clock::time_point> ParseAmzDate(

@@ -46,31 +46,45 @@ std::string LocationSpec::Describe() const {
   return type + ":" + path;
 }
 
+namespace {
+
+// "BUCKET[/PREFIX]" (`rest`, what follows the scheme) of an object store
+// location; the prefix is checked as a RelPath, trailing '/' dropped.
+Result<LocationSpec> BucketAndPrefix(const std::string& type,
+                                     std::string_view uri,
+                                     std::string_view rest,
+                                     std::string_view form) {
+  LocationSpec spec;
+  spec.type = type;
+  size_t slash = rest.find('/');
+  spec.bucket = std::string(rest.substr(0, slash));
+  std::string_view prefix =
+      slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  spec.path = std::string(prefix);
+  if (spec.bucket.empty()) {
+    return Status::InvalidArgument(type + " location '" + std::string(uri) +
+                                   "' needs a bucket: " + std::string(form));
+  }
+  if (!prefix.empty()) {
+    auto rel = RelPath::Parse(prefix);
+    if (!rel.ok() || rel->str() != prefix) {
+      return Status::InvalidArgument(
+          type + " location '" + std::string(uri) + "': bad prefix" +
+          (rel.ok() ? std::string()
+                    : ": " + std::string(rel.status().message())));
+    }
+  }
+  return spec;
+}
+
+}  // namespace
+
 Result<LocationSpec> ParseLocationUri(std::string_view uri) {
   LocationSpec spec;
   if (uri.empty()) return Status::InvalidArgument("empty location");
   if (uri.substr(0, 5) == "s3://") {
-    spec.type = "s3";
-    std::string_view rest = uri.substr(5);
-    size_t slash = rest.find('/');
-    spec.bucket = std::string(rest.substr(0, slash));
-    std::string_view prefix =
-        slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-    spec.path = std::string(prefix);
-    if (spec.bucket.empty()) {
-      return Status::InvalidArgument("s3 location '" + std::string(uri) +
-                                     "' needs a bucket: s3://BUCKET[/PREFIX]");
-    }
-    if (!prefix.empty()) {
-      auto rel = RelPath::Parse(prefix);
-      if (!rel.ok()) {
-        return Status::InvalidArgument(
-            "s3 location '" + std::string(uri) +
-            "': bad prefix: " + std::string(rel.status().message()));
-      }
-    }
-    return spec;
+    return BucketAndPrefix("s3", uri, uri.substr(5), "s3://BUCKET[/PREFIX]");
   }
   if (uri.substr(0, 7) == "file://") {
     spec.type = "local";
@@ -82,27 +96,9 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     return spec;
   }
   if (uri.substr(0, 15) == "memory-objects:") {
-    // memory-objects:NAME[/PREFIX]: an in-memory object store.
-    spec.type = "memory-objects";
-    std::string_view rest = uri.substr(15);
-    size_t slash = rest.find('/');
-    spec.bucket = std::string(rest.substr(0, slash));
-    std::string_view prefix =
-        slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-    while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-    spec.path = std::string(prefix);
-    if (spec.bucket.empty()) {
-      return Status::InvalidArgument(
-          "memory-objects location needs a name: memory-objects:NAME[/PREFIX]");
-    }
-    if (!prefix.empty()) {
-      auto rel = RelPath::Parse(prefix);
-      if (!rel.ok() || rel->str() != prefix) {
-        return Status::InvalidArgument("memory-objects location '" +
-                                       std::string(uri) + "': bad prefix");
-      }
-    }
-    return spec;
+    // An in-memory object store.
+    return BucketAndPrefix("memory-objects", uri, uri.substr(15),
+                           "memory-objects:NAME[/PREFIX]");
   }
   if (uri.substr(0, 7) == "memory:") {
     spec.type = "memory";
