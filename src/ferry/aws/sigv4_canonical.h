@@ -21,6 +21,8 @@ inline constexpr std::string_view kTerminator = "aws4_request";
 std::string Lower(std::string_view s);
 bool IsSpace(char c);
 std::string_view Trim(std::string_view s);
+// `s` cut at every `separator` (empty parts kept).
+std::vector<std::string_view> Split(std::string_view s, char separator);
 
 // "20150830T123600Z" (UTC) and back; nullopt unless exactly that form.
 std::string FormatAmzDate(std::chrono::system_clock::time_point t);

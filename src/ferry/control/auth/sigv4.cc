@@ -13,21 +13,8 @@ namespace {
 
 using sigv4::IsSpace;
 using sigv4::Lower;
+using sigv4::Split;
 using sigv4::Trim;
-
-std::vector<std::string_view> Split(std::string_view s, char separator) {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  while (true) {
-    size_t end = s.find(separator, start);
-    if (end == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-}
 
 ApiError Incomplete(std::string message) {
   return ApiError{400, "IncompleteSignatureException", std::move(message), ""};
