@@ -9,18 +9,6 @@
 namespace ferry {
 namespace {
 
-FileTime FromNanos(int64_t ns) {
-  FileTime t;
-  t.sec = ns / 1000000000;
-  int64_t rest = ns % 1000000000;
-  if (rest < 0) {
-    rest += 1000000000;
-    t.sec -= 1;
-  }
-  t.nsec = static_cast<uint32_t>(rest);
-  return t;
-}
-
 S3ObjectAttributes Attributes(const PutObjectRequest& r) {
   S3ObjectAttributes a;
   a.storage_class = r.storage_class;
@@ -72,18 +60,13 @@ Result<ListObjectsPage> S3ObjectStore::ListObjects(
   ListObjectsPage out;
   out.objects.reserve(page.objects.size());
   for (S3ObjectSummary& o : page.objects) {
-    out.objects.push_back(ObjectSummary{std::move(o.key), o.size,
-                                        std::move(o.etag),
-                                        FromNanos(o.last_modified_ns)});
+    out.objects.push_back(
+        ObjectSummary{std::move(o.key), o.size, std::move(o.etag),
+                      FileTime::FromNanos(o.last_modified_ns)});
   }
   out.common_prefixes = std::move(page.common_prefixes);
+  // ParseListObjectsV2 refuses a truncated page without a token.
   if (page.is_truncated) {
-    if (page.next_continuation_token.empty()) {
-      return Status::IoError("ListObjectsV2 of " + Describe() + " prefix '" +
-                             r.prefix +
-                             "': a truncated page without a continuation "
-                             "token");
-    }
     out.next_continuation_token = std::move(page.next_continuation_token);
   }
   return out;
@@ -94,7 +77,7 @@ Result<ObjectHead> S3ObjectStore::HeadObject(const std::string& key) {
   ObjectHead head;
   head.size = info.size;
   head.etag = std::move(info.etag);
-  head.last_modified = FromNanos(info.last_modified_ns);
+  head.last_modified = FileTime::FromNanos(info.last_modified_ns);
   head.metadata = std::move(info.metadata);
   head.storage_class = std::move(info.storage_class);
   return head;
@@ -166,8 +149,9 @@ Result<ListUploadsPage> S3ObjectStore::ListMultipartUploads(
                          client_->ListMultipartUploads(bucket_, req));
   ListUploadsPage out;
   for (S3MultipartUpload& u : page.uploads) {
-    out.uploads.push_back(MultipartUpload{
-        std::move(u.key), std::move(u.upload_id), FromNanos(u.initiated_ns)});
+    out.uploads.push_back(MultipartUpload{std::move(u.key),
+                                          std::move(u.upload_id),
+                                          FileTime::FromNanos(u.initiated_ns)});
   }
   out.truncated = page.is_truncated;
   out.next_key_marker = std::move(page.next_key_marker);

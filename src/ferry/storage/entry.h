@@ -34,6 +34,16 @@ struct FileTime {
 
   auto operator<=>(const FileTime&) const = default;
   int64_t Nanos() const { return sec * 1000000000 + nsec; }
+  // From nanoseconds since the epoch (before it too: nsec stays 0..1e9-1).
+  static FileTime FromNanos(int64_t ns) {
+    int64_t sec = ns / 1000000000;
+    int64_t rest = ns % 1000000000;
+    if (rest < 0) {
+      rest += 1000000000;
+      sec -= 1;
+    }
+    return FileTime{sec, static_cast<uint32_t>(rest)};
+  }
 };
 
 // True if `a` and `b` are equal once both are truncated to `granularity_ns`.

@@ -97,6 +97,15 @@ TEST(EntryTest, MaybeSparseOnlyForFilesWithLessAllocatedThanSize) {
   EXPECT_FALSE(e.MaybeSparse());
 }
 
+TEST(EntryTest, FileTimeFromNanosKeepsNsecInRange) {
+  EXPECT_EQ(FileTime::FromNanos(1500000000123456789),
+            (FileTime{1500000000, 123456789}));
+  EXPECT_EQ(FileTime::FromNanos(0), (FileTime{0, 0}));
+  EXPECT_EQ(FileTime::FromNanos(-1), (FileTime{-1, 999999999}));
+  EXPECT_EQ(FileTime::FromNanos(-2000000000), (FileTime{-2, 0}));
+  EXPECT_EQ(FileTime::FromNanos(FileTime{-5, 7}.Nanos()), (FileTime{-5, 7}));
+}
+
 TEST(EntryTest, TempNamesAreRecognisedByTheirExactPattern) {
   EXPECT_TRUE(IsFerryTempName(std::string(kTempPrefix) + "1234-0"));
   EXPECT_TRUE(IsFerryTempName(std::string(kTempPrefix) + "4a2-ff"));

@@ -13,7 +13,7 @@ using Node = MemoryStore::Node;
 
 FileTime Now() {
   int64_t ns = WallNanos();
-  return FileTime{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
+  return FileTime::FromNanos(ns);
 }
 
 Node* Find(Tree& t, const std::string& key) {

@@ -49,7 +49,7 @@ void MemoryObjectStore::SetTime(std::optional<FileTime> now) {
 FileTime MemoryObjectStore::NowLocked() const {
   if (now_) return *now_;
   const int64_t ns = WallNanos();
-  return FileTime{ns / 1000000000, static_cast<uint32_t>(ns % 1000000000)};
+  return FileTime::FromNanos(ns);
 }
 
 Status MemoryObjectStore::CheckKey(const std::string& key) const {
