@@ -18,7 +18,7 @@ BUILD=(
   build-essential cmake ninja-build lld ccache pkg-config git
   libssl-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libzstd-dev
   libacl1-dev libattr1-dev libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpq-dev
-  libcurl4-openssl-dev libpugixml-dev
+  libcurl4-openssl-dev libpugixml-dev libboost1.81-dev
   python3
 )
 # Ceph radosgw: a real S3 server (it checks SigV4) that the tests start on

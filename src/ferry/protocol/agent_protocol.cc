@@ -1,5 +1,7 @@
 #include "ferry/protocol/agent_protocol.h"
 
+#include "ferry/protocol/json_depth.h"
+
 namespace ferry::protocol {
 namespace {
 
@@ -104,10 +106,12 @@ Result<json> ParseBody(std::string_view body, const char* what) {
     return Status::InvalidArgument(std::string(what) + " is larger than " +
                                    std::to_string(kMaxMessageBytes) + " bytes");
   }
-  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    return Status::InvalidArgument(std::string(what) + " is not valid JSON");
+  auto parsed = ParseJson(body, kMaxJsonDepth);
+  if (!parsed.ok()) {
+    return Status::InvalidArgument(std::string(what) + " is " +
+                                   std::string(parsed.status().message()));
   }
+  json j = std::move(parsed).value();
   if (!j.is_object())
     return Status::InvalidArgument(std::string(what) + " must be an object");
   return j;

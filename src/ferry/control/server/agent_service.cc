@@ -347,6 +347,24 @@ protocol::Command Simple(protocol::Command::Type type, const std::string& arn,
 
 }  // namespace
 
+Status AgentService::Authenticate(const std::string& agent_id) {
+  if (agent_id.rfind("agent-", 0) != 0 || agent_id.size() > 64) {
+    return Status(StatusCode::kPermissionDenied,
+                  "'" + Clip(agent_id, 64) + "' does not name an agent");
+  }
+  const std::string agent_arn = ctx_->Arn("agent/" + agent_id);
+  return ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    FERRY_ASSIGN_OR_RETURN(auto agent, ctx_->store.GetAgent(s, agent_arn));
+    if (!agent) {
+      return Status(StatusCode::kPermissionDenied,
+                    "agent " + agent_arn +
+                        " is not registered with this server (was it "
+                        "deleted?)");
+    }
+    return Status::Ok();
+  });
+}
+
 Result<protocol::SyncResponse> AgentService::Sync(
     const std::string& agent_id, const protocol::SyncRequest& request) {
   if (agent_id.rfind("agent-", 0) != 0 || agent_id.size() > 64) {

@@ -30,6 +30,10 @@ class AgentService {
   // GET /agent/v1/activation?key=&token=.
   Result<protocol::ActivationStatus> ActivationState(
       const std::string& key, const std::string& poll_token);
+  // Whether `agent_id` (the common name of a verified client certificate)
+  // names an agent registered here: PermissionDenied if not. Checked before
+  // anything decodes the body of its sync.
+  Status Authenticate(const std::string& agent_id);
   // POST /agent/v1/sync from the agent whose certificate names `agent_id`
   // ("agent-..."): records its heartbeat and reports, answers commands.
   Result<protocol::SyncResponse> Sync(const std::string& agent_id,

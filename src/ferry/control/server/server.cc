@@ -1,20 +1,13 @@
-// Server: the HTTPS listener of `ferry server` (cpp-httplib over OpenSSL).
-// The DataSync API is checked in the order docs/control-plane.md gives:
-// SigV4, the operation, the request against the model; then the handler
-// runs. Agents present client certificates signed by the server's authority;
-// the TLS layer asks every client for one but requires none, so that API
-// callers need no certificate.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
+// Server: the routes of `ferry server` over HttpServer (Boost.Beast). The
+// DataSync API is checked in the order docs/control-plane.md gives: SigV4,
+// the operation, the request against the model; then the handler runs.
+// Agents present client certificates signed by the server's authority; the
+// TLS layer asks every client for one but requires none, so that API callers
+// need no certificate.
 #include "ferry/control/server/server.h"
 
 #include <arpa/inet.h>
-#include <httplib.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,25 +23,22 @@
 #include "ferry/control/server/agent_service.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/data_dir.h"
+#include "ferry/control/server/http_server.h"
 #include "ferry/protocol/agent_protocol.h"
+#include "ferry/protocol/json_depth.h"
 
 namespace ferry::control {
 namespace {
 
 using nlohmann::json;
 
-// Bodies: an API request is small (the largest members are a 100 KiB filter
-// and a 128 KiB krb5.conf); an agent's sync carries up to 64 reports.
+// Bodies, enforced while they are read: an API request is small (the
+// largest members are a 100 KiB filter and a 128 KiB krb5.conf); an agent's
+// sync carries up to 64 reports; an activation request a certificate
+// request and a host name.
 constexpr size_t kMaxApiBody = 1 << 20;
-constexpr size_t kMaxBody = protocol::kMaxMessageBytes + (64 << 10);
-// Threads serving connections: each agent keeps one connection open.
-constexpr size_t kServerThreads = 64;
-constexpr size_t kKeepAliveRequests = 1000;
-// An idle keep-alive connection is closed after this long. Agents sync every
-// second (PollIntervalMs), so theirs stay open; and a stopping server waits
-// for idle connections at most this long (cpp-httplib's default, 5 s, made
-// every restart 5 s long).
-constexpr time_t kKeepAliveIdleSeconds = 2;
+constexpr size_t kMaxSyncBody = protocol::kMaxMessageBytes + (64 << 10);
+constexpr size_t kMaxActivationBody = 64 << 10;
 
 const char kJsonType[] = "application/x-amz-json-1.1";
 
@@ -83,91 +73,17 @@ int64_t NowMs() {
       .count();
 }
 
-// The verified client certificate's common name ("" when the client showed
-// none, or one the authority did not sign).
-std::string VerifiedPeerName(const httplib::Request& req) {
-  if (req.ssl == nullptr) return "";
-  if (SSL_get_verify_result(req.ssl) != X509_V_OK) return "";
-  X509* cert = SSL_get0_peer_certificate(req.ssl);
-  if (cert == nullptr) return "";
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio == nullptr) return "";
-  std::string pem;
-  if (PEM_write_bio_X509(bio, cert) == 1) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    if (n > 0) pem.assign(data, static_cast<size_t>(n));
-  }
-  BIO_free(bio);
-  auto name = pki::CommonName(pem);
-  return name.ok() ? *name : "";
-}
-
-template <typename T>
-struct OpenSslFree;
-template <>
-struct OpenSslFree<X509> {
-  void operator()(X509* p) const { X509_free(p); }
-};
-template <>
-struct OpenSslFree<EVP_PKEY> {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-template <typename T>
-using OpenSslPtr = std::unique_ptr<T, OpenSslFree<T>>;
-
-OpenSslPtr<X509> ReadCertificate(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* x = bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
-  BIO_free(bio);
-  return OpenSslPtr<X509>(x);
-}
-
-OpenSslPtr<EVP_PKEY> ReadKey(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* k =
-      bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
-  BIO_free(bio);
-  return OpenSslPtr<EVP_PKEY>(k);
-}
-
-// The TLS context: the server's certificate; client certificates asked for,
-// not required, and verified against the authority when given.
-bool SetUpTls(SSL_CTX& ctx, const std::string& cert_pem,
-              const std::string& key_pem, const std::string& ca_pem) {
-  auto cert = ReadCertificate(cert_pem);
-  auto key = ReadKey(key_pem);
-  auto ca = ReadCertificate(ca_pem);
-  if (!cert || !key || !ca) return false;
-  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate(&ctx, cert.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(&ctx, key.get()) != 1 ||
-      SSL_CTX_check_private_key(&ctx) != 1) {
-    return false;
-  }
-  X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
-  if (X509_STORE_add_cert(store, ca.get()) != 1) return false;
-  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-  if (names == nullptr) return false;
-  sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca.get())));
-  SSL_CTX_set_client_CA_list(&ctx, names);
-  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
-  static const unsigned char kSessionContext[] = "ferry-server";
-  SSL_CTX_set_session_id_context(&ctx, kSessionContext,
-                                 sizeof(kSessionContext) - 1);
-  return true;
-}
-
-void SendJson(httplib::Response& res, int status, const json& body,
+void SendJson(HttpResponse& res, int status, const json& body,
               const std::string& request_id) {
   res.status = status;
-  res.set_header("x-amzn-RequestId", request_id);
-  res.set_content(Dump(body), kJsonType);
+  res.headers.emplace_back("x-amzn-RequestId", request_id);
+  res.content_type = kJsonType;
+  res.body = Dump(body);
 }
 
-void SendError(httplib::Response& res, const ApiError& e,
+void SendError(HttpResponse& res, const ApiError& e,
                const std::string& request_id) {
-  res.set_header("x-amzn-ErrorType", e.type);
+  res.headers.emplace_back("x-amzn-ErrorType", e.type);
   SendJson(res, e.http_status, e.ToJson(), request_id);
 }
 
@@ -180,7 +96,7 @@ ApiError ErrorOf(int status, const char* type, std::string message) {
 }
 
 // A Status from AgentService as an HTTP answer (agents read the message).
-void SendAgentError(httplib::Response& res, const Status& st) {
+void SendAgentError(HttpResponse& res, const Status& st) {
   int code = 500;
   switch (st.code()) {
     case StatusCode::kInvalidArgument:
@@ -209,9 +125,30 @@ void SendAgentError(httplib::Response& res, const Status& st) {
                  st.ToString().c_str());
   }
   res.status = code;
-  res.set_content(Dump(json{{"ProtocolVersion", protocol::kProtocolVersion},
-                            {"Message", message}}),
-                  "application/json");
+  res.content_type = "application/json";
+  res.body = Dump(json{{"ProtocolVersion", protocol::kProtocolVersion},
+                       {"Message", message}});
+}
+
+// What the HTTP layer answers itself (a body or headers too large, a
+// malformed request, too busy), in the shape the route's callers read.
+HttpResponse HttpLayerError(HttpRoute::Pool pool, int status,
+                            const std::string& message) {
+  HttpResponse res;
+  if (pool == HttpRoute::Pool::kAgent) {
+    StatusCode code = StatusCode::kInvalidArgument;
+    if (status == 503) code = StatusCode::kUnavailable;
+    if (status == 500) code = StatusCode::kInternal;
+    SendAgentError(res, Status(code, message));
+    res.status = status;
+    return res;
+  }
+  const char* type = "SerializationException";
+  if (status == 413 || status == 431) type = "RequestEntityTooLargeException";
+  if (status == 503) type = "ServiceUnavailableException";
+  if (status == 500) type = "InternalException";
+  SendError(res, ErrorOf(status, type, message), RequestId());
+  return res;
 }
 
 }  // namespace
@@ -224,18 +161,18 @@ struct Server::Impl {
   std::string server_cert_pem;
   std::string server_key_pem;
   std::unique_ptr<AgentService> agents;
-  std::unique_ptr<httplib::Server> http;
+  std::unique_ptr<HttpServer> http;
   std::atomic<int> port{0};
-  std::atomic<bool> stop_requested{false};
-  std::atomic<bool> serving{false};
 
-  void HandleApi(const httplib::Request& req, httplib::Response& res);
-  void HandleActivation(const httplib::Request& req, httplib::Response& res);
-  void HandleActivationState(const httplib::Request& req,
-                             httplib::Response& res);
-  void HandleSync(const httplib::Request& req, httplib::Response& res);
+  HttpRoute Route(std::string_view method, std::string_view path,
+                  const PeerCertificate& peer);
+  HttpResponse Handle(HttpRequest& req);
+  void HandleApi(const HttpRequest& req, HttpResponse& res);
+  void HandleActivation(const HttpRequest& req, HttpResponse& res);
+  void HandleActivationState(const HttpRequest& req, HttpResponse& res);
+  void HandleSync(const HttpRequest& req, HttpResponse& res);
   std::optional<std::string> SecretFor(std::string_view access_key_id);
-  Status SetUpHttp();
+  Status SetUpHttp(const ServerConfig& config);
 };
 
 std::optional<std::string> Server::Impl::SecretFor(
@@ -262,11 +199,10 @@ std::optional<std::string> Server::Impl::SecretFor(
   return *secret;
 }
 
-void Server::Impl::HandleApi(const httplib::Request& req,
-                             httplib::Response& res) {
+void Server::Impl::HandleApi(const HttpRequest& req, HttpResponse& res) {
   const auto started = std::chrono::steady_clock::now();
   const std::string request_id = RequestId();
-  const std::string target = req.get_header_value("X-Amz-Target");
+  const std::string target = req.Header("X-Amz-Target");
   const std::string prefix = "FmrsService.";
   std::string operation =
       target.rfind(prefix, 0) == 0 ? target.substr(prefix.size()) : target;
@@ -275,12 +211,16 @@ void Server::Impl::HandleApi(const httplib::Request& req,
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-    std::fprintf(
-        stderr, "ferry server: %s %s %s %d %lldms%s%s\n",
-        req.remote_addr.c_str(), caller.empty() ? "-" : caller.c_str(),
-        operation.empty() ? "-" : operation.c_str(), status,
-        static_cast<long long>(ms), status >= 400 ? " " : "",
-        status >= 400 ? res.get_header_value("x-amzn-ErrorType").c_str() : "");
+    std::string error_type;
+    for (const auto& [name, value] : res.headers) {
+      if (name == "x-amzn-ErrorType") error_type = value;
+    }
+    std::fprintf(stderr, "ferry server: %s %s %s %d %lldms%s%s\n",
+                 req.remote_address.c_str(),
+                 caller.empty() ? "-" : caller.c_str(),
+                 operation.empty() ? "-" : operation.c_str(), status,
+                 static_cast<long long>(ms), status >= 400 ? " " : "",
+                 error_type.c_str());
   };
   auto fail = [&](const ApiError& e) {
     SendError(res, e, request_id);
@@ -299,13 +239,7 @@ void Server::Impl::HandleApi(const httplib::Request& req,
   size_t q = req.target.find('?');
   signable.path = req.target.substr(0, q);
   if (q != std::string::npos) signable.query = req.target.substr(q + 1);
-  for (const auto& [name, value] : req.headers) {
-    if (name == "REMOTE_ADDR" || name == "REMOTE_PORT" ||
-        name == "LOCAL_ADDR" || name == "LOCAL_PORT") {
-      continue;  // added by cpp-httplib, not sent by the client
-    }
-    signable.headers.emplace_back(name, value);
-  }
+  signable.headers = req.headers;
   signable.body = req.body;
   auto verified = VerifyRequest(
       signable, "datasync",
@@ -335,10 +269,19 @@ void Server::Impl::HandleApi(const httplib::Request& req,
   }
 
   // 3. The request against the model.
-  json body = req.body.empty()
-                  ? json::object()
-                  : json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
+  // Nesting is bounded before anything builds or walks the value.
+  json body = json::object();
+  if (!req.body.empty()) {
+    auto parsed = protocol::ParseJson(req.body, ApiModel::kMaxInputDepth);
+    if (!parsed.ok()) {
+      fail(ErrorOf(400, "SerializationException",
+                   "The request body is " +
+                       std::string(parsed.status().message()) + "."));
+      return;
+    }
+    body = std::move(parsed).value();
+  }
+  if (!body.is_object()) {
     fail(ErrorOf(400, "SerializationException",
                  "The request body is not a JSON object."));
     return;
@@ -364,8 +307,7 @@ void Server::Impl::HandleApi(const httplib::Request& req,
   log(200);
 }
 
-void Server::Impl::HandleActivation(const httplib::Request& req,
-                                    httplib::Response& res) {
+void Server::Impl::HandleActivation(const HttpRequest& req, HttpResponse& res) {
   auto request = protocol::DecodeActivationRequest(req.body);
   if (!request.ok()) {
     SendAgentError(res, request.status());
@@ -376,31 +318,28 @@ void Server::Impl::HandleActivation(const httplib::Request& req,
     SendAgentError(res, grant.status());
     return;
   }
-  res.set_content(Dump(protocol::Encode(*grant)), "application/json");
+  res.body = Dump(protocol::Encode(*grant));
 }
 
-void Server::Impl::HandleActivationState(const httplib::Request& req,
-                                         httplib::Response& res) {
-  auto state = agents->ActivationState(req.get_param_value("key"),
-                                       req.get_param_value("token"));
+void Server::Impl::HandleActivationState(const HttpRequest& req,
+                                         HttpResponse& res) {
+  auto state = agents->ActivationState(req.Query("key"), req.Query("token"));
   if (!state.ok()) {
     SendAgentError(res, state.status());
     return;
   }
-  res.set_content(Dump(protocol::Encode(*state)), "application/json");
+  res.body = Dump(protocol::Encode(*state));
 }
 
-void Server::Impl::HandleSync(const httplib::Request& req,
-                              httplib::Response& res) {
-  const std::string agent_id = VerifiedPeerName(req);
-  if (agent_id.empty()) {
-    SendAgentError(res, Status(StatusCode::kPermissionDenied,
-                               "agents sync with the client certificate the "
-                               "server's authority signed at activation"));
-    std::fprintf(stderr,
-                 "ferry server: %s /agent/v1/sync without a verified client "
-                 "certificate: 403\n",
-                 req.remote_addr.c_str());
+// The route refused a sync without a verified certificate before its body
+// was read; the agent its certificate names must still exist before its
+// body is decoded.
+void Server::Impl::HandleSync(const HttpRequest& req, HttpResponse& res) {
+  const std::string& agent_id = req.peer.common_name;
+  if (Status known = agents->Authenticate(agent_id); !known.ok()) {
+    std::fprintf(stderr, "ferry server: %s /agent/v1/sync: %s\n",
+                 req.remote_address.c_str(), known.ToString().c_str());
+    SendAgentError(res, known);
     return;
   }
   auto request = protocol::DecodeSyncRequest(req.body);
@@ -415,56 +354,79 @@ void Server::Impl::HandleSync(const httplib::Request& req,
     SendAgentError(res, answer.status());
     return;
   }
-  res.set_content(Dump(protocol::Encode(*answer)), "application/json");
+  res.body = Dump(protocol::Encode(*answer));
 }
 
-// Makes the listener and its routes (not bound yet).
-Status Server::Impl::SetUpHttp() {
-  Impl& impl = *this;
-  if (impl.tls) {
-    impl.http = std::make_unique<httplib::SSLServer>([&impl](SSL_CTX& ctx) {
-      return SetUpTls(ctx, impl.server_cert_pem, impl.server_key_pem,
-                      impl.ctx.authority.certificate_pem);
-    });
-    if (!impl.http->is_valid()) {
-      return Status::InvalidArgument(
-          "cannot set up TLS with " +
-          DataDirPath(impl.ctx.config.data_dir, "server.pem") + " and " +
-          DataDirPath(impl.ctx.config.data_dir, "server.key") +
-          " (do the certificate and key belong together?)");
-    }
-  } else {
-    impl.http = std::make_unique<httplib::Server>();
+HttpRoute Server::Impl::Route(std::string_view method, std::string_view path,
+                              const PeerCertificate& peer) {
+  HttpRoute route;
+  if (method == "POST" && path == "/") {
+    route.max_body = kMaxApiBody;
+    return route;
   }
-  httplib::Server& http = *impl.http;
-  http.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  http.set_payload_max_length(kMaxBody);
-  http.set_keep_alive_max_count(kKeepAliveRequests);
-  http.set_keep_alive_timeout(kKeepAliveIdleSeconds);
-  http.set_read_timeout(std::chrono::seconds(30));
-  http.set_write_timeout(std::chrono::seconds(30));
-  http.Post("/", [&impl](const httplib::Request& req, httplib::Response& res) {
-    impl.HandleApi(req, res);
-  });
-  http.Post("/agent/v1/activation",
-            [&impl](const httplib::Request& req, httplib::Response& res) {
-              impl.HandleActivation(req, res);
-            });
-  http.Get("/agent/v1/activation",
-           [&impl](const httplib::Request& req, httplib::Response& res) {
-             impl.HandleActivationState(req, res);
-           });
-  http.Post("/agent/v1/sync",
-            [&impl](const httplib::Request& req, httplib::Response& res) {
-              impl.HandleSync(req, res);
-            });
-  http.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        ApiError e = Internal(Status::Internal("a request handler threw"));
-        res.status = 500;
-        res.set_content(Dump(e.ToJson()), kJsonType);
-      });
+  route.pool = HttpRoute::Pool::kAgent;
+  if (path == "/agent/v1/activation" && (method == "POST" || method == "GET")) {
+    route.max_body = method == "POST" ? kMaxActivationBody : 0;
+    return route;
+  }
+  if (method == "POST" && path == "/agent/v1/sync") {
+    route.max_body = kMaxSyncBody;
+    if (!peer.verified()) {
+      route.refusal.emplace();
+      SendAgentError(*route.refusal,
+                     Status(StatusCode::kPermissionDenied,
+                            "agents sync with the client certificate the "
+                            "server's authority signed at activation"));
+      std::fprintf(stderr,
+                   "ferry server: /agent/v1/sync without a verified client "
+                   "certificate: 403\n");
+    }
+    return route;
+  }
+  route.refusal.emplace();
+  route.refusal->status = 404;
+  route.refusal->content_type = "text/plain";
+  route.refusal->body = "Not Found\n";
+  return route;
+}
 
+HttpResponse Server::Impl::Handle(HttpRequest& req) {
+  HttpResponse res;
+  const std::string_view path = req.Path();
+  if (path == "/") {
+    HandleApi(req, res);
+  } else if (path == "/agent/v1/sync") {
+    HandleSync(req, res);
+  } else if (req.method == "POST") {
+    HandleActivation(req, res);
+  } else {
+    HandleActivationState(req, res);
+  }
+  return res;
+}
+
+// Makes the listener (not bound yet).
+Status Server::Impl::SetUpHttp(const ServerConfig& config) {
+  HttpServerOptions options;
+  options.listen = listen;
+  options.limits = config.http;
+  if (tls) {
+    options.cert_pem = server_cert_pem;
+    options.key_pem = server_key_pem;
+    options.client_ca_pem = ctx.authority.certificate_pem;
+  }
+  auto http_server = HttpServer::Create(
+      std::move(options),
+      [this](std::string_view method, std::string_view path,
+             const PeerCertificate& peer) { return Route(method, path, peer); },
+      [this](HttpRequest& req) { return Handle(req); }, HttpLayerError);
+  if (!http_server.ok()) {
+    return Status::InvalidArgument(
+        "cannot set up TLS with " + DataDirPath(config.data_dir, "server.pem") +
+        " and " + DataDirPath(config.data_dir, "server.key") + " (" +
+        std::string(http_server.status().message()) + ")");
+  }
+  http = std::move(http_server).value();
   return Status::Ok();
 }
 
@@ -521,50 +483,31 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
   impl->agents = std::make_unique<AgentService>(&impl->ctx);
-  FERRY_RETURN_IF_ERROR(impl->SetUpHttp());
+  FERRY_RETURN_IF_ERROR(impl->SetUpHttp(impl->ctx.config));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 Status Server::Serve() {
   Impl& impl = *impl_;
-  httplib::Server& http = *impl.http;
-  int port = impl.listen.port;
-  if (port == 0) {
-    port = http.bind_to_any_port(impl.listen.host);
-    if (port < 0) port = 0;
-  } else if (!http.bind_to_port(impl.listen.host, port)) {
-    port = 0;
+  bool started = false;
+  Status served = impl.http->Serve([&](int port) {
+    impl.port = port;
+    std::fprintf(stderr, "ferry server: serving %s on %s (database %s)\n",
+                 impl.tls ? "HTTPS" : "plain HTTP", url().c_str(),
+                 impl.ctx.db->Describe().c_str());
+    impl.agents->Start();
+    started = true;
+  });
+  if (started) {
+    impl.agents->Stop();
+    std::fprintf(stderr, "ferry server: stopped\n");
   }
-  if (port == 0) {
-    return Status(StatusCode::kUnavailable,
-                  "cannot listen on " + impl.ctx.config.listen +
-                      " (in use, or not an address of this host)");
-  }
-  impl.port = port;
-  std::fprintf(stderr, "ferry server: serving %s on %s (database %s)\n",
-               impl.tls ? "HTTPS" : "plain HTTP", url().c_str(),
-               impl.ctx.db->Describe().c_str());
-
-  impl.agents->Start();
-  impl.serving = true;
-  if (!impl.stop_requested) http.listen_after_bind();
-  impl.serving = false;
-  impl.agents->Stop();
-  std::fprintf(stderr, "ferry server: stopped\n");
-  return Status::Ok();
+  return served;
 }
 
-void Server::Stop() {
-  Impl& impl = *impl_;
-  impl.stop_requested = true;
-  if (!impl.http) return;
-  // Serve() may be between binding and listening: wait until it listens
-  // (or has given up) so that the stop is not lost.
-  while (impl.serving && !impl.http->is_running()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  impl.http->stop();
-}
+void Server::Stop() { impl_->http->Stop(); }
+
+HttpServerStats Server::http_stats() const { return impl_->http->stats(); }
 
 int Server::port() const { return impl_->port; }
 

@@ -7,7 +7,9 @@
 //   POST /agent/v1/activation       agent activation (no client certificate)
 //   GET  /agent/v1/activation       activation status
 //   POST /agent/v1/sync             agent sessions (client certificate)
-// and runs AgentService's background loops. Thread-safe; Serve() blocks.
+// and runs AgentService's background loops. The HTTP layer is HttpServer
+// (Boost.Beast; its limits and deadlines are ServerConfig::http).
+// Thread-safe; Serve() blocks.
 #pragma once
 
 #include <memory>
@@ -47,13 +49,16 @@ class Server {
   static Result<std::unique_ptr<Server>> Open(ServerConfig config);
   ~Server();
 
-  // Binds and serves until Stop(). Returns an error if it cannot bind.
+  // Binds and serves until Stop(). Returns an error if it cannot bind (a
+  // port in use is one: two servers never share a port).
   Status Serve();
   void Stop();
   // The bound port, once Serve() is listening (for port 0).
   int port() const;
   // "https://127.0.0.1:8443"
   std::string url() const;
+  // The HTTP layer's counters.
+  HttpServerStats http_stats() const;
   ServerContext& context();
 
  private:

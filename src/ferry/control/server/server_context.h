@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "ferry/control/server/http_server.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/database.h"
 #include "ferry/control/store/sealer.h"
@@ -34,6 +35,8 @@ struct ServerConfig {
   // task's schedule (DisabledBy SERVICE).
   int schedule_failure_limit = 3;
   int max_queued_executions = 50;  // per task, DataSync's limit
+  // The HTTP layer's threads, connection caps and deadlines.
+  HttpLimits http;
 };
 
 class ServerContext {
