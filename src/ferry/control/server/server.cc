@@ -337,8 +337,9 @@ void Server::Impl::HandleActivationState(const HttpRequest& req,
 void Server::Impl::HandleSync(const HttpRequest& req, HttpResponse& res) {
   const std::string& agent_id = req.peer.common_name;
   if (Status known = agents->Authenticate(agent_id); !known.ok()) {
-    std::fprintf(stderr, "ferry server: %s /agent/v1/sync: %s\n",
-                 req.remote_address.c_str(), known.ToString().c_str());
+    std::fprintf(stderr, "ferry server: sync from %s (%s): %s\n",
+                 agent_id.c_str(), req.remote_address.c_str(),
+                 known.ToString().c_str());
     SendAgentError(res, known);
     return;
   }
