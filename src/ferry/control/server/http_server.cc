@@ -95,8 +95,7 @@ Status SetUpTls(SSL_CTX* ctx, const HttpServerOptions& o) {
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE |
-                               SSL_OP_NO_TICKET);
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
       SSL_CTX_use_certificate(ctx, cert.get()) != 1 ||
       SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 ||
