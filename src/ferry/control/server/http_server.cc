@@ -332,18 +332,25 @@ struct HttpServer::Impl {
   ErrorResponder errors;
 
   struct Counters {
-    std::atomic<uint64_t> accepted{0}, refused{0}, timed_out{0}, requests{0},
-        responses{0}, response_writes{0}, too_large{0};
+    std::atomic<uint64_t> accepted{0}, refused{0}, evicted{0}, timed_out{0},
+        requests{0}, responses{0}, response_writes{0}, too_large{0};
   } counters;
 
-  // Connections per client address, and the sessions (to close them all).
+  // Connections per client address, and the sessions (to close them all,
+  // or one to make room).
+  struct SessionEntry {
+    std::weak_ptr<SessionBase> session;
+    std::string address;
+    // Between requests (handshake, waiting for or reading headers): closing
+    // it loses no request. Cleared for good once it is being closed.
+    std::shared_ptr<std::atomic<bool>> evictable;
+  };
   std::mutex mu;
   size_t connections = 0;                               // GUARDED_BY(mu)
   std::unordered_map<std::string, size_t> per_address;  // GUARDED_BY(mu)
-  std::map<SessionBase*, std::weak_ptr<SessionBase>>
-      sessions;                 // GUARDED_BY(mu)
-  bool stop_requested = false;  // GUARDED_BY(mu)
-  bool serving = false;         // GUARDED_BY(mu)
+  std::map<SessionBase*, SessionEntry> sessions;        // GUARDED_BY(mu)
+  bool stop_requested = false;                          // GUARDED_BY(mu)
+  bool serving = false;                                 // GUARDED_BY(mu)
 
   std::atomic<size_t> body_bytes_in_flight{0};
 
@@ -356,11 +363,44 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
 
-  bool TryAdmit(const std::string& address) {
+  // Whether a new connection from `address` may stay. Below the cap, yes
+  // while the address has fewer than max_connections_per_address. At the
+  // cap, an address below its fair share (the cap over the addresses
+  // connected) still gets in, and `*victim` is a connection, between
+  // requests, of the address holding the most, to be closed by the caller;
+  // otherwise no.
+  bool Admit(const std::string& address, std::shared_ptr<SessionBase>* victim) {
     std::lock_guard lock(mu);
+    const HttpLimits& limits = options.limits;
     size_t& n = per_address[address];
-    if (connections >= options.limits.max_connections ||
-        n >= options.limits.max_connections_per_address) {
+    bool admit = n < limits.max_connections_per_address;
+    if (admit && connections >= limits.max_connections) {
+      const size_t fair = limits.max_connections / per_address.size();
+      const std::string* heaviest = nullptr;
+      size_t most = 0;
+      for (const auto& [a, count] : per_address) {
+        if (count > most) {
+          most = count;
+          heaviest = &a;
+        }
+      }
+      admit = false;
+      if (n < fair && heaviest != nullptr && most > fair) {
+        for (auto& [raw, entry] : sessions) {
+          if (entry.address != *heaviest) continue;
+          bool expected = true;
+          if (!entry.evictable->compare_exchange_strong(expected, false)) {
+            continue;
+          }
+          *victim = entry.session.lock();
+          if (*victim) {
+            admit = true;
+            break;
+          }
+        }
+      }
+    }
+    if (!admit) {
       if (n == 0) per_address.erase(address);
       return false;
     }
@@ -421,13 +461,15 @@ class Session : public SessionBase,
   void Start() {
     {
       std::lock_guard lock(server_->mu);
-      server_->sessions[this] = this->shared_from_this();
+      server_->sessions[this] = {this->shared_from_this(), address_,
+                                 evictable_};
     }
     asio::dispatch(stream_.get_executor(),
                    [self = this->shared_from_this()] { self->Begin(); });
   }
 
   void Close(std::function<void()> done) override {
+    *evictable_ = false;
     asio::post(stream_.get_executor(),
                [self = this->shared_from_this(), done = std::move(done)] {
                  self->Lowest().close();
@@ -460,6 +502,7 @@ class Session : public SessionBase,
   }
 
   void ReadHeader() {
+    if (!closing_) *evictable_ = true;
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(options().max_header_bytes));
@@ -485,6 +528,11 @@ class Session : public SessionBase,
       return Refuse(HttpRoute::Pool::kApi, 400, "Malformed HTTP request.");
     }
     if (ec) return Fail(ec);
+    // A request is under way: it is not closed to make room. (An eviction
+    // that won the race has already closed the socket: the next operation
+    // fails.)
+    bool expected = true;
+    if (!evictable_->compare_exchange_strong(expected, false)) closing_ = true;
     ++server_->counters.requests;
     const auto& head = parser_->get();
     version_ = head.version();
@@ -670,6 +718,9 @@ class Session : public SessionBase,
   size_t written_ = 0;
   std::vector<char> drain_;
   size_t drained_ = 0;
+  std::shared_ptr<std::atomic<bool>> evictable_ =
+      std::make_shared<std::atomic<bool>>(true);
+  bool closing_ = false;  // chosen for eviction
 };
 
 }  // namespace
@@ -696,10 +747,16 @@ void HttpServer::Impl::OnAccept(error_code ec, tcp::socket socket) {
   const tcp::endpoint peer = socket.remote_endpoint(endpoint_ec);
   std::string address =
       endpoint_ec ? std::string("?") : peer.address().to_string();
-  if (!TryAdmit(address)) {
+  std::shared_ptr<SessionBase> victim;
+  if (!Admit(address, &victim)) {
     ++counters.refused;
     socket.close(endpoint_ec);
   } else {
+    if (victim) {
+      ++counters.evicted;
+      victim->Close([] {});
+      victim.reset();
+    }
     ++counters.accepted;
     socket.set_option(tcp::no_delay(true), endpoint_ec);
     if (tls) {
@@ -723,8 +780,8 @@ void HttpServer::Impl::CloseAll() {
   std::vector<std::shared_ptr<SessionBase>> open;
   {
     std::lock_guard lock(mu);
-    for (auto& [raw, weak] : sessions) {
-      if (auto s = weak.lock()) open.push_back(std::move(s));
+    for (auto& [raw, entry] : sessions) {
+      if (auto s = entry.session.lock()) open.push_back(std::move(s));
     }
   }
   // Once every connection is closed the I/O threads return (what the worker
@@ -837,6 +894,7 @@ HttpServerStats HttpServer::stats() const {
   HttpServerStats s;
   s.accepted = c.accepted;
   s.refused = c.refused;
+  s.evicted = c.evicted;
   s.timed_out = c.timed_out;
   s.requests = c.requests;
   s.responses = c.responses;

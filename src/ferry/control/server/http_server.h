@@ -79,6 +79,9 @@ struct HttpLimits {
   // Requests waiting for a worker, per pool; past it, 503.
   size_t max_queued = 256;
 
+  // At the cap, an address below its fair share (the cap over the number
+  // of addresses connected) still gets in: a connection of the address
+  // holding the most, between requests, is closed to make room.
   size_t max_connections = 1024;
   size_t max_connections_per_address = 64;
   size_t max_header_bytes = 16 << 10;
@@ -109,6 +112,7 @@ struct HttpServerOptions {
 struct HttpServerStats {
   uint64_t accepted = 0;
   uint64_t refused = 0;  // over a connection cap
+  uint64_t evicted = 0;  // closed between requests to make room
   uint64_t timed_out = 0;
   uint64_t requests = 0;
   uint64_t responses = 0;

@@ -1,0 +1,228 @@
+// HttpServer on its own, with a handler of the test's: what a request
+// carries (the verified client certificate's common name and fingerprint,
+// query parameters), and how connections share the cap.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#include "ferry/control/server/http_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ferry/base/file_util.h"
+#include "ferry/pki/pki.h"
+
+namespace ferry::control {
+namespace {
+
+std::string TempDir() {
+  std::string dir = ::testing::TempDir() + "ferry_http_server_test.XXXXXX";
+  EXPECT_NE(mkdtemp(dir.data()), nullptr);
+  return dir;
+}
+
+// SHA-256 of the certificate's DER, in lower-case hex, as OpenSSL computes
+// it.
+std::string Fingerprint(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (cert == nullptr) return "";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  X509_digest(cert, EVP_sha256(), md, &n);
+  X509_free(cert);
+  std::string hex;
+  char two[3];
+  for (unsigned int i = 0; i < n; ++i) {
+    std::snprintf(two, sizeof(two), "%02x", md[i]);
+    hex += two;
+  }
+  return hex;
+}
+
+// A TCP connection to 127.0.0.1:port from `source`.
+int Connect(int port, const char* source) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool ClosedByPeer(int fd, std::chrono::milliseconds wait) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+// An HttpServer on 127.0.0.1 port 0 whose handler answers with what the
+// request carried.
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() { std::signal(SIGPIPE, SIG_IGN); }
+
+  void Start(HttpServerOptions options) {
+    options.listen = {"127.0.0.1", 0};
+    auto server = HttpServer::Create(
+        std::move(options),
+        [](std::string_view, std::string_view, const PeerCertificate&) {
+          HttpRoute route;
+          route.max_body = 1024;
+          return route;
+        },
+        [](HttpRequest& req) {
+          HttpResponse res;
+          res.content_type = "text/plain";
+          res.body = req.peer.common_name + " " + req.peer.sha256_fingerprint +
+                     " " + req.Query("key") + " " + req.Query("token");
+          return res;
+        },
+        [](HttpRoute::Pool, int status, const std::string& message) {
+          HttpResponse res;
+          res.status = status;
+          res.body = message;
+          return res;
+        });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    thread_ = std::thread([this] {
+      Status st = server_->Serve([this](int port) { port_ = port; });
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    });
+    for (int i = 0; i < 500 && port_ == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_NE(port_, 0);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::thread thread_;
+  std::atomic<int> port_{0};
+};
+
+TEST_F(HttpServerTest, TheRequestCarriesTheVerifiedCertificate) {
+  auto ca = pki::CreateAuthority("test CA", 1);
+  ASSERT_TRUE(ca.ok());
+  auto server_cert = pki::CreateServerCertificate(*ca, {"127.0.0.1"}, 1);
+  ASSERT_TRUE(server_cert.ok());
+  auto key = pki::CreateRequest("agent");
+  ASSERT_TRUE(key.ok());
+  auto client_cert = pki::SignClientRequest(*ca, key->request_pem,
+                                            "agent-0123456789abcdefg", 1);
+  ASSERT_TRUE(client_cert.ok());
+  const std::string dir = TempDir();
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/ca.pem", ca->certificate_pem, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/c.pem", *client_cert, 0600).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/c.key", key->key_pem, 0600).ok());
+
+  HttpServerOptions options;
+  options.cert_pem = server_cert->certificate_pem;
+  options.key_pem = server_cert->key_pem;
+  options.client_ca_pem = ca->certificate_pem;
+  Start(options);
+
+  const std::string url = "https://127.0.0.1:" + std::to_string(port_);
+  httplib::Client with_cert(url, dir + "/c.pem", dir + "/c.key");
+  with_cert.set_ca_cert_path(dir + "/ca.pem");
+  with_cert.enable_server_certificate_verification(true);
+  auto res = with_cert.Get("/x?key=A%2DB&token=x%2By");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->body, "agent-0123456789abcdefg " + Fingerprint(*client_cert) +
+                           " A-B x+y");
+  EXPECT_EQ(Fingerprint(*client_cert).size(), 64u);
+
+  // Without a certificate: nothing verified.
+  httplib::Client without(url);
+  without.set_ca_cert_path(dir + "/ca.pem");
+  without.enable_server_certificate_verification(true);
+  res = without.Get("/x");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->body, "   ");
+}
+
+// At the cap, a new address gets its fair share: one connection of the
+// address holding them all is closed to make room; that address gets no
+// more.
+TEST_F(HttpServerTest, AtTheCapANewAddressGetsItsFairShare) {
+  HttpServerOptions options;
+  options.limits.max_connections = 4;
+  options.limits.max_connections_per_address = 4;
+  Start(options);
+  std::vector<int> hog;
+  for (int i = 0; i < 4; ++i) {
+    int fd = Connect(port_, "127.0.0.2");
+    ASSERT_GE(fd, 0);
+    hog.push_back(fd);
+  }
+  // Let the server accept them all before the newcomer.
+  for (int i = 0; i < 500 && server_->stats().accepted < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server_->stats().accepted, 4u);
+
+  int newcomer = Connect(port_, "127.0.0.3");
+  ASSERT_GE(newcomer, 0);
+  const std::string request = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(newcomer, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  char buf[512];
+  ssize_t n = ::recv(newcomer, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)).rfind("HTTP/1.1 200 ", 0),
+            0u);
+  int closed = 0;
+  for (int i = 0; i < 1000 && closed == 0; ++i) {
+    for (int fd : hog) {
+      if (ClosedByPeer(fd, std::chrono::milliseconds(0))) ++closed;
+    }
+    if (closed == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(closed, 1);
+
+  // The hog, at more than its share, is refused.
+  int more = Connect(port_, "127.0.0.2");
+  ASSERT_GE(more, 0);
+  EXPECT_TRUE(ClosedByPeer(more, std::chrono::seconds(10)));
+  const HttpServerStats stats = server_->stats();
+  EXPECT_EQ(stats.evicted, 1u);
+  EXPECT_EQ(stats.refused, 1u);
+  ::close(more);
+  ::close(newcomer);
+  for (int fd : hog) ::close(fd);
+}
+
+}  // namespace
+}  // namespace ferry::control
