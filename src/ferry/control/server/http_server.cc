@@ -644,6 +644,7 @@ class Session : public SessionBase,
 
   void Respond(HttpResponse response, bool keep_alive) {
     keep_alive_ = keep_alive;
+    ++server_->counters.responses;
     out_ = Serialize(response, version_, keep_alive);
     written_ = 0;
     Lowest().expires_after(options().write_timeout);
@@ -663,7 +664,6 @@ class Session : public SessionBase,
     if (ec) return Fail(ec);
     written_ += n;
     if (written_ < out_.size()) return Write();
-    ++server_->counters.responses;
     out_.clear();
     out_.shrink_to_fit();
     if (keep_alive_) return ReadHeader();

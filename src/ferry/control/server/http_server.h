@@ -115,8 +115,8 @@ struct HttpServerStats {
   uint64_t evicted = 0;  // closed between requests to make room
   uint64_t timed_out = 0;
   uint64_t requests = 0;
-  uint64_t responses = 0;
-  uint64_t response_writes = 0;  // stream writes that carried the responses
+  uint64_t responses = 0;        // begun
+  uint64_t response_writes = 0;  // stream writes that carried them
   uint64_t too_large = 0;        // 413 and 431
 };
 
