@@ -529,8 +529,8 @@ class Session : public SessionBase,
     }
     if (ec) return Fail(ec);
     // A request is under way: it is not closed to make room. (An eviction
-    // that won the race has already closed the socket: the next operation
-    // fails.)
+    // that won the race has its close queued behind this handler: the next
+    // operation fails.)
     bool expected = true;
     if (!evictable_->compare_exchange_strong(expected, false)) closing_ = true;
     ++server_->counters.requests;
