@@ -224,5 +224,62 @@ TEST_F(HttpServerTest, AtTheCapANewAddressGetsItsFairShare) {
   for (int fd : hog) ::close(fd);
 }
 
+std::string Exchange(int fd, const std::string& request) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return "";
+  }
+  char buf[1024];
+  ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// Bodies being read at once share a budget: a body that would pass it is
+// refused (503) before it is read, and what a finished request held is
+// given back.
+TEST_F(HttpServerTest, BodiesBeingReadShareABudget) {
+  HttpServerOptions options;
+  options.limits.max_body_bytes_in_flight = 1500;
+  Start(options);
+  int first = Connect(port_, "127.0.0.1");
+  int second = Connect(port_, "127.0.0.1");
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  const std::string head =
+      "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+  ASSERT_EQ(::send(first, head.data(), head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(head.size()));
+  // The first reserves its 1000 bytes as soon as its headers are read
+  // (counted just before).
+  for (int i = 0; i < 1000 && server_->stats().requests < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int probe = Connect(port_, "127.0.0.1");
+  const std::string busy = Exchange(probe, head);
+  ::close(probe);
+  EXPECT_EQ(busy.rfind("HTTP/1.1 503 ", 0), 0u) << busy;
+  EXPECT_EQ(Exchange(first, std::string(1000, 'b')).rfind("HTTP/1.1 200 ", 0),
+            0u);
+  // Given back: the second is served.
+  EXPECT_EQ(
+      Exchange(second, head + std::string(1000, 'b')).rfind("HTTP/1.1 200 ", 0),
+      0u);
+  ::close(first);
+  ::close(second);
+}
+
+// A client that asks before sending its body is told to go on.
+TEST_F(HttpServerTest, ExpectContinueIsAnswered) {
+  Start(HttpServerOptions{});
+  int fd = Connect(port_, "127.0.0.1");
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(Exchange(fd,
+                     "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                     "Expect: 100-continue\r\n\r\n"),
+            "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(Exchange(fd, "body").rfind("HTTP/1.1 200 ", 0), 0u);
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace ferry::control

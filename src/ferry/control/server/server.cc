@@ -13,8 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
