@@ -234,7 +234,7 @@ TEST_F(LimitsTest, DeeplyNestedBodiesAreRefusedAndAgentsAuthenticatedFirst) {
 // gets at most its share of connections, and the handshake deadline closes
 // them.
 TEST_F(LimitsTest, IdleConnectionsNeitherStallRequestsNorStayOpen) {
-  limits_.handshake_timeout = std::chrono::seconds(3);
+  limits_.handshake_timeout = std::chrono::milliseconds(1500);
   limits_.max_connections_per_address = 64;
   Start(/*tls=*/true);
   std::vector<int> idle;
