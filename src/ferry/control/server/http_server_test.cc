@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,22 +90,29 @@ class HttpServerTest : public ::testing::Test {
  protected:
   HttpServerTest() { std::signal(SIGPIPE, SIG_IGN); }
 
-  void Start(HttpServerOptions options) {
+  // Without a handler: one that answers with what the request carried.
+  void Start(HttpServerOptions options, HttpServer::Handler handler = nullptr) {
     options.listen = {"127.0.0.1", 0};
+    if (!handler) {
+      handler = [](HttpRequest& req) {
+        HttpResponse res;
+        res.content_type = "text/plain";
+        res.body = req.peer.common_name + " " + req.peer.sha256_fingerprint +
+                   " " + req.Query("key") + " " + req.Query("token");
+        return res;
+      };
+    }
     auto server = HttpServer::Create(
         std::move(options),
-        [](std::string_view, std::string_view, const PeerCertificate&) {
+        // Paths under /agent go to the agents' pool.
+        [](std::string_view, std::string_view path, const PeerCertificate&) {
           HttpRoute route;
           route.max_body = 1024;
+          if (path.rfind("/agent", 0) == 0)
+            route.pool = HttpRoute::Pool::kAgent;
           return route;
         },
-        [](HttpRequest& req) {
-          HttpResponse res;
-          res.content_type = "text/plain";
-          res.body = req.peer.common_name + " " + req.peer.sha256_fingerprint +
-                     " " + req.Query("key") + " " + req.Query("token");
-          return res;
-        },
+        std::move(handler),
         [](HttpRoute::Pool, int status, const std::string& message) {
           HttpResponse res;
           res.status = status;
@@ -279,6 +288,91 @@ TEST_F(HttpServerTest, ExpectContinueIsAnswered) {
             "HTTP/1.1 100 Continue\r\n\r\n");
   EXPECT_EQ(Exchange(fd, "body").rfind("HTTP/1.1 200 ", 0), 0u);
   ::close(fd);
+}
+
+// Agents' requests stuck in their handlers (every agent worker busy, more
+// waiting) do not hold up the API's, and the other way round.
+TEST_F(HttpServerTest, ApiAndAgentRequestsDoNotWaitForEachOther) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string stuck;  // GUARDED_BY(mu): the pool whose handlers wait
+  int waiting = 0;    // GUARDED_BY(mu)
+  HttpServerOptions options;
+  options.limits.api_workers = 2;
+  options.limits.agent_workers = 2;
+  Start(options, [&](HttpRequest& req) {
+    const std::string pool =
+        req.Path().rfind("/agent", 0) == 0 ? "agent" : "api";
+    std::unique_lock lock(mu);
+    if (pool == stuck) {
+      ++waiting;
+      cv.notify_all();
+      cv.wait(lock, [&] { return stuck.empty(); });
+    }
+    HttpResponse res;
+    res.body = pool;
+    return res;
+  });
+  for (const std::string& blocked : {"agent", "api"}) {
+    SCOPED_TRACE(blocked + " handlers stuck");
+    const std::string other = blocked == "agent" ? "api" : "agent";
+    {
+      std::lock_guard lock(mu);
+      stuck = blocked;
+      waiting = 0;
+    }
+    // Whatever happens below, the stuck handlers go (the server's stop
+    // waits for them).
+    struct Unstick {
+      std::mutex& mu;
+      std::condition_variable& cv;
+      std::string& stuck;
+      ~Unstick() {
+        {
+          std::lock_guard lock(mu);
+          stuck.clear();
+        }
+        cv.notify_all();
+      }
+    } unstick{mu, cv, stuck};
+    const std::string path = blocked == "agent" ? "/agent/sync" : "/";
+    const std::string request =
+        "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    std::vector<int> fds;
+    for (int i = 0; i < 3; ++i) {  // two workers busy, one waiting
+      int fd = Connect(port_, "127.0.0.1");
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(request.size()));
+      fds.push_back(fd);
+    }
+    {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10),
+                              [&] { return waiting == 2; }));
+    }
+    int fd = Connect(port_, "127.0.0.1");
+    const std::string other_path = other == "agent" ? "/agent/sync" : "/";
+    const std::string answer =
+        Exchange(fd, "POST " + other_path +
+                         " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    ::close(fd);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 200 ", 0), 0u) << answer;
+    EXPECT_TRUE(
+        answer.size() >= other.size() &&
+        answer.compare(answer.size() - other.size(), other.size(), other) == 0)
+        << answer;
+    {
+      std::lock_guard lock(mu);
+      stuck.clear();
+    }
+    cv.notify_all();
+    char buf[512];
+    for (int held : fds) {
+      EXPECT_GT(::recv(held, buf, sizeof(buf), 0), 0);
+      ::close(held);
+    }
+  }
 }
 
 }  // namespace
