@@ -96,7 +96,12 @@ class PostgresFlow(oracle.FerryTestCase):
         d = CTL.create_location_local(os.path.join(base, "d"))
         t = c.create_task(SourceLocationArn=s, DestinationLocationArn=d, Name="kept")["TaskArn"]
         before = CTL.connections(CTL.agent)
+        failed = CTL.failed_syncs(CTL.agent)
         CTL.server.stop()
+        # Once the agent has found the server gone, it comes back (a server
+        # that restarts between two syncs is met again without a failure, and
+        # the agent would not say it reconnected).
+        CTL.wait_failed_sync(CTL.agent, failed)
         CTL.server.start()
         CTL.wait_reconnected(CTL.agent, before)
         c = CTL.client()
