@@ -234,7 +234,8 @@ TEST_F(LimitsTest, DeeplyNestedBodiesAreRefusedAndAgentsAuthenticatedFirst) {
 // gets at most its share of connections, and the handshake deadline closes
 // them.
 TEST_F(LimitsTest, IdleConnectionsNeitherStallRequestsNorStayOpen) {
-  limits_.handshake_timeout = std::chrono::milliseconds(1500);
+  // Long enough that all 100 are accepted before the first one times out.
+  limits_.handshake_timeout = std::chrono::milliseconds(2500);
   limits_.max_connections_per_address = 64;
   Start(/*tls=*/true);
   std::vector<int> idle;
