@@ -416,6 +416,7 @@ int RunSync(const SyncArgs& args) {
           verb = "skip";
           break;
         case PlanAction::kFailUnlisted:
+        case PlanAction::kFailCompare:
         case PlanAction::kFailMissing:
           verb = "fail";
           break;

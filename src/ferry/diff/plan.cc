@@ -88,6 +88,7 @@ std::string_view PlanActionName(PlanAction action) {
     case PlanAction::kDelete:
       return "delete";
     case PlanAction::kFailUnlisted:
+    case PlanAction::kFailCompare:
     case PlanAction::kFailMissing:
       return "fail";
   }
@@ -126,6 +127,23 @@ PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
   item.src = std::move(src);
   item.dst = std::move(dst);
   return item;
+}
+
+PartialCompare ComparePartial(const Entry& src, const Entry& dst,
+                              const DiffOptions& options) {
+  if (src.is_dir() != dst.is_dir()) return PartialCompare::kDecided;
+  if (src.is_dir()) return PartialCompare::kNeedsMetadata;
+  // A partial non-folder may be a link: only file against file is decided
+  // by size, and a complete side that is no file needs the other's type.
+  if ((!src.partial() && !src.is_file()) || (!dst.partial() && !dst.is_file()))
+    return PartialCompare::kNeedsMetadata;
+  if (src.size != dst.size) return PartialCompare::kDecided;
+  const bool stamped = src.ctime != FileTime{} && dst.ctime != FileTime{};
+  if (options.written_after_margin_ns >= 0 && stamped &&
+      dst.ctime.Nanos() - src.ctime.Nanos() > options.written_after_margin_ns) {
+    return PartialCompare::kUnchanged;
+  }
+  return PartialCompare::kNeedsMetadata;
 }
 
 bool HardLinkTracker::Apply(PlanItem* item, const DiffOptions& options) {

@@ -363,6 +363,7 @@ bool Execution::Prepare(RunState& run) {
                                    : DiffOptions::AttributeCheck::kCtime;
   dopt.map_source = run.map_source;
   dopt.mtime_granularity_ns = run.granularity;
+  dopt.written_after_margin_ns = WrittenAfterMargin();
   ManifestPlanner* manifest = nullptr;
   if (config_.manifest) {
     auto m = std::make_unique<ManifestPlanner>(
@@ -429,6 +430,7 @@ bool Execution::Prepare(RunState& run) {
         break;
       }
       case PlanAction::kFailUnlisted:
+      case PlanAction::kFailCompare:
       case PlanAction::kFailMissing:
         recorder->OnPrepareFailed(item);
         break;
@@ -453,6 +455,17 @@ bool Execution::Prepare(RunState& run) {
   }
   run.ran.prepare = true;
   return true;
+}
+
+int64_t Execution::WrittenAfterMargin() const {
+  if (!config_.trust_write_times) return -1;
+  std::optional<std::chrono::nanoseconds> src = src_->ClockOffset();
+  std::optional<std::chrono::nanoseconds> dst = dst_->ClockOffset();
+  if (!src || !dst) return -1;
+  // Each offset is known to within a second, and ctimes of object stores
+  // are whole seconds: three seconds beyond the clocks' difference.
+  const int64_t apart = std::llabs((*src - *dst).count());
+  return apart + 3'000'000'000;
 }
 
 void Execution::CheckDryRunDeletes(RunState& run) {

@@ -44,8 +44,9 @@ struct Capabilities {
   bool sorted_listing = false;
 
   // Entries carry a change time (ctime) that moves whenever an item's data
-  // or metadata changes. Without one, ctime is zero and what changed is told
-  // from size, mtime, ETag and content digest alone.
+  // or metadata changes (extended attributes included, where kept). Without
+  // one, ctime is zero and what changed is told from size, mtime, ETag and
+  // content digest alone.
   bool change_time = true;
   // The mtime given to Commit/SetMetadata is what a later Stat reports. An
   // object store that can only report its own upload time says false (one
@@ -131,6 +132,10 @@ class Reader {
   virtual Result<Extent> NextData(uint64_t offset);
   // The file's metadata now, to tell whether it changed while being read.
   virtual Result<Entry> Restat() = 0;
+  // Every read returns the file as it was when opened, or fails with
+  // kSourceChanged (an object read pinned to the version opened): a change
+  // while reading can never mix versions, so no Restat is needed.
+  virtual bool consistent() const { return false; }
   // The file's extended attributes (and ACLs), sorted by name.
   virtual Result<XattrList> Xattrs() { return XattrList{}; }
 };
@@ -192,9 +197,19 @@ class Backend {
   // For messages: "/srv/data", "memory:test".
   virtual std::string Describe() const = 0;
 
-  // nullopt when nothing exists at `path`.
+  // How far the clock that stamps this backend's ctimes runs ahead of this
+  // machine's (negative: behind), as far as known, to within a second;
+  // nullopt when unknown. Local storage: zero.
+  virtual std::optional<std::chrono::nanoseconds> ClockOffset() const {
+    return std::chrono::nanoseconds(0);
+  }
+
+  // nullopt when nothing exists at `path`. Never Entry::kPartial.
   virtual Result<std::optional<Entry>> Stat(const RelPath& path) = 0;
+  // Entries may be Entry::kPartial where the metadata costs a call per item
+  // (object stores); Stat gives the rest.
   virtual Result<std::unique_ptr<Lister>> List(const RelPath& dir) = 0;
+  // Fails for anything but a regular file (a link, a folder, nothing).
   virtual Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) = 0;
   virtual Result<std::unique_ptr<StagedWriter>> OpenWrite(
       const RelPath& path, const WriteHints& hints) = 0;

@@ -16,9 +16,11 @@ enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
 constexpr MetadataPolicy kModeOnly{
     .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
 
-bool SameVersion(const Entry& a, const Entry& b) {
-  return a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime &&
-         a.etag == b.etag;
+// Whether `now` is still the version `seen` describes (which may be
+// Entry::kPartial: then without an mtime).
+bool SameVersion(const Entry& now, const Entry& seen) {
+  return now.size == seen.size && now.ctime == seen.ctime &&
+         now.etag == seen.etag && (seen.partial() || now.mtime == seen.mtime);
 }
 
 }  // namespace
@@ -50,6 +52,9 @@ struct Transfer::FileTask {
   Status status;            // GUARDED_BY(mu): the first failure
 
   // Set once by OpenFile, then used by the chunk workers.
+  // A source listed without its metadata (Entry::kPartial) that proved to
+  // be a link (or other non-file) when opened: created as one, not copied.
+  std::optional<Entry> not_a_file;
   std::unique_ptr<Reader> reader;
   std::unique_ptr<StagedWriter> writer;
   std::unique_ptr<FileDigestBuilder> digest;
@@ -361,24 +366,26 @@ void Transfer::RunLink(Job& job) {
   ItemResult result;
   result.applied = item.src;
   result.status = Ready(job, item.src.path);
-  if (result.status.ok()) {
-    auto create = [&] {
-      return item.src.kind == EntryKind::kSymlink
-                 ? dst_->CreateSymlink(item.src.path, item.src,
-                                       options_.metadata)
-                 : dst_->CreateSpecial(item.src.path, item.src,
-                                       options_.metadata);
-    };
-    if (item.dst && item.dst->is_dir())
-      result.status = dst_->RemoveTree(item.src.path);
-    if (result.status.ok()) result.status = create();
-    if (result.status.code() == StatusCode::kFailedPrecondition && !item.dst) {
-      result.status = dst_->RemoveTree(item.src.path);
-      if (result.status.ok()) result.status = create();
-    }
-  }
+  if (result.status.ok()) result.status = CreateNonFile(item);
   Report(item, result);
   Release(job.node);
+}
+
+Status Transfer::CreateNonFile(const PlanItem& item) {
+  auto create = [&] {
+    return item.src.kind == EntryKind::kSymlink
+               ? dst_->CreateSymlink(item.src.path, item.src, options_.metadata)
+               : dst_->CreateSpecial(item.src.path, item.src,
+                                     options_.metadata);
+  };
+  Status st;
+  if (item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
+  if (st.ok()) st = create();
+  if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
+    st = dst_->RemoveTree(item.src.path);
+    if (st.ok()) st = create();
+  }
+  return st;
 }
 
 void Transfer::RunHardLink(Job& job) {
@@ -487,6 +494,14 @@ Status Transfer::OpenFile(FileTask& task) {
   if (!still_empty) {
     auto reader =
         Retried(path, "open for reading", [&] { return src_->OpenRead(path); });
+    if (!reader.ok() && task.item.src.partial() && task.chunks == 1) {
+      auto now = src_->Stat(path);
+      if (now.ok() && *now && !(*now)->is_file() && !(*now)->is_dir()) {
+        task.not_a_file = std::move(**now);
+        if (options_.map_source) options_.map_source(&*task.not_a_file);
+        return Status::Ok();
+      }
+    }
     if (!reader.ok()) {
       task.status = reader.status();
       task.failed.store(true);
@@ -646,7 +661,7 @@ void Transfer::RunFileChunk(Job& job) {
       task.Fail(std::move(ready));
     } else {
       Status st = OpenFile(task);
-      if (st.ok()) {
+      if (st.ok() && !task.not_a_file) {
         const uint64_t chunk = task.chunk_size;
         if (task.chunks == 1 || task.sequential) {
           if (job.chunk == 0) st = CopyRange(task, 0, task.fresh.size);
@@ -668,11 +683,23 @@ void Transfer::FinishFile(FileTask& task) {
   ItemResult result;
   const PlanItem& item = task.item;
   Status st = task.first_failure();
+  if (st.ok() && task.not_a_file) {
+    PlanItem link = item;
+    link.src = std::move(*task.not_a_file);
+    result.applied = link.src;
+    result.status = CreateNonFile(link);
+    SignalLinks(link, result.status.ok());
+    Report(link, result);
+    std::shared_ptr<DirNode> parent = std::move(task.parent);
+    Release(parent);
+    return;
+  }
   // A file whose size, mtime or ctime moved while it was read is read again.
   for (int attempt = 0; st.ok() || st.code() == StatusCode::kSourceChanged;
        ++attempt) {
     if (st.ok()) {
       if (!task.reader) break;  // empty at the scan: nothing was read
+      if (task.reader->consistent()) break;  // no version was mixed in
       auto now = task.reader->Restat();
       if (!now.ok()) {
         st = now.status();
@@ -702,7 +729,9 @@ void Transfer::FinishFile(FileTask& task) {
     meta.digest = result.digest;  // stored where the backend keeps digests
     meta.etag.clear();
     meta.version.clear();
-    meta.atime = item.src.atime;  // as of the scan, before we read it
+    // As of the scan, before we read it (a listing that did not tell it
+    // leaves the atime the open saw).
+    if (!item.src.partial()) meta.atime = item.src.atime;
     if (options_.map_source) options_.map_source(&meta);
     if (options_.xattrs || options_.acls) {
       auto hash =

@@ -130,6 +130,9 @@ class Transfer {
   void RunMkdir(Job& job);
   void RunFileChunk(Job& job);
   void RunLink(Job& job);
+  // Creates the link or special file item.src describes in place of what
+  // the destination holds.
+  Status CreateNonFile(const PlanItem& item);
   void RunMetadata(Job& job);
   void RunHardLink(Job& job);
   void SignalLinks(const PlanItem& item, bool ok);

@@ -63,6 +63,10 @@ class MemoryObjectStore : public ObjectStore {
   Status DeleteObject(const std::string& key) override;
   Result<std::vector<DeleteError>> DeleteObjects(
       const std::vector<std::string>& keys) override;
+  // Its clock is this machine's (or the one a test sets).
+  std::optional<std::chrono::nanoseconds> ClockOffset() const override {
+    return std::chrono::nanoseconds(0);
+  }
   Result<ObjectTags> GetObjectTags(const std::string& key) override;
   Status PutObjectTags(const std::string& key, const ObjectTags& tags) override;
 

@@ -189,6 +189,8 @@ Entry EntryFromObject(const RelPath& path, bool marker, uint64_t size,
   e.gid = a.gid.value_or(0);
   e.mtime = a.mtime.value_or(last_modified);
   e.atime = a.atime.value_or(e.mtime);
+  // Whole seconds: listings give milliseconds, HEAD and GET answers seconds.
+  e.ctime = FileTime{last_modified.sec, 0};
   e.size = e.kind == EntryKind::kFile ? size : 0;
   e.allocated = e.size;
   e.etag = etag;

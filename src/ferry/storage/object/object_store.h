@@ -13,9 +13,11 @@
 // caller are InvalidArgument; transient failures are retryable Unavailable.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -136,6 +138,20 @@ class ObjectStore {
   virtual Result<size_t> GetObjectRange(const std::string& key, uint64_t offset,
                                         std::span<std::byte> out,
                                         const std::string& if_match) = 0;
+  // GetObjectRange from `offset` that also tells what HeadObject would, in
+  // one request where the store can (the default makes two).
+  virtual Result<size_t> GetObjectRangeWithHead(const std::string& key,
+                                                uint64_t offset,
+                                                std::span<std::byte> out,
+                                                ObjectHead* head) {
+    FERRY_ASSIGN_OR_RETURN(*head, HeadObject(key));
+    return GetObjectRange(key, offset, out, head->etag);
+  }
+  // How far the clock that stamps last_modified runs ahead of this
+  // machine's (Backend::ClockOffset); nullopt when unknown.
+  virtual std::optional<std::chrono::nanoseconds> ClockOffset() const {
+    return std::nullopt;
+  }
   // Returns the new object's ETag. At most limits().max_put_size bytes.
   virtual Result<std::string> PutObject(const PutObjectRequest& r) = 0;
 

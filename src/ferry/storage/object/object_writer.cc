@@ -13,18 +13,35 @@
 namespace ferry::object_internal {
 namespace {
 
+// The first bytes of an object come with its metadata, in one GET: all of a
+// small file.
+constexpr size_t kFirstRead = 1 << 20;
+
 class ObjectReader : public Reader {
  public:
-  ObjectReader(std::shared_ptr<Context> ctx, std::string key, Entry entry)
-      : ctx_(std::move(ctx)), key_(std::move(key)), entry_(std::move(entry)) {}
+  ObjectReader(std::shared_ptr<Context> ctx, std::string key, Entry entry,
+               std::vector<std::byte> first)
+      : ctx_(std::move(ctx)),
+        key_(std::move(key)),
+        entry_(std::move(entry)),
+        first_(std::move(first)) {}
 
   const Entry& entry() const override { return entry_; }
 
   Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
     if (offset >= entry_.size || out.empty()) return size_t{0};
     out = out.first(std::min<uint64_t>(out.size(), entry_.size - offset));
+    size_t done = 0;
+    if (offset < first_.size()) {
+      done = std::min<size_t>(out.size(), first_.size() - offset);
+      std::memcpy(out.data(), first_.data() + offset, done);
+      if (done == out.size()) return done;
+    }
     // If-Match pins the version opened: a replaced object is kSourceChanged.
-    return ctx_->store->GetObjectRange(key_, offset, out, entry_.etag);
+    FERRY_ASSIGN_OR_RETURN(
+        size_t n, ctx_->store->GetObjectRange(key_, offset + done,
+                                              out.subspan(done), entry_.etag));
+    return done + n;
   }
 
   Result<Entry> Restat() override {
@@ -37,10 +54,13 @@ class ObjectReader : public Reader {
     return *std::move(now);
   }
 
+  bool consistent() const override { return true; }
+
  private:
   std::shared_ptr<Context> ctx_;
   const std::string key_;
   const Entry entry_;
+  const std::vector<std::byte> first_;  // the object's first bytes
 };
 
 // One part of a multipart write.
@@ -374,21 +394,31 @@ Result<std::unique_ptr<Reader>> OpenObjectReader(
     return Status::InvalidArgument(ctx->Where(path) + " is a folder");
   }
   const std::string key = ctx->Key(path);
-  auto head = ctx->store->HeadObject(key);
-  if (!head.ok()) {
-    if (head.status().IsNotFound()) {
+  static thread_local std::unique_ptr<std::byte[]> scratch(
+      new std::byte[kFirstRead]);
+  ObjectHead head;
+  auto n = ctx->store->GetObjectRangeWithHead(
+      key, 0, std::span<std::byte>(scratch.get(), kFirstRead), &head);
+  if (!n.ok()) {
+    if (n.status().IsNotFound()) {
       return Status::NotFound("no file " + ctx->Where(path));
     }
-    return head.status();
+    return n.status();
   }
-  Entry e = EntryFromObject(path, false, head->size, head->etag,
-                            head->last_modified, head->metadata);
+  if (*n > head.size || (*n < kFirstRead && *n != head.size)) {
+    return Status::DataLoss(ctx->Where(path) + ": the store sent " +
+                            std::to_string(*n) + " bytes of an object of " +
+                            std::to_string(head.size));
+  }
+  Entry e = EntryFromObject(path, false, head.size, head.etag,
+                            head.last_modified, head.metadata);
   if (!e.is_file()) {
     return Status::InvalidArgument(ctx->Where(path) +
                                    " is a symbolic link, not a file");
   }
-  return std::unique_ptr<Reader>(
-      std::make_unique<ObjectReader>(ctx, key, std::move(e)));
+  return std::unique_ptr<Reader>(std::make_unique<ObjectReader>(
+      ctx, key, std::move(e),
+      std::vector<std::byte>(scratch.get(), scratch.get() + *n)));
 }
 
 Result<std::unique_ptr<StagedWriter>> OpenObjectWriter(
