@@ -193,6 +193,11 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   sync->add_option("--manifest", args.manifest,
                    "CSV of the files to transfer (paths relative to SRC); no "
                    "filters, no deletes");
+  sync->add_flag(
+      "--full-compare", args.full_compare,
+      "Read the metadata of every object a listing gave without it (one "
+      "HEAD each) instead of taking an object written after its source last "
+      "changed, with the same size, as unchanged");
   sync->add_flag("--dry-run", args.dry_run,
                  "Print what would be copied, updated and deleted, and why; "
                  "write nothing");
@@ -309,6 +314,7 @@ int RunSync(const SyncArgs& args) {
     }
     return Status::Ok();
   };
+  config.trust_write_times = !args.full_compare;
   if (args.xattr_check == "ALWAYS") {
     config.xattr_check_always = true;
   } else if (args.xattr_check != "CTIME") {

@@ -34,6 +34,7 @@ struct SyncArgs {
   std::string report_level = "SUCCESSES_AND_ERRORS";
   std::string manifest;
   bool dry_run = false;
+  bool full_compare = false;
   std::string xattrs = "PRESERVE";
   std::string acls = "PRESERVE";
   std::string xattr_check = "CTIME";
