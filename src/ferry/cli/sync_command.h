@@ -42,6 +42,7 @@ struct SyncArgs {
   // Object storage (s3://BUCKET[/PREFIX] on either side): the endpoint
   // (both sides, or one), a CA bundle, and a profile and region; keys come
   // from the environment and the shared files as the aws CLI reads them.
+  // (Whether tags are copied is the task option ObjectTags, --object-tags.)
   std::string endpoint_url;
   std::string source_endpoint_url;
   std::string destination_endpoint_url;
@@ -50,7 +51,6 @@ struct SyncArgs {
   std::string region;
   std::string addressing_style;
   std::string storage_class;
-  std::string object_tags = "PRESERVE";
 };
 
 // Registers the subcommand; `args` must outlive parsing.

@@ -111,6 +111,7 @@ struct Execution::RunState {
   int threads = 1;
   bool xattrs = false;
   bool acls = false;
+  bool object_tags = false;
 
   // Built by Prepare.
   std::unique_ptr<Journal> journal;  // ONLY_FILES_TRANSFERRED only
@@ -248,6 +249,9 @@ bool Execution::Launch(RunState& run) {
                dst_->capabilities().xattrs;
   run.acls =
       config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
+  run.object_tags = opt.object_tags == ObjectTagsMode::kPreserve &&
+                    src_->capabilities().object_tags &&
+                    dst_->capabilities().object_tags;
   return true;
 }
 
@@ -327,6 +331,7 @@ bool Execution::Prepare(RunState& run) {
   to.metadata = run.policy;
   to.xattrs = run.xattrs;
   to.acls = run.acls;
+  to.object_tags = run.object_tags;
   to.digest = config_.digest;
   to.fsync = config_.fsync;
   to.chunk_size = config_.chunk_size;

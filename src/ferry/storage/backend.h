@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -82,7 +83,15 @@ struct Capabilities {
   // Calls in flight that keep the backend busy: a network store is bound by
   // the latency of each request, not by local cores (0: one per core).
   int io_concurrency = 0;
+  // Files carry object tags (S3's: see ObjectTags): Reader::Tags and
+  // GetTags read them, StagedWriter::SetTags and SetTags write them.
+  bool object_tags = false;
 };
+
+// An object's tags, by key (S3: at most 10, keys of 1 to 128 and values of
+// up to 256 Unicode characters). They are not metadata of the file model:
+// no Entry carries them, and scans and the diff never compare them.
+using ObjectTags = std::map<std::string, std::string>;
 
 // The part size for a file of `size` bytes: the preferred size, grown (in
 // whole MiB) until the file fits in max_parts parts. 0 when the backend takes
@@ -138,6 +147,8 @@ class Reader {
   virtual bool consistent() const { return false; }
   // The file's extended attributes (and ACLs), sorted by name.
   virtual Result<XattrList> Xattrs() { return XattrList{}; }
+  // The file's object tags (none without capabilities().object_tags).
+  virtual Result<ObjectTags> Tags() { return ObjectTags{}; }
 };
 
 struct WriteHints {
@@ -171,6 +182,11 @@ class StagedWriter {
   // scopes select.
   virtual Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
                            bool acl_scope);
+  // The object tags Commit stores with the file: exactly these (none unless
+  // given). Tags beyond the store's limits are InvalidArgument, naming the
+  // file and the limit; any tag without capabilities().object_tags is
+  // NotSupported.
+  virtual Status SetTags(const ObjectTags& tags);
 };
 
 // What a backend tells of its own work. Called from whichever thread made
@@ -236,6 +252,13 @@ class Backend {
   // or changed, others removed (of the names `scope` selects).
   virtual Status SetXattrs(const RelPath& path, const XattrList& xattrs,
                            bool xattr_scope, bool acl_scope);
+  // The object tags of a file (none without capabilities().object_tags).
+  virtual Result<ObjectTags> GetTags(const RelPath& path);
+  // Gives the file at `path` exactly these tags, as StagedWriter::SetTags.
+  // SetMetadata of a file may drop its tags (an object store copies the
+  // object onto itself: S3 keeps the tags, radosgw 16 drops them): a caller
+  // that keeps tags gives them again here.
+  virtual Status SetTags(const RelPath& path, const ObjectTags& tags);
   // Removes a file, link, special file or empty directory.
   virtual Status Remove(const RelPath& path) = 0;
   // Removes files, links and special files (no directories), as many calls

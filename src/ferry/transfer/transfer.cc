@@ -459,6 +459,9 @@ void Transfer::RunMetadata(Job& job) {
     if (result.status.ok() && item.src.is_file()) {
       CopyXattrsInto(item.src.path, &result);
     }
+    if (result.status.ok() && item.src.is_file() && options_.object_tags) {
+      result.status = CopyTags(item.src.path, nullptr, nullptr);
+    }
   }
   SignalLinks(item, result.status.ok());
   Report(item, result);
@@ -472,6 +475,15 @@ auto Transfer::Retried(const RelPath& path, std::string_view operation,
                [&](const Status& failure, int attempt, Clock::duration delay) {
                  observer_->OnRetry(path, operation, failure, attempt, delay);
                });
+}
+
+Status Transfer::CopyTags(const RelPath& path, Reader* reader,
+                          StagedWriter* writer) {
+  FERRY_ASSIGN_OR_RETURN(ObjectTags tags, Retried(path, "read tags", [&] {
+                           return reader ? reader->Tags() : src_->GetTags(path);
+                         }));
+  if (writer) return writer->SetTags(tags);
+  return Retried(path, "write tags", [&] { return dst_->SetTags(path, tags); });
 }
 
 Status Transfer::OpenFile(FileTask& task) {
@@ -528,6 +540,15 @@ Status Transfer::OpenFile(FileTask& task) {
     return task.status;
   }
   task.writer = std::move(writer).value();
+  if (options_.object_tags) {
+    // Read with the file, so that a file read again gets its tags again.
+    Status tagged = CopyTags(path, task.reader.get(), task.writer.get());
+    if (!tagged.ok()) {
+      task.status = std::move(tagged);
+      task.failed.store(true);
+      return task.status;
+    }
+  }
   return Status::Ok();
 }
 

@@ -7,7 +7,8 @@
 // It enforces S3's limits (settable, so that tests can use small parts):
 // part sizes at Complete (all but the last at least part_size_min), max-keys
 // paging with continuation tokens, delimiters and common prefixes, If-Match,
-// metadata size, and a copy onto itself that must change something.
+// metadata size, tag limits, and a copy onto itself that must change
+// something (and keeps the tags, as S3 does).
 // Thread-safe: one mutex guards everything; object bodies are immutable
 // once stored, so reads copy outside the lock.
 #pragma once

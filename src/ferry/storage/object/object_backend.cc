@@ -371,6 +371,30 @@ class ObjectBackend : public Backend {
     return store.PutObject(r).status();
   }
 
+  Result<ObjectTags> GetTags(const RelPath& path) override {
+    if (path.IsRoot()) {
+      return Status::InvalidArgument(ctx_->Where(path) + " is a folder");
+    }
+    auto tags = ctx_->store->GetObjectTags(ctx_->Key(path));
+    if (!tags.ok() && tags.status().IsNotFound()) {
+      return Status::NotFound("no file " + ctx_->Where(path));
+    }
+    return tags;
+  }
+
+  Status SetTags(const RelPath& path, const ObjectTags& tags) override {
+    if (path.IsRoot()) {
+      return Status::InvalidArgument(ctx_->Where(path) + " is a folder");
+    }
+    if (Status st = CheckObjectTags(tags, ctx_->store->limits()); !st.ok()) {
+      return st.WithContext(ctx_->Where(path));
+    }
+    Status st = ctx_->store->PutObjectTags(ctx_->Key(path), tags);
+    if (st.IsNotFound())
+      return Status::NotFound("no file " + ctx_->Where(path));
+    return st;
+  }
+
   std::vector<Status> RemoveFiles(std::span<const RelPath> paths,
                                   std::stop_token stop) override {
     std::vector<Status> out(paths.size());
@@ -605,6 +629,7 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.caller_uid = -1;
   c.utf8_names_only = limits.utf8_keys;
   c.io_concurrency = options.io_concurrency;
+  c.object_tags = limits.max_tags > 0;
   c.part_size_min = limits.part_size_min;
   c.part_size_max = limits.part_size_max;
   c.max_parts = limits.max_parts;

@@ -37,6 +37,13 @@
 // destruction without Commit, aborts the upload; the backend remembers its
 // live uploads so that CleanupStaging leaves them alone.
 //
+// Object tags (StagedWriter::SetTags): a single PUT carries them
+// (x-amz-tagging); a multipart object gets them with PutObjectTagging once
+// it is complete and has its metadata, so it is visible untagged for that
+// moment (radosgw 16 keeps no tags given at CreateMultipartUpload or with a
+// copy in a form it can read back). SetMetadata copies the object onto
+// itself: S3 keeps its tags, radosgw 16 drops them (see Backend::SetTags).
+//
 // Thread-safe, as Backend requires; the store must be too.
 #pragma once
 

@@ -28,9 +28,8 @@
 
 namespace ferry {
 
-// User metadata (name -> value) and object tags.
+// User metadata (name -> value). Object tags are ObjectTags (backend.h).
 using ObjectMetadata = std::map<std::string, std::string>;
-using ObjectTags = std::map<std::string, std::string>;
 
 // What a store accepts. The defaults are Amazon S3's.
 struct ObjectStoreLimits {
@@ -44,6 +43,11 @@ struct ObjectStoreLimits {
   bool utf8_keys = true;       // keys must be valid UTF-8
   int max_list_keys = 1000;    // per ListObjects / ListMultipartUploads
   int max_delete_keys = 1000;  // per DeleteObjects
+  // Object tags: how many per object (0: the store keeps none), and the
+  // longest key and value, in Unicode characters.
+  size_t max_tags = 10;
+  size_t max_tag_key_chars = 128;
+  size_t max_tag_value_chars = 256;
 };
 
 struct ObjectSummary {
@@ -187,7 +191,8 @@ class ObjectStore {
   // content with these metadata and storage class (if its ETag is
   // `if_match`, when given). Like S3, fails with InvalidArgument when
   // nothing would change. At most limits().max_copy_size bytes. Returns the
-  // new ETag.
+  // new ETag. Tags: S3 copies them with the object (TaggingDirective COPY),
+  // radosgw 16 drops them; a caller that needs them puts them again.
   virtual Result<std::string> ReplaceMetadata(const std::string& key,
                                               const ObjectMetadata& metadata,
                                               const std::string& storage_class,
@@ -200,6 +205,12 @@ class ObjectStore {
   virtual Result<std::vector<DeleteError>> DeleteObjects(
       const std::vector<std::string>& keys) = 0;
 
+  // GetObjectTagging, PutObjectTagging (the object's tags become exactly
+  // `tags`; none: DeleteObjectTagging's effect). NotFound for a missing key.
+  // Tags given at PutObject are stored with the object; tags given at
+  // CreateMultipartUpload are not relied on (radosgw 16 stores them so that
+  // GetObjectTagging answers an empty document): ObjectBackend puts a
+  // multipart object's tags once it is complete.
   virtual Result<ObjectTags> GetObjectTags(const std::string& key) = 0;
   virtual Status PutObjectTags(const std::string& key,
                                const ObjectTags& tags) = 0;

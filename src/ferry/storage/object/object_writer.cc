@@ -56,6 +56,15 @@ class ObjectReader : public Reader {
 
   bool consistent() const override { return true; }
 
+  Result<ObjectTags> Tags() override {
+    auto tags = ctx_->store->GetObjectTags(key_);
+    if (!tags.ok() && tags.status().IsNotFound()) {
+      return Status(StatusCode::kSourceChanged,
+                    ctx_->Where(entry_.path) + " was removed while being read");
+    }
+    return tags;
+  }
+
  private:
   std::shared_ptr<Context> ctx_;
   const std::string key_;
@@ -145,6 +154,16 @@ class ObjectWriter : public StagedWriter {
       return CommitSingle(metadata.size, md);
     }
     return CommitMultipart(metadata.size, md);
+  }
+
+  Status SetTags(const ObjectTags& tags) override {
+    if (Status st = CheckObjectTags(tags, ctx_->store->limits()); !st.ok()) {
+      return st.WithContext(ctx_->Where(path_));
+    }
+    std::lock_guard lock(mu_);
+    if (done_) return Finished();
+    tags_ = tags;
+    return Status::Ok();
   }
 
   void Abort() override {
@@ -270,6 +289,10 @@ class ObjectWriter : public StagedWriter {
     r.data = data;
     r.metadata = md;
     r.storage_class = ctx_->options.storage_class;
+    {
+      std::lock_guard lock(mu_);
+      r.tags = tags_;  // stored with the object (x-amz-tagging)
+    }
     Status st = ctx_->store->PutObject(r).status();
     if (!st.ok()) {
       std::lock_guard lock(mu_);
@@ -322,18 +345,35 @@ class ObjectWriter : public StagedWriter {
     FERRY_ASSIGN_OR_RETURN(
         std::string etag, ctx_->store->CompleteMultipartUpload(key_, id, done));
     ctx_->RemoveUpload(id);
+    ObjectTags tags;
     {
       std::lock_guard lock(mu_);
       done_ = true;
       parts_.clear();
+      tags = std::move(tags_);
     }
-    if (md == open_metadata_) return Status::Ok();
-    ObjectHead head;
-    head.size = size;
-    head.etag = etag;
-    head.metadata = open_metadata_;
-    head.storage_class = ctx_->options.storage_class;
-    return ReplaceObjectMetadata(*ctx_, key_, head, md);
+    if (md != open_metadata_) {
+      ObjectHead head;
+      head.size = size;
+      head.etag = etag;
+      head.metadata = open_metadata_;
+      head.storage_class = ctx_->options.storage_class;
+      FERRY_RETURN_IF_ERROR(ReplaceObjectMetadata(*ctx_, key_, head, md));
+    }
+    return PutTagsOfComplete(tags);
+  }
+
+  // A multipart object's tags go on once it is complete and has its final
+  // metadata (the copy that replaces them drops tags on radosgw 16, and
+  // tags given at CreateMultipartUpload are not read back there). Should
+  // that fail, the object, which would look complete and never be sent
+  // again for its tags alone, is removed.
+  Status PutTagsOfComplete(const ObjectTags& tags) {
+    if (tags.empty()) return Status::Ok();
+    Status st = ctx_->store->PutObjectTags(key_, tags);
+    if (st.ok()) return st;
+    (void)ctx_->store->DeleteObject(key_);
+    return st.WithContext("tagging " + ctx_->Where(path_));
   }
 
   const std::shared_ptr<Context> ctx_;
@@ -345,6 +385,7 @@ class ObjectWriter : public StagedWriter {
 
   std::mutex mu_;
   bool done_ = false;               // GUARDED_BY(mu_)
+  ObjectTags tags_;                 // GUARDED_BY(mu_): stored at Commit
   std::vector<std::byte> single_;   // GUARDED_BY(mu_)
   std::map<uint32_t, Part> parts_;  // GUARDED_BY(mu_): by index from 0
   std::mutex create_mu_;            // held while the upload is created
