@@ -84,8 +84,8 @@ struct DiffOptions {
   // ctime more than this many nanoseconds past the source's (margin for the
   // two clocks' difference and resolution). That is the test `aws s3 sync`
   // and rclone's --update make, with ctime (which moves on any change of
-  // content or metadata) in place of mtime; it cannot see a same-size
-  // rewrite of the destination by someone else after ferry wrote it.
+  // content or metadata) in place of mtime. It cannot see a change someone
+  // else makes at the destination after ferry wrote it, if the size stays.
   // Negative: never; every such pair is compared in full (one HEAD each).
   int64_t written_after_margin_ns = -1;
 };
