@@ -1,19 +1,23 @@
 // `ferry server init` (InitDataDir) and reading the data directory it makes:
-//   config.json        region, account, listen address, database spec (0600)
-//   ca.pem, ca.key     the certificate authority (key 0600)
-//   server.pem/.key    the server's certificate (key 0600)
-//   secret.key         the Sealer's key (0600)
+//   config.json        region, account, listen address, database spec
+//   ca.pem, ca.key     the certificate authority
+//   server.pem/.key    the server's certificate
+//   secret.key         the Sealer's key
 //   credentials        the first access key, as an AWS shared credentials
-//                      file (0600)
+//                      file
 //   state.db           the SQLite database, unless --db names PostgreSQL
+// The directory is 0700 and everything in it 0600 (SecureDataDir).
 #include "ferry/control/server/data_dir.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "ferry/base/file_util.h"
@@ -73,6 +77,57 @@ std::string HostName() {
 }
 
 }  // namespace
+
+Status SecureDataDir(const std::string& data_dir) {
+  ::umask(077);
+  auto error = [&](const std::string& what, int err) {
+    return Status(StatusCode::kIoError,
+                  "cannot make the data directory " + data_dir +
+                      " private: " + what + ": " + std::strerror(err),
+                  err);
+  };
+  // The directory first: once it is 0700 no one else can swap what is in it.
+  if (::chmod(data_dir.c_str(), 0700) != 0) {
+    return error("chmod 0700 " + data_dir, errno);
+  }
+  int fd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return error("open " + data_dir, errno);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return error("open " + data_dir, err);
+  }
+  Status status = Status::Ok();
+  errno = 0;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // removed meanwhile (a SQLite journal)
+      status = error("stat " + DataDirPath(data_dir, e->d_name), errno);
+      break;
+    }
+    if (S_ISLNK(st.st_mode)) continue;
+    mode_t want = S_ISDIR(st.st_mode) ? 0700 : 0600;
+    if ((st.st_mode & 07777) == want) continue;
+    if (::fchmodat(fd, e->d_name, want, 0) != 0 && errno != ENOENT) {
+      char octal[8];
+      std::snprintf(octal, sizeof(octal), "%04o", static_cast<unsigned>(want));
+      status = error(std::string("chmod ") + octal + " " +
+                         DataDirPath(data_dir, e->d_name),
+                     errno);
+      break;
+    }
+    errno = 0;
+  }
+  if (status.ok() && errno != 0) {
+    status = error("read the folder " + data_dir, errno);
+  }
+  ::closedir(d);
+  return status;
+}
 
 std::string DataDirPath(const std::string& data_dir, const std::string& name) {
   if (!data_dir.empty() && data_dir.back() == '/') return data_dir + name;
@@ -152,6 +207,8 @@ Status InitDataDir(const InitOptions& options) {
                                    std::string(listen.status().message()));
   }
   FERRY_RETURN_IF_ERROR(MakeDirectory(dir));
+  // An existing directory may be 0755 and hold files readable by all.
+  FERRY_RETURN_IF_ERROR(SecureDataDir(dir));
 
   // The certificate authority: given, or made here.
   pki::KeyAndCertificate authority;
@@ -187,11 +244,11 @@ Status InitDataDir(const InitOptions& options) {
         std::string(st.message()));
   }
   FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "ca.pem"),
-                                            authority.certificate_pem, 0644));
+                                            authority.certificate_pem, 0600));
   FERRY_RETURN_IF_ERROR(
       WriteFileAtomically(DataDirPath(dir, "ca.key"), authority.key_pem, 0600));
   FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "server.pem"),
-                                            server.certificate_pem, 0644));
+                                            server.certificate_pem, 0600));
   FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "server.key"),
                                             server.key_pem, 0600));
   FERRY_ASSIGN_OR_RETURN(auto sealer,

@@ -475,6 +475,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   FERRY_ASSIGN_OR_RETURN(DataDirConfig file,
                          ReadDataDirConfig(config.data_dir));
+  FERRY_RETURN_IF_ERROR(SecureDataDir(config.data_dir));
   if (!file.region.empty()) config.region = file.region;
   if (!file.account.empty()) config.account = file.account;
   if (config.listen.empty()) {
