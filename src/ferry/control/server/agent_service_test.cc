@@ -31,10 +31,10 @@ class AgentServiceTest : public ::testing::TestWithParam<Backend> {
     test_db_ = std::move(db).value();
     // The context owns its database: hand it over, keep the schema's owner.
     ctx_.db = std::move(test_db_->db);
-    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations()).ok());
     std::array<unsigned char, 32> key{};
     key.fill(7);
     ctx_.sealer = Sealer::FromKey(key);
+    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations(*ctx_.sealer)).ok());
     auto ca = pki::CreateAuthority("ferry test CA", 1);
     ASSERT_TRUE(ca.ok()) << ca.status().ToString();
     ctx_.authority = *ca;

@@ -151,8 +151,10 @@ AccessKey NewAccessKey() {
 
 Status AddAccessKey(Database& db, const Sealer& sealer, const AccessKey& key,
                     int64_t now_ms) {
-  FERRY_ASSIGN_OR_RETURN(std::string sealed,
-                         sealer.Seal(key.secret_access_key));
+  FERRY_ASSIGN_OR_RETURN(
+      std::string sealed,
+      sealer.Seal(key.secret_access_key,
+                  StateStore::AccessKeySecretPlace(key.access_key_id)));
   StateStore store;
   return db.Transaction([&](SqlSession& s) {
     return store.PutAccessKey(s, key.access_key_id, sealed, now_ms);
@@ -256,7 +258,7 @@ Status InitDataDir(const InitOptions& options) {
 
   // The database, its schema and the first access key.
   FERRY_ASSIGN_OR_RETURN(auto db, OpenDatabase(DatabaseSpec(dir, options.db)));
-  FERRY_RETURN_IF_ERROR(Migrate(*db, StateStore::Migrations()));
+  FERRY_RETURN_IF_ERROR(Migrate(*db, StateStore::Migrations(*sealer)));
   AccessKey key = NewAccessKey();
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -252,7 +252,8 @@ std::optional<std::string> Server::Impl::SecretFor(
     return std::nullopt;
   }
   if (!sealed) return std::nullopt;
-  auto secret = ctx.sealer->Open(*sealed);
+  const std::string id(access_key_id);
+  auto secret = ctx.sealer->Open(*sealed, StateStore::AccessKeySecretPlace(id));
   if (!secret.ok()) {
     std::fprintf(stderr, "ferry server: opening access key %s: %s\n",
                  std::string(access_key_id).c_str(),
@@ -518,7 +519,7 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   }
   FERRY_ASSIGN_OR_RETURN(ctx.sealer, Sealer::OpenKeyFile(key_path));
   FERRY_ASSIGN_OR_RETURN(ctx.db, OpenDatabase(DatabaseSpec(dir, config.db)));
-  FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations()));
+  FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations(*ctx.sealer)));
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
   impl->agents = std::make_unique<AgentService>(&impl->ctx);

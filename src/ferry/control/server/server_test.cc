@@ -383,6 +383,46 @@ TEST_P(ServerApiTest, UpdateLocationChangesParametersSecretsAndAgents) {
   EXPECT_TRUE(Contains(e.message, "not supported")) << e.message;
 }
 
+// With write access to the database and no key, moving one location's
+// sealed secrets onto another's row must not hand its password to the
+// other location's agents: each value is sealed for its own row.
+TEST_P(ServerApiTest, SealedSecretsMovedToAnotherRowDoNotOpen) {
+  const std::string a1 = NewAgent("one"), a2 = NewAgent("two");
+  auto smb = [&](const std::string& agent, const std::string& password) {
+    return Ok("CreateLocationSmb", {{"ServerHostname", "fs"},
+                                    {"Subdirectory", "/share"},
+                                    {"User", "u"},
+                                    {"Password", password},
+                                    {"AgentArns", {agent}}})["LocationArn"]
+        .get<std::string>();
+  };
+  const std::string victim = smb(a1, "VictimsPassword");
+  const std::string thief = smb(a2, "ThiefsPassword");
+  ASSERT_TRUE(ctx_.db
+                  ->Execute("UPDATE locations SET sealed_secrets = (SELECT "
+                            "sealed_secrets FROM locations WHERE arn = ?) "
+                            "WHERE arn = ?",
+                            {victim, thief})
+                  .ok());
+  auto get = [&](const std::string& arn) {
+    std::optional<LocationRecord> r;
+    EXPECT_TRUE(ctx_.db
+                    ->Transaction([&](SqlSession& s) -> Status {
+                      FERRY_ASSIGN_OR_RETURN(r, ctx_.store.GetLocation(s, arn));
+                      return Status::Ok();
+                    })
+                    .ok());
+    return r.value_or(LocationRecord{});
+  };
+  auto moved = LocationParametersWithSecrets(ctx_, get(thief));
+  ASSERT_FALSE(moved.ok()) << moved->dump();
+  EXPECT_EQ(moved.status().code(), StatusCode::kDataLoss)
+      << moved.status().ToString();
+  auto own = LocationParametersWithSecrets(ctx_, get(victim));
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ((*own)["Password"], "VictimsPassword");
+}
+
 TEST_P(ServerApiTest, ListLocationsFiltersAndPages) {
   const std::string agent = NewAgent();
   std::vector<std::string> locals;
