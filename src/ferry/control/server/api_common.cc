@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "ferry/base/rel_path.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/options/filter.h"
@@ -31,8 +32,9 @@ ApiError NotFound(const std::string& what) {
 ApiError Internal(const Status& status) {
   // The caller learns that something failed, not what: the details (SQL,
   // paths) go to the server's log only.
+  // Escaped: the message may quote what the request held.
   std::fprintf(stderr, "ferry server: internal error: %s\n",
-               status.ToString().c_str());
+               EscapeForDisplay(status.ToString()).c_str());
   ApiError e;
   e.http_status = 500;
   e.type = "InternalException";

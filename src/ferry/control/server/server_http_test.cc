@@ -399,6 +399,19 @@ TEST_F(HttpTest, SignedRequestsAreServed) {
   EXPECT_EQ(r.status, 200) << r.body.dump();
 }
 
+// The request log names the operation from X-Amz-Target as sent, before
+// anything checks it: escaped, it cannot hold bytes that are not text.
+TEST_F(HttpTest, TheRequestLogEscapesTheTarget) {
+  Start(/*tls=*/false);
+  ::testing::internal::CaptureStderr();
+  Reply r = Call("FmrsService.\xffList\tTasks", "{}", AwsCredentials{});
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(r.status, 400) << r.body.dump();
+  EXPECT_TRUE(Contains(log, " - \\xFFList\\tTasks 400 ")) << log;
+  EXPECT_FALSE(Contains(log, "\t")) << log;
+  EXPECT_FALSE(Contains(log, "\xff")) << log;
+}
+
 TEST_F(HttpTest, AuthenticationFailuresAreRefused) {
   Start(/*tls=*/false);
   AwsCredentials stranger = {"AKFRNOTAKEYNOTAKEY00",
