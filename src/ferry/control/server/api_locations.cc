@@ -398,7 +398,8 @@ ApiResult ListLocations(ApiCall& call) {
                   json{{"LocationArn", r.arn}, {"LocationUri", r.uri}});
             }));
     json out = {{"Locations", std::move(page.entries)}};
-    if (!page.next.empty()) out["NextToken"] = EncodeNextToken(page.next);
+    if (!page.next.empty())
+      out["NextToken"] = EncodeNextToken("ListLocations", page.next);
     return ApiResult(out);
   });
 }
