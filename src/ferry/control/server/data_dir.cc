@@ -22,6 +22,7 @@
 
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/control/server/server.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/sealer.h"
@@ -88,10 +89,14 @@ Status SecureDataDir(const std::string& data_dir) {
   };
   // The directory first: once it is 0700 no one else can swap what is in it.
   if (::chmod(data_dir.c_str(), 0700) != 0) {
-    return error("chmod 0700 " + data_dir, errno);
+    const int err = errno;
+    return error("chmod 0700 " + data_dir, err);
   }
   int fd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return error("open " + data_dir, errno);
+  if (fd < 0) {
+    const int err = errno;
+    return error("open " + data_dir, err);
+  }
   DIR* d = ::fdopendir(fd);
   if (d == nullptr) {
     int err = errno;
@@ -99,31 +104,46 @@ Status SecureDataDir(const std::string& data_dir) {
     return error("open " + data_dir, err);
   }
   Status status = Status::Ok();
-  errno = 0;
-  while (dirent* e = ::readdir(d)) {
+  while (true) {
+    errno = 0;  // readdir's end and its failure differ only in errno
+    dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      const int err = errno;
+      if (err != 0) status = error("read the folder " + data_dir, err);
+      break;
+    }
     std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
     struct stat st;
     if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;  // removed meanwhile (a SQLite journal)
-      status = error("stat " + DataDirPath(data_dir, e->d_name), errno);
+      const int err = errno;
+      if (err == ENOENT) continue;  // removed meanwhile (a SQLite journal)
+      status = error("stat " + DataDirPath(data_dir, e->d_name), err);
       break;
     }
     if (S_ISLNK(st.st_mode)) continue;
     mode_t want = S_ISDIR(st.st_mode) ? 0700 : 0600;
     if ((st.st_mode & 07777) == want) continue;
-    if (::fchmodat(fd, e->d_name, want, 0) != 0 && errno != ENOENT) {
-      char octal[8];
-      std::snprintf(octal, sizeof(octal), "%04o", static_cast<unsigned>(want));
-      status = error(std::string("chmod ") + octal + " " +
-                         DataDirPath(data_dir, e->d_name),
-                     errno);
+    auto octal = [](mode_t mode) {
+      char text[8];
+      std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode));
+      return std::string(text);
+    };
+    const std::string path = DataDirPath(data_dir, e->d_name);
+    if (::fchmodat(fd, e->d_name, want, 0) != 0) {
+      const int err = errno;
+      if (err == ENOENT) continue;
+      status = error("chmod " + octal(want) + " " + path, err);
       break;
     }
-    errno = 0;
-  }
-  if (status.ok() && errno != 0) {
-    status = error("read the folder " + data_dir, errno);
+    // Others could read it until now (a key, the database): say so.
+    if ((st.st_mode & 077) != 0) {
+      std::fprintf(stderr,
+                   "ferry server: %s was open to other users (mode %s); made "
+                   "it %s\n",
+                   EscapeForDisplay(path).c_str(),
+                   octal(st.st_mode & 07777).c_str(), octal(want).c_str());
+    }
   }
   ::closedir(d);
   return status;

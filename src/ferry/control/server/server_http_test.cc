@@ -164,8 +164,15 @@ TEST(InitDataDirTest, MakesTheDirectoryPrivateWhateverWasThere) {
   ServerConfig config;
   config.data_dir = dir;
   config.listen = "127.0.0.1:0";
+  ::testing::internal::CaptureStderr();
   auto server = Server::Open(config);
+  const std::string log = ::testing::internal::GetCapturedStderr();
   ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // The operator learns which files others could read.
+  EXPECT_TRUE(Contains(log, "ferry server: " + dir +
+                                "/ca.key was open to other users (mode "
+                                "0644); made it 0600\n"))
+      << log;
   EXPECT_EQ(Mode(dir), 0700u);
   modes = Modes(dir);
   EXPECT_TRUE(modes.contains("state.db-wal"));
