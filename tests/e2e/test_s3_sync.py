@@ -503,6 +503,25 @@ class Changes(S3TestCase):
         self.assertEqual([w for w in writes if w[2] > 0], [], writes)
         self.assertNotIn("uploads", " ".join(t for _, t, _ in writes))
 
+    def test_a_download_never_changes_a_hard_link_outside_the_destination(self):
+        # Object storage has no hard links, so only the destination's link
+        # count tells: a name outside the destination keeps its mode.
+        base = self.scratch()
+        dst, outside = os.path.join(base, "dst"), os.path.join(base, "outside")
+        os.makedirs(outside)
+        self.assertSuccess(s3sync(self.url, dst))
+        os.link(os.path.join(dst, "chmod.txt"), os.path.join(outside, "chmod.txt"))
+        os.chmod(os.path.join(self.src, "chmod.txt"), 0o600)
+        self.assertSuccess(s3sync(self.src, self.url))
+        r = s3sync(self.url, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 1, r.describe())
+        mine = os.lstat(os.path.join(dst, "chmod.txt"))
+        theirs = os.lstat(os.path.join(outside, "chmod.txt"))
+        self.assertEqual(stat.S_IMODE(mine.st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(theirs.st_mode), 0o644)
+        self.assertEqual((mine.st_nlink, theirs.st_nlink), (1, 1))
+
     def test_remove_deletes_objects_and_folder_markers(self):
         os.unlink(os.path.join(self.src, "gone.txt"))
         for rel in ("doomed/inner/ln", "doomed/inner/f2", "doomed/f1"):

@@ -14,6 +14,7 @@
 #include "ferry/agent/running_execution.h"
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/base/version.h"
 #include "ferry/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
@@ -39,8 +40,11 @@ constexpr char kReportsDir[] = "reports";
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{4000};
 
+// One line of the agent's log. Some carry what the server sent (its error
+// messages, ARNs) or its address: the whole line is escaped
+// (EscapeForDisplay), so that nothing in it can end it or forge another.
 void Log(const std::string& line) {
-  std::string l = "ferry agent: " + line + "\n";
+  std::string l = "ferry agent: " + EscapeForDisplay(line) + "\n";
   std::fwrite(l.data(), 1, l.size(), stderr);
 }
 

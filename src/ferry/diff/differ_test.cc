@@ -176,6 +176,59 @@ TEST(DifferTest, MetadataOnlyChangesUpdateMetadata) {
             (Steps{"unchanged dir"}));
 }
 
+// A destination file hard-linked to a name the source does not have
+// (perhaps outside the location) is replaced, never has its metadata changed
+// in place: that would change the other name's too. Whether or not both
+// sides can hold hard links (a source without them, e.g. object storage,
+// leaves it to this check alone).
+TEST(DifferTest, MetadataIsNotChangedInPlaceThroughAHardLink) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) t->File("f", "x").File("g", "x");
+  src.Edit("f", [](Entry& e) { e.mode = 0600; });
+  src.Edit("g", [](Entry& e) { e.uid = 5; });
+  dst.Edit("f", [](Entry& e) { e.nlink = 2; });  // one name elsewhere
+  DiffOptions links = Defaults();
+  links.hard_links = true;
+  for (const DiffOptions& options : {Defaults(), links}) {
+    Planned p = Plan(src.backend(), dst.backend(), options);
+    ASSERT_OK(p.status);
+    EXPECT_EQ(p.steps, (Steps{"replace f", "update g"}));
+    EXPECT_EQ(Find(p, "f")->reason, options.hard_links
+                                        ? "no longer a hard link at the source"
+                                        : "a hard link at the destination");
+  }
+  DiffOptions never = Defaults();
+  never.overwrite = false;
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), never).steps,
+            (Steps{"skip-overwrite f", "skip-overwrite g"}));
+
+  // Hard-linked at both sides, with one more name at the destination: the
+  // first name is replaced and the second linked to it.
+  Tree src2, dst2;
+  for (Tree* t : {&src2, &dst2}) t->File("a", "x").File("b", "x");
+  for (const char* name : {"a", "b"}) {
+    src2.Edit(name, [](Entry& e) {
+      e.ino = 7;
+      e.nlink = 2;
+      e.mode = 0600;
+    });
+    dst2.Edit(name, [](Entry& e) {
+      e.ino = 8;
+      e.nlink = 3;
+    });
+  }
+  Planned p = Plan(src2.backend(), dst2.backend(), links);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"replace a", "link b"}));
+  EXPECT_EQ(Find(p, "a")->reason, "more hard links at the destination");
+  // As many names as the source's: changed in place, once.
+  for (const char* name : {"a", "b"}) {
+    dst2.Edit(name, [](Entry& e) { e.nlink = 2; });
+  }
+  EXPECT_EQ(Plan(src2.backend(), dst2.backend(), links).steps,
+            (Steps{"update a"}));
+}
+
 TEST(DifferTest, TypeAndLinkTargetChangesReplace) {
   Tree src, dst;
   src.Link("was-file", "t").Link("target", "new").File("was-link", "x");

@@ -42,6 +42,18 @@ std::string_view ContentDifference(const Entry& src, const Entry& dst,
   return "";
 }
 
+// Why the metadata of `dst` must not be changed in place, empty if it may:
+// its inode has names the source's does not (perhaps outside the location),
+// whose metadata would change with it. Replacing it leaves them alone.
+std::string_view LinkedBeyondTheSource(const Entry& src, const Entry& dst,
+                                       const DiffOptions& options) {
+  if (dst.kind == EntryKind::kDirectory || dst.nlink <= 1) return "";
+  if (!options.hard_links) return "a hard link at the destination";
+  if (src.nlink <= 1) return "no longer a hard link at the source";
+  if (dst.nlink > src.nlink) return "more hard links at the destination";
+  return "";
+}
+
 std::string_view MetadataDifference(const Entry& src, const Entry& dst,
                                     const DiffOptions& options) {
   const MetadataPolicy& cmp = options.compare;
@@ -113,6 +125,13 @@ PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
       item.action =
           options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
       item.reason = content;
+    } else if (std::string_view linked =
+                   meta.empty() ? ""
+                                : LinkedBeyondTheSource(src, *dst, options);
+               !linked.empty()) {
+      item.action =
+          options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
+      item.reason = linked;
     } else if (!meta.empty()) {
       // Folders are never "overwritten": their metadata follows the source.
       item.action = options.overwrite || src.is_dir()

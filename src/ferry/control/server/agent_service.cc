@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "ferry/base/rel_path.h"
 #include "ferry/control/schedule/schedule.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/execution_control.h"
@@ -22,8 +23,12 @@ using nlohmann::json;
 
 constexpr int64_t kActivationTtlMs = 30 * 60 * 1000;
 
+// One line of the server's log. Many carry what peers sent (agents'
+// hostnames, versions, error text and ARNs; schedule expressions and
+// messages from API requests): the whole line is escaped (EscapeForDisplay),
+// so that nothing in it can end it or forge another.
 void Log(const std::string& line) {
-  std::string l = "ferry server: " + line + "\n";
+  std::string l = "ferry server: " + EscapeForDisplay(line) + "\n";
   std::fwrite(l.data(), 1, l.size(), stderr);
 }
 

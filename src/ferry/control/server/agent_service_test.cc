@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -31,10 +32,10 @@ class AgentServiceTest : public ::testing::TestWithParam<Backend> {
     test_db_ = std::move(db).value();
     // The context owns its database: hand it over, keep the schema's owner.
     ctx_.db = std::move(test_db_->db);
-    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations()).ok());
     std::array<unsigned char, 32> key{};
     key.fill(7);
     ctx_.sealer = Sealer::FromKey(key);
+    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations(*ctx_.sealer)).ok());
     auto ca = pki::CreateAuthority("ferry test CA", 1);
     ASSERT_TRUE(ca.ok()) << ca.status().ToString();
     ctx_.authority = *ca;
@@ -204,6 +205,42 @@ TEST_P(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
     EXPECT_EQ((*r)->poll_token_hash.find(a->poll_token), std::string::npos)
         << "only the token's hash is stored";
   });
+}
+
+// What peers send reaches the server's log escaped: an activation's
+// hostname or version, or an execution ARN an agent reports, cannot end a
+// line and forge another (nor move a terminal's cursor).
+TEST_P(AgentServiceTest, PeerStringsCannotForgeLogLines) {
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  Setup s = OneAgentTask();
+  ::testing::internal::CaptureStderr();
+  auto grant = service_->Activate({req->request_pem,
+                                   "nas\nferry server: CreateAgent by admin\r",
+                                   "1.0\x1b[2J"});
+  protocol::SyncRequest sync;
+  sync.executions = {Report(s.task + "/execution/exec-0\nferry server: forged",
+                            "TRANSFERRING", false)};
+  auto answer = service_->Sync(ResourceId(s.agent), sync);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(grant.ok()) << grant.status().ToString();
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_NE(log.find("activation requested by nas\\nferry server: "
+                     "CreateAgent by admin\\r (ferry 1.0\\x1B[2J)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("exec-0\\nferry server: forged (unknown)"),
+            std::string::npos)
+      << log;
+  // Two lines, each the server's.
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
+  size_t at = 0;
+  while (at < log.size()) {
+    EXPECT_EQ(log.compare(at, 14, "ferry server: "), 0) << log.substr(at);
+    at = log.find('\n', at) + 1;
+  }
 }
 
 TEST_P(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {

@@ -97,8 +97,8 @@ ApiResult DescribeAgent(ApiCall& call) {
 
 ApiResult ListAgents(ApiCall& call) {
   ServerContext& ctx = call.ctx;
-  auto after = DecodeNextToken(Str(call.request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
+  auto after = DecodeNextToken("ListAgents", Str(call.request, "NextToken"));
+  if (!after.ok()) return InvalidRequest(std::string(after.status().message()));
   const int limit = PageSize(call.request);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
     FERRY_API_ASSIGN_OR_RETURN(auto page,
@@ -113,7 +113,7 @@ ApiResult ListAgents(ApiCall& call) {
     }
     json out = {{"Agents", agents}};
     if (!page.next_key.empty())
-      out["NextToken"] = EncodeNextToken(page.next_key);
+      out["NextToken"] = EncodeNextToken("ListAgents", page.next_key);
     return out;
   });
 }

@@ -25,6 +25,7 @@
 
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/model/api_model.h"
 #include "ferry/control/server/agent_service.h"
@@ -206,7 +207,7 @@ void SendAgentError(httplib::Response& res, const Status& st) {
                                     : std::string(st.message());
   if (code == 500) {
     std::fprintf(stderr, "ferry server: agent endpoint: %s\n",
-                 st.ToString().c_str());
+                 EscapeForDisplay(st.ToString()).c_str());
   }
   res.status = code;
   res.set_content(Dump(json{{"ProtocolVersion", protocol::kProtocolVersion},
@@ -248,15 +249,16 @@ std::optional<std::string> Server::Impl::SecretFor(
   });
   if (!st.ok()) {
     std::fprintf(stderr, "ferry server: reading access keys: %s\n",
-                 st.ToString().c_str());
+                 EscapeForDisplay(st.ToString()).c_str());
     return std::nullopt;
   }
   if (!sealed) return std::nullopt;
-  auto secret = ctx.sealer->Open(*sealed);
+  const std::string id(access_key_id);
+  auto secret = ctx.sealer->Open(*sealed, StateStore::AccessKeySecretPlace(id));
   if (!secret.ok()) {
     std::fprintf(stderr, "ferry server: opening access key %s: %s\n",
-                 std::string(access_key_id).c_str(),
-                 secret.status().ToString().c_str());
+                 EscapeForDisplay(access_key_id).c_str(),
+                 EscapeForDisplay(secret.status().ToString()).c_str());
     return std::nullopt;
   }
   return *secret;
@@ -275,10 +277,13 @@ void Server::Impl::HandleApi(const httplib::Request& req,
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
+    // The operation is the X-Amz-Target header as sent (before it is
+    // checked): escaped, as everything a peer sent is in the log.
     std::fprintf(
         stderr, "ferry server: %s %s %s %d %lldms%s%s\n",
-        req.remote_addr.c_str(), caller.empty() ? "-" : caller.c_str(),
-        operation.empty() ? "-" : operation.c_str(), status,
+        req.remote_addr.c_str(),
+        caller.empty() ? "-" : EscapeForDisplay(caller).c_str(),
+        operation.empty() ? "-" : EscapeForDisplay(operation).c_str(), status,
         static_cast<long long>(ms), status >= 400 ? " " : "",
         status >= 400 ? res.get_header_value("x-amzn-ErrorType").c_str() : "");
   };
@@ -410,8 +415,9 @@ void Server::Impl::HandleSync(const httplib::Request& req,
   }
   auto answer = agents->Sync(agent_id, *request);
   if (!answer.ok()) {
-    std::fprintf(stderr, "ferry server: sync from %s: %s\n", agent_id.c_str(),
-                 answer.status().ToString().c_str());
+    std::fprintf(stderr, "ferry server: sync from %s: %s\n",
+                 EscapeForDisplay(agent_id).c_str(),
+                 EscapeForDisplay(answer.status().ToString()).c_str());
     SendAgentError(res, answer.status());
     return;
   }
@@ -475,6 +481,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   FERRY_ASSIGN_OR_RETURN(DataDirConfig file,
                          ReadDataDirConfig(config.data_dir));
+  FERRY_RETURN_IF_ERROR(SecureDataDir(config.data_dir));
   if (!file.region.empty()) config.region = file.region;
   if (!file.account.empty()) config.account = file.account;
   if (config.listen.empty()) {
@@ -517,7 +524,7 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   }
   FERRY_ASSIGN_OR_RETURN(ctx.sealer, Sealer::OpenKeyFile(key_path));
   FERRY_ASSIGN_OR_RETURN(ctx.db, OpenDatabase(DatabaseSpec(dir, config.db)));
-  FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations()));
+  FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations(*ctx.sealer)));
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
   impl->agents = std::make_unique<AgentService>(&impl->ctx);
