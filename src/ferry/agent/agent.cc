@@ -38,6 +38,9 @@ constexpr char kReportsDir[] = "reports";
 
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{4000};
+// After the server refused an activation request as one too many (HTTP 429):
+// the interval at which its default limit admits another.
+constexpr std::chrono::milliseconds kRefusedActivationWait{20000};
 
 void Log(const std::string& line) {
   std::string l = "ferry agent: " + line + "\n";
@@ -116,8 +119,13 @@ Reply Exchange(httplib::SSLClient* client, const char* method,
   reply.body = res->body;
   reply.ok = res->status == 200;
   if (!reply.ok) {
-    reply.error = "HTTP " + std::to_string(res->status) + ": " +
-                  Trim(res->body.substr(0, 512));
+    // The server's agent endpoints answer {"Message": ...}; show just that.
+    std::string message = Trim(res->body.substr(0, 512));
+    nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
+    if (j.is_object() && j.contains("Message") && j["Message"].is_string()) {
+      message = Trim(j["Message"].get<std::string>().substr(0, 512));
+    }
+    reply.error = "HTTP " + std::to_string(res->status) + ": " + message;
   }
   return reply;
 }
@@ -309,6 +317,9 @@ Status Agent::Impl::Activate(
       Reply reply = Exchange(c.get(), "POST", "/agent/v1/activation",
                              protocol::Encode(request).dump());
       if (!reply.ok) {
+        if (reply.http_status == 429) {
+          backoff = std::max(backoff, kRefusedActivationWait);
+        }
         if (!retry_later("activation request to " + config.server_url +
                          " failed: " + reply.error)) {
           break;
