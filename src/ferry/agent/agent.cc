@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 
+#include "ferry/agent/allowed_paths.h"
 #include "ferry/agent/running_execution.h"
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
@@ -226,6 +227,13 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
   if (config.threads < 0 || config.threads > 1024) {
     return Status::InvalidArgument("--threads must be 0..1024");
   }
+  for (const std::string& dir : config.storage.allowed_paths) {
+    auto normal = NormalizePath(dir);
+    if (!normal.ok()) {
+      return Status::InvalidArgument("--allowed-path " + dir + ": " +
+                                     std::string(normal.status().message()));
+    }
+  }
   if (config.poll_interval < std::chrono::milliseconds(10)) {
     config.poll_interval = std::chrono::milliseconds(10);
   }
@@ -261,6 +269,19 @@ std::string Agent::arn() const {
 
 Status Agent::Run(const std::function<void(const std::string& activation_key)>&
                       on_activation_key) {
+  const std::vector<std::string>& allowed = impl_->config.storage.allowed_paths;
+  if (allowed.empty()) {
+    Log("every local path is allowed: executions read and write wherever "
+        "this user can (give --allowed-path DIR to confine them)");
+  } else {
+    std::string list;
+    for (const std::string& dir : allowed) {
+      auto normal = NormalizePath(dir);
+      list += (list.empty() ? "" : ", ") + dir;
+      if (normal.ok() && *normal != dir) list += " (" + *normal + ")";
+    }
+    Log("local locations must lie within " + list);
+  }
   FERRY_RETURN_IF_ERROR(impl_->Activate(on_activation_key));
   return impl_->Session();
 }
