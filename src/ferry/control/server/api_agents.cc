@@ -27,8 +27,13 @@ ApiResult CreateAgent(ApiCall& call) {
     FERRY_API_ASSIGN_OR_RETURN(auto activation,
                                ctx.store.GetActivation(s, key));
     if (!activation) {
-      return InvalidRequest("The activation key " + key +
-                            " is not valid: no agent asked for it.");
+      return InvalidRequest(
+          "The activation key " + key +
+          " is not valid: no agent asked for it, or it expired, or it was "
+          "dropped because more than " +
+          std::to_string(ctx.config.activation.max_pending) +
+          " keys waited for CreateAgent (the agent then asks for a new "
+          "one).");
     }
     if (!activation->agent_arn.empty()) {
       return InvalidRequest("The activation key " + key +

@@ -376,7 +376,7 @@ void Server::Impl::HandleActivation(const httplib::Request& req,
     SendAgentError(res, request.status());
     return;
   }
-  auto grant = agents->Activate(*request);
+  auto grant = agents->Activate(*request, req.remote_addr);
   if (!grant.ok()) {
     SendAgentError(res, grant.status());
     return;

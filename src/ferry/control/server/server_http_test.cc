@@ -294,6 +294,7 @@ class HttpTest : public ::testing::Test {
     config.listen = "127.0.0.1:0";
     config.plain_http = !tls;
     config.tick = std::chrono::milliseconds(50);
+    config.activation = activation_limits_;
     auto server = Server::Open(config);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
@@ -387,6 +388,7 @@ class HttpTest : public ::testing::Test {
 
   std::string dir_;
   bool tls_ = false;
+  ActivationLimits activation_limits_;  // for the server Start() opens
   AwsCredentials credentials_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
@@ -581,6 +583,64 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
   json d = Ok("DescribeLocationSmb", {{"LocationArn", smb["LocationArn"]}});
   EXPECT_FALSE(Contains(d.dump(), "HttpSecretPassword")) << d.dump();
   EXPECT_EQ(d["LocationUri"], "smb://fs/share/");
+}
+
+// Unauthenticated activation requests, flooded over HTTP from one address:
+// a burst gets keys, the rest answer 429 with a message the agent shows
+// its operator, and the keys that wait for CreateAgent stay capped (the
+// oldest dropped: their polls find them unknown).
+TEST_F(HttpTest, AnActivationFloodIsRefusedAndPendingKeysAreCapped) {
+  activation_limits_.burst = 6;
+  activation_limits_.refill_interval = std::chrono::hours(1);
+  activation_limits_.max_pending = 4;
+  Start(/*tls=*/false);
+  auto key = pki::CreateRequest("agent");
+  ASSERT_TRUE(key.ok());
+  protocol::ActivationRequest activation;
+  activation.csr_pem = key->request_pem;
+  activation.hostname = "flood";
+  const std::string body = protocol::Encode(activation).dump();
+  std::vector<protocol::ActivationGrant> grants;
+  std::vector<std::string> refusals;
+  auto client = Client();
+  for (int i = 0; i < 30; ++i) {
+    auto res = client->Post("/agent/v1/activation", body, "application/json");
+    ASSERT_TRUE(res);
+    if (res->status == 200) {
+      auto grant = protocol::DecodeActivationGrant(res->body);
+      ASSERT_TRUE(grant.ok()) << res->body;
+      grants.push_back(*grant);
+    } else {
+      EXPECT_EQ(res->status, 429) << res->body;
+      refusals.push_back(json::parse(res->body).value("Message", ""));
+    }
+  }
+  ASSERT_EQ(grants.size(), 6u);
+  ASSERT_EQ(refusals.size(), 24u);
+  EXPECT_TRUE(Contains(refusals.front(),
+                       "too many activation requests from 127.0.0.1; try "
+                       "again in 3600 s"))
+      << refusals.front();
+
+  auto poll = [&](const protocol::ActivationGrant& g) {
+    auto res = client->Get("/agent/v1/activation?key=" + g.activation_key +
+                           "&token=" + g.poll_token);
+    return res ? res->status : 0;
+  };
+  EXPECT_EQ(poll(grants[0]), 404);
+  EXPECT_EQ(poll(grants[1]), 404);
+  for (size_t i = 2; i < grants.size(); ++i) EXPECT_EQ(poll(grants[i]), 200);
+  int64_t pending = -1;
+  ASSERT_TRUE(server_->context()
+                  .db
+                  ->Transaction([&](SqlSession& s) -> Status {
+                    FERRY_ASSIGN_OR_RETURN(
+                        pending,
+                        server_->context().store.CountPendingActivations(s));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(pending, 4);
 }
 
 TEST_F(HttpTest, ListsPageOverHttp) {

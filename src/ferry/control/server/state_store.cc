@@ -422,6 +422,25 @@ Status StateStore::DeleteExpiredActivations(SqlSession& s, int64_t now_ms) {
       .status();
 }
 
+Result<int64_t> StateStore::CountPendingActivations(SqlSession& s) {
+  FERRY_ASSIGN_OR_RETURN(
+      auto rows, s.Query("SELECT COUNT(*) FROM activations WHERE agent_arn IS "
+                         "NULL OR agent_arn = ''"));
+  if (rows.size() != 1) return Status::Internal("COUNT(*) gave no row");
+  FERRY_ASSIGN_OR_RETURN(auto n, SqlInt(rows.front(), 0));
+  return n.value_or(0);
+}
+
+Result<int64_t> StateStore::DeleteOldestPendingActivations(SqlSession& s,
+                                                           int64_t n) {
+  if (n <= 0) return int64_t{0};
+  return s.Execute(
+      "DELETE FROM activations WHERE activation_key IN (SELECT "
+      "activation_key FROM activations WHERE agent_arn IS NULL OR agent_arn "
+      "= '' ORDER BY created_ms, activation_key LIMIT ?)",
+      {n});
+}
+
 // --- Agents ---
 
 Status StateStore::PutAgent(SqlSession& s, const AgentRecord& r) {

@@ -120,6 +120,11 @@ class StateStore {
                                                         const std::string& key);
   Status UpdateActivation(SqlSession& s, const ActivationRecord& r);
   Status DeleteExpiredActivations(SqlSession& s, int64_t now_ms);
+  // Activations no agent was created with yet (expired ones too, until
+  // DeleteExpiredActivations removes them).
+  Result<int64_t> CountPendingActivations(SqlSession& s);
+  // Deletes the `n` pending activations made first; returns how many went.
+  Result<int64_t> DeleteOldestPendingActivations(SqlSession& s, int64_t n);
 
   // Agents.
   Status PutAgent(SqlSession& s, const AgentRecord& r);
