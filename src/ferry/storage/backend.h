@@ -80,6 +80,9 @@ struct Capabilities {
   uint32_t max_parts = 0;
   // Part size a backend prefers for throughput (0: part_size_min).
   uint64_t part_size_preferred = 0;
+  // Bytes a Reader is best read in at once, each ReadAt being one request
+  // to a network store (0: any size does; ferry reads 1 MiB blocks).
+  uint64_t read_size_preferred = 0;
   // Calls in flight that keep the backend busy: a network store is bound by
   // the latency of each request, not by local cores (0: one per core).
   int io_concurrency = 0;

@@ -555,7 +555,18 @@ Status Transfer::OpenFile(FileTask& task) {
 Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   static thread_local std::unique_ptr<std::byte[]> buffer(
       new std::byte[kBlockSize]);
-  std::byte* buf = buffer.get();
+  // Reads of more than a block at once, where the source prefers them (one
+  // request each for a network store); allocated, not touched, up front.
+  const uint64_t read_unit =
+      std::max<uint64_t>(kBlockSize, src_->capabilities().read_size_preferred /
+                                         kBlockSize * kBlockSize);
+  static thread_local std::unique_ptr<std::byte[]> window;
+  static thread_local uint64_t window_size = 0;
+  if (read_unit > kBlockSize && window_size < read_unit) {
+    window.reset(new std::byte[read_unit]);
+    window_size = read_unit;
+  }
+  uint64_t win_start = 0, win_len = 0;  // what `window` holds of the file
   const RelPath& path = task.item.src.path;
   if (length == 0 && offset == 0) {
     std::span<const std::byte> empty;
@@ -574,6 +585,7 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
     if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
     const uint64_t blen = std::min<uint64_t>(kBlockSize, end - pos);
     const uint64_t bend = pos + blen;
+    std::byte* buf = buffer.get();
     std::span<std::byte> block(buf, blen);
     writes.clear();
     if (sparse) {
@@ -608,6 +620,23 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
         writes.clear();
         writes.push_back(Extent{pos, blen});
       }
+    } else if (read_unit > kBlockSize) {
+      if (pos < win_start || bend > win_start + win_len) {
+        const uint64_t want = std::min<uint64_t>(read_unit, end - pos);
+        std::span<std::byte> into(window.get(), want);
+        FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
+                                 return reader.ReadAt(pos, into);
+                               }));
+        if (n < want) {
+          return Status(StatusCode::kSourceChanged,
+                        path.Display() + " shrank while it was being read");
+        }
+        win_start = pos;
+        win_len = want;
+      }
+      buf = window.get() + (pos - win_start);
+      block = std::span<std::byte>(buf, blen);
+      writes.push_back(Extent{pos, blen});
     } else {
       FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
                                return reader.ReadAt(pos, block);

@@ -629,6 +629,7 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.caller_uid = -1;
   c.utf8_names_only = limits.utf8_keys;
   c.io_concurrency = options.io_concurrency;
+  c.read_size_preferred = options.read_size_preferred;
   c.object_tags = limits.max_tags > 0;
   c.part_size_min = limits.part_size_min;
   c.part_size_max = limits.part_size_max;

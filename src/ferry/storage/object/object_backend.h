@@ -63,6 +63,10 @@ struct ObjectBackendOptions {
   // Transfer workers an execution uses with this store (unless told
   // otherwise): each holds one part in memory while it is filled.
   int io_concurrency = 8;
+  // Bytes read per GET when a file is copied (Capabilities::
+  // read_size_preferred): a 1 MiB GET spends a good part of its time on the
+  // request itself.
+  uint64_t read_size_preferred = uint64_t{8} << 20;
   // Keys asked for per listing page (the store caps it).
   int list_page_keys = 1000;
   // Part size for throughput, clamped to the store's limits (0: its
