@@ -3,12 +3,16 @@
 // decoder reads it (each checks the root element it expects). Whatever
 // decodes must be within S3's limits: keys 1 to 1024 bytes, at most 1000
 // entries per page, sizes within kS3MaxSizeValue, a truncated page with its
-// continuation; the encoders' output of decoded values must decode again.
+// continuation; tags within S3's tag limits; the encoders' output of decoded
+// values must decode again.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <set>
+#include <string>
 #include <string_view>
 
+#include "ferry/base/utf8.h"
 #include "ferry/s3/s3_xml.h"
 
 namespace {
@@ -63,7 +67,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)DeleteObjectsXml(keys);
   }
   if (auto tags = ParseTagging(xml); tags.ok()) {
-    Check(tags->size() <= 50);
+    // S3's limits: at most 10 tags of distinct, non-empty keys of at most
+    // 128 characters, values of at most 256, all UTF-8.
+    Check(tags->size() <= kS3MaxTags);
+    std::set<std::string> keys;
+    for (const auto& [key, value] : *tags) {
+      Check(!key.empty() && IsValidUtf8(key) && IsValidUtf8(value));
+      Check(Utf8CodePoints(key) <= kS3MaxTagKeyChars);
+      Check(Utf8CodePoints(value) <= kS3MaxTagValueChars);
+      Check(keys.insert(key).second);
+    }
     auto again = ParseTagging(TaggingXml(*tags));
     // Tags holding characters XML cannot carry do not come back alike.
     if (again.ok()) Check(again->size() == tags->size());

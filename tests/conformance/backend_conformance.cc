@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -94,6 +95,23 @@ std::optional<Entry> BackendConformanceTest::StatOrDie(const RelPath& path) {
   auto r = b()->Stat(path);
   EXPECT_TRUE(r.ok()) << path.Display() << ": " << r.status().ToString();
   return r.ok() ? *r : std::nullopt;
+}
+
+Entry BackendConformanceTest::Completed(const Entry& listed) {
+  if (!listed.partial()) return listed;
+  std::optional<Entry> st = StatOrDie(listed.path);
+  EXPECT_TRUE(st.has_value()) << listed.path.Display() << " listed, not found";
+  if (!st) return listed;
+  EXPECT_FALSE(st->partial()) << "Stat gave a partial entry";
+  EXPECT_EQ(st->is_dir(), listed.is_dir()) << listed.path.Display();
+  if (st->is_file()) {
+    EXPECT_EQ(st->size, listed.size) << listed.path.Display();
+    EXPECT_EQ(st->etag, listed.etag) << listed.path.Display();
+  }
+  if (caps().change_time && !listed.is_dir()) {
+    EXPECT_EQ(st->ctime, listed.ctime) << listed.path.Display();
+  }
+  return *st;
 }
 
 void BackendConformanceTest::ExpectOnly(const RelPath& dir,
@@ -288,12 +306,13 @@ TEST_P(BackendConformanceTest, WrittenFileReadsBackWithItsMetadata) {
     EXPECT_EQ(st->uid, meta.uid);
     EXPECT_EQ(st->gid, meta.gid);
   }
-  // A listing says the same as Stat.
+  // A listing says the same as Stat (or less: Entry::kPartial).
   ASSERT_OK_AND_ASSIGN(std::vector<Entry> listed, ListDir(b(), RelPath()));
   ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0].size, st->size);
-  EXPECT_EQ(listed[0].mtime, st->mtime);
-  EXPECT_EQ(listed[0].mode, st->mode);
+  const Entry whole = Completed(listed[0]);
+  EXPECT_EQ(whole.size, st->size);
+  EXPECT_EQ(whole.mtime, st->mtime);
+  EXPECT_EQ(whole.mode, st->mode);
 
   ASSERT_OK_AND_ASSIGN(std::string got, ReadFile(b(), P("f")));
   EXPECT_TRUE(got == content) << "content differs";
@@ -891,8 +910,9 @@ TEST_P(BackendConformanceTest, SymlinksKeepTheirTargetBytes) {
   }
   ASSERT_OK_AND_ASSIGN(std::vector<Entry> listed, ListDir(b(), RelPath()));
   ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0].kind, EntryKind::kSymlink);
-  EXPECT_EQ(listed[0].link_target, link.link_target);
+  const Entry whole = Completed(listed[0]);
+  EXPECT_EQ(whole.kind, EntryKind::kSymlink);
+  EXPECT_EQ(whole.link_target, link.link_target);
 }
 
 TEST_P(BackendConformanceTest, CreateSymlinkReplacesLinksAndFiles) {
@@ -1252,6 +1272,150 @@ TEST_P(BackendConformanceTest, AStagedFileCarriesItsAttributes) {
 
 // ------------------------------------------------- Capabilities of the seam
 
+// Writes `content` as `path` through a writer given `tags` (none: SetTags
+// is not called), committed with the full policy.
+Status WriteTagged(Backend* b, const RelPath& path, std::string_view content,
+                   const std::optional<ObjectTags>& tags,
+                   const MetadataPolicy& policy, uint64_t part) {
+  WriteHints hints;
+  hints.size = content.size();
+  FERRY_ASSIGN_OR_RETURN(auto w, b->OpenWrite(path, hints));
+  if (tags) FERRY_RETURN_IF_ERROR(w->SetTags(*tags));
+  const size_t block = part > 0 ? std::min<uint64_t>(part, kBlockSize)
+                                : std::max<size_t>(content.size(), 1);
+  for (size_t off = 0; off < content.size(); off += block) {
+    const size_t n = std::min(block, content.size() - off);
+    FERRY_RETURN_IF_ERROR(w->WriteAt(off, AsBytes(content.substr(off, n))));
+  }
+  Entry meta;
+  meta.kind = EntryKind::kFile;
+  meta.mode = 0640;
+  meta.mtime = kMtime;
+  meta.size = content.size();
+  return w->Commit(meta, policy);
+}
+
+TEST_P(BackendConformanceTest, ObjectTagsAreStoredExactlyWithTheFile) {
+  // Characters S3 allows in tags: letters of any script, digits, spaces and
+  // + - = . _ : / @.
+  const ObjectTags first = {{"project", "ferry"},
+                            {"with space+plus", "a=b:c/d@e_f.g-h"},
+                            {"caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac"},
+                            {"empty", ""}};
+  const ObjectTags second = {{"project", "other"}, {"new", "1"}};
+  if (!caps().object_tags) {
+    ASSERT_OK(WriteTagged(b(), P("f"), "x", ObjectTags{}, FullPolicy(), 0));
+    EXPECT_EQ(WriteTagged(b(), P("g"), "x", first, FullPolicy(), 0).code(),
+              StatusCode::kNotSupported);
+    EXPECT_EQ(b()->SetTags(P("f"), first).code(), StatusCode::kNotSupported);
+    EXPECT_OK(b()->SetTags(P("f"), {}));
+    ASSERT_OK_AND_ASSIGN(ObjectTags none, b()->GetTags(P("f")));
+    EXPECT_TRUE(none.empty());
+    return;
+  }
+  // Staged: nothing visible until Commit, then exactly these tags.
+  WriteHints hints;
+  hints.size = 4;
+  ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("f"), hints));
+  ASSERT_OK(w->SetTags(first));
+  ASSERT_OK(w->WriteAt(0, AsBytes("data")));
+  EXPECT_EQ(StatOrDie(P("f")), std::nullopt);
+  Entry meta = Meta(EntryKind::kFile, 0644);
+  meta.size = 4;
+  ASSERT_OK(w->Commit(meta, FullPolicy()));
+  ASSERT_OK_AND_ASSIGN(ObjectTags got, b()->GetTags(P("f")));
+  EXPECT_EQ(got, first);
+  ASSERT_OK_AND_ASSIGN(auto reader, b()->OpenRead(P("f")));
+  ASSERT_OK_AND_ASSIGN(got, reader->Tags());
+  EXPECT_EQ(got, first);
+  reader.reset();
+
+  // A file in parts (where the backend takes parts) gets them too, though
+  // its metadata are replaced after the upload completes.
+  const uint64_t part = PartOf(2 * kBlockSize);
+  const std::string big = RandomBytes(part > 0 ? part + 100 : 3000, 21);
+  ASSERT_OK(WriteTagged(b(), P("big"), big, second, FullPolicy(), part));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("big")));
+  EXPECT_EQ(got, second);
+  EXPECT_TRUE(ReadFile(b(), P("big")).value() == big) << "content differs";
+  EXPECT_TRUE(SameTime(StatOrDie(P("big"))->mtime, kMtime));
+
+  // Written again: the new writer's tags replace the old ones; none given,
+  // none kept.
+  ASSERT_OK(WriteTagged(b(), P("f"), "data2", second, FullPolicy(), 0));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("f")));
+  EXPECT_EQ(got, second);
+  ASSERT_OK(WriteTagged(b(), P("f"), "data3", std::nullopt, FullPolicy(), 0));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("f")));
+  EXPECT_TRUE(got.empty());
+  ASSERT_OK(WriteTagged(b(), P("big"), big, ObjectTags{}, FullPolicy(), part));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("big")));
+  EXPECT_TRUE(got.empty());
+
+  // SetTags on a path: exactly these; none removes them all.
+  ASSERT_OK(b()->SetTags(P("f"), first));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("f")));
+  EXPECT_EQ(got, first);
+  // A metadata change may drop them (a copy onto itself); given again,
+  // they are as before, and the metadata change holds.
+  Entry later = Meta(EntryKind::kFile, 0600);
+  later.mtime = FileTime{1700000000, 7};
+  ASSERT_OK(b()->SetMetadata(P("f"), later, FullPolicy()));
+  ASSERT_OK(b()->SetTags(P("f"), first));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("f")));
+  EXPECT_EQ(got, first);
+  EXPECT_TRUE(SameTime(StatOrDie(P("f"))->mtime, later.mtime));
+  EXPECT_TRUE(ReadFile(b(), P("f")).value() == "data3");
+  ASSERT_OK(b()->SetTags(P("f"), {}));
+  ASSERT_OK_AND_ASSIGN(got, b()->GetTags(P("f")));
+  EXPECT_TRUE(got.empty());
+
+  EXPECT_EQ(b()->GetTags(P("missing")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(b()->SetTags(P("missing"), first).code(), StatusCode::kNotFound);
+}
+
+TEST_P(BackendConformanceTest, ObjectTagsBeyondS3sLimitsAreRefusedClearly) {
+  if (!caps().object_tags) GTEST_SKIP() << "no object tags";
+  ObjectTags ten;
+  for (int i = 0; i < 10; ++i) ten["k" + std::to_string(i)] = "v";
+  std::string key(128, 'k');
+  std::string value(256, 'v');
+  const ObjectTags longest = {{key, value}};
+  // At the limits: stored.
+  for (const ObjectTags& tags : {ten, longest}) {
+    ASSERT_OK(WriteTagged(b(), P("f"), "x", tags, FullPolicy(), 0));
+    ASSERT_OK_AND_ASSIGN(ObjectTags got, b()->GetTags(P("f")));
+    EXPECT_EQ(got, tags);
+  }
+  // Beyond: refused by the writer (nothing is written) and by SetTags,
+  // saying what is wrong.
+  ObjectTags eleven = ten;
+  eleven["k10"] = "v";
+  const std::vector<std::pair<ObjectTags, std::string>> bad = {
+      {eleven, "at most 10"},
+      {{{key + "k", "v"}}, "129 characters; at most 128"},
+      {{{"k", value + "v"}}, "257 characters; at most 256"},
+      {{{"", "v"}}, "without a key"},
+      {{{"k", "\xff"}}, "UTF-8"},
+  };
+  for (const auto& [tags, why] : bad) {
+    SCOPED_TRACE(why);
+    WriteHints hints;
+    hints.size = 1;
+    ASSERT_OK_AND_ASSIGN(auto w, b()->OpenWrite(P("g"), hints));
+    Status st = w->SetTags(tags);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+    EXPECT_NE(st.message().find(why), std::string_view::npos) << st.ToString();
+    w->Abort();
+    st = b()->SetTags(P("f"), tags);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+    EXPECT_NE(st.message().find(why), std::string_view::npos) << st.ToString();
+  }
+  EXPECT_EQ(StatOrDie(P("g")), std::nullopt);
+  ASSERT_OK_AND_ASSIGN(ObjectTags got, b()->GetTags(P("f")));
+  EXPECT_EQ(got, longest);
+}
+
 TEST_P(BackendConformanceTest, ContentDigestsAreStoredAndReported) {
   const std::string content = RandomBytes(3000, 11);
   Entry meta = Meta(EntryKind::kFile, 0644);
@@ -1263,7 +1427,7 @@ TEST_P(BackendConformanceTest, ContentDigestsAreStoredAndReported) {
   EXPECT_EQ(st->digest, meta.digest);
   ASSERT_OK_AND_ASSIGN(std::vector<Entry> listed, ListDir(b(), RelPath()));
   ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0].digest, meta.digest);
+  EXPECT_EQ(Completed(listed[0]).digest, meta.digest);
   ASSERT_OK_AND_ASSIGN(auto r, b()->OpenRead(P("f")));
   EXPECT_EQ(r->entry().digest, meta.digest);
   // Metadata changes keep it; new content replaces it.

@@ -64,6 +64,10 @@ class BackendConformanceTest : public ::testing::TestWithParam<BackendFactory> {
   Entry Meta(EntryKind kind, uint32_t mode);
   bool SameTime(FileTime a, FileTime b);
   std::optional<Entry> StatOrDie(const RelPath& path);
+  // A listed entry made whole: an Entry::kPartial one must agree with Stat
+  // on what it tells (folder or not, size, ETag, ctime) and is replaced by
+  // Stat's entry; a whole one is returned as it is.
+  Entry Completed(const Entry& listed);
   // Nothing but ferry's temporary names in `dir`, besides `allowed`.
   void ExpectOnly(const RelPath& dir, std::set<std::string> allowed);
   // Exactly `want` in `dir`: no leftovers, temporary or not.

@@ -37,7 +37,6 @@ std::unique_ptr<Backend> OpenObjects(std::shared_ptr<void>* keep,
   ObjectBackendOptions options;
   options.prefix = prefix;
   options.part_size_preferred = 0;
-  options.head_threads = 4;
   auto backend = OpenObjectBackend(store, options);
   EXPECT_TRUE(backend.ok()) << backend.status().ToString();
   return backend.ok() ? std::move(backend).value() : nullptr;

@@ -5,7 +5,8 @@ multipart threshold, odd UTF-8 names, symlinks, modes, owners, nanosecond
 mtimes) goes to S3 and back, and must come back identical; what ferry wrote is
 read back with the aws CLI (keys, folder markers, sizes, user metadata,
 multipart ETags, bytes); changes, metadata-only changes and deletes against a
-bucket; S3 to S3; every way opening a location fails (bad keys, missing
+bucket; S3 to S3, and object tags from bucket to bucket (ObjectTags PRESERVE
+and NONE); every way opening a location fails (bad keys, missing
 bucket, nothing listening, an unverified certificate, an invalid name) ends
 quickly with a message naming the location; faults through
 tests/support/s3_fault_proxy.py (503 SlowDown, connections cut mid-body, a
@@ -502,6 +503,25 @@ class Changes(S3TestCase):
         self.assertEqual([w for w in writes if w[2] > 0], [], writes)
         self.assertNotIn("uploads", " ".join(t for _, t, _ in writes))
 
+    def test_a_download_never_changes_a_hard_link_outside_the_destination(self):
+        # Object storage has no hard links, so only the destination's link
+        # count tells: a name outside the destination keeps its mode.
+        base = self.scratch()
+        dst, outside = os.path.join(base, "dst"), os.path.join(base, "outside")
+        os.makedirs(outside)
+        self.assertSuccess(s3sync(self.url, dst))
+        os.link(os.path.join(dst, "chmod.txt"), os.path.join(outside, "chmod.txt"))
+        os.chmod(os.path.join(self.src, "chmod.txt"), 0o600)
+        self.assertSuccess(s3sync(self.src, self.url))
+        r = s3sync(self.url, dst)
+        self.assertSuccess(r)
+        self.assertEqual(r["FilesTransferred"], 1, r.describe())
+        mine = os.lstat(os.path.join(dst, "chmod.txt"))
+        theirs = os.lstat(os.path.join(outside, "chmod.txt"))
+        self.assertEqual(stat.S_IMODE(mine.st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(theirs.st_mode), 0o644)
+        self.assertEqual((mine.st_nlink, theirs.st_nlink), (1, 1))
+
     def test_remove_deletes_objects_and_folder_markers(self):
         os.unlink(os.path.join(self.src, "gone.txt"))
         for rel in ("doomed/inner/ln", "doomed/inner/f2", "doomed/f1"):
@@ -613,6 +633,144 @@ class S3ToS3(S3TestCase):
     def test_no_multipart_upload_is_left(self):
         self.assertNoUploads(self.a)
         self.assertNoUploads(self.b)
+
+
+# --------------------------------------------------------------------------
+# 4b: object tags between buckets (DataSync's ObjectTags)
+
+
+def object_tags(server, bucket, key, cli=False):
+    """{key: value} of the object's tags, read with boto3 or (cli) with
+    `aws s3api get-object-tagging` (about 2 s a call)."""
+    if cli:
+        out = cli_json(server, ["s3api", "get-object-tagging", "--bucket", bucket, "--key", key])
+    else:
+        out = server.client().get_object_tagging(Bucket=bucket, Key=key)
+    return {t["Key"]: t["Value"] for t in out.get("TagSet") or []}
+
+
+def put_object_tags(server, bucket, key, tags, cli=False):
+    tagging = {"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    if cli:
+        server.aws(["s3api", "put-object-tagging", "--bucket", bucket, "--key", key,
+                    "--tagging", json.dumps(tagging)])
+    else:
+        server.client().put_object_tagging(Bucket=bucket, Key=key, Tagging=tagging)
+
+
+class ObjectTags(S3TestCase):
+    """Objects tagged in one bucket (with boto3 and the aws CLI), copied to
+    another by `ferry sync`: with ObjectTags PRESERVE (the default) each
+    copy has exactly its source's tags, whether one PUT or a multipart
+    upload wrote it; with --object-tags NONE it has none. As in DataSync, a
+    change of tags alone is not transferred; a metadata change brings the
+    tags along (radosgw drops an object's tags when ferry copies it onto
+    itself to change its metadata: ferry puts them again)."""
+
+    # Characters S3 allows in tags: letters of any script, digits, spaces
+    # and + - = . _ : / @; the longest key and value.
+    TAGS = {
+        "one.txt": {"project": "ferry", "class": "gold"},
+        "odd tags.txt": {"with space+plus": "a=b:c/d@e_f.g-h", "café": "日本",
+                         "k" * 128: "v" * 256},
+        "empty.bin": {"empty": ""},
+        "two parts.bin": {"size": "big", "parts": "2"},
+    }
+    UNTAGGED = "plain.txt"
+    MTIME = "1500000000000000001ns"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = s3.server()
+        cls.src = cls.server.fresh_bucket(cls, "tags-src")
+        cls.dst = cls.server.fresh_bucket(cls, "tags-dst")
+        c = cls.server.client()
+        cls.content = {"one.txt": b"one\n", "odd tags.txt": b"odd\n", "empty.bin": b"",
+                       "two parts.bin": os.urandom(TWO_PARTS), cls.UNTAGGED: b"plain\n"}
+        for key, body in cls.content.items():
+            # With the metadata ferry reads (so that a metadata change is
+            # one and not a new file): the mode and an mtime of their own.
+            md = {"file-permissions": "0100644", "file-mtime": cls.MTIME}
+            tags = cls.TAGS.get(key)
+            if key == "one.txt":  # tagged as it is put (x-amz-tagging)
+                c.put_object(Bucket=cls.src, Key="src/" + key, Body=body, Metadata=md,
+                             Tagging=urllib.parse.urlencode(tags))
+            else:
+                c.put_object(Bucket=cls.src, Key="src/" + key, Body=body, Metadata=md)
+                if tags:
+                    put_object_tags(cls.server, cls.src, "src/" + key, tags,
+                                    cli=key == "odd tags.txt")
+        # Guard the test itself: the source has the tags it is meant to.
+        for key in cls.content:
+            got = object_tags(cls.server, cls.src, "src/" + key)
+            if got != cls.TAGS.get(key, {}):
+                raise AssertionError(f"src/{key} is tagged {got}, not {cls.TAGS.get(key)}")
+        cls.kept = s3sync(s3url(cls.src, "src"), s3url(cls.dst, "kept"))
+        cls.none = s3sync(s3url(cls.src, "src"), s3url(cls.dst, "none"), "--object-tags", "NONE")
+
+    def test_runs_succeed(self):
+        for run in (self.kept, self.none):
+            self.assertSuccess(run)
+            self.assertNoFailures(run)
+            self.assertEqual(run["FilesTransferred"], len(self.content), run.describe())
+        self.assertEqual(self.kept["Options"]["ObjectTags"], "PRESERVE")
+        self.assertEqual(self.none["Options"]["ObjectTags"], "NONE")
+
+    def test_preserve_copies_exactly_the_source_tags(self):
+        for key in self.content:
+            want = self.TAGS.get(key, {})
+            self.assertEqual(object_tags(self.server, self.dst, "kept/" + key), want, key)
+            self.assertEqual(get_bytes(self.server, self.dst, "kept/" + key), self.content[key])
+        # As the aws CLI reads them: one PUT, and a multipart upload.
+        for key in ("odd tags.txt", "two parts.bin"):
+            self.assertEqual(object_tags(self.server, self.dst, "kept/" + key, cli=True),
+                             self.TAGS[key], key)
+        # The big one went up in parts.
+        self.assertEqual(head(self.server, self.dst, "kept/two parts.bin")["ETag"].strip('"'),
+                         multipart_etag(self.content["two parts.bin"], PART))
+        self.assertNoUploads(self.dst)
+
+    def test_none_copies_no_tags(self):
+        for key in self.content:
+            self.assertEqual(object_tags(self.server, self.dst, "none/" + key), {}, key)
+            self.assertEqual(get_bytes(self.server, self.dst, "none/" + key), self.content[key])
+        self.assertEqual(object_tags(self.server, self.dst, "none/one.txt", cli=True), {})
+
+    def test_tag_and_metadata_changes(self):
+        # Its own copy (the other tests read the first runs' copies, never
+        # the source, which this test changes).
+        first = s3sync(s3url(self.src, "src"), s3url(self.dst, "changes"))
+        self.assertSuccess(first)
+        # Tags alone changed: nothing is transferred, the copy keeps the old.
+        put_object_tags(self.server, self.src, "src/one.txt", {"class": "silver"})
+        again = s3sync(s3url(self.src, "src"), s3url(self.dst, "changes"))
+        self.assertSuccess(again)
+        self.assertEqual(again["FilesTransferred"], 0, again.describe())
+        self.assertEqual(object_tags(self.server, self.dst, "changes/one.txt"),
+                         self.TAGS["one.txt"])
+        # A metadata change (the mode) of two files, one of them in parts:
+        # the copies' metadata change (a copy onto itself, which drops tags
+        # on radosgw) and they have their source's tags.
+        c = self.server.client()
+        for key in ("one.txt", "two parts.bin"):
+            src_key = "src/" + key
+            tags = object_tags(self.server, self.src, src_key)
+            c.copy_object(Bucket=self.src, Key=src_key,
+                          CopySource={"Bucket": self.src, "Key": src_key},
+                          Metadata={"file-permissions": "0100600", "file-mtime": self.MTIME},
+                          MetadataDirective="REPLACE")
+            put_object_tags(self.server, self.src, src_key, tags)  # the copy dropped them
+        meta = s3sync(s3url(self.src, "src"), s3url(self.dst, "changes"))
+        self.assertSuccess(meta)
+        self.assertNoFailures(meta)
+        self.assertEqual(meta["BytesWritten"], 0, meta.describe())
+        for key, want in (("one.txt", {"class": "silver"}),
+                          ("two parts.bin", self.TAGS["two parts.bin"])):
+            self.assertEqual(head(self.server, self.dst, "changes/" + key)["Metadata"]
+                             ["file-permissions"], "0100600", key)
+            self.assertEqual(object_tags(self.server, self.dst, "changes/" + key), want, key)
+        self.assertEqual(object_tags(self.server, self.dst, "changes/odd tags.txt"),
+                         self.TAGS["odd tags.txt"])
 
 
 # --------------------------------------------------------------------------

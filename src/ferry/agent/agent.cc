@@ -11,9 +11,11 @@
 #include <map>
 #include <mutex>
 
+#include "ferry/agent/allowed_paths.h"
 #include "ferry/agent/running_execution.h"
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/base/version.h"
 #include "ferry/pki/pki.h"
 #include "ferry/protocol/agent_protocol.h"
@@ -38,9 +40,15 @@ constexpr char kReportsDir[] = "reports";
 
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{4000};
+// After the server refused an activation request as one too many (HTTP 429):
+// the interval at which its default limit admits another.
+constexpr std::chrono::milliseconds kRefusedActivationWait{20000};
 
+// One line of the agent's log. Some carry what the server sent (its error
+// messages, ARNs) or its address: the whole line is escaped
+// (EscapeForDisplay), so that nothing in it can end it or forge another.
 void Log(const std::string& line) {
-  std::string l = "ferry agent: " + line + "\n";
+  std::string l = "ferry agent: " + EscapeForDisplay(line) + "\n";
   std::fwrite(l.data(), 1, l.size(), stderr);
 }
 
@@ -116,8 +124,13 @@ Reply Exchange(httplib::SSLClient* client, const char* method,
   reply.body = res->body;
   reply.ok = res->status == 200;
   if (!reply.ok) {
-    reply.error = "HTTP " + std::to_string(res->status) + ": " +
-                  Trim(res->body.substr(0, 512));
+    // The server's agent endpoints answer {"Message": ...}; show just that.
+    std::string message = Trim(res->body.substr(0, 512));
+    nlohmann::json j = nlohmann::json::parse(res->body, nullptr, false);
+    if (j.is_object() && j.contains("Message") && j["Message"].is_string()) {
+      message = Trim(j["Message"].get<std::string>().substr(0, 512));
+    }
+    reply.error = "HTTP " + std::to_string(res->status) + ": " + message;
   }
   return reply;
 }
@@ -218,6 +231,13 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
   if (config.threads < 0 || config.threads > 1024) {
     return Status::InvalidArgument("--threads must be 0..1024");
   }
+  for (const std::string& dir : config.storage.allowed_paths) {
+    auto normal = NormalizePath(dir);
+    if (!normal.ok()) {
+      return Status::InvalidArgument("--allowed-path " + dir + ": " +
+                                     std::string(normal.status().message()));
+    }
+  }
   if (config.poll_interval < std::chrono::milliseconds(10)) {
     config.poll_interval = std::chrono::milliseconds(10);
   }
@@ -253,6 +273,19 @@ std::string Agent::arn() const {
 
 Status Agent::Run(const std::function<void(const std::string& activation_key)>&
                       on_activation_key) {
+  const std::vector<std::string>& allowed = impl_->config.storage.allowed_paths;
+  if (allowed.empty()) {
+    Log("every local path is allowed: executions read and write wherever "
+        "this user can (give --allowed-path DIR to confine them)");
+  } else {
+    std::string list;
+    for (const std::string& dir : allowed) {
+      auto normal = NormalizePath(dir);
+      list += (list.empty() ? "" : ", ") + dir;
+      if (normal.ok() && *normal != dir) list += " (" + *normal + ")";
+    }
+    Log("local locations must lie within " + list);
+  }
   FERRY_RETURN_IF_ERROR(impl_->Activate(on_activation_key));
   return impl_->Session();
 }
@@ -309,6 +342,9 @@ Status Agent::Impl::Activate(
       Reply reply = Exchange(c.get(), "POST", "/agent/v1/activation",
                              protocol::Encode(request).dump());
       if (!reply.ok) {
+        if (reply.http_status == 429) {
+          backoff = std::max(backoff, kRefusedActivationWait);
+        }
         if (!retry_later("activation request to " + config.server_url +
                          " failed: " + reply.error)) {
           break;

@@ -1,6 +1,7 @@
 // A real `ferry server` (HTTPS on 127.0.0.1, SQLite) and a real agent (mutual
 // TLS) in one process: activation through CreateAgent, a task between two
 // LOCAL locations that ends SUCCESS with the destination equal to the source,
+// locations outside the agent's --allowed-path that end ERROR untouched,
 // a bandwidth change and a cancellation while running, a server restart
 // while an execution runs, and an agent that stops mid-execution (the
 // execution ends AgentOffline).
@@ -84,7 +85,11 @@ class AgentIntegrationTest : public ::testing::Test {
     StopServer();
     std::error_code ec;
     fs::remove_all(root_, ec);
+    fs::remove_all(Outside(), ec);
   }
+
+  // A folder beside root_ whose name starts with root_'s: outside it.
+  fs::path Outside() const { return root_.string() + "-outside"; }
 
   void StartServer(int port, std::chrono::seconds offline_after) {
     control::ServerConfig config;
@@ -122,6 +127,7 @@ class AgentIntegrationTest : public ::testing::Test {
     config.ca_bundle = (root_ / "server" / "ca.pem").string();
     config.poll_interval = std::chrono::milliseconds(100);
     config.threads = 2;
+    config.storage.allowed_paths = allowed_paths_;
     config.on_sync = [this](bool answered) {
       std::lock_guard lock(sync_mu_);
       ++(answered ? syncs_answered_ : syncs_failed_);
@@ -253,9 +259,11 @@ class AgentIntegrationTest : public ::testing::Test {
   std::unique_ptr<agent::Agent> agent_;
   std::thread agent_thread_;
   std::string agent_arn_;
+  std::vector<std::string> allowed_paths_;  // the agent's --allowed-path
 };
 
 TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
+  allowed_paths_ = {root_.string()};
   ASSERT_NO_FATAL_FAILURE(StartAgent());
   // ONLINE from its first answered sync on.
   ASSERT_TRUE(WaitForSyncs([](int answered, int) { return answered > 0; },
@@ -286,6 +294,48 @@ TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
   EXPECT_EQ(Tree(dst), expected);
   std::fprintf(stderr, "first execution: %.2f s\n",
                std::chrono::duration<double>(Clock::now() - t0).count());
+
+  // 1b. The agent may use root_ alone (--allowed-path). A location outside
+  // it, through "..", through a symlink in root_, or as a sibling whose name
+  // merely starts with root_'s, ends the execution ERROR naming the path and
+  // the allowed one, with nothing read or written (the review's copy of
+  // /etc/shadow, from /../../etc with Includes=/shadow).
+  const fs::path outside = Outside();
+  WriteFile(outside / "shadow", "secret");
+  fs::create_directory_symlink(outside, root_ / "link");
+  auto location = [&](const fs::path& path) -> std::string {
+    return Api(
+        "CreateLocationLocal",
+        {{"Path", path.string()}, {"AgentArns", {agent_arn_}}})["LocationArn"];
+  };
+  const std::vector<std::pair<fs::path, fs::path>> refused = {
+      {root_ / "src" / ".." / ".." / outside.filename(), root_ / "out-1"},
+      {root_ / "link", root_ / "out-2"},
+      {outside, root_ / "out-3"},
+      {src, outside / "dst"}};
+  for (const auto& [from, to] : refused) {
+    std::string t = Api("CreateTask", {{"SourceLocationArn", location(from)},
+                                       {"DestinationLocationArn", location(to)},
+                                       {"Name", "outside"}})["TaskArn"];
+    json failed = WaitFor(
+        Start(t,
+              {{"Includes",
+                {{{"FilterType", "SIMPLE_PATTERN"}, {"Value", "/shadow"}}}}}),
+        {"SUCCESS", "ERROR"}, 20);
+    EXPECT_EQ(failed["Status"], "ERROR") << failed.dump(1);
+    const std::string detail = failed["Result"].value("ErrorDetail", "");
+    const fs::path bad = to.string().starts_with(outside.string()) ? to : from;
+    EXPECT_NE(detail.find("Path '" + bad.string() + "'"), std::string::npos)
+        << detail;
+    EXPECT_NE(
+        detail.find("outside the paths this agent may use: " + root_.string()),
+        std::string::npos)
+        << detail;
+    EXPECT_EQ(failed["FilesTransferred"], 0);
+    EXPECT_FALSE(fs::exists(to)) << to;
+  }
+  EXPECT_EQ(Tree(outside),
+            (std::map<std::string, std::string>{{"shadow", "secret"}}));
 
   // 2. An execution held at 1 byte/s (it would take weeks) ends once its
   // limit is lifted: the new limit reached the agent's engine...

@@ -1,7 +1,10 @@
 #include "ferry/agent/agent.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +44,27 @@ TEST(AgentOpenTest, TheServerUrlIsOneHttpsOriginAndBadOnesAreNamed) {
     ASSERT_FALSE(agent.ok()) << url;
     EXPECT_EQ(agent.status().message(), "--data-dir is required") << url;
   }
+}
+
+TEST(AgentOpenTest, AllowedPathsMustBeAbsolute) {
+  char tmpl[] = "/tmp/ferry-agent-open-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::ofstream(dir + "/ca.pem") << "-----BEGIN CERTIFICATE-----\n";
+  AgentConfig config;
+  config.server_url = "https://127.0.0.1:8443";
+  config.data_dir = dir + "/agent";
+  config.ca_bundle = dir + "/ca.pem";
+  config.storage.allowed_paths = {"/srv/data", "data"};
+  auto agent = Agent::Open(config);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_EQ(agent.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(agent.status().message(),
+            "--allowed-path data: 'data' is not an absolute path");
+  config.storage.allowed_paths = {"/srv/data", "/srv/../backup"};
+  EXPECT_TRUE(Agent::Open(config).ok());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace

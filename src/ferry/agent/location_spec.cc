@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ferry/agent/allowed_paths.h"
 #include "ferry/base/base64.h"
 #include "ferry/base/rel_path.h"
 
@@ -56,7 +57,8 @@ Result<LocationSpec> LocationSpecFromMessage(
                                      " has no absolute Path parameter");
     }
     spec.type = "local";
-    spec.path = path;
+    FERRY_ASSIGN_OR_RETURN(spec.path,
+                           CheckAllowedPath(path, config.allowed_paths));
     return spec;
   }
   if (location.type == "OBJECT_STORAGE") {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "ferry/base/status.h"
 #include "ferry/protocol/agent_protocol.h"
@@ -16,9 +17,15 @@ struct AgentStorageConfig {
   // region); their keys, region and CA come from the agent's environment and
   // shared files, as the aws CLI reads them.
   std::string s3_endpoint_url;
+  // Directories LOCAL locations must lie within (--allowed-path; see
+  // allowed_paths.h). Empty: any path.
+  std::vector<std::string> allowed_paths;
 };
 
-// LOCAL: Path, an absolute directory on this machine. OBJECT_STORAGE:
+// LOCAL: Path, an absolute directory on this machine; with
+// config.allowed_paths, PermissionDenied unless it lies within one of them,
+// and the spec gets the path normalized (what was checked is what is
+// opened). OBJECT_STORAGE:
 // ServerHostname, ServerPort, ServerProtocol (HTTP or HTTPS), BucketName,
 // Subdirectory, AccessKey, SecretKey and ServerCertificate (base64 PEM, as
 // the API carries blobs). S3: S3BucketArn (arn:aws:s3:::BUCKET),

@@ -4,6 +4,7 @@
 
 #include "ferry/agent/report_delivery.h"
 #include "ferry/base/clock.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/s3/s3_object_store.h"
 #include "ferry/storage/registry.h"
@@ -142,7 +143,10 @@ RunningExecution::RunningExecution(protocol::Command command, int threads,
   auto it = command_.options.find("LogLevel");
   if (it != command_.options.end() && *it == "OFF") level = LogLevel::kOff;
   log_.set_level(level);
-  std::string prefix = "ferry agent: " + ShortId(command_.execution_arn) + ": ";
+  // The execution ARN is the server's: escaped like the agent's own lines.
+  std::string prefix =
+      "ferry agent: " + EscapeForDisplay(ShortId(command_.execution_arn)) +
+      ": ";
   log_.set_text_sink([prefix](std::string_view line) {
     std::string l = prefix + std::string(line) + "\n";
     std::fwrite(l.data(), 1, l.size(), stderr);

@@ -229,6 +229,7 @@ TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
   c.options = {{"VerifyMode", "NONE"},
                {"OverwriteMode", "NEVER"},
                {"TransferMode", "ALL"},
+               {"ObjectTags", "NONE"},
                {"BytesPerSecond", 1000}};
   c.bytes_per_second = 5000;  // the limit now wins over the task's
   c.includes = "/x*";
@@ -238,6 +239,7 @@ TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
   EXPECT_EQ(config->options.verify_mode, VerifyMode::kNone);
   EXPECT_EQ(config->options.overwrite_mode, OverwriteMode::kNever);
   EXPECT_EQ(config->options.transfer_mode, TransferMode::kAll);
+  EXPECT_EQ(config->options.object_tags, ObjectTagsMode::kNone);
   EXPECT_EQ(config->options.bytes_per_second, 5000);
   EXPECT_EQ(config->includes, "/x*");
   EXPECT_EQ(config->excludes, "*.tmp");

@@ -42,4 +42,12 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+size_t Utf8CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) {
+    if ((static_cast<uint8_t>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
 }  // namespace ferry

@@ -22,5 +22,13 @@ TEST(Utf8Test, RefusesMalformedText) {
   }
 }
 
+TEST(Utf8Test, CodePointsCountCharactersNotBytes) {
+  EXPECT_EQ(Utf8CodePoints(""), 0u);
+  EXPECT_EQ(Utf8CodePoints("plain"), 5u);
+  EXPECT_EQ(Utf8CodePoints("caf\xc3\xa9"), 4u);
+  EXPECT_EQ(Utf8CodePoints("\xe2\x82\xac 5"), 3u);
+  EXPECT_EQ(Utf8CodePoints("\xf0\x9f\x98\x80!"), 2u);
+}
+
 }  // namespace
 }  // namespace ferry

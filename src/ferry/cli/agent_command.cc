@@ -36,6 +36,14 @@ void AddAgentCommand(CLI::App& app, AgentArgs& args) {
                   "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3); "
                   "keys come from the environment and ~/.aws as the aws CLI "
                   "reads them");
+  cmd->add_option("--allowed-path", args.allowed_paths,
+                  "A directory local locations may lie within (repeatable). "
+                  "An execution whose local source or destination is "
+                  "outside every one (after resolving '..' and symlinks) "
+                  "ends ERROR before anything is read. Without it, any path "
+                  "this user can reach")
+      ->take_all()
+      ->allow_extra_args(false);
   cmd->add_option("--poll-interval-ms", args.poll_ms,
                   "Sync with the server at most this often (default 1000; "
                   "the server may ask for less often)");
@@ -48,6 +56,7 @@ int RunAgent(const AgentArgs& args) {
   config.ca_bundle = args.ca_bundle;
   config.threads = args.threads;
   config.storage.s3_endpoint_url = args.s3_endpoint_url;
+  config.storage.allowed_paths = args.allowed_paths;
   for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
     const char* v = std::getenv(var);
     if (config.storage.s3_endpoint_url.empty() && v != nullptr) {

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 namespace ferry {
 
@@ -15,6 +16,7 @@ struct AgentArgs {
   int threads = 0;        // transfer workers per execution (0: per core)
   int poll_ms = 1000;     // how often it syncs at most
   std::string s3_endpoint_url;  // where CreateLocationS3 locations are
+  std::vector<std::string> allowed_paths;  // --allowed-path (repeatable)
 };
 
 void AddAgentCommand(CLI::App& app, AgentArgs& args);

@@ -193,6 +193,11 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   sync->add_option("--manifest", args.manifest,
                    "CSV of the files to transfer (paths relative to SRC); no "
                    "filters, no deletes");
+  sync->add_flag(
+      "--full-compare", args.full_compare,
+      "Read the metadata of every object a listing gave without it (one "
+      "HEAD each) instead of taking an object written after its source last "
+      "changed, with the same size, as unchanged");
   sync->add_flag("--dry-run", args.dry_run,
                  "Print what would be copied, updated and deleted, and why; "
                  "write nothing");
@@ -210,7 +215,9 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
       "Object storage",
       "s3:// locations; access keys, region and CA bundle are otherwise read "
       "as the aws CLI reads them (AWS_ACCESS_KEY_ID, AWS_PROFILE, "
-      "~/.aws/credentials, ~/.aws/config, AWS_CA_BUNDLE)");
+      "~/.aws/credentials, ~/.aws/config, AWS_CA_BUNDLE). Object tags are "
+      "copied between object stores unless --object-tags NONE (DataSync's "
+      "ObjectTags)");
   s3->add_option("--endpoint-url", args.endpoint_url,
                  "S3 endpoint of both sides, e.g. https://s3.example.net:8443 "
                  "(default: AWS S3 in the region)");
@@ -230,9 +237,6 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   s3->add_option("--s3-storage-class", args.storage_class,
                  "Storage class of the objects written (DataSync's "
                  "S3StorageClass: STANDARD, STANDARD_IA, ...)");
-  s3->add_option("--object-tags", args.object_tags,
-                 "PRESERVE (copy object tags between object stores) or NONE")
-      ->check(CLI::IsMember({"PRESERVE", "NONE"}));
   sync->add_flag("--no-progress", args.no_progress,
                  "Never draw the progress line");
   for (CLI::Option* opt : sync->get_options())
@@ -309,6 +313,7 @@ int RunSync(const SyncArgs& args) {
     }
     return Status::Ok();
   };
+  config.trust_write_times = !args.full_compare;
   if (args.xattr_check == "ALWAYS") {
     config.xattr_check_always = true;
   } else if (args.xattr_check != "CTIME") {
@@ -416,6 +421,7 @@ int RunSync(const SyncArgs& args) {
           verb = "skip";
           break;
         case PlanAction::kFailUnlisted:
+        case PlanAction::kFailCompare:
         case PlanAction::kFailMissing:
           verb = "fail";
           break;
@@ -454,7 +460,6 @@ int RunSync(const SyncArgs& args) {
     spec->endpoint.addressing =
         args.addressing_style == "auto" ? "" : args.addressing_style;
     spec->storage_class = args.storage_class;
-    spec->preserve_tags = args.object_tags == "PRESERVE";
   };
   endpoint(&*src_spec, args.source_endpoint_url);
   endpoint(&*dst_spec, args.destination_endpoint_url);

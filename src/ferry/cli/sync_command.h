@@ -34,6 +34,7 @@ struct SyncArgs {
   std::string report_level = "SUCCESSES_AND_ERRORS";
   std::string manifest;
   bool dry_run = false;
+  bool full_compare = false;
   std::string xattrs = "PRESERVE";
   std::string acls = "PRESERVE";
   std::string xattr_check = "CTIME";
@@ -41,6 +42,7 @@ struct SyncArgs {
   // Object storage (s3://BUCKET[/PREFIX] on either side): the endpoint
   // (both sides, or one), a CA bundle, and a profile and region; keys come
   // from the environment and the shared files as the aws CLI reads them.
+  // (Whether tags are copied is the task option ObjectTags, --object-tags.)
   std::string endpoint_url;
   std::string source_endpoint_url;
   std::string destination_endpoint_url;
@@ -49,7 +51,6 @@ struct SyncArgs {
   std::string region;
   std::string addressing_style;
   std::string storage_class;
-  std::string object_tags = "PRESERVE";
 };
 
 // Registers the subcommand; `args` must outlive parsing.

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@ std::string Tag(PlanAction action) {
       return "fail-unlisted";
     case PlanAction::kFailMissing:
       return "fail-missing";
+    case PlanAction::kFailCompare:
+      return "fail-compare";
   }
   return "?";
 }
@@ -171,6 +174,59 @@ TEST(DifferTest, MetadataOnlyChangesUpdateMetadata) {
   ignore.compare.mtime = false;
   EXPECT_EQ(Plan(src.backend(), dst.backend(), ignore).steps,
             (Steps{"unchanged dir"}));
+}
+
+// A destination file hard-linked to a name the source does not have
+// (perhaps outside the location) is replaced, never has its metadata changed
+// in place: that would change the other name's too. Whether or not both
+// sides can hold hard links (a source without them, e.g. object storage,
+// leaves it to this check alone).
+TEST(DifferTest, MetadataIsNotChangedInPlaceThroughAHardLink) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) t->File("f", "x").File("g", "x");
+  src.Edit("f", [](Entry& e) { e.mode = 0600; });
+  src.Edit("g", [](Entry& e) { e.uid = 5; });
+  dst.Edit("f", [](Entry& e) { e.nlink = 2; });  // one name elsewhere
+  DiffOptions links = Defaults();
+  links.hard_links = true;
+  for (const DiffOptions& options : {Defaults(), links}) {
+    Planned p = Plan(src.backend(), dst.backend(), options);
+    ASSERT_OK(p.status);
+    EXPECT_EQ(p.steps, (Steps{"replace f", "update g"}));
+    EXPECT_EQ(Find(p, "f")->reason, options.hard_links
+                                        ? "no longer a hard link at the source"
+                                        : "a hard link at the destination");
+  }
+  DiffOptions never = Defaults();
+  never.overwrite = false;
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), never).steps,
+            (Steps{"skip-overwrite f", "skip-overwrite g"}));
+
+  // Hard-linked at both sides, with one more name at the destination: the
+  // first name is replaced and the second linked to it.
+  Tree src2, dst2;
+  for (Tree* t : {&src2, &dst2}) t->File("a", "x").File("b", "x");
+  for (const char* name : {"a", "b"}) {
+    src2.Edit(name, [](Entry& e) {
+      e.ino = 7;
+      e.nlink = 2;
+      e.mode = 0600;
+    });
+    dst2.Edit(name, [](Entry& e) {
+      e.ino = 8;
+      e.nlink = 3;
+    });
+  }
+  Planned p = Plan(src2.backend(), dst2.backend(), links);
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"replace a", "link b"}));
+  EXPECT_EQ(Find(p, "a")->reason, "more hard links at the destination");
+  // As many names as the source's: changed in place, once.
+  for (const char* name : {"a", "b"}) {
+    dst2.Edit(name, [](Entry& e) { e.nlink = 2; });
+  }
+  EXPECT_EQ(Plan(src2.backend(), dst2.backend(), links).steps,
+            (Steps{"update a"}));
 }
 
 TEST(DifferTest, TypeAndLinkTargetChangesReplace) {
@@ -399,6 +455,206 @@ TEST(DifferTest, LaterNamesOfAHardLinkedFileBecomeLinks) {
 
   EXPECT_EQ(Plan(src.backend(), dst.backend(), Defaults()).steps,
             (Steps{"create a", "create b", "create c"}));
+}
+
+// ------------------------------------------ Listings without metadata
+
+// A backend whose listings tell only what an object store's do
+// (Entry::kPartial: folder or not, size, ctime), counting the Stats that
+// fill in the rest; Stat of `fail_stat` fails.
+class PartialListing : public Backend {
+ public:
+  explicit PartialListing(Backend* inner) : inner_(inner) {}
+
+  std::atomic<int> stats{0};
+  std::optional<std::string> fail_stat;
+
+  const Capabilities& capabilities() const override {
+    return inner_->capabilities();
+  }
+  std::string Describe() const override { return "partial"; }
+  Result<std::optional<Entry>> Stat(const RelPath& path) override {
+    stats.fetch_add(1);
+    if (path.str() == fail_stat) return Status::IoError("HEAD failed");
+    return inner_->Stat(path);
+  }
+  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Lister> inner, inner_->List(dir));
+    return std::unique_ptr<Lister>(
+        std::make_unique<Stripping>(std::move(inner)));
+  }
+  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
+    return inner_->OpenRead(path);
+  }
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    return inner_->OpenWrite(path, hints);
+  }
+  Status MakeDirectory(const RelPath& path) override {
+    return inner_->MakeDirectory(path);
+  }
+  Status SetMetadata(const RelPath& path, const Entry& src,
+                     const MetadataPolicy& policy) override {
+    return inner_->SetMetadata(path, src, policy);
+  }
+  Status Remove(const RelPath& path) override { return inner_->Remove(path); }
+
+ private:
+  class Stripping : public Lister {
+   public:
+    explicit Stripping(std::unique_ptr<Lister> inner)
+        : inner_(std::move(inner)) {}
+    Result<bool> NextBatch(std::vector<Entry>* out) override {
+      const size_t before = out->size();
+      FERRY_ASSIGN_OR_RETURN(bool more, inner_->NextBatch(out));
+      for (size_t i = before; i < out->size(); ++i) {
+        Entry& e = (*out)[i];
+        Entry p;
+        p.path = e.path;
+        p.kind = e.is_dir() ? EntryKind::kDirectory : EntryKind::kFile;
+        p.size = e.is_file() ? e.size : e.link_target.size();
+        p.ctime = e.is_dir() ? FileTime{} : e.ctime;
+        p.flags = Entry::kPartial;
+        e = std::move(p);
+      }
+      return more;
+    }
+
+   private:
+    std::unique_ptr<Lister> inner_;
+  };
+
+  Backend* const inner_;
+};
+
+DiffOptions TrustingWriteTimes() {
+  DiffOptions o = Defaults();
+  o.written_after_margin_ns = 3'000'000'000;
+  return o;
+}
+
+// The destination's ctime is `seconds` after the source's.
+void WrittenLater(Tree& src, Tree& dst, const std::string& path,
+                  int64_t seconds) {
+  FileTime at;
+  src.Edit(path, [&](Entry& e) { at = e.ctime; });
+  dst.Edit(path, [&](Entry& e) {
+    e.ctime = at;
+    e.ctime.sec += seconds;
+  });
+}
+
+TEST(DifferPartialTest, AFileWrittenAfterTheSourceChangedIsNotLookedUp) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) t->File("a", "same").File("b", "same");
+  WrittenLater(src, dst, "a", 10);
+  WrittenLater(src, dst, "b", 10);
+  PartialListing partial(dst.backend());
+  Planned p = Plan(src.backend(), &partial, TrustingWriteTimes());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, Steps{});
+  EXPECT_EQ(partial.stats.load(), 1);  // the root, by the scan
+}
+
+TEST(DifferPartialTest, OtherwiseTheMetadataIsLookedUpAndCompared) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) {
+    t->File("same", "xx").File("soon", "xx").File("mtime", "xx").Dir("d");
+  }
+  dst.Edit("mtime", [](Entry& e) { e.mtime.sec += 1; });
+  WrittenLater(src, dst, "same", 1);  // within the margin
+  WrittenLater(src, dst, "soon", -5);
+  WrittenLater(src, dst, "mtime", 1);
+  PartialListing partial(dst.backend());
+  Planned p = Plan(src.backend(), &partial, TrustingWriteTimes());
+  ASSERT_OK(p.status);
+  // A folder's metadata is always looked up; the files' ctimes prove nothing.
+  EXPECT_EQ(p.steps, (Steps{"unchanged d", "replace mtime"}));
+  EXPECT_EQ(Find(p, "mtime")->reason, "mtime differs");
+  EXPECT_FALSE(Find(p, "mtime")->dst->partial());
+  EXPECT_EQ(partial.stats.load(), 1 + 4);
+}
+
+TEST(DifferPartialTest, WithoutTrustEverythingIsLookedUp) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) t->File("a", "same");
+  WrittenLater(src, dst, "a", 100);
+  PartialListing partial(dst.backend());
+  Planned p = Plan(src.backend(), &partial, Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, Steps{});
+  EXPECT_EQ(partial.stats.load(), 2);
+}
+
+TEST(DifferPartialTest, ASizeChangeNeedsNoLookup) {
+  Tree src, dst;
+  src.File("a", "longer");
+  dst.File("a", "short");
+  PartialListing partial(dst.backend());
+  Planned p = Plan(src.backend(), &partial, TrustingWriteTimes());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, Steps{"replace a"});
+  EXPECT_EQ(partial.stats.load(), 1);
+}
+
+TEST(DifferPartialTest, ALinkAgainstAPartialEntryIsLookedUp) {
+  Tree src, dst;
+  src.Link("l", "target");
+  dst.Link("l", "target");
+  PartialListing partial(dst.backend());
+  Planned p = Plan(src.backend(), &partial, TrustingWriteTimes());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, Steps{});  // the same link, once its type was read
+  EXPECT_EQ(partial.stats.load(), 2);
+}
+
+TEST(DifferPartialTest, ASourceFolderToCreateGetsItsMetadata) {
+  Tree src, dst;
+  src.Dir("d").File("d/f", "x").Edit("d", [](Entry& e) { e.mode = 0700; });
+  PartialListing partial(src.backend());
+  Planned p = Plan(&partial, dst.backend(), TrustingWriteTimes());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"create d", "create d/f"}));
+  EXPECT_FALSE(Find(p, "d")->src.partial());
+  EXPECT_EQ(Find(p, "d")->src.mode, 0700u);
+  // A file's metadata comes with its content, when it is read.
+  EXPECT_TRUE(Find(p, "d/f")->src.partial());
+}
+
+TEST(DifferPartialTest, ALookupThatFailsFailsThatItemOnly) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) t->File("a", "xx").File("b", "xx");
+  PartialListing partial(dst.backend());
+  partial.fail_stat = "a";
+  Planned p = Plan(src.backend(), &partial, TrustingWriteTimes());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, Steps{"fail-compare a"});
+  EXPECT_NE(Find(p, "a")->reason.find("HEAD failed"), std::string::npos);
+}
+
+TEST(DifferPartialTest, ManyLookupsComeOutInOrder) {
+  Tree src, dst;
+  std::vector<std::string> want;
+  for (int d = 0; d < 3; ++d) {
+    const std::string dir = "d" + std::to_string(d);
+    src.Dir(dir);
+    dst.Dir(dir);
+    want.push_back("unchanged " + dir);
+    for (int i = 0; i < 120; ++i) {
+      const std::string f = dir + "/f" + std::to_string(1000 + i);
+      src.File(f, "x");
+      dst.File(f, i % 7 == 0 ? "y" : "x");
+      if (i % 7 == 0) {
+        dst.Edit(f, [](Entry& e) { e.mtime.sec += 1; });
+        want.push_back("replace " + f);
+      }
+    }
+  }
+  PartialListing partial(dst.backend());
+  Planned p = Plan(src.backend(), &partial, Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, want);
+  EXPECT_EQ(partial.stats.load(), 1 + 3 + 3 * 120);  // several windows
 }
 
 }  // namespace

@@ -42,6 +42,18 @@ std::string_view ContentDifference(const Entry& src, const Entry& dst,
   return "";
 }
 
+// Why the metadata of `dst` must not be changed in place, empty if it may:
+// its inode has names the source's does not (perhaps outside the location),
+// whose metadata would change with it. Replacing it leaves them alone.
+std::string_view LinkedBeyondTheSource(const Entry& src, const Entry& dst,
+                                       const DiffOptions& options) {
+  if (dst.kind == EntryKind::kDirectory || dst.nlink <= 1) return "";
+  if (!options.hard_links) return "a hard link at the destination";
+  if (src.nlink <= 1) return "no longer a hard link at the source";
+  if (dst.nlink > src.nlink) return "more hard links at the destination";
+  return "";
+}
+
 std::string_view MetadataDifference(const Entry& src, const Entry& dst,
                                     const DiffOptions& options) {
   const MetadataPolicy& cmp = options.compare;
@@ -88,6 +100,7 @@ std::string_view PlanActionName(PlanAction action) {
     case PlanAction::kDelete:
       return "delete";
     case PlanAction::kFailUnlisted:
+    case PlanAction::kFailCompare:
     case PlanAction::kFailMissing:
       return "fail";
   }
@@ -112,6 +125,13 @@ PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
       item.action =
           options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
       item.reason = content;
+    } else if (std::string_view linked =
+                   meta.empty() ? ""
+                                : LinkedBeyondTheSource(src, *dst, options);
+               !linked.empty()) {
+      item.action =
+          options.overwrite ? PlanAction::kReplace : PlanAction::kSkipOverwrite;
+      item.reason = linked;
     } else if (!meta.empty()) {
       // Folders are never "overwritten": their metadata follows the source.
       item.action = options.overwrite || src.is_dir()
@@ -126,6 +146,23 @@ PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
   item.src = std::move(src);
   item.dst = std::move(dst);
   return item;
+}
+
+PartialCompare ComparePartial(const Entry& src, const Entry& dst,
+                              const DiffOptions& options) {
+  if (src.is_dir() != dst.is_dir()) return PartialCompare::kDecided;
+  if (src.is_dir()) return PartialCompare::kNeedsMetadata;
+  // A partial non-folder may be a link: only file against file is decided
+  // by size, and a complete side that is no file needs the other's type.
+  if ((!src.partial() && !src.is_file()) || (!dst.partial() && !dst.is_file()))
+    return PartialCompare::kNeedsMetadata;
+  if (src.size != dst.size) return PartialCompare::kDecided;
+  const bool stamped = src.ctime != FileTime{} && dst.ctime != FileTime{};
+  if (options.written_after_margin_ns >= 0 && stamped &&
+      dst.ctime.Nanos() - src.ctime.Nanos() > options.written_after_margin_ns) {
+    return PartialCompare::kUnchanged;
+  }
+  return PartialCompare::kNeedsMetadata;
 }
 
 bool HardLinkTracker::Apply(PlanItem* item, const DiffOptions& options) {

@@ -27,6 +27,7 @@ enum class PlanAction : uint8_t {
   kDelete,          // only at the destination, and deletes were asked for
   kFailUnlisted,    // beneath a destination folder that could not be listed
   kFailMissing,     // named by the manifest but not at the source
+  kFailCompare,     // its metadata, needed to compare it, could not be read
 };
 
 std::string_view PlanActionName(PlanAction action);
@@ -77,6 +78,16 @@ struct DiffOptions {
   int64_t mtime_granularity_ns = 1;
   // Adjusts each source entry before comparison (owner mapping).
   std::function<void(Entry*)> map_source;
+  // Entries a listing gave without their metadata (Entry::kPartial, object
+  // stores) are compared without reading it when the destination was
+  // written after the source last changed: same size, and the destination's
+  // ctime more than this many nanoseconds past the source's (margin for the
+  // two clocks' difference and resolution). That is the test `aws s3 sync`
+  // and rclone's --update make, with ctime (which moves on any change of
+  // content or metadata) in place of mtime. It cannot see a change someone
+  // else makes at the destination after ferry wrote it, if the size stays.
+  // Negative: never; every such pair is compared in full (one HEAD each).
+  int64_t written_after_margin_ns = -1;
 };
 
 // A stream of plan items in ComparePaths order: the Differ's merge of two
@@ -92,6 +103,16 @@ class PlanSource {
 // nullopt when nothing is there or, if !dst_known, when it was not looked at).
 PlanItem PlanPath(Entry src, std::optional<Entry> dst, bool dst_known,
                   const DiffOptions& options);
+
+// How a path at both locations compares when a listing left one side's
+// metadata unknown (either is Entry::kPartial).
+enum class PartialCompare : uint8_t {
+  kDecided,        // PlanPath decides without it (type or size differs)
+  kUnchanged,      // same size, written after the source last changed
+  kNeedsMetadata,  // Stat the partial side(s), then PlanPath
+};
+PartialCompare ComparePartial(const Entry& src, const Entry& dst,
+                              const DiffOptions& options);
 
 // Turns the second and later names of a multiply-linked source file into
 // kLink items (or leaves them out when the destination already links them).

@@ -111,6 +111,7 @@ struct Execution::RunState {
   int threads = 1;
   bool xattrs = false;
   bool acls = false;
+  bool object_tags = false;
 
   // Built by Prepare.
   std::unique_ptr<Journal> journal;  // ONLY_FILES_TRANSFERRED only
@@ -248,6 +249,9 @@ bool Execution::Launch(RunState& run) {
                dst_->capabilities().xattrs;
   run.acls =
       config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
+  run.object_tags = opt.object_tags == ObjectTagsMode::kPreserve &&
+                    src_->capabilities().object_tags &&
+                    dst_->capabilities().object_tags;
   return true;
 }
 
@@ -327,6 +331,7 @@ bool Execution::Prepare(RunState& run) {
   to.metadata = run.policy;
   to.xattrs = run.xattrs;
   to.acls = run.acls;
+  to.object_tags = run.object_tags;
   to.digest = config_.digest;
   to.fsync = config_.fsync;
   to.chunk_size = config_.chunk_size;
@@ -363,6 +368,7 @@ bool Execution::Prepare(RunState& run) {
                                    : DiffOptions::AttributeCheck::kCtime;
   dopt.map_source = run.map_source;
   dopt.mtime_granularity_ns = run.granularity;
+  dopt.written_after_margin_ns = WrittenAfterMargin();
   ManifestPlanner* manifest = nullptr;
   if (config_.manifest) {
     auto m = std::make_unique<ManifestPlanner>(
@@ -429,6 +435,7 @@ bool Execution::Prepare(RunState& run) {
         break;
       }
       case PlanAction::kFailUnlisted:
+      case PlanAction::kFailCompare:
       case PlanAction::kFailMissing:
         recorder->OnPrepareFailed(item);
         break;
@@ -453,6 +460,17 @@ bool Execution::Prepare(RunState& run) {
   }
   run.ran.prepare = true;
   return true;
+}
+
+int64_t Execution::WrittenAfterMargin() const {
+  if (!config_.trust_write_times) return -1;
+  std::optional<std::chrono::nanoseconds> src = src_->ClockOffset();
+  std::optional<std::chrono::nanoseconds> dst = dst_->ClockOffset();
+  if (!src || !dst) return -1;
+  // Each offset is known to within a second, and ctimes of object stores
+  // are whole seconds: three seconds beyond the clocks' difference.
+  const int64_t apart = std::llabs((*src - *dst).count());
+  return apart + 3'000'000'000;
 }
 
 void Execution::CheckDryRunDeletes(RunState& run) {

@@ -61,6 +61,10 @@ struct ExecutionConfig {
   // Read attributes in every scan to find attribute-only changes, instead
   // of judging by ctime (see DiffOptions::AttributeCheck).
   bool xattr_check_always = false;
+  // Where a listing gives no metadata (object stores), take an item that
+  // was written after its source last changed as unchanged instead of
+  // reading its metadata (DiffOptions::written_after_margin_ns).
+  bool trust_write_times = true;
   uint64_t chunk_size = 16 * kBlockSize;
   std::string task_arn;  // for the report; synthesized when empty
   // The execution's ARN (an agent runs the one its server named);
@@ -160,6 +164,8 @@ class Execution {
   bool Launch(RunState& run);   // options, filters, task report
   bool Prepare(RunState& run);  // scans and diff, feeding the transfer
   void CheckDryRunDeletes(RunState& run);
+  // DiffOptions::written_after_margin_ns for these two locations.
+  int64_t WrittenAfterMargin() const;
   void AwaitTransfer(RunState& run);
   void DeleteAndSync(RunState& run);
   void Verify(RunState& run);

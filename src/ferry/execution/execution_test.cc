@@ -847,5 +847,146 @@ TEST(ExecutionTest, ThroughAnObjectStoreAndBack) {
   EXPECT_EQ(change.c().files_transferred, 1u);
 }
 
+// ObjectTags PRESERVE (the default) gives each file written between
+// object stores its source's tags, NONE none. Tags are not compared: a
+// change of tags alone is not transferred (as DataSync); a file transferred
+// again, for its content or its metadata, gets its source's tags again.
+TEST(ExecutionTest, ObjectTagsFollowTheTaskOption) {
+  ObjectStoreLimits limits;
+  limits.part_size_min = 64 * 1024;
+  auto src_store = std::make_shared<MemoryObjectStore>(limits);
+  auto dst_store = std::make_shared<MemoryObjectStore>(limits);
+  auto open = [](const std::shared_ptr<MemoryObjectStore>& store,
+                 const std::string& prefix) {
+    ObjectBackendOptions options;
+    options.prefix = prefix;
+    options.part_size_preferred = 0;
+    return OpenObjectBackend(store, options).value();
+  };
+  const ObjectTags gold = {{"class", "gold"}, {"project", "ferry"}};
+  const ObjectTags blue = {{"class", "blue"}};
+  {
+    auto src = open(src_store, "");
+    // With an mtime of their own (file-mtime), which a metadata change
+    // keeps (an object's Last-Modified would move).
+    Entry meta;
+    meta.mtime = FileTime{1600000000, 5};
+    const MetadataPolicy mtime{false, false, false, true, false};
+    ASSERT_OK(testing::WriteFile(src.get(), P("small"), "abc", meta, mtime));
+    // Past one part at the destination: a multipart upload.
+    ASSERT_OK(testing::WriteFile(src.get(), P("d/big"),
+                                 testing::RandomBytes(5 * kBlockSize / 2, 3),
+                                 meta, mtime));
+    ASSERT_OK(testing::WriteFile(src.get(), P("empty"), "", meta, mtime));
+    ASSERT_OK(
+        testing::WriteFile(src.get(), P("plain"), "no tags", meta, mtime));
+    ASSERT_OK(src->SetTags(P("small"), gold));
+    ASSERT_OK(src->SetTags(P("d/big"), blue));
+    ASSERT_OK(src->SetTags(P("empty"), gold));
+  }
+  auto tags_at = [&](const std::string& key) {
+    auto tags = dst_store->GetObjectTags(key);
+    EXPECT_TRUE(tags.ok()) << key << ": " << tags.status().ToString();
+    return tags.ok() ? *tags : ObjectTags{{"?", "?"}};
+  };
+  ExecutionConfig config = Config();
+  config.chunk_size = kBlockSize;  // the big file in parts, on three threads
+  ExecutionConfig none = config;
+  ASSERT_OK(none.options.Set("ObjectTags", "NONE"));
+
+  Outcome kept = RunSync(open(src_store, ""), open(dst_store, "kept"), config);
+  ASSERT_EQ(kept.result.status, ExecutionStatus::kSuccess)
+      << kept.result.error_code << ": " << kept.result.error_detail << "\n"
+      << Joined(kept.log);
+  EXPECT_EQ(kept.c().files_transferred, 4u);
+  EXPECT_EQ(tags_at("kept/small"), gold);
+  EXPECT_EQ(tags_at("kept/d/big"), blue);
+  EXPECT_EQ(tags_at("kept/empty"), gold);
+  EXPECT_EQ(tags_at("kept/plain"), ObjectTags{});
+
+  Outcome untagged =
+      RunSync(open(src_store, ""), open(dst_store, "none"), none);
+  ASSERT_EQ(untagged.result.status, ExecutionStatus::kSuccess)
+      << Joined(untagged.log);
+  EXPECT_EQ(untagged.c().files_transferred, 4u);
+  for (const char* key : {"none/small", "none/d/big", "none/empty"}) {
+    EXPECT_EQ(tags_at(key), ObjectTags{}) << key;
+  }
+
+  // A change of tags alone is not found: nothing moves.
+  {
+    auto src = open(src_store, "");
+    ASSERT_OK(src->SetTags(P("small"), blue));
+  }
+  Outcome again = RunSync(open(src_store, ""), open(dst_store, "kept"), config);
+  ASSERT_EQ(again.result.status, ExecutionStatus::kSuccess);
+  EXPECT_EQ(again.c().files_transferred, 0u);
+  EXPECT_EQ(tags_at("kept/small"), gold);
+
+  // A metadata change brings the tags along with PRESERVE; with NONE, a
+  // destination's own tags stay as the store keeps them (S3 and the memory
+  // store keep them through the copy onto itself).
+  {
+    auto src = open(src_store, "");
+    Entry mode;
+    mode.kind = EntryKind::kFile;
+    mode.mode = 0600;
+    ASSERT_OK(src->SetMetadata(
+        P("small"), mode, MetadataPolicy{true, false, false, false, false}));
+    ASSERT_OK(dst_store->PutObjectTags("none/small", {{"theirs", "1"}}));
+  }
+  Outcome meta = RunSync(open(src_store, ""), open(dst_store, "kept"), config);
+  ASSERT_EQ(meta.result.status, ExecutionStatus::kSuccess) << Joined(meta.log);
+  EXPECT_EQ(meta.c().bytes_written, 0u);
+  EXPECT_EQ(tags_at("kept/small"), blue);
+  EXPECT_EQ(tags_at("kept/d/big"), blue);
+  Outcome meta_none =
+      RunSync(open(src_store, ""), open(dst_store, "none"), none);
+  ASSERT_EQ(meta_none.result.status, ExecutionStatus::kSuccess);
+  EXPECT_EQ(meta_none.c().bytes_written, 0u);
+  EXPECT_EQ(tags_at("none/small"), (ObjectTags{{"theirs", "1"}}));
+  ASSERT_OK_AND_ASSIGN(std::optional<Entry> small,
+                       open(dst_store, "none")->Stat(P("small")));
+  ASSERT_TRUE(small.has_value());
+  EXPECT_EQ(small->mode & 07777, 0600u);
+
+  // Where a side keeps no tags there are none to copy, and no error.
+  MemoryTree plain;
+  Outcome down = RunSync(open(src_store, ""), plain.Open(), config);
+  ASSERT_EQ(down.result.status, ExecutionStatus::kSuccess) << Joined(down.log);
+  EXPECT_EQ(down.c().files_transferred, 4u);
+}
+
+// A file whose tags the destination cannot keep fails alone, with the
+// reason; the others are copied with theirs.
+TEST(ExecutionTest, ATagThatCannotBeStoredFailsItsFileAlone) {
+  ObjectStoreLimits lenient;
+  lenient.part_size_min = 64 * 1024;
+  lenient.max_tags = 20;  // a store that keeps more tags than S3
+  auto src_store = std::make_shared<MemoryObjectStore>(lenient);
+  auto dst_store = std::make_shared<MemoryObjectStore>();
+  ObjectBackendOptions options;
+  options.part_size_preferred = 0;
+  {
+    auto src = OpenObjectBackend(src_store, options).value();
+    ASSERT_OK(testing::WriteFile(src.get(), P("many"), "x"));
+    ASSERT_OK(testing::WriteFile(src.get(), P("few"), "y"));
+    ObjectTags many;
+    for (int i = 0; i < 11; ++i) many["k" + std::to_string(i)] = "v";
+    ASSERT_OK(src->SetTags(P("many"), many));
+    ASSERT_OK(src->SetTags(P("few"), {{"k", "v"}}));
+  }
+  Outcome out = RunSync(OpenObjectBackend(src_store, options).value(),
+                        OpenObjectBackend(dst_store, options).value());
+  EXPECT_EQ(out.result.status, ExecutionStatus::kError);
+  EXPECT_EQ(out.c().files_transferred, 1u);
+  EXPECT_EQ(out.c().files_failed_transfer, 1u) << Joined(out.log);
+  EXPECT_NE(Joined(out.log).find("11 object tags; the store keeps at most 10"),
+            std::string::npos)
+      << Joined(out.log);
+  EXPECT_EQ(dst_store->Keys(), std::vector<std::string>{"few"});
+  EXPECT_EQ(*dst_store->GetObjectTags("few"), (ObjectTags{{"k", "v"}}));
+}
+
 }  // namespace
 }  // namespace ferry

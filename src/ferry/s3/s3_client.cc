@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 
 #include "ferry/aws/sigv4_canonical.h"
@@ -93,6 +94,23 @@ struct S3Client::Impl {
   std::string origin;  // "http://127.0.0.1:17480", for messages
   std::unique_ptr<HttpClient> http;
   Clock* clock;
+  // The server's clock less ours, from the Date of its last answer.
+  std::atomic<int64_t> clock_offset_ns{0};
+  std::atomic<bool> clock_known{false};
+
+  void NoteServerDate(const HttpResponse& response) {
+    std::optional<std::string> date = response.Header("date");
+    if (!date) return;
+    std::optional<int64_t> server = ParseHttpDate(*date);
+    if (!server) return;
+    const int64_t local =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    // Date is truncated to the second: its middle is the best guess.
+    clock_offset_ns.store(*server + 500000000 - local);
+    clock_known.store(true);
+  }
 
   std::string Context(const Call& call) const {
     return std::string(call.method) + " " + S3Uri(call.bucket, call.key) +
@@ -170,6 +188,7 @@ struct S3Client::Impl {
       BodySink sink{call.out, call.max_body};
       Status sent = http->Send(request, sink, &response, options.stop);
       if (!sent.ok()) return sent.WithContext(context);
+      NoteServerDate(response);
       if (call.also_ok_status != 0 && response.status == call.also_ok_status) {
         return response;
       }
@@ -274,6 +293,38 @@ Result<S3ListObjectsPage> S3Client::ListObjectsV2(
   return page;
 }
 
+namespace {
+
+// What a HEAD (or a GET) answer's headers tell of the object, but its size.
+Status InfoFromHeaders(const HttpResponse& response, const std::string& context,
+                       S3ObjectInfo* info) {
+  info->etag = response.Header("etag").value_or("");
+  if (info->etag.size() > kMaxEtagHeader) {
+    return Status::IoError(context + ": ETag longer than " +
+                           std::to_string(kMaxEtagHeader) + " bytes");
+  }
+  if (std::optional<std::string> modified = response.Header("last-modified")) {
+    std::optional<int64_t> t = ParseHttpDate(*modified);
+    if (!t) {
+      return Status::IoError(context + ": malformed Last-Modified '" +
+                             modified->substr(0, 64) + "'");
+    }
+    info->last_modified_ns = *t;
+  }
+  info->content_type = response.Header("content-type").value_or("");
+  info->storage_class = response.Header("x-amz-storage-class").value_or("");
+  info->version_id = response.Header("x-amz-version-id").value_or("");
+  info->metadata.clear();
+  for (const auto& [name, value] : response.headers) {
+    if (name.starts_with("x-amz-meta-")) {
+      info->metadata[name.substr(11)] = value;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<S3ObjectInfo> S3Client::HeadObject(std::string_view bucket,
                                           std::string_view key) {
   FERRY_RETURN_IF_ERROR(ValidateObjectKey(key));
@@ -286,34 +337,20 @@ Result<S3ObjectInfo> S3Client::HeadObject(std::string_view bucket,
                     kS3MaxSizeValue, "Content-Length");
   if (!size.ok()) return size.status().WithContext(context);
   info.size = *size;
-  info.etag = response.Header("etag").value_or("");
-  if (info.etag.size() > kMaxEtagHeader) {
-    return Status::IoError(context + ": ETag longer than " +
-                           std::to_string(kMaxEtagHeader) + " bytes");
-  }
-  if (std::optional<std::string> modified = response.Header("last-modified")) {
-    std::optional<int64_t> t = ParseHttpDate(*modified);
-    if (!t) {
-      return Status::IoError(context + ": malformed Last-Modified '" +
-                             modified->substr(0, 64) + "'");
-    }
-    info.last_modified_ns = *t;
-  }
-  info.content_type = response.Header("content-type").value_or("");
-  info.storage_class = response.Header("x-amz-storage-class").value_or("");
-  info.version_id = response.Header("x-amz-version-id").value_or("");
-  for (const auto& [name, value] : response.headers) {
-    if (name.starts_with("x-amz-meta-")) {
-      info.metadata[name.substr(11)] = value;
-    }
-  }
+  FERRY_RETURN_IF_ERROR(InfoFromHeaders(response, context, &info));
   return info;
+}
+
+std::optional<std::chrono::nanoseconds> S3Client::ClockOffset() const {
+  if (!impl_->clock_known.load()) return std::nullopt;
+  return std::chrono::nanoseconds(impl_->clock_offset_ns.load());
 }
 
 Result<size_t> S3Client::GetObject(std::string_view bucket,
                                    std::string_view key, uint64_t offset,
                                    std::span<std::byte> out,
-                                   std::string_view if_match) {
+                                   std::string_view if_match,
+                                   S3ObjectInfo* info) {
   FERRY_RETURN_IF_ERROR(ValidateObjectKey(key));
   if (out.empty()) return size_t{0};
   // 416: the range starts at or past the end of the object.
@@ -332,10 +369,39 @@ Result<size_t> S3Client::GetObject(std::string_view bucket,
     call.headers.emplace_back("If-Match", std::string(if_match));
   }
   FERRY_ASSIGN_OR_RETURN(HttpResponse response, impl_->Execute(call));
-  if (response.status == 416) return size_t{0};
+  if (response.status == 416) {
+    if (info != nullptr) {  // an empty object, or a read past the end
+      FERRY_ASSIGN_OR_RETURN(*info, HeadObject(bucket, key));
+      if (!if_match.empty() && info->etag != if_match) {
+        return Status(StatusCode::kSourceChanged,
+                      impl_->Context(call) + ": the object changed");
+      }
+    }
+    return size_t{0};
+  }
   const std::string context = impl_->Context(call);
   if (response.status == 200 && offset != 0) {
     return Status::IoError(context + ": the server ignored the Range header");
+  }
+  if (info != nullptr) {
+    FERRY_RETURN_IF_ERROR(InfoFromHeaders(response, context, info));
+    if (response.status == 200) {  // the whole object, no longer than `out`
+      info->size = response.span_bytes;
+    } else {
+      // "bytes START-END/TOTAL"
+      const std::string range = response.Header("content-range").value_or("");
+      const size_t slash = range.rfind('/');
+      Result<uint64_t> total =
+          slash == std::string::npos
+              ? Result<uint64_t>(Status::IoError("no total size"))
+              : ParseUnsigned(std::string_view(range).substr(slash + 1),
+                              kS3MaxSizeValue, "Content-Range size");
+      if (!total.ok()) {
+        return Status::IoError(context + ": Content-Range '" +
+                               range.substr(0, 80) + "' gives no object size");
+      }
+      info->size = *total;
+    }
   }
   if (response.status == 206) {
     // "bytes START-END/TOTAL" must be what was asked for and what came.

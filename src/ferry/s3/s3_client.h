@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stop_token>
 #include <string>
@@ -115,10 +116,17 @@ class S3Client {
   // no copy) and returns how many were read: fewer only at the end of the
   // object; 0 at or past its end. If `if_match` is not empty the read only
   // succeeds while the object's ETag is still that one (else
-  // kSourceChanged).
+  // kSourceChanged). With `info`, what a HeadObject would tell of the object
+  // comes from the same answer (its size from Content-Range): one request
+  // instead of two.
   Result<size_t> GetObject(std::string_view bucket, std::string_view key,
                            uint64_t offset, std::span<std::byte> out,
-                           std::string_view if_match = {});
+                           std::string_view if_match = {},
+                           S3ObjectInfo* info = nullptr);
+
+  // How far the server's clock runs ahead of this machine's (from the Date
+  // of its answers, to within a second); nullopt before the first answer.
+  std::optional<std::chrono::nanoseconds> ClockOffset() const;
 
   // Stores `body` (at most kS3MaxPartSize) as the object. The body's
   // SHA-256 is signed (x-amz-content-sha256), so the server rejects a body

@@ -72,8 +72,9 @@ Result<ListObjectsPage> S3ObjectStore::ListObjects(
   return out;
 }
 
-Result<ObjectHead> S3ObjectStore::HeadObject(const std::string& key) {
-  FERRY_ASSIGN_OR_RETURN(S3ObjectInfo info, client_->HeadObject(bucket_, key));
+namespace {
+
+ObjectHead HeadFromInfo(S3ObjectInfo info) {
   ObjectHead head;
   head.size = info.size;
   head.etag = std::move(info.etag);
@@ -81,6 +82,28 @@ Result<ObjectHead> S3ObjectStore::HeadObject(const std::string& key) {
   head.metadata = std::move(info.metadata);
   head.storage_class = std::move(info.storage_class);
   return head;
+}
+
+}  // namespace
+
+Result<ObjectHead> S3ObjectStore::HeadObject(const std::string& key) {
+  FERRY_ASSIGN_OR_RETURN(S3ObjectInfo info, client_->HeadObject(bucket_, key));
+  return HeadFromInfo(std::move(info));
+}
+
+Result<size_t> S3ObjectStore::GetObjectRangeWithHead(const std::string& key,
+                                                     uint64_t offset,
+                                                     std::span<std::byte> out,
+                                                     ObjectHead* head) {
+  S3ObjectInfo info;
+  FERRY_ASSIGN_OR_RETURN(
+      size_t n, client_->GetObject(bucket_, key, offset, out, {}, &info));
+  *head = HeadFromInfo(std::move(info));
+  return n;
+}
+
+std::optional<std::chrono::nanoseconds> S3ObjectStore::ClockOffset() const {
+  return client_ ? client_->ClockOffset() : std::nullopt;
 }
 
 Result<size_t> S3ObjectStore::GetObjectRange(const std::string& key,

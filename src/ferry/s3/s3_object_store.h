@@ -38,6 +38,10 @@ class S3ObjectStore : public ObjectStore {
   Result<size_t> GetObjectRange(const std::string& key, uint64_t offset,
                                 std::span<std::byte> out,
                                 const std::string& if_match) override;
+  Result<size_t> GetObjectRangeWithHead(const std::string& key, uint64_t offset,
+                                        std::span<std::byte> out,
+                                        ObjectHead* head) override;
+  std::optional<std::chrono::nanoseconds> ClockOffset() const override;
   Result<std::string> PutObject(const PutObjectRequest& r) override;
   Result<std::string> CreateMultipartUpload(const PutObjectRequest& r) override;
   Result<std::string> UploadPart(const std::string& key,

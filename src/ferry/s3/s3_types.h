@@ -23,6 +23,9 @@ inline constexpr uint64_t kS3MinPartSize = 5ull << 20;
 inline constexpr uint64_t kS3MaxPartSize = 5ull << 30;    // and PutObject
 inline constexpr uint64_t kS3MaxObjectSize = 5ull << 40;  // 5 TiB
 inline constexpr size_t kS3MaxTags = 10;                  // per object
+// A tag's key and value, in Unicode characters.
+inline constexpr size_t kS3MaxTagKeyChars = 128;
+inline constexpr size_t kS3MaxTagValueChars = 256;
 // Bounds on what ferry accepts from a server.
 inline constexpr size_t kS3MaxXmlBytes = 16 << 20;  // one response document
 inline constexpr uint64_t kS3MaxSizeValue = 1ull << 50;  // a decoded size

@@ -2,8 +2,12 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <pugixml.hpp>
+#include <set>
 #include <sstream>
+
+#include "ferry/base/utf8.h"
 
 namespace ferry {
 namespace {
@@ -14,9 +18,9 @@ constexpr size_t kMaxUploadIdBytes = 1024;
 constexpr size_t kMaxClassBytes = 64;
 constexpr size_t kMaxCodeBytes = 128;
 constexpr size_t kMaxMessageBytes = 2048;
-constexpr size_t kMaxTagKeyBytes = 512;     // 128 characters of UTF-8
-constexpr size_t kMaxTagValueBytes = 1024;  // 256 characters of UTF-8
-constexpr size_t kMaxTagsInResponse = 50;
+// At most 4 bytes per character of UTF-8.
+constexpr size_t kMaxTagKeyBytes = 4 * kS3MaxTagKeyChars;
+constexpr size_t kMaxTagValueBytes = 4 * kS3MaxTagValueChars;
 constexpr size_t kMaxUploadsPerPage = 1000;
 
 Status Malformed(std::string_view what, std::string_view why) {
@@ -353,20 +357,42 @@ Result<std::vector<S3DeleteError>> ParseDeleteResult(std::string_view xml) {
 Result<std::vector<std::pair<std::string, std::string>>> ParseTagging(
     std::string_view xml) {
   constexpr std::string_view kWhat = "GetObjectTagging";
+  if (xml.empty()) {
+    // radosgw 16 answers so for tags it was given with a multipart upload
+    // or a copy.
+    return Malformed(kWhat, "an empty body, not a <Tagging> document");
+  }
   pugi::xml_document doc;
   FERRY_ASSIGN_OR_RETURN(pugi::xml_node root,
                          Load(&doc, xml, "Tagging", kWhat));
   std::vector<std::pair<std::string, std::string>> tags;
+  std::set<std::string, std::less<>> keys;
   for (pugi::xml_node tag : root.child("TagSet").children("Tag")) {
-    if (tags.size() >= kMaxTagsInResponse) {
-      return Malformed(
-          kWhat, "more than " + std::to_string(kMaxTagsInResponse) + " tags");
+    if (tags.size() >= kS3MaxTags) {
+      return Malformed(kWhat,
+                       "more than " + std::to_string(kS3MaxTags) + " tags");
     }
     FERRY_ASSIGN_OR_RETURN(std::string key,
                            Text(tag, "Key", kMaxTagKeyBytes, kWhat));
     FERRY_ASSIGN_OR_RETURN(std::string value,
                            Text(tag, "Value", kMaxTagValueBytes, kWhat));
     if (key.empty()) return Malformed(kWhat, "a tag without a <Key>");
+    if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+      return Malformed(kWhat, "a tag that is not UTF-8");
+    }
+    if (Utf8CodePoints(key) > kS3MaxTagKeyChars) {
+      return Malformed(kWhat, "a tag key longer than " +
+                                  std::to_string(kS3MaxTagKeyChars) +
+                                  " characters");
+    }
+    if (Utf8CodePoints(value) > kS3MaxTagValueChars) {
+      return Malformed(kWhat, "a tag value longer than " +
+                                  std::to_string(kS3MaxTagValueChars) +
+                                  " characters");
+    }
+    if (!keys.insert(key).second) {
+      return Malformed(kWhat, "one tag key twice");
+    }
     tags.emplace_back(std::move(key), std::move(value));
   }
   return tags;

@@ -26,6 +26,9 @@ Result<std::string> ParseInitiateMultipartUpload(std::string_view xml);
 Result<std::string> ParseWriteResultEtag(std::string_view xml,
                                          std::string_view root);
 Result<std::vector<S3DeleteError>> ParseDeleteResult(std::string_view xml);
+// A GetObjectTagging answer: at most kS3MaxTags tags of distinct, non-empty
+// keys, each key and value UTF-8 within kS3MaxTagKeyChars and
+// kS3MaxTagValueChars characters.
 Result<std::vector<std::pair<std::string, std::string>>> ParseTagging(
     std::string_view xml);
 // An <Error> document, if `xml` is one (fields bounded, a long message cut).

@@ -192,6 +192,59 @@ TEST(S3XmlTest, DeleteTaggingAndErrors) {
             std::string::npos);
 }
 
+TEST(S3XmlTest, TaggingIsBoundedAsS3BoundsTags) {
+  auto tagging = [](const std::string& tags) {
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Tagging xmlns=\"http:"
+           "//s3.amazonaws.com/doc/2006-03-01/\"><TagSet>" +
+           tags + "</TagSet></Tagging>";
+  };
+  auto tag = [](const std::string& key, const std::string& value) {
+    return "<Tag><Key>" + key + "</Key><Value>" + value + "</Value></Tag>";
+  };
+  auto error = [](Result<std::vector<std::pair<std::string, std::string>>> r) {
+    return r.ok() ? std::string("OK") : std::string(r.status().message());
+  };
+  // radosgw's empty set, and the longest keys and values S3 allows
+  // (counted in characters: "\xc3\xa9" is one).
+  EXPECT_TRUE(ParseTagging(tagging(""))->empty());
+  std::string ten;
+  for (int i = 0; i < 10; ++i) ten += tag("k" + std::to_string(i), "v");
+  auto parsed = ParseTagging(tagging(ten));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->size(), 10u);
+  std::string long_key, long_value;
+  for (int i = 0; i < 128; ++i) long_key += "\xc3\xa9";
+  for (int i = 0; i < 256; ++i) long_value += "\xe2\x82\xac";
+  parsed = ParseTagging(tagging(tag(long_key, long_value)));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ((*parsed)[0], std::make_pair(long_key, long_value));
+
+  EXPECT_NE(error(ParseTagging(tagging(ten + tag("k10", "v"))))
+                .find("more than 10 tags"),
+            std::string::npos);
+  EXPECT_NE(error(ParseTagging(tagging(tag(long_key + "x", "v"))))
+                .find("tag key longer than 128 characters"),
+            std::string::npos);
+  EXPECT_NE(error(ParseTagging(tagging(tag("k", long_value + "x"))))
+                .find("tag value longer than 256 characters"),
+            std::string::npos);
+  EXPECT_NE(error(ParseTagging(tagging(tag("k", "1") + tag("k", "2"))))
+                .find("one tag key twice"),
+            std::string::npos);
+  EXPECT_NE(error(ParseTagging(tagging(tag("", "v")))).find("without a <Key>"),
+            std::string::npos);
+  EXPECT_NE(error(ParseTagging("")).find("empty body"), std::string::npos);
+  EXPECT_NE(error(ParseTagging("<Error><Code>NoSuchKey</Code></Error>"))
+                .find("not <Tagging>"),
+            std::string::npos);
+  // Every truncation of a valid answer is a clean error.
+  const std::string whole = tagging(tag("a&amp;b", "1") + tag("c", ""));
+  ASSERT_TRUE(ParseTagging(whole).ok());
+  for (size_t n = 0; n < whole.size(); ++n) {
+    EXPECT_FALSE(ParseTagging(whole.substr(0, n)).ok()) << n;
+  }
+}
+
 TEST(S3XmlTest, Times) {
   EXPECT_EQ(ParseS3Time("1970-01-01T00:00:01Z"), 1000000000);
   EXPECT_EQ(ParseS3Time("1970-01-01T00:00:00.123456789Z"), 123456789);

@@ -72,6 +72,7 @@ class Scanner {
   // location cannot be scanned at all.
   Status Start();
   const Entry& root() const { return root_; }
+  Backend* backend() const { return backend_; }
 
   // The next entry beneath the root; false at the end. An error here is a
   // failure to list the root itself; deeper listing failures go to

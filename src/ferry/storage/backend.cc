@@ -66,6 +66,19 @@ Status Backend::SetXattrs(const RelPath& path, const XattrList& xattrs, bool,
                               path.Display() + ")");
 }
 
+Status StagedWriter::SetTags(const ObjectTags& tags) {
+  if (tags.empty()) return Status::Ok();
+  return Status::NotSupported("this location cannot store object tags");
+}
+
+Result<ObjectTags> Backend::GetTags(const RelPath&) { return ObjectTags{}; }
+
+Status Backend::SetTags(const RelPath& path, const ObjectTags& tags) {
+  if (tags.empty()) return Status::Ok();
+  return Status::NotSupported(Describe() + " cannot store object tags (" +
+                              path.Display() + ")");
+}
+
 Status Backend::CreateSymlink(const RelPath& path, const Entry&,
                               const MetadataPolicy&) {
   return Status::NotSupported(Describe() + " cannot store symbolic links (" +

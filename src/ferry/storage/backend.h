@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,8 +45,9 @@ struct Capabilities {
   bool sorted_listing = false;
 
   // Entries carry a change time (ctime) that moves whenever an item's data
-  // or metadata changes. Without one, ctime is zero and what changed is told
-  // from size, mtime, ETag and content digest alone.
+  // or metadata changes (extended attributes included, where kept). Without
+  // one, ctime is zero and what changed is told from size, mtime, ETag and
+  // content digest alone.
   bool change_time = true;
   // The mtime given to Commit/SetMetadata is what a later Stat reports. An
   // object store that can only report its own upload time says false (one
@@ -78,10 +80,21 @@ struct Capabilities {
   uint32_t max_parts = 0;
   // Part size a backend prefers for throughput (0: part_size_min).
   uint64_t part_size_preferred = 0;
+  // Bytes a Reader is best read in at once, each ReadAt being one request
+  // to a network store (0: any size does; ferry reads 1 MiB blocks).
+  uint64_t read_size_preferred = 0;
   // Calls in flight that keep the backend busy: a network store is bound by
   // the latency of each request, not by local cores (0: one per core).
   int io_concurrency = 0;
+  // Files carry object tags (S3's: see ObjectTags): Reader::Tags and
+  // GetTags read them, StagedWriter::SetTags and SetTags write them.
+  bool object_tags = false;
 };
+
+// An object's tags, by key (S3: at most 10, keys of 1 to 128 and values of
+// up to 256 Unicode characters). They are not metadata of the file model:
+// no Entry carries them, and scans and the diff never compare them.
+using ObjectTags = std::map<std::string, std::string>;
 
 // The part size for a file of `size` bytes: the preferred size, grown (in
 // whole MiB) until the file fits in max_parts parts. 0 when the backend takes
@@ -131,8 +144,14 @@ class Reader {
   virtual Result<Extent> NextData(uint64_t offset);
   // The file's metadata now, to tell whether it changed while being read.
   virtual Result<Entry> Restat() = 0;
+  // Every read returns the file as it was when opened, or fails with
+  // kSourceChanged (an object read pinned to the version opened): a change
+  // while reading can never mix versions, so no Restat is needed.
+  virtual bool consistent() const { return false; }
   // The file's extended attributes (and ACLs), sorted by name.
   virtual Result<XattrList> Xattrs() { return XattrList{}; }
+  // The file's object tags (none without capabilities().object_tags).
+  virtual Result<ObjectTags> Tags() { return ObjectTags{}; }
 };
 
 struct WriteHints {
@@ -166,6 +185,11 @@ class StagedWriter {
   // scopes select.
   virtual Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
                            bool acl_scope);
+  // The object tags Commit stores with the file: exactly these (none unless
+  // given). Tags beyond the store's limits are InvalidArgument, naming the
+  // file and the limit; any tag without capabilities().object_tags is
+  // NotSupported.
+  virtual Status SetTags(const ObjectTags& tags);
 };
 
 // What a backend tells of its own work. Called from whichever thread made
@@ -192,9 +216,19 @@ class Backend {
   // For messages: "/srv/data", "memory:test".
   virtual std::string Describe() const = 0;
 
-  // nullopt when nothing exists at `path`.
+  // How far the clock that stamps this backend's ctimes runs ahead of this
+  // machine's (negative: behind), as far as known, to within a second;
+  // nullopt when unknown. Local storage: zero.
+  virtual std::optional<std::chrono::nanoseconds> ClockOffset() const {
+    return std::chrono::nanoseconds(0);
+  }
+
+  // nullopt when nothing exists at `path`. Never Entry::kPartial.
   virtual Result<std::optional<Entry>> Stat(const RelPath& path) = 0;
+  // Entries may be Entry::kPartial where the metadata costs a call per item
+  // (object stores); Stat gives the rest.
   virtual Result<std::unique_ptr<Lister>> List(const RelPath& dir) = 0;
+  // Fails for anything but a regular file (a link, a folder, nothing).
   virtual Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) = 0;
   virtual Result<std::unique_ptr<StagedWriter>> OpenWrite(
       const RelPath& path, const WriteHints& hints) = 0;
@@ -221,6 +255,13 @@ class Backend {
   // or changed, others removed (of the names `scope` selects).
   virtual Status SetXattrs(const RelPath& path, const XattrList& xattrs,
                            bool xattr_scope, bool acl_scope);
+  // The object tags of a file (none without capabilities().object_tags).
+  virtual Result<ObjectTags> GetTags(const RelPath& path);
+  // Gives the file at `path` exactly these tags, as StagedWriter::SetTags.
+  // SetMetadata of a file may drop its tags (an object store copies the
+  // object onto itself: S3 keeps the tags, radosgw 16 drops them): a caller
+  // that keeps tags gives them again here.
+  virtual Status SetTags(const RelPath& path, const ObjectTags& tags);
   // Removes a file, link, special file or empty directory.
   virtual Status Remove(const RelPath& path) = 0;
   // Removes files, links and special files (no directories), as many calls

@@ -58,6 +58,12 @@ struct Entry {
     // listing shows. Scans hand it to Backend::CleanupStagingEntry and never
     // copy, compare or delete it as data.
     kStaging = 2,
+    // Only what a listing tells, for a store that keeps metadata apart from
+    // its listings (S3 user metadata): the path, whether it is a folder,
+    // size, etag and ctime. A non-folder may turn out to be a link; mode,
+    // owner, mtime, atime, link target and digest are unknown until
+    // Backend::Stat, or OpenRead (whose Reader::entry() is whole).
+    kPartial = 4,
   };
 
   RelPath path;
@@ -71,6 +77,9 @@ struct Entry {
   uint64_t allocated = 0;  // bytes allocated on disk; below size means holes
   FileTime mtime;
   FileTime atime;
+  // When the item's content or metadata last changed, by the clock of the
+  // storage that holds it (posix ctime; an object's Last-Modified, in whole
+  // seconds); zero if the backend cannot tell (Capabilities::change_time).
   FileTime ctime;
   uint64_t dev = 0;  // dev and ino identify hard-linked files
   uint64_t ino = 0;
@@ -91,6 +100,7 @@ struct Entry {
   bool is_file() const { return kind == EntryKind::kFile; }
   bool listing_failed() const { return flags & kListingFailed; }
   bool staging() const { return flags & kStaging; }
+  bool partial() const { return flags & kPartial; }
   bool MaybeSparse() const {
     return kind == EntryKind::kFile && allocated < size;
   }

@@ -38,10 +38,9 @@ struct LocationSpec {
   std::string path;
   std::string bucket;  // object stores
   EndpointSpec endpoint;
-  // Object stores: DataSync's S3StorageClass ("" = STANDARD) and ObjectTags
-  // (true = PRESERVE: tags are copied between object stores).
+  // Object stores: DataSync's S3StorageClass ("" = STANDARD). (Whether
+  // tags are copied is the task's ObjectTags, TransferOptions::object_tags.)
   std::string storage_class;
-  bool preserve_tags = true;
   // Create the root if it does not exist (destinations).
   bool create_root = false;
   // The location is written to (a destination), as opposed to only read.

@@ -16,9 +16,11 @@ enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
 constexpr MetadataPolicy kModeOnly{
     .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
 
-bool SameVersion(const Entry& a, const Entry& b) {
-  return a.size == b.size && a.mtime == b.mtime && a.ctime == b.ctime &&
-         a.etag == b.etag;
+// Whether `now` is still the version `seen` describes (which may be
+// Entry::kPartial: then without an mtime).
+bool SameVersion(const Entry& now, const Entry& seen) {
+  return now.size == seen.size && now.ctime == seen.ctime &&
+         now.etag == seen.etag && (seen.partial() || now.mtime == seen.mtime);
 }
 
 }  // namespace
@@ -50,6 +52,9 @@ struct Transfer::FileTask {
   Status status;            // GUARDED_BY(mu): the first failure
 
   // Set once by OpenFile, then used by the chunk workers.
+  // A source listed without its metadata (Entry::kPartial) that proved to
+  // be a link (or other non-file) when opened: created as one, not copied.
+  std::optional<Entry> not_a_file;
   std::unique_ptr<Reader> reader;
   std::unique_ptr<StagedWriter> writer;
   std::unique_ptr<FileDigestBuilder> digest;
@@ -361,24 +366,26 @@ void Transfer::RunLink(Job& job) {
   ItemResult result;
   result.applied = item.src;
   result.status = Ready(job, item.src.path);
-  if (result.status.ok()) {
-    auto create = [&] {
-      return item.src.kind == EntryKind::kSymlink
-                 ? dst_->CreateSymlink(item.src.path, item.src,
-                                       options_.metadata)
-                 : dst_->CreateSpecial(item.src.path, item.src,
-                                       options_.metadata);
-    };
-    if (item.dst && item.dst->is_dir())
-      result.status = dst_->RemoveTree(item.src.path);
-    if (result.status.ok()) result.status = create();
-    if (result.status.code() == StatusCode::kFailedPrecondition && !item.dst) {
-      result.status = dst_->RemoveTree(item.src.path);
-      if (result.status.ok()) result.status = create();
-    }
-  }
+  if (result.status.ok()) result.status = CreateNonFile(item);
   Report(item, result);
   Release(job.node);
+}
+
+Status Transfer::CreateNonFile(const PlanItem& item) {
+  auto create = [&] {
+    return item.src.kind == EntryKind::kSymlink
+               ? dst_->CreateSymlink(item.src.path, item.src, options_.metadata)
+               : dst_->CreateSpecial(item.src.path, item.src,
+                                     options_.metadata);
+  };
+  Status st;
+  if (item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
+  if (st.ok()) st = create();
+  if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
+    st = dst_->RemoveTree(item.src.path);
+    if (st.ok()) st = create();
+  }
+  return st;
 }
 
 void Transfer::RunHardLink(Job& job) {
@@ -452,6 +459,9 @@ void Transfer::RunMetadata(Job& job) {
     if (result.status.ok() && item.src.is_file()) {
       CopyXattrsInto(item.src.path, &result);
     }
+    if (result.status.ok() && item.src.is_file() && options_.object_tags) {
+      result.status = CopyTags(item.src.path, nullptr, nullptr);
+    }
   }
   SignalLinks(item, result.status.ok());
   Report(item, result);
@@ -465,6 +475,15 @@ auto Transfer::Retried(const RelPath& path, std::string_view operation,
                [&](const Status& failure, int attempt, Clock::duration delay) {
                  observer_->OnRetry(path, operation, failure, attempt, delay);
                });
+}
+
+Status Transfer::CopyTags(const RelPath& path, Reader* reader,
+                          StagedWriter* writer) {
+  FERRY_ASSIGN_OR_RETURN(ObjectTags tags, Retried(path, "read tags", [&] {
+                           return reader ? reader->Tags() : src_->GetTags(path);
+                         }));
+  if (writer) return writer->SetTags(tags);
+  return Retried(path, "write tags", [&] { return dst_->SetTags(path, tags); });
 }
 
 Status Transfer::OpenFile(FileTask& task) {
@@ -487,6 +506,14 @@ Status Transfer::OpenFile(FileTask& task) {
   if (!still_empty) {
     auto reader =
         Retried(path, "open for reading", [&] { return src_->OpenRead(path); });
+    if (!reader.ok() && task.item.src.partial() && task.chunks == 1) {
+      auto now = src_->Stat(path);
+      if (now.ok() && *now && !(*now)->is_file() && !(*now)->is_dir()) {
+        task.not_a_file = std::move(**now);
+        if (options_.map_source) options_.map_source(&*task.not_a_file);
+        return Status::Ok();
+      }
+    }
     if (!reader.ok()) {
       task.status = reader.status();
       task.failed.store(true);
@@ -513,13 +540,33 @@ Status Transfer::OpenFile(FileTask& task) {
     return task.status;
   }
   task.writer = std::move(writer).value();
+  if (options_.object_tags) {
+    // Read with the file, so that a file read again gets its tags again.
+    Status tagged = CopyTags(path, task.reader.get(), task.writer.get());
+    if (!tagged.ok()) {
+      task.status = std::move(tagged);
+      task.failed.store(true);
+      return task.status;
+    }
+  }
   return Status::Ok();
 }
 
 Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   static thread_local std::unique_ptr<std::byte[]> buffer(
       new std::byte[kBlockSize]);
-  std::byte* buf = buffer.get();
+  // Reads of more than a block at once, where the source prefers them (one
+  // request each for a network store); allocated, not touched, up front.
+  const uint64_t read_unit =
+      std::max<uint64_t>(kBlockSize, src_->capabilities().read_size_preferred /
+                                         kBlockSize * kBlockSize);
+  static thread_local std::unique_ptr<std::byte[]> window;
+  static thread_local uint64_t window_size = 0;
+  if (read_unit > kBlockSize && window_size < read_unit) {
+    window.reset(new std::byte[read_unit]);
+    window_size = read_unit;
+  }
+  uint64_t win_start = 0, win_len = 0;  // what `window` holds of the file
   const RelPath& path = task.item.src.path;
   if (length == 0 && offset == 0) {
     std::span<const std::byte> empty;
@@ -538,6 +585,7 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
     if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
     const uint64_t blen = std::min<uint64_t>(kBlockSize, end - pos);
     const uint64_t bend = pos + blen;
+    std::byte* buf = buffer.get();
     std::span<std::byte> block(buf, blen);
     writes.clear();
     if (sparse) {
@@ -572,6 +620,23 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
         writes.clear();
         writes.push_back(Extent{pos, blen});
       }
+    } else if (read_unit > kBlockSize) {
+      if (pos < win_start || bend > win_start + win_len) {
+        const uint64_t want = std::min<uint64_t>(read_unit, end - pos);
+        std::span<std::byte> into(window.get(), want);
+        FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
+                                 return reader.ReadAt(pos, into);
+                               }));
+        if (n < want) {
+          return Status(StatusCode::kSourceChanged,
+                        path.Display() + " shrank while it was being read");
+        }
+        win_start = pos;
+        win_len = want;
+      }
+      buf = window.get() + (pos - win_start);
+      block = std::span<std::byte>(buf, blen);
+      writes.push_back(Extent{pos, blen});
     } else {
       FERRY_ASSIGN_OR_RETURN(size_t n, Retried(path, "read", [&] {
                                return reader.ReadAt(pos, block);
@@ -646,7 +711,7 @@ void Transfer::RunFileChunk(Job& job) {
       task.Fail(std::move(ready));
     } else {
       Status st = OpenFile(task);
-      if (st.ok()) {
+      if (st.ok() && !task.not_a_file) {
         const uint64_t chunk = task.chunk_size;
         if (task.chunks == 1 || task.sequential) {
           if (job.chunk == 0) st = CopyRange(task, 0, task.fresh.size);
@@ -668,11 +733,23 @@ void Transfer::FinishFile(FileTask& task) {
   ItemResult result;
   const PlanItem& item = task.item;
   Status st = task.first_failure();
+  if (st.ok() && task.not_a_file) {
+    PlanItem link = item;
+    link.src = std::move(*task.not_a_file);
+    result.applied = link.src;
+    result.status = CreateNonFile(link);
+    SignalLinks(link, result.status.ok());
+    Report(link, result);
+    std::shared_ptr<DirNode> parent = std::move(task.parent);
+    Release(parent);
+    return;
+  }
   // A file whose size, mtime or ctime moved while it was read is read again.
   for (int attempt = 0; st.ok() || st.code() == StatusCode::kSourceChanged;
        ++attempt) {
     if (st.ok()) {
       if (!task.reader) break;  // empty at the scan: nothing was read
+      if (task.reader->consistent()) break;  // no version was mixed in
       auto now = task.reader->Restat();
       if (!now.ok()) {
         st = now.status();
@@ -702,7 +779,9 @@ void Transfer::FinishFile(FileTask& task) {
     meta.digest = result.digest;  // stored where the backend keeps digests
     meta.etag.clear();
     meta.version.clear();
-    meta.atime = item.src.atime;  // as of the scan, before we read it
+    // As of the scan, before we read it (a listing that did not tell it
+    // leaves the atime the open saw).
+    if (!item.src.partial()) meta.atime = item.src.atime;
     if (options_.map_source) options_.map_source(&meta);
     if (options_.xattrs || options_.acls) {
       auto hash =

@@ -43,6 +43,12 @@ struct TransferOptions {
   MetadataPolicy metadata;  // what to apply at the destination
   bool xattrs = false;      // copy extended attributes of files and folders
   bool acls = false;        // copy POSIX ACLs
+  // Copy the object tags of files (both sides have Capabilities::
+  // object_tags): a file written gets exactly its source's tags, read when
+  // it is opened; a metadata-only update gives them again (SetMetadata may
+  // drop them). Without it, files are written without tags and a metadata
+  // update leaves the destination's as the store does.
+  bool object_tags = false;
   DigestAlgorithm digest = DigestAlgorithm::kXxh3_128;
   bool fsync = false;
   // Files larger than this are cut into chunks of this size (a multiple of
@@ -130,6 +136,9 @@ class Transfer {
   void RunMkdir(Job& job);
   void RunFileChunk(Job& job);
   void RunLink(Job& job);
+  // Creates the link or special file item.src describes in place of what
+  // the destination holds.
+  Status CreateNonFile(const PlanItem& item);
   void RunMetadata(Job& job);
   void RunHardLink(Job& job);
   void SignalLinks(const PlanItem& item, bool ok);
@@ -139,6 +148,9 @@ class Transfer {
                               StagedWriter* writer);
   // The same, path to path, noted in `result` (its hash, or the failure).
   void CopyXattrsInto(const RelPath& path, ItemResult* result);
+  // Copies the object tags of `path` (read through `reader` when given) to
+  // the destination, through `writer` when given.
+  Status CopyTags(const RelPath& path, Reader* reader, StagedWriter* writer);
   bool WaitForParent(const Job& job);
   // OK once the job may start: not cancelled, and its folder exists.
   Status Ready(const Job& job, const RelPath& path);

@@ -169,14 +169,39 @@ namespace {
 
 // Compares one item present at both locations: metadata, attributes and,
 // for files, content (both sides read and hashed).
-void CheckPair(Backend* src, Backend* dst, const Entry& want, const Entry& have,
-               const VerifyOptions& options, VerifyObserver* observer) {
+void CheckPair(Backend* src, Backend* dst, const Entry& listed_want,
+               const Entry& listed_have, const VerifyOptions& options,
+               VerifyObserver* observer) {
   const int64_t gran = options.mtime_granularity_ns;
   VerifyOutcome out;
-  out.path = want.path;
+  out.path = listed_want.path;
+  out.kind = listed_want.kind;
+  out.src = listed_want;
+  out.dst = listed_have;
+  // What a listing left out (Entry::kPartial) is read now.
+  for (bool at_src : {true, false}) {
+    std::optional<Entry>& e = at_src ? out.src : out.dst;
+    if (!e->partial()) continue;
+    auto now = (at_src ? src : dst)->Stat(out.path);
+    if (!now.ok() || !*now) {
+      if (now.ok()) {
+        Fail(&out,
+             at_src ? VerifyFailureKind::kError
+                    : VerifyFailureKind::kMissingAtDestination,
+             at_src ? "removed from the source while being verified"
+                    : "not at the destination");
+      } else {
+        Fail(&out, VerifyFailureKind::kError, now.status().ToString());
+      }
+      observer->OnVerified(out);
+      return;
+    }
+    e = std::move(**now);
+    if (at_src && options.map_source) options.map_source(&*e);
+  }
+  const Entry& want = *out.src;
+  const Entry& have = *out.dst;
   out.kind = want.kind;
-  out.src = want;
-  out.dst = have;
   std::string why = DescribeMetadataMismatch(want, have, options.compare, gran);
   if (why.empty() && CarriesAttributes(want.kind, options)) {
     auto s = AttributeHash(src, want.path, options);

@@ -158,6 +158,26 @@ std::variant<VerifiedCaller, ApiError> VerifyRequest(
     return Incomplete(
         "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
   }
+  // As AWS does: every x-amz-* header and Content-Type the request carries
+  // is signed, else a captured request could be replayed with another
+  // X-Amz-Target (operation) or security token.
+  std::string unsigned_headers;
+  for (const auto& [name, value] : request.headers) {
+    std::string lower = Lower(name);
+    bool must_sign = lower.starts_with("x-amz-") || lower == "content-type";
+    if (must_sign && !is_signed(lower) &&
+        unsigned_headers.find("'" + name + "'") == std::string::npos) {
+      if (!unsigned_headers.empty()) unsigned_headers += ", ";
+      unsigned_headers += "'" + name + "'";
+    }
+  }
+  if (!unsigned_headers.empty()) {
+    return Invalid(
+        "There were headers present in the request which were not signed: " +
+        unsigned_headers +
+        ". Every 'X-Amz-*' header and 'Content-Type' must be a "
+        "'SignedHeader' in the AWS Authorization.");
+  }
 
   std::optional<std::string> secret = secret_for(access_key);
   if (!secret) {

@@ -27,7 +27,9 @@ struct VerifiedCaller {
 
 // Checks the Authorization header of `request`: algorithm, credential scope
 // (service `service`), the signature over the signed headers (which must
-// include host and x-amz-date), and a request time within `max_skew` of
+// include host, x-amz-date, and every x-amz-* header and content-type the
+// request carries: 403 InvalidSignatureException naming the unsigned ones
+// otherwise), and a request time within `max_skew` of
 // `now`. `secret_for` returns the secret of an access key, or nullopt for an
 // unknown one. On failure returns the error to send: 403
 // UnrecognizedClientException (unknown key), 403 InvalidSignatureException

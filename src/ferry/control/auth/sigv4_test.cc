@@ -270,6 +270,45 @@ TEST(SigV4Test, TamperingBreaksTheSignature) {
   EXPECT_EQ(e.type, "InvalidSignatureException");
 }
 
+// A request signed without X-Amz-Target (or Content-Type, or any other
+// x-amz-* header) could be replayed with the header added or changed: a
+// captured ListTasks served as ListAgents. Every one the request carries
+// must be signed, as AWS requires.
+TEST(SigV4Test, XAmzHeadersAndContentTypeMustBeSigned) {
+  for (const char* name : {"X-Amz-Target", "x-amz-target", "Content-Type",
+                           "X-Amz-Security-Token", "X-Amz-Anything"}) {
+    SignableRequest r = DataSyncRequest();
+    std::erase_if(r.headers, [](const auto& h) {
+      return h.first == "X-Amz-Target" || h.first == "Content-Type";
+    });
+    SignRequest(&r, kFerry, "ferry-local", "datasync", ExampleTime());
+    ASSERT_NE(r.Header("Authorization")->find("SignedHeaders=host;x-amz-date,"),
+              std::string::npos)
+        << *r.Header("Authorization");
+    r.headers.emplace_back(name, "FmrsService.ListAgents");
+    ApiError e =
+        ErrorOf(VerifyRequest(r, "datasync", kFerrySecrets, ExampleTime()));
+    EXPECT_EQ(e.http_status, 403) << name;
+    EXPECT_EQ(e.type, "InvalidSignatureException") << name;
+    EXPECT_EQ(e.message,
+              "There were headers present in the request which were not "
+              "signed: '" +
+                  std::string(name) +
+                  "'. Every 'X-Amz-*' header and 'Content-Type' must be a "
+                  "'SignedHeader' in the AWS Authorization.")
+        << name;
+  }
+  // Other headers need not be signed (user agents, botocore's
+  // amz-sdk-request, X-Amzn-Trace-Id).
+  for (const char* name :
+       {"User-Agent", "amz-sdk-request", "X-Amzn-Trace-Id", "Content-Length"}) {
+    auto ok = SignedThenVerified(
+        [&](SignableRequest* r) { r->headers.emplace_back(name, "1"); });
+    EXPECT_TRUE(std::holds_alternative<VerifiedCaller>(ok))
+        << name << ": " << ErrorOf(ok).message;
+  }
+}
+
 TEST(SigV4Test, MissingOrMalformedAuthorization) {
   SignableRequest unsigned_request = DataSyncRequest();
   ApiError e = ErrorOf(VerifyRequest(unsigned_request, "datasync",

@@ -1026,10 +1026,12 @@ std::optional<TimePoint> ReferenceNext(const RefCron& c, TimePoint after,
       continue;
     }
     const auto minute_of_day = (t - d).count();
-    if (c.hour[static_cast<size_t>(minute_of_day / 60)] &&
-        c.minute[static_cast<size_t>(minute_of_day % 60)]) {
-      return t;
+    const auto hour = minute_of_day / 60;
+    if (!c.hour[static_cast<size_t>(hour)]) {  // on to the next hour
+      t = d + hours(hour + 1) - minutes(1);
+      continue;
     }
+    if (c.minute[static_cast<size_t>(minute_of_day % 60)]) return t;
   }
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "ferry/base/rel_path.h"
 #include "ferry/control/schedule/schedule.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/execution_control.h"
@@ -22,8 +23,12 @@ using nlohmann::json;
 
 constexpr int64_t kActivationTtlMs = 30 * 60 * 1000;
 
+// One line of the server's log. Many carry what peers sent (agents'
+// hostnames, versions, error text and ARNs; schedule expressions and
+// messages from API requests): the whole line is escaped (EscapeForDisplay),
+// so that nothing in it can end it or forge another.
 void Log(const std::string& line) {
-  std::string l = "ferry server: " + line + "\n";
+  std::string l = "ferry server: " + EscapeForDisplay(line) + "\n";
   std::fwrite(l.data(), 1, l.size(), stderr);
 }
 
@@ -188,14 +193,55 @@ class Ender {
 }  // namespace
 
 AgentService::AgentService(ServerContext* ctx)
-    : ctx_(ctx), started_ms_(ctx->now_ms()) {}
+    : ctx_(ctx),
+      started_ms_(ctx->now_ms()),
+      activation_limiter_(ctx->config.activation,
+                          [ctx] { return ctx->now_ms(); }) {}
 
 AgentService::~AgentService() { Stop(); }
 
 // --- Activation ---
 
 Result<protocol::ActivationGrant> AgentService::Activate(
-    const protocol::ActivationRequest& request) {
+    const protocol::ActivationRequest& request,
+    const std::string& client_address) {
+  const ActivationLimits& limits = ctx_->config.activation;
+  const std::string from = Clip(client_address, 64);
+  ActivationLimiter::Decision admission =
+      activation_limiter_.Admit(client_address);
+  if (!admission.admitted) {
+    const std::string rate =
+        std::to_string(limits.burst) + " at once, then one every " +
+        std::to_string(std::max<int64_t>(
+            1, std::chrono::duration_cast<std::chrono::seconds>(
+                   limits.refill_interval)
+                   .count())) +
+        " s";
+    if (admission.log) {
+      Log("refusing activation requests from " + from +
+          (admission.bucket == client_address ? ""
+                                              : " (" + admission.bucket + ")") +
+          ", which may ask for " + rate + ": " +
+          std::to_string(admission.refused_since_log) +
+          " refused since the last such line (the next one comes " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                             limits.log_window)
+                             .count()) +
+          " s later at the earliest)");
+    }
+    return Status(StatusCode::kResourceExhausted,
+                  "too many activation requests from " + from +
+                      "; try again in " +
+                      std::to_string(admission.retry_after_s) +
+                      " s (an address may ask for " + rate + ")");
+  }
+  if (request.csr_pem.size() > limits.max_csr_bytes) {
+    return Status::InvalidArgument("the certificate request is " +
+                                   std::to_string(request.csr_pem.size()) +
+                                   " bytes; this server takes at most " +
+                                   std::to_string(limits.max_csr_bytes) +
+                                   " (a ferry agent's is under 1 KiB)");
+  }
   // A request that CreateAgent could not sign is refused now, not later.
   auto signed_once = pki::SignClientRequest(ctx_->authority, request.csr_pem,
                                             "agent-activation-check", 1);
@@ -213,9 +259,16 @@ Result<protocol::ActivationGrant> AgentService::Activate(
   record.csr_pem = request.csr_pem;
   record.hostname = request.hostname;
   record.version = request.version;
+  int64_t dropped = 0;
   Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
     const int64_t now = ctx_->now_ms();
     FERRY_RETURN_IF_ERROR(ctx_->store.DeleteExpiredActivations(s, now));
+    // Room for this one among at most max_pending.
+    FERRY_ASSIGN_OR_RETURN(int64_t pending,
+                           ctx_->store.CountPendingActivations(s));
+    const int64_t max_pending = std::max(1, limits.max_pending);
+    FERRY_ASSIGN_OR_RETURN(dropped, ctx_->store.DeleteOldestPendingActivations(
+                                        s, pending - max_pending + 1));
     // 36^25 keys: a collision is all but impossible, but cheap to rule out.
     for (int attempt = 0;; ++attempt) {
       FERRY_ASSIGN_OR_RETURN(record.activation_key, NewActivationKey());
@@ -230,7 +283,21 @@ Result<protocol::ActivationGrant> AgentService::Activate(
   });
   FERRY_RETURN_IF_ERROR(st);
   Log("activation requested by " + Clip(request.hostname, 64) + " (ferry " +
-      Clip(request.version, 32) + "): key " + record.activation_key);
+      Clip(request.version, 32) + ") from " + from + ": key " +
+      record.activation_key);
+  if (dropped > 0) {
+    std::lock_guard lock(drop_log_mu_);
+    drops_since_log_ += dropped;
+    const int64_t now = ctx_->now_ms();
+    if (now >= drops_quiet_until_ms_) {
+      Log(std::to_string(drops_since_log_) +
+          " pending activation key(s) dropped, oldest first: more than " +
+          std::to_string(limits.max_pending) +
+          " waited for CreateAgent (their agents ask for new ones)");
+      drops_since_log_ = 0;
+      drops_quiet_until_ms_ = now + limits.log_window.count();
+    }
+  }
   protocol::ActivationGrant grant;
   grant.activation_key = record.activation_key;
   grant.poll_token = token;

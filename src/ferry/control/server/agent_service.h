@@ -11,9 +11,11 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
+#include "ferry/control/server/activation_limiter.h"
 #include "ferry/control/server/server_context.h"
 #include "ferry/protocol/agent_protocol.h"
 
@@ -24,9 +26,16 @@ class AgentService {
   explicit AgentService(ServerContext* ctx);
   ~AgentService();
 
-  // POST /agent/v1/activation.
+  // POST /agent/v1/activation from `client_address` (the peer's IP address
+  // as text). Each address gets ServerConfig::activation's token bucket: a
+  // refused request is ResourceExhausted ("too many activation requests
+  // from ADDRESS; try again in N s"), logged once per address and log
+  // window. A certificate request over max_csr_bytes is InvalidArgument.
+  // At most max_pending keys wait for CreateAgent: a new one past that
+  // drops the oldest (their agents, finding them unknown, ask again).
   Result<protocol::ActivationGrant> Activate(
-      const protocol::ActivationRequest& request);
+      const protocol::ActivationRequest& request,
+      const std::string& client_address);
   // GET /agent/v1/activation?key=&token=.
   Result<protocol::ActivationStatus> ActivationState(
       const std::string& key, const std::string& poll_token);
@@ -54,6 +63,12 @@ class AgentService {
   // When this service came up: silence while no server ran (a restart) does
   // not count against an agent.
   const int64_t started_ms_;
+  ActivationLimiter activation_limiter_;
+  // Pending activation keys dropped (past max_pending) are logged at most
+  // once per log window.
+  std::mutex drop_log_mu_;
+  int64_t drops_quiet_until_ms_ = 0;  // GUARDED_BY(drop_log_mu_)
+  int64_t drops_since_log_ = 0;       // GUARDED_BY(drop_log_mu_)
   std::atomic<bool> stop_{false};
   std::unique_ptr<std::thread> loop_;
 };

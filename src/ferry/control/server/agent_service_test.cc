@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 
@@ -31,10 +32,10 @@ class AgentServiceTest : public ::testing::TestWithParam<Backend> {
     test_db_ = std::move(db).value();
     // The context owns its database: hand it over, keep the schema's owner.
     ctx_.db = std::move(test_db_->db);
-    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations()).ok());
     std::array<unsigned char, 32> key{};
     key.fill(7);
     ctx_.sealer = Sealer::FromKey(key);
+    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations(*ctx_.sealer)).ok());
     auto ca = pki::CreateAuthority("ferry test CA", 1);
     ASSERT_TRUE(ca.ok()) << ca.status().ToString();
     ctx_.authority = *ca;
@@ -186,8 +187,8 @@ TEST_P(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
   auto req = pki::CreateRequest("agent");
   ASSERT_TRUE(req.ok());
   protocol::ActivationRequest request{req->request_pem, "host-1", "0.1.0"};
-  auto a = service_->Activate(request);
-  auto b = service_->Activate(request);
+  auto a = service_->Activate(request, "192.0.2.1");
+  auto b = service_->Activate(request, "192.0.2.1");
   ASSERT_TRUE(a.ok() && b.ok()) << a.status().ToString();
   const std::regex format("[A-Z0-9]{5}(-[A-Z0-9]{5}){4}");
   EXPECT_TRUE(std::regex_match(a->activation_key, format)) << a->activation_key;
@@ -206,11 +207,47 @@ TEST_P(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
   });
 }
 
+// What peers send reaches the server's log escaped: an activation's
+// hostname or version, or an execution ARN an agent reports, cannot end a
+// line and forge another (nor move a terminal's cursor).
+TEST_P(AgentServiceTest, PeerStringsCannotForgeLogLines) {
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  Setup s = OneAgentTask();
+  ::testing::internal::CaptureStderr();
+  auto grant = service_->Activate({req->request_pem,
+                                   "nas\nferry server: CreateAgent by admin\r",
+                                   "1.0\x1b[2J"});
+  protocol::SyncRequest sync;
+  sync.executions = {Report(s.task + "/execution/exec-0\nferry server: forged",
+                            "TRANSFERRING", false)};
+  auto answer = service_->Sync(ResourceId(s.agent), sync);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(grant.ok()) << grant.status().ToString();
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_NE(log.find("activation requested by nas\\nferry server: "
+                     "CreateAgent by admin\\r (ferry 1.0\\x1B[2J)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("exec-0\\nferry server: forged (unknown)"),
+            std::string::npos)
+      << log;
+  // Two lines, each the server's.
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2) << log;
+  EXPECT_EQ(log.find('\r'), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
+  size_t at = 0;
+  while (at < log.size()) {
+    EXPECT_EQ(log.compare(at, 14, "ferry server: "), 0) << log.substr(at);
+    at = log.find('\n', at) + 1;
+  }
+}
+
 TEST_P(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {
-  auto r =
-      service_->Activate({"-----BEGIN CERTIFICATE REQUEST-----\nxx\n"
-                          "-----END CERTIFICATE REQUEST-----\n",
-                          "h", "v"});
+  auto r = service_->Activate({"-----BEGIN CERTIFICATE REQUEST-----\nxx\n"
+                               "-----END CERTIFICATE REQUEST-----\n",
+                               "h", "v"},
+                              "192.0.2.1");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 }
@@ -218,7 +255,7 @@ TEST_P(AgentServiceTest, AnInvalidCertificateRequestIsRefused) {
 TEST_P(AgentServiceTest, ActivationStatePendingActivatedExpired) {
   auto req = pki::CreateRequest("agent");
   ASSERT_TRUE(req.ok());
-  auto grant = service_->Activate({req->request_pem, "h", "v"});
+  auto grant = service_->Activate({req->request_pem, "h", "v"}, "192.0.2.1");
   ASSERT_TRUE(grant.ok());
   const std::string key = grant->activation_key;
 
@@ -252,6 +289,135 @@ TEST_P(AgentServiceTest, ActivationStatePendingActivatedExpired) {
   EXPECT_EQ(activated->state, protocol::ActivationStatus::State::kActivated);
   EXPECT_EQ(activated->agent_arn, ctx_.Arn("agent/agent-0123456789abcdefg"));
   EXPECT_EQ(activated->certificate_pem, "-----BEGIN CERTIFICATE-----\n...");
+}
+
+// The review's flood: 300 unauthenticated requests from one address. A
+// burst gets keys; the rest are refused with when to try again, and the log
+// says so once, not 295 times.
+TEST_P(AgentServiceTest, AnActivationFloodFromOneAddressIsRefused) {
+  ctx_.config.activation.burst = 5;
+  ctx_.config.activation.refill_interval = std::chrono::seconds(20);
+  service_ = std::make_unique<AgentService>(&ctx_);
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  const protocol::ActivationRequest request{req->request_pem, "h", "v"};
+
+  ::testing::internal::CaptureStderr();
+  int granted = 0;
+  std::vector<Status> refused;
+  for (int i = 0; i < 300; ++i) {
+    now_ += 10;
+    auto r = service_->Activate(request, "198.51.100.7");
+    if (r.ok()) {
+      ++granted;
+    } else {
+      refused.push_back(r.status());
+    }
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(granted, 5);
+  ASSERT_EQ(refused.size(), 295u);
+  EXPECT_EQ(refused.front().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(refused.front().message().starts_with(
+      "too many activation requests from 198.51.100.7; try again in 20 s"))
+      << refused.front().message();
+  // 2.95 s later, the next key is 17.01 s away.
+  EXPECT_TRUE(refused.back().message().starts_with(
+      "too many activation requests from 198.51.100.7; try again in 18 s"))
+      << refused.back().message();
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = log.find(what); at != std::string::npos;
+         at = log.find(what, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count("refusing activation requests from 198.51.100.7"), 1u) << log;
+  EXPECT_EQ(count("activation requested by"), 5u) << log;
+  Tx([&](SqlSession& s) {
+    auto pending = ctx_.store.CountPendingActivations(s);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(*pending, 5);
+  });
+
+  // Another address is not held back by the first; the first gets a key
+  // again once a refill interval has passed.
+  EXPECT_TRUE(service_->Activate(request, "198.51.100.8").ok());
+  now_ += 20'000;
+  EXPECT_TRUE(service_->Activate(request, "198.51.100.7").ok());
+}
+
+// Many addresses: at most max_pending keys wait for CreateAgent, the oldest
+// go first, and keys already used do not count.
+TEST_P(AgentServiceTest, PendingActivationsAreCappedOldestFirst) {
+  ctx_.config.activation.max_pending = 4;
+  service_ = std::make_unique<AgentService>(&ctx_);
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  const protocol::ActivationRequest request{req->request_pem, "h", "v"};
+  std::vector<protocol::ActivationGrant> grants;
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 7; ++i) {
+    now_ += 1000;
+    auto r = service_->Activate(request, "203.0.113." + std::to_string(i));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    grants.push_back(*r);
+  }
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("1 pending activation key(s) dropped, oldest first: "
+                     "more than 4 waited for CreateAgent"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("dropped", log.find("dropped") + 1), std::string::npos)
+      << "logged once per window: " << log;
+  auto state = [&](int i) {
+    return service_->ActivationState(grants[i].activation_key,
+                                     grants[i].poll_token);
+  };
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(state(i).status().code(), StatusCode::kNotFound) << i;
+  }
+  for (int i = 3; i < 7; ++i) {
+    ASSERT_TRUE(state(i).ok()) << i;
+    EXPECT_EQ(state(i)->state, protocol::ActivationStatus::State::kPending);
+  }
+
+  // CreateAgent's part for one of them: it no longer waits, and one more
+  // key fits without dropping another.
+  Tx([&](SqlSession& s) {
+    auto r = ctx_.store.GetActivation(s, grants[3].activation_key);
+    ASSERT_TRUE(r.ok() && r->has_value());
+    (*r)->agent_arn = ctx_.Arn("agent/agent-0123456789abcdefg");
+    (*r)->certificate_pem = "-----BEGIN CERTIFICATE-----\n...";
+    ASSERT_TRUE(ctx_.store.UpdateActivation(s, **r).ok());
+  });
+  auto more = service_->Activate(request, "203.0.113.99");
+  ASSERT_TRUE(more.ok());
+  for (int i = 3; i < 7; ++i) EXPECT_TRUE(state(i).ok()) << i;
+  Tx([&](SqlSession& s) {
+    auto pending = ctx_.store.CountPendingActivations(s);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(*pending, 4);
+  });
+}
+
+TEST_P(AgentServiceTest, AnOversizedCertificateRequestIsRefused) {
+  auto req = pki::CreateRequest("agent");
+  ASSERT_TRUE(req.ok());
+  EXPECT_LT(req->request_pem.size(), 1024u) << "a ferry agent's request";
+  std::string big = req->request_pem;
+  big.insert(big.find("-----END"), std::string(15'000, 'A') + "\n");
+  auto r = service_->Activate({big, "h", "v"}, "192.0.2.1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("at most 4096"), std::string::npos)
+      << r.status().message();
+  Tx([&](SqlSession& s) {
+    auto pending = ctx_.store.CountPendingActivations(s);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(*pending, 0);
+  });
 }
 
 // --- Sync ---

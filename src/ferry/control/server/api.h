@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "ferry/control/model/api_model.h"
@@ -47,9 +48,16 @@ ApiError Internal(const Status& status);  // InternalException (HTTP 500)
 // An internal failure of the state layer, as an ApiResult.
 inline ApiResult FromStatus(const Status& s) { return Internal(s); }
 
-// Opaque NextToken <-> page key.
-std::string EncodeNextToken(const std::string& key);
-Result<std::string> DecodeNextToken(const std::string& token);
+// Opaque NextToken <-> page key of the List operation `list` ("ListAgents",
+// ...): URL-safe base64 of "LIST:KEY", no padding. Decoding an empty token
+// gives "" (the first page); anything but a token `list` returned (not
+// base64, another operation's, a key that is empty, not UTF-8 or holds a
+// NUL byte) is refused with InvalidArgument and a message for the caller.
+std::string EncodeNextToken(std::string_view list, const std::string& key);
+// The message that refuses a NextToken `list` did not return.
+std::string InvalidNextTokenMessage(std::string_view list);
+Result<std::string> DecodeNextToken(std::string_view list,
+                                    const std::string& token);
 // MaxResults (1-100, default 100).
 int PageSize(const nlohmann::json& request);
 

@@ -27,8 +27,13 @@ ApiResult CreateAgent(ApiCall& call) {
     FERRY_API_ASSIGN_OR_RETURN(auto activation,
                                ctx.store.GetActivation(s, key));
     if (!activation) {
-      return InvalidRequest("The activation key " + key +
-                            " is not valid: no agent asked for it.");
+      return InvalidRequest(
+          "The activation key " + key +
+          " is not valid: no agent asked for it, or it expired, or it was "
+          "dropped because more than " +
+          std::to_string(ctx.config.activation.max_pending) +
+          " keys waited for CreateAgent (the agent then asks for a new "
+          "one).");
     }
     if (!activation->agent_arn.empty()) {
       return InvalidRequest("The activation key " + key +
@@ -97,8 +102,8 @@ ApiResult DescribeAgent(ApiCall& call) {
 
 ApiResult ListAgents(ApiCall& call) {
   ServerContext& ctx = call.ctx;
-  auto after = DecodeNextToken(Str(call.request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
+  auto after = DecodeNextToken("ListAgents", Str(call.request, "NextToken"));
+  if (!after.ok()) return InvalidRequest(std::string(after.status().message()));
   const int limit = PageSize(call.request);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
     FERRY_API_ASSIGN_OR_RETURN(auto page,
@@ -113,7 +118,7 @@ ApiResult ListAgents(ApiCall& call) {
     }
     json out = {{"Agents", agents}};
     if (!page.next_key.empty())
-      out["NextToken"] = EncodeNextToken(page.next_key);
+      out["NextToken"] = EncodeNextToken("ListAgents", page.next_key);
     return out;
   });
 }

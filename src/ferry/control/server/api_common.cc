@@ -2,9 +2,12 @@
 // ARN checks, tags, task options and filters.
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <cstdio>
 #include <string_view>
 
+#include "ferry/base/rel_path.h"
+#include "ferry/base/utf8.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/options/filter.h"
@@ -31,8 +34,9 @@ ApiError NotFound(const std::string& what) {
 ApiError Internal(const Status& status) {
   // The caller learns that something failed, not what: the details (SQL,
   // paths) go to the server's log only.
+  // Escaped: the message may quote what the request held.
   std::fprintf(stderr, "ferry server: internal error: %s\n",
-               status.ToString().c_str());
+               EscapeForDisplay(status.ToString()).c_str());
   ApiError e;
   e.http_status = 500;
   e.type = "InternalException";
@@ -43,13 +47,15 @@ ApiError Internal(const Status& status) {
 }
 
 // NextToken is URL-safe base64 without padding, as the model's pattern
-// ([a-zA-Z0-9=_-]+) wants.
-std::string EncodeNextToken(const std::string& key) {
+// ([a-zA-Z0-9=_-]+) wants, of "LIST:KEY": a token of another operation, or
+// made up, does not pass for a page key.
+std::string EncodeNextToken(std::string_view list, const std::string& key) {
   if (key.empty()) return "";
-  std::string out(4 * ((key.size() + 2) / 3) + 1, '\0');
+  const std::string text = std::string(list) + ":" + key;
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(key.data()),
-                          static_cast<int>(key.size()));
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
   out.resize(static_cast<size_t>(n));
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (char& c : out) {
@@ -59,9 +65,16 @@ std::string EncodeNextToken(const std::string& key) {
   return out;
 }
 
-Result<std::string> DecodeNextToken(const std::string& token) {
+std::string InvalidNextTokenMessage(std::string_view list) {
+  return "Invalid NextToken: it is not one that " + std::string(list) +
+         " returned (pass the NextToken of the previous response unchanged).";
+}
+
+Result<std::string> DecodeNextToken(std::string_view list,
+                                    const std::string& token) {
   if (token.empty()) return std::string();
-  if (token.size() > 4096) return Status::InvalidArgument("Invalid NextToken.");
+  const Status invalid = Status::InvalidArgument(InvalidNextTokenMessage(list));
+  if (token.size() > 4096) return invalid;
   std::string b64 = token;
   for (char& c : b64) {
     if (c == '-') c = '+';
@@ -72,19 +85,22 @@ Result<std::string> DecodeNextToken(const std::string& token) {
     b64.push_back('=');
     ++pad;
   }
-  if (pad > 2) return Status::InvalidArgument("Invalid NextToken.");
+  if (pad > 2) return invalid;
   std::string out(b64.size() / 4 * 3, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                           reinterpret_cast<const unsigned char*>(b64.data()),
                           static_cast<int>(b64.size()));
-  if (n < 0) return Status::InvalidArgument("Invalid NextToken.");
+  if (n < 0) return invalid;
   size_t trailing = 0;
   for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++trailing;
-  if (trailing > 2 || static_cast<size_t>(n) < trailing) {
-    return Status::InvalidArgument("Invalid NextToken.");
-  }
+  if (trailing > 2 || static_cast<size_t>(n) < trailing) return invalid;
   out.resize(static_cast<size_t>(n) - trailing);
-  return out;
+  // "LIST:" and a key a database can hold (text: UTF-8, no NUL).
+  const std::string prefix = std::string(list) + ":";
+  if (!out.starts_with(prefix) || out.size() == prefix.size()) return invalid;
+  std::string key = out.substr(prefix.size());
+  if (key.find('\0') != std::string::npos || !IsValidUtf8(key)) return invalid;
+  return key;
 }
 
 int PageSize(const json& request) {
@@ -101,8 +117,10 @@ std::variant<ListRequest, ApiError> ParseListRequest(const json& request,
   auto filters =
       ParseListFilters(request.value("Filters", json::array()), target);
   if (auto* e = std::get_if<ApiError>(&filters)) return *e;
-  auto after = DecodeNextToken(Str(request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
+  auto after = DecodeNextToken(
+      target == ListFilterTarget::kLocations ? "ListLocations" : "ListTasks",
+      Str(request, "NextToken"));
+  if (!after.ok()) return InvalidRequest(std::string(after.status().message()));
   return ListRequest{std::get<std::vector<ListFilter>>(std::move(filters)),
                      std::move(after).value(), PageSize(request)};
 }
@@ -234,6 +252,17 @@ ApiResult AddTags(ServerContext& ctx, SqlSession& s, const std::string& arn,
                   const std::map<std::string, std::string>& tags) {
   constexpr size_t kMaxTags = 50;
   if (tags.empty()) return json::object();
+  // As AWS does, in any case: aws: tags are AWS's own.
+  for (const auto& [key, value] : tags) {
+    std::string prefix = key.substr(0, 4);
+    for (char& c : prefix) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (prefix == "aws:") {
+      return InvalidRequest("Invalid tag key '" + key +
+                            "': the prefix aws: is reserved for AWS use.");
+    }
+  }
   FERRY_API_ASSIGN_OR_RETURN(auto existing,
                              ctx.store.ListTags(s, arn, "", kMaxTags + 1));
   size_t total = tags.size();

@@ -125,8 +125,14 @@ ApiResult ListTaskExecutions(ApiCall& call) {
   if (!task_arn.empty()) {
     if (auto e = CheckArnScope(ctx, task_arn)) return *e;
   }
-  auto after = DecodeNextToken(Str(call.request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
+  auto after =
+      DecodeNextToken("ListTaskExecutions", Str(call.request, "NextToken"));
+  if (!after.ok()) return InvalidRequest(std::string(after.status().message()));
+  // The page key is an execution's sequence number.
+  if (after->size() > 18 ||
+      after->find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidRequest(InvalidNextTokenMessage("ListTaskExecutions"));
+  }
   const int limit = PageSize(call.request);
   return InTransaction(ctx, [&](SqlSession& s) -> ApiResult {
     if (!task_arn.empty()) {
@@ -136,7 +142,7 @@ ApiResult ListTaskExecutions(ApiCall& call) {
     auto page = ctx.store.ListExecutions(s, task_arn, *after, limit);
     if (!page.ok()) {
       if (page.status().code() == StatusCode::kInvalidArgument) {
-        return InvalidRequest("Invalid NextToken.");
+        return InvalidRequest(InvalidNextTokenMessage("ListTaskExecutions"));
       }
       return Internal(page.status());
     }
@@ -148,7 +154,7 @@ ApiResult ListTaskExecutions(ApiCall& call) {
     }
     json out = {{"TaskExecutions", executions}};
     if (!page->next_key.empty()) {
-      out["NextToken"] = EncodeNextToken(page->next_key);
+      out["NextToken"] = EncodeNextToken("ListTaskExecutions", page->next_key);
     }
     return out;
   });

@@ -50,7 +50,7 @@ std::string ResourceId(const std::string& arn);
 // An InputTagList ([{"Key":..,"Value":..}]) as a map (a later key wins).
 std::map<std::string, std::string> TagsFromRequest(const nlohmann::json& list);
 // Adds `tags` to a resource, refusing more than 50 in all (DataSync's
-// limit).
+// limit) and keys with AWS's reserved prefix aws: (in any case).
 ApiResult AddTags(ServerContext& ctx, SqlSession& s, const std::string& arn,
                   const std::map<std::string, std::string>& tags);
 

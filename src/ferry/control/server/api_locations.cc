@@ -239,14 +239,20 @@ void SplitMembers(const LocationKind& kind, const json& request, json* params,
   }
 }
 
-Result<std::string> SealSecrets(ServerContext& ctx, const json& secrets) {
+// The secrets of location `arn`, sealed for its row.
+Result<std::string> SealSecrets(ServerContext& ctx, const std::string& arn,
+                                const json& secrets) {
   if (secrets.empty()) return std::string();
-  return ctx.sealer->Seal(secrets.dump());
+  return ctx.sealer->Seal(secrets.dump(),
+                          StateStore::LocationSecretsPlace(arn));
 }
 
 Result<json> OpenSecrets(ServerContext& ctx, const LocationRecord& r) {
   if (r.sealed_secrets.empty()) return json::object();
-  FERRY_ASSIGN_OR_RETURN(std::string text, ctx.sealer->Open(r.sealed_secrets));
+  FERRY_ASSIGN_OR_RETURN(
+      std::string text,
+      ctx.sealer->Open(r.sealed_secrets,
+                       StateStore::LocationSecretsPlace(r.arn)));
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return Status::DataLoss("sealed location secrets");
   return j;
@@ -283,7 +289,8 @@ ApiResult CreateLocation(const LocationKind& kind, ApiCall& call) {
     r.agent_arns = agents;
     r.uri = kind.uri(params, agents);
     r.created_ms = ctx.now_ms();
-    FERRY_API_ASSIGN_OR_RETURN(r.sealed_secrets, SealSecrets(ctx, secrets));
+    FERRY_API_ASSIGN_OR_RETURN(r.sealed_secrets,
+                               SealSecrets(ctx, r.arn, secrets));
     FERRY_API_RETURN_IF_ERROR(ctx.store.PutLocation(s, r));
     ApiResult tagged = AddTags(ctx, s, r.arn, tags);
     if (std::holds_alternative<ApiError>(tagged)) return tagged;
@@ -360,7 +367,8 @@ ApiResult UpdateLocation(const LocationKind& kind, ApiCall& call) {
       return ApiResult(InvalidRequest(problem));
     }
     r.uri = kind.uri(r.params, r.agent_arns);
-    FERRY_API_ASSIGN_OR_RETURN(r.sealed_secrets, SealSecrets(ctx, secrets));
+    FERRY_API_ASSIGN_OR_RETURN(r.sealed_secrets,
+                               SealSecrets(ctx, r.arn, secrets));
     FERRY_API_RETURN_IF_ERROR(ctx.store.UpdateLocation(s, r));
     return ApiResult(json::object());
   });
@@ -390,7 +398,8 @@ ApiResult ListLocations(ApiCall& call) {
                   json{{"LocationArn", r.arn}, {"LocationUri", r.uri}});
             }));
     json out = {{"Locations", std::move(page.entries)}};
-    if (!page.next.empty()) out["NextToken"] = EncodeNextToken(page.next);
+    if (!page.next.empty())
+      out["NextToken"] = EncodeNextToken("ListLocations", page.next);
     return ApiResult(out);
   });
 }

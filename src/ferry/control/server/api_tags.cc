@@ -70,8 +70,9 @@ ApiResult UntagResource(ApiCall& call) {
 }
 
 ApiResult ListTagsForResource(ApiCall& call) {
-  auto after = DecodeNextToken(Str(call.request, "NextToken"));
-  if (!after.ok()) return InvalidRequest("Invalid NextToken.");
+  auto after =
+      DecodeNextToken("ListTagsForResource", Str(call.request, "NextToken"));
+  if (!after.ok()) return InvalidRequest(std::string(after.status().message()));
   const int limit = PageSize(call.request);
   return WithResource(
       call, [&](SqlSession& s, const std::string& arn) -> ApiResult {
@@ -85,7 +86,8 @@ ApiResult ListTagsForResource(ApiCall& call) {
         }
         json out = {{"Tags", tags}};
         if (!page.next_key.empty())
-          out["NextToken"] = EncodeNextToken(page.next_key);
+          out["NextToken"] =
+              EncodeNextToken("ListTagsForResource", page.next_key);
         return out;
       });
 }

@@ -208,7 +208,8 @@ ApiResult ListTasks(ApiCall& call) {
               return std::optional<json>(std::move(entry));
             }));
     json out = {{"Tasks", std::move(page.entries)}};
-    if (!page.next.empty()) out["NextToken"] = EncodeNextToken(page.next);
+    if (!page.next.empty())
+      out["NextToken"] = EncodeNextToken("ListTasks", page.next);
     return ApiResult(out);
   });
 }

@@ -24,10 +24,10 @@ class ApiTest : public ::testing::TestWithParam<Backend> {
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     test_db_ = std::move(*t);
     ctx_.db = std::move(test_db_->db);
-    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations()).ok());
     std::array<unsigned char, 32> key{};
     key[0] = 7;
     ctx_.sealer = Sealer::FromKey(key);
+    ASSERT_TRUE(Migrate(*ctx_.db, StateStore::Migrations(*ctx_.sealer)).ok());
     ctx_.authority = Authority();
     ctx_.now_ms = [this] { return now_ms_; };
     apis_ = AllApis();

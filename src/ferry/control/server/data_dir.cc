@@ -1,23 +1,28 @@
 // `ferry server init` (InitDataDir) and reading the data directory it makes:
-//   config.json        region, account, listen address, database spec (0600)
-//   ca.pem, ca.key     the certificate authority (key 0600)
-//   server.pem/.key    the server's certificate (key 0600)
-//   secret.key         the Sealer's key (0600)
+//   config.json        region, account, listen address, database spec
+//   ca.pem, ca.key     the certificate authority
+//   server.pem/.key    the server's certificate
+//   secret.key         the Sealer's key
 //   credentials        the first access key, as an AWS shared credentials
-//                      file (0600)
+//                      file
 //   state.db           the SQLite database, unless --db names PostgreSQL
+// The directory is 0700 and everything in it 0600 (SecureDataDir).
 #include "ferry/control/server/data_dir.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/control/server/server.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/sealer.h"
@@ -74,6 +79,76 @@ std::string HostName() {
 
 }  // namespace
 
+Status SecureDataDir(const std::string& data_dir) {
+  ::umask(077);
+  auto error = [&](const std::string& what, int err) {
+    return Status(StatusCode::kIoError,
+                  "cannot make the data directory " + data_dir +
+                      " private: " + what + ": " + std::strerror(err),
+                  err);
+  };
+  // The directory first: once it is 0700 no one else can swap what is in it.
+  if (::chmod(data_dir.c_str(), 0700) != 0) {
+    const int err = errno;
+    return error("chmod 0700 " + data_dir, err);
+  }
+  int fd = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return error("open " + data_dir, err);
+  }
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return error("open " + data_dir, err);
+  }
+  Status status = Status::Ok();
+  while (true) {
+    errno = 0;  // readdir's end and its failure differ only in errno
+    dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      const int err = errno;
+      if (err != 0) status = error("read the folder " + data_dir, err);
+      break;
+    }
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      const int err = errno;
+      if (err == ENOENT) continue;  // removed meanwhile (a SQLite journal)
+      status = error("stat " + DataDirPath(data_dir, e->d_name), err);
+      break;
+    }
+    if (S_ISLNK(st.st_mode)) continue;
+    mode_t want = S_ISDIR(st.st_mode) ? 0700 : 0600;
+    if ((st.st_mode & 07777) == want) continue;
+    auto octal = [](mode_t mode) {
+      char text[8];
+      std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode));
+      return std::string(text);
+    };
+    const std::string path = DataDirPath(data_dir, e->d_name);
+    if (::fchmodat(fd, e->d_name, want, 0) != 0) {
+      const int err = errno;
+      if (err == ENOENT) continue;
+      status = error("chmod " + octal(want) + " " + path, err);
+      break;
+    }
+    // Others could read it until now (a key, the database): say so.
+    if ((st.st_mode & 077) != 0) {
+      std::fprintf(stderr,
+                   "ferry server: %s was open to other users (mode %s); made "
+                   "it %s\n",
+                   EscapeForDisplay(path).c_str(),
+                   octal(st.st_mode & 07777).c_str(), octal(want).c_str());
+    }
+  }
+  ::closedir(d);
+  return status;
+}
+
 std::string DataDirPath(const std::string& data_dir, const std::string& name) {
   if (!data_dir.empty() && data_dir.back() == '/') return data_dir + name;
   return data_dir + "/" + name;
@@ -96,8 +171,10 @@ AccessKey NewAccessKey() {
 
 Status AddAccessKey(Database& db, const Sealer& sealer, const AccessKey& key,
                     int64_t now_ms) {
-  FERRY_ASSIGN_OR_RETURN(std::string sealed,
-                         sealer.Seal(key.secret_access_key));
+  FERRY_ASSIGN_OR_RETURN(
+      std::string sealed,
+      sealer.Seal(key.secret_access_key,
+                  StateStore::AccessKeySecretPlace(key.access_key_id)));
   StateStore store;
   return db.Transaction([&](SqlSession& s) {
     return store.PutAccessKey(s, key.access_key_id, sealed, now_ms);
@@ -152,6 +229,8 @@ Status InitDataDir(const InitOptions& options) {
                                    std::string(listen.status().message()));
   }
   FERRY_RETURN_IF_ERROR(MakeDirectory(dir));
+  // An existing directory may be 0755 and hold files readable by all.
+  FERRY_RETURN_IF_ERROR(SecureDataDir(dir));
 
   // The certificate authority: given, or made here.
   pki::KeyAndCertificate authority;
@@ -187,11 +266,11 @@ Status InitDataDir(const InitOptions& options) {
         std::string(st.message()));
   }
   FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "ca.pem"),
-                                            authority.certificate_pem, 0644));
+                                            authority.certificate_pem, 0600));
   FERRY_RETURN_IF_ERROR(
       WriteFileAtomically(DataDirPath(dir, "ca.key"), authority.key_pem, 0600));
   FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "server.pem"),
-                                            server.certificate_pem, 0644));
+                                            server.certificate_pem, 0600));
   FERRY_RETURN_IF_ERROR(WriteFileAtomically(DataDirPath(dir, "server.key"),
                                             server.key_pem, 0600));
   FERRY_ASSIGN_OR_RETURN(auto sealer,
@@ -199,7 +278,7 @@ Status InitDataDir(const InitOptions& options) {
 
   // The database, its schema and the first access key.
   FERRY_ASSIGN_OR_RETURN(auto db, OpenDatabase(DatabaseSpec(dir, options.db)));
-  FERRY_RETURN_IF_ERROR(Migrate(*db, StateStore::Migrations()));
+  FERRY_RETURN_IF_ERROR(Migrate(*db, StateStore::Migrations(*sealer)));
   AccessKey key = NewAccessKey();
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -21,6 +21,15 @@ struct DataDirConfig {
 };
 Result<DataDirConfig> ReadDataDirConfig(const std::string& data_dir);
 
+// Makes the data directory private, whatever was there before: DIR 0700,
+// each file in it 0600 (state.db and SQLite's -wal, -shm and -journal
+// included), each folder in it 0700 (not walked: 0700 closes it); symbolic
+// links are left alone; each file others could read is named on stderr (a
+// key there may have leaked). Sets the process's umask to 077, so that what the
+// server creates later (SQLite's journals among them) is private too.
+// `server init` and Server::Open call it.
+Status SecureDataDir(const std::string& data_dir);
+
 // DIR/NAME.
 std::string DataDirPath(const std::string& data_dir, const std::string& name);
 // The database to open: `db`, or DIR/state.db when it is empty.

@@ -86,6 +86,7 @@ class HttpTest : public ::testing::Test {
     config.plain_http = !tls;
     config.tick = std::chrono::milliseconds(50);
     config.http = limits_;
+    config.activation = activation_limits_;
     auto server = Server::Open(config);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server);
@@ -179,7 +180,8 @@ class HttpTest : public ::testing::Test {
   }
 
   std::string dir_;
-  HttpLimits limits_;  // what Start() serves with
+  HttpLimits limits_;                   // what Start() serves with
+  ActivationLimits activation_limits_;  // for the server Start() opens
   bool tls_ = false;
   AwsCredentials credentials_;
   std::unique_ptr<Server> server_;

@@ -1,8 +1,10 @@
 #include "ferry/control/server/list_filters.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <ctime>
+#include <string_view>
 
 #include "ferry/control/server/api.h"
 
@@ -16,6 +18,28 @@ const std::vector<std::string> kStringOperators = {
 const std::vector<std::string> kTimeOperators = {
     "Equals",          "NotEquals",   "LessThan",
     "LessThanOrEqual", "GreaterThan", "GreaterThanOrEqual"};
+
+// The LocationType values: the types of ferry's locations (api_locations.cc)
+// and DataSync's AWS storage types, which ferry does not serve.
+const std::vector<std::string> kLocationTypes = {
+    "NFS",   "SMB", "OBJECT_STORAGE", "AZURE_BLOB", "HDFS",      "S3",
+    "LOCAL", "EFS", "FSX_WINDOWS",    "FSX_LUSTRE", "FSX_ONTAP", "FSX_OPENZFS"};
+
+// "arn:PARTITION:datasync:REGION:ACCOUNT:location/loc-" and 17 [0-9a-z].
+bool IsLocationArn(const std::string& v) {
+  constexpr std::string_view kResource = ":location/loc-";
+  constexpr size_t kIdSize = 17;
+  if (!v.starts_with("arn:") || v.find(":datasync:") == std::string::npos ||
+      v.size() < kResource.size() + kIdSize) {
+    return false;
+  }
+  const size_t id = v.size() - kIdSize;
+  return v.compare(id - kResource.size(), kResource.size(), kResource) == 0 &&
+         std::all_of(v.begin() + static_cast<std::ptrdiff_t>(id), v.end(),
+                     [](char c) {
+                       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+                     });
+}
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
@@ -152,6 +176,31 @@ std::variant<std::vector<ListFilter>, ApiError> ParseListFilters(
       return InvalidRequest("Operator " + filter.op +
                             " is not supported for filter " + filter.name +
                             "; it takes " + Join(allowed) + ".");
+    }
+    // Only In matches any of several values; DataSync refuses several with
+    // the others rather than guess whether any or all must match.
+    if (filter.op != "In" && filter.values.size() > 1) {
+      return InvalidRequest(
+          "Operator " + filter.op + " takes one value, and filter " +
+          filter.name + " has " + std::to_string(filter.values.size()) +
+          (time ? "." : ": use In to match any of several values."));
+    }
+    // Values that name something (a location type, a location ARN) must
+    // name something that can exist: a mistyped one would list nothing.
+    const bool names =
+        filter.op == "Equals" || filter.op == "NotEquals" || filter.op == "In";
+    for (const std::string& v : filter.values) {
+      if (!names) break;
+      if (filter.name == "LocationType" && !Contains(kLocationTypes, v)) {
+        return InvalidRequest("Invalid LocationType filter value '" + v +
+                              "': it takes " + Join(kLocationTypes) + ".");
+      }
+      if (filter.name == "LocationId" && !IsLocationArn(v)) {
+        return InvalidRequest(
+            "Invalid LocationId filter value '" + v +
+            "': it takes location ARNs (arn:aws:datasync:REGION:ACCOUNT:"
+            "location/loc-ID).");
+      }
     }
     if (time) {
       for (const std::string& v : filter.values) {

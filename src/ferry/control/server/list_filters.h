@@ -3,6 +3,8 @@
 // filter must match (AND); string keys take Equals, NotEquals, In,
 // Contains, NotContains and BeginsWith, CreationTime takes Equals,
 // NotEquals, LessThan, LessThanOrEqual, GreaterThan and GreaterThanOrEqual.
+// Only In takes several values. With Equals, NotEquals and In, LocationType
+// values must be location types and LocationId values location ARNs.
 // A CreationTime value is UTC, "yyyy-MM-dd HH:mm:ss" (or with a 'T' or ':'
 // between date and time, a trailing 'Z', just the date, or epoch seconds).
 // Value types; thread-compatible.

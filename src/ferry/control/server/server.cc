@@ -16,6 +16,7 @@
 
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
+#include "ferry/base/rel_path.h"
 #include "ferry/control/auth/sigv4.h"
 #include "ferry/control/model/api_model.h"
 #include "ferry/control/server/agent_service.h"
@@ -120,7 +121,7 @@ void SendAgentError(HttpResponse& res, const Status& st) {
                                     : std::string(st.message());
   if (code == 500) {
     std::fprintf(stderr, "ferry server: agent endpoint: %s\n",
-                 st.ToString().c_str());
+                 EscapeForDisplay(st.ToString()).c_str());
   }
   res.status = code;
   res.content_type = "application/json";
@@ -183,15 +184,16 @@ std::optional<std::string> Server::Impl::SecretFor(
   });
   if (!st.ok()) {
     std::fprintf(stderr, "ferry server: reading access keys: %s\n",
-                 st.ToString().c_str());
+                 EscapeForDisplay(st.ToString()).c_str());
     return std::nullopt;
   }
   if (!sealed) return std::nullopt;
-  auto secret = ctx.sealer->Open(*sealed);
+  const std::string id(access_key_id);
+  auto secret = ctx.sealer->Open(*sealed, StateStore::AccessKeySecretPlace(id));
   if (!secret.ok()) {
     std::fprintf(stderr, "ferry server: opening access key %s: %s\n",
-                 std::string(access_key_id).c_str(),
-                 secret.status().ToString().c_str());
+                 EscapeForDisplay(access_key_id).c_str(),
+                 EscapeForDisplay(secret.status().ToString()).c_str());
     return std::nullopt;
   }
   return *secret;
@@ -213,11 +215,13 @@ void Server::Impl::HandleApi(const HttpRequest& req, HttpResponse& res) {
     for (const auto& [name, value] : res.headers) {
       if (name == "x-amzn-ErrorType") error_type = value;
     }
+    // The operation is the X-Amz-Target header as sent (before it is
+    // checked): escaped, as everything a peer sent is in the log.
     std::fprintf(stderr, "ferry server: %s %s %s %d %lldms%s%s\n",
                  req.remote_address.c_str(),
-                 caller.empty() ? "-" : caller.c_str(),
-                 operation.empty() ? "-" : operation.c_str(), status,
-                 static_cast<long long>(ms), status >= 400 ? " " : "",
+                 caller.empty() ? "-" : EscapeForDisplay(caller).c_str(),
+                 operation.empty() ? "-" : EscapeForDisplay(operation).c_str(),
+                 status, static_cast<long long>(ms), status >= 400 ? " " : "",
                  error_type.c_str());
   };
   auto fail = [&](const ApiError& e) {
@@ -311,7 +315,7 @@ void Server::Impl::HandleActivation(const HttpRequest& req, HttpResponse& res) {
     SendAgentError(res, request.status());
     return;
   }
-  auto grant = agents->Activate(*request);
+  auto grant = agents->Activate(*request, req.remote_address);
   if (!grant.ok()) {
     SendAgentError(res, grant.status());
     return;
@@ -336,8 +340,8 @@ void Server::Impl::HandleSync(const HttpRequest& req, HttpResponse& res) {
   const std::string& agent_id = req.peer.common_name;
   if (Status known = agents->Authenticate(agent_id); !known.ok()) {
     std::fprintf(stderr, "ferry server: sync from %s (%s): %s\n",
-                 agent_id.c_str(), req.remote_address.c_str(),
-                 known.ToString().c_str());
+                 EscapeForDisplay(agent_id).c_str(), req.remote_address.c_str(),
+                 EscapeForDisplay(known.ToString()).c_str());
     SendAgentError(res, known);
     return;
   }
@@ -348,8 +352,9 @@ void Server::Impl::HandleSync(const HttpRequest& req, HttpResponse& res) {
   }
   auto answer = agents->Sync(agent_id, *request);
   if (!answer.ok()) {
-    std::fprintf(stderr, "ferry server: sync from %s: %s\n", agent_id.c_str(),
-                 answer.status().ToString().c_str());
+    std::fprintf(stderr, "ferry server: sync from %s: %s\n",
+                 EscapeForDisplay(agent_id).c_str(),
+                 EscapeForDisplay(answer.status().ToString()).c_str());
     SendAgentError(res, answer.status());
     return;
   }
@@ -436,6 +441,7 @@ Server::~Server() { Stop(); }
 Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   FERRY_ASSIGN_OR_RETURN(DataDirConfig file,
                          ReadDataDirConfig(config.data_dir));
+  FERRY_RETURN_IF_ERROR(SecureDataDir(config.data_dir));
   if (!file.region.empty()) config.region = file.region;
   if (!file.account.empty()) config.account = file.account;
   if (config.listen.empty()) {
@@ -478,7 +484,7 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   }
   FERRY_ASSIGN_OR_RETURN(ctx.sealer, Sealer::OpenKeyFile(key_path));
   FERRY_ASSIGN_OR_RETURN(ctx.db, OpenDatabase(DatabaseSpec(dir, config.db)));
-  FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations()));
+  FERRY_RETURN_IF_ERROR(Migrate(*ctx.db, StateStore::Migrations(*ctx.sealer)));
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
   impl->agents = std::make_unique<AgentService>(&impl->ctx);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "ferry/control/server/activation_limiter.h"
 #include "ferry/control/server/http_server.h"
 #include "ferry/control/server/state_store.h"
 #include "ferry/control/store/database.h"
@@ -35,6 +36,9 @@ struct ServerConfig {
   // task's schedule (DisabledBy SERVICE).
   int schedule_failure_limit = 3;
   int max_queued_executions = 50;  // per task, DataSync's limit
+  // How often one address may ask for an activation key, how many keys may
+  // wait for CreateAgent, how big a certificate request may be.
+  ActivationLimits activation;
   // The HTTP layer's threads, connection caps and deadlines.
   HttpLimits http;
 };

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -43,8 +44,8 @@ TEST(InitDataDirTest, WritesTheFilesWithTheirModes) {
        {"ca.key", "server.key", "secret.key", "credentials", "config.json"}) {
     EXPECT_EQ(Mode(dir + "/" + name), 0600u) << name;
   }
-  EXPECT_EQ(Mode(dir + "/ca.pem"), 0644u);
-  EXPECT_EQ(Mode(dir + "/server.pem"), 0644u);
+  EXPECT_EQ(Mode(dir + "/ca.pem"), 0600u);
+  EXPECT_EQ(Mode(dir + "/server.pem"), 0600u);
   EXPECT_EQ(Mode(dir), 0700u);
   EXPECT_TRUE(pki::VerifyIssuedBy(ReadFile(dir + "/server.pem"),
                                   ReadFile(dir + "/ca.pem"))
@@ -78,6 +79,71 @@ TEST(InitDataDirTest, WritesTheFilesWithTheirModes) {
 
   Status again = InitDataDir(options);
   EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
+}
+
+// Every file of the data directory, with its mode.
+std::map<std::string, unsigned> Modes(const std::string& dir) {
+  std::map<std::string, unsigned> modes;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    modes[e.path().filename().string()] = Mode(e.path().string());
+  }
+  return modes;
+}
+
+// `server init` into a directory that exists 0755 with a file readable by
+// all, and `ferry server` on a directory whose modes were loosened since
+// (the database and SQLite's journals among them): the directory ends 0700
+// and every file 0600.
+TEST(InitDataDirTest, MakesTheDirectoryPrivateWhateverWasThere) {
+  const std::string dir = TempDir() + "/data";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);  // whatever the umask
+  ASSERT_TRUE(WriteFileAtomically(dir + "/notes.txt", "x", 0644).ok());
+  ASSERT_EQ(::mkdir((dir + "/old").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((dir + "/old").c_str(), 0755), 0);
+  const mode_t umask_before = ::umask(022);
+  InitOptions options;
+  options.data_dir = dir;
+  ASSERT_TRUE(InitDataDir(options).ok());
+  EXPECT_EQ(Mode(dir), 0700u);
+  std::map<std::string, unsigned> modes = Modes(dir);
+  EXPECT_TRUE(modes.contains("state.db"));
+  for (const auto& [name, mode] : modes) {
+    EXPECT_EQ(mode, name == "old" ? 0700u : 0600u) << name;
+  }
+
+  // Loosened since, and SQLite's sidecars left 0644 by a run under another
+  // umask.
+  ::umask(022);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  for (const char* name : {"state.db", "ca.key", "credentials", "notes.txt"}) {
+    ASSERT_EQ(::chmod((dir + "/" + name).c_str(), 0644), 0) << name;
+  }
+  for (const char* name :
+       {"state.db-wal", "state.db-shm", "state.db-journal"}) {
+    ASSERT_TRUE(WriteFileAtomically(dir + "/" + name, "", 0644).ok()) << name;
+  }
+  ServerConfig config;
+  config.data_dir = dir;
+  config.listen = "127.0.0.1:0";
+  ::testing::internal::CaptureStderr();
+  auto server = Server::Open(config);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // The operator learns which files others could read.
+  EXPECT_TRUE(Contains(log, "ferry server: " + dir +
+                                "/ca.key was open to other users (mode "
+                                "0644); made it 0600\n"))
+      << log;
+  EXPECT_EQ(Mode(dir), 0700u);
+  modes = Modes(dir);
+  EXPECT_TRUE(modes.contains("state.db-wal"));
+  for (const auto& [name, mode] : modes) {
+    EXPECT_EQ(mode, name == "old" ? 0700u : 0600u) << name;
+  }
+  // Files the server makes later are private too.
+  mode_t umask_now = ::umask(umask_before);
+  EXPECT_EQ(umask_now, 077u);
 }
 
 TEST(InitDataDirTest, UsesAGivenAuthorityAndChecksIt) {
@@ -185,6 +251,19 @@ TEST_F(HttpTest, SignedRequestsAreServed) {
   // An empty body is an empty request.
   r = Call("FmrsService.ListAgents", "", credentials_);
   EXPECT_EQ(r.status, 200) << r.body.dump();
+}
+
+// The request log names the operation from X-Amz-Target as sent, before
+// anything checks it: escaped, it cannot hold bytes that are not text.
+TEST_F(HttpTest, TheRequestLogEscapesTheTarget) {
+  Start(/*tls=*/false);
+  ::testing::internal::CaptureStderr();
+  Reply r = Call("FmrsService.\xffList\tTasks", "{}", AwsCredentials{});
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(r.status, 400) << r.body.dump();
+  EXPECT_TRUE(Contains(log, " - \\xFFList\\tTasks 400 ")) << log;
+  EXPECT_FALSE(Contains(log, "\t")) << log;
+  EXPECT_FALSE(Contains(log, "\xff")) << log;
 }
 
 TEST_F(HttpTest, AuthenticationFailuresAreRefused) {
@@ -349,6 +428,64 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
   json d = Ok("DescribeLocationSmb", {{"LocationArn", smb["LocationArn"]}});
   EXPECT_FALSE(Contains(d.dump(), "HttpSecretPassword")) << d.dump();
   EXPECT_EQ(d["LocationUri"], "smb://fs/share/");
+}
+
+// Unauthenticated activation requests, flooded over HTTP from one address:
+// a burst gets keys, the rest answer 429 with a message the agent shows
+// its operator, and the keys that wait for CreateAgent stay capped (the
+// oldest dropped: their polls find them unknown).
+TEST_F(HttpTest, AnActivationFloodIsRefusedAndPendingKeysAreCapped) {
+  activation_limits_.burst = 6;
+  activation_limits_.refill_interval = std::chrono::hours(1);
+  activation_limits_.max_pending = 4;
+  Start(/*tls=*/false);
+  auto key = pki::CreateRequest("agent");
+  ASSERT_TRUE(key.ok());
+  protocol::ActivationRequest activation;
+  activation.csr_pem = key->request_pem;
+  activation.hostname = "flood";
+  const std::string body = protocol::Encode(activation).dump();
+  std::vector<protocol::ActivationGrant> grants;
+  std::vector<std::string> refusals;
+  auto client = Client();
+  for (int i = 0; i < 30; ++i) {
+    auto res = client->Post("/agent/v1/activation", body, "application/json");
+    ASSERT_TRUE(res);
+    if (res->status == 200) {
+      auto grant = protocol::DecodeActivationGrant(res->body);
+      ASSERT_TRUE(grant.ok()) << res->body;
+      grants.push_back(*grant);
+    } else {
+      EXPECT_EQ(res->status, 429) << res->body;
+      refusals.push_back(json::parse(res->body).value("Message", ""));
+    }
+  }
+  ASSERT_EQ(grants.size(), 6u);
+  ASSERT_EQ(refusals.size(), 24u);
+  EXPECT_TRUE(Contains(refusals.front(),
+                       "too many activation requests from 127.0.0.1; try "
+                       "again in 3600 s"))
+      << refusals.front();
+
+  auto poll = [&](const protocol::ActivationGrant& g) {
+    auto res = client->Get("/agent/v1/activation?key=" + g.activation_key +
+                           "&token=" + g.poll_token);
+    return res ? res->status : 0;
+  };
+  EXPECT_EQ(poll(grants[0]), 404);
+  EXPECT_EQ(poll(grants[1]), 404);
+  for (size_t i = 2; i < grants.size(); ++i) EXPECT_EQ(poll(grants[i]), 200);
+  int64_t pending = -1;
+  ASSERT_TRUE(server_->context()
+                  .db
+                  ->Transaction([&](SqlSession& s) -> Status {
+                    FERRY_ASSIGN_OR_RETURN(
+                        pending,
+                        server_->context().store.CountPendingActivations(s));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(pending, 4);
 }
 
 TEST_F(HttpTest, ListsPageOverHttp) {

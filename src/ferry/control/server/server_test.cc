@@ -43,19 +43,59 @@ const std::string kAlnum = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 TEST(NextTokenTest, RoundTripsAndFitsTheModelPattern) {
   for (std::string key : std::vector<std::string>{
-           "a", "ab", "abc", "arn:x:task/task-\xff", std::string(300, 'z')}) {
-    std::string token = EncodeNextToken(key);
+           "a", "ab", "abc", "arn:x:task/task-\u00e9", std::string(300, 'z')}) {
+    std::string token = EncodeNextToken("ListTasks", key);
     EXPECT_EQ(token.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
                                       "OPQRSTUVWXYZ0123456789=_-"),
               std::string::npos)
         << token;
-    auto back = DecodeNextToken(token);
+    auto back = DecodeNextToken("ListTasks", token);
     ASSERT_TRUE(back.ok()) << token;
     EXPECT_EQ(*back, key);
   }
-  EXPECT_FALSE(DecodeNextToken("a").ok());
-  EXPECT_FALSE(DecodeNextToken("!!!!").ok());
-  EXPECT_EQ(EncodeNextToken(""), "");
+  EXPECT_EQ(EncodeNextToken("ListTasks", ""), "");
+  auto first = DecodeNextToken("ListTasks", "");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, "");
+}
+
+// URL-safe base64 without padding, as EncodeNextToken writes it.
+std::string Base64Url(std::string_view bytes) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 2]);
+    out += kAlphabet[v >> 18];
+    out += kAlphabet[(v >> 12) & 63];
+    if (i + 1 < bytes.size()) out += kAlphabet[(v >> 6) & 63];
+    if (i + 2 < bytes.size()) out += kAlphabet[v & 63];
+  }
+  return out;
+}
+
+// Only a token the same operation returned passes: not garbage (which
+// listed nothing), not one that decodes to a NUL byte or to bytes that are
+// not UTF-8 (which PostgreSQL refused: a 500), not another operation's.
+TEST(NextTokenTest, RefusesTokensTheOperationDidNotReturn) {
+  const std::string other = EncodeNextToken("ListAgents", "arn:x");
+  ASSERT_TRUE(DecodeNextToken("ListAgents", other).ok());
+  for (const std::string& token :
+       {std::string("a"), std::string("!!!!"), std::string("garbage"),
+        Base64Url(std::string(1, '\0')), Base64Url("ListTasks:"),
+        Base64Url(std::string("ListTasks:\0", 11)),
+        Base64Url(std::string("ListTasks:a\0b", 13)),
+        Base64Url("ListTasks:\xff\xfe"), Base64Url("arn:x"), other,
+        std::string(5000, 'A')}) {
+    auto decoded = DecodeNextToken("ListTasks", token);
+    ASSERT_FALSE(decoded.ok()) << token << " -> " << *decoded;
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(decoded.status().message(),
+              "Invalid NextToken: it is not one that ListTasks returned (pass "
+              "the NextToken of the previous response unchanged).");
+  }
 }
 
 // --- Agents ---
@@ -381,6 +421,46 @@ TEST_P(ServerApiTest, UpdateLocationChangesParametersSecretsAndAgents) {
   e = Err("UpdateLocationSmb",
           {{"LocationArn", arn}, {"CmkSecretConfig", {{"KmsKeyArn", ""}}}});
   EXPECT_TRUE(Contains(e.message, "not supported")) << e.message;
+}
+
+// With write access to the database and no key, moving one location's
+// sealed secrets onto another's row must not hand its password to the
+// other location's agents: each value is sealed for its own row.
+TEST_P(ServerApiTest, SealedSecretsMovedToAnotherRowDoNotOpen) {
+  const std::string a1 = NewAgent("one"), a2 = NewAgent("two");
+  auto smb = [&](const std::string& agent, const std::string& password) {
+    return Ok("CreateLocationSmb", {{"ServerHostname", "fs"},
+                                    {"Subdirectory", "/share"},
+                                    {"User", "u"},
+                                    {"Password", password},
+                                    {"AgentArns", {agent}}})["LocationArn"]
+        .get<std::string>();
+  };
+  const std::string victim = smb(a1, "VictimsPassword");
+  const std::string thief = smb(a2, "ThiefsPassword");
+  ASSERT_TRUE(ctx_.db
+                  ->Execute("UPDATE locations SET sealed_secrets = (SELECT "
+                            "sealed_secrets FROM locations WHERE arn = ?) "
+                            "WHERE arn = ?",
+                            {victim, thief})
+                  .ok());
+  auto get = [&](const std::string& arn) {
+    std::optional<LocationRecord> r;
+    EXPECT_TRUE(ctx_.db
+                    ->Transaction([&](SqlSession& s) -> Status {
+                      FERRY_ASSIGN_OR_RETURN(r, ctx_.store.GetLocation(s, arn));
+                      return Status::Ok();
+                    })
+                    .ok());
+    return r.value_or(LocationRecord{});
+  };
+  auto moved = LocationParametersWithSecrets(ctx_, get(thief));
+  ASSERT_FALSE(moved.ok()) << moved->dump();
+  EXPECT_EQ(moved.status().code(), StatusCode::kDataLoss)
+      << moved.status().ToString();
+  auto own = LocationParametersWithSecrets(ctx_, get(victim));
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ((*own)["Password"], "VictimsPassword");
 }
 
 TEST_P(ServerApiTest, ListLocationsFiltersAndPages) {
@@ -979,6 +1059,132 @@ TEST_P(ServerApiTest, TagsOnEveryKindOfResource) {
   e = Err("ListTagsForResource",
           {{"ResourceArn", Arn("agent/agent-0123456789abcdefg")}});
   EXPECT_TRUE(Contains(e.message, "does not exist")) << e.message;
+}
+
+// Every List operation answers a NextToken it did not return with 400
+// InvalidRequestException, on both databases: garbage listed nothing, and
+// a token that decodes to a NUL byte was a 500 (PostgreSQL text).
+TEST_P(ServerApiTest, ListsRefuseNextTokensTheyDidNotReturn) {
+  const std::string agent = NewAgent();
+  const std::string loc = NewLocalLocation(agent, "/a");
+  const std::string task = NewTask(loc, NewLocalLocation(agent, "/b"));
+  const std::vector<std::pair<std::string, json>> lists = {
+      {"ListAgents", json::object()},
+      {"ListLocations", json::object()},
+      {"ListTasks", json::object()},
+      {"ListTaskExecutions", {{"TaskArn", task}}},
+      {"ListTagsForResource", {{"ResourceArn", task}}}};
+  for (const auto& [op, base] : lists) {
+    for (const std::string& token :
+         {Base64Url(std::string(1, '\0')),
+          Base64Url(op + ":" + std::string(1, '\0')), Base64Url(op + ":\xff"),
+          std::string("garbage"),
+          EncodeNextToken(op == "ListAgents" ? "ListTasks" : "ListAgents",
+                          "arn:aws:datasync:x")}) {
+      SCOPED_TRACE(op + " " + token);
+      json request = base;
+      request["NextToken"] = token;
+      ApiError e = Err(op, request);
+      EXPECT_EQ(e.http_status, 400);
+      EXPECT_EQ(e.type, "InvalidRequestException");
+      EXPECT_TRUE(Contains(e.message, "Invalid NextToken: it is not one that " +
+                                          op + " returned"))
+          << e.message;
+    }
+  }
+  // Executions page by sequence number: a key that is not one is refused.
+  ApiError e =
+      Err("ListTaskExecutions",
+          {{"NextToken", EncodeNextToken("ListTaskExecutions", "1x")}});
+  EXPECT_TRUE(Contains(e.message, "Invalid NextToken")) << e.message;
+}
+
+// Equals with several values listed what In lists, and a LocationType or
+// LocationId that cannot exist listed nothing: both are refused, naming the
+// problem.
+TEST_P(ServerApiTest, FiltersRefuseSeveralValuesAndUnknownOnes) {
+  auto filter = [](const std::string& name, const std::string& op,
+                   json values) {
+    return json{
+        {"Filters", {{{"Name", name}, {"Operator", op}, {"Values", values}}}}};
+  };
+  ApiError e =
+      Err("ListLocations", filter("LocationType", "Equals", {"NFS", "SMB"}));
+  EXPECT_EQ(e.type, "InvalidRequestException");
+  EXPECT_EQ(e.message,
+            "Operator Equals takes one value, and filter LocationType has 2: "
+            "use In to match any of several values.");
+  e = Err("ListLocations",
+          filter("LocationUri", "Contains", {"nfs://", "smb://"}));
+  EXPECT_TRUE(Contains(e.message, "Operator Contains takes one value"))
+      << e.message;
+  e = Err("ListLocations", filter("CreationTime", "LessThan",
+                                  {"2023-11-14 22:13:25", "2024-01-01"}));
+  EXPECT_TRUE(Contains(e.message, "Operator LessThan takes one value"))
+      << e.message;
+  e = Err("ListTasks", filter("LocationId", "NotEquals",
+                              {Arn("location/loc-0123456789abcdefg"),
+                               Arn("location/loc-0123456789abcdefh")}));
+  EXPECT_TRUE(Contains(e.message, "Operator NotEquals takes one value"))
+      << e.message;
+
+  for (const std::string& op : {"Equals", "NotEquals", "In"}) {
+    e = Err("ListLocations", filter("LocationType", op, {"NFSv4"}));
+    EXPECT_TRUE(Contains(e.message,
+                         "Invalid LocationType filter value 'NFSv4': it takes "
+                         "NFS, SMB, "))
+        << e.message;
+    e = Err("ListTasks", filter("LocationId", op, {"loc-0123456789abcdefg"}));
+    EXPECT_TRUE(Contains(e.message,
+                         "Invalid LocationId filter value "
+                         "'loc-0123456789abcdefg': it takes location ARNs"))
+        << e.message;
+  }
+  // Still served: known values, In with several, parts with Contains.
+  Ok("ListLocations", filter("LocationType", "In", {"NFS", "FSX_WINDOWS"}));
+  Ok("ListLocations", filter("LocationType", "BeginsWith", {"FSX"}));
+  Ok("ListTasks",
+     filter("LocationId", "Equals", {Arn("location/loc-0123456789abcdefg")}));
+  Ok("ListTasks", filter("LocationId", "Contains", {"loc-0123"}));
+}
+
+// The aws: prefix of tag keys is AWS's (in any case): refused by
+// TagResource and by every Create* and StartTaskExecution that take Tags,
+// which then create nothing.
+TEST_P(ServerApiTest, TheReservedAwsTagPrefixIsRefused) {
+  const std::string agent = NewAgent();
+  const std::string loc = NewLocalLocation(agent, "/a");
+  const std::string task = NewTask(loc, NewLocalLocation(agent, "/b"));
+  for (const std::string& key : {"aws:cloudformation:stack", "AWS:x", "Aws:"}) {
+    SCOPED_TRACE(key);
+    const json tags = {{{"Key", key}, {"Value", "v"}}};
+    ApiError e = Err("TagResource", {{"ResourceArn", task}, {"Tags", tags}});
+    EXPECT_EQ(e.type, "InvalidRequestException");
+    EXPECT_EQ(e.message, "Invalid tag key '" + key +
+                             "': the prefix aws: is reserved for AWS use.");
+    e = Err("CreateLocationLocal",
+            {{"Path", "/c"}, {"AgentArns", {agent}}, {"Tags", tags}});
+    EXPECT_TRUE(Contains(e.message, "reserved for AWS use")) << e.message;
+    e = Err("CreateTask", {{"SourceLocationArn", loc},
+                           {"DestinationLocationArn", loc},
+                           {"Tags", tags}});
+    EXPECT_TRUE(Contains(e.message, "reserved for AWS use")) << e.message;
+    e = Err("CreateAgent", {{"ActivationKey", Activation()}, {"Tags", tags}});
+    EXPECT_TRUE(Contains(e.message, "reserved for AWS use")) << e.message;
+    e = Err("StartTaskExecution", {{"TaskArn", task}, {"Tags", tags}});
+    EXPECT_TRUE(Contains(e.message, "reserved for AWS use")) << e.message;
+  }
+  EXPECT_EQ(Ok("ListTagsForResource", {{"ResourceArn", task}})["Tags"],
+            json::array());
+  EXPECT_EQ(Ok("ListLocations", json::object())["Locations"].size(), 2u);
+  EXPECT_EQ(Ok("ListTasks", json::object())["Tasks"].size(), 1u);
+  EXPECT_EQ(Ok("ListAgents", json::object())["Agents"].size(), 1u);
+  EXPECT_EQ(
+      Ok("ListTaskExecutions", {{"TaskArn", task}})["TaskExecutions"].size(),
+      0u);
+  // Only the prefix is reserved.
+  Ok("TagResource", {{"ResourceArn", task},
+                     {"Tags", {{{"Key", "awsx:y"}}, {{"Key", "my:aws:z"}}}}});
 }
 
 TEST_P(ServerApiTest, InternalErrorsDoNotLeakDetails) {

@@ -1,5 +1,7 @@
 #include "ferry/control/server/state_store.h"
 
+#include <algorithm>
+
 namespace ferry::control {
 namespace {
 
@@ -256,7 +258,15 @@ Status ExpectOneRow(Result<int64_t> changed, const std::string& what) {
 
 }  // namespace
 
-std::vector<Migration> StateStore::Migrations() {
+SealedPlace StateStore::AccessKeySecretPlace(const std::string& access_key_id) {
+  return {"access_keys", "sealed_secret", access_key_id};
+}
+
+SealedPlace StateStore::LocationSecretsPlace(const std::string& location_arn) {
+  return {"locations", "sealed_secrets", location_arn};
+}
+
+std::vector<Migration> StateStore::Migrations(const Sealer& sealer) {
   return {
       {1, "the control plane's first schema",
        [](SqlSession& s, Database::Dialect) -> Status {
@@ -328,6 +338,47 @@ std::vector<Migration> StateStore::Migrations() {
          }
          return Status::Ok();
        }},
+      {3, "sealed secrets bound to their rows",
+       [&sealer](SqlSession& s, Database::Dialect) -> Status {
+         // Values sealed without associated data ("v1:"), resealed for the
+         // row that holds them; one that does not open (another key, or
+         // changed) stops the migration, naming its row.
+         struct Column {
+           const char* table;
+           const char* key;
+           const char* column;
+         };
+         for (const Column& c :
+              {Column{"access_keys", "access_key_id", "sealed_secret"},
+               Column{"locations", "arn", "sealed_secrets"}}) {
+           FERRY_ASSIGN_OR_RETURN(
+               std::vector<SqlRow> rows,
+               s.Query(std::string("SELECT ") + c.key + ", " + c.column +
+                       " FROM " + c.table + " WHERE " + c.column +
+                       " LIKE 'v1:%'"));
+           for (const SqlRow& row : rows) {
+             FERRY_ASSIGN_OR_RETURN(std::optional<std::string> key_text,
+                                    SqlText(row, 0));
+             FERRY_ASSIGN_OR_RETURN(std::optional<std::string> sealed,
+                                    SqlText(row, 1));
+             const std::string key = Text(key_text);
+             const std::string what =
+                 std::string(c.table) + " row " + key + " (" + c.column + ")";
+             Result<std::string> opened = sealer.OpenUnbound(Text(sealed));
+             if (!opened.ok()) return opened.status().WithContext(what);
+             Result<std::string> resealed =
+                 sealer.Seal(*opened, {c.table, c.column, key});
+             std::fill(opened->begin(), opened->end(), '\0');
+             if (!resealed.ok()) return resealed.status().WithContext(what);
+             FERRY_RETURN_IF_ERROR(s.Execute(std::string("UPDATE ") + c.table +
+                                                 " SET " + c.column +
+                                                 " = ? WHERE " + c.key + " = ?",
+                                             {*resealed, key})
+                                       .status());
+           }
+         }
+         return Status::Ok();
+       }},
   };
 }
 
@@ -369,6 +420,25 @@ Status StateStore::DeleteExpiredActivations(SqlSession& s, int64_t now_ms) {
           "= '')",
           {now_ms})
       .status();
+}
+
+Result<int64_t> StateStore::CountPendingActivations(SqlSession& s) {
+  FERRY_ASSIGN_OR_RETURN(
+      auto rows, s.Query("SELECT COUNT(*) FROM activations WHERE agent_arn IS "
+                         "NULL OR agent_arn = ''"));
+  if (rows.size() != 1) return Status::Internal("COUNT(*) gave no row");
+  FERRY_ASSIGN_OR_RETURN(auto n, SqlInt(rows.front(), 0));
+  return n.value_or(0);
+}
+
+Result<int64_t> StateStore::DeleteOldestPendingActivations(SqlSession& s,
+                                                           int64_t n) {
+  if (n <= 0) return int64_t{0};
+  return s.Execute(
+      "DELETE FROM activations WHERE activation_key IN (SELECT "
+      "activation_key FROM activations WHERE agent_arn IS NULL OR agent_arn "
+      "= '' ORDER BY created_ms, activation_key LIMIT ?)",
+      {n});
 }
 
 // --- Agents ---

@@ -17,6 +17,7 @@
 
 #include "ferry/base/status.h"
 #include "ferry/control/store/database.h"
+#include "ferry/control/store/sealer.h"
 
 namespace ferry::control {
 
@@ -104,8 +105,14 @@ struct Page {
 
 class StateStore {
  public:
-  // The schema, as migrations (for Migrate in store/database.h).
-  static std::vector<Migration> Migrations();
+  // The schema, as migrations (for Migrate in store/database.h). One of
+  // them reseals, with `sealer` (used until Migrate returns), the secrets
+  // sealed before each was bound to its row.
+  static std::vector<Migration> Migrations(const Sealer& sealer);
+
+  // Where sealed values are kept: the Sealer binds each to its place.
+  static SealedPlace AccessKeySecretPlace(const std::string& access_key_id);
+  static SealedPlace LocationSecretsPlace(const std::string& location_arn);
 
   // Activations.
   Status PutActivation(SqlSession& s, const ActivationRecord& r);
@@ -113,6 +120,11 @@ class StateStore {
                                                         const std::string& key);
   Status UpdateActivation(SqlSession& s, const ActivationRecord& r);
   Status DeleteExpiredActivations(SqlSession& s, int64_t now_ms);
+  // Activations no agent was created with yet (expired ones too, until
+  // DeleteExpiredActivations removes them).
+  Result<int64_t> CountPendingActivations(SqlSession& s);
+  // Deletes the `n` pending activations made first; returns how many went.
+  Result<int64_t> DeleteOldestPendingActivations(SqlSession& s, int64_t n);
 
   // Agents.
   Status PutAgent(SqlSession& s, const AgentRecord& r);

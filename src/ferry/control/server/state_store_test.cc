@@ -19,7 +19,7 @@ class StateStoreTest : public ::testing::TestWithParam<Backend> {
     auto t = testing::TestDatabase::Create(GetParam());
     ASSERT_TRUE(t.ok()) << t.status().ToString();
     test_db_ = std::move(*t);
-    ASSERT_TRUE(Migrate(db(), StateStore::Migrations()).ok());
+    ASSERT_TRUE(Migrate(db(), StateStore::Migrations(*sealer_)).ok());
   }
 
   Database& db() { return *test_db_->db; }
@@ -59,7 +59,7 @@ class StateStoreTest : public ::testing::TestWithParam<Backend> {
     l.type = "LOCAL";
     l.uri = "local://agent/" + id + "/";
     l.params = {{"Path", "/" + id}};
-    l.sealed_secrets = "v1:sealed";
+    l.sealed_secrets = "v2:sealed";
     l.agent_arns = std::move(agents);
     l.created_ms = 2000;
     return l;
@@ -90,6 +90,17 @@ class StateStoreTest : public ::testing::TestWithParam<Backend> {
     return e;
   }
 
+  // The key 0, 1, ..., 31 (fuzz/corpus/fuzz_sealer's values are sealed
+  // under it).
+  static std::unique_ptr<Sealer> TestSealer() {
+    std::array<unsigned char, 32> key;
+    for (size_t i = 0; i < key.size(); ++i) {
+      key[i] = static_cast<unsigned char>(i);
+    }
+    return Sealer::FromKey(key);
+  }
+
+  std::unique_ptr<Sealer> sealer_ = TestSealer();
   std::unique_ptr<testing::TestDatabase> test_db_;
   StateStore store_;
 };
@@ -102,12 +113,116 @@ INSTANTIATE_TEST_SUITE_P(Backends, StateStoreTest,
                          });
 
 TEST_P(StateStoreTest, MigratingAgainChangesNothing) {
-  EXPECT_TRUE(Migrate(db(), StateStore::Migrations()).ok());
+  EXPECT_TRUE(Migrate(db(), StateStore::Migrations(*sealer_)).ok());
   auto rows = db().Query("SELECT MAX(version) FROM schema_version");
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   auto v = SqlInt(rows->front(), 0);
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(**v, static_cast<int64_t>(StateStore::Migrations().size()));
+  EXPECT_EQ(**v, static_cast<int64_t>(StateStore::Migrations(*sealer_).size()));
+}
+
+// A database of the ferry that sealed secrets without binding them to their
+// rows ("v1:"): starting a server migrates it, once, to values bound to
+// their rows, which then open there only.
+TEST_P(StateStoreTest, MigrationBindsSealedSecretsToTheirRowsOnce) {
+  // Sealed as ferry sealed them before, under TestSealer()'s key:
+  // "hunter2" (fuzz/corpus/fuzz_sealer/password) and {"Password":"hunter2"}.
+  const std::string kV1Password =
+      "v1:ff8amQ55hH0MyLL6MzK5TA38qBPXJ/pT3eB5A4qZuePtldc=";
+  const std::string kV1Secrets =
+      "v1:AQIDBAUGBwgJCgsMfsgKtJ/nh+k+xkF9MnufRjYmk8y1EEaSGYSnhwlVHnBgxRepZRw=";
+  auto old = testing::TestDatabase::Create(GetParam());
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  Database& db = *(*old)->db;
+  std::vector<Migration> steps = StateStore::Migrations(*sealer_);
+  ASSERT_GE(steps.size(), 3u);
+  // The schema that ferry left (migrations 1 and 2), and its values.
+  ASSERT_TRUE(Migrate(db, {steps[0], steps[1]}).ok());
+  LocationRecord with = Location("loc-with", {});
+  with.sealed_secrets = kV1Secrets;
+  LocationRecord without = Location("loc-without", {});
+  without.sealed_secrets = "";
+  ASSERT_TRUE(db.Transaction([&](SqlSession& s) -> Status {
+                  FERRY_RETURN_IF_ERROR(
+                      store_.PutAccessKey(s, "AKFRTESTKEY", kV1Password, 1));
+                  FERRY_RETURN_IF_ERROR(store_.PutLocation(s, with));
+                  return store_.PutLocation(s, without);
+                }).ok());
+
+  Status migrated = Migrate(db, steps);
+  ASSERT_TRUE(migrated.ok()) << migrated.ToString();
+  auto read = [&](std::string* key_secret, LocationRecord* a,
+                  LocationRecord* b) {
+    ASSERT_TRUE(
+        db.Transaction([&](SqlSession& s) -> Status {
+            FERRY_ASSIGN_OR_RETURN(auto k,
+                                   store_.GetAccessKey(s, "AKFRTESTKEY"));
+            FERRY_ASSIGN_OR_RETURN(auto la, store_.GetLocation(s, with.arn));
+            FERRY_ASSIGN_OR_RETURN(auto lb, store_.GetLocation(s, without.arn));
+            if (!k || !la || !lb) return Status::NotFound("a row");
+            *key_secret = *k;
+            *a = *la;
+            *b = *lb;
+            return Status::Ok();
+          }).ok());
+  };
+  std::string key_secret;
+  LocationRecord a, b;
+  read(&key_secret, &a, &b);
+  EXPECT_TRUE(key_secret.starts_with("v2:")) << key_secret;
+  EXPECT_TRUE(a.sealed_secrets.starts_with("v2:")) << a.sealed_secrets;
+  EXPECT_EQ(b.sealed_secrets, "");
+  auto opened = sealer_->Open(key_secret,
+                              StateStore::AccessKeySecretPlace("AKFRTESTKEY"));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, "hunter2");
+  opened = sealer_->Open(a.sealed_secrets,
+                         StateStore::LocationSecretsPlace(with.arn));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, R"({"Password":"hunter2"})");
+  // Bound: on another row (or as an access key) they do not open.
+  EXPECT_EQ(sealer_
+                ->Open(a.sealed_secrets,
+                       StateStore::LocationSecretsPlace(without.arn))
+                .status()
+                .code(),
+            StatusCode::kDataLoss);
+  EXPECT_EQ(
+      sealer_
+          ->Open(key_secret, StateStore::AccessKeySecretPlace("AKFROTHERKEY"))
+          .status()
+          .code(),
+      StatusCode::kDataLoss);
+
+  // Once: a second start reseals nothing (fresh nonces would change them).
+  ASSERT_TRUE(Migrate(db, steps).ok());
+  std::string key_again;
+  LocationRecord a_again, b_again;
+  read(&key_again, &a_again, &b_again);
+  EXPECT_EQ(key_again, key_secret);
+  EXPECT_EQ(a_again.sealed_secrets, a.sealed_secrets);
+}
+
+// A "v1:" value the key does not open (another key, or changed) stops the
+// migration, naming its row, rather than leaving a secret no one can use.
+TEST_P(StateStoreTest, MigrationStopsAtAValueItCannotOpen) {
+  auto old = testing::TestDatabase::Create(GetParam());
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  Database& db = *(*old)->db;
+  std::vector<Migration> steps = StateStore::Migrations(*sealer_);
+  ASSERT_TRUE(Migrate(db, {steps[0], steps[1]}).ok());
+  LocationRecord l = Location("loc-bad", {});
+  // fuzz/corpus/fuzz_sealer/password with one character changed.
+  l.sealed_secrets = "v1:ff8amQ55hH0MyLL6MzK5TA38qBPXJ/pT3eB5A4qZuePtldd=";
+  ASSERT_TRUE(db.Transaction([&](SqlSession& s) {
+                  return store_.PutLocation(s, l);
+                }).ok());
+  Status st = Migrate(db, steps);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_NE(st.ToString().find("locations row " + l.arn), std::string::npos)
+      << st.ToString();
+  EXPECT_NE(st.ToString().find("migration 3"), std::string::npos)
+      << st.ToString();
 }
 
 TEST_P(StateStoreTest, ActivationsRoundTripAndExpire) {
@@ -217,7 +332,7 @@ TEST_P(StateStoreTest, LocationsKeepTheirAgentsInOrder) {
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->agent_arns, (std::vector<std::string>{a2, a1}));
   EXPECT_EQ(got->params, l.params);
-  EXPECT_EQ(got->sealed_secrets, "v1:sealed");
+  EXPECT_EQ(got->sealed_secrets, "v2:sealed");
   EXPECT_EQ(got->type, "LOCAL");
   EXPECT_EQ(got->created_ms, 2000);
 
@@ -439,12 +554,12 @@ TEST_P(StateStoreTest, TagsReplaceRemoveAndPage) {
 
 TEST_P(StateStoreTest, AccessKeysAreFoundById) {
   Tx([&](SqlSession& s) {
-    return store_.PutAccessKey(s, "AKFRAAAA", "v1:sealed", 1);
+    return store_.PutAccessKey(s, "AKFRAAAA", "v2:sealed", 1);
   });
   auto got = Get<std::optional<std::string>>(
       [&](SqlSession& s) { return store_.GetAccessKey(s, "AKFRAAAA"); });
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(*got, "v1:sealed");
+  EXPECT_EQ(*got, "v2:sealed");
   got = Get<std::optional<std::string>>(
       [&](SqlSession& s) { return store_.GetAccessKey(s, "AKFRBBBB"); });
   EXPECT_FALSE(got.has_value());

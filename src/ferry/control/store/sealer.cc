@@ -16,7 +16,8 @@
 namespace ferry {
 namespace {
 
-constexpr std::string_view kPrefix = "v1:";
+constexpr std::string_view kUnboundPrefix = "v1:";  // no associated data
+constexpr std::string_view kPrefix = "v2:";
 constexpr size_t kKeySize = 32;
 constexpr size_t kNonceSize = 12;
 constexpr size_t kTagSize = 16;
@@ -57,6 +58,18 @@ Status CreateKeyFile(const std::string& path,
   }
   unlink(temp.c_str());
   return status;
+}
+
+// The associated data of a value sealed for `place`. Table and column
+// names hold no NUL, and the row comes last: two places never give the same
+// bytes.
+std::string AssociatedData(const SealedPlace& place) {
+  std::string ad = "ferry sealed value";
+  for (std::string_view part : {place.table, place.column, place.row}) {
+    ad += '\0';
+    ad += part;
+  }
+  return ad;
 }
 
 }  // namespace
@@ -120,7 +133,8 @@ std::unique_ptr<Sealer> Sealer::FromKey(
   return std::unique_ptr<Sealer>(new Sealer(key));
 }
 
-Result<std::string> Sealer::Seal(std::string_view plaintext) const {
+Result<std::string> Sealer::Seal(std::string_view plaintext,
+                                 const SealedPlace& place) const {
   if (plaintext.size() > INT_MAX / 2) {
     return Status::InvalidArgument("secret too large to seal: " +
                                    std::to_string(plaintext.size()) + " bytes");
@@ -132,12 +146,17 @@ Result<std::string> Sealer::Seal(std::string_view plaintext) const {
   if (RAND_bytes(nonce, kNonceSize) != 1) {
     return Status::Internal("no random bytes for a nonce");
   }
+  const std::string ad = AssociatedData(place);
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
+  int ad_len = 0;
   int final_len = 0;
   if (ctx == nullptr ||
       EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
                          nonce) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &ad_len,
+                        reinterpret_cast<const unsigned char*>(ad.data()),
+                        static_cast<int>(ad.size())) != 1 ||
       EVP_EncryptUpdate(
           ctx.get(), ciphertext, &len,
           reinterpret_cast<const unsigned char*>(plaintext.data()),
@@ -150,14 +169,35 @@ Result<std::string> Sealer::Seal(std::string_view plaintext) const {
   return std::string(kPrefix) + Base64Encode(blob);
 }
 
-Result<std::string> Sealer::Open(std::string_view sealed) const {
-  if (!sealed.starts_with(kPrefix)) {
-    return Status::DataLoss("sealed value does not start with \"v1:\"");
+bool Sealer::IsUnbound(std::string_view sealed) {
+  return sealed.starts_with(kUnboundPrefix);
+}
+
+Result<std::string> Sealer::Open(std::string_view sealed,
+                                 const SealedPlace& place) const {
+  if (IsUnbound(sealed)) {
+    return Status::DataLoss(
+        "sealed value is of version 1, not bound to its row (the server "
+        "reseals those when it starts; one seen later was put there since)");
+  }
+  return OpenBlob(kPrefix, sealed, AssociatedData(place));
+}
+
+Result<std::string> Sealer::OpenUnbound(std::string_view sealed) const {
+  return OpenBlob(kUnboundPrefix, sealed, "");
+}
+
+Result<std::string> Sealer::OpenBlob(std::string_view prefix,
+                                     std::string_view sealed,
+                                     std::string_view associated_data) const {
+  if (!sealed.starts_with(prefix)) {
+    return Status::DataLoss("sealed value does not start with \"" +
+                            std::string(prefix) + "\"");
   }
   // Strict base64: every sealed value has exactly one spelling, so changing
   // any character of it changes the bytes.
   std::optional<std::string> decoded =
-      Base64Decode(sealed.substr(kPrefix.size()));
+      Base64Decode(sealed.substr(prefix.size()));
   if (!decoded) return Status::DataLoss("sealed value is not valid base64");
   const std::string blob = std::move(*decoded);
   if (blob.size() < kNonceSize + kTagSize) {
@@ -174,10 +214,16 @@ Result<std::string> Sealer::Open(std::string_view sealed) const {
   auto* out = reinterpret_cast<unsigned char*>(plaintext.data());
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
+  int ad_len = 0;
   int final_len = 0;
   if (ctx == nullptr ||
       EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
                          nonce) != 1 ||
+      (!associated_data.empty() &&
+       EVP_DecryptUpdate(
+           ctx.get(), nullptr, &ad_len,
+           reinterpret_cast<const unsigned char*>(associated_data.data()),
+           static_cast<int>(associated_data.size())) != 1) ||
       EVP_DecryptUpdate(ctx.get(), out, &len, ciphertext,
                         static_cast<int>(size)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) !=
@@ -187,8 +233,8 @@ Result<std::string> Sealer::Open(std::string_view sealed) const {
   if (EVP_DecryptFinal_ex(ctx.get(), out + len, &final_len) != 1) {
     OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return Status::DataLoss(
-        "sealed value failed authentication: it was changed, or sealed under "
-        "another key");
+        "sealed value failed authentication: it was changed, moved from "
+        "another row, or sealed under another key");
   }
   return plaintext;
 }

@@ -45,6 +45,10 @@ void WriteFile(const std::string& path, std::string_view data, mode_t mode) {
   ASSERT_EQ(chmod(path.c_str(), mode), 0);
 }
 
+// Where the tests' values are kept.
+const SealedPlace kPlace{"locations", "sealed_secrets",
+                         "arn:aws:datasync:r:000000000000:location/loc-1"};
+
 TEST(SealerTest, RoundTrips) {
   auto sealer = Sealer::FromKey(Key(7));
   std::string binary;
@@ -52,12 +56,12 @@ TEST(SealerTest, RoundTrips) {
   for (const std::string& secret :
        {std::string(), std::string("hunter2"), std::string("pässwörd ✓ 🔑"),
         binary, std::string(100000, 'x')}) {
-    Result<std::string> sealed = sealer->Seal(secret);
+    Result<std::string> sealed = sealer->Seal(secret, kPlace);
     ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
-    EXPECT_TRUE(sealed->starts_with("v1:"));
+    EXPECT_TRUE(sealed->starts_with("v2:"));
     EXPECT_EQ(sealed->find(secret.substr(0, 16)),
               secret.empty() ? 0 : std::string::npos);
-    Result<std::string> opened = sealer->Open(*sealed);
+    Result<std::string> opened = sealer->Open(*sealed, kPlace);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     EXPECT_EQ(*opened, secret);
   }
@@ -65,7 +69,7 @@ TEST(SealerTest, RoundTrips) {
 
 TEST(SealerTest, SealedTextIsPrefixAndBase64OfNonceCiphertextTag) {
   auto sealer = Sealer::FromKey(Key(7));
-  Result<std::string> sealed = sealer->Seal("abc");
+  Result<std::string> sealed = sealer->Seal("abc", kPlace);
   ASSERT_TRUE(sealed.ok());
   // 12 + 3 + 16 = 31 bytes -> 44 base64 characters.
   EXPECT_EQ(sealed->size(), 3u + 44u);
@@ -76,7 +80,7 @@ TEST(SealerTest, EverySealUsesAFreshNonce) {
   std::set<std::string> seen;
   std::set<std::string> nonces;
   for (int i = 0; i < 100; ++i) {
-    Result<std::string> sealed = sealer->Seal("same secret");
+    Result<std::string> sealed = sealer->Seal("same secret", kPlace);
     ASSERT_TRUE(sealed.ok());
     seen.insert(*sealed);
     nonces.insert(sealed->substr(3, 16));  // 12 bytes = 16 base64 chars
@@ -87,7 +91,7 @@ TEST(SealerTest, EverySealUsesAFreshNonce) {
 
 TEST(SealerTest, DetectsAChangeOfAnyCharacter) {
   auto sealer = Sealer::FromKey(Key(7));
-  Result<std::string> sealed = sealer->Seal("secret!");
+  Result<std::string> sealed = sealer->Seal("secret!", kPlace);
   ASSERT_TRUE(sealed.ok());
   const std::string alphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
@@ -96,7 +100,7 @@ TEST(SealerTest, DetectsAChangeOfAnyCharacter) {
       if (c == (*sealed)[i]) continue;
       std::string tampered = *sealed;
       tampered[i] = c;
-      Result<std::string> opened = sealer->Open(tampered);
+      Result<std::string> opened = sealer->Open(tampered, kPlace);
       ASSERT_FALSE(opened.ok()) << "position " << i << " -> " << c;
       EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss)
           << opened.status().ToString();
@@ -106,7 +110,8 @@ TEST(SealerTest, DetectsAChangeOfAnyCharacter) {
 
 TEST(SealerTest, DetectsAFlippedBitInAnyByte) {
   auto sealer = Sealer::FromKey(Key(7));
-  Result<std::string> sealed = sealer->Seal("secret!!");  // 36 bytes: no pad
+  Result<std::string> sealed =
+      sealer->Seal("secret!!", kPlace);  // 36 bytes: no pad
   ASSERT_TRUE(sealed.ok());
   // Decode, flip each bit of each byte, encode again: all must fail.
   auto decode = [](std::string_view b64) {
@@ -145,12 +150,13 @@ TEST(SealerTest, DetectsAFlippedBitInAnyByte) {
   };
   std::string blob = decode(sealed->substr(3));
   ASSERT_EQ(blob.size(), 12u + 8u + 16u);
-  ASSERT_EQ("v1:" + encode(blob), *sealed);
+  ASSERT_EQ("v2:" + encode(blob), *sealed);
   for (size_t i = 0; i < blob.size(); ++i) {
     for (int bit = 0; bit < 8; ++bit) {
       std::string tampered = blob;
       tampered[i] = static_cast<char>(tampered[i] ^ (1 << bit));
-      Result<std::string> opened = sealer->Open("v1:" + encode(tampered));
+      Result<std::string> opened =
+          sealer->Open("v2:" + encode(tampered), kPlace);
       ASSERT_FALSE(opened.ok()) << "byte " << i << " bit " << bit;
       EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
     }
@@ -159,15 +165,15 @@ TEST(SealerTest, DetectsAFlippedBitInAnyByte) {
 
 TEST(SealerTest, DetectsTruncationAndExtension) {
   auto sealer = Sealer::FromKey(Key(7));
-  Result<std::string> sealed = sealer->Seal("a longer secret value");
+  Result<std::string> sealed = sealer->Seal("a longer secret value", kPlace);
   ASSERT_TRUE(sealed.ok());
   for (size_t n = 0; n < sealed->size(); ++n) {
-    Result<std::string> opened = sealer->Open(sealed->substr(0, n));
+    Result<std::string> opened = sealer->Open(sealed->substr(0, n), kPlace);
     ASSERT_FALSE(opened.ok()) << n;
     EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
   }
   for (const char* tail : {"A", "AAAA", "\n", " "}) {
-    EXPECT_EQ(sealer->Open(*sealed + tail).status().code(),
+    EXPECT_EQ(sealer->Open(*sealed + tail, kPlace).status().code(),
               StatusCode::kDataLoss)
         << tail;
   }
@@ -175,23 +181,85 @@ TEST(SealerTest, DetectsTruncationAndExtension) {
 
 TEST(SealerTest, RefusesAWrongPrefix) {
   auto sealer = Sealer::FromKey(Key(7));
-  Result<std::string> sealed = sealer->Seal("secret");
+  Result<std::string> sealed = sealer->Seal("secret", kPlace);
   ASSERT_TRUE(sealed.ok());
   std::string body = sealed->substr(3);
-  for (const std::string& bad : {body, "v2:" + body, "V1:" + body,
-                                 " v1:" + body, std::string("plain text")}) {
-    Result<std::string> opened = sealer->Open(bad);
+  for (const std::string& bad : {body, "v1:" + body, "v3:" + body, "V2:" + body,
+                                 " v2:" + body, std::string("plain text")}) {
+    Result<std::string> opened = sealer->Open(bad, kPlace);
     ASSERT_FALSE(opened.ok()) << bad;
     EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
   }
 }
 
+// A value opens only at the place (table, column, row) it was sealed for:
+// moved onto another location's row (write access to the database, no key),
+// it does not hand that location's password to the other's agents.
+TEST(SealerTest, AValueOpensOnlyWhereItWasSealedFor) {
+  auto sealer = Sealer::FromKey(Key(7));
+  Result<std::string> sealed = sealer->Seal("pa55word", kPlace);
+  ASSERT_TRUE(sealed.ok());
+  const std::string row_and_nul = std::string(kPlace.row) + '\0';
+  for (const SealedPlace& elsewhere :
+       {SealedPlace{kPlace.table, kPlace.column,
+                    "arn:aws:datasync:r:000000000000:location/loc-2"},
+        SealedPlace{kPlace.table, "other_column", kPlace.row},
+        SealedPlace{"access_keys", kPlace.column, kPlace.row},
+        SealedPlace{kPlace.table, kPlace.column, ""},
+        // The separators make these differ from kPlace's bytes too.
+        SealedPlace{"locationssealed_secrets", "", kPlace.row},
+        SealedPlace{kPlace.table, kPlace.column, row_and_nul}}) {
+    Result<std::string> opened = sealer->Open(*sealed, elsewhere);
+    ASSERT_FALSE(opened.ok())
+        << elsewhere.table << "/" << elsewhere.column << "/" << elsewhere.row;
+    EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(opened.status().message().find("moved from another row"),
+              std::string::npos)
+        << opened.status().ToString();
+  }
+  Result<std::string> opened = sealer->Open(*sealed, kPlace);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, "pa55word");
+  // Nor does it open as an unbound (version 1) value.
+  EXPECT_EQ(sealer->OpenUnbound(*sealed).status().code(),
+            StatusCode::kDataLoss);
+}
+
+// Values ferry sealed before they were bound to their row ("v1:", no
+// associated data; this one is fuzz/corpus/fuzz_sealer/password, under the
+// key 0, 1, ..., 31) open only through OpenUnbound, which the migration
+// that reseals them uses; Open refuses them wherever they are.
+TEST(SealerTest, UnboundValuesOpenOnlyThroughOpenUnbound) {
+  std::array<unsigned char, 32> key;
+  for (size_t i = 0; i < key.size(); ++i) {
+    key[i] = static_cast<unsigned char>(i);
+  }
+  auto sealer = Sealer::FromKey(key);
+  const std::string v1 = "v1:ff8amQ55hH0MyLL6MzK5TA38qBPXJ/pT3eB5A4qZuePtldc=";
+  EXPECT_TRUE(Sealer::IsUnbound(v1));
+  Result<std::string> opened = sealer->OpenUnbound(v1);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, "hunter2");
+  Result<std::string> refused = sealer->Open(v1, kPlace);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find("version 1"), std::string::npos)
+      << refused.status().ToString();
+  Result<std::string> bound = sealer->Seal("hunter2", kPlace);
+  ASSERT_TRUE(bound.ok());
+  EXPECT_FALSE(Sealer::IsUnbound(*bound));
+  std::string changed = v1;
+  changed[5] = changed[5] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(sealer->OpenUnbound(changed).status().code(),
+            StatusCode::kDataLoss);
+}
+
 TEST(SealerTest, DetectsAWrongKey) {
-  Result<std::string> sealed = Sealer::FromKey(Key(7))->Seal("secret");
+  Result<std::string> sealed = Sealer::FromKey(Key(7))->Seal("secret", kPlace);
   ASSERT_TRUE(sealed.ok());
   auto other = Key(7);
   other[31] ^= 1;
-  Result<std::string> opened = Sealer::FromKey(other)->Open(*sealed);
+  Result<std::string> opened = Sealer::FromKey(other)->Open(*sealed, kPlace);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(opened.status().message().find("another key"), std::string::npos);
@@ -209,11 +277,11 @@ TEST(SealerTest, KeyFileIsCreatedPrivateAndReused) {
                           std::filesystem::directory_iterator()),
             1);
 
-  Result<std::string> sealed = (*first)->Seal("kept across restarts");
+  Result<std::string> sealed = (*first)->Seal("kept across restarts", kPlace);
   ASSERT_TRUE(sealed.ok());
   Result<std::unique_ptr<Sealer>> second = Sealer::OpenKeyFile(path);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
-  Result<std::string> opened = (*second)->Open(*sealed);
+  Result<std::string> opened = (*second)->Open(*sealed, kPlace);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   EXPECT_EQ(*opened, "kept across restarts");
 
@@ -222,7 +290,8 @@ TEST(SealerTest, KeyFileIsCreatedPrivateAndReused) {
   Result<std::unique_ptr<Sealer>> other =
       Sealer::OpenKeyFile(other_dir.path() + "/secret.key");
   ASSERT_TRUE(other.ok());
-  EXPECT_EQ((*other)->Open(*sealed).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ((*other)->Open(*sealed, kPlace).status().code(),
+            StatusCode::kDataLoss);
 }
 
 TEST(SealerTest, KeyFileCreatedUnderAPermissiveUmaskIsStill0600) {

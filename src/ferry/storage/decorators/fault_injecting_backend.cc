@@ -24,6 +24,7 @@ class FaultReader : public Reader {
     }
     return e;
   }
+  Result<ObjectTags> Tags() override { return inner_->Tags(); }
 
  private:
   FaultInjectingBackend* owner_;
@@ -53,6 +54,9 @@ class FaultWriter : public StagedWriter {
     return inner_->Commit(metadata, policy);
   }
   void Abort() override { inner_->Abort(); }
+  Status SetTags(const ObjectTags& tags) override {
+    return inner_->SetTags(tags);
+  }
 
  private:
   FaultInjectingBackend* owner_;
@@ -147,6 +151,13 @@ Status FaultInjectingBackend::SetMetadata(const RelPath& path, const Entry& src,
                                           const MetadataPolicy& policy) {
   FERRY_RETURN_IF_ERROR(Check(FaultOp::kSetMetadata, path));
   return inner_->SetMetadata(path, src, policy);
+}
+Result<ObjectTags> FaultInjectingBackend::GetTags(const RelPath& path) {
+  return inner_->GetTags(path);
+}
+Status FaultInjectingBackend::SetTags(const RelPath& path,
+                                      const ObjectTags& tags) {
+  return inner_->SetTags(path, tags);
 }
 Status FaultInjectingBackend::Remove(const RelPath& path) {
   FERRY_RETURN_IF_ERROR(Check(FaultOp::kRemove, path));

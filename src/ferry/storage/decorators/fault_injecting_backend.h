@@ -68,6 +68,8 @@ class FaultInjectingBackend : public Backend {
   Status CreateHardLink(const RelPath& existing, const RelPath& link) override;
   Status SetMetadata(const RelPath& path, const Entry& src,
                      const MetadataPolicy& policy) override;
+  Result<ObjectTags> GetTags(const RelPath& path) override;
+  Status SetTags(const RelPath& path, const ObjectTags& tags) override;
   Status Remove(const RelPath& path) override;
   Status RemoveTree(const RelPath& path) override;
   Status Sync() override;

@@ -160,6 +160,7 @@ Result<size_t> MemoryObjectStore::GetObjectRange(const std::string& key,
 Result<std::string> MemoryObjectStore::PutObject(const PutObjectRequest& r) {
   FERRY_RETURN_IF_ERROR(CheckKey(r.key));
   FERRY_RETURN_IF_ERROR(CheckMetadata(r.metadata));
+  FERRY_RETURN_IF_ERROR(CheckObjectTags(r.tags, limits_));
   if (r.data.size() > limits_.max_put_size) {
     return Status::InvalidArgument("object too large for one PUT");
   }
@@ -181,6 +182,7 @@ Result<std::string> MemoryObjectStore::CreateMultipartUpload(
     const PutObjectRequest& r) {
   FERRY_RETURN_IF_ERROR(CheckKey(r.key));
   FERRY_RETURN_IF_ERROR(CheckMetadata(r.metadata));
+  FERRY_RETURN_IF_ERROR(CheckObjectTags(r.tags, limits_));
   std::lock_guard lock(mu_);
   char id[32];
   std::snprintf(id, sizeof id, "upload-%012llu",
@@ -394,7 +396,7 @@ Result<ObjectTags> MemoryObjectStore::GetObjectTags(const std::string& key) {
 
 Status MemoryObjectStore::PutObjectTags(const std::string& key,
                                         const ObjectTags& tags) {
-  if (tags.size() > 10) return Status::InvalidArgument("at most 10 tags");
+  FERRY_RETURN_IF_ERROR(CheckObjectTags(tags, limits_));
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return Status::NotFound("no object " + key);

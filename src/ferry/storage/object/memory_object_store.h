@@ -7,7 +7,8 @@
 // It enforces S3's limits (settable, so that tests can use small parts):
 // part sizes at Complete (all but the last at least part_size_min), max-keys
 // paging with continuation tokens, delimiters and common prefixes, If-Match,
-// metadata size, and a copy onto itself that must change something.
+// metadata size, tag limits, and a copy onto itself that must change
+// something (and keeps the tags, as S3 does).
 // Thread-safe: one mutex guards everything; object bodies are immutable
 // once stored, so reads copy outside the lock.
 #pragma once
@@ -63,6 +64,10 @@ class MemoryObjectStore : public ObjectStore {
   Status DeleteObject(const std::string& key) override;
   Result<std::vector<DeleteError>> DeleteObjects(
       const std::vector<std::string>& keys) override;
+  // Its clock is this machine's (or the one a test sets).
+  std::optional<std::chrono::nanoseconds> ClockOffset() const override {
+    return std::chrono::nanoseconds(0);
+  }
   Result<ObjectTags> GetObjectTags(const std::string& key) override;
   Status PutObjectTags(const std::string& key, const ObjectTags& tags) override;
 

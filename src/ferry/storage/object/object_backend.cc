@@ -210,49 +210,16 @@ class ObjectLister : public Lister {
     held_.pop_back();
   }
 
-  // Turns items into entries, HEADing them in parallel (their metadata is
-  // not in the listing).
+  // Turns items into entries: what the listing tells (Entry::kPartial).
   Status Describe(std::vector<Item>& items, std::vector<Entry>* out) {
-    std::vector<std::optional<Entry>> entries(items.size());
-    std::vector<Status> errors(items.size());
-    auto one = [&](size_t k) {
-      const Item& it = items[k];
+    for (const Item& it : items) {
       const RelPath path = dir_.Child(it.name);
-      if (!ctx_->options.list_metadata) {
-        entries[k] = it.folder ? ImpliedFolder(path)
-                               : EntryFromObject(path, false, it.object.size,
-                                                 it.object.etag,
-                                                 it.object.last_modified, {});
-        return;
-      }
-      auto e = HeadEntry(*ctx_, path, it.folder);
-      if (!e.ok()) {
-        errors[k] = e.status();
-      } else if (*e) {
-        entries[k] = std::move(**e);
-      } else if (it.folder) {
-        entries[k] = ImpliedFolder(path);
-      }
-      // An object gone since the listing is not listed.
-    };
-    const size_t threads = std::min<size_t>(
-        items.size(),
-        static_cast<size_t>(std::max(
-            ctx_->options.list_metadata ? ctx_->options.head_threads : 1, 1)));
-    if (threads <= 1) {
-      for (size_t k = 0; k < items.size(); ++k) one(k);
-    } else {
-      std::atomic<size_t> next{0};
-      std::vector<std::jthread> pool;
-      for (size_t t = 0; t < threads; ++t) {
-        pool.emplace_back([&] {
-          for (size_t k; (k = next.fetch_add(1)) < items.size();) one(k);
-        });
-      }
-    }
-    for (size_t k = 0; k < items.size(); ++k) {
-      if (!errors[k].ok()) return errors[k];
-      if (entries[k]) out->push_back(std::move(*entries[k]));
+      Entry e = it.folder ? ImpliedFolder(path)
+                          : EntryFromObject(path, false, it.object.size,
+                                            it.object.etag,
+                                            it.object.last_modified, {});
+      e.flags |= Entry::kPartial;
+      out->push_back(std::move(e));
     }
     return Status::Ok();
   }
@@ -300,6 +267,10 @@ class ObjectBackend : public Backend {
     return Status::Ok();
   }
   std::string Describe() const override { return ctx_->name; }
+
+  std::optional<std::chrono::nanoseconds> ClockOffset() const override {
+    return ctx_->store->ClockOffset();
+  }
 
   Result<std::optional<Entry>> Stat(const RelPath& path) override {
     return StatPath(*ctx_, path);
@@ -398,6 +369,30 @@ class ObjectBackend : public Backend {
     r.metadata = std::move(md);
     r.storage_class = ctx_->options.storage_class;
     return store.PutObject(r).status();
+  }
+
+  Result<ObjectTags> GetTags(const RelPath& path) override {
+    if (path.IsRoot()) {
+      return Status::InvalidArgument(ctx_->Where(path) + " is a folder");
+    }
+    auto tags = ctx_->store->GetObjectTags(ctx_->Key(path));
+    if (!tags.ok() && tags.status().IsNotFound()) {
+      return Status::NotFound("no file " + ctx_->Where(path));
+    }
+    return tags;
+  }
+
+  Status SetTags(const RelPath& path, const ObjectTags& tags) override {
+    if (path.IsRoot()) {
+      return Status::InvalidArgument(ctx_->Where(path) + " is a folder");
+    }
+    if (Status st = CheckObjectTags(tags, ctx_->store->limits()); !st.ok()) {
+      return st.WithContext(ctx_->Where(path));
+    }
+    Status st = ctx_->store->PutObjectTags(ctx_->Key(path), tags);
+    if (st.IsNotFound())
+      return Status::NotFound("no file " + ctx_->Where(path));
+    return st;
   }
 
   std::vector<Status> RemoveFiles(std::span<const RelPath> paths,
@@ -627,13 +622,15 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.atime = true;
   c.mtime_granularity_ns = 1;  // file-mtime is in nanoseconds
   c.sorted_listing = false;
-  c.change_time = false;
+  c.change_time = true;  // Last-Modified
   c.settable_mtime = true;
   c.implied_directories = true;
   c.content_digests = true;
   c.caller_uid = -1;
   c.utf8_names_only = limits.utf8_keys;
   c.io_concurrency = options.io_concurrency;
+  c.read_size_preferred = options.read_size_preferred;
+  c.object_tags = limits.max_tags > 0;
   c.part_size_min = limits.part_size_min;
   c.part_size_max = limits.part_size_max;
   c.max_parts = limits.max_parts;

@@ -11,13 +11,13 @@
 //     the names DataSync and S3 File Gateway use (object_metadata.h).
 //
 // Listing: ListObjectsV2 with delimiter "/", streamed a page at a time.
-// ListObjectsV2 returns no user metadata, yet change detection needs the
-// mtime (file-mtime) and the stored digest of every file, and the metadata
-// of every folder marker: so each page's objects and markers are HEADed, up
-// to `head_threads` at a time, before the page is handed out. That is one
-// HEAD per object per scan (DataSync's S3 locations pay the same), parallel
-// but not free; `list_metadata = false` skips them for listings where only
-// sizes and ETags matter (then mtime is Last-Modified, links read as files).
+// ListObjectsV2 returns no user metadata (file-mtime, file-permissions, the
+// digest), so listed entries are Entry::kPartial: kind (a link reads as a
+// file), size, ETag and ctime (Last-Modified) only. Callers that need the
+// rest Stat the few entries a comparison cannot decide without it (one HEAD
+// each; DataSync pays one HEAD per object on every scan) or read it with
+// the content: OpenRead takes the metadata from the answer to its first
+// ranged GET, so a small file is one request.
 // Keys come in byte order, in which "a/" sorts between "a.txt" and "a0",
 // unlike ComparePaths: listings are unsorted (the scan sorts a directory).
 // A key that is no valid name beneath the listed folder ("p//x", "p/../x")
@@ -37,6 +37,13 @@
 // destruction without Commit, aborts the upload; the backend remembers its
 // live uploads so that CleanupStaging leaves them alone.
 //
+// Object tags (StagedWriter::SetTags): a single PUT carries them
+// (x-amz-tagging); a multipart object gets them with PutObjectTagging once
+// it is complete and has its metadata, so it is visible untagged for that
+// moment (radosgw 16 keeps no tags given at CreateMultipartUpload or with a
+// copy in a form it can read back). SetMetadata copies the object onto
+// itself: S3 keeps its tags, radosgw 16 drops them (see Backend::SetTags).
+//
 // Thread-safe, as Backend requires; the store must be too.
 #pragma once
 
@@ -53,12 +60,13 @@ struct ObjectBackendOptions {
   std::string prefix;
   // Storage class of the objects written ("" = the store's default).
   std::string storage_class;
-  // HEAD every object and folder marker a listing returns (see above).
-  bool list_metadata = true;
-  int head_threads = 16;
   // Transfer workers an execution uses with this store (unless told
   // otherwise): each holds one part in memory while it is filled.
   int io_concurrency = 8;
+  // Bytes read per GET when a file is copied (Capabilities::
+  // read_size_preferred): a 1 MiB GET spends a good part of its time on the
+  // request itself.
+  uint64_t read_size_preferred = uint64_t{8} << 20;
   // Keys asked for per listing page (the store caps it).
   int list_page_keys = 1000;
   // Part size for throughput, clamped to the store's limits (0: its

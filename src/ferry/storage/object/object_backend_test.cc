@@ -33,7 +33,6 @@ class ObjectBackendTest : public ::testing::Test {
     ObjectBackendOptions options;
     options.prefix = prefix;
     options.part_size_preferred = 0;
-    options.head_threads = 3;
     auto b = OpenObjectBackend(store_, options);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     backend_ = std::move(b).value();
@@ -105,15 +104,27 @@ TEST_F(ObjectBackendTest, ObjectsOfOtherToolsReadAsPlainFiles) {
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].path, P("dir"));
   EXPECT_TRUE(all[0].is_dir());
-  EXPECT_EQ(all[1].path, P("gateway"));
-  EXPECT_EQ(all[1].mode, 0600u);
-  EXPECT_EQ(all[1].uid, 7u);
-  EXPECT_EQ(all[1].mtime, (FileTime{1573154574, 0}));
-  EXPECT_EQ(all[2].path, P("plain.txt"));
-  EXPECT_EQ(all[2].mode, 0644u);
-  EXPECT_EQ(all[2].uid, 0u);
-  EXPECT_EQ(all[2].mtime, (FileTime{1700000000, 0}));
+  // A listing tells no metadata (Entry::kPartial); Stat does.
+  for (const Entry& e : all) EXPECT_TRUE(e.partial()) << e.path.Display();
   EXPECT_EQ(all[2].size, 5u);
+  EXPECT_EQ(all[2].ctime, (FileTime{1700000000, 0}));
+  ASSERT_OK_AND_ASSIGN(std::optional<Entry> gateway, b()->Stat(P("gateway")));
+  ASSERT_TRUE(gateway.has_value());
+  EXPECT_FALSE(gateway->partial());
+  EXPECT_EQ(gateway->mode, 0600u);
+  EXPECT_EQ(gateway->uid, 7u);
+  EXPECT_EQ(gateway->mtime, (FileTime{1573154574, 0}));
+  ASSERT_OK_AND_ASSIGN(std::optional<Entry> plain, b()->Stat(P("plain.txt")));
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain->mode, 0644u);
+  EXPECT_EQ(plain->uid, 0u);
+  EXPECT_EQ(plain->mtime, (FileTime{1700000000, 0}));
+  EXPECT_EQ(plain->size, 5u);
+  // A reader has the metadata from its first read.
+  ASSERT_OK_AND_ASSIGN(auto r, b()->OpenRead(P("gateway")));
+  EXPECT_EQ(r->entry().mode, 0600u);
+  EXPECT_EQ(r->entry().uid, 7u);
+  EXPECT_TRUE(r->consistent());
 }
 
 TEST_F(ObjectBackendTest, HostileKeysFailTheListingClearly) {

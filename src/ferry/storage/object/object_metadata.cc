@@ -5,6 +5,9 @@
 #include <limits>
 #include <string>
 
+#include "ferry/base/rel_path.h"
+#include "ferry/base/utf8.h"
+
 namespace ferry {
 namespace {
 
@@ -189,6 +192,8 @@ Entry EntryFromObject(const RelPath& path, bool marker, uint64_t size,
   e.gid = a.gid.value_or(0);
   e.mtime = a.mtime.value_or(last_modified);
   e.atime = a.atime.value_or(e.mtime);
+  // Whole seconds: listings give milliseconds, HEAD and GET answers seconds.
+  e.ctime = FileTime{last_modified.sec, 0};
   e.size = e.kind == EntryKind::kFile ? size : 0;
   e.allocated = e.size;
   e.etag = etag;
@@ -247,6 +252,42 @@ size_t MetadataBytes(const ObjectMetadata& metadata) {
   size_t n = 0;
   for (const auto& [name, value] : metadata) n += name.size() + value.size();
   return n;
+}
+
+Status CheckObjectTags(const ObjectTags& tags,
+                       const ObjectStoreLimits& limits) {
+  if (tags.size() > limits.max_tags) {
+    return Status::InvalidArgument(
+        std::to_string(tags.size()) + " object tags; the store keeps " +
+        (limits.max_tags == 0 ? std::string("none")
+                              : "at most " + std::to_string(limits.max_tags)));
+  }
+  // Keys are shown cut short: they are untrusted and may be long.
+  auto shown = [](std::string_view key) {
+    return "\"" + EscapeForDisplay(key.substr(0, 64)) +
+           (key.size() > 64 ? "...\"" : "\"");
+  };
+  for (const auto& [key, value] : tags) {
+    if (key.empty())
+      return Status::InvalidArgument("an object tag without a key");
+    if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+      return Status::InvalidArgument("object tag " + shown(key) +
+                                     ": the key and value must be UTF-8");
+    }
+    if (Utf8CodePoints(key) > limits.max_tag_key_chars) {
+      return Status::InvalidArgument("object tag key " + shown(key) + " is " +
+                                     std::to_string(Utf8CodePoints(key)) +
+                                     " characters; at most " +
+                                     std::to_string(limits.max_tag_key_chars));
+    }
+    if (Utf8CodePoints(value) > limits.max_tag_value_chars) {
+      return Status::InvalidArgument(
+          "the value of object tag " + shown(key) + " is " +
+          std::to_string(Utf8CodePoints(value)) + " characters; at most " +
+          std::to_string(limits.max_tag_value_chars));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace ferry

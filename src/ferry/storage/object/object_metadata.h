@@ -82,4 +82,9 @@ void SetDigestMetadata(const Digest& digest, ObjectMetadata* metadata);
 // Bytes S3 counts against its 2 KB limit: names plus values.
 size_t MetadataBytes(const ObjectMetadata& metadata);
 
+// OK when `tags` fit the store's limits; otherwise InvalidArgument saying
+// which tag breaks which limit (count, empty key, key or value length in
+// Unicode characters, text that is not UTF-8).
+Status CheckObjectTags(const ObjectTags& tags, const ObjectStoreLimits& limits);
+
 }  // namespace ferry

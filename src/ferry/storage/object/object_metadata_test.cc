@@ -64,7 +64,7 @@ TEST(ObjectMetadataTest, RoundTripsEverythingFerryWrites) {
   EXPECT_EQ(md.at("ferry-digest").substr(0, 8), "SHA-256:");
   EXPECT_LE(MetadataBytes(md), 2048u);
   Entry e =
-      EntryFromObject(P("a/b"), false, 42, "\"etag\"", FileTime{7, 0}, md);
+      EntryFromObject(P("a/b"), false, 42, "\"etag\"", FileTime{7, 999}, md);
   EXPECT_EQ(e.kind, EntryKind::kFile);
   EXPECT_EQ(e.path, P("a/b"));
   EXPECT_EQ(e.mode, 02751u);
@@ -75,7 +75,8 @@ TEST(ObjectMetadataTest, RoundTripsEverythingFerryWrites) {
   EXPECT_EQ(e.size, 42u);
   EXPECT_EQ(e.etag, "\"etag\"");
   EXPECT_EQ(e.digest, src.digest);
-  EXPECT_EQ(e.ctime, FileTime{});
+  // ctime is when the store last wrote it, in whole seconds.
+  EXPECT_EQ(e.ctime, (FileTime{7, 0}));
 }
 
 TEST(ObjectMetadataTest, ForeignObjectsGetDefaults) {

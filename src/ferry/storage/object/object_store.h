@@ -13,9 +13,11 @@
 // caller are InvalidArgument; transient failures are retryable Unavailable.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,9 +28,8 @@
 
 namespace ferry {
 
-// User metadata (name -> value) and object tags.
+// User metadata (name -> value). Object tags are ObjectTags (backend.h).
 using ObjectMetadata = std::map<std::string, std::string>;
-using ObjectTags = std::map<std::string, std::string>;
 
 // What a store accepts. The defaults are Amazon S3's.
 struct ObjectStoreLimits {
@@ -42,6 +43,11 @@ struct ObjectStoreLimits {
   bool utf8_keys = true;       // keys must be valid UTF-8
   int max_list_keys = 1000;    // per ListObjects / ListMultipartUploads
   int max_delete_keys = 1000;  // per DeleteObjects
+  // Object tags: how many per object (0: the store keeps none), and the
+  // longest key and value, in Unicode characters.
+  size_t max_tags = 10;
+  size_t max_tag_key_chars = 128;
+  size_t max_tag_value_chars = 256;
 };
 
 struct ObjectSummary {
@@ -136,6 +142,20 @@ class ObjectStore {
   virtual Result<size_t> GetObjectRange(const std::string& key, uint64_t offset,
                                         std::span<std::byte> out,
                                         const std::string& if_match) = 0;
+  // GetObjectRange from `offset` that also tells what HeadObject would, in
+  // one request where the store can (the default makes two).
+  virtual Result<size_t> GetObjectRangeWithHead(const std::string& key,
+                                                uint64_t offset,
+                                                std::span<std::byte> out,
+                                                ObjectHead* head) {
+    FERRY_ASSIGN_OR_RETURN(*head, HeadObject(key));
+    return GetObjectRange(key, offset, out, head->etag);
+  }
+  // How far the clock that stamps last_modified runs ahead of this
+  // machine's (Backend::ClockOffset); nullopt when unknown.
+  virtual std::optional<std::chrono::nanoseconds> ClockOffset() const {
+    return std::nullopt;
+  }
   // Returns the new object's ETag. At most limits().max_put_size bytes.
   virtual Result<std::string> PutObject(const PutObjectRequest& r) = 0;
 
@@ -171,7 +191,8 @@ class ObjectStore {
   // content with these metadata and storage class (if its ETag is
   // `if_match`, when given). Like S3, fails with InvalidArgument when
   // nothing would change. At most limits().max_copy_size bytes. Returns the
-  // new ETag.
+  // new ETag. Tags: S3 copies them with the object (TaggingDirective COPY),
+  // radosgw 16 drops them; a caller that needs them puts them again.
   virtual Result<std::string> ReplaceMetadata(const std::string& key,
                                               const ObjectMetadata& metadata,
                                               const std::string& storage_class,
@@ -184,6 +205,12 @@ class ObjectStore {
   virtual Result<std::vector<DeleteError>> DeleteObjects(
       const std::vector<std::string>& keys) = 0;
 
+  // GetObjectTagging, PutObjectTagging (the object's tags become exactly
+  // `tags`; none: DeleteObjectTagging's effect). NotFound for a missing key.
+  // Tags given at PutObject are stored with the object; tags given at
+  // CreateMultipartUpload are not relied on (radosgw 16 stores them so that
+  // GetObjectTagging answers an empty document): ObjectBackend puts a
+  // multipart object's tags once it is complete.
   virtual Result<ObjectTags> GetObjectTags(const std::string& key) = 0;
   virtual Status PutObjectTags(const std::string& key,
                                const ObjectTags& tags) = 0;

@@ -13,18 +13,35 @@
 namespace ferry::object_internal {
 namespace {
 
+// The first bytes of an object come with its metadata, in one GET: all of a
+// small file.
+constexpr size_t kFirstRead = 1 << 20;
+
 class ObjectReader : public Reader {
  public:
-  ObjectReader(std::shared_ptr<Context> ctx, std::string key, Entry entry)
-      : ctx_(std::move(ctx)), key_(std::move(key)), entry_(std::move(entry)) {}
+  ObjectReader(std::shared_ptr<Context> ctx, std::string key, Entry entry,
+               std::vector<std::byte> first)
+      : ctx_(std::move(ctx)),
+        key_(std::move(key)),
+        entry_(std::move(entry)),
+        first_(std::move(first)) {}
 
   const Entry& entry() const override { return entry_; }
 
   Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
     if (offset >= entry_.size || out.empty()) return size_t{0};
     out = out.first(std::min<uint64_t>(out.size(), entry_.size - offset));
+    size_t done = 0;
+    if (offset < first_.size()) {
+      done = std::min<size_t>(out.size(), first_.size() - offset);
+      std::memcpy(out.data(), first_.data() + offset, done);
+      if (done == out.size()) return done;
+    }
     // If-Match pins the version opened: a replaced object is kSourceChanged.
-    return ctx_->store->GetObjectRange(key_, offset, out, entry_.etag);
+    FERRY_ASSIGN_OR_RETURN(
+        size_t n, ctx_->store->GetObjectRange(key_, offset + done,
+                                              out.subspan(done), entry_.etag));
+    return done + n;
   }
 
   Result<Entry> Restat() override {
@@ -37,10 +54,22 @@ class ObjectReader : public Reader {
     return *std::move(now);
   }
 
+  bool consistent() const override { return true; }
+
+  Result<ObjectTags> Tags() override {
+    auto tags = ctx_->store->GetObjectTags(key_);
+    if (!tags.ok() && tags.status().IsNotFound()) {
+      return Status(StatusCode::kSourceChanged,
+                    ctx_->Where(entry_.path) + " was removed while being read");
+    }
+    return tags;
+  }
+
  private:
   std::shared_ptr<Context> ctx_;
   const std::string key_;
   const Entry entry_;
+  const std::vector<std::byte> first_;  // the object's first bytes
 };
 
 // One part of a multipart write.
@@ -125,6 +154,16 @@ class ObjectWriter : public StagedWriter {
       return CommitSingle(metadata.size, md);
     }
     return CommitMultipart(metadata.size, md);
+  }
+
+  Status SetTags(const ObjectTags& tags) override {
+    if (Status st = CheckObjectTags(tags, ctx_->store->limits()); !st.ok()) {
+      return st.WithContext(ctx_->Where(path_));
+    }
+    std::lock_guard lock(mu_);
+    if (done_) return Finished();
+    tags_ = tags;
+    return Status::Ok();
   }
 
   void Abort() override {
@@ -250,6 +289,10 @@ class ObjectWriter : public StagedWriter {
     r.data = data;
     r.metadata = md;
     r.storage_class = ctx_->options.storage_class;
+    {
+      std::lock_guard lock(mu_);
+      r.tags = tags_;  // stored with the object (x-amz-tagging)
+    }
     Status st = ctx_->store->PutObject(r).status();
     if (!st.ok()) {
       std::lock_guard lock(mu_);
@@ -302,18 +345,35 @@ class ObjectWriter : public StagedWriter {
     FERRY_ASSIGN_OR_RETURN(
         std::string etag, ctx_->store->CompleteMultipartUpload(key_, id, done));
     ctx_->RemoveUpload(id);
+    ObjectTags tags;
     {
       std::lock_guard lock(mu_);
       done_ = true;
       parts_.clear();
+      tags = std::move(tags_);
     }
-    if (md == open_metadata_) return Status::Ok();
-    ObjectHead head;
-    head.size = size;
-    head.etag = etag;
-    head.metadata = open_metadata_;
-    head.storage_class = ctx_->options.storage_class;
-    return ReplaceObjectMetadata(*ctx_, key_, head, md);
+    if (md != open_metadata_) {
+      ObjectHead head;
+      head.size = size;
+      head.etag = etag;
+      head.metadata = open_metadata_;
+      head.storage_class = ctx_->options.storage_class;
+      FERRY_RETURN_IF_ERROR(ReplaceObjectMetadata(*ctx_, key_, head, md));
+    }
+    return PutTagsOfComplete(tags);
+  }
+
+  // A multipart object's tags go on once it is complete and has its final
+  // metadata (the copy that replaces them drops tags on radosgw 16, and
+  // tags given at CreateMultipartUpload are not read back there). Should
+  // that fail, the object, which would look complete and never be sent
+  // again for its tags alone, is removed.
+  Status PutTagsOfComplete(const ObjectTags& tags) {
+    if (tags.empty()) return Status::Ok();
+    Status st = ctx_->store->PutObjectTags(key_, tags);
+    if (st.ok()) return st;
+    (void)ctx_->store->DeleteObject(key_);
+    return st.WithContext("tagging " + ctx_->Where(path_));
   }
 
   const std::shared_ptr<Context> ctx_;
@@ -325,6 +385,7 @@ class ObjectWriter : public StagedWriter {
 
   std::mutex mu_;
   bool done_ = false;               // GUARDED_BY(mu_)
+  ObjectTags tags_;                 // GUARDED_BY(mu_): stored at Commit
   std::vector<std::byte> single_;   // GUARDED_BY(mu_)
   std::map<uint32_t, Part> parts_;  // GUARDED_BY(mu_): by index from 0
   std::mutex create_mu_;            // held while the upload is created
@@ -374,21 +435,31 @@ Result<std::unique_ptr<Reader>> OpenObjectReader(
     return Status::InvalidArgument(ctx->Where(path) + " is a folder");
   }
   const std::string key = ctx->Key(path);
-  auto head = ctx->store->HeadObject(key);
-  if (!head.ok()) {
-    if (head.status().IsNotFound()) {
+  static thread_local std::unique_ptr<std::byte[]> scratch(
+      new std::byte[kFirstRead]);
+  ObjectHead head;
+  auto n = ctx->store->GetObjectRangeWithHead(
+      key, 0, std::span<std::byte>(scratch.get(), kFirstRead), &head);
+  if (!n.ok()) {
+    if (n.status().IsNotFound()) {
       return Status::NotFound("no file " + ctx->Where(path));
     }
-    return head.status();
+    return n.status();
   }
-  Entry e = EntryFromObject(path, false, head->size, head->etag,
-                            head->last_modified, head->metadata);
+  if (*n > head.size || (*n < kFirstRead && *n != head.size)) {
+    return Status::DataLoss(ctx->Where(path) + ": the store sent " +
+                            std::to_string(*n) + " bytes of an object of " +
+                            std::to_string(head.size));
+  }
+  Entry e = EntryFromObject(path, false, head.size, head.etag,
+                            head.last_modified, head.metadata);
   if (!e.is_file()) {
     return Status::InvalidArgument(ctx->Where(path) +
                                    " is a symbolic link, not a file");
   }
-  return std::unique_ptr<Reader>(
-      std::make_unique<ObjectReader>(ctx, key, std::move(e)));
+  return std::unique_ptr<Reader>(std::make_unique<ObjectReader>(
+      ctx, key, std::move(e),
+      std::vector<std::byte>(scratch.get(), scratch.get() + *n)));
 }
 
 Result<std::unique_ptr<StagedWriter>> OpenObjectWriter(
