@@ -218,7 +218,7 @@ TEST_P(AgentServiceTest, PeerStringsCannotForgeLogLines) {
   auto grant = service_->Activate(
       {req->request_pem, "nas\nferry server: CreateAgent by admin\r",
        "1.0\x1b[2J"},
-      "192.0.2.1");
+      "192.0.2.9");
   protocol::SyncRequest sync;
   sync.executions = {Report(s.task + "/execution/exec-0\nferry server: forged",
                             "TRANSFERRING", false)};
