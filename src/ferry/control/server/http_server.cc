@@ -35,6 +35,8 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "ferry/base/percent.h"
+
 namespace ferry::control {
 
 namespace asio = boost::asio;
@@ -154,30 +156,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     if (x != y) return false;
   }
   return true;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 &&
-               HexDigit(s[i + 2]) >= 0) {
-      out += static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 bool HasLineBreak(std::string_view s) {
@@ -316,10 +294,11 @@ std::string HttpRequest::Query(std::string_view name) const {
     std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? "" : rest.substr(amp + 1);
     size_t eq = pair.find('=');
-    std::string key = PercentDecode(pair.substr(0, eq));
+    std::string key = PercentDecode(pair.substr(0, eq), true);
     if (key == name) {
-      return eq == std::string_view::npos ? ""
-                                          : PercentDecode(pair.substr(eq + 1));
+      return eq == std::string_view::npos
+                 ? ""
+                 : PercentDecode(pair.substr(eq + 1), true);
     }
   }
   return "";
