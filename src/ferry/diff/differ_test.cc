@@ -462,42 +462,24 @@ TEST(DifferTest, LaterNamesOfAHardLinkedFileBecomeLinks) {
 // A backend whose listings tell only what an object store's do
 // (Entry::kPartial: folder or not, size, ctime), counting the Stats that
 // fill in the rest; Stat of `fail_stat` fails.
-class PartialListing : public Backend {
+class PartialListing : public testing::ForwardingBackend {
  public:
-  explicit PartialListing(Backend* inner) : inner_(inner) {}
+  explicit PartialListing(Backend* inner) : ForwardingBackend(inner) {}
 
   std::atomic<int> stats{0};
   std::optional<std::string> fail_stat;
 
-  const Capabilities& capabilities() const override {
-    return inner_->capabilities();
-  }
   std::string Describe() const override { return "partial"; }
   Result<std::optional<Entry>> Stat(const RelPath& path) override {
     stats.fetch_add(1);
     if (path.str() == fail_stat) return Status::IoError("HEAD failed");
-    return inner_->Stat(path);
+    return inner()->Stat(path);
   }
   Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
-    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Lister> inner, inner_->List(dir));
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Lister> listed, inner()->List(dir));
     return std::unique_ptr<Lister>(
-        std::make_unique<Stripping>(std::move(inner)));
+        std::make_unique<Stripping>(std::move(listed)));
   }
-  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
-    return inner_->OpenRead(path);
-  }
-  Result<std::unique_ptr<StagedWriter>> OpenWrite(
-      const RelPath& path, const WriteHints& hints) override {
-    return inner_->OpenWrite(path, hints);
-  }
-  Status MakeDirectory(const RelPath& path) override {
-    return inner_->MakeDirectory(path);
-  }
-  Status SetMetadata(const RelPath& path, const Entry& src,
-                     const MetadataPolicy& policy) override {
-    return inner_->SetMetadata(path, src, policy);
-  }
-  Status Remove(const RelPath& path) override { return inner_->Remove(path); }
 
  private:
   class Stripping : public Lister {
@@ -523,8 +505,6 @@ class PartialListing : public Backend {
    private:
     std::unique_ptr<Lister> inner_;
   };
-
-  Backend* const inner_;
 };
 
 DiffOptions TrustingWriteTimes() {

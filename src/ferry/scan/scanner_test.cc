@@ -47,10 +47,10 @@ class VectorLister : public Lister {
 
 // Wraps a backend to count and record listings; can shuffle them (and then
 // claims unsorted listings) and can misreport the root.
-class ProbeBackend : public Backend {
+class ProbeBackend : public testing::ForwardingBackend {
  public:
   explicit ProbeBackend(Backend* inner)
-      : inner_(inner), caps_(inner->capabilities()) {}
+      : ForwardingBackend(inner), caps_(inner->capabilities()) {}
 
   void ShuffleListings() {
     shuffle_ = true;
@@ -68,7 +68,7 @@ class ProbeBackend : public Backend {
   std::string Describe() const override { return "probe"; }
   Result<std::optional<Entry>> Stat(const RelPath& path) override {
     if (path.IsRoot() && root_) return *root_;
-    return inner_->Stat(path);
+    return inner()->Stat(path);
   }
   Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
     {
@@ -76,8 +76,8 @@ class ProbeBackend : public Backend {
       listed_.push_back(dir.str());
     }
     ++lists_;
-    if (!shuffle_) return inner_->List(dir);
-    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Lister> inner, inner_->List(dir));
+    if (!shuffle_) return inner()->List(dir);
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Lister> inner, inner()->List(dir));
     std::vector<Entry> all;
     while (true) {
       FERRY_ASSIGN_OR_RETURN(bool more, inner->NextBatch(&all));
@@ -87,24 +87,8 @@ class ProbeBackend : public Backend {
     std::shuffle(all.begin(), all.end(), rng);
     return std::unique_ptr<Lister>(new VectorLister(std::move(all)));
   }
-  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
-    return inner_->OpenRead(path);
-  }
-  Result<std::unique_ptr<StagedWriter>> OpenWrite(
-      const RelPath& path, const WriteHints& hints) override {
-    return inner_->OpenWrite(path, hints);
-  }
-  Status MakeDirectory(const RelPath& path) override {
-    return inner_->MakeDirectory(path);
-  }
-  Status SetMetadata(const RelPath& path, const Entry& src,
-                     const MetadataPolicy& policy) override {
-    return inner_->SetMetadata(path, src, policy);
-  }
-  Status Remove(const RelPath& path) override { return inner_->Remove(path); }
 
  private:
-  Backend* inner_;
   Capabilities caps_;
   bool shuffle_ = false;
   std::optional<std::optional<Entry>> root_;

@@ -46,6 +46,88 @@ inline void PrintTo(const Digest& d, std::ostream* os) {
 
 namespace ferry::testing {
 
+// A backend that hands every call to `inner` (not owned): tests derive from
+// it and override only what they observe or change.
+class ForwardingBackend : public Backend {
+ public:
+  explicit ForwardingBackend(Backend* inner) : inner_(inner) {}
+
+  void SetObserver(StorageObserver* o) override { inner_->SetObserver(o); }
+  const Capabilities& capabilities() const override {
+    return inner_->capabilities();
+  }
+  std::string Describe() const override { return inner_->Describe(); }
+  std::optional<std::chrono::nanoseconds> ClockOffset() const override {
+    return inner_->ClockOffset();
+  }
+  Result<std::optional<Entry>> Stat(const RelPath& path) override {
+    return inner_->Stat(path);
+  }
+  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
+    return inner_->List(dir);
+  }
+  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
+    return inner_->OpenRead(path);
+  }
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    return inner_->OpenWrite(path, hints);
+  }
+  Status MakeDirectory(const RelPath& path) override {
+    return inner_->MakeDirectory(path);
+  }
+  Status CreateSymlink(const RelPath& path, const Entry& src,
+                       const MetadataPolicy& policy) override {
+    return inner_->CreateSymlink(path, src, policy);
+  }
+  Status CreateSpecial(const RelPath& path, const Entry& src,
+                       const MetadataPolicy& policy) override {
+    return inner_->CreateSpecial(path, src, policy);
+  }
+  Status CreateHardLink(const RelPath& existing, const RelPath& link) override {
+    return inner_->CreateHardLink(existing, link);
+  }
+  Status SetMetadata(const RelPath& path, const Entry& src,
+                     const MetadataPolicy& policy) override {
+    return inner_->SetMetadata(path, src, policy);
+  }
+  Result<XattrList> GetXattrs(const RelPath& path) override {
+    return inner_->GetXattrs(path);
+  }
+  Status SetXattrs(const RelPath& path, const XattrList& xattrs,
+                   bool xattr_scope, bool acl_scope) override {
+    return inner_->SetXattrs(path, xattrs, xattr_scope, acl_scope);
+  }
+  Result<ObjectTags> GetTags(const RelPath& path) override {
+    return inner_->GetTags(path);
+  }
+  Status SetTags(const RelPath& path, const ObjectTags& tags) override {
+    return inner_->SetTags(path, tags);
+  }
+  Status Remove(const RelPath& path) override { return inner_->Remove(path); }
+  std::vector<Status> RemoveFiles(std::span<const RelPath> paths,
+                                  std::stop_token stop) override {
+    return inner_->RemoveFiles(paths, stop);
+  }
+  Status RemoveTree(const RelPath& path) override {
+    return inner_->RemoveTree(path);
+  }
+  Status Sync() override { return inner_->Sync(); }
+  Status CleanupStaging(const StagingCleanup& cleanup) override {
+    return inner_->CleanupStaging(cleanup);
+  }
+  Status CleanupStagingEntry(const Entry& staging,
+                             const StagingCleanup& cleanup) override {
+    return inner_->CleanupStagingEntry(staging, cleanup);
+  }
+
+ protected:
+  Backend* inner() const { return inner_; }
+
+ private:
+  Backend* const inner_;
+};
+
 inline const Status& StatusOf(const Status& s) { return s; }
 template <typename T>
 const Status& StatusOf(const Result<T>& r) {
