@@ -152,63 +152,19 @@ class GatedReader : public Reader {
 };
 
 // A source backend whose readers pass the gate before every read.
-class GatedBackend : public Backend {
+class GatedBackend : public testing::ForwardingBackend {
  public:
   GatedBackend(std::unique_ptr<Backend> inner, Gate* gate)
-      : inner_(std::move(inner)), gate_(gate) {}
-  const Capabilities& capabilities() const override {
-    return inner_->capabilities();
-  }
-  std::string Describe() const override { return inner_->Describe(); }
-  Result<std::optional<Entry>> Stat(const RelPath& path) override {
-    return inner_->Stat(path);
-  }
-  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
-    return inner_->List(dir);
-  }
+      : ForwardingBackend(inner.get()), owned_(std::move(inner)), gate_(gate) {}
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
     FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
-                           inner_->OpenRead(path));
+                           inner()->OpenRead(path));
     return std::unique_ptr<Reader>(
         std::make_unique<GatedReader>(std::move(reader), gate_));
   }
-  Result<std::unique_ptr<StagedWriter>> OpenWrite(
-      const RelPath& path, const WriteHints& hints) override {
-    return inner_->OpenWrite(path, hints);
-  }
-  Status MakeDirectory(const RelPath& path) override {
-    return inner_->MakeDirectory(path);
-  }
-  Status CreateSymlink(const RelPath& path, const Entry& src,
-                       const MetadataPolicy& policy) override {
-    return inner_->CreateSymlink(path, src, policy);
-  }
-  Status CreateSpecial(const RelPath& path, const Entry& src,
-                       const MetadataPolicy& policy) override {
-    return inner_->CreateSpecial(path, src, policy);
-  }
-  Status CreateHardLink(const RelPath& existing, const RelPath& link) override {
-    return inner_->CreateHardLink(existing, link);
-  }
-  Status SetMetadata(const RelPath& path, const Entry& src,
-                     const MetadataPolicy& policy) override {
-    return inner_->SetMetadata(path, src, policy);
-  }
-  Result<XattrList> GetXattrs(const RelPath& path) override {
-    return inner_->GetXattrs(path);
-  }
-  Status SetXattrs(const RelPath& path, const XattrList& xattrs,
-                   bool xattr_scope, bool acl_scope) override {
-    return inner_->SetXattrs(path, xattrs, xattr_scope, acl_scope);
-  }
-  Status Remove(const RelPath& path) override { return inner_->Remove(path); }
-  Status RemoveTree(const RelPath& path) override {
-    return inner_->RemoveTree(path);
-  }
-  Status Sync() override { return inner_->Sync(); }
 
  private:
-  std::unique_ptr<Backend> inner_;
+  std::unique_ptr<Backend> owned_;
   Gate* gate_;
 };
 
