@@ -96,12 +96,8 @@ void Differ::Resolve(Pending& p) {
     dst = std::move(*now);
   }
   const bool dst_known = item.dst_known;
+  // Unchanged files are dropped on the way out (HardLinkTracker::Apply).
   item = PlanPath(std::move(src), std::move(dst), dst_known, options_);
-  // Source folders are always emitted; anything else unchanged is not.
-  if (item.action == PlanAction::kUnchanged && !item.src.is_dir() &&
-      !p.track_links) {
-    p.drop = true;
-  }
 }
 
 Result<bool> Differ::NextRaw(Pending* out) {

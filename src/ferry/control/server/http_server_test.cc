@@ -26,10 +26,14 @@
 #include <vector>
 
 #include "ferry/base/file_util.h"
+#include "ferry/control/server/raw_socket_testing.h"
 #include "ferry/pki/pki.h"
 
 namespace ferry::control {
 namespace {
+
+using testing::ClosedByPeer;
+using testing::Connect;
 
 std::string TempDir() {
   std::string dir = ::testing::TempDir() + "ferry_http_server_test.XXXXXX";
@@ -55,33 +59,6 @@ std::string Fingerprint(const std::string& pem) {
     hex += two;
   }
   return hex;
-}
-
-// A TCP connection to 127.0.0.1:port from `source`.
-int Connect(int port, const char* source) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
-      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool ClosedByPeer(int fd, std::chrono::milliseconds wait) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
-  char c;
-  return ::recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
 }
 
 // An HttpServer on 127.0.0.1 port 0 whose handler answers with what the
