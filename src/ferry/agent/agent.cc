@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <random>
 
 #include "ferry/agent/allowed_paths.h"
+#include "ferry/agent/channel_client.h"
 #include "ferry/agent/running_execution.h"
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
@@ -40,6 +42,13 @@ constexpr char kReportsDir[] = "reports";
 
 constexpr std::chrono::milliseconds kFirstBackoff{250};
 constexpr std::chrono::milliseconds kMaxBackoff{4000};
+// Reconnecting the channel: a random wait up to min(cap, base * 2^attempt)
+// ("full jitter"), so that a fleet that lost its server does not come back
+// all at once.
+constexpr std::chrono::milliseconds kReconnectBase{250};
+constexpr std::chrono::milliseconds kReconnectCap{15000};
+// A channel on which a message went unanswered this long is given up.
+constexpr std::chrono::milliseconds kAnswerTimeout{45000};
 // After the server refused an activation request as one too many (HTTP 429):
 // the interval at which its default limit admits another.
 constexpr std::chrono::milliseconds kRefusedActivationWait{20000};
@@ -148,6 +157,7 @@ struct Agent::Impl {
   bool wake = false;                     // GUARDED_BY(mu)
   std::string arn;                       // GUARDED_BY(mu)
   httplib::SSLClient* client = nullptr;  // GUARDED_BY(mu): to interrupt
+  ChannelClient* channel = nullptr;      // GUARDED_BY(mu): to interrupt
 
   // Only the thread in Run() touches these.
   std::map<std::string, std::unique_ptr<RunningExecution>> running;
@@ -174,6 +184,7 @@ struct Agent::Impl {
     std::lock_guard lock(mu);
     wake = true;
     cv.notify_all();
+    if (channel) channel->Interrupt();
   }
 
   std::unique_ptr<httplib::SSLClient> NewClient(bool with_certificate) {
@@ -202,7 +213,10 @@ struct Agent::Impl {
   Status Activate(
       const std::function<void(const std::string&)>& on_activation_key);
   Status Session();
+  // Runs one connected channel until it fails or the agent stops.
+  void RunChannel(ChannelClient& ch, std::mt19937_64& rng);
   void SendRunningReports(protocol::SyncRequest* request);
+  void SaveEnded();
   void Handle(const protocol::SyncResponse& response);
   Status PersistFinal(const protocol::ExecutionReport& report);
   void LoadFinals();
@@ -264,6 +278,7 @@ void Agent::Stop() {
   impl_->stopping = true;
   impl_->cv.notify_all();
   if (impl_->client) impl_->client->stop();
+  if (impl_->channel) impl_->channel->Interrupt();
 }
 
 std::string Agent::arn() const {
@@ -467,7 +482,19 @@ void Agent::Impl::LoadFinals() {
 }
 
 void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
-  // Executions that have ended become saved final reports.
+  SaveEnded();
+  for (const auto& [arn, r] : finals) {
+    if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
+    request->executions.push_back(r);
+  }
+  for (const auto& [arn, exec] : running) {
+    if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
+    request->executions.push_back(exec->Report());
+  }
+}
+
+// Executions that have ended become saved final reports.
+void Agent::Impl::SaveEnded() {
   for (auto it = running.begin(); it != running.end();) {
     if (!it->second->done()) {
       ++it;
@@ -479,14 +506,6 @@ void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
     Log(ShortId(r.execution_arn) + " ended " + r.status);
     finals[r.execution_arn] = std::move(r);
     it = running.erase(it);  // joins its (finished) thread
-  }
-  for (const auto& [arn, r] : finals) {
-    if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
-    request->executions.push_back(r);
-  }
-  for (const auto& [arn, exec] : running) {
-    if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
-    request->executions.push_back(exec->Report());
   }
 }
 
@@ -530,65 +549,148 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
   }
 }
 
-Status Agent::Impl::Session() {
-  LoadFinals();
-  std::unique_ptr<httplib::SSLClient> c = NewClient(/*with_certificate=*/true);
-  if (!c->is_valid()) {
-    return Status::FailedPrecondition("cannot load the agent's certificate " +
-                                      File(kCertificateFile) + " and key " +
-                                      File(kKeyFile));
-  }
-  Attach(c.get());
-  struct Detach {
-    Impl* impl;
-    ~Detach() { impl->Attach(nullptr); }
-  } detach{this};
-
-  std::chrono::milliseconds backoff = kFirstBackoff;
-  bool connected = false;
-  auto failures_since = Clock::now();
-  Clock::time_point last_complaint{};
+void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
+  // What the server was last told of each execution: a change of status,
+  // a new execution or a new final report goes out at once; a change of
+  // counters at most every poll interval; nothing new, a heartbeat.
+  std::map<std::string, std::string> told_status;
+  std::map<std::string, std::string> told_describe;
+  auto progress_interval = config.poll_interval;
+  auto heartbeat_interval = std::chrono::milliseconds(30000);
+  auto heartbeat_wait = [&] {
+    std::uniform_int_distribution<int64_t> d(heartbeat_interval.count() / 2,
+                                             heartbeat_interval.count());
+    return std::chrono::milliseconds(d(rng));
+  };
+  Clock::time_point next_heartbeat = Clock::now();  // at once: the first
+  Clock::time_point last_progress{};
+  std::optional<Clock::time_point> unanswered_since;
+  auto fail = [&](const std::string& why) {
+    if (config.on_sync) config.on_sync(false);
+    if (!Stopping()) Log(why + "; reconnecting (executions go on)");
+  };
   while (!Stopping()) {
     protocol::SyncRequest request;
     request.version = kVersion;
     SendRunningReports(&request);
-    Reply reply =
-        Exchange(c.get(), "POST", "/agent/v1/sync",
-                 protocol::Encode(request).dump(
-                     -1, ' ', false, nlohmann::json::error_handler_t::replace));
-    std::optional<protocol::SyncResponse> response;
-    std::string error = reply.error;
-    if (reply.ok) {
-      auto decoded = protocol::DecodeSyncResponse(reply.body);
-      if (decoded.ok()) {
-        response = std::move(decoded).value();
-      } else {
-        error = "bad sync answer: " + std::string(decoded.status().message());
+    bool urgent = false, progressed = false;
+    std::map<std::string, std::string> status_now, describe_now;
+    for (const protocol::ExecutionReport& r : request.executions) {
+      std::string describe = r.describe.dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace);
+      auto st = told_status.find(r.execution_arn);
+      if (st == told_status.end() || st->second != r.status ||
+          (r.final && told_describe[r.execution_arn] != describe)) {
+        urgent = true;
+      } else if (told_describe[r.execution_arn] != describe) {
+        progressed = true;
       }
+      status_now[r.execution_arn] = r.status;
+      describe_now[r.execution_arn] = std::move(describe);
     }
-    if (config.on_sync) config.on_sync(response.has_value());
-    if (!response) {
-      if (Stopping()) break;
+    const auto now = Clock::now();
+    if (urgent || now >= next_heartbeat ||
+        (progressed && now - last_progress >= progress_interval)) {
+      Status sent = ch.Send(protocol::Encode(request).dump(
+          -1, ' ', false, nlohmann::json::error_handler_t::replace));
+      if (!sent.ok()) return fail(std::string(sent.message()));
+      told_status = std::move(status_now);
+      told_describe = std::move(describe_now);
+      last_progress = now;
+      next_heartbeat = now + heartbeat_wait();
+      if (!unanswered_since) unanswered_since = now;
+    }
+    // Wait for the server, a heartbeat, an execution that ends (Wake), or
+    // the next look at the counters while executions run.
+    auto until = next_heartbeat;
+    if (!running.empty()) until = std::min(until, now + progress_interval);
+    if (unanswered_since) {
+      until = std::min(until, *unanswered_since + kAnswerTimeout);
+    }
+    auto message =
+        ch.Receive(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(until - Clock::now(), Clock::duration::zero())));
+    if (!message.ok()) return fail(std::string(message.status().message()));
+    if (!message->has_value()) {
+      if (unanswered_since &&
+          Clock::now() - *unanswered_since >= kAnswerTimeout) {
+        return fail("the server has not answered for " +
+                    std::to_string(kAnswerTimeout.count() / 1000) + " s");
+      }
+      continue;
+    }
+    unanswered_since.reset();
+    auto response = protocol::DecodeSyncResponse(**message);
+    if (!response.ok()) {
+      return fail("bad message from the server: " +
+                  std::string(response.status().message()));
+    }
+    if (config.on_sync) config.on_sync(true);
+    progress_interval =
+        std::min(config.poll_interval,
+                 std::chrono::milliseconds(response->poll_interval_ms));
+    const auto beat =
+        std::chrono::milliseconds(response->heartbeat_interval_ms);
+    if (beat != heartbeat_interval) {
+      heartbeat_interval = beat;
+      next_heartbeat =
+          std::min(next_heartbeat, Clock::now() + heartbeat_wait());
+    }
+    Handle(*response);
+  }
+}
+
+Status Agent::Impl::Session() {
+  LoadFinals();
+  ChannelOptions options;
+  options.host = host;
+  options.port = port;
+  options.ca_bundle = config.ca_bundle;
+  options.certificate = File(kCertificateFile);
+  options.key = File(kKeyFile);
+  options.max_message_bytes = protocol::kMaxMessageBytes;
+  std::mt19937_64 rng(std::random_device{}());
+  int attempt = 0;
+  bool connected = false;  // the last attempt got a channel
+  Clock::time_point last_complaint{};
+  while (!Stopping()) {
+    auto ch = ChannelClient::Connect(options);
+    if (!ch.ok()) {
+      if (ch.status().code() == StatusCode::kFailedPrecondition) {
+        return ch.status();
+      }
+      if (config.on_sync) config.on_sync(false);
       auto now = Clock::now();
-      if (connected) failures_since = now;
       if (connected || now - last_complaint > std::chrono::seconds(30)) {
-        Log("sync with " + config.server_url + " failed: " + error +
+        Log("cannot reach " + config.server_url + ": " +
+            std::string(ch.status().message()) +
             "; retrying (executions go on)");
         last_complaint = now;
       }
       connected = false;
-      Sleep(backoff);
-      backoff = std::min(backoff * 2, kMaxBackoff);
+      const auto cap = std::min<std::chrono::milliseconds>(
+          kReconnectCap,
+          kReconnectBase * (int64_t{1} << std::min(attempt, 10)));
+      ++attempt;
+      std::uniform_int_distribution<int64_t> wait(0, cap.count());
+      // Executions that end meanwhile are saved (and sent once back).
+      SaveEnded();
+      Sleep(std::chrono::milliseconds(wait(rng)));
       continue;
     }
-    if (!connected) {
-      Log("connected to " + config.server_url);
-      connected = true;
+    attempt = 0;
+    if (!connected) Log("connected to " + config.server_url);
+    connected = true;
+    {
+      std::lock_guard lock(mu);
+      channel = ch->get();
     }
-    backoff = kFirstBackoff;
-    Handle(*response);
-    Sleep(std::min(config.poll_interval,
-                   std::chrono::milliseconds(response->poll_interval_ms)));
+    RunChannel(**ch, rng);
+    {
+      std::lock_guard lock(mu);
+      channel = nullptr;
+    }
+    if (!Stopping()) last_complaint = Clock::now();
   }
   // Stopping: what runs is abandoned and saved; the server hears of it when
   // the agent is back (or ends it AgentOffline first).

@@ -2,12 +2,15 @@
 // request, asks the server for an activation key (printed, and written to
 // DIR/activation-key) and waits until an operator has passed the key to
 // CreateAgent and the server has signed the request. From then on it keeps
-// one outbound mutual-TLS session with the server (docs/protocol.md): it
-// syncs about once a second, runs the executions it is given with the engine
-// (Execution), streams their status and counters, honours cancellation and
-// bandwidth changes within a sync or two, and reports each result until the
-// server acknowledges it. If the server goes away it reconnects with backoff
-// and goes on. Thread-safe: Stop() may be called from any thread.
+// one outbound mutual-TLS channel (a WebSocket) with the server
+// (docs/protocol.md), on which the server pushes commands the moment it has
+// them: it runs the executions it is given with the engine (Execution),
+// reports a change of status at once and counters at most every poll
+// interval, honours cancellation and bandwidth changes as they arrive,
+// reports each result until the server acknowledges it, and sends a
+// heartbeat when it has nothing else to say. If the server goes away it
+// reconnects after a random wait (full-jitter backoff) and goes on.
+// Thread-safe: Stop() may be called from any thread.
 #pragma once
 
 #include <chrono>
@@ -25,12 +28,14 @@ struct AgentConfig {
   std::string data_dir;    // the agent's key, certificate, identity
   std::string
       ca_bundle;  // the CA that `ferry server init` wrote (trust anchor)
+  // Counters of running executions go to the server at most this often.
   std::chrono::milliseconds poll_interval{1000};
   int threads = 0;  // transfer workers per execution (0: one per core)
   // How locations' storage is reached (the S3 endpoint of CreateLocationS3).
   AgentStorageConfig storage;
-  // Called on the session's thread after every sync with the server, with
-  // whether the server answered it (tests wait on it; nullptr: nothing).
+  // Called on the session's thread for every message from the server (true)
+  // and every failure to reach it (false); tests wait on it (nullptr:
+  // nothing).
   std::function<void(bool answered)> on_sync;
 };
 

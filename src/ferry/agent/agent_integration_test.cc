@@ -95,7 +95,7 @@ class AgentIntegrationTest : public ::testing::Test {
     control::ServerConfig config;
     config.data_dir = (root_ / "server").string();
     config.listen = "127.0.0.1:" + std::to_string(port);
-    config.tick = std::chrono::milliseconds(50);
+    config.tick = tick_;
     config.agent_offline_after = offline_after;
     auto server = control::Server::Open(config);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -249,6 +249,8 @@ class AgentIntegrationTest : public ::testing::Test {
   }
 
   fs::path root_;
+  // How often the server's loops run (dispatch, pending commands).
+  std::chrono::milliseconds tick_{50};
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   int syncs_answered_ = 0;  // GUARDED_BY(sync_mu_)
@@ -404,6 +406,40 @@ TEST_F(AgentIntegrationTest, ActivateTransferCancelRestartAndLoseTheAgent) {
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - stopped).count(), 6);
   agent = Api("DescribeAgent", {{"AgentArn", agent_arn_}});
   EXPECT_EQ(agent["Status"], "OFFLINE") << agent.dump();
+}
+
+// The server pushes: on a server whose loops run once an hour (after the
+// first pass at its start), an execution still reaches the agent when it
+// is started, and a cancellation when it is asked for, since both go out
+// on the agent's channel the moment they are committed.
+TEST_F(AgentIntegrationTest, CommandsArePushedTheMomentTheyExist) {
+  StopServer();
+  tick_ = std::chrono::hours(1);
+  ASSERT_NO_FATAL_FAILURE(StartServer(0, std::chrono::seconds(30)));
+  allowed_paths_ = {root_.string()};
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  ASSERT_TRUE(WaitForSyncs([](int answered, int) { return answered > 0; },
+                           std::chrono::seconds(20)));
+  // ONLINE from its first message on, flushed or not.
+  EXPECT_EQ(Api("DescribeAgent", {{"AgentArn", agent_arn_}})["Status"],
+            "ONLINE");
+
+  const fs::path src = root_ / "src", dst = root_ / "dst";
+  WriteFile(src / "one.txt", "one file");
+  std::string exec = Start(Task(src, dst));
+  json done = WaitFor(exec, {"SUCCESS", "ERROR"}, 20);
+  ASSERT_EQ(done["Status"], "SUCCESS") << done.dump(1);
+  EXPECT_EQ(Tree(dst), Tree(src));
+
+  const fs::path big = root_ / "big", big_dst = root_ / "big-dst";
+  WriteFile(big / "big.bin", Pattern(6 << 20, 'p'));
+  exec =
+      Start(Task(big, big_dst), {{"OverrideOptions", {{"BytesPerSecond", 1}}}});
+  WaitFor(exec, {"TRANSFERRING"}, 20);
+  Api("CancelTaskExecution", {{"TaskExecutionArn", exec}});
+  done = WaitFor(exec, {"SUCCESS", "ERROR"}, 20);
+  EXPECT_EQ(done["Status"], "ERROR");
+  EXPECT_EQ(done["Result"]["ErrorCode"], "OperationCanceled") << done.dump(1);
 }
 
 }  // namespace

@@ -248,6 +248,22 @@ Result<std::string> CommonName(const std::string& certificate_pem) {
                      static_cast<size_t>(ASN1_STRING_length(data)));
 }
 
+Result<std::string> Sha256Fingerprint(const std::string& certificate_pem) {
+  FERRY_ASSIGN_OR_RETURN(Cert cert, ReadCert(certificate_pem));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert.get(), EVP_sha256(), md, &n) != 1) {
+    return Status::Internal("cannot digest the certificate");
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
 Status VerifyIssuedBy(const std::string& certificate_pem,
                       const std::string& authority_pem) {
   FERRY_ASSIGN_OR_RETURN(Cert cert, ReadCert(certificate_pem));

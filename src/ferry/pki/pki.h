@@ -52,6 +52,10 @@ Result<std::string> SignClientRequest(const KeyAndCertificate& authority,
 // The subject common name of a certificate.
 Result<std::string> CommonName(const std::string& certificate_pem);
 
+// The SHA-256 of a certificate's DER encoding, lower-case hex (what a TLS
+// server sees of a client's certificate: PeerCertificate).
+Result<std::string> Sha256Fingerprint(const std::string& certificate_pem);
+
 // Checks that `certificate_pem` was issued by `authority_pem` and is valid now.
 Status VerifyIssuedBy(const std::string& certificate_pem,
                       const std::string& authority_pem);

@@ -226,7 +226,8 @@ json Encode(const SyncResponse& m) {
   return {{"ProtocolVersion", kProtocolVersion},
           {"Commands", cmds},
           {"Acknowledged", m.acknowledged},
-          {"PollIntervalMs", m.poll_interval_ms}};
+          {"PollIntervalMs", m.poll_interval_ms},
+          {"HeartbeatIntervalMs", m.heartbeat_interval_ms}};
 }
 
 Result<ActivationRequest> DecodeActivationRequest(std::string_view body) {
@@ -304,6 +305,9 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body) {
   SyncResponse m;
   FERRY_ASSIGN_OR_RETURN(m.poll_interval_ms,
                          f.Int("PollIntervalMs", 10, 600000, false, 1000));
+  FERRY_ASSIGN_OR_RETURN(
+      m.heartbeat_interval_ms,
+      f.Int("HeartbeatIntervalMs", 100, 600000, false, 30000));
   FERRY_ASSIGN_OR_RETURN(const json* acks,
                          f.Array("Acknowledged", kMaxExecutionsPerSync));
   if (acks) {

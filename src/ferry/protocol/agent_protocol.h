@@ -109,7 +109,11 @@ struct SyncResponse {
   std::vector<Command> commands;
   // Final reports the server has stored: the agent may forget them.
   std::vector<std::string> acknowledged;
+  // How often the agent reports progress while executions run, at most.
   int64_t poll_interval_ms = 1000;
+  // An idle agent sends a heartbeat at a random moment between half this
+  // and this after its last message (jitter spreads a fleet's heartbeats).
+  int64_t heartbeat_interval_ms = 30000;
 };
 
 nlohmann::json Encode(const ActivationRequest& m);

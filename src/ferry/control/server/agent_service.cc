@@ -414,7 +414,8 @@ protocol::Command Simple(protocol::Command::Type type, const std::string& arn,
 
 }  // namespace
 
-Status AgentService::Authenticate(const std::string& agent_id) {
+Status AgentService::Authenticate(const PeerCertificate& peer) {
+  const std::string& agent_id = peer.common_name;
   if (agent_id.rfind("agent-", 0) != 0 || agent_id.size() > 64) {
     return Status(StatusCode::kPermissionDenied,
                   "'" + Clip(agent_id, 64) + "' does not name an agent");
@@ -428,12 +429,32 @@ Status AgentService::Authenticate(const std::string& agent_id) {
                         " is not registered with this server (was it "
                         "deleted?)");
     }
+    // The agent is its certificate, not its name: any other certificate
+    // the authority signed with that name is refused.
+    auto issued = pki::Sha256Fingerprint(agent->certificate_pem);
+    if (!issued.ok() || issued->size() != peer.sha256_fingerprint.size() ||
+        CRYPTO_memcmp(issued->data(), peer.sha256_fingerprint.data(),
+                      issued->size()) != 0) {
+      return Status(StatusCode::kPermissionDenied,
+                    "the client certificate is not the one issued to agent " +
+                        agent_arn + " at its activation");
+    }
     return Status::Ok();
   });
 }
 
 Result<protocol::SyncResponse> AgentService::Sync(
     const std::string& agent_id, const protocol::SyncRequest& request) {
+  return SyncOrPush(agent_id, request, /*push=*/false);
+}
+
+// A sync (push false) records the agent's heartbeat and reports, then
+// answers with commands; a push (the server's own message on the channel,
+// `request` empty) only works out the commands, and takes nothing the agent
+// did not say as a sign that it lost an execution.
+Result<protocol::SyncResponse> AgentService::SyncOrPush(
+    const std::string& agent_id, const protocol::SyncRequest& request,
+    bool push) {
   if (agent_id.rfind("agent-", 0) != 0 || agent_id.size() > 64) {
     return Status(StatusCode::kPermissionDenied,
                   "'" + Clip(agent_id, 64) + "' does not name an agent");
@@ -443,6 +464,9 @@ Result<protocol::SyncResponse> AgentService::Sync(
   std::vector<std::string> ignored;
   Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
     response = protocol::SyncResponse();
+    // Three heartbeats fit in the silence that makes an agent OFFLINE.
+    response.heartbeat_interval_ms =
+        std::clamp<int64_t>(OfflineAfterMs(*ctx_) / 3, 1000, 30000);
     ignored.clear();
     const int64_t now = ctx_->now_ms();
     Ender ender(ctx_, s);
@@ -453,9 +477,18 @@ Result<protocol::SyncResponse> AgentService::Sync(
                         " is not registered with this server (was it "
                         "deleted?)");
     }
-    agent->last_seen_ms = now;
-    if (!request.version.empty()) agent->version = request.version;
-    FERRY_RETURN_IF_ERROR(ctx_->store.UpdateAgent(s, *agent));
+    if (!push && !AgentOnline(*ctx_, *agent)) {
+      // Back (or here for the first time): ONLINE from this message on.
+      agent->last_seen_ms = now;
+      if (!request.version.empty()) agent->version = request.version;
+      FERRY_RETURN_IF_ERROR(ctx_->store.UpdateAgent(s, *agent));
+    } else if (!push) {
+      // Written with others by FlushHeartbeatsOnce, not a write per sync.
+      std::lock_guard lock(heartbeats_mu_);
+      Heartbeat& h = heartbeats_[agent_arn];
+      h.ms = std::max(h.ms, now);
+      if (!request.version.empty()) h.version = request.version;
+    }
 
     std::set<std::string> reported;
     for (const protocol::ExecutionReport& r : request.executions) {
@@ -513,7 +546,7 @@ Result<protocol::SyncResponse> AgentService::Sync(
     FERRY_ASSIGN_OR_RETURN(auto mine,
                            ctx_->store.ExecutionsOfAgent(s, agent_arn));
     const bool complete =
-        request.executions.size() < protocol::kMaxExecutionsPerSync;
+        !push && request.executions.size() < protocol::kMaxExecutionsPerSync;
     for (ExecutionRecord& e : mine) {
       if (response.commands.size() >= protocol::kMaxCommandsPerSync) break;
       if (IsFinalStatus(e.status) || e.status == "QUEUED") continue;
@@ -573,7 +606,9 @@ Result<protocol::SyncResponse> AgentService::Sync(
 // --- Dispatch ---
 
 Status AgentService::DispatchOnce() {
-  return ctx_->db->Transaction([&](SqlSession& s) -> Status {
+  FERRY_RETURN_IF_ERROR(FlushHeartbeatsOnce());
+  Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    dispatched_.clear();
     const int64_t now = ctx_->now_ms();
     Ender ender(ctx_, s);
     const bool lock = ctx_->db->dialect() == Database::Dialect::kPostgres;
@@ -668,6 +703,7 @@ Status AgentService::DispatchOnce() {
       busy_tasks.insert(e.task_arn);
       if (pick.empty()) continue;  // no agent online: it waits
       e.agent_arn = pick;
+      dispatched_.push_back(pick);
       e.status = "LAUNCHING";
       e.launch_ms = now;
       e.updated_ms = 0;
@@ -676,11 +712,18 @@ Status AgentService::DispatchOnce() {
     }
     return Status::Ok();
   });
+  // Committed: the agents hear of it now.
+  if (st.ok()) {
+    for (const std::string& agent_arn : dispatched_) NotifyAgent(agent_arn);
+  }
+  dispatched_.clear();
+  return st;
 }
 
 // --- Offline agents ---
 
 Status AgentService::MonitorAgentsOnce() {
+  FERRY_RETURN_IF_ERROR(FlushHeartbeatsOnce());
   return ctx_->db->Transaction([&](SqlSession& s) -> Status {
     const int64_t now = ctx_->now_ms();
     const int64_t window = OfflineAfterMs(*ctx_);
@@ -775,38 +818,226 @@ Status AgentService::RunSchedulesOnce() {
   return Status::Ok();
 }
 
+// --- Heartbeats and channels ---
+
+Status AgentService::FlushHeartbeatsOnce() {
+  std::map<std::string, Heartbeat> batch;
+  {
+    std::lock_guard lock(heartbeats_mu_);
+    batch.swap(heartbeats_);
+  }
+  if (batch.empty()) return Status::Ok();
+  Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    for (const auto& [arn, beat] : batch) {
+      FERRY_ASSIGN_OR_RETURN(auto agent, ctx_->store.GetAgent(s, arn));
+      if (!agent) continue;  // deleted meanwhile
+      if (beat.ms <= agent->last_seen_ms &&
+          (beat.version.empty() || beat.version == agent->version)) {
+        continue;
+      }
+      agent->last_seen_ms = std::max(agent->last_seen_ms, beat.ms);
+      if (!beat.version.empty()) agent->version = beat.version;
+      FERRY_RETURN_IF_ERROR(ctx_->store.UpdateAgent(s, *agent));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    // Kept for the next flush (a newer heartbeat wins).
+    std::lock_guard lock(heartbeats_mu_);
+    for (auto& [arn, beat] : batch) {
+      Heartbeat& h = heartbeats_[arn];
+      if (beat.ms > h.ms) h.ms = beat.ms;
+      if (h.version.empty()) h.version = std::move(beat.version);
+    }
+  }
+  return st;
+}
+
+WebSocketHandlers AgentService::OpenChannel(
+    const std::string& agent_id, std::shared_ptr<WebSocketChannel> channel) {
+  std::shared_ptr<WebSocketChannel> older;
+  {
+    std::lock_guard lock(mu_);
+    auto& slot = channels_[agent_id];
+    older = std::move(slot);
+    slot = channel;
+  }
+  if (older) {
+    older->Close(4000, "a newer channel of this agent replaced this one");
+  }
+  std::weak_ptr<WebSocketChannel> weak = channel;
+  WebSocketHandlers handlers;
+  handlers.on_message = [this, agent_id, weak](std::string text) {
+    auto channel = weak.lock();
+    if (!channel) return;
+    auto request = protocol::DecodeSyncRequest(text);
+    if (!request.ok()) {
+      Log("channel of " + agent_id + ": " + request.status().ToString());
+      channel->Close(1008, std::string(request.status().message()));
+      return;
+    }
+    auto answer = Sync(agent_id, *request);
+    if (!answer.ok()) {
+      Log("channel of " + agent_id + ": " + answer.status().ToString());
+      const bool refused =
+          answer.status().code() == StatusCode::kPermissionDenied;
+      channel->Close(refused ? 1008 : 1011,
+                     refused ? std::string(answer.status().message())
+                             : "internal error; the server's log has the "
+                               "details");
+      return;
+    }
+    channel->Send(protocol::Encode(*answer).dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+  handlers.on_close = [this, agent_id, weak] {
+    std::lock_guard lock(mu_);
+    auto it = channels_.find(agent_id);
+    if (it != channels_.end() && it->second == weak.lock()) {
+      channels_.erase(it);
+    }
+  };
+  // Whatever waits for the agent goes out at once.
+  {
+    std::lock_guard lock(mu_);
+    push_to_.insert(agent_id);
+  }
+  cv_.notify_all();
+  return handlers;
+}
+
+void AgentService::NotifyAgent(const std::string& agent_arn) {
+  const std::string agent_id = agent_arn.substr(agent_arn.rfind('/') + 1);
+  {
+    std::lock_guard lock(mu_);
+    if (!channels_.count(agent_id)) return;
+    push_to_.insert(agent_id);
+  }
+  cv_.notify_all();
+}
+
+void AgentService::NotifyQueued() {
+  {
+    std::lock_guard lock(mu_);
+    dispatch_now_ = true;
+  }
+  cv_.notify_all();
+}
+
+size_t AgentService::channel_count() const {
+  std::lock_guard lock(mu_);
+  return channels_.size();
+}
+
+void AgentService::Push(const std::string& agent_id) {
+  std::shared_ptr<WebSocketChannel> channel;
+  {
+    std::lock_guard lock(mu_);
+    auto it = channels_.find(agent_id);
+    if (it == channels_.end()) return;
+    channel = it->second;
+  }
+  auto commands = SyncOrPush(agent_id, protocol::SyncRequest(), /*push=*/true);
+  if (!commands.ok()) {
+    Log("commands for " + agent_id + ": " + commands.status().ToString());
+    if (commands.status().code() == StatusCode::kPermissionDenied) {
+      // Deleted: its channel goes now.
+      channel->Close(1008, std::string(commands.status().message()));
+    }
+    return;
+  }
+  if (commands->commands.empty()) return;
+  channel->Send(protocol::Encode(*commands).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+Status AgentService::PushPendingOnce() {
+  std::set<std::string> agents;
+  FERRY_RETURN_IF_ERROR(ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    agents.clear();
+    FERRY_ASSIGN_OR_RETURN(
+        auto running, ctx_->store.ExecutionsInStatus(s, RunningStatuses()));
+    for (const ExecutionRecord& e : running) {
+      if (e.agent_arn.empty()) continue;
+      const std::optional<int64_t> at = ReportedBandwidth(e.describe);
+      if (e.updated_ms == 0 || e.cancel_requested ||
+          (at && *at != e.bytes_per_second)) {
+        agents.insert(e.agent_arn);
+      }
+    }
+    return Status::Ok();
+  }));
+  for (const std::string& arn : agents) NotifyAgent(arn);
+  return Status::Ok();
+}
+
+void AgentService::PusherMain() {
+  for (;;) {
+    std::set<std::string> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stop_.load() || !push_to_.empty(); });
+      if (stop_.load()) return;
+      batch.swap(push_to_);
+    }
+    for (const std::string& agent_id : batch) Push(agent_id);
+  }
+}
+
+void AgentService::LoopMain() {
+  auto next_full_pass = std::chrono::steady_clock::now();
+  while (!stop_.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_full_pass) {
+      for (auto [name, pass] :
+           {std::pair{"heartbeats", &AgentService::FlushHeartbeatsOnce},
+            std::pair{"schedules", &AgentService::RunSchedulesOnce},
+            std::pair{"offline agents", &AgentService::MonitorAgentsOnce},
+            std::pair{"dispatch", &AgentService::DispatchOnce},
+            std::pair{"pending commands", &AgentService::PushPendingOnce}}) {
+        Status st = (this->*pass)();
+        if (!st.ok()) Log(std::string(name) + " pass failed: " + st.ToString());
+      }
+      next_full_pass = now + ctx_->config.tick;
+    }
+    bool dispatch = false;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_full_pass,
+                     [this] { return stop_.load() || dispatch_now_; });
+      dispatch = dispatch_now_;
+      dispatch_now_ = false;
+    }
+    if (dispatch && !stop_.load()) {
+      Status st = DispatchOnce();
+      if (!st.ok()) Log("dispatch pass failed: " + st.ToString());
+    }
+  }
+}
+
 // --- The loops ---
 
 void AgentService::Start() {
   if (loop_) return;
   stop_.store(false);
-  loop_ = std::make_unique<std::thread>([this] {
-    while (!stop_.load()) {
-      for (auto [name, pass] :
-           {std::pair{"schedules", &AgentService::RunSchedulesOnce},
-            std::pair{"offline agents", &AgentService::MonitorAgentsOnce},
-            std::pair{"dispatch", &AgentService::DispatchOnce}}) {
-        Status st = (this->*pass)();
-        if (!st.ok()) Log(std::string(name) + " pass failed: " + st.ToString());
-      }
-      // Sleep a tick, in short steps so that Stop() is prompt.
-      auto until = std::chrono::steady_clock::now() + ctx_->config.tick;
-      while (!stop_.load() && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(
-            std::min<std::chrono::steady_clock::duration>(
-                until - std::chrono::steady_clock::now(),
-                std::chrono::milliseconds(50)));
-      }
-    }
-  });
+  loop_ = std::make_unique<std::thread>([this] { LoopMain(); });
+  pusher_ = std::make_unique<std::thread>([this] { PusherMain(); });
 }
 
 void AgentService::Stop() {
-  stop_.store(true);
-  if (loop_) {
-    if (loop_->joinable()) loop_->join();
-    loop_.reset();
+  {
+    std::lock_guard lock(mu_);
+    stop_.store(true);
   }
+  cv_.notify_all();
+  for (auto* t : {&loop_, &pusher_}) {
+    if (*t) {
+      if ((*t)->joinable()) (*t)->join();
+      t->reset();
+    }
+  }
+  Status st = FlushHeartbeatsOnce();
+  if (!st.ok()) Log("heartbeats not written: " + st.ToString());
 }
 
 }  // namespace ferry::control

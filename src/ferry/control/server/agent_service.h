@@ -10,12 +10,17 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ferry/control/server/activation_limiter.h"
+#include "ferry/control/server/http_server.h"
 #include "ferry/control/server/server_context.h"
 #include "ferry/protocol/agent_protocol.h"
 
@@ -39,26 +44,63 @@ class AgentService {
   // GET /agent/v1/activation?key=&token=.
   Result<protocol::ActivationStatus> ActivationState(
       const std::string& key, const std::string& poll_token);
-  // Whether `agent_id` (the common name of a verified client certificate)
-  // names an agent registered here: PermissionDenied if not. Checked before
+  // Whether the verified client certificate `peer` is the one CreateAgent
+  // issued to the agent its common name names ("agent-..."), registered
+  // here: PermissionDenied if not (a deleted agent's certificate, or another
+  // certificate the authority signed with that name). Checked before
   // anything decodes the body of its sync.
-  Status Authenticate(const std::string& agent_id);
-  // POST /agent/v1/sync from the agent whose certificate names `agent_id`
-  // ("agent-..."): records its heartbeat and reports, answers commands.
+  Status Authenticate(const PeerCertificate& peer);
+  // A SyncRequest from the agent whose certificate names `agent_id`
+  // ("agent-..."), on its channel or POSTed to /agent/v1/sync: records its
+  // heartbeat (in memory, written by FlushHeartbeatsOnce) and its reports,
+  // answers with commands.
   Result<protocol::SyncResponse> Sync(const std::string& agent_id,
                                       const protocol::SyncRequest& request);
 
+  // The channel of an authenticated agent (GET /agent/v1/channel, a
+  // WebSocket): each SyncRequest on it is answered on it, and commands are
+  // pushed on it the moment they exist (NotifyAgent, and each tick for
+  // what is pending). A newer channel of the same agent closes this one.
+  WebSocketHandlers OpenChannel(const std::string& agent_id,
+                                std::shared_ptr<WebSocketChannel> channel);
+  // Something changed for `agent_arn` (an execution given to it, cancelled,
+  // its bandwidth changed): if its channel is on this server, the commands
+  // go out now. Never blocks.
+  void NotifyAgent(const std::string& agent_arn);
+  // An execution was queued: the dispatcher runs now, not at the next tick.
+  void NotifyQueued();
+  // Channels open on this server.
+  size_t channel_count() const;
+
   // Starts and stops the background loops (dispatch, offline agents,
-  // schedules), each every ServerConfig::tick.
+  // schedules, heartbeats, pending commands), each every ServerConfig::tick,
+  // and the thread that pushes commands to channels.
   void Start();
   void Stop();
 
-  // One pass of each loop (tests drive them directly).
+  // One pass of each loop (tests drive them directly). DispatchOnce and
+  // MonitorAgentsOnce flush the heartbeats first.
   Status DispatchOnce();
   Status MonitorAgentsOnce();
   Status RunSchedulesOnce();
+  // The heartbeats heard since the last flush, in one transaction.
+  Status FlushHeartbeatsOnce();
+  // Agents with a channel here and a command waiting (an execution given to
+  // them and not yet reported, a cancellation, a bandwidth change): pushed.
+  Status PushPendingOnce();
 
  private:
+  struct Heartbeat {
+    int64_t ms = 0;
+    std::string version;
+  };
+  Result<protocol::SyncResponse> SyncOrPush(
+      const std::string& agent_id, const protocol::SyncRequest& request,
+      bool push);
+  void Push(const std::string& agent_id);
+  void PusherMain();
+  void LoopMain();
+
   ServerContext* const ctx_;
   // When this service came up: silence while no server ran (a restart) does
   // not count against an agent.
@@ -71,6 +113,21 @@ class AgentService {
   int64_t drops_since_log_ = 0;       // GUARDED_BY(drop_log_mu_)
   std::atomic<bool> stop_{false};
   std::unique_ptr<std::thread> loop_;
+  std::unique_ptr<std::thread> pusher_;
+
+  // Heartbeats not yet in the database, by agent ARN.
+  std::mutex heartbeats_mu_;
+  std::map<std::string, Heartbeat> heartbeats_;  // GUARDED_BY(heartbeats_mu_)
+  // Executions given to agents by the last DispatchOnce (their ARNs).
+  std::vector<std::string> dispatched_;  // only the loop's thread
+
+  // Open channels by agent ID, agents waiting for a push, wake-ups.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<WebSocketChannel>>
+      channels_;                   // GUARDED_BY(mu_)
+  std::set<std::string> push_to_;  // GUARDED_BY(mu_): agent IDs
+  bool dispatch_now_ = false;      // GUARDED_BY(mu_)
 };
 
 }  // namespace ferry::control

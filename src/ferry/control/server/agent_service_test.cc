@@ -441,18 +441,38 @@ TEST_P(AgentServiceTest, UnknownAndDeletedAgentsAreRefused) {
   EXPECT_EQ(deleted.status().code(), StatusCode::kPermissionDenied);
 }
 
+// An agent's first message (it was never heard from, or is OFFLINE) is
+// written at once, so that it is ONLINE from that message on; an online
+// agent's heartbeats are written in batches (FlushHeartbeatsOnce, every
+// tick), not one write per message.
 TEST_P(AgentServiceTest, SyncRecordsTheHeartbeatAndVersion) {
   std::string agent = AddAgent();
+  auto last_seen = [&] {
+    int64_t ms = -1;
+    Tx([&](SqlSession& s) {
+      auto a = ctx_.store.GetAgent(s, agent);
+      ASSERT_TRUE(a.ok() && a->has_value());
+      ms = (*a)->last_seen_ms;
+      EXPECT_EQ((*a)->version, "9.8.7");
+    });
+    return ms;
+  };
   now_ += 1234;
   protocol::SyncRequest r;
   r.version = "9.8.7";
   ASSERT_TRUE(service_->Sync(ResourceId(agent), r).ok());
-  Tx([&](SqlSession& s) {
-    auto a = ctx_.store.GetAgent(s, agent);
-    ASSERT_TRUE(a.ok() && a->has_value());
-    EXPECT_EQ((*a)->last_seen_ms, kStart + 1234);
-    EXPECT_EQ((*a)->version, "9.8.7");
-  });
+  EXPECT_EQ(last_seen(), kStart + 1234);
+
+  now_ += 1000;
+  ASSERT_TRUE(service_->Sync(ResourceId(agent), r).ok());
+  EXPECT_EQ(last_seen(), kStart + 1234);
+  ASSERT_TRUE(service_->FlushHeartbeatsOnce().ok());
+  EXPECT_EQ(last_seen(), kStart + 2234);
+
+  // Silent past --agent-offline-after: its next message is written at once.
+  now_ += 3600 * 1000;
+  ASSERT_TRUE(service_->Sync(ResourceId(agent), r).ok());
+  EXPECT_EQ(last_seen(), now_);
 }
 
 TEST_P(AgentServiceTest, AQueuedExecutionWaitsForAnOnlineAgent) {

@@ -132,32 +132,42 @@ ApiResult UpdateAgent(ApiCall& call) {
 }
 
 ApiResult DeleteAgent(ApiCall& call) {
-  return WithAgent(call, [&](SqlSession& s, AgentRecord& agent) -> ApiResult {
-    // A location names the agents that reach its storage; removing one
-    // under it would leave the location unusable, so the locations go (or
-    // move to other agents) first.
-    FERRY_API_ASSIGN_OR_RETURN(auto locations,
-                               call.ctx.store.LocationsOfAgent(s, agent.arn));
-    if (!locations.empty()) {
-      std::string list;
-      for (const std::string& l : locations) {
-        list += (list.empty() ? "" : ", ") + l;
-      }
-      return InvalidRequest("Agent " + agent.arn + " is used by location(s) " +
-                            list +
-                            ": delete them, or update them to use other "
-                            "agents, first.");
-    }
-    FERRY_API_ASSIGN_OR_RETURN(auto running,
-                               call.ctx.store.ExecutionsOfAgent(s, agent.arn));
-    if (!running.empty()) {
-      return InvalidRequest(
-          "Agent " + agent.arn + " is running task execution " +
-          running.front().arn + ": cancel it, or wait for it to end, first.");
-    }
-    FERRY_API_RETURN_IF_ERROR(call.ctx.store.DeleteAgent(s, agent.arn));
-    return json::object();
-  });
+  std::string deleted;
+  ApiResult result =
+      WithAgent(call, [&](SqlSession& s, AgentRecord& agent) -> ApiResult {
+        // A location names the agents that reach its storage; removing one
+        // under it would leave the location unusable, so the locations go (or
+        // move to other agents) first.
+        FERRY_API_ASSIGN_OR_RETURN(
+            auto locations, call.ctx.store.LocationsOfAgent(s, agent.arn));
+        if (!locations.empty()) {
+          std::string list;
+          for (const std::string& l : locations) {
+            list += (list.empty() ? "" : ", ") + l;
+          }
+          return InvalidRequest("Agent " + agent.arn +
+                                " is used by location(s) " + list +
+                                ": delete them, or update them to use other "
+                                "agents, first.");
+        }
+        FERRY_API_ASSIGN_OR_RETURN(
+            auto running, call.ctx.store.ExecutionsOfAgent(s, agent.arn));
+        if (!running.empty()) {
+          return InvalidRequest("Agent " + agent.arn +
+                                " is running task execution " +
+                                running.front().arn +
+                                ": cancel it, or wait for it to end, first.");
+        }
+        FERRY_API_RETURN_IF_ERROR(call.ctx.store.DeleteAgent(s, agent.arn));
+        deleted = agent.arn;
+        return json::object();
+      });
+  // Its certificate is useless from now on: a channel it holds is closed
+  // (the agent service finds it unknown).
+  if (!deleted.empty() && call.ctx.signals.agent_has_work) {
+    call.ctx.signals.agent_has_work(deleted);
+  }
+  return result;
 }
 
 }  // namespace

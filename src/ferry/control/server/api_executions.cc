@@ -160,6 +160,14 @@ ApiResult ListTaskExecutions(ApiCall& call) {
   });
 }
 
+// Once a change to a running execution is committed, its agent hears of it
+// at once (else at the server's next tick).
+void TellAgent(ServerContext& ctx, const ApiResult& result,
+               const std::string& agent_arn) {
+  if (agent_arn.empty() || !std::holds_alternative<json>(result)) return;
+  if (ctx.signals.agent_has_work) ctx.signals.agent_has_work(agent_arn);
+}
+
 ApiResult UpdateTaskExecution(ApiCall& call) {
   const json options = call.request.value("Options", json::object());
   if (options.size() != 1 || !options.contains("BytesPerSecond")) {
@@ -173,8 +181,9 @@ ApiResult UpdateTaskExecution(ApiCall& call) {
                  std::to_string(options["BytesPerSecond"].get<int64_t>()));
   if (st.ok()) st = parsed.Validate();
   if (!st.ok()) return InvalidRequest(std::string(st.message()));
-  return WithExecution(
-      call, [&](SqlSession& s, ExecutionRecord& e) -> ApiResult {
+  std::string agent;  // running it, to be told
+  ApiResult result =
+      WithExecution(call, [&](SqlSession& s, ExecutionRecord& e) -> ApiResult {
         if (IsFinalStatus(e.status)) {
           return InvalidRequest("Task execution " + e.arn + " has ended (" +
                                 e.status +
@@ -184,14 +193,18 @@ ApiResult UpdateTaskExecution(ApiCall& call) {
         e.bytes_per_second = parsed.bytes_per_second;
         e.body["Options"]["BytesPerSecond"] = parsed.bytes_per_second;
         FERRY_API_RETURN_IF_ERROR(call.ctx.store.UpdateExecution(s, e));
+        agent = e.agent_arn;
         return json::object();
       });
+  TellAgent(call.ctx, result, agent);
+  return result;
 }
 
 ApiResult CancelTaskExecution(ApiCall& call) {
   ServerContext& ctx = call.ctx;
-  return WithExecution(
-      call, [&](SqlSession& s, ExecutionRecord& e) -> ApiResult {
+  std::string agent;  // running it, to be told
+  ApiResult result =
+      WithExecution(call, [&](SqlSession& s, ExecutionRecord& e) -> ApiResult {
         if (IsFinalStatus(e.status)) {
           return InvalidRequest(
               "Task execution " + e.arn +
@@ -214,10 +227,13 @@ ApiResult CancelTaskExecution(ApiCall& call) {
           // The agent running it stops it and reports the end.
           e.cancel_requested = true;
           e.status = "CANCELLING";
+          agent = e.agent_arn;
         }
         FERRY_API_RETURN_IF_ERROR(ctx.store.UpdateExecution(s, e));
         return json::object();
       });
+  TellAgent(ctx, result, agent);
+  return result;
 }
 
 }  // namespace

@@ -142,6 +142,8 @@ std::variant<std::string, ApiError> StartExecution(ServerContext& ctx,
     return json{{"TaskExecutionArn", e.arn}};
   });
   if (auto* e = std::get_if<ApiError>(&result)) return *e;
+  // Committed: the dispatcher gives it to an agent now.
+  if (ctx.signals.execution_queued) ctx.signals.execution_queued();
   return std::get<json>(result)["TaskExecutionArn"].get<std::string>();
 }
 

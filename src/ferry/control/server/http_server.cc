@@ -25,6 +25,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -42,6 +44,7 @@ namespace ferry::control {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using beast::error_code;
@@ -98,6 +101,9 @@ Status SetUpTls(SSL_CTX* ctx, const HttpServerOptions& o) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // An idle connection (an agent's channel between heartbeats) gives its
+  // read and write buffers back: thousands of them cost little.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
       SSL_CTX_use_certificate(ctx, cert.get()) != 1 ||
       SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 ||
@@ -309,10 +315,12 @@ struct HttpServer::Impl {
   Router router;
   Handler handler;
   ErrorResponder errors;
+  Upgrader upgrader;
 
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused{0}, evicted{0}, timed_out{0},
-        requests{0}, responses{0}, response_writes{0}, too_large{0};
+        requests{0}, responses{0}, response_writes{0}, too_large{0},
+        channels{0}, channel_messages{0};
   } counters;
 
   // Connections per client address, and the sessions (to close them all,
@@ -419,16 +427,67 @@ struct HttpServer::Impl {
 
 namespace {
 
+// What a WebSocket channel asks of its connection; each runs on the
+// connection's strand.
+class ChannelPort {
+ public:
+  virtual ~ChannelPort() = default;
+  virtual void PostSend(std::string message) = 0;
+  virtual void PostClose(websocket::close_reason reason) = 0;
+};
+
+class ChannelImpl : public WebSocketChannel {
+ public:
+  ChannelImpl(std::weak_ptr<ChannelPort> port, size_t max_backlog)
+      : port_(std::move(port)), max_backlog_(max_backlog) {}
+
+  bool Send(std::string message) override {
+    if (closed_.load()) return false;
+    auto port = port_.lock();
+    if (!port) return false;
+    const size_t n = message.size();
+    if (backlog_.fetch_add(n) + n > max_backlog_) {
+      backlog_ -= n;
+      Close(static_cast<uint16_t>(websocket::close_code::policy_error),
+            "the peer does not read what the server sends");
+      return false;
+    }
+    port->PostSend(std::move(message));
+    return true;
+  }
+
+  void Close(uint16_t code, std::string reason) override {
+    if (closed_.exchange(true)) return;
+    if (reason.size() > 123) reason.resize(123);
+    if (auto port = port_.lock()) {
+      port->PostClose(websocket::close_reason(
+          static_cast<websocket::close_code>(code), reason));
+    }
+  }
+
+  void Written(size_t n) { backlog_ -= n; }
+  void MarkClosed() { closed_.store(true); }
+
+ private:
+  const std::weak_ptr<ChannelPort> port_;
+  const size_t max_backlog_;
+  std::atomic<bool> closed_{false};
+  std::atomic<size_t> backlog_{0};
+};
+
 // One connection. Stream: beast::tcp_stream, or beast::ssl_stream over one.
+// A request on a WebSocket route turns it into a channel for good.
 template <typename Stream>
 class Session : public SessionBase,
+                public ChannelPort,
                 public std::enable_shared_from_this<Session<Stream>> {
  public:
   template <typename... Args>
   Session(HttpServer::Impl* server, std::string address, Args&&... args)
       : server_(server),
         address_(std::move(address)),
-        stream_(std::forward<Args>(args)...) {}
+        stream_(std::forward<Args>(args)...),
+        executor_(stream_.get_executor()) {}
 
   ~Session() override {
     ReleaseBody();
@@ -443,13 +502,13 @@ class Session : public SessionBase,
       server_->sessions[this] = {this->shared_from_this(), address_,
                                  evictable_};
     }
-    asio::dispatch(stream_.get_executor(),
+    asio::dispatch(executor_,
                    [self = this->shared_from_this()] { self->Begin(); });
   }
 
   void Close(std::function<void()> done) override {
     *evictable_ = false;
-    asio::post(stream_.get_executor(),
+    asio::post(executor_,
                [self = this->shared_from_this(), done = std::move(done)] {
                  self->Lowest().close();
                  done();
@@ -459,7 +518,11 @@ class Session : public SessionBase,
  private:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  // The TCP stream, under the WebSocket once there is one.
+  beast::tcp_stream& Lowest() {
+    return ws_ ? beast::get_lowest_layer(*ws_)
+               : beast::get_lowest_layer(stream_);
+  }
   const HttpLimits& options() const { return server_->options.limits; }
 
   void Begin() {
@@ -522,6 +585,7 @@ class Session : public SessionBase,
     if (route_.refusal) {
       return Respond(std::move(*route_.refusal), /*keep_alive=*/false);
     }
+    if (route_.websocket) return Upgrade();
     size_t reserve = 0;
     if (auto length = parser_->content_length()) {
       if (*length > route_.max_body) {
@@ -597,7 +661,7 @@ class Session : public SessionBase,
                                              "has the details");
           }
           request.reset();
-          asio::post(self->stream_.get_executor(),
+          asio::post(self->executor_,
                      [self, response = std::move(response)]() mutable {
                        self->ReleaseBody();
                        self->Respond(std::move(response), self->keep_alive_);
@@ -606,6 +670,199 @@ class Session : public SessionBase,
     if (!posted) {
       Refuse(route_.pool, 503, "The server is busy; retry.");
     }
+  }
+
+  // --- WebSocket (HttpRoute::websocket) ---
+
+  // The headers ask for an upgrade: the Upgrader, on a worker, accepts or
+  // refuses it.
+  void Upgrade() {
+    const auto& head = parser_->get();
+    if (!websocket::is_upgrade(head) || !server_->upgrader) {
+      return Refuse(route_.pool, 400,
+                    "This path takes a WebSocket upgrade (a GET with "
+                    "Upgrade: websocket).");
+    }
+    if (parser_->chunked() || parser_->content_length().value_or(0) > 0) {
+      return Refuse(route_.pool, 400, "A WebSocket upgrade has no body.");
+    }
+    auto request = std::make_shared<HttpRequest>();
+    request->method = std::string(head.method_string());
+    request->target = std::string(head.target());
+    for (const auto& field : head) {
+      request->headers.emplace_back(std::string(field.name_string()),
+                                    std::string(field.value()));
+    }
+    request->remote_address = address_;
+    request->peer = peer_;
+    upgrade_.emplace(parser_->release());
+    parser_.reset();
+    // From here the channel's own deadlines apply (handshake, idle).
+    Lowest().expires_never();
+    std::weak_ptr<ChannelPort> port = this->shared_from_this();
+    channel_ =
+        std::make_shared<ChannelImpl>(port, options().max_channel_backlog);
+    auto self = this->shared_from_this();
+    bool posted =
+        server_->PoolOf(route_.pool).TryPost([self, request]() mutable {
+          auto handlers = std::make_shared<WebSocketHandlers>();
+          std::optional<HttpResponse> refusal;
+          try {
+            refusal =
+                self->server_->upgrader(*request, self->channel_, &*handlers);
+          } catch (const std::exception& e) {
+            std::fprintf(stderr,
+                         "ferry server: a WebSocket upgrade handler threw: "
+                         "%s\n",
+                         e.what());
+            refusal = self->server_->errors(self->route_.pool, 500,
+                                            "internal error; the server's "
+                                            "log has the details");
+          }
+          asio::post(self->executor_,
+                     [self, refusal = std::move(refusal), handlers]() mutable {
+                       if (refusal) {
+                         self->channel_->MarkClosed();
+                         self->Respond(std::move(*refusal), false);
+                         return;
+                       }
+                       self->handlers_ = std::move(*handlers);
+                       self->AcceptWebSocket();
+                     });
+        });
+    if (!posted) {
+      channel_->MarkClosed();
+      Refuse(route_.pool, 503, "The server is busy; retry.");
+    }
+  }
+
+  void AcceptWebSocket() {
+    // The WebSocket takes the connection over (nothing is reading or
+    // writing on it now).
+    ws_.emplace(std::move(stream_));
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = options().handshake_timeout;
+    timeouts.idle_timeout = options().channel_idle_timeout;
+    timeouts.keep_alive_pings = false;
+    ws_->set_option(timeouts);
+    ws_->read_message_max(route_.max_body);
+    ws_->async_accept(*upgrade_, [self = this->shared_from_this()](
+                                     error_code ec) { self->OnAccepted(ec); });
+  }
+
+  void OnAccepted(error_code ec) {
+    upgrade_.reset();
+    if (ec) return EndChannel(ec);
+    ++server_->counters.channels;
+    ws_open_ = true;
+    if (!ws_out_.empty()) WriteNext();
+    ReadMessage();
+  }
+
+  void ReadMessage() {
+    if (ws_ended_ || ws_close_) return;
+    ws_->async_read(ws_buffer_,
+                    [self = this->shared_from_this()](error_code ec, size_t) {
+                      self->OnMessage(ec);
+                    });
+  }
+
+  // A message arrived: the handler runs on a worker, and the next message
+  // is read once it returns.
+  void OnMessage(error_code ec) {
+    if (ec) return EndChannel(ec);
+    ++server_->counters.channel_messages;
+    if (!ws_->got_text()) {
+      ws_buffer_.consume(ws_buffer_.size());
+      return RequestClose(websocket::close_reason(
+          websocket::close_code::bad_payload, "messages are JSON text"));
+    }
+    std::string text = beast::buffers_to_string(ws_buffer_.data());
+    ws_buffer_.consume(ws_buffer_.size());
+    auto self = this->shared_from_this();
+    bool posted =
+        server_->PoolOf(route_.pool)
+            .TryPost([self, text = std::move(text)]() mutable {
+              try {
+                self->handlers_.on_message(std::move(text));
+              } catch (const std::exception& e) {
+                std::fprintf(stderr,
+                             "ferry server: a WebSocket message "
+                             "handler threw: %s\n",
+                             e.what());
+              }
+              asio::post(self->executor_, [self] { self->ReadMessage(); });
+            });
+    if (!posted) {
+      RequestClose(
+          websocket::close_reason(websocket::close_code::try_again_later,
+                                  "the server is busy; reconnect later"));
+    }
+  }
+
+  void PostSend(std::string message) override {
+    asio::post(executor_, [self = this->shared_from_this(),
+                           message = std::move(message)]() mutable {
+      if (self->ws_ended_ || self->ws_close_) {
+        self->channel_->Written(message.size());
+        return;
+      }
+      self->ws_out_.push_back(std::move(message));
+      if (self->ws_open_ && !self->ws_writing_) self->WriteNext();
+    });
+  }
+
+  void WriteNext() {
+    ws_writing_ = true;
+    ws_->text(true);
+    ws_->async_write(asio::buffer(ws_out_.front()),
+                     [self = this->shared_from_this()](error_code ec, size_t) {
+                       self->OnWritten(ec);
+                     });
+  }
+
+  void OnWritten(error_code ec) {
+    ws_writing_ = false;
+    if (!ws_out_.empty()) {
+      channel_->Written(ws_out_.front().size());
+      ws_out_.pop_front();
+    }
+    if (ec) return EndChannel(ec);
+    if (ws_ended_) return;
+    if (!ws_out_.empty()) return WriteNext();
+    if (ws_close_) StartClose();
+  }
+
+  void PostClose(websocket::close_reason reason) override {
+    asio::post(executor_, [self = this->shared_from_this(), reason] {
+      self->RequestClose(reason);
+    });
+  }
+
+  // Sends a close frame once what is queued is written.
+  void RequestClose(websocket::close_reason reason) {
+    if (ws_ended_ || ws_close_) return;
+    channel_->MarkClosed();
+    if (!ws_open_) {
+      Lowest().close();  // the handshake fails: EndChannel
+      return;
+    }
+    ws_close_ = reason;
+    if (!ws_writing_) StartClose();
+  }
+
+  void StartClose() {
+    ws_->async_close(*ws_close_, [self = this->shared_from_this()](
+                                     error_code ec) { self->EndChannel(ec); });
+  }
+
+  void EndChannel(error_code ec) {
+    if (ec == beast::error::timeout) ++server_->counters.timed_out;
+    if (ws_ended_) return;
+    ws_ended_ = true;
+    channel_->MarkClosed();
+    Lowest().close();
+    if (handlers_.on_close) handlers_.on_close();
   }
 
   void TooLarge() {
@@ -684,7 +941,9 @@ class Session : public SessionBase,
 
   HttpServer::Impl* const server_;
   const std::string address_;
-  Stream stream_;
+  Stream stream_;  // moved into ws_ by a WebSocket upgrade
+  // The connection's strand (stream_'s executor, kept past the move).
+  const asio::any_io_executor executor_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   PeerCertificate peer_;
@@ -700,6 +959,20 @@ class Session : public SessionBase,
   std::shared_ptr<std::atomic<bool>> evictable_ =
       std::make_shared<std::atomic<bool>>(true);
   bool closing_ = false;  // chosen for eviction
+
+  // Once the route is a WebSocket: the upgrade request (until accepted),
+  // the stream over stream_, the channel handed to the Upgrader, what it
+  // handles messages with, and what waits to be written.
+  std::optional<http::request<http::string_body>> upgrade_;
+  std::optional<websocket::stream<Stream>> ws_;
+  std::shared_ptr<ChannelImpl> channel_;
+  WebSocketHandlers handlers_;
+  beast::flat_buffer ws_buffer_;
+  std::deque<std::string> ws_out_;
+  bool ws_open_ = false;     // the handshake is done
+  bool ws_writing_ = false;  // an async_write is under way
+  bool ws_ended_ = false;    // on_close has run
+  std::optional<websocket::close_reason> ws_close_;  // closing with it
 };
 
 }  // namespace
@@ -779,7 +1052,7 @@ HttpServer::~HttpServer() { Stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(
     HttpServerOptions options, Router router, Handler handler,
-    ErrorResponder errors) {
+    ErrorResponder errors, Upgrader upgrader) {
   auto impl = std::make_unique<Impl>();
   if (!options.cert_pem.empty()) {
     impl->tls = std::make_unique<ssl::context>(ssl::context::tls_server);
@@ -789,6 +1062,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(
   impl->router = std::move(router);
   impl->handler = std::move(handler);
   impl->errors = std::move(errors);
+  impl->upgrader = std::move(upgrader);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -879,6 +1153,8 @@ HttpServerStats HttpServer::stats() const {
   s.responses = c.responses;
   s.response_writes = c.response_writes;
   s.too_large = c.too_large;
+  s.channels = c.channels;
+  s.channel_messages = c.channel_messages;
   return s;
 }
 

@@ -69,6 +69,34 @@ struct HttpRoute {
   Pool pool = Pool::kApi;
   size_t max_body = 0;
   std::optional<HttpResponse> refusal;
+  // The request must upgrade the connection to a WebSocket (RFC 6455): the
+  // server's Upgrader decides, on a worker of `pool`; messages are then
+  // bounded by `max_body`.
+  bool websocket = false;
+};
+
+// A WebSocket the server accepted. Send() and Close() may be called from any
+// thread, also after the connection has ended (then they do nothing).
+class WebSocketChannel {
+ public:
+  virtual ~WebSocketChannel() = default;
+  // Queues a text message; false when the channel is closed or its peer
+  // has not read what was queued before (past HttpLimits::
+  // max_channel_backlog bytes: the channel is closed then).
+  virtual bool Send(std::string message) = 0;
+  // Closes the channel with a WebSocket close code and a reason (at most
+  // 123 bytes are sent).
+  virtual void Close(uint16_t code, std::string reason) = 0;
+};
+
+// What a channel does with what arrives. `on_message` runs on a worker of
+// the route's pool, one message of a channel at a time, in order; the next
+// message is read only when it returns, so a peer cannot queue work.
+// `on_close` runs once when the channel ends, on an I/O thread: it must not
+// block.
+struct WebSocketHandlers {
+  std::function<void(std::string message)> on_message;
+  std::function<void()> on_close;
 };
 
 // Threads, caps and deadlines; the defaults are `ferry server`'s.
@@ -96,6 +124,12 @@ struct HttpLimits {
   std::chrono::milliseconds idle_timeout{30000};
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds write_timeout{30000};
+  // A WebSocket channel from which nothing arrives for this long is closed
+  // (its peer sends at least a heartbeat every 30 s).
+  std::chrono::milliseconds channel_idle_timeout{90000};
+  // Bytes queued to a channel's peer and not yet written; past it the
+  // channel is closed (a peer that does not read).
+  size_t max_channel_backlog = 32 << 20;
 };
 
 struct HttpServerOptions {
@@ -115,9 +149,11 @@ struct HttpServerStats {
   uint64_t evicted = 0;  // closed between requests to make room
   uint64_t timed_out = 0;
   uint64_t requests = 0;
-  uint64_t responses = 0;        // begun
-  uint64_t response_writes = 0;  // stream writes that carried them
-  uint64_t too_large = 0;        // 413 and 431
+  uint64_t responses = 0;         // begun
+  uint64_t response_writes = 0;   // stream writes that carried them
+  uint64_t too_large = 0;         // 413 and 431
+  uint64_t channels = 0;          // WebSocket upgrades accepted
+  uint64_t channel_messages = 0;  // received on them
 };
 
 class HttpServer {
@@ -133,12 +169,20 @@ class HttpServer {
   // (Pool::kApi when the headers could not be read).
   using ErrorResponder = std::function<HttpResponse(
       HttpRoute::Pool pool, int status, const std::string& message)>;
+  // For a WebSocket route, on a worker of the route's pool: either an
+  // answer that refuses the upgrade (sent, then the connection closed), or
+  // nullopt with `*handlers` filled in to accept it. `channel` is the
+  // channel the handlers will serve.
+  using Upgrader = std::function<std::optional<HttpResponse>(
+      const HttpRequest& request, std::shared_ptr<WebSocketChannel> channel,
+      WebSocketHandlers* handlers)>;
 
   // Checks the TLS material; binds nothing yet.
   static Result<std::unique_ptr<HttpServer>> Create(HttpServerOptions options,
                                                     Router router,
                                                     Handler handler,
-                                                    ErrorResponder errors);
+                                                    ErrorResponder errors,
+                                                    Upgrader upgrader = {});
   ~HttpServer();
 
   // Binds (a port in use is an error naming it), then calls `on_listening`

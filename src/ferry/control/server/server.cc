@@ -170,6 +170,9 @@ struct Server::Impl {
   void HandleActivation(const HttpRequest& req, HttpResponse& res);
   void HandleActivationState(const HttpRequest& req, HttpResponse& res);
   void HandleSync(const HttpRequest& req, HttpResponse& res);
+  std::optional<HttpResponse> UpgradeChannel(
+      const HttpRequest& req, std::shared_ptr<WebSocketChannel> channel,
+      WebSocketHandlers* handlers);
   std::optional<std::string> SecretFor(std::string_view access_key_id);
   Status SetUpHttp(const ServerConfig& config);
 };
@@ -338,7 +341,7 @@ void Server::Impl::HandleActivationState(const HttpRequest& req,
 // body is decoded.
 void Server::Impl::HandleSync(const HttpRequest& req, HttpResponse& res) {
   const std::string& agent_id = req.peer.common_name;
-  if (Status known = agents->Authenticate(agent_id); !known.ok()) {
+  if (Status known = agents->Authenticate(req.peer); !known.ok()) {
     std::fprintf(stderr, "ferry server: sync from %s (%s): %s\n",
                  EscapeForDisplay(agent_id).c_str(), req.remote_address.c_str(),
                  EscapeForDisplay(known.ToString()).c_str());
@@ -361,6 +364,24 @@ void Server::Impl::HandleSync(const HttpRequest& req, HttpResponse& res) {
   res.body = Dump(protocol::Encode(*answer));
 }
 
+// GET /agent/v1/channel: the route refused it without a verified
+// certificate; the agent it names must still exist before the upgrade.
+std::optional<HttpResponse> Server::Impl::UpgradeChannel(
+    const HttpRequest& req, std::shared_ptr<WebSocketChannel> channel,
+    WebSocketHandlers* handlers) {
+  const std::string& agent_id = req.peer.common_name;
+  if (Status known = agents->Authenticate(req.peer); !known.ok()) {
+    std::fprintf(stderr, "ferry server: channel of %s (%s): %s\n",
+                 EscapeForDisplay(agent_id).c_str(), req.remote_address.c_str(),
+                 EscapeForDisplay(known.ToString()).c_str());
+    HttpResponse res;
+    SendAgentError(res, known);
+    return res;
+  }
+  *handlers = agents->OpenChannel(agent_id, std::move(channel));
+  return std::nullopt;
+}
+
 HttpRoute Server::Impl::Route(std::string_view method, std::string_view path,
                               const PeerCertificate& peer) {
   HttpRoute route;
@@ -373,8 +394,10 @@ HttpRoute Server::Impl::Route(std::string_view method, std::string_view path,
     route.max_body = method == "POST" ? kMaxActivationBody : 0;
     return route;
   }
-  if (method == "POST" && path == "/agent/v1/sync") {
-    route.max_body = kMaxSyncBody;
+  const bool channel = method == "GET" && path == "/agent/v1/channel";
+  if (channel || (method == "POST" && path == "/agent/v1/sync")) {
+    route.max_body = kMaxSyncBody;  // a channel's messages likewise
+    route.websocket = channel;
     if (!peer.verified()) {
       route.refusal.emplace();
       SendAgentError(*route.refusal,
@@ -382,8 +405,9 @@ HttpRoute Server::Impl::Route(std::string_view method, std::string_view path,
                             "agents sync with the client certificate the "
                             "server's authority signed at activation"));
       std::fprintf(stderr,
-                   "ferry server: /agent/v1/sync without a verified client "
-                   "certificate: 403\n");
+                   "ferry server: %s without a verified client "
+                   "certificate: 403\n",
+                   channel ? "/agent/v1/channel" : "/agent/v1/sync");
     }
     return route;
   }
@@ -423,7 +447,11 @@ Status Server::Impl::SetUpHttp(const ServerConfig& config) {
       std::move(options),
       [this](std::string_view method, std::string_view path,
              const PeerCertificate& peer) { return Route(method, path, peer); },
-      [this](HttpRequest& req) { return Handle(req); }, HttpLayerError);
+      [this](HttpRequest& req) { return Handle(req); }, HttpLayerError,
+      [this](const HttpRequest& req, std::shared_ptr<WebSocketChannel> channel,
+             WebSocketHandlers* handlers) {
+        return UpgradeChannel(req, std::move(channel), handlers);
+      });
   if (!http_server.ok()) {
     return Status::InvalidArgument(
         "cannot set up TLS with " + DataDirPath(config.data_dir, "server.pem") +
@@ -488,6 +516,11 @@ Result<std::unique_ptr<Server>> Server::Open(ServerConfig config) {
   ctx.now_ms = NowMs;
   ctx.config = std::move(config);
   impl->agents = std::make_unique<AgentService>(&impl->ctx);
+  AgentService* agents = impl->agents.get();
+  ctx.signals.execution_queued = [agents] { agents->NotifyQueued(); };
+  ctx.signals.agent_has_work = [agents](const std::string& agent_arn) {
+    agents->NotifyAgent(agent_arn);
+  };
   FERRY_RETURN_IF_ERROR(impl->SetUpHttp(impl->ctx.config));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

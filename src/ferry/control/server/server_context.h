@@ -43,6 +43,17 @@ struct ServerConfig {
   HttpLimits http;
 };
 
+// How the API tells the agent side that something changed, so that it acts
+// now rather than at its next tick (ServerConfig::tick, which catches up on
+// anything these miss, e.g. a change another server made). Set once by
+// Server::Open; empty (nothing to tell) in tests that run without one.
+struct ServerSignals {
+  // StartTaskExecution (or the scheduler) queued an execution.
+  std::function<void()> execution_queued;
+  // The agent has a command waiting: a cancellation, a bandwidth change.
+  std::function<void(const std::string& agent_arn)> agent_has_work;
+};
+
 class ServerContext {
  public:
   ServerConfig config;
@@ -52,6 +63,7 @@ class ServerContext {
   pki::KeyAndCertificate authority;  // signs agent certificates
   // Now, as Unix milliseconds; replaceable in tests.
   std::function<int64_t()> now_ms;
+  ServerSignals signals;
 
   // "arn:aws:datasync:<region>:<account>:<resource>".
   std::string Arn(const std::string& resource) const;

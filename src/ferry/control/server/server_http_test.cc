@@ -419,6 +419,25 @@ TEST_F(HttpTest, AgentsActivateAndSyncOverMutualTls) {
                    "application/json");
   EXPECT_TRUE(!res || res->status == 403);
 
+  // Nor is one that this server's authority signed with the agent's name
+  // for another key: the agent is the certificate issued at activation.
+  pki::KeyAndCertificate own_ca{ReadFile(dir_ + "/ca.key"),
+                                ReadFile(dir_ + "/ca.pem")};
+  auto other_key = pki::CreateRequest("impostor");
+  ASSERT_TRUE(other_key.ok());
+  auto forged = pki::SignClientRequest(own_ca, other_key->request_pem,
+                                       ResourceId(agent), 1);
+  ASSERT_TRUE(forged.ok()) << forged.status().ToString();
+  ASSERT_TRUE(WriteFileAtomically(base + "/forged.pem", *forged, 0600).ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(base + "/forged.key", other_key->key_pem, 0600).ok());
+  res = Client(base + "/forged.pem", base + "/forged.key")
+            ->Post("/agent/v1/sync", protocol::Encode(sync).dump(),
+                   "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403);
+  EXPECT_TRUE(Contains(res->body, "not the one issued")) << res->body;
+
   // The API over HTTPS, a secret going in and never coming out.
   json smb = Ok("CreateLocationSmb", {{"ServerHostname", "fs"},
                                       {"Subdirectory", "/share"},
