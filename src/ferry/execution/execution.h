@@ -166,8 +166,9 @@ class Execution {
     bool transfer = false;
     bool verify = false;
   };
-  // A phase's status and duration as LiveResult shows them: set once, when
-  // the phase ends (the duration before the status).
+  // A phase's status and duration as LiveResult shows them: set when the
+  // phase ends (the duration before the status), and by Finalize, which
+  // leaves an ended phase as it was.
   struct LivePhase {
     std::atomic<PhaseStatus> status{PhaseStatus::kPending};
     std::atomic<int64_t> ms{0};
