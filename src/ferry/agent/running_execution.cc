@@ -193,13 +193,14 @@ protocol::ExecutionReport RunningExecution::Report() const {
     r.status = cancel_ ? "CANCELLING" : "LAUNCHING";
     return r;
   }
-  ExecutionResult live;
-  live.status = execution_->status();
+  // The status, the counters so far, and each phase's status and duration
+  // from the moment it ended (PrepareStatus SUCCESS while the transfer
+  // still runs, say).
+  ExecutionResult live = execution_->LiveResult();
   if (live.status == ExecutionStatus::kQueued)
     live.status = ExecutionStatus::kLaunching;
   live.start_time_ns = created_ns_;
   live.launch_time_ns = created_ns_;
-  live.counters = execution_->counters().Snapshot();
   r.status = std::string(ExecutionStatusName(live.status));
   r.describe = execution_->Describe(live);
   return r;

@@ -3,7 +3,7 @@
 // backends, ExecutionConfig from the task's effective options, filters and
 // manifest), runs the Execution on a thread of its own, passes cancellation
 // and bandwidth changes on, and answers what the next sync reports about it:
-// the status and live counters while it runs, the final
+// the status, live counters and phase statuses while it runs, the final
 // DescribeTaskExecution once it has ended. Thread-safe.
 #pragma once
 
@@ -79,7 +79,11 @@ class RunningExecution {
   // (ErrorCode AgentStopped) instead of OperationCanceled.
   void Abandon();
 
-  // What the next sync says about this execution.
+  // What the next sync says about this execution. While it runs: the
+  // engine's status (PREPARING until the transfer starts on the first
+  // item) and a DescribeTaskExecution with the counters so far and a
+  // `Result` with each phase's status and duration as it ended
+  // (Execution::LiveResult); once it has ended, the final one.
   protocol::ExecutionReport Report() const;
   bool done() const { return done_.load(); }
   const std::string& execution_arn() const { return command_.execution_arn; }

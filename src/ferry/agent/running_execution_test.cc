@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "ferry/base/base64.h"
@@ -180,6 +181,34 @@ LocationOpener GatedSource(Gate* gate) {
   };
 }
 
+// A gated source whose root listing waits at a gate of its own first, so
+// that the test looks while the execution is certainly preparing.
+class ListGatedBackend : public GatedBackend {
+ public:
+  ListGatedBackend(std::unique_ptr<Backend> inner, Gate* listing, Gate* reading)
+      : GatedBackend(std::move(inner), reading), listing_(listing) {}
+  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
+    if (dir.IsRoot() && !listing_->Pass())
+      return Status::Internal("the test never opened the gate");
+    return inner()->List(dir);
+  }
+
+ private:
+  Gate* listing_;
+};
+
+LocationOpener ListGatedSource(Gate* listing, Gate* reading) {
+  return
+      [listing, reading](const protocol::LocationSpecMessage& location,
+                         bool destination) -> Result<std::unique_ptr<Backend>> {
+        FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend,
+                               OpenLocation(location, destination));
+        if (destination) return backend;
+        return std::unique_ptr<Backend>(std::make_unique<ListGatedBackend>(
+            std::move(backend), listing, reading));
+      };
+}
+
 TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
   protocol::Command c = RunCommand("/a", "/b");
   c.options = {{"VerifyMode", "NONE"},
@@ -339,6 +368,68 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   EXPECT_EQ(r.describe["BytesWritten"], 5005);
   EXPECT_EQ(ReadFile(fs::path(dst.path()) / "out/d/b"), std::string(5000, 'b'));
   EXPECT_EQ(finished.calls(), 1);
+}
+
+// A live report is DescribeTaskExecution's shape as it stands: PREPARING
+// with every phase PENDING while the listing runs and nothing was handed to
+// the transfer; PrepareStatus SUCCESS (with its duration and final
+// estimates) as soon as the listing ends, though the transfer goes on.
+TEST(RunningExecutionTest, LiveReportsShowEachPhaseAsItEnds) {
+  TempDir src, dst;
+  WriteFile(fs::path(src.path()) / "big", std::string(2 << 20, 'x'));
+  Gate listing, reading;
+  Finished finished;
+  RunningExecution exec(RunCommand(src.path(), dst.path()), 2,
+                        finished.Callback(), "",
+                        ListGatedSource(&listing, &reading));
+  exec.Start();
+  ASSERT_TRUE(listing.WaitReached()) << "the source was never listed";
+  protocol::ExecutionReport preparing = exec.Report();
+  listing.Open();
+  EXPECT_FALSE(preparing.final);
+  EXPECT_EQ(preparing.status, "PREPARING");
+  EXPECT_EQ(preparing.describe["Status"], "PREPARING");
+  const json& early = preparing.describe["Result"];
+  EXPECT_EQ(early["PrepareStatus"], "PENDING") << early.dump();
+  EXPECT_EQ(early["TransferStatus"], "PENDING");
+  EXPECT_EQ(early["VerifyStatus"], "PENDING");
+  EXPECT_EQ(early["PrepareDuration"], 0);
+  EXPECT_FALSE(early.contains("ErrorCode"));
+  EXPECT_EQ(preparing.describe["EstimatedFilesToTransfer"], 0);
+
+  ASSERT_TRUE(reading.WaitReached()) << "the transfer never read big";
+  // The transfer is held on big; the listing ends meanwhile.
+  protocol::ExecutionReport prepared;
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    prepared = exec.Report();
+    if (prepared.describe["Result"]["PrepareStatus"] != "PENDING") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  } while (std::chrono::steady_clock::now() < until);
+  reading.Open();
+  EXPECT_FALSE(prepared.final);
+  EXPECT_EQ(prepared.status, "TRANSFERRING");
+  const json& mid = prepared.describe["Result"];
+  EXPECT_EQ(mid["PrepareStatus"], "SUCCESS") << mid.dump();
+  EXPECT_EQ(mid["TransferStatus"], "PENDING");
+  EXPECT_EQ(mid["VerifyStatus"], "PENDING");
+  EXPECT_TRUE(mid["PrepareDuration"].is_number_integer());
+  EXPECT_EQ(mid["TransferDuration"], 0);
+  EXPECT_FALSE(mid.contains("ErrorCode"));
+  EXPECT_EQ(prepared.describe["EstimatedFilesToTransfer"], 1);
+  EXPECT_EQ(prepared.describe["EstimatedBytesToTransfer"], 2 << 20);
+  EXPECT_EQ(prepared.describe["FilesPrepared"], 1);
+  EXPECT_EQ(prepared.describe["FilesTransferred"], 0);
+
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
+  ASSERT_TRUE(r.final);
+  EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
+  EXPECT_EQ(r.describe["Result"]["PrepareStatus"], "SUCCESS");
+  EXPECT_EQ(r.describe["Result"]["TransferStatus"], "SUCCESS");
+  EXPECT_EQ(r.describe["Result"]["VerifyStatus"], "SUCCESS");
+  EXPECT_EQ(r.describe["Result"]["PrepareDuration"], mid["PrepareDuration"]);
 }
 
 TEST(RunningExecutionTest, ATaskReportWithoutDestinationStaysOnTheAgent) {

@@ -90,6 +90,19 @@ bool MayMove(ExecutionStatus from, ExecutionStatus to) {
   return false;
 }
 
+// Failures that make a phase's status ERROR, by phase.
+uint64_t PrepareFailures(const CounterSnapshot& c) {
+  return c.folders_failed_list + c.files_failed_prepare +
+         c.folders_failed_prepare;
+}
+uint64_t TransferFailures(const CounterSnapshot& c) {
+  return c.files_failed_transfer + c.folders_failed_transfer +
+         c.files_failed_delete + c.folders_failed_delete;
+}
+uint64_t VerifyFailures(const CounterSnapshot& c) {
+  return c.files_failed_verify + c.folders_failed_verify;
+}
+
 }  // namespace
 
 // One Run's working state, shared by its phases. Members are destroyed in
@@ -174,8 +187,10 @@ ExecutionResult Execution::Run() {
   RunState run;
   run.t_start = clock_->Now();
   run.result.start_time_ns = WallNanos();
+  start_time_ns_.store(run.result.start_time_ns);
   Transition(ExecutionStatus::kLaunching);
   run.result.launch_time_ns = WallNanos();
+  launch_time_ns_.store(run.result.launch_time_ns);
   run.stop = stop_.get_token();
   if (Launch(run) && Prepare(run)) {
     if (config_.dry_run) {
@@ -458,6 +473,15 @@ bool Execution::Prepare(RunState& run) {
     run.Fail("PrepareError",
              "Preparation failed: " + std::string(fatal.message()));
   }
+  // The listing and comparison have ended, though the transfer may go on:
+  // the estimates are final, and PrepareStatus says how it went. A listing
+  // that a cancellation cut short did not succeed.
+  const bool prepare_failed = PrepareFailures(counters_.Snapshot()) > 0 ||
+                              run.result.error_code == "PrepareError" ||
+                              run.stop.stop_requested();
+  run.result.prepare_status =
+      prepare_failed ? PhaseStatus::kError : PhaseStatus::kSuccess;
+  prepare_.End(run.result.prepare_status, run.result.prepare_ms);
   run.ran.prepare = true;
   return true;
 }
@@ -523,6 +547,17 @@ void Execution::DeleteAndSync(RunState& run) {
   }
   run.result.transfer_ms =
       std::max<int64_t>(0, clock_->MillisSince(run.t_start) - t_transfer_start);
+  // The transfer phase (copies, then deletions) has ended; verification is
+  // next. Cancelled is as Finalize judges it: CANCELLING, no failure before.
+  const bool cancelled = status_.load() == ExecutionStatus::kCancelling &&
+                         run.result.error_code.empty();
+  const bool transfer_failed =
+      TransferFailures(counters_.Snapshot()) > 0 || cancelled ||
+      run.result.error_code == "DestinationSyncError" ||
+      run.result.error_code == "MaxDeleteExceeded";
+  run.result.transfer_status =
+      transfer_failed ? PhaseStatus::kError : PhaseStatus::kSuccess;
+  transfer_.End(run.result.transfer_status, run.result.transfer_ms);
 }
 
 void Execution::Verify(RunState& run) {
@@ -586,13 +621,9 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
   r->end_time_ns = WallNanos();
   r->counters = counters_.Snapshot();
   const CounterSnapshot& c = r->counters;
-  const uint64_t prepare_failures =
-      c.folders_failed_list + c.files_failed_prepare + c.folders_failed_prepare;
-  const uint64_t transfer_failures =
-      c.files_failed_transfer + c.folders_failed_transfer +
-      c.files_failed_delete + c.folders_failed_delete;
-  const uint64_t verify_failures =
-      c.files_failed_verify + c.folders_failed_verify;
+  const uint64_t prepare_failures = PrepareFailures(c);
+  const uint64_t transfer_failures = TransferFailures(c);
+  const uint64_t verify_failures = VerifyFailures(c);
 
   // The final status is decided and stored in one step: a Cancel() that got
   // in first (CANCELLING) makes this an OperationCanceled ERROR; one that
@@ -611,6 +642,9 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
                        : ExecutionStatus::kSuccess;
   } while (!status_.compare_exchange_weak(from, final_status));
 
+  // A phase that ended before (Prepare, DeleteAndSync) keeps the status it
+  // was shown with; a phase that ran until now and was cancelled fails;
+  // one that never ran stays PENDING.
   auto phase = [](bool ran, bool failed) {
     return !ran     ? PhaseStatus::kPending
            : failed ? PhaseStatus::kError
@@ -620,13 +654,19 @@ void Execution::Finalize(ExecutionResult* r, const PhasesRun& ran) {
     r->prepare_status = phase(
         ran.prepare, prepare_failures > 0 || r->error_code == "PrepareError");
   }
-  r->transfer_status =
-      phase(ran.transfer, transfer_failures > 0 || cancelled ||
-                              r->error_code == "DestinationSyncError" ||
-                              r->error_code == "MaxDeleteExceeded");
-  if (r->verify_status == PhaseStatus::kPending) {
-    r->verify_status = phase(ran.verify, verify_failures > 0);
+  if (r->transfer_status == PhaseStatus::kPending) {
+    r->transfer_status =
+        phase(ran.transfer, transfer_failures > 0 || cancelled ||
+                                r->error_code == "DestinationSyncError" ||
+                                r->error_code == "MaxDeleteExceeded");
   }
+  if (r->verify_status == PhaseStatus::kPending) {
+    r->verify_status = phase(ran.verify, verify_failures > 0 || cancelled);
+  }
+  prepare_.End(r->prepare_status, r->prepare_ms);
+  transfer_.End(r->transfer_status, r->transfer_ms);
+  verify_.End(r->verify_status, r->verify_ms);
+  total_ms_.store(r->total_ms);
 
   if (cancelled) {
     r->error_code = "OperationCanceled";
@@ -680,6 +720,27 @@ void Execution::FinishReport(ExecutionResult* r) {
                 "Cannot write the task report: " + r->report_error);
   }
   report_.reset();
+}
+
+ExecutionResult Execution::LiveResult() const {
+  ExecutionResult r;
+  r.status = status_.load();
+  r.start_time_ns = start_time_ns_.load();
+  r.launch_time_ns = launch_time_ns_.load();
+  // The status first, then the duration stored before it: a phase shown
+  // ended has its duration.
+  auto read = [](const LivePhase& p, PhaseStatus* status, int64_t* ms) {
+    *status = p.status.load();
+    *ms = *status == PhaseStatus::kPending ? 0 : p.ms.load();
+  };
+  read(prepare_, &r.prepare_status, &r.prepare_ms);
+  read(transfer_, &r.transfer_status, &r.transfer_ms);
+  read(verify_, &r.verify_status, &r.verify_ms);
+  r.total_ms = total_ms_.load();
+  // After the phases: a prepare phase seen ended comes with its final
+  // estimates.
+  r.counters = counters_.Snapshot();
+  return r;
 }
 
 nlohmann::json Execution::Describe(const ExecutionResult& r) const {

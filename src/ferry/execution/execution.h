@@ -3,8 +3,9 @@
 // delete -> verify, keeps the counters and the status DescribeTaskExecution
 // reports, and owns nothing but that wiring.
 //
-// Run() blocks on the calling thread (the planner); status(), counters() and
-// Cancel() may be called from any other thread while it runs.
+// Run() blocks on the calling thread (the planner); status(), counters(),
+// LiveResult() and Cancel() may be called from any other thread while it
+// runs.
 #pragma once
 
 #include <atomic>
@@ -88,7 +89,7 @@ struct ExecutionConfig {
 };
 
 // What DescribeTaskExecution reports at the end (and, for the live fields,
-// while running).
+// while running: Execution::LiveResult).
 struct ExecutionResult {
   ExecutionStatus status = ExecutionStatus::kQueued;
   int64_t start_time_ns = 0;
@@ -139,6 +140,19 @@ class Execution {
 
   ExecutionStatus status() const { return status_.load(); }
   const ExecutionCounters& counters() const { return counters_; }
+
+  // What DescribeTaskExecution shows while the execution runs: the status,
+  // the counters so far, and each phase's status and duration from the
+  // moment that phase ends. PREPARING lasts until a transfer worker starts
+  // on the first item (or the listing ends). PrepareStatus turns SUCCESS or
+  // ERROR when the listing and comparison end, while the transfer they
+  // overlap may go on; from then on the Estimated* and *Prepared counters
+  // and FilesListed/FoldersListed are final (before, they grow).
+  // TransferStatus and TransferDuration follow when the transfer and
+  // deletions end, VerifyStatus, VerifyDuration and TotalDuration when Run
+  // ends; a phase that has not ended is PENDING with a duration of 0. After
+  // Run returns, its result's status, phases, durations and counters.
+  ExecutionResult LiveResult() const;
   const ExecutionConfig& config() const { return config_; }
   const std::string& execution_arn() const { return execution_arn_; }
 
@@ -151,6 +165,17 @@ class Execution {
     bool prepare = false;
     bool transfer = false;
     bool verify = false;
+  };
+  // A phase's status and duration as LiveResult shows them: set when the
+  // phase ends (the duration before the status), and by Finalize, which
+  // leaves an ended phase as it was.
+  struct LivePhase {
+    std::atomic<PhaseStatus> status{PhaseStatus::kPending};
+    std::atomic<int64_t> ms{0};
+    void End(PhaseStatus s, int64_t duration_ms) {
+      ms.store(duration_ms);
+      status.store(s);
+    }
   };
 
   // Moves the status to `to` if the status machine allows it from where it
@@ -189,6 +214,12 @@ class Execution {
   std::string execution_arn_;
   std::stop_source stop_;
   std::atomic<ExecutionStatus> status_{ExecutionStatus::kQueued};
+  std::atomic<int64_t> start_time_ns_{0};
+  std::atomic<int64_t> launch_time_ns_{0};
+  LivePhase prepare_;
+  LivePhase transfer_;
+  LivePhase verify_;
+  std::atomic<int64_t> total_ms_{0};
   ExecutionCounters counters_;
   RateLimiter limiter_;  // shared by the transfer workers
   std::unique_ptr<TaskReport> report_;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "ferry/base/clock.h"
+#include "ferry/diff/differ.h"
 #include "ferry/storage/decorators/fault_injecting_backend.h"
 #include "ferry/storage/object/memory_object_store.h"
 #include "ferry/storage/object/object_backend.h"
@@ -674,7 +676,191 @@ TEST(ExecutionTest, CancelDuringEachPhaseEndsCancellingThenError) {
     if (phase == "prepare" || phase == "transfer") {
       EXPECT_FALSE(dst.Content("big").has_value());
     }
+    // The phase that was running fails; one that had ended keeps its
+    // status, one that never started stays PENDING. (Whether the listing
+    // had ended when the transfer was paused is a race.)
+    const PhaseStatus want_prepare =
+        phase == "prepare" ? PhaseStatus::kError : PhaseStatus::kSuccess;
+    if (phase != "transfer") {
+      EXPECT_EQ(PhaseStatusName(result.prepare_status),
+                PhaseStatusName(want_prepare));
+    }
+    EXPECT_EQ(PhaseStatusName(result.transfer_status),
+              PhaseStatusName(phase == "verify" ? PhaseStatus::kSuccess
+                                                : PhaseStatus::kError));
+    EXPECT_EQ(PhaseStatusName(result.verify_status),
+              PhaseStatusName(phase == "verify" ? PhaseStatus::kError
+                                                : PhaseStatus::kPending));
   }
+}
+
+// Polls `done` until it holds; false if it did not within 30 s.
+bool Eventually(const std::function<bool()>& done) {
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+std::unique_ptr<Backend> Faulty(std::unique_ptr<Backend> inner, FaultOp op,
+                                const std::string& path, Pause* pause) {
+  return std::make_unique<FaultInjectingBackend>(
+      std::move(inner), std::vector<FaultRule>{{op, path, Status::Ok(),
+                                                /*times=*/1, pause->Hook()}});
+}
+
+// Until the transfer starts on a first item the execution is PREPARING,
+// with every phase PENDING and nothing estimated yet. Once Run has
+// returned, LiveResult is its result.
+TEST(ExecutionTest, PreparingLastsUntilTheTransferStarts) {
+  MemoryTree src, dst;
+  BuildSource(&src);
+  Pause listing;  // the source root's listing
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(Faulty(src.Open(), FaultOp::kList, "", &listing),
+                      dst.Open(), Config(), &log);
+  Runner runner(&execution);
+  const bool reached = listing.AwaitReached();
+  const ExecutionResult live = execution.LiveResult();
+  listing.Release();
+  const ExecutionResult result = runner.Join();
+  ASSERT_TRUE(reached) << "the source root was never listed";
+  EXPECT_EQ(ExecutionStatusName(live.status), "PREPARING");
+  EXPECT_EQ(live.prepare_status, PhaseStatus::kPending);
+  EXPECT_EQ(live.transfer_status, PhaseStatus::kPending);
+  EXPECT_EQ(live.verify_status, PhaseStatus::kPending);
+  EXPECT_EQ(live.prepare_ms, 0);
+  EXPECT_EQ(live.counters.estimated_files_to_transfer, 0u);
+  EXPECT_EQ(live.counters.files_transferred, 0u);
+  EXPECT_GT(live.start_time_ns, 0);
+  ASSERT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
+
+  const ExecutionResult after = execution.LiveResult();
+  EXPECT_EQ(after.status, result.status);
+  EXPECT_EQ(after.prepare_status, result.prepare_status);
+  EXPECT_EQ(after.transfer_status, result.transfer_status);
+  EXPECT_EQ(after.verify_status, result.verify_status);
+  EXPECT_EQ(after.prepare_ms, result.prepare_ms);
+  EXPECT_EQ(after.transfer_ms, result.transfer_ms);
+  EXPECT_EQ(after.verify_ms, result.verify_ms);
+  EXPECT_EQ(after.total_ms, result.total_ms);
+  EXPECT_EQ(after.counters.files_transferred,
+            result.counters.files_transferred);
+}
+
+// While the listing runs, the estimates grow with what it has found so far
+// (the comparison hands on a window of items at a time).
+TEST(ExecutionTest, EstimatesGrowWhileTheListingRuns) {
+  MemoryTree src, dst;
+  const size_t files = Differ::kWindowItems + 100;
+  for (size_t i = 0; i < files; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "f%05zu", i);
+    src.store()->PutFile(name, "x", 0644);  // stamped with z, all at once
+  }
+  src.Dir("z").File("z/c", "ccc").File("z/d", "dddd");
+  Pause listing;  // z's listing: a window of the files before it is planned
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(Faulty(src.Open(), FaultOp::kList, "z", &listing),
+                      dst.Open(), Config(), &log);
+  Runner runner(&execution);
+  const bool reached = listing.AwaitReached();
+  ExecutionResult growing;
+  const bool planned =
+      reached && Eventually([&] {
+        growing = execution.LiveResult();
+        return growing.counters.estimated_files_to_transfer > 0;
+      });
+  listing.Release();
+  const ExecutionResult result = runner.Join();
+  ASSERT_TRUE(reached) << "z was never listed";
+  ASSERT_TRUE(planned) << "nothing was planned while z's listing waited";
+  ASSERT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
+  EXPECT_EQ(growing.prepare_status, PhaseStatus::kPending);
+  EXPECT_EQ(result.prepare_status, PhaseStatus::kSuccess);
+  EXPECT_EQ(result.counters.estimated_files_to_transfer, files + 2);
+  EXPECT_EQ(result.counters.estimated_bytes_to_transfer, files + 7);
+  EXPECT_EQ(result.counters.files_prepared, files + 2);
+  EXPECT_LT(growing.counters.estimated_files_to_transfer, files);
+  EXPECT_LT(growing.counters.estimated_bytes_to_transfer, files);
+  EXPECT_EQ(growing.counters.files_prepared,
+            growing.counters.estimated_files_to_transfer);
+}
+
+// PrepareStatus turns SUCCESS the moment the listing and comparison end,
+// while the transfer they overlap goes on, and the estimates are final from
+// then on; TransferStatus follows when the transfer ends, before
+// verification; VerifyStatus at the end.
+TEST(ExecutionTest, EachPhaseShowsItsEndAsItEnds) {
+  MemoryTree src, dst;
+  BuildSource(&src);
+  src.File("big", testing::RandomBytes(3 * kBlockSize, 11));
+  Pause reading;    // the transfer's read of big
+  Pause verifying;  // verification's read of the copy
+  ExecutionLog log(LogLevel::kOff);
+  Execution execution(Faulty(src.Open(), FaultOp::kRead, "big", &reading),
+                      Faulty(dst.Open(), FaultOp::kRead, "big", &verifying),
+                      Config(), &log);
+  Runner runner(&execution);
+  const bool read_reached = reading.AwaitReached();
+  // The transfer is held on big; the listing of the rest ends meanwhile.
+  ExecutionResult prepared;
+  const bool prepare_ended =
+      read_reached && Eventually([&] {
+        prepared = execution.LiveResult();
+        return prepared.prepare_status != PhaseStatus::kPending;
+      });
+  const nlohmann::json prepared_describe = execution.Describe(prepared);
+  reading.Release();
+  const bool verify_reached = verifying.AwaitReached();
+  const ExecutionResult transferred = execution.LiveResult();
+  verifying.Release();
+  const ExecutionResult result = runner.Join();
+  ASSERT_TRUE(read_reached) << "big was never read";
+  ASSERT_TRUE(prepare_ended) << "PrepareStatus stayed PENDING";
+  ASSERT_TRUE(verify_reached) << "the copy was never verified";
+  ASSERT_EQ(result.status, ExecutionStatus::kSuccess) << result.error_detail;
+
+  EXPECT_EQ(prepared.prepare_status, PhaseStatus::kSuccess);
+  EXPECT_EQ(ExecutionStatusName(prepared.status), "TRANSFERRING");
+  EXPECT_EQ(prepared.transfer_status, PhaseStatus::kPending);
+  EXPECT_EQ(prepared.verify_status, PhaseStatus::kPending);
+  EXPECT_EQ(prepared.transfer_ms, 0);
+  EXPECT_EQ(prepared.prepare_ms, result.prepare_ms);
+  EXPECT_LT(prepared.counters.files_transferred,
+            result.counters.files_transferred)
+      << "big is still being read";
+  const CounterSnapshot& p = prepared.counters;
+  const CounterSnapshot& f = result.counters;
+  EXPECT_EQ(f.estimated_files_to_transfer, 6u);
+  EXPECT_EQ(p.estimated_files_to_transfer, f.estimated_files_to_transfer);
+  EXPECT_EQ(p.estimated_bytes_to_transfer, f.estimated_bytes_to_transfer);
+  EXPECT_EQ(p.estimated_folders_to_transfer, f.estimated_folders_to_transfer);
+  EXPECT_EQ(p.files_prepared, f.files_prepared);
+  EXPECT_EQ(p.folders_prepared, f.folders_prepared);
+  EXPECT_EQ(p.files_listed_at_source, f.files_listed_at_source);
+  EXPECT_EQ(p.folders_listed_at_source, f.folders_listed_at_source);
+  const nlohmann::json& r = prepared_describe["Result"];
+  EXPECT_EQ(r["PrepareStatus"], "SUCCESS");
+  EXPECT_EQ(r["TransferStatus"], "PENDING");
+  EXPECT_EQ(r["PrepareDuration"], result.prepare_ms);
+  EXPECT_FALSE(r.contains("ErrorCode"));
+  EXPECT_FALSE(prepared_describe.contains("EndTime"));
+
+  EXPECT_EQ(ExecutionStatusName(transferred.status), "VERIFYING");
+  EXPECT_EQ(transferred.prepare_status, PhaseStatus::kSuccess);
+  EXPECT_EQ(transferred.transfer_status, PhaseStatus::kSuccess);
+  EXPECT_EQ(transferred.verify_status, PhaseStatus::kPending);
+  EXPECT_EQ(transferred.transfer_ms, result.transfer_ms);
+  EXPECT_EQ(transferred.verify_ms, 0);
+  EXPECT_EQ(transferred.counters.files_transferred, 6u);
+
+  EXPECT_EQ(result.prepare_status, PhaseStatus::kSuccess);
+  EXPECT_EQ(result.transfer_status, PhaseStatus::kSuccess);
+  EXPECT_EQ(result.verify_status, PhaseStatus::kSuccess);
 }
 
 TEST(ExecutionTest, RetryableFailuresAreRetriedLoggedAndCounted) {

@@ -123,7 +123,13 @@ class Ender {
  public:
   Ender(ServerContext* ctx, SqlSession& s) : ctx_(ctx), s_(s) {}
 
-  // Ends `e` ERROR with `code` and `detail`; the phase it was in fails.
+  // Ends `e` ERROR with `code` and `detail`. The counters, durations and
+  // phase statuses stay as the agent last reported them, except that the
+  // phases it was in and had not ended fail: PREPARING the listing,
+  // TRANSFERRING the transfer and the listing it overlaps, VERIFYING the
+  // verification, CANCELLING the first not ended. A phase reported
+  // SUCCESS stays SUCCESS; when every phase the status names had ended,
+  // the next one not ended fails (it was about to start or running).
   Status Fail(ExecutionRecord& e, const std::string& code,
               const std::string& detail) {
     const std::string was = e.status;
@@ -132,14 +138,38 @@ class Ender {
     if (!e.describe.is_object()) e.describe = json::object();
     json& result = e.describe["Result"];
     if (!result.is_object()) result = json::object();
-    for (const char* phase :
-         {"PrepareStatus", "TransferStatus", "VerifyStatus"})
-      if (!result.contains(phase)) result[phase] = "PENDING";
-    const char* failed = was == "TRANSFERRING" || was == "CANCELLING"
-                             ? "TransferStatus"
-                         : was == "VERIFYING" ? "VerifyStatus"
-                                              : "PrepareStatus";
-    result[failed] = "ERROR";
+    static const char* const kPhases[] = {"PrepareStatus", "TransferStatus",
+                                          "VerifyStatus"};
+    bool ended[3];
+    for (int i = 0; i < 3; ++i) {
+      auto p = result.find(kPhases[i]);
+      ended[i] = p != result.end() && (*p == "SUCCESS" || *p == "ERROR");
+      if (!ended[i]) result[kPhases[i]] = "PENDING";
+    }
+    bool running[3] = {was != "VERIFYING" && was != "CANCELLING",
+                       was == "TRANSFERRING", was == "VERIFYING"};
+    if (was == "CANCELLING") {
+      for (int i = 0; i < 3; ++i) {
+        if (!ended[i]) {
+          running[i] = true;
+          break;
+        }
+      }
+    }
+    int last_running = -1;
+    bool failed = false;
+    for (int i = 0; i < 3; ++i) {
+      if (!running[i]) continue;
+      last_running = i;
+      if (ended[i]) continue;
+      result[kPhases[i]] = "ERROR";
+      failed = true;
+    }
+    for (int i = last_running + 1; !failed && i < 3; ++i) {
+      if (ended[i]) continue;
+      result[kPhases[i]] = "ERROR";
+      failed = true;
+    }
     result["ErrorCode"] = code;
     result["ErrorDetail"] = detail;
     Log(e.arn + " ended ERROR " + code + ": " + detail);

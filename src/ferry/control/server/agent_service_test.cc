@@ -745,6 +745,98 @@ TEST_P(AgentServiceTest, ASilentAgentsExecutionsEndAgentOffline) {
   EXPECT_EQ(Get(exec).describe["Result"]["ErrorCode"], "AgentOffline");
 }
 
+// An execution whose agent went offline keeps what the agent last reported
+// (counters, durations, the phases that had ended); the phases it was in
+// fail: the listing overlaps the transfer, so TRANSFERRING fails the
+// listing too if it had not ended.
+TEST_P(AgentServiceTest, AnOfflineAgentsExecutionKeepsItsLastReport) {
+  Setup s = OneAgentTask();
+  struct Case {
+    const char* status;
+    json phases;       // the live Result's phase statuses
+    json want_phases;  // after AgentOffline
+  };
+  const Case cases[] = {
+      {"TRANSFERRING",
+       {{"PrepareStatus", "SUCCESS"}},
+       {{"PrepareStatus", "SUCCESS"},
+        {"TransferStatus", "ERROR"},
+        {"VerifyStatus", "PENDING"}}},
+      {"TRANSFERRING",
+       {{"PrepareStatus", "PENDING"}, {"TransferStatus", "PENDING"}},
+       {{"PrepareStatus", "ERROR"},
+        {"TransferStatus", "ERROR"},
+        {"VerifyStatus", "PENDING"}}},
+      {"PREPARING",
+       {{"PrepareStatus", "PENDING"}},
+       {{"PrepareStatus", "ERROR"},
+        {"TransferStatus", "PENDING"},
+        {"VerifyStatus", "PENDING"}}},
+      {"VERIFYING",
+       {{"PrepareStatus", "SUCCESS"},
+        {"TransferStatus", "SUCCESS"},
+        {"VerifyStatus", "PENDING"}},
+       {{"PrepareStatus", "SUCCESS"},
+        {"TransferStatus", "SUCCESS"},
+        {"VerifyStatus", "ERROR"}}},
+      // VerifyMode NONE: TRANSFERRING until the end, the transfer ended.
+      {"TRANSFERRING",
+       {{"PrepareStatus", "SUCCESS"}, {"TransferStatus", "SUCCESS"}},
+       {{"PrepareStatus", "SUCCESS"},
+        {"TransferStatus", "SUCCESS"},
+        {"VerifyStatus", "ERROR"}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.status) + " " + c.phases.dump());
+    Sync(s.agent);  // online (again)
+    const std::string exec = Start(AddTask(s.src, s.dst));
+    Dispatch();
+    json result = c.phases;
+    result["PrepareDuration"] = 350;
+    json live = {{"Status", c.status},
+                 {"EstimatedFilesToTransfer", 40},
+                 {"EstimatedBytesToTransfer", 4096000},
+                 {"EstimatedFoldersToTransfer", 3},
+                 {"FilesPrepared", 40},
+                 {"FilesTransferred", 12},
+                 {"BytesWritten", 1228800},
+                 {"BytesTransferred", 1228800},
+                 {"FilesListed", {{"AtSource", 40}}},
+                 {"Result", result}};
+    Sync(s.agent, {Report(exec, c.status, false, live)});
+    // Served while it runs: the live phases as reported, and PENDING for
+    // those the report leaves out.
+    json d = DescribeExecution(Get(exec));
+    EXPECT_EQ(d["Status"], c.status);
+    for (const char* phase :
+         {"PrepareStatus", "TransferStatus", "VerifyStatus"}) {
+      EXPECT_EQ(d["Result"][phase], c.phases.value(phase, "PENDING")) << phase;
+    }
+    EXPECT_EQ(d["Result"]["PrepareDuration"], 350);
+    EXPECT_EQ(d["FilesListed"]["AtSource"], 40);
+    EXPECT_EQ(d["FilesListed"]["AtDestinationForDelete"], 0);
+
+    now_ += 61'000;
+    ASSERT_TRUE(service_->MonitorAgentsOnce().ok());
+    d = DescribeExecution(Get(exec));
+    EXPECT_EQ(d["Status"], "ERROR");
+    EXPECT_EQ(d["Result"]["ErrorCode"], "AgentOffline");
+    for (const char* phase :
+         {"PrepareStatus", "TransferStatus", "VerifyStatus"}) {
+      EXPECT_EQ(d["Result"][phase], c.want_phases[phase]) << phase;
+    }
+    EXPECT_EQ(d["Result"]["PrepareDuration"], 350);
+    for (const char* counter :
+         {"EstimatedFilesToTransfer", "EstimatedBytesToTransfer",
+          "EstimatedFoldersToTransfer", "FilesPrepared", "FilesTransferred",
+          "BytesWritten", "BytesTransferred"}) {
+      EXPECT_EQ(d[counter], live[counter]) << counter;
+    }
+    EXPECT_EQ(d["FilesListed"]["AtSource"], 40);
+    EXPECT_TRUE(d.contains("EndTime"));
+  }
+}
+
 TEST_P(AgentServiceTest, ARestartedServerGivesAgentsTheWindowToReconnect) {
   Setup s = OneAgentTask();
   std::string exec = Start(s.task);

@@ -81,8 +81,16 @@ json DescribeExecution(const ExecutionRecord& e) {
     for (const auto& [member, value] : e.describe.items()) {
       // Only members of the response shape: a report from a newer agent
       // must not break the response.
-      if (std::find(members.begin(), members.end(), member) != members.end()) {
-        out[member] = value;
+      if (std::find(members.begin(), members.end(), member) == members.end())
+        continue;
+      json& slot = out[member];
+      if (slot.is_object() && value.is_object()) {
+        // A structure (Result, FilesListed, ...) keeps the members the
+        // report leaves out as they are above (PENDING, 0): a live Result
+        // shows the phases that ended next to those still PENDING.
+        for (const auto& [name, inner] : value.items()) slot[name] = inner;
+      } else {
+        slot = value;
       }
     }
   }
