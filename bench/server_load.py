@@ -244,10 +244,11 @@ def judge(results):
         add("idle", "API p50 < 5 ms", f"p50 {p.get('p50_ms', float('nan')):.2f} ms, "
             f"p99 {p.get('p99_ms', float('nan')):.2f} ms ({p.get('count', 0)} calls)",
             p.get("p50_ms", 1e9) < 5)
-    for name, n, judged in (("n1000", 1000, True), ("n5000", 5000, False)):
+    for name, judged in (("n1000", True), ("n5000", False)):
         r = results.get(name)
         if not r:
             continue
+        n = r.get("agents", 0)
         if "error" in r:
             add(name, "ran", r["error"][:80], False, judged)
             continue

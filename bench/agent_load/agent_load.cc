@@ -133,8 +133,8 @@ std::chrono::milliseconds Ms(double seconds) {
 asio::ip::address LoopbackAddress(int octet, int slot) {
   const uint32_t x = static_cast<uint32_t>(slot / 254);
   const uint32_t y = static_cast<uint32_t>(slot % 254) + 1;
-  return asio::ip::address_v4((127u << 24) | (static_cast<uint32_t>(octet) << 16) |
-                              (x << 8) | y);
+  return asio::ip::address_v4(
+      (127u << 24) | (static_cast<uint32_t>(octet) << 16) | (x << 8) | y);
 }
 
 struct Latencies {
@@ -148,7 +148,8 @@ Latencies Summarize(std::vector<double> ms) {
   if (ms.empty()) return out;
   std::sort(ms.begin(), ms.end());
   auto at = [&](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5);
+    size_t i =
+        static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5);
     return ms[std::min(i, ms.size() - 1)];
   };
   out.p50_ms = at(0.50);
@@ -282,8 +283,8 @@ Result<ApiClientOptions> ApiOptions(const Options& o) {
   flags.ca_bundle = o.ca_bundle;
   const std::string credentials = o.credentials;
   GetEnv process = ProcessEnvironment();
-  GetEnv env = [process, credentials](const std::string& name)
-      -> std::optional<std::string> {
+  GetEnv env = [process, credentials](
+                   const std::string& name) -> std::optional<std::string> {
     if (name == "AWS_SHARED_CREDENTIALS_FILE" && !credentials.empty()) {
       return credentials;
     }
@@ -598,8 +599,7 @@ awaitable<bool> Fleet::Activate(SimAgent& a) {
     ask.version = kVersion;
     HttpReply reply =
         co_await Exchange(*s, buffer, target_, http::verb::post,
-                          "/agent/v1/activation",
-                          protocol::Encode(ask).dump());
+                          "/agent/v1/activation", protocol::Encode(ask).dump());
     if (reply.ec || reply.status != 200) {
       if (reply.status == 429) {
         stats.activation_429++;
@@ -628,8 +628,9 @@ awaitable<bool> Fleet::Activate(SimAgent& a) {
     bool new_key = false;
     for (int attempt = 0; attempt < 20 && !created && !new_key; ++attempt) {
       CallResult made = co_await api_.Call(
-          "CreateAgent", json{{"ActivationKey", grant->activation_key},
-                              {"AgentName", "load-" + std::to_string(a.index)}});
+          "CreateAgent",
+          json{{"ActivationKey", grant->activation_key},
+               {"AgentName", "load-" + std::to_string(a.index)}});
       if (made.ok) {
         a.arn = made.value.value("AgentArn", "");
         created = true;
@@ -644,9 +645,9 @@ awaitable<bool> Fleet::Activate(SimAgent& a) {
     }
     if (!created) continue;
     // The certificate, on the same connection while it lasts.
-    const std::string poll = "/agent/v1/activation?key=" +
-                             PercentEncode(grant->activation_key) +
-                             "&token=" + PercentEncode(grant->poll_token);
+    const std::string poll =
+        "/agent/v1/activation?key=" + PercentEncode(grant->activation_key) +
+        "&token=" + PercentEncode(grant->poll_token);
     while (Clock::now() < deadline) {
       if (!reply.keep_alive || reply.ec) {
         s = std::make_unique<SslStream>(ex, tls_);
@@ -701,9 +702,10 @@ bool Fleet::HandleResponse(SimAgent& a, std::string_view body) {
   }
   stats.responses++;
   for (const std::string& arn : response->acknowledged) {
-    auto it = std::find_if(
-        a.pending.begin(), a.pending.end(),
-        [&](const protocol::ExecutionReport& r) { return r.execution_arn == arn; });
+    auto it = std::find_if(a.pending.begin(), a.pending.end(),
+                           [&](const protocol::ExecutionReport& r) {
+                             return r.execution_arn == arn;
+                           });
     if (it != a.pending.end()) {
       a.pending.erase(it);
       stats.reports_acknowledged++;
@@ -746,9 +748,8 @@ awaitable<void> Fleet::RunPost(SimAgent& a) {
     bool first = true;
     while (true) {
       stats.syncs_sent++;
-      HttpReply reply =
-          co_await Exchange(s, buffer, target_, http::verb::post,
-                            "/agent/v1/sync", EncodeSync(a));
+      HttpReply reply = co_await Exchange(s, buffer, target_, http::verb::post,
+                                          "/agent/v1/sync", EncodeSync(a));
       if (reply.ec) {
         // The server closes keep-alive connections idle for 30 s: the
         // next sync goes on a new connection at once.
@@ -833,7 +834,8 @@ awaitable<void> Fleet::RunChannel(SimAgent& a) {
           while (true) {
             auto [ec, n] = co_await ws->async_read(buffer, kUse);
             if (ec) {
-              if (!shared->closed) NoteSessionError("channel read: " + ec.message());
+              if (!shared->closed)
+                NoteSessionError("channel read: " + ec.message());
               break;
             }
             std::string_view body(
@@ -881,7 +883,7 @@ struct AttackStats {
   std::atomic<int64_t> loris_bytes{0};
   std::atomic<int64_t> loris_handshake_failures{0};
   std::mutex mu;
-  std::vector<double> loris_lifetimes_s;  // GUARDED_BY(mu)
+  std::vector<double> loris_lifetimes_s;           // GUARDED_BY(mu)
   std::map<std::string, int64_t> garbage_answers;  // GUARDED_BY(mu)
   std::atomic<int64_t> garbage_bytes{0};
   std::atomic<int64_t> garbage_connections{0};
@@ -896,8 +898,8 @@ awaitable<void> SlowLoris(AttackStats& at, const Options& o,
   const auto local = LoopbackAddress(20, slot / o.attackers_per_address);
   // A TLS record header and the start of a ClientHello, for connections
   // that never finish the handshake; the start of a request otherwise.
-  static const std::string kHello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
-                                  11);
+  static const std::string kHello(
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
   std::string request = "POST / HTTP/1.1\r\nHost: " + target.host_header +
                         "\r\nX-Amz-Target: FmrsService.ListTasks\r\nX-Slow: ";
   request += std::string(16 << 10, 'a');
@@ -920,8 +922,9 @@ awaitable<void> SlowLoris(AttackStats& at, const Options& o,
           char sink[4096];
           while (true) {
             auto [ec, n] =
-                raw ? co_await beast::get_lowest_layer(*s).socket().async_read_some(
-                          asio::buffer(sink), kUse)
+                raw ? co_await beast::get_lowest_layer(*s)
+                          .socket()
+                          .async_read_some(asio::buffer(sink), kUse)
                     : co_await s->async_read_some(asio::buffer(sink), kUse);
             if (ec) break;
           }
@@ -932,10 +935,9 @@ awaitable<void> SlowLoris(AttackStats& at, const Options& o,
     asio::steady_timer t(ex);
     for (size_t i = 0; !at.stop && !*closed; i = (i + 1) % bytes.size()) {
       auto buf = asio::buffer(bytes.data() + i, 1);
-      auto [ec, n] =
-          raw ? co_await asio::async_write(
-                    beast::get_lowest_layer(*s).socket(), buf, kUse)
-              : co_await asio::async_write(*s, buf, kUse);
+      auto [ec, n] = raw ? co_await asio::async_write(
+                               beast::get_lowest_layer(*s).socket(), buf, kUse)
+                         : co_await asio::async_write(*s, buf, kUse);
       if (ec) break;
       at.loris_bytes++;
       t.expires_after(Ms(Uniform(0.5, 1.5) * o.dribble_interval_s));
@@ -998,8 +1000,10 @@ awaitable<void> Garbage(AttackStats& at, const Options& o, const Target& target,
         },
         asio::detached);
     auto [ec, n] = co_await asio::async_write(*s, asio::buffer(headers), kUse);
-    while (!ec && !*closed && !at.stop && at.garbage_bytes < at.garbage_target) {
-      auto [wec, wn] = co_await asio::async_write(*s, asio::buffer(framed), kUse);
+    while (!ec && !*closed && !at.stop &&
+           at.garbage_bytes < at.garbage_target) {
+      auto [wec, wn] =
+          co_await asio::async_write(*s, asio::buffer(framed), kUse);
       if (wec) break;
       at.garbage_bytes += static_cast<int64_t>(chunk.size());
     }
@@ -1015,7 +1019,8 @@ awaitable<void> Garbage(AttackStats& at, const Options& o, const Target& target,
 class Probe {
  public:
   Probe(ApiClientOptions options, std::string execution_arn)
-      : options_(std::move(options)), execution_arn_(std::move(execution_arn)) {}
+      : options_(std::move(options)),
+        execution_arn_(std::move(execution_arn)) {}
 
   json Run(double seconds) {
     auto client = ApiClient::Create(options_);
@@ -1079,7 +1084,8 @@ awaitable<json> OffLoop(F fn) {
 
 void RaiseFileLimit() {
   struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
@@ -1091,7 +1097,8 @@ void Print(const char* format, auto... args) {
 }
 
 // Counts our agents that ListAgents says are ONLINE.
-awaitable<int64_t> CountOnline(ApiPool& api, const std::set<std::string>& ours) {
+awaitable<int64_t> CountOnline(ApiPool& api,
+                               const std::set<std::string>& ours) {
   int64_t online = 0;
   std::string token;
   do {
@@ -1132,8 +1139,8 @@ awaitable<std::string> MakeFixture(ApiPool& api, const std::string& agent_arn,
     report["fixture_error"] = task.error;
     co_return "";
   }
-  CallResult exec = co_await api.Call(
-      "StartTaskExecution", json{{"TaskArn", task.value["TaskArn"]}});
+  CallResult exec = co_await api.Call("StartTaskExecution",
+                                      json{{"TaskArn", task.value["TaskArn"]}});
   if (!exec.ok) {
     report["fixture_error"] = exec.error;
     co_return "";
@@ -1170,18 +1177,19 @@ json AttackJson(AttackStats& at) {
   std::sort(life.begin(), life.end());
   json answers = json::object();
   for (const auto& [k, v] : at.garbage_answers) answers[k] = v;
-  return {{"slowloris_open_at_end", at.loris_open.load()},
-          {"slowloris_connects", at.loris_connects.load()},
-          {"slowloris_closed_by_server", at.loris_closed_by_server.load()},
-          {"slowloris_connect_or_handshake_failures",
-           at.loris_handshake_failures.load()},
-          {"slowloris_bytes_dribbled", at.loris_bytes.load()},
-          {"slowloris_lifetime_median_s", life.empty() ? 0 : life[life.size() / 2]},
-          {"garbage_mb_written",
-           static_cast<double>(at.garbage_bytes.load()) / (1 << 20)},
-          {"garbage_connections", at.garbage_connections.load()},
-          {"garbage_connect_errors", at.garbage_connect_errors.load()},
-          {"garbage_answers", answers}};
+  return {
+      {"slowloris_open_at_end", at.loris_open.load()},
+      {"slowloris_connects", at.loris_connects.load()},
+      {"slowloris_closed_by_server", at.loris_closed_by_server.load()},
+      {"slowloris_connect_or_handshake_failures",
+       at.loris_handshake_failures.load()},
+      {"slowloris_bytes_dribbled", at.loris_bytes.load()},
+      {"slowloris_lifetime_median_s", life.empty() ? 0 : life[life.size() / 2]},
+      {"garbage_mb_written",
+       static_cast<double>(at.garbage_bytes.load()) / (1 << 20)},
+      {"garbage_connections", at.garbage_connections.load()},
+      {"garbage_connect_errors", at.garbage_connect_errors.load()},
+      {"garbage_answers", answers}};
 }
 
 awaitable<void> RunFleet(const Options& o, const Target& target,
@@ -1293,7 +1301,8 @@ awaitable<void> RunFleet(const Options& o, const Target& target,
       garbage_cert = fleet.agents[0]->credential;
     }
     for (int i = 0; i < o.slowloris; ++i) {
-      const bool raw = i < static_cast<int>(o.slowloris * o.slowloris_raw_share);
+      const bool raw =
+          i < static_cast<int>(o.slowloris * o.slowloris_raw_share);
       asio::co_spawn(attack_loop, SlowLoris(at, o, target, tls, i, raw),
                      asio::detached);
     }
@@ -1336,9 +1345,8 @@ awaitable<void> RunFleet(const Options& o, const Target& target,
     out["server"] = window;
     if (before) {
       out["rss_before_mb"] = static_cast<double>(before->rss_kb) / 1024;
-      out["rss_growth_max_mb"] =
-          window.value("rss_max_mb", 0.0) -
-          static_cast<double>(before->rss_kb) / 1024;
+      out["rss_growth_max_mb"] = window.value("rss_max_mb", 0.0) -
+                                 static_cast<double>(before->rss_kb) / 1024;
     }
     out["seconds"] = Since(attack_from);
     report["attack"] = out;
@@ -1379,8 +1387,8 @@ json RunExecutions(const Options& o, const ApiClientOptions& api_options) {
     const std::string arn = started->value("TaskExecutionArn", "");
     std::string status;
     while (Since(t0) < 120) {
-      auto d = (*client)->Call("DescribeTaskExecution",
-                               {{"TaskExecutionArn", arn}});
+      auto d =
+          (*client)->Call("DescribeTaskExecution", {{"TaskExecutionArn", arn}});
       if (!d.ok()) return {{"error", d.status().ToString()}};
       status = d->value("Status", "");
       if (status == "SUCCESS" || status == "ERROR") break;
@@ -1388,7 +1396,9 @@ json RunExecutions(const Options& o, const ApiClientOptions& api_options) {
     }
     const double s = Since(t0);
     runs.push_back({{"execution", arn}, {"status", status}, {"seconds", s}});
-    if (status != "SUCCESS") return {{"error", "execution " + arn + " ended " + status}, {"runs", runs}};
+    if (status != "SUCCESS")
+      return {{"error", "execution " + arn + " ended " + status},
+              {"runs", runs}};
     seconds.push_back(s);
     Print("  run %d: %.3f s\n", i + 1, s);
   }
@@ -1397,7 +1407,9 @@ json RunExecutions(const Options& o, const ApiClientOptions& api_options) {
   const size_t n = sorted.size();
   const double median =
       n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  return {{"runs", runs}, {"median_s", median}, {"min_s", sorted.front()},
+  return {{"runs", runs},
+          {"median_s", median},
+          {"min_s", sorted.front()},
           {"max_s", sorted.back()}};
 }
 
@@ -1406,10 +1418,12 @@ int Main(int argc, char** argv) {
   CLI::App app{
       "Simulates a fleet of ferry agents against one ferry server and "
       "measures the server (docs/benchmarks.md, \"Server under load\")."};
-  app.add_option("--server", o.server, "https://IP:PORT")->capture_default_str();
+  app.add_option("--server", o.server, "https://IP:PORT")
+      ->capture_default_str();
   app.add_option("--ca-bundle", o.ca_bundle, "The server's ca.pem")->required();
-  app.add_option("--credentials", o.credentials,
-                 "AWS shared credentials file (the server's DATA_DIR/credentials)");
+  app.add_option(
+      "--credentials", o.credentials,
+      "AWS shared credentials file (the server's DATA_DIR/credentials)");
   app.add_option("--agents", o.agents, "Simulated agents")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
@@ -1451,7 +1465,8 @@ int Main(int argc, char** argv) {
   app.add_flag("!--garbage-without-certificate", o.garbage_with_certificate,
                "POST the sync garbage without agent 0's certificate (403 "
                "before the body)");
-  app.add_option("--attack", o.attack_s, "Seconds of the attack window (at least)")
+  app.add_option("--attack", o.attack_s,
+                 "Seconds of the attack window (at least)")
       ->capture_default_str();
   app.add_option("--exec-task-arn", o.exec_task_arn,
                  "Instead of the fleet: time start-to-SUCCESS of this task's "
@@ -1468,7 +1483,9 @@ int Main(int argc, char** argv) {
   auto api_options = ApiOptions(o);
   if (!target.ok() || !api_options.ok()) {
     Print("ferry_agent_load: %s\n",
-          (!target.ok() ? target.status() : api_options.status()).ToString().c_str());
+          (!target.ok() ? target.status() : api_options.status())
+              .ToString()
+              .c_str());
     return 2;
   }
   json report = json::object();

@@ -89,7 +89,8 @@ void RaiseOpenFileLimit(size_t max_connections) {
     raised.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
-  const rlim_t needed = static_cast<rlim_t>(max_connections) + kDescriptorMargin;
+  const rlim_t needed =
+      static_cast<rlim_t>(max_connections) + kDescriptorMargin;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
     std::fprintf(stderr,
                  "ferry server: warning: open files are limited to %llu, "
