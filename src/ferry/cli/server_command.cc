@@ -1,5 +1,6 @@
 #include "ferry/cli/server_command.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -72,6 +73,35 @@ int RunInit(const ServerArgs& args) {
   return 0;
 }
 
+// File descriptors the server needs beyond one per connection: the database,
+// the listener, log and data files, the worker pools' pipes.
+constexpr rlim_t kDescriptorMargin = 64;
+
+// Raises the soft limit on open files to the hard limit: each connection is
+// a descriptor, and the usual soft limit (1024) is below the default
+// connection cap plus what the server opens itself. Says so when even the
+// hard limit leaves too few for `max_connections`.
+void RaiseOpenFileLimit(size_t max_connections) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur != limit.rlim_max) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  const rlim_t needed =
+      static_cast<rlim_t>(max_connections) + kDescriptorMargin;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    std::fprintf(stderr,
+                 "ferry server: warning: open files are limited to %llu, "
+                 "fewer than %zu connections need (%llu); past it new "
+                 "connections fail to be accepted (raise the hard limit: "
+                 "ulimit -Hn, LimitNOFILE=)\n",
+                 static_cast<unsigned long long>(limit.rlim_cur),
+                 max_connections, static_cast<unsigned long long>(needed));
+  }
+}
+
 }  // namespace
 
 void AddServerCommand(CLI::App& app, ServerArgs& args) {
@@ -97,6 +127,13 @@ void AddServerCommand(CLI::App& app, ServerArgs& args) {
                    "Seconds without contact after which an agent is "
                    "OFFLINE and its executions end")
       ->check(CLI::Range(5, 86400));
+  server
+      ->add_option("--max-connections", args.max_connections,
+                   "Connections served at once, API callers and agents "
+                   "together (default 1024; each connected agent holds "
+                   "one). Past it a new connection is closed at accept, "
+                   "unless its address holds fewer than its fair share")
+      ->check(CLI::Range(size_t{16}, size_t{1} << 20));
   server->require_subcommand(0, 1);
 
   args.init = server->add_subcommand(
@@ -149,6 +186,10 @@ int RunServer(const ServerArgs& args) {
   config.db = args.db;
   config.plain_http = args.plain_http;
   config.agent_offline_after = std::chrono::seconds(args.agent_offline_after);
+  if (args.max_connections != 0) {
+    config.http.max_connections = args.max_connections;
+  }
+  RaiseOpenFileLimit(config.http.max_connections);
   auto server = Server::Open(config);
   if (!server.ok()) {
     std::fprintf(stderr, "ferry server: %s\n",

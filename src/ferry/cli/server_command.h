@@ -16,6 +16,8 @@ struct ServerArgs {
   std::string db;      // "" = config.json's
   bool plain_http = false;
   int agent_offline_after = 300;  // seconds
+  // HttpLimits::max_connections (0 = its default).
+  size_t max_connections = 0;
 
   // `server init`.
   CLI::App* init = nullptr;
