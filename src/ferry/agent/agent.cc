@@ -152,6 +152,9 @@ struct Agent::Impl {
   // Only the thread in Run() touches these.
   std::map<std::string, std::unique_ptr<RunningExecution>> running;
   std::map<std::string, protocol::ExecutionReport> finals;  // unacknowledged
+  // Their log records the server has not stored (ended executions': in
+  // DIR/reports/, beside their final reports).
+  std::unique_ptr<LogShipping> logs;  // made once `config` is set
 
   std::string File(const char* name) const {
     return (fs::path(config.data_dir) / name).string();
@@ -249,6 +252,9 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
   }
   ::chmod(config.data_dir.c_str(), 0700);
   impl->config = std::move(config);
+  impl->logs = std::make_unique<LogShipping>(
+      (fs::path(impl->config.data_dir) / kReportsDir).string(),
+      [raw = impl.get()] { raw->Wake(); });
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
@@ -464,6 +470,7 @@ void Agent::Impl::LoadFinals() {
     protocol::ExecutionReport r = saved->executions.front();
     finals[r.execution_arn] = std::move(r);
   }
+  logs->Load();
 }
 
 void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
@@ -474,6 +481,8 @@ void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
       continue;
     }
     protocol::ExecutionReport r = it->second->Report();
+    Status spooled = logs->Ended(r.execution_arn);
+    if (!spooled.ok()) Log("cannot save log records: " + spooled.ToString());
     Status saved = PersistFinal(r);
     if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
     Log(ShortId(r.execution_arn) + " ended " + r.status);
@@ -488,10 +497,16 @@ void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
     if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
     request->executions.push_back(exec->Report());
   }
+  logs->Fill(request);
 }
 
 void Agent::Impl::Handle(const protocol::SyncResponse& response) {
+  logs->Apply(response);
   for (const std::string& arn : response.acknowledged) {
+    // Its final report goes on carrying its log records until all are
+    // stored.
+    if (!logs->Drained(arn)) continue;
+    logs->Forget(arn);
     if (finals.erase(arn) > 0) {
       std::error_code ec;
       fs::remove(
@@ -509,6 +524,7 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
             cmd, config.threads, [this] { Wake(); },
             (fs::path(config.data_dir) / kTaskReportsDir).string(),
             MakeLocationOpener(config.storage));
+        logs->Track(cmd.execution_arn, exec->logs());
         exec->Start();
         running.emplace(cmd.execution_arn, std::move(exec));
         break;
@@ -596,6 +612,8 @@ Status Agent::Impl::Session() {
     exec->Abandon();
     protocol::ExecutionReport r = exec->Report();
     if (!r.final) continue;
+    Status spooled = logs->Ended(r.execution_arn);
+    if (!spooled.ok()) Log("cannot save log records: " + spooled.ToString());
     Status saved = PersistFinal(r);
     if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
   }

@@ -57,6 +57,9 @@ class AgentService {
   Status DispatchOnce();
   Status MonitorAgentsOnce();
   Status RunSchedulesOnce();
+  // Deletes expired execution log records (PruneExecutionLogs), at most
+  // once per ServerConfig::logs.prune_interval.
+  Status PruneLogsOnce();
 
  private:
   ServerContext* const ctx_;
@@ -69,6 +72,7 @@ class AgentService {
   std::mutex drop_log_mu_;
   int64_t drops_quiet_until_ms_ = 0;  // GUARDED_BY(drop_log_mu_)
   int64_t drops_since_log_ = 0;       // GUARDED_BY(drop_log_mu_)
+  int64_t logs_pruned_ms_ = 0;        // the loop's (or a test's) thread only
   std::atomic<bool> stop_{false};
   std::unique_ptr<std::thread> loop_;
 };
