@@ -201,6 +201,11 @@ size_t LogBuffer::size() const {
   return entries_.size();
 }
 
+bool LogBuffer::backlog() const {
+  std::lock_guard lock(mu_);
+  return entries_.size() >= limits_.report_records;
+}
+
 int64_t LogBuffer::last_seq() const {
   std::lock_guard lock(mu_);
   return last_seq_;
@@ -341,10 +346,15 @@ void LogShipping::Apply(const protocol::SyncResponse& response) {
     for (auto& [arn, buffer] : buffers_) buffer->ForgetFilled();
     return;
   }
+  bool again = false;
   for (const auto& [arn, seq] : response.logs_stored) {
     auto it = buffers_.find(arn);
-    if (it != buffers_.end()) it->second->Stored(seq);
+    if (it == buffers_.end()) continue;
+    const size_t before = it->second->size();
+    it->second->Stored(seq);
+    if (it->second->size() < before && it->second->backlog()) again = true;
   }
+  if (again && wake_) wake_();
 }
 
 bool LogShipping::Drained(const std::string& arn) const {

@@ -69,6 +69,8 @@ class LogBuffer {
 
   bool empty() const;
   size_t size() const;
+  // At least a report's worth of records waits.
+  bool backlog() const;
   int64_t last_seq() const;
   // Called (outside the buffer's lock) when a report's worth of records
   // waits that no report has carried yet, so that the agent syncs again
@@ -120,7 +122,9 @@ class LogShipping {
   // Fills the Logs of every report in `request` that has a buffer.
   void Fill(protocol::SyncRequest* request);
   // Applies the answer's LogsStored (or, without it, forgets what the
-  // request carried).
+  // request carried). When that made progress and a report's worth still
+  // waits (an ended execution's, say), wakes the session to sync again at
+  // once.
   void Apply(const protocol::SyncResponse& response);
   // Whether every record of `arn` is stored (or it has no buffer): only
   // then may its acknowledged final report be forgotten.

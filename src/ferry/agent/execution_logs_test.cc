@@ -198,6 +198,26 @@ TEST_F(LogShippingTest, EndedExecutionsRecordsOutliveARestart) {
   EXPECT_FALSE(fs::exists(fs::path(dir_) / "exec-0123456789abcdef1.logs"));
 }
 
+TEST_F(LogShippingTest, ProgressWithAReportsWorthLeftSyncsAgainAtOnce) {
+  LogBufferLimits limits;
+  limits.report_records = 2;
+  auto buffer = std::make_shared<LogBuffer>(limits);
+  for (int i = 1; i <= 5; ++i) buffer->Append(i, "INFO", "E", "m");
+  int wakes = 0;
+  LogShipping shipping(dir_, [&] { ++wakes; });
+  shipping.Track(kExec, buffer);
+  wakes = 0;
+  protocol::SyncResponse response;
+  response.logs_stored = {{kExec, 2}};  // 3 left
+  shipping.Apply(response);
+  EXPECT_EQ(wakes, 1);
+  shipping.Apply(response);  // no progress
+  EXPECT_EQ(wakes, 1);
+  response.logs_stored = {{kExec, 4}};  // 1 left: the next poll takes it
+  shipping.Apply(response);
+  EXPECT_EQ(wakes, 1);
+}
+
 TEST_F(LogShippingTest, AServerWithoutLogsStoredTakesWhatWasSent) {
   LogBufferLimits limits;
   limits.report_records = 2;
