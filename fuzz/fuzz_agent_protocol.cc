@@ -15,10 +15,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = p::DecodeSyncRequest(p::Encode(*m).dump());
     if (!again.ok() || again->executions.size() != m->executions.size())
       std::abort();
+    for (size_t i = 0; i < m->executions.size(); ++i) {
+      if (again->executions[i].logs.size() != m->executions[i].logs.size() ||
+          again->executions[i].logs_seq != m->executions[i].logs_seq)
+        std::abort();
+    }
   }
   if (auto m = p::DecodeSyncResponse(text); m.ok()) {
     auto again = p::DecodeSyncResponse(p::Encode(*m).dump());
-    if (!again.ok() || again->commands.size() != m->commands.size())
+    if (!again.ok() || again->commands.size() != m->commands.size() ||
+        again->logs_stored != m->logs_stored ||
+        again->has_logs_stored != m->has_logs_stored)
       std::abort();
   }
   (void)p::DecodeActivationRequest(text);

@@ -3,7 +3,8 @@
 
 Reads the DataSync service model (2018-11-09) that botocore ships, drops its
 documentation strings, keeps every operation and shape, adds ferry's own
-operations (CreateLocationLocal, DescribeLocationLocal, UpdateLocationLocal)
+operations (CreateLocationLocal, DescribeLocationLocal, UpdateLocationLocal,
+GetTaskExecutionLogs)
 and widens the output-only LocationUri pattern (see FERRY_CHANGES below), then
 writes the model JSON as C++ raw string literals, one piece per element of an
 array, each well under the compilers' string-literal limits (MSVC: 16,380
@@ -80,9 +81,57 @@ FERRY_SHAPES = {
         },
     },
     "UpdateLocationLocalResponse": {"type": "structure", "members": {}},
+    # The log records (LogLevel BASIC or TRANSFER) that the execution's agent
+    # shipped to the server, by Seq (1, 2, ... per execution), a page at a
+    # time: StartSeq (default 1) is where the page starts, NextSeq where the
+    # next one does. Complete: the execution has ended and every record its
+    # agent sent is in this or an earlier page.
+    "ExecutionLogSeq": {"type": "long", "min": 0},
+    "ExecutionLogMaxResults": {"type": "integer", "min": 1, "max": 10000},
+    "ExecutionLogLevel": {"type": "string", "max": 16},
+    "ExecutionLogEvent": {"type": "string", "max": 64},
+    "ExecutionLogMessage": {"type": "string", "max": 4096},
+    "ExecutionLogComplete": {"type": "boolean"},
+    "ExecutionLogRecord": {
+        "type": "structure",
+        "members": {
+            "Seq": {"shape": "ExecutionLogSeq"},
+            "Time": {"shape": "Time"},
+            "Level": {"shape": "ExecutionLogLevel"},
+            "Event": {"shape": "ExecutionLogEvent"},
+            "Message": {"shape": "ExecutionLogMessage"},
+        },
+    },
+    "ExecutionLogRecordList": {
+        "type": "list",
+        "member": {"shape": "ExecutionLogRecord"},
+        "max": 10000,
+    },
+    "GetTaskExecutionLogsRequest": {
+        "type": "structure",
+        "required": ["TaskExecutionArn"],
+        "members": {
+            "TaskExecutionArn": {"shape": "TaskExecutionArn"},
+            "StartSeq": {"shape": "ExecutionLogSeq"},
+            "MaxResults": {"shape": "ExecutionLogMaxResults"},
+        },
+    },
+    "GetTaskExecutionLogsResponse": {
+        "type": "structure",
+        "members": {
+            "Records": {"shape": "ExecutionLogRecordList"},
+            "NextSeq": {"shape": "ExecutionLogSeq"},
+            "Complete": {"shape": "ExecutionLogComplete"},
+        },
+    },
 }
 
-FERRY_OPERATIONS = ["CreateLocationLocal", "DescribeLocationLocal", "UpdateLocationLocal"]
+FERRY_OPERATIONS = [
+    "CreateLocationLocal",
+    "DescribeLocationLocal",
+    "UpdateLocationLocal",
+    "GetTaskExecutionLogs",
+]
 
 # Changes to AWS's shapes, each with its reason.
 FERRY_CHANGES = {
@@ -218,10 +267,10 @@ def main():
         "//",
         f"// The AWS DataSync API model {MODEL_VERSION}, from {source},",
         "// without its documentation strings, plus ferry's CreateLocationLocal,",
-        "// DescribeLocationLocal and UpdateLocationLocal and a wider LocationUri",
-        "// pattern (see the script). The DataSync model is Copyright Amazon.com,",
-        "// Inc. or its affiliates, licensed under the Apache License 2.0 (see",
-        "// NOTICE at the repository root).",
+        "// DescribeLocationLocal, UpdateLocationLocal and GetTaskExecutionLogs",
+        "// and a wider LocationUri pattern (see the script). The DataSync model",
+        "// is Copyright Amazon.com, Inc. or its affiliates, licensed under the",
+        "// Apache License 2.0 (see NOTICE at the repository root).",
         "//",
         f"// {len(model['operations'])} operations, {len(model['shapes'])} shapes, as "
         f"{len(text_pieces)} raw string literals",

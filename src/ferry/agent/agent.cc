@@ -162,6 +162,9 @@ struct Agent::Impl {
   // Only the thread in Run() touches these.
   std::map<std::string, std::unique_ptr<RunningExecution>> running;
   std::map<std::string, protocol::ExecutionReport> finals;  // unacknowledged
+  // Their log records the server has not stored (ended executions': in
+  // DIR/reports/, beside their final reports).
+  std::unique_ptr<LogShipping> logs;  // made once `config` is set
 
   std::string File(const char* name) const {
     return (fs::path(config.data_dir) / name).string();
@@ -263,6 +266,9 @@ Result<std::unique_ptr<Agent>> Agent::Open(AgentConfig config) {
   }
   ::chmod(config.data_dir.c_str(), 0700);
   impl->config = std::move(config);
+  impl->logs = std::make_unique<LogShipping>(
+      (fs::path(impl->config.data_dir) / kReportsDir).string(),
+      [raw = impl.get()] { raw->Wake(); });
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 
@@ -479,6 +485,7 @@ void Agent::Impl::LoadFinals() {
     protocol::ExecutionReport r = saved->executions.front();
     finals[r.execution_arn] = std::move(r);
   }
+  logs->Load();
 }
 
 void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
@@ -491,6 +498,7 @@ void Agent::Impl::SendRunningReports(protocol::SyncRequest* request) {
     if (request->executions.size() >= protocol::kMaxExecutionsPerSync) break;
     request->executions.push_back(exec->Report());
   }
+  logs->Fill(request);
 }
 
 // Executions that have ended become saved final reports.
@@ -501,6 +509,8 @@ void Agent::Impl::SaveEnded() {
       continue;
     }
     protocol::ExecutionReport r = it->second->Report();
+    Status spooled = logs->Ended(r.execution_arn);
+    if (!spooled.ok()) Log("cannot save log records: " + spooled.ToString());
     Status saved = PersistFinal(r);
     if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
     Log(ShortId(r.execution_arn) + " ended " + r.status);
@@ -510,7 +520,12 @@ void Agent::Impl::SaveEnded() {
 }
 
 void Agent::Impl::Handle(const protocol::SyncResponse& response) {
+  logs->Apply(response);
   for (const std::string& arn : response.acknowledged) {
+    // Its final report goes on carrying its log records until all are
+    // stored.
+    if (!logs->Drained(arn)) continue;
+    logs->Forget(arn);
     if (finals.erase(arn) > 0) {
       std::error_code ec;
       fs::remove(
@@ -528,6 +543,7 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
             cmd, config.threads, [this] { Wake(); },
             (fs::path(config.data_dir) / kTaskReportsDir).string(),
             MakeLocationOpener(config.storage));
+        logs->Track(cmd.execution_arn, exec->logs());
         exec->Start();
         running.emplace(cmd.execution_arn, std::move(exec));
         break;
@@ -574,8 +590,18 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
     request.version = kVersion;
     SendRunningReports(&request);
     bool urgent = false, progressed = false;
+    // Log records ride with the counters; a report's worth waiting, or an
+    // ended execution's last ones, go as fast as the server answers (one
+    // message in flight).
+    bool logs = false, logs_backlog = false;
     std::map<std::string, std::string> status_now, describe_now;
     for (const protocol::ExecutionReport& r : request.executions) {
+      if (!r.logs.empty()) {
+        logs = true;
+        if (r.final || r.logs.size() >= protocol::kMaxLogRecordsPerReport) {
+          logs_backlog = true;
+        }
+      }
       std::string describe = r.describe.dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace);
       auto st = told_status.find(r.execution_arn);
@@ -589,8 +615,9 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
       describe_now[r.execution_arn] = std::move(describe);
     }
     const auto now = Clock::now();
-    if (urgent || now >= next_heartbeat ||
-        (progressed && now - last_progress >= progress_interval)) {
+    const bool due = now - last_progress >= progress_interval;
+    if (urgent || now >= next_heartbeat || ((progressed || logs) && due) ||
+        (logs_backlog && !unanswered_since)) {
       Status sent = ch.Send(protocol::Encode(request).dump(
           -1, ' ', false, nlohmann::json::error_handler_t::replace));
       if (!sent.ok()) return fail(std::string(sent.message()));
@@ -604,6 +631,7 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
     // the next look at the counters while executions run.
     auto until = next_heartbeat;
     if (!running.empty()) until = std::min(until, now + progress_interval);
+    if (logs) until = std::min(until, last_progress + progress_interval);
     if (unanswered_since) {
       until = std::min(until, *unanswered_since + kAnswerTimeout);
     }
@@ -698,6 +726,8 @@ Status Agent::Impl::Session() {
     exec->Abandon();
     protocol::ExecutionReport r = exec->Report();
     if (!r.final) continue;
+    Status spooled = logs->Ended(r.execution_arn);
+    if (!spooled.ok()) Log("cannot save log records: " + spooled.ToString());
     Status saved = PersistFinal(r);
     if (!saved.ok()) Log("cannot save the final report: " + saved.ToString());
   }

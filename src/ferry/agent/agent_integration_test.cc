@@ -3,8 +3,9 @@
 // LOCAL locations that ends SUCCESS with the destination equal to the source,
 // locations outside the agent's --allowed-path that end ERROR untouched,
 // a bandwidth change and a cancellation while running, a server restart
-// while an execution runs, and an agent that stops mid-execution (the
-// execution ends AgentOffline).
+// while an execution runs, an agent that stops mid-execution (the
+// execution ends AgentOffline), and LogLevel TRANSFER records read back
+// through GetTaskExecutionLogs.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "ferry/agent/agent.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/server.h"
+#include "ferry/protocol/agent_protocol.h"
 
 namespace ferry {
 namespace {
@@ -440,6 +442,71 @@ TEST_F(AgentIntegrationTest, CommandsArePushedTheMomentTheyExist) {
   done = WaitFor(exec, {"SUCCESS", "ERROR"}, 20);
   EXPECT_EQ(done["Status"], "ERROR");
   EXPECT_EQ(done["Result"]["ErrorCode"], "OperationCanceled") << done.dump(1);
+}
+
+// LogLevel TRANSFER: the agent ships a record per file transferred and
+// verified, more than one report holds, and the server serves them all
+// through GetTaskExecutionLogs once the execution has ended.
+TEST_F(AgentIntegrationTest, TransferLogsReachTheOperator) {
+  allowed_paths_ = {root_.string()};
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const fs::path src = root_ / "src", dst = root_ / "dst";
+  constexpr int kFiles = 1200;
+  for (int i = 0; i < kFiles; ++i) {
+    WriteFile(src / ("d" + std::to_string(i % 10)) / ("f" + std::to_string(i)),
+              "content " + std::to_string(i));
+  }
+  WriteFile(src / "forged\n2030-01-01T00:00:00.000Z ERROR x", "name");
+  std::string exec = Start(Task(src, dst, {{"LogLevel", "TRANSFER"}}));
+  json done = WaitFor(exec, {"SUCCESS", "ERROR"}, 120);
+  ASSERT_EQ(done["Status"], "SUCCESS") << done.dump(1);
+  ASSERT_EQ(done["FilesTransferred"], kFiles + 1);
+
+  // The agent goes on shipping after the end: read until Complete.
+  std::vector<json> records;
+  int64_t next = 1;
+  bool complete = false;
+  auto until = Clock::now() + std::chrono::seconds(60);
+  while (!complete && Clock::now() < until) {
+    json page = Api(
+        "GetTaskExecutionLogs",
+        {{"TaskExecutionArn", exec}, {"StartSeq", next}, {"MaxResults", 500}});
+    ASSERT_TRUE(page.contains("Records")) << page.dump();
+    for (const json& r : page["Records"]) records.push_back(r);
+    next = page["NextSeq"];
+    complete = page["Complete"];
+    if (!complete && page["Records"].size() < 500) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ASSERT_TRUE(complete) << records.size() << " records by the deadline";
+  int transferred = 0, verified = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const json& r = records[i];
+    ASSERT_EQ(r["Seq"], static_cast<int64_t>(i + 1)) << r.dump();
+    const std::string message = r["Message"];
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    if (r["Event"] == "Transferred" &&
+        message.rfind("Transferred file ", 0) == 0) {
+      ++transferred;
+    }
+    if (r["Event"] == "Verified" && message.rfind("Verified file ", 0) == 0) {
+      ++verified;
+    }
+  }
+  EXPECT_EQ(transferred, kFiles + 1);
+  EXPECT_EQ(verified, kFiles + 1);
+  EXPECT_EQ(records.front()["Event"], "ExecutionStarted");
+  EXPECT_GT(records.size(), 2u * protocol::kMaxLogRecordsPerReport);
+
+  // Once all are stored the agent forgets the final report and its records.
+  const fs::path reports = root_ / "agent" / "reports";
+  until = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < until &&
+         !(fs::is_empty(reports) || !fs::exists(reports))) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(!fs::exists(reports) || fs::is_empty(reports));
 }
 
 }  // namespace

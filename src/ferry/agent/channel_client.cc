@@ -101,11 +101,11 @@ struct ChannelClient::Impl {
   }
 
   Status EndedStatus() const {
-    std::string why = ended == websocket::error::closed
-                          ? "the server closed the channel" +
-                                (close_reason.empty() ? std::string()
-                                                      : ": " + close_reason)
-                          : "the channel failed: " + ended.message();
+    std::string why =
+        ended == websocket::error::closed
+            ? "the server closed the channel" +
+                  (close_reason.empty() ? std::string() : ": " + close_reason)
+            : "the channel failed: " + ended.message();
     return Status(StatusCode::kUnavailable, why);
   }
 };
@@ -228,8 +228,7 @@ Status ChannelClient::Send(const std::string& text) {
     done = true;
   });
   // Reads that complete meanwhile queue their messages.
-  if (!impl.RunUntil([&] { return done; },
-                     Clock::now() + impl.write_timeout)) {
+  if (!impl.RunUntil([&] { return done; }, Clock::now() + impl.write_timeout)) {
     impl.Abort();
     impl.RunUntil([&] { return done; }, Clock::now());
     impl.ended = beast::error::timeout;

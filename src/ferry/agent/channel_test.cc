@@ -4,8 +4,6 @@
 // one issued at activation, and one of a deleted agent; DeleteAgent closes
 // an open channel at once; a message that is not a SyncRequest closes the
 // channel with the reason; a newer channel of the agent replaces the older.
-#include "ferry/agent/channel_client.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "ferry/agent/channel_client.h"
 #include "ferry/base/file_util.h"
 #include "ferry/control/server/api.h"
 #include "ferry/control/server/server.h"
@@ -106,13 +105,13 @@ class ChannelTest : public ::testing::Test {
                     })
                     .ok());
     EXPECT_TRUE(done && !done->certificate_pem.empty());
-    EXPECT_TRUE(WriteFileAtomically(Path(name + ".pem"),
-                                    done->certificate_pem, 0600)
-                    .ok());
-    EXPECT_TRUE(WriteFileAtomically(Path(name + ".key"), kr->key_pem, 0600)
-                    .ok());
-    EXPECT_TRUE(WriteFileAtomically(Path(name + ".csr"), kr->request_pem, 0600)
-                    .ok());
+    EXPECT_TRUE(
+        WriteFileAtomically(Path(name + ".pem"), done->certificate_pem, 0600)
+            .ok());
+    EXPECT_TRUE(
+        WriteFileAtomically(Path(name + ".key"), kr->key_pem, 0600).ok());
+    EXPECT_TRUE(
+        WriteFileAtomically(Path(name + ".csr"), kr->request_pem, 0600).ok());
     return arn;
   }
 
@@ -178,7 +177,8 @@ TEST_F(ChannelTest, OnlyTheCertificateIssuedAtActivationIsTheAgent) {
   auto forged = pki::SignClientRequest(authority, other->request_pem, id, 1);
   ASSERT_TRUE(forged.ok()) << forged.status().ToString();
   ASSERT_TRUE(WriteFileAtomically(Path("forged.pem"), *forged, 0600).ok());
-  ASSERT_TRUE(WriteFileAtomically(Path("forged.key"), other->key_pem, 0600).ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(Path("forged.key"), other->key_pem, 0600).ok());
   auto ch = ChannelClient::Connect(Options("forged"));
   ASSERT_FALSE(ch.ok());
   EXPECT_EQ(ch.status().code(), StatusCode::kPermissionDenied);

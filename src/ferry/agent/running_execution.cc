@@ -1,5 +1,6 @@
 #include "ferry/agent/running_execution.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "ferry/agent/report_delivery.h"
@@ -137,12 +138,23 @@ RunningExecution::RunningExecution(protocol::Command command, int threads,
       on_done_(std::move(on_done)),
       open_location_(std::move(open_location)),
       created_ns_(WallNanos()),
+      logs_(std::make_shared<LogBuffer>()),
       bytes_per_second_(command_.bytes_per_second) {
-  // BASIC at most: the agent's stderr is no place for a record per file.
+  // The task's LogLevel for the records the server keeps; BASIC at most on
+  // the agent's stderr, which is no place for a record per file.
   LogLevel level = LogLevel::kBasic;
   auto it = command_.options.find("LogLevel");
   if (it != command_.options.end() && *it == "OFF") level = LogLevel::kOff;
+  if (it != command_.options.end() && *it == "TRANSFER") {
+    level = LogLevel::kTransfer;
+  }
   log_.set_level(level);
+  log_.set_text_level(std::min(level, LogLevel::kBasic));
+  log_.set_record_sink([logs = logs_](std::string_view severity,
+                                      std::string_view event,
+                                      std::string_view text) {
+    logs->Append(WallNanos() / 1000000, severity, event, text);
+  });
   // The execution ARN is the server's: escaped like the agent's own lines.
   std::string prefix =
       "ferry agent: " + EscapeForDisplay(ShortId(command_.execution_arn)) +

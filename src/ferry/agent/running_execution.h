@@ -4,7 +4,9 @@
 // manifest), runs the Execution on a thread of its own, passes cancellation
 // and bandwidth changes on, and answers what the next sync reports about it:
 // the status, live counters and phase statuses while it runs, the final
-// DescribeTaskExecution once it has ended. Thread-safe.
+// DescribeTaskExecution once it has ended. Its log records (at the task's
+// LogLevel) collect in a LogBuffer that the session ships to the server;
+// the agent's stderr gets BASIC at most. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "ferry/agent/execution_logs.h"
 #include "ferry/agent/location_spec.h"
 #include "ferry/base/status.h"
 #include "ferry/execution/execution.h"
@@ -86,6 +89,9 @@ class RunningExecution {
   // (Execution::LiveResult); once it has ended, the final one.
   protocol::ExecutionReport Report() const;
   bool done() const { return done_.load(); }
+  // The execution's log records the server has not stored yet (LogLevel
+  // BASIC or TRANSFER; none for OFF).
+  const std::shared_ptr<LogBuffer>& logs() const { return logs_; }
   const std::string& execution_arn() const { return command_.execution_arn; }
 
  private:
@@ -103,6 +109,7 @@ class RunningExecution {
   const std::function<void()> on_done_;
   const LocationOpener open_location_;
   const int64_t created_ns_;
+  const std::shared_ptr<LogBuffer> logs_;
   ExecutionLog log_;
 
   mutable std::mutex mu_;

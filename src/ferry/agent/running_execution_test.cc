@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -430,6 +432,83 @@ TEST(RunningExecutionTest, LiveReportsShowEachPhaseAsItEnds) {
   EXPECT_EQ(r.describe["Result"]["TransferStatus"], "SUCCESS");
   EXPECT_EQ(r.describe["Result"]["VerifyStatus"], "SUCCESS");
   EXPECT_EQ(r.describe["Result"]["PrepareDuration"], mid["PrepareDuration"]);
+}
+
+// LogLevel TRANSFER: a record per file for the server (the agent's stderr
+// gets BASIC at most); the records stay until the server has stored them.
+TEST(RunningExecutionTest, CollectsTheTasksLogLevelUntilTheServerStoresIt) {
+  TempDir src, dst;
+  WriteFile(fs::path(src.path()) / "a", "alpha");
+  WriteFile(fs::path(src.path()) / "d/b", "beta");
+  WriteFile(fs::path(src.path()) / "d/c\nforged", "gamma");
+  protocol::Command command = RunCommand(src.path(), dst.path());
+  command.options["LogLevel"] = "TRANSFER";
+  Finished finished;
+  RunningExecution exec(command, 2, finished.Callback());
+  exec.Start();
+  ASSERT_TRUE(finished.Wait()) << "no final report";
+  protocol::ExecutionReport r = exec.Report();
+  ASSERT_EQ(r.status, "SUCCESS") << r.describe.dump();
+  exec.logs()->Fill(&r);
+  ASSERT_FALSE(r.logs.empty());
+  EXPECT_EQ(r.logs_seq, r.logs.back().seq);
+  std::map<std::string, int> events;
+  std::string transferred;
+  for (size_t i = 0; i < r.logs.size(); ++i) {
+    const protocol::LogRecord& l = r.logs[i];
+    EXPECT_EQ(l.seq, static_cast<int64_t>(i + 1));
+    EXPECT_GT(l.time_ms, 1'600'000'000'000);
+    EXPECT_EQ(l.message.find('\n'), std::string::npos) << l.message;
+    // One record per file (and per folder) transferred and verified.
+    const size_t space = l.message.find(' ', l.message.find(' ') + 1);
+    ++events[l.event + " " + l.message.substr(0, space)];
+    if (l.event == "Transferred") transferred += l.message + "|";
+  }
+  EXPECT_EQ(events["Transferred Transferred file"], 3) << transferred;
+  EXPECT_EQ(events["Verified Verified file"], 3);
+  EXPECT_EQ(std::count_if(r.logs.begin(), r.logs.end(),
+                          [](const protocol::LogRecord& l) {
+                            return l.event == "ExecutionStarted";
+                          }),
+            1);
+  EXPECT_NE(transferred.find("d/c\\nforged"), std::string::npos) << transferred;
+  // The server stored the first three: the rest stay for the next report.
+  const size_t all = exec.logs()->size();
+  exec.logs()->Stored(3);
+  EXPECT_EQ(exec.logs()->size(), all - 3);
+  protocol::ExecutionReport next = exec.Report();
+  exec.logs()->Fill(&next);
+  ASSERT_FALSE(next.logs.empty());
+  EXPECT_EQ(next.logs.front().seq, 4);
+  exec.logs()->Stored(next.logs_seq);
+  EXPECT_TRUE(exec.logs()->empty());
+}
+
+// BASIC: errors and milestones, no record per file; OFF: nothing.
+TEST(RunningExecutionTest, BasicKeepsMilestonesAndOffNothing) {
+  TempDir src, dst;
+  WriteFile(fs::path(src.path()) / "a", "alpha");
+  for (const char* level : {"BASIC", "OFF"}) {
+    protocol::Command command =
+        RunCommand(src.path(), dst.path() + "/" + level);
+    command.options["LogLevel"] = level;
+    Finished finished;
+    RunningExecution exec(command, 2, finished.Callback());
+    exec.Start();
+    ASSERT_TRUE(finished.Wait()) << "no final report";
+    protocol::ExecutionReport r = exec.Report();
+    exec.logs()->Fill(&r);
+    if (std::string(level) == "OFF") {
+      EXPECT_TRUE(r.logs.empty());
+      continue;
+    }
+    ASSERT_FALSE(r.logs.empty());
+    for (const protocol::LogRecord& l : r.logs) {
+      EXPECT_NE(l.event, "Transferred");
+      EXPECT_NE(l.event, "Verified");
+    }
+    EXPECT_EQ(r.logs.front().event, "ExecutionStarted");
+  }
 }
 
 TEST(RunningExecutionTest, ATaskReportWithoutDestinationStaysOnTheAgent) {

@@ -1,6 +1,6 @@
-// The ferry binary: `ferry sync`, `checksum`, `server`, `agent` and the API
-// client commands (one per DataSync operation, as `aws datasync` names
-// them), all behind one CLI11 app.
+// The ferry binary: `ferry sync`, `checksum`, `server`, `agent`, `logs` and
+// the API client commands (one per DataSync operation, as `aws datasync`
+// names them), all behind one CLI11 app.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include "ferry/base/version.h"
 #include "ferry/cli/agent_command.h"
 #include "ferry/cli/checksum_command.h"
+#include "ferry/cli/logs_command.h"
 #include "ferry/cli/server_command.h"
 #include "ferry/cli/start_wait.h"
 #include "ferry/cli/sync_command.h"
@@ -38,8 +39,11 @@ int main(int argc, char** argv) {
   ferry::AddAgentCommand(app, agent_args);
   ferry::ServerArgs server_args;
   ferry::AddServerCommand(app, server_args);
+  ferry::LogsArgs logs_args;
+  ferry::AddLogsCommand(app, logs_args);
   // The API client commands come from the DataSync model, parsed on first
-  // use: `ferry sync`, `checksum`, `agent` and `server` start without it.
+  // use: `ferry sync`, `checksum`, `agent`, `server` and `logs` start
+  // without it.
   ferry::ApiCommandArgs api_args;
   ferry::ApiCommandHooks api_hooks;
   ferry::StartWaitArgs start_wait_args;
@@ -47,7 +51,8 @@ int main(int argc, char** argv) {
       argc > 1 && (std::strcmp(argv[1], "sync") == 0 ||
                    std::strcmp(argv[1], "checksum") == 0 ||
                    std::strcmp(argv[1], "agent") == 0 ||
-                   std::strcmp(argv[1], "server") == 0);
+                   std::strcmp(argv[1], "server") == 0 ||
+                   std::strcmp(argv[1], "logs") == 0);
   if (!engine_command) {
     ferry::AddApiCommands(app, ferry::ApiModel::DataSync(), api_args);
     ferry::AddStartWait(api_args, api_hooks, start_wait_args);
@@ -63,6 +68,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("checksum")) return ferry::RunChecksum(checksum_args);
   if (app.got_subcommand("agent")) return ferry::RunAgent(agent_args);
   if (app.got_subcommand("server")) return ferry::RunServer(server_args);
+  if (app.got_subcommand("logs")) return ferry::RunLogs(logs_args);
   if (api_args.Selected() != nullptr) {
     return ferry::RunApiCommand(api_args, api_hooks);
   }

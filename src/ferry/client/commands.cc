@@ -128,7 +128,21 @@ void AddOperation(CLI::App& app, const ApiModel& model,
     }
   }
 
-  ClientFlags& flags = command->flags;
+  AddClientFlags(sub, command->flags);
+  sub->add_option("--cli-input-json", command->cli_input_json,
+                  "The request as JSON (or file://PATH); options given on the "
+                  "command line take precedence")
+      ->group("Global options (as aws)");
+}
+
+std::string ErrorParsing(std::string_view option, std::string_view message) {
+  return "Error parsing parameter '" + std::string(option) +
+         "': " + std::string(message);
+}
+
+}  // namespace
+
+void AddClientFlags(CLI::App* sub, ClientFlags& flags) {
   const char* kGlobal = "Global options (as aws)";
   sub->add_option("--endpoint-url", flags.endpoint_url,
                   "The ferry server's URL (default: AWS_ENDPOINT_URL, the "
@@ -149,18 +163,19 @@ void AddOperation(CLI::App& app, const ApiModel& model,
   sub->add_flag("--no-verify-ssl", flags.no_verify_ssl,
                 "Do not verify the server's certificate")
       ->group(kGlobal);
-  sub->add_option("--cli-input-json", command->cli_input_json,
-                  "The request as JSON (or file://PATH); options given on the "
-                  "command line take precedence")
-      ->group(kGlobal);
 }
 
-std::string ErrorParsing(std::string_view option, std::string_view message) {
-  return "Error parsing parameter '" + std::string(option) +
-         "': " + std::string(message);
+Result<std::unique_ptr<ApiClient>> ConnectApiClient(const ClientFlags& flags,
+                                                    const GetEnv& env) {
+  FERRY_ASSIGN_OR_RETURN(ClientConfig config, ResolveClientConfig(flags, env));
+  ApiClientOptions options;
+  options.endpoint_url = config.endpoint_url;
+  options.ca_bundle = config.ca_bundle;
+  options.verify_tls = config.verify_tls;
+  options.credentials = config.credentials;
+  options.region = config.region;
+  return ApiClient::Create(std::move(options));
 }
-
-}  // namespace
 
 ApiOperationCommand* ApiCommandArgs::Find(std::string_view operation) const {
   for (const auto& command : commands) {
@@ -256,20 +271,8 @@ int RunApiCommand(const ApiCommandArgs& args, const ApiCommandHooks& hooks) {
     err << request.status().message() << "\n";
     return 2;
   }
-  Result<ClientConfig> config = ResolveClientConfig(
+  Result<std::unique_ptr<ApiClient>> client = ConnectApiClient(
       command->flags, hooks.env ? hooks.env : ProcessEnvironment());
-  if (!config.ok()) {
-    err << config.status().message() << "\n";
-    return 1;
-  }
-  ApiClientOptions options;
-  options.endpoint_url = config->endpoint_url;
-  options.ca_bundle = config->ca_bundle;
-  options.verify_tls = config->verify_tls;
-  options.credentials = config->credentials;
-  options.region = config->region;
-  Result<std::unique_ptr<ApiClient>> client =
-      ApiClient::Create(std::move(options));
   if (!client.ok()) {
     err << client.status().message() << "\n";
     return 1;

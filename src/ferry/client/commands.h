@@ -75,6 +75,14 @@ struct ApiCommandArgs {
   const ApiOperationCommand* Selected() const;
 };
 
+// Adds the aws CLI's global options (--endpoint-url, --ca-bundle,
+// --profile, --region, --no-verify-ssl) to `app`, into `flags`.
+void AddClientFlags(CLI::App* app, ClientFlags& flags);
+// An ApiClient for the endpoint and credentials `flags` and the environment
+// give (ResolveClientConfig's errors, or ApiClient::Create's).
+Result<std::unique_ptr<ApiClient>> ConnectApiClient(const ClientFlags& flags,
+                                                    const GetEnv& env);
+
 // Adds one subcommand per operation of `model` to `app`. `model` and
 // `args` must outlive parsing and running.
 void AddApiCommands(CLI::App& app, const ApiModel& model, ApiCommandArgs& args);

@@ -42,8 +42,11 @@ void ExecutionLog::Write(std::string_view severity, std::string_view event,
     std::fputc('\n', json_);
     std::fflush(json_);
   }
+  if (record_) record_(severity, event, text);
   // Milestones (INFO) reach the terminal only at TRANSFER; errors always.
-  if (text_ && (severity != "INFO" || level_ == LogLevel::kTransfer)) {
+  const LogLevel text_level = text_level_.value_or(level_);
+  if (text_ && text_level != LogLevel::kOff &&
+      (severity != "INFO" || text_level == LogLevel::kTransfer)) {
     std::string t = "[" + std::string(severity) + "] " + std::string(text);
     text_(t);
   }

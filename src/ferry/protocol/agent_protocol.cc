@@ -148,6 +148,66 @@ Result<LocationSpecMessage> DecodeLocation(const json& j,
   return l;
 }
 
+json EncodeLogRecord(const LogRecord& l) {
+  return {{"Seq", l.seq},
+          {"Time", l.time_ms},
+          {"Level", l.level},
+          {"Event", l.event},
+          {"Message", l.message}};
+}
+
+// The Logs and LogsSeq members of an execution report.
+Status DecodeLogs(const Fields& e, const std::string& where,
+                  ExecutionReport* r) {
+  FERRY_ASSIGN_OR_RETURN(const json* logs,
+                         e.Array("Logs", kMaxLogRecordsPerReport));
+  size_t text = 0;
+  int64_t last = 0;
+  if (logs) {
+    for (size_t i = 0; i < logs->size(); ++i) {
+      const std::string at = where + ".Logs[" + std::to_string(i) + "]";
+      Fields f((*logs)[i], at);
+      FERRY_RETURN_IF_ERROR(f.Check());
+      LogRecord l;
+      FERRY_ASSIGN_OR_RETURN(l.seq, f.Int("Seq", 1, kMaxLogSeq));
+      if (l.seq <= last) {
+        return Status::InvalidArgument(at + ".Seq must be greater than " +
+                                       std::to_string(last) +
+                                       " (the Seq before it)");
+      }
+      last = l.seq;
+      FERRY_ASSIGN_OR_RETURN(l.time_ms, f.Int("Time", 0, int64_t{1} << 53));
+      FERRY_ASSIGN_OR_RETURN(l.level, f.String("Level", kMaxLogLevelBytes));
+      FERRY_ASSIGN_OR_RETURN(l.event, f.String("Event", kMaxLogEventBytes));
+      FERRY_ASSIGN_OR_RETURN(l.message,
+                             f.String("Message", kMaxLogMessageBytes));
+      for (auto [name, value] :
+           {std::pair{"Level", &l.level}, std::pair{"Event", &l.event},
+            std::pair{"Message", &l.message}}) {
+        if (value->find('\0') != std::string::npos) {
+          return Status::InvalidArgument(at + "." + name +
+                                         " holds a NUL character");
+        }
+      }
+      text += l.level.size() + l.event.size() + l.message.size();
+      if (text > kMaxLogTextBytesPerReport) {
+        return Status::InvalidArgument(
+            where + ".Logs holds more than " +
+            std::to_string(kMaxLogTextBytesPerReport) + " bytes of text");
+      }
+      r->logs.push_back(std::move(l));
+    }
+  }
+  FERRY_ASSIGN_OR_RETURN(r->logs_seq,
+                         e.Int("LogsSeq", 0, kMaxLogSeq, false, last));
+  if (r->logs_seq < last) {
+    return Status::InvalidArgument(where + ".LogsSeq must be at least " +
+                                   std::to_string(last) +
+                                   " (the last Seq of Logs)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 json Encode(const ActivationRequest& m) {
@@ -185,10 +245,17 @@ json Encode(const ActivationStatus& m) {
 json Encode(const SyncRequest& m) {
   json execs = json::array();
   for (const ExecutionReport& e : m.executions) {
-    execs.push_back({{"ExecutionArn", e.execution_arn},
-                     {"Status", e.status},
-                     {"Describe", e.describe},
-                     {"Final", e.final}});
+    json j = {{"ExecutionArn", e.execution_arn},
+              {"Status", e.status},
+              {"Describe", e.describe},
+              {"Final", e.final}};
+    if (!e.logs.empty()) {
+      json logs = json::array();
+      for (const LogRecord& l : e.logs) logs.push_back(EncodeLogRecord(l));
+      j["Logs"] = std::move(logs);
+    }
+    if (e.logs_seq > 0) j["LogsSeq"] = e.logs_seq;
+    execs.push_back(std::move(j));
   }
   return {{"ProtocolVersion", kProtocolVersion},
           {"Version", m.version},
@@ -223,11 +290,17 @@ json Encode(const SyncResponse& m) {
       j["BytesPerSecond"] = c.bytes_per_second;
     cmds.push_back(std::move(j));
   }
-  return {{"ProtocolVersion", kProtocolVersion},
-          {"Commands", cmds},
-          {"Acknowledged", m.acknowledged},
-          {"PollIntervalMs", m.poll_interval_ms},
-          {"HeartbeatIntervalMs", m.heartbeat_interval_ms}};
+  json j = {{"ProtocolVersion", kProtocolVersion},
+            {"Commands", cmds},
+            {"Acknowledged", m.acknowledged},
+            {"PollIntervalMs", m.poll_interval_ms},
+            {"HeartbeatIntervalMs", m.heartbeat_interval_ms}};
+  if (m.has_logs_stored) {
+    json stored = json::object();
+    for (const auto& [arn, seq] : m.logs_stored) stored[arn] = seq;
+    j["LogsStored"] = std::move(stored);
+  }
+  return j;
 }
 
 Result<ActivationRequest> DecodeActivationRequest(std::string_view body) {
@@ -292,6 +365,8 @@ Result<SyncRequest> DecodeSyncRequest(std::string_view body) {
       FERRY_ASSIGN_OR_RETURN(const json* describe, e.Object("Describe"));
       r.describe = *describe;
       FERRY_ASSIGN_OR_RETURN(r.final, e.Bool("Final"));
+      FERRY_RETURN_IF_ERROR(
+          DecodeLogs(e, f.Path("Executions[" + std::to_string(i) + "]"), &r));
       m.executions.push_back(std::move(r));
     }
   }
@@ -319,6 +394,29 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body) {
                                        "] must be an execution ARN");
       }
       m.acknowledged.push_back((*acks)[i].get<std::string>());
+    }
+  }
+  FERRY_ASSIGN_OR_RETURN(const json* stored, f.Object("LogsStored", false));
+  m.has_logs_stored = stored != nullptr;
+  if (stored) {
+    if (stored->size() > kMaxExecutionsPerSync) {
+      return Status::InvalidArgument("SyncResponse.LogsStored has more than " +
+                                     std::to_string(kMaxExecutionsPerSync) +
+                                     " members");
+    }
+    for (const auto& [arn, seq] : stored->items()) {
+      if (arn.size() > 256) {
+        return Status::InvalidArgument(
+            "SyncResponse.LogsStored has a member that is not an execution "
+            "ARN");
+      }
+      if (!seq.is_number_integer() || seq.get<int64_t>() < 0 ||
+          seq.get<int64_t>() > kMaxLogSeq) {
+        return Status::InvalidArgument("SyncResponse.LogsStored." + arn +
+                                       " must be an integer between 0 and " +
+                                       std::to_string(kMaxLogSeq));
+      }
+      m.logs_stored[arn] = seq.get<int64_t>();
     }
   }
   FERRY_ASSIGN_OR_RETURN(const json* cmds,

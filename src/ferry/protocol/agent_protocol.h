@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -30,6 +31,15 @@ inline constexpr size_t kMaxExecutionsPerSync = 64;
 inline constexpr size_t kMaxCommandsPerSync = 64;
 inline constexpr size_t kMaxPemBytes = 16 << 10;
 inline constexpr size_t kMaxStringBytes = 64 << 10;
+// Log records (ExecutionReport::logs): per report at most this many, with at
+// most kMaxLogTextBytesPerReport bytes of Level, Event and Message text in
+// all; each Message at most kMaxLogMessageBytes, Level 16, Event 64.
+inline constexpr size_t kMaxLogRecordsPerReport = 1000;
+inline constexpr size_t kMaxLogTextBytesPerReport = 1 << 20;
+inline constexpr size_t kMaxLogMessageBytes = 4 << 10;
+inline constexpr size_t kMaxLogLevelBytes = 16;
+inline constexpr size_t kMaxLogEventBytes = 64;
+inline constexpr int64_t kMaxLogSeq = int64_t{1} << 62;
 
 struct ActivationRequest {
   std::string csr_pem;   // PKCS#10 certificate request of the agent's key
@@ -60,6 +70,16 @@ struct LocationSpecMessage {
   nlohmann::json parameters = nlohmann::json::object();
 };
 
+// One record of an execution's log (LogLevel BASIC or TRANSFER), as the
+// engine wrote it on the agent. Text is valid UTF-8 without NUL bytes.
+struct LogRecord {
+  int64_t seq = 0;      // 1, 2, ... per execution, in the order written
+  int64_t time_ms = 0;  // Unix milliseconds, the agent's clock
+  std::string level;    // INFO, NOTICE, WARN, ERROR
+  std::string event;    // "Transferred", "Verified", "ExecutionEnded", ...
+  std::string message;  // the human line (paths escaped by the engine)
+};
+
 // What the agent reports about one execution it runs.
 struct ExecutionReport {
   std::string execution_arn;
@@ -68,6 +88,13 @@ struct ExecutionReport {
   // while running, everything at the end.
   nlohmann::json describe = nlohmann::json::object();
   bool final = false;  // the execution has ended; `describe` is complete
+  // Log records not yet stored by the server, oldest first (bounded as
+  // above; a peer that sends none leaves these empty).
+  std::vector<LogRecord> logs;
+  // The highest Seq the agent has written so far for this execution (0:
+  // none, or a peer without logs). In a final report: the last one there
+  // will be.
+  int64_t logs_seq = 0;
 };
 
 struct SyncRequest {
@@ -114,6 +141,12 @@ struct SyncResponse {
   // An idle agent sends a heartbeat at a random moment between half this
   // and this after its last message (jitter spreads a fleet's heartbeats).
   int64_t heartbeat_interval_ms = 30000;
+  // Execution ARN -> the highest log Seq the server has stored (or will
+  // never want); the agent forgets the records up to it. At most
+  // kMaxExecutionsPerSync entries. `has_logs_stored` is false when the
+  // member was absent: a server that keeps no logs.
+  std::map<std::string, int64_t> logs_stored;
+  bool has_logs_stored = true;
 };
 
 nlohmann::json Encode(const ActivationRequest& m);

@@ -38,6 +38,7 @@ SyncResponse SampleResponse() {
   r.commands.push_back(bw);
   r.acknowledged = {"arn:exec4"};
   r.poll_interval_ms = 250;
+  r.logs_stored = {{"arn:exec", 7}, {"arn:exec2", 0}};
   return r;
 }
 
@@ -48,6 +49,10 @@ SyncRequest SampleRequest() {
       {"arn:exec", "TRANSFERRING", {{"FilesTransferred", 3}}, false});
   r.executions.push_back(
       {"arn:exec2", "SUCCESS", {{"Status", "SUCCESS"}}, true});
+  r.executions[0].logs = {
+      {6, 1700000000123, "INFO", "Transferred", "Transferred /a \"b\""},
+      {7, 1700000000456, "ERROR", "TransferFailed", "caf\xc3\xa9: failed"}};
+  r.executions[0].logs_seq = 9;
   return r;
 }
 
@@ -74,6 +79,8 @@ TEST(AgentProtocolTest, SyncResponseRoundTrips) {
   EXPECT_EQ(out->commands[2].bytes_per_second, 5);
   EXPECT_EQ(out->acknowledged, in.acknowledged);
   EXPECT_EQ(out->poll_interval_ms, 250);
+  EXPECT_TRUE(out->has_logs_stored);
+  EXPECT_EQ(out->logs_stored, in.logs_stored);
 }
 
 TEST(AgentProtocolTest, SyncRequestRoundTrips) {
@@ -84,6 +91,129 @@ TEST(AgentProtocolTest, SyncRequestRoundTrips) {
   EXPECT_FALSE(out->executions[0].final);
   EXPECT_TRUE(out->executions[1].final);
   EXPECT_EQ(out->executions[0].describe["FilesTransferred"], 3);
+  ASSERT_EQ(out->executions[0].logs.size(), 2u);
+  const LogRecord& l = out->executions[0].logs[1];
+  EXPECT_EQ(l.seq, 7);
+  EXPECT_EQ(l.time_ms, 1700000000456);
+  EXPECT_EQ(l.level, "ERROR");
+  EXPECT_EQ(l.event, "TransferFailed");
+  EXPECT_EQ(l.message, "caf\xc3\xa9: failed");
+  EXPECT_EQ(out->executions[0].logs_seq, 9);
+  EXPECT_TRUE(out->executions[1].logs.empty());
+  EXPECT_EQ(out->executions[1].logs_seq, 0);
+}
+
+// Peers from before log shipping: no Logs, LogsSeq or LogsStored.
+TEST(AgentProtocolTest, LogMembersAreOptional) {
+  auto request = DecodeSyncRequest(
+      R"({"ProtocolVersion":1,"Executions":[{"ExecutionArn":"a",)"
+      R"("Status":"PREPARING","Describe":{}}]})");
+  ASSERT_TRUE(request.ok()) << request.status().ToString();
+  EXPECT_TRUE(request->executions[0].logs.empty());
+  EXPECT_EQ(request->executions[0].logs_seq, 0);
+  auto response = DecodeSyncResponse(R"({"ProtocolVersion":1})");
+  ASSERT_TRUE(response.ok());
+  EXPECT_FALSE(response->has_logs_stored);
+  EXPECT_TRUE(response->logs_stored.empty());
+  // A response without LogsStored encodes without it.
+  SyncResponse old;
+  old.has_logs_stored = false;
+  EXPECT_FALSE(Encode(old).contains("LogsStored"));
+  EXPECT_TRUE(Encode(SyncResponse()).contains("LogsStored"));
+  // Without LogsSeq, the last Seq of Logs.
+  auto no_seq = DecodeSyncRequest(
+      R"({"ProtocolVersion":1,"Executions":[{"ExecutionArn":"a",)"
+      R"("Status":"PREPARING","Describe":{},"Logs":[{"Seq":4,"Time":1,)"
+      R"("Level":"INFO","Event":"E","Message":"m"}]}]})");
+  ASSERT_TRUE(no_seq.ok()) << no_seq.status().ToString();
+  EXPECT_EQ(no_seq->executions[0].logs_seq, 4);
+}
+
+TEST(AgentProtocolTest, LogBoundsAreRejectedByName) {
+  auto with_logs = [](const json& logs, int64_t logs_seq = -1) {
+    json j = Encode(SampleRequest());
+    j["Executions"][1]["Logs"] = logs;
+    if (logs_seq >= 0) j["Executions"][1]["LogsSeq"] = logs_seq;
+    return DecodeSyncRequest(j.dump());
+  };
+  auto record = [](int64_t seq, std::string message) {
+    return json{{"Seq", seq},
+                {"Time", 1},
+                {"Level", "INFO"},
+                {"Event", "Transferred"},
+                {"Message", std::move(message)}};
+  };
+  auto rejects = [](const Result<SyncRequest>& r, const std::string& member) {
+    if (r.ok()) return ::testing::AssertionFailure() << "accepted";
+    if (r.status().message().find(member) == std::string_view::npos) {
+      return ::testing::AssertionFailure() << r.status().ToString();
+    }
+    return ::testing::AssertionSuccess();
+  };
+  // At the bounds: accepted.
+  json full = json::array();
+  for (size_t i = 1; i <= kMaxLogRecordsPerReport; ++i) {
+    full.push_back(record(static_cast<int64_t>(i), "x"));
+  }
+  EXPECT_TRUE(with_logs(full).ok());
+  EXPECT_TRUE(
+      with_logs(json::array({record(1, std::string(kMaxLogMessageBytes, 'm'))}))
+          .ok());
+  // Past them: refused, naming the member.
+  json too_many = full;
+  too_many.push_back(record(kMaxLogRecordsPerReport + 1, "m"));
+  EXPECT_TRUE(rejects(with_logs(too_many), "Executions[1].Logs has more"));
+  EXPECT_TRUE(rejects(with_logs(json::array({record(
+                          1, std::string(kMaxLogMessageBytes + 1, 'm'))})),
+                      "Executions[1].Logs[0].Message is longer"));
+  json heavy = json::array();
+  for (int64_t i = 1; i <= 300; ++i) {
+    heavy.push_back(record(i, std::string(kMaxLogMessageBytes, 'h')));
+  }
+  EXPECT_TRUE(rejects(with_logs(heavy), "Executions[1].Logs holds more than"));
+  EXPECT_TRUE(rejects(with_logs(json::array({record(2, "a"), record(2, "b")})),
+                      "Executions[1].Logs[1].Seq must be greater"));
+  EXPECT_TRUE(
+      rejects(with_logs(json::array({record(0, "a")})), "Logs[0].Seq must be"));
+  EXPECT_TRUE(
+      rejects(with_logs(json::array({record(1, std::string("a\0b", 3))})),
+              "Logs[0].Message holds a NUL"));
+  json no_level = record(1, "a");
+  no_level.erase("Level");
+  EXPECT_TRUE(
+      rejects(with_logs(json::array({no_level})), "Logs[0].Level is missing"));
+  json long_event = record(1, "a");
+  long_event["Event"] = std::string(kMaxLogEventBytes + 1, 'e');
+  EXPECT_TRUE(
+      rejects(with_logs(json::array({long_event})), "Logs[0].Event is longer"));
+  json bad_time = record(1, "a");
+  bad_time["Time"] = "yesterday";
+  EXPECT_TRUE(
+      rejects(with_logs(json::array({bad_time})), "Logs[0].Time must be"));
+  EXPECT_TRUE(rejects(with_logs(json::array({record(5, "a")}), 4),
+                      "Executions[1].LogsSeq must be at least 5"));
+  EXPECT_TRUE(rejects(with_logs(json::object()), "Executions[1].Logs must be"));
+
+  // LogsStored: an object of at most kMaxExecutionsPerSync integers.
+  json stored = json::object();
+  for (size_t i = 0; i <= kMaxExecutionsPerSync; ++i) {
+    stored["arn:" + std::to_string(i)] = 1;
+  }
+  json response = Encode(SampleResponse());
+  response["LogsStored"] = stored;
+  auto many = DecodeSyncResponse(response.dump());
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.status().message().find("SyncResponse.LogsStored has more"),
+            std::string_view::npos);
+  response["LogsStored"] = {{"arn:x", -1}};
+  auto negative = DecodeSyncResponse(response.dump());
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("SyncResponse.LogsStored.arn:x"),
+            std::string_view::npos);
+  response["LogsStored"] = {{"arn:x", "7"}};
+  EXPECT_FALSE(DecodeSyncResponse(response.dump()).ok());
+  response["LogsStored"] = json::array();
+  EXPECT_FALSE(DecodeSyncResponse(response.dump()).ok());
 }
 
 TEST(AgentProtocolTest, ActivationMessagesRoundTrip) {

@@ -31,11 +31,12 @@ std::string Message(const std::optional<ApiError>& e) {
 TEST(ApiModelTest, EmbeddedModelHasEveryOperationAndFerrysOwn) {
   const ApiModel& m = Model();
   std::vector<std::string> ops = m.OperationNames();
-  EXPECT_EQ(ops.size(), 56u);  // DataSync's 53 and ferry's 3
+  EXPECT_EQ(ops.size(), 57u);  // DataSync's 53 and ferry's 4
   for (const char* op :
        {"CreateTask", "StartTaskExecution", "DescribeTaskExecution",
         "ListLocations", "TagResource", "CreateLocationLocal",
-        "DescribeLocationLocal", "UpdateLocationLocal"}) {
+        "DescribeLocationLocal", "UpdateLocationLocal",
+        "GetTaskExecutionLogs"}) {
     EXPECT_TRUE(m.HasOperation(op)) << op;
   }
   EXPECT_FALSE(m.HasOperation("DeleteEverything"));

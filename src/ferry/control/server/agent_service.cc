@@ -15,6 +15,7 @@
 #include "ferry/control/schedule/schedule.h"
 #include "ferry/control/server/api_helpers.h"
 #include "ferry/control/server/execution_control.h"
+#include "ferry/control/server/execution_logs.h"
 
 namespace ferry::control {
 namespace {
@@ -623,7 +624,7 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
             protocol::Command::Type::kSetBandwidth, e.arn, e.bytes_per_second));
       }
     }
-    return Status::Ok();
+    return StoreExecutionLogs(*ctx_, s, agent_arn, request, &response);
   });
   if (!st.ok()) return st;
   for (const std::string& what : ignored) {
@@ -1024,7 +1025,8 @@ void AgentService::LoopMain() {
             std::pair{"schedules", &AgentService::RunSchedulesOnce},
             std::pair{"offline agents", &AgentService::MonitorAgentsOnce},
             std::pair{"dispatch", &AgentService::DispatchOnce},
-            std::pair{"pending commands", &AgentService::PushPendingOnce}}) {
+            std::pair{"pending commands", &AgentService::PushPendingOnce},
+            std::pair{"execution logs", &AgentService::PruneLogsOnce}}) {
         Status st = (this->*pass)();
         if (!st.ok()) Log(std::string(name) + " pass failed: " + st.ToString());
       }
@@ -1043,6 +1045,22 @@ void AgentService::LoopMain() {
       if (!st.ok()) Log("dispatch pass failed: " + st.ToString());
     }
   }
+}
+
+// --- Execution logs ---
+
+Status AgentService::PruneLogsOnce() {
+  const int64_t now = ctx_->now_ms();
+  const int64_t every = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            ctx_->config.logs.prune_interval)
+                            .count();
+  if (logs_pruned_ms_ != 0 && now - logs_pruned_ms_ < every) {
+    return Status::Ok();
+  }
+  logs_pruned_ms_ = now;
+  return ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    return PruneExecutionLogs(*ctx_, s, now).status();
+  });
 }
 
 // --- The loops ---

@@ -88,6 +88,9 @@ class AgentService {
   // Agents with a channel here and a command waiting (an execution given to
   // them and not yet reported, a cancellation, a bandwidth change): pushed.
   Status PushPendingOnce();
+  // Deletes expired execution log records (PruneExecutionLogs), at most
+  // once per ServerConfig::logs.prune_interval.
+  Status PruneLogsOnce();
 
  private:
   struct Heartbeat {
@@ -111,6 +114,7 @@ class AgentService {
   std::mutex drop_log_mu_;
   int64_t drops_quiet_until_ms_ = 0;  // GUARDED_BY(drop_log_mu_)
   int64_t drops_since_log_ = 0;       // GUARDED_BY(drop_log_mu_)
+  int64_t logs_pruned_ms_ = 0;        // the loop's (or a test's) thread only
   std::atomic<bool> stop_{false};
   std::unique_ptr<std::thread> loop_;
   std::unique_ptr<std::thread> pusher_;

@@ -4,7 +4,8 @@
 // the model. A handler reads and writes state through the StateStore in
 // transactions, and returns the response JSON or an ApiError in DataSync's
 // shape. Handlers are grouped by resource, one file each: api_agents.cc,
-// api_locations.cc, api_tasks.cc, api_executions.cc, api_tags.cc.
+// api_locations.cc, api_tasks.cc, api_executions.cc, api_tags.cc,
+// api_execution_logs.cc.
 // Thread-safe: handlers keep no state of their own.
 #pragma once
 
@@ -38,6 +39,7 @@ void RegisterLocationApis(ApiRegistry* registry);
 void RegisterTaskApis(ApiRegistry* registry);
 void RegisterExecutionApis(ApiRegistry* registry);
 void RegisterTagApis(ApiRegistry* registry);
+void RegisterExecutionLogApis(ApiRegistry* registry);  // GetTaskExecutionLogs
 ApiRegistry AllApis();
 
 // Errors in DataSync's shape.

@@ -132,6 +132,7 @@ ApiRegistry AllApis() {
   RegisterTaskApis(&r);
   RegisterExecutionApis(&r);
   RegisterTagApis(&r);
+  RegisterExecutionLogApis(&r);
   return r;
 }
 

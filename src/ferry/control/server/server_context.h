@@ -21,6 +21,17 @@
 
 namespace ferry::control {
 
+// The log records agents ship (execution_logs.h).
+struct ExecutionLogLimits {
+  // Records kept per execution: past it the oldest go, and one record says
+  // how many went.
+  int64_t max_records_per_execution = 100000;
+  // Records of an execution that ended longer ago than this go.
+  std::chrono::hours retention{24 * 30};
+  // How often the server looks for records to delete.
+  std::chrono::seconds prune_interval{600};
+};
+
 struct ServerConfig {
   std::string data_dir;
   std::string listen = "127.0.0.1:8443";  // HOST:PORT (port 0: any free port)
@@ -41,6 +52,8 @@ struct ServerConfig {
   ActivationLimits activation;
   // The HTTP layer's threads, connection caps and deadlines.
   HttpLimits http;
+  // How many execution log records are kept, and for how long.
+  ExecutionLogLimits logs;
 };
 
 // How the API tells the agent side that something changed, so that it acts

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ferry/control/server/execution_logs.h"
+
 namespace ferry::control {
 namespace {
 
@@ -379,6 +381,10 @@ std::vector<Migration> StateStore::Migrations(const Sealer& sealer) {
          }
          return Status::Ok();
        }},
+      {4, "execution log records (execution_logs.h)",
+       [](SqlSession& s, Database::Dialect) -> Status {
+         return CreateExecutionLogTables(s);
+       }},
   };
 }
 
@@ -666,6 +672,7 @@ Status StateStore::DeleteTask(SqlSession& s, const std::string& arn) {
                 "executions WHERE task_arn = ?)",
                 {arn})
           .status());
+  FERRY_RETURN_IF_ERROR(DeleteTaskExecutionLogs(s, arn));
   FERRY_RETURN_IF_ERROR(
       s.Execute("DELETE FROM executions WHERE task_arn = ?", {arn}).status());
   return DeleteAllTags(s, arn);

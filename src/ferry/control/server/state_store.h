@@ -4,8 +4,9 @@
 // check and write atomically (e.g. "fewer than 50 queued executions, then
 // queue one"). Request-shaped data (task options, filters, location
 // parameters) is kept as JSON text; what the server queries on has columns.
-// Times are Unix milliseconds. Stateless apart from the Database it is given;
-// thread-safe.
+// Times are Unix milliseconds. (Execution log records have their tables and
+// queries in execution_logs.h; their migration is one of these.) Stateless
+// apart from the Database it is given; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -158,7 +159,8 @@ class StateStore {
   Result<Page<TaskRecord>> ListTasks(SqlSession& s, const std::string& after,
                                      int limit);
   Status UpdateTask(SqlSession& s, const TaskRecord& r);
-  // Deletes the task, its executions and the tags of both.
+  // Deletes the task, its executions, their log records and the tags of
+  // both.
   Status DeleteTask(SqlSession& s, const std::string& arn);
   // Tasks whose schedule is ENABLED and due at `now_ms`.
   Result<std::vector<TaskRecord>> DueTasks(SqlSession& s, int64_t now_ms);
