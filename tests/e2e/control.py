@@ -570,9 +570,11 @@ class Control:
             return 0
 
     def failed_syncs(self, agent):
-        """How many times the agent has said a sync with the server failed."""
+        """How many times the agent has said it lost its channel to the server
+        or could not reach it."""
         text = read_text(agent.log) or ""
-        return len(re.findall(r"ferry agent: sync with \S+ failed: ", text))
+        return len(re.findall(r"ferry agent: (?:lost the channel to|cannot reach) \S+: ",
+                              text))
 
     def wait_failed_sync(self, agent, before, timeout=20):
         """Waits until `agent` has noticed the server is gone (its log counts

@@ -6,7 +6,7 @@ requests). Covered here:
 
 - agents: UpdateAgent, ListAgents, DeleteAgent of a second activated agent
   (refused while a location names it; afterwards DescribeAgent fails naming
-  it and the server refuses the agent's syncs);
+  it and the server closes and refuses the agent's channel);
 - locations of every type the server records (NFS, SMB, object storage,
   Azure Blob, HDFS, LOCAL): Create/Describe/Update, ListLocations with each
   filter, DeleteLocation; the secrets given (SMB Password and Kerberos files,
@@ -175,12 +175,13 @@ class Agents(ApiCase):
         self.assertEqual(status, 400, r)
         self.assertEqual(r["__type"], "InvalidRequestException")
         self.assertIn(second.arn, r["message"])
-        # The server refuses its syncs (the agent's certificate names an
-        # agent it no longer has); it does not come back.
+        # The server closes its channel at once and refuses it when it
+        # comes back (the agent's certificate names an agent it no longer
+        # has).
         agent_id = second.arn.rsplit("/", 1)[1]
-        wait_for(lambda: f"sync from {agent_id}" in control.tail(CTL.server.log, 400)
+        wait_for(lambda: f"channel of {agent_id}" in control.tail(CTL.server.log, 400)
                  and "not registered" in control.tail(CTL.server.log, 400), 20, 0.25,
-                 "the server to refuse the deleted agent's sync", CTL.logs)
+                 "the server to refuse the deleted agent's channel", CTL.logs)
         self.assertInvalid(self.c.describe_agent, AgentArn=second.arn)
         self.assertEqual(self.c.describe_agent(AgentArn=CTL.agent_arn)["Status"], "ONLINE")
 

@@ -583,7 +583,10 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
   std::optional<Clock::time_point> unanswered_since;
   auto fail = [&](const std::string& why) {
     if (config.on_sync) config.on_sync(false);
-    if (!Stopping()) Log(why + "; reconnecting (executions go on)");
+    if (!Stopping()) {
+      Log("lost the channel to " + config.server_url + ": " + why +
+          "; reconnecting (executions go on)");
+    }
   };
   while (!Stopping()) {
     protocol::SyncRequest request;
@@ -718,7 +721,10 @@ Status Agent::Impl::Session() {
       std::lock_guard lock(mu);
       channel = nullptr;
     }
-    if (!Stopping()) last_complaint = Clock::now();
+    // Lost (and said so): the next channel is announced again, and a first
+    // failure to reconnect is not said twice.
+    connected = false;
+    last_complaint = Clock::now();
   }
   // Stopping: what runs is abandoned and saved; the server hears of it when
   // the agent is back (or ends it AgentOffline first).
