@@ -157,6 +157,14 @@ TEST_F(ChannelTest, SyncRequestsAreAnsweredOnTheChannel) {
   EXPECT_TRUE(response->commands.empty());
   EXPECT_EQ(Api("DescribeAgent", {{"AgentArn", arn}})["Status"], "ONLINE");
 
+  // Later heartbeats are answered too (from memory: no transaction).
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*ch)->Send(Heartbeat()).ok());
+    message = (*ch)->Receive(milliseconds(10000));
+    ASSERT_TRUE(message.ok() && message->has_value());
+    EXPECT_TRUE(protocol::DecodeSyncResponse(**message).ok()) << **message;
+  }
+
   // Nothing more comes without a reason; Interrupt() ends a wait at once.
   (*ch)->Interrupt();
   message = (*ch)->Receive(milliseconds(10000));
@@ -206,6 +214,35 @@ TEST_F(ChannelTest, DeleteAgentClosesItsChannelAtOnce) {
   auto again = ChannelClient::Connect(Options("a"));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), StatusCode::kPermissionDenied);
+}
+
+// An agent deleted from the database by another server sharing it (no
+// signal reaches this one): the next heartbeat flush finds it gone and
+// closes its channel.
+TEST_F(ChannelTest, AnAgentDeletedElsewhereLosesItsChannel) {
+  const std::string arn = Activate("a");
+  auto ch = ChannelClient::Connect(Options("a"));
+  ASSERT_TRUE(ch.ok()) << ch.status().ToString();
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE((*ch)->Send(Heartbeat()).ok());
+    auto message = (*ch)->Receive(milliseconds(10000));
+    ASSERT_TRUE(message.ok() && message->has_value());
+  }
+  control::ServerContext& ctx = server_->context();
+  ASSERT_TRUE(ctx.db
+                  ->Transaction([&](SqlSession& s) {
+                    return ctx.store.DeleteAgent(s, arn);
+                  })
+                  .ok());
+  ASSERT_TRUE((*ch)->Send(Heartbeat()).ok());  // queued for the flush
+  auto message = (*ch)->Receive(milliseconds(10000));
+  if (message.ok() && message->has_value()) {
+    message = (*ch)->Receive(milliseconds(10000));
+  }
+  ASSERT_FALSE(message.ok()) << "the channel stayed open";
+  EXPECT_TRUE(Contains(std::string(message.status().message()),
+                       "is not registered with this server"))
+      << message.status().ToString();
 }
 
 TEST_F(ChannelTest, AMessageThatIsNotASyncRequestClosesTheChannel) {

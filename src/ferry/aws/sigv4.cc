@@ -9,6 +9,7 @@
 #include <map>
 
 #include "ferry/aws/sigv4_canonical.h"
+#include "ferry/base/hex.h"
 #include "ferry/base/percent.h"
 
 namespace ferry {
@@ -23,14 +24,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 std::string Hex(const unsigned char* data, size_t size) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0xF]);
-  }
-  return out;
+  return LowerHex(data, size);
 }
 
 std::string Hmac(std::string_view key, std::string_view data) {

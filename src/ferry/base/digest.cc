@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "ferry/base/hex.h"
+
 namespace ferry {
 
 std::string_view DigestAlgorithmName(DigestAlgorithm algo) {
@@ -48,14 +50,7 @@ const BlockChecksum& ZeroBlockChecksum() {
 }
 
 std::string Digest::Hex() const {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 15]);
-  }
-  return out;
+  return LowerHex(reinterpret_cast<const unsigned char*>(bytes.data()), size);
 }
 
 namespace {

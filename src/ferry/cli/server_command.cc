@@ -143,6 +143,13 @@ void AddServerCommand(CLI::App& app, ServerArgs& args) {
                    "one). Past it a new connection is closed at accept, "
                    "unless its address holds fewer than its fair share")
       ->check(CLI::Range(size_t{16}, size_t{1} << 20));
+  server
+      ->add_option("--max-connections-per-address",
+                   args.max_connections_per_address,
+                   "Connections one client address may hold at once "
+                   "(default 64). Agents behind one NAT address share it: "
+                   "each connected agent holds one")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   server->require_subcommand(0, 1);
 
   args.init = server->add_subcommand(
@@ -197,6 +204,9 @@ int RunServer(const ServerArgs& args) {
   config.agent_offline_after = std::chrono::seconds(args.agent_offline_after);
   if (args.max_connections != 0) {
     config.http.max_connections = args.max_connections;
+  }
+  if (args.max_connections_per_address != 0) {
+    config.http.max_connections_per_address = args.max_connections_per_address;
   }
   RaiseOpenFileLimit(config.http.max_connections);
   ReturnLargeBlocksToTheSystem();

@@ -16,8 +16,10 @@ struct ServerArgs {
   std::string db;      // "" = config.json's
   bool plain_http = false;
   int agent_offline_after = 300;  // seconds
-  // HttpLimits::max_connections (0 = its default).
+  // HttpLimits::max_connections and max_connections_per_address (0 = their
+  // defaults).
   size_t max_connections = 0;
+  size_t max_connections_per_address = 0;
 
   // `server init`.
   CLI::App* init = nullptr;

@@ -12,6 +12,8 @@
 
 #include <memory>
 
+#include "ferry/base/hex.h"
+
 namespace ferry::pki {
 namespace {
 
@@ -255,13 +257,7 @@ Result<std::string> Sha256Fingerprint(const std::string& certificate_pem) {
   if (X509_digest(cert.get(), EVP_sha256(), md, &n) != 1) {
     return Status::Internal("cannot digest the certificate");
   }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
+  return LowerHex(md, n);
 }
 
 Status VerifyIssuedBy(const std::string& certificate_pem,

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "ferry/base/hex.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/control/schedule/schedule.h"
 #include "ferry/control/server/api_helpers.h"
@@ -37,13 +38,7 @@ std::string Sha256Hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(text.data(), text.size(), digest, &n, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
+  return LowerHex(digest, n);
 }
 
 // `n` characters drawn uniformly from `alphabet` (at most 256 of them).
@@ -493,6 +488,7 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
   const std::string agent_arn = ctx_->Arn("agent/" + agent_id);
   protocol::SyncResponse response;
   std::vector<std::string> ignored;
+  int64_t seen_in_db = 0;
   Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
     response = protocol::SyncResponse();
     // Three heartbeats fit in the silence that makes an agent OFFLINE.
@@ -513,7 +509,9 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
       agent->last_seen_ms = now;
       if (!request.version.empty()) agent->version = request.version;
       FERRY_RETURN_IF_ERROR(ctx_->store.UpdateAgent(s, *agent));
-    } else if (!push) {
+    }
+    seen_in_db = agent->last_seen_ms;
+    if (!push && agent->last_seen_ms != now) {
       // Written with others by FlushHeartbeatsOnce, not a write per sync.
       std::lock_guard lock(heartbeats_mu_);
       Heartbeat& h = heartbeats_[agent_arn];
@@ -627,6 +625,11 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
     return StoreExecutionLogs(*ctx_, s, agent_arn, request, &response);
   });
   if (!st.ok()) return st;
+  {
+    std::lock_guard lock(heartbeats_mu_);
+    int64_t& known = in_db_[agent_arn];
+    known = std::max(known, seen_in_db);
+  }
   for (const std::string& what : ignored) {
     Log("agent " + agent_id +
         " reported an execution that is not its own: " + what);
@@ -851,6 +854,24 @@ Status AgentService::RunSchedulesOnce() {
 
 // --- Heartbeats and channels ---
 
+std::optional<protocol::SyncResponse> AgentService::QuickHeartbeat(
+    const std::string& agent_arn, const std::string& version) {
+  const int64_t now = ctx_->now_ms();
+  std::lock_guard lock(heartbeats_mu_);
+  auto known = in_db_.find(agent_arn);
+  if (known == in_db_.end() ||
+      now - known->second > OfflineAfterMs(*ctx_) / 2) {
+    return std::nullopt;
+  }
+  Heartbeat& h = heartbeats_[agent_arn];
+  h.ms = std::max(h.ms, now);
+  if (!version.empty()) h.version = version;
+  protocol::SyncResponse response;
+  response.heartbeat_interval_ms =
+      std::clamp<int64_t>(OfflineAfterMs(*ctx_) / 3, 1000, 30000);
+  return response;
+}
+
 Status AgentService::FlushHeartbeatsOnce() {
   std::map<std::string, Heartbeat> batch;
   {
@@ -858,10 +879,18 @@ Status AgentService::FlushHeartbeatsOnce() {
     batch.swap(heartbeats_);
   }
   if (batch.empty()) return Status::Ok();
+  std::map<std::string, int64_t> written;
+  std::vector<std::string> deleted;
   Status st = ctx_->db->Transaction([&](SqlSession& s) -> Status {
+    written.clear();
+    deleted.clear();
     for (const auto& [arn, beat] : batch) {
       FERRY_ASSIGN_OR_RETURN(auto agent, ctx_->store.GetAgent(s, arn));
-      if (!agent) continue;  // deleted meanwhile
+      if (!agent) {
+        deleted.push_back(arn);  // through another server, say
+        continue;
+      }
+      written[arn] = std::max(agent->last_seen_ms, beat.ms);
       if (beat.ms <= agent->last_seen_ms &&
           (beat.version.empty() || beat.version == agent->version)) {
         continue;
@@ -872,6 +901,31 @@ Status AgentService::FlushHeartbeatsOnce() {
     }
     return Status::Ok();
   });
+  if (st.ok()) {
+    {
+      std::lock_guard lock(heartbeats_mu_);
+      for (const auto& [arn, ms] : written) {
+        int64_t& known = in_db_[arn];
+        known = std::max(known, ms);
+      }
+      for (const std::string& arn : deleted) in_db_.erase(arn);
+    }
+    // A deleted agent's channel goes, as DeleteAgent on this server does.
+    for (const std::string& arn : deleted) {
+      const std::string agent_id = arn.substr(arn.rfind('/') + 1);
+      std::shared_ptr<WebSocketChannel> channel;
+      {
+        std::lock_guard lock(mu_);
+        auto it = channels_.find(agent_id);
+        if (it != channels_.end()) channel = it->second;
+      }
+      if (channel) {
+        channel->Close(1008, "agent " + arn +
+                                 " is not registered with this server (was "
+                                 "it deleted?)");
+      }
+    }
+  }
   if (!st.ok()) {
     // Kept for the next flush (a newer heartbeat wins).
     std::lock_guard lock(heartbeats_mu_);
@@ -898,7 +952,10 @@ WebSocketHandlers AgentService::OpenChannel(
   }
   std::weak_ptr<WebSocketChannel> weak = channel;
   WebSocketHandlers handlers;
-  handlers.on_message = [this, agent_id, weak](std::string text) {
+  // The first message of a channel always takes the full path: it tells
+  // what the agent runs (a restarted agent runs nothing it ran before).
+  auto first = std::make_shared<std::atomic<bool>>(true);
+  handlers.on_message = [this, agent_id, weak, first](std::string text) {
     auto channel = weak.lock();
     if (!channel) return;
     auto request = protocol::DecodeSyncRequest(text);
@@ -906,6 +963,16 @@ WebSocketHandlers AgentService::OpenChannel(
       Log("channel of " + agent_id + ": " + request.status().ToString());
       channel->Close(1008, std::string(request.status().message()));
       return;
+    }
+    // A heartbeat of an idle agent costs no transaction: it is written
+    // with the others at the next flush, and commands go by push.
+    if (!first->exchange(false) && request->executions.empty()) {
+      if (auto quick = QuickHeartbeat(ctx_->Arn("agent/" + agent_id),
+                                      request->version)) {
+        channel->Send(protocol::Encode(*quick).dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace));
+        return;
+      }
     }
     auto answer = Sync(agent_id, *request);
     if (!answer.ok()) {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -100,6 +101,13 @@ class AgentService {
   Result<protocol::SyncResponse> SyncOrPush(
       const std::string& agent_id, const protocol::SyncRequest& request,
       bool push);
+  // The answer to a heartbeat with nothing in it (no executions) on a
+  // channel past its first message, from memory alone, when the database
+  // knows the agent ONLINE for a while yet (this server wrote or read its
+  // last_seen lately); nullopt otherwise (the full Sync answers it).
+  // Commands reach such an agent by push.
+  std::optional<protocol::SyncResponse> QuickHeartbeat(
+      const std::string& agent_arn, const std::string& version);
   void Push(const std::string& agent_id);
   void PusherMain();
   void LoopMain();
@@ -122,6 +130,9 @@ class AgentService {
   // Heartbeats not yet in the database, by agent ARN.
   std::mutex heartbeats_mu_;
   std::map<std::string, Heartbeat> heartbeats_;  // GUARDED_BY(heartbeats_mu_)
+  // Agent ARN -> the last_seen the database holds for it, as far as this
+  // server wrote or read it.
+  std::map<std::string, int64_t> in_db_;  // GUARDED_BY(heartbeats_mu_)
   // Executions given to agents by the last DispatchOnce (their ARNs).
   std::vector<std::string> dispatched_;  // only the loop's thread
 

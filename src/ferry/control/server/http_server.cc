@@ -37,6 +37,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "ferry/base/hex.h"
 #include "ferry/base/percent.h"
 
 namespace ferry::control {
@@ -136,11 +137,7 @@ PeerCertificate VerifiedPeer(SSL* ssl) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return peer;
-  static const char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < n; ++i) {
-    peer.sha256_fingerprint += kHex[md[i] >> 4];
-    peer.sha256_fingerprint += kHex[md[i] & 15];
-  }
+  peer.sha256_fingerprint = LowerHex(md, n);
   X509_NAME* name = X509_get_subject_name(cert);
   int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (idx >= 0) {
