@@ -337,6 +337,7 @@ struct HttpServer::Impl {
   bool serving = false;                                 // GUARDED_BY(mu)
 
   std::atomic<size_t> body_bytes_in_flight{0};
+  std::atomic<size_t> agent_body_bytes_in_flight{0};
 
   std::unique_ptr<ssl::context> tls;  // null: plain HTTP
   // Declared after what sessions use in their destructors and before what
@@ -400,18 +401,34 @@ struct HttpServer::Impl {
     --connections;
   }
 
-  bool ReserveBody(size_t n) {
-    size_t used = body_bytes_in_flight.load();
+  static bool Take(std::atomic<size_t>& used_bytes, size_t limit, size_t n) {
+    size_t used = used_bytes.load();
     do {
-      if (n > options.limits.max_body_bytes_in_flight -
-                  std::min(used, options.limits.max_body_bytes_in_flight)) {
-        return false;
-      }
-    } while (!body_bytes_in_flight.compare_exchange_weak(used, used + n));
+      if (n > limit - std::min(used, limit)) return false;
+    } while (!used_bytes.compare_exchange_weak(used, used + n));
     return true;
   }
 
-  void ReleaseBody(size_t n) { body_bytes_in_flight -= n; }
+  // From the budget of all bodies, and an agent route's also from the
+  // agents' own.
+  bool ReserveBody(size_t n, HttpRoute::Pool pool) {
+    if (!Take(body_bytes_in_flight, options.limits.max_body_bytes_in_flight,
+              n)) {
+      return false;
+    }
+    if (pool == HttpRoute::Pool::kAgent &&
+        !Take(agent_body_bytes_in_flight,
+              options.limits.max_agent_body_bytes_in_flight, n)) {
+      body_bytes_in_flight -= n;
+      return false;
+    }
+    return true;
+  }
+
+  void ReleaseBody(size_t n, HttpRoute::Pool pool) {
+    body_bytes_in_flight -= n;
+    if (pool == HttpRoute::Pool::kAgent) agent_body_bytes_in_flight -= n;
+  }
 
   WorkPool& PoolOf(HttpRoute::Pool pool) {
     return pool == HttpRoute::Pool::kAgent ? *agent_pool : *api_pool;
@@ -593,7 +610,7 @@ class Session : public SessionBase,
       reserve = route_.max_body;
     }
     if (reserve > 0) {
-      if (!server_->ReserveBody(reserve)) {
+      if (!server_->ReserveBody(reserve, route_.pool)) {
         return Refuse(route_.pool, 503,
                       "The server is busy reading other requests; retry.");
       }
@@ -932,7 +949,7 @@ class Session : public SessionBase,
   }
 
   void ReleaseBody() {
-    if (reserved_ > 0) server_->ReleaseBody(reserved_);
+    if (reserved_ > 0) server_->ReleaseBody(reserved_, route_.pool);
     reserved_ = 0;
   }
 

@@ -116,6 +116,11 @@ struct HttpLimits {
   // Bodies being read at once across all connections (each reserves its
   // Content-Length, or its route's limit when chunked); past it, 503.
   size_t max_body_bytes_in_flight = 256 << 20;
+  // Of those, the bodies of agent routes (activation requests, syncs
+  // POSTed outside a channel): a ferry agent's are small, so the budget
+  // holds one sync of the largest size (16 MiB + 64 KiB) beside many
+  // activation requests; a chunked body reserves its route's limit.
+  size_t max_agent_body_bytes_in_flight = (16 << 20) + (512 << 10);
 
   std::chrono::milliseconds handshake_timeout{10000};
   // From a new connection's first byte to the end of the request's headers.
