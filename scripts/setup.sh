@@ -18,13 +18,16 @@ BUILD=(
   build-essential cmake ninja-build lld ccache pkg-config git
   libssl-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libzstd-dev
   libacl1-dev libattr1-dev libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpq-dev
-  libcurl4-openssl-dev libpugixml-dev libboost1.81-dev
+  libcurl4-openssl-dev libpugixml-dev libboost1.81-dev libsmbclient-dev
   python3
 )
 # Ceph radosgw: a real S3 server (it checks SigV4) that the tests start on
 # 127.0.0.1 (tests/support/radosgw.sh: one monitor, one memstore OSD, radosgw),
 # and the tools that script uses.
 RADOSGW=(ceph-mon ceph-osd radosgw curl openssl iproute2 util-linux python3)
+# Samba: the SMB server the tests start on 127.0.0.1 (tests/support/samba.sh),
+# smbclient to see it from outside ferry.
+SAMBA=(samba smbclient)
 TEST=(
   # clang builds the sanitized configuration and the fuzz targets
   clang libclang-rt-14-dev
@@ -34,6 +37,8 @@ TEST=(
   attr acl rsync postgresql
   # real S3 (Ceph radosgw, started by the tests themselves on 127.0.0.1)
   "${RADOSGW[@]}"
+  # real SMB (Samba's smbd, started by the tests themselves on 127.0.0.1)
+  "${SAMBA[@]}"
 )
 BENCH=(
   # the peers ferry is measured against

@@ -688,6 +688,22 @@ TEST_P(BackendConformanceTest, RestatSeesMetadataChanges) {
 TEST_P(BackendConformanceTest, AReaderNeverMixesVersions) {
   ASSERT_OK(WriteFile(b(), P("f"), "first"));
   ASSERT_OK_AND_ASSIGN(auto r, b()->OpenRead(P("f")));
+  if (!caps().replace_while_open) {
+    // The open file stays as it is, and the write says why it failed.
+    Status st = WriteFile(b(), P("f"), "second, longer");
+    EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
+    EXPECT_NE(st.message().find("in use"), std::string_view::npos)
+        << st.ToString();
+    std::string buf(5, '\0');
+    ASSERT_OK_AND_ASSIGN(
+        size_t n, r->ReadAt(0, std::as_writable_bytes(std::span<char>(buf))));
+    EXPECT_EQ(buf.substr(0, n), "first");
+    r.reset();
+    ASSERT_OK(WriteFile(b(), P("f"), "second, longer"));
+    EXPECT_EQ(ReadFile(b(), P("f")).value(), "second, longer");
+    ExpectExactly(RelPath(), {"f"});
+    return;
+  }
   ASSERT_OK(WriteFile(b(), P("f"), "second, longer"));
   // A reader either goes on reading the version it opened (a file system's
   // open file) or fails as changed, and then Restat tells the new version
@@ -1112,11 +1128,13 @@ std::vector<std::string> AllOddNames() {
 }
 
 // The odd names a backend can store: all of them, or (utf8_names_only) the
-// valid UTF-8 ones.
+// valid UTF-8 ones, or (windows_names) the ones Windows can hold.
 std::vector<std::string> OddNames(const Capabilities& caps) {
   std::vector<std::string> names;
   for (std::string& n : AllOddNames()) {
-    if (!caps.utf8_names_only || IsValidUtf8(n)) names.push_back(std::move(n));
+    if (caps.utf8_names_only && !IsValidUtf8(n)) continue;
+    if (caps.windows_names && !WindowsNameProblem(n).empty()) continue;
+    names.push_back(std::move(n));
   }
   return names;
 }
@@ -1174,6 +1192,25 @@ TEST_P(BackendConformanceTest, NamesThatAreNotUtf8AreRefusedClearly) {
   ExpectExactly(RelPath(), {});
 }
 
+TEST_P(BackendConformanceTest, NamesWindowsCannotHoldAreRefusedClearly) {
+  if (!caps().windows_names) GTEST_SKIP() << "Windows' rules do not apply";
+  for (std::string name : AllOddNames()) {
+    const std::string why = WindowsNameProblem(name);
+    if (why.empty() || !IsValidUtf8(name)) continue;
+    SCOPED_TRACE(EscapeForDisplay(name));
+    WriteHints hints;
+    hints.size = 1;
+    auto w = b()->OpenWrite(RelPath().Child(name), hints);
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(w.status().message().find(why), std::string_view::npos)
+        << w.status().message();
+    Status dir = b()->MakeDirectory(RelPath().Child(name));
+    EXPECT_EQ(dir.code(), StatusCode::kInvalidArgument) << dir.ToString();
+  }
+  ExpectExactly(RelPath(), {});
+}
+
 TEST_P(BackendConformanceTest, RemoveFilesRemovesEachAndToleratesMissing) {
   ASSERT_OK(b()->MakeDirectory(P("d")));
   std::vector<RelPath> paths;
@@ -1196,10 +1233,13 @@ TEST_P(BackendConformanceTest, PathsStayBeneathTheRoot) {
   EXPECT_FALSE(RelPath::Parse("a/../../escape").ok());
   // ...and names that merely look like it are ordinary children.
   ASSERT_OK(b()->MakeDirectory(P("sub")));
-  for (const char* name : {"...", "..a", ".. ", "a.."}) {
+  std::vector<std::string> names;
+  for (const char* name : {"...", "..a", ".. ", "a..", ".a"}) {
+    if (caps().windows_names && !WindowsNameProblem(name).empty()) continue;
+    names.push_back(name);
     ASSERT_OK(WriteFile(b(), P(std::string("sub/") + name), name));
   }
-  ExpectExactly(P("sub"), {"...", "..a", ".. ", "a.."});
+  ExpectExactly(P("sub"), names);
   ExpectExactly(RelPath(), {"sub"});
 }
 

@@ -707,10 +707,11 @@ class Executions(ApiCase):
         nfs = self.c.create_location_nfs(
             ServerHostname="nfs-unsupported.example.com", Subdirectory="/x",
             OnPremConfig={"AgentArns": [CTL.agent_arn]})["LocationArn"]
-        smb = self.c.create_location_smb(
-            ServerHostname="smb-unsupported.example.com", Subdirectory="/x", User="u",
-            Password=secret("smb-password-3"), AgentArns=[CTL.agent_arn])["LocationArn"]
-        for src, dst, typ, other in ((local, nfs, "NFS", nfs), (smb, local, "SMB", smb)):
+        hdfs = self.c.create_location_hdfs(
+            NameNodes=[{"Hostname": "hdfs-unsupported.example.com", "Port": 8020}],
+            AuthenticationType="SIMPLE", SimpleUser="u",
+            AgentArns=[CTL.agent_arn])["LocationArn"]
+        for src, dst, typ, other in ((local, nfs, "NFS", nfs), (hdfs, local, "HDFS", hdfs)):
             with self.subTest(type=typ):
                 task = CTL.create_task(src, dst)
                 arn = self.c.start_task_execution(TaskArn=task)["TaskExecutionArn"]

@@ -129,8 +129,49 @@ Result<LocationSpec> LocationSpecFromMessage(
     FERRY_ASSIGN_OR_RETURN(spec.path, Subdirectory(location));
     return spec;
   }
+  if (location.type == "SMB") {
+    spec.type = "smb";
+    FERRY_ASSIGN_OR_RETURN(std::string host, Param(location, "ServerHostname"));
+    if (host.empty()) {
+      return Status::InvalidArgument("location " + location.arn +
+                                     " needs a ServerHostname parameter");
+    }
+    FERRY_ASSIGN_OR_RETURN(std::string auth,
+                           Param(location, "AuthenticationType"));
+    if (!auth.empty() && auth != "NTLM") {
+      return Status::NotSupported(
+          "location " + location.arn + ": AuthenticationType " + auth +
+          " is not served by ferry agents (NTLM with User, Password and "
+          "Domain is)");
+    }
+    // Subdirectory is the share and the folder beneath it: /share/dir.
+    FERRY_ASSIGN_OR_RETURN(std::string sub, Subdirectory(location));
+    const size_t slash = sub.find('/');
+    spec.bucket = sub.substr(0, slash);
+    spec.path = slash == std::string::npos ? "" : sub.substr(slash + 1);
+    if (spec.bucket.empty()) {
+      return Status::InvalidArgument(
+          "location " + location.arn +
+          ": Subdirectory must name a share (/SHARE or /SHARE/PATH)");
+    }
+    spec.host =
+        config.smb_port == 0
+            ? host
+            : (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                  ":" + std::to_string(config.smb_port);
+    FERRY_ASSIGN_OR_RETURN(spec.endpoint.user, Param(location, "User"));
+    FERRY_ASSIGN_OR_RETURN(spec.endpoint.password, Param(location, "Password"));
+    FERRY_ASSIGN_OR_RETURN(spec.endpoint.domain, Param(location, "Domain"));
+    if (auto it = location.parameters.find("MountOptions");
+        it != location.parameters.end() && it->is_object()) {
+      if (auto v = it->find("Version"); v != it->end() && v->is_string()) {
+        spec.endpoint.version = v->get<std::string>();
+      }
+    }
+    return spec;
+  }
   return Status::NotSupported(
-      "this agent serves LOCAL, OBJECT_STORAGE and S3 locations; " +
+      "this agent serves LOCAL, OBJECT_STORAGE, S3 and SMB locations; " +
       location.arn + " is " +
       (location.type.empty() ? std::string("of no type") : location.type));
 }

@@ -20,6 +20,9 @@ struct AgentStorageConfig {
   // Directories LOCAL locations must lie within (--allowed-path; see
   // allowed_paths.h). Empty: any path.
   std::vector<std::string> allowed_paths;
+  // The port of the SMB servers of SMB locations (0: 445). DataSync's
+  // ServerHostname has no room for one.
+  int smb_port = 0;
 };
 
 // LOCAL: Path, an absolute directory on this machine; with
@@ -29,7 +32,10 @@ struct AgentStorageConfig {
 // ServerHostname, ServerPort, ServerProtocol (HTTP or HTTPS), BucketName,
 // Subdirectory, AccessKey, SecretKey and ServerCertificate (base64 PEM, as
 // the API carries blobs). S3: S3BucketArn (arn:aws:s3:::BUCKET),
-// Subdirectory, S3StorageClass, reached at config.s3_endpoint_url. Other
+// Subdirectory, S3StorageClass, reached at config.s3_endpoint_url. SMB:
+// ServerHostname, Subdirectory (/SHARE[/PATH]), User, Password, Domain,
+// AuthenticationType (NTLM; KERBEROS is NotSupported), MountOptions.Version.
+// Other
 // types are NotSupported; a missing or malformed parameter is
 // InvalidArgument naming it and the location.
 Result<LocationSpec> LocationSpecFromMessage(

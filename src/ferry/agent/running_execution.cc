@@ -8,6 +8,7 @@
 #include "ferry/base/rel_path.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/s3/s3_object_store.h"
+#include "ferry/smb/smb_backend.h"
 #include "ferry/storage/registry.h"
 
 namespace ferry::agent {
@@ -101,6 +102,7 @@ Result<std::unique_ptr<Backend>> OpenLocation(
                                                 location, destination, config));
   RegisterBuiltinBackends();
   RegisterS3Backend();
+  RegisterSmbBackend();
   return OpenBackend(spec);
 }
 

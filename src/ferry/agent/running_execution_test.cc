@@ -627,7 +627,7 @@ TEST(ConfigFromCommandTest, AReportNeedsAFolder) {
 TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
   TempDir dst;
   protocol::Command c = RunCommand("/nowhere", dst.path());
-  c.source.type = "SMB";
+  c.source.type = "NFS";
   Finished finished;
   RunningExecution exec(c, 1, finished.Callback());
   exec.Start();
@@ -636,7 +636,7 @@ TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "ERROR");
   EXPECT_EQ(r.describe["Result"]["ErrorCode"], "UnsupportedLocationType");
-  EXPECT_NE(r.describe["Result"]["ErrorDetail"].get<std::string>().find("SMB"),
+  EXPECT_NE(r.describe["Result"]["ErrorDetail"].get<std::string>().find("NFS"),
             std::string::npos);
 }
 

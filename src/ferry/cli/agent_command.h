@@ -16,6 +16,7 @@ struct AgentArgs {
   int threads = 0;        // transfer workers per execution (0: per core)
   int poll_ms = 1000;     // how often it syncs at most
   std::string s3_endpoint_url;  // where CreateLocationS3 locations are
+  int smb_port = 0;             // of SMB locations' servers (0: 445)
   std::vector<std::string> allowed_paths;  // --allowed-path (repeatable)
 };
 

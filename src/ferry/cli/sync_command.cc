@@ -20,6 +20,7 @@
 #include "ferry/execution/execution.h"
 #include "ferry/options/filter.h"
 #include "ferry/s3/s3_object_store.h"
+#include "ferry/smb/smb_backend.h"
 #include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/registry.h"
 
@@ -237,6 +238,18 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
   s3->add_option("--s3-storage-class", args.storage_class,
                  "Storage class of the objects written (DataSync's "
                  "S3StorageClass: STANDARD, STANDARD_IA, ...)");
+  CLI::Option_group* smb = sync->add_option_group(
+      "SMB",
+      "smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH] locations. The password "
+      "is read from FERRY_SMB_PASSWORD, or from --smb-password-file; never "
+      "from the command line");
+  smb->add_option("--smb-password-file", args.smb_password_file,
+                  "File whose first line is the SMB password");
+  smb->add_option("--smb-version", args.smb_version,
+                  "SMB protocol versions allowed (DataSync's "
+                  "MountOptions.Version): AUTOMATIC (default), SMB1, SMB2_0, "
+                  "SMB2, SMB3")
+      ->check(CLI::IsMember({"AUTOMATIC", "SMB1", "SMB2_0", "SMB2", "SMB3"}));
   sync->add_flag("--no-progress", args.no_progress,
                  "Never draw the progress line");
   for (CLI::Option* opt : sync->get_options())
@@ -463,12 +476,31 @@ int RunSync(const SyncArgs& args) {
   };
   endpoint(&*src_spec, args.source_endpoint_url);
   endpoint(&*dst_spec, args.destination_endpoint_url);
+  if (src_spec->type == "smb" || dst_spec->type == "smb") {
+    std::string password;
+    if (!args.smb_password_file.empty()) {
+      std::ifstream in(args.smb_password_file);
+      if (!in || !std::getline(in, password)) {
+        return usage_error("--smb-password-file " + args.smb_password_file +
+                           ": cannot read a line from it");
+      }
+      if (!password.empty() && password.back() == '\r') password.pop_back();
+    } else if (const char* env = std::getenv("FERRY_SMB_PASSWORD")) {
+      password = env;
+    }
+    for (LocationSpec* spec : {&*src_spec, &*dst_spec}) {
+      if (spec->type != "smb") continue;
+      spec->endpoint.password = password;
+      spec->endpoint.version = args.smb_version;
+    }
+  }
   for (const auto& [flag, value, spec] :
        {std::tuple{"--source-endpoint-url", &args.source_endpoint_url,
                    &*src_spec},
         std::tuple{"--destination-endpoint-url", &args.destination_endpoint_url,
                    &*dst_spec}}) {
-    if (!value->empty() && spec->bucket.empty()) {
+    if (!value->empty() && spec->type != "s3" &&
+        spec->type != "memory-objects") {
       return usage_error(std::string(flag) +
                          " is for an object storage location, and " +
                          spec->Describe() + " is not one");
@@ -476,6 +508,7 @@ int RunSync(const SyncArgs& args) {
   }
   if (!src_spec->bucket.empty() && src_spec->type == dst_spec->type &&
       src_spec->bucket == dst_spec->bucket &&
+      src_spec->host == dst_spec->host &&
       src_spec->endpoint.url == dst_spec->endpoint.url) {
     const std::string s = src_spec->path + "/";
     const std::string d = dst_spec->path + "/";
@@ -506,6 +539,7 @@ int RunSync(const SyncArgs& args) {
 
   RegisterBuiltinBackends();
   RegisterS3Backend();
+  RegisterSmbBackend();
   auto src = OpenBackend(*src_spec);
   if (!src.ok()) {
     std::fprintf(stderr, "ferry sync: source: %s\n",

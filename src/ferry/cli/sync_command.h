@@ -51,6 +51,10 @@ struct SyncArgs {
   std::string region;
   std::string addressing_style;
   std::string storage_class;
+  // smb:// locations: the password comes from FERRY_SMB_PASSWORD or this
+  // file (never the command line); the protocol versions allowed.
+  std::string smb_password_file;
+  std::string smb_version = "AUTOMATIC";
 };
 
 // Registers the subcommand; `args` must outlive parsing.

@@ -245,6 +245,16 @@ bool Execution::Launch(RunState& run) {
                {"destination", dst_->Describe()}});
 
   run.policy = opt.Policy();
+  // What one side cannot keep (an SMB share: no POSIX mode or owner) is
+  // neither written nor compared.
+  const Capabilities& sc = src_->capabilities();
+  const Capabilities& dc = dst_->capabilities();
+  if (!sc.posix_mode || !dc.posix_mode) run.policy.mode = false;
+  if (!sc.posix_owner || !dc.posix_owner) {
+    run.policy.uid = false;
+    run.policy.gid = false;
+  }
+  if (!sc.atime || !dc.atime) run.policy.atime = false;
   run.compare = run.policy;
   run.compare.atime = false;
   run.changed_mode = opt.transfer_mode == TransferMode::kChanged;

@@ -65,6 +65,14 @@ struct Capabilities {
   // Names must be valid UTF-8 (S3 object keys): a file, link or folder of
   // another name is refused with InvalidArgument saying so.
   bool utf8_names_only = false;
+  // Names must be ones Windows can hold (SMB shares; WindowsNameProblem):
+  // others are refused with InvalidArgument saying why.
+  bool windows_names = false;
+  // A file can be replaced while a Reader has it open (the reader goes on
+  // with the old version, or fails as changed). Without (SMB: an open file
+  // cannot be renamed over), the write's Commit fails, saying the file is
+  // in use, and leaves it as it was.
+  bool replace_while_open = true;
   // Permission bits are enforced on this process, whose user id is
   // `caller_uid` (0: root, which they do not bind). -1: the backend does
   // not enforce them (object stores), so nothing needs to be made writable

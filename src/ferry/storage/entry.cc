@@ -60,6 +60,20 @@ bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns) {
   return trunc(a) == trunc(b);
 }
 
+std::string WindowsNameProblem(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c < 0x20) return "a control character";
+    if (std::string_view("\\:*?\"<>|").find(static_cast<char>(c)) !=
+        std::string_view::npos) {
+      return std::string("'") + static_cast<char>(c) + "'";
+    }
+  }
+  if (!name.empty() && (name.back() == ' ' || name.back() == '.')) {
+    return name.back() == ' ' ? "a trailing space" : "a trailing dot";
+  }
+  return "";
+}
+
 bool IsFerryTempName(std::string_view name) {
   if (name.substr(0, kTempPrefix.size()) != kTempPrefix) return false;
   // Two or three dash-separated runs of lower-case hex digits.

@@ -131,6 +131,11 @@ uint64_t XattrHash(const XattrList& list);
 inline constexpr std::string_view kTempPrefix = ".ferry-tmp-";
 bool IsFerryTempName(std::string_view name);
 
+// Why Windows, and so an SMB share, cannot hold a file or folder named
+// `name` (a control character, one of \\ : * ? " < > |, a trailing space or
+// dot); empty when it can.
+std::string WindowsNameProblem(std::string_view name);
+
 // Which parts of an Entry's metadata a write applies.
 struct MetadataPolicy {
   bool mode = true;

@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "ferry/base/percent.h"
 #include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/object/memory_object_store.h"
 #include "ferry/storage/object/object_backend.h"
@@ -39,6 +40,9 @@ std::string LocationSpec::Describe() const {
   if (type == "memory") return "memory:" + path;
   if (type == "memory-objects") {
     return "memory-objects:" + bucket + (path.empty() ? "" : "/" + path);
+  }
+  if (type == "smb") {
+    return "smb://" + host + "/" + bucket + (path.empty() ? "" : "/" + path);
   }
   if (!bucket.empty()) {
     return type + "://" + bucket + (path.empty() ? "" : "/" + path);
@@ -78,6 +82,66 @@ Result<LocationSpec> BucketAndPrefix(const std::string& type,
   return spec;
 }
 
+// "[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH]" (`rest`) of an smb:// location.
+Result<LocationSpec> SmbLocation(std::string_view uri, std::string_view rest) {
+  const std::string form = "smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH]";
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  // Messages never repeat a password given in the URI.
+  std::string shown(uri);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    if (size_t colon = authority.substr(0, at).find(':');
+        colon != std::string_view::npos) {
+      shown = "smb://" + std::string(authority.substr(0, colon)) + ":***" +
+              std::string(rest.substr(at));
+    }
+  }
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("smb location '" + shown + "': " + why +
+                                   " (" + form + ")");
+  };
+  LocationSpec spec;
+  spec.type = "smb";
+  std::string_view tail =
+      slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) {
+    std::string_view account = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    if (account.find(':') != std::string_view::npos) {
+      return bad(
+          "a password does not belong in the location (it would show in "
+          "process lists): give it in FERRY_SMB_PASSWORD or a password file");
+    }
+    size_t semi = account.find(';');
+    if (semi != std::string_view::npos) {
+      spec.endpoint.domain = PercentDecode(account.substr(0, semi));
+      account = account.substr(semi + 1);
+    }
+    spec.endpoint.user = PercentDecode(account);
+    if (spec.endpoint.user.empty()) return bad("the user name is empty");
+  }
+  if (authority.empty()) return bad("no server");
+  spec.host = std::string(authority);
+  size_t share_end = tail.find('/');
+  spec.bucket = std::string(tail.substr(0, share_end));
+  if (spec.bucket.empty()) return bad("no share");
+  std::string_view path =
+      share_end == std::string_view::npos ? "" : tail.substr(share_end + 1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (!path.empty()) {
+    std::string decoded = PercentDecode(path);
+    auto rel = RelPath::Parse(decoded);
+    if (!rel.ok() || rel->str() != decoded) {
+      return bad("bad path" +
+                 (rel.ok() ? std::string()
+                           : ": " + std::string(rel.status().message())));
+    }
+    spec.path = decoded;
+  }
+  return spec;
+}
+
 }  // namespace
 
 Result<LocationSpec> ParseLocationUri(std::string_view uri) {
@@ -86,6 +150,7 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
   if (uri.substr(0, 5) == "s3://") {
     return BucketAndPrefix("s3", uri, uri.substr(5), "s3://BUCKET[/PREFIX]");
   }
+  if (uri.substr(0, 6) == "smb://") return SmbLocation(uri, uri.substr(6));
   if (uri.substr(0, 7) == "file://") {
     spec.type = "local";
     spec.path = std::string(uri.substr(7));
@@ -116,7 +181,7 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
         "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
         "' in '" + std::string(uri) +
         "' (this build serves: local paths, file://, memory:, "
-        "memory-objects:, s3://)");
+        "memory-objects:, s3://, smb://)");
   }
   spec.type = "local";
   spec.path = std::string(uri);

@@ -29,14 +29,26 @@ struct EndpointSpec {
   std::string ca_pem;
   // "path", "virtual" or "" (auto: virtual-hosted where DNS allows).
   std::string addressing;
+  // File servers. SMB: the account (user, password, domain: DataSync's
+  // User, Password, Domain) and the protocol versions allowed, as
+  // DataSync's MountOptions.Version: AUTOMATIC (or ""), SMB1, SMB2_0, SMB2,
+  // SMB3.
+  std::string user;
+  std::string password;  // never logged
+  std::string domain;
+  std::string version;
 };
 
 struct LocationSpec {
-  std::string type;  // "local", "memory", "s3"
+  std::string type;  // "local", "memory", "s3", "smb"
   // local: a directory; memory: the store's name; s3: the key prefix
-  // beneath the bucket ("" or "dir/sub", no leading or trailing '/').
+  // beneath the bucket, smb: the folder beneath the share ("" or
+  // "dir/sub", no leading or trailing '/').
   std::string path;
-  std::string bucket;  // object stores
+  // Object stores: the bucket. SMB: the share.
+  std::string bucket;
+  // SMB: the server, "HOST" or "HOST:PORT" (an IPv6 literal in brackets).
+  std::string host;
   EndpointSpec endpoint;
   // Object stores: DataSync's S3StorageClass ("" = STANDARD). (Whether
   // tags are copied is the task's ObjectTags, TransferOptions::object_tags.)
@@ -46,13 +58,17 @@ struct LocationSpec {
   // The location is written to (a destination), as opposed to only read.
   bool destination = false;
 
-  // "s3://bucket/prefix", "/srv/data", "memory:test": for messages.
+  // "s3://bucket/prefix", "/srv/data", "memory:test",
+  // "smb://host/share/path": for messages (never a password).
   std::string Describe() const;
 };
 
 // Accepts "/abs/dir", "rel/dir", "file:///abs/dir" (local), "memory:NAME",
 // "memory-objects:NAME[/PREFIX]" (an in-memory object store, bucket NAME)
-// and "s3://BUCKET[/PREFIX]" (the endpoint and credentials come separately).
+// "s3://BUCKET[/PREFIX]" (the endpoint and credentials come separately) and
+// "smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH]" (the password comes
+// separately; one in the URI is refused, so that it never shows in a
+// process list).
 // A scheme that is not registered is an error that lists the ones that are.
 Result<LocationSpec> ParseLocationUri(std::string_view uri);
 

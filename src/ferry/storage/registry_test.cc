@@ -64,8 +64,40 @@ TEST(ParseLocationUriTest, S3UrisNameABucketAndAPrefix) {
       << escape.status().message();
 }
 
+TEST(ParseLocationUriTest, SmbUrisNameTheAccountServerShareAndFolder) {
+  ASSERT_OK_AND_ASSIGN(
+      LocationSpec spec,
+      ParseLocationUri("smb://CORP;alice@nas.example:4450/data/a%20b/c/"));
+  EXPECT_EQ(spec.type, "smb");
+  EXPECT_EQ(spec.endpoint.domain, "CORP");
+  EXPECT_EQ(spec.endpoint.user, "alice");
+  EXPECT_EQ(spec.host, "nas.example:4450");
+  EXPECT_EQ(spec.bucket, "data");
+  EXPECT_EQ(spec.path, "a b/c");
+  EXPECT_EQ(spec.Describe(), "smb://nas.example:4450/data/a b/c");
+
+  ASSERT_OK_AND_ASSIGN(LocationSpec bare, ParseLocationUri("smb://nas/share"));
+  EXPECT_EQ(bare.host, "nas");
+  EXPECT_EQ(bare.bucket, "share");
+  EXPECT_EQ(bare.path, "");
+  EXPECT_EQ(bare.endpoint.user, "");
+
+  auto password = ParseLocationUri("smb://alice:secret@nas/share");
+  ASSERT_FALSE(password.ok());
+  EXPECT_NE(password.status().message().find("FERRY_SMB_PASSWORD"),
+            std::string::npos);
+  EXPECT_EQ(password.status().message().find("secret"), std::string::npos)
+      << "the refusal must not repeat the password";
+  for (const char* bad : {"smb://nas", "smb://nas/", "smb:///share",
+                          "smb://@nas/share", "smb://nas/share/a/../b"}) {
+    auto r = ParseLocationUri(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(ParseLocationUriTest, UnservedSchemesAreErrorsThatNameThem) {
-  for (const char* uri : {"smb://host/share", "nfs://10.0.0.5/export/"}) {
+  for (const char* uri : {"nfs://10.0.0.5/export/", "hdfs://nn/a/"}) {
     auto r = ParseLocationUri(uri);
     ASSERT_FALSE(r.ok()) << uri;
     std::string scheme(std::string_view(uri).substr(0, 3));

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "ferry/storage/posix/posix_internal.h"
+#include "ferry/storage/staging.h"
 
 namespace ferry {
 namespace {
@@ -605,30 +606,7 @@ class PosixBackend : public Backend {
 
   Status CleanupStagingEntry(const Entry& staging,
                              const StagingCleanup& cleanup) override {
-    const std::string_view name = staging.path.name();
-    if (!IsFerryTempName(name)) return Status::Ok();
-    const auto mtime = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::nanoseconds(staging.mtime.Nanos())));
-    std::string why;
-    if (posix::StagingWriterGone(name)) {
-      why = "left by an interrupted run";
-    } else if (cleanup.now - mtime >= cleanup.max_age) {
-      why = "untouched for " +
-            std::to_string(std::chrono::duration_cast<std::chrono::minutes>(
-                               cleanup.now - mtime)
-                               .count()) +
-            " minutes";
-    } else {
-      return Status::Ok();
-    }
-    Status st = Remove(staging.path);
-    if (st.IsNotFound()) return Status::Ok();
-    FERRY_RETURN_IF_ERROR(st);
-    if (cleanup.on_removed) {
-      cleanup.on_removed(staging.path, "temporary file " + why);
-    }
-    return Status::Ok();
+    return CleanupTempFile(*this, staging, cleanup);
   }
 
   std::shared_ptr<Root> root_;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ferry/storage/posix/posix_internal.h"
+#include "ferry/storage/staging.h"
 #include "ferry/storage/testing.h"
 
 namespace ferry {
@@ -368,7 +369,7 @@ TEST(PosixBackendTest, AbandonedStagingIsRemovedAndLiveStagingKept) {
   ASSERT_GE(child, 0);
   if (child == 0) ::_exit(0);
   ASSERT_EQ(::waitpid(child, nullptr, 0), child);
-  const uint32_t tag = posix::HostTag();
+  const uint32_t tag = HostTag();
   auto name = [](uint32_t t, uint32_t pid, int n) {
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.*s%x-%x-%x",

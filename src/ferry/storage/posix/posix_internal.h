@@ -111,14 +111,6 @@ class DirCache {
   std::unordered_map<std::string, Slot> map_;
 };
 
-// A tag of this boot and PID namespace, part of every temporary name.
-uint32_t HostTag();
-// True when the temporary file `name` (IsFerryTempName) was written by a
-// process of this host and PID namespace that has exited. False when that
-// cannot be told: another host's (a shared NFS or SMB destination) or an
-// older version's name.
-bool StagingWriterGone(std::string_view name);
-
 // State shared by the backend and the readers and writers it hands out.
 class Root {
  public:

@@ -1,0 +1,1074 @@
+#include "ferry/smb/smb_backend.h"
+
+#include <fcntl.h>
+#include <libsmbclient.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ferry/base/clock.h"
+#include "ferry/base/retry.h"
+#include "ferry/base/utf8.h"
+#include "ferry/storage/staging.h"
+
+namespace ferry {
+namespace {
+
+// Connections (libsmbclient contexts) per location: calls in flight.
+constexpr int kConnections = 8;
+constexpr size_t kListBatch = 1024;
+// Entries one folder may hold: a listing is buffered whole (libsmbclient
+// reads a folder's listing whole at opendir).
+constexpr size_t kMaxFolderEntries = 10'000'000;
+constexpr int kTimeoutMs = 30'000;
+
+// libsmbclient is not thread-safe, even with a context per thread: its
+// talloc stack frames are process-wide unless the library is given thread
+// functions, which Debian's libsmbclient does not export
+// (smbc_thread_posix). So one call into it runs at a time in the process,
+// under this mutex. (Large reads and writes still keep many requests in
+// flight: libsmbclient pipelines them within one call.)
+std::mutex& LibraryMutex() {
+  static std::mutex* mu = new std::mutex();
+  return *mu;
+}
+
+struct Account {
+  std::string user;
+  std::string password;
+  std::string domain;
+};
+
+void CopyOut(const std::string& s, char* out, int len) {
+  if (out == nullptr || len <= 0) return;
+  const size_t n = std::min(s.size(), static_cast<size_t>(len) - 1);
+  std::memcpy(out, s.data(), n);
+  out[n] = '\0';
+}
+
+void Authenticate(SMBCCTX* c, const char* /*server*/, const char* /*share*/,
+                  char* workgroup, int workgroup_len, char* user, int user_len,
+                  char* password, int password_len) {
+  const auto* account = static_cast<const Account*>(smbc_getOptionUserData(c));
+  if (account == nullptr) return;
+  if (!account->domain.empty()) {
+    CopyOut(account->domain, workgroup, workgroup_len);
+  }
+  CopyOut(account->user, user, user_len);
+  CopyOut(account->password, password, password_len);
+}
+
+// A path as the tail of an smb:// URL: every byte but the unreserved ones
+// and '/' percent-encoded (libsmbclient decodes the URL before use).
+std::string EncodeUrlPath(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The protocol range of DataSync's MountOptions.Version, as libsmbclient
+// names the protocols; empty for AUTOMATIC (the library's own range).
+Result<std::pair<std::string, std::string>> ProtocolRange(
+    const std::string& version) {
+  if (version.empty() || version == "AUTOMATIC") {
+    return std::pair<std::string, std::string>{};
+  }
+  if (version == "SMB1") return std::pair<std::string, std::string>{"NT1", "NT1"};
+  if (version == "SMB2_0") {
+    return std::pair<std::string, std::string>{"SMB2_02", "SMB2_02"};
+  }
+  if (version == "SMB2") {
+    return std::pair<std::string, std::string>{"SMB2_10", "SMB2_10"};
+  }
+  if (version == "SMB3") {
+    return std::pair<std::string, std::string>{"SMB3_02", "SMB3_02"};
+  }
+  return Status::InvalidArgument("SMB version '" + version +
+                                 "' is not one of AUTOMATIC, SMB1, SMB2_0, "
+                                 "SMB2, SMB3");
+}
+
+// libsmbclient keeps the protocol range for the whole process: two live
+// locations may not ask for different ones.
+struct ProtocolClaims {
+  std::mutex mu;
+  std::map<std::string, int> live;  // range -> sessions holding it
+};
+ProtocolClaims& Claims() {
+  static ProtocolClaims* c = new ProtocolClaims();
+  return *c;
+}
+
+bool NetworkErrno(int err) {
+  switch (err) {
+    case ETIMEDOUT:
+    case ECONNRESET:
+    case ECONNREFUSED:
+    case ECONNABORTED:
+    case EPIPE:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case ENETDOWN:
+    case ENOTCONN:
+    case EAGAIN:
+    case EIO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Entry EntryFromStat(const RelPath& path, const struct stat& st) {
+  Entry e;
+  e.path = path;
+  e.kind = S_ISDIR(st.st_mode) ? EntryKind::kDirectory : EntryKind::kFile;
+  e.mode = st.st_mode & 07777;
+  e.size = e.is_dir() ? 0 : static_cast<uint64_t>(st.st_size);
+  e.allocated = e.size;  // SMB tells no holes
+  e.mtime = FileTime{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
+  e.atime = FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
+  e.ctime = FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+  return e;
+}
+
+// What every reader, writer and lister of one location shares: the
+// connections and how to name things.
+class Session {
+ public:
+  Session(std::string display, std::string url_base, Account account,
+          std::pair<std::string, std::string> protocols)
+      : display_(std::move(display)),
+        url_base_(std::move(url_base)),
+        account_(std::move(account)),
+        protocols_(std::move(protocols)) {}
+
+  ~Session() {
+    std::lock_guard lock(LibraryMutex());
+    for (Slot& s : slots_) {
+      if (s.ctx != nullptr) smbc_free_context(s.ctx, 1);
+    }
+    if (claimed_) {
+      std::lock_guard l(Claims().mu);
+      const std::string key = protocols_.first + "-" + protocols_.second;
+      if (--Claims().live[key] == 0) Claims().live.erase(key);
+    }
+  }
+
+  // Claims the protocol range for the process (see ProtocolClaims).
+  Status ClaimProtocols() {
+    if (protocols_.first.empty()) return Status::Ok();
+    std::lock_guard l(Claims().mu);
+    const std::string key = protocols_.first + "-" + protocols_.second;
+    for (const auto& [other, count] : Claims().live) {
+      if (other != key && count > 0) {
+        return Status::FailedPrecondition(
+            display_ + ": another SMB location of this process asks for "
+                       "protocols " +
+            other +
+            ", and libsmbclient keeps one protocol range per process; give "
+            "both locations the same MountOptions.Version");
+      }
+    }
+    ++Claims().live[key];
+    claimed_ = true;
+    return Status::Ok();
+  }
+
+  const std::string& display() const { return display_; }
+  std::string Url(const RelPath& p) const {
+    return p.IsRoot() ? url_base_ : url_base_ + "/" + EncodeUrlPath(p.str());
+  }
+  std::string Where(const RelPath& p) const {
+    return p.IsRoot() ? display_ : display_ + p.Display();
+  }
+
+  Status Error(std::string_view op, const RelPath& path, int err) const {
+    std::string msg = std::string(op) + " " + Where(path) + ": ";
+    StatusCode code = StatusCode::kIoError;
+    bool retry = false;
+    switch (err) {
+      case ENOENT:
+      case ENOTDIR:
+        code = StatusCode::kNotFound;
+        break;
+      case EEXIST:
+      case ENOTEMPTY:
+        code = StatusCode::kAlreadyExists;
+        break;
+      case EACCES:
+      case EPERM:
+      case EROFS:
+        code = StatusCode::kPermissionDenied;
+        break;
+      case EBUSY:
+      case ETXTBSY:
+        code = StatusCode::kPermissionDenied;
+        msg += "in use by another client that denies sharing it (";
+        msg += std::strerror(err);
+        return Status(code, msg + ")", err, false);
+      case EISDIR:
+        code = StatusCode::kFailedPrecondition;
+        break;
+      case ENOSPC:
+      case EDQUOT:
+        code = StatusCode::kResourceExhausted;
+        break;
+      case EINVAL:
+      case ENAMETOOLONG:
+        code = StatusCode::kInvalidArgument;
+        break;
+      default:
+        if (NetworkErrno(err)) {
+          code = StatusCode::kUnavailable;
+          retry = true;
+        }
+        break;
+    }
+    msg += err == 0 ? "failed" : std::strerror(err);
+    return Status(code, msg, err, retry);
+  }
+
+  void SetObserver(StorageObserver* observer) { observer_.store(observer); }
+
+  // Runs `op` (returning Status or Result<T>) until it succeeds or fails
+  // for good: network faults are retried with backoff, and reported.
+  template <typename Op>
+  auto Call(std::string_view what, const RelPath& path, Op&& op)
+      -> std::invoke_result_t<Op&> {
+    return Retry(policy_, Clock::Real(), std::stop_token(), op,
+                 [&](const Status& st, int attempt, Clock::duration delay) {
+                   if (StorageObserver* o = observer_.load()) {
+                     o->OnStorageRetry(std::string(what) + " " + Where(path),
+                                       st, attempt, delay);
+                   }
+                 });
+  }
+
+  // One connection, lent to one caller at a time, with the library (see
+  // LibraryMutex).
+  class Lease {
+   public:
+    Lease(Session* s, int index, SMBCCTX* ctx)
+        : s_(s), index_(index), ctx_(ctx), library_(LibraryMutex()) {}
+    Lease(Lease&& o) noexcept
+        : s_(o.s_),
+          index_(o.index_),
+          ctx_(o.ctx_),
+          library_(std::move(o.library_)) {
+      o.s_ = nullptr;
+    }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (s_ != nullptr) {
+        library_.unlock();
+        s_->Release(index_);
+      }
+    }
+    int index() const { return index_; }
+    SMBCCTX* ctx() const { return ctx_; }
+
+   private:
+    Session* s_;
+    int index_;
+    SMBCCTX* ctx_;
+    std::unique_lock<std::mutex> library_;
+  };
+
+  // A free connection, `prefer` if it is free (a file already open there).
+  Result<Lease> Acquire(int prefer = -1) {
+    FERRY_ASSIGN_OR_RETURN(int i, Reserve(prefer));
+    return Lease(this, i, slots_[i].ctx);  // ctx is set once, before use
+  }
+
+  // Connection `index` (which exists), once it is free.
+  Lease AcquireIndex(int index) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !slots_[index].busy; });
+      slots_[index].busy = true;
+    }
+    return Lease(this, index, slots_[index].ctx);
+  }
+
+ private:
+  struct Slot {
+    SMBCCTX* ctx = nullptr;
+    bool busy = false;
+  };
+
+  // Marks a connection busy (made first if need be) and returns it; the
+  // library's mutex is taken by the Lease, outside mu_.
+  Result<int> Reserve(int prefer) {
+    std::unique_lock lock(mu_);
+    while (true) {
+      if (prefer >= 0 && slots_[prefer].ctx && !slots_[prefer].busy) {
+        slots_[prefer].busy = true;
+        return prefer;
+      }
+      for (int i = 0; i < kConnections; ++i) {
+        if (slots_[i].ctx && !slots_[i].busy) {
+          slots_[i].busy = true;
+          return i;
+        }
+      }
+      for (int i = 0; i < kConnections; ++i) {
+        if (slots_[i].ctx || slots_[i].busy) continue;
+        slots_[i].busy = true;
+        lock.unlock();
+        Result<SMBCCTX*> ctx = NewContext();
+        lock.lock();
+        if (!ctx.ok()) {
+          slots_[i].busy = false;
+          cv_.notify_all();
+          return ctx.status();
+        }
+        slots_[i].ctx = *ctx;
+        return i;
+      }
+      cv_.wait(lock);
+    }
+  }
+
+  void Release(int index) {
+    {
+      std::lock_guard lock(mu_);
+      slots_[index].busy = false;
+    }
+    cv_.notify_all();
+  }
+
+  Result<SMBCCTX*> NewContext() {
+    std::lock_guard lock(LibraryMutex());
+    SMBCCTX* ctx = smbc_new_context();
+    if (ctx == nullptr) {
+      return Status(StatusCode::kResourceExhausted,
+                    display_ + ": cannot create an SMB client context", errno);
+    }
+    smbc_setDebug(ctx, 0);
+    smbc_setTimeout(ctx, kTimeoutMs);
+    smbc_setOptionUserData(ctx, &account_);
+    smbc_setFunctionAuthDataWithContext(ctx, Authenticate);
+    smbc_setOptionUseKerberos(ctx, false);
+    smbc_setOptionFallbackAfterKerberos(ctx, true);
+    // A wrong password must fail, not log on as a guest.
+    smbc_setOptionNoAutoAnonymousLogin(ctx, true);
+    // Other clients keep using what ferry reads, and one file being written
+    // is open on several connections at once.
+    smbc_setOptionOpenShareMode(ctx, SMBC_SHAREMODE_DENY_NONE);
+    if (smbc_init_context(ctx) == nullptr) {
+      const int err = errno;
+      smbc_free_context(ctx, 0);
+      return Status(StatusCode::kInternal,
+                    display_ + ": cannot set up libsmbclient: " +
+                        std::strerror(err),
+                    err);
+    }
+    if (!protocols_.first.empty() &&
+        !smbc_setOptionProtocols(ctx, protocols_.first.c_str(),
+                                 protocols_.second.c_str())) {
+      smbc_free_context(ctx, 0);
+      return Status::InvalidArgument(display_ +
+                                     ": libsmbclient refuses protocols " +
+                                     protocols_.first);
+    }
+    return ctx;
+  }
+
+  const std::string display_;   // smb://host/share/path
+  const std::string url_base_;  // the same, encoded for libsmbclient
+  Account account_;  // read by Authenticate (through a void*)
+  const std::pair<std::string, std::string> protocols_;
+  bool claimed_ = false;
+  RetryPolicy policy_{.max_attempts = 5,
+                      .base = std::chrono::milliseconds(200),
+                      .cap = std::chrono::milliseconds(5000),
+                      .jitter = {}};
+  std::atomic<StorageObserver*> observer_{nullptr};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::array<Slot, kConnections> slots_;  // GUARDED_BY(mu_)
+};
+
+// The open handles of one file, at most one per connection.
+class Handles {
+ public:
+  Handles(std::shared_ptr<Session> session, RelPath path, std::string url,
+          int flags)
+      : session_(std::move(session)),
+        path_(std::move(path)),
+        url_(std::move(url)),
+        flags_(flags) {}
+  ~Handles() { (void)CloseAll(); }
+
+  // Records a handle opened on connection `lease`.
+  void Adopt(const Session::Lease& lease, SMBCFILE* file) {
+    std::lock_guard lock(mu_);
+    open_[lease.index()] = file;
+  }
+
+  // fn(ctx, file) on a connection of the pool, the file opened there
+  // first if need be. A network fault closes that handle (the next attempt
+  // opens the file again, on a new connection).
+  template <typename Fn>
+  auto With(Fn&& fn) -> std::invoke_result_t<Fn&, SMBCCTX*, SMBCFILE*> {
+    int prefer = -1;
+    {
+      std::lock_guard lock(mu_);
+      for (int i = 0; i < kConnections && prefer < 0; ++i) {
+        if (open_[i] != nullptr) prefer = i;
+      }
+    }
+    FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire(prefer));
+    SMBCCTX* c = lease.ctx();
+    SMBCFILE* f;
+    {
+      std::lock_guard lock(mu_);
+      f = open_[lease.index()];
+    }
+    if (f == nullptr) {
+      f = smbc_getFunctionOpen(c)(c, url_.c_str(), flags_, 0666);
+      if (f == nullptr) return session_->Error("open", path_, errno);
+      std::lock_guard lock(mu_);
+      open_[lease.index()] = f;
+    }
+    auto outcome = fn(c, f);
+    const Status& st = retry_internal::StatusOf(outcome);
+    if (!st.ok() && st.retryable()) {
+      smbc_getFunctionClose(c)(c, f);  // frees it even when the call fails
+      std::lock_guard lock(mu_);
+      open_[lease.index()] = nullptr;
+    }
+    return outcome;
+  }
+
+  // Closes every handle; the first failure (a write the server reports at
+  // close) is returned.
+  Status CloseAll() {
+    Status first;
+    for (int i = 0; i < kConnections; ++i) {
+      {
+        std::lock_guard lock(mu_);
+        if (open_[i] == nullptr) continue;
+      }
+      Session::Lease lease = session_->AcquireIndex(i);
+      SMBCFILE* f;
+      {
+        std::lock_guard lock(mu_);
+        f = std::exchange(open_[i], nullptr);
+      }
+      if (f == nullptr) continue;
+      SMBCCTX* c = lease.ctx();
+      if (smbc_getFunctionClose(c)(c, f) != 0 && first.ok()) {
+        first = session_->Error("close", path_, errno);
+      }
+    }
+    return first;
+  }
+
+ private:
+  const std::shared_ptr<Session> session_;
+  const RelPath path_;
+  const std::string url_;
+  const int flags_;
+  std::mutex mu_;
+  std::array<SMBCFILE*, kConnections> open_{};  // GUARDED_BY(mu_)
+};
+
+// Names an SMB server cannot hold (Windows' rules, which Samba enforces
+// for its clients): refused before anything is written.
+Status CheckName(const Session& s, const RelPath& path) {
+  if (!IsValidUtf8(path.str())) {
+    return Status::InvalidArgument(
+        s.Where(path) + ": the name is not valid UTF-8, which SMB needs");
+  }
+  if (std::string why = WindowsNameProblem(path.name()); !why.empty()) {
+    return Status::InvalidArgument(
+        s.Where(path) + ": an SMB share cannot hold a name with " + why);
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Entry>> StatOn(Session& s, const RelPath& path) {
+  return s.Call("stat", path, [&]() -> Result<std::optional<Entry>> {
+    FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+    SMBCCTX* c = lease.ctx();
+    struct stat st;
+    if (smbc_getFunctionStat(c)(c, s.Url(path).c_str(), &st) != 0) {
+      const int err = errno;
+      if (err == ENOENT || err == ENOTDIR) return std::optional<Entry>();
+      return s.Error("stat", path, err);
+    }
+    return std::optional<Entry>(EntryFromStat(path, st));
+  });
+}
+
+// mtime and atime as `policy` selects (an atime not kept becomes now).
+Status SetTimes(Session& s, const RelPath& path, const std::string& url,
+                const Entry& src, const MetadataPolicy& policy) {
+  if (!policy.mtime && !policy.atime) return Status::Ok();
+  struct timeval now;
+  ::gettimeofday(&now, nullptr);
+  auto tv = [](FileTime t) {
+    return timeval{static_cast<time_t>(t.sec),
+                   static_cast<suseconds_t>(t.nsec / 1000)};
+  };
+  // [0] access, [1] modification.
+  struct timeval times[2] = {policy.atime ? tv(src.atime) : now,
+                             policy.mtime ? tv(src.mtime) : now};
+  return s.Call("set the times of", path, [&]() -> Status {
+    FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+    SMBCCTX* c = lease.ctx();
+    if (smbc_getFunctionUtimes(c)(c, url.c_str(), times) != 0) {
+      return s.Error("set the times of", path, errno);
+    }
+    return Status::Ok();
+  });
+}
+
+class SmbLister : public Lister {
+ public:
+  explicit SmbLister(std::vector<Entry> entries)
+      : entries_(std::move(entries)) {}
+
+  Result<bool> NextBatch(std::vector<Entry>* out) override {
+    if (next_ >= entries_.size()) return false;
+    const size_t end = std::min(entries_.size(), next_ + kListBatch);
+    for (; next_ < end; ++next_) out->push_back(std::move(entries_[next_]));
+    return true;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  size_t next_ = 0;
+};
+
+class SmbReader : public Reader {
+ public:
+  SmbReader(std::shared_ptr<Session> session, Entry entry,
+            std::unique_ptr<Handles> handles)
+      : session_(std::move(session)),
+        entry_(std::move(entry)),
+        handles_(std::move(handles)) {}
+
+  const Entry& entry() const override { return entry_; }
+
+  Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
+    if (out.empty()) return size_t{0};
+    return session_->Call("read", entry_.path, [&]() -> Result<size_t> {
+      return handles_->With([&](SMBCCTX* c, SMBCFILE* f) -> Result<size_t> {
+        if (smbc_getFunctionLseek(c)(c, f, static_cast<off_t>(offset),
+                                     SEEK_SET) < 0) {
+          return session_->Error("seek in", entry_.path, errno);
+        }
+        size_t done = 0;
+        while (done < out.size()) {
+          ssize_t n = smbc_getFunctionRead(c)(c, f, out.data() + done,
+                                              out.size() - done);
+          if (n < 0) return session_->Error("read", entry_.path, errno);
+          if (n == 0) break;
+          done += static_cast<size_t>(n);
+        }
+        return done;
+      });
+    });
+  }
+
+  Result<Entry> Restat() override {
+    FERRY_ASSIGN_OR_RETURN(std::optional<Entry> now,
+                           StatOn(*session_, entry_.path));
+    if (!now || !now->is_file()) {
+      return Status(StatusCode::kSourceChanged,
+                    session_->Where(entry_.path) +
+                        " was removed while being read");
+    }
+    return *std::move(now);
+  }
+
+ private:
+  const std::shared_ptr<Session> session_;
+  const Entry entry_;
+  std::unique_ptr<Handles> handles_;
+};
+
+class SmbWriter : public StagedWriter {
+ public:
+  SmbWriter(std::shared_ptr<Session> session, RelPath path, RelPath temp,
+            std::unique_ptr<Handles> handles)
+      : session_(std::move(session)),
+        path_(std::move(path)),
+        temp_(std::move(temp)),
+        handles_(std::move(handles)) {}
+
+  ~SmbWriter() override { Abort(); }
+
+  Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
+    if (done_) return Finished();
+    if (data.empty()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(session_->Call("write", path_, [&]() -> Status {
+      return handles_->With([&](SMBCCTX* c, SMBCFILE* f) -> Status {
+        if (smbc_getFunctionLseek(c)(c, f, static_cast<off_t>(offset),
+                                     SEEK_SET) < 0) {
+          return session_->Error("seek in", path_, errno);
+        }
+        size_t done = 0;
+        while (done < data.size()) {
+          ssize_t n = smbc_getFunctionWrite(c)(c, f, data.data() + done,
+                                               data.size() - done);
+          if (n <= 0) return session_->Error("write", path_, errno);
+          done += static_cast<size_t>(n);
+        }
+        return Status::Ok();
+      });
+    }));
+    const uint64_t end = offset + data.size();
+    uint64_t seen = end_.load();
+    while (seen < end && !end_.compare_exchange_weak(seen, end)) {
+    }
+    return Status::Ok();
+  }
+
+  Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
+    if (done_) return Finished();
+    Status st = Publish(metadata, policy);
+    if (!st.ok()) {
+      Abort();
+      return st;
+    }
+    done_ = true;
+    return Status::Ok();
+  }
+
+  void Abort() override {
+    if (done_) return;
+    done_ = true;
+    (void)handles_->CloseAll();
+    (void)session_->Call("remove", temp_, [&]() -> Status {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
+      SMBCCTX* c = lease.ctx();
+      if (smbc_getFunctionUnlink(c)(c, session_->Url(temp_).c_str()) != 0 &&
+          errno != ENOENT) {
+        return session_->Error("remove", temp_, errno);
+      }
+      return Status::Ok();
+    });
+  }
+
+ private:
+  Status Finished() const {
+    return Status::FailedPrecondition("the write of " + session_->Where(path_) +
+                                      " was already committed or aborted");
+  }
+
+  Status Publish(const Entry& metadata, const MetadataPolicy& policy) {
+    // Times set after the last write and close stay as set.
+    if (end_.load() != metadata.size) {
+      FERRY_RETURN_IF_ERROR(session_->Call("truncate", path_, [&]() -> Status {
+        return handles_->With([&](SMBCCTX* c, SMBCFILE* f) -> Status {
+          if (smbc_getFunctionFtruncate(c)(
+                  c, f, static_cast<off_t>(metadata.size)) != 0) {
+            return session_->Error("truncate", path_, errno);
+          }
+          return Status::Ok();
+        });
+      }));
+    }
+    FERRY_RETURN_IF_ERROR(handles_->CloseAll());
+    const std::string temp_url = session_->Url(temp_);
+    const std::string url = session_->Url(path_);
+    FERRY_RETURN_IF_ERROR(
+        SetTimes(*session_, path_, temp_url, metadata, policy));
+    Status st = session_->Call("rename into", path_, [&]() -> Status {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
+      SMBCCTX* c = lease.ctx();
+      if (smbc_getFunctionRename(c)(c, temp_url.c_str(), c, url.c_str()) !=
+          0) {
+        return session_->Error("rename into", path_, errno);
+      }
+      return Status::Ok();
+    });
+    if (st.ok() || st.retryable()) return st;
+    // A folder in the way stays, and says so; so does a file another
+    // client (or reader) has open: SMB cannot rename over it.
+    FERRY_ASSIGN_OR_RETURN(std::optional<Entry> there,
+                           StatOn(*session_, path_));
+    if (there && there->is_dir()) {
+      return Status::FailedPrecondition(session_->Where(path_) +
+                                        " is a folder: cannot replace it with "
+                                        "a file");
+    }
+    if (there && st.code() == StatusCode::kAlreadyExists) {
+      return Status(StatusCode::kPermissionDenied,
+                    session_->Where(path_) +
+                        " is in use (open by another client or reader, "
+                        "which SMB does not let a file be replaced under)",
+                    st.sys_errno(), false);
+    }
+    return st;
+  }
+
+  const std::shared_ptr<Session> session_;
+  const RelPath path_;
+  const RelPath temp_;
+  std::unique_ptr<Handles> handles_;
+  std::atomic<uint64_t> end_{0};  // the end of the furthest write
+  bool done_ = false;
+};
+
+class SmbBackend : public Backend {
+ public:
+  SmbBackend(std::shared_ptr<Session> session, bool flag_staging)
+      : session_(std::move(session)), flag_staging_(flag_staging) {
+    caps_.atime = true;
+    // Set through utimes' timevals; SMB keeps 100 ns.
+    caps_.mtime_granularity_ns = 1000;
+    caps_.change_time = true;
+    caps_.settable_mtime = true;
+    caps_.utf8_names_only = true;
+    caps_.windows_names = true;
+    caps_.replace_while_open = false;
+    caps_.caller_uid = -1;
+    caps_.io_concurrency = kConnections;
+    caps_.read_size_preferred = 4 << 20;
+  }
+
+  void SetObserver(StorageObserver* observer) override {
+    session_->SetObserver(observer);
+  }
+  const Capabilities& capabilities() const override { return caps_; }
+  std::string Describe() const override { return session_->display(); }
+  // The server's clock is not known.
+  std::optional<std::chrono::nanoseconds> ClockOffset() const override {
+    return std::nullopt;
+  }
+
+  Result<std::optional<Entry>> Stat(const RelPath& path) override {
+    return StatOn(*session_, path);
+  }
+
+  Result<std::unique_ptr<Lister>> List(const RelPath& dir) override {
+    Session& s = *session_;
+    FERRY_ASSIGN_OR_RETURN(
+        std::vector<Entry> entries,
+        s.Call("list", dir, [&]() -> Result<std::vector<Entry>> {
+          FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+          SMBCCTX* c = lease.ctx();
+          SMBCFILE* d = smbc_getFunctionOpendir(c)(c, s.Url(dir).c_str());
+          if (d == nullptr) return s.Error("list", dir, errno);
+          std::vector<Entry> out;
+          Status st;
+          while (true) {
+            struct stat sb;
+            errno = 0;
+            const struct libsmb_file_info* info =
+                smbc_getFunctionReaddirPlus2(c)(c, d, &sb);
+            if (info == nullptr) {
+              if (errno != 0 && errno != ENOENT) {
+                st = s.Error("list", dir, errno);
+              }
+              break;
+            }
+            if (info->name == nullptr) continue;
+            std::string_view name = info->name;
+            if (name == "." || name == "..") continue;
+            if (name.empty() || name.size() > 1024 ||
+                name.find('/') != std::string_view::npos) {
+              st = Status(StatusCode::kIoError,
+                          "list " + s.Where(dir) +
+                              ": the server answered with an invalid name");
+              break;
+            }
+            if (out.size() >= kMaxFolderEntries) {
+              st = Status(StatusCode::kResourceExhausted,
+                          "list " + s.Where(dir) + ": more than " +
+                              std::to_string(kMaxFolderEntries) + " entries");
+              break;
+            }
+            Entry e = EntryFromStat(dir.Child(name), sb);
+            if (flag_staging_ && IsFerryTempName(name)) {
+              e.flags |= Entry::kStaging;
+            }
+            out.push_back(std::move(e));
+          }
+          smbc_getFunctionClosedir(c)(c, d);
+          if (!st.ok()) return st;
+          return out;
+        }));
+    return std::unique_ptr<Lister>(new SmbLister(std::move(entries)));
+  }
+
+  Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
+    Session& s = *session_;
+    const std::string url = s.Url(path);
+    auto handles = std::make_unique<Handles>(session_, path, url, O_RDONLY);
+    FERRY_ASSIGN_OR_RETURN(Entry entry, s.Call("open", path, [&]() -> Result<Entry> {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+      SMBCCTX* c = lease.ctx();
+      SMBCFILE* f = smbc_getFunctionOpen(c)(c, url.c_str(), O_RDONLY, 0);
+      if (f == nullptr) {
+        const int err = errno;
+        if (err == EISDIR) {
+          return Status::FailedPrecondition(s.Where(path) +
+                                            " is a folder, not a file");
+        }
+        return s.Error("open", path, err);
+      }
+      struct stat st;
+      if (smbc_getFunctionFstat(c)(c, f, &st) != 0) {
+        Status err = s.Error("stat", path, errno);
+        smbc_getFunctionClose(c)(c, f);
+        return err;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        smbc_getFunctionClose(c)(c, f);
+        return Status::FailedPrecondition(s.Where(path) + " is not a file");
+      }
+      handles->Adopt(lease, f);
+      return EntryFromStat(path, st);
+    }));
+    return std::unique_ptr<Reader>(
+        new SmbReader(session_, std::move(entry), std::move(handles)));
+  }
+
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& /*hints*/) override {
+    Session& s = *session_;
+    if (path.IsRoot()) {
+      return Status::InvalidArgument(s.Where(path) + " is the location root");
+    }
+    FERRY_RETURN_IF_ERROR(CheckName(s, path));
+    const RelPath temp = path.Parent().Child(NewTempName());
+    const std::string url = s.Url(temp);
+    auto handles = std::make_unique<Handles>(session_, temp, url, O_WRONLY);
+    FERRY_RETURN_IF_ERROR(s.Call("create", path, [&]() -> Status {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+      SMBCCTX* c = lease.ctx();
+      // After a lost answer, the retry finds its own file: take it over.
+      SMBCFILE* f = smbc_getFunctionOpen(c)(c, url.c_str(),
+                                            O_CREAT | O_WRONLY | O_TRUNC, 0666);
+      if (f == nullptr) return s.Error("create", path, errno);
+      handles->Adopt(lease, f);
+      return Status::Ok();
+    }));
+    return std::unique_ptr<StagedWriter>(
+        new SmbWriter(session_, path, temp, std::move(handles)));
+  }
+
+  Status MakeDirectory(const RelPath& path) override {
+    Session& s = *session_;
+    if (path.IsRoot()) return Status::Ok();
+    FERRY_RETURN_IF_ERROR(CheckName(s, path));
+    Status st = s.Call("create the folder", path, [&]() -> Status {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+      SMBCCTX* c = lease.ctx();
+      if (smbc_getFunctionMkdir(c)(c, s.Url(path).c_str(), 0777) != 0) {
+        return s.Error("create the folder", path, errno);
+      }
+      return Status::Ok();
+    });
+    if (st.code() != StatusCode::kAlreadyExists) return st;
+    FERRY_ASSIGN_OR_RETURN(std::optional<Entry> there, Stat(path));
+    if (there && there->is_dir()) return Status::Ok();
+    return Status::AlreadyExists(s.Where(path) +
+                                 " exists and is not a folder");
+  }
+
+  Status SetMetadata(const RelPath& path, const Entry& src,
+                     const MetadataPolicy& policy) override {
+    return SetTimes(*session_, path, session_->Url(path), src, policy);
+  }
+
+  Status Remove(const RelPath& path) override {
+    Session& s = *session_;
+    if (path.IsRoot()) {
+      return Status::InvalidArgument("cannot remove the location root " +
+                                     s.Where(path));
+    }
+    return s.Call("remove", path, [&]() -> Status {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+      SMBCCTX* c = lease.ctx();
+      const std::string url = s.Url(path);
+      // libsmbclient's unlink of a folder reports success and removes
+      // nothing, and its rmdir of a file fails: ask first.
+      struct stat st;
+      if (smbc_getFunctionStat(c)(c, url.c_str(), &st) != 0) {
+        return s.Error("remove", path, errno);
+      }
+      if (S_ISDIR(st.st_mode)) {
+        if (smbc_getFunctionRmdir(c)(c, url.c_str()) != 0) {
+          return s.Error("remove", path, errno);
+        }
+      } else if (smbc_getFunctionUnlink(c)(c, url.c_str()) != 0) {
+        return s.Error("remove", path, errno);
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status CleanupStagingEntry(const Entry& staging,
+                             const StagingCleanup& cleanup) override {
+    return CleanupTempFile(*this, staging, cleanup);
+  }
+
+ private:
+  const std::shared_ptr<Session> session_;
+  const bool flag_staging_;
+  Capabilities caps_;
+};
+
+// The folder at `path` and the ones above it, as `mkdir -p`.
+Status MakeDirs(Backend& b, const RelPath& path) {
+  if (path.IsRoot()) return Status::Ok();
+  FERRY_ASSIGN_OR_RETURN(std::optional<Entry> there, b.Stat(path));
+  if (there) return Status::Ok();
+  FERRY_RETURN_IF_ERROR(MakeDirs(b, path.Parent()));
+  return b.MakeDirectory(path);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
+  const std::string where = spec.Describe();
+  if (spec.host.empty() || spec.bucket.empty()) {
+    return Status::InvalidArgument(where +
+                                   ": an SMB location needs a server and a "
+                                   "share");
+  }
+  if (spec.host.find_first_of("/@\\ ") != std::string::npos ||
+      spec.bucket.find_first_of("/\\") != std::string::npos) {
+    return Status::InvalidArgument(where + ": bad server or share name");
+  }
+  FERRY_ASSIGN_OR_RETURN(auto protocols, ProtocolRange(spec.endpoint.version));
+  std::string url = "smb://" + spec.host + "/" + EncodeUrlPath(spec.bucket);
+  if (!spec.path.empty()) url += "/" + EncodeUrlPath(spec.path);
+  Account account{spec.endpoint.user, spec.endpoint.password,
+                  spec.endpoint.domain};
+  auto session = std::make_shared<Session>(where, std::move(url),
+                                           std::move(account), protocols);
+  FERRY_RETURN_IF_ERROR(session->ClaimProtocols());
+  auto backend = std::make_unique<SmbBackend>(session, spec.destination);
+
+  // The server, the account and the share: said now, once, not per file.
+  const std::string who =
+      (spec.endpoint.domain.empty() ? "" : spec.endpoint.domain + "\\") +
+      (spec.endpoint.user.empty() ? std::string("(no user)")
+                                  : spec.endpoint.user);
+  Result<std::optional<Entry>> root = Status::Internal("not probed");
+  {
+    // The share itself first: a missing folder beneath it is not a
+    // missing share.
+    LocationSpec share = spec;
+    share.path.clear();
+    root = backend->Stat(RelPath());
+    if (!root.ok() || !*root) {
+      auto at_share = std::make_shared<Session>(
+          share.Describe(),
+          "smb://" + spec.host + "/" + EncodeUrlPath(spec.bucket),
+          Account{spec.endpoint.user, spec.endpoint.password,
+                  spec.endpoint.domain},
+          protocols);
+      SmbBackend probe(at_share, false);
+      Result<std::optional<Entry>> s = probe.Stat(RelPath());
+      const Status& st = s.ok() ? Status::Ok() : s.status();
+      switch (st.code()) {
+        case StatusCode::kOk:
+          if (!*s) {
+            return Status::NotFound(where + ": the share '" + spec.bucket +
+                                    "' does not exist on " + spec.host);
+          }
+          break;
+        case StatusCode::kPermissionDenied:
+          return Status(
+              StatusCode::kPermissionDenied,
+              where + ": " + who +
+              " cannot log on, or may not use the share (wrong user name, "
+              "password or domain?): " +
+              std::string(st.message()));
+        case StatusCode::kNotFound:
+          return Status::NotFound(where + ": the share '" + spec.bucket +
+                                  "' does not exist on " + spec.host + ": " +
+                                  std::string(st.message()));
+        case StatusCode::kUnavailable:
+          return Status(StatusCode::kUnavailable,
+                        where + ": cannot reach the SMB server " + spec.host +
+                            ": " + std::string(st.message()),
+                        st.sys_errno(), false);
+        default:
+          return Status(st.code(), where + ": " + std::string(st.message()));
+      }
+    }
+  }
+  if (!root.ok()) {
+    return Status(root.status().code(),
+                  where + ": " + std::string(root.status().message()));
+  }
+  if (!*root) {
+    if (!spec.create_root) {
+      return Status::NotFound(where + ": the folder '" + spec.path +
+                              "' does not exist in the share");
+    }
+    // Created from the share down.
+    LocationSpec share = spec;
+    share.path.clear();
+    auto at_share = std::make_shared<Session>(
+        share.Describe(),
+        "smb://" + spec.host + "/" + EncodeUrlPath(spec.bucket),
+        Account{spec.endpoint.user, spec.endpoint.password,
+                spec.endpoint.domain},
+        protocols);
+    SmbBackend top(at_share, false);
+    auto rel = RelPath::Parse(spec.path);
+    if (!rel.ok()) {
+      return Status::InvalidArgument(where + ": bad path: " +
+                                     std::string(rel.status().message()));
+    }
+    Status st = MakeDirs(top, *rel);
+    if (!st.ok()) return Status(st.code(), where + ": " + std::string(st.message()));
+  } else if (!(*root)->is_dir()) {
+    return Status::FailedPrecondition(where + " is a file, not a folder");
+  }
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+void RegisterSmbBackend() {
+  static std::once_flag once;
+  std::call_once(once, [] { RegisterBackend("smb", OpenSmbBackend); });
+}
+
+}  // namespace ferry
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FERRY_SMB_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(FERRY_SMB_LSAN)
+// libsmbclient keeps process-wide state it never frees (its debug log's
+// name, its configuration), allocated through talloc (which ferry does not
+// use): not ferry's leaks.
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libsmbclient.so\nleak:libsamba-debug-samba4.so\nleak:libtalloc.so\n"
+         "leak:libsmbconf.so\n";
+}
+#endif

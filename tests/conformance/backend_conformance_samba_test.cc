@@ -1,0 +1,64 @@
+// The conformance suite against a real SMB server (Samba's smbd, started by
+// the ctest fixture tests/support/samba.sh): the "smb" location type, a
+// fresh folder of the share per test.
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ferry/smb/smb_backend.h"
+#include "ferry/smb/testing.h"
+#include "tests/conformance/backend_conformance.h"
+
+namespace ferry::conformance {
+namespace {
+
+std::string LiveSkipReason() {
+  std::string why;
+  smb_testing::ReadLiveSmb(&why);
+  return why;
+}
+
+std::string FreshFolder() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "t%016llx",
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+std::unique_ptr<Backend> OpenLive() {
+  std::string why;
+  auto live = smb_testing::ReadLiveSmb(&why);
+  if (!live) return nullptr;
+  LocationSpec spec;
+  spec.type = "smb";
+  spec.host = live->host;
+  spec.bucket = live->share;
+  spec.path = FreshFolder();
+  spec.endpoint.user = live->user;
+  spec.endpoint.password = live->password;
+  spec.destination = true;
+  spec.create_root = true;
+  auto backend = OpenSmbBackend(spec);
+  if (!backend.ok()) {
+    ADD_FAILURE() << backend.status().ToString();
+    return nullptr;
+  }
+  return std::move(backend).value();
+}
+
+std::vector<BackendFactory> SambaFactories() {
+  return {{"Smb3", [](std::shared_ptr<void>*) { return OpenLive(); },
+           LiveSkipReason}};
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Samba, BackendConformanceTest,
+                         ::testing::ValuesIn(SambaFactories()), FactoryName);
+
+}  // namespace ferry::conformance

@@ -1,0 +1,242 @@
+"""End-to-end: `ferry sync` with smb:// locations against a real Samba smbd.
+
+A local tree goes to an SMB share and back and must come back identical
+(content, sizes, mtimes to the microsecond SMB keeps); what ferry wrote is
+checked on the share's own folder and with smbclient; the no-change re-run
+transfers nothing; a change and a delete are carried; the password never
+appears on a command line (FERRY_SMB_PASSWORD, --smb-password-file); a
+wrong password, a missing share and a server that does not listen each end
+quickly with a message naming the location; a name SMB cannot hold fails
+that file alone, and nothing partial is left on the share.
+
+Under ctest the ferry_samba fixture provides the server; by hand:
+
+    cd tests/e2e && FERRY_BIN=$PWD/../../build-asan/ferry python3 -m unittest -v test_smb_sync
+"""
+
+import atexit
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import oracle
+from oracle import FerryTestCase
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMBA_SH = os.path.join(HERE, "..", "support", "samba.sh")
+FAIL_FAST_S = 60
+BIG = 9 * (1 << 20) + 12345  # several 4 MiB reads and writes
+SMB = None
+
+
+def read_env(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, sep, v = line.rstrip("\n").partition("=")
+            if sep:
+                out[k] = v
+    return out
+
+
+def setUpModule():
+    global SMB
+    state = os.environ.get("FERRY_TEST_SMB_STATE")
+    if not state:
+        base = tempfile.mkdtemp(prefix="ferry-smb-")
+        state = os.path.join(base, "state")
+
+        def stop():
+            subprocess.run(["bash", SAMBA_SH, "stop", state], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+            shutil.rmtree(base, ignore_errors=True)
+
+        atexit.register(stop)
+        p = subprocess.run(["bash", SAMBA_SH, "start", state], capture_output=True,
+                           text=True, errors="replace", stdin=subprocess.DEVNULL,
+                           timeout=300)
+        if p.returncode != 0:
+            raise AssertionError(f"samba.sh start failed ({p.returncode}):\n{p.stderr}")
+    env_file = os.path.join(state, "env")
+    if not os.path.isfile(env_file):
+        raise AssertionError(f"FERRY_TEST_SMB_STATE={state} but {env_file} does not exist: "
+                             "the samba fixture failed or did not run")
+    SMB = read_env(env_file)
+
+
+def smb_url(folder="", user=None, host=None, share=None):
+    user = SMB["FERRY_TEST_SMB_USER"] if user is None else user
+    host = host or SMB["FERRY_TEST_SMB_HOST"]
+    share = share or SMB["FERRY_TEST_SMB_SHARE"]
+    return f"smb://{user}@{host}/{share}" + (f"/{folder}" if folder else "")
+
+
+def smb_env(password=None):
+    env = dict(os.environ)
+    env["FERRY_SMB_PASSWORD"] = SMB["FERRY_TEST_SMB_PASSWORD"] if password is None else password
+    return env
+
+
+def on_share(folder):
+    """The share's folder on this machine."""
+    return os.path.join(SMB["FERRY_TEST_SMB_DIR"], folder)
+
+
+def fresh_folder(testcase):
+    name = "e2e-" + os.urandom(6).hex()
+    testcase.addCleanup(shutil.rmtree, on_share(name), True)
+    return name
+
+
+def run(src, dst, *opts, password=None, timeout=180):
+    return oracle.sync(src, dst, *opts, env=smb_env(password), timeout=timeout)
+
+
+def strays(root):
+    """ferry's temporary files left anywhere beneath `root`."""
+    out = []
+    for d, _, files in os.walk(root):
+        out += [os.path.join(d, f) for f in files if f.startswith(".ferry-tmp-")]
+    return out
+
+
+class SmbSync(FerryTestCase):
+    def scratch(self, name=None):
+        path = super().scratch(name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def make_source(self, seed=7):
+        src = self.scratch("src")
+        # SMB holds UTF-8 names without \\ : * ? " < > | and keeps no owner,
+        # mode or link: the tree has none of those.
+        oracle.make_tree(src, seed, files=60, dirs=8, odd_names=False, symlinks=False,
+                         fifos=False, owners=False, modes=False)
+        oracle.write_file(os.path.join(src, "empty"), b"")
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(BIG))
+        oracle.write_file(os.path.join(src, "caf\u00e9 \u6587\u5b57.txt"), b"unicode\n")
+        os.makedirs(os.path.join(src, "empty-dir"))
+        return src
+
+    def assertSameFiles(self, a, b):
+        # SMB keeps the mtime to the microsecond, and no owner or mode.
+        diffs = oracle.compare_trees(a, b, mode=False, uid=False, gid=False, mtime=False)
+        self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+        a, b = os.fsencode(a), os.fsencode(b)
+        for rel in oracle.walk(a):
+            st = os.lstat(os.path.join(a, rel))
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            other = os.stat(os.path.join(b, rel))
+            self.assertEqual(st.st_mtime_ns // 1000, other.st_mtime_ns // 1000, rel)
+
+    def test_round_trip_re_run_change_and_delete(self):
+        src = self.make_source()
+        folder = fresh_folder(self)
+        up = run(src, smb_url(folder))
+        self.assertSuccess(up)
+        self.assertNoFailures(up)
+        self.assertSameFiles(src, on_share(folder))
+        self.assertEqual(strays(on_share(folder)), [])
+
+        # smbclient (another client) sees what ferry wrote.
+        host, port = SMB["FERRY_TEST_SMB_HOST"].rsplit(":", 1)
+        p = subprocess.run(
+            ["smbclient", f"//{host}/{SMB['FERRY_TEST_SMB_SHARE']}", "-p", port,
+             "-U", SMB["FERRY_TEST_SMB_USER"], "-m", "SMB3", "-c", f"cd {folder}; ls"],
+            input=SMB["FERRY_TEST_SMB_PASSWORD"] + "\n", capture_output=True, text=True,
+            timeout=60, env={**os.environ, "PASSWD": SMB["FERRY_TEST_SMB_PASSWORD"]})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("big.bin", p.stdout)
+        self.assertRegex(p.stdout, r"big\.bin\s+A?\s+%d\b" % BIG)
+
+        again = run(src, smb_url(folder))
+        self.assertSuccess(again)
+        self.assertEqual(again["FilesTransferred"], 0, again.describe())
+
+        down = self.scratch("down")
+        back = run(smb_url(folder), down)
+        self.assertSuccess(back)
+        self.assertSameFiles(src, down)
+
+        # A change of content at the same size and a deleted file.
+        changed = os.path.join(src, "big.bin")
+        with open(changed, "r+b") as f:
+            f.seek(100)
+            f.write(b"CHANGED")
+        oracle.bump_mtime(changed)
+        os.unlink(os.path.join(src, "empty"))
+        third = run(src, smb_url(folder), "--preserve-deleted-files", "REMOVE")
+        self.assertSuccess(third)
+        self.assertEqual(third["FilesTransferred"], 1, third.describe())
+        self.assertSameFiles(src, on_share(folder))
+        self.assertFalse(os.path.exists(os.path.join(on_share(folder), "empty")))
+
+    def test_password_file_and_no_password_on_the_command_line(self):
+        src = self.scratch("src")
+        oracle.write_file(os.path.join(src, "a.txt"), b"a\n")
+        folder = fresh_folder(self)
+        pw = os.path.join(self.scratch(), "pw")
+        with open(pw, "w") as f:
+            f.write(SMB["FERRY_TEST_SMB_PASSWORD"] + "\n")
+        env = dict(os.environ)
+        env.pop("FERRY_SMB_PASSWORD", None)
+        r = oracle.sync(src, smb_url(folder), "--smb-password-file", pw, env=env)
+        self.assertSuccess(r)
+        with open(os.path.join(on_share(folder), "a.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"a\n")
+        # A password in the URI is refused without being repeated.
+        bad = oracle.sync(src, f"smb://{SMB['FERRY_TEST_SMB_USER']}:hunter2@"
+                               f"{SMB['FERRY_TEST_SMB_HOST']}/{SMB['FERRY_TEST_SMB_SHARE']}",
+                          env=env)
+        self.assertNotEqual(bad.rc, 0)
+        self.assertIn("FERRY_SMB_PASSWORD", bad.stderr)
+        self.assertNotIn("hunter2", bad.stderr)
+
+    def assertFailsFast(self, dst, want, password=None):
+        src = self.scratch("src")
+        oracle.write_file(os.path.join(src, "a.txt"), b"a\n")
+        t0 = time.monotonic()
+        r = run(src, dst, password=password, timeout=FAIL_FAST_S + 30)
+        took = time.monotonic() - t0
+        self.assertNotEqual(r.rc, 0, r.describe())
+        self.assertIn("smb://", r.stderr)
+        self.assertRegex(r.stderr, want)
+        self.assertNotIn(SMB["FERRY_TEST_SMB_PASSWORD"], r.stderr + r.stdout)
+        self.assertLess(took, FAIL_FAST_S, r.describe())
+
+    def test_wrong_password(self):
+        self.assertFailsFast(smb_url(fresh_folder(self)), r"cannot log on|password",
+                             password="not-the-password")
+
+    def test_missing_share(self):
+        self.assertFailsFast(smb_url("x", share="no-such-share"), r"no-such-share.*does not exist")
+
+    def test_nothing_listening(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        self.assertFailsFast(smb_url("x", host=f"127.0.0.1:{port}"), r"cannot reach")
+
+    def test_a_name_smb_cannot_hold_fails_alone(self):
+        src = self.scratch("src")
+        oracle.write_file(os.path.join(src, "good.txt"), b"good\n")
+        oracle.write_file(os.path.join(src, "bad:name.txt"), b"bad\n")
+        folder = fresh_folder(self)
+        r = run(src, smb_url(folder))
+        self.assertEqual(r["Status"], "ERROR", r.describe())
+        self.assertEqual(r["FilesFailed.Transfer"], 1, r.describe())
+        self.assertIn("bad:name.txt", r.stdout + r.stderr)
+        with open(os.path.join(on_share(folder), "good.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"good\n")
+        self.assertEqual(strays(on_share(folder)), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

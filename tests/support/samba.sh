@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# A throwaway SMB server for tests: Samba's smbd with a private
+# configuration, listening on 127.0.0.1 only (a free port), one share with a
+# random user and password.
+#
+#   samba.sh start STATE_DIR   start it, write STATE_DIR/env; prints it
+#   samba.sh stop STATE_DIR    stop smbd (and samba-dcerpcd, which smbd
+#                              spawns for RPC) by PID, remove STATE_DIR;
+#                              works after a start that failed halfway
+#
+# STATE_DIR/env, written once the share answers a logged-on listing:
+#   FERRY_TEST_SMB_HOST=127.0.0.1:PORT
+#   FERRY_TEST_SMB_SHARE=ferry
+#   FERRY_TEST_SMB_USER=...   FERRY_TEST_SMB_PASSWORD=...   (random)
+#   FERRY_TEST_SMB_DIR=STATE_DIR/share   (the share's folder on this disk)
+#
+# The packages (samba, smbclient) are installed by scripts/setup.sh when
+# missing. smbd needs a Unix account for its user: ferrysmb is created
+# (no home, no shell) when missing.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 start|stop STATE_DIR" >&2
+  exit 2
+}
+[ $# -eq 2 ] || usage
+cmd=$1
+state=$(realpath -m "$2")
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cd /
+
+say() { echo "samba.sh: $*" >&2; }
+
+running() {
+  local st
+  st=$({ cat "/proc/$1/stat"; } 2>/dev/null) || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+
+# TERM, TERM again after 2 s (smbd has been seen to miss the first one),
+# KILL after 10 s.
+stop_pid() {
+  local p=$1 i
+  [ -n "$p" ] || return 0
+  kill -TERM "$p" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    running "$p" || return 0
+    [ $i -eq 20 ] && kill -TERM "$p" 2>/dev/null
+    sleep 0.1
+  done
+  say "pid $p ignored SIGTERM for 10 s: SIGKILL"
+  kill -KILL "$p" 2>/dev/null || true
+}
+
+stop() {
+  if [ -f "$state/smbd.pid" ]; then
+    stop_pid "$(cat "$state/smbd.pid")"
+  fi
+  local f
+  for f in "$state"/run/pid/*.pid; do
+    [ -f "$f" ] && stop_pid "$(cat "$f")"
+  done
+  rm -rf "$state"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start() {
+  if ! command -v smbd >/dev/null || ! command -v smbclient >/dev/null; then
+    "$repo/scripts/setup.sh" test >&2
+  fi
+  stop
+  mkdir -p "$state"/run/{private,lock,state,cache,pid,ncalrpc,log} "$state/share"
+  local port user=ferrysmb password
+  port=$(free_port)
+  password=$(head -c 512 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20)
+  cat >"$state/smb.conf" <<EOF
+[global]
+  netbios name = FERRYTEST
+  workgroup = WORKGROUP
+  server role = standalone server
+  security = user
+  map to guest = never
+  interfaces = 127.0.0.1
+  bind interfaces only = yes
+  smb ports = $port
+  disable netbios = yes
+  server min protocol = SMB2_02
+  private dir = $state/run/private
+  lock directory = $state/run/lock
+  state directory = $state/run/state
+  cache directory = $state/run/cache
+  pid directory = $state/run/pid
+  ncalrpc dir = $state/run/ncalrpc
+  log file = $state/run/log/log.%m
+  passdb backend = tdbsam:$state/run/private/passdb.tdb
+  load printers = no
+  printing = bsd
+  printcap name = /dev/null
+  disable spoolss = yes
+[ferry]
+  path = $state/share
+  read only = no
+  valid users = $user
+  force user = root
+  case sensitive = yes
+  preserve case = yes
+  short preserve case = yes
+EOF
+  id "$user" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$user"
+  printf '%s\n%s\n' "$password" "$password" |
+    smbpasswd -c "$state/smb.conf" -s -a "$user" >/dev/null
+  # Not --no-process-group: smbd would then signal our whole process group
+  # when stopped.
+  smbd --foreground --debug-stdout -s "$state/smb.conf" \
+    >"$state/run/log/smbd.out" 2>&1 &
+  echo $! >"$state/smbd.pid"
+  local i
+  for ((i = 0; i < 300; i++)); do
+    if smbclient "//127.0.0.1/ferry" -p "$port" -U "$user%$password" \
+      -m SMB3 -c ls >/dev/null 2>&1; then
+      cat >"$state/env.tmp" <<EOF
+FERRY_TEST_SMB_HOST=127.0.0.1:$port
+FERRY_TEST_SMB_SHARE=ferry
+FERRY_TEST_SMB_USER=$user
+FERRY_TEST_SMB_PASSWORD=$password
+FERRY_TEST_SMB_DIR=$state/share
+EOF
+      mv "$state/env.tmp" "$state/env"
+      cat "$state/env"
+      return 0
+    fi
+    if ! running "$(cat "$state/smbd.pid")"; then break; fi
+    sleep 0.1
+  done
+  say "smbd did not answer on 127.0.0.1:$port"
+  tail -30 "$state/run/log/smbd.out" >&2 || true
+  stop
+  return 1
+}
+
+case $cmd in
+  start) start ;;
+  stop) stop ;;
+  *) usage ;;
+esac
