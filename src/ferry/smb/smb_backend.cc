@@ -94,7 +94,8 @@ Result<std::pair<std::string, std::string>> ProtocolRange(
   if (version.empty() || version == "AUTOMATIC") {
     return std::pair<std::string, std::string>{};
   }
-  if (version == "SMB1") return std::pair<std::string, std::string>{"NT1", "NT1"};
+  if (version == "SMB1")
+    return std::pair<std::string, std::string>{"NT1", "NT1"};
   if (version == "SMB2_0") {
     return std::pair<std::string, std::string>{"SMB2_02", "SMB2_02"};
   }
@@ -146,9 +147,12 @@ Entry EntryFromStat(const RelPath& path, const struct stat& st) {
   e.mode = st.st_mode & 07777;
   e.size = e.is_dir() ? 0 : static_cast<uint64_t>(st.st_size);
   e.allocated = e.size;  // SMB tells no holes
-  e.mtime = FileTime{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
-  e.atime = FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
-  e.ctime = FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+  e.mtime =
+      FileTime{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
+  e.atime =
+      FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
+  e.ctime =
+      FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
   return e;
 }
 
@@ -183,8 +187,9 @@ class Session {
     for (const auto& [other, count] : Claims().live) {
       if (other != key && count > 0) {
         return Status::FailedPrecondition(
-            display_ + ": another SMB location of this process asks for "
-                       "protocols " +
+            display_ +
+            ": another SMB location of this process asks for "
+            "protocols " +
             other +
             ", and libsmbclient keeps one protocol range per process; give "
             "both locations the same MountOptions.Version");
@@ -379,25 +384,24 @@ class Session {
     if (smbc_init_context(ctx) == nullptr) {
       const int err = errno;
       smbc_free_context(ctx, 0);
-      return Status(StatusCode::kInternal,
-                    display_ + ": cannot set up libsmbclient: " +
-                        std::strerror(err),
-                    err);
+      return Status(
+          StatusCode::kInternal,
+          display_ + ": cannot set up libsmbclient: " + std::strerror(err),
+          err);
     }
     if (!protocols_.first.empty() &&
         !smbc_setOptionProtocols(ctx, protocols_.first.c_str(),
                                  protocols_.second.c_str())) {
       smbc_free_context(ctx, 0);
-      return Status::InvalidArgument(display_ +
-                                     ": libsmbclient refuses protocols " +
-                                     protocols_.first);
+      return Status::InvalidArgument(
+          display_ + ": libsmbclient refuses protocols " + protocols_.first);
     }
     return ctx;
   }
 
   const std::string display_;   // smb://host/share/path
   const std::string url_base_;  // the same, encoded for libsmbclient
-  Account account_;  // read by Authenticate (through a void*)
+  Account account_;             // read by Authenticate (through a void*)
   const std::pair<std::string, std::string> protocols_;
   bool claimed_ = false;
   RetryPolicy policy_{.max_attempts = 5,
@@ -599,9 +603,9 @@ class SmbReader : public Reader {
     FERRY_ASSIGN_OR_RETURN(std::optional<Entry> now,
                            StatOn(*session_, entry_.path));
     if (!now || !now->is_file()) {
-      return Status(StatusCode::kSourceChanged,
-                    session_->Where(entry_.path) +
-                        " was removed while being read");
+      return Status(
+          StatusCode::kSourceChanged,
+          session_->Where(entry_.path) + " was removed while being read");
     }
     return *std::move(now);
   }
@@ -702,8 +706,7 @@ class SmbWriter : public StagedWriter {
     Status st = session_->Call("rename into", path_, [&]() -> Status {
       FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
       SMBCCTX* c = lease.ctx();
-      if (smbc_getFunctionRename(c)(c, temp_url.c_str(), c, url.c_str()) !=
-          0) {
+      if (smbc_getFunctionRename(c)(c, temp_url.c_str(), c, url.c_str()) != 0) {
         return session_->Error("rename into", path_, errno);
       }
       return Status::Ok();
@@ -822,31 +825,32 @@ class SmbBackend : public Backend {
     Session& s = *session_;
     const std::string url = s.Url(path);
     auto handles = std::make_unique<Handles>(session_, path, url, O_RDONLY);
-    FERRY_ASSIGN_OR_RETURN(Entry entry, s.Call("open", path, [&]() -> Result<Entry> {
-      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
-      SMBCCTX* c = lease.ctx();
-      SMBCFILE* f = smbc_getFunctionOpen(c)(c, url.c_str(), O_RDONLY, 0);
-      if (f == nullptr) {
-        const int err = errno;
-        if (err == EISDIR) {
-          return Status::FailedPrecondition(s.Where(path) +
-                                            " is a folder, not a file");
-        }
-        return s.Error("open", path, err);
-      }
-      struct stat st;
-      if (smbc_getFunctionFstat(c)(c, f, &st) != 0) {
-        Status err = s.Error("stat", path, errno);
-        smbc_getFunctionClose(c)(c, f);
-        return err;
-      }
-      if (!S_ISREG(st.st_mode)) {
-        smbc_getFunctionClose(c)(c, f);
-        return Status::FailedPrecondition(s.Where(path) + " is not a file");
-      }
-      handles->Adopt(lease, f);
-      return EntryFromStat(path, st);
-    }));
+    FERRY_ASSIGN_OR_RETURN(
+        Entry entry, s.Call("open", path, [&]() -> Result<Entry> {
+          FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+          SMBCCTX* c = lease.ctx();
+          SMBCFILE* f = smbc_getFunctionOpen(c)(c, url.c_str(), O_RDONLY, 0);
+          if (f == nullptr) {
+            const int err = errno;
+            if (err == EISDIR) {
+              return Status::FailedPrecondition(s.Where(path) +
+                                                " is a folder, not a file");
+            }
+            return s.Error("open", path, err);
+          }
+          struct stat st;
+          if (smbc_getFunctionFstat(c)(c, f, &st) != 0) {
+            Status err = s.Error("stat", path, errno);
+            smbc_getFunctionClose(c)(c, f);
+            return err;
+          }
+          if (!S_ISREG(st.st_mode)) {
+            smbc_getFunctionClose(c)(c, f);
+            return Status::FailedPrecondition(s.Where(path) + " is not a file");
+          }
+          handles->Adopt(lease, f);
+          return EntryFromStat(path, st);
+        }));
     return std::unique_ptr<Reader>(
         new SmbReader(session_, std::move(entry), std::move(handles)));
   }
@@ -890,8 +894,7 @@ class SmbBackend : public Backend {
     if (st.code() != StatusCode::kAlreadyExists) return st;
     FERRY_ASSIGN_OR_RETURN(std::optional<Entry> there, Stat(path));
     if (there && there->is_dir()) return Status::Ok();
-    return Status::AlreadyExists(s.Where(path) +
-                                 " exists and is not a folder");
+    return Status::AlreadyExists(s.Where(path) + " exists and is not a folder");
   }
 
   Status SetMetadata(const RelPath& path, const Entry& src,
@@ -1002,9 +1005,9 @@ Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
           return Status(
               StatusCode::kPermissionDenied,
               where + ": " + who +
-              " cannot log on, or may not use the share (wrong user name, "
-              "password or domain?): " +
-              std::string(st.message()));
+                  " cannot log on, or may not use the share (wrong user name, "
+                  "password or domain?): " +
+                  std::string(st.message()));
         case StatusCode::kNotFound:
           return Status::NotFound(where + ": the share '" + spec.bucket +
                                   "' does not exist on " + spec.host + ": " +
@@ -1040,11 +1043,12 @@ Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
     SmbBackend top(at_share, false);
     auto rel = RelPath::Parse(spec.path);
     if (!rel.ok()) {
-      return Status::InvalidArgument(where + ": bad path: " +
-                                     std::string(rel.status().message()));
+      return Status::InvalidArgument(
+          where + ": bad path: " + std::string(rel.status().message()));
     }
     Status st = MakeDirs(top, *rel);
-    if (!st.ok()) return Status(st.code(), where + ": " + std::string(st.message()));
+    if (!st.ok())
+      return Status(st.code(), where + ": " + std::string(st.message()));
   } else if (!(*root)->is_dir()) {
     return Status::FailedPrecondition(where + " is a file, not a folder");
   }
@@ -1068,7 +1072,8 @@ void RegisterSmbBackend() {
 // name, its configuration), allocated through talloc (which ferry does not
 // use): not ferry's leaks.
 extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libsmbclient.so\nleak:libsamba-debug-samba4.so\nleak:libtalloc.so\n"
+  return "leak:libsmbclient.so\nleak:libsamba-debug-samba4.so\nleak:libtalloc."
+         "so\n"
          "leak:libsmbconf.so\n";
 }
 #endif

@@ -9,8 +9,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libsmbclient.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,7 +67,8 @@ TEST_F(SmbBackendSambaTest, AWrongPasswordIsRefusedAtOnceNamingTheLocation) {
   EXPECT_EQ(b.status().code(), StatusCode::kPermissionDenied)
       << b.status().ToString();
   const std::string msg(b.status().message());
-  EXPECT_NE(msg.find("smb://" + live_.host + "/" + live_.share), std::string::npos)
+  EXPECT_NE(msg.find("smb://" + live_.host + "/" + live_.share),
+            std::string::npos)
       << msg;
   EXPECT_NE(msg.find(live_.user), std::string::npos) << msg;
   EXPECT_EQ(msg.find("not-the-password"), std::string::npos) << msg;
@@ -159,8 +160,8 @@ TEST_F(SmbBackendSambaTest, AFileAnotherClientLocksIsRefusedNamingWhy) {
   smbc_free_context(other, 1);
   ASSERT_OK_AND_ASSIGN(auto reader, b->OpenRead(P("locked.txt")));
   std::string got(5, '\0');
-  ASSERT_OK_AND_ASSIGN(size_t n,
-                       reader->ReadAt(0, std::as_writable_bytes(std::span(got))));
+  ASSERT_OK_AND_ASSIGN(
+      size_t n, reader->ReadAt(0, std::as_writable_bytes(std::span(got))));
   EXPECT_EQ(n, 5u);
   EXPECT_EQ(got, "hello");
 }
