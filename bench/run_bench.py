@@ -112,7 +112,7 @@ LABELS = {
 GNU_TIME = "/usr/bin/time"  # Debian's `time` package; scripts/setup.sh installs it
 
 
-def run_timed(cmd, timeout=RUN_TIMEOUT):
+def run_timed(cmd, timeout=RUN_TIMEOUT, env=None):
     """Runs cmd; returns wall seconds, exit code, peak RSS (KiB), CPU seconds
     and the first 4 KiB of stdout and stderr.
 
@@ -131,7 +131,7 @@ def run_timed(cmd, timeout=RUN_TIMEOUT):
             argv = [GNU_TIME, "-o", rss_file.name, "-f", "%M"] + cmd
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
         killed = []
 
         def kill():

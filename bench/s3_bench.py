@@ -465,7 +465,7 @@ def bench_tree(ctx, tree):
         f"(seed {ctx.seed}, scale {scale:g}; generated in {gen_s:.1f} s)")
 
     # upload: a fresh prefix per tool and round, deleted outside the timing.
-    for rnd in range(ctx.rounds):
+    for rnd in range(ctx.rounds if "upload" in ctx.phases else 0):
         for tool in run_bench.rotated(ctx.tools, rnd):
             prefix = f"{tree}/up-{tool}-r{rnd + 1}"
             empty_prefix(ctx, prefix)
@@ -506,13 +506,13 @@ def bench_tree(ctx, tree):
             if t not in synced:
                 ctx.notes.append(f"{tree}: {t} downloads s3://{BUCKET}/{fallback}/ (filled by "
                                  "another tool), as it could not fill its own prefix")
-        for rnd in range(ctx.rounds):
+        for rnd in range(ctx.rounds if "download" in ctx.phases else 0):
             for tool in run_bench.rotated(ctx.tools, rnd):
                 run_bench.remove(down)
                 one_run(ctx, tree, "download", tool, rnd, (BUCKET, down_src[tool]), down)
                 run_bench.remove(down)
         nc_tools = [t for t in ctx.tools if t in synced]
-        for rnd in range(ctx.rounds):
+        for rnd in range(ctx.rounds if "no-change" in ctx.phases else 0):
             for tool in run_bench.rotated(nc_tools, rnd):
                 one_run(ctx, tree, "no-change", tool, rnd, src, (BUCKET, synced[tool]))
     for tool in ctx.tools:
@@ -651,6 +651,10 @@ def main(argv=None):
     p.add_argument("--trees", default=",".join(ALL_TREES),
                    help="comma-separated subset of small,large (default: both)")
     p.add_argument("--runs", type=int, default=3, help="rounds per phase (default 3)")
+    p.add_argument("--phases", default=",".join(PHASES),
+                   help="the timed phases, of " + ", ".join(PHASES) + " (default: all; the "
+                        "untimed fill that downloads and no-change runs start from is done "
+                        "whenever one of those is asked for)")
     p.add_argument("--ferry", default="build/ferry", help="the ferry binary (default build/ferry)")
     p.add_argument("--tools", default=",".join(ALL_TOOLS),
                    help="subset of ferry,rclone,aws to run (default: all three)")
@@ -684,6 +688,10 @@ def main(argv=None):
         p.error(f"--tools: a subset of {ALL_TOOLS}")
     ctx.tools = [t for t in ALL_TOOLS if t in ctx.tools]
     ctx.rounds = 1 if args.smoke else args.runs
+    ctx.phases = [x.strip() for x in args.phases.split(",") if x.strip()]
+    for x in ctx.phases:
+        if x not in PHASES:
+            raise SystemExit(f"s3_bench: unknown phase '{x}' (of {', '.join(PHASES)})")
     if ctx.rounds < 1:
         p.error("--runs must be at least 1")
     ctx.ferry = os.path.abspath(args.ferry)

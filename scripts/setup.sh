@@ -26,8 +26,9 @@ BUILD=(
 # and the tools that script uses.
 RADOSGW=(ceph-mon ceph-osd radosgw curl openssl iproute2 util-linux python3)
 # Samba: the SMB server the tests start on 127.0.0.1 (tests/support/samba.sh),
-# smbclient to see it from outside ferry.
-SAMBA=(samba smbclient)
+# smbclient to see it from outside ferry, impacket to hold a file open the way
+# a Windows client does (share mode 0: nobody else may read it).
+SAMBA=(samba smbclient python3-impacket)
 TEST=(
   # clang builds the sanitized configuration and the fuzz targets
   clang libclang-rt-14-dev

@@ -57,7 +57,7 @@ class SmbControl(oracle.FerryTestCase):
                        "--destination-location-arn", dst)["TaskArn"]
 
     @staticmethod
-    def run(task):
+    def run_task(task):
         arn = CTL.aws("start-task-execution", "--task-arn", task)["TaskExecutionArn"]
         return CTL.wait_execution(arn, timeout=120)
 
@@ -77,15 +77,15 @@ class SmbControl(oracle.FerryTestCase):
         self.addCleanup(shutil.rmtree, smb.on_share(folder), True)
         share = self.smb_location(folder, version="SMB3")
         up = self.task(self.local(src), share)
-        d = self.run(up)
+        d = self.run_task(up)
         self.assertSucceeded(d)
         self.assertSameFiles(src, smb.on_share(folder))
-        again = self.run(up)
+        again = self.run_task(up)
         self.assertSucceeded(again)
         self.assertEqual(again["FilesTransferred"], 0, again)
 
         back = os.path.join(base, "back")
-        d = self.run(self.task(share, self.local(back)))
+        d = self.run_task(self.task(share, self.local(back)))
         self.assertSucceeded(d)
         self.assertSameFiles(src, back)
         self.assertEqual(smb.strays(smb.on_share(folder)), [])
@@ -93,10 +93,11 @@ class SmbControl(oracle.FerryTestCase):
     def test_a_wrong_password_ends_error_naming_the_location(self):
         base = self.scratch()
         src = os.path.join(base, "src")
+        os.makedirs(src)
         oracle.write_file(os.path.join(src, "a.txt"), b"a\n")
         folder = "ctl-" + os.urandom(6).hex()
         share = self.smb_location(folder, password="wrong-password-42")
-        d = self.run(self.task(self.local(src), share))
+        d = self.run_task(self.task(self.local(src), share))
         self.assertEqual(d["Status"], "ERROR", d)
         detail = d["Result"].get("ErrorDetail", "")
         self.assertIn("smb://", detail)

@@ -16,11 +16,13 @@ Under ctest the ferry_samba fixture provides the server; by hand:
 
 import atexit
 import os
+import random
 import shutil
 import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -49,6 +51,7 @@ def setUpModule():
     state = os.environ.get("FERRY_TEST_SMB_STATE")
     if not state:
         base = tempfile.mkdtemp(prefix="ferry-smb-")
+        os.chmod(base, 0o711)  # the perm share's user goes through it
         state = os.path.join(base, "state")
 
         def stop():
@@ -236,6 +239,135 @@ class SmbSync(FerryTestCase):
         with open(os.path.join(on_share(folder), "good.txt"), "rb") as f:
             self.assertEqual(f.read(), b"good\n")
         self.assertEqual(strays(on_share(folder)), [])
+
+
+IMPACKET_PYTHON = "/usr/bin/python3"
+# Opens a file of a share with share mode 0 (nobody else may open it, as a
+# Windows application can), says "held", and keeps it open until stdin ends.
+HOLD_OPEN = """
+import os, sys
+from impacket.smbconnection import SMBConnection
+host, port, user, share, path = sys.argv[1:6]
+conn = SMBConnection(host, host, sess_port=int(port))
+conn.login(user, os.environ["SMB_PASSWORD"])
+tid = conn.connectTree(share)
+fid = conn.openFile(tid, path, shareMode=0)
+print("held", flush=True)
+sys.stdin.read()
+conn.closeFile(tid, fid)
+conn.logoff()
+"""
+
+
+class HotWriter(threading.Thread):
+    """Rewrites 4 KiB of `path` (on the share's folder, behind smbd) at a
+    random offset every few milliseconds until stopped."""
+
+    def __init__(self, path, size):
+        super().__init__(daemon=True)
+        self.path, self.size = path, size
+        self.stop = threading.Event()
+        self.writes = 0
+
+    def run(self):
+        rng = random.Random(3)
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            while not self.stop.is_set():
+                os.pwrite(fd, rng.randbytes(4096), rng.randrange(0, self.size - 4096))
+                self.writes += 1
+                time.sleep(0.003)
+        finally:
+            os.close(fd)
+
+
+class SeedCases(FerryTestCase):
+    """The open and locked files of a file server's users."""
+
+    def scratch(self, name=None):
+        path = super().scratch(name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def test_a_file_another_client_locks_is_skipped_and_the_rest_transfers(self):
+        folder = fresh_folder(self)
+        os.makedirs(on_share(folder))
+        for i in range(5):
+            oracle.write_file(os.path.join(on_share(folder), f"f{i}.txt"), b"x" * (100 + i))
+        oracle.write_file(os.path.join(on_share(folder), "locked.db"), b"db" * 1000)
+        host, port = SMB["FERRY_TEST_SMB_HOST"].rsplit(":", 1)
+        # Debian's python3 has impacket (python3-impacket); the tests' python3
+        # may be another one.
+        holder = subprocess.Popen(
+            [IMPACKET_PYTHON, "-c", HOLD_OPEN, host, port, SMB["FERRY_TEST_SMB_USER"],
+             SMB["FERRY_TEST_SMB_SHARE"], f"{folder}\\locked.db"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "SMB_PASSWORD": SMB["FERRY_TEST_SMB_PASSWORD"]})
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), "held")
+            dst = self.scratch("dst")
+            r = run(smb_url(folder), dst)
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+        self.assertEqual(r["Status"], "ERROR", r.describe())
+        self.assertEqual(r["FilesTransferred"], 5, r.describe())
+        self.assertEqual(r["FilesFailed.Transfer"], 1, r.describe())
+        self.assertIn("locked.db", r.stdout + r.stderr)
+        self.assertIn("another client", r.stdout + r.stderr)
+        self.assertEqual(sorted(os.listdir(dst)), [f"f{i}.txt" for i in range(5)])
+        # Once it is closed, the next run copies it.
+        again = run(smb_url(folder), dst)
+        self.assertSuccess(again)
+        self.assertEqual(again["FilesTransferred"], 1, again.describe())
+
+    def test_a_file_written_while_read_is_caught_at_verification(self):
+        folder = fresh_folder(self)
+        os.makedirs(on_share(folder))
+        size = 1_000_000
+        for i in range(3):
+            oracle.write_file(os.path.join(on_share(folder), f"f{i}.txt"), b"y" * 1000)
+        hot = os.path.join(on_share(folder), "hot.bin")
+        oracle.write_file(hot, os.urandom(size))
+        w = HotWriter(hot, size)
+        w.start()
+        try:
+            oracle.wait_for(lambda: w.writes > 0, 10, 0.005, "the writer's first write")
+            dst = self.scratch("dst")
+            r = run(smb_url(folder), dst, "--bytes-per-second", "4000000", "--threads", "2")
+        finally:
+            w.stop.set()
+            w.join()
+        # Copied as read; Samba need not show a change while the file is
+        # open (it reports the write time it keeps for open files), so the
+        # change may go unseen until verification, which catches it.
+        self.assertEqual(r["FilesTransferred"], 4, r.describe())
+        self.assertEqual(r["Status"], "ERROR", r.describe())
+        self.assertEqual(r["Result.ErrorCode"], "VerificationFailed", r.describe())
+        self.assertEqual(r["FilesFailed.Verify"], 1, r.describe())
+        again = run(smb_url(folder), dst)
+        self.assertSuccess(again)
+        with open(hot, "rb") as a, open(os.path.join(dst, "hot.bin"), "rb") as b:
+            self.assertTrue(a.read() == b.read(), "the re-run did not get the final version")
+
+    def test_an_unreadable_file_is_skipped_and_named(self):
+        perm = SMB["FERRY_TEST_SMB_PERM_DIR"]
+        folder = "e2e-" + os.urandom(6).hex()
+        here = os.path.join(perm, folder)
+        self.addCleanup(shutil.rmtree, here, True)
+        os.makedirs(here)
+        os.chmod(here, 0o755)
+        oracle.write_file(os.path.join(here, "ok.txt"), b"ok\n")
+        os.chmod(os.path.join(here, "ok.txt"), 0o644)
+        oracle.write_file(os.path.join(here, "secret.txt"), b"root only\n")
+        os.chmod(os.path.join(here, "secret.txt"), 0o600)  # root's; the SMB user is not
+        dst = self.scratch("dst")
+        r = run(smb_url(folder, share=SMB["FERRY_TEST_SMB_PERM_SHARE"]), dst)
+        self.assertEqual(r["Status"], "ERROR", r.describe())
+        self.assertEqual(r["FilesTransferred"], 1, r.describe())
+        self.assertEqual(r["FilesFailed.Transfer"], 1, r.describe())
+        self.assertIn("secret.txt", r.stdout + r.stderr)
+        self.assertEqual(os.listdir(dst), ["ok.txt"])
 
 
 if __name__ == "__main__":

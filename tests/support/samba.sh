@@ -13,6 +13,9 @@
 #   FERRY_TEST_SMB_SHARE=ferry
 #   FERRY_TEST_SMB_USER=...   FERRY_TEST_SMB_PASSWORD=...   (random)
 #   FERRY_TEST_SMB_DIR=STATE_DIR/share   (the share's folder on this disk)
+#   FERRY_TEST_SMB_PERM_SHARE=perm, FERRY_TEST_SMB_PERM_DIR=STATE_DIR/perm:
+#     a second share where the user is itself (no "force user"), so that
+#     files this machine's root keeps to itself are unreadable over SMB
 #
 # The packages (samba, smbclient) are installed by scripts/setup.sh when
 # missing. smbd needs a Unix account for its user: ferrysmb is created
@@ -74,7 +77,8 @@ start() {
     "$repo/scripts/setup.sh" test >&2
   fi
   stop
-  mkdir -p "$state"/run/{private,lock,state,cache,pid,ncalrpc,log} "$state/share"
+  mkdir -p "$state"/run/{private,lock,state,cache,pid,ncalrpc,log} "$state/share" \
+    "$state/perm"
   local port user=ferrysmb password
   port=$(free_port)
   password=$(head -c 512 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20)
@@ -110,8 +114,16 @@ start() {
   case sensitive = yes
   preserve case = yes
   short preserve case = yes
+[perm]
+  path = $state/perm
+  read only = no
+  valid users = $user
+  case sensitive = yes
 EOF
   id "$user" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$user"
+  chown "$user" "$state/perm"
+  # smbd (as the user) must reach the share through its parents.
+  chmod o+x "$state" 
   printf '%s\n%s\n' "$password" "$password" |
     smbpasswd -c "$state/smb.conf" -s -a "$user" >/dev/null
   # Not --no-process-group: smbd would then signal our whole process group
@@ -129,6 +141,8 @@ FERRY_TEST_SMB_SHARE=ferry
 FERRY_TEST_SMB_USER=$user
 FERRY_TEST_SMB_PASSWORD=$password
 FERRY_TEST_SMB_DIR=$state/share
+FERRY_TEST_SMB_PERM_SHARE=perm
+FERRY_TEST_SMB_PERM_DIR=$state/perm
 EOF
       mv "$state/env.tmp" "$state/env"
       cat "$state/env"

@@ -665,8 +665,7 @@ class SmbWriter : public StagedWriter {
   }
 
   void Abort() override {
-    if (done_) return;
-    done_ = true;
+    if (done_.exchange(true)) return;
     (void)handles_->CloseAll();
     (void)session_->Call("remove", temp_, [&]() -> Status {
       FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
@@ -736,7 +735,7 @@ class SmbWriter : public StagedWriter {
   const RelPath temp_;
   std::unique_ptr<Handles> handles_;
   std::atomic<uint64_t> end_{0};  // the end of the furthest write
-  bool done_ = false;
+  std::atomic<bool> done_{false};  // committed or aborted
 };
 
 class SmbBackend : public Backend {

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""ferry against rclone (its smb backend) and smbclient on a real Samba smbd.
+
+Issue 10's measurement: the `small` and `large` trees of gen_tree.py written
+to an SMB share (upload) and read back (download) by each tool, rounds
+interleaved and the tool order rotated every round, and the no-change re-run
+of ferry and rclone (smbclient cannot skip what is there). The server is
+tests/support/samba.sh's smbd on 127.0.0.1, its share on --root (a RAM disk
+by default: the protocol and the clients are measured, not a disk).
+
+  ferry      FERRY_SMB_PASSWORD=... ferry sync SRC smb://USER@HOST:PORT/ferry/P
+             --verify-mode NONE --no-progress    (and back)
+  rclone     rclone copy SRC smbbench:ferry/P    (the remote from RCLONE_CONFIG_*
+             variables, the password obscured)
+  smbclient  smbclient //HOST/ferry -p PORT -A AUTHFILE -c
+             'prompt OFF; recurse ON; ... mput * | mget *'
+
+Round 1 of every upload is checked file by file on the share's folder (and
+every download against the source), content only: SMB keeps no owner or mode.
+Targets: ferry at least 1.5 x faster than the faster peer on `small` both
+ways, at least as fast on `large`, and the no-change re-run of `small` under
+2 s.
+
+    python3 bench/smb_bench.py                       # small and large, 3 rounds
+    python3 bench/smb_bench.py --trees small --scale small=0.2 --runs 1
+    python3 bench/smb_bench.py --smoke               # seconds: the script works
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import gen_tree  # noqa: E402
+import run_bench  # noqa: E402
+
+ALL_TREES = ["small", "large"]
+ALL_TOOLS = ["ferry", "rclone", "smbclient"]
+BASELINES = ["rclone", "smbclient"]
+PHASES = ["upload", "download", "no-change"]
+LABELS = {"ferry": "ferry", "rclone": "rclone copy", "smbclient": "smbclient"}
+SAMBA_SH = os.path.join(REPO, "tests", "support", "samba.sh")
+SMOKE_SCALE = {"small": 0.002, "large": 0.01}
+TARGETS = {("small", "upload"): 1.5, ("small", "download"): 1.5,
+           ("large", "upload"): 1.0, ("large", "download"): 1.0}
+NO_CHANGE_LIMIT_S = 2.0
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.root = os.path.abspath(args.root)
+        self.ferry = os.path.abspath(args.ferry)
+        self.tools = [t for t in ALL_TOOLS if t in args.tools.split(",")]
+        self.trees = [t for t in ALL_TREES if t in args.trees.split(",")]
+        self.rounds = 1 if args.smoke else args.runs
+        self.scale = {t: (SMOKE_SCALE[t] if args.smoke else 1.0) for t in ALL_TREES}
+        for item in filter(None, args.scale.split(",")):
+            tree, _, value = item.partition("=")
+            self.scale[tree] = float(value)
+        self.records = []
+        self.env = None
+
+    # ------------------------------------------------------------ server
+
+    def start_server(self):
+        state = os.path.join(self.root, "samba")
+        p = subprocess.run(["bash", SAMBA_SH, "start", state], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"samba.sh start failed:\n{p.stderr}")
+        self.state = state
+        self.env = dict(line.split("=", 1) for line in p.stdout.split() if "=" in line)
+        self.host, self.port = self.env["FERRY_TEST_SMB_HOST"].rsplit(":", 1)
+        self.share = self.env["FERRY_TEST_SMB_SHARE"]
+        self.user = self.env["FERRY_TEST_SMB_USER"]
+        self.password = self.env["FERRY_TEST_SMB_PASSWORD"]
+        self.share_dir = self.env["FERRY_TEST_SMB_DIR"]
+        self.authfile = os.path.join(self.root, "smbclient.auth")
+        with open(self.authfile, "w") as f:
+            f.write(f"username = {self.user}\npassword = {self.password}\n")
+        os.chmod(self.authfile, 0o600)
+        obscured = subprocess.run(["rclone", "obscure", self.password], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        self.tool_env = dict(os.environ)
+        self.tool_env.update({
+            "FERRY_SMB_PASSWORD": self.password,
+            "RCLONE_CONFIG_SMBBENCH_TYPE": "smb",
+            "RCLONE_CONFIG_SMBBENCH_HOST": self.host,
+            "RCLONE_CONFIG_SMBBENCH_PORT": self.port,
+            "RCLONE_CONFIG_SMBBENCH_USER": self.user,
+            "RCLONE_CONFIG_SMBBENCH_PASS": obscured,
+        })
+
+    def stop_server(self):
+        if self.env is not None:
+            subprocess.run(["bash", SAMBA_SH, "stop", self.state], capture_output=True)
+
+    # ----------------------------------------------------------- commands
+
+    def command(self, tool, phase, src, dst):
+        """src/dst: a local path, or ("smb", prefix)."""
+        def smb(x):
+            return (f"smb://{self.user}@{self.host}:{self.port}/{self.share}/{x[1]}"
+                    if isinstance(x, tuple) else x)
+
+        if tool == "ferry":
+            verify = "ONLY_FILES_TRANSFERRED" if phase == "no-change" else "NONE"
+            return [self.ferry, "sync", smb(src), smb(dst), "--verify-mode", verify,
+                    "--no-progress"]
+        if tool == "rclone":
+            def rc(x):
+                return f"smbbench:{self.share}/{x[1]}" if isinstance(x, tuple) else x
+            return ["rclone", "copy", rc(src), rc(dst)]
+        if tool == "smbclient":
+            base = ["smbclient", f"//{self.host}/{self.share}", "-p", self.port,
+                    "-A", self.authfile, "-m", "SMB3"]
+            if isinstance(dst, tuple):  # upload
+                return base + ["-c", f'prompt OFF; recurse ON; mkdir "{dst[1]}"; cd "{dst[1]}"; '
+                                     f'lcd "{src}"; mput *']
+            return base + ["-c", f'prompt OFF; recurse ON; cd "{src[1]}"; lcd "{dst}"; mget *']
+        raise ValueError(tool)
+
+    def one_run(self, tree, phase, tool, rnd, src, dst):
+        cmd = self.command(tool, phase, src, dst)
+        res = run_bench.run_timed(cmd, env=self.tool_env)
+        check = diff = None
+        if res["rc"] == 0 and rnd == 0:
+            there = dst if not isinstance(dst, tuple) else os.path.join(self.share_dir, dst[1])
+            diff = run_bench.check_tree(self.src[tree], there, content_only=True)
+            check = "wrong" if diff else "ok"
+        rec = run_bench.record(tree, phase, tool, rnd + 1, cmd, res, check, diff)
+        rec["bytes"], rec["files"] = self.info[tree]["bytes"], self.info[tree]["files"]
+        self.records.append(rec)
+        mark = "" if res["rc"] == 0 else "  FAILED"
+        if check == "wrong":
+            mark = f"  WRONG ({len(diff)} differences, first: {diff[:3]})"
+        if res["rc"] != 0:
+            mark += "\n      " + run_bench.describe_failure(rec)
+        log(f"    {phase:9} round {rnd + 1}  {LABELS[tool]:12} {res['wall_s']:9.3f} s"
+            f"  {res['maxrss_kib'] / 1024:7.1f} MB RSS  {res['cpu_s']:7.2f} s CPU"
+            f"{'  checked' if check == 'ok' else ''}{mark}")
+
+    def clear(self, prefix):
+        run_bench.remove(os.path.join(self.share_dir, prefix))
+
+    def bench_tree(self, tree):
+        tdir = os.path.join(self.root, tree)
+        src = os.path.join(tdir, "src")
+        down = os.path.join(tdir, "down")
+        os.makedirs(tdir)
+        files, dirs, size = gen_tree.generate(tree, src, seed=self.args.seed,
+                                              scale=self.scale[tree])
+        self.src[tree] = src
+        self.info[tree] = {"files": files, "dirs": dirs, "bytes": size,
+                           "scale": self.scale[tree]}
+        log(f"\n== {tree}: {files:,} files, {dirs:,} folders, {size / 2**20:,.1f} MiB "
+            f"(scale {self.scale[tree]:g})")
+        for rnd in range(self.rounds):
+            for tool in run_bench.rotated(self.tools, rnd):
+                prefix = f"{tree}-up-{tool}-r{rnd + 1}"
+                self.clear(prefix)
+                self.one_run(tree, "upload", tool, rnd, src, ("smb", prefix))
+                self.clear(prefix)
+        # One synced copy (by ferry, untimed) to download from; each tool's
+        # own for the no-change runs.
+        synced = f"{tree}-synced"
+        self.clear(synced)
+        fill = run_bench.run_timed(self.command("ferry", "upload", src, ("smb", synced)),
+                                   env=self.tool_env)
+        if fill["rc"] != 0:
+            raise SystemExit(f"could not fill {synced}: {fill['stderr']}")
+        for rnd in range(self.rounds):
+            for tool in run_bench.rotated(self.tools, rnd):
+                run_bench.remove(down)
+                os.makedirs(down)
+                self.one_run(tree, "download", tool, rnd, ("smb", synced), down)
+                run_bench.remove(down)
+        nc_tools = [t for t in self.tools if t != "smbclient"]
+        for tool in nc_tools:
+            if tool != "ferry":
+                mine = f"{tree}-synced-{tool}"
+                self.clear(mine)
+                run_bench.run_timed(self.command(tool, "upload", src, ("smb", mine)),
+                                    env=self.tool_env)
+        for rnd in range(self.rounds):
+            for tool in run_bench.rotated(nc_tools, rnd):
+                target = synced if tool == "ferry" else f"{tree}-synced-{tool}"
+                self.one_run(tree, "no-change", tool, rnd, src, ("smb", target))
+        for tool in nc_tools:
+            self.clear(f"{tree}-synced-{tool}")
+        self.clear(synced)
+        run_bench.remove(tdir)
+
+    # ------------------------------------------------------------ results
+
+    def report(self):
+        summary = run_bench.summarize(self)
+        failed = False
+        log("\n== ferry against the faster of rclone and smbclient (speedup = its median / ferry's)")
+        for tree in self.trees:
+            for phase in PHASES:
+                tools = summary.get(tree, {}).get(phase, {})
+                f = tools.get("ferry")
+                if not f or not f["runs"]:
+                    continue
+                base = [(tools[t]["median_s"], t) for t in BASELINES
+                        if t in tools and tools[t]["runs"] and not tools[t]["failed"]]
+                line = f"  {tree:5} {phase:9}  ferry {f['median_s']:8.3f} s"
+                if phase == "no-change" and tree == "small":
+                    ok = f["median_s"] < NO_CHANGE_LIMIT_S
+                    line += f"  (target < {NO_CHANGE_LIMIT_S:g} s: {'PASS' if ok else 'FAIL'})"
+                    failed |= not ok
+                if base:
+                    b, t = min(base)
+                    speedup = b / f["median_s"]
+                    line += f"  vs {LABELS[t]} {b:8.3f} s  speedup {speedup:.2f} x"
+                    want = TARGETS.get((tree, phase))
+                    if want:
+                        ok = speedup >= want
+                        line += f"  (target >= {want:g} x: {'PASS' if ok else 'FAIL'})"
+                        failed |= not ok
+                log(line)
+        if self.args.json_out:
+            with open(self.args.json_out, "w") as out:
+                json.dump({"records": self.records, "summary": summary, "trees": self.info},
+                          out, indent=1)
+        return failed
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--trees", default=",".join(ALL_TREES))
+    p.add_argument("--tools", default=",".join(ALL_TOOLS))
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--scale", default="", help="TREE=FACTOR,... (e.g. small=0.2)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--ferry", default=os.path.join(REPO, "build", "ferry"))
+    p.add_argument("--root", default="/dev/shm/ferry-smb-bench")
+    p.add_argument("--json-out")
+    p.add_argument("--smoke", action="store_true")
+    args = p.parse_args(argv)
+    b = Bench(args)
+    b.src, b.info = {}, {}
+    if os.path.exists(b.root):
+        shutil.rmtree(b.root)
+    os.makedirs(b.root)
+    os.chmod(b.root, 0o711)
+    started = time.monotonic()
+    try:
+        b.start_server()
+        log(f"smbd on {b.host}:{b.port}, share on {b.share_dir}; "
+            f"{b.rounds} round(s), tools {', '.join(b.tools)}")
+        for tree in b.trees:
+            b.bench_tree(tree)
+        failed = b.report()
+    finally:
+        b.stop_server()
+        shutil.rmtree(b.root, ignore_errors=True)
+    log(f"\ntotal {time.monotonic() - started:.0f} s")
+    # A smoke run shows the scripts work; its times mean nothing.
+    return 0 if args.smoke or not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
