@@ -16,4 +16,4 @@ scripts/build.sh tsan "${targets[@]}"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/support/tsan.supp"
 # The live S3 tests need the radosgw fixture and add nothing TSan sees that
 # the in-memory object store does not.
-cd build-tsan && ctest -j2 --output-on-failure --timeout 900 -L "$areas" -E Radosgw
+cd build-tsan && ctest -j2 --output-on-failure --timeout 900 -L "$areas" -E "Radosgw|Samba"

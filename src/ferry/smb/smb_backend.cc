@@ -734,7 +734,7 @@ class SmbWriter : public StagedWriter {
   const RelPath path_;
   const RelPath temp_;
   std::unique_ptr<Handles> handles_;
-  std::atomic<uint64_t> end_{0};  // the end of the furthest write
+  std::atomic<uint64_t> end_{0};   // the end of the furthest write
   std::atomic<bool> done_{false};  // committed or aborted
 };
 
