@@ -581,7 +581,7 @@ def ratios(ctx, summary):
     """[(tree, phase, ferry s, best baseline, its s, speedup)] where known."""
     out = []
     for tree in ctx.tree_names:
-        for phase in PHASES:
+        for phase in ctx.phases:  # a phase not asked for is not judged
             base = [(med(summary, tree, phase, t), t) for t in BASELINES if t in ctx.tools]
             base = [(m, t) for m, t in base if m is not None]
             best = min(base) if base else (None, None)

@@ -15,6 +15,7 @@ Under ctest the ferry_samba fixture provides the server; by hand:
 """
 
 import atexit
+import json
 import os
 import random
 import shutil
@@ -368,6 +369,92 @@ class SeedCases(FerryTestCase):
         self.assertEqual(r["FilesFailed.Transfer"], 1, r.describe())
         self.assertIn("secret.txt", r.stdout + r.stderr)
         self.assertEqual(os.listdir(dst), ["ok.txt"])
+
+
+class ServerGoneMidTransfer(FerryTestCase):
+    """An smbd of the test's own (the shared one serves other modules),
+    killed while ferry writes to it."""
+
+    def setUp(self):
+        self.base = tempfile.mkdtemp(prefix="ferry-smb-fault-")
+        os.chmod(self.base, 0o711)
+        self.state = os.path.join(self.base, "state")
+        self.addCleanup(shutil.rmtree, self.base, True)
+        self.addCleanup(subprocess.run, ["bash", SAMBA_SH, "stop", self.state],
+                        capture_output=True, timeout=60)
+        p = subprocess.run(["bash", SAMBA_SH, "start", self.state], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.env = read_env(os.path.join(self.state, "env"))
+        self.src = os.path.join(self.base, "src")
+        os.makedirs(self.src)
+        for i in range(4):
+            oracle.write_file(os.path.join(self.src, f"part{i}.bin"), os.urandom(4 << 20))
+
+    def sh(self, cmd):
+        p = subprocess.run(["bash", SAMBA_SH, cmd, self.state], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def start_sync(self):
+        url = (f"smb://{self.env['FERRY_TEST_SMB_USER']}@{self.env['FERRY_TEST_SMB_HOST']}/"
+               f"{self.env['FERRY_TEST_SMB_SHARE']}/dst")
+        env = {**os.environ, "FERRY_SMB_PASSWORD": self.env["FERRY_TEST_SMB_PASSWORD"]}
+        # 16 MiB at 4 MB/s: about 4 s of writing.
+        return subprocess.Popen(oracle.ferry_cmd() + ["sync", self.src, url, "--json",
+                                                      "--bytes-per-second", "4000000"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+
+    def on_share(self):
+        return os.path.join(self.env["FERRY_TEST_SMB_DIR"], "dst")
+
+    def wait_writing(self):
+        oracle.wait_for(lambda: os.path.isdir(self.on_share()) and any(
+            os.path.getsize(os.path.join(d, f)) > 0
+            for d, _, fs in os.walk(self.on_share()) for f in fs), 60, 0.05,
+            "ferry to start writing")
+
+    def test_a_restarted_server_is_waited_for_and_the_run_succeeds(self):
+        p = self.start_sync()
+        self.wait_writing()
+        self.sh("down")
+        time.sleep(0.3)
+        self.sh("up")
+        out, err = p.communicate(timeout=oracle.scaled(180))
+        self.assertEqual(p.returncode, 0, err[-3000:])
+        r = json.loads(out)
+        self.assertEqual(r["Status"], "SUCCESS", err[-3000:])
+        self.assertGreater(r["Ferry"]["Retries"], 0, "nothing was retried: " + err[-3000:])
+        diffs = oracle.compare_trees(self.src, self.on_share(), mode=False, uid=False,
+                                     gid=False, mtime=False)
+        self.assertEqual(diffs, [])
+        self.assertEqual(strays(self.on_share()), [])
+
+    def test_a_server_that_stays_down_ends_error_and_leaves_nothing_partial(self):
+        p = self.start_sync()
+        self.wait_writing()
+        self.sh("down")
+        out, err = p.communicate(timeout=oracle.scaled(180))
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("smb://", out + err)
+        # Nothing partial under a final name: each file there is whole.
+        for d, _, fs in os.walk(self.on_share()):
+            for f in fs:
+                if f.startswith(".ferry-tmp-"):
+                    continue
+                rel = os.path.relpath(os.path.join(d, f), self.on_share())
+                with open(os.path.join(d, f), "rb") as a, \
+                        open(os.path.join(self.src, rel), "rb") as b:
+                    self.assertTrue(a.read() == b.read(), f"{rel} is partial")
+        # Back up, the next run completes and removes what the first left.
+        self.sh("up")
+        url = (f"smb://{self.env['FERRY_TEST_SMB_USER']}@{self.env['FERRY_TEST_SMB_HOST']}/"
+               f"{self.env['FERRY_TEST_SMB_SHARE']}/dst")
+        r = oracle.sync(self.src, url, env={
+            **os.environ, "FERRY_SMB_PASSWORD": self.env["FERRY_TEST_SMB_PASSWORD"]})
+        self.assertSuccess(r)
+        self.assertEqual(strays(self.on_share()), [])
 
 
 if __name__ == "__main__":

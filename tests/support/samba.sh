@@ -7,6 +7,9 @@
 #   samba.sh stop STATE_DIR    stop smbd (and samba-dcerpcd, which smbd
 #                              spawns for RPC) by PID, remove STATE_DIR;
 #                              works after a start that failed halfway
+#   samba.sh down STATE_DIR    kill smbd (a server gone mid-transfer), keep
+#                              its configuration, account and files
+#   samba.sh up STATE_DIR      start that smbd again, on its port
 #
 # STATE_DIR/env, written once the share answers a logged-on listing:
 #   FERRY_TEST_SMB_HOST=127.0.0.1:PORT
@@ -17,13 +20,16 @@
 #     a second share where the user is itself (no "force user"), so that
 #     files this machine's root keeps to itself are unreadable over SMB
 #
+# FERRY_SMB_PORT, when set, is the port (a test that restarts the server
+# keeps it); FERRY_SMB_PASSWORD, the password (default: random).
+#
 # The packages (samba, smbclient) are installed by scripts/setup.sh when
 # missing. smbd needs a Unix account for its user: ferrysmb is created
 # (no home, no shell) when missing.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop STATE_DIR" >&2
+  echo "usage: $0 start|stop|down|up STATE_DIR" >&2
   exit 2
 }
 [ $# -eq 2 ] || usage
@@ -68,6 +74,44 @@ stop() {
   rm -rf "$state"
 }
 
+# smbd in the background on STATE_DIR's configuration; ready when the
+# share answers a logged-on listing.
+run_smbd() {
+  local port=$1 user=$2 password=$3 i
+  smbd --foreground --debug-stdout -s "$state/smb.conf" \
+    >>"$state/run/log/smbd.out" 2>&1 &
+  echo $! >"$state/smbd.pid"
+  for ((i = 0; i < 300; i++)); do
+    if smbclient "//127.0.0.1/ferry" -p "$port" -U "$user%$password" \
+      -m SMB3 -c ls >/dev/null 2>&1; then
+      return 0
+    fi
+    running "$(cat "$state/smbd.pid")" || break
+    sleep 0.1
+  done
+  say "smbd did not answer on 127.0.0.1:$port"
+  tail -30 "$state/run/log/smbd.out" >&2 || true
+  return 1
+}
+
+env_value() { sed -n "s/^$1=//p" "$state/env"; }
+
+down() {
+  local pid
+  pid=$(cat "$state/smbd.pid")
+  kill -KILL "$pid" 2>/dev/null || true
+  # Its children (one per connection) go with it.
+  pkill -KILL -f -- "-s $state/smb.conf" 2>/dev/null || true
+  while running "$pid"; do sleep 0.05; done
+}
+
+up() {
+  local host
+  host=$(env_value FERRY_TEST_SMB_HOST)
+  run_smbd "${host##*:}" "$(env_value FERRY_TEST_SMB_USER)" \
+    "$(env_value FERRY_TEST_SMB_PASSWORD)"
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -80,8 +124,8 @@ start() {
   mkdir -p "$state"/run/{private,lock,state,cache,pid,ncalrpc,log} "$state/share" \
     "$state/perm"
   local port user=ferrysmb password
-  port=$(free_port)
-  password=$(head -c 512 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20)
+  port=${FERRY_SMB_PORT:-$(free_port)}
+  password=${FERRY_SMB_PASSWORD:-$(head -c 512 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20)}
   cat >"$state/smb.conf" <<EOF
 [global]
   netbios name = FERRYTEST
@@ -128,14 +172,11 @@ EOF
     smbpasswd -c "$state/smb.conf" -s -a "$user" >/dev/null
   # Not --no-process-group: smbd would then signal our whole process group
   # when stopped.
-  smbd --foreground --debug-stdout -s "$state/smb.conf" \
-    >"$state/run/log/smbd.out" 2>&1 &
-  echo $! >"$state/smbd.pid"
-  local i
-  for ((i = 0; i < 300; i++)); do
-    if smbclient "//127.0.0.1/ferry" -p "$port" -U "$user%$password" \
-      -m SMB3 -c ls >/dev/null 2>&1; then
-      cat >"$state/env.tmp" <<EOF
+  if ! run_smbd "$port" "$user" "$password"; then
+    stop
+    return 1
+  fi
+  cat >"$state/env.tmp" <<EOF
 FERRY_TEST_SMB_HOST=127.0.0.1:$port
 FERRY_TEST_SMB_SHARE=ferry
 FERRY_TEST_SMB_USER=$user
@@ -144,21 +185,14 @@ FERRY_TEST_SMB_DIR=$state/share
 FERRY_TEST_SMB_PERM_SHARE=perm
 FERRY_TEST_SMB_PERM_DIR=$state/perm
 EOF
-      mv "$state/env.tmp" "$state/env"
-      cat "$state/env"
-      return 0
-    fi
-    if ! running "$(cat "$state/smbd.pid")"; then break; fi
-    sleep 0.1
-  done
-  say "smbd did not answer on 127.0.0.1:$port"
-  tail -30 "$state/run/log/smbd.out" >&2 || true
-  stop
-  return 1
+  mv "$state/env.tmp" "$state/env"
+  cat "$state/env"
 }
 
 case $cmd in
   start) start ;;
   stop) stop ;;
+  down) down ;;
+  up) up ;;
   *) usage ;;
 esac

@@ -404,8 +404,10 @@ class Session {
   Account account_;             // read by Authenticate (through a void*)
   const std::pair<std::string, std::string> protocols_;
   bool claimed_ = false;
-  RetryPolicy policy_{.max_attempts = 5,
-                      .base = std::chrono::milliseconds(200),
+  // About 10 s of retries on average (18 s at most): a server restarted
+  // for maintenance is waited for, one that stays down is reported.
+  RetryPolicy policy_{.max_attempts = 8,
+                      .base = std::chrono::milliseconds(250),
                       .cap = std::chrono::milliseconds(5000),
                       .jitter = {}};
   std::atomic<StorageObserver*> observer_{nullptr};
