@@ -257,17 +257,35 @@ class Session {
   void SetObserver(StorageObserver* observer) { observer_.store(observer); }
 
   // Runs `op` (returning Status or Result<T>) until it succeeds or fails
-  // for good: network faults are retried with backoff, and reported.
+  // for good: network faults are retried with backoff, and reported. Once
+  // they are used up the server is taken as down: the failure is returned
+  // as final (nobody above retries it again), and until a call succeeds
+  // every call gets one attempt, so that a server that stays down ends the
+  // run within one round of retries, not one per file.
   template <typename Op>
   auto Call(std::string_view what, const RelPath& path, Op&& op)
       -> std::invoke_result_t<Op&> {
-    return Retry(policy_, Clock::Real(), std::stop_token(), op,
-                 [&](const Status& st, int attempt, Clock::duration delay) {
-                   if (StorageObserver* o = observer_.load()) {
-                     o->OnStorageRetry(std::string(what) + " " + Where(path),
-                                       st, attempt, delay);
-                   }
-                 });
+    RetryPolicy policy = policy_;
+    if (down_.load()) policy.max_attempts = 1;
+    auto outcome =
+        Retry(policy, Clock::Real(), std::stop_token(), op,
+              [&](const Status& st, int attempt, Clock::duration delay) {
+                if (StorageObserver* o = observer_.load()) {
+                  o->OnStorageRetry(std::string(what) + " " + Where(path), st,
+                                    attempt, delay);
+                }
+              });
+    const Status& st = retry_internal::StatusOf(outcome);
+    if (st.ok()) {
+      down_.store(false);
+      return outcome;
+    }
+    if (!st.retryable()) return outcome;
+    down_.store(true);
+    return Status(st.code(),
+                  std::string(st.message()) + " (the server " + display_ +
+                      " stays unreachable: given up)",
+                  st.sys_errno(), false);
   }
 
   // One connection, lent to one caller at a time, with the library (see
@@ -411,6 +429,7 @@ class Session {
                       .cap = std::chrono::milliseconds(5000),
                       .jitter = {}};
   std::atomic<StorageObserver*> observer_{nullptr};
+  std::atomic<bool> down_{false};  // retries used up; not since recovered
 
   std::mutex mu_;
   std::condition_variable cv_;
