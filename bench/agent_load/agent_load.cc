@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "ferry/base/net_address.h"
+#include "ferry/base/percent.h"
 #include "ferry/client/api_client.h"
 #include "ferry/client/client_config.h"
 #include "ferry/pki/pki.h"
@@ -163,21 +164,6 @@ json ToJson(const Latencies& l) {
           {"p50_ms", l.p50_ms},
           {"p99_ms", l.p99_ms},
           {"max_ms", l.max_ms}};
-}
-
-std::string PercentEncode(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------- /proc
@@ -646,8 +632,9 @@ awaitable<bool> Fleet::Activate(SimAgent& a) {
     if (!created) continue;
     // The certificate, on the same connection while it lasts.
     const std::string poll =
-        "/agent/v1/activation?key=" + PercentEncode(grant->activation_key) +
-        "&token=" + PercentEncode(grant->poll_token);
+        "/agent/v1/activation?key=" +
+        PercentEncode(grant->activation_key, false) +
+        "&token=" + PercentEncode(grant->poll_token, false);
     while (Clock::now() < deadline) {
       if (!reply.keep_alive || reply.ec) {
         s = std::make_unique<SslStream>(ex, tls_);

@@ -10,9 +10,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -25,6 +28,16 @@
 #include "ferry/storage/testing.h"
 
 namespace ferry::conformance {
+
+std::string FreshName() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "t%016llx",
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
 namespace {
 
 using testing::AsBytes;

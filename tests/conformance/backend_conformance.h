@@ -50,6 +50,10 @@ inline std::string FactoryName(
   return info.param.name;
 }
 
+// A name no other test of any process will pick ("t" and 16 random hex
+// digits): the folder or key prefix of one test on a shared live server.
+std::string FreshName();
+
 class BackendConformanceTest : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override;

@@ -4,9 +4,7 @@
 // fixture's private CA is exercised by the S3 client's live tests and the
 // end-to-end modules; running the whole suite twice would cost CI minutes
 // without reaching other code.)
-#include <cstdio>
 #include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -26,16 +24,6 @@ std::string LiveSkipReason() {
   return why;
 }
 
-std::string FreshPrefix() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "t%016llx",
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
 std::unique_ptr<Backend> OpenLive(bool https) {
   std::string why;
   auto live = s3_testing::ReadLiveS3(&why);
@@ -43,7 +31,7 @@ std::unique_ptr<Backend> OpenLive(bool https) {
   LocationSpec spec;
   spec.type = "s3";
   spec.bucket = kBucket;
-  spec.path = FreshPrefix();
+  spec.path = FreshName();
   spec.destination = true;
   spec.endpoint.url = https ? live->https_endpoint : live->endpoint;
   spec.endpoint.ca_file = https ? live->ca_file : "";

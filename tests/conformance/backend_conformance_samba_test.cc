@@ -1,9 +1,6 @@
 // The conformance suite against a real SMB server (Samba's smbd, started by
 // the ctest fixture tests/support/samba.sh): the "smb" location type, a
 // fresh folder of the share per test.
-#include <cstdio>
-#include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -20,16 +17,6 @@ std::string LiveSkipReason() {
   return why;
 }
 
-std::string FreshFolder() {
-  static std::mt19937_64 rng{std::random_device{}()};
-  static std::mutex mu;
-  std::lock_guard lock(mu);
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "t%016llx",
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
 std::unique_ptr<Backend> OpenLive() {
   std::string why;
   auto live = smb_testing::ReadLiveSmb(&why);
@@ -38,7 +25,7 @@ std::unique_ptr<Backend> OpenLive() {
   spec.type = "smb";
   spec.host = live->host;
   spec.bucket = live->share;
-  spec.path = FreshFolder();
+  spec.path = FreshName();
   spec.endpoint.user = live->user;
   spec.endpoint.password = live->password;
   spec.destination = true;

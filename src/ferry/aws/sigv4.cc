@@ -112,21 +112,7 @@ std::optional<std::chrono::system_clock::time_point> ParseAmzDate(
 }
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
-  static const char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        (keep_slash && c == '/')) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[c >> 4]);
-      out.push_back(kDigits[c & 0xF]);
-    }
-  }
-  return out;
+  return PercentEncode(s, keep_slash);
 }
 
 std::string CanonicalUri(std::string_view path) {

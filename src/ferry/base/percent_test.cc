@@ -18,5 +18,18 @@ TEST(PercentTest, PlusIsASpaceOnlyInForms) {
   EXPECT_EQ(PercentDecode("a+b%2B", true), "a b+");
 }
 
+TEST(PercentEncodeTest, KeepsOnlyUnreservedBytesAndOptionallySlashes) {
+  EXPECT_EQ(PercentEncode("a b/~*", false), "a%20b%2F~%2A");
+  EXPECT_EQ(PercentEncode("dir/caf\xc3\xa9 %.txt", true),
+            "dir/caf%C3%A9%20%25.txt");
+  EXPECT_EQ(PercentEncode("", true), "");
+  const std::string all_bytes = [] {
+    std::string s;
+    for (int c = 0; c < 256; ++c) s += static_cast<char>(c);
+    return s;
+  }();
+  EXPECT_EQ(PercentDecode(PercentEncode(all_bytes, false)), all_bytes);
+}
+
 }  // namespace
 }  // namespace ferry

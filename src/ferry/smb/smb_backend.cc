@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "ferry/base/clock.h"
+#include "ferry/base/percent.h"
 #include "ferry/base/retry.h"
 #include "ferry/base/utf8.h"
+#include "ferry/storage/file_errors.h"
 #include "ferry/storage/staging.h"
 
 namespace ferry {
@@ -70,22 +72,7 @@ void Authenticate(SMBCCTX* c, const char* /*server*/, const char* /*share*/,
 
 // A path as the tail of an smb:// URL: every byte but the unreserved ones
 // and '/' percent-encoded (libsmbclient decodes the URL before use).
-std::string EncodeUrlPath(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-        c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string EncodeUrlPath(std::string_view s) { return PercentEncode(s, true); }
 
 // The protocol range of DataSync's MountOptions.Version, as libsmbclient
 // names the protocols; empty for AUTOMATIC (the library's own range).
@@ -119,25 +106,6 @@ struct ProtocolClaims {
 ProtocolClaims& Claims() {
   static ProtocolClaims* c = new ProtocolClaims();
   return *c;
-}
-
-bool NetworkErrno(int err) {
-  switch (err) {
-    case ETIMEDOUT:
-    case ECONNRESET:
-    case ECONNREFUSED:
-    case ECONNABORTED:
-    case EPIPE:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case ENETDOWN:
-    case ENOTCONN:
-    case EAGAIN:
-    case EIO:
-      return true;
-    default:
-      return false;
-  }
 }
 
 Entry EntryFromStat(const RelPath& path, const struct stat& st) {
@@ -210,48 +178,28 @@ class Session {
 
   Status Error(std::string_view op, const RelPath& path, int err) const {
     std::string msg = std::string(op) + " " + Where(path) + ": ";
-    StatusCode code = StatusCode::kIoError;
-    bool retry = false;
+    ErrnoMeaning m = MeaningOfErrno(err);
     switch (err) {
-      case ENOENT:
-      case ENOTDIR:
-        code = StatusCode::kNotFound;
-        break;
-      case EEXIST:
-      case ENOTEMPTY:
-        code = StatusCode::kAlreadyExists;
-        break;
-      case EACCES:
-      case EPERM:
-      case EROFS:
-        code = StatusCode::kPermissionDenied;
-        break;
-      case EBUSY:
+      case EBUSY:  // a sharing violation
       case ETXTBSY:
-        code = StatusCode::kPermissionDenied;
-        msg += "in use by another client that denies sharing it (";
-        msg += std::strerror(err);
-        return Status(code, msg + ")", err, false);
-      case EISDIR:
-        code = StatusCode::kFailedPrecondition;
-        break;
-      case ENOSPC:
-      case EDQUOT:
-        code = StatusCode::kResourceExhausted;
-        break;
+        return Status(StatusCode::kPermissionDenied,
+                      msg +
+                          "in use by another client that denies sharing "
+                          "it (" +
+                          std::strerror(err) + ")",
+                      err, false);
       case EINVAL:
       case ENAMETOOLONG:
-        code = StatusCode::kInvalidArgument;
+        m = {StatusCode::kInvalidArgument, false};
+        break;
+      case EIO:  // what libsmbclient says of many a lost connection
+        m = {StatusCode::kUnavailable, true};
         break;
       default:
-        if (NetworkErrno(err)) {
-          code = StatusCode::kUnavailable;
-          retry = true;
-        }
         break;
     }
     msg += err == 0 ? "failed" : std::strerror(err);
-    return Status(code, msg, err, retry);
+    return Status(m.code, msg, err, m.retryable);
   }
 
   void SetObserver(StorageObserver* observer) { observer_.store(observer); }

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "ferry/storage/file_errors.h"
 #include "ferry/storage/posix/posix_internal.h"
 #include "ferry/storage/staging.h"
 
@@ -24,62 +25,18 @@ Status PosixError(std::string_view op, const RelPath& path, int err) {
   msg += " ";
   msg += path.Display();
   msg += ": ";
-  StatusCode code = StatusCode::kIoError;
-  bool retryable = false;
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      code = StatusCode::kNotFound;
-      break;
-    case EEXIST:
-    case ENOTEMPTY:
-      code = StatusCode::kAlreadyExists;
-      break;
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      code = StatusCode::kPermissionDenied;
-      break;
-    case ELOOP:
-      code = StatusCode::kFailedPrecondition;
-      msg +=
-          "a symbolic link is in the way (links beneath a location root "
-          "are never followed): ";
-      break;
-    case EXDEV:
-      code = StatusCode::kPermissionDenied;
-      msg += "the path leads outside the location root: ";
-      break;
-    case EISDIR:
-      code = StatusCode::kFailedPrecondition;
-      break;
-    case ENOSPC:
-    case EDQUOT:
-      // A full disk or quota does not clear within a backoff's seconds:
-      // retrying every block of every file would only delay the failure.
-      code = StatusCode::kResourceExhausted;
-      break;
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      code = StatusCode::kResourceExhausted;
-      retryable = true;
-      break;
-    case EINTR:
-    case EAGAIN:
-    case ETIMEDOUT:
-    case ESTALE:
-      code = StatusCode::kUnavailable;
-      retryable = true;
-      break;
-    case ENOTSUP:
-      code = StatusCode::kNotSupported;
-      break;
-    default:
-      break;
+  ErrnoMeaning m = MeaningOfErrno(err);
+  if (err == ELOOP) {
+    m.code = StatusCode::kFailedPrecondition;
+    msg +=
+        "a symbolic link is in the way (links beneath a location root "
+        "are never followed): ";
+  } else if (err == EXDEV) {
+    m.code = StatusCode::kPermissionDenied;
+    msg += "the path leads outside the location root: ";
   }
   msg += std::strerror(err);
-  return Status(code, std::move(msg), err, retryable);
+  return Status(m.code, std::move(msg), err, m.retryable);
 }
 
 namespace posix {
