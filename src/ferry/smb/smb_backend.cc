@@ -945,78 +945,62 @@ Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
       (spec.endpoint.domain.empty() ? "" : spec.endpoint.domain + "\\") +
       (spec.endpoint.user.empty() ? std::string("(no user)")
                                   : spec.endpoint.user);
-  Result<std::optional<Entry>> root = Status::Internal("not probed");
-  {
-    // The share itself first: a missing folder beneath it is not a
-    // missing share.
+  // Each cause its own message.
+  auto explain = [&](const Status& st) -> Status {
+    switch (st.code()) {
+      case StatusCode::kPermissionDenied:
+        return Status(StatusCode::kPermissionDenied,
+                      where + ": " + who +
+                          " cannot log on, or may not use the share (wrong "
+                          "user name, password or domain?): " +
+                          std::string(st.message()));
+      case StatusCode::kNotFound:
+        return Status::NotFound(where + ": the share '" + spec.bucket +
+                                "' does not exist on " + spec.host + ": " +
+                                std::string(st.message()));
+      case StatusCode::kUnavailable:
+        return Status(StatusCode::kUnavailable,
+                      where + ": cannot reach the SMB server " + spec.host +
+                          ": " + std::string(st.message()),
+                      st.sys_errno(), false);
+      default:
+        return Status(st.code(), where + ": " + std::string(st.message()));
+    }
+  };
+  Result<std::optional<Entry>> root = backend->Stat(RelPath());
+  if (!root.ok()) return explain(root.status());
+  if (!*root) {
+    // The share itself: a missing folder beneath it is not a missing share.
     LocationSpec share = spec;
     share.path.clear();
-    root = backend->Stat(RelPath());
-    if (!root.ok() || !*root) {
-      auto at_share = std::make_shared<Session>(
-          share.Describe(),
-          "smb://" + spec.host + "/" + EncodeUrlPath(spec.bucket),
-          Account{spec.endpoint.user, spec.endpoint.password,
-                  spec.endpoint.domain},
-          protocols);
-      SmbBackend probe(at_share, false);
-      Result<std::optional<Entry>> s = probe.Stat(RelPath());
-      const Status& st = s.ok() ? Status::Ok() : s.status();
-      switch (st.code()) {
-        case StatusCode::kOk:
-          if (!*s) {
-            return Status::NotFound(where + ": the share '" + spec.bucket +
-                                    "' does not exist on " + spec.host);
-          }
-          break;
-        case StatusCode::kPermissionDenied:
-          return Status(
-              StatusCode::kPermissionDenied,
-              where + ": " + who +
-                  " cannot log on, or may not use the share (wrong user name, "
-                  "password or domain?): " +
-                  std::string(st.message()));
-        case StatusCode::kNotFound:
-          return Status::NotFound(where + ": the share '" + spec.bucket +
-                                  "' does not exist on " + spec.host + ": " +
-                                  std::string(st.message()));
-        case StatusCode::kUnavailable:
-          return Status(StatusCode::kUnavailable,
-                        where + ": cannot reach the SMB server " + spec.host +
-                            ": " + std::string(st.message()),
-                        st.sys_errno(), false);
-        default:
-          return Status(st.code(), where + ": " + std::string(st.message()));
-      }
+    SmbBackend top(std::make_shared<Session>(
+                       share.Describe(),
+                       "smb://" + spec.host + "/" + EncodeUrlPath(spec.bucket),
+                       Account{spec.endpoint.user, spec.endpoint.password,
+                               spec.endpoint.domain},
+                       protocols),
+                   false);
+    Result<std::optional<Entry>> at_share =
+        spec.path.empty() ? std::optional<Entry>() : top.Stat(RelPath());
+    if (!at_share.ok()) return explain(at_share.status());
+    if (!*at_share) {
+      return Status::NotFound(where + ": the share '" + spec.bucket +
+                              "' does not exist on " + spec.host);
     }
-  }
-  if (!root.ok()) {
-    return Status(root.status().code(),
-                  where + ": " + std::string(root.status().message()));
-  }
-  if (!*root) {
     if (!spec.create_root) {
       return Status::NotFound(where + ": the folder '" + spec.path +
                               "' does not exist in the share");
     }
     // Created from the share down.
-    LocationSpec share = spec;
-    share.path.clear();
-    auto at_share = std::make_shared<Session>(
-        share.Describe(),
-        "smb://" + spec.host + "/" + EncodeUrlPath(spec.bucket),
-        Account{spec.endpoint.user, spec.endpoint.password,
-                spec.endpoint.domain},
-        protocols);
-    SmbBackend top(at_share, false);
     auto rel = RelPath::Parse(spec.path);
     if (!rel.ok()) {
       return Status::InvalidArgument(
           where + ": bad path: " + std::string(rel.status().message()));
     }
     Status st = MakeDirs(top, *rel);
-    if (!st.ok())
+    if (!st.ok()) {
       return Status(st.code(), where + ": " + std::string(st.message()));
+    }
   } else if (!(*root)->is_dir()) {
     return Status::FailedPrecondition(where + " is a file, not a folder");
   }
