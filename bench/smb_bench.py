@@ -70,6 +70,8 @@ class Bench:
             tree, _, value = item.partition("=")
             self.scale[tree] = float(value)
         self.records = []
+        self.src = {}   # tree -> its local source folder
+        self.info = {}  # tree -> files, folders, bytes, scale
         self.env = None
 
     # ------------------------------------------------------------ server
@@ -251,7 +253,6 @@ def main(argv=None):
     p.add_argument("--smoke", action="store_true")
     args = p.parse_args(argv)
     b = Bench(args)
-    b.src, b.info = {}, {}
     if os.path.exists(b.root):
         shutil.rmtree(b.root)
     os.makedirs(b.root)

@@ -17,18 +17,17 @@ Under ctest the ferry_samba fixture provides the server; by hand:
 import atexit
 import json
 import os
-import random
 import shutil
 import socket
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 import oracle
 from oracle import FerryTestCase
+from test_sync_changing_files import Writer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMBA_SH = os.path.join(HERE, "..", "support", "samba.sh")
@@ -260,28 +259,6 @@ conn.logoff()
 """
 
 
-class HotWriter(threading.Thread):
-    """Rewrites 4 KiB of `path` (on the share's folder, behind smbd) at a
-    random offset every few milliseconds until stopped."""
-
-    def __init__(self, path, size):
-        super().__init__(daemon=True)
-        self.path, self.size = path, size
-        self.stop = threading.Event()
-        self.writes = 0
-
-    def run(self):
-        rng = random.Random(3)
-        fd = os.open(self.path, os.O_WRONLY)
-        try:
-            while not self.stop.is_set():
-                os.pwrite(fd, rng.randbytes(4096), rng.randrange(0, self.size - 4096))
-                self.writes += 1
-                time.sleep(0.003)
-        finally:
-            os.close(fd)
-
-
 class SeedCases(FerryTestCase):
     """The open and locked files of a file server's users."""
 
@@ -330,15 +307,10 @@ class SeedCases(FerryTestCase):
             oracle.write_file(os.path.join(on_share(folder), f"f{i}.txt"), b"y" * 1000)
         hot = os.path.join(on_share(folder), "hot.bin")
         oracle.write_file(hot, os.urandom(size))
-        w = HotWriter(hot, size)
-        w.start()
-        try:
-            oracle.wait_for(lambda: w.writes > 0, 10, 0.005, "the writer's first write")
-            dst = self.scratch("dst")
+        dst = self.scratch("dst")
+        # Written behind smbd, on the share's folder.
+        with Writer(hot, size):
             r = run(smb_url(folder), dst, "--bytes-per-second", "4000000", "--threads", "2")
-        finally:
-            w.stop.set()
-            w.join()
         # Copied as read; Samba need not show a change while the file is
         # open (it reports the write time it keeps for open files), so the
         # change may go unseen until verification, which catches it.

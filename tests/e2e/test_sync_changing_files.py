@@ -30,12 +30,14 @@ RATE = 4_000_000  # one read of the hot file takes 0.25 s
 
 
 class Writer(threading.Thread):
-    """Rewrites 4 KiB of `path` at a random offset every few milliseconds
-    (size constant, mtime and ctime always moving) until stopped."""
+    """Rewrites 4 KiB of `path` (`size` bytes) at a random offset every few
+    milliseconds (size constant, mtime and ctime always moving) until
+    stopped."""
 
-    def __init__(self, path):
+    def __init__(self, path, size=HOT_SIZE):
         super().__init__(daemon=True)
         self.path = path
+        self.size = size
         self.stop = threading.Event()
         self.writes = 0
 
@@ -44,7 +46,7 @@ class Writer(threading.Thread):
         fd = os.open(self.path, os.O_WRONLY)
         try:
             while not self.stop.is_set():
-                os.pwrite(fd, rng.randbytes(4096), rng.randrange(0, HOT_SIZE - 4096))
+                os.pwrite(fd, rng.randbytes(4096), rng.randrange(0, self.size - 4096))
                 self.writes += 1
                 time.sleep(0.003)  # the pace of the rewrites (a timing under test)
         finally:
