@@ -1,7 +1,9 @@
 #include "ferry/smb/smb_backend.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <libsmbclient.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -12,7 +14,9 @@
 #include <condition_variable>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -34,16 +38,130 @@ constexpr size_t kListBatch = 1024;
 constexpr size_t kMaxFolderEntries = 10'000'000;
 constexpr int kTimeoutMs = 30'000;
 
-// libsmbclient is not thread-safe, even with a context per thread: its
-// talloc stack frames are process-wide unless the library is given thread
-// functions, which Debian's libsmbclient does not export
-// (smbc_thread_posix). So one call into it runs at a time in the process,
-// under this mutex. (Large reads and writes still keep many requests in
-// flight: libsmbclient pipelines them within one call.)
-std::mutex& LibraryMutex() {
-  static std::mutex* mu = new std::mutex();
-  return *mu;
+// libsmbclient is thread-safe with one context per thread only once it
+// has been given thread functions: without them its talloc stack frames
+// and "once" guards are process-wide. Samba's own setter
+// (smbc_thread_posix) is not exported by Debian's libsmbclient, but the
+// function under it, smb_thread_set_functions of libsamba-util (loaded
+// with libsmbclient), is: it is looked up at run time and given pthread
+// mutexes and keys, as Samba's SMB_THREADS_DEF_PTHREAD_IMPLEMENTATION does.
+// Should it be missing, every call into the library is serialized instead.
+// The layout of Samba's struct smb_thread_functions (lib/util/smb_threads.h).
+struct SmbThreadFunctions {
+  int (*create_mutex)(const char* name, void** lock, const char* location);
+  void (*destroy_mutex)(void* lock, const char* location);
+  int (*lock_mutex)(void* lock, int lock_type, const char* location);
+  int (*create_tls)(const char* name, void** key, const char* location);
+  void (*destroy_tls)(void** key, const char* location);
+  int (*set_tls)(void* key, const void* value, const char* location);
+  void* (*get_tls)(void* key, const char* location);
+};
+constexpr int kSmbThreadLock = 1;  // SMB_THREAD_LOCK; 2 unlocks
+
+int CreateMutex(const char*, void** lock, const char*) {
+  auto* mu = new (std::nothrow) pthread_mutex_t;
+  if (mu == nullptr) return ENOMEM;
+  const int rc = pthread_mutex_init(mu, nullptr);
+  if (rc != 0) {
+    delete mu;
+    return rc;
+  }
+  *lock = mu;
+  return 0;
 }
+void DestroyMutex(void* lock, const char*) {
+  auto* mu = static_cast<pthread_mutex_t*>(lock);
+  if (mu == nullptr) return;
+  pthread_mutex_destroy(mu);
+  delete mu;
+}
+int LockMutex(void* lock, int lock_type, const char*) {
+  auto* mu = static_cast<pthread_mutex_t*>(lock);
+  return lock_type == kSmbThreadLock ? pthread_mutex_lock(mu)
+                                     : pthread_mutex_unlock(mu);
+}
+int CreateTls(const char*, void** key, const char*) {
+  auto* k = new (std::nothrow) pthread_key_t;
+  if (k == nullptr) return ENOMEM;
+  const int rc = pthread_key_create(k, nullptr);
+  if (rc != 0) {
+    delete k;
+    return rc;
+  }
+  *key = k;
+  return 0;
+}
+void DestroyTls(void** key, const char*) {
+  auto* k = static_cast<pthread_key_t*>(*key);
+  if (k == nullptr) return;
+  pthread_key_delete(*k);
+  delete k;
+  *key = nullptr;
+}
+int SetTls(void* key, const void* value, const char*) {
+  if (key == nullptr) return EINVAL;
+  return pthread_setspecific(*static_cast<pthread_key_t*>(key), value);
+}
+// Samba reads a key before it first creates it (talloc_stackframe asks for
+// the thread's frame, then creates the key once): nothing is stored yet.
+void* GetTls(void* key, const char*) {
+  if (key == nullptr) return nullptr;
+  return pthread_getspecific(*static_cast<pthread_key_t*>(key));
+}
+
+// True once libsmbclient runs with thread functions (first call sets them,
+// before any context exists).
+bool LibraryThreadSafe() {
+  static const bool safe = [] {
+    using Setter = int (*)(const SmbThreadFunctions*);
+    auto set = reinterpret_cast<Setter>(
+        dlsym(RTLD_DEFAULT, "smb_thread_set_functions"));
+    if (set == nullptr) return false;
+    static const SmbThreadFunctions functions = {
+        CreateMutex, DestroyMutex, LockMutex, CreateTls,
+        DestroyTls,  SetTls,       GetTls};
+    return set(&functions) == 0;
+  }();
+  return safe;
+}
+
+// The lock of libsmbclient's process-wide state. A call on a context
+// shares it; making or freeing a context holds it alone, for those write
+// the library's global configuration (debug level, protocols), which every
+// call reads, and the last free releases it. Without thread functions (see
+// LibraryThreadSafe) every call holds it alone. Writers go first (a pool
+// busy with calls still gets its next connection).
+class LibraryLock {
+ public:
+  enum Mode { kCall, kGlobal };
+  explicit LibraryLock(Mode mode) {
+    // First: the thread functions go in before the library's first use.
+    const bool thread_safe = LibraryThreadSafe();
+    if (mode == kCall && thread_safe) {
+      pthread_rwlock_rdlock(Mutex());
+    } else {
+      pthread_rwlock_wrlock(Mutex());
+    }
+  }
+  ~LibraryLock() { pthread_rwlock_unlock(Mutex()); }
+  LibraryLock(const LibraryLock&) = delete;
+  LibraryLock& operator=(const LibraryLock&) = delete;
+
+ private:
+  static pthread_rwlock_t* Mutex() {
+    static pthread_rwlock_t* mu = [] {
+      pthread_rwlockattr_t attr;
+      pthread_rwlockattr_init(&attr);
+      pthread_rwlockattr_setkind_np(
+          &attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+      auto* m = new pthread_rwlock_t;
+      pthread_rwlock_init(m, &attr);
+      pthread_rwlockattr_destroy(&attr);
+      return m;
+    }();
+    return mu;
+  }
+};
 
 struct Account {
   std::string user;
@@ -136,7 +254,7 @@ class Session {
         protocols_(std::move(protocols)) {}
 
   ~Session() {
-    std::lock_guard lock(LibraryMutex());
+    LibraryLock library(LibraryLock::kGlobal);
     for (Slot& s : slots_) {
       if (s.ctx != nullptr) smbc_free_context(s.ctx, 1);
     }
@@ -236,12 +354,15 @@ class Session {
                   st.sys_errno(), false);
   }
 
-  // One connection, lent to one caller at a time, with the library (see
-  // LibraryMutex).
+  // One connection, lent to one caller at a time, with the library's lock
+  // (see LibraryLock).
   class Lease {
    public:
     Lease(Session* s, int index, SMBCCTX* ctx)
-        : s_(s), index_(index), ctx_(ctx), library_(LibraryMutex()) {}
+        : s_(s),
+          index_(index),
+          ctx_(ctx),
+          library_(std::make_unique<LibraryLock>(LibraryLock::kCall)) {}
     Lease(Lease&& o) noexcept
         : s_(o.s_),
           index_(o.index_),
@@ -252,7 +373,7 @@ class Session {
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
       if (s_ != nullptr) {
-        library_.unlock();
+        library_.reset();
         s_->Release(index_);
       }
     }
@@ -263,7 +384,7 @@ class Session {
     Session* s_;
     int index_;
     SMBCCTX* ctx_;
-    std::unique_lock<std::mutex> library_;
+    std::unique_ptr<LibraryLock> library_;
   };
 
   // A free connection, `prefer` if it is free (a file already open there).
@@ -330,7 +451,7 @@ class Session {
   }
 
   Result<SMBCCTX*> NewContext() {
-    std::lock_guard lock(LibraryMutex());
+    LibraryLock library(LibraryLock::kGlobal);
     SMBCCTX* ctx = smbc_new_context();
     if (ctx == nullptr) {
       return Status(StatusCode::kResourceExhausted,
@@ -568,15 +689,17 @@ class SmbReader : public Reader {
     });
   }
 
+  // Through the open handle (one request, where a stat by name takes three).
   Result<Entry> Restat() override {
-    FERRY_ASSIGN_OR_RETURN(std::optional<Entry> now,
-                           StatOn(*session_, entry_.path));
-    if (!now || !now->is_file()) {
-      return Status(
-          StatusCode::kSourceChanged,
-          session_->Where(entry_.path) + " was removed while being read");
-    }
-    return *std::move(now);
+    return session_->Call("stat", entry_.path, [&]() -> Result<Entry> {
+      return handles_->With([&](SMBCCTX* c, SMBCFILE* f) -> Result<Entry> {
+        struct stat st;
+        if (smbc_getFunctionFstat(c)(c, f, &st) != 0) {
+          return session_->Error("stat", entry_.path, errno);
+        }
+        return EntryFromStat(entry_.path, st);
+      });
+    });
   }
 
  private:
@@ -1022,10 +1145,14 @@ void RegisterSmbBackend() {
 #if defined(__SANITIZE_ADDRESS__) || defined(FERRY_SMB_LSAN)
 // libsmbclient keeps process-wide state it never frees (its debug log's
 // name, its configuration), allocated through talloc (which ferry does not
-// use): not ferry's leaks.
+// use), and each thread's talloc stack frame (libsamba-util: its thread
+// key has no destructor, as in Samba's own pthread functions): not ferry's
+// leaks.
 extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libsmbclient.so\nleak:libsamba-debug-samba4.so\nleak:libtalloc."
-         "so\n"
-         "leak:libsmbconf.so\n";
+  return "leak:libsmbclient.so\n"
+         "leak:libsamba-debug-samba4.so\n"
+         "leak:libtalloc.so\n"
+         "leak:libsmbconf.so\n"
+         "leak:libsamba-util.so\n";
 }
 #endif
