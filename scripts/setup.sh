@@ -18,7 +18,7 @@ BUILD=(
   build-essential cmake ninja-build lld ccache pkg-config git
   libssl-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libzstd-dev
   libacl1-dev libattr1-dev libcpp-httplib-dev libpcre2-dev libsqlite3-dev libpq-dev
-  libcurl4-openssl-dev libpugixml-dev libboost1.81-dev libsmbclient-dev
+  libcurl4-openssl-dev libpugixml-dev libboost1.81-dev libsmbclient-dev libnfs-dev
   python3
 )
 # Ceph radosgw: a real S3 server (it checks SigV4) that the tests start on
@@ -29,6 +29,9 @@ RADOSGW=(ceph-mon ceph-osd radosgw curl openssl iproute2 util-linux python3)
 # smbclient to see it from outside ferry, impacket to hold a file open the way
 # a Windows client does (share mode 0: nobody else may read it).
 SAMBA=(samba smbclient python3-impacket)
+# NFS: NFS-Ganesha (VFS), with rpcbind, in a private network namespace
+# (tests/support/nfs.sh); libnfs's nfs-ls/nfs-cp to see it from outside ferry.
+NFS=(nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils iproute2)
 TEST=(
   # clang builds the sanitized configuration and the fuzz targets
   clang libclang-rt-14-dev
@@ -40,6 +43,8 @@ TEST=(
   "${RADOSGW[@]}"
   # real SMB (Samba's smbd, started by the tests themselves on 127.0.0.1)
   "${SAMBA[@]}"
+  # real NFS (NFS-Ganesha, started by the tests themselves in a namespace)
+  "${NFS[@]}"
 )
 BENCH=(
   # the peers ferry is measured against

@@ -704,15 +704,12 @@ class Executions(ApiCase):
     def test_unsupported_location_types_end_in_error(self):
         base = self.scratch()
         local = self.local(os.path.join(base, "l"))
-        nfs = self.c.create_location_nfs(
-            ServerHostname="nfs-unsupported.example.com", Subdirectory="/x",
-            OnPremConfig={"AgentArns": [CTL.agent_arn]})["LocationArn"]
         hdfs = self.c.create_location_hdfs(
             NameNodes=[{"Hostname": "hdfs-unsupported.example.com", "Port": 8020}],
             AuthenticationType="SIMPLE", SimpleUser="u",
             AgentArns=[CTL.agent_arn])["LocationArn"]
-        for src, dst, typ, other in ((local, nfs, "NFS", nfs), (hdfs, local, "HDFS", hdfs)):
-            with self.subTest(type=typ):
+        for src, dst, typ, other in ((local, hdfs, "HDFS", hdfs), (hdfs, local, "HDFS", hdfs)):
+            with self.subTest(src=src, dst=dst):
                 task = CTL.create_task(src, dst)
                 arn = self.c.start_task_execution(TaskArn=task)["TaskExecutionArn"]
                 d = CTL.wait_execution(arn, timeout=30)

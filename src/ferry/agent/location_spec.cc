@@ -42,6 +42,17 @@ Result<std::string> Subdirectory(
   return std::string(s);
 }
 
+// MountOptions.Version of SMB and NFS locations ("" when not given).
+std::string MountVersion(const protocol::LocationSpecMessage& location) {
+  if (auto it = location.parameters.find("MountOptions");
+      it != location.parameters.end() && it->is_object()) {
+    if (auto v = it->find("Version"); v != it->end() && v->is_string()) {
+      return v->get<std::string>();
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Result<LocationSpec> LocationSpecFromMessage(
@@ -162,16 +173,33 @@ Result<LocationSpec> LocationSpecFromMessage(
     FERRY_ASSIGN_OR_RETURN(spec.endpoint.user, Param(location, "User"));
     FERRY_ASSIGN_OR_RETURN(spec.endpoint.password, Param(location, "Password"));
     FERRY_ASSIGN_OR_RETURN(spec.endpoint.domain, Param(location, "Domain"));
-    if (auto it = location.parameters.find("MountOptions");
-        it != location.parameters.end() && it->is_object()) {
-      if (auto v = it->find("Version"); v != it->end() && v->is_string()) {
-        spec.endpoint.version = v->get<std::string>();
-      }
+    spec.endpoint.version = MountVersion(location);
+    return spec;
+  }
+  if (location.type == "NFS") {
+    spec.type = "nfs";
+    FERRY_ASSIGN_OR_RETURN(std::string host, Param(location, "ServerHostname"));
+    if (host.empty()) {
+      return Status::InvalidArgument("location " + location.arn +
+                                     " needs a ServerHostname parameter");
     }
+    // Subdirectory is the export and the folder beneath it: /export/dir.
+    FERRY_ASSIGN_OR_RETURN(spec.path, Subdirectory(location));
+    if (spec.path.empty()) {
+      return Status::InvalidArgument(
+          "location " + location.arn +
+          ": Subdirectory must name an export (/EXPORT or /EXPORT/PATH)");
+    }
+    spec.host =
+        config.nfs_port == 0
+            ? host
+            : (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                  ":" + std::to_string(config.nfs_port);
+    spec.endpoint.version = MountVersion(location);
     return spec;
   }
   return Status::NotSupported(
-      "this agent serves LOCAL, OBJECT_STORAGE, S3 and SMB locations; " +
+      "this agent serves LOCAL, OBJECT_STORAGE, S3, SMB and NFS locations; " +
       location.arn + " is " +
       (location.type.empty() ? std::string("of no type") : location.type));
 }

@@ -23,6 +23,9 @@ struct AgentStorageConfig {
   // The port of the SMB servers of SMB locations (0: 445). DataSync's
   // ServerHostname has no room for one.
   int smb_port = 0;
+  // The port of the NFS servers of NFS locations (0: the portmapper's
+  // answer, usually 2049).
+  int nfs_port = 0;
 };
 
 // LOCAL: Path, an absolute directory on this machine; with
@@ -35,9 +38,9 @@ struct AgentStorageConfig {
 // Subdirectory, S3StorageClass, reached at config.s3_endpoint_url. SMB:
 // ServerHostname, Subdirectory (/SHARE[/PATH]), User, Password, Domain,
 // AuthenticationType (NTLM; KERBEROS is NotSupported), MountOptions.Version.
-// Other
-// types are NotSupported; a missing or malformed parameter is
-// InvalidArgument naming it and the location.
+// NFS: ServerHostname, Subdirectory (/EXPORT[/PATH]), MountOptions.Version
+// (AUTOMATIC, NFS3, NFS4_0, NFS4_1). Other types are NotSupported; a missing or
+// malformed parameter is InvalidArgument naming it and the location.
 Result<LocationSpec> LocationSpecFromMessage(
     const protocol::LocationSpecMessage& location, bool destination,
     const AgentStorageConfig& config);

@@ -7,6 +7,7 @@
 #include "ferry/base/clock.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/diff/manifest.h"
+#include "ferry/nfs/nfs_backend.h"
 #include "ferry/s3/s3_object_store.h"
 #include "ferry/smb/smb_backend.h"
 #include "ferry/storage/registry.h"
@@ -103,6 +104,7 @@ Result<std::unique_ptr<Backend>> OpenLocation(
   RegisterBuiltinBackends();
   RegisterS3Backend();
   RegisterSmbBackend();
+  RegisterNfsBackend();
   return OpenBackend(spec);
 }
 

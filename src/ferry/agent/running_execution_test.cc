@@ -332,13 +332,44 @@ TEST(LocationSpecTest, S3LocationsUseTheAgentsEndpoint) {
   }
 }
 
+TEST(LocationSpecTest, NfsLocationsNameTheExportAndVersion) {
+  protocol::LocationSpecMessage loc{
+      "arn:nfs",
+      "NFS",
+      {{"ServerHostname", "10.0.0.5"},
+       {"Subdirectory", "/export/dir"},
+       {"MountOptions", {{"Version", "NFS4_1"}}}}};
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       LocationSpecFromMessage(loc, false, {}));
+  EXPECT_EQ(spec.type, "nfs");
+  EXPECT_EQ(spec.host, "10.0.0.5");
+  EXPECT_EQ(spec.path, "export/dir");
+  EXPECT_EQ(spec.endpoint.version, "NFS4_1");
+  AgentStorageConfig config;
+  config.nfs_port = 2050;
+  ASSERT_OK_AND_ASSIGN(spec, LocationSpecFromMessage(loc, false, config));
+  EXPECT_EQ(spec.host, "10.0.0.5:2050");
+  for (auto [member, bad] :
+       {std::pair<const char*, nlohmann::json>{"ServerHostname", ""},
+        {"Subdirectory", "/"},
+        {"Subdirectory", "/a/../../b"}}) {
+    protocol::LocationSpecMessage broken = loc;
+    broken.parameters[member] = bad;
+    auto r = LocationSpecFromMessage(broken, false, {});
+    ASSERT_FALSE(r.ok()) << member << " " << bad;
+    EXPECT_NE(r.status().message().find(member), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(OpenLocationTest, OnlyLocalWithAnAbsolutePath) {
   TempDir dir;
-  protocol::LocationSpecMessage nfs{"arn:nfs", "NFS", {{"Path", dir.path()}}};
-  auto b = OpenLocation(nfs, false);
+  protocol::LocationSpecMessage hdfs{
+      "arn:hdfs", "HDFS", {{"Path", dir.path()}}};
+  auto b = OpenLocation(hdfs, false);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), StatusCode::kNotSupported);
-  EXPECT_NE(b.status().message().find("NFS"), std::string::npos);
+  EXPECT_NE(b.status().message().find("HDFS"), std::string::npos);
   protocol::LocationSpecMessage rel{"arn:l", "LOCAL", {{"Path", "rel/dir"}}};
   EXPECT_FALSE(OpenLocation(rel, false).ok());
   protocol::LocationSpecMessage missing{

@@ -40,6 +40,10 @@ void AddAgentCommand(CLI::App& app, AgentArgs& args) {
                   "The port SMB locations' servers listen on (default 445; "
                   "DataSync's ServerHostname has no room for one)")
       ->check(CLI::Range(1, 65535));
+  cmd->add_option("--nfs-port", args.nfs_port,
+                  "The port NFS locations' servers serve NFS on (default: "
+                  "what their portmapper says, usually 2049)")
+      ->check(CLI::Range(1, 65535));
   cmd->add_option("--allowed-path", args.allowed_paths,
                   "A directory local locations may lie within (repeatable). "
                   "An execution whose local source or destination is "
@@ -62,6 +66,7 @@ int RunAgent(const AgentArgs& args) {
   config.storage.s3_endpoint_url = args.s3_endpoint_url;
   config.storage.allowed_paths = args.allowed_paths;
   config.storage.smb_port = args.smb_port;
+  config.storage.nfs_port = args.nfs_port;
   for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
     const char* v = std::getenv(var);
     if (config.storage.s3_endpoint_url.empty() && v != nullptr) {

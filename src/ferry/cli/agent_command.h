@@ -17,6 +17,7 @@ struct AgentArgs {
   int poll_ms = 1000;     // how often it syncs at most
   std::string s3_endpoint_url;  // where CreateLocationS3 locations are
   int smb_port = 0;             // of SMB locations' servers (0: 445)
+  int nfs_port = 0;             // of NFS locations' servers (0: portmapper)
   std::vector<std::string> allowed_paths;  // --allowed-path (repeatable)
 };
 

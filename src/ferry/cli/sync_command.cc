@@ -18,6 +18,7 @@
 #include "ferry/cli/signal_thread.h"
 #include "ferry/diff/manifest.h"
 #include "ferry/execution/execution.h"
+#include "ferry/nfs/nfs_backend.h"
 #include "ferry/options/filter.h"
 #include "ferry/s3/s3_object_store.h"
 #include "ferry/smb/smb_backend.h"
@@ -250,6 +251,13 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
                   "MountOptions.Version): AUTOMATIC (default), SMB1, SMB2_0, "
                   "SMB2, SMB3")
       ->check(CLI::IsMember({"AUTOMATIC", "SMB1", "SMB2_0", "SMB2", "SMB3"}));
+  sync->add_option_group(
+      "NFS",
+      "nfs://HOST[:PORT]/EXPORT[/PATH][?version=3|4] locations, through "
+      "libnfs (no mount needed): NFSv3 (default) on either side, NFSv4 as a "
+      "source only. The export is the longest leading part of the path the "
+      "server mounts; the rest is a folder in it. The server sees this "
+      "process's uid and gid");
   sync->add_flag("--no-progress", args.no_progress,
                  "Never draw the progress line");
   for (CLI::Option* opt : sync->get_options())
@@ -540,6 +548,7 @@ int RunSync(const SyncArgs& args) {
   RegisterBuiltinBackends();
   RegisterS3Backend();
   RegisterSmbBackend();
+  RegisterNfsBackend();
   auto src = OpenBackend(*src_spec);
   if (!src.ok()) {
     std::fprintf(stderr, "ferry sync: source: %s\n",

@@ -64,6 +64,7 @@ std::string_view MetadataDifference(const Entry& src, const Entry& dst,
     return "owner differs";
   }
   if (cmp.mtime && src.kind != EntryKind::kFile &&
+      (cmp.link_times || src.kind != EntryKind::kSymlink) &&
       !TimesMatch(src.mtime, dst.mtime, options.mtime_granularity_ns)) {
     return "mtime differs";
   }

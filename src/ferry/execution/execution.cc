@@ -255,6 +255,7 @@ bool Execution::Launch(RunState& run) {
     run.policy.gid = false;
   }
   if (!sc.atime || !dc.atime) run.policy.atime = false;
+  if (!sc.symlink_times || !dc.symlink_times) run.policy.link_times = false;
   run.compare = run.policy;
   run.compare.atime = false;
   run.changed_mode = opt.transfer_mode == TransferMode::kChanged;

@@ -30,6 +30,9 @@ namespace ferry {
 
 struct Capabilities {
   bool symlinks = false;
+  // A symbolic link's mtime and atime can be set (false: they stay as the
+  // server made them, and are neither set nor compared).
+  bool symlink_times = true;
   bool hard_links = false;
   bool special_files = false;  // FIFOs and sockets
   bool devices = false;        // block and character devices

@@ -143,6 +143,9 @@ struct MetadataPolicy {
   bool gid = true;
   bool mtime = true;
   bool atime = true;
+  // mtime and atime apply to symbolic links too (false where a side cannot
+  // set a link's times: see Capabilities::symlink_times).
+  bool link_times = true;
 };
 
 }  // namespace ferry

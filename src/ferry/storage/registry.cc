@@ -44,6 +44,7 @@ std::string LocationSpec::Describe() const {
   if (type == "smb") {
     return "smb://" + host + "/" + bucket + (path.empty() ? "" : "/" + path);
   }
+  if (type == "nfs") return "nfs://" + host + "/" + path;
   if (!bucket.empty()) {
     return type + "://" + bucket + (path.empty() ? "" : "/" + path);
   }
@@ -142,6 +143,52 @@ Result<LocationSpec> SmbLocation(std::string_view uri, std::string_view rest) {
   return spec;
 }
 
+// "HOST[:PORT]/EXPORT[/PATH][?version=3|4]" (`rest`) of an nfs:// location.
+Result<LocationSpec> NfsLocation(std::string_view uri, std::string_view rest) {
+  const std::string form = "nfs://HOST[:PORT]/EXPORT[/PATH][?version=3|4]";
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("nfs location '" + std::string(uri) +
+                                   "': " + why + " (" + form + ")");
+  };
+  LocationSpec spec;
+  spec.type = "nfs";
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+    if (item == "version=3" || item == "version=4") {
+      spec.endpoint.version = std::string(item.substr(8));
+    } else {
+      return bad("unknown option '" + std::string(item) +
+                 "' (only version=3 or version=4)");
+    }
+  }
+  size_t slash = rest.find('/');
+  spec.host = std::string(rest.substr(0, slash));
+  if (spec.host.empty()) return bad("no server");
+  if (spec.host.find('@') != std::string::npos) {
+    return bad("NFS takes no user name (the server trusts this host's uid)");
+  }
+  std::string_view path =
+      slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return bad("no export");
+  std::string decoded = PercentDecode(path);
+  auto rel = RelPath::Parse(decoded);
+  if (!rel.ok() || rel->str() != decoded) {
+    return bad("bad path" + (rel.ok()
+                                 ? std::string()
+                                 : ": " + std::string(rel.status().message())));
+  }
+  spec.path = decoded;
+  return spec;
+}
+
 }  // namespace
 
 Result<LocationSpec> ParseLocationUri(std::string_view uri) {
@@ -151,6 +198,7 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
     return BucketAndPrefix("s3", uri, uri.substr(5), "s3://BUCKET[/PREFIX]");
   }
   if (uri.substr(0, 6) == "smb://") return SmbLocation(uri, uri.substr(6));
+  if (uri.substr(0, 6) == "nfs://") return NfsLocation(uri, uri.substr(6));
   if (uri.substr(0, 7) == "file://") {
     spec.type = "local";
     spec.path = std::string(uri.substr(7));
@@ -181,7 +229,7 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
         "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
         "' in '" + std::string(uri) +
         "' (this build serves: local paths, file://, memory:, "
-        "memory-objects:, s3://, smb://)");
+        "memory-objects:, s3://, smb://, nfs://)");
   }
   spec.type = "local";
   spec.path = std::string(uri);

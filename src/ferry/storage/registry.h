@@ -40,14 +40,16 @@ struct EndpointSpec {
 };
 
 struct LocationSpec {
-  std::string type;  // "local", "memory", "s3", "smb"
+  std::string type;  // "local", "memory", "s3", "smb", "nfs"
   // local: a directory; memory: the store's name; s3: the key prefix
   // beneath the bucket, smb: the folder beneath the share ("" or
-  // "dir/sub", no leading or trailing '/').
+  // "dir/sub", no leading or trailing '/'), nfs: the export and the folder
+  // beneath it ("export/dir").
   std::string path;
   // Object stores: the bucket. SMB: the share.
   std::string bucket;
-  // SMB: the server, "HOST" or "HOST:PORT" (an IPv6 literal in brackets).
+  // SMB, NFS: the server, "HOST" or "HOST:PORT" (an IPv6 literal in
+  // brackets).
   std::string host;
   EndpointSpec endpoint;
   // Object stores: DataSync's S3StorageClass ("" = STANDARD). (Whether
@@ -68,7 +70,8 @@ struct LocationSpec {
 // "s3://BUCKET[/PREFIX]" (the endpoint and credentials come separately) and
 // "smb://[DOMAIN;]USER@HOST[:PORT]/SHARE[/PATH]" (the password comes
 // separately; one in the URI is refused, so that it never shows in a
-// process list).
+// process list) and "nfs://HOST[:PORT]/EXPORT[/PATH][?version=3|4]"
+// (endpoint.version "3" or "4").
 // A scheme that is not registered is an error that lists the ones that are.
 Result<LocationSpec> ParseLocationUri(std::string_view uri);
 

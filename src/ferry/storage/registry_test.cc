@@ -97,7 +97,7 @@ TEST(ParseLocationUriTest, SmbUrisNameTheAccountServerShareAndFolder) {
 }
 
 TEST(ParseLocationUriTest, UnservedSchemesAreErrorsThatNameThem) {
-  for (const char* uri : {"nfs://10.0.0.5/export/", "hdfs://nn/a/"}) {
+  for (const char* uri : {"azure://acct/c/", "hdfs://nn/a/"}) {
     auto r = ParseLocationUri(uri);
     ASSERT_FALSE(r.ok()) << uri;
     std::string scheme(std::string_view(uri).substr(0, 3));
@@ -105,6 +105,31 @@ TEST(ParseLocationUriTest, UnservedSchemesAreErrorsThatNameThem) {
         << r.status().message();
     EXPECT_NE(r.status().message().find("memory"), std::string_view::npos)
         << "the message should list what is served: " << r.status().message();
+  }
+}
+
+TEST(ParseLocationUriTest, NfsLocations) {
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       ParseLocationUri("nfs://10.0.0.5/export/dir/sub/"));
+  EXPECT_EQ(spec.type, "nfs");
+  EXPECT_EQ(spec.host, "10.0.0.5");
+  EXPECT_EQ(spec.path, "export/dir/sub");
+  EXPECT_EQ(spec.endpoint.version, "");
+  EXPECT_EQ(spec.Describe(), "nfs://10.0.0.5/export/dir/sub");
+  ASSERT_OK_AND_ASSIGN(spec,
+                       ParseLocationUri("nfs://nas:2049/export?version=4"));
+  EXPECT_EQ(spec.host, "nas:2049");
+  EXPECT_EQ(spec.path, "export");
+  EXPECT_EQ(spec.endpoint.version, "4");
+  for (const char* bad :
+       {"nfs://", "nfs://host", "nfs://host/", "nfs:///export",
+        "nfs://host/export?version=5", "nfs://host/export?uid=0",
+        "nfs://user@host/export", "nfs://host/a/../b"}) {
+    auto r = ParseLocationUri(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("nfs://HOST"), std::string_view::npos)
+        << r.status().message();
   }
 }
 

@@ -707,17 +707,17 @@ TEST_P(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
   EXPECT_NE(detail.find(a2), std::string::npos) << detail;
 }
 
-TEST_P(AgentServiceTest, FileServerLocationsEndErrorNamingTheType) {
+TEST_P(AgentServiceTest, UnservedLocationTypesEndErrorNamingTheType) {
   std::string agent = AddAgent();
   Sync(agent);
   std::string exec =
-      Start(AddTask(AddLocation({agent}, "NFS"), AddLocation({agent})));
+      Start(AddTask(AddLocation({agent}, "HDFS"), AddLocation({agent})));
   Dispatch();
   ExecutionRecord e = Get(exec);
   EXPECT_EQ(e.status, "ERROR");
   EXPECT_EQ(e.describe["Result"]["ErrorCode"], "UnsupportedLocationType");
   const std::string detail = e.describe["Result"]["ErrorDetail"];
-  EXPECT_NE(detail.find("NFS"), std::string::npos) << detail;
+  EXPECT_NE(detail.find("HDFS"), std::string::npos) << detail;
 }
 
 // --- Offline agents ---
