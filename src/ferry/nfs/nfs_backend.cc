@@ -188,6 +188,15 @@ Mounted MountContext(const Mount& m) {
     nfs_destroy_context(c);
     return out;
   }
+  if (m.version == 4) {
+    // Each context is its own NFSv4 client: one name (libnfs's default)
+    // for all would make each new one expire the others' open files.
+    static std::atomic<uint64_t> clients{0};
+    const std::string name = "ferry-" + std::to_string(HostTag()) + "-" +
+                             std::to_string(::getpid()) + "-" +
+                             std::to_string(++clients);
+    nfs4_set_client_name(c, name.c_str());
+  }
   if (m.port != 0) {
     // libnfs takes the port only in a URL.
     std::string url = "nfs://" + m.server + m.export_path +
@@ -479,8 +488,13 @@ class Session {
 // belongs to the context that opened it).
 class Handles {
  public:
-  Handles(std::shared_ptr<Session> session, RelPath path, int flags)
-      : session_(std::move(session)), path_(std::move(path)), flags_(flags) {}
+  // `path` is opened; failures name `shown` (a temporary file's final name).
+  Handles(std::shared_ptr<Session> session, RelPath path, RelPath shown,
+          int flags)
+      : session_(std::move(session)),
+        path_(std::move(path)),
+        shown_(std::move(shown)),
+        flags_(flags) {}
   ~Handles() { (void)CloseAll(); }
 
   // A reader's file as it was opened: a handle opened later, on another
@@ -522,7 +536,7 @@ class Handles {
     if (fh == nullptr) {
       const int rc =
           nfs_open(c, session_->Path(path_).c_str(), flags_ | O_NOFOLLOW, &fh);
-      if (rc != 0) return lease.Fail(what, path_, rc);
+      if (rc != 0) return lease.Fail(what, shown_, rc);
       if (identity_) {
         struct nfs_stat_64 st;
         const int src = nfs_fstat64(c, fh, &st);
@@ -577,7 +591,7 @@ class Handles {
         continue;
       }
       const int rc = nfs_close(lease->ctx(), o.fh);
-      if (rc != 0 && first.ok()) first = lease->Fail("close", path_, rc);
+      if (rc != 0 && first.ok()) first = lease->Fail("close", shown_, rc);
     }
     return first;
   }
@@ -589,6 +603,7 @@ class Handles {
   };
   const std::shared_ptr<Session> session_;
   const RelPath path_;
+  const RelPath shown_;
   const int flags_;
   std::optional<Entry> identity_;  // set before any concurrent use
   std::mutex mu_;
@@ -1054,7 +1069,7 @@ class NfsBackend : public Backend {
 
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
     Session& s = *session_;
-    auto handles = std::make_unique<Handles>(session_, path, O_RDONLY);
+    auto handles = std::make_unique<Handles>(session_, path, path, O_RDONLY);
     FERRY_ASSIGN_OR_RETURN(
         Entry entry, s.Call("open", path, [&]() -> Result<Entry> {
           FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
@@ -1096,7 +1111,7 @@ class NfsBackend : public Backend {
     const RelPath temp = path.Parent().Child(NewTempName());
     // Created owner-only, or with the mode Commit will give it.
     const uint32_t mode = hints.mode ? (*hints.mode & 0777) : 0600;
-    auto handles = std::make_unique<Handles>(session_, temp, O_WRONLY);
+    auto handles = std::make_unique<Handles>(session_, temp, path, O_WRONLY);
     FERRY_RETURN_IF_ERROR(s.Call("create", path, [&]() -> Status {
       FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
       FERRY_RETURN_IF_ERROR(s.CheckPath(lease, temp, false));
