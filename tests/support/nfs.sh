@@ -40,6 +40,12 @@ repo=$(cd "$here/../.." && pwd)
 # One namespace per state folder.
 ns=ferrynfs$(printf '%s' "$state" | cksum | cut -d' ' -f1)
 in_ns=(ip netns exec "$ns")
+# The daemons run in the namespace with a /run of their own: rpcbind keeps
+# its lock and socket in /run, which namespaces of the network do not
+# separate, so a second server (or the machine's own rpcbind) would clash.
+# ganesha then finds its rpcbind over TCP, on the namespace's 127.0.0.1.
+daemon=("${in_ns[@]}" unshare -m --propagation private sh -c
+  'mount -t tmpfs tmpfs /run && mkdir -p /run/rpcbind && exec "$@"' daemon)
 
 say() { echo "nfs.sh: $*" >&2; }
 
@@ -84,7 +90,7 @@ wait_port() {
 
 run_ganesha() {
   local i
-  "${in_ns[@]}" ganesha.nfsd -F -f "$state/ganesha.conf" \
+  "${daemon[@]}" ganesha.nfsd -F -f "$state/ganesha.conf" \
     -L "$state/log/ganesha.log" -p "$state/run/ganesha.nfsd.pid" -N NIV_EVENT \
     >>"$state/log/ganesha.out" 2>&1 &
   echo $! >"$state/ganesha.pid"
@@ -113,7 +119,7 @@ start() {
     "$repo/scripts/setup.sh" test
   fi
   stop
-  mkdir -p "$state"/{export,squash,recov,log,run} /run/rpcbind
+  mkdir -p "$state"/{export,squash,recov,log,run}
   chmod 0777 "$state/squash"
   echo "open to all" >"$state/squash/open.txt"
   echo "root's alone" >"$state/squash/secret.txt"
@@ -148,7 +154,7 @@ CONF
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   # Ganesha registers NFSv3 with a portmapper, or exits.
-  "${in_ns[@]}" rpcbind -f >>"$state/log/rpcbind.out" 2>&1 &
+  "${daemon[@]}" rpcbind -f >>"$state/log/rpcbind.out" 2>&1 &
   echo $! >"$state/rpcbind.pid"
   if ! wait_port 111 "$(cat "$state/rpcbind.pid")"; then
     say "rpcbind did not listen"

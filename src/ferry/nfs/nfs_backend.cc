@@ -556,8 +556,9 @@ class Handles {
     auto outcome = fn(lease, fh);
     const Status& st = retry_internal::StatusOf(outcome);
     if (!st.ok() && st.retryable()) {
-      // The connection is retired with the lease: its handle goes first.
-      (void)nfs_close(c, fh);
+      // The connection is retired with the lease, and its handle with it
+      // (libnfs cannot close a handle on a broken connection and then
+      // destroy the connection safely; the handle's few bytes are left).
       std::lock_guard lock(mu_);
       open_[lease.index()] = Open{};
     }
@@ -610,8 +611,21 @@ class Handles {
   std::array<Open, kConnections> open_{};  // GUARDED_BY(mu_)
 };
 
+// Why a link cannot be read over NFSv4 (see ReadLink).
+Status NoLinksOverV4(const Session& s, const RelPath& path) {
+  return Status(StatusCode::kNotSupported,
+                s.Where(path) +
+                    " is a symbolic link, which ferry does not read over "
+                    "NFSv4 (libnfs 4.0.0 returns link targets unterminated): "
+                    "read it over version=3",
+                0, false);
+}
+
+// A link's target. Not over NFSv4: libnfs 4.0.0 hands the target over
+// without its terminating NUL, and strdup()s past it.
 Result<std::string> ReadLink(Session& s, Session::Lease& lease,
                              const RelPath& path) {
+  if (s.mount().version == 4) return NoLinksOverV4(s, path);
   char* buf = nullptr;
   const int rc = nfs_readlink2(lease.ctx(), s.Path(path).c_str(), &buf);
   if (rc != 0) return lease.Fail("read the link", path, rc);
@@ -940,6 +954,19 @@ class NfsWriter : public StagedWriter {
                               policy.uid ? static_cast<int>(metadata.uid) : -1,
                               policy.gid ? static_cast<int>(metadata.gid) : -1);
           });
+      if (st.ok()) {
+        // A squashed root's chown to root is answered OK and changes
+        // nothing: what the file says is what counts.
+        st = on_handle(
+            "set the owner of", [&](struct nfs_context* c, struct nfsfh* fh) {
+              struct nfs_stat_64 now;
+              const int rc = nfs_fstat64(c, fh, &now);
+              if (rc != 0) return rc;
+              const bool kept = (!policy.uid || now.nfs_uid == metadata.uid) &&
+                                (!policy.gid || now.nfs_gid == metadata.gid);
+              return kept ? 0 : -EPERM;
+            });
+      }
       if (!st.ok()) return OwnerError(s, path_, metadata, policy, st);
       chowned = true;
     }
@@ -1051,6 +1078,14 @@ class NfsBackend : public Backend {
               break;
             }
             Entry e = EntryFromDirent(dir.Child(name), *de);
+            if (e.kind == EntryKind::kSymlink && s.mount().version == 4) {
+              // Unreadable here (see ReadLink): listed as what a listing
+              // cannot tell apart from a file, which fails alone, saying
+              // why, when it is opened.
+              e.kind = EntryKind::kFile;
+              e.flags |= Entry::kPartial;
+              e.size = de->size;
+            }
             if (flag_staging_ && IsFerryTempName(name)) {
               e.flags |= Entry::kStaging;
             }
@@ -1059,7 +1094,7 @@ class NfsBackend : public Backend {
           nfs_closedir(lease.ctx(), d);
           if (!st.ok()) return st;
           for (Entry& e : out) {
-            if (e.kind != EntryKind::kSymlink) continue;
+            if (e.kind != EntryKind::kSymlink) continue;  // v3 only
             FERRY_ASSIGN_OR_RETURN(e.link_target, ReadLink(s, lease, e.path));
           }
           return out;
@@ -1078,6 +1113,7 @@ class NfsBackend : public Backend {
           const int rc = nfs_open(lease.ctx(), s.Path(path).c_str(),
                                   O_RDONLY | O_NOFOLLOW, &fh);
           if (rc == -ELOOP || rc == -EMLINK) {
+            if (s.mount().version == 4) return NoLinksOverV4(s, path);
             return Status::FailedPrecondition(s.Where(path) +
                                               " is a link, not a file");
           }
@@ -1394,10 +1430,16 @@ Result<std::unique_ptr<Backend>> OpenNfsBackend(const LocationSpec& spec) {
     }
   }
   if (taken == 0) {
-    if (last.code() == StatusCode::kPermissionDenied) return last;
-    return Status::NotFound(where + ": the server " + mount.server +
-                            " has no export that holds /" + spec.path + " (" +
-                            std::string(last.message()) + ")");
+    // Ganesha answers a path it does not export as it answers a host it
+    // does not serve: both are said.
+    return Status(last.code() == StatusCode::kPermissionDenied
+                      ? StatusCode::kPermissionDenied
+                      : StatusCode::kNotFound,
+                  where + ": the server " + mount.server +
+                      " has no export that holds /" + spec.path +
+                      ", or does not let this host mount it (" +
+                      std::string(last.message()) + ")",
+                  last.sys_errno(), false);
   }
   std::string base;
   for (size_t i = taken; i < parts.size(); ++i) base += "/" + parts[i];

@@ -1136,23 +1136,3 @@ void RegisterSmbBackend() {
 }
 
 }  // namespace ferry
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FERRY_SMB_LSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(FERRY_SMB_LSAN)
-// libsmbclient keeps process-wide state it never frees (its debug log's
-// name, its configuration), allocated through talloc (which ferry does not
-// use), and each thread's talloc stack frame (libsamba-util: its thread
-// key has no destructor, as in Samba's own pthread functions): not ferry's
-// leaks.
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:libsmbclient.so\n"
-         "leak:libsamba-debug-samba4.so\n"
-         "leak:libtalloc.so\n"
-         "leak:libsmbconf.so\n"
-         "leak:libsamba-util.so\n";
-}
-#endif

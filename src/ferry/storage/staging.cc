@@ -96,3 +96,28 @@ Status CleanupTempFile(Backend& backend, const Entry& staging,
 }
 
 }  // namespace ferry
+
+// LeakSanitizer's suppressions for the whole program (one definition may
+// exist; this file is in every binary with a file-system backend).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FERRY_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(FERRY_LSAN)
+// Not ferry's leaks:
+// - libsmbclient keeps process-wide state it never frees (its debug log's
+//   name, its configuration), allocated through talloc, and each thread's
+//   talloc stack frame (libsamba-util: its thread key has no destructor, as
+//   in Samba's own pthread functions);
+// - libnfs: the handle of a file on a connection that broke (libnfs
+//   cannot close it there; see nfs_backend.cc) is left, a few bytes.
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libsmbclient.so\n"
+         "leak:libsamba-debug-samba4.so\n"
+         "leak:libtalloc.so\n"
+         "leak:libsmbconf.so\n"
+         "leak:libsamba-util.so\n"
+         "leak:libnfs.so\n";
+}
+#endif
