@@ -728,7 +728,7 @@ class Executions(ApiCase):
                 self.assertEqual(t["Status"], "AVAILABLE", t)
                 self.assertNotIn("ErrorCode", t)
                 self.c.delete_task(TaskArn=task)
-        for loc in (nfs, hdfs, local):
+        for loc in (hdfs, local):
             self.c.delete_location(LocationArn=loc)
 
     def test_overrides_and_filters_of_one_execution(self):

@@ -658,7 +658,7 @@ TEST(ConfigFromCommandTest, AReportNeedsAFolder) {
 TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
   TempDir dst;
   protocol::Command c = RunCommand("/nowhere", dst.path());
-  c.source.type = "NFS";
+  c.source.type = "HDFS";
   Finished finished;
   RunningExecution exec(c, 1, finished.Callback());
   exec.Start();
@@ -667,7 +667,7 @@ TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "ERROR");
   EXPECT_EQ(r.describe["Result"]["ErrorCode"], "UnsupportedLocationType");
-  EXPECT_NE(r.describe["Result"]["ErrorDetail"].get<std::string>().find("NFS"),
+  EXPECT_NE(r.describe["Result"]["ErrorDetail"].get<std::string>().find("HDFS"),
             std::string::npos);
 }
 

@@ -68,6 +68,15 @@ bool IsNetworkFault(int err) {
   }
 }
 
+// At most one READ or WRITE of the server's size per call. libnfs splits a
+// larger call into several requests, and when one fails the call returns
+// while the others are still queued, their answers bound for the returned
+// call's stack: destroying the broken connection then writes there.
+uint64_t OneRequest(uint64_t want, uint64_t server_max) {
+  const uint64_t cap = server_max > 0 ? server_max : uint64_t{1} << 20;
+  return std::min(want, cap);
+}
+
 mode_t ProcessUmask() {
   static const mode_t mask = [] {
     mode_t m = ::umask(022);
@@ -814,8 +823,10 @@ class NfsReader : public Reader {
           [&](Session::Lease& lease, struct nfsfh* fh) -> Result<size_t> {
             size_t done = 0;
             while (done < out.size()) {
-              const int n = nfs_pread(lease.ctx(), fh, offset + done,
-                                      out.size() - done, out.data() + done);
+              const int n = nfs_pread(
+                  lease.ctx(), fh, offset + done,
+                  OneRequest(out.size() - done, nfs_get_readmax(lease.ctx())),
+                  out.data() + done);
               if (n == -ESTALE) {
                 // The version opened is gone (replaced or removed).
                 return Status(
@@ -888,8 +899,10 @@ class NfsWriter : public StagedWriter {
           "write", [&](Session::Lease& lease, struct nfsfh* fh) -> Status {
             size_t done = 0;
             while (done < data.size()) {
-              const int n = nfs_pwrite(lease.ctx(), fh, offset + done,
-                                       data.size() - done, data.data() + done);
+              const int n = nfs_pwrite(
+                  lease.ctx(), fh, offset + done,
+                  OneRequest(data.size() - done, nfs_get_writemax(lease.ctx())),
+                  data.data() + done);
               if (n <= 0) return lease.Fail("write", path_, n < 0 ? n : -EIO);
               done += static_cast<size_t>(n);
             }
