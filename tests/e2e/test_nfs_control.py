@@ -25,6 +25,7 @@ import control
 import nfs
 import oracle
 import test_smb_sync as smb
+from test_smb_control import AgentTasks
 
 CTL = None
 
@@ -41,8 +42,9 @@ def setUpModule():
     CTL = control.Control.start(control.ModuleCleanups(), agent_args=["--smb-port", port])
 
 
-class NfsControl(oracle.FerryTestCase):
+class NfsControl(AgentTasks, oracle.FerryTestCase):
     def setUp(self):
+        self.ctl = CTL
         CTL.ensure_agents()
 
     def nfs_location(self, folder, export=None, version="NFS3"):
@@ -52,31 +54,6 @@ class NfsControl(oracle.FerryTestCase):
         if version:
             args += ["--mount-options", f"Version={version}"]
         return CTL.aws(*args)["LocationArn"]
-
-    def smb_location(self, folder):
-        return CTL.aws(
-            "create-location-smb", "--server-hostname", "127.0.0.1",
-            "--subdirectory", f"/{smb.SMB['FERRY_TEST_SMB_SHARE']}/{folder}",
-            "--user", smb.SMB["FERRY_TEST_SMB_USER"],
-            "--password", smb.SMB["FERRY_TEST_SMB_PASSWORD"],
-            "--agent-arns", CTL.agent_arn)["LocationArn"]
-
-    def local(self, path):
-        os.makedirs(path, exist_ok=True)
-        return CTL.create_location_local(path, [CTL.agent_arn])
-
-    @staticmethod
-    def task(src, dst):
-        return CTL.aws("create-task", "--source-location-arn", src,
-                       "--destination-location-arn", dst)["TaskArn"]
-
-    @staticmethod
-    def run_task(task):
-        arn = CTL.aws("start-task-execution", "--task-arn", task)["TaskExecutionArn"]
-        return CTL.wait_execution(arn, timeout=120)
-
-    def assertSucceeded(self, d):
-        self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{CTL.logs()}")
 
     def source_tree(self, seed):
         src = os.path.join(self.scratch(), "src")

@@ -34,35 +34,39 @@ def setUpModule():
     CTL = control.Control.start(control.ModuleCleanups(), agent_args=["--smb-port", port])
 
 
-class SmbControl(oracle.FerryTestCase):
-    def setUp(self):
-        CTL.ensure_agents()
+class AgentTasks:
+    """Tasks through the module's server and agent (self.ctl), for the SMB
+    and NFS control modules: locations, tasks, runs."""
 
     def smb_location(self, folder, password=None, version="AUTOMATIC"):
-        return CTL.aws(
+        return self.ctl.aws(
             "create-location-smb", "--server-hostname", "127.0.0.1",
             "--subdirectory", f"/{smb.SMB['FERRY_TEST_SMB_SHARE']}/{folder}",
             "--user", smb.SMB["FERRY_TEST_SMB_USER"],
             "--password", password or smb.SMB["FERRY_TEST_SMB_PASSWORD"],
             "--mount-options", f"Version={version}",
-            "--agent-arns", CTL.agent_arn)["LocationArn"]
+            "--agent-arns", self.ctl.agent_arn)["LocationArn"]
 
     def local(self, path):
         os.makedirs(path, exist_ok=True)
-        return CTL.create_location_local(path, [CTL.agent_arn])
+        return self.ctl.create_location_local(path, [self.ctl.agent_arn])
 
-    @staticmethod
-    def task(src, dst):
-        return CTL.aws("create-task", "--source-location-arn", src,
-                       "--destination-location-arn", dst)["TaskArn"]
+    def task(self, src, dst):
+        return self.ctl.aws("create-task", "--source-location-arn", src,
+                            "--destination-location-arn", dst)["TaskArn"]
 
-    @staticmethod
-    def run_task(task):
-        arn = CTL.aws("start-task-execution", "--task-arn", task)["TaskExecutionArn"]
-        return CTL.wait_execution(arn, timeout=120)
+    def run_task(self, task):
+        arn = self.ctl.aws("start-task-execution", "--task-arn", task)["TaskExecutionArn"]
+        return self.ctl.wait_execution(arn, timeout=120)
 
     def assertSucceeded(self, d):
-        self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{CTL.logs()}")
+        self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{self.ctl.logs()}")
+
+
+class SmbControl(AgentTasks, oracle.FerryTestCase):
+    def setUp(self):
+        self.ctl = CTL
+        CTL.ensure_agents()
 
     def assertSameFiles(self, a, b):
         diffs = oracle.compare_trees(a, b, mode=False, uid=False, gid=False, mtime=False)

@@ -49,24 +49,7 @@ daemon=("${in_ns[@]}" unshare -m --propagation private sh -c
 
 say() { echo "nfs.sh: $*" >&2; }
 
-running() {
-  local st
-  st=$({ cat "/proc/$1/stat"; } 2>/dev/null) || return 1
-  st=${st##*) }
-  [ "${st%% *}" != Z ]
-}
-
-stop_pid() {
-  local p=$1 i
-  [ -n "$p" ] || return 0
-  kill -TERM "$p" 2>/dev/null || return 0
-  for ((i = 0; i < 100; i++)); do
-    running "$p" || return 0
-    sleep 0.1
-  done
-  say "pid $p ignored SIGTERM for 10 s: SIGKILL"
-  kill -KILL "$p" 2>/dev/null || true
-}
+. "$here/lib.sh"
 
 stop() {
   [ -f "$state/ganesha.pid" ] && stop_pid "$(cat "$state/ganesha.pid")"

@@ -77,14 +77,7 @@ cluster_pids() {
   done
 }
 
-# Whether a PID still runs: a daemon that exited stays a zombie until
-# whoever adopted it (PID 1 or a subreaper) reaps it, which can take seconds.
-running() {
-  local st
-  st=$({ cat "/proc/$1/stat"; } 2>/dev/null) || return 1
-  st=${st##*) }
-  [ "${st%% *}" != Z ]
-}
+. "$here/lib.sh"
 
 # TERM to every PID given that still runs this cluster, KILL to those left
 # after $grace seconds.

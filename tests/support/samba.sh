@@ -41,27 +41,7 @@ cd /
 
 say() { echo "samba.sh: $*" >&2; }
 
-running() {
-  local st
-  st=$({ cat "/proc/$1/stat"; } 2>/dev/null) || return 1
-  st=${st##*) }
-  [ "${st%% *}" != Z ]
-}
-
-# TERM, TERM again after 2 s (smbd has been seen to miss the first one),
-# KILL after 10 s.
-stop_pid() {
-  local p=$1 i
-  [ -n "$p" ] || return 0
-  kill -TERM "$p" 2>/dev/null || return 0
-  for ((i = 0; i < 100; i++)); do
-    running "$p" || return 0
-    [ $i -eq 20 ] && kill -TERM "$p" 2>/dev/null
-    sleep 0.1
-  done
-  say "pid $p ignored SIGTERM for 10 s: SIGKILL"
-  kill -KILL "$p" 2>/dev/null || true
-}
+. "$here/lib.sh"
 
 stop() {
   if [ -f "$state/smbd.pid" ]; then

@@ -28,6 +28,8 @@
 #include "ferry/base/clock.h"
 #include "ferry/base/retry.h"
 #include "ferry/storage/file_errors.h"
+#include "ferry/storage/file_system.h"
+#include "ferry/storage/server_calls.h"
 #include "ferry/storage/staging.h"
 
 namespace ferry {
@@ -35,7 +37,6 @@ namespace {
 
 // Connections (libnfs contexts, each its own mount) per location.
 constexpr int kConnections = 8;
-constexpr size_t kListBatch = 1024;
 // Entries one folder may hold: libnfs reads a folder's listing whole.
 constexpr size_t kMaxFolderEntries = 10'000'000;
 constexpr size_t kMaxLinkTarget = 4096;
@@ -75,34 +76,6 @@ bool IsNetworkFault(int err) {
 uint64_t OneRequest(uint64_t want, uint64_t server_max) {
   const uint64_t cap = server_max > 0 ? server_max : uint64_t{1} << 20;
   return std::min(want, cap);
-}
-
-mode_t ProcessUmask() {
-  static const mode_t mask = [] {
-    mode_t m = ::umask(022);
-    ::umask(m);
-    return m;
-  }();
-  return mask;
-}
-
-EntryKind KindOfMode(uint64_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFDIR:
-      return EntryKind::kDirectory;
-    case S_IFLNK:
-      return EntryKind::kSymlink;
-    case S_IFBLK:
-      return EntryKind::kBlockDevice;
-    case S_IFCHR:
-      return EntryKind::kCharDevice;
-    case S_IFIFO:
-      return EntryKind::kFifo;
-    case S_IFSOCK:
-      return EntryKind::kSocket;
-    default:
-      return EntryKind::kFile;
-  }
 }
 
 EntryKind KindOfType(uint32_t type) {
@@ -271,37 +244,13 @@ class Session {
     return Status(m.code, msg, err, m.retryable);
   }
 
-  void SetObserver(StorageObserver* observer) { observer_.store(observer); }
+  void SetObserver(StorageObserver* observer) { calls_.SetObserver(observer); }
 
-  // Runs `op` until it succeeds or fails for good: network faults are
-  // retried with backoff, and reported. Once they are used up the server is
-  // taken as down: the failure is final (nobody above retries it), and
-  // until a call succeeds every call gets one attempt, so that a server
-  // that stays down ends the run within one round of retries.
+  // `op` with retries (see ServerCalls).
   template <typename Op>
   auto Call(std::string_view what, const RelPath& path, Op&& op)
       -> std::invoke_result_t<Op&> {
-    RetryPolicy policy = policy_;
-    if (down_.load()) policy.max_attempts = 1;
-    auto outcome =
-        Retry(policy, Clock::Real(), std::stop_token(), op,
-              [&](const Status& st, int attempt, Clock::duration delay) {
-                if (StorageObserver* o = observer_.load()) {
-                  o->OnStorageRetry(std::string(what) + " " + Where(path), st,
-                                    attempt, delay);
-                }
-              });
-    const Status& st = retry_internal::StatusOf(outcome);
-    if (st.ok()) {
-      down_.store(false);
-      return outcome;
-    }
-    if (!st.retryable()) return outcome;
-    down_.store(true);
-    return Status(st.code(),
-                  std::string(st.message()) + " (the server " + mount_.server +
-                      " stays unreachable: given up)",
-                  st.sys_errno(), false);
+    return calls_.Call(what, Where(path), std::forward<Op>(op));
   }
 
   // One connection, lent to one caller at a time.
@@ -476,14 +425,7 @@ class Session {
   const std::string display_;  // nfs://host/export/dir
   const Mount mount_;
   const std::string base_;  // the folder beneath the export: "" or "/a/b"
-  // About 10 s of retries on average (18 s at most): a server restarted
-  // for maintenance is waited for, one that stays down is reported.
-  RetryPolicy policy_{.max_attempts = 8,
-                      .base = std::chrono::milliseconds(250),
-                      .cap = std::chrono::milliseconds(5000),
-                      .jitter = {}};
-  std::atomic<StorageObserver*> observer_{nullptr};
-  std::atomic<bool> down_{false};
+  ServerCalls calls_{mount_.server};
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -787,23 +729,6 @@ Status CheckName(const Session& s, const RelPath& path) {
   }
   return Status::Ok();
 }
-
-class NfsLister : public Lister {
- public:
-  explicit NfsLister(std::vector<Entry> entries)
-      : entries_(std::move(entries)) {}
-
-  Result<bool> NextBatch(std::vector<Entry>* out) override {
-    if (next_ >= entries_.size()) return false;
-    const size_t end = std::min(entries_.size(), next_ + kListBatch);
-    for (; next_ < end; ++next_) out->push_back(std::move(entries_[next_]));
-    return true;
-  }
-
- private:
-  std::vector<Entry> entries_;
-  size_t next_ = 0;
-};
 
 class NfsReader : public Reader {
  public:
@@ -1112,7 +1037,7 @@ class NfsBackend : public Backend {
           }
           return out;
         }));
-    return std::unique_ptr<Lister>(new NfsLister(std::move(entries)));
+    return std::unique_ptr<Lister>(new VectorLister(std::move(entries)));
   }
 
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
@@ -1218,29 +1143,16 @@ class NfsBackend : public Backend {
                        const MetadataPolicy& policy) override {
     Session& s = *session_;
     FERRY_RETURN_IF_ERROR(CheckName(s, path));
-    mode_t type;
-    switch (src.kind) {
-      case EntryKind::kFifo:
-        type = S_IFIFO;
-        break;
-      case EntryKind::kSocket:
-        type = S_IFSOCK;
-        break;
-      case EntryKind::kBlockDevice:
-        type = S_IFBLK;
-        break;
-      case EntryKind::kCharDevice:
-        type = S_IFCHR;
-        break;
-      default:
-        return Status::InvalidArgument(s.Where(path) +
-                                       ": not a FIFO, socket or device");
+    const std::optional<mode_t> type = SpecialFileType(src.kind);
+    if (!type) {
+      return Status::InvalidArgument(s.Where(path) +
+                                     ": not a FIFO, socket or device");
     }
     return ViaTemp(path, src, policy,
                    [&](Session::Lease& lease, const RelPath& temp) -> Status {
                      const int rc =
                          nfs_mknod(lease.ctx(), s.Path(temp).c_str(),
-                                   static_cast<int>(type | (src.mode & 07777)),
+                                   static_cast<int>(*type | (src.mode & 07777)),
                                    static_cast<int>(src.rdev));
                      if (rc != 0) return lease.Fail("create", path, rc);
                      return Status::Ok();
@@ -1334,13 +1246,6 @@ class NfsBackend : public Backend {
   const bool flag_staging_;
   Capabilities caps_;
 };
-
-// The folder at `path` and the ones above it, as `mkdir -p`.
-Status MakeDirs(Backend& b, const RelPath& path) {
-  if (path.IsRoot()) return Status::Ok();
-  FERRY_RETURN_IF_ERROR(MakeDirs(b, path.Parent()));
-  return b.MakeDirectory(path);
-}
 
 // Splits "host[:port]"; a bracketed IPv6 literal keeps its brackets off.
 Result<std::pair<std::string, int>> HostAndPort(const std::string& host) {
@@ -1477,7 +1382,7 @@ Result<std::unique_ptr<Backend>> OpenNfsBackend(const LocationSpec& spec) {
     if (!rel_base.ok()) {
       return Status::InvalidArgument(where + ": bad path");
     }
-    Status st = MakeDirs(top, *rel_base);
+    Status st = MakeDirectories(top, *rel_base);
     if (!st.ok()) {
       return Status(st.code(), where + ": " + std::string(st.message()));
     }

@@ -25,6 +25,8 @@
 #include "ferry/base/retry.h"
 #include "ferry/base/utf8.h"
 #include "ferry/storage/file_errors.h"
+#include "ferry/storage/file_system.h"
+#include "ferry/storage/server_calls.h"
 #include "ferry/storage/staging.h"
 
 namespace ferry {
@@ -32,7 +34,6 @@ namespace {
 
 // Connections (libsmbclient contexts) per location: calls in flight.
 constexpr int kConnections = 8;
-constexpr size_t kListBatch = 1024;
 // Entries one folder may hold: a listing is buffered whole (libsmbclient
 // reads a folder's listing whole at opendir).
 constexpr size_t kMaxFolderEntries = 10'000'000;
@@ -320,38 +321,13 @@ class Session {
     return Status(m.code, msg, err, m.retryable);
   }
 
-  void SetObserver(StorageObserver* observer) { observer_.store(observer); }
+  void SetObserver(StorageObserver* observer) { calls_.SetObserver(observer); }
 
-  // Runs `op` (returning Status or Result<T>) until it succeeds or fails
-  // for good: network faults are retried with backoff, and reported. Once
-  // they are used up the server is taken as down: the failure is returned
-  // as final (nobody above retries it again), and until a call succeeds
-  // every call gets one attempt, so that a server that stays down ends the
-  // run within one round of retries, not one per file.
+  // `op` with retries (see ServerCalls).
   template <typename Op>
   auto Call(std::string_view what, const RelPath& path, Op&& op)
       -> std::invoke_result_t<Op&> {
-    RetryPolicy policy = policy_;
-    if (down_.load()) policy.max_attempts = 1;
-    auto outcome =
-        Retry(policy, Clock::Real(), std::stop_token(), op,
-              [&](const Status& st, int attempt, Clock::duration delay) {
-                if (StorageObserver* o = observer_.load()) {
-                  o->OnStorageRetry(std::string(what) + " " + Where(path), st,
-                                    attempt, delay);
-                }
-              });
-    const Status& st = retry_internal::StatusOf(outcome);
-    if (st.ok()) {
-      down_.store(false);
-      return outcome;
-    }
-    if (!st.retryable()) return outcome;
-    down_.store(true);
-    return Status(st.code(),
-                  std::string(st.message()) + " (the server " + display_ +
-                      " stays unreachable: given up)",
-                  st.sys_errno(), false);
+    return calls_.Call(what, Where(path), std::forward<Op>(op));
   }
 
   // One connection, lent to one caller at a time, with the library's lock
@@ -491,14 +467,7 @@ class Session {
   Account account_;             // read by Authenticate (through a void*)
   const std::pair<std::string, std::string> protocols_;
   bool claimed_ = false;
-  // About 10 s of retries on average (18 s at most): a server restarted
-  // for maintenance is waited for, one that stays down is reported.
-  RetryPolicy policy_{.max_attempts = 8,
-                      .base = std::chrono::milliseconds(250),
-                      .cap = std::chrono::milliseconds(5000),
-                      .jitter = {}};
-  std::atomic<StorageObserver*> observer_{nullptr};
-  std::atomic<bool> down_{false};  // retries used up; not since recovered
+  ServerCalls calls_{display_};
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -640,23 +609,6 @@ Status SetTimes(Session& s, const RelPath& path, const std::string& url,
     return Status::Ok();
   });
 }
-
-class SmbLister : public Lister {
- public:
-  explicit SmbLister(std::vector<Entry> entries)
-      : entries_(std::move(entries)) {}
-
-  Result<bool> NextBatch(std::vector<Entry>* out) override {
-    if (next_ >= entries_.size()) return false;
-    const size_t end = std::min(entries_.size(), next_ + kListBatch);
-    for (; next_ < end; ++next_) out->push_back(std::move(entries_[next_]));
-    return true;
-  }
-
- private:
-  std::vector<Entry> entries_;
-  size_t next_ = 0;
-};
 
 class SmbReader : public Reader {
  public:
@@ -909,7 +861,7 @@ class SmbBackend : public Backend {
           if (!st.ok()) return st;
           return out;
         }));
-    return std::unique_ptr<Lister>(new SmbLister(std::move(entries)));
+    return std::unique_ptr<Lister>(new VectorLister(std::move(entries)));
   }
 
   Result<std::unique_ptr<Reader>> OpenRead(const RelPath& path) override {
@@ -1031,15 +983,6 @@ class SmbBackend : public Backend {
   Capabilities caps_;
 };
 
-// The folder at `path` and the ones above it, as `mkdir -p`.
-Status MakeDirs(Backend& b, const RelPath& path) {
-  if (path.IsRoot()) return Status::Ok();
-  FERRY_ASSIGN_OR_RETURN(std::optional<Entry> there, b.Stat(path));
-  if (there) return Status::Ok();
-  FERRY_RETURN_IF_ERROR(MakeDirs(b, path.Parent()));
-  return b.MakeDirectory(path);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
@@ -1120,7 +1063,7 @@ Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
       return Status::InvalidArgument(
           where + ": bad path: " + std::string(rel.status().message()));
     }
-    Status st = MakeDirs(top, *rel);
+    Status st = MakeDirectories(top, *rel);
     if (!st.ok()) {
       return Status(st.code(), where + ": " + std::string(st.message()));
     }

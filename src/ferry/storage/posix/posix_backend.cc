@@ -480,23 +480,9 @@ class PosixBackend : public Backend {
 
   Status CreateSpecial(const RelPath& path, const Entry& src,
                        const MetadataPolicy& policy) override {
-    mode_t type;
-    switch (src.kind) {
-      case EntryKind::kFifo:
-        type = S_IFIFO;
-        break;
-      case EntryKind::kSocket:
-        type = S_IFSOCK;
-        break;
-      case EntryKind::kBlockDevice:
-        type = S_IFBLK;
-        break;
-      case EntryKind::kCharDevice:
-        type = S_IFCHR;
-        break;
-      default:
-        return Backend::CreateSpecial(path, src, policy);
-    }
+    const std::optional<mode_t> special = SpecialFileType(src.kind);
+    if (!special) return Backend::CreateSpecial(path, src, policy);
+    const mode_t type = *special;
     return CreateAndRename(path, src, policy, [&](int dirfd, const char* tmp) {
       return ::mknodat(dirfd, tmp, type | 0600, static_cast<dev_t>(src.rdev));
     });

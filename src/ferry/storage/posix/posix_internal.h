@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "ferry/storage/file_system.h"
 #include "ferry/storage/posix/posix_backend.h"
 
 namespace ferry::posix {
@@ -67,7 +68,7 @@ struct NewFileState {
   bool mode_exact;  // the creation mode (after the umask) is known exactly
 };
 NewFileState NewFileIn(const DirHandle& dir);
-mode_t ProcessUmask();
+using ::ferry::ProcessUmask;  // storage/file_system.h
 
 // Fills `out` (all but path) from a stat result; reads the link target of a
 // symlink through (dirfd, name).

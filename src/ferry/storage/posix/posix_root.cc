@@ -42,29 +42,7 @@ Status PosixError(std::string_view op, const RelPath& path, int err) {
 namespace posix {
 
 void FillEntryFromStat(const struct stat& st, Entry* out) {
-  switch (st.st_mode & S_IFMT) {
-    case S_IFDIR:
-      out->kind = EntryKind::kDirectory;
-      break;
-    case S_IFLNK:
-      out->kind = EntryKind::kSymlink;
-      break;
-    case S_IFBLK:
-      out->kind = EntryKind::kBlockDevice;
-      break;
-    case S_IFCHR:
-      out->kind = EntryKind::kCharDevice;
-      break;
-    case S_IFIFO:
-      out->kind = EntryKind::kFifo;
-      break;
-    case S_IFSOCK:
-      out->kind = EntryKind::kSocket;
-      break;
-    default:
-      out->kind = EntryKind::kFile;
-      break;
-  }
+  out->kind = KindOfMode(st.st_mode);
   out->mode = st.st_mode & 07777;
   out->uid = st.st_uid;
   out->gid = st.st_gid;
@@ -244,15 +222,6 @@ Result<SharedFd> Root::FreshParentDir(const RelPath& path) {
   auto handle = std::make_shared<DirHandle>();
   handle->fd = std::move(fd);
   return SharedFd(std::move(handle));
-}
-
-mode_t ProcessUmask() {
-  static const mode_t mask = [] {
-    mode_t m = ::umask(022);
-    ::umask(m);
-    return m;
-  }();
-  return mask;
 }
 
 Status Root::ApplyMetadata(int fd, int dirfd, const char* name,
