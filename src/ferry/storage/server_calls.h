@@ -27,12 +27,12 @@ class ServerCalls {
   // `server` names it in the final failure ("the server nas stays
   // unreachable"). The default policy waits about 10 s on average (18 s at
   // most): a server restarted for maintenance is waited for.
-  explicit ServerCalls(std::string server,
-                       RetryPolicy policy = {
-                           .max_attempts = 8,
-                           .base = std::chrono::milliseconds(250),
-                           .cap = std::chrono::milliseconds(5000),
-                           .jitter = {}})
+  explicit ServerCalls(
+      std::string server,
+      RetryPolicy policy = {.max_attempts = 8,
+                            .base = std::chrono::milliseconds(250),
+                            .cap = std::chrono::milliseconds(5000),
+                            .jitter = {}})
       : server_(std::move(server)), policy_(std::move(policy)) {}
 
   void SetObserver(StorageObserver* observer) { observer_.store(observer); }
@@ -45,15 +45,14 @@ class ServerCalls {
       -> std::invoke_result_t<Op&> {
     RetryPolicy policy = policy_;
     if (down_.load()) policy.max_attempts = 1;
-    auto outcome =
-        Retry(policy, Clock::Real(), std::stop_token(), op,
-              [&](const Status& st, int attempt, Clock::duration delay) {
-                if (StorageObserver* o = observer_.load()) {
-                  o->OnStorageRetry(std::string(what) + " " +
-                                        std::string(where),
-                                    st, attempt, delay);
-                }
-              });
+    auto outcome = Retry(
+        policy, Clock::Real(), std::stop_token(), op,
+        [&](const Status& st, int attempt, Clock::duration delay) {
+          if (StorageObserver* o = observer_.load()) {
+            o->OnStorageRetry(std::string(what) + " " + std::string(where), st,
+                              attempt, delay);
+          }
+        });
     const Status& st = retry_internal::StatusOf(outcome);
     if (st.ok()) {
       down_.store(false);
