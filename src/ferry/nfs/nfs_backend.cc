@@ -26,7 +26,6 @@
 #include <utility>
 #include <vector>
 
-#include "ferry/base/clock.h"
 #include "ferry/base/retry.h"
 #include "ferry/storage/file_errors.h"
 #include "ferry/storage/file_system.h"

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ferry/base/clock.h"
@@ -144,11 +145,21 @@ class LibraryLock {
       pthread_rwlock_wrlock(Mutex());
     }
   }
-  ~LibraryLock() { pthread_rwlock_unlock(Mutex()); }
+  ~LibraryLock() { Unlock(); }
+  // Moved with the Lease that holds it (no allocation per call).
+  LibraryLock(LibraryLock&& o) noexcept
+      : held_(std::exchange(o.held_, false)) {}
+  LibraryLock& operator=(LibraryLock&&) = delete;
   LibraryLock(const LibraryLock&) = delete;
   LibraryLock& operator=(const LibraryLock&) = delete;
 
+  void Unlock() {
+    if (std::exchange(held_, false)) pthread_rwlock_unlock(Mutex());
+  }
+
  private:
+  bool held_ = true;
+
   static pthread_rwlock_t* Mutex() {
     static pthread_rwlock_t* mu = [] {
       pthread_rwlockattr_t attr;
@@ -335,10 +346,7 @@ class Session {
   class Lease {
    public:
     Lease(Session* s, int index, SMBCCTX* ctx)
-        : s_(s),
-          index_(index),
-          ctx_(ctx),
-          library_(std::make_unique<LibraryLock>(LibraryLock::kCall)) {}
+        : s_(s), index_(index), ctx_(ctx), library_(LibraryLock::kCall) {}
     Lease(Lease&& o) noexcept
         : s_(o.s_),
           index_(o.index_),
@@ -349,7 +357,7 @@ class Session {
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
       if (s_ != nullptr) {
-        library_.reset();
+        library_.Unlock();
         s_->Release(index_);
       }
     }
@@ -360,7 +368,7 @@ class Session {
     Session* s_;
     int index_;
     SMBCCTX* ctx_;
-    std::unique_ptr<LibraryLock> library_;
+    LibraryLock library_;
   };
 
   // A free connection, `prefer` if it is free (a file already open there).
