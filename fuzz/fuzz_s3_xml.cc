@@ -54,8 +54,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const char* root :
        {"CompleteMultipartUploadResult", "CopyObjectResult"}) {
+    // An empty <ETag> decodes (radosgw 16 answers one); the callers read
+    // the object back or refuse it. Whatever decodes is bounded.
     if (auto etag = ParseWriteResultEtag(xml, root); etag.ok()) {
-      Check(!etag->empty());
+      Check(etag->size() <= 256);
     }
   }
   if (auto errors = ParseDeleteResult(xml); errors.ok()) {
