@@ -85,6 +85,7 @@ MetadataPolicy BackendConformanceTest::FullPolicy() {
   p.uid = p.gid = caps().posix_owner;
   p.atime = caps().atime;
   p.mtime = true;
+  p.dos_attributes = caps().dos_attributes;
   return p;
 }
 
@@ -331,12 +332,69 @@ TEST_P(BackendConformanceTest, WrittenFileReadsBackWithItsMetadata) {
   EXPECT_TRUE(got == content) << "content differs";
 }
 
+// Windows' attributes and creation time: what Commit and SetMetadata give a
+// file or folder, a listing reports (the creation time to the second), and
+// a read-only file can still be replaced and removed.
+TEST_P(BackendConformanceTest, DosAttributesAndCreationTimeAreKept) {
+  if (!caps().dos_attributes) GTEST_SKIP() << "no DOS attributes";
+  const FileTime created{1400000000, 250000000};  // 2014
+  Entry meta = Meta(EntryKind::kFile, 0644);
+  meta.dos_attributes = kDosReadOnly | kDosHidden | kDosArchive;
+  meta.btime = created;
+  ASSERT_OK(WriteFile(b(), P("f"), "data", meta, FullPolicy()));
+  Entry plain = Meta(EntryKind::kFile, 0644);
+  plain.dos_attributes = 0;
+  plain.btime = created;
+  ASSERT_OK(WriteFile(b(), P("plain"), "data", plain, FullPolicy()));
+  ASSERT_OK(b()->MakeDirectory(P("d")));
+  Entry dir = Meta(EntryKind::kDirectory, 0755);
+  dir.dos_attributes = kDosSystem;
+  dir.btime = FileTime{1300000000, 0};
+  ASSERT_OK(b()->SetMetadata(P("d"), dir, FullPolicy()));
+
+  auto listed = [&](std::string_view name) -> Entry {
+    auto all = ListDir(b(), RelPath());
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    for (const Entry& e : all.ok() ? *all : std::vector<Entry>{}) {
+      if (e.path.name() == name) return Completed(e);
+    }
+    ADD_FAILURE() << name << " is not listed";
+    return Entry();
+  };
+  Entry f = listed("f");
+  EXPECT_EQ(f.dos_attributes & kDosAttributeMask,
+            kDosReadOnly | kDosHidden | kDosArchive);
+  EXPECT_EQ(f.btime.sec, created.sec);
+  EXPECT_TRUE(SameTime(f.mtime, kMtime)) << "setting attributes moved mtime";
+  EXPECT_EQ(listed("plain").dos_attributes & kDosAttributeMask, 0u);
+  Entry d = listed("d");
+  EXPECT_EQ(d.dos_attributes & kDosAttributeMask, kDosSystem);
+  EXPECT_EQ(d.btime.sec, 1300000000);
+  EXPECT_EQ(DosAttributesDifference(meta, f), "");
+
+  // A file's Stat tells its attributes too.
+  auto st = StatOrDie(P("f"));
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->dos_attributes & kDosAttributeMask,
+            kDosReadOnly | kDosHidden | kDosArchive);
+
+  // Read-only is no obstacle to ferry itself.
+  Entry again = Meta(EntryKind::kFile, 0644);
+  again.btime = created;
+  ASSERT_OK(WriteFile(b(), P("f"), "new data", again, FullPolicy()));
+  EXPECT_EQ(listed("f").dos_attributes & kDosAttributeMask, 0u);
+  ASSERT_OK(WriteFile(b(), P("f"), "data", meta, FullPolicy()));
+  ASSERT_OK(b()->Remove(P("f")));
+  EXPECT_FALSE(StatOrDie(P("f")).has_value());
+}
+
 TEST_P(BackendConformanceTest, CommitAppliesNoMetadataThePolicyLeavesOut) {
   Entry meta = Meta(EntryKind::kFile, 0604);
   meta.mtime = FileTime{1000000000, 5};  // 2001
   const int64_t before = WallNanos() / 1000000000;
-  ASSERT_OK(WriteFile(b(), P("f"), "data", meta,
-                      MetadataPolicy{false, false, false, false, false}));
+  ASSERT_OK(WriteFile(
+      b(), P("f"), "data", meta,
+      MetadataPolicy{false, false, false, false, false, false, false}));
   auto st = StatOrDie(P("f"));
   ASSERT_TRUE(st.has_value());
   EXPECT_GE(st->mtime.sec, before - 5) << "the source mtime was applied";

@@ -7,7 +7,10 @@ transfers nothing; a change and a delete are carried; the password never
 appears on a command line (FERRY_SMB_PASSWORD, --smb-password-file); a
 wrong password, a missing share and a server that does not listen each end
 quickly with a message naming the location; a name SMB cannot hold fails
-that file alone, and nothing partial is left on the share.
+that file alone, and nothing partial is left on the share. Share to share,
+Windows' attributes (read-only, hidden, system, archive) and creation times
+are copied, changed alone, and do not stand in the way of replacing or
+removing a read-only file.
 
 Under ctest the ferry_samba fixture provides the server; by hand:
 
@@ -239,6 +242,97 @@ class SmbSync(FerryTestCase):
         with open(os.path.join(on_share(folder), "good.txt"), "rb") as f:
             self.assertEqual(f.read(), b"good\n")
         self.assertEqual(strays(on_share(folder)), [])
+
+
+def smbclient(folder, commands):
+    """Runs smbclient `commands` in `folder` of the share; its output."""
+    host, port = SMB["FERRY_TEST_SMB_HOST"].rsplit(":", 1)
+    p = subprocess.run(
+        ["smbclient", f"//{host}/{SMB['FERRY_TEST_SMB_SHARE']}", "-p", port,
+         "-U", SMB["FERRY_TEST_SMB_USER"], "-m", "SMB3", "-c", f"cd {folder}; {commands}"],
+        input=SMB["FERRY_TEST_SMB_PASSWORD"] + "\n", capture_output=True, text=True,
+        timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"smbclient {commands}: {p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def windows_metadata(folder, names):
+    """{name: (create_time line, attributes)} as smbclient's allinfo tells."""
+    out = smbclient(folder, "; ".join(f'allinfo "{n}"' for n in names))
+    result, name = {}, None
+    for line in out.splitlines():
+        if line.startswith("altname:"):
+            name = line.split(":", 1)[1].strip()
+            result[name] = {}
+        elif name and ":" in line and line.split(":", 1)[0] in ("create_time", "attributes"):
+            k, v = line.split(":", 1)
+            result[name][k] = v.strip()
+    return result
+
+
+class SmbToSmb(FerryTestCase):
+    """Windows' attributes and creation times, share to share."""
+
+    def test_dos_attributes_and_creation_times_are_copied(self):
+        src, dst = fresh_folder(self), fresh_folder(self)
+        os.makedirs(os.path.join(on_share(src), "dir"))
+        names = ["plain.txt", "ro.txt", "hidden.txt", "sys.txt", "dir"]
+        for n in names[:-1]:
+            oracle.write_file(os.path.join(on_share(src), n), n.encode() * 100)
+        smbclient(src, "setmode plain.txt -a; setmode ro.txt +ra; setmode hidden.txt +h; "
+                       "setmode sys.txt +sr; setmode dir +h")
+        want = windows_metadata(src, names)
+        self.assertIn("R", want["ro.txt"]["attributes"])
+        time.sleep(1.1)  # what ferry creates is a second younger
+
+        r = run(smb_url(src), smb_url(dst))
+        self.assertSuccess(r)
+        self.assertNoFailures(r)
+        self.assertEqual(windows_metadata(dst, names), want)
+        self.assertEqual(strays(on_share(dst)), [])
+
+        again = run(smb_url(src), smb_url(dst))
+        self.assertSuccess(again)
+        self.assertEqual(again["FilesTransferred"], 0, again.describe())
+
+        # An attribute changed alone is carried; a read-only file's new
+        # content replaces it; a read-only file deleted at the source is
+        # removed.
+        smbclient(src, "setmode hidden.txt -h; setmode plain.txt +s")
+        with open(os.path.join(on_share(src), "ro.txt"), "r+b") as f:
+            f.write(b"CHANGED")
+        oracle.bump_mtime(os.path.join(on_share(src), "ro.txt"))
+        smbclient(src, "setmode sys.txt -r; del sys.txt")
+        third = run(smb_url(src), smb_url(dst), "--preserve-deleted-files", "REMOVE")
+        self.assertSuccess(third)
+        self.assertNoFailures(third)
+        names.remove("sys.txt")
+        self.assertEqual(windows_metadata(dst, names), windows_metadata(src, names))
+        self.assertFalse(os.path.exists(os.path.join(on_share(dst), "sys.txt")))
+        with open(os.path.join(on_share(dst), "ro.txt"), "rb") as f:
+            self.assertTrue(f.read().startswith(b"CHANGED"))
+
+    def test_a_local_tree_replaces_read_only_files_on_a_share(self):
+        dst = fresh_folder(self)
+        os.makedirs(on_share(dst))
+        oracle.write_file(os.path.join(on_share(dst), "ro.txt"), b"old")
+        smbclient(dst, "setmode ro.txt +rh")
+        src = self.scratch("src")
+        os.makedirs(src, exist_ok=True)
+        oracle.write_file(os.path.join(src, "ro.txt"), b"new content")
+        r = run(src, smb_url(dst))
+        self.assertSuccess(r)
+        self.assertNoFailures(r)
+        with open(os.path.join(on_share(dst), "ro.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"new content")
+        # And back: a read-only file on a share reads like any other.
+        down = self.scratch("down")
+        smbclient(dst, "setmode ro.txt +r")
+        back = run(smb_url(dst), down)
+        self.assertSuccess(back)
+        with open(os.path.join(down, "ro.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"new content")
 
 
 IMPACKET_PYTHON = "/usr/bin/python3"

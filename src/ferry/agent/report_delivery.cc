@@ -102,8 +102,12 @@ Status CopyLocalFile(const std::string& local_path, Backend* backend,
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   meta.mtime.sec =
       std::chrono::duration_cast<std::chrono::seconds>(now).count();
-  MetadataPolicy policy{
-      .mode = false, .uid = false, .gid = false, .mtime = true, .atime = false};
+  MetadataPolicy policy{.mode = false,
+                        .uid = false,
+                        .gid = false,
+                        .mtime = true,
+                        .atime = false,
+                        .dos_attributes = false};
   return writer->Commit(meta, policy);
 }
 

@@ -176,6 +176,36 @@ TEST(DifferTest, MetadataOnlyChangesUpdateMetadata) {
             (Steps{"unchanged dir"}));
 }
 
+// Windows' attributes and creation time: compared where both sides tell
+// them (a zero btime says they are not known), the creation time to the
+// second.
+TEST(DifferTest, DosAttributesAndCreationTimeUpdateMetadata) {
+  Tree src, dst;
+  for (Tree* t : {&src, &dst}) {
+    t->File("attrs", "x").File("created", "x").File("unknown", "x");
+    t->File("same", "x").Dir("dir");
+    for (const char* name : {"attrs", "created", "unknown", "same", "dir"}) {
+      t->Edit(name, [](Entry& e) { e.btime = FileTime{1000, 0}; });
+    }
+  }
+  src.Edit("attrs", [](Entry& e) { e.dos_attributes = kDosHidden; });
+  src.Edit("created", [](Entry& e) { e.btime = FileTime{999, 0}; });
+  src.Edit("same", [](Entry& e) { e.btime = FileTime{1000, 999}; });
+  src.Edit("dir", [](Entry& e) { e.dos_attributes = kDosReadOnly; });
+  src.Edit("unknown", [](Entry& e) { e.dos_attributes = kDosSystem; });
+  dst.Edit("unknown", [](Entry& e) { e.btime = FileTime{}; });
+  Planned p = Plan(src.backend(), dst.backend(), Defaults());
+  ASSERT_OK(p.status);
+  EXPECT_EQ(p.steps, (Steps{"update attrs", "update created", "update dir"}));
+  EXPECT_EQ(Find(p, "attrs")->reason, "DOS attributes differ");
+  EXPECT_EQ(Find(p, "created")->reason, "creation time differs");
+
+  DiffOptions ignore = Defaults();
+  ignore.compare.dos_attributes = false;
+  EXPECT_EQ(Plan(src.backend(), dst.backend(), ignore).steps,
+            (Steps{"unchanged dir"}));
+}
+
 // A destination file hard-linked to a name the source does not have
 // (perhaps outside the location) is replaced, never has its metadata changed
 // in place: that would change the other name's too. Whether or not both

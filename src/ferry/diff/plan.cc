@@ -70,6 +70,10 @@ std::string_view MetadataDifference(const Entry& src, const Entry& dst,
   }
   const bool carries =
       src.kind == EntryKind::kFile || src.kind == EntryKind::kDirectory;
+  if (carries && cmp.dos_attributes) {
+    if (std::string_view why = DosAttributesDifference(src, dst); !why.empty())
+      return why;
+  }
   if (carries && options.attributes == DiffOptions::AttributeCheck::kAlways &&
       src.xattr_hash != dst.xattr_hash) {
     return "extended attributes differ";

@@ -256,6 +256,9 @@ bool Execution::Launch(RunState& run) {
   }
   if (!sc.atime || !dc.atime) run.policy.atime = false;
   if (!sc.symlink_times || !dc.symlink_times) run.policy.link_times = false;
+  if (!sc.dos_attributes || !dc.dos_attributes) {
+    run.policy.dos_attributes = false;
+  }
   run.compare = run.policy;
   run.compare.atime = false;
   run.changed_mode = opt.transfer_mode == TransferMode::kChanged;

@@ -11,7 +11,9 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -125,6 +127,32 @@ bool LibraryThreadSafe() {
     return set(&functions) == 0;
   }();
   return safe;
+}
+
+// DOS attributes are set with smbc_chmod, the one libsmbclient call that
+// sets them and leaves the times alone (utimes clears them; the
+// system.dos_attr.* attributes set every time in whole seconds). It maps
+// write bits to read-only and the execute bits to archive, system and
+// hidden, the last two only with the "map system" and "map hidden"
+// options, which the library reads from its loaded configuration: they are
+// set there, through Samba's lp_set_cmdline (libsmbconf, loaded with
+// libsmbclient), after each context's set-up. nullptr when it is missing:
+// then DOS attributes are not kept.
+using SetParameter = bool (*)(const char* name, const char* value);
+SetParameter LibraryParameterSetter() {
+  static const SetParameter set =
+      reinterpret_cast<SetParameter>(dlsym(RTLD_DEFAULT, "lp_set_cmdline"));
+  return set;
+}
+
+// The mode smbc_chmod turns into `attributes` (see LibraryParameterSetter).
+mode_t ModeOfDosAttributes(uint32_t attributes) {
+  mode_t mode = 0444;
+  if ((attributes & kDosReadOnly) == 0) mode |= S_IWUSR;
+  if (attributes & kDosArchive) mode |= S_IXUSR;
+  if (attributes & kDosSystem) mode |= S_IXGRP;
+  if (attributes & kDosHidden) mode |= S_IXOTH;
+  return mode;
 }
 
 // The lock of libsmbclient's process-wide state. A call on a context
@@ -251,6 +279,14 @@ Entry EntryFromStat(const RelPath& path, const struct stat& st) {
       FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
   e.ctime =
       FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+  // libsmbclient folds a file's DOS attributes into the mode it reports:
+  // no owner write bit for read-only, owner/group/other execute bits for
+  // archive, system and hidden (a folder's execute bits are always set).
+  if (!e.is_file()) return e;
+  if ((st.st_mode & S_IWUSR) == 0) e.dos_attributes |= kDosReadOnly;
+  if (st.st_mode & S_IXUSR) e.dos_attributes |= kDosArchive;
+  if (st.st_mode & S_IXGRP) e.dos_attributes |= kDosSystem;
+  if (st.st_mode & S_IXOTH) e.dos_attributes |= kDosHidden;
   return e;
 }
 
@@ -452,6 +488,8 @@ class Session {
     // Other clients keep using what ferry reads, and one file being written
     // is open on several connections at once.
     smbc_setOptionOpenShareMode(ctx, SMBC_SHAREMODE_DENY_NONE);
+    // system.dos_attr.* with a CREATE_TIME (SetDosAttributes).
+    smbc_setOptionFullTimeNames(ctx, 1);
     if (smbc_init_context(ctx) == nullptr) {
       const int err = errno;
       smbc_free_context(ctx, 0);
@@ -459,6 +497,15 @@ class Session {
           StatusCode::kInternal,
           display_ + ": cannot set up libsmbclient: " + std::strerror(err),
           err);
+    }
+    if (SetParameter set = LibraryParameterSetter();
+        set != nullptr &&
+        (!set("map hidden", "yes") || !set("map system", "yes"))) {
+      smbc_free_context(ctx, 0);
+      return Status(StatusCode::kInternal,
+                    display_ +
+                        ": cannot set up libsmbclient's attribute "
+                        "mapping");
     }
     if (!protocols_.first.empty() &&
         !smbc_setOptionProtocols(ctx, protocols_.first.c_str(),
@@ -618,6 +665,63 @@ Status SetTimes(Session& s, const RelPath& path, const std::string& url,
   });
 }
 
+// A creation time, to the second (libsmbclient sets no finer), with the
+// DOS attributes left as they are (MODE 0x80). This sets the other times
+// too, in whole seconds: SetTimes comes after it.
+Status SetCreationTime(Session& s, const RelPath& path, const std::string& url,
+                       FileTime created) {
+  char value[64];
+  std::snprintf(value, sizeof(value), "MODE:0x80,CREATE_TIME:%lld",
+                static_cast<long long>(created.sec));
+  return s.Call("set the creation time of", path, [&]() -> Status {
+    FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+    SMBCCTX* c = lease.ctx();
+    if (smbc_getFunctionSetxattr(c)(c, url.c_str(), "system.dos_attr.*", value,
+                                    std::strlen(value), 0) != 0) {
+      return s.Error("set the creation time of", path, errno);
+    }
+    return Status::Ok();
+  });
+}
+
+// The DOS attributes, after SetTimes (whose utimes clears them).
+Status SetDosAttributes(Session& s, const RelPath& path, const std::string& url,
+                        uint32_t attributes) {
+  return s.Call("set the attributes of", path, [&]() -> Status {
+    FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+    SMBCCTX* c = lease.ctx();
+    if (smbc_getFunctionChmod(c)(c, url.c_str(),
+                                 ModeOfDosAttributes(attributes)) != 0) {
+      return s.Error("set the attributes of", path, errno);
+    }
+    return Status::Ok();
+  });
+}
+
+// Whether `policy` applies src's DOS attributes and creation time: only
+// what is known for sure (see Entry::btime; a folder's Stat, say, would
+// make it hidden and system).
+bool AppliesDosAttributes(const Entry& src, const MetadataPolicy& policy) {
+  return policy.dos_attributes && src.btime != FileTime{} &&
+         (src.is_file() || src.is_dir());
+}
+
+// Everything `policy` selects of src's metadata, in the order that keeps
+// each: creation time, times, attributes.
+Status ApplyMetadata(Session& s, const RelPath& path, const std::string& url,
+                     const Entry& src, const MetadataPolicy& policy) {
+  const bool dos = AppliesDosAttributes(src, policy);
+  if (dos) {
+    FERRY_RETURN_IF_ERROR(SetCreationTime(s, path, url, src.btime));
+  }
+  FERRY_RETURN_IF_ERROR(SetTimes(s, path, url, src, policy));
+  if (dos) {
+    FERRY_RETURN_IF_ERROR(
+        SetDosAttributes(s, path, url, src.dos_attributes & kDosAttributeMask));
+  }
+  return Status::Ok();
+}
+
 class SmbReader : public Reader {
  public:
   SmbReader(std::shared_ptr<Session> session, Entry entry,
@@ -753,15 +857,35 @@ class SmbWriter : public StagedWriter {
     const std::string temp_url = session_->Url(temp_);
     const std::string url = session_->Url(path_);
     FERRY_RETURN_IF_ERROR(
-        SetTimes(*session_, path_, temp_url, metadata, policy));
-    Status st = session_->Call("rename into", path_, [&]() -> Status {
-      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
-      SMBCCTX* c = lease.ctx();
-      if (smbc_getFunctionRename(c)(c, temp_url.c_str(), c, url.c_str()) != 0) {
-        return session_->Error("rename into", path_, errno);
+        ApplyMetadata(*session_, path_, temp_url, metadata, policy));
+    auto rename = [&] {
+      return session_->Call("rename into", path_, [&]() -> Status {
+        FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
+        SMBCCTX* c = lease.ctx();
+        if (smbc_getFunctionRename(c)(c, temp_url.c_str(), c, url.c_str()) !=
+            0) {
+          return session_->Error("rename into", path_, errno);
+        }
+        return Status::Ok();
+      });
+    };
+    Status st = rename();
+    if (st.code() == StatusCode::kAlreadyExists) {
+      // A read-only file is not replaced until it is made writable.
+      FERRY_ASSIGN_OR_RETURN(std::optional<Entry> there,
+                             StatOn(*session_, path_));
+      if (there && there->is_file() &&
+          (there->dos_attributes & kDosReadOnly) != 0) {
+        FERRY_RETURN_IF_ERROR(SetDosAttributes(*session_, path_, url, 0));
+        st = rename();
       }
-      return Status::Ok();
-    });
+    }
+    if (st.ok() && AppliesDosAttributes(metadata, policy) &&
+        (metadata.dos_attributes & kDosArchive) == 0) {
+      // Samba marks a renamed file for archiving.
+      st = SetDosAttributes(*session_, path_, url,
+                            metadata.dos_attributes & kDosAttributeMask);
+    }
     if (st.ok() || st.retryable()) return st;
     // A folder in the way stays, and says so; so does a file another
     // client (or reader) has open: SMB cannot rename over it.
@@ -798,6 +922,7 @@ class SmbBackend : public Backend {
     // Set through utimes' timevals; SMB keeps 100 ns.
     caps_.mtime_granularity_ns = 1000;
     caps_.change_time = true;
+    caps_.dos_attributes = LibraryParameterSetter() != nullptr;
     caps_.settable_mtime = true;
     caps_.utf8_names_only = true;
     caps_.windows_names = true;
@@ -860,6 +985,10 @@ class SmbBackend : public Backend {
               break;
             }
             Entry e = EntryFromStat(dir.Child(name), sb);
+            // Only a listing tells the creation time.
+            e.dos_attributes = info->attrs & kDosAttributeMask;
+            e.btime = FileTime{info->btime_ts.tv_sec,
+                               static_cast<uint32_t>(info->btime_ts.tv_nsec)};
             if (flag_staging_ && IsFerryTempName(name)) {
               e.flags |= Entry::kStaging;
             }
@@ -950,7 +1079,7 @@ class SmbBackend : public Backend {
 
   Status SetMetadata(const RelPath& path, const Entry& src,
                      const MetadataPolicy& policy) override {
-    return SetTimes(*session_, path, session_->Url(path), src, policy);
+    return ApplyMetadata(*session_, path, session_->Url(path), src, policy);
   }
 
   Status Remove(const RelPath& path) override {
@@ -969,14 +1098,22 @@ class SmbBackend : public Backend {
       if (smbc_getFunctionStat(c)(c, url.c_str(), &st) != 0) {
         return s.Error("remove", path, errno);
       }
-      if (S_ISDIR(st.st_mode)) {
-        if (smbc_getFunctionRmdir(c)(c, url.c_str()) != 0) {
+      auto remove = [&] {
+        return S_ISDIR(st.st_mode) ? smbc_getFunctionRmdir(c)(c, url.c_str())
+                                   : smbc_getFunctionUnlink(c)(c, url.c_str());
+      };
+      if (remove() == 0) return Status::Ok();
+      int err = errno;
+      // A read-only item is not removed until it is made writable (Samba
+      // answers "cannot delete", which libsmbclient makes EINVAL).
+      if ((err == EACCES || err == EINVAL) && (st.st_mode & S_IWUSR) == 0) {
+        if (smbc_getFunctionChmod(c)(c, url.c_str(), 0666) != 0) {
           return s.Error("remove", path, errno);
         }
-      } else if (smbc_getFunctionUnlink(c)(c, url.c_str()) != 0) {
-        return s.Error("remove", path, errno);
+        if (remove() == 0) return Status::Ok();
+        err = errno;
       }
-      return Status::Ok();
+      return s.Error("remove", path, err);
     });
   }
 

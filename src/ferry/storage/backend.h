@@ -44,6 +44,9 @@ struct Capabilities {
   bool sparse_files = false;
   bool xattrs = false;  // extended attributes on files and folders
   bool acls = false;    // POSIX ACLs (as system.posix_acl_* attributes)
+  // Windows' file attributes and creation time (Entry::dos_attributes and
+  // btime): Commit and SetMetadata apply them, Stat and List report them.
+  bool dos_attributes = false;
   // Listers return entries already sorted by ComparePaths.
   bool sorted_listing = false;
 

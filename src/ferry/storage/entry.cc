@@ -60,6 +60,16 @@ bool TimesMatch(FileTime a, FileTime b, int64_t granularity_ns) {
   return trunc(a) == trunc(b);
 }
 
+std::string_view DosAttributesDifference(const Entry& src, const Entry& dst) {
+  if (src.btime == FileTime{} || dst.btime == FileTime{}) return "";
+  if ((src.dos_attributes & kDosAttributeMask) !=
+      (dst.dos_attributes & kDosAttributeMask)) {
+    return "DOS attributes differ";
+  }
+  if (src.btime.sec != dst.btime.sec) return "creation time differs";
+  return "";
+}
+
 std::string WindowsNameProblem(std::string_view name) {
   for (unsigned char c : name) {
     if (c < 0x20) return "a control character";

@@ -85,6 +85,13 @@ struct Entry {
   uint64_t ino = 0;
   uint64_t rdev = 0;        // devices
   std::string link_target;  // symlinks, bytes as stored
+  // Windows' file attributes (kDosAttributeMask of them: read-only,
+  // hidden, system, archive) and creation time, where the backend keeps
+  // them (Capabilities::dos_attributes). btime is zero where they are not
+  // known for sure (an SMB Stat tells no creation time, nor a folder's
+  // attributes; its listings tell both).
+  uint32_t dos_attributes = 0;
+  FileTime btime;
   // XattrHash() of the extended attributes (and ACLs) ferry copies, when
   // known; 0 when there are none or they were not read (scans do not).
   uint64_t xattr_hash = 0;
@@ -123,6 +130,20 @@ XattrList FilterXattrs(XattrList list, bool xattrs, bool acls);
 // A hash of a sorted list; 0 for an empty one.
 uint64_t XattrHash(const XattrList& list);
 
+// Windows' file attributes that ferry copies (FILE_ATTRIBUTE_*).
+inline constexpr uint32_t kDosReadOnly = 0x1;
+inline constexpr uint32_t kDosHidden = 0x2;
+inline constexpr uint32_t kDosSystem = 0x4;
+inline constexpr uint32_t kDosArchive = 0x20;
+inline constexpr uint32_t kDosAttributeMask =
+    kDosReadOnly | kDosHidden | kDosSystem | kDosArchive;
+
+// Why the Windows attributes of `dst` are not those of `src` ("DOS
+// attributes differ", "creation time differs"); empty when they are, or
+// when either side's are not known (a zero btime). Creation times are
+// compared to the second.
+std::string_view DosAttributesDifference(const Entry& src, const Entry& dst);
+
 // Names of the temporary files ferry writes before renaming them into place:
 // ".ferry-tmp-<host tag>-<pid>-<counter>" in hex (older versions wrote
 // ".ferry-tmp-<pid>-<counter>"). Destination scans hide them,
@@ -146,6 +167,8 @@ struct MetadataPolicy {
   // mtime and atime apply to symbolic links too (false where a side cannot
   // set a link's times: see Capabilities::symlink_times).
   bool link_times = true;
+  // Windows' attributes and creation time (Capabilities::dos_attributes).
+  bool dos_attributes = true;
 };
 
 }  // namespace ferry

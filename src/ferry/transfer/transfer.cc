@@ -13,8 +13,12 @@ namespace {
 
 enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
 
-constexpr MetadataPolicy kModeOnly{
-    .mode = true, .uid = false, .gid = false, .mtime = false, .atime = false};
+constexpr MetadataPolicy kModeOnly{.mode = true,
+                                   .uid = false,
+                                   .gid = false,
+                                   .mtime = false,
+                                   .atime = false,
+                                   .dos_attributes = false};
 
 // Whether `now` is still the version `seen` describes (which may be
 // Entry::kPartial: then without an mtime).
@@ -782,6 +786,8 @@ void Transfer::FinishFile(FileTask& task) {
     // As of the scan, before we read it (a listing that did not tell it
     // leaves the atime the open saw).
     if (!item.src.partial()) meta.atime = item.src.atime;
+    // A creation time only a listing tells (SMB) comes from the scan.
+    if (meta.btime == FileTime{}) meta.btime = item.src.btime;
     if (options_.map_source) options_.map_source(&meta);
     if (options_.xattrs || options_.acls) {
       auto hash =

@@ -1,5 +1,6 @@
 #include "ferry/verify/journal.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -68,6 +69,9 @@ Status Journal::Append(const JournalRecord& r) {
   PutU64(&buf, e.atime.nsec);
   PutU64(&buf, e.rdev);
   PutU64(&buf, e.xattr_hash);
+  PutU64(&buf, e.dos_attributes);
+  PutU64(&buf, static_cast<uint64_t>(e.btime.sec));
+  PutU64(&buf, e.btime.nsec);
   PutBytes(&buf, e.link_target);
   PutU64(&buf, static_cast<uint64_t>(r.digest.algorithm));
   PutBytes(&buf, std::string_view(
@@ -102,7 +106,7 @@ Result<bool> Journal::Next(JournalRecord* out) {
   Entry& e = out->applied;
   e = Entry();
   e.path = std::move(rel);
-  uint64_t v[11];
+  uint64_t v[14];
   for (uint64_t& x : v) {
     if (!ReadU64(file_, &x)) return bad();
   }
@@ -116,6 +120,10 @@ Result<bool> Journal::Next(JournalRecord* out) {
   e.atime = FileTime{static_cast<int64_t>(v[7]), static_cast<uint32_t>(v[8])};
   e.rdev = v[9];
   e.xattr_hash = v[10];
+  e.dos_attributes = static_cast<uint32_t>(v[11]);
+  e.btime =
+      FileTime{static_cast<int64_t>(v[12]),
+               static_cast<uint32_t>(std::min<uint64_t>(v[13], 999999999))};
   if (!ReadBytes(file_, &e.link_target)) return bad();
   std::string digest;
   uint64_t algo;

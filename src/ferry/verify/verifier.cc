@@ -107,6 +107,10 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
       !TimesMatch(expected.mtime, actual.mtime, granularity)) {
     return "mtime differs";
   }
+  if (policy.dos_attributes && (expected.kind == EntryKind::kFile ||
+                                expected.kind == EntryKind::kDirectory)) {
+    return std::string(DosAttributesDifference(expected, actual));
+  }
   return "";
 }
 

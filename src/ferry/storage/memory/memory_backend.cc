@@ -46,6 +46,11 @@ void Apply(Entry* meta, const Entry& src, const MetadataPolicy& policy) {
   if (policy.gid) meta->gid = src.gid;
   if (policy.mtime) meta->mtime = src.mtime;
   if (policy.atime) meta->atime = src.atime;
+  if (policy.dos_attributes &&
+      (meta->kind == EntryKind::kFile || meta->kind == EntryKind::kDirectory)) {
+    meta->dos_attributes = src.dos_attributes & kDosAttributeMask;
+    if (src.btime != FileTime{}) meta->btime = src.btime;
+  }
   meta->ctime = Now();
 }
 
@@ -184,6 +189,7 @@ class MemoryBackend : public Backend {
     caps_.posix_mode = true;
     caps_.posix_owner = true;
     caps_.atime = true;
+    caps_.dos_attributes = true;
     caps_.sorted_listing = true;
   }
 
