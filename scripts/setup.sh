@@ -27,8 +27,9 @@ BUILD=(
 RADOSGW=(ceph-mon ceph-osd radosgw curl openssl iproute2 util-linux python3)
 # Samba: the SMB server the tests start on 127.0.0.1 (tests/support/samba.sh),
 # smbclient to see it from outside ferry, impacket to hold a file open the way
-# a Windows client does (share mode 0: nobody else may read it).
-SAMBA=(samba smbclient python3-impacket)
+# a Windows client does (share mode 0: nobody else may read it), acl_xattr
+# (samba-vfs-modules) to keep security descriptors as set.
+SAMBA=(samba samba-vfs-modules smbclient python3-impacket)
 # NFS: NFS-Ganesha (VFS), with rpcbind, in a private network namespace
 # (tests/support/nfs.sh); libnfs's nfs-ls/nfs-cp to see it from outside ferry.
 NFS=(nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils iproute2)

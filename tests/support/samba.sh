@@ -21,7 +21,9 @@
 #     files this machine's root keeps to itself are unreadable over SMB
 #
 # FERRY_SMB_PORT, when set, is the port (a test that restarts the server
-# keeps it); FERRY_SMB_PASSWORD, the password (default: random).
+# keeps it); FERRY_SMB_PASSWORD, the password (default: random);
+# FERRY_SMB_NT_ACLS=1 keeps the share's security descriptors in the
+# acl_xattr module (package samba-vfs-modules).
 #
 # The packages (samba, smbclient) are installed by scripts/setup.sh when
 # missing. smbd needs a Unix account for its user: ferrysmb is created
@@ -106,6 +108,13 @@ start() {
   local port user=ferrysmb password
   port=${FERRY_SMB_PORT:-$(free_port)}
   password=${FERRY_SMB_PASSWORD:-$(head -c 512 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 20)}
+  local nt_acls=
+  if [ -n "${FERRY_SMB_NT_ACLS:-}" ]; then
+    # Windows security descriptors kept as set (security.NTACL), as a
+    # Windows-facing Samba keeps them, instead of mapped onto POSIX ACLs.
+    nt_acls="  vfs objects = acl_xattr
+  acl_xattr:ignore system acls = yes"
+  fi
   cat >"$state/smb.conf" <<EOF
 [global]
   netbios name = FERRYTEST
@@ -138,6 +147,7 @@ start() {
   case sensitive = yes
   preserve case = yes
   short preserve case = yes
+$nt_acls
 [perm]
   path = $state/perm
   read only = no

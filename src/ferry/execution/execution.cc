@@ -244,6 +244,17 @@ bool Execution::Launch(RunState& run) {
                {"source", src_->Describe()},
                {"destination", dst_->Describe()}});
 
+  if (opt.security_descriptor_copy_flags ==
+          SecurityDescriptorCopyFlags::kOwnerDaclSacl &&
+      src_->capabilities().acl_model == AclModel::kWindows &&
+      dst_->capabilities().acl_model == AclModel::kWindows) {
+    run.Fail("InvalidRequestException",
+             "SecurityDescriptorCopyFlags OWNER_DACL_SACL cannot be served: "
+             "ferry's SMB client (libsmbclient) neither reads nor writes "
+             "SACLs. Use OWNER_DACL (owner and DACL) or NONE.");
+    run.result.prepare_status = PhaseStatus::kError;
+    return false;
+  }
   run.policy = opt.Policy();
   // What one side cannot keep (an SMB share: no POSIX mode or owner) is
   // neither written nor compared.
@@ -276,8 +287,23 @@ bool Execution::Launch(RunState& run) {
   }
   run.xattrs = config_.xattrs && src_->capabilities().xattrs &&
                dst_->capabilities().xattrs;
-  run.acls =
-      config_.acls && src_->capabilities().acls && dst_->capabilities().acls;
+  // ACLs of one model only; Windows security descriptors as the task's
+  // SecurityDescriptorCopyFlags say (OWNER_DACL_SACL is refused above).
+  run.acls = config_.acls && sc.acls && dc.acls &&
+             sc.acl_model == dc.acl_model &&
+             (sc.acl_model != AclModel::kWindows ||
+              opt.security_descriptor_copy_flags !=
+                  SecurityDescriptorCopyFlags::kNone);
+  if (config_.acls && !run.acls && sc.acl_model == AclModel::kWindows &&
+      dc.acl_model == AclModel::kWindows &&
+      opt.security_descriptor_copy_flags !=
+          SecurityDescriptorCopyFlags::kNone) {
+    log_->Write("WARN", "SecurityDescriptorsNotCopied",
+                "Security descriptors are not copied: " +
+                    (sc.acls ? dst_->Describe() : src_->Describe()) +
+                    " is reached on a port other than 445, where "
+                    "libsmbclient cannot read or write them.");
+  }
   run.object_tags = opt.object_tags == ObjectTagsMode::kPreserve &&
                     src_->capabilities().object_tags &&
                     dst_->capabilities().object_tags;

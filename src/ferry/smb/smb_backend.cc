@@ -27,6 +27,7 @@
 #include "ferry/base/percent.h"
 #include "ferry/base/retry.h"
 #include "ferry/base/utf8.h"
+#include "ferry/smb/security_descriptor.h"
 #include "ferry/storage/file_errors.h"
 #include "ferry/storage/file_system.h"
 #include "ferry/storage/server_calls.h"
@@ -277,8 +278,8 @@ Entry EntryFromStat(const RelPath& path, const struct stat& st) {
       FileTime{st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec)};
   e.atime =
       FileTime{st.st_atim.tv_sec, static_cast<uint32_t>(st.st_atim.tv_nsec)};
-  e.ctime =
-      FileTime{st.st_ctim.tv_sec, static_cast<uint32_t>(st.st_ctim.tv_nsec)};
+  // No ctime (Capabilities::change_time): Samba's "change time" is the
+  // mtime, which neither attributes nor security descriptors move.
   // libsmbclient folds a file's DOS attributes into the mode it reports:
   // no owner write bit for read-only, owner/group/other execute bits for
   // archive, system and hidden (a folder's execute bits are always set).
@@ -722,13 +723,98 @@ Status ApplyMetadata(Session& s, const RelPath& path, const std::string& url,
   return Status::Ok();
 }
 
+// Windows security descriptors (Capabilities::acl_model kWindows), through
+// libsmbclient's system.nt_sec_desc.* attribute, which it serves over a
+// second connection, to the server's IPC$ share on port 445 (whatever
+// port the location names). Owner and DACL only: the group is left as
+// the server makes it, and libsmbclient has no SACL.
+constexpr size_t kMaxSecurityDescriptorBytes = 64 << 10;
+constexpr char kNtSecDescAll[] = "system.nt_sec_desc.*";
+
+// The owner and DACL of what is at `path`, as kNtSecurityDescriptor.
+Result<XattrList> ReadSecurityDescriptor(Session& s, const RelPath& path) {
+  const std::string url = s.Url(path);
+  FERRY_ASSIGN_OR_RETURN(
+      std::string text,
+      s.Call("read the security descriptor of", path,
+             [&]() -> Result<std::string> {
+               FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+               SMBCCTX* c = lease.ctx();
+               std::string buf(kMaxSecurityDescriptorBytes + 1, '\0');
+               if (smbc_getFunctionGetxattr(c)(
+                       c, url.c_str(), kNtSecDescAll, buf.data(),
+                       kMaxSecurityDescriptorBytes) < 0) {
+                 const int err = errno;
+                 if (err == ERANGE) {
+                   return Status::IoError(
+                       "read the security descriptor of " + s.Where(path) +
+                       ": longer than " +
+                       std::to_string(kMaxSecurityDescriptorBytes) + " bytes");
+                 }
+                 if (err == ENODATA) {
+                   return Status(StatusCode::kPermissionDenied,
+                                 "read the security descriptor of " +
+                                     s.Where(path) +
+                                     ": the server's IPC$ share cannot be "
+                                     "reached on port 445",
+                                 err, false);
+                 }
+                 return s.Error("read the security descriptor of", path, err);
+               }
+               buf.resize(std::strlen(buf.c_str()));
+               return buf;
+             }));
+  Result<std::string> kept = NormalizeSecurityDescriptor(text);
+  if (!kept.ok()) {
+    return Status::IoError("read the security descriptor of " + s.Where(path) +
+                           ": " + std::string(kept.status().message()));
+  }
+  if (kept->empty()) return XattrList{};
+  return XattrList{{std::string(kNtSecurityDescriptor), std::move(*kept)}};
+}
+
+// Refuses the attributes an SMB share cannot store: all but a security
+// descriptor (and that one too when `security_descriptors` is false).
+Status CheckStorable(Session& s, const RelPath& path, const XattrList& xattrs,
+                     bool security_descriptors) {
+  for (const Xattr& x : xattrs) {
+    if (x.name != kNtSecurityDescriptor || !security_descriptors) {
+      return Status::NotSupported(s.Where(path) +
+                                  " cannot store the attribute " + x.name);
+    }
+  }
+  return Status::Ok();
+}
+
+// Gives what is at `url` the owner and DACL of `xattrs`' security
+// descriptor (none there: nothing to do).
+Status WriteSecurityDescriptor(Session& s, const RelPath& path,
+                               const std::string& url, const XattrList& xattrs,
+                               bool acl_scope) {
+  if (!acl_scope) return Status::Ok();
+  for (const Xattr& x : xattrs) {
+    if (x.name != kNtSecurityDescriptor) continue;
+    return s.Call("set the security descriptor of", path, [&]() -> Status {
+      FERRY_ASSIGN_OR_RETURN(Session::Lease lease, s.Acquire());
+      SMBCCTX* c = lease.ctx();
+      if (smbc_getFunctionSetxattr(c)(c, url.c_str(), kNtSecDescAll,
+                                      x.value.data(), x.value.size(), 0) != 0) {
+        return s.Error("set the security descriptor of", path, errno);
+      }
+      return Status::Ok();
+    });
+  }
+  return Status::Ok();
+}
+
 class SmbReader : public Reader {
  public:
   SmbReader(std::shared_ptr<Session> session, Entry entry,
-            std::unique_ptr<Handles> handles)
+            std::unique_ptr<Handles> handles, bool security_descriptors)
       : session_(std::move(session)),
         entry_(std::move(entry)),
-        handles_(std::move(handles)) {}
+        handles_(std::move(handles)),
+        security_descriptors_(security_descriptors) {}
 
   const Entry& entry() const override { return entry_; }
 
@@ -766,20 +852,27 @@ class SmbReader : public Reader {
     });
   }
 
+  Result<XattrList> Xattrs() override {
+    if (!security_descriptors_) return XattrList{};
+    return ReadSecurityDescriptor(*session_, entry_.path);
+  }
+
  private:
   const std::shared_ptr<Session> session_;
   const Entry entry_;
   std::unique_ptr<Handles> handles_;
+  const bool security_descriptors_;
 };
 
 class SmbWriter : public StagedWriter {
  public:
   SmbWriter(std::shared_ptr<Session> session, RelPath path, RelPath temp,
-            std::unique_ptr<Handles> handles)
+            std::unique_ptr<Handles> handles, bool security_descriptors)
       : session_(std::move(session)),
         path_(std::move(path)),
         temp_(std::move(temp)),
-        handles_(std::move(handles)) {}
+        handles_(std::move(handles)),
+        security_descriptors_(security_descriptors) {}
 
   ~SmbWriter() override { Abort(); }
 
@@ -817,6 +910,16 @@ class SmbWriter : public StagedWriter {
       return st;
     }
     done_ = true;
+    return Status::Ok();
+  }
+
+  Status SetXattrs(const XattrList& xattrs, bool /*xattr_scope*/,
+                   bool acl_scope) override {
+    if (done_) return Finished();
+    FERRY_RETURN_IF_ERROR(
+        CheckStorable(*session_, path_, xattrs, security_descriptors_));
+    xattrs_ = xattrs;
+    acl_scope_ = acl_scope;
     return Status::Ok();
   }
 
@@ -858,6 +961,8 @@ class SmbWriter : public StagedWriter {
     const std::string url = session_->Url(path_);
     FERRY_RETURN_IF_ERROR(
         ApplyMetadata(*session_, path_, temp_url, metadata, policy));
+    FERRY_RETURN_IF_ERROR(WriteSecurityDescriptor(*session_, path_, temp_url,
+                                                  xattrs_, acl_scope_));
     auto rename = [&] {
       return session_->Call("rename into", path_, [&]() -> Status {
         FERRY_ASSIGN_OR_RETURN(Session::Lease lease, session_->Acquire());
@@ -912,16 +1017,24 @@ class SmbWriter : public StagedWriter {
   std::unique_ptr<Handles> handles_;
   std::atomic<uint64_t> end_{0};   // the end of the furthest write
   std::atomic<bool> done_{false};  // committed or aborted
+  const bool security_descriptors_;
+  XattrList xattrs_;  // SetXattrs', applied at Commit
+  bool acl_scope_ = false;
 };
 
 class SmbBackend : public Backend {
  public:
-  SmbBackend(std::shared_ptr<Session> session, bool flag_staging)
+  // security_descriptors: the server is reached on port 445, where
+  // libsmbclient finds the IPC$ share it reads and writes them through.
+  SmbBackend(std::shared_ptr<Session> session, bool flag_staging,
+             bool security_descriptors = false)
       : session_(std::move(session)), flag_staging_(flag_staging) {
+    caps_.acls = security_descriptors;
+    caps_.acl_model = AclModel::kWindows;
     caps_.atime = true;
     // Set through utimes' timevals; SMB keeps 100 ns.
     caps_.mtime_granularity_ns = 1000;
-    caps_.change_time = true;
+    caps_.change_time = false;
     caps_.dos_attributes = LibraryParameterSetter() != nullptr;
     caps_.settable_mtime = true;
     caps_.utf8_names_only = true;
@@ -1031,8 +1144,8 @@ class SmbBackend : public Backend {
           handles->Adopt(lease, f);
           return EntryFromStat(path, st);
         }));
-    return std::unique_ptr<Reader>(
-        new SmbReader(session_, std::move(entry), std::move(handles)));
+    return std::unique_ptr<Reader>(new SmbReader(
+        session_, std::move(entry), std::move(handles), caps_.acls));
   }
 
   Result<std::unique_ptr<StagedWriter>> OpenWrite(
@@ -1056,7 +1169,7 @@ class SmbBackend : public Backend {
       return Status::Ok();
     }));
     return std::unique_ptr<StagedWriter>(
-        new SmbWriter(session_, path, temp, std::move(handles)));
+        new SmbWriter(session_, path, temp, std::move(handles), caps_.acls));
   }
 
   Status MakeDirectory(const RelPath& path) override {
@@ -1080,6 +1193,18 @@ class SmbBackend : public Backend {
   Status SetMetadata(const RelPath& path, const Entry& src,
                      const MetadataPolicy& policy) override {
     return ApplyMetadata(*session_, path, session_->Url(path), src, policy);
+  }
+
+  Result<XattrList> GetXattrs(const RelPath& path) override {
+    if (!caps_.acls) return XattrList{};
+    return ReadSecurityDescriptor(*session_, path);
+  }
+
+  Status SetXattrs(const RelPath& path, const XattrList& xattrs,
+                   bool /*xattr_scope*/, bool acl_scope) override {
+    FERRY_RETURN_IF_ERROR(CheckStorable(*session_, path, xattrs, caps_.acls));
+    return WriteSecurityDescriptor(*session_, path, session_->Url(path), xattrs,
+                                   acl_scope);
   }
 
   Status Remove(const RelPath& path) override {
@@ -1149,7 +1274,14 @@ Result<std::unique_ptr<Backend>> OpenSmbBackend(const LocationSpec& spec) {
   auto session = std::make_shared<Session>(where, std::move(url),
                                            std::move(account), protocols);
   FERRY_RETURN_IF_ERROR(session->ClaimProtocols());
-  auto backend = std::make_unique<SmbBackend>(session, spec.destination);
+  // "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT".
+  const size_t bracket = spec.host.rfind(']');
+  const size_t colon = spec.host.rfind(':');
+  const bool port_445 = colon == std::string::npos ||
+                        (bracket != std::string::npos && colon < bracket) ||
+                        spec.host.substr(colon + 1) == "445";
+  auto backend =
+      std::make_unique<SmbBackend>(session, spec.destination, port_445);
 
   // The server, the account and the share: said now, once, not per file.
   const std::string who =

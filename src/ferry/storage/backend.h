@@ -28,6 +28,12 @@
 
 namespace ferry {
 
+// What a backend's access control lists are: POSIX ACLs (the
+// system.posix_acl_* attributes) or Windows security descriptors (the
+// system.nt_sec_desc attribute: owner and DACL, as libsmbclient writes
+// them). ACLs go only between backends of one model.
+enum class AclModel : uint8_t { kPosix, kWindows };
+
 struct Capabilities {
   bool symlinks = false;
   // A symbolic link's mtime and atime can be set (false: they stay as the
@@ -43,7 +49,8 @@ struct Capabilities {
   int64_t mtime_granularity_ns = 1;
   bool sparse_files = false;
   bool xattrs = false;  // extended attributes on files and folders
-  bool acls = false;    // POSIX ACLs (as system.posix_acl_* attributes)
+  bool acls = false;    // access control lists, of acl_model
+  AclModel acl_model = AclModel::kPosix;
   // Windows' file attributes and creation time (Entry::dos_attributes and
   // btime): Commit and SetMetadata apply them, Stat and List report them.
   bool dos_attributes = false;

@@ -104,7 +104,8 @@ bool IsFerryTempName(std::string_view name) {
 
 bool XattrWanted(std::string_view name, bool xattrs, bool acls) {
   if (name.substr(0, 18) == "system.posix_acl_a" ||
-      name.substr(0, 18) == "system.posix_acl_d") {
+      name.substr(0, 18) == "system.posix_acl_d" ||
+      name == kNtSecurityDescriptor) {
     return acls;
   }
   if (!xattrs) return false;

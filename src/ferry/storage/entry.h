@@ -123,8 +123,13 @@ using XattrList = std::vector<Xattr>;
 
 // Which attributes a transfer carries: user, trusted and security ones
 // (not security.selinux, which the destination's policy decides) with
-// `xattrs`; the POSIX ACLs (system.posix_acl_*) with `acls`.
+// `xattrs`; the POSIX ACLs (system.posix_acl_*) and Windows security
+// descriptors (kNtSecurityDescriptor) with `acls`.
 bool XattrWanted(std::string_view name, bool xattrs, bool acls);
+// The attribute that holds a Windows security descriptor's owner and DACL,
+// in libsmbclient's text form ("REVISION:1,OWNER:S-1-...,ACL:S-1-...:0/0/
+// 0x001f01ff,...").
+inline constexpr std::string_view kNtSecurityDescriptor = "system.nt_sec_desc";
 // Keeps the wanted attributes, sorted by name.
 XattrList FilterXattrs(XattrList list, bool xattrs, bool acls);
 // A hash of a sorted list; 0 for an empty one.
