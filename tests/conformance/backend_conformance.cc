@@ -1207,6 +1207,7 @@ std::vector<std::string> OddNames(const Capabilities& caps) {
   for (std::string& n : AllOddNames()) {
     if (caps.utf8_names_only && !IsValidUtf8(n)) continue;
     if (caps.windows_names && !WindowsNameProblem(n).empty()) continue;
+    if (caps.azure_names && !AzureNameProblem(n).empty()) continue;
     names.push_back(std::move(n));
   }
   return names;
@@ -1240,6 +1241,23 @@ TEST_P(BackendConformanceTest, OddDirectoryNamesHoldFiles) {
     ASSERT_EQ(inside.size(), 1u);
     EXPECT_EQ(inside[0].path, file);
     ASSERT_OK(b()->RemoveTree(dir));
+  }
+  ExpectExactly(RelPath(), {});
+}
+
+TEST_P(BackendConformanceTest, NamesAzureCannotKeepAreRefusedClearly) {
+  if (!caps().azure_names) GTEST_SKIP() << "not Azure's rules";
+  for (const char* name : {"back\\slash", "new\nline", "trail."}) {
+    SCOPED_TRACE(EscapeForDisplay(name));
+    WriteHints hints;
+    hints.size = 1;
+    auto w = b()->OpenWrite(P("d").Child(name), hints);
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(w.status().message().find("Azure"), std::string_view::npos)
+        << w.status().message();
+    EXPECT_EQ(b()->MakeDirectory(RelPath().Child(name)).code(),
+              StatusCode::kInvalidArgument);
   }
   ExpectExactly(RelPath(), {});
 }
@@ -1309,6 +1327,7 @@ TEST_P(BackendConformanceTest, PathsStayBeneathTheRoot) {
   std::vector<std::string> names;
   for (const char* name : {"...", "..a", ".. ", "a..", ".a"}) {
     if (caps().windows_names && !WindowsNameProblem(name).empty()) continue;
+    if (caps().azure_names && !AzureNameProblem(name).empty()) continue;
     names.push_back(name);
     ASSERT_OK(WriteFile(b(), P(std::string("sub/") + name), name));
   }

@@ -13,6 +13,7 @@
 #include <thread>
 #include <tuple>
 
+#include "ferry/azure/azure_object_store.h"
 #include "ferry/cli/format.h"
 #include "ferry/cli/progress.h"
 #include "ferry/cli/signal_thread.h"
@@ -251,6 +252,23 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
                   "MountOptions.Version): AUTOMATIC (default), SMB1, SMB2_0, "
                   "SMB2, SMB3")
       ->check(CLI::IsMember({"AUTOMATIC", "SMB1", "SMB2_0", "SMB2", "SMB3"}));
+  CLI::Option_group* azure = sync->add_option_group(
+      "Azure Blob",
+      "https://ACCOUNT.blob.core.windows.net/CONTAINER[/PATH] locations (or "
+      "path-style http(s)://HOST:PORT/ACCOUNT/CONTAINER[/PATH], as Azurite "
+      "serves them). A SAS token is read from FERRY_AZURE_SAS or "
+      "--azure-sas-file, an account key (Shared Key) from FERRY_AZURE_KEY or "
+      "--azure-key-file; never from the command line");
+  azure->add_option("--azure-sas-file", args.azure_sas_file,
+                    "File whose first line is the SAS token");
+  azure->add_option("--azure-key-file", args.azure_key_file,
+                    "File whose first line is the storage account key");
+  azure
+      ->add_option("--azure-access-tier", args.azure_access_tier,
+                   "Access tier of the blobs written (DataSync's "
+                   "AccessTier): HOT, COOL or ARCHIVE (default: the "
+                   "account's)")
+      ->check(CLI::IsMember({"HOT", "COOL", "ARCHIVE"}));
   sync->add_option_group(
       "NFS",
       "nfs://HOST[:PORT]/EXPORT[/PATH][?version=3|4] locations, through "
@@ -474,6 +492,11 @@ int RunSync(const SyncArgs& args) {
                        std::string(dst_spec.status().message()));
   }
   auto endpoint = [&](LocationSpec* spec, const std::string& own) {
+    if (spec->type == "azure") {
+      spec->endpoint.ca_file = args.ca_bundle;
+      spec->storage_class = args.azure_access_tier;
+      return;
+    }
     spec->endpoint.url = own.empty() ? args.endpoint_url : own;
     spec->endpoint.ca_file = args.ca_bundle;
     spec->endpoint.profile = args.profile;
@@ -500,6 +523,44 @@ int RunSync(const SyncArgs& args) {
       if (spec->type != "smb") continue;
       spec->endpoint.password = password;
       spec->endpoint.version = args.smb_version;
+    }
+  }
+  if (src_spec->type == "azure" || dst_spec->type == "azure") {
+    // One line of a file, else the environment variable.
+    auto secret = [&](const std::string& file, const char* env,
+                      const char* flag,
+                      std::string* out) -> std::optional<std::string> {
+      if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in || !std::getline(in, *out)) {
+          return std::string(flag) + " " + file +
+                 ": cannot read a line from it";
+        }
+        if (!out->empty() && out->back() == '\r') out->pop_back();
+      } else if (const char* value = std::getenv(env)) {
+        *out = value;
+      }
+      return std::nullopt;
+    };
+    std::string sas, key;
+    if (auto bad = secret(args.azure_sas_file, "FERRY_AZURE_SAS",
+                          "--azure-sas-file", &sas)) {
+      return usage_error(*bad);
+    }
+    if (auto bad = secret(args.azure_key_file, "FERRY_AZURE_KEY",
+                          "--azure-key-file", &key)) {
+      return usage_error(*bad);
+    }
+    if (sas.empty() == key.empty()) {
+      return usage_error(
+          "an Azure location needs either a SAS token (FERRY_AZURE_SAS or "
+          "--azure-sas-file) or an account key (FERRY_AZURE_KEY or "
+          "--azure-key-file), not both");
+    }
+    for (LocationSpec* spec : {&*src_spec, &*dst_spec}) {
+      if (spec->type != "azure") continue;
+      spec->endpoint.sas_token = sas;
+      spec->endpoint.secret_key = key;
     }
   }
   for (const auto& [flag, value, spec] :
@@ -549,6 +610,7 @@ int RunSync(const SyncArgs& args) {
   RegisterS3Backend();
   RegisterSmbBackend();
   RegisterNfsBackend();
+  RegisterAzureBackend();
   auto src = OpenBackend(*src_spec);
   if (!src.ok()) {
     std::fprintf(stderr, "ferry sync: source: %s\n",

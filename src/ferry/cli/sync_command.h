@@ -54,6 +54,9 @@ struct SyncArgs {
   // smb:// locations: the password comes from FERRY_SMB_PASSWORD or this
   // file (never the command line); the protocol versions allowed.
   std::string smb_password_file;
+  std::string azure_sas_file;
+  std::string azure_key_file;
+  std::string azure_access_tier;
   std::string smb_version = "AUTOMATIC";
 };
 

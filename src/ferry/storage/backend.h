@@ -81,6 +81,9 @@ struct Capabilities {
   // Names must be ones Windows can hold (SMB shares; WindowsNameProblem):
   // others are refused with InvalidArgument saying why.
   bool windows_names = false;
+  // Names must be ones Azure Blob Storage keeps as given (AzureNameProblem):
+  // others are refused with InvalidArgument saying why.
+  bool azure_names = false;
   // A file can be replaced while a Reader has it open (the reader goes on
   // with the old version, or fails as changed). Without (SMB: an open file
   // cannot be renamed over), the write's Commit fails, saying the file is

@@ -84,6 +84,15 @@ std::string WindowsNameProblem(std::string_view name) {
   return "";
 }
 
+std::string AzureNameProblem(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return "a control character";
+    if (c == '\\') return "a backslash";
+  }
+  if (!name.empty() && name.back() == '.') return "a trailing dot";
+  return "";
+}
+
 bool IsFerryTempName(std::string_view name) {
   if (name.substr(0, kTempPrefix.size()) != kTempPrefix) return false;
   // Two or three dash-separated runs of lower-case hex digits.

@@ -162,6 +162,12 @@ bool IsFerryTempName(std::string_view name);
 // dot); empty when it can.
 std::string WindowsNameProblem(std::string_view name);
 
+// Why Azure Blob Storage cannot keep a file or folder named `name` as given
+// (a control character or DEL, which its listings cannot carry; a
+// backslash, which Azure and Azurite take for '/'; a trailing dot, which
+// URLs drop); empty when it can.
+std::string AzureNameProblem(std::string_view name);
+
 // Which parts of an Entry's metadata a write applies.
 struct MetadataPolicy {
   bool mode = true;

@@ -45,6 +45,9 @@ std::string LocationSpec::Describe() const {
     return "smb://" + host + "/" + bucket + (path.empty() ? "" : "/" + path);
   }
   if (type == "nfs") return "nfs://" + host + "/" + path;
+  if (type == "azure") {
+    return endpoint.url + "/" + bucket + (path.empty() ? "" : "/" + path);
+  }
   if (!bucket.empty()) {
     return type + "://" + bucket + (path.empty() ? "" : "/" + path);
   }
@@ -80,6 +83,57 @@ Result<LocationSpec> BucketAndPrefix(const std::string& type,
                     : ": " + std::string(rel.status().message())));
     }
   }
+  return spec;
+}
+
+// An Azure Blob container URL with a path: "https://ACCOUNT.blob.core.
+// windows.net/CONTAINER[/PATH]", or path-style (Azurite, or an account
+// behind a host name of its own) "http(s)://HOST[:PORT]/ACCOUNT/CONTAINER
+// [/PATH]". A token in the URL ("?sv=...") is refused without being
+// repeated: it would show in process lists.
+Result<LocationSpec> AzureLocation(std::string_view uri) {
+  const std::string form =
+      "https://ACCOUNT.blob.core.windows.net/CONTAINER[/PATH] or "
+      "http(s)://HOST:PORT/ACCOUNT/CONTAINER[/PATH]";
+  const size_t scheme_end = uri.find("://");
+  const std::string_view scheme = uri.substr(0, scheme_end);
+  std::string_view rest = uri.substr(scheme_end + 3);
+  const size_t query = rest.find_first_of("?#");
+  if (query != std::string_view::npos) {
+    return Status::InvalidArgument(
+        "azure location '" + std::string(uri.substr(0, scheme_end + 3)) +
+        std::string(rest.substr(0, query)) +
+        "...': a SAS token goes in FERRY_AZURE_SAS or --azure-sas-file, "
+        "never in the URL (process lists show it)");
+  }
+  const size_t slash = rest.find('/');
+  const std::string_view host = rest.substr(0, slash);
+  std::string_view path =
+      slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  if (host.empty() || host.find('@') != std::string_view::npos) {
+    return Status::InvalidArgument("azure location '" + std::string(uri) +
+                                   "': expected " + form);
+  }
+  std::string account;
+  std::string endpoint = std::string(scheme) + "://" + std::string(host);
+  const std::string_view suffix = ".blob.core.windows.net";
+  const std::string_view bare = host.substr(0, host.rfind(':'));
+  if (bare.size() > suffix.size() && bare.ends_with(suffix)) {
+    account = std::string(bare.substr(0, bare.size() - suffix.size()));
+  } else {
+    const size_t end = path.find('/');
+    account = std::string(path.substr(0, end));
+    path = end == std::string_view::npos ? "" : path.substr(end + 1);
+    endpoint += "/" + account;
+  }
+  if (account.empty()) {
+    return Status::InvalidArgument("azure location '" + std::string(uri) +
+                                   "' names no account: expected " + form);
+  }
+  FERRY_ASSIGN_OR_RETURN(LocationSpec spec,
+                         BucketAndPrefix("azure", uri, path, form));
+  spec.endpoint.url = std::move(endpoint);
+  spec.endpoint.user = std::move(account);
   return spec;
 }
 
@@ -199,6 +253,9 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
   }
   if (uri.substr(0, 6) == "smb://") return SmbLocation(uri, uri.substr(6));
   if (uri.substr(0, 6) == "nfs://") return NfsLocation(uri, uri.substr(6));
+  if (uri.substr(0, 7) == "http://" || uri.substr(0, 8) == "https://") {
+    return AzureLocation(uri);
+  }
   if (uri.substr(0, 7) == "file://") {
     spec.type = "local";
     spec.path = std::string(uri.substr(7));
@@ -229,7 +286,8 @@ Result<LocationSpec> ParseLocationUri(std::string_view uri) {
         "unsupported location type '" + std::string(uri.substr(0, scheme_end)) +
         "' in '" + std::string(uri) +
         "' (this build serves: local paths, file://, memory:, "
-        "memory-objects:, s3://, smb://, nfs://)");
+        "memory-objects:, s3://, smb://, nfs://, and Azure Blob containers "
+        "as https://ACCOUNT.blob.core.windows.net/CONTAINER)");
   }
   spec.type = "local";
   spec.path = std::string(uri);

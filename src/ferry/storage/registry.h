@@ -37,6 +37,9 @@ struct EndpointSpec {
   std::string password;  // never logged
   std::string domain;
   std::string version;
+  // Azure Blob: a SAS token (DataSync's SasConfiguration.Token; never
+  // logged). The account is `user`, its key (Shared Key) `secret_key`.
+  std::string sas_token;
 };
 
 struct LocationSpec {

@@ -133,6 +133,40 @@ TEST(ParseLocationUriTest, NfsLocations) {
   }
 }
 
+TEST(ParseLocationUriTest, AzureContainerUrls) {
+  ASSERT_OK_AND_ASSIGN(
+      LocationSpec spec,
+      ParseLocationUri("https://acct.blob.core.windows.net/box/dir/sub/"));
+  EXPECT_EQ(spec.type, "azure");
+  EXPECT_EQ(spec.endpoint.url, "https://acct.blob.core.windows.net");
+  EXPECT_EQ(spec.endpoint.user, "acct");
+  EXPECT_EQ(spec.bucket, "box");
+  EXPECT_EQ(spec.path, "dir/sub");
+  EXPECT_EQ(spec.Describe(), "https://acct.blob.core.windows.net/box/dir/sub");
+  // Path-style, as Azurite serves it.
+  ASSERT_OK_AND_ASSIGN(
+      spec, ParseLocationUri("http://127.0.0.1:10000/devstoreaccount1/box"));
+  EXPECT_EQ(spec.endpoint.url, "http://127.0.0.1:10000/devstoreaccount1");
+  EXPECT_EQ(spec.endpoint.user, "devstoreaccount1");
+  EXPECT_EQ(spec.bucket, "box");
+  EXPECT_EQ(spec.path, "");
+  for (const char* bad :
+       {"https://acct.blob.core.windows.net/", "http://127.0.0.1:10000/acct",
+        "https://", "https://u@acct.blob.core.windows.net/box",
+        "https://acct.blob.core.windows.net/box/a/../b"}) {
+    auto r = ParseLocationUri(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  // A token in the URL is refused, and not repeated.
+  auto r = ParseLocationUri(
+      "https://acct.blob.core.windows.net/box?sv=2021&sig=SECRET");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().find("SECRET"), std::string_view::npos);
+  EXPECT_NE(r.status().message().find("FERRY_AZURE_SAS"),
+            std::string_view::npos);
+}
+
 TEST(ParseLocationUriTest, SchemeLookalikeInsideAPathIsLocal) {
   ASSERT_OK_AND_ASSIGN(LocationSpec spec, ParseLocationUri("dir/x://y"));
   EXPECT_EQ(spec.type, "local");

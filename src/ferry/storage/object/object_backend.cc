@@ -256,6 +256,15 @@ class ObjectBackend : public Backend {
           ctx_->Where(path) +
           ": the name is not valid UTF-8, and object keys must be");
     }
+    if (ctx_->caps.azure_names) {
+      for (RelPath p = path; !p.IsRoot(); p = p.Parent()) {
+        if (std::string why = AzureNameProblem(p.name()); !why.empty()) {
+          return Status::InvalidArgument(
+              ctx_->Where(path) +
+              ": Azure Blob Storage cannot keep a name with " + why);
+        }
+      }
+    }
     const size_t key = ctx_->Key(path).size() + (folder ? 1 : 0);
     if (key > ctx_->store->limits().max_key_bytes) {
       return Status::InvalidArgument(
@@ -628,6 +637,7 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.content_digests = true;
   c.caller_uid = -1;
   c.utf8_names_only = limits.utf8_keys;
+  c.azure_names = limits.azure_names;
   c.io_concurrency = options.io_concurrency;
   c.read_size_preferred = options.read_size_preferred;
   c.object_tags = limits.max_tags > 0;

@@ -256,6 +256,9 @@ size_t MetadataBytes(const ObjectMetadata& metadata) {
 
 Status CheckObjectTags(const ObjectTags& tags,
                        const ObjectStoreLimits& limits) {
+  if (limits.max_tags == 0 && !tags.empty()) {
+    return Status::NotSupported("the store keeps no object tags");
+  }
   if (tags.size() > limits.max_tags) {
     return Status::InvalidArgument(
         std::to_string(tags.size()) + " object tags; the store keeps " +

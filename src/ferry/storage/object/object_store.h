@@ -40,7 +40,9 @@ struct ObjectStoreLimits {
   uint64_t max_copy_size = uint64_t{5} << 30;  // one CopyObject / part copy
   size_t max_metadata_bytes = 2048;            // names + values
   size_t max_key_bytes = 1024;
-  bool utf8_keys = true;       // keys must be valid UTF-8
+  bool utf8_keys = true;  // keys must be valid UTF-8
+  // Names must pass AzureNameProblem (Capabilities::azure_names).
+  bool azure_names = false;
   int max_list_keys = 1000;    // per ListObjects / ListMultipartUploads
   int max_delete_keys = 1000;  // per DeleteObjects
   // Object tags: how many per object (0: the store keeps none), and the
