@@ -176,6 +176,48 @@ Result<LocationSpec> LocationSpecFromMessage(
     spec.endpoint.version = MountVersion(location);
     return spec;
   }
+  if (location.type == "AZURE_BLOB") {
+    FERRY_ASSIGN_OR_RETURN(std::string url, Param(location, "ContainerUrl"));
+    FERRY_ASSIGN_OR_RETURN(std::string sub, Subdirectory(location));
+    // The container alone; the Subdirectory is the path within it.
+    auto parsed = ParseLocationUri(url);
+    if (!parsed.ok() || parsed->type != "azure" || !parsed->path.empty()) {
+      return Status::InvalidArgument(
+          "location " + location.arn + ": ContainerUrl '" + url +
+          "' is not an Azure Blob container URL (https://ACCOUNT.blob.core."
+          "windows.net/CONTAINER)" +
+          (parsed.ok() ? "" : ": " + std::string(parsed.status().message())));
+    }
+    const bool keep_destination = spec.destination;
+    spec = std::move(*parsed);
+    spec.destination = keep_destination;
+    spec.path = sub;
+    if (!config.azure_endpoint_url.empty()) {
+      spec.endpoint.url = config.azure_endpoint_url;
+    }
+    FERRY_ASSIGN_OR_RETURN(std::string auth,
+                           Param(location, "AuthenticationType"));
+    if (!auth.empty() && auth != "SAS") {
+      return Status::NotSupported("location " + location.arn +
+                                  ": AuthenticationType " + auth +
+                                  " is not served by ferry agents (SAS is)");
+    }
+    auto sas = location.parameters.find("SasConfiguration");
+    if (sas == location.parameters.end() || !sas->is_object() ||
+        !sas->contains("Token") || !(*sas)["Token"].is_string() ||
+        (*sas)["Token"].get<std::string>().empty()) {
+      return Status::InvalidArgument("location " + location.arn +
+                                     " needs SasConfiguration.Token");
+    }
+    spec.endpoint.sas_token = (*sas)["Token"].get<std::string>();
+    FERRY_ASSIGN_OR_RETURN(std::string blob_type, Param(location, "BlobType"));
+    if (!blob_type.empty() && blob_type != "BLOCK") {
+      return Status::NotSupported("location " + location.arn + ": BlobType " +
+                                  blob_type + " (BLOCK is served)");
+    }
+    FERRY_ASSIGN_OR_RETURN(spec.storage_class, Param(location, "AccessTier"));
+    return spec;
+  }
   if (location.type == "NFS") {
     spec.type = "nfs";
     FERRY_ASSIGN_OR_RETURN(std::string host, Param(location, "ServerHostname"));

@@ -26,6 +26,11 @@ struct AgentStorageConfig {
   // The port of the NFS servers of NFS locations (0: the portmapper's
   // answer, usually 2049).
   int nfs_port = 0;
+  // Where AZURE_BLOB locations' accounts are served instead of the
+  // ContainerUrl's host ("" = that host): an account endpoint with the
+  // account as its path, e.g. Azurite's http://127.0.0.1:10000/
+  // devstoreaccount1 (DataSync's ContainerUrl takes https:// hosts only).
+  std::string azure_endpoint_url;
 };
 
 // LOCAL: Path, an absolute directory on this machine; with
@@ -39,7 +44,10 @@ struct AgentStorageConfig {
 // ServerHostname, Subdirectory (/SHARE[/PATH]), User, Password, Domain,
 // AuthenticationType (NTLM; KERBEROS is NotSupported), MountOptions.Version.
 // NFS: ServerHostname, Subdirectory (/EXPORT[/PATH]), MountOptions.Version
-// (AUTOMATIC, NFS3, NFS4_0, NFS4_1). Other types are NotSupported; a missing or
+// (AUTOMATIC, NFS3, NFS4_0, NFS4_1). AZURE_BLOB: ContainerUrl
+// (https://ACCOUNT.blob.core.windows.net/CONTAINER), Subdirectory,
+// AuthenticationType (SAS), SasConfiguration.Token, BlobType (BLOCK),
+// AccessTier (HOT, COOL, ARCHIVE). Other types are NotSupported; a missing or
 // malformed parameter is InvalidArgument naming it and the location.
 Result<LocationSpec> LocationSpecFromMessage(
     const protocol::LocationSpecMessage& location, bool destination,

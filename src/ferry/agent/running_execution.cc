@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "ferry/agent/report_delivery.h"
+#include "ferry/azure/azure_object_store.h"
 #include "ferry/base/clock.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/diff/manifest.h"
@@ -105,6 +106,7 @@ Result<std::unique_ptr<Backend>> OpenLocation(
   RegisterS3Backend();
   RegisterSmbBackend();
   RegisterNfsBackend();
+  RegisterAzureBackend();
   return OpenBackend(spec);
 }
 

@@ -362,6 +362,45 @@ TEST(LocationSpecTest, NfsLocationsNameTheExportAndVersion) {
   }
 }
 
+TEST(LocationSpecTest, AzureBlobLocationsNameTheAccountContainerAndToken) {
+  protocol::LocationSpecMessage loc{
+      "arn:azure",
+      "AZURE_BLOB",
+      {{"ContainerUrl", "https://acct.blob.core.windows.net/box"},
+       {"Subdirectory", "/dir/sub/"},
+       {"AuthenticationType", "SAS"},
+       {"SasConfiguration", {{"Token", "sv=1&sp=racwdl&sig=x"}}},
+       {"BlobType", "BLOCK"},
+       {"AccessTier", "COOL"}}};
+  ASSERT_OK_AND_ASSIGN(LocationSpec spec,
+                       LocationSpecFromMessage(loc, true, {}));
+  EXPECT_EQ(spec.type, "azure");
+  EXPECT_TRUE(spec.destination);
+  EXPECT_EQ(spec.endpoint.url, "https://acct.blob.core.windows.net");
+  EXPECT_EQ(spec.endpoint.user, "acct");
+  EXPECT_EQ(spec.bucket, "box");
+  EXPECT_EQ(spec.path, "dir/sub");
+  EXPECT_EQ(spec.endpoint.sas_token, "sv=1&sp=racwdl&sig=x");
+  EXPECT_EQ(spec.storage_class, "COOL");
+  AgentStorageConfig config;
+  config.azure_endpoint_url = "http://127.0.0.1:10000/acct";
+  ASSERT_OK_AND_ASSIGN(spec, LocationSpecFromMessage(loc, false, config));
+  EXPECT_EQ(spec.endpoint.url, "http://127.0.0.1:10000/acct");
+  for (auto [member, bad] :
+       {std::pair<const char*, nlohmann::json>{"ContainerUrl", "ftp://x/y"},
+        {"ContainerUrl", "https://acct.blob.core.windows.net"},
+        {"SasConfiguration", nlohmann::json::object()},
+        {"BlobType", "PAGE"},
+        {"AuthenticationType", "NONE"}}) {
+    protocol::LocationSpecMessage broken = loc;
+    broken.parameters[member] = bad;
+    auto r = LocationSpecFromMessage(broken, false, {});
+    ASSERT_FALSE(r.ok()) << member << " " << bad;
+    EXPECT_NE(r.status().message().find(member), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(OpenLocationTest, OnlyLocalWithAnAbsolutePath) {
   TempDir dir;
   protocol::LocationSpecMessage hdfs{

@@ -44,6 +44,11 @@ void AddAgentCommand(CLI::App& app, AgentArgs& args) {
                   "The port NFS locations' servers serve NFS on (default: "
                   "what their portmapper says, usually 2049)")
       ->check(CLI::Range(1, 65535));
+  cmd->add_option("--azure-endpoint-url", args.azure_endpoint_url,
+                  "Where AZURE_BLOB locations' accounts are served instead "
+                  "of their ContainerUrl's host: an account endpoint with "
+                  "the account as its path (Azurite's "
+                  "http://127.0.0.1:10000/devstoreaccount1)");
   cmd->add_option("--allowed-path", args.allowed_paths,
                   "A directory local locations may lie within (repeatable). "
                   "An execution whose local source or destination is "
@@ -67,6 +72,7 @@ int RunAgent(const AgentArgs& args) {
   config.storage.allowed_paths = args.allowed_paths;
   config.storage.smb_port = args.smb_port;
   config.storage.nfs_port = args.nfs_port;
+  config.storage.azure_endpoint_url = args.azure_endpoint_url;
   for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
     const char* v = std::getenv(var);
     if (config.storage.s3_endpoint_url.empty() && v != nullptr) {

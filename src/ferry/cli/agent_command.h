@@ -15,9 +15,10 @@ struct AgentArgs {
   std::string ca_bundle;  // the server's CA (ca.pem of `ferry server init`)
   int threads = 0;        // transfer workers per execution (0: per core)
   int poll_ms = 1000;     // how often it syncs at most
-  std::string s3_endpoint_url;  // where CreateLocationS3 locations are
-  int smb_port = 0;             // of SMB locations' servers (0: 445)
-  int nfs_port = 0;             // of NFS locations' servers (0: portmapper)
+  std::string s3_endpoint_url;     // where CreateLocationS3 locations are
+  int smb_port = 0;                // of SMB locations' servers (0: 445)
+  int nfs_port = 0;                // of NFS locations' servers (0: portmapper)
+  std::string azure_endpoint_url;  // of AZURE_BLOB locations ("" = theirs)
   std::vector<std::string> allowed_paths;  // --allowed-path (repeatable)
 };
 

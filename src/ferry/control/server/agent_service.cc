@@ -687,15 +687,16 @@ Status AgentService::DispatchOnce() {
       bool unsupported = false;
       for (const LocationRecord* loc : {&*src, &*dst}) {
         if (loc->type == "LOCAL" || loc->type == "OBJECT_STORAGE" ||
-            loc->type == "S3" || loc->type == "SMB" || loc->type == "NFS") {
+            loc->type == "S3" || loc->type == "SMB" || loc->type == "NFS" ||
+            loc->type == "AZURE_BLOB") {
           continue;
         }
         FERRY_RETURN_IF_ERROR(ender.Fail(
             e, "UnsupportedLocationType",
             "Location " + loc->arn + " is of type " + loc->type +
                 ": ferry agents cannot serve " + loc->type +
-                " locations yet (LOCAL, OBJECT_STORAGE, S3, SMB and NFS "
-                "locations can be transferred)."));
+                " locations yet (LOCAL, OBJECT_STORAGE, S3, SMB, NFS and "
+                "AZURE_BLOB locations can be transferred)."));
         unsupported = true;
         break;
       }
