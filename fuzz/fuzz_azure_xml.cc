@@ -3,9 +3,7 @@
 // input is the body; every decoder reads it (each checks the root element it
 // expects). Whatever decodes must be within the documented limits: names 1 to
 // 1024 bytes of UTF-8, at most 5000 entries per page, sizes within 2^53,
-// bounded etags, tiers, markers and metadata; at most 10 tags of distinct,
-// non-empty, bounded keys; a bounded error document. The tags encoder's
-// output of decoded tags must decode to the same tags.
+// bounded etags, tiers, markers and metadata; a bounded error document.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -51,18 +49,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Check(metadata_bytes <= 8192);
     }
     for (const std::string& p : page->prefixes) Check(NameOk(p));
-  }
-  if (auto tags = ParseBlobTags(xml); tags.ok()) {
-    Check(tags->size() <= 10);
-    std::set<std::string> keys;
-    for (const auto& [key, value] : *tags) {
-      Check(!key.empty() && key.size() <= 128 && IsValidUtf8(key));
-      Check(value.size() <= 256 && IsValidUtf8(value));
-      Check(keys.insert(key).second);
-    }
-    // What we would send back reads as what we read.
-    auto again = ParseBlobTags(BlobTagsXml(*tags));
-    Check(again.ok() && *again == *tags);
   }
   if (auto error = ParseAzureError(xml)) {
     Check(error->code.size() <= 128 && error->message.size() <= 2048);

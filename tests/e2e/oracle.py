@@ -128,6 +128,47 @@ def sanitizer_reports(text):
     return text[m.start():] if m else ""
 
 
+def read_env(path):
+    """A test server's env file (KEY=VALUE lines; values may hold '&')."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, sep, v = line.rstrip("\n").partition("=")
+            if sep:
+                out[k] = v
+    return out
+
+
+def server_env(state_var, script, name, prepare=None):
+    """The env of a test server script (tests/support/NAME.sh): the one the
+    ctest fixture started, in $STATE_VAR; or, with it unset (a module run by
+    hand), one started here in a temporary folder and stopped at exit.
+    `prepare(base)` readies that folder before the start."""
+    state = os.environ.get(state_var)
+    if not state:
+        base = tempfile.mkdtemp(prefix=f"ferry-{name}-")
+        if prepare:
+            prepare(base)
+        state = os.path.join(base, "state")
+
+        def stop():
+            subprocess.run(["bash", script, "stop", state], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+            shutil.rmtree(base, ignore_errors=True)
+
+        atexit.register(stop)
+        p = subprocess.run(["bash", script, "start", state], capture_output=True,
+                           text=True, errors="replace", stdin=subprocess.DEVNULL,
+                           timeout=300)
+        if p.returncode != 0:
+            raise AssertionError(f"{name}.sh start failed ({p.returncode}):\n{p.stderr}")
+    env_file = os.path.join(state, "env")
+    if not os.path.isfile(env_file):
+        raise AssertionError(f"{state_var}={state} but {env_file} does not exist: "
+                             f"the {name} fixture failed or did not run")
+    return read_env(env_file)
+
+
 def describe_output(name, text, limit=4000):
     """The end of a process's output for a failure message; a sanitizer report
     in it is shown whole (up to 40,000 characters) however long it is."""

@@ -14,15 +14,11 @@ its own:
     cd tests/e2e && FERRY_BIN=$PWD/../../build-asan/ferry python3 -m unittest -v test_azure_sync
 """
 
-import atexit
 import base64
 import datetime
 import hashlib
 import hmac
 import os
-import shutil
-import subprocess
-import tempfile
 import urllib.parse
 
 import oracle
@@ -34,39 +30,9 @@ AZ = None
 BIG = 40 * (1 << 20) + 12345  # several 16 MiB blocks
 
 
-def read_env(path):
-    out = {}
-    with open(path) as f:
-        for line in f:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                out[k] = v
-    return out
-
-
 def setUpModule():
     global AZ
-    state = os.environ.get("FERRY_TEST_AZURE_STATE")
-    if not state:
-        base = tempfile.mkdtemp(prefix="ferry-azurite-")
-        state = os.path.join(base, "state")
-
-        def stop():
-            subprocess.run(["bash", AZURITE_SH, "stop", state], capture_output=True,
-                           stdin=subprocess.DEVNULL, timeout=60)
-            shutil.rmtree(base, ignore_errors=True)
-
-        atexit.register(stop)
-        p = subprocess.run(["bash", AZURITE_SH, "start", state], capture_output=True,
-                           text=True, errors="replace", stdin=subprocess.DEVNULL,
-                           timeout=300)
-        if p.returncode != 0:
-            raise AssertionError(f"azurite.sh start failed ({p.returncode}):\n{p.stderr}")
-    env_file = os.path.join(state, "env")
-    if not os.path.isfile(env_file):
-        raise AssertionError(f"FERRY_TEST_AZURE_STATE={state} but {env_file} does not "
-                             "exist: the azurite fixture failed or did not run")
-    AZ = read_env(env_file)
+    AZ = oracle.server_env("FERRY_TEST_AZURE_STATE", AZURITE_SH, "azurite")
 
 
 def url(folder, container=None):

@@ -17,7 +17,6 @@ Under ctest the ferry_samba fixture provides the server; by hand:
     cd tests/e2e && FERRY_BIN=$PWD/../../build-asan/ferry python3 -m unittest -v test_smb_sync
 """
 
-import atexit
 import calendar
 import json
 import os
@@ -40,40 +39,14 @@ BIG = 9 * (1 << 20) + 12345  # several 4 MiB reads and writes
 SMB = None
 
 
-def read_env(path):
-    out = {}
-    with open(path) as f:
-        for line in f:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                out[k] = v
-    return out
+read_env = oracle.read_env  # nfs.py's
 
 
 def setUpModule():
     global SMB
-    state = os.environ.get("FERRY_TEST_SMB_STATE")
-    if not state:
-        base = tempfile.mkdtemp(prefix="ferry-smb-")
-        os.chmod(base, 0o711)  # the perm share's user goes through it
-        state = os.path.join(base, "state")
-
-        def stop():
-            subprocess.run(["bash", SAMBA_SH, "stop", state], capture_output=True,
-                           stdin=subprocess.DEVNULL, timeout=60)
-            shutil.rmtree(base, ignore_errors=True)
-
-        atexit.register(stop)
-        p = subprocess.run(["bash", SAMBA_SH, "start", state], capture_output=True,
-                           text=True, errors="replace", stdin=subprocess.DEVNULL,
-                           timeout=300)
-        if p.returncode != 0:
-            raise AssertionError(f"samba.sh start failed ({p.returncode}):\n{p.stderr}")
-    env_file = os.path.join(state, "env")
-    if not os.path.isfile(env_file):
-        raise AssertionError(f"FERRY_TEST_SMB_STATE={state} but {env_file} does not exist: "
-                             "the samba fixture failed or did not run")
-    SMB = read_env(env_file)
+    # The perm share's user goes through the base folder.
+    SMB = oracle.server_env("FERRY_TEST_SMB_STATE", SAMBA_SH, "samba",
+                            prepare=lambda base: os.chmod(base, 0o711))
 
 
 def smb_url(folder="", user=None, host=None, share=None):

@@ -208,10 +208,6 @@ up() {
   mv "$state/env.tmp" "$state/env"
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 start() {
   local t0 b
   t0=$(now_ms)

@@ -24,3 +24,9 @@ stop_pid() {
   say "pid $p ignored SIGTERM for 10 s: SIGKILL"
   kill -KILL "$p" 2>/dev/null || true
 }
+
+# A TCP port of 127.0.0.1 that is free now (another process may take it
+# before the server binds it).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

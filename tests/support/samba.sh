@@ -94,10 +94,6 @@ up() {
     "$(env_value FERRY_TEST_SMB_PASSWORD)"
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 start() {
   if ! command -v smbd >/dev/null || ! command -v smbclient >/dev/null; then
     "$repo/scripts/setup.sh" test >&2

@@ -332,6 +332,20 @@ TEST(LocationSpecTest, S3LocationsUseTheAgentsEndpoint) {
   }
 }
 
+// Each (member, value) given to `loc` alone is refused, naming the member.
+void ExpectEachRefusedNamingIt(
+    const protocol::LocationSpecMessage& loc,
+    std::vector<std::pair<const char*, nlohmann::json>> cases) {
+  for (const auto& [member, bad] : cases) {
+    protocol::LocationSpecMessage broken = loc;
+    broken.parameters[member] = bad;
+    auto r = LocationSpecFromMessage(broken, false, {});
+    ASSERT_FALSE(r.ok()) << member << " " << bad;
+    EXPECT_NE(r.status().message().find(member), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(LocationSpecTest, NfsLocationsNameTheExportAndVersion) {
   protocol::LocationSpecMessage loc{
       "arn:nfs",
@@ -349,17 +363,9 @@ TEST(LocationSpecTest, NfsLocationsNameTheExportAndVersion) {
   config.nfs_port = 2050;
   ASSERT_OK_AND_ASSIGN(spec, LocationSpecFromMessage(loc, false, config));
   EXPECT_EQ(spec.host, "10.0.0.5:2050");
-  for (auto [member, bad] :
-       {std::pair<const char*, nlohmann::json>{"ServerHostname", ""},
-        {"Subdirectory", "/"},
-        {"Subdirectory", "/a/../../b"}}) {
-    protocol::LocationSpecMessage broken = loc;
-    broken.parameters[member] = bad;
-    auto r = LocationSpecFromMessage(broken, false, {});
-    ASSERT_FALSE(r.ok()) << member << " " << bad;
-    EXPECT_NE(r.status().message().find(member), std::string::npos)
-        << r.status().message();
-  }
+  ExpectEachRefusedNamingIt(loc, {{"ServerHostname", ""},
+                                  {"Subdirectory", "/"},
+                                  {"Subdirectory", "/a/../../b"}});
 }
 
 TEST(LocationSpecTest, AzureBlobLocationsNameTheAccountContainerAndToken) {
@@ -386,19 +392,12 @@ TEST(LocationSpecTest, AzureBlobLocationsNameTheAccountContainerAndToken) {
   config.azure_endpoint_url = "http://127.0.0.1:10000/acct";
   ASSERT_OK_AND_ASSIGN(spec, LocationSpecFromMessage(loc, false, config));
   EXPECT_EQ(spec.endpoint.url, "http://127.0.0.1:10000/acct");
-  for (auto [member, bad] :
-       {std::pair<const char*, nlohmann::json>{"ContainerUrl", "ftp://x/y"},
-        {"ContainerUrl", "https://acct.blob.core.windows.net"},
-        {"SasConfiguration", nlohmann::json::object()},
-        {"BlobType", "PAGE"},
-        {"AuthenticationType", "NONE"}}) {
-    protocol::LocationSpecMessage broken = loc;
-    broken.parameters[member] = bad;
-    auto r = LocationSpecFromMessage(broken, false, {});
-    ASSERT_FALSE(r.ok()) << member << " " << bad;
-    EXPECT_NE(r.status().message().find(member), std::string::npos)
-        << r.status().message();
-  }
+  ExpectEachRefusedNamingIt(
+      loc, {{"ContainerUrl", "ftp://x/y"},
+            {"ContainerUrl", "https://acct.blob.core.windows.net"},
+            {"SasConfiguration", nlohmann::json::object()},
+            {"BlobType", "PAGE"},
+            {"AuthenticationType", "NONE"}});
 }
 
 TEST(OpenLocationTest, OnlyLocalWithAnAbsolutePath) {

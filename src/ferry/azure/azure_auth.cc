@@ -9,6 +9,8 @@
 #include <ctime>
 #include <map>
 
+#include "ferry/s3/s3_xml.h"
+
 namespace ferry {
 namespace {
 
@@ -174,28 +176,11 @@ std::optional<int64_t> SasExpiry(std::string_view token) {
       se.push_back(raw[i]);
     }
   }
-  std::tm tm{};
-  int y, mo, d, h = 0, mi = 0, s = 0;
-  char z = 0;
-  if (std::sscanf(se.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi,
-                  &s, &z) == 7 &&
-      z == 'Z') {
-  } else if (se.size() == 10 &&
-             std::sscanf(se.c_str(), "%4d-%2d-%2d", &y, &mo, &d) == 3) {
-  } else {
-    return std::nullopt;
-  }
-  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-      mi > 59 || s > 60) {
-    return std::nullopt;
-  }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm));
+  // "2026-12-06T17:00:00Z", or a day: "2026-12-06".
+  if (se.size() == 10) se += "T00:00:00Z";
+  std::optional<int64_t> ns = ParseS3Time(se);
+  if (!ns) return std::nullopt;
+  return *ns / 1000000000;
 }
 
 Result<std::string> NormalizeSasToken(std::string_view token) {

@@ -12,7 +12,7 @@ namespace ferry {
 namespace {
 
 constexpr size_t kMaxErrorBody = 64 << 10;
-constexpr size_t kMaxEtagHeader = 256;
+constexpr uint64_t kMaxSize = uint64_t{1} << 53;
 
 std::span<const std::byte> Bytes(std::string_view s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));
@@ -127,8 +127,7 @@ struct AzureClient::Impl {
   std::string display;    // origin + base_path
   std::unique_ptr<HttpClient> http;
   Clock* clock = nullptr;
-  std::atomic<int64_t> clock_offset_ns{0};
-  std::atomic<bool> clock_known{false};
+  ServerClock server_clock;
 
   std::string Path(const Call& call) const {
     std::string path = base_path + "/" + std::string(call.container);
@@ -140,19 +139,6 @@ struct AzureClient::Impl {
     return std::string(call.method) + " " + display + "/" +
            std::string(call.container) +
            (call.name ? "/" + std::string(*call.name) : "");
-  }
-
-  void NoteServerDate(const HttpResponse& response) {
-    std::optional<std::string> date = response.Header("date");
-    if (!date) return;
-    std::optional<int64_t> server = ParseHttpDate(*date);
-    if (!server) return;
-    const int64_t local =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    clock_offset_ns.store(*server + 500000000 - local);
-    clock_known.store(true);
   }
 
   // Sends `call`, retrying transient failures; the final 2xx answer.
@@ -192,7 +178,7 @@ struct AzureClient::Impl {
       BodySink sink{call.out, call.max_body};
       Status sent = http->Send(request, sink, &response, options.stop);
       if (!sent.ok()) return sent.WithContext(context);
-      NoteServerDate(response);
+      server_clock.Note(response);
       if (response.status >= 200 && response.status < 300) return response;
       std::string code = response.Header("x-ms-error-code").value_or("");
       std::string message;
@@ -278,8 +264,7 @@ Result<std::unique_ptr<AzureClient>> AzureClient::Create(
 const std::string& AzureClient::endpoint() const { return impl_->display; }
 
 std::optional<std::chrono::nanoseconds> AzureClient::ClockOffset() const {
-  if (!impl_->clock_known.load()) return std::nullopt;
-  return std::chrono::nanoseconds(impl_->clock_offset_ns.load());
+  return impl_->server_clock.Offset();
 }
 
 Status AzureClient::CreateContainer(std::string_view container) {
@@ -316,19 +301,8 @@ namespace {
 Status PropertiesFromHeaders(const HttpResponse& response,
                              const std::string& context,
                              AzureBlobProperties* p) {
-  p->etag = response.Header("etag").value_or("");
-  if (p->etag.size() > kMaxEtagHeader) {
-    return Status::IoError(context + ": ETag longer than " +
-                           std::to_string(kMaxEtagHeader) + " bytes");
-  }
-  if (std::optional<std::string> modified = response.Header("last-modified")) {
-    std::optional<int64_t> t = ParseHttpDate(*modified);
-    if (!t) {
-      return Status::IoError(context + ": malformed Last-Modified '" +
-                             modified->substr(0, 64) + "'");
-    }
-    p->last_modified_ns = *t;
-  }
+  FERRY_RETURN_IF_ERROR(ReadEtagAndLastModified(response, context, &p->etag,
+                                                &p->last_modified_ns));
   p->access_tier = response.Header("x-ms-access-tier").value_or("");
   p->metadata.clear();
   size_t bytes = 0;
@@ -343,22 +317,6 @@ Status PropertiesFromHeaders(const HttpResponse& response,
   return Status::Ok();
 }
 
-Result<uint64_t> ParseSize(std::string_view text, const std::string& context) {
-  uint64_t value = 0;
-  if (text.empty() || text.size() > 16) {
-    return Status::IoError(context + ": malformed size '" +
-                           std::string(text.substr(0, 32)) + "'");
-  }
-  for (char c : text) {
-    if (c < '0' || c > '9') {
-      return Status::IoError(context + ": malformed size '" +
-                             std::string(text.substr(0, 32)) + "'");
-    }
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return value;
-}
-
 }  // namespace
 
 Result<AzureBlobProperties> AzureClient::GetBlobProperties(
@@ -369,8 +327,8 @@ Result<AzureBlobProperties> AzureClient::GetBlobProperties(
   AzureBlobProperties p;
   FERRY_RETURN_IF_ERROR(PropertiesFromHeaders(response, context, &p));
   FERRY_ASSIGN_OR_RETURN(
-      p.size,
-      ParseSize(response.Header("content-length").value_or(""), context));
+      p.size, ParseDecimal(response.Header("content-length").value_or(""),
+                           kMaxSize, context + ": Content-Length"));
   return p;
 }
 
@@ -408,7 +366,8 @@ Result<size_t> AzureClient::GetBlob(std::string_view container,
       return Status::IoError(context + ": no Content-Range in the answer");
     }
     FERRY_ASSIGN_OR_RETURN(properties->size,
-                           ParseSize(range.substr(slash + 1), context));
+                           ParseDecimal(range.substr(slash + 1), kMaxSize,
+                                        context + ": Content-Range total"));
   }
   return response->span_bytes;
 }

@@ -18,12 +18,9 @@ constexpr size_t kMaxMarkerBytes = 4096;
 constexpr size_t kMaxMetadataBytes = 8 << 10;  // names and values together
 constexpr size_t kMaxCodeBytes = 128;
 constexpr size_t kMaxMessageBytes = 2048;
-constexpr size_t kMaxTags = 10;
-constexpr size_t kMaxTagKeyBytes = 128;
-constexpr size_t kMaxTagValueBytes = 256;
 constexpr uint64_t kMaxSize = uint64_t{1} << 53;
 
-// Whitespace-only text is kept when it is all an element holds (a tag value
+// Whitespace-only text is kept when it is all an element holds (a value
 // " " is one), so that what the encoders write reads back alike.
 constexpr unsigned kParseOptions =
     pugi::parse_default | pugi::parse_ws_pcdata_single;
@@ -294,55 +291,11 @@ std::optional<AzureErrorDocument> ParseAzureError(std::string_view xml) {
   return e;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> ParseBlobTags(
-    std::string_view xml) {
-  constexpr std::string_view kWhat = "Get Blob Tags";
-  pugi::xml_document doc;
-  FERRY_ASSIGN_OR_RETURN(pugi::xml_node root, Load(&doc, xml, "Tags", kWhat));
-  std::vector<std::pair<std::string, std::string>> tags;
-  std::set<std::string, std::less<>> keys;
-  for (pugi::xml_node set : root.children("TagSet")) {
-    for (pugi::xml_node tag : set.children("Tag")) {
-      if (tags.size() >= kMaxTags) {
-        return Malformed(kWhat,
-                         "more than " + std::to_string(kMaxTags) + " tags");
-      }
-      FERRY_ASSIGN_OR_RETURN(std::string key,
-                             Text(tag, "Key", kMaxTagKeyBytes, kWhat));
-      FERRY_ASSIGN_OR_RETURN(std::string value,
-                             Text(tag, "Value", kMaxTagValueBytes, kWhat));
-      if (key.empty()) return Malformed(kWhat, "a tag without a <Key>");
-      if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
-        return Malformed(kWhat, "a tag that is not UTF-8");
-      }
-      if (!keys.insert(key).second) {
-        return Malformed(kWhat, "one tag key twice");
-      }
-      tags.emplace_back(std::move(key), std::move(value));
-    }
-  }
-  return tags;
-}
-
 std::string BlockListXml(const std::vector<std::string>& block_ids) {
   std::string out(kDeclaration);
   out += "<BlockList>";
   for (const std::string& id : block_ids) AppendElement(&out, "Latest", id);
   out += "</BlockList>";
-  return out;
-}
-
-std::string BlobTagsXml(
-    const std::vector<std::pair<std::string, std::string>>& tags) {
-  std::string out(kDeclaration);
-  out += "<Tags><TagSet>";
-  for (const auto& [key, value] : tags) {
-    out += "<Tag>";
-    AppendElement(&out, "Key", key);
-    AppendElement(&out, "Value", value);
-    out += "</Tag>";
-  }
-  out += "</TagSet></Tags>";
   return out;
 }
 

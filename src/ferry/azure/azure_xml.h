@@ -66,22 +66,11 @@ Result<AzureListPage> ParseListBlobs(std::string_view xml);
 // cut, at a UTF-8 character boundary).
 std::optional<AzureErrorDocument> ParseAzureError(std::string_view xml);
 
-// A Get Blob Tags answer (<Tags><TagSet><Tag><Key/><Value/></Tag>...
-// </TagSet></Tags>), in document order: at most 10 tags of distinct,
-// non-empty keys of at most 128 bytes, values of at most 256 bytes, all
-// valid UTF-8.
-Result<std::vector<std::pair<std::string, std::string>>> ParseBlobTags(
-    std::string_view xml);
-
 // Encoders. Text is escaped (& < > " and control characters as character
 // references) so that the decoders above read back exactly what was given.
 
 // A Put Block List body: <?xml version="1.0" encoding="utf-8"?><BlockList>
 // <Latest>ID</Latest>...</BlockList>, in the order given.
 std::string BlockListXml(const std::vector<std::string>& block_ids);
-// A Set Blob Tags body: <?xml ...?><Tags><TagSet><Tag><Key>k</Key>
-// <Value>v</Value></Tag>...</TagSet></Tags>.
-std::string BlobTagsXml(
-    const std::vector<std::pair<std::string, std::string>>& tags);
 
 }  // namespace ferry

@@ -360,74 +360,6 @@ TEST(AzureXmlTest, Errors) {
   EXPECT_TRUE(IsValidUtf8(e->message));
 }
 
-std::string TagsDoc(const std::string& tags) {
-  return "<?xml version=\"1.0\" encoding=\"utf-8\"?><Tags><TagSet>" + tags +
-         "</TagSet></Tags>";
-}
-
-std::string TagXml(const std::string& key, const std::string& value) {
-  return "<Tag><Key>" + key + "</Key><Value>" + value + "</Value></Tag>";
-}
-
-TEST(AzureXmlTest, BlobTags) {
-  auto tags = ParseBlobTags(
-      TagsDoc(TagXml("Project", "Contoso") + TagXml("Status", "Unprocessed")));
-  ASSERT_TRUE(tags.ok()) << tags.status().ToString();
-  EXPECT_EQ(*tags, (std::vector<std::pair<std::string, std::string>>{
-                       {"Project", "Contoso"}, {"Status", "Unprocessed"}}));
-  EXPECT_TRUE(ParseBlobTags("<Tags><TagSet/></Tags>")->empty());
-  EXPECT_TRUE(ParseBlobTags("<Tags/>")->empty());
-  // A tag without a <Value> has an empty one.
-  tags = ParseBlobTags(TagsDoc("<Tag><Key>k</Key></Tag>"));
-  ASSERT_TRUE(tags.ok());
-  EXPECT_EQ((*tags)[0].second, "");
-
-  std::string ten;
-  for (int i = 0; i < 10; ++i) ten += TagXml("k" + std::to_string(i), "v");
-  tags = ParseBlobTags(TagsDoc(ten));
-  ASSERT_TRUE(tags.ok()) << tags.status().ToString();
-  EXPECT_EQ(tags->size(), 10u);
-  const std::string long_key(128, 'k'), long_value(256, 'v');
-  tags = ParseBlobTags(TagsDoc(TagXml(long_key, long_value)));
-  ASSERT_TRUE(tags.ok()) << tags.status().ToString();
-  EXPECT_EQ((*tags)[0], std::make_pair(long_key, long_value));
-
-  EXPECT_TRUE(Contains(Error(ParseBlobTags(TagsDoc(ten + TagXml("k10", "v")))),
-                       "more than 10 tags"));
-  EXPECT_TRUE(
-      Contains(Error(ParseBlobTags(TagsDoc(TagXml(long_key + "k", "v")))),
-               "<Key> longer than 128 bytes"));
-  EXPECT_TRUE(
-      Contains(Error(ParseBlobTags(TagsDoc(TagXml("k", long_value + "v")))),
-               "<Value> longer than 256 bytes"));
-  EXPECT_TRUE(Contains(
-      Error(ParseBlobTags(TagsDoc(TagXml("k", "1") + TagXml("k", "2")))),
-      "one tag key twice"));
-  EXPECT_TRUE(Contains(Error(ParseBlobTags(TagsDoc(TagXml("", "v")))),
-                       "a tag without a <Key>"));
-  EXPECT_TRUE(
-      Contains(Error(ParseBlobTags(TagsDoc("<Tag><Value>v</Value></Tag>"))),
-               "a tag without a <Key>"));
-  EXPECT_TRUE(Contains(Error(ParseBlobTags(TagsDoc(TagXml("k\xFF", "v")))),
-                       "a tag that is not UTF-8"));
-  EXPECT_TRUE(
-      Contains(Error(ParseBlobTags(TagsDoc(TagXml("k", "\xED\xA0\x80")))),
-               "a tag that is not UTF-8"));
-  EXPECT_TRUE(
-      Contains(Error(ParseBlobTags("<Error><Code>BlobNotFound</Code></Error>")),
-               "malformed Get Blob Tags response: root element is <Error>, "
-               "not <Tags>"));
-  EXPECT_TRUE(Contains(Error(ParseBlobTags("")), "not XML"));
-  EXPECT_TRUE(Contains(Error(ParseBlobTags("<Tags>")), "not XML"));
-
-  // Every truncation of a valid answer is a clean error.
-  const std::string whole = TagsDoc(TagXml("a&amp;b", "1") + TagXml("c", ""));
-  ASSERT_TRUE(ParseBlobTags(whole).ok());
-  for (size_t n = 0; n < whole.size(); ++n) {
-    EXPECT_FALSE(ParseBlobTags(whole.substr(0, n)).ok()) << n;
-  }
-}
-
 TEST(AzureXmlTest, Encoders) {
   EXPECT_EQ(BlockListXml({"AAAA", "AAAB"}),
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>"
@@ -447,26 +379,6 @@ TEST(AzureXmlTest, Encoders) {
     read.push_back(n.text().get());
   }
   EXPECT_EQ(read, ids);
-
-  EXPECT_EQ(BlobTagsXml({{"k&<", ">\"v"}}),
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Tags><TagSet><Tag>"
-            "<Key>k&amp;&lt;</Key><Value>&gt;&quot;v</Value></Tag></TagSet>"
-            "</Tags>");
-  EXPECT_EQ(BlobTagsXml({}),
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Tags><TagSet>"
-            "</TagSet></Tags>");
-  // What the encoder writes decodes to what it was given: escapes, line
-  // ends, whitespace-only and padded values, UTF-8.
-  const std::vector<std::pair<std::string, std::string>> tags = {
-      {"a&b", "1<2>\"3\"'"},
-      {"c", ""},
-      {" ", " "},
-      {"line\r\nend\r", "\t tab \n"},
-      {"\xE2\x82\xAC", "]]>"},
-  };
-  auto parsed = ParseBlobTags(BlobTagsXml(tags));
-  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
-  EXPECT_EQ(*parsed, tags);
 }
 
 }  // namespace

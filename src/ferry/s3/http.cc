@@ -13,6 +13,8 @@
 #include <fstream>
 #include <mutex>
 
+#include "ferry/s3/s3_xml.h"
+
 namespace ferry {
 namespace {
 
@@ -398,6 +400,62 @@ Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
                   "no valid HTTP status line in the response", 0, true);
   }
   return Status::Ok();
+}
+
+void ServerClock::Note(const HttpResponse& response) {
+  std::optional<std::string> date = response.Header("date");
+  if (!date) return;
+  std::optional<int64_t> server = ParseHttpDate(*date);
+  if (!server) return;
+  const int64_t local = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  // Date is truncated to the second: its middle is the best guess.
+  offset_ns_.store(*server + 500000000 - local);
+  known_.store(true);
+}
+
+std::optional<std::chrono::nanoseconds> ServerClock::Offset() const {
+  if (!known_.load()) return std::nullopt;
+  return std::chrono::nanoseconds(offset_ns_.load());
+}
+
+Status ReadEtagAndLastModified(const HttpResponse& response,
+                               const std::string& context, std::string* etag,
+                               int64_t* last_modified_ns) {
+  constexpr size_t kMaxEtag = 256;
+  *etag = response.Header("etag").value_or("");
+  if (etag->size() > kMaxEtag) {
+    return Status::IoError(context + ": ETag longer than " +
+                           std::to_string(kMaxEtag) + " bytes");
+  }
+  if (std::optional<std::string> modified = response.Header("last-modified")) {
+    std::optional<int64_t> t = ParseHttpDate(*modified);
+    if (!t) {
+      return Status::IoError(context + ": malformed Last-Modified '" +
+                             modified->substr(0, 64) + "'");
+    }
+    *last_modified_ns = *t;
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> ParseDecimal(std::string_view text, uint64_t max,
+                              std::string_view what) {
+  uint64_t value = 0;
+  if (text.empty() || text.size() > 20) {
+    return Status::IoError("malformed " + std::string(what) + " '" +
+                           std::string(text.substr(0, 40)) + "'");
+  }
+  for (char c : text) {
+    if (c < '0' || c > '9' ||
+        value > (max - static_cast<uint64_t>(c - '0')) / 10) {
+      return Status::IoError("malformed " + std::string(what) + " '" +
+                             std::string(text.substr(0, 40)) + "'");
+    }
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
 }
 
 }  // namespace ferry

@@ -10,6 +10,7 @@
 // may call Send at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -68,6 +69,31 @@ struct BodySink {
   // Bodies kept as a string are cut off with an error beyond this.
   size_t max_string = 1 << 20;
 };
+
+// The clock of a server less ours, as the Date headers of its answers tell
+// it (to within a second). Thread-safe.
+class ServerClock {
+ public:
+  void Note(const HttpResponse& response);
+  // nullopt before the first answer with a Date.
+  std::optional<std::chrono::nanoseconds> Offset() const;
+
+ private:
+  std::atomic<int64_t> offset_ns_{0};
+  std::atomic<bool> known_{false};
+};
+
+// What an answer says of the object it read or wrote: its ETag (at most 256
+// bytes) and Last-Modified (ns since the epoch; left as is when absent).
+// IoError naming `context` when either is malformed.
+Status ReadEtagAndLastModified(const HttpResponse& response,
+                               const std::string& context, std::string* etag,
+                               int64_t* last_modified_ns);
+
+// A decimal number of at most `max` (a Content-Length, a Content-Range's
+// total); IoError "malformed WHAT '...'" otherwise.
+Result<uint64_t> ParseDecimal(std::string_view text, uint64_t max,
+                              std::string_view what);
 
 class HttpClient {
  public:

@@ -51,24 +51,6 @@ bool IsMetadataName(std::string_view s) {
   });
 }
 
-Result<uint64_t> ParseUnsigned(std::string_view text, uint64_t max,
-                               std::string_view what) {
-  uint64_t value = 0;
-  if (text.empty() || text.size() > 20) {
-    return Status::IoError("malformed " + std::string(what) + " '" +
-                           std::string(text.substr(0, 40)) + "'");
-  }
-  for (char c : text) {
-    if (c < '0' || c > '9' ||
-        value > (max - static_cast<uint64_t>(c - '0')) / 10) {
-      return Status::IoError("malformed " + std::string(what) + " '" +
-                             std::string(text.substr(0, 40)) + "'");
-    }
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return value;
-}
-
 // One S3 request, before signing.
 struct Call {
   std::string_view method;
@@ -94,23 +76,7 @@ struct S3Client::Impl {
   std::string origin;  // "http://127.0.0.1:17480", for messages
   std::unique_ptr<HttpClient> http;
   Clock* clock;
-  // The server's clock less ours, from the Date of its last answer.
-  std::atomic<int64_t> clock_offset_ns{0};
-  std::atomic<bool> clock_known{false};
-
-  void NoteServerDate(const HttpResponse& response) {
-    std::optional<std::string> date = response.Header("date");
-    if (!date) return;
-    std::optional<int64_t> server = ParseHttpDate(*date);
-    if (!server) return;
-    const int64_t local =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    // Date is truncated to the second: its middle is the best guess.
-    clock_offset_ns.store(*server + 500000000 - local);
-    clock_known.store(true);
-  }
+  ServerClock server_clock;
 
   std::string Context(const Call& call) const {
     return std::string(call.method) + " " + S3Uri(call.bucket, call.key) +
@@ -188,7 +154,7 @@ struct S3Client::Impl {
       BodySink sink{call.out, call.max_body};
       Status sent = http->Send(request, sink, &response, options.stop);
       if (!sent.ok()) return sent.WithContext(context);
-      NoteServerDate(response);
+      server_clock.Note(response);
       if (call.also_ok_status != 0 && response.status == call.also_ok_status) {
         return response;
       }
@@ -298,19 +264,8 @@ namespace {
 // What a HEAD (or a GET) answer's headers tell of the object, but its size.
 Status InfoFromHeaders(const HttpResponse& response, const std::string& context,
                        S3ObjectInfo* info) {
-  info->etag = response.Header("etag").value_or("");
-  if (info->etag.size() > kMaxEtagHeader) {
-    return Status::IoError(context + ": ETag longer than " +
-                           std::to_string(kMaxEtagHeader) + " bytes");
-  }
-  if (std::optional<std::string> modified = response.Header("last-modified")) {
-    std::optional<int64_t> t = ParseHttpDate(*modified);
-    if (!t) {
-      return Status::IoError(context + ": malformed Last-Modified '" +
-                             modified->substr(0, 64) + "'");
-    }
-    info->last_modified_ns = *t;
-  }
+  FERRY_RETURN_IF_ERROR(ReadEtagAndLastModified(response, context, &info->etag,
+                                                &info->last_modified_ns));
   info->content_type = response.Header("content-type").value_or("");
   info->storage_class = response.Header("x-amz-storage-class").value_or("");
   info->version_id = response.Header("x-amz-version-id").value_or("");
@@ -333,8 +288,8 @@ Result<S3ObjectInfo> S3Client::HeadObject(std::string_view bucket,
   const std::string context = impl_->Context(call);
   S3ObjectInfo info;
   Result<uint64_t> size =
-      ParseUnsigned(response.Header("content-length").value_or(""),
-                    kS3MaxSizeValue, "Content-Length");
+      ParseDecimal(response.Header("content-length").value_or(""),
+                   kS3MaxSizeValue, "Content-Length");
   if (!size.ok()) return size.status().WithContext(context);
   info.size = *size;
   FERRY_RETURN_IF_ERROR(InfoFromHeaders(response, context, &info));
@@ -342,8 +297,7 @@ Result<S3ObjectInfo> S3Client::HeadObject(std::string_view bucket,
 }
 
 std::optional<std::chrono::nanoseconds> S3Client::ClockOffset() const {
-  if (!impl_->clock_known.load()) return std::nullopt;
-  return std::chrono::nanoseconds(impl_->clock_offset_ns.load());
+  return impl_->server_clock.Offset();
 }
 
 Result<size_t> S3Client::GetObject(std::string_view bucket,
@@ -394,8 +348,8 @@ Result<size_t> S3Client::GetObject(std::string_view bucket,
       Result<uint64_t> total =
           slash == std::string::npos
               ? Result<uint64_t>(Status::IoError("no total size"))
-              : ParseUnsigned(std::string_view(range).substr(slash + 1),
-                              kS3MaxSizeValue, "Content-Range size");
+              : ParseDecimal(std::string_view(range).substr(slash + 1),
+                             kS3MaxSizeValue, "Content-Range size");
       if (!total.ok()) {
         return Status::IoError(context + ": Content-Range '" +
                                range.substr(0, 80) + "' gives no object size");
