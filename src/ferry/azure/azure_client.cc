@@ -198,13 +198,8 @@ struct AzureClient::Impl {
     auto on_retry = [&](const Status& failure, int n, Clock::duration delay) {
       if (options.on_retry) options.on_retry(context, failure, n, delay);
     };
-    Result<HttpResponse> result =
-        Retry(options.retry, clock, options.stop, attempt, on_retry);
-    if (!result.ok() && options.stop.stop_requested() &&
-        !result.status().IsCancelled()) {
-      return Status::Cancelled(context + ": cancelled");
-    }
-    return result;
+    return RetryRequest(options.retry, clock, options.stop, context, attempt,
+                        on_retry);
   }
 };
 

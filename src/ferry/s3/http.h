@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "ferry/base/clock.h"
+#include "ferry/base/retry.h"
 #include "ferry/base/status.h"
 
 namespace ferry {
@@ -94,6 +96,20 @@ Status ReadEtagAndLastModified(const HttpResponse& response,
 // total); IoError "malformed WHAT '...'" otherwise.
 Result<uint64_t> ParseDecimal(std::string_view text, uint64_t max,
                               std::string_view what);
+
+// Retry() of one request (attempt() -> Result<HttpResponse>), a failure
+// once `stop` is requested said as "CONTEXT: cancelled".
+template <typename Attempt, typename OnRetry>
+Result<HttpResponse> RetryRequest(const RetryPolicy& policy, Clock* clock,
+                                  const std::stop_token& stop,
+                                  const std::string& context, Attempt&& attempt,
+                                  OnRetry&& on_retry) {
+  Result<HttpResponse> result = Retry(policy, clock, stop, attempt, on_retry);
+  if (!result.ok() && stop.stop_requested() && !result.status().IsCancelled()) {
+    return Status::Cancelled(context + ": cancelled");
+  }
+  return result;
+}
 
 class HttpClient {
  public:

@@ -177,13 +177,8 @@ struct S3Client::Impl {
         options.on_retry(S3RetryEvent{context, failure, n, delay});
       }
     };
-    Result<HttpResponse> result =
-        Retry(options.retry, clock, options.stop, attempt, on_retry);
-    if (!result.ok() && options.stop.stop_requested() &&
-        !result.status().IsCancelled()) {
-      return Status::Cancelled(context + ": cancelled");
-    }
-    return result;
+    return RetryRequest(options.retry, clock, options.stop, context, attempt,
+                        on_retry);
   }
 };
 
