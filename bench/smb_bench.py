@@ -58,11 +58,23 @@ def log(msg=""):
 
 
 class Bench:
+    """One server, its trees written and read by each tool in turn. A
+    subclass (azure_bench.py) gives another server: start_server,
+    stop_server, command, clear, written (where an upload can be checked)
+    and the class attributes below."""
+
+    TOOLS = ALL_TOOLS
+    BASELINES = BASELINES
+    LABELS = LABELS
+    NO_CHANGE_TOOLS = ("ferry", "rclone")  # smbclient cannot skip what is there
+    REMOTE = "smb"
+    NO_CHANGE_LIMIT_S = NO_CHANGE_LIMIT_S  # small's no-change re-run
+
     def __init__(self, args):
         self.args = args
         self.root = os.path.abspath(args.root)
         self.ferry = os.path.abspath(args.ferry)
-        self.tools = [t for t in ALL_TOOLS if t in args.tools.split(",")]
+        self.tools = [t for t in self.TOOLS if t in args.tools.split(",")]
         self.trees = [t for t in ALL_TREES if t in args.trees.split(",")]
         self.rounds = 1 if args.smoke else args.runs
         self.scale = {t: (SMOKE_SCALE[t] if args.smoke else 1.0) for t in ALL_TREES}
@@ -108,10 +120,13 @@ class Bench:
         if self.env is not None:
             subprocess.run(["bash", SAMBA_SH, "stop", self.state], capture_output=True)
 
+    def where(self):
+        return f"smbd on {self.host}:{self.port}, share on {self.share_dir}"
+
     # ----------------------------------------------------------- commands
 
     def command(self, tool, phase, src, dst):
-        """src/dst: a local path, or ("smb", prefix)."""
+        """src/dst: a local path, or (self.REMOTE, prefix)."""
         def smb(x):
             return (f"smb://{self.user}@{self.host}:{self.port}/{self.share}/{x[1]}"
                     if isinstance(x, tuple) else x)
@@ -138,7 +153,7 @@ class Bench:
         res = run_bench.run_timed(cmd, env=self.tool_env)
         check = diff = None
         if res["rc"] == 0 and rnd == 0:
-            there = dst if not isinstance(dst, tuple) else os.path.join(self.share_dir, dst[1])
+            there = dst if not isinstance(dst, tuple) else self.written(dst[1])
             diff = run_bench.check_tree(self.src[tree], there, content_only=True)
             check = "wrong" if diff else "ok"
         rec = run_bench.record(tree, phase, tool, rnd + 1, cmd, res, check, diff)
@@ -149,12 +164,16 @@ class Bench:
             mark = f"  WRONG ({len(diff)} differences, first: {diff[:3]})"
         if res["rc"] != 0:
             mark += "\n      " + run_bench.describe_failure(rec)
-        log(f"    {phase:9} round {rnd + 1}  {LABELS[tool]:12} {res['wall_s']:9.3f} s"
+        log(f"    {phase:9} round {rnd + 1}  {self.LABELS[tool]:12} {res['wall_s']:9.3f} s"
             f"  {res['maxrss_kib'] / 1024:7.1f} MB RSS  {res['cpu_s']:7.2f} s CPU"
             f"{'  checked' if check == 'ok' else ''}{mark}")
 
     def clear(self, prefix):
         run_bench.remove(os.path.join(self.share_dir, prefix))
+
+    def written(self, prefix):
+        """A local folder holding what an upload wrote to `prefix`."""
+        return os.path.join(self.share_dir, prefix)
 
     def bench_tree(self, tree):
         tdir = os.path.join(self.root, tree)
@@ -172,13 +191,13 @@ class Bench:
             for tool in run_bench.rotated(self.tools, rnd):
                 prefix = f"{tree}-up-{tool}-r{rnd + 1}"
                 self.clear(prefix)
-                self.one_run(tree, "upload", tool, rnd, src, ("smb", prefix))
+                self.one_run(tree, "upload", tool, rnd, src, (self.REMOTE, prefix))
                 self.clear(prefix)
         # One synced copy (by ferry, untimed) to download from; each tool's
         # own for the no-change runs.
         synced = f"{tree}-synced"
         self.clear(synced)
-        fill = run_bench.run_timed(self.command("ferry", "upload", src, ("smb", synced)),
+        fill = run_bench.run_timed(self.command("ferry", "upload", src, (self.REMOTE, synced)),
                                    env=self.tool_env)
         if fill["rc"] != 0:
             raise SystemExit(f"could not fill {synced}: {fill['stderr']}")
@@ -186,19 +205,19 @@ class Bench:
             for tool in run_bench.rotated(self.tools, rnd):
                 run_bench.remove(down)
                 os.makedirs(down)
-                self.one_run(tree, "download", tool, rnd, ("smb", synced), down)
+                self.one_run(tree, "download", tool, rnd, (self.REMOTE, synced), down)
                 run_bench.remove(down)
-        nc_tools = [t for t in self.tools if t != "smbclient"]
+        nc_tools = [t for t in self.tools if t in self.NO_CHANGE_TOOLS]
         for tool in nc_tools:
             if tool != "ferry":
                 mine = f"{tree}-synced-{tool}"
                 self.clear(mine)
-                run_bench.run_timed(self.command(tool, "upload", src, ("smb", mine)),
+                run_bench.run_timed(self.command(tool, "upload", src, (self.REMOTE, mine)),
                                     env=self.tool_env)
         for rnd in range(self.rounds):
             for tool in run_bench.rotated(nc_tools, rnd):
                 target = synced if tool == "ferry" else f"{tree}-synced-{tool}"
-                self.one_run(tree, "no-change", tool, rnd, src, ("smb", target))
+                self.one_run(tree, "no-change", tool, rnd, src, (self.REMOTE, target))
         for tool in nc_tools:
             self.clear(f"{tree}-synced-{tool}")
         self.clear(synced)
@@ -209,24 +228,26 @@ class Bench:
     def report(self):
         summary = run_bench.summarize(self)
         failed = False
-        log("\n== ferry against the faster of rclone and smbclient (speedup = its median / ferry's)")
+        log(f"\n== ferry against the faster of {' and '.join(self.BASELINES)} "
+            "(speedup = its median / ferry's)")
         for tree in self.trees:
             for phase in PHASES:
                 tools = summary.get(tree, {}).get(phase, {})
                 f = tools.get("ferry")
                 if not f or not f["runs"]:
                     continue
-                base = [(tools[t]["median_s"], t) for t in BASELINES
+                base = [(tools[t]["median_s"], t) for t in self.BASELINES
                         if t in tools and tools[t]["runs"] and not tools[t]["failed"]]
                 line = f"  {tree:5} {phase:9}  ferry {f['median_s']:8.3f} s"
-                if phase == "no-change" and tree == "small":
-                    ok = f["median_s"] < NO_CHANGE_LIMIT_S
-                    line += f"  (target < {NO_CHANGE_LIMIT_S:g} s: {'PASS' if ok else 'FAIL'})"
+                limit = self.NO_CHANGE_LIMIT_S
+                if phase == "no-change" and tree == "small" and limit:
+                    ok = f["median_s"] < limit
+                    line += f"  (target < {limit:g} s: {'PASS' if ok else 'FAIL'})"
                     failed |= not ok
                 if base:
                     b, t = min(base)
                     speedup = b / f["median_s"]
-                    line += f"  vs {LABELS[t]} {b:8.3f} s  speedup {speedup:.2f} x"
+                    line += f"  vs {self.LABELS[t]} {b:8.3f} s  speedup {speedup:.2f} x"
                     want = TARGETS.get((tree, phase))
                     if want:
                         ok = speedup >= want
@@ -240,19 +261,20 @@ class Bench:
         return failed
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None, cls=None, doc=__doc__, root="/dev/shm/ferry-smb-bench"):
+    cls = cls or Bench
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--trees", default=",".join(ALL_TREES))
-    p.add_argument("--tools", default=",".join(ALL_TOOLS))
+    p.add_argument("--tools", default=",".join(cls.TOOLS))
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--scale", default="", help="TREE=FACTOR,... (e.g. small=0.2)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--ferry", default=os.path.join(REPO, "build", "ferry"))
-    p.add_argument("--root", default="/dev/shm/ferry-smb-bench")
+    p.add_argument("--root", default=root)
     p.add_argument("--json-out")
     p.add_argument("--smoke", action="store_true")
     args = p.parse_args(argv)
-    b = Bench(args)
+    b = cls(args)
     if os.path.exists(b.root):
         shutil.rmtree(b.root)
     os.makedirs(b.root)
@@ -260,8 +282,7 @@ def main(argv=None):
     started = time.monotonic()
     try:
         b.start_server()
-        log(f"smbd on {b.host}:{b.port}, share on {b.share_dir}; "
-            f"{b.rounds} round(s), tools {', '.join(b.tools)}")
+        log(f"{b.where()}; {b.rounds} round(s), tools {', '.join(b.tools)}")
         for tree in b.trees:
             b.bench_tree(tree)
         failed = b.report()

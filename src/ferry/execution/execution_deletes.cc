@@ -96,6 +96,9 @@ void Execution::RunDeletes(Journal* deletes) {
   std::vector<Entry> dir_entries;  // parallel to `dirs`, for the report
   auto remove_dir = [&](const RelPath& dir) {
     Status s = dst_->Remove(dir);
+    // Already gone: a folder an object store held only as the prefix of
+    // what was just deleted beneath it (no marker of its own).
+    if (s.IsNotFound()) s = Status::Ok();
     if (!dir_entries.empty()) {
       if (s.code() != StatusCode::kAlreadyExists)
         report_delete(dir_entries.back(), s);

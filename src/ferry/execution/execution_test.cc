@@ -1033,6 +1033,38 @@ TEST(ExecutionTest, ThroughAnObjectStoreAndBack) {
   EXPECT_EQ(change.c().files_transferred, 1u);
 }
 
+// Folders another tool wrote to an object store without markers (aws s3
+// cp, rclone) exist as the prefixes of their contents: deleting those
+// contents removes them, and REMOVE counts them deleted, not failed.
+TEST(ExecutionTest, FoldersThatAreOnlyPrefixesAreDeletedWithTheirContents) {
+  auto store = std::make_shared<MemoryObjectStore>(ObjectStoreLimits{});
+  for (const char* key : {"keep.txt", "gone/a.txt", "gone/deep/b.txt"}) {
+    PutObjectRequest r;
+    r.key = std::string("p/") + key;
+    const std::string data = "theirs";
+    r.data = std::as_bytes(std::span(data.data(), data.size()));
+    ASSERT_OK(store->PutObject(r).status());
+  }
+  ObjectBackendOptions options;
+  options.prefix = "p";
+  MemoryTree src;
+  src.File("keep.txt", "x");
+  ExecutionConfig config = Config();
+  ASSERT_OK(config.options.Set("PreserveDeletedFiles", "REMOVE"));
+  Outcome run =
+      RunSync(src.Open(), OpenObjectBackend(store, options).value(), config);
+  ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess) << Joined(run.log);
+  EXPECT_EQ(run.c().files_deleted, 2u);
+  EXPECT_EQ(run.c().folders_deleted, 2u);
+  EXPECT_EQ(run.c().folders_failed_delete, 0u);
+  ASSERT_OK_AND_ASSIGN(ListObjectsPage page,
+                       store->ListObjects(ListObjectsRequest{.prefix = "p/"}));
+  std::vector<std::string> keys;
+  for (const ObjectSummary& o : page.objects) keys.push_back(o.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"p/", "p/keep.txt"}))
+      << "the root's marker and the file kept";
+}
+
 // ObjectTags PRESERVE (the default) gives each file written between
 // object stores its source's tags, NONE none. Tags are not compared: a
 // change of tags alone is not transferred (as DataSync); a file transferred
