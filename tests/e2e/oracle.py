@@ -128,6 +128,18 @@ def sanitizer_reports(text):
     return text[m.start():] if m else ""
 
 
+def change_and_delete(root, changed, deleted):
+    """A change of content at the same size (and a later mtime) of `changed`
+    and the removal of `deleted`, both beneath `root`: what a re-run must
+    carry."""
+    path = os.path.join(root, changed)
+    with open(path, "r+b") as f:
+        f.seek(100)
+        f.write(b"CHANGED")
+    bump_mtime(path)
+    os.unlink(os.path.join(root, deleted))
+
+
 def read_env(path):
     """A test server's env file (KEY=VALUE lines; values may hold '&')."""
     out = {}

@@ -100,12 +100,7 @@ class AzureSync(FerryTestCase):
         self.assertSuccess(back)
         self.assertSame(src, down)
 
-        changed = os.path.join(src, "big.bin")
-        with open(changed, "r+b") as f:
-            f.seek(100)
-            f.write(b"CHANGED")
-        oracle.bump_mtime(changed)
-        os.unlink(os.path.join(src, "empty"))
+        oracle.change_and_delete(src, "big.bin", "empty")
         third = run(src, url(folder), "--preserve-deleted-files", "REMOVE")
         self.assertSuccess(third)
         self.assertEqual(third["FilesTransferred"], 1, third.describe())

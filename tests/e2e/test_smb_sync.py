@@ -144,13 +144,7 @@ class SmbSync(FerryTestCase):
         self.assertSuccess(back)
         self.assertSameFiles(src, down)
 
-        # A change of content at the same size and a deleted file.
-        changed = os.path.join(src, "big.bin")
-        with open(changed, "r+b") as f:
-            f.seek(100)
-            f.write(b"CHANGED")
-        oracle.bump_mtime(changed)
-        os.unlink(os.path.join(src, "empty"))
+        oracle.change_and_delete(src, "big.bin", "empty")
         third = run(src, smb_url(folder), "--preserve-deleted-files", "REMOVE")
         self.assertSuccess(third)
         self.assertEqual(third["FilesTransferred"], 1, third.describe())

@@ -38,6 +38,8 @@ struct Call {
   std::span<const std::byte> body;
   std::span<std::byte> out;  // a 2xx body goes here if not empty
   size_t max_body = kMaxErrorBody;
+  // A non-2xx status returned as an answer rather than an error.
+  int also_ok_status = 0;
 };
 
 // The Status of a non-2xx answer: "CONTEXT: STATUS CODE: message".
@@ -179,7 +181,11 @@ struct AzureClient::Impl {
       Status sent = http->Send(request, sink, &response, options.stop);
       if (!sent.ok()) return sent.WithContext(context);
       server_clock.Note(response);
-      if (response.status >= 200 && response.status < 300) return response;
+      if ((response.status >= 200 && response.status < 300) ||
+          (call.also_ok_status != 0 &&
+           response.status == call.also_ok_status)) {
+        return response;
+      }
       std::string code = response.Header("x-ms-error-code").value_or("");
       std::string message;
       if (std::optional<AzureErrorDocument> doc =
@@ -333,29 +339,28 @@ Result<size_t> AzureClient::GetBlob(std::string_view container,
                                     const std::string& if_match,
                                     AzureBlobProperties* properties) {
   if (out.empty()) return size_t{0};
-  Call call{.method = "GET", .container = container, .name = name, .out = out};
+  // 416: a range that starts at or past the end, nothing to read.
+  Call call{.method = "GET",
+            .container = container,
+            .name = name,
+            .out = out,
+            .also_ok_status = 416};
   call.headers.emplace_back("x-ms-range",
                             "bytes=" + std::to_string(offset) + "-" +
                                 std::to_string(offset + out.size() - 1));
   if (!if_match.empty()) call.headers.emplace_back("If-Match", if_match);
-  Result<HttpResponse> response = impl_->Execute(call);
+  FERRY_ASSIGN_OR_RETURN(HttpResponse response, impl_->Execute(call));
   const std::string context = impl_->Context(call);
-  if (!response.ok()) {
-    // A range that starts at or past the end: nothing to read.
-    if (response.status().code() == StatusCode::kInvalidArgument &&
-        response.status().message().find("416") != std::string_view::npos) {
-      if (properties != nullptr) {
-        FERRY_ASSIGN_OR_RETURN(*properties, GetBlobProperties(container, name));
-      }
-      return size_t{0};
+  if (response.status == 416) {
+    if (properties != nullptr) {
+      FERRY_ASSIGN_OR_RETURN(*properties, GetBlobProperties(container, name));
     }
-    return response.status();
+    return size_t{0};
   }
   if (properties != nullptr) {
-    FERRY_RETURN_IF_ERROR(
-        PropertiesFromHeaders(*response, context, properties));
+    FERRY_RETURN_IF_ERROR(PropertiesFromHeaders(response, context, properties));
     // "bytes START-END/TOTAL"
-    const std::string range = response->Header("content-range").value_or("");
+    const std::string range = response.Header("content-range").value_or("");
     const size_t slash = range.rfind('/');
     if (slash == std::string::npos) {
       return Status::IoError(context + ": no Content-Range in the answer");
@@ -364,7 +369,7 @@ Result<size_t> AzureClient::GetBlob(std::string_view container,
                            ParseDecimal(range.substr(slash + 1), kMaxSize,
                                         context + ": Content-Range total"));
   }
-  return response->span_bytes;
+  return response.span_bytes;
 }
 
 Result<std::string> AzureClient::PutBlob(
