@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import os
 import urllib.parse
+import urllib.request
 
 import oracle
 from oracle import FerryTestCase
@@ -39,10 +40,12 @@ def url(folder, container=None):
     return f"{AZ['FERRY_TEST_AZURE_ENDPOINT']}/{container or AZ['FERRY_TEST_AZURE_CONTAINER']}/{folder}"
 
 
-def service_sas(permissions, expiry):
-    """A service SAS for the fixture's container (version 2021-08-06)."""
+def service_sas(permissions, expiry, container=None):
+    """A service SAS for the fixture's container, or another (version
+    2021-08-06)."""
     se = expiry.strftime("%Y-%m-%dT%H:%M:%SZ")
-    resource = f"/blob/{AZ['FERRY_TEST_AZURE_ACCOUNT']}/{AZ['FERRY_TEST_AZURE_CONTAINER']}"
+    resource = (f"/blob/{AZ['FERRY_TEST_AZURE_ACCOUNT']}/"
+                f"{container or AZ['FERRY_TEST_AZURE_CONTAINER']}")
     to_sign = "\n".join([permissions, "", se, resource, "", "", "", "2021-08-06", "c",
                          "", "", "", "", "", "", ""])
     key = base64.b64decode(AZ["FERRY_TEST_AZURE_KEY"])
@@ -60,6 +63,15 @@ def run(src, dst, *opts, sas=None, key=None, timeout=300):
     else:
         env["FERRY_AZURE_SAS"] = AZ["FERRY_TEST_AZURE_SAS"] if sas is None else sas
     return oracle.sync(src, dst, *opts, env=env, timeout=timeout)
+
+
+def blob_headers(name):
+    """Get Blob Properties of NAME in the fixture's container, with the
+    fixture's SAS token: the response headers, lower-cased."""
+    quoted = urllib.parse.quote(name)
+    req = urllib.request.Request(f"{url(quoted)}?{AZ['FERRY_TEST_AZURE_SAS']}", method="HEAD")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return {k.lower(): v for k, v in r.headers.items()}
 
 
 def fresh():
