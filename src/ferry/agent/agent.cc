@@ -14,6 +14,7 @@
 
 #include "ferry/agent/allowed_paths.h"
 #include "ferry/agent/channel_client.h"
+#include "ferry/agent/link_endpoint.h"
 #include "ferry/agent/running_execution.h"
 #include "ferry/base/file_util.h"
 #include "ferry/base/net_address.h"
@@ -165,6 +166,24 @@ struct Agent::Impl {
   // Their log records the server has not stored (ended executions': in
   // DIR/reports/, beside their final reports).
   std::unique_ptr<LogShipping> logs;  // made once `config` is set
+  // The receiving end of links (--link-listen), once activated.
+  std::unique_ptr<LinkEndpoint> link;
+
+  std::string ArnNow() {
+    std::lock_guard lock(mu);
+    return arn;
+  }
+
+  // This agent's certificate, key and the authority: what it shows and
+  // trusts on a link.
+  Result<link::TlsIdentity> LinkIdentity() const {
+    link::TlsIdentity id;
+    FERRY_ASSIGN_OR_RETURN(id.certificate_pem,
+                           ReadTextFile(File(kCertificateFile)));
+    FERRY_ASSIGN_OR_RETURN(id.key_pem, ReadTextFile(File(kKeyFile)));
+    FERRY_ASSIGN_OR_RETURN(id.authority_pem, ReadTextFile(config.ca_bundle));
+    return id;
+  }
 
   std::string File(const char* name) const {
     return (fs::path(config.data_dir) / name).string();
@@ -308,7 +327,17 @@ Status Agent::Run(const std::function<void(const std::string& activation_key)>&
     Log("local locations must lie within " + list);
   }
   FERRY_RETURN_IF_ERROR(impl_->Activate(on_activation_key));
-  return impl_->Session();
+  if (!impl_->config.link_listen.empty() && !impl_->Stopping()) {
+    LinkEndpointConfig link;
+    link.listen = impl_->config.link_listen;
+    link.advertise = impl_->config.link_advertise;
+    FERRY_ASSIGN_OR_RETURN(link.identity, impl_->LinkIdentity());
+    link.log = [](const std::string& line) { Log(line); };
+    FERRY_ASSIGN_OR_RETURN(impl_->link, LinkEndpoint::Start(std::move(link)));
+  }
+  Status st = impl_->Session();
+  if (impl_->link) impl_->link->Stop();
+  return st;
 }
 
 // --- Activation ---
@@ -538,17 +567,45 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
     switch (cmd.type) {
       case protocol::Command::Type::kRunExecution: {
         if (it != running.end() || finals.count(cmd.execution_arn)) break;
-        Log("running " + cmd.execution_arn);
+        Log("running " + cmd.execution_arn +
+            (cmd.has_link
+                 ? " (its destination over the link to " + cmd.link.agent_arn +
+                       " at " + cmd.link.address + ")"
+                 : std::string()));
+        LocationOpener open = MakeLocationOpener(config.storage);
+        if (cmd.has_link) {
+          Result<link::TlsIdentity> identity = LinkIdentity();
+          if (!identity.ok()) {
+            Log("cannot read this agent's certificate for the link: " +
+                identity.status().ToString());
+          } else {
+            const int workers =
+                config.threads > 0
+                    ? config.threads
+                    : static_cast<int>(std::thread::hardware_concurrency());
+            open = LinkOpener(std::move(open), cmd, std::move(*identity),
+                              ArnNow(), std::max(workers, 2));
+          }
+        }
         auto exec = std::make_unique<RunningExecution>(
             cmd, config.threads, [this] { Wake(); },
             (fs::path(config.data_dir) / kTaskReportsDir).string(),
-            MakeLocationOpener(config.storage));
+            std::move(open));
         logs->Track(cmd.execution_arn, exec->logs());
         exec->Start();
         running.emplace(cmd.execution_arn, std::move(exec));
         break;
       }
+      case protocol::Command::Type::kServeLink:
+        if (!link) {
+          Log("asked to serve the link of " + ShortId(cmd.execution_arn) +
+              ", but this agent was not started with --link-listen");
+          break;
+        }
+        (void)link->Serve(cmd, MakeLocationOpener(config.storage));
+        break;
       case protocol::Command::Type::kCancelExecution:
+        if (link) link->End(cmd.execution_arn);
         if (it != running.end()) {
           Log("cancelling " + ShortId(cmd.execution_arn));
           it->second->Cancel();
@@ -592,6 +649,13 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
     protocol::SyncRequest request;
     request.version = kVersion;
     SendRunningReports(&request);
+    if (link) {
+      request.link_address = link->advertised();
+      request.links_served = link->Served();
+      if (request.links_served.size() > protocol::kMaxExecutionsPerSync) {
+        request.links_served.resize(protocol::kMaxExecutionsPerSync);
+      }
+    }
     bool urgent = false, progressed = false;
     // Log records ride with the counters; a report's worth waiting, or an
     // ended execution's last ones, go as fast as the server answers (one

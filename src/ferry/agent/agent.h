@@ -33,6 +33,11 @@ struct AgentConfig {
   int threads = 0;  // transfer workers per execution (0: one per core)
   // How locations' storage is reached (the S3 endpoint of CreateLocationS3).
   AgentStorageConfig storage;
+  // The agent-to-agent link (docs/link.md): where this agent accepts link
+  // connections as a receiver ("ADDRESS:PORT"; empty: it accepts none) and
+  // what other agents dial (empty: the listen address).
+  std::string link_listen;
+  std::string link_advertise;
   // Called on the session's thread for every message from the server (true)
   // and every failure to reach it (false); tests wait on it (nullptr:
   // nothing).

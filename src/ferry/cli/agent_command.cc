@@ -57,6 +57,15 @@ void AddAgentCommand(CLI::App& app, AgentArgs& args) {
                   "this user can reach")
       ->take_all()
       ->allow_extra_args(false);
+  cmd->add_option("--link-listen", args.link_listen,
+                  "Accept link connections from other agents on "
+                  "ADDRESS:PORT (docs/link.md): this agent can then be the "
+                  "destination side of a task whose source another agent "
+                  "serves. Port 0 picks a free one. Without it, this agent "
+                  "opens no port");
+  cmd->add_option("--link-advertise", args.link_advertise,
+                  "HOST:PORT other agents dial to reach --link-listen "
+                  "(needed when it listens on every address, or behind NAT)");
   cmd->add_option("--poll-interval-ms", args.poll_ms,
                   "Sync with the server at most this often (default 1000; "
                   "the server may ask for less often)");
@@ -73,6 +82,8 @@ int RunAgent(const AgentArgs& args) {
   config.storage.smb_port = args.smb_port;
   config.storage.nfs_port = args.nfs_port;
   config.storage.azure_endpoint_url = args.azure_endpoint_url;
+  config.link_listen = args.link_listen;
+  config.link_advertise = args.link_advertise;
   for (const char* var : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {
     const char* v = std::getenv(var);
     if (config.storage.s3_endpoint_url.empty() && v != nullptr) {

@@ -20,6 +20,8 @@ struct AgentArgs {
   int nfs_port = 0;                // of NFS locations' servers (0: portmapper)
   std::string azure_endpoint_url;  // of AZURE_BLOB locations ("" = theirs)
   std::vector<std::string> allowed_paths;  // --allowed-path (repeatable)
+  std::string link_listen;     // --link-listen ADDRESS:PORT ("" = none)
+  std::string link_advertise;  // --link-advertise HOST:PORT
 };
 
 void AddAgentCommand(CLI::App& app, AgentArgs& args);

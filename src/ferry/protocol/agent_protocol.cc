@@ -1,5 +1,7 @@
 #include "ferry/protocol/agent_protocol.h"
 
+#include "ferry/base/base64.h"
+#include "ferry/base/net_address.h"
 #include "ferry/protocol/json_depth.h"
 
 namespace ferry::protocol {
@@ -125,8 +127,16 @@ const char* CommandTypeName(Command::Type t) {
       return "CancelExecution";
     case Command::Type::kSetBandwidth:
       return "SetBandwidth";
+    case Command::Type::kServeLink:
+      return "ServeLink";
   }
   return "?";
+}
+
+json EncodeLink(const LinkPeer& l) {
+  json j = {{"PeerAgentArn", l.agent_arn}, {"Secret", Base64Encode(l.secret)}};
+  if (!l.address.empty()) j["PeerAddress"] = l.address;
+  return j;
 }
 
 json EncodeLocation(const LocationSpecMessage& l) {
@@ -145,6 +155,34 @@ Result<LocationSpecMessage> DecodeLocation(const json& j,
     return Status::InvalidArgument(where + ".Parameters is too large");
   }
   l.parameters = *params;
+  return l;
+}
+
+// A Link member: the peer agent's ARN, its address (required of a sender's
+// link: where to dial) and the 32-byte secret.
+Result<LinkPeer> DecodeLink(const json& j, const std::string& where,
+                            bool need_address) {
+  Fields f(j, where);
+  FERRY_RETURN_IF_ERROR(f.Check());
+  LinkPeer l;
+  FERRY_ASSIGN_OR_RETURN(l.agent_arn, f.String("PeerAgentArn", 256));
+  FERRY_ASSIGN_OR_RETURN(
+      l.address, f.String("PeerAddress", kMaxLinkAddressBytes, need_address));
+  if (!l.address.empty()) {
+    Result<HostPort> address = ParseHostPort(l.address);
+    if (!address.ok()) {
+      return Status::InvalidArgument(
+          where + ".PeerAddress: " + std::string(address.status().message()));
+    }
+  }
+  FERRY_ASSIGN_OR_RETURN(std::string secret, f.String("Secret", 64));
+  std::optional<std::string> raw = Base64Decode(secret);
+  if (!raw || raw->size() != kLinkSecretBytes) {
+    return Status::InvalidArgument(where + ".Secret must be " +
+                                   std::to_string(kLinkSecretBytes) +
+                                   " bytes in base64");
+  }
+  l.secret = std::move(*raw);
   return l;
 }
 
@@ -257,9 +295,12 @@ json Encode(const SyncRequest& m) {
     if (e.logs_seq > 0) j["LogsSeq"] = e.logs_seq;
     execs.push_back(std::move(j));
   }
-  return {{"ProtocolVersion", kProtocolVersion},
-          {"Version", m.version},
-          {"Executions", execs}};
+  json j = {{"ProtocolVersion", kProtocolVersion},
+            {"Version", m.version},
+            {"Executions", execs}};
+  if (!m.link_address.empty()) j["LinkAddress"] = m.link_address;
+  if (!m.links_served.empty()) j["LinksServed"] = m.links_served;
+  return j;
 }
 
 json Encode(const SyncResponse& m) {
@@ -285,8 +326,15 @@ json Encode(const SyncResponse& m) {
       }
       j["Source"] = EncodeLocation(c.source);
       j["Destination"] = EncodeLocation(c.destination);
+      if (c.has_link) j["Link"] = EncodeLink(c.link);
     }
-    if (c.type != Command::Type::kCancelExecution)
+    if (c.type == Command::Type::kServeLink) {
+      j["Options"] = c.options;
+      j["Destination"] = EncodeLocation(c.destination);
+      j["Link"] = EncodeLink(c.link);
+    }
+    if (c.type != Command::Type::kCancelExecution &&
+        c.type != Command::Type::kServeLink)
       j["BytesPerSecond"] = c.bytes_per_second;
     cmds.push_back(std::move(j));
   }
@@ -370,6 +418,29 @@ Result<SyncRequest> DecodeSyncRequest(std::string_view body) {
       m.executions.push_back(std::move(r));
     }
   }
+  FERRY_ASSIGN_OR_RETURN(m.link_address,
+                         f.String("LinkAddress", kMaxLinkAddressBytes, false));
+  if (!m.link_address.empty()) {
+    Result<HostPort> address = ParseHostPort(m.link_address);
+    if (!address.ok()) {
+      return Status::InvalidArgument("SyncRequest.LinkAddress: " +
+                                     std::string(address.status().message()));
+    }
+  }
+  FERRY_ASSIGN_OR_RETURN(const json* served,
+                         f.Array("LinksServed", kMaxExecutionsPerSync));
+  if (served) {
+    for (size_t i = 0; i < served->size(); ++i) {
+      const json& a = (*served)[i];
+      if (!a.is_string() || a.get_ref<const std::string&>().empty() ||
+          a.get_ref<const std::string&>().size() > 256) {
+        return Status::InvalidArgument("SyncRequest.LinksServed[" +
+                                       std::to_string(i) +
+                                       "] must be an execution ARN");
+      }
+      m.links_served.push_back(a.get<std::string>());
+    }
+  }
   return m;
 }
 
@@ -434,15 +505,35 @@ Result<SyncResponse> DecodeSyncResponse(std::string_view body) {
       cmd.type = Command::Type::kCancelExecution;
     } else if (type == "SetBandwidth") {
       cmd.type = Command::Type::kSetBandwidth;
+    } else if (type == "ServeLink") {
+      cmd.type = Command::Type::kServeLink;
     } else {
       return Status::InvalidArgument(where + ".Type '" + type +
                                      "' is not known");
     }
     FERRY_ASSIGN_OR_RETURN(cmd.execution_arn, c.String("ExecutionArn", 256));
-    if (cmd.type != Command::Type::kCancelExecution) {
+    if (cmd.type != Command::Type::kCancelExecution &&
+        cmd.type != Command::Type::kServeLink) {
       FERRY_ASSIGN_OR_RETURN(
           cmd.bytes_per_second,
           c.Int("BytesPerSecond", -1, int64_t{1} << 50, false, -1));
+    }
+    if (cmd.type == Command::Type::kRunExecution ||
+        cmd.type == Command::Type::kServeLink) {
+      const bool serve = cmd.type == Command::Type::kServeLink;
+      FERRY_ASSIGN_OR_RETURN(const json* link, c.Object("Link", serve));
+      if (link) {
+        cmd.has_link = true;
+        FERRY_ASSIGN_OR_RETURN(cmd.link,
+                               DecodeLink(*link, where + ".Link", !serve));
+      }
+    }
+    if (cmd.type == Command::Type::kServeLink) {
+      FERRY_ASSIGN_OR_RETURN(const json* options, c.Object("Options"));
+      cmd.options = *options;
+      FERRY_ASSIGN_OR_RETURN(const json* dst, c.Object("Destination"));
+      FERRY_ASSIGN_OR_RETURN(cmd.destination,
+                             DecodeLocation(*dst, where + ".Destination"));
     }
     if (cmd.type == Command::Type::kRunExecution) {
       FERRY_ASSIGN_OR_RETURN(cmd.task_arn, c.String("TaskArn", 256));

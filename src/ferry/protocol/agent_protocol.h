@@ -31,6 +31,8 @@ inline constexpr size_t kMaxExecutionsPerSync = 64;
 inline constexpr size_t kMaxCommandsPerSync = 64;
 inline constexpr size_t kMaxPemBytes = 16 << 10;
 inline constexpr size_t kMaxStringBytes = 64 << 10;
+// "host:port" of a link listener: a DNS name of at most 253 characters.
+inline constexpr size_t kMaxLinkAddressBytes = 262;
 // Log records (ExecutionReport::logs): per report at most this many, with at
 // most kMaxLogTextBytesPerReport bytes of Level, Event and Message text in
 // all; each Message at most kMaxLogMessageBytes, Level 16, Event 64.
@@ -100,10 +102,34 @@ struct ExecutionReport {
 struct SyncRequest {
   std::string version;
   std::vector<ExecutionReport> executions;
+  // Where other agents reach this one's link listener ("host:port",
+  // docs/link.md; empty: it accepts no link connections).
+  std::string link_address;
+  // The executions this agent serves a link for, as a receiver (at most
+  // kMaxExecutionsPerSync).
+  std::vector<std::string> links_served;
 };
 
+// The agent-to-agent link of one execution (docs/link.md): the agent at the
+// other end, where it listens (for the sender) and the execution's link
+// secret (32 random bytes, base64 in messages).
+struct LinkPeer {
+  std::string agent_arn;
+  std::string address;  // "host:port": the receiver's; empty for a receiver
+  std::string secret;   // 32 bytes
+};
+inline constexpr size_t kLinkSecretBytes = 32;
+
 struct Command {
-  enum class Type { kRunExecution, kCancelExecution, kSetBandwidth };
+  // kServeLink: serve the destination of an execution another agent runs,
+  // over the link (Link names the sender); a kCancelExecution of it ends
+  // the service.
+  enum class Type {
+    kRunExecution,
+    kCancelExecution,
+    kSetBandwidth,
+    kServeLink
+  };
   Type type = Type::kRunExecution;
   std::string execution_arn;
   // kRunExecution:
@@ -128,6 +154,11 @@ struct Command {
   LocationSpecMessage report_destination;
   LocationSpecMessage source;
   LocationSpecMessage destination;
+  // kRunExecution whose destination another agent serves (then
+  // `destination` is that agent's to open), and kServeLink (with
+  // `destination` and `options`): the other end of the link.
+  bool has_link = false;
+  LinkPeer link;
   // kSetBandwidth (and the initial limit of kRunExecution, -1 = none):
   int64_t bytes_per_second = -1;
 };

@@ -104,6 +104,69 @@ TEST(AgentProtocolTest, SyncRequestRoundTrips) {
 }
 
 // Peers from before log shipping: no Logs, LogsSeq or LogsStored.
+TEST(AgentProtocolTest, LinkMembersRoundTrip) {
+  SyncRequest req;
+  req.link_address = "10.0.0.7:7447";
+  req.links_served = {"arn:e1", "arn:e2"};
+  auto got = DecodeSyncRequest(Encode(req).dump());
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->link_address, "10.0.0.7:7447");
+  EXPECT_EQ(got->links_served, req.links_served);
+
+  SyncResponse resp;
+  Command run = SampleResponse().commands[0];
+  run.has_link = true;
+  run.link = {"arn:aws:datasync:r:1:agent/agent-b", "[::1]:7447",
+              std::string(kLinkSecretBytes, '\x07')};
+  Command serve;
+  serve.type = Command::Type::kServeLink;
+  serve.execution_arn = "arn:e1";
+  serve.options = {{"PosixPermissions", "NONE"}};
+  serve.destination = run.destination;
+  serve.has_link = true;
+  serve.link = {"arn:aws:datasync:r:1:agent/agent-a", "",
+                std::string(kLinkSecretBytes, '\xff')};
+  resp.commands = {run, serve};
+  auto back = DecodeSyncResponse(Encode(resp).dump());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->commands.size(), 2u);
+  EXPECT_TRUE(back->commands[0].has_link);
+  EXPECT_EQ(back->commands[0].link.address, "[::1]:7447");
+  EXPECT_EQ(back->commands[0].link.secret, run.link.secret);
+  const Command& s = back->commands[1];
+  EXPECT_EQ(s.type, Command::Type::kServeLink);
+  EXPECT_EQ(s.link.agent_arn, serve.link.agent_arn);
+  EXPECT_EQ(s.link.secret, serve.link.secret);
+  EXPECT_EQ(s.options, serve.options);
+  EXPECT_EQ(s.destination.parameters, run.destination.parameters);
+
+  // A sender's link must say where to dial; a secret is 32 bytes; an
+  // address is host:port.
+  nlohmann::json j = Encode(resp);
+  j["Commands"][0]["Link"].erase("PeerAddress");
+  EXPECT_NE(DecodeSyncResponse(j.dump()).status().message().find(
+                "Commands[0].Link.PeerAddress is missing"),
+            std::string::npos)
+      << DecodeSyncResponse(j.dump()).status().ToString();
+  j = Encode(resp);
+  j["Commands"][1]["Link"]["Secret"] = "c2hvcnQ=";
+  EXPECT_NE(DecodeSyncResponse(j.dump()).status().message().find(
+                "Secret must be 32 bytes"),
+            std::string::npos);
+  j = Encode(resp);
+  j["Commands"][1].erase("Link");
+  EXPECT_FALSE(DecodeSyncResponse(j.dump()).ok());
+  j = Encode(resp);
+  j["Commands"][0]["Link"]["PeerAddress"] = "host:99999";
+  EXPECT_FALSE(DecodeSyncResponse(j.dump()).ok());
+  nlohmann::json r = Encode(req);
+  r["LinkAddress"] = "no port";
+  EXPECT_FALSE(DecodeSyncRequest(r.dump()).ok());
+  r = Encode(req);
+  r["LinksServed"] = {1};
+  EXPECT_FALSE(DecodeSyncRequest(r.dump()).ok());
+}
+
 TEST(AgentProtocolTest, LogMembersAreOptional) {
   auto request = DecodeSyncRequest(
       R"({"ProtocolVersion":1,"Executions":[{"ExecutionArn":"a",)"

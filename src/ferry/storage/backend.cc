@@ -1,7 +1,9 @@
 #include "ferry/storage/backend.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ferry {
@@ -25,6 +27,40 @@ Result<uint64_t> PartSize(const Capabilities& caps, uint64_t size) {
 }
 
 Status Backend::CleanupStaging(const StagingCleanup&) { return Status::Ok(); }
+
+Result<std::pair<Digest, Entry>> Backend::ComputeDigest(
+    const RelPath& path, DigestAlgorithm algorithm, const std::stop_token& stop,
+    const std::function<void(uint64_t bytes)>& on_bytes) {
+  static thread_local std::unique_ptr<std::byte[]> buffer(
+      new std::byte[kBlockSize]);
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader, OpenRead(path));
+  const Entry& e = reader->entry();
+  FileDigestBuilder builder(algorithm, e.size);
+  std::span<std::byte> buf(buffer.get(), kBlockSize);
+  if (e.size == 0) {
+    std::span<const std::byte> empty;
+    FERRY_RETURN_IF_ERROR(
+        builder.AddBlock(0, ComputeBlockChecksum(empty), empty));
+  }
+  uint64_t index = 0;
+  for (uint64_t pos = 0; pos < e.size; pos += kBlockSize, ++index) {
+    if (stop.stop_requested()) {
+      return Status::Cancelled("verification cancelled");
+    }
+    uint64_t len = std::min<uint64_t>(kBlockSize, e.size - pos);
+    FERRY_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(pos, buf.subspan(0, len)));
+    if (n < len) {
+      return Status(StatusCode::kSourceChanged,
+                    path.Display() + " shrank while it was read");
+    }
+    auto block = buf.subspan(0, len);
+    FERRY_RETURN_IF_ERROR(
+        builder.AddBlock(index, ComputeBlockChecksum(block), block));
+    if (on_bytes) on_bytes(len);
+  }
+  FERRY_ASSIGN_OR_RETURN(Digest d, builder.Finish());
+  return std::make_pair(d, e);
+}
 
 std::vector<Status> Backend::RemoveFiles(std::span<const RelPath> paths,
                                          std::stop_token stop) {

@@ -20,8 +20,10 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "ferry/base/digest.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/base/status.h"
 #include "ferry/storage/entry.h"
@@ -113,6 +115,11 @@ struct Capabilities {
   // Files carry object tags (S3's: see ObjectTags): Reader::Tags and
   // GetTags read them, StagedWriter::SetTags and SetTags write them.
   bool object_tags = false;
+  // The location is reached over the agent-to-agent link, whose receiver
+  // can send block signatures of a file it holds and fill a staged file
+  // from one (docs/link.md, "Delta transfer"). Set by link::RemoteBackend;
+  // not carried by the link itself.
+  bool delta = false;
 };
 
 // An object's tags, by key (S3: at most 10, keys of 1 to 128 and values of
@@ -298,6 +305,18 @@ class Backend {
   virtual Status RemoveTree(const RelPath& path);
   // Makes everything committed so far durable.
   virtual Status Sync() { return Status::Ok(); }
+
+  // The content digest of the file at `path` as it is now, and its metadata
+  // as opened: what verification compares. The default reads the file
+  // through OpenRead in blocks of kBlockSize, calling `on_bytes` (if set)
+  // after each; a backend whose data is far away (link::RemoteBackend) has
+  // it computed where the data is, and may call `on_bytes` once at the end.
+  // Cancelled once `stop` is requested; SourceChanged if the file shrinks
+  // while it is read.
+  virtual Result<std::pair<Digest, Entry>> ComputeDigest(
+      const RelPath& path, DigestAlgorithm algorithm,
+      const std::stop_token& stop,
+      const std::function<void(uint64_t bytes)>& on_bytes);
 
   // Removes abandoned staging (see StagingCleanup) that is not found by
   // listing: an object store's multipart uploads beneath the location. Run

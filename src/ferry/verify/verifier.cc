@@ -119,35 +119,9 @@ Result<std::pair<Digest, Entry>> DigestFile(Backend* backend,
                                             DigestAlgorithm algo,
                                             const std::stop_token& stop,
                                             VerifyObserver* observer) {
-  static thread_local std::unique_ptr<std::byte[]> buffer(
-      new std::byte[kBlockSize]);
-  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
-                         backend->OpenRead(path));
-  const Entry& e = reader->entry();
-  FileDigestBuilder builder(algo, e.size);
-  std::span<std::byte> buf(buffer.get(), kBlockSize);
-  if (e.size == 0) {
-    std::span<const std::byte> empty;
-    FERRY_RETURN_IF_ERROR(
-        builder.AddBlock(0, ComputeBlockChecksum(empty), empty));
-  }
-  uint64_t index = 0;
-  for (uint64_t pos = 0; pos < e.size; pos += kBlockSize, ++index) {
-    if (stop.stop_requested())
-      return Status::Cancelled("verification cancelled");
-    uint64_t len = std::min<uint64_t>(kBlockSize, e.size - pos);
-    FERRY_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(pos, buf.subspan(0, len)));
-    if (n < len) {
-      return Status(StatusCode::kSourceChanged,
-                    path.Display() + " shrank while it was read");
-    }
-    auto block = buf.subspan(0, len);
-    FERRY_RETURN_IF_ERROR(
-        builder.AddBlock(index, ComputeBlockChecksum(block), block));
-    if (observer) observer->OnBytes(len);
-  }
-  FERRY_ASSIGN_OR_RETURN(Digest d, builder.Finish());
-  return std::make_pair(d, e);
+  std::function<void(uint64_t)> on_bytes;
+  if (observer) on_bytes = [observer](uint64_t n) { observer->OnBytes(n); };
+  return backend->ComputeDigest(path, algo, stop, on_bytes);
 }
 
 namespace {

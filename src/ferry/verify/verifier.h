@@ -86,7 +86,7 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
                                      int64_t mtime_granularity_ns);
 
 // The content digest of a file as `backend` holds it now, and its metadata
-// as opened.
+// as opened: Backend::ComputeDigest, reporting bytes to `observer`.
 Result<std::pair<Digest, Entry>> DigestFile(Backend* backend,
                                             const RelPath& path,
                                             DigestAlgorithm algo,

@@ -371,9 +371,43 @@ Result<protocol::ActivationStatus> AgentService::ActivationState(
 namespace {
 
 // RunExecution for `e`, or the reason it cannot run (its locations went).
-Result<std::optional<protocol::Command>> RunCommand(ServerContext* ctx,
-                                                    SqlSession& s,
-                                                    const ExecutionRecord& e) {
+// The link secret of an execution run by two agents, sealed for its row.
+SealedPlace LinkSecretPlace(const std::string& execution_arn) {
+  return {"executions", "Link", execution_arn};
+}
+
+// The execution's link (docs/link.md) when two agents run it: the receiver
+// and the secret, unsealed; nullopt when one agent runs it.
+Result<std::optional<protocol::LinkPeer>> ExecutionLink(
+    ServerContext* ctx, const ExecutionRecord& e) {
+  auto link = e.body.find("Link");
+  if (link == e.body.end() || !link->is_object()) {
+    return std::optional<protocol::LinkPeer>();
+  }
+  protocol::LinkPeer peer;
+  peer.agent_arn = link->value("ReceiverAgentArn", "");
+  FERRY_ASSIGN_OR_RETURN(
+      peer.secret,
+      ctx->sealer->Open(link->value("Secret", ""), LinkSecretPlace(e.arn)));
+  return std::optional<protocol::LinkPeer>(std::move(peer));
+}
+
+// The ServerContext-level view of a location as an agent opens it.
+Status FillLocation(ServerContext* ctx, SqlSession& s, const std::string& arn,
+                    protocol::LocationSpecMessage* out, bool* found) {
+  FERRY_ASSIGN_OR_RETURN(auto location, ctx->store.GetLocation(s, arn));
+  *found = location.has_value();
+  if (!location) return Status::Ok();
+  out->arn = location->arn;
+  out->type = location->type;
+  FERRY_ASSIGN_OR_RETURN(out->parameters,
+                         LocationParametersWithSecrets(*ctx, *location));
+  return Status::Ok();
+}
+
+Result<std::optional<protocol::Command>> RunCommand(
+    ServerContext* ctx, SqlSession& s, const ExecutionRecord& e,
+    const std::function<std::string(const std::string&)>& link_address) {
   FERRY_ASSIGN_OR_RETURN(auto task, ctx->store.GetTask(s, e.task_arn));
   if (!task) return std::optional<protocol::Command>();
   protocol::Command c;
@@ -419,12 +453,17 @@ Result<std::optional<protocol::Command>> RunCommand(ServerContext* ctx,
   }
   for (auto [arn, out] : {std::pair{task->source_arn, &c.source},
                           std::pair{task->destination_arn, &c.destination}}) {
-    FERRY_ASSIGN_OR_RETURN(auto location, ctx->store.GetLocation(s, arn));
-    if (!location) return std::optional<protocol::Command>();
-    out->arn = location->arn;
-    out->type = location->type;
-    FERRY_ASSIGN_OR_RETURN(out->parameters,
-                           LocationParametersWithSecrets(*ctx, *location));
+    bool found = false;
+    FERRY_RETURN_IF_ERROR(FillLocation(ctx, s, arn, out, &found));
+    if (!found) return std::optional<protocol::Command>();
+  }
+  FERRY_ASSIGN_OR_RETURN(auto link, ExecutionLink(ctx, e));
+  if (link) {
+    // The receiver's address as it last said (empty: not heard since this
+    // server started; the sender's link then fails, naming the agent).
+    link->address = link_address(link->agent_arn);
+    c.has_link = true;
+    c.link = std::move(*link);
   }
   return std::optional<protocol::Command>(std::move(c));
 }
@@ -486,6 +525,7 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
                   "'" + Clip(agent_id, 64) + "' does not name an agent");
   }
   const std::string agent_arn = ctx_->Arn("agent/" + agent_id);
+  if (!push) RecordLinkAddress(agent_arn, request.link_address);
   protocol::SyncResponse response;
   std::vector<std::string> ignored;
   int64_t seen_in_db = 0;
@@ -589,12 +629,23 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
                              agent_arn + " started it."));
           continue;
         }
-        FERRY_ASSIGN_OR_RETURN(auto run, RunCommand(ctx_, s, e));
+        FERRY_ASSIGN_OR_RETURN(
+            auto run, RunCommand(ctx_, s, e, [this](const std::string& a) {
+              return LinkAddressOf(a);
+            }));
         if (!run) {
           FERRY_RETURN_IF_ERROR(ender.Fail(
               e, "LocationNotFound",
               "A location of the task was deleted before the execution "
               "started."));
+          continue;
+        }
+        if (run->has_link && run->link.address.empty()) {
+          FERRY_RETURN_IF_ERROR(ender.Fail(
+              e, "AgentsDiffer",
+              "Agent " + run->link.agent_arn +
+                  ", which serves the destination, has not said where it "
+                  "accepts link connections since this server started."));
           continue;
         }
         response.commands.push_back(std::move(*run));
@@ -622,6 +673,7 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
             protocol::Command::Type::kSetBandwidth, e.arn, e.bytes_per_second));
       }
     }
+    FERRY_RETURN_IF_ERROR(LinkCommands(s, agent_arn, request, &response));
     return StoreExecutionLogs(*ctx_, s, agent_arn, request, &response);
   });
   if (!st.ok()) return st;
@@ -635,6 +687,73 @@ Result<protocol::SyncResponse> AgentService::SyncOrPush(
         " reported an execution that is not its own: " + what);
   }
   return response;
+}
+
+// --- Links between agents (docs/link.md) ---
+
+void AgentService::RecordLinkAddress(const std::string& agent_arn,
+                                     const std::string& address) {
+  std::lock_guard lock(heartbeats_mu_);
+  if (address.empty()) {
+    link_addresses_.erase(agent_arn);
+  } else {
+    link_addresses_[agent_arn] = address;
+  }
+}
+
+std::string AgentService::LinkAddressOf(const std::string& agent_arn) {
+  std::lock_guard lock(heartbeats_mu_);
+  auto it = link_addresses_.find(agent_arn);
+  return it == link_addresses_.end() ? std::string() : it->second;
+}
+
+// The receiver's commands: ServeLink for each live execution whose
+// destination it serves and that it did not say it serves (a push repeats
+// them; the agent ignores one it has), CancelExecution for a link it serves
+// of an execution that has ended or is unknown.
+Status AgentService::LinkCommands(SqlSession& s, const std::string& agent_arn,
+                                  const protocol::SyncRequest& request,
+                                  protocol::SyncResponse* response) {
+  const std::set<std::string> served(request.links_served.begin(),
+                                     request.links_served.end());
+  if (served.empty() && LinkAddressOf(agent_arn).empty()) return Status::Ok();
+  FERRY_ASSIGN_OR_RETURN(auto running,
+                         ctx_->store.ExecutionsInStatus(s, RunningStatuses()));
+  std::set<std::string> live;
+  for (const ExecutionRecord& e : running) {
+    if (response->commands.size() >= protocol::kMaxCommandsPerSync) break;
+    auto link = e.body.find("Link");
+    if (link == e.body.end() || !link->is_object() ||
+        link->value("ReceiverAgentArn", "") != agent_arn) {
+      continue;
+    }
+    live.insert(e.arn);
+    if (served.count(e.arn) || e.cancel_requested) continue;
+    FERRY_ASSIGN_OR_RETURN(auto task, ctx_->store.GetTask(s, e.task_arn));
+    if (!task) continue;
+    protocol::Command c;
+    c.type = protocol::Command::Type::kServeLink;
+    c.execution_arn = e.arn;
+    c.options = e.body.value("Options", json::object());
+    bool found = false;
+    FERRY_RETURN_IF_ERROR(
+        FillLocation(ctx_, s, task->destination_arn, &c.destination, &found));
+    if (!found) continue;
+    FERRY_ASSIGN_OR_RETURN(auto peer, ExecutionLink(ctx_, e));
+    if (!peer) continue;
+    c.has_link = true;
+    c.link.agent_arn = e.agent_arn;  // the sender
+    c.link.secret = std::move(peer->secret);
+    response->commands.push_back(std::move(c));
+  }
+  for (const std::string& arn : served) {
+    if (response->commands.size() >= protocol::kMaxCommandsPerSync) break;
+    if (!live.count(arn)) {
+      response->commands.push_back(
+          Simple(protocol::Command::Type::kCancelExecution, arn));
+    }
+  }
+  return Status::Ok();
 }
 
 // --- Dispatch ---
@@ -715,18 +834,62 @@ Status AgentService::DispatchOnce() {
         }
       }
       if (both.empty()) {
-        auto names = [](const std::vector<std::string>& v) {
-          std::string out;
-          for (const std::string& a : v) out += (out.empty() ? "" : ", ") + a;
-          return out.empty() ? std::string("no agent") : out;
-        };
-        FERRY_RETURN_IF_ERROR(ender.Fail(
-            e, "AgentsDiffer",
-            "The source location " + src->arn + " is served by " +
-                names(src->agent_arns) + " and the destination location " +
-                dst->arn + " by " + names(dst->agent_arns) +
-                ": no agent serves both, and transfers between agents are "
-                "not in ferry yet. Add one agent to both locations."));
+        // Two agents: the one near the source runs the execution and sends
+        // over the link to the one near the destination (docs/link.md).
+        std::string sender, receiver;
+        bool receiver_online = false;
+        for (const std::string& a : src_agents) {
+          FERRY_ASSIGN_OR_RETURN(bool on, is_online(a));
+          if (on && (sender.empty() || load[a] < load[sender])) sender = a;
+        }
+        for (const std::string& a : dst_agents) {
+          FERRY_ASSIGN_OR_RETURN(bool on, is_online(a));
+          if (!on) continue;
+          receiver_online = true;
+          if (LinkAddressOf(a).empty()) continue;
+          if (receiver.empty() || load[a] < load[receiver]) receiver = a;
+        }
+        if (receiver_online && receiver.empty()) {
+          std::string names;
+          for (const std::string& a : dst_agents) {
+            names += (names.empty() ? "" : ", ") + a;
+          }
+          FERRY_RETURN_IF_ERROR(
+              ender.Fail(e, "AgentsDiffer",
+                         "The source location " + src->arn +
+                             " and the destination "
+                             "location " +
+                             dst->arn +
+                             " are served by different agents, "
+                             "and no agent of the destination (" +
+                             names +
+                             ") accepts "
+                             "link connections: start one with `ferry agent "
+                             "--link-listen ADDRESS:PORT`."));
+          continue;
+        }
+        busy_tasks.insert(e.task_arn);
+        if (sender.empty() || receiver.empty()) continue;  // it waits
+        unsigned char secret[protocol::kLinkSecretBytes];
+        if (RAND_bytes(secret, sizeof(secret)) != 1) {
+          return Status::Internal("no random bytes for a link secret");
+        }
+        FERRY_ASSIGN_OR_RETURN(
+            std::string sealed,
+            ctx_->sealer->Seal(
+                std::string_view(reinterpret_cast<const char*>(secret),
+                                 sizeof(secret)),
+                LinkSecretPlace(e.arn)));
+        e.body["Link"] = {{"ReceiverAgentArn", receiver}, {"Secret", sealed}};
+        e.agent_arn = sender;
+        dispatched_.push_back(sender);
+        dispatched_.push_back(receiver);
+        e.status = "LAUNCHING";
+        e.launch_ms = now;
+        e.updated_ms = 0;
+        ++load[sender];
+        ++load[receiver];
+        FERRY_RETURN_IF_ERROR(ctx_->store.UpdateExecution(s, e));
         continue;
       }
       std::string pick;
@@ -967,7 +1130,9 @@ WebSocketHandlers AgentService::OpenChannel(
     }
     // A heartbeat of an idle agent costs no transaction: it is written
     // with the others at the next flush, and commands go by push.
-    if (!first->exchange(false) && request->executions.empty()) {
+    if (!first->exchange(false) && request->executions.empty() &&
+        request->links_served.empty()) {
+      RecordLinkAddress(ctx_->Arn("agent/" + agent_id), request->link_address);
       if (auto quick = QuickHeartbeat(ctx_->Arn("agent/" + agent_id),
                                       request->version)) {
         channel->Send(protocol::Encode(*quick).dump(
@@ -1062,6 +1227,12 @@ Status AgentService::PushPendingOnce() {
       if (e.updated_ms == 0 || e.cancel_requested ||
           (at && *at != e.bytes_per_second)) {
         agents.insert(e.agent_arn);
+      }
+      // The receiver of a link, until the sender has started.
+      auto link = e.body.find("Link");
+      if (e.updated_ms == 0 && link != e.body.end() && link->is_object() &&
+          !link->value("ReceiverAgentArn", "").empty()) {
+        agents.insert(link->value("ReceiverAgentArn", ""));
       }
     }
     return Status::Ok();

@@ -108,6 +108,14 @@ class AgentService {
   // Commands reach such an agent by push.
   std::optional<protocol::SyncResponse> QuickHeartbeat(
       const std::string& agent_arn, const std::string& version);
+  // Where an agent accepts link connections, as its last message said
+  // (kept in memory: every agent says it again within a heartbeat).
+  void RecordLinkAddress(const std::string& agent_arn,
+                         const std::string& address);
+  std::string LinkAddressOf(const std::string& agent_arn);
+  Status LinkCommands(SqlSession& s, const std::string& agent_arn,
+                      const protocol::SyncRequest& request,
+                      protocol::SyncResponse* response);
   void Push(const std::string& agent_id);
   void PusherMain();
   void LoopMain();
@@ -133,6 +141,9 @@ class AgentService {
   // Agent ARN -> the last_seen the database holds for it, as far as this
   // server wrote or read it.
   std::map<std::string, int64_t> in_db_;  // GUARDED_BY(heartbeats_mu_)
+  // Agent ARN -> its link listener's "host:port".
+  std::map<std::string, std::string>
+      link_addresses_;  // GUARDED_BY(heartbeats_mu_)
   // Executions given to agents by the last DispatchOnce (their ARNs).
   std::vector<std::string> dispatched_;  // only the loop's thread
 

@@ -692,10 +692,10 @@ TEST_P(AgentServiceTest, TheLeastBusyAgentGetsTheWork) {
   EXPECT_EQ(Get(e4).agent_arn, a2);
 }
 
-TEST_P(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
+TEST_P(AgentServiceTest, DifferentAgentsNeedALinkListenerAtTheDestination) {
   std::string a1 = AddAgent(), a2 = AddAgent();
   Sync(a1);
-  Sync(a2);
+  Sync(a2);  // says no link address
   std::string exec = Start(AddTask(AddLocation({a1}), AddLocation({a2})));
   Dispatch();
   ExecutionRecord e = Get(exec);
@@ -703,8 +703,67 @@ TEST_P(AgentServiceTest, LocationsOnDifferentAgentsEndError) {
   EXPECT_GT(e.end_ms, 0);
   EXPECT_EQ(e.describe["Result"]["ErrorCode"], "AgentsDiffer");
   const std::string detail = e.describe["Result"]["ErrorDetail"];
-  EXPECT_NE(detail.find(a1), std::string::npos) << detail;
   EXPECT_NE(detail.find(a2), std::string::npos) << detail;
+  EXPECT_NE(detail.find("--link-listen"), std::string::npos) << detail;
+}
+
+TEST_P(AgentServiceTest, DifferentAgentsRunOneExecutionOverALink) {
+  std::string sender = AddAgent(), receiver = AddAgent();
+  Sync(sender);
+  protocol::SyncRequest hello;
+  hello.link_address = "10.1.2.3:7447";
+  ASSERT_TRUE(service_->Sync(ResourceId(receiver), hello).ok());
+  std::string exec =
+      Start(AddTask(AddLocation({sender}), AddLocation({receiver})));
+  Dispatch();
+  EXPECT_EQ(Get(exec).agent_arn, sender);
+  EXPECT_EQ(Get(exec).status, "LAUNCHING");
+  EXPECT_EQ(Get(exec).body["Link"]["ReceiverAgentArn"], receiver);
+
+  // The sender runs it, told where the receiver listens.
+  protocol::SyncResponse to_sender = Sync(sender);
+  const protocol::Command* run = Find(to_sender, Type::kRunExecution, exec);
+  ASSERT_NE(run, nullptr);
+  ASSERT_TRUE(run->has_link);
+  EXPECT_EQ(run->link.agent_arn, receiver);
+  EXPECT_EQ(run->link.address, "10.1.2.3:7447");
+  EXPECT_EQ(run->link.secret.size(), protocol::kLinkSecretBytes);
+
+  // The receiver serves its destination, told who sends, with the same
+  // secret; once it says it serves the link, no second ServeLink.
+  auto receiver_sync = [&](std::vector<std::string> served) {
+    protocol::SyncRequest r = hello;
+    r.links_served = std::move(served);
+    auto answer = service_->Sync(ResourceId(receiver), r);
+    EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+    return answer.ok() ? *answer : protocol::SyncResponse();
+  };
+  protocol::SyncResponse to_receiver = receiver_sync({});
+  const protocol::Command* serve = Find(to_receiver, Type::kServeLink, exec);
+  ASSERT_NE(serve, nullptr);
+  EXPECT_EQ(serve->link.agent_arn, sender);
+  EXPECT_EQ(serve->link.secret, run->link.secret);
+  EXPECT_EQ(serve->destination.type, run->destination.type);
+  EXPECT_EQ(Find(receiver_sync({exec}), Type::kServeLink, exec), nullptr);
+
+  // The sender's final report ends it; the receiver is told to stop.
+  Sync(sender, {Report(exec, "SUCCESS", true)});
+  EXPECT_EQ(Get(exec).status, "SUCCESS");
+  EXPECT_NE(Find(receiver_sync({exec}), Type::kCancelExecution, exec), nullptr);
+}
+
+TEST_P(AgentServiceTest, ALinkWaitsForBothAgentsOnline) {
+  std::string sender = AddAgent(), receiver = AddAgent();
+  protocol::SyncRequest hello;
+  hello.link_address = "10.1.2.3:7447";
+  ASSERT_TRUE(service_->Sync(ResourceId(receiver), hello).ok());
+  std::string exec =
+      Start(AddTask(AddLocation({sender}), AddLocation({receiver})));
+  Dispatch();  // the sender has never been heard
+  EXPECT_EQ(Get(exec).status, "QUEUED");
+  Sync(sender);
+  Dispatch();
+  EXPECT_EQ(Get(exec).status, "LAUNCHING");
 }
 
 TEST_P(AgentServiceTest, UnservedLocationTypesEndErrorNamingTheType) {

@@ -1,0 +1,601 @@
+#include "ferry/link/link_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "ferry/base/clock.h"
+#include "ferry/base/digest.h"
+#include "ferry/delta/delta.h"
+#include "ferry/link/chunk_coding.h"
+
+namespace ferry::link {
+namespace {
+
+Response Answer(Status status) {
+  Response r;
+  r.status = std::move(status);
+  return r;
+}
+
+// An upper bound of an entry's encoding: its variable fields and at most
+// 256 bytes of the rest.
+size_t EntryBound(const Entry& e) {
+  return e.path.str().size() + e.link_target.size() + e.etag.size() +
+         e.version.size() + 256;
+}
+
+// Reads out.size() bytes at `offset`, fewer only at the end of the file.
+Result<size_t> ReadFully(Reader& reader, uint64_t offset,
+                         std::span<std::byte> out) {
+  size_t got = 0;
+  while (got < out.size()) {
+    FERRY_ASSIGN_OR_RETURN(size_t n,
+                           reader.ReadAt(offset + got, out.subspan(got)));
+    if (n == 0) break;
+    got += n;
+  }
+  return got;
+}
+
+}  // namespace
+
+struct LinkSession::ListerState {
+  std::unique_ptr<Lister> lister;
+  std::vector<Entry> buffered;  // from the last NextBatch, from `next` on
+  size_t next = 0;
+  bool exhausted = false;
+};
+
+// Open objects by id, at most `max` at once.
+template <typename T>
+class LinkSession::Table {
+ public:
+  Table(std::string what, size_t max) : what_(std::move(what)), max_(max) {}
+
+  Result<uint32_t> Add(std::unique_ptr<T> object) {
+    std::lock_guard lock(mu_);
+    if (map_.size() >= max_) {
+      return Status(
+          StatusCode::kResourceExhausted,
+          "link: " + std::to_string(max_) + " " + what_ + "s open already");
+    }
+    uint32_t id = next_++;
+    while (id == 0 || map_.count(id)) id = next_++;
+    auto slot = std::make_shared<Slot<T>>();
+    slot->object = std::move(object);
+    map_.emplace(id, std::move(slot));
+    return id;
+  }
+
+  // The object, or NotFound.
+  Result<std::shared_ptr<Slot<T>>> Find(uint32_t id) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(id);
+    if (it == map_.end()) return Missing(id);
+    return it->second;
+  }
+
+  // Forgets the object; whoever holds its slot may finish with it.
+  std::shared_ptr<Slot<T>> Take(uint32_t id) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(id);
+    if (it == map_.end()) return nullptr;
+    std::shared_ptr<Slot<T>> slot = std::move(it->second);
+    map_.erase(it);
+    return slot;
+  }
+
+  std::vector<std::shared_ptr<Slot<T>>> TakeAll() {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<Slot<T>>> out;
+    for (auto& [id, slot] : map_) out.push_back(std::move(slot));
+    map_.clear();
+    return out;
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return map_.size();
+  }
+
+  Status Missing(uint32_t id) const {
+    return Status::NotFound("link: no open " + what_ + " " +
+                            std::to_string(id));
+  }
+
+ private:
+  const std::string what_;
+  const size_t max_;
+  mutable std::mutex mu_;
+  std::map<uint32_t, std::shared_ptr<Slot<T>>> map_;
+  uint32_t next_ = 1;
+};
+
+LinkSession::LinkSession(Backend* backend, LinkSessionOptions options)
+    : backend_(backend),
+      options_(options),
+      writers_(
+          std::make_unique<Table<StagedWriter>>("writer", options.max_writers)),
+      listers_(
+          std::make_unique<Table<ListerState>>("lister", options.max_listers)),
+      readers_(std::make_unique<Table<Reader>>("reader", options.max_readers)) {
+}
+
+LinkSession::~LinkSession() {
+  stop_.request_stop();
+  for (auto& slot : writers_->TakeAll()) {
+    std::unique_lock lock(slot->mu);
+    slot->object->Abort();
+  }
+}
+
+size_t LinkSession::open_writers() const { return writers_->size(); }
+
+size_t LinkSession::cached_responses() const {
+  std::lock_guard lock(cache_mu_);
+  return cache_.size();
+}
+
+void LinkSession::Shutdown() {
+  std::lock_guard lock(streams_mu_);
+  shut_down_ = true;
+  for (FrameStream* s : streams_) s->Close();
+  stop_.request_stop();
+}
+
+Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
+  {
+    std::lock_guard lock(streams_mu_);
+    if (shut_down_) {
+      stream->Close();
+      return Status::Ok();
+    }
+    streams_.insert(stream.get());
+  }
+  auto served = [&](Status st) {
+    {
+      std::lock_guard lock(streams_mu_);
+      streams_.erase(stream.get());
+    }
+    stream->Close();
+    return st;
+  };
+  std::vector<std::byte> payload;
+  while (true) {
+    auto header = stream->Receive(&payload);
+    Status st;
+    if (!header.ok()) {
+      // The sender went away (it reconnects if it wants to).
+      if (header.status().code() == StatusCode::kUnavailable) {
+        return served(Status::Ok());
+      }
+      st = header.status();
+    } else {
+      switch (header->type) {
+        case FrameType::kRequest:
+          st = HandleRequest(*stream, header->stream, payload);
+          break;
+        case FrameType::kChunk:
+          st = HandleChunk(*stream, header->stream, payload);
+          break;
+        case FrameType::kPing: {
+          auto ping = Ping::Decode(payload);
+          std::vector<std::byte> pong;
+          st = ping.ok()
+                   ? AppendFrame(&pong, header->stream, Pong{ping->opaque})
+                   : ping.status();
+          if (st.ok()) st = stream->Send(pong);
+          break;
+        }
+        case FrameType::kGoodbye: {
+          auto bye = Goodbye::Decode(payload);
+          if (bye.ok()) return served(Status::Ok());
+          st = bye.status();
+          break;
+        }
+        case FrameType::kHello:
+        case FrameType::kHelloOk:
+        case FrameType::kError:
+        case FrameType::kResponse:
+        case FrameType::kChunkAck:
+        case FrameType::kPong:
+          st = Status::InvalidArgument(
+              "link: unexpected " + std::string(FrameTypeName(header->type)) +
+              " frame from the sender");
+          break;
+      }
+    }
+    if (st.ok()) continue;
+    if (st.code() == StatusCode::kUnavailable) return served(Status::Ok());
+    // The sender broke the protocol: tell it why, act on nothing more.
+    std::vector<std::byte> error;
+    if (AppendFrame(&error, 0, ErrorFrame{st}).ok()) {
+      (void)stream->Send(error);
+    }
+    return served(st);
+  }
+}
+
+// --- Requests ---------------------------------------------------------------
+
+Result<std::optional<std::vector<std::byte>>> LinkSession::CachedOrClaim(
+    uint32_t id, Op op) {
+  std::unique_lock lock(cache_mu_);
+  auto it = cache_.find(id);
+  if (it == cache_.end()) {
+    cache_[id].op = op;
+    return std::optional<std::vector<std::byte>>();
+  }
+  if (it->second.op != op) {
+    return Status::InvalidArgument("link: request id " + std::to_string(id) +
+                                   " used again for " +
+                                   std::string(OpName(op)));
+  }
+  cache_cv_.wait(lock, [&] {
+    auto found = cache_.find(id);
+    return found == cache_.end() || found->second.done;
+  });
+  auto found = cache_.find(id);
+  if (found == cache_.end()) {
+    return Status::Internal("link: the answer to request " +
+                            std::to_string(id) + " was forgotten");
+  }
+  return std::optional<std::vector<std::byte>>(found->second.frame);
+}
+
+void LinkSession::Remember(uint32_t id, const std::vector<std::byte>& frame) {
+  std::lock_guard lock(cache_mu_);
+  Cached& c = cache_[id];
+  c.frame = frame;
+  c.done = true;
+  answered_.push_back(id);
+  cache_bytes_ += frame.size();
+  while (!answered_.empty() &&
+         (answered_.size() > options_.response_cache_entries ||
+          cache_bytes_ > options_.response_cache_bytes)) {
+    auto old = cache_.find(answered_.front());
+    answered_.pop_front();
+    if (old == cache_.end()) continue;
+    cache_bytes_ -= old->second.frame.size();
+    cache_.erase(old);
+  }
+  cache_cv_.notify_all();
+}
+
+Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
+                                  std::span<const std::byte> payload) {
+  FERRY_ASSIGN_OR_RETURN(Request q, DecodeRequest(payload));
+  const bool keep = !OpIsRepeatable(q.op);
+  if (keep) {
+    FERRY_ASSIGN_OR_RETURN(auto cached, CachedOrClaim(id, q.op));
+    if (cached) return stream.Send(*cached);
+  }
+  const Response r = Execute(q);
+  std::vector<std::byte> frame;
+  if (Status st = AppendResponse(&frame, id, q.op, r); !st.ok()) {
+    // What the backend returned does not fit the wire (an entry the link
+    // cannot carry): the request fails, saying so.
+    (void)AppendResponse(
+        &frame, id, q.op,
+        Answer(Status::Internal("link: the answer cannot be sent: " +
+                                std::string(st.message()))));
+  }
+  if (keep) Remember(id, frame);
+  return stream.Send(frame);
+}
+
+Status LinkSession::HandleChunk(FrameStream& stream, uint32_t writer,
+                                std::span<const std::byte> payload) {
+  FERRY_ASSIGN_OR_RETURN(Chunk chunk, Chunk::Decode(payload));
+  static thread_local std::vector<std::byte> buffer;
+  ChunkAck ack;
+  ack.offset = chunk.offset;
+  ack.length = chunk.length;
+  // Checked before anything is written: a damaged chunk writes nothing.
+  auto data = CheckedChunkData(chunk, &buffer);
+  if (!data.ok()) {
+    ack.status = data.status();
+  } else if (auto slot = writers_->Find(writer); !slot.ok()) {
+    ack.status = slot.status();
+  } else {
+    std::shared_lock lock((*slot)->mu);
+    ack.status = (*slot)->object->WriteAt(chunk.offset, *data);
+  }
+  std::vector<std::byte> frame;
+  FERRY_RETURN_IF_ERROR(AppendFrame(&frame, writer, ack));
+  return stream.Send(frame);
+}
+
+Response LinkSession::Execute(const Request& q) {
+  Backend& b = *backend_;
+  Response r;
+  switch (q.op) {
+    case Op::kCapabilities:
+      r.capabilities = b.capabilities();
+      r.capabilities.delta = false;
+      return r;
+    case Op::kDescribe:
+      r.text = b.Describe().substr(0, kMaxDescribeBytes);
+      return r;
+    case Op::kClockOffset:
+      if (auto offset = b.ClockOffset()) r.clock_offset_ns = offset->count();
+      r.receiver_wall_ns = WallNanos();
+      return r;
+    case Op::kStat: {
+      auto e = b.Stat(q.path);
+      if (!e.ok()) return Answer(e.status());
+      r.entry = std::move(*e);
+      return r;
+    }
+    case Op::kListOpen: {
+      auto lister = b.List(q.path);
+      if (!lister.ok()) return Answer(lister.status());
+      auto state = std::make_unique<ListerState>();
+      state->lister = std::move(*lister);
+      auto id = listers_->Add(std::move(state));
+      if (!id.ok()) return Answer(id.status());
+      r.handle = *id;
+      return r;
+    }
+    case Op::kListNext:
+      return ListNext(q.handle);
+    case Op::kListClose:
+      listers_->Take(q.handle);
+      return r;
+    case Op::kOpenWrite: {
+      auto writer = b.OpenWrite(q.path, q.hints);
+      if (!writer.ok()) return Answer(writer.status());
+      auto id = writers_->Add(std::move(*writer));
+      if (!id.ok()) return Answer(id.status());
+      r.handle = *id;
+      return r;
+    }
+    case Op::kWriterSetXattrs:
+    case Op::kWriterSetTags:
+    case Op::kCommit:
+    case Op::kAbort:
+    case Op::kCopyBasis:
+      return ExecuteWriter(q);
+    case Op::kMakeDirectory:
+      return Answer(b.MakeDirectory(q.path));
+    case Op::kCreateSymlink:
+      return Answer(b.CreateSymlink(q.path, q.entry, q.policy));
+    case Op::kCreateSpecial:
+      return Answer(b.CreateSpecial(q.path, q.entry, q.policy));
+    case Op::kCreateHardLink:
+      return Answer(b.CreateHardLink(q.path, q.other_path));
+    case Op::kSetMetadata:
+      return Answer(b.SetMetadata(q.path, q.entry, q.policy));
+    case Op::kGetXattrs: {
+      auto x = b.GetXattrs(q.path);
+      if (!x.ok()) return Answer(x.status());
+      r.xattrs = std::move(*x);
+      return r;
+    }
+    case Op::kSetXattrs:
+      return Answer(b.SetXattrs(q.path, q.xattrs, q.xattr_scope, q.acl_scope));
+    case Op::kGetTags: {
+      auto t = b.GetTags(q.path);
+      if (!t.ok()) return Answer(t.status());
+      r.tags = std::move(*t);
+      return r;
+    }
+    case Op::kSetTags:
+      return Answer(b.SetTags(q.path, q.tags));
+    case Op::kRemove:
+      return Answer(b.Remove(q.path));
+    case Op::kRemoveFiles:
+      r.statuses = b.RemoveFiles(q.paths, stop_.get_token());
+      if (r.statuses.size() != q.paths.size()) {
+        return Answer(Status::Internal("link: RemoveFiles gave " +
+                                       std::to_string(r.statuses.size()) +
+                                       " statuses"));
+      }
+      return r;
+    case Op::kRemoveTree:
+      return Answer(b.RemoveTree(q.path));
+    case Op::kSync:
+      return Answer(b.Sync());
+    case Op::kCleanupStaging:
+    case Op::kCleanupStagingEntry:
+      return Cleanup(q);
+    case Op::kComputeDigest: {
+      auto d = b.ComputeDigest(q.path, q.algorithm, stop_.get_token(), {});
+      if (!d.ok()) return Answer(d.status());
+      r.digest = d->first;
+      r.entry = std::move(d->second);
+      return r;
+    }
+    case Op::kOpenRead: {
+      auto reader = b.OpenRead(q.path);
+      if (!reader.ok()) return Answer(reader.status());
+      r.entry = (*reader)->entry();
+      r.consistent = (*reader)->consistent();
+      auto id = readers_->Add(std::move(*reader));
+      if (!id.ok()) return Answer(id.status());
+      r.handle = *id;
+      return r;
+    }
+    case Op::kRead:
+    case Op::kReadNextData:
+    case Op::kReadRestat:
+    case Op::kReadXattrs:
+    case Op::kReadTags:
+    case Op::kCloseRead:
+      return ExecuteReader(q);
+    case Op::kSignatures:
+      return Signatures(q);
+  }
+  return Answer(Status::Internal("link: operation not served"));
+}
+
+Response LinkSession::ExecuteWriter(const Request& q) {
+  if (q.op == Op::kAbort) {
+    // Aborting what is gone already is done.
+    if (auto slot = writers_->Take(q.handle)) {
+      std::unique_lock lock(slot->mu);
+      slot->object->Abort();
+    }
+    return Response();
+  }
+  if (q.op == Op::kCopyBasis) return Answer(CopyBasis(q));
+  auto slot = writers_->Find(q.handle);
+  if (!slot.ok()) return Answer(slot.status());
+  std::unique_lock lock((*slot)->mu);
+  StagedWriter& w = *(*slot)->object;
+  switch (q.op) {
+    case Op::kWriterSetXattrs:
+      return Answer(w.SetXattrs(q.xattrs, q.xattr_scope, q.acl_scope));
+    case Op::kWriterSetTags:
+      return Answer(w.SetTags(q.tags));
+    case Op::kCommit: {
+      // A writer whose commit failed stays open: it may be written again
+      // and committed (a folder in the way, removed), or aborted.
+      Status st = w.Commit(q.entry, q.policy);
+      if (st.ok()) writers_->Take(q.handle);
+      return Answer(std::move(st));
+    }
+    default:
+      return Answer(Status::Internal("link: not a writer operation"));
+  }
+}
+
+Status LinkSession::CopyBasis(const Request& q) {
+  FERRY_ASSIGN_OR_RETURN(auto slot, writers_->Find(q.handle));
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> basis,
+                         backend_->OpenRead(q.other_path));
+  std::vector<std::byte> buf(std::min<uint64_t>(q.length, kBlockSize));
+  std::shared_lock lock(slot->mu);
+  for (uint64_t done = 0; done < q.length;) {
+    const size_t n = std::min<uint64_t>(buf.size(), q.length - done);
+    auto piece = std::span(buf).first(n);
+    FERRY_ASSIGN_OR_RETURN(size_t got,
+                           ReadFully(*basis, q.basis_offset + done, piece));
+    if (got < n) {
+      return Status(StatusCode::kSourceChanged,
+                    "link: " + q.other_path.Display() + " ends at " +
+                        std::to_string(q.basis_offset + done + got) +
+                        ", before the bytes to copy from it");
+    }
+    FERRY_RETURN_IF_ERROR(slot->object->WriteAt(q.offset + done, piece));
+    done += n;
+  }
+  return Status::Ok();
+}
+
+Response LinkSession::ExecuteReader(const Request& q) {
+  if (q.op == Op::kCloseRead) {
+    readers_->Take(q.handle);
+    return Response();
+  }
+  auto slot = readers_->Find(q.handle);
+  if (!slot.ok()) return Answer(slot.status());
+  Reader& reader = *(*slot)->object;
+  Response r;
+  if (q.op == Op::kRead) {
+    std::shared_lock lock((*slot)->mu);
+    r.data.resize(q.length);
+    auto got = ReadFully(reader, q.offset, r.data);
+    if (!got.ok()) return Answer(got.status());
+    r.data.resize(*got);
+    return r;
+  }
+  std::unique_lock lock((*slot)->mu);
+  switch (q.op) {
+    case Op::kReadNextData: {
+      auto e = reader.NextData(q.offset);
+      if (!e.ok()) return Answer(e.status());
+      r.extent = *e;
+      return r;
+    }
+    case Op::kReadRestat: {
+      auto e = reader.Restat();
+      if (!e.ok()) return Answer(e.status());
+      r.entry = std::move(*e);
+      return r;
+    }
+    case Op::kReadXattrs: {
+      auto x = reader.Xattrs();
+      if (!x.ok()) return Answer(x.status());
+      r.xattrs = std::move(*x);
+      return r;
+    }
+    case Op::kReadTags: {
+      auto t = reader.Tags();
+      if (!t.ok()) return Answer(t.status());
+      r.tags = std::move(*t);
+      return r;
+    }
+    default:
+      return Answer(Status::Internal("link: not a reader operation"));
+  }
+}
+
+Response LinkSession::ListNext(uint32_t handle) {
+  auto slot = listers_->Find(handle);
+  if (!slot.ok()) return Answer(slot.status());
+  std::unique_lock lock((*slot)->mu);
+  ListerState& s = *(*slot)->object;
+  Response r;
+  size_t bytes = 0;
+  while (r.entries.size() < kMaxListBatch && bytes < kListBatchBytes) {
+    if (s.next == s.buffered.size()) {
+      if (s.exhausted) break;
+      s.buffered.clear();
+      s.next = 0;
+      auto more = s.lister->NextBatch(&s.buffered);
+      if (!more.ok()) return Answer(more.status());
+      if (!*more) s.exhausted = true;
+      continue;
+    }
+    Entry& e = s.buffered[s.next++];
+    bytes += EntryBound(e);
+    r.entries.push_back(std::move(e));
+  }
+  // An empty batch says the listing is over: the lister is forgotten.
+  if (r.entries.empty()) listers_->Take(handle);
+  return r;
+}
+
+Response LinkSession::Signatures(const Request& q) {
+  auto reader = backend_->OpenRead(q.path);
+  if (!reader.ok()) return Answer(reader.status());
+  Reader& basis = **reader;
+  auto blocks = delta::ComputeSignatures(
+      [&](uint64_t offset, std::span<std::byte> out) {
+        return ReadFully(basis, offset, out);
+      },
+      basis.entry().size, q.block_size, q.first_block, q.max_count);
+  if (!blocks.ok()) return Answer(blocks.status());
+  Response r;
+  r.signatures.block_size = q.block_size;
+  r.signatures.first_block = q.first_block;
+  r.signatures.blocks = std::move(*blocks);
+  return r;
+}
+
+Response LinkSession::Cleanup(const Request& q) {
+  Response r;
+  StagingCleanup cleanup;
+  cleanup.now = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(q.now_ns)));
+  cleanup.max_age = std::chrono::seconds(q.max_age_s);
+  cleanup.on_removed = [&](const RelPath& path, const std::string& what) {
+    if (r.removed.size() < kMaxCleanupReports) {
+      r.removed.push_back(
+          CleanupReport{path, what.substr(0, kMaxCleanupWhatBytes)});
+    } else {
+      ++r.removed_unreported;
+    }
+  };
+  Status st = q.op == Op::kCleanupStaging
+                  ? backend_->CleanupStaging(cleanup)
+                  : backend_->CleanupStagingEntry(q.entry, cleanup);
+  if (!st.ok()) return Answer(std::move(st));
+  return r;
+}
+
+}  // namespace ferry::link

@@ -1,0 +1,728 @@
+// The link's own behaviour, beyond the storage contract the conformance
+// suite checks (tests/conformance/backend_conformance_link_test.cc):
+// damaged chunks, broken connections, requests sent twice, hostile
+// answers, compression, flow control and the receiver's bounds.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ferry/delta/delta.h"
+#include "ferry/link/link_testing.h"
+#include "ferry/link/remote_backend.h"
+#include "ferry/storage/memory/memory_backend.h"
+#include "ferry/storage/testing.h"
+#include "ferry/verify/verifier.h"
+
+namespace ferry::link {
+namespace {
+
+namespace ft = ::ferry::testing;
+namespace lt = ::ferry::link::testing;
+using ft::AsBytes;
+using ft::P;
+using ft::RandomBytes;
+
+// Waits (without asserting on time) until `done` holds; fails the test
+// rather than hang if it never does.
+template <typename Fn>
+bool Eventually(Fn done) {
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// Damages the data of the next `budget` CHUNK frames sent (all connections
+// share the budget).
+class DamageChunks : public lt::ForwardingStream {
+ public:
+  DamageChunks(std::unique_ptr<FrameStream> inner,
+               std::shared_ptr<std::atomic<int>> budget)
+      : ForwardingStream(std::move(inner)), budget_(std::move(budget)) {}
+  Status Send(std::span<const std::byte> frame) override {
+    if (lt::TypeOf(frame) == FrameType::kChunk && budget_->fetch_sub(1) > 0) {
+      std::vector<std::byte> copy(frame.begin(), frame.end());
+      copy.back() ^= std::byte{0x40};
+      return inner_->Send(copy);
+    }
+    return inner_->Send(frame);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<int>> budget_;
+};
+
+// Breaks the connection instead of sending its `n`-th frame.
+class BreakAfter : public lt::ForwardingStream {
+ public:
+  BreakAfter(std::unique_ptr<FrameStream> inner, int n)
+      : ForwardingStream(std::move(inner)), left_(n) {}
+  Status Send(std::span<const std::byte> frame) override {
+    if (left_.fetch_sub(1) <= 1) {
+      inner_->Close();
+      return Status(StatusCode::kUnavailable, "broken by the test");
+    }
+    return inner_->Send(frame);
+  }
+
+ private:
+  std::atomic<int> left_;
+};
+
+// A receiver's writer that counts writes of bytes other than `expected`.
+class CheckingWriter : public StagedWriter {
+ public:
+  CheckingWriter(std::unique_ptr<StagedWriter> inner, const std::string* want,
+                 std::atomic<int>* writes, std::atomic<int>* bad)
+      : inner_(std::move(inner)), want_(want), writes_(writes), bad_(bad) {}
+  Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
+    ++*writes_;
+    if (offset + data.size() > want_->size() ||
+        std::memcmp(want_->data() + offset, data.data(), data.size()) != 0) {
+      ++*bad_;
+    }
+    return inner_->WriteAt(offset, data);
+  }
+  Status Commit(const Entry& m, const MetadataPolicy& p) override {
+    return inner_->Commit(m, p);
+  }
+  void Abort() override { inner_->Abort(); }
+
+ private:
+  std::unique_ptr<StagedWriter> inner_;
+  const std::string* want_;
+  std::atomic<int>* writes_;
+  std::atomic<int>* bad_;
+};
+
+class CheckingBackend : public ft::ForwardingBackend {
+ public:
+  CheckingBackend(Backend* inner, std::string want)
+      : ForwardingBackend(inner), want_(std::move(want)) {}
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    FERRY_ASSIGN_OR_RETURN(auto w, ForwardingBackend::OpenWrite(path, hints));
+    return std::unique_ptr<StagedWriter>(
+        std::make_unique<CheckingWriter>(std::move(w), &want_, &writes, &bad));
+  }
+  std::atomic<int> writes{0};
+  std::atomic<int> bad{0};
+
+ private:
+  const std::string want_;
+};
+
+class LinkTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<MemoryStore> store_ = std::make_shared<MemoryStore>();
+  std::unique_ptr<Backend> memory_ = OpenMemoryBackend(store_);
+};
+
+TEST_F(LinkTest, ADamagedChunkIsSentAgainAndNeverWritten) {
+  const std::string content = RandomBytes(3 * kBlockSize + 100, 1);
+  CheckingBackend checking(memory_.get(), content);
+  lt::LinkHarness h(&checking);
+  auto budget = std::make_shared<std::atomic<int>>(1);
+  h.set_wrap_sender([budget](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DamageChunks>(std::move(s), budget);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  ASSERT_OK(ft::WriteFile(remote.get(), P("f"), content));
+  EXPECT_TRUE(store_->GetFile("f") == content);
+  EXPECT_EQ(remote->counters().chunk_retries.load(), 1u);
+  EXPECT_EQ(checking.writes.load(), 4);  // each block once
+  EXPECT_EQ(checking.bad.load(), 0);
+}
+
+TEST_F(LinkTest, ARangeWrittenAgainKeepsItsLastWriteWhenAnEarlierOneIsResent) {
+  lt::LinkHarness h(memory_.get());
+  auto budget = std::make_shared<std::atomic<int>>(1);
+  h.set_wrap_sender([budget](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DamageChunks>(std::move(s), budget);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  const std::string junk = RandomBytes(64 << 10, 9);
+  const std::string content = RandomBytes(64 << 10, 10);
+  WriteHints hints;
+  hints.size = content.size();
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  // The first write arrives damaged and goes again: the second, written
+  // after it, must still be what the range holds.
+  ASSERT_OK(w->WriteAt(0, AsBytes(junk)));
+  ASSERT_OK(w->WriteAt(0, AsBytes(content)));
+  Entry meta;
+  meta.size = content.size();
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_EQ(remote->counters().chunk_retries.load(), 1u);
+  EXPECT_TRUE(store_->GetFile("f") == content);
+}
+
+TEST_F(LinkTest, AChunkDamagedEveryTimeFailsTheFileWithDataLoss) {
+  const std::string content = RandomBytes(kBlockSize / 2, 2);
+  CheckingBackend checking(memory_.get(), content);
+  lt::LinkHarness h(&checking);
+  auto budget = std::make_shared<std::atomic<int>>(1000);
+  h.set_wrap_sender([budget](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DamageChunks>(std::move(s), budget);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  Status st = ft::WriteFile(remote.get(), P("f"), content);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_EQ(remote->counters().chunk_retries.load(), 3u);
+  EXPECT_EQ(checking.writes.load(), 0);
+  EXPECT_FALSE(store_->GetFile("f").has_value());
+  EXPECT_EQ(h.session().open_writers(), 0u);
+}
+
+TEST_F(LinkTest, AConnectionLostMidFileResumes) {
+  const std::string content = RandomBytes(6 * kBlockSize + 7, 3);
+  CheckingBackend checking(memory_.get(), content);
+  lt::LinkHarness h(&checking);
+  // The first connections break at their tenth frame, in the middle of the
+  // chunks; those made again do not.
+  h.set_wrap_sender([](std::unique_ptr<FrameStream> s, uint32_t,
+                       int attempt) -> std::unique_ptr<FrameStream> {
+    if (attempt >= 2) return s;
+    return std::make_unique<BreakAfter>(std::move(s), 10);
+  });
+  LinkOptions options = lt::FastLinkOptions();
+  options.window_bytes = 1 << 20;
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(2, options));
+  WriteHints hints;
+  hints.size = content.size();
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  for (size_t off = 0; off < content.size(); off += 256 << 10) {
+    const size_t n = std::min<size_t>(256 << 10, content.size() - off);
+    ASSERT_OK(
+        w->WriteAt(off, AsBytes(std::string_view(content).substr(off, n))));
+  }
+  Entry meta;
+  meta.size = content.size();
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_TRUE(store_->GetFile("f") == content);
+  EXPECT_GE(remote->counters().reconnects.load(), 1u);
+  EXPECT_EQ(checking.bad.load(), 0);
+  // The link works on.
+  ASSERT_OK_AND_ASSIGN(auto st, remote->Stat(P("f")));
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->size, content.size());
+}
+
+TEST(LinkSocketStreamTest, FramesGoWholeAndCloseUnblocksAReceive) {
+  auto [a, b] = lt::StreamPair("pair");
+  std::vector<std::byte> frame;
+  ASSERT_OK(AppendFrame(&frame, 3, Ping{42}));
+  ASSERT_OK(a->Send(frame));
+  std::vector<std::byte> payload;
+  ASSERT_OK_AND_ASSIGN(FrameHeader header, b->Receive(&payload));
+  EXPECT_EQ(header.type, FrameType::kPing);
+  EXPECT_EQ(header.stream, 3u);
+  ASSERT_OK_AND_ASSIGN(Ping ping, Ping::Decode(payload));
+  EXPECT_EQ(ping.opaque, 42u);
+  // A header that does not decode.
+  std::vector<std::byte> junk(12, std::byte{0xee});
+  ASSERT_OK(a->Send(junk));
+  EXPECT_EQ(b->Receive(&payload).status().code(), StatusCode::kInvalidArgument);
+  // A receive blocked on nothing returns once the stream is closed.
+  std::thread closer([&b = b] { b->Close(); });
+  EXPECT_EQ(b->Receive(&payload).status().code(), StatusCode::kUnavailable);
+  closer.join();
+  EXPECT_EQ(b->Send(frame).code(), StatusCode::kUnavailable);
+  // The peer sees the end, then its sends fail.
+  EXPECT_EQ(a->Receive(&payload).status().code(), StatusCode::kUnavailable);
+}
+
+// Drops the connection instead of sending a RESPONSE while armed.
+class DropResponse : public lt::ForwardingStream {
+ public:
+  DropResponse(std::unique_ptr<FrameStream> inner, std::atomic<bool>* armed)
+      : ForwardingStream(std::move(inner)), armed_(armed) {}
+  Status Send(std::span<const std::byte> frame) override {
+    if (lt::TypeOf(frame) == FrameType::kResponse && armed_->exchange(false)) {
+      inner_->Close();
+      return Status(StatusCode::kUnavailable, "dropped by the test");
+    }
+    return inner_->Send(frame);
+  }
+
+ private:
+  std::atomic<bool>* armed_;
+};
+
+TEST_F(LinkTest, ARequestSentAgainAfterAReconnectionRunsOnce) {
+  store_->PutFile("f", "x");
+  lt::LinkHarness h(memory_.get());
+  std::atomic<bool> armed{false};
+  h.set_wrap_receiver([&armed](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DropResponse>(std::move(s), &armed);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  // The REMOVE runs, its answer is lost with the connection, the request
+  // goes again with its id: the answer is the one kept, not NotFound.
+  armed = true;
+  EXPECT_OK(remote->Remove(P("f")));
+  EXPECT_FALSE(armed.load());
+  EXPECT_EQ(remote->counters().reconnects.load(), 1u);
+  EXPECT_FALSE(store_->GetFile("f").has_value());
+  EXPECT_TRUE(remote->Remove(P("f")).IsNotFound());
+}
+
+// Sends one REQUEST frame on `stream` and returns the frame that answers.
+std::pair<FrameHeader, std::vector<std::byte>> Ask(FrameStream& stream,
+                                                   uint32_t id,
+                                                   const Request& q) {
+  std::vector<std::byte> frame;
+  EXPECT_OK(AppendRequest(&frame, id, q));
+  EXPECT_OK(stream.Send(frame));
+  std::vector<std::byte> payload;
+  auto header = stream.Receive(&payload);
+  EXPECT_TRUE(header.ok()) << header.status().ToString();
+  return {header.ok() ? *header : FrameHeader{}, std::move(payload)};
+}
+
+Status RemoveAnswer(FrameStream& stream, uint32_t id, const RelPath& path) {
+  Request q;
+  q.op = Op::kRemove;
+  q.path = path;
+  auto [header, payload] = Ask(stream, id, q);
+  EXPECT_EQ(header.type, FrameType::kResponse);
+  EXPECT_EQ(header.stream, id);
+  auto r = DecodeResponse(Op::kRemove, payload);
+  if (!r.ok()) return r.status();
+  return r->status;
+}
+
+TEST_F(LinkTest, ARepeatedRequestIdIsAnsweredNotRunAgain) {
+  lt::LinkHarness h(memory_.get());
+  auto [a, a_served] = lt::StreamPair("a");
+  h.Serve(std::move(a_served));
+  store_->PutFile("f", "1");
+  EXPECT_OK(RemoveAnswer(*a, 7, P("f")));
+  EXPECT_FALSE(store_->GetFile("f").has_value());
+  store_->PutFile("f", "2");
+  // The same id, on the same connection and on another: answered from what
+  // was done, not done again.
+  EXPECT_OK(RemoveAnswer(*a, 7, P("f")));
+  auto [b, b_served] = lt::StreamPair("b");
+  h.Serve(std::move(b_served));
+  EXPECT_OK(RemoveAnswer(*b, 7, P("f")));
+  EXPECT_EQ(store_->GetFile("f"), "2");
+  // A new id runs.
+  EXPECT_OK(RemoveAnswer(*b, 8, P("f")));
+  EXPECT_FALSE(store_->GetFile("f").has_value());
+  EXPECT_TRUE(RemoveAnswer(*b, 9, P("f")).IsNotFound());
+  // An id used again for another operation breaks the protocol.
+  Request mkdir;
+  mkdir.op = Op::kMakeDirectory;
+  mkdir.path = P("d");
+  auto [header, payload] = Ask(*b, 8, mkdir);
+  EXPECT_EQ(header.type, FrameType::kError);
+  EXPECT_FALSE(memory_->Stat(P("d")).value().has_value());
+}
+
+TEST_F(LinkTest, AFrameThatDoesNotDecodeGetsAnErrorAndItsConnectionCloses) {
+  lt::LinkHarness h(memory_.get());
+  auto [raw, served] = lt::StreamPair("raw");
+  h.Serve(std::move(served));
+  std::vector<std::byte> frame;
+  WireWriter w(&frame);
+  w.BeginFrame();
+  w.WriteVarint(200);  // no such operation
+  ASSERT_OK(w.EndFrame(FrameType::kRequest, 1));
+  ASSERT_OK(raw->Send(frame));
+  std::vector<std::byte> payload;
+  ASSERT_OK_AND_ASSIGN(FrameHeader header, raw->Receive(&payload));
+  EXPECT_EQ(header.type, FrameType::kError);
+  ASSERT_OK_AND_ASSIGN(ErrorFrame error, ErrorFrame::Decode(payload));
+  EXPECT_EQ(error.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(raw->Receive(&payload).status().code(), StatusCode::kUnavailable);
+  // The session serves other connections still.
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  EXPECT_OK(remote->MakeDirectory(P("d")));
+}
+
+TEST_F(LinkTest, AConnectorThatKeepsFailingEndsUnavailableNamingThePeer) {
+  lt::LinkHarness h(memory_.get());
+  LinkOptions options = lt::FastLinkOptions();
+  options.peer = "agent-b at 10.1.2.3:7447";
+  options.reconnect_budget = std::chrono::milliseconds(100);
+  h.set_refuse(true);
+  auto failed = h.Open(2, options);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(failed.status().message().find("agent-b at 10.1.2.3:7447"),
+            std::string_view::npos)
+      << failed.status().ToString();
+
+  // Mid-session: the connections break and cannot be made again.
+  h.set_refuse(false);
+  std::mutex mu;
+  std::vector<FrameStream*> made;
+  h.set_wrap_sender([&](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    std::lock_guard lock(mu);
+    made.push_back(s.get());
+    return s;
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1, options));
+  h.set_refuse(true);
+  {
+    std::lock_guard lock(mu);
+    for (FrameStream* s : made) s->Close();
+  }
+  auto st = remote->Stat(P("x"));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.status().message().find("agent-b at 10.1.2.3:7447"),
+            std::string_view::npos)
+      << st.status().ToString();
+  // Once the peer is back, the next call connects again.
+  h.set_refuse(false);
+  EXPECT_OK(remote->MakeDirectory(P("back")));
+}
+
+TEST_F(LinkTest, ARefusalIsNotRetried) {
+  std::atomic<int> attempts{0};
+  auto remote = RemoteBackend::Open(
+      [&](uint32_t) -> Result<std::unique_ptr<FrameStream>> {
+        ++attempts;
+        return Status(StatusCode::kPermissionDenied,
+                      "peer certificate is for agent-x");
+      },
+      1, lt::FastLinkOptions());
+  ASSERT_FALSE(remote.ok());
+  EXPECT_EQ(remote.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(remote.status().message().find("agent-x"), std::string_view::npos);
+  // Once when the client starts, and once more if the first call came after
+  // that failed: never again and again.
+  EXPECT_LE(attempts.load(), 2);
+}
+
+TEST_F(LinkTest, APeerThatDropsEveryConnectionEndsUnavailableToo) {
+  lt::LinkHarness h(memory_.get());
+  // Connections are made, and closed at once by the peer.
+  h.set_wrap_receiver([](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    s->Close();
+    return s;
+  });
+  LinkOptions options = lt::FastLinkOptions();
+  options.peer = "agent-c";
+  options.reconnect_budget = std::chrono::milliseconds(200);
+  options.max_reconnect_delay = std::chrono::milliseconds(2000);
+  auto failed = h.Open(1, options);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(failed.status().message().find("agent-c"), std::string_view::npos)
+      << failed.status().ToString();
+  EXPECT_GT(h.connects(), 1);
+}
+
+// A receiver that answers what RemoteBackend::Open asks properly and
+// everything else with garbage.
+void HostileReceiver(std::unique_ptr<FrameStream> stream) {
+  std::vector<std::byte> payload;
+  while (true) {
+    auto header = stream->Receive(&payload);
+    if (!header.ok()) return;
+    std::vector<std::byte> out;
+    auto send_raw = [&](FrameType type, std::vector<uint8_t> bytes) {
+      WireWriter w(&out);
+      w.BeginFrame();
+      for (uint8_t b : bytes) w.WriteU8(b);
+      (void)w.EndFrame(type, header->stream);
+    };
+    if (header->type == FrameType::kChunk) {
+      // An acknowledgement of a chunk never sent.
+      ChunkAck ack;
+      ack.offset = 999;
+      ack.length = 1;
+      (void)AppendFrame(&out, header->stream, ack);
+    } else {
+      auto q = DecodeRequest(payload);
+      if (!q.ok()) return;
+      switch (q->op) {
+        case Op::kCapabilities:
+        case Op::kDescribe:
+        case Op::kClockOffset:
+          (void)AppendResponse(&out, header->stream, q->op, Response());
+          break;
+        case Op::kOpenWrite: {
+          Response r;
+          r.handle = 1;
+          (void)AppendResponse(&out, header->stream, q->op, r);
+          break;
+        }
+        case Op::kStat:
+          send_raw(FrameType::kResponse, {0, 0, 7});  // found: 7
+          break;
+        case Op::kRemove:
+          send_raw(FrameType::kResponse, {99, 0});  // no such status
+          break;
+        case Op::kGetXattrs:
+          send_raw(FrameType::kResponse, {0, 0, 0xff, 0xff, 0xff, 0x7f});
+          break;
+        case Op::kMakeDirectory: {
+          const std::vector<std::byte> junk(12, std::byte{0xee});
+          (void)stream->Send(junk);
+          break;
+        }
+        default:
+          send_raw(FrameType::kResponse, {0, 0});
+          break;
+      }
+    }
+    if (!out.empty() && !stream->Send(out).ok()) return;
+  }
+}
+
+TEST_F(LinkTest, HostileAnswersFailTheCallCleanly) {
+  std::mutex mu;
+  std::vector<std::thread> receivers;
+  Connector connector =
+      [&](uint32_t index) -> Result<std::unique_ptr<FrameStream>> {
+    auto [sender, receiver] =
+        lt::StreamPair("hostile " + std::to_string(index));
+    std::lock_guard lock(mu);
+    receivers.emplace_back(HostileReceiver, std::move(receiver));
+    return std::move(sender);
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(
+        auto remote, RemoteBackend::Open(connector, 1, lt::FastLinkOptions()));
+    auto st = remote->Stat(P("f"));
+    EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument)
+        << st.status().ToString();
+    EXPECT_EQ(remote->Remove(P("f")).code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(remote->GetXattrs(P("f")).status().code(),
+              StatusCode::kInvalidArgument);
+    // A header that does not decode fails what waits on the connection;
+    // the next call connects again.
+    EXPECT_EQ(remote->MakeDirectory(P("d")).code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(remote->Stat(P("f")).status().code(),
+              StatusCode::kInvalidArgument);
+    // An acknowledgement of nothing sent fails the writer.
+    WriteHints hints;
+    hints.size = 4;
+    ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+    (void)w->WriteAt(0, AsBytes("data"));
+    Entry meta;
+    meta.size = 4;
+    EXPECT_EQ(w->Commit(meta, MetadataPolicy{}).code(),
+              StatusCode::kInvalidArgument);
+  }
+  std::lock_guard lock(mu);
+  for (std::thread& t : receivers) t.join();
+}
+
+TEST_F(LinkTest, CompressionShrinksWhatCompressesAndSkipsWhatDoesNot) {
+  lt::LinkHarness h(memory_.get());
+  LinkOptions options = lt::FastLinkOptions();
+  options.compression = true;
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(2, options));
+  std::string text;
+  while (text.size() < 2 * kBlockSize) {
+    text += "line " + std::to_string(text.size() % 977) + " of a log file\n";
+  }
+  LinkCounters& c = remote->counters();
+  ASSERT_OK(ft::WriteFile(remote.get(), P("text"), text));
+  EXPECT_EQ(c.chunk_bytes_read.load(), text.size());
+  EXPECT_LT(c.chunk_bytes_sent.load(), text.size() / 4);
+  EXPECT_TRUE(store_->GetFile("text") == text);
+
+  const uint64_t read = c.chunk_bytes_read.load();
+  const uint64_t sent = c.chunk_bytes_sent.load();
+  const std::string random = RandomBytes(2 * kBlockSize, 4);
+  ASSERT_OK(ft::WriteFile(remote.get(), P("random"), random));
+  EXPECT_EQ(c.chunk_bytes_read.load() - read, random.size());
+  EXPECT_EQ(c.chunk_bytes_sent.load() - sent, random.size());
+  EXPECT_TRUE(store_->GetFile("random") == random);
+
+  // Off: as read. (A session serves one sender: another one gets its own.)
+  lt::LinkHarness h2(memory_.get());
+  ASSERT_OK_AND_ASSIGN(auto plain, h2.Open(1));
+  ASSERT_OK(ft::WriteFile(plain.get(), P("text2"), text));
+  EXPECT_EQ(plain->counters().chunk_bytes_sent.load(), text.size());
+}
+
+// Holds up the receiver's reading while closed.
+class Gate {
+ public:
+  void Set(bool open) {
+    std::lock_guard lock(mu_);
+    open_ = open;
+    cv_.notify_all();
+  }
+  void Pass() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+};
+
+class GatedStream : public lt::ForwardingStream {
+ public:
+  GatedStream(std::unique_ptr<FrameStream> inner, Gate* gate)
+      : ForwardingStream(std::move(inner)), gate_(gate) {}
+  Result<FrameHeader> Receive(std::vector<std::byte>* payload) override {
+    gate_->Pass();
+    return inner_->Receive(payload);
+  }
+
+ private:
+  Gate* gate_;
+};
+
+TEST_F(LinkTest, AReceiverThatDoesNotReadHoldsTheSenderAtItsWindow) {
+  lt::LinkHarness h(memory_.get());
+  Gate gate;
+  h.set_wrap_receiver([&gate](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<GatedStream>(std::move(s), &gate);
+  });
+  constexpr uint64_t kWindow = 256 << 10;
+  constexpr size_t kPiece = 64 << 10;
+  LinkOptions options = lt::FastLinkOptions();
+  options.window_bytes = kWindow;
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1, options));
+  const std::string content = RandomBytes(4 * kBlockSize, 5);
+  WriteHints hints;
+  hints.size = content.size();
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  gate.Set(false);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (size_t off = 0; off < content.size(); off += kPiece) {
+      EXPECT_OK(w->WriteAt(
+          off, AsBytes(std::string_view(content).substr(off, kPiece))));
+    }
+    done = true;
+  });
+  LinkCounters& c = remote->counters();
+  // The window fills, and the writer waits for room.
+  EXPECT_TRUE(Eventually([&] { return c.unacked_bytes.load() == kWindow; }));
+  EXPECT_FALSE(done.load());
+  gate.Set(true);
+  writer.join();
+  Entry meta;
+  meta.size = content.size();
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_EQ(c.max_unacked_bytes.load(), kWindow);
+  EXPECT_EQ(c.unacked_bytes.load(), 0u);
+  EXPECT_TRUE(store_->GetFile("f") == content);
+}
+
+TEST_F(LinkTest, TheReceiverBoundsOpenWriters) {
+  LinkSessionOptions bounds;
+  bounds.max_writers = 2;
+  lt::LinkHarness h(memory_.get(), bounds);
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  WriteHints hints;
+  ASSERT_OK_AND_ASSIGN(auto a, remote->OpenWrite(P("a"), hints));
+  ASSERT_OK_AND_ASSIGN(auto b, remote->OpenWrite(P("b"), hints));
+  auto c = remote->OpenWrite(P("c"), hints);
+  EXPECT_EQ(c.status().code(), StatusCode::kResourceExhausted);
+  ASSERT_OK(a->Commit(Entry(), MetadataPolicy{}));
+  EXPECT_OK(remote->OpenWrite(P("c"), hints).status());
+  EXPECT_TRUE(store_->GetFile("a").has_value());
+}
+
+TEST_F(LinkTest, DigestsAreComputedWhereTheDataIs) {
+  const std::string content = RandomBytes(5 * kBlockSize / 2, 6);
+  store_->PutFile("f", content);
+  lt::LinkHarness h(memory_.get());
+  auto received = std::make_shared<std::atomic<uint64_t>>(0);
+  class Counting : public lt::ForwardingStream {
+   public:
+    Counting(std::unique_ptr<FrameStream> s,
+             std::shared_ptr<std::atomic<uint64_t>> n)
+        : ForwardingStream(std::move(s)), n_(std::move(n)) {}
+    Result<FrameHeader> Receive(std::vector<std::byte>* payload) override {
+      auto h = inner_->Receive(payload);
+      if (h.ok()) *n_ += payload->size();
+      return h;
+    }
+    std::shared_ptr<std::atomic<uint64_t>> n_;
+  };
+  h.set_wrap_sender([received](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<Counting>(std::move(s), received);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  for (DigestAlgorithm algo :
+       {DigestAlgorithm::kXxh3_128, DigestAlgorithm::kSha256}) {
+    const Digest want = DigestOfBuffer(algo, AsBytes(content));
+    uint64_t reported = 0;
+    ASSERT_OK_AND_ASSIGN(
+        auto got, remote->ComputeDigest(P("f"), algo, {},
+                                        [&](uint64_t n) { reported += n; }));
+    EXPECT_EQ(got.first, want);
+    EXPECT_EQ(got.second.size, content.size());
+    EXPECT_EQ(reported, content.size());
+    ASSERT_OK_AND_ASSIGN(auto via_verifier,
+                         DigestFile(remote.get(), P("f"), algo, {}, nullptr));
+    EXPECT_EQ(via_verifier.first, want);
+  }
+  EXPECT_LT(received->load(), uint64_t{64} << 10) << "the data came back";
+  std::stop_source stop;
+  stop.request_stop();
+  EXPECT_TRUE(remote
+                  ->ComputeDigest(P("f"), DigestAlgorithm::kSha256,
+                                  stop.get_token(), nullptr)
+                  .status()
+                  .IsCancelled());
+}
+
+TEST_F(LinkTest, SignaturesAndCopiesFromTheBasis) {
+  const std::string basis = RandomBytes(200 << 10, 7);
+  store_->PutFile("old", basis);
+  lt::LinkHarness h(memory_.get());
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  EXPECT_TRUE(remote->capabilities().delta);
+
+  constexpr uint32_t kBlock = 16 << 10;
+  ASSERT_OK_AND_ASSIGN(SignatureList sigs,
+                       remote->Signatures(P("old"), kBlock, 2, 1000));
+  auto local = delta::ComputeSignatures(
+      [&](uint64_t off, std::span<std::byte> out) -> Result<size_t> {
+        const size_t n = std::min<size_t>(out.size(), basis.size() - off);
+        std::memcpy(out.data(), basis.data() + off, n);
+        return n;
+      },
+      basis.size(), kBlock, 2, 1000);
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(sigs.first_block, 2u);
+  EXPECT_EQ(sigs.blocks, *local);
+  EXPECT_EQ(sigs.blocks.size(), (basis.size() + kBlock - 1) / kBlock - 2);
+
+  const std::string literal = RandomBytes(10 << 10, 8);
+  const std::string want =
+      basis.substr(50 << 10, 100 << 10) + literal + basis.substr(0, 16 << 10);
+  WriteHints hints;
+  hints.size = want.size();
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenRemoteWrite(P("new"), hints));
+  ASSERT_OK(w->CopyFromBasis(0, P("old"), 50 << 10, 100 << 10));
+  ASSERT_OK(w->WriteAt(100 << 10, AsBytes(literal)));
+  ASSERT_OK(w->CopyFromBasis(110 << 10, P("old"), 0, 16 << 10));
+  EXPECT_EQ(w->CopyFromBasis(0, P("old"), basis.size() - 10, 20).code(),
+            StatusCode::kSourceChanged);
+  Entry meta;
+  meta.size = want.size();
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_TRUE(store_->GetFile("new") == want);
+  EXPECT_FALSE(remote->Signatures(P("missing"), kBlock, 0, 10).ok());
+}
+
+}  // namespace
+}  // namespace ferry::link

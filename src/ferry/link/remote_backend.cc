@@ -1,0 +1,517 @@
+#include "ferry/link/remote_backend.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+
+#include "ferry/base/clock.h"
+
+namespace ferry::link {
+namespace {
+
+constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+
+// The receiver's answer as a Result: its status, if not OK, is the error.
+Result<Response> Answer(Result<Response> r) {
+  if (!r.ok()) return r;
+  if (!r->status.ok()) return r->status;
+  return r;
+}
+
+Request Req(Op op) {
+  Request q;
+  q.op = op;
+  return q;
+}
+
+Request PathReq(Op op, const RelPath& path) {
+  Request q = Req(op);
+  q.path = path;
+  return q;
+}
+
+Request HandleReq(Op op, uint32_t handle) {
+  Request q = Req(op);
+  q.handle = handle;
+  return q;
+}
+
+class LinkLister : public Lister {
+ public:
+  LinkLister(LinkClient* client, uint32_t handle)
+      : client_(client), handle_(handle) {}
+  ~LinkLister() override {
+    // The receiver forgets a lister once it is exhausted.
+    if (!exhausted_) {
+      (void)client_->Call(client_->PickConnection(),
+                          HandleReq(Op::kListClose, handle_));
+    }
+  }
+
+  Result<bool> NextBatch(std::vector<Entry>* out) override {
+    if (exhausted_) return false;
+    FERRY_ASSIGN_OR_RETURN(
+        Response r, Answer(client_->Call(client_->PickConnection(),
+                                         HandleReq(Op::kListNext, handle_))));
+    if (r.entries.empty()) {
+      exhausted_ = true;
+      return false;
+    }
+    out->insert(out->end(), std::make_move_iterator(r.entries.begin()),
+                std::make_move_iterator(r.entries.end()));
+    return true;
+  }
+
+ private:
+  LinkClient* const client_;
+  const uint32_t handle_;
+  bool exhausted_ = false;
+};
+
+class LinkReader : public Reader {
+ public:
+  LinkReader(LinkClient* client, uint32_t handle, Entry entry, bool consistent)
+      : client_(client),
+        handle_(handle),
+        entry_(std::move(entry)),
+        consistent_(consistent) {}
+  ~LinkReader() override { (void)Call(HandleReq(Op::kCloseRead, handle_)); }
+
+  const Entry& entry() const override { return entry_; }
+  bool consistent() const override { return consistent_; }
+
+  Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) override {
+    size_t total = 0;
+    while (total < out.size()) {
+      const uint64_t at = offset + total;
+      if (at < offset) break;  // past 2^64: nothing there
+      const uint64_t len =
+          std::min({uint64_t{out.size() - total}, kMaxReadBytes, kU64Max - at});
+      if (len == 0) break;
+      Request q = HandleReq(Op::kRead, handle_);
+      q.offset = at;
+      q.length = len;
+      FERRY_ASSIGN_OR_RETURN(Response r, Call(q));
+      if (r.data.size() > len) {
+        return Status::InvalidArgument(
+            "link: READ answered " + std::to_string(r.data.size()) +
+            " bytes to a request of " + std::to_string(len));
+      }
+      if (!r.data.empty()) {
+        std::memcpy(out.data() + total, r.data.data(), r.data.size());
+      }
+      total += r.data.size();
+      if (r.data.size() < len) break;  // end of file
+    }
+    return total;
+  }
+
+  Result<Extent> NextData(uint64_t offset) override {
+    Request q = HandleReq(Op::kReadNextData, handle_);
+    q.offset = offset;
+    FERRY_ASSIGN_OR_RETURN(Response r, Call(q));
+    return r.extent;
+  }
+
+  Result<Entry> Restat() override {
+    FERRY_ASSIGN_OR_RETURN(Response r,
+                           Call(HandleReq(Op::kReadRestat, handle_)));
+    return std::move(*r.entry);
+  }
+
+  Result<XattrList> Xattrs() override {
+    FERRY_ASSIGN_OR_RETURN(Response r,
+                           Call(HandleReq(Op::kReadXattrs, handle_)));
+    return std::move(r.xattrs);
+  }
+
+  Result<ObjectTags> Tags() override {
+    FERRY_ASSIGN_OR_RETURN(Response r, Call(HandleReq(Op::kReadTags, handle_)));
+    return std::move(r.tags);
+  }
+
+ private:
+  Result<Response> Call(const Request& q) {
+    return Answer(client_->Call(client_->PickConnection(), q));
+  }
+
+  LinkClient* const client_;
+  const uint32_t handle_;
+  const Entry entry_;
+  const bool consistent_;
+};
+
+class LinkWriter : public RemoteWriter {
+ public:
+  LinkWriter(LinkClient* client, uint32_t conn, uint32_t handle)
+      : client_(client),
+        conn_(conn),
+        handle_(handle),
+        channel_(client->OpenChannel(conn, handle)) {}
+  ~LinkWriter() override {
+    if (state_.load() == State::kOpen) Abort();
+  }
+
+  Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    const uint64_t piece = client_->max_chunk_bytes();
+    for (size_t done = 0; done < data.size();) {
+      const size_t n = std::min<uint64_t>(piece, data.size() - done);
+      FERRY_RETURN_IF_ERROR(
+          client_->SendChunk(channel_, offset + done, data.subspan(done, n)));
+      done += n;
+    }
+    return Status::Ok();
+  }
+
+  Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    // Nothing is committed before every chunk is written.
+    FERRY_RETURN_IF_ERROR(client_->WaitAcknowledged(*channel_));
+    Request q = HandleReq(Op::kCommit, handle_);
+    q.entry = metadata;
+    q.policy = policy;
+    FERRY_RETURN_IF_ERROR(CallStatus(q));
+    state_ = State::kCommitted;
+    return Status::Ok();
+  }
+
+  void Abort() override {
+    State open = State::kOpen;
+    if (!state_.compare_exchange_strong(open, State::kAborted)) return;
+    client_->CancelChannel(*channel_);
+    (void)CallStatus(HandleReq(Op::kAbort, handle_));
+  }
+
+  Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
+                   bool acl_scope) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    Request q = HandleReq(Op::kWriterSetXattrs, handle_);
+    q.xattrs = xattrs;
+    q.xattr_scope = xattr_scope;
+    q.acl_scope = acl_scope;
+    return CallStatus(q);
+  }
+
+  Status SetTags(const ObjectTags& tags) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    Request q = HandleReq(Op::kWriterSetTags, handle_);
+    q.tags = tags;
+    return CallStatus(q);
+  }
+
+  Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
+                       uint64_t basis_offset, uint64_t length) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    for (uint64_t done = 0; done < length;) {
+      Request q = HandleReq(Op::kCopyBasis, handle_);
+      q.offset = target_offset + done;
+      q.other_path = basis;
+      q.basis_offset = basis_offset + done;
+      q.length = std::min(kMaxCopyBasisBytes, length - done);
+      // Chunks sent before travel on the same connection, ahead of it.
+      FERRY_RETURN_IF_ERROR(CallStatus(q));
+      done += q.length;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  enum class State { kOpen, kCommitted, kAborted };
+
+  Status CheckOpen() const {
+    switch (state_.load()) {
+      case State::kOpen:
+        return Status::Ok();
+      case State::kCommitted:
+        return Status::FailedPrecondition("link: the file is committed");
+      case State::kAborted:
+        return Status::FailedPrecondition("link: the write was aborted");
+    }
+    return Status::Internal("link: writer state");
+  }
+
+  // On the writer's connection, behind its chunks.
+  Status CallStatus(const Request& q) {
+    auto r = Answer(client_->Call(conn_, q));
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  LinkClient* const client_;
+  const uint32_t conn_;
+  const uint32_t handle_;
+  const std::shared_ptr<LinkClient::Channel> channel_;
+  std::atomic<State> state_{State::kOpen};
+};
+
+// a + b, or nullopt past the range of int64_t.
+std::optional<int64_t> Add(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  if (__builtin_add_overflow(a, b, &sum)) return std::nullopt;
+  return sum;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RemoteBackend>> RemoteBackend::Open(
+    Connector connector, uint32_t connections, LinkOptions options) {
+  FERRY_ASSIGN_OR_RETURN(
+      std::unique_ptr<LinkClient> client,
+      LinkClient::Start(std::move(connector), connections, std::move(options)));
+  std::unique_ptr<RemoteBackend> backend(new RemoteBackend(std::move(client)));
+  FERRY_RETURN_IF_ERROR(backend->Init());
+  return backend;
+}
+
+RemoteBackend::RemoteBackend(std::unique_ptr<LinkClient> client)
+    : client_(std::move(client)) {}
+
+RemoteBackend::~RemoteBackend() = default;
+
+Status RemoteBackend::Init() {
+  // On the first connection: the others may still be connecting.
+  FERRY_ASSIGN_OR_RETURN(Response caps,
+                         Answer(client_->Call(0, Req(Op::kCapabilities))));
+  caps_ = caps.capabilities;
+  caps_.delta = true;
+  FERRY_ASSIGN_OR_RETURN(Response describe,
+                         Answer(client_->Call(0, Req(Op::kDescribe))));
+  describe_ = describe.text + " (through " + client_->options().peer + ")";
+  const int64_t sent = WallNanos();
+  FERRY_ASSIGN_OR_RETURN(Response clock,
+                         Answer(client_->Call(0, Req(Op::kClockOffset))));
+  const int64_t received = WallNanos();
+  // The receiver's clock read half way through the exchange: known to
+  // within half the round trip, which must be well within the second the
+  // offset promises.
+  if (clock.clock_offset_ns && received - sent >= 0 &&
+      received - sent < 500'000'000) {
+    const int64_t midpoint = sent + (received - sent) / 2;
+    std::optional<int64_t> ahead;
+    if (int64_t d = 0;
+        !__builtin_sub_overflow(clock.receiver_wall_ns, midpoint, &d)) {
+      ahead = Add(*clock.clock_offset_ns, d);
+    }
+    if (ahead) clock_offset_ = std::chrono::nanoseconds(*ahead);
+  }
+  return Status::Ok();
+}
+
+void RemoteBackend::SetObserver(StorageObserver* observer) {
+  client_->SetObserver(observer);
+}
+
+Result<Response> RemoteBackend::Call(const Request& request) {
+  return Answer(client_->Call(client_->PickConnection(), request));
+}
+
+Status RemoteBackend::CallStatus(const Request& request) {
+  auto r = Call(request);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<std::optional<Entry>> RemoteBackend::Stat(const RelPath& path) {
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(PathReq(Op::kStat, path)));
+  return std::move(r.entry);
+}
+
+Result<std::unique_ptr<Lister>> RemoteBackend::List(const RelPath& dir) {
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(PathReq(Op::kListOpen, dir)));
+  return std::unique_ptr<Lister>(
+      std::make_unique<LinkLister>(client_.get(), r.handle));
+}
+
+Result<std::unique_ptr<Reader>> RemoteBackend::OpenRead(const RelPath& path) {
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(PathReq(Op::kOpenRead, path)));
+  return std::unique_ptr<Reader>(std::make_unique<LinkReader>(
+      client_.get(), r.handle, std::move(*r.entry), r.consistent));
+}
+
+Result<std::unique_ptr<RemoteWriter>> RemoteBackend::OpenRemoteWrite(
+    const RelPath& path, const WriteHints& hints) {
+  Request q = PathReq(Op::kOpenWrite, path);
+  q.hints = hints;
+  // The writer's chunks and calls all go on this connection.
+  const uint32_t conn = client_->PickConnection();
+  FERRY_ASSIGN_OR_RETURN(Response r, Answer(client_->Call(conn, q)));
+  return std::unique_ptr<RemoteWriter>(
+      std::make_unique<LinkWriter>(client_.get(), conn, r.handle));
+}
+
+Result<std::unique_ptr<StagedWriter>> RemoteBackend::OpenWrite(
+    const RelPath& path, const WriteHints& hints) {
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<RemoteWriter> w,
+                         OpenRemoteWrite(path, hints));
+  return std::unique_ptr<StagedWriter>(std::move(w));
+}
+
+Status RemoteBackend::MakeDirectory(const RelPath& path) {
+  return CallStatus(PathReq(Op::kMakeDirectory, path));
+}
+
+Status RemoteBackend::CreateSymlink(const RelPath& path, const Entry& src,
+                                    const MetadataPolicy& policy) {
+  Request q = PathReq(Op::kCreateSymlink, path);
+  q.entry = src;
+  q.policy = policy;
+  return CallStatus(q);
+}
+
+Status RemoteBackend::CreateSpecial(const RelPath& path, const Entry& src,
+                                    const MetadataPolicy& policy) {
+  Request q = PathReq(Op::kCreateSpecial, path);
+  q.entry = src;
+  q.policy = policy;
+  return CallStatus(q);
+}
+
+Status RemoteBackend::CreateHardLink(const RelPath& existing,
+                                     const RelPath& link) {
+  Request q = PathReq(Op::kCreateHardLink, existing);
+  q.other_path = link;
+  return CallStatus(q);
+}
+
+Status RemoteBackend::SetMetadata(const RelPath& path, const Entry& src,
+                                  const MetadataPolicy& policy) {
+  Request q = PathReq(Op::kSetMetadata, path);
+  q.entry = src;
+  q.policy = policy;
+  return CallStatus(q);
+}
+
+Result<XattrList> RemoteBackend::GetXattrs(const RelPath& path) {
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(PathReq(Op::kGetXattrs, path)));
+  return std::move(r.xattrs);
+}
+
+Status RemoteBackend::SetXattrs(const RelPath& path, const XattrList& xattrs,
+                                bool xattr_scope, bool acl_scope) {
+  Request q = PathReq(Op::kSetXattrs, path);
+  q.xattrs = xattrs;
+  q.xattr_scope = xattr_scope;
+  q.acl_scope = acl_scope;
+  return CallStatus(q);
+}
+
+Result<ObjectTags> RemoteBackend::GetTags(const RelPath& path) {
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(PathReq(Op::kGetTags, path)));
+  return std::move(r.tags);
+}
+
+Status RemoteBackend::SetTags(const RelPath& path, const ObjectTags& tags) {
+  Request q = PathReq(Op::kSetTags, path);
+  q.tags = tags;
+  return CallStatus(q);
+}
+
+Status RemoteBackend::Remove(const RelPath& path) {
+  return CallStatus(PathReq(Op::kRemove, path));
+}
+
+std::vector<Status> RemoteBackend::RemoveFiles(std::span<const RelPath> paths,
+                                               std::stop_token stop) {
+  std::vector<Status> out;
+  out.reserve(paths.size());
+  size_t next = 0;
+  while (next < paths.size()) {
+    if (stop.stop_requested()) {
+      out.resize(paths.size(), Status::Cancelled("cancelled"));
+      break;
+    }
+    Request q = Req(Op::kRemoveFiles);
+    size_t bytes = 0;
+    while (next < paths.size() && q.paths.size() < kMaxRemoveBatch &&
+           (q.paths.empty() ||
+            bytes + paths[next].str().size() + 2 <= kRemoveBatchBytes)) {
+      bytes += paths[next].str().size() + 2;
+      q.paths.push_back(paths[next++]);
+    }
+    auto r = Call(q);
+    if (r.ok() && r->statuses.size() != q.paths.size()) {
+      r = Status::InvalidArgument(
+          "link: REMOVE_FILES answered " + std::to_string(r->statuses.size()) +
+          " statuses for " + std::to_string(q.paths.size()) + " paths");
+    }
+    if (!r.ok()) {
+      out.resize(out.size() + q.paths.size(), r.status());
+      continue;
+    }
+    for (Status& st : r->statuses) out.push_back(std::move(st));
+  }
+  return out;
+}
+
+Status RemoteBackend::RemoveTree(const RelPath& path) {
+  return CallStatus(PathReq(Op::kRemoveTree, path));
+}
+
+Status RemoteBackend::Sync() { return CallStatus(Req(Op::kSync)); }
+
+Result<std::vector<CleanupReport>> RemoteBackend::Cleanup(
+    const Request& request, const StagingCleanup& cleanup) {
+  Request q = request;
+  q.now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 cleanup.now.time_since_epoch())
+                 .count();
+  q.max_age_s = static_cast<uint64_t>(std::clamp<int64_t>(
+      cleanup.max_age.count(), 0, static_cast<int64_t>(kMaxCleanupAgeSeconds)));
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(q));
+  if (cleanup.on_removed) {
+    for (const CleanupReport& item : r.removed) {
+      cleanup.on_removed(item.path, item.what);
+    }
+    if (r.removed_unreported > 0) {
+      cleanup.on_removed(RelPath(), std::to_string(r.removed_unreported) +
+                                        " more staging items");
+    }
+  }
+  return std::move(r.removed);
+}
+
+Status RemoteBackend::CleanupStaging(const StagingCleanup& cleanup) {
+  auto r = Cleanup(Req(Op::kCleanupStaging), cleanup);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status RemoteBackend::CleanupStagingEntry(const Entry& staging,
+                                          const StagingCleanup& cleanup) {
+  Request q = Req(Op::kCleanupStagingEntry);
+  q.entry = staging;
+  auto r = Cleanup(q, cleanup);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<std::pair<Digest, Entry>> RemoteBackend::ComputeDigest(
+    const RelPath& path, DigestAlgorithm algorithm, const std::stop_token& stop,
+    const std::function<void(uint64_t bytes)>& on_bytes) {
+  if (stop.stop_requested()) {
+    return Status::Cancelled("verification cancelled");
+  }
+  Request q = PathReq(Op::kComputeDigest, path);
+  q.algorithm = algorithm;
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(q));
+  if (on_bytes) on_bytes(r.entry->size);
+  return std::make_pair(r.digest, std::move(*r.entry));
+}
+
+Result<SignatureList> RemoteBackend::Signatures(const RelPath& path,
+                                                uint32_t block_size,
+                                                uint64_t first_block,
+                                                uint64_t max_count) {
+  Request q = PathReq(Op::kSignatures, path);
+  q.block_size = block_size;
+  q.first_block = first_block;
+  q.max_count = max_count;
+  FERRY_ASSIGN_OR_RETURN(Response r, Call(q));
+  const SignatureList& s = r.signatures;
+  if (s.block_size != block_size || s.first_block != first_block ||
+      s.blocks.size() > max_count) {
+    return Status::InvalidArgument(
+        "link: SIGNATURES answered blocks other than those asked for");
+  }
+  return std::move(r.signatures);
+}
+
+}  // namespace ferry::link

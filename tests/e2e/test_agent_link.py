@@ -1,0 +1,93 @@
+"""End-to-end: a task whose locations two different agents serve, through
+`ferry server`, two `ferry agent`s and the real `aws datasync` CLI.
+
+agent0 serves the source and runs the execution; `receiver`, started with
+`--link-listen 127.0.0.1:0`, serves the destination: the data goes from one
+agent to the other over the mutual-TLS link (docs/link.md), and the tree that
+arrives must be the source's, file by file, with modes, owners and times.
+Compressible data is sent compressed (BytesCompressed below
+BytesTransferred); the no-change re-run transfers nothing; a destination
+whose agents accept no link connections ends ERROR `AgentsDiffer` saying how
+to start one.
+
+Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_agent_link
+"""
+
+import os
+
+import control
+import oracle
+
+CTL = None
+RECEIVER = None
+
+
+def setUpModule():
+    global CTL, RECEIVER
+    control.need_boto3()
+    CTL = control.Control.start(control.ModuleCleanups())
+    RECEIVER = CTL.add_agent("receiver", extra_args=["--link-listen", "127.0.0.1:0"])
+
+
+class AgentLink(oracle.FerryTestCase):
+    def setUp(self):
+        CTL.ensure_agents()
+
+    def location(self, path, agent):
+        os.makedirs(path, exist_ok=True)
+        return CTL.create_location_local(path, [agent.arn])
+
+    def run_task(self, task):
+        arn = CTL.aws("start-task-execution", "--task-arn", task)["TaskExecutionArn"]
+        return arn, CTL.wait_execution(arn, timeout=180)
+
+    def task(self, src, dst):
+        return CTL.aws("create-task", "--source-location-arn", src,
+                       "--destination-location-arn", dst)["TaskArn"]
+
+    def assertSucceeded(self, d):
+        self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{CTL.logs()}")
+
+    def test_a_tree_crosses_from_one_agent_to_the_other(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        oracle.make_tree(src, 51, files=60, dirs=6, odd_names=True, fifos=False)
+        # Compressible (text) and incompressible (random) large files.
+        text = b"".join(b"line %d of a log file that compresses well\n" % i
+                        for i in range(300_000))
+        oracle.write_file(os.path.join(src, "log.txt"), text)
+        oracle.write_file(os.path.join(src, "random.bin"), os.urandom(6 * (1 << 20) + 11))
+        dst = os.path.join(base, "dst")
+        task = self.task(self.location(src, CTL.agents[0]), self.location(dst, RECEIVER))
+        arn, d = self.run_task(task)
+        self.assertSucceeded(d)
+        diffs = oracle.compare_trees(src, dst, root=False)
+        self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+        # Over the link: the receiver served it, and the text went compressed.
+        self.assertIn(f"serving the destination of {arn.rsplit('/', 1)[1]}",
+                      control.read_text(RECEIVER.log) or "")
+        self.assertLess(d["BytesCompressed"], d["BytesTransferred"] - len(text) // 2, d)
+        self.assertEqual(d["BytesWritten"], d["BytesTransferred"], d)
+
+        _, again = self.run_task(task)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
+
+    def test_a_destination_agent_without_a_link_listener_is_named(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        os.makedirs(src)
+        oracle.write_file(os.path.join(src, "a"), b"a\n")
+        # The other way round: agent0 (no --link-listen) at the destination.
+        task = self.task(self.location(src, RECEIVER),
+                         self.location(os.path.join(base, "dst"), CTL.agents[0]))
+        _, d = self.run_task(task)
+        self.assertEqual(d["Status"], "ERROR", d)
+        self.assertEqual(d["Result"]["ErrorCode"], "AgentsDiffer", d)
+        self.assertIn("--link-listen", d["Result"]["ErrorDetail"])
+        self.assertIn(CTL.agents[0].arn, d["Result"]["ErrorDetail"])
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
