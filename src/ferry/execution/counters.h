@@ -62,12 +62,24 @@ struct ExecutionCounters {
 #define FERRY_DECLARE_(name, json) std::atomic<uint64_t> name{0};
   FERRY_EXECUTION_COUNTERS(FERRY_DECLARE_)
 #undef FERRY_DECLARE_
+  // What a link to another agent sent beyond (or, compressed, short of) the
+  // bytes as read: BytesCompressed is bytes_compressed plus this, as
+  // DataSync counts bytes on the network after compression. Signed, and
+  // applied at Snapshot, since a chunk may be sent before it is counted.
+  std::atomic<int64_t> bytes_on_wire_adjustment{0};
 
   CounterSnapshot Snapshot() const {
     CounterSnapshot s;
 #define FERRY_COPY_(name, json) s.name = name.load(std::memory_order_relaxed);
     FERRY_EXECUTION_COUNTERS(FERRY_COPY_)
 #undef FERRY_COPY_
+    const int64_t adjust =
+        bytes_on_wire_adjustment.load(std::memory_order_relaxed);
+    if (adjust < 0 && static_cast<uint64_t>(-adjust) > s.bytes_compressed) {
+      s.bytes_compressed = 0;
+    } else {
+      s.bytes_compressed += static_cast<uint64_t>(adjust);
+    }
     return s;
   }
 };

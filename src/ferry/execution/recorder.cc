@@ -289,6 +289,12 @@ void Recorder::OnRetry(const RelPath& path, std::string_view operation,
                {"reason", failure.ToString()}});
 }
 
+void Recorder::OnBytesOnWire(uint64_t as_read, uint64_t on_wire) {
+  c_.bytes_on_wire_adjustment.fetch_add(
+      static_cast<int64_t>(on_wire) - static_cast<int64_t>(as_read),
+      std::memory_order_relaxed);
+}
+
 void Recorder::OnStorageRetry(std::string_view operation, const Status& failure,
                               int attempt, std::chrono::nanoseconds delay) {
   retries_.fetch_add(1, std::memory_order_relaxed);

@@ -49,6 +49,7 @@ class Recorder : public TransferObserver, public StorageObserver {
   // logged like the transfer's.
   void OnStorageRetry(std::string_view operation, const Status& failure,
                       int attempt, std::chrono::nanoseconds delay) override;
+  void OnBytesOnWire(uint64_t as_read, uint64_t on_wire) override;
   void OnRetry(const RelPath& path, std::string_view operation,
                const Status& failure, int attempt,
                Clock::duration delay) override;

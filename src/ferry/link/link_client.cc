@@ -30,6 +30,8 @@ struct LinkClient::ChunkRecord {
   uint64_t length = 0;
   std::vector<std::byte> frame;  // the whole CHUNK frame; immutable
   uint64_t wire_bytes = 0;       // its data as sent
+  // Its bytes as read were told to the observer (with its first send).
+  std::atomic<bool> told{false};
   // Guarded by the connection's mu.
   std::list<std::shared_ptr<ChunkRecord>>::iterator pos;  // in live
   int outstanding = 0;  // sends on the current stream not acknowledged
@@ -301,6 +303,10 @@ Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
     generation = c.generation;
   }
   counters_.chunk_bytes_sent += record->wire_bytes;
+  if (StorageObserver* o = observer_.load()) {
+    o->OnBytesOnWire(record->told.exchange(true) ? 0 : record->length,
+                     record->wire_bytes);
+  }
   if (Status st = stream->Send(record->frame); !st.ok()) {
     Break(c, generation, st);
   }
@@ -665,6 +671,9 @@ Status LinkClient::SendFrames(
     const std::vector<std::vector<std::byte>>& frames) {
   for (const auto& r : chunks) {
     counters_.chunk_bytes_sent += r->wire_bytes;
+    if (StorageObserver* o = observer_.load()) {
+      o->OnBytesOnWire(r->told.exchange(true) ? 0 : r->length, r->wire_bytes);
+    }
     if (Status st = stream.Send(r->frame); !st.ok()) {
       Break(c, generation, st);
       return st;

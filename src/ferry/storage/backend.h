@@ -233,6 +233,13 @@ class StorageObserver {
   // to be retried after `delay`; `attempt` is the one that failed (1-based).
   virtual void OnStorageRetry(std::string_view operation, const Status& failure,
                               int attempt, std::chrono::nanoseconds delay) = 0;
+  // File data a backend sent over a network in a form of its own (a link
+  // to another agent: compressed, or sent again after a failure):
+  // `on_wire` bytes for `as_read` bytes of the file (0 for a resend).
+  virtual void OnBytesOnWire(uint64_t as_read, uint64_t on_wire) {
+    (void)as_read;
+    (void)on_wire;
+  }
 };
 
 class Backend {
