@@ -514,4 +514,14 @@ Result<SignatureList> RemoteBackend::Signatures(const RelPath& path,
   return std::move(r.signatures);
 }
 
+Result<std::vector<delta::BlockSignature>> RemoteBackend::BlockSignatures(
+    const RelPath& path, uint32_t block_size, uint64_t first_block,
+    uint64_t max_count) {
+  FERRY_ASSIGN_OR_RETURN(
+      SignatureList list,
+      Signatures(path, block_size, first_block,
+                 std::min<uint64_t>(max_count, kMaxSignatureCount)));
+  return std::move(list.blocks);
+}
+
 }  // namespace ferry::link

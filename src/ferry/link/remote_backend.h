@@ -37,8 +37,8 @@ class RemoteWriter : public StagedWriter {
   // `basis_offset`, into this file at `target_offset` (COPY_BASIS, in
   // pieces of at most kMaxCopyBasisBytes). Ordered after every WriteAt that
   // returned before it. SourceChanged if the basis is shorter than that.
-  virtual Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
-                               uint64_t basis_offset, uint64_t length) = 0;
+  Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
+                       uint64_t basis_offset, uint64_t length) override = 0;
 };
 
 class RemoteBackend : public Backend {
@@ -105,6 +105,10 @@ class RemoteBackend : public Backend {
   // holds it (delta::ComputeSignatures there). max_count at most
   // kMaxSignatureCount; block_size a power of two in kMinSignatureBlockSize..
   // kMaxSignatureBlockSize.
+  // Signatures' blocks: the seam's way to them.
+  Result<std::vector<delta::BlockSignature>> BlockSignatures(
+      const RelPath& path, uint32_t block_size, uint64_t first_block,
+      uint64_t max_count) override;
   Result<SignatureList> Signatures(const RelPath& path, uint32_t block_size,
                                    uint64_t first_block, uint64_t max_count);
   // OpenWrite, typed.

@@ -107,6 +107,18 @@ Status StagedWriter::SetTags(const ObjectTags& tags) {
   return Status::NotSupported("this location cannot store object tags");
 }
 
+Status StagedWriter::CopyFromBasis(uint64_t, const RelPath& basis, uint64_t,
+                                   uint64_t) {
+  return Status::NotSupported("this location cannot copy from " +
+                              basis.Display() + " (no delta transfer)");
+}
+
+Result<std::vector<delta::BlockSignature>> Backend::BlockSignatures(
+    const RelPath& path, uint32_t, uint64_t, uint64_t) {
+  return Status::NotSupported(Describe() + " sends no block signatures of " +
+                              path.Display() + " (no delta transfer)");
+}
+
 Result<ObjectTags> Backend::GetTags(const RelPath&) { return ObjectTags{}; }
 
 Status Backend::SetTags(const RelPath& path, const ObjectTags& tags) {

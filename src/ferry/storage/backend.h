@@ -26,6 +26,7 @@
 #include "ferry/base/digest.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/base/status.h"
+#include "ferry/delta/delta.h"
 #include "ferry/storage/entry.h"
 
 namespace ferry {
@@ -216,6 +217,13 @@ class StagedWriter {
   // scopes select.
   virtual Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
                            bool acl_scope);
+  // Delta transfer (capabilities().delta): has the backend write `length`
+  // bytes of the file it holds at `basis`, from `basis_offset`, into this
+  // file at `target_offset`, without the data passing through the caller.
+  // SourceChanged if the basis is shorter than that; NotSupported without
+  // the capability.
+  virtual Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
+                               uint64_t basis_offset, uint64_t length);
   // The object tags Commit stores with the file: exactly these (none unless
   // given). Tags beyond the store's limits are InvalidArgument, naming the
   // file and the limit; any tag without capabilities().object_tags is
@@ -300,6 +308,13 @@ class Backend {
   // object onto itself: S3 keeps the tags, radosgw 16 drops them): a caller
   // that keeps tags gives them again here.
   virtual Status SetTags(const RelPath& path, const ObjectTags& tags);
+  // Delta transfer (capabilities().delta): the block signatures
+  // (delta/delta.h) of blocks [first_block, first_block + max_count) of
+  // `block_size` bytes of the file at `path`, as this backend holds it
+  // (fewer at its end). NotSupported without the capability.
+  virtual Result<std::vector<delta::BlockSignature>> BlockSignatures(
+      const RelPath& path, uint32_t block_size, uint64_t first_block,
+      uint64_t max_count);
   // Removes a file, link, special file or empty directory.
   virtual Status Remove(const RelPath& path) = 0;
   // Removes files, links and special files (no directories), as many calls

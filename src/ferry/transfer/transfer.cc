@@ -47,6 +47,7 @@ struct Transfer::FileTask {
   std::shared_ptr<DirNode> parent;
   uint32_t chunks = 1;
   uint64_t chunk_size = 0;  // bytes per chunk, whole destination parts
+  bool delta = false;       // sent by CopyDelta
   std::atomic<uint32_t> chunks_left{1};
   std::atomic<bool> failed{false};
 
@@ -195,6 +196,9 @@ void Transfer::Add(PlanItem item) {
   task->chunk_size = chunk;
   task->chunks =
       size > chunk ? static_cast<uint32_t>((size + chunk - 1) / chunk) : 1;
+  // A delta is worked out over the whole file, in one job.
+  task->delta = UseDelta(item);
+  if (task->delta) task->chunks = 1;
   task->chunks_left.store(task->chunks);
   task->item = std::move(item);
   task->parent = top;
@@ -690,6 +694,89 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   return Status::Ok();
 }
 
+bool Transfer::UseDelta(const PlanItem& item) const {
+  return options_.delta && dst_->capabilities().delta && item.dst &&
+         item.dst->is_file() && item.src.is_file() &&
+         item.src.size >= options_.delta_min_bytes &&
+         item.dst->size >= options_.delta_min_bytes;
+}
+
+Status Transfer::CopyDelta(FileTask& task) {
+  const RelPath& path = task.item.src.path;
+  Reader& reader = *task.reader;
+  const uint64_t basis_size = task.item.dst->size;
+  const uint32_t block_size = delta::ChooseBlockSize(basis_size);
+  const uint64_t blocks = (basis_size + block_size - 1) / block_size;
+  // The destination's block signatures, a page at a time.
+  std::vector<delta::BlockSignature> signatures;
+  signatures.reserve(blocks);
+  while (signatures.size() < blocks) {
+    auto page = Retried(path, "read block signatures", [&] {
+      return dst_->BlockSignatures(path, block_size, signatures.size(),
+                                   blocks - signatures.size());
+    });
+    if (!page.ok() || page->empty()) break;
+    signatures.insert(signatures.end(), page->begin(), page->end());
+  }
+  if (signatures.size() != blocks) {
+    // Gone or changed since the scan: the whole file, as any other.
+    return CopyRange(task, 0, task.fresh.size);
+  }
+  static thread_local std::unique_ptr<std::byte[]> literal(
+      new std::byte[delta::kMaxLiteralLength]);
+  auto read_source = [&](uint64_t offset,
+                         std::span<std::byte> out) -> Result<size_t> {
+    return Retried(path, "read", [&] { return reader.ReadAt(offset, out); });
+  };
+  FERRY_RETURN_IF_ERROR(delta::ComputeDelta(
+      signatures, block_size, basis_size, read_source, task.fresh.size,
+      [&](const delta::Instruction& in) -> Status {
+        if (options_.stop.stop_requested())
+          return Status::Cancelled("cancelled");
+        if (in.kind == delta::Instruction::Kind::kCopy) {
+          return Retried(path, "copy from the destination's copy", [&] {
+            return task.writer->CopyFromBasis(in.target_offset, path,
+                                              in.basis_offset, in.length);
+          });
+        }
+        std::span<std::byte> piece(literal.get(), in.length);
+        FERRY_ASSIGN_OR_RETURN(size_t n, read_source(in.target_offset, piece));
+        if (n < in.length) {
+          return Status(StatusCode::kSourceChanged,
+                        path.Display() + " shrank while it was being read");
+        }
+        if (options_.limiter) {
+          options_.limiter->Acquire(n, options_.stop);
+          if (options_.stop.stop_requested())
+            return Status::Cancelled("cancelled");
+        }
+        FERRY_RETURN_IF_ERROR(Retried(path, "write", [&] {
+          return task.writer->WriteAt(in.target_offset, piece);
+        }));
+        // Only what was sent counts as transferred.
+        observer_->OnBytes(n);
+        return Status::Ok();
+      }));
+  // The content digest, from the source's blocks (the match reads it in
+  // windows that overlap, not block by block).
+  static thread_local std::unique_ptr<std::byte[]> buffer(
+      new std::byte[kBlockSize]);
+  for (uint64_t pos = 0; pos < task.fresh.size; pos += kBlockSize) {
+    if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
+    const uint64_t len = std::min<uint64_t>(kBlockSize, task.fresh.size - pos);
+    std::span<std::byte> block(buffer.get(), len);
+    FERRY_ASSIGN_OR_RETURN(size_t n, read_source(pos, block));
+    if (n < len) {
+      return Status(StatusCode::kSourceChanged,
+                    path.Display() + " shrank while it was being read");
+    }
+    FERRY_RETURN_IF_ERROR(task.digest->AddBlock(
+        pos / kBlockSize, ComputeBlockChecksum(block), block));
+  }
+  task.bytes.store(task.fresh.size, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
 Status Transfer::CopyWhole(FileTask& task) {
   // Start over with fresh handles: the file is read again from the top.
   if (task.writer) task.writer->Abort();
@@ -717,7 +804,9 @@ void Transfer::RunFileChunk(Job& job) {
       Status st = OpenFile(task);
       if (st.ok() && !task.not_a_file) {
         const uint64_t chunk = task.chunk_size;
-        if (task.chunks == 1 || task.sequential) {
+        if (task.delta) {
+          st = CopyDelta(task);
+        } else if (task.chunks == 1 || task.sequential) {
           if (job.chunk == 0) st = CopyRange(task, 0, task.fresh.size);
         } else {
           uint64_t off = job.chunk * chunk;

@@ -56,6 +56,12 @@ struct TransferOptions {
   uint64_t chunk_size = 16 * kBlockSize;
   // How many times a file that changes while it is read is read again.
   int change_retries = 3;
+  // Delta transfer where the destination offers it (Capabilities::delta):
+  // a changed file of at least delta_min_bytes that the destination holds
+  // (at least that large too) is sent as what differs from that file
+  // (docs/link.md, "Delta transfer").
+  bool delta = true;
+  uint64_t delta_min_bytes = uint64_t{8} << 20;
   RateLimiter* limiter = nullptr;  // not owned; null = unlimited
   // Retries of retryable failures (open, block read, block write), with
   // backoff sleeps on `clock` (not owned; null = the real clock).
@@ -151,6 +157,11 @@ class Transfer {
   // Copies the object tags of `path` (read through `reader` when given) to
   // the destination, through `writer` when given.
   Status CopyTags(const RelPath& path, Reader* reader, StagedWriter* writer);
+  // Whether item goes by delta transfer (TransferOptions::delta).
+  bool UseDelta(const PlanItem& item) const;
+  // Sends task's file as its differences from the destination's copy; the
+  // whole file when the destination's changed since the scan.
+  Status CopyDelta(FileTask& task);
   bool WaitForParent(const Job& job);
   // OK once the job may start: not cancelled, and its folder exists.
   Status Ready(const Job& job, const RelPath& path);
