@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_seconds=${FERRY_FUZZ_SECONDS:-5}
+fuzz_seconds=${FERRY_FUZZ_SECONDS:-3}
 
 t0=$(date +%s)
 stage_start=$t0

@@ -64,17 +64,19 @@ nlohmann::json ReportMetadata(const Entry& e) {
 // One category's records, streamed into numbered files of bounded size.
 class TaskReport::List {
  public:
-  List(std::string prefix, std::string key, std::string arn)
+  List(std::string prefix, std::string key, std::string arn,
+       size_t max_file_bytes)
       : prefix_(std::move(prefix)),
         key_(std::move(key)),
-        arn_(std::move(arn)) {}
+        arn_(std::move(arn)),
+        max_file_bytes_(max_file_bytes) {}
   ~List() { (void)Close(); }
 
   Status Add(const nlohmann::json& record) {
     std::string text =
         record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::lock_guard lock(mu_);
-    if (file_ && written_ + text.size() + 4 > kMaxReportFileBytes) {
+    if (file_ && written_ + text.size() + 4 > max_file_bytes_) {
       FERRY_RETURN_IF_ERROR(CloseLocked());
     }
     if (!file_) FERRY_RETURN_IF_ERROR(OpenLocked());
@@ -126,6 +128,7 @@ class TaskReport::List {
   const std::string prefix_;
   const std::string key_;
   const std::string arn_;
+  const size_t max_file_bytes_;
   std::mutex mu_;
   std::FILE* file_ = nullptr;  // GUARDED_BY(mu_)
   int index_ = 0;
@@ -140,14 +143,15 @@ TaskReport::TaskReport(TaskReportConfig config, std::string arn,
       folder_(std::move(folder)),
       id_(std::move(id)) {
   std::string base = folder_ + "/" + id_;
+  const size_t max = config_.max_file_bytes;
   transferred_ = std::make_unique<List>(base + ".files-transferred-v1",
-                                        "Transferred", arn_);
-  verified_ =
-      std::make_unique<List>(base + ".files-verified-v1", "Verified", arn_);
-  skipped_ =
-      std::make_unique<List>(base + ".files-skipped-v1", "Skipped", arn_);
-  deleted_ =
-      std::make_unique<List>(base + ".files-deleted-v1", "Deleted", arn_);
+                                        "Transferred", arn_, max);
+  verified_ = std::make_unique<List>(base + ".files-verified-v1", "Verified",
+                                     arn_, max);
+  skipped_ = std::make_unique<List>(base + ".files-skipped-v1", "Skipped",
+                                    arn_, max);
+  deleted_ = std::make_unique<List>(base + ".files-deleted-v1", "Deleted",
+                                    arn_, max);
 }
 
 TaskReport::~TaskReport() = default;

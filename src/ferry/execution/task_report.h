@@ -33,6 +33,9 @@ struct TaskReportConfig {
   std::string directory;
   ReportOutputType output_type = ReportOutputType::kStandard;
   ReportLevel level = ReportLevel::kSuccessesAndErrors;
+  // A list's files hold at most this many bytes (DataSync's 5 MB; tests
+  // split smaller lists).
+  size_t max_file_bytes = kMaxReportFileBytes;
 };
 
 // DataSync's SrcMetadata/DstMetadata object for an entry.

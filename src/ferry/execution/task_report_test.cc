@@ -97,13 +97,16 @@ TEST(TaskReportTest, SummaryOnlyWritesOnlyTheSummary) {
       (std::vector<std::string>{"exec-0123456789abcdef0.summary-v1.json"}));
 }
 
-TEST(TaskReportTest, LargeListsAreSplitIntoFilesOfAtMostFiveMegabytes) {
+// With a bound of 200 kB in place of DataSync's 5 MB, so that the test
+// writes a few files of records rather than 60,000 records.
+TEST(TaskReportTest, LargeListsAreSplitIntoFilesOfAtMostTheBound) {
   testing::TempDir tmp;
   TaskReportConfig config;
   config.directory = tmp.path();
+  config.max_file_bytes = 200'000;
   auto report = TaskReport::Open(config, kArn);
   ASSERT_TRUE(report.ok());
-  const int kRecords = 60000;
+  const int kRecords = 6000;
   const std::string pad(80, 'x');
   for (int i = 0; i < kRecords; ++i) {
     (*report)->Verified(
@@ -115,7 +118,7 @@ TEST(TaskReportTest, LargeListsAreSplitIntoFilesOfAtMostFiveMegabytes) {
   ASSERT_GE(parts.size(), 2u);
   std::set<std::string> seen;
   for (const fs::path& p : parts) {
-    EXPECT_LE(fs::file_size(p), kMaxReportFileBytes) << p;
+    EXPECT_LE(fs::file_size(p), config.max_file_bytes) << p;
     const nlohmann::json part = ReadJson(p);
     for (const auto& r : part["Verified"]) {
       EXPECT_TRUE(seen.insert(r["RelativePath"].get<std::string>()).second);
