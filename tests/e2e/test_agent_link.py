@@ -8,7 +8,9 @@ arrives must be the source's, file by file, with modes, owners and times.
 Compressible data is sent compressed (BytesCompressed below
 BytesTransferred); the no-change re-run transfers nothing; a changed large
 file is sent as its differences (1 MiB changed in a 24 MiB file sends about
-1 MiB: delta transfer); a destination
+1 MiB: delta transfer); UpdateTaskExecution's BytesPerSecond reaches a
+running link execution, and a cancelled one ends with the receiver closing
+its side; a destination
 whose agents accept no link connections ends ERROR `AgentsDiffer` saying how
 to start one.
 
@@ -98,6 +100,44 @@ class AgentLink(oracle.FerryTestCase):
         # the file: at most 5% of it.
         self.assertGreaterEqual(d["BytesCompressed"], 1 << 20, d)
         self.assertLess(d["BytesCompressed"], size // 20, d)
+
+    def test_bandwidth_changes_live_and_cancel_ends_the_link(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        os.makedirs(src)
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(16 << 20))
+        dst = os.path.join(base, "dst")
+        task = CTL.aws("create-task", "--source-location-arn",
+                       self.location(src, CTL.agents[0]), "--destination-location-arn",
+                       self.location(dst, RECEIVER),
+                       "--options", "BytesPerSecond=65536")["TaskArn"]
+        c = CTL.client()
+
+        def transferring(task_arn):
+            arn = c.start_task_execution(TaskArn=task_arn)["TaskExecutionArn"]
+            CTL.wait_execution(arn, statuses=("TRANSFERRING",), timeout=60, interval=0.05)
+            return arn
+
+        # Limited to 64 KiB/s, the 16 MiB would take over 4 minutes: it ends
+        # within the wait only if the lifted limit reaches the sender.
+        arn = transferring(task)
+        c.update_task_execution(TaskExecutionArn=arn, Options={"BytesPerSecond": -1})
+        d = CTL.wait_execution(arn, timeout=60)
+        self.assertSucceeded(d)
+        self.assertEqual(d["Options"]["BytesPerSecond"], -1, d)
+
+        # Cancelled while it runs (limited again): ERROR, and the receiver
+        # is told to close the link.
+        with open(os.path.join(src, "big.bin"), "r+b") as f:
+            f.write(os.urandom(1 << 20))
+        c.update_task(TaskArn=task, Options={"BytesPerSecond": 262144})
+        arn = transferring(task)
+        c.cancel_task_execution(TaskExecutionArn=arn)
+        d = CTL.wait_execution(arn, timeout=60)
+        self.assertEqual(d["Status"], "ERROR", d)
+        ended = f"link of {arn.rsplit('/', 1)[1]} ended"
+        oracle.wait_for(lambda: ended in (control.read_text(RECEIVER.log) or ""), 30, 0.2,
+                        "the receiver to end the link")
 
     def test_a_destination_agent_without_a_link_listener_is_named(self):
         base = self.scratch()
