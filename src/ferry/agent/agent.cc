@@ -628,6 +628,11 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
   // counters at most every poll interval; nothing new, a heartbeat.
   std::map<std::string, std::string> told_status;
   std::map<std::string, std::string> told_describe;
+  // The links served, as last told: a change goes out at once; while any
+  // is served, the server hears from the agent every poll interval, so that
+  // an ended execution's link is closed within one (its CancelExecution
+  // answers a sync that lists it).
+  std::vector<std::string> told_links;
   auto progress_interval = config.poll_interval;
   auto heartbeat_interval = std::chrono::milliseconds(30000);
   auto heartbeat_wait = [&] {
@@ -681,6 +686,11 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
       status_now[r.execution_arn] = r.status;
       describe_now[r.execution_arn] = std::move(describe);
     }
+    if (request.links_served != told_links) {
+      urgent = true;
+    } else if (!request.links_served.empty()) {
+      progressed = true;
+    }
     const auto now = Clock::now();
     const bool due = now - last_progress >= progress_interval;
     if (urgent || now >= next_heartbeat || ((progressed || logs) && due) ||
@@ -690,6 +700,7 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
       if (!sent.ok()) return fail(std::string(sent.message()));
       told_status = std::move(status_now);
       told_describe = std::move(describe_now);
+      told_links = request.links_served;
       last_progress = now;
       next_heartbeat = now + heartbeat_wait();
       if (!unanswered_since) unanswered_since = now;
@@ -697,7 +708,9 @@ void Agent::Impl::RunChannel(ChannelClient& ch, std::mt19937_64& rng) {
     // Wait for the server, a heartbeat, an execution that ends (Wake), or
     // the next look at the counters while executions run.
     auto until = next_heartbeat;
-    if (!running.empty()) until = std::min(until, now + progress_interval);
+    if (!running.empty() || !told_links.empty()) {
+      until = std::min(until, now + progress_interval);
+    }
     if (logs) until = std::min(until, last_progress + progress_interval);
     if (unanswered_since) {
       until = std::min(until, *unanswered_since + kAnswerTimeout);

@@ -148,10 +148,10 @@ TaskReport::TaskReport(TaskReportConfig config, std::string arn,
                                         "Transferred", arn_, max);
   verified_ = std::make_unique<List>(base + ".files-verified-v1", "Verified",
                                      arn_, max);
-  skipped_ = std::make_unique<List>(base + ".files-skipped-v1", "Skipped",
-                                    arn_, max);
-  deleted_ = std::make_unique<List>(base + ".files-deleted-v1", "Deleted",
-                                    arn_, max);
+  skipped_ =
+      std::make_unique<List>(base + ".files-skipped-v1", "Skipped", arn_, max);
+  deleted_ =
+      std::make_unique<List>(base + ".files-deleted-v1", "Deleted", arn_, max);
 }
 
 TaskReport::~TaskReport() = default;
