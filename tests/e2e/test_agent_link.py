@@ -10,25 +10,36 @@ BytesTransferred); the no-change re-run transfers nothing; a changed large
 file is sent as its differences (1 MiB changed in a 24 MiB file sends about
 1 MiB: delta transfer); UpdateTaskExecution's BytesPerSecond reaches a
 running link execution, and a cancelled one ends with the receiver closing
-its side; a destination
+its side; an object store (radosgw, OBJECT_STORAGE) served by the receiver
+takes the tree over the link as it would locally (multipart parts and
+metadata), read back identical; a destination
 whose agents accept no link connections ends ERROR `AgentsDiffer` saying how
 to start one.
 
 Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_agent_link
+(FERRY_TEST_S3_STATE: the fixture's radosgw; without it the module starts its
+own).
 """
 
 import os
 
+import unittest
+import urllib.parse
+
 import control
 import oracle
+import s3
 
 CTL = None
 RECEIVER = None
+S3 = None
 
 
 def setUpModule():
-    global CTL, RECEIVER
+    global CTL, RECEIVER, S3
     control.need_boto3()
+    unittest.addModuleCleanup(s3.stop_own_server)
+    S3 = s3.server()
     CTL = control.Control.start(control.ModuleCleanups())
     RECEIVER = CTL.add_agent("receiver", extra_args=["--link-listen", "127.0.0.1:0"])
 
@@ -115,7 +126,9 @@ class AgentLink(oracle.FerryTestCase):
 
         def transferring(task_arn):
             arn = c.start_task_execution(TaskArn=task_arn)["TaskExecutionArn"]
-            CTL.wait_execution(arn, statuses=("TRANSFERRING",), timeout=60, interval=0.05)
+            d = CTL.wait_execution(arn, statuses=("TRANSFERRING", "SUCCESS", "ERROR"),
+                                   timeout=60, interval=0.05)
+            self.assertEqual(d["Status"], "TRANSFERRING", f"{d}\n{CTL.logs()}")
             return arn
 
         # Limited to 64 KiB/s, the 16 MiB would take over 4 minutes: it ends
@@ -138,6 +151,43 @@ class AgentLink(oracle.FerryTestCase):
         ended = f"link of {arn.rsplit('/', 1)[1]} ended"
         oracle.wait_for(lambda: ended in (control.read_text(RECEIVER.log) or ""), 30, 0.2,
                         "the receiver to end the link")
+
+    def test_an_object_store_behind_the_receiver(self):
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        oracle.make_tree(src, 53, files=30, dirs=4, odd_names=False, deep=False,
+                         fifos=False, symlinks=False)
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 5))
+        bucket = S3.fresh_bucket(self, "link")
+        port = urllib.parse.urlsplit(S3.endpoint).port
+        store = CTL.aws("create-location-object-storage", "--server-hostname", "127.0.0.1",
+                        "--server-port", str(port), "--server-protocol", "HTTP",
+                        "--bucket-name", bucket, "--subdirectory", "/copy",
+                        "--access-key", S3.access_key, "--secret-key", S3.secret_key,
+                        "--agent-arns", RECEIVER.arn)["LocationArn"]
+        task = self.task(self.location(src, CTL.agents[0]), store)
+        self.assertSucceeded(self.run_task(task)[1])
+        _, again = self.run_task(task)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
+        back = os.path.join(base, "back")
+        r = oracle.sync(f"s3://{bucket}/copy", back, "--endpoint-url", S3.endpoint,
+                        env=S3.aws_env(), timeout=300)
+        self.assertSuccess(r)
+        diffs = oracle.compare_trees(src, back, root=False)
+        self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+
+        # A destination the receiver cannot open: the sender's execution
+        # ends with the receiver's reason.
+        missing = CTL.aws("create-location-object-storage", "--server-hostname",
+                          "127.0.0.1", "--server-port", str(port), "--server-protocol",
+                          "HTTP", "--bucket-name", "no-such-bucket-" + os.urandom(4).hex(),
+                          "--access-key", S3.access_key, "--secret-key", S3.secret_key,
+                          "--agent-arns", RECEIVER.arn)["LocationArn"]
+        _, d = self.run_task(self.task(self.location(src, CTL.agents[0]), missing))
+        self.assertEqual(d["Status"], "ERROR", d)
+        self.assertIn("cannot open its destination", d["Result"]["ErrorDetail"])
+        self.assertIn("no-such-bucket-", d["Result"]["ErrorDetail"])
 
     def test_a_destination_agent_without_a_link_listener_is_named(self):
         base = self.scratch()

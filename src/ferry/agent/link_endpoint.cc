@@ -108,13 +108,20 @@ Result<link::LinkGrant> LinkEndpoint::Authorize(
     const link::Hello& hello, const std::string& peer_common_name) {
   std::lock_guard lock(mu_);
   auto it = links_.find(hello.execution_id);
-  if (it == links_.end()) {
-    return Status(StatusCode::kPermissionDenied,
-                  "link: this agent serves no link for execution " +
-                      hello.execution_id + " (asked by " + peer_common_name +
-                      ")");
+  if (it != links_.end()) return it->second->grant;
+  auto failed = failed_.find(hello.execution_id);
+  if (failed != failed_.end()) {
+    // The sender's execution ends with the reason, at once.
+    return Status(StatusCode::kFailedPrecondition,
+                  "link: the receiving agent cannot open its destination: " +
+                      std::string(failed->second.message()));
   }
-  return it->second->grant;
+  // The server told the sender first, or this agent has not heard yet:
+  // Unavailable, which the sender retries for a while.
+  return Status(StatusCode::kUnavailable,
+                "link: this agent serves no link for execution " +
+                    hello.execution_id + " (yet; asked by " + peer_common_name +
+                    ")");
 }
 
 void LinkEndpoint::Accept(std::unique_ptr<link::FrameStream> stream,
@@ -152,6 +159,9 @@ Status LinkEndpoint::Serve(const protocol::Command& cmd,
   if (!backend.ok()) {
     config_.log("cannot serve the destination of " + id + ": " +
                 backend.status().ToString());
+    std::lock_guard lock(mu_);
+    if (failed_.size() >= kMaxFailedLinks) failed_.erase(failed_.begin());
+    failed_[id] = backend.status();
     return backend.status();
   }
   auto l = std::make_shared<Link>();

@@ -82,6 +82,10 @@ class LinkEndpoint {
   mutable std::mutex mu_;
   // By execution id (LinkExecutionId).
   std::map<std::string, std::shared_ptr<Link>> links_;  // GUARDED_BY(mu_)
+  // Executions whose destination could not be opened, and why (told to
+  // their senders); the most recent kMaxFailedLinks, by id.
+  static constexpr size_t kMaxFailedLinks = 64;
+  std::map<std::string, Status> failed_;  // GUARDED_BY(mu_)
 };
 
 // The sender's opener for `cmd` (a RunExecution): the source through
