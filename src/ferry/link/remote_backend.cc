@@ -350,20 +350,22 @@ Status RemoteBackend::MakeDirectory(const RelPath& path) {
   return CallStatus(PathReq(Op::kMakeDirectory, path));
 }
 
-Status RemoteBackend::CreateSymlink(const RelPath& path, const Entry& src,
-                                    const MetadataPolicy& policy) {
-  Request q = PathReq(Op::kCreateSymlink, path);
+Status RemoteBackend::EntryCall(Op op, const RelPath& path, const Entry& src,
+                                const MetadataPolicy& policy) {
+  Request q = PathReq(op, path);
   q.entry = src;
   q.policy = policy;
   return CallStatus(q);
 }
 
+Status RemoteBackend::CreateSymlink(const RelPath& path, const Entry& src,
+                                    const MetadataPolicy& policy) {
+  return EntryCall(Op::kCreateSymlink, path, src, policy);
+}
+
 Status RemoteBackend::CreateSpecial(const RelPath& path, const Entry& src,
                                     const MetadataPolicy& policy) {
-  Request q = PathReq(Op::kCreateSpecial, path);
-  q.entry = src;
-  q.policy = policy;
-  return CallStatus(q);
+  return EntryCall(Op::kCreateSpecial, path, src, policy);
 }
 
 Status RemoteBackend::CreateHardLink(const RelPath& existing,
@@ -375,10 +377,7 @@ Status RemoteBackend::CreateHardLink(const RelPath& existing,
 
 Status RemoteBackend::SetMetadata(const RelPath& path, const Entry& src,
                                   const MetadataPolicy& policy) {
-  Request q = PathReq(Op::kSetMetadata, path);
-  q.entry = src;
-  q.policy = policy;
-  return CallStatus(q);
+  return EntryCall(Op::kSetMetadata, path, src, policy);
 }
 
 Result<XattrList> RemoteBackend::GetXattrs(const RelPath& path) {

@@ -124,6 +124,9 @@ class RemoteBackend : public Backend {
   // One request on the next connection; the receiver's status as the error.
   Result<Response> Call(const Request& request);
   Status CallStatus(const Request& request);
+  // An operation on `path` that takes an entry and a metadata policy.
+  Status EntryCall(Op op, const RelPath& path, const Entry& src,
+                   const MetadataPolicy& policy);
   Result<std::vector<CleanupReport>> Cleanup(const Request& request,
                                              const StagingCleanup& cleanup);
 

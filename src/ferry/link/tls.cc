@@ -36,15 +36,8 @@ using tls_internal::SocketAddressText;
 using tls_internal::SslCtxPtr;
 using tls_internal::TlsFrameStream;
 
-Status Unavailable(std::string message, int sys_errno = 0,
-                   bool retryable = true) {
-  return Status(StatusCode::kUnavailable, std::move(message), sys_errno,
-                retryable);
-}
-
-Status PermissionDenied(std::string message) {
-  return Status(StatusCode::kPermissionDenied, std::move(message));
-}
+using tls_internal::PermissionDenied;
+using tls_internal::Unavailable;
 
 std::string VersionRange(uint8_t lowest, uint8_t highest) {
   return std::to_string(lowest) + ".." + std::to_string(highest);

@@ -44,16 +44,6 @@ using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using EvpKeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 
-Status Unavailable(std::string message, int sys_errno = 0,
-                   bool retryable = true) {
-  return Status(StatusCode::kUnavailable, std::move(message), sys_errno,
-                retryable);
-}
-
-Status PermissionDenied(std::string message) {
-  return Status(StatusCode::kPermissionDenied, std::move(message));
-}
-
 // The reason of OpenSSL's first queued error ("certificate verify failed"),
 // and clears the queue (it is the thread's, and would otherwise be taken for
 // the next call's).
@@ -657,6 +647,15 @@ void TlsFrameStream::Refuse(const Status& status) {
     (void)SendUntil(frame, deadline, "refusing ");
   }
   CloseGracefully(deadline);
+}
+
+Status Unavailable(std::string message, int sys_errno, bool retryable) {
+  return Status(StatusCode::kUnavailable, std::move(message), sys_errno,
+                retryable);
+}
+
+Status PermissionDenied(std::string message) {
+  return Status(StatusCode::kPermissionDenied, std::move(message));
 }
 
 }  // namespace ferry::link::tls_internal

@@ -170,4 +170,10 @@ class TlsFrameStream final : public FrameStream {
   bool goodbye_said_ = false;  // GUARDED_BY(ssl_mu_): close_notify sent
 };
 
+// The statuses both sides give: Unavailable (retryable unless said) and
+// PermissionDenied (a refusal).
+Status Unavailable(std::string message, int sys_errno = 0,
+                   bool retryable = true);
+Status PermissionDenied(std::string message);
+
 }  // namespace ferry::link::tls_internal
