@@ -62,6 +62,9 @@ TEST=(
 BENCH=(
   # the peers ferry is measured against
   rsync rclone time
+  # bench/link_bench.py: rsync over ssh between network namespaces, and
+  # packet loss on the emulated link
+  openssh-server openssh-client nftables
 )
 
 packages=()
