@@ -285,6 +285,19 @@ Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
     record->pos = c.live.insert(c.live.end(), record);
     SetUnackedLocked(c, c.unacked + record->length);
     ++channel.pending;
+    // An earlier chunk of the range waits to be sent again (it arrived
+    // damaged): this one goes after it, with the resends, so that the last
+    // write of the range stays last.
+    for (const auto& r : c.resend) {
+      if (r->resend_queued && r->channel == record->channel &&
+          r->offset < record->offset + record->length &&
+          record->offset < r->offset + r->length) {
+        record->resend_queued = true;
+        c.resend.push_back(record);
+        c.work_cv.notify_all();
+        break;
+      }
+    }
   }
   std::lock_guard send_lock(c.send_mu);
   std::shared_ptr<FrameStream> stream;
@@ -293,7 +306,8 @@ Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
     std::lock_guard lock(c.mu);
     // A reconnection or a retry may have sent it already, or a failure
     // dropped it.
-    if (record->done || record->sent || c.state != Connection::State::kUp) {
+    if (record->done || record->sent || record->resend_queued ||
+        c.state != Connection::State::kUp) {
       return Status::Ok();
     }
     record->sent = true;
