@@ -11,13 +11,13 @@
 namespace ferry::conformance {
 namespace {
 
-std::string LiveSkipReason() {
+std::string AzuriteSkipReason() {
   std::string why;
   azure_testing::ReadLiveAzure(&why);
   return why;
 }
 
-std::unique_ptr<Backend> OpenLive() {
+std::unique_ptr<Backend> OpenAzurite() {
   std::string why;
   auto live = azure_testing::ReadLiveAzure(&why);
   if (!live) return nullptr;
@@ -38,8 +38,8 @@ std::unique_ptr<Backend> OpenLive() {
 }
 
 std::vector<BackendFactory> AzuriteFactories() {
-  return {{"SharedKey", [](std::shared_ptr<void>*) { return OpenLive(); },
-           LiveSkipReason}};
+  return {{"SharedKey", [](std::shared_ptr<void>*) { return OpenAzurite(); },
+           AzuriteSkipReason}};
 }
 
 }  // namespace

@@ -12,13 +12,13 @@
 namespace ferry::conformance {
 namespace {
 
-std::string LiveSkipReason() {
+std::string GaneshaSkipReason() {
   std::string why;
   nfs_testing::ReadLiveNfs(&why);
   return why;
 }
 
-std::unique_ptr<Backend> OpenLive() {
+std::unique_ptr<Backend> OpenGanesha() {
   std::string why;
   auto live = nfs_testing::ReadLiveNfs(&why);
   if (!live) return nullptr;
@@ -37,8 +37,8 @@ std::unique_ptr<Backend> OpenLive() {
 }
 
 std::vector<BackendFactory> GaneshaFactories() {
-  return {{"Nfs3", [](std::shared_ptr<void>*) { return OpenLive(); },
-           LiveSkipReason}};
+  return {{"Nfs3", [](std::shared_ptr<void>*) { return OpenGanesha(); },
+           GaneshaSkipReason}};
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ std::unique_ptr<Backend> OpenRemote(std::shared_ptr<void>* keep,
                      : nullptr;
 }
 
-std::vector<BackendFactory> Factories() {
+std::vector<BackendFactory> LinkFactories() {
   return {
       {"RemoteMemory",
        [](std::shared_ptr<void>* keep) {
@@ -62,6 +62,6 @@ std::vector<BackendFactory> Factories() {
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Link, BackendConformanceTest,
-                         ::testing::ValuesIn(Factories()), FactoryName);
+                         ::testing::ValuesIn(LinkFactories()), FactoryName);
 
 }  // namespace ferry::conformance

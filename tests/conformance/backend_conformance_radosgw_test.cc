@@ -18,13 +18,13 @@ namespace {
 
 constexpr char kBucket[] = "ferry-conformance";
 
-std::string LiveSkipReason() {
+std::string RadosgwSkipReason() {
   std::string why;
   s3_testing::ReadLiveS3(&why);
   return why;
 }
 
-std::unique_ptr<Backend> OpenLive(bool https) {
+std::unique_ptr<Backend> OpenRadosgw(bool https) {
   std::string why;
   auto live = s3_testing::ReadLiveS3(&why);
   if (!live) return nullptr;
@@ -67,8 +67,8 @@ std::unique_ptr<Backend> OpenLive(bool https) {
 
 std::vector<BackendFactory> RadosgwFactories() {
   return {
-      {"Http", [](std::shared_ptr<void>*) { return OpenLive(false); },
-       LiveSkipReason},
+      {"Http", [](std::shared_ptr<void>*) { return OpenRadosgw(false); },
+       RadosgwSkipReason},
   };
 }
 

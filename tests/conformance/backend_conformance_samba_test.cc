@@ -11,13 +11,13 @@
 namespace ferry::conformance {
 namespace {
 
-std::string LiveSkipReason() {
+std::string SambaSkipReason() {
   std::string why;
   smb_testing::ReadLiveSmb(&why);
   return why;
 }
 
-std::unique_ptr<Backend> OpenLive() {
+std::unique_ptr<Backend> OpenSamba() {
   std::string why;
   auto live = smb_testing::ReadLiveSmb(&why);
   if (!live) return nullptr;
@@ -39,8 +39,8 @@ std::unique_ptr<Backend> OpenLive() {
 }
 
 std::vector<BackendFactory> SambaFactories() {
-  return {{"Smb3", [](std::shared_ptr<void>*) { return OpenLive(); },
-           LiveSkipReason}};
+  return {{"Smb3", [](std::shared_ptr<void>*) { return OpenSamba(); },
+           SambaSkipReason}};
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ using nlohmann::json;
 
 constexpr char kTask[] =
     "arn:aws:datasync:ferry-local:000000000000:task/task-0123456789abcdef0";
-constexpr char kExec[] =
+constexpr char kRunningExec[] =
     "arn:aws:datasync:ferry-local:000000000000:task/task-0123456789abcdef0/"
     "execution/exec-0123456789abcdef1";
 
@@ -64,7 +64,7 @@ std::string ReadFile(const fs::path& p) {
 protocol::Command RunCommand(const std::string& src, const std::string& dst) {
   protocol::Command c;
   c.type = protocol::Command::Type::kRunExecution;
-  c.execution_arn = kExec;
+  c.execution_arn = kRunningExec;
   c.task_arn = kTask;
   c.options = {{"VerifyMode", "POINT_IN_TIME_CONSISTENT"},
                {"BytesPerSecond", -1},
@@ -231,7 +231,7 @@ TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
   EXPECT_EQ(config->includes, "/x*");
   EXPECT_EQ(config->excludes, "*.tmp");
   EXPECT_EQ(config->threads, 3);
-  EXPECT_EQ(config->execution_arn, kExec);
+  EXPECT_EQ(config->execution_arn, kRunningExec);
   EXPECT_EQ(config->task_arn, kTask);
   EXPECT_EQ(config->manifest, nullptr);
 }
@@ -433,8 +433,8 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   protocol::ExecutionReport r = exec.Report();
   ASSERT_TRUE(r.final);
   EXPECT_EQ(r.status, "SUCCESS") << r.describe.dump();
-  EXPECT_EQ(r.execution_arn, kExec);
-  EXPECT_EQ(r.describe["TaskExecutionArn"], kExec);
+  EXPECT_EQ(r.execution_arn, kRunningExec);
+  EXPECT_EQ(r.describe["TaskExecutionArn"], kRunningExec);
   EXPECT_EQ(r.describe["FilesTransferred"], 2);
   EXPECT_EQ(r.describe["BytesWritten"], 5005);
   EXPECT_EQ(ReadFile(fs::path(dst.path()) / "out/d/b"), std::string(5000, 'b'));

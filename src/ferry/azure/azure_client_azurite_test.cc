@@ -14,7 +14,7 @@
 namespace ferry {
 namespace {
 
-std::span<const std::byte> Bytes(std::string_view s) {
+std::span<const std::byte> BlobBytes(std::string_view s) {
   return std::as_bytes(std::span<const char>(s.data(), s.size()));
 }
 
@@ -67,7 +67,7 @@ TEST_F(AzuriteClientTest, PutGetRangeListMetadataTierDelete) {
   if (!client_) return;
   const std::string c = live_->container;
   const std::string name = prefix_ + "dir/a b%+é.txt";
-  auto etag = client_->PutBlob(c, name, Bytes("hello, azure"),
+  auto etag = client_->PutBlob(c, name, BlobBytes("hello, azure"),
                                {{"file_mtime", "123ns"}}, "Cool");
   ASSERT_TRUE(etag.ok()) << etag.status().ToString();
   EXPECT_FALSE(etag->empty());
@@ -121,7 +121,7 @@ TEST_F(AzuriteClientTest, PutGetRangeListMetadataTierDelete) {
   EXPECT_TRUE(client_->DeleteBlob(c, name).ok()) << "gone already: OK";
   EXPECT_TRUE(client_->GetBlobProperties(c, name).status().IsNotFound());
   EXPECT_FALSE(
-      client_->PutBlob(c, name, Bytes("x"), {{"not-an-id", "v"}}, "").ok());
+      client_->PutBlob(c, name, BlobBytes("x"), {{"not-an-id", "v"}}, "").ok());
 }
 
 TEST_F(AzuriteClientTest, BlocksAreInvisibleUntilTheListIsPut) {
@@ -129,8 +129,8 @@ TEST_F(AzuriteClientTest, BlocksAreInvisibleUntilTheListIsPut) {
   const std::string c = live_->container;
   const std::string name = prefix_ + "big.bin";
   const std::string a(3 << 20, 'a'), b = "tail";
-  ASSERT_TRUE(client_->PutBlock(c, name, "YmxvY2stMDAx", Bytes(a)).ok());
-  ASSERT_TRUE(client_->PutBlock(c, name, "YmxvY2stMDAy", Bytes(b)).ok());
+  ASSERT_TRUE(client_->PutBlock(c, name, "YmxvY2stMDAx", BlobBytes(a)).ok());
+  ASSERT_TRUE(client_->PutBlock(c, name, "YmxvY2stMDAy", BlobBytes(b)).ok());
   EXPECT_TRUE(client_->GetBlobProperties(c, name).status().IsNotFound());
   auto etag = client_->PutBlockList(c, name, {"YmxvY2stMDAx", "YmxvY2stMDAy"},
                                     {{"n", "1"}}, "");
@@ -158,16 +158,17 @@ TEST_F(AzuriteClientTest, RefusalsSayWhy) {
   EXPECT_FALSE(st.retryable());
 
   // A read-only SAS reads and lists but cannot write.
-  ASSERT_TRUE(client_->PutBlob(c, prefix_ + "r.txt", Bytes("r"), {}, "").ok());
+  ASSERT_TRUE(
+      client_->PutBlob(c, prefix_ + "r.txt", BlobBytes("r"), {}, "").ok());
   auto ro = Open("", live_->sas_read_only);
   ASSERT_NE(ro, nullptr);
   EXPECT_TRUE(ro->ListBlobs(c, {.prefix = prefix_}).ok());
-  st = ro->PutBlob(c, prefix_ + "w.txt", Bytes("w"), {}, "").status();
+  st = ro->PutBlob(c, prefix_ + "w.txt", BlobBytes("w"), {}, "").status();
   EXPECT_EQ(st.code(), StatusCode::kPermissionDenied) << st.ToString();
   EXPECT_EQ(st.message().find(live_->sas_read_only), std::string_view::npos);
   auto rw = Open("", live_->sas);
   ASSERT_NE(rw, nullptr);
-  EXPECT_TRUE(rw->PutBlob(c, prefix_ + "w.txt", Bytes("w"), {}, "").ok());
+  EXPECT_TRUE(rw->PutBlob(c, prefix_ + "w.txt", BlobBytes("w"), {}, "").ok());
   EXPECT_TRUE(rw->DeleteBlob(c, prefix_ + "w.txt").ok());
   EXPECT_TRUE(client_->DeleteBlob(c, prefix_ + "r.txt").ok());
 

@@ -18,7 +18,7 @@ using nlohmann::json;
 using Type = protocol::Command::Type;
 using testing::Backend;
 
-constexpr int64_t kStart = 1'800'000'000'000;  // 2027-01-15
+constexpr int64_t kServiceStart = 1'800'000'000'000;  // 2027-01-15
 
 // One suite, both databases (PostgreSQL: dispatch claims rows FOR UPDATE
 // SKIP LOCKED).
@@ -176,7 +176,7 @@ class AgentServiceTest : public ::testing::TestWithParam<Backend> {
   }
 
   std::unique_ptr<testing::TestDatabase> test_db_;
-  int64_t now_ = kStart;
+  int64_t now_ = kServiceStart;
   ServerContext ctx_;
   std::unique_ptr<AgentService> service_;
 };
@@ -196,7 +196,7 @@ TEST_P(AgentServiceTest, ActivationKeysHaveDataSyncsFormatAndDiffer) {
   EXPECT_NE(a->activation_key, b->activation_key);
   EXPECT_NE(a->poll_token, b->poll_token);
   EXPECT_GE(a->poll_token.size(), 32u);
-  EXPECT_EQ(a->expires_at, (kStart + 30 * 60 * 1000) / 1000);
+  EXPECT_EQ(a->expires_at, (kServiceStart + 30 * 60 * 1000) / 1000);
   Tx([&](SqlSession& s) {
     auto r = ctx_.store.GetActivation(s, a->activation_key);
     ASSERT_TRUE(r.ok() && r->has_value());
@@ -461,13 +461,13 @@ TEST_P(AgentServiceTest, SyncRecordsTheHeartbeatAndVersion) {
   protocol::SyncRequest r;
   r.version = "9.8.7";
   ASSERT_TRUE(service_->Sync(ResourceId(agent), r).ok());
-  EXPECT_EQ(last_seen(), kStart + 1234);
+  EXPECT_EQ(last_seen(), kServiceStart + 1234);
 
   now_ += 1000;
   ASSERT_TRUE(service_->Sync(ResourceId(agent), r).ok());
-  EXPECT_EQ(last_seen(), kStart + 1234);
+  EXPECT_EQ(last_seen(), kServiceStart + 1234);
   ASSERT_TRUE(service_->FlushHeartbeatsOnce().ok());
-  EXPECT_EQ(last_seen(), kStart + 2234);
+  EXPECT_EQ(last_seen(), kServiceStart + 2234);
 
   // Silent past --agent-offline-after: its next message is written at once.
   now_ += 3600 * 1000;
@@ -487,7 +487,7 @@ TEST_P(AgentServiceTest, AQueuedExecutionWaitsForAnOnlineAgent) {
   ExecutionRecord e = Get(exec);
   EXPECT_EQ(e.status, "LAUNCHING");
   EXPECT_EQ(e.agent_arn, agent);
-  EXPECT_EQ(e.launch_ms, kStart + 1000);
+  EXPECT_EQ(e.launch_ms, kServiceStart + 1000);
 
   // An agent silent past agent_offline_after is not given work.
   std::string exec2 =
@@ -548,13 +548,13 @@ TEST_P(AgentServiceTest, AFinalReportIsStoredAndAcknowledged) {
   ASSERT_EQ(r.acknowledged, std::vector<std::string>{exec});
   ExecutionRecord e = Get(exec);
   EXPECT_EQ(e.status, "SUCCESS");
-  EXPECT_EQ(e.end_ms, kStart + 5000);
+  EXPECT_EQ(e.end_ms, kServiceStart + 5000);
   EXPECT_EQ(e.describe["FilesTransferred"], 3);
   // A repeated final report (the answer was lost) is acknowledged again.
   now_ += 1000;
   r = Sync(s.agent, {Report(exec, "SUCCESS", true, describe)});
   EXPECT_EQ(r.acknowledged, std::vector<std::string>{exec});
-  EXPECT_EQ(Get(exec).end_ms, kStart + 5000);
+  EXPECT_EQ(Get(exec).end_ms, kServiceStart + 5000);
   // A final status in a report that is not final changes nothing.
   std::string exec2 = Start(s.task);
   Dispatch();
@@ -941,8 +941,8 @@ TEST_P(AgentServiceTest, ADueScheduleStartsOneExecution) {
   TaskRecord t = GetTask(s.task);
   t.body["Schedule"] = {{"ScheduleExpression", "rate(1 hour)"}};
   t.schedule_status = "ENABLED";
-  t.schedule_anchor_ms = kStart - 3'600'000;
-  t.next_run_ms = kStart;
+  t.schedule_anchor_ms = kServiceStart - 3'600'000;
+  t.next_run_ms = kServiceStart;
   Tx([&](SqlSession& sql) { ASSERT_TRUE(ctx_.store.UpdateTask(sql, t).ok()); });
 
   ASSERT_TRUE(service_->RunSchedulesOnce().ok());
@@ -956,7 +956,7 @@ TEST_P(AgentServiceTest, ADueScheduleStartsOneExecution) {
   ASSERT_EQ(execs.size(), 1u);
   EXPECT_TRUE(execs[0].scheduled);
   EXPECT_EQ(execs[0].status, "QUEUED");
-  EXPECT_EQ(GetTask(s.task).next_run_ms, kStart + 3'600'000);
+  EXPECT_EQ(GetTask(s.task).next_run_ms, kServiceStart + 3'600'000);
 }
 
 TEST_P(AgentServiceTest, RepeatedScheduledFailuresDisableTheSchedule) {
@@ -964,8 +964,8 @@ TEST_P(AgentServiceTest, RepeatedScheduledFailuresDisableTheSchedule) {
   TaskRecord t = GetTask(s.task);
   t.body["Schedule"] = {{"ScheduleExpression", "rate(1 hour)"}};
   t.schedule_status = "ENABLED";
-  t.schedule_anchor_ms = kStart;
-  t.next_run_ms = kStart + 3'600'000;
+  t.schedule_anchor_ms = kServiceStart;
+  t.next_run_ms = kServiceStart + 3'600'000;
   Tx([&](SqlSession& sql) { ASSERT_TRUE(ctx_.store.UpdateTask(sql, t).ok()); });
 
   auto run_and_end = [&](const std::string& status, bool scheduled = true) {
