@@ -87,6 +87,21 @@ class LinkSession::Table {
     return slot;
   }
 
+  // Remembers that `id` was finished with (the last max of them): a
+  // chunk sent again after a reconnection may still name it.
+  void Retire(uint32_t id) {
+    std::lock_guard lock(mu_);
+    if (retired_.insert(id).second) retired_order_.push_back(id);
+    while (retired_order_.size() > max_) {
+      retired_.erase(retired_order_.front());
+      retired_order_.pop_front();
+    }
+  }
+  bool Retired(uint32_t id) const {
+    std::lock_guard lock(mu_);
+    return retired_.count(id) > 0;
+  }
+
   std::vector<std::shared_ptr<Slot<T>>> TakeAll() {
     std::lock_guard lock(mu_);
     std::vector<std::shared_ptr<Slot<T>>> out;
@@ -110,6 +125,8 @@ class LinkSession::Table {
   const size_t max_;
   mutable std::mutex mu_;
   std::map<uint32_t, std::shared_ptr<Slot<T>>> map_;
+  std::set<uint32_t> retired_;
+  std::deque<uint32_t> retired_order_;
   uint32_t next_ = 1;
 };
 
@@ -297,11 +314,29 @@ Status LinkSession::HandleChunk(FrameStream& stream, uint32_t writer,
   auto data = CheckedChunkData(chunk, &buffer);
   if (!data.ok()) {
     ack.status = data.status();
-  } else if (auto slot = writers_->Find(writer); !slot.ok()) {
-    ack.status = slot.status();
+  }
+  if (auto slot = writers_->Find(writer); !slot.ok()) {
+    // A file committed already: the COMMIT came after this chunk's first
+    // copy, which was written (a commit waits for every refused chunk), and
+    // this is that copy again, sent after a reconnection.
+    if (ack.status.ok() && !writers_->Retired(writer)) {
+      ack.status = slot.status();
+    }
   } else {
-    std::shared_lock lock((*slot)->mu);
-    ack.status = (*slot)->object->WriteAt(chunk.offset, *data);
+    if (ack.status.ok()) {
+      std::shared_lock lock((*slot)->mu);
+      ack.status = (*slot)->object->WriteAt(chunk.offset, *data);
+    }
+    Slot<StagedWriter>& w = **slot;
+    std::lock_guard lock(w.refused_mu);
+    const std::pair<uint64_t, uint64_t> range(chunk.offset, chunk.length);
+    if (ack.status.ok()) {
+      w.refused.erase(range);
+    } else if (w.refused.size() < kMaxRefusedChunks) {
+      w.refused.insert(range);
+    } else {
+      w.too_many_refused = true;
+    }
   }
   std::vector<std::byte> frame;
   FERRY_RETURN_IF_ERROR(AppendFrame(&frame, writer, ack));
@@ -451,10 +486,33 @@ Response LinkSession::ExecuteWriter(const Request& q) {
     case Op::kWriterSetTags:
       return Answer(w.SetTags(q.tags));
     case Op::kCommit: {
+      // Every chunk sent before the COMMIT came before it on this
+      // connection and was handled: the file is whole unless one of them
+      // was refused and waits to be sent again (DataLoss: the sender waits
+      // for its chunks and commits again).
+      {
+        Slot<StagedWriter>& ws = **slot;
+        std::lock_guard refused_lock(ws.refused_mu);
+        if (ws.too_many_refused) {
+          return Answer(Status(StatusCode::kResourceExhausted,
+                               "link: more than " +
+                                   std::to_string(kMaxRefusedChunks) +
+                                   " chunks of the file were refused"));
+        }
+        if (!ws.refused.empty()) {
+          return Answer(Status(
+              StatusCode::kDataLoss,
+              "link: " + std::to_string(ws.refused.size()) +
+                  " chunks of the file were refused and are not written"));
+        }
+      }
       // A writer whose commit failed stays open: it may be written again
       // and committed (a folder in the way, removed), or aborted.
       Status st = w.Commit(q.entry, q.policy);
-      if (st.ok()) writers_->Take(q.handle);
+      if (st.ok()) {
+        writers_->Take(q.handle);
+        writers_->Retire(q.handle);
+      }
       return Answer(std::move(st));
     }
     default:

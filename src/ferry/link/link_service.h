@@ -40,6 +40,7 @@
 #include <shared_mutex>
 #include <stop_token>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ferry/base/status.h"
@@ -86,7 +87,15 @@ class LinkSession {
     // Shared for positional calls (WriteAt, ReadAt), exclusive otherwise.
     std::shared_mutex mu;
     std::unique_ptr<T> object;
+    // A writer's chunks that were refused (damaged, or their write failed)
+    // and not written since, by (offset, length): COMMIT is refused while
+    // there are any (the sender commits without waiting for its chunks'
+    // acknowledgements). More than kMaxRefusedChunks refuse every commit.
+    std::mutex refused_mu;
+    std::set<std::pair<uint64_t, uint64_t>> refused;
+    bool too_many_refused = false;
   };
+  static constexpr size_t kMaxRefusedChunks = 1024;
   struct ListerState;
   template <typename T>
   class Table;

@@ -277,6 +277,72 @@ TEST_F(LinkTest, ARequestSentAgainAfterAReconnectionRunsOnce) {
   EXPECT_TRUE(remote->Remove(P("f")).IsNotFound());
 }
 
+// Once armed, swallows the CHUNK_ACK frames the receiver sends, then breaks
+// the connection instead of sending the next RESPONSE (and disarms).
+class DropAcksAndResponse : public lt::ForwardingStream {
+ public:
+  DropAcksAndResponse(std::unique_ptr<FrameStream> inner,
+                      std::atomic<bool>* armed)
+      : ForwardingStream(std::move(inner)), armed_(armed) {}
+  Status Send(std::span<const std::byte> frame) override {
+    if (armed_->load() && lt::TypeOf(frame) == FrameType::kChunkAck) {
+      return Status::Ok();
+    }
+    if (lt::TypeOf(frame) == FrameType::kResponse && armed_->exchange(false)) {
+      inner_->Close();
+      return Status(StatusCode::kUnavailable, "dropped by the test");
+    }
+    return inner_->Send(frame);
+  }
+
+ private:
+  std::atomic<bool>* armed_;
+};
+
+TEST_F(LinkTest, ACommitSentBehindARefusedChunkWaitsForItsResend) {
+  // One chunk, damaged on its first way: the COMMIT right behind it finds
+  // it refused and is sent again once the chunk is written.
+  const std::string content = RandomBytes(1000, 11);
+  CheckingBackend checking(memory_.get(), content);
+  lt::LinkHarness h(&checking);
+  auto budget = std::make_shared<std::atomic<int>>(1);
+  h.set_wrap_sender([budget](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DamageChunks>(std::move(s), budget);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  ASSERT_OK(ft::WriteFile(remote.get(), P("f"), content));
+  EXPECT_TRUE(store_->GetFile("f") == content);
+  EXPECT_EQ(remote->counters().chunk_retries.load(), 1u);
+  EXPECT_EQ(checking.writes.load(), 1);
+  EXPECT_EQ(h.session().open_writers(), 0u);
+}
+
+TEST_F(LinkTest, ACommitWhoseAnswerIsLostWithTheAcknowledgementsStillSucceeds) {
+  // The file is written and committed, but neither the acknowledgements
+  // nor the COMMIT's answer arrive: after the reconnection the chunks go
+  // again (to a writer committed already, which takes them as the copies
+  // they are), then the COMMIT, answered from what it did.
+  const std::string content = RandomBytes(2 * kBlockSize + 5, 12);
+  lt::LinkHarness h(memory_.get());
+  std::atomic<bool> armed{false};
+  h.set_wrap_receiver([&armed](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DropAcksAndResponse>(std::move(s), &armed);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  WriteHints hints;
+  hints.size = content.size();
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  armed = true;
+  ASSERT_OK(w->WriteAt(0, AsBytes(content)));
+  Entry meta;
+  meta.size = content.size();
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_FALSE(armed.load());
+  EXPECT_EQ(remote->counters().reconnects.load(), 1u);
+  EXPECT_TRUE(store_->GetFile("f") == content);
+  EXPECT_EQ(h.session().open_writers(), 0u);
+}
+
 // Sends one REQUEST frame on `stream` and returns the frame that answers.
 std::pair<FrameHeader, std::vector<std::byte>> Ask(FrameStream& stream,
                                                    uint32_t id,

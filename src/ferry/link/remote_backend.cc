@@ -167,14 +167,29 @@ class LinkWriter : public RemoteWriter {
 
   Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
-    // Nothing is committed before every chunk is written.
-    FERRY_RETURN_IF_ERROR(client_->WaitAcknowledged(*channel_));
-    Request q = HandleReq(Op::kCommit, handle_);
-    q.entry = metadata;
-    q.policy = policy;
-    FERRY_RETURN_IF_ERROR(CallStatus(q));
-    state_ = State::kCommitted;
-    return Status::Ok();
+    // Sent behind the chunks without waiting for their acknowledgements
+    // (one round trip per file, not two): the receiver handles a
+    // connection's frames in order and commits only when every chunk
+    // before the COMMIT was written. One that was refused (damaged on the
+    // way) makes it answer DataLoss; then the chunks are waited for (sent
+    // again) and the COMMIT with them.
+    for (int attempt = 0;; ++attempt) {
+      Request q = HandleReq(Op::kCommit, handle_);
+      q.entry = metadata;
+      q.policy = policy;
+      Status committed = CallStatus(q);
+      if (committed.ok()) {
+        state_ = State::kCommitted;
+        // The acknowledgements came before the answer: this does not wait,
+        // and reports a peer that broke the protocol on the way.
+        return client_->WaitAcknowledged(*channel_);
+      }
+      FERRY_RETURN_IF_ERROR(client_->WaitAcknowledged(*channel_));
+      if (committed.code() != StatusCode::kDataLoss ||
+          attempt >= client_->options().max_chunk_retries) {
+        return committed;
+      }
+    }
   }
 
   void Abort() override {
@@ -275,6 +290,9 @@ Status RemoteBackend::Init() {
                          Answer(client_->Call(0, Req(Op::kCapabilities))));
   caps_ = caps.capabilities;
   caps_.delta = true;
+  // Every call waits for a round trip to the receiver: keep enough of them
+  // in flight that the link, not the waiting, bounds small files.
+  caps_.io_concurrency = std::max(caps_.io_concurrency, kLinkIoConcurrency);
   FERRY_ASSIGN_OR_RETURN(Response describe,
                          Answer(client_->Call(0, Req(Op::kDescribe))));
   describe_ = describe.text + " (through " + client_->options().peer + ")";

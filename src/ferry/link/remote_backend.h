@@ -41,6 +41,10 @@ class RemoteWriter : public StagedWriter {
                        uint64_t basis_offset, uint64_t length) override = 0;
 };
 
+// Calls a sender keeps in flight at least (Capabilities::io_concurrency):
+// each waits for the receiver's answer.
+inline constexpr int kLinkIoConcurrency = 16;
+
 class RemoteBackend : public Backend {
  public:
   // Starts the session's connections (1..kMaxConnections) through
