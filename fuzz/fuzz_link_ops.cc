@@ -2,11 +2,11 @@
 // agent sends on both sides: the receiver decodes REQUEST payloads, the
 // sender RESPONSE payloads to each operation; and the receiver's check of a
 // CHUNK's data (zstd decompression bounded by the declared length, then the
-// checksum). The first byte picks the decoder: 0 a request, 1..37 the
-// response to that operation, 38 a chunk's data, 39 all of them; the rest
-// is the input. A decoder refuses only with InvalidArgument (a chunk's data
-// with DataLoss); whatever it accepts must encode again without a problem
-// to exactly the bytes it came from, and decode again.
+// checksum). The first byte picks the decoder: 0 a request, 1..kLastOp the
+// response to that operation, kLastOp + 1 a chunk's data, kLastOp + 2 all
+// of them; the rest is the input. A decoder refuses only with InvalidArgument
+// (a chunk's data with DataLoss); whatever it accepts must encode again without
+// a problem to exactly the bytes it came from, and decode again.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

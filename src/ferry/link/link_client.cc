@@ -49,6 +49,9 @@ struct LinkClient::PendingCall {
   bool done = false;
   std::vector<std::byte> payload;
   Status error;
+  // The caller waits on its own: an answer wakes only its caller, not
+  // every thread with a call on the connection.
+  std::condition_variable cv;
 };
 
 struct LinkClient::Connection {
@@ -155,6 +158,7 @@ LinkClient::~LinkClient() {
     std::lock_guard lock(c->mu);
     c->stopping = true;
     if (c->stream) c->stream->Close();
+    for (auto& [id, call] : c->calls) call->cv.notify_one();
     c->cv.notify_all();
     c->work_cv.notify_all();
   }
@@ -179,6 +183,12 @@ uint64_t LinkClient::max_chunk_bytes() const {
 
 void LinkClient::SetObserver(StorageObserver* observer) {
   observer_.store(observer);
+}
+
+void LinkClient::CountData(uint64_t as_read, uint64_t on_wire) {
+  counters_.chunk_bytes_read += as_read;
+  counters_.chunk_bytes_sent += on_wire;
+  if (StorageObserver* o = observer_.load()) o->OnBytesOnWire(as_read, on_wire);
 }
 
 uint32_t LinkClient::PickConnection() {
@@ -223,7 +233,7 @@ Result<Response> LinkClient::Call(uint32_t conn, const Request& request) {
     }
   }
   std::unique_lock lock(c.mu);
-  c.cv.wait(lock, [&] { return call.done || c.stopping; });
+  call.cv.wait(lock, [&] { return call.done || c.stopping; });
   if (!call.done) {
     c.calls.erase(call.id);
     return Status::Cancelled(Name(c) + ": closing");
@@ -506,6 +516,7 @@ void LinkClient::FailLocked(Connection& c, const Status& why) {
   for (auto& [id, call] : c.calls) {
     call->done = true;
     call->error = why;
+    call->cv.notify_one();
   }
   c.calls.clear();
   while (!c.live.empty()) {
@@ -565,10 +576,11 @@ void LinkClient::Route(Connection& c, uint64_t generation,
       if (generation != c.generation) return;
       auto it = c.calls.find(header.stream);
       if (it == c.calls.end()) return;  // its caller gave up
-      it->second->payload = std::move(payload);
-      it->second->done = true;
+      PendingCall* call = it->second;
+      call->payload = std::move(payload);
+      call->done = true;
       c.calls.erase(it);
-      c.cv.notify_all();
+      call->cv.notify_one();
       return;
     }
     case FrameType::kChunkAck:

@@ -128,6 +128,10 @@ class LinkClient {
 
   // Where reconnection attempts are reported (nullptr: nowhere).
   void SetObserver(StorageObserver* observer);
+  // File data sent in a request rather than as chunks (PUT_FILE): counted
+  // as chunks are, `as_read` once (0 when sent again) and `on_wire` at
+  // every send.
+  void CountData(uint64_t as_read, uint64_t on_wire);
 
   LinkCounters& counters() { return counters_; }
   const LinkOptions& options() const { return options_; }

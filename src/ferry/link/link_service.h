@@ -115,6 +115,8 @@ class LinkSession {
   Response ExecuteReader(const Request& q);
   Response ListNext(uint32_t handle);
   Status CopyBasis(const Request& q);
+  // OPEN_WRITE, the data and COMMIT in one (aborted if any fails).
+  Status PutFile(const Request& q);
   Response Signatures(const Request& q);
   Response Cleanup(const Request& q);
   // The cached answer to request `id`, waiting for it if it is being

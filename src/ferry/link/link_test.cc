@@ -42,15 +42,24 @@ bool Eventually(Fn done) {
   return true;
 }
 
+// A file too large to go whole in one PUT_FILE: its data goes as chunks.
+constexpr size_t kLargeFile = kMaxPutFileBytes + 1000;
+
 // Damages the data of the next `budget` CHUNK frames sent (all connections
-// share the budget).
+// share the budget), from the `first`-th chunk (1: the next) on; and of the
+// next `budget` PUT_FILE requests.
 class DamageChunks : public lt::ForwardingStream {
  public:
   DamageChunks(std::unique_ptr<FrameStream> inner,
-               std::shared_ptr<std::atomic<int>> budget)
-      : ForwardingStream(std::move(inner)), budget_(std::move(budget)) {}
+               std::shared_ptr<std::atomic<int>> budget, int first = 1)
+      : ForwardingStream(std::move(inner)),
+        budget_(std::move(budget)),
+        skip_(first - 1) {}
   Status Send(std::span<const std::byte> frame) override {
-    if (lt::TypeOf(frame) == FrameType::kChunk && budget_->fetch_sub(1) > 0) {
+    const FrameType type = lt::TypeOf(frame);
+    const bool data = (type == FrameType::kChunk && skip_.fetch_sub(1) <= 0) ||
+                      (type == FrameType::kRequest && IsPutFile(frame));
+    if (data && budget_->fetch_sub(1) > 0) {
       std::vector<std::byte> copy(frame.begin(), frame.end());
       copy.back() ^= std::byte{0x40};
       return inner_->Send(copy);
@@ -59,7 +68,13 @@ class DamageChunks : public lt::ForwardingStream {
   }
 
  private:
+  static bool IsPutFile(std::span<const std::byte> frame) {
+    auto q = DecodeRequest(frame.subspan(kFrameHeaderBytes));
+    return q.ok() && q->op == Op::kPutFile;
+  }
+
   std::shared_ptr<std::atomic<int>> budget_;
+  std::atomic<int> skip_;
 };
 
 // Breaks the connection instead of sending its `n`-th frame.
@@ -154,7 +169,7 @@ TEST_F(LinkTest, ARangeWrittenAgainKeepsItsLastWriteWhenAnEarlierOneIsResent) {
   const std::string junk = RandomBytes(64 << 10, 9);
   const std::string content = RandomBytes(64 << 10, 10);
   WriteHints hints;
-  hints.size = content.size();
+  hints.size = kLargeFile;
   ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
   // The first write arrives damaged and goes again: the second, written
   // after it, must still be what the range holds.
@@ -168,7 +183,7 @@ TEST_F(LinkTest, ARangeWrittenAgainKeepsItsLastWriteWhenAnEarlierOneIsResent) {
 }
 
 TEST_F(LinkTest, AChunkDamagedEveryTimeFailsTheFileWithDataLoss) {
-  const std::string content = RandomBytes(kBlockSize / 2, 2);
+  const std::string content = RandomBytes(kLargeFile, 2);
   CheckingBackend checking(memory_.get(), content);
   lt::LinkHarness h(&checking);
   auto budget = std::make_shared<std::atomic<int>>(1000);
@@ -178,7 +193,7 @@ TEST_F(LinkTest, AChunkDamagedEveryTimeFailsTheFileWithDataLoss) {
   ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
   Status st = ft::WriteFile(remote.get(), P("f"), content);
   EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
-  EXPECT_EQ(remote->counters().chunk_retries.load(), 3u);
+  EXPECT_GE(remote->counters().chunk_retries.load(), 3u);
   EXPECT_EQ(checking.writes.load(), 0);
   EXPECT_FALSE(store_->GetFile("f").has_value());
   EXPECT_EQ(h.session().open_writers(), 0u);
@@ -299,10 +314,8 @@ class DropAcksAndResponse : public lt::ForwardingStream {
   std::atomic<bool>* armed_;
 };
 
-TEST_F(LinkTest, ACommitSentBehindARefusedChunkWaitsForItsResend) {
-  // One chunk, damaged on its first way: the COMMIT right behind it finds
-  // it refused and is sent again once the chunk is written.
-  const std::string content = RandomBytes(1000, 11);
+TEST_F(LinkTest, ASmallFileGoesWholeAndDamagedIsSentAgainNeverWritten) {
+  const std::string content = RandomBytes(kMaxPutFileBytes / 2, 13);
   CheckingBackend checking(memory_.get(), content);
   lt::LinkHarness h(&checking);
   auto budget = std::make_shared<std::atomic<int>>(1);
@@ -313,7 +326,62 @@ TEST_F(LinkTest, ACommitSentBehindARefusedChunkWaitsForItsResend) {
   ASSERT_OK(ft::WriteFile(remote.get(), P("f"), content));
   EXPECT_TRUE(store_->GetFile("f") == content);
   EXPECT_EQ(remote->counters().chunk_retries.load(), 1u);
+  EXPECT_EQ(remote->counters().chunk_bytes_read.load(), content.size());
+  EXPECT_EQ(remote->counters().chunk_bytes_sent.load(), 2 * content.size());
   EXPECT_EQ(checking.writes.load(), 1);
+  EXPECT_EQ(checking.bad.load(), 0);
+  EXPECT_EQ(h.session().open_writers(), 0u);
+  // Damaged every time: DataLoss, and nothing at the path.
+  budget->store(1000);
+  Status st = ft::WriteFile(remote.get(), P("g"), content);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_FALSE(store_->GetFile("g").has_value());
+  EXPECT_EQ(checking.writes.load(), 1);
+  // An empty file goes whole too.
+  budget->store(0);
+  ASSERT_OK(ft::WriteFile(remote.get(), P("empty"), ""));
+  EXPECT_TRUE(store_->GetFile("empty") == std::string());
+}
+
+TEST_F(LinkTest, ASmallFileWithMoreThanDataOpensAWriterAtTheReceiver) {
+  // Tags (or xattrs, a copy from a basis, a write past the whole-file
+  // size) need a writer at the receiver: what was written goes to it.
+  lt::LinkHarness h(memory_.get());
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  WriteHints hints;
+  hints.size = 6;
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  ASSERT_OK(w->WriteAt(0, AsBytes("abc")));
+  EXPECT_EQ(h.session().open_writers(), 0u);
+  ASSERT_OK(w->WriteAt(kMaxPutFileBytes, AsBytes("def")));
+  EXPECT_EQ(h.session().open_writers(), 1u);
+  Entry meta;
+  meta.size = kMaxPutFileBytes + 3;
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  auto got = store_->GetFile("f");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->size(), kMaxPutFileBytes + 3);
+  EXPECT_EQ(got->substr(0, 3), "abc");
+  EXPECT_EQ(got->substr(kMaxPutFileBytes), "def");
+  EXPECT_EQ(h.session().open_writers(), 0u);
+}
+
+TEST_F(LinkTest, ACommitSentBehindARefusedChunkWaitsForItsResend) {
+  // The last chunk, damaged on its first way: the COMMIT right behind it
+  // finds it refused and is sent again once the chunk is written.
+  const std::string content = RandomBytes(kLargeFile, 11);
+  CheckingBackend checking(memory_.get(), content);
+  lt::LinkHarness h(&checking);
+  auto budget = std::make_shared<std::atomic<int>>(1);
+  h.set_wrap_sender([budget](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<DamageChunks>(std::move(s), budget, 2);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  ASSERT_OK(ft::WriteFile(remote.get(), P("f"), content));
+  EXPECT_TRUE(store_->GetFile("f") == content);
+  EXPECT_EQ(remote->counters().chunk_retries.load(), 1u);
+  EXPECT_EQ(checking.writes.load(), 2);
+  EXPECT_EQ(checking.bad.load(), 0);
   EXPECT_EQ(h.session().open_writers(), 0u);
 }
 
@@ -578,7 +646,7 @@ TEST_F(LinkTest, HostileAnswersFailTheCallCleanly) {
               StatusCode::kInvalidArgument);
     // An acknowledgement of nothing sent fails the writer.
     WriteHints hints;
-    hints.size = 4;
+    hints.size = kLargeFile;
     ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
     (void)w->WriteAt(0, AsBytes("data"));
     Entry meta;
@@ -696,6 +764,7 @@ TEST_F(LinkTest, TheReceiverBoundsOpenWriters) {
   lt::LinkHarness h(memory_.get(), bounds);
   ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
   WriteHints hints;
+  hints.size = kLargeFile;
   ASSERT_OK_AND_ASSIGN(auto a, remote->OpenWrite(P("a"), hints));
   ASSERT_OK_AND_ASSIGN(auto b, remote->OpenWrite(P("b"), hints));
   auto c = remote->OpenWrite(P("c"), hints);

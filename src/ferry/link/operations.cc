@@ -432,6 +432,26 @@ Status RequestFields(IO& io, Q& q) {
       FERRY_RETURN_IF_ERROR(
           io.Uint("first block", q.first_block, 0, kU64Max / q.block_size));
       return io.Uint("max count", q.max_count, 1, kMaxSignatureCount);
+    case Op::kPutFile:
+      FERRY_RETURN_IF_ERROR(io.Path("path", q.path));
+      FERRY_RETURN_IF_ERROR(HintsFields(io, q.hints));
+      FERRY_RETURN_IF_ERROR(io.EntryValue(q.entry));
+      FERRY_RETURN_IF_ERROR(io.Policy(q.policy));
+      FERRY_RETURN_IF_ERROR(io.Uint("length", q.length, 0, kMaxPutFileBytes));
+      FERRY_RETURN_IF_ERROR(
+          io.Uint("checksum high", q.checksum.high, 0, kU64Max));
+      FERRY_RETURN_IF_ERROR(
+          io.Uint("checksum low", q.checksum.low, 0, kU64Max));
+      FERRY_RETURN_IF_ERROR(io.Enum("encoding", q.encoding, 2));
+      FERRY_RETURN_IF_ERROR(io.Data("data", q.data, kMaxPutFileBytes));
+      if (q.encoding == ChunkEncoding::kAsRead) {
+        return io.Check(
+            q.data.size() == q.length, "data",
+            Num(q.data.size()) + " bytes sent as read for " + Num(q.length));
+      }
+      return io.Check(
+          !q.data.empty() && q.data.size() <= q.length, "data",
+          Num(q.data.size()) + " compressed bytes for " + Num(q.length));
     case Op::kCopyBasis:
       FERRY_RETURN_IF_ERROR(Handle(io, q.handle));
       FERRY_RETURN_IF_ERROR(io.Uint("target offset", q.offset, 0, kU64Max));
@@ -522,6 +542,7 @@ Status ResponseFields(IO& io, Op op, R& r) {
     case Op::kSync:
     case Op::kCloseRead:
     case Op::kCopyBasis:
+    case Op::kPutFile:
       return Status::Ok();
   }
   return io.Check(false, "operation", "unknown");
@@ -605,6 +626,8 @@ std::string_view OpName(Op op) {
       return "SIGNATURES";
     case Op::kCopyBasis:
       return "COPY_BASIS";
+    case Op::kPutFile:
+      return "PUT_FILE";
   }
   return "UNKNOWN";
 }

@@ -68,9 +68,10 @@ enum class Op : uint32_t {
   kCloseRead = 35,
   kSignatures = 36,
   kCopyBasis = 37,
+  kPutFile = 38,
 };
 inline constexpr uint32_t kFirstOp = 1;
-inline constexpr uint32_t kLastOp = 37;
+inline constexpr uint32_t kLastOp = 38;
 
 // "STAT", "LIST_NEXT", ...; "UNKNOWN" outside the enum.
 std::string_view OpName(Op op);
@@ -91,6 +92,8 @@ inline constexpr size_t kListBatchBytes = 1 << 20;
 // within kRemoveBatchBytes.
 inline constexpr size_t kMaxRemoveBatch = 1000;
 inline constexpr size_t kRemoveBatchBytes = 1 << 20;
+// PUT_FILE: a whole file of at most this many bytes in one request.
+inline constexpr uint64_t kMaxPutFileBytes = kMaxChunkBytes;
 // READ and COPY_BASIS lengths.
 inline constexpr uint64_t kMaxReadBytes = 1 << 20;
 inline constexpr uint64_t kMaxCopyBasisBytes = 64 << 20;
@@ -155,6 +158,13 @@ struct Request {
   // the epoch) and max_age.
   int64_t now_ns = 0;
   uint64_t max_age_s = 0;
+  // PUT_FILE: the file's bytes [0, length) (length 0..kMaxPutFileBytes;
+  // `path`, `hints`, `entry` and `policy` as OPEN_WRITE's and COMMIT's),
+  // their XXH3-128 as read, and how `data` carries them (as a CHUNK's
+  // data: as read, `length` bytes; zstd, 1..length bytes).
+  BlockChecksum checksum;
+  ChunkEncoding encoding = ChunkEncoding::kAsRead;
+  std::vector<std::byte> data;
 };
 
 struct Response {

@@ -61,6 +61,11 @@ Request SampleRequest(Op op) {
   q.algorithm = DigestAlgorithm::kSha256;
   q.now_ns = -5;
   q.max_age_s = 86400;
+  if (op == Op::kPutFile) {
+    q.length = 3;
+    q.data = {std::byte{'a'}, std::byte{'b'}, std::byte{'c'}};
+    q.checksum = ComputeBlockChecksum(q.data);
+  }
   return q;
 }
 

@@ -6,6 +6,8 @@
 #include <limits>
 
 #include "ferry/base/clock.h"
+#include "ferry/base/digest.h"
+#include "ferry/link/chunk_coding.h"
 
 namespace ferry::link {
 namespace {
@@ -260,6 +262,133 @@ class LinkWriter : public RemoteWriter {
   std::atomic<State> state_{State::kOpen};
 };
 
+// A file of at most kMaxPutFileBytes: its writes are kept here and the
+// whole file goes in one PUT_FILE request at Commit (one round trip per
+// small file instead of OPEN_WRITE, chunks and COMMIT). Anything else asked
+// of it (a write beyond that size, xattrs, tags, a copy from a basis) opens
+// a LinkWriter at the receiver, hands it what was written, and goes on
+// through it.
+class PutWriter : public RemoteWriter {
+ public:
+  using Opener = std::function<Result<std::unique_ptr<RemoteWriter>>()>;
+  PutWriter(LinkClient* client, Opener open, RelPath path, WriteHints hints)
+      : client_(client),
+        open_(std::move(open)),
+        path_(std::move(path)),
+        hints_(hints) {}
+
+  Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    if (!inner_ && offset <= kMaxPutFileBytes &&
+        data.size() <= kMaxPutFileBytes - offset) {
+      const uint64_t end = offset + data.size();
+      if (end > buffer_.size()) buffer_.resize(end);
+      std::copy(data.begin(), data.end(), buffer_.begin() + offset);
+      return Status::Ok();
+    }
+    FERRY_RETURN_IF_ERROR(Open());
+    return inner_->WriteAt(offset, data);
+  }
+
+  Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    if (inner_) {
+      FERRY_RETURN_IF_ERROR(inner_->Commit(metadata, policy));
+      committed_ = true;
+      return Status::Ok();
+    }
+    Request q;
+    q.op = Op::kPutFile;
+    q.path = path_;
+    q.hints = hints_;
+    q.entry = metadata;
+    q.policy = policy;
+    q.length = buffer_.size();
+    q.checksum = ComputeBlockChecksum(buffer_);
+    if (client_->options().compression && !buffer_.empty() &&
+        CompressChunk(buffer_, &q.data) == ChunkEncoding::kZstd) {
+      q.encoding = ChunkEncoding::kZstd;
+    } else {
+      q.data = buffer_;
+    }
+    // The receiver checks the data against its checksum before it writes
+    // anything: DataLoss sends it again, as a damaged chunk would be.
+    for (int attempt = 0;; ++attempt) {
+      client_->CountData(attempt == 0 ? q.length : 0, q.data.size());
+      auto r = client_->Call(client_->PickConnection(), q);
+      Status st = r.ok() ? r->status : r.status();
+      if (st.ok()) {
+        committed_ = true;
+        return Status::Ok();
+      }
+      if (st.code() != StatusCode::kDataLoss ||
+          attempt >= client_->options().max_chunk_retries) {
+        // Still open: it may be written again and committed, or aborted.
+        return st;
+      }
+      ++client_->counters().chunk_retries;
+    }
+  }
+
+  void Abort() override {
+    if (committed_ || aborted_) return;
+    aborted_ = true;
+    if (inner_) inner_->Abort();
+  }
+
+  Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
+                   bool acl_scope) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    FERRY_RETURN_IF_ERROR(Open());
+    return inner_->SetXattrs(xattrs, xattr_scope, acl_scope);
+  }
+
+  Status SetTags(const ObjectTags& tags) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    FERRY_RETURN_IF_ERROR(Open());
+    return inner_->SetTags(tags);
+  }
+
+  Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
+                       uint64_t basis_offset, uint64_t length) override {
+    FERRY_RETURN_IF_ERROR(CheckOpen());
+    FERRY_RETURN_IF_ERROR(Open());
+    return inner_->CopyFromBasis(target_offset, basis, basis_offset, length);
+  }
+
+ private:
+  Status CheckOpen() const {
+    if (committed_) {
+      return Status::FailedPrecondition("link: the file is committed");
+    }
+    if (aborted_) {
+      return Status::FailedPrecondition("link: the write was aborted");
+    }
+    return Status::Ok();
+  }
+
+  // The writer at the receiver, made once, with what was written so far.
+  Status Open() {
+    if (inner_) return Status::Ok();
+    FERRY_ASSIGN_OR_RETURN(inner_, open_());
+    if (!buffer_.empty()) {
+      Status st = inner_->WriteAt(0, buffer_);
+      if (!st.ok()) return st;
+    }
+    buffer_ = {};
+    return Status::Ok();
+  }
+
+  LinkClient* const client_;
+  const Opener open_;
+  const RelPath path_;
+  const WriteHints hints_;
+  std::vector<std::byte> buffer_;  // bytes [0, size) as written
+  std::unique_ptr<RemoteWriter> inner_;
+  bool committed_ = false;
+  bool aborted_ = false;
+};
+
 // a + b, or nullopt past the range of int64_t.
 std::optional<int64_t> Add(int64_t a, int64_t b) {
   int64_t sum = 0;
@@ -347,6 +476,20 @@ Result<std::unique_ptr<Reader>> RemoteBackend::OpenRead(const RelPath& path) {
 }
 
 Result<std::unique_ptr<RemoteWriter>> RemoteBackend::OpenRemoteWrite(
+    const RelPath& path, const WriteHints& hints) {
+  // A small file goes whole at its commit (holes are skipped by writing
+  // nothing, which only a writer at the receiver can keep as holes; the
+  // root, which no file can be, is refused by the receiver at once).
+  if (hints.size <= kMaxPutFileBytes && !hints.sparse && !path.IsRoot()) {
+    return std::unique_ptr<RemoteWriter>(std::make_unique<PutWriter>(
+        client_.get(),
+        [this, path, hints] { return OpenLinkWrite(path, hints); }, path,
+        hints));
+  }
+  return OpenLinkWrite(path, hints);
+}
+
+Result<std::unique_ptr<RemoteWriter>> RemoteBackend::OpenLinkWrite(
     const RelPath& path, const WriteHints& hints) {
   Request q = PathReq(Op::kOpenWrite, path);
   q.hints = hints;

@@ -43,7 +43,7 @@ class RemoteWriter : public StagedWriter {
 
 // Calls a sender keeps in flight at least (Capabilities::io_concurrency):
 // each waits for the receiver's answer.
-inline constexpr int kLinkIoConcurrency = 16;
+inline constexpr int kLinkIoConcurrency = 8;
 
 class RemoteBackend : public Backend {
  public:
@@ -124,6 +124,9 @@ class RemoteBackend : public Backend {
 
  private:
   explicit RemoteBackend(std::unique_ptr<LinkClient> client);
+  // A writer at the receiver (OPEN_WRITE), whatever the file's size.
+  Result<std::unique_ptr<RemoteWriter>> OpenLinkWrite(const RelPath& path,
+                                                      const WriteHints& hints);
   Status Init();
   // One request on the next connection; the receiver's status as the error.
   Result<Response> Call(const Request& request);
