@@ -11,7 +11,11 @@
 #      briefly, several at once;
 #   5. the engine tests again under ThreadSanitizer;
 #   6. a benchmark smoke run (the benchmark scripts work end to end; with
-#      the sanitized `ferry`, whose times mean nothing).
+#      the sanitized `ferry`, whose times mean nothing), and the
+#      agent-to-agent link's: every scenario of bench/link_bench.py (two
+#      agents in network namespaces, rsync over ssh beside them; tbf,
+#      nftables loss and a delay line shaping the link) on tiny trees, each
+#      copy checked.
 # Each stage prints how long it took. The release build is left to the
 # README's first command and to bench/: CI's 2 cores have no room for a
 # third build within its time budget.
@@ -70,6 +74,9 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/t
 
 stage "benchmark smoke run (sanitized ferry: the scripts work; times mean nothing)"
 python3 bench/run_bench.py --smoke --ferry build-asan/ferry
+
+stage "agent-to-agent link smoke run (namespaces, shaped links; sanitized ferry)"
+python3 bench/link_bench.py --smoke --no-wait --ferry build-asan/ferry
 
 stage ""
 echo "== all tests passed in $(($(date +%s) - t0)) s"

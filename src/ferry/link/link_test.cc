@@ -257,12 +257,21 @@ TEST(LinkSocketStreamTest, FramesGoWholeAndCloseUnblocksAReceive) {
   EXPECT_EQ(a->Receive(&payload).status().code(), StatusCode::kUnavailable);
 }
 
-// Drops the connection instead of sending a RESPONSE while armed.
+// Once armed, breaks the connection instead of sending the next RESPONSE
+// (and disarms); with `and_acks`, also swallows the CHUNK_ACK frames sent
+// while armed.
 class DropResponse : public lt::ForwardingStream {
  public:
-  DropResponse(std::unique_ptr<FrameStream> inner, std::atomic<bool>* armed)
-      : ForwardingStream(std::move(inner)), armed_(armed) {}
+  DropResponse(std::unique_ptr<FrameStream> inner, std::atomic<bool>* armed,
+               bool and_acks = false)
+      : ForwardingStream(std::move(inner)),
+        armed_(armed),
+        and_acks_(and_acks) {}
   Status Send(std::span<const std::byte> frame) override {
+    if (and_acks_ && armed_->load() &&
+        lt::TypeOf(frame) == FrameType::kChunkAck) {
+      return Status::Ok();
+    }
     if (lt::TypeOf(frame) == FrameType::kResponse && armed_->exchange(false)) {
       inner_->Close();
       return Status(StatusCode::kUnavailable, "dropped by the test");
@@ -272,6 +281,7 @@ class DropResponse : public lt::ForwardingStream {
 
  private:
   std::atomic<bool>* armed_;
+  const bool and_acks_;
 };
 
 TEST_F(LinkTest, ARequestSentAgainAfterAReconnectionRunsOnce) {
@@ -291,28 +301,6 @@ TEST_F(LinkTest, ARequestSentAgainAfterAReconnectionRunsOnce) {
   EXPECT_FALSE(store_->GetFile("f").has_value());
   EXPECT_TRUE(remote->Remove(P("f")).IsNotFound());
 }
-
-// Once armed, swallows the CHUNK_ACK frames the receiver sends, then breaks
-// the connection instead of sending the next RESPONSE (and disarms).
-class DropAcksAndResponse : public lt::ForwardingStream {
- public:
-  DropAcksAndResponse(std::unique_ptr<FrameStream> inner,
-                      std::atomic<bool>* armed)
-      : ForwardingStream(std::move(inner)), armed_(armed) {}
-  Status Send(std::span<const std::byte> frame) override {
-    if (armed_->load() && lt::TypeOf(frame) == FrameType::kChunkAck) {
-      return Status::Ok();
-    }
-    if (lt::TypeOf(frame) == FrameType::kResponse && armed_->exchange(false)) {
-      inner_->Close();
-      return Status(StatusCode::kUnavailable, "dropped by the test");
-    }
-    return inner_->Send(frame);
-  }
-
- private:
-  std::atomic<bool>* armed_;
-};
 
 TEST_F(LinkTest, ASmallFileGoesWholeAndDamagedIsSentAgainNeverWritten) {
   const std::string content = RandomBytes(kMaxPutFileBytes / 2, 13);
@@ -394,7 +382,7 @@ TEST_F(LinkTest, ACommitWhoseAnswerIsLostWithTheAcknowledgementsStillSucceeds) {
   lt::LinkHarness h(memory_.get());
   std::atomic<bool> armed{false};
   h.set_wrap_receiver([&armed](std::unique_ptr<FrameStream> s, uint32_t, int) {
-    return std::make_unique<DropAcksAndResponse>(std::move(s), &armed);
+    return std::make_unique<DropResponse>(std::move(s), &armed, true);
   });
   ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
   WriteHints hints;
