@@ -1,6 +1,7 @@
 #include "ferry/delta/delta.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -370,9 +371,37 @@ uint32_t ChooseBlockSize(uint64_t file_size) {
 }
 
 uint32_t WeakChecksum(std::span<const std::byte> data) {
+  // Horner's rule is one long chain of dependent multiplications; split
+  // into kLanes interleaved chains (lane k takes bytes r + g * kLanes + k,
+  // stepping by M^kLanes) the processor runs them side by side. The bytes
+  // before r (the length modulo kLanes) go first, serially, in h; byte
+  // r + g * kLanes + k is worth M^(kLanes * (G - 1 - g) + kLanes - 1 - k)
+  // in the whole sum, so
+  //   sum = h * M^(kLanes * G) + sum over k of lane[k] * M^(kLanes - 1 - k).
+  constexpr size_t kLanes = 8;
+  static const std::array<uint64_t, kLanes + 1> kPowers = [] {
+    std::array<uint64_t, kLanes + 1> p{};
+    for (size_t i = 0; i <= kLanes; ++i) p[i] = PowMod(kMultiplier, i);
+    return p;
+  }();
+  const size_t r = data.size() % kLanes;
   uint64_t h = 0;
-  for (std::byte b : data) h = Reduce(h * kMultiplier + ByteTerm(b));
-  return static_cast<uint32_t>(h);
+  for (size_t i = 0; i < r; ++i)
+    h = Reduce(h * kMultiplier + ByteTerm(data[i]));
+  const size_t groups = data.size() / kLanes;
+  if (groups == 0) return static_cast<uint32_t>(h);
+  std::array<uint64_t, kLanes> lane{};
+  const std::byte* p = data.data() + r;
+  for (size_t g = 0; g < groups; ++g, p += kLanes) {
+    for (size_t k = 0; k < kLanes; ++k) {
+      lane[k] = Reduce(lane[k] * kPowers[kLanes] + ByteTerm(p[k]));
+    }
+  }
+  uint64_t sum = Reduce(h * PowMod(kPowers[kLanes], groups));
+  for (size_t k = 0; k < kLanes; ++k) {
+    sum = Reduce(sum + Reduce(lane[k] * kPowers[kLanes - 1 - k]));
+  }
+  return static_cast<uint32_t>(sum);
 }
 
 void RollingChecksum::Reset(std::span<const std::byte> window) {
