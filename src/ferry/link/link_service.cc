@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "ferry/base/clock.h"
@@ -643,16 +644,44 @@ Response LinkSession::Signatures(const Request& q) {
   auto reader = backend_->OpenRead(q.path);
   if (!reader.ok()) return Answer(reader.status());
   Reader& basis = **reader;
-  auto blocks = delta::ComputeSignatures(
-      [&](uint64_t offset, std::span<std::byte> out) {
-        return ReadFully(basis, offset, out);
-      },
-      basis.entry().size, q.block_size, q.first_block, q.max_count);
-  if (!blocks.ok()) return Answer(blocks.status());
+  const uint64_t size = basis.entry().size;
+  const delta::ReadFn read = [&](uint64_t offset, std::span<std::byte> out) {
+    return ReadFully(basis, offset, out);
+  };
+  // The sender waits for the whole page before it matches: the blocks are
+  // hashed on every core, in consecutive ranges (a Reader's ReadAt may be
+  // called concurrently).
+  const uint64_t count = (size + q.block_size - 1) / q.block_size;
+  const uint64_t wanted =
+      q.first_block < count ? std::min(count - q.first_block, q.max_count) : 0;
+  constexpr uint64_t kMinBlocksPerPart = 64;
+  const uint64_t parts = std::clamp<uint64_t>(
+      std::min<uint64_t>(std::thread::hardware_concurrency(), 4), 1,
+      std::max<uint64_t>(1, wanted / kMinBlocksPerPart));
+  const uint64_t per_part = (wanted + parts - 1) / std::max<uint64_t>(parts, 1);
+  std::vector<Result<std::vector<delta::BlockSignature>>> results(
+      parts, std::vector<delta::BlockSignature>());
+  auto compute = [&](uint64_t part) {
+    const uint64_t first = part * per_part;
+    if (first >= wanted) return;
+    results[part] = delta::ComputeSignatures(
+        read, size, q.block_size, q.first_block + first,
+        static_cast<size_t>(std::min(per_part, wanted - first)));
+  };
+  std::vector<std::thread> helpers;
+  for (uint64_t part = 1; part < parts; ++part) {
+    helpers.emplace_back(compute, part);
+  }
+  compute(0);
+  for (std::thread& t : helpers) t.join();
   Response r;
   r.signatures.block_size = q.block_size;
   r.signatures.first_block = q.first_block;
-  r.signatures.blocks = std::move(*blocks);
+  for (auto& part : results) {
+    if (!part.ok()) return Answer(part.status());
+    r.signatures.blocks.insert(r.signatures.blocks.end(), part->begin(),
+                               part->end());
+  }
   return r;
 }
 

@@ -808,7 +808,9 @@ TEST_F(LinkTest, DigestsAreComputedWhereTheDataIs) {
 }
 
 TEST_F(LinkTest, SignaturesAndCopiesFromTheBasis) {
-  const std::string basis = RandomBytes(200 << 10, 7);
+  // 200 blocks and a short one: the receiver hashes them on several
+  // threads where it has the cores, in ranges put back in order.
+  const std::string basis = RandomBytes((200 << 14) + 5000, 7);
   store_->PutFile("old", basis);
   lt::LinkHarness h(memory_.get());
   ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
@@ -828,6 +830,11 @@ TEST_F(LinkTest, SignaturesAndCopiesFromTheBasis) {
   EXPECT_EQ(sigs.first_block, 2u);
   EXPECT_EQ(sigs.blocks, *local);
   EXPECT_EQ(sigs.blocks.size(), (basis.size() + kBlock - 1) / kBlock - 2);
+  ASSERT_OK_AND_ASSIGN(SignatureList page,
+                       remote->Signatures(P("old"), kBlock, 2, 150));
+  ASSERT_EQ(page.blocks.size(), 150u);
+  EXPECT_TRUE(
+      std::equal(page.blocks.begin(), page.blocks.end(), local->begin()));
 
   const std::string literal = RandomBytes(10 << 10, 8);
   const std::string want =
