@@ -88,9 +88,34 @@ struct LinkClient::Connection {
   std::vector<std::shared_ptr<ChunkRecord>> resend;
   std::vector<uint64_t> pongs;
   uint64_t unacked = 0;  // chunk bytes (as read) in live
+  // REQUEST frames of calls on the current stream, not sent yet: a caller
+  // that finds send_mu taken leaves its frame here, and whoever holds
+  // send_mu sends them before letting go, several in one Send (fewer
+  // system calls and TLS records, and no caller waits for another's send).
+  std::vector<std::byte> outbox;
 
   std::thread receiver;
   std::thread maintainer;
+};
+
+// Holds a connection's send_mu; on release, sends the requests queued
+// meanwhile (FlushOutbox).
+class LinkClient::SendGuard {
+ public:
+  SendGuard(LinkClient* client, Connection& c) : client_(client), c_(c) {
+    c_.send_mu.lock();
+  }
+  ~SendGuard() {
+    client_->DrainOutbox(c_);
+    c_.send_mu.unlock();
+    client_->FlushOutbox(c_);
+  }
+  SendGuard(const SendGuard&) = delete;
+  SendGuard& operator=(const SendGuard&) = delete;
+
+ private:
+  LinkClient* const client_;
+  Connection& c_;
 };
 
 namespace {
@@ -212,26 +237,16 @@ Result<Response> LinkClient::Call(uint32_t conn, const Request& request) {
   if (call.id == 0) call.id = next_request_id_.fetch_add(1);  // wrapped
   FERRY_RETURN_IF_ERROR(AppendRequest(&call.frame, call.id, request));
   {
-    std::lock_guard send_lock(c.send_mu);
-    std::shared_ptr<FrameStream> stream;
-    uint64_t generation = 0;
-    {
-      std::lock_guard lock(c.mu);
-      if (c.stopping) return Status::Cancelled(Name(c) + ": closing");
-      if (c.state == Connection::State::kFailed) Revive(c);
-      c.calls[call.id] = &call;
-      if (c.state == Connection::State::kUp) {
-        stream = c.stream;
-        generation = c.generation;
-      }
-    }
-    // Not up: sent once it is (Install).
-    if (stream) {
-      if (Status st = stream->Send(call.frame); !st.ok()) {
-        Break(c, generation, st);
-      }
+    std::lock_guard lock(c.mu);
+    if (c.stopping) return Status::Cancelled(Name(c) + ": closing");
+    if (c.state == Connection::State::kFailed) Revive(c);
+    c.calls[call.id] = &call;
+    // Not up: sent once it is (Install sends every call waiting).
+    if (c.state == Connection::State::kUp) {
+      c.outbox.insert(c.outbox.end(), call.frame.begin(), call.frame.end());
     }
   }
+  FlushOutbox(c);
   std::unique_lock lock(c.mu);
   call.cv.wait(lock, [&] { return call.done || c.stopping; });
   if (!call.done) {
@@ -309,7 +324,7 @@ Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
       }
     }
   }
-  std::lock_guard send_lock(c.send_mu);
+  SendGuard send_lock(this, c);
   std::shared_ptr<FrameStream> stream;
   uint64_t generation = 0;
   {
@@ -488,6 +503,7 @@ void LinkClient::BreakLocked(Connection& c, uint64_t generation,
   c.heard = false;
   c.stream->Close();
   c.inflight.clear();
+  c.outbox.clear();  // its calls are sent again on the next stream
   c.work_cv.notify_all();
 }
 
@@ -519,6 +535,7 @@ void LinkClient::FailLocked(Connection& c, const Status& why) {
     call->cv.notify_one();
   }
   c.calls.clear();
+  c.outbox.clear();
   while (!c.live.empty()) {
     std::shared_ptr<ChunkRecord> r = c.live.front();
     if (r->channel->failure.ok()) r->channel->failure = why;
@@ -691,6 +708,39 @@ void LinkClient::Reconnect(Connection& c) {
   }
 }
 
+void LinkClient::DrainOutbox(Connection& c) {
+  while (true) {
+    std::vector<std::byte> batch;
+    std::shared_ptr<FrameStream> stream;
+    uint64_t generation = 0;
+    {
+      std::lock_guard lock(c.mu);
+      if (c.outbox.empty() || c.state != Connection::State::kUp) return;
+      batch.swap(c.outbox);
+      stream = c.stream;
+      generation = c.generation;
+    }
+    if (Status st = stream->Send(batch); !st.ok()) {
+      Break(c, generation, st);
+      return;
+    }
+  }
+}
+
+void LinkClient::FlushOutbox(Connection& c) {
+  while (true) {
+    {
+      std::unique_lock send_lock(c.send_mu, std::try_to_lock);
+      // Whoever holds it sends what is queued before it lets go, and then
+      // looks again (below), so nothing queued is left behind.
+      if (!send_lock.owns_lock()) return;
+      DrainOutbox(c);
+    }
+    std::lock_guard lock(c.mu);
+    if (c.outbox.empty() || c.state != Connection::State::kUp) return;
+  }
+}
+
 Status LinkClient::SendFrames(
     Connection& c, uint64_t generation, FrameStream& stream,
     const std::vector<std::shared_ptr<ChunkRecord>>& chunks,
@@ -716,7 +766,7 @@ Status LinkClient::SendFrames(
 
 void LinkClient::Install(Connection& c, std::unique_ptr<FrameStream> fresh) {
   std::shared_ptr<FrameStream> stream(std::move(fresh));
-  std::lock_guard send_lock(c.send_mu);
+  SendGuard send_lock(this, c);
   std::vector<std::shared_ptr<ChunkRecord>> chunks;
   std::vector<std::vector<std::byte>> frames;
   uint64_t generation = 0;
@@ -735,6 +785,7 @@ void LinkClient::Install(Connection& c, std::unique_ptr<FrameStream> fresh) {
     c.inflight.clear();
     c.resend.clear();
     c.pongs.clear();
+    c.outbox.clear();  // every call waiting goes below
     // Everything the connection owed, again: chunks in write order, then
     // the requests (whose ids let the receiver answer those it already
     // ran from what it did).
@@ -752,7 +803,7 @@ void LinkClient::Install(Connection& c, std::unique_ptr<FrameStream> fresh) {
 }
 
 void LinkClient::SendResends(Connection& c) {
-  std::lock_guard send_lock(c.send_mu);
+  SendGuard send_lock(this, c);
   std::vector<std::shared_ptr<ChunkRecord>> chunks;
   std::vector<std::vector<std::byte>> frames;
   std::shared_ptr<FrameStream> stream;

@@ -140,6 +140,7 @@ class LinkClient {
   struct Connection;
   struct PendingCall;
   struct ChunkRecord;
+  class SendGuard;
 
   LinkClient(Connector connector, uint32_t connections, LinkOptions options);
 
@@ -148,6 +149,10 @@ class LinkClient {
   void Reconnect(Connection& c);
   void Install(Connection& c, std::unique_ptr<FrameStream> stream);
   void SendResends(Connection& c);
+  // Sends the queued requests (Connection::outbox). REQUIRES: send_mu held.
+  void DrainOutbox(Connection& c);
+  // Sends them if send_mu is free; otherwise its holder will.
+  void FlushOutbox(Connection& c);
   void Route(Connection& c, uint64_t generation, const FrameHeader& header,
              std::vector<std::byte> payload);
   void OnAck(Connection& c, uint64_t generation, uint32_t stream,

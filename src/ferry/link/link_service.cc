@@ -538,6 +538,10 @@ Status LinkSession::PutFile(const Request& q) {
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<StagedWriter> writer,
                          backend_->OpenWrite(q.path, q.hints));
   Status st = data.empty() ? Status::Ok() : writer->WriteAt(0, data);
+  if (st.ok() && q.with_xattrs) {
+    st = writer->SetXattrs(q.xattrs, q.xattr_scope, q.acl_scope);
+  }
+  if (st.ok() && q.with_tags) st = writer->SetTags(q.tags);
   if (st.ok()) st = writer->Commit(q.entry, q.policy);
   if (!st.ok()) writer->Abort();
   return st;

@@ -61,7 +61,16 @@ class DamageChunks : public lt::ForwardingStream {
                       (type == FrameType::kRequest && IsPutFile(frame));
     if (data && budget_->fetch_sub(1) > 0) {
       std::vector<std::byte> copy(frame.begin(), frame.end());
-      copy.back() ^= std::byte{0x40};
+      if (type == FrameType::kChunk) {
+        copy.back() ^= std::byte{0x40};  // the data ends the frame
+      } else {
+        // A byte of the file's data, its checksum left as it was.
+        auto q = DecodeRequest(std::span(frame).subspan(kFrameHeaderBytes));
+        if (!q.ok() || q->data.empty()) return inner_->Send(frame);
+        q->data[0] ^= std::byte{0x40};
+        copy.clear();
+        FERRY_RETURN_IF_ERROR(AppendRequest(&copy, lt::StreamOf(frame), *q));
+      }
       return inner_->Send(copy);
     }
     return inner_->Send(frame);
@@ -332,14 +341,17 @@ TEST_F(LinkTest, ASmallFileGoesWholeAndDamagedIsSentAgainNeverWritten) {
 }
 
 TEST_F(LinkTest, ASmallFileWithMoreThanDataOpensAWriterAtTheReceiver) {
-  // Tags (or xattrs, a copy from a basis, a write past the whole-file
-  // size) need a writer at the receiver: what was written goes to it.
+  // A write past the whole-file size (or a copy from a basis) needs a
+  // writer at the receiver: what was written and set goes to it.
   lt::LinkHarness h(memory_.get());
   ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  const XattrList xattrs = {{"user.a", "1"}};
   WriteHints hints;
   hints.size = 6;
   ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
   ASSERT_OK(w->WriteAt(0, AsBytes("abc")));
+  const bool with_xattrs = remote->capabilities().xattrs;
+  if (with_xattrs) ASSERT_OK(w->SetXattrs(xattrs, true, false));
   EXPECT_EQ(h.session().open_writers(), 0u);
   ASSERT_OK(w->WriteAt(kMaxPutFileBytes, AsBytes("def")));
   EXPECT_EQ(h.session().open_writers(), 1u);
@@ -352,6 +364,29 @@ TEST_F(LinkTest, ASmallFileWithMoreThanDataOpensAWriterAtTheReceiver) {
   EXPECT_EQ(got->substr(0, 3), "abc");
   EXPECT_EQ(got->substr(kMaxPutFileBytes), "def");
   EXPECT_EQ(h.session().open_writers(), 0u);
+  if (with_xattrs) {
+    ASSERT_OK_AND_ASSIGN(XattrList got_xattrs, remote->GetXattrs(P("f")));
+    EXPECT_EQ(got_xattrs, xattrs);
+  }
+}
+
+TEST_F(LinkTest, ASmallFilesXattrsGoInItsOneRequest) {
+  lt::LinkHarness h(memory_.get());
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  if (!remote->capabilities().xattrs) GTEST_SKIP() << "no xattrs here";
+  const XattrList xattrs = {{"user.a", "1"}, {"user.b", "two"}};
+  WriteHints hints;
+  hints.size = 3;
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  ASSERT_OK(w->WriteAt(0, AsBytes("abc")));
+  ASSERT_OK(w->SetXattrs(xattrs, true, false));
+  EXPECT_EQ(h.session().open_writers(), 0u);  // nothing sent yet
+  Entry meta;
+  meta.size = 3;
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_TRUE(store_->GetFile("f") == std::string("abc"));
+  ASSERT_OK_AND_ASSIGN(XattrList got, remote->GetXattrs(P("f")));
+  EXPECT_EQ(got, xattrs);
 }
 
 TEST_F(LinkTest, ACommitSentBehindARefusedChunkWaitsForItsResend) {

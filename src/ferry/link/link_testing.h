@@ -46,6 +46,12 @@ inline FrameType TypeOf(std::span<const std::byte> frame) {
   return static_cast<FrameType>(frame[4]);
 }
 
+// The stream id of the frame at the start of `frame`.
+inline uint32_t StreamOf(std::span<const std::byte> frame) {
+  auto header = DecodeHeader(frame.first<kFrameHeaderBytes>());
+  return header.ok() ? header->stream : 0;
+}
+
 // A connected pair of SocketFrameStreams.
 inline std::pair<std::unique_ptr<FrameStream>, std::unique_ptr<FrameStream>>
 StreamPair(const std::string& name) {

@@ -444,6 +444,14 @@ Status RequestFields(IO& io, Q& q) {
           io.Uint("checksum low", q.checksum.low, 0, kU64Max));
       FERRY_RETURN_IF_ERROR(io.Enum("encoding", q.encoding, 2));
       FERRY_RETURN_IF_ERROR(io.Data("data", q.data, kMaxPutFileBytes));
+      FERRY_RETURN_IF_ERROR(io.Bool("with xattrs", q.with_xattrs));
+      if (q.with_xattrs) {
+        FERRY_RETURN_IF_ERROR(io.Xattrs(q.xattrs));
+        FERRY_RETURN_IF_ERROR(io.Bool("xattr scope", q.xattr_scope));
+        FERRY_RETURN_IF_ERROR(io.Bool("acl scope", q.acl_scope));
+      }
+      FERRY_RETURN_IF_ERROR(io.Bool("with tags", q.with_tags));
+      if (q.with_tags) FERRY_RETURN_IF_ERROR(io.Tags(q.tags));
       if (q.encoding == ChunkEncoding::kAsRead) {
         return io.Check(
             q.data.size() == q.length, "data",

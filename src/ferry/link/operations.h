@@ -165,6 +165,10 @@ struct Request {
   BlockChecksum checksum;
   ChunkEncoding encoding = ChunkEncoding::kAsRead;
   std::vector<std::byte> data;
+  // PUT_FILE: the writer's SetXattrs (xattrs, xattr_scope, acl_scope) and
+  // SetTags (tags) to apply before the commit, if set.
+  bool with_xattrs = false;
+  bool with_tags = false;
 };
 
 struct Response {

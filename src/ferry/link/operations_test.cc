@@ -65,6 +65,8 @@ Request SampleRequest(Op op) {
     q.length = 3;
     q.data = {std::byte{'a'}, std::byte{'b'}, std::byte{'c'}};
     q.checksum = ComputeBlockChecksum(q.data);
+    q.with_xattrs = true;
+    q.with_tags = true;
   }
   return q;
 }

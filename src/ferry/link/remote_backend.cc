@@ -262,17 +262,19 @@ class LinkWriter : public RemoteWriter {
   std::atomic<State> state_{State::kOpen};
 };
 
-// A file of at most kMaxPutFileBytes: its writes are kept here and the
-// whole file goes in one PUT_FILE request at Commit (one round trip per
-// small file instead of OPEN_WRITE, chunks and COMMIT). Anything else asked
-// of it (a write beyond that size, xattrs, tags, a copy from a basis) opens
-// a LinkWriter at the receiver, hands it what was written, and goes on
-// through it.
+// A file of at most kMaxPutFileBytes: its writes, xattrs and tags are kept
+// here and the whole file goes in one PUT_FILE request at Commit (one round
+// trip per small file instead of OPEN_WRITE, chunks, WRITER_SET_XATTRS and
+// COMMIT). Anything else asked of it (a write beyond that size, a copy from
+// a basis) opens a LinkWriter at the receiver, hands it what was written
+// and set, and goes on through it.
 class PutWriter : public RemoteWriter {
  public:
   using Opener = std::function<Result<std::unique_ptr<RemoteWriter>>()>;
-  PutWriter(LinkClient* client, Opener open, RelPath path, WriteHints hints)
+  PutWriter(LinkClient* client, const Capabilities& caps, Opener open,
+            RelPath path, WriteHints hints)
       : client_(client),
+        caps_(caps),
         open_(std::move(open)),
         path_(std::move(path)),
         hints_(hints) {}
@@ -297,7 +299,7 @@ class PutWriter : public RemoteWriter {
       committed_ = true;
       return Status::Ok();
     }
-    Request q;
+    Request q = put_;
     q.op = Op::kPutFile;
     q.path = path_;
     q.hints = hints_;
@@ -336,17 +338,29 @@ class PutWriter : public RemoteWriter {
     if (inner_) inner_->Abort();
   }
 
+  // Kept for the PUT_FILE (applied before its commit, as a writer at the
+  // receiver would), or passed to the writer at the receiver if there is
+  // one.
   Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
                    bool acl_scope) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
-    FERRY_RETURN_IF_ERROR(Open());
-    return inner_->SetXattrs(xattrs, xattr_scope, acl_scope);
+    // Where the receiver keeps none, its writer says so now.
+    if (!caps_.xattrs && !caps_.acls) FERRY_RETURN_IF_ERROR(Open());
+    if (inner_) return inner_->SetXattrs(xattrs, xattr_scope, acl_scope);
+    put_.with_xattrs = true;
+    put_.xattrs = xattrs;
+    put_.xattr_scope = xattr_scope;
+    put_.acl_scope = acl_scope;
+    return Status::Ok();
   }
 
   Status SetTags(const ObjectTags& tags) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
-    FERRY_RETURN_IF_ERROR(Open());
-    return inner_->SetTags(tags);
+    if (!caps_.object_tags) FERRY_RETURN_IF_ERROR(Open());
+    if (inner_) return inner_->SetTags(tags);
+    put_.with_tags = true;
+    put_.tags = tags;
+    return Status::Ok();
   }
 
   Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
@@ -367,23 +381,31 @@ class PutWriter : public RemoteWriter {
     return Status::Ok();
   }
 
-  // The writer at the receiver, made once, with what was written so far.
+  // The writer at the receiver, made once, with what was written and set
+  // so far.
   Status Open() {
     if (inner_) return Status::Ok();
     FERRY_ASSIGN_OR_RETURN(inner_, open_());
     if (!buffer_.empty()) {
-      Status st = inner_->WriteAt(0, buffer_);
-      if (!st.ok()) return st;
+      FERRY_RETURN_IF_ERROR(inner_->WriteAt(0, buffer_));
     }
     buffer_ = {};
+    if (put_.with_xattrs) {
+      FERRY_RETURN_IF_ERROR(
+          inner_->SetXattrs(put_.xattrs, put_.xattr_scope, put_.acl_scope));
+    }
+    if (put_.with_tags) FERRY_RETURN_IF_ERROR(inner_->SetTags(put_.tags));
+    put_ = Request();
     return Status::Ok();
   }
 
   LinkClient* const client_;
+  const Capabilities& caps_;  // the receiver's
   const Opener open_;
   const RelPath path_;
   const WriteHints hints_;
   std::vector<std::byte> buffer_;  // bytes [0, size) as written
+  Request put_;                    // the xattrs and tags set, if any
   std::unique_ptr<RemoteWriter> inner_;
   bool committed_ = false;
   bool aborted_ = false;
@@ -482,7 +504,7 @@ Result<std::unique_ptr<RemoteWriter>> RemoteBackend::OpenRemoteWrite(
   // root, which no file can be, is refused by the receiver at once).
   if (hints.size <= kMaxPutFileBytes && !hints.sparse && !path.IsRoot()) {
     return std::unique_ptr<RemoteWriter>(std::make_unique<PutWriter>(
-        client_.get(),
+        client_.get(), caps_,
         [this, path, hints] { return OpenLinkWrite(path, hints); }, path,
         hints));
   }
