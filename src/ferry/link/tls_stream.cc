@@ -184,6 +184,12 @@ Result<SslCtxPtr> MakeContext(const TlsIdentity& identity, bool server) {
   if (server) SSL_CTX_set_num_tickets(c, 0);
   SSL_CTX_set_mode(
       c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read what the socket holds in one recv (several records, as many small
+  // frames as came), not each record's 5-byte header and then its body:
+  // every read goes through SSL_read first, so nothing buffered is missed
+  // by a poll on the socket.
+  SSL_CTX_set_read_ahead(c, 1);
+  SSL_CTX_set_default_read_buffer_len(c, 64 << 10);
 
   FERRY_ASSIGN_OR_RETURN(
       std::vector<X509Ptr> chain,
