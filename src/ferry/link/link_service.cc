@@ -662,7 +662,7 @@ Response LinkSession::Signatures(const Request& q) {
   const uint64_t parts = std::clamp<uint64_t>(
       std::min<uint64_t>(std::thread::hardware_concurrency(), 4), 1,
       std::max<uint64_t>(1, wanted / kMinBlocksPerPart));
-  const uint64_t per_part = (wanted + parts - 1) / std::max<uint64_t>(parts, 1);
+  const uint64_t per_part = (wanted + parts - 1) / parts;
   std::vector<Result<std::vector<delta::BlockSignature>>> results(
       parts, std::vector<delta::BlockSignature>());
   auto compute = [&](uint64_t part) {
