@@ -83,15 +83,23 @@ def existing_namespaces():
     return [line.split()[0] for line in p.stdout.splitlines() if line.split()]
 
 
+# The control links' ends in the root namespace. The kernel removes a
+# namespace (and the veth ends in it) in the background, after `ip netns del`
+# returns, and while it has not, these ends are still here.
+ROOT_PORTS = ("fbC-a0", "fbC-b0")
+
+
 def leftovers():
-    """Namespaces, processes and the bridge a run that died left behind."""
+    """Namespaces, processes, the bridge and the root namespace's ends of the
+    control links a run that died (or one that just ended) left behind."""
     names = [n for n in existing_namespaces() if n in NAMESPACES]
     pids = []
     for n in names:
         p = run(["ip", "netns", "pids", n], check=False)
         pids += [int(x) for x in p.stdout.split() if x.isdigit()]
     bridge = os.path.exists(f"/sys/class/net/{BRIDGE}")
-    return names, pids, bridge
+    ports = [d for d in ROOT_PORTS if os.path.exists(f"/sys/class/net/{d}")]
+    return names, pids, bridge or bool(ports)
 
 
 def remove_leftovers(log=print):
@@ -106,6 +114,15 @@ def remove_leftovers(log=print):
         run(["ip", "netns", "del", n], check=False)
     if bridge:
         run(["ip", "link", "del", BRIDGE], check=False)
+    remove_root_ports()
+
+
+def remove_root_ports():
+    """Deletes the root namespace's ends of the control links (a veth goes
+    with either of its ends)."""
+    for d in ROOT_PORTS:
+        if os.path.exists(f"/sys/class/net/{d}"):
+            run(["ip", "link", "del", d], check=False)
 
 
 class Lab:
@@ -123,7 +140,7 @@ class Lab:
         names, pids, bridge = leftovers()
         if names or pids or bridge:
             self.log(f"  removing what an earlier run left: namespaces {names}, "
-                     f"{len(pids)} processes, bridge {'yes' if bridge else 'no'}")
+                     f"{len(pids)} processes, bridge or control links {'yes' if bridge else 'no'}")
             remove_leftovers(self.log)
         for n in NAMESPACES:
             run(["ip", "netns", "add", n])
@@ -139,13 +156,13 @@ class Lab:
         pair("fbAB-a", NS_A, "fbAB-b", NS_B)
         pair("fbAR-a", NS_A, "fbAR-r", NS_R)
         pair("fbBR-b", NS_B, "fbBR-r", NS_R)
-        pair("fbC-a", NS_A, "fbC-a0", None)
-        pair("fbC-b", NS_B, "fbC-b0", None)
+        pair("fbC-a", NS_A, ROOT_PORTS[0], None)
+        pair("fbC-b", NS_B, ROOT_PORTS[1], None)
         for cmd in sh:
             run(cmd)
         # The control bridge in the root namespace (the server's address).
         run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-        for port in ("fbC-a0", "fbC-b0"):
+        for port in ROOT_PORTS:
             run(["ip", "link", "set", port, "master", BRIDGE])
             run(["ip", "link", "set", port, "up"])
         run(["ip", "addr", "add", f"{CTL_ROOT}/24", "dev", BRIDGE])
@@ -207,6 +224,12 @@ class Lab:
                               "limit", str(limit)])
         if loss_pct:
             n = round(loss_pct * 1000)  # of 100,000
+            # The same rules for packets R forwards and for those it sends.
+            rules = f"""
+    oifname "fbBR-r" counter name "toB"
+    oifname "fbAR-r" counter name "toA"
+    oifname "fbBR-r" numgen random mod 100000 < {n} counter name "dropB" drop
+    oifname "fbAR-r" numgen random mod 100000 < {n} counter name "dropA" drop"""
             ns_run(NS_R, ["nft", "-f", "-"], input=f"""
 table inet ferrybench {{
   counter toB {{ }}
@@ -214,18 +237,10 @@ table inet ferrybench {{
   counter dropB {{ }}
   counter dropA {{ }}
   chain shape {{
-    type filter hook forward priority 0; policy accept;
-    oifname "fbBR-r" counter name "toB"
-    oifname "fbAR-r" counter name "toA"
-    oifname "fbBR-r" numgen random mod 100000 < {n} counter name "dropB" drop
-    oifname "fbAR-r" numgen random mod 100000 < {n} counter name "dropA" drop
+    type filter hook forward priority 0; policy accept;{rules}
   }}
   chain shape_local {{
-    type filter hook output priority 0; policy accept;
-    oifname "fbBR-r" counter name "toB"
-    oifname "fbAR-r" counter name "toA"
-    oifname "fbBR-r" numgen random mod 100000 < {n} counter name "dropB" drop
-    oifname "fbAR-r" numgen random mod 100000 < {n} counter name "dropA" drop
+    type filter hook output priority 0; policy accept;{rules}
   }}
 }}
 """)
@@ -372,6 +387,7 @@ table inet ferrybench {{
                         pass
                 run(["ip", "netns", "del", n], check=False)
         run(["ip", "link", "del", BRIDGE], check=False)
+        remove_root_ports()
 
     # ------------------------------------------------------------ probes
 
