@@ -1,6 +1,7 @@
 #include "ferry/link/frame_stream.h"
 
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,11 @@ class SocketStream : public FrameStream {
     payload->resize(h.length);
     FERRY_RETURN_IF_ERROR(ReadFully(*payload, /*eof_ok=*/false));
     return h;
+  }
+
+  bool InputPending() override {
+    int n = 0;
+    return ::ioctl(fd_, FIONREAD, &n) == 0 && n > 0;
   }
 
   void Close() override {

@@ -33,6 +33,12 @@ class FrameStream {
   // thread at a time.
   virtual Result<FrameHeader> Receive(std::vector<std::byte>* payload) = 0;
 
+  // Whether input has arrived that Receive has not taken yet, so that the
+  // next Receive need not wait for the peer: a hint (false when unknown) for
+  // holding back what is sent in return, to send it together. Called by the
+  // receiving thread.
+  virtual bool InputPending() { return false; }
+
   // Closes the connection: a blocked Receive or Send returns Unavailable.
   // Thread-safe, idempotent.
   virtual void Close() = 0;

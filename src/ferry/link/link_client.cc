@@ -229,23 +229,54 @@ uint32_t LinkClient::PickConnection() {
 
 // --- Calls ------------------------------------------------------------------
 
+LinkClient::Started::Started() : call_(std::make_unique<PendingCall>()) {}
+
+LinkClient::Started::~Started() {
+  if (client_ == nullptr) return;
+  {
+    std::lock_guard lock(conn_->mu);
+    if (!call_->done) conn_->calls.erase(call_->id);
+  }
+  // Its frame may be queued: not left for a later send to carry.
+  client_->FlushOutbox(*conn_);
+}
+
 Result<Response> LinkClient::Call(uint32_t conn, const Request& request) {
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Started> started,
+                         Start(conn, request));
+  return Await(*started);
+}
+
+Result<std::unique_ptr<LinkClient::Started>> LinkClient::Start(
+    uint32_t conn, const Request& request) {
   Connection& c = *connections_.at(conn);
-  PendingCall call;
+  auto started = std::unique_ptr<Started>(new Started());
+  PendingCall& call = *started->call_;
   call.op = request.op;
   call.id = next_request_id_.fetch_add(1);
   if (call.id == 0) call.id = next_request_id_.fetch_add(1);  // wrapped
   FERRY_RETURN_IF_ERROR(AppendRequest(&call.frame, call.id, request));
+  bool flush = false;
   {
     std::lock_guard lock(c.mu);
     if (c.stopping) return Status::Cancelled(Name(c) + ": closing");
     if (c.state == Connection::State::kFailed) Revive(c);
     c.calls[call.id] = &call;
+    started->client_ = this;
+    started->conn_ = &c;
     // Not up: sent once it is (Install sends every call waiting).
     if (c.state == Connection::State::kUp) {
       c.outbox.insert(c.outbox.end(), call.frame.begin(), call.frame.end());
+      flush = c.outbox.size() >= kOutboxFlushBytes;
     }
   }
+  if (flush) FlushOutbox(c);
+  return started;
+}
+
+Result<Response> LinkClient::Await(Started& started) {
+  Connection& c = *started.conn_;
+  PendingCall& call = *started.call_;
   FlushOutbox(c);
   std::unique_lock lock(c.mu);
   call.cv.wait(lock, [&] { return call.done || c.stopping; });

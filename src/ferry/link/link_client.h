@@ -87,7 +87,14 @@ struct LinkCounters {
   std::atomic<uint64_t> max_unacked_bytes{0};
 };
 
+// Requests queued by LinkClient::Start on one connection, in bytes, before
+// they are sent without waiting for an Await.
+inline constexpr size_t kOutboxFlushBytes = 256 << 10;
+
 class LinkClient {
+  struct Connection;
+  struct PendingCall;
+
  public:
   // The chunks of one staged writer at the receiver. Opaque.
   struct Channel;
@@ -110,6 +117,29 @@ class LinkClient {
   // error is the link's (encoding, the connection lost for good, a response
   // that does not decode); the receiver's own answer is Response::status.
   Result<Response> Call(uint32_t conn, const Request& request);
+
+  // Call in two halves, so that one thread can have many requests under
+  // way: Start queues the request, to go out with the next send on the
+  // connection (at the latest when kOutboxFlushBytes are queued, or at an
+  // Await), and Await waits for its response. Destroying a started call
+  // without Await stops waiting for it; the request may still be carried
+  // out by the receiver.
+  class Started;
+  Result<std::unique_ptr<Started>> Start(uint32_t conn, const Request& request);
+  Result<Response> Await(Started& started);
+  class Started {
+   public:
+    ~Started();
+    Started(const Started&) = delete;
+    Started& operator=(const Started&) = delete;
+
+   private:
+    friend class LinkClient;
+    Started();
+    LinkClient* client_ = nullptr;  // set once registered
+    Connection* conn_ = nullptr;
+    std::unique_ptr<PendingCall> call_;
+  };
 
   // The chunks of writer `writer_id`, sent on connection `conn`.
   std::shared_ptr<Channel> OpenChannel(uint32_t conn, uint32_t writer_id);
@@ -137,8 +167,6 @@ class LinkClient {
   const LinkOptions& options() const { return options_; }
 
  private:
-  struct Connection;
-  struct PendingCall;
   struct ChunkRecord;
   class SendGuard;
 

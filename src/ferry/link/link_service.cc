@@ -163,6 +163,37 @@ void LinkSession::Shutdown() {
   stop_.request_stop();
 }
 
+namespace {
+
+// Answers to requests held back while more requests wait (Serve).
+constexpr size_t kMaxHeldAnswers = 64;
+constexpr size_t kMaxHeldAnswerBytes = 256 << 10;
+
+// Whether answers may be held back while `op` runs: it moves no file data in
+// bulk (a small file's PUT_FILE aside) and walks no tree.
+bool MayHoldAnswersDuring(Op op) {
+  switch (op) {
+    case Op::kListOpen:
+    case Op::kListNext:
+    case Op::kCommit:
+    case Op::kRemoveFiles:
+    case Op::kRemoveTree:
+    case Op::kSync:
+    case Op::kCleanupStaging:
+    case Op::kCleanupStagingEntry:
+    case Op::kComputeDigest:
+    case Op::kRead:
+    case Op::kReadNextData:
+    case Op::kSignatures:
+    case Op::kCopyBasis:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
   {
     std::lock_guard lock(streams_mu_);
@@ -181,9 +212,15 @@ Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
     return st;
   };
   std::vector<std::byte> payload;
+  // Answers not sent yet: held while more requests are already waiting, to
+  // go out together (one TLS record and one send for many small answers),
+  // except a chunk's acknowledgement, which the sender's window waits for.
+  std::vector<std::byte> out;
+  size_t held = 0;
   while (true) {
     auto header = stream->Receive(&payload);
     Status st;
+    bool urgent = true;
     if (!header.ok()) {
       // The sender went away (it reconnects if it wants to).
       if (header.status().code() == StatusCode::kUnavailable) {
@@ -193,18 +230,16 @@ Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
     } else {
       switch (header->type) {
         case FrameType::kRequest:
-          st = HandleRequest(*stream, header->stream, payload);
+          st = HandleRequest(*stream, header->stream, payload, &out);
+          urgent = false;
           break;
         case FrameType::kChunk:
-          st = HandleChunk(*stream, header->stream, payload);
+          st = HandleChunk(header->stream, payload, &out);
           break;
         case FrameType::kPing: {
           auto ping = Ping::Decode(payload);
-          std::vector<std::byte> pong;
-          st = ping.ok()
-                   ? AppendFrame(&pong, header->stream, Pong{ping->opaque})
-                   : ping.status();
-          if (st.ok()) st = stream->Send(pong);
+          st = ping.ok() ? AppendFrame(&out, header->stream, Pong{ping->opaque})
+                         : ping.status();
           break;
         }
         case FrameType::kGoodbye: {
@@ -225,13 +260,20 @@ Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
           break;
       }
     }
+    if (st.ok() && !out.empty()) {
+      ++held;  // (at most: HandleRequest may have sent some)
+      if (urgent || held >= kMaxHeldAnswers ||
+          out.size() >= kMaxHeldAnswerBytes || !stream->InputPending()) {
+        st = stream->Send(out);
+        out.clear();
+        held = 0;
+      }
+    }
     if (st.ok()) continue;
     if (st.code() == StatusCode::kUnavailable) return served(Status::Ok());
-    // The sender broke the protocol: tell it why, act on nothing more.
-    std::vector<std::byte> error;
-    if (AppendFrame(&error, 0, ErrorFrame{st}).ok()) {
-      (void)stream->Send(error);
-    }
+    // The sender broke the protocol: tell it why (after the answers held),
+    // act on nothing more.
+    if (AppendFrame(&out, 0, ErrorFrame{st}).ok()) (void)stream->Send(out);
     return served(st);
   }
 }
@@ -283,12 +325,20 @@ void LinkSession::Remember(uint32_t id, const std::vector<std::byte>& frame) {
 }
 
 Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
-                                  std::span<const std::byte> payload) {
+                                  std::span<const std::byte> payload,
+                                  std::vector<std::byte>* out) {
   FERRY_ASSIGN_OR_RETURN(Request q, DecodeRequest(payload));
+  if (!out->empty() && !MayHoldAnswersDuring(q.op)) {
+    FERRY_RETURN_IF_ERROR(stream.Send(*out));
+    out->clear();
+  }
   const bool keep = !OpIsRepeatable(q.op);
   if (keep) {
     FERRY_ASSIGN_OR_RETURN(auto cached, CachedOrClaim(id, q.op));
-    if (cached) return stream.Send(*cached);
+    if (cached) {
+      out->insert(out->end(), cached->begin(), cached->end());
+      return Status::Ok();
+    }
   }
   const Response r = Execute(q);
   std::vector<std::byte> frame;
@@ -301,11 +351,13 @@ Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
                                 std::string(st.message()))));
   }
   if (keep) Remember(id, frame);
-  return stream.Send(frame);
+  out->insert(out->end(), frame.begin(), frame.end());
+  return Status::Ok();
 }
 
-Status LinkSession::HandleChunk(FrameStream& stream, uint32_t writer,
-                                std::span<const std::byte> payload) {
+Status LinkSession::HandleChunk(uint32_t writer,
+                                std::span<const std::byte> payload,
+                                std::vector<std::byte>* out) {
   FERRY_ASSIGN_OR_RETURN(Chunk chunk, Chunk::Decode(payload));
   static thread_local std::vector<std::byte> buffer;
   ChunkAck ack;
@@ -339,9 +391,7 @@ Status LinkSession::HandleChunk(FrameStream& stream, uint32_t writer,
       w.too_many_refused = true;
     }
   }
-  std::vector<std::byte> frame;
-  FERRY_RETURN_IF_ERROR(AppendFrame(&frame, writer, ack));
-  return stream.Send(frame);
+  return AppendFrame(out, writer, ack);
 }
 
 Response LinkSession::Execute(const Request& q) {

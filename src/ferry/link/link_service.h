@@ -106,10 +106,13 @@ class LinkSession {
     std::vector<std::byte> frame;
   };
 
+  // Each appends its answer to `*out`, which Serve sends (HandleRequest
+  // sends what it holds first if the request may take long).
   Status HandleRequest(FrameStream& stream, uint32_t id,
-                       std::span<const std::byte> payload);
-  Status HandleChunk(FrameStream& stream, uint32_t writer,
-                     std::span<const std::byte> payload);
+                       std::span<const std::byte> payload,
+                       std::vector<std::byte>* out);
+  Status HandleChunk(uint32_t writer, std::span<const std::byte> payload,
+                     std::vector<std::byte>* out);
   Response Execute(const Request& q);
   Response ExecuteWriter(const Request& q);
   Response ExecuteReader(const Request& q);

@@ -341,6 +341,52 @@ TEST_F(LinkTest, ASmallFileGoesWholeAndDamagedIsSentAgainNeverWritten) {
   EXPECT_TRUE(store_->GetFile("empty") == std::string());
 }
 
+TEST_F(LinkTest, SmallFilesCommittedTogetherTravelTogether) {
+  auto sent = std::make_shared<lt::CountingStream::Counts>();
+  auto answered = std::make_shared<lt::CountingStream::Counts>();
+  lt::LinkHarness h(memory_.get());
+  h.set_wrap_sender([sent](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<lt::CountingStream>(std::move(s), sent);
+  });
+  h.set_wrap_receiver(
+      [answered](std::unique_ptr<FrameStream> s, uint32_t, int) {
+        return std::make_unique<lt::CountingStream>(std::move(s), answered);
+      });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  ASSERT_OK(remote->Stat(RelPath()).status());  // the connection is up
+  constexpr int kFiles = 100;
+  std::vector<std::unique_ptr<StagedWriter>> writers;
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string content = RandomBytes(50 + i, i);
+    WriteHints hints;
+    hints.size = content.size();
+    ASSERT_OK_AND_ASSIGN(auto w,
+                         remote->OpenWrite(P("f" + std::to_string(i)), hints));
+    ASSERT_OK(w->WriteAt(0, AsBytes(content)));
+    Entry meta;
+    meta.size = content.size();
+    EXPECT_FALSE(w->BeginCommit(meta, MetadataPolicy{}).has_value()) << i;
+    writers.push_back(std::move(w));
+  }
+  // Queued, not sent: they go out together at the first FinishCommit.
+  EXPECT_FALSE(store_->GetFile("f0").has_value());
+  const int sends = sent->sends.load();
+  const int answers = answered->sends.load();
+  const int frames = answered->frames.load();
+  for (auto& w : writers) ASSERT_OK(w->FinishCommit());
+  for (int i = 0; i < kFiles; ++i) {
+    EXPECT_TRUE(store_->GetFile("f" + std::to_string(i)) ==
+                RandomBytes(50 + i, i))
+        << i;
+  }
+  EXPECT_EQ(sent->sends.load() - sends, 1);
+  EXPECT_EQ(answered->frames.load() - frames, kFiles);
+  // Answers are held while more requests wait, up to 64 at a time.
+  EXPECT_LE(answered->sends.load() - answers, 4);
+  // A commit under way is the writer's last use.
+  EXPECT_FALSE(writers[0]->WriteAt(0, AsBytes("x")).ok());
+}
+
 TEST_F(LinkTest, ASmallFileWithMoreThanDataOpensAWriterAtTheReceiver) {
   // A write past the whole-file size (or a copy from a basis) needs a
   // writer at the receiver: what was written and set goes to it.

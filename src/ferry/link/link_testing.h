@@ -34,6 +34,7 @@ class ForwardingStream : public FrameStream {
   Result<FrameHeader> Receive(std::vector<std::byte>* payload) override {
     return inner_->Receive(payload);
   }
+  bool InputPending() override { return inner_->InputPending(); }
   void Close() override { inner_->Close(); }
   std::string Describe() const override { return inner_->Describe(); }
 
@@ -51,6 +52,31 @@ inline uint32_t StreamOf(std::span<const std::byte> frame) {
   auto header = DecodeHeader(frame.first<kFrameHeaderBytes>());
   return header.ok() ? header->stream : 0;
 }
+
+// Counts the Send calls on a stream and the frames they carry.
+class CountingStream : public ForwardingStream {
+ public:
+  struct Counts {
+    std::atomic<int> sends{0};
+    std::atomic<int> frames{0};
+  };
+  CountingStream(std::unique_ptr<FrameStream> inner,
+                 std::shared_ptr<Counts> counts)
+      : ForwardingStream(std::move(inner)), counts_(std::move(counts)) {}
+  Status Send(std::span<const std::byte> frames) override {
+    ++counts_->sends;
+    for (size_t at = 0; at + kFrameHeaderBytes <= frames.size();) {
+      auto header = DecodeHeader(frames.subspan(at).first<kFrameHeaderBytes>());
+      if (!header.ok()) break;
+      ++counts_->frames;
+      at += kFrameHeaderBytes + header->length;
+    }
+    return inner_->Send(frames);
+  }
+
+ private:
+  std::shared_ptr<Counts> counts_;
+};
 
 // A connected pair of SocketFrameStreams.
 inline std::pair<std::unique_ptr<FrameStream>, std::unique_ptr<FrameStream>>

@@ -293,13 +293,25 @@ class PutWriter : public RemoteWriter {
   }
 
   Status Commit(const Entry& metadata, const MetadataPolicy& policy) override {
+    if (std::optional<Status> done = BeginCommit(metadata, policy)) {
+      return *done;
+    }
+    return FinishCommit();
+  }
+
+  // The PUT_FILE is queued on a connection, to go out with others.
+  std::optional<Status> BeginCommit(const Entry& metadata,
+                                    const MetadataPolicy& policy) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
+    if (started_) {
+      return Status::FailedPrecondition("link: a commit is under way");
+    }
     if (inner_) {
       FERRY_RETURN_IF_ERROR(inner_->Commit(metadata, policy));
       committed_ = true;
       return Status::Ok();
     }
-    Request q = put_;
+    Request& q = put_;
     q.op = Op::kPutFile;
     q.path = path_;
     q.hints = hints_;
@@ -311,27 +323,38 @@ class PutWriter : public RemoteWriter {
         CompressChunk(buffer_, &q.data) == ChunkEncoding::kZstd) {
       q.encoding = ChunkEncoding::kZstd;
     } else {
-      q.data = buffer_;
+      q.data = std::move(buffer_);
     }
-    // The receiver checks the data against its checksum before it writes
-    // anything: DataLoss sends it again, as a damaged chunk would be.
+    buffer_ = {};
+    return Send(/*attempt=*/0);
+  }
+
+  // The receiver checks the data against its checksum before it writes
+  // anything: DataLoss sends it again, as a damaged chunk would be.
+  Status FinishCommit() override {
     for (int attempt = 0;; ++attempt) {
-      client_->CountData(attempt == 0 ? q.length : 0, q.data.size());
-      auto r = client_->Call(client_->PickConnection(), q);
+      if (!started_) {
+        return Status::FailedPrecondition("link: no commit is under way");
+      }
+      auto r = client_->Await(*started_);
+      started_.reset();
       Status st = r.ok() ? r->status : r.status();
       if (st.ok()) {
         committed_ = true;
+        put_ = Request();
         return Status::Ok();
       }
       if (st.code() != StatusCode::kDataLoss ||
           attempt >= client_->options().max_chunk_retries) {
-        // Still open: it may be written again and committed, or aborted.
+        // Nothing was committed; the file cannot be written again (its data
+        // went with the request), only aborted.
+        aborted_ = true;
         return st;
       }
       ++client_->counters().chunk_retries;
+      if (std::optional<Status> sent = Send(attempt + 1)) return *sent;
     }
   }
-
   void Abort() override {
     if (committed_ || aborted_) return;
     aborted_ = true;
@@ -381,6 +404,19 @@ class PutWriter : public RemoteWriter {
     return Status::Ok();
   }
 
+  // Queues put_ (attempt 0 counts its data as read): nullopt once it is
+  // under way.
+  std::optional<Status> Send(int attempt) {
+    client_->CountData(attempt == 0 ? put_.length : 0, put_.data.size());
+    auto started = client_->Start(client_->PickConnection(), put_);
+    if (!started.ok()) {
+      aborted_ = true;
+      return started.status();
+    }
+    started_ = std::move(started).value();
+    return std::nullopt;
+  }
+
   // The writer at the receiver, made once, with what was written and set
   // so far.
   Status Open() {
@@ -407,6 +443,7 @@ class PutWriter : public RemoteWriter {
   std::vector<std::byte> buffer_;  // bytes [0, size) as written
   Request put_;                    // the xattrs and tags set, if any
   std::unique_ptr<RemoteWriter> inner_;
+  std::unique_ptr<LinkClient::Started> started_;  // the PUT_FILE under way
   bool committed_ = false;
   bool aborted_ = false;
 };

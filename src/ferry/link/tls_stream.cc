@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -399,6 +400,15 @@ void TlsFrameStream::SayGoodbye() {
   ERR_clear_error();
   (void)SSL_shutdown(ssl_);
   ERR_clear_error();
+}
+
+bool TlsFrameStream::InputPending() {
+  {
+    std::lock_guard lock(ssl_mu_);
+    if (SSL_has_pending(ssl_) == 1) return true;
+  }
+  int n = 0;
+  return ::ioctl(socket_.fd, FIONREAD, &n) == 0 && n > 0;
 }
 
 void TlsFrameStream::Close() {

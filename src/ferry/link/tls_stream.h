@@ -109,6 +109,8 @@ class TlsFrameStream final : public FrameStream {
   Result<FrameHeader> Receive(std::vector<std::byte>* payload) override {
     return ReceiveUntil(payload, kNoDeadline, "receiving from ");
   }
+  // Records read ahead and not yet taken, or bytes in the socket.
+  bool InputPending() override;
   void Close() override;
   // "agent-b at 10.0.0.7:7447", or the address before the peer is known.
   std::string Describe() const override;

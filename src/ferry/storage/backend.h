@@ -211,6 +211,20 @@ class StagedWriter {
   // destination as it was, if a directory is in the way.
   virtual Status Commit(const Entry& metadata,
                         const MetadataPolicy& policy) = 0;
+  // Commit() in two halves, for a backend whose commit is a request to
+  // another machine: the caller can start many and wait for them together
+  // instead of one round trip at a time. Returns Commit()'s result if it is
+  // known at once (the default commits here), or nullopt if the commit is
+  // under way: then FinishCommit() must be called, and returns it. A commit
+  // under way cannot be taken back; its writer is used for nothing else
+  // until FinishCommit() returns, after which it is as after Commit().
+  virtual std::optional<Status> BeginCommit(const Entry& metadata,
+                                            const MetadataPolicy& policy) {
+    return Commit(metadata, policy);
+  }
+  virtual Status FinishCommit() {
+    return Status::Internal("FinishCommit without a commit under way");
+  }
   virtual void Abort() = 0;
   // Gives the file these extended attributes (before Commit), removing any
   // others it got on creation (an inherited default ACL) of the names the

@@ -13,6 +13,11 @@ namespace {
 
 enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
 
+// Commits one worker may have under way (StagedWriter::BeginCommit) before
+// it waits for them; a batch of small files (TransferOptions::batch_items)
+// is finished as a whole anyway.
+constexpr size_t kMaxCommitsUnderWay = 64;
+
 constexpr MetadataPolicy kModeOnly{.mode = true,
                                    .uid = false,
                                    .gid = false,
@@ -65,6 +70,8 @@ struct Transfer::FileTask {
   std::unique_ptr<FileDigestBuilder> digest;
   Entry fresh;  // the source as opened
   std::atomic<uint64_t> bytes{0};
+  // Kept while the commit is under way (FinishFile to EndFile).
+  ItemResult result;
 
   void Fail(Status st) {
     std::lock_guard lock(mu);
@@ -296,12 +303,26 @@ void Transfer::Report(const PlanItem& item, const ItemResult& result) {
 }
 
 void Transfer::WorkerLoop() {
+  Committing committing;
   while (std::optional<std::unique_ptr<Batch>> batch = queue_.Pop()) {
-    for (Job& job : **batch) Run(job);
+    for (Job& job : **batch) {
+      // Only a file's chunk never waits for another job's file (a hard
+      // link waits for its first name's commit).
+      if (job.kind != Job::Kind::kFile) FinishCommits(&committing);
+      Run(job, &committing);
+    }
+    FinishCommits(&committing);
   }
 }
 
-void Transfer::Run(Job& job) {
+void Transfer::FinishCommits(Committing* committing) {
+  for (const std::shared_ptr<FileTask>& task : *committing) {
+    EndFile(*task, task->writer->FinishCommit(), /*committed=*/true);
+  }
+  committing->clear();
+}
+
+void Transfer::Run(Job& job, Committing* committing) {
   if (!first_work_.load(std::memory_order_relaxed) &&
       !first_work_.exchange(true)) {
     observer_->OnFirstWork();
@@ -311,7 +332,7 @@ void Transfer::Run(Job& job) {
       RunMkdir(job);
       return;
     case Job::Kind::kFile:
-      RunFileChunk(job);
+      RunFileChunk(job, committing);
       return;
     case Job::Kind::kLink:
       RunLink(job);
@@ -795,7 +816,7 @@ Status Transfer::CopyWhole(FileTask& task) {
   return CopyRange(task, 0, task.fresh.size);
 }
 
-void Transfer::RunFileChunk(Job& job) {
+void Transfer::RunFileChunk(Job& job, Committing* committing) {
   FileTask& task = *job.file;
   if (!task.failed.load()) {
     if (Status ready = Ready(job, task.item.src.path); !ready.ok()) {
@@ -819,11 +840,13 @@ void Transfer::RunFileChunk(Job& job) {
       if (!st.ok()) task.Fail(std::move(st));
     }
   }
-  if (task.chunks_left.fetch_sub(1) == 1) FinishFile(task);
+  if (task.chunks_left.fetch_sub(1) == 1) FinishFile(job.file, committing);
 }
 
-void Transfer::FinishFile(FileTask& task) {
-  ItemResult result;
+void Transfer::FinishFile(const std::shared_ptr<FileTask>& task_ptr,
+                          Committing* committing) {
+  FileTask& task = *task_ptr;
+  ItemResult& result = task.result;
   const PlanItem& item = task.item;
   Status st = task.first_failure();
   if (st.ok() && task.not_a_file) {
@@ -889,14 +912,35 @@ void Transfer::FinishFile(FileTask& task) {
     }
     if (st.ok() && item.dst && item.dst->is_dir())
       st = dst_->RemoveTree(item.src.path);
-    if (st.ok()) st = task.writer->Commit(meta, options_.metadata);
-    if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
-      // TransferMode ALL and a folder is in the way: replace it.
-      st = dst_->RemoveTree(item.src.path);
-      if (st.ok()) st = CopyWhole(task);
-      if (st.ok()) st = task.writer->Commit(meta, options_.metadata);
-    }
     result.applied = std::move(meta);
+    if (st.ok()) {
+      std::optional<Status> done =
+          task.writer->BeginCommit(result.applied, options_.metadata);
+      if (!done) {
+        // Read in full: the source can go now.
+        task.reader.reset();
+        committing->push_back(task_ptr);
+        // Each holds its file's data until it is answered.
+        if (committing->size() >= kMaxCommitsUnderWay) {
+          FinishCommits(committing);
+        }
+        return;
+      }
+      EndFile(task, std::move(*done), /*committed=*/true);
+      return;
+    }
+  }
+  EndFile(task, std::move(st), /*committed=*/false);
+}
+
+void Transfer::EndFile(FileTask& task, Status st, bool committed) {
+  ItemResult& result = task.result;
+  const PlanItem& item = task.item;
+  if (committed && st.code() == StatusCode::kFailedPrecondition && !item.dst) {
+    // TransferMode ALL and a folder is in the way: replace it.
+    st = dst_->RemoveTree(item.src.path);
+    if (st.ok()) st = CopyWhole(task);
+    if (st.ok()) st = task.writer->Commit(result.applied, options_.metadata);
   }
   if (!st.ok() && task.writer) task.writer->Abort();
   result.status = std::move(st);

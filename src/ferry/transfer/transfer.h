@@ -128,6 +128,9 @@ class Transfer {
 
  private:
   using Batch = std::vector<Job>;
+  // A worker's files whose commits are under way
+  // (StagedWriter::BeginCommit), finished by FinishCommits.
+  using Committing = std::vector<std::shared_ptr<FileTask>>;
 
   void Flush();
   void Push(Job job, uint64_t bytes);
@@ -138,9 +141,9 @@ class Transfer {
   uint64_t ChunkSize(uint64_t size) const;
   void Release(const std::shared_ptr<DirNode>& node);
   void WorkerLoop();
-  void Run(Job& job);
+  void Run(Job& job, Committing* committing);
   void RunMkdir(Job& job);
-  void RunFileChunk(Job& job);
+  void RunFileChunk(Job& job, Committing* committing);
   void RunLink(Job& job);
   // Creates the link or special file item.src describes in place of what
   // the destination holds.
@@ -165,7 +168,15 @@ class Transfer {
   bool WaitForParent(const Job& job);
   // OK once the job may start: not cancelled, and its folder exists.
   Status Ready(const Job& job, const RelPath& path);
-  void FinishFile(FileTask& task);
+  // Commits a file whose chunks are all done. A commit that is under way
+  // when its call returns is added to `committing`, to be finished later.
+  void FinishFile(const std::shared_ptr<FileTask>& task,
+                  Committing* committing);
+  // Waits for the commits under way and finishes their files.
+  void FinishCommits(Committing* committing);
+  // The rest of FinishFile once its result `st` is known; `committed`: st
+  // is the commit's.
+  void EndFile(FileTask& task, Status st, bool committed);
   void Report(const PlanItem& item, const ItemResult& result);
 
   // Runs `op` under options_.retry, reporting each retry of `operation` on

@@ -53,6 +53,26 @@ class FaultWriter : public StagedWriter {
     }
     return inner_->Commit(metadata, policy);
   }
+  std::optional<Status> BeginCommit(const Entry& metadata,
+                                    const MetadataPolicy& policy) override {
+    if (!owner_->defer_commits()) {
+      Status st = owner_->Check(FaultOp::kCommit, path_);
+      if (!st.ok()) {
+        inner_->Abort();
+        return st;
+      }
+      return inner_->BeginCommit(metadata, policy);
+    }
+    if (deferred_) return Status::Internal("BeginCommit twice");
+    deferred_.emplace(metadata, policy);
+    return std::nullopt;
+  }
+  Status FinishCommit() override {
+    if (!deferred_) return inner_->FinishCommit();
+    auto [metadata, policy] = std::move(*deferred_);
+    deferred_.reset();
+    return Commit(metadata, policy);
+  }
   void Abort() override { inner_->Abort(); }
   Status SetTags(const ObjectTags& tags) override {
     return inner_->SetTags(tags);
@@ -62,6 +82,7 @@ class FaultWriter : public StagedWriter {
   FaultInjectingBackend* owner_;
   RelPath path_;
   std::unique_ptr<StagedWriter> inner_;
+  std::optional<std::pair<Entry, MetadataPolicy>> deferred_;
 };
 
 }  // namespace

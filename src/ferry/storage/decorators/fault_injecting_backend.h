@@ -78,6 +78,13 @@ class FaultInjectingBackend : public Backend {
   // returns the first non-OK status among them; OK if none.
   Status Check(FaultOp op, const RelPath& path);
 
+  // Writers' BeginCommit leaves every commit under way, to be made (and its
+  // kCommit rules fired) in FinishCommit, as a backend whose commit is a
+  // request to another machine does: the callers' handling of commits under
+  // way, tested on any backend. Set before use.
+  void set_defer_commits(bool defer) { defer_commits_ = defer; }
+  bool defer_commits() const { return defer_commits_; }
+
  private:
   struct ArmedRule {
     FaultRule rule;
@@ -85,6 +92,7 @@ class FaultInjectingBackend : public Backend {
   };
   std::unique_ptr<Backend> inner_;
   std::vector<std::unique_ptr<ArmedRule>> rules_;
+  bool defer_commits_ = false;
 };
 
 }  // namespace ferry
