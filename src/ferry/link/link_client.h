@@ -89,7 +89,7 @@ struct LinkCounters {
 
 // Requests queued by LinkClient::Start on one connection, in bytes, before
 // they are sent without waiting for an Await.
-inline constexpr size_t kOutboxFlushBytes = 256 << 10;
+inline constexpr size_t kOutboxFlushBytes = 64 << 10;
 
 class LinkClient {
   struct Connection;

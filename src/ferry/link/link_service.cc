@@ -1,6 +1,7 @@
 #include "ferry/link/link_service.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -169,9 +170,9 @@ namespace {
 constexpr size_t kMaxHeldAnswers = 64;
 constexpr size_t kMaxHeldAnswerBytes = 256 << 10;
 
-// Whether answers may be held back while `op` runs: it moves no file data in
-// bulk (a small file's PUT_FILE aside) and walks no tree.
-bool MayHoldAnswersDuring(Op op) {
+// Whether `op` is quick until it has run: it moves no file data in bulk (a
+// small file's PUT_FILE aside) and walks no tree.
+bool QuickAtFirst(Op op) {
   switch (op) {
     case Op::kListOpen:
     case Op::kListNext:
@@ -192,7 +193,35 @@ bool MayHoldAnswersDuring(Op op) {
   }
 }
 
+// An operation that took longer than this the last time it ran on a
+// connection is not quick.
+constexpr auto kQuickOp = std::chrono::milliseconds(1);
+
 }  // namespace
+
+// Per connection: answers are held back while a request runs only if it is
+// quick (a digest of small files is; one of a large file is not), judged
+// by how long the same operation took the last time it ran there.
+class LinkSession::AnswerPacing {
+ public:
+  bool MayHold(Op op) const {
+    const size_t i = Index(op);
+    return ran_[i] ? quick_[i] : QuickAtFirst(op);
+  }
+  void Ran(Op op, std::chrono::steady_clock::duration took) {
+    const size_t i = Index(op);
+    ran_[i] = true;
+    quick_[i] = took < kQuickOp;
+  }
+
+ private:
+  static size_t Index(Op op) {
+    const auto v = static_cast<uint32_t>(op);
+    return v >= kFirstOp && v <= kLastOp ? v : 0;
+  }
+  std::array<bool, kLastOp + 1> ran_{};
+  std::array<bool, kLastOp + 1> quick_{};
+};
 
 Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
   {
@@ -217,6 +246,7 @@ Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
   // except a chunk's acknowledgement, which the sender's window waits for.
   std::vector<std::byte> out;
   size_t held = 0;
+  AnswerPacing pacing;
   while (true) {
     auto header = stream->Receive(&payload);
     Status st;
@@ -230,7 +260,7 @@ Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
     } else {
       switch (header->type) {
         case FrameType::kRequest:
-          st = HandleRequest(*stream, header->stream, payload, &out);
+          st = HandleRequest(*stream, header->stream, payload, &out, &pacing);
           urgent = false;
           break;
         case FrameType::kChunk:
@@ -326,9 +356,10 @@ void LinkSession::Remember(uint32_t id, const std::vector<std::byte>& frame) {
 
 Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
                                   std::span<const std::byte> payload,
-                                  std::vector<std::byte>* out) {
+                                  std::vector<std::byte>* out,
+                                  AnswerPacing* pacing) {
   FERRY_ASSIGN_OR_RETURN(Request q, DecodeRequest(payload));
-  if (!out->empty() && !MayHoldAnswersDuring(q.op)) {
+  if (!out->empty() && !pacing->MayHold(q.op)) {
     FERRY_RETURN_IF_ERROR(stream.Send(*out));
     out->clear();
   }
@@ -340,7 +371,9 @@ Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
       return Status::Ok();
     }
   }
+  const auto started = std::chrono::steady_clock::now();
   const Response r = Execute(q);
+  pacing->Ran(q.op, std::chrono::steady_clock::now() - started);
   std::vector<std::byte> frame;
   if (Status st = AppendResponse(&frame, id, q.op, r); !st.ok()) {
     // What the backend returned does not fit the wire (an entry the link

@@ -106,11 +106,12 @@ class LinkSession {
     std::vector<std::byte> frame;
   };
 
+  class AnswerPacing;
   // Each appends its answer to `*out`, which Serve sends (HandleRequest
   // sends what it holds first if the request may take long).
   Status HandleRequest(FrameStream& stream, uint32_t id,
                        std::span<const std::byte> payload,
-                       std::vector<std::byte>* out);
+                       std::vector<std::byte>* out, AnswerPacing* pacing);
   Status HandleChunk(uint32_t writer, std::span<const std::byte> payload,
                      std::vector<std::byte>* out);
   Response Execute(const Request& q);

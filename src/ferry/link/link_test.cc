@@ -387,6 +387,75 @@ TEST_F(LinkTest, SmallFilesCommittedTogetherTravelTogether) {
   EXPECT_FALSE(writers[0]->WriteAt(0, AsBytes("x")).ok());
 }
 
+TEST_F(LinkTest, VerificationAsksAboutManyFilesAtOnce) {
+  // Behind the receiver a directory, which keeps xattrs (where it can).
+  ft::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Backend> posix,
+                       OpenPosixBackend(dir.path()));
+  ASSERT_OK(ft::WriteFile(posix.get(), P("a"), "alpha"));
+  ASSERT_OK(ft::WriteFile(posix.get(), P("b"), RandomBytes(3 << 20, 4)));
+  auto sent = std::make_shared<lt::CountingStream::Counts>();
+  lt::LinkHarness h(posix.get());
+  h.set_wrap_sender([sent](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<lt::CountingStream>(std::move(s), sent);
+  });
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  ASSERT_OK(remote->Stat(RelPath()).status());  // the connection is up
+  const std::vector<RelPath> paths = {P("a"), P("missing"), P("b")};
+
+  int sends = sent->sends.load();
+  auto stats = remote->StatMany(paths);
+  EXPECT_EQ(sent->sends.load() - sends, 1);
+  ASSERT_EQ(stats.size(), 3u);
+  ASSERT_OK(stats[0].status());
+  ASSERT_TRUE(stats[0]->has_value());
+  EXPECT_EQ((*stats[0])->size, 5u);
+  ASSERT_OK(stats[1].status());
+  EXPECT_FALSE(stats[1]->has_value());
+  ASSERT_OK(stats[2].status());
+  EXPECT_EQ((*stats[2])->size, 3u << 20);
+
+  sends = sent->sends.load();
+  uint64_t bytes = 0;
+  auto digests =
+      remote->ComputeDigestMany(paths, DigestAlgorithm::kXxh3_128, {},
+                                [&bytes](uint64_t n) { bytes += n; });
+  EXPECT_EQ(sent->sends.load() - sends, 1);
+  ASSERT_EQ(digests.size(), 3u);
+  for (size_t i : {0u, 2u}) {
+    ASSERT_OK(digests[i].status()) << i;
+    ASSERT_OK_AND_ASSIGN(
+        auto one, posix->ComputeDigest(paths[i], DigestAlgorithm::kXxh3_128, {},
+                                       nullptr));
+    EXPECT_EQ(digests[i]->first, one.first) << i;
+    EXPECT_EQ(digests[i]->second.size, one.second.size) << i;
+  }
+  EXPECT_EQ(digests[1].status().code(), StatusCode::kNotFound)
+      << digests[1].status().ToString();
+  EXPECT_EQ(bytes, 5u + (3u << 20));
+
+  if (remote->capabilities().xattrs) {
+    ASSERT_OK(posix->SetXattrs(P("b"), {{"user.k", "v"}}, true, false));
+    auto lists = remote->GetXattrsMany(paths);
+    ASSERT_EQ(lists.size(), 3u);
+    ASSERT_OK(lists[0].status());
+    EXPECT_TRUE(lists[0]->empty());
+    EXPECT_FALSE(lists[1].ok());
+    ASSERT_OK(lists[2].status());
+    EXPECT_EQ(*lists[2], (XattrList{{"user.k", "v"}}));
+  }
+
+  // Asked to stop: nothing is asked.
+  std::stop_source stop;
+  stop.request_stop();
+  sends = sent->sends.load();
+  digests = remote->ComputeDigestMany(paths, DigestAlgorithm::kXxh3_128,
+                                      stop.get_token(), nullptr);
+  ASSERT_EQ(digests.size(), 3u);
+  for (const auto& d : digests) EXPECT_TRUE(d.status().IsCancelled());
+  EXPECT_EQ(sent->sends.load(), sends);
+}
+
 TEST_F(LinkTest, ASmallFileWithMoreThanDataOpensAWriterAtTheReceiver) {
   // A write past the whole-file size (or a copy from a basis) needs a
   // writer at the receiver: what was written and set goes to it.

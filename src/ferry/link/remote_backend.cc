@@ -512,6 +512,21 @@ Result<Response> RemoteBackend::Call(const Request& request) {
   return Answer(client_->Call(client_->PickConnection(), request));
 }
 
+std::vector<Result<Response>> RemoteBackend::CallMany(
+    std::span<const Request> requests) {
+  const uint32_t conn = client_->PickConnection();
+  std::vector<Result<std::unique_ptr<LinkClient::Started>>> started;
+  started.reserve(requests.size());
+  for (const Request& q : requests) started.push_back(client_->Start(conn, q));
+  std::vector<Result<Response>> out;
+  out.reserve(requests.size());
+  for (auto& s : started) {
+    out.push_back(s.ok() ? Answer(client_->Await(**s))
+                         : Result<Response>(s.status()));
+  }
+  return out;
+}
+
 Status RemoteBackend::CallStatus(const Request& request) {
   auto r = Call(request);
   return r.ok() ? Status::Ok() : r.status();
@@ -700,6 +715,67 @@ Status RemoteBackend::CleanupStagingEntry(const Entry& staging,
   q.entry = staging;
   auto r = Cleanup(q, cleanup);
   return r.ok() ? Status::Ok() : r.status();
+}
+
+std::vector<Result<std::optional<Entry>>> RemoteBackend::StatMany(
+    std::span<const RelPath> paths) {
+  std::vector<Request> requests;
+  requests.reserve(paths.size());
+  for (const RelPath& p : paths) requests.push_back(PathReq(Op::kStat, p));
+  std::vector<Result<std::optional<Entry>>> out;
+  out.reserve(paths.size());
+  for (Result<Response>& r : CallMany(requests)) {
+    if (r.ok()) {
+      out.push_back(std::move(r->entry));
+    } else {
+      out.push_back(r.status());
+    }
+  }
+  return out;
+}
+
+std::vector<Result<XattrList>> RemoteBackend::GetXattrsMany(
+    std::span<const RelPath> paths) {
+  std::vector<Request> requests;
+  requests.reserve(paths.size());
+  for (const RelPath& p : paths) requests.push_back(PathReq(Op::kGetXattrs, p));
+  std::vector<Result<XattrList>> out;
+  out.reserve(paths.size());
+  for (Result<Response>& r : CallMany(requests)) {
+    if (r.ok()) {
+      out.push_back(std::move(r->xattrs));
+    } else {
+      out.push_back(r.status());
+    }
+  }
+  return out;
+}
+
+std::vector<Result<std::pair<Digest, Entry>>> RemoteBackend::ComputeDigestMany(
+    std::span<const RelPath> paths, DigestAlgorithm algorithm,
+    const std::stop_token& stop,
+    const std::function<void(uint64_t bytes)>& on_bytes) {
+  std::vector<Result<std::pair<Digest, Entry>>> out;
+  out.reserve(paths.size());
+  if (stop.stop_requested()) {
+    out.resize(paths.size(), Status::Cancelled("verification cancelled"));
+    return out;
+  }
+  std::vector<Request> requests;
+  requests.reserve(paths.size());
+  for (const RelPath& p : paths) {
+    requests.push_back(PathReq(Op::kComputeDigest, p));
+    requests.back().algorithm = algorithm;
+  }
+  for (Result<Response>& r : CallMany(requests)) {
+    if (!r.ok()) {
+      out.push_back(r.status());
+      continue;
+    }
+    if (on_bytes) on_bytes(r->entry->size);
+    out.push_back(std::make_pair(r->digest, std::move(*r->entry)));
+  }
+  return out;
 }
 
 Result<std::pair<Digest, Entry>> RemoteBackend::ComputeDigest(

@@ -99,6 +99,14 @@ class RemoteBackend : public Backend {
   // Computed by the receiver (COMPUTE_DIGEST): no data crosses the link.
   // `stop` is looked at before the request only; `on_bytes` is called once,
   // with the file's size, at the end.
+  std::vector<Result<std::optional<Entry>>> StatMany(
+      std::span<const RelPath> paths) override;
+  std::vector<Result<XattrList>> GetXattrsMany(
+      std::span<const RelPath> paths) override;
+  std::vector<Result<std::pair<Digest, Entry>>> ComputeDigestMany(
+      std::span<const RelPath> paths, DigestAlgorithm algorithm,
+      const std::stop_token& stop,
+      const std::function<void(uint64_t bytes)>& on_bytes) override;
   Result<std::pair<Digest, Entry>> ComputeDigest(
       const RelPath& path, DigestAlgorithm algorithm,
       const std::stop_token& stop,
@@ -130,6 +138,8 @@ class RemoteBackend : public Backend {
   Status Init();
   // One request on the next connection; the receiver's status as the error.
   Result<Response> Call(const Request& request);
+  // Many on one connection, sent together; the answers in order.
+  std::vector<Result<Response>> CallMany(std::span<const Request> requests);
   Status CallStatus(const Request& request);
   // An operation on `path` that takes an entry and a metadata policy.
   Status EntryCall(Op op, const RelPath& path, const Entry& src,

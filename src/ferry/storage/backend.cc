@@ -62,6 +62,34 @@ Result<std::pair<Digest, Entry>> Backend::ComputeDigest(
   return std::make_pair(d, e);
 }
 
+std::vector<Result<std::optional<Entry>>> Backend::StatMany(
+    std::span<const RelPath> paths) {
+  std::vector<Result<std::optional<Entry>>> out;
+  out.reserve(paths.size());
+  for (const RelPath& p : paths) out.push_back(Stat(p));
+  return out;
+}
+
+std::vector<Result<XattrList>> Backend::GetXattrsMany(
+    std::span<const RelPath> paths) {
+  std::vector<Result<XattrList>> out;
+  out.reserve(paths.size());
+  for (const RelPath& p : paths) out.push_back(GetXattrs(p));
+  return out;
+}
+
+std::vector<Result<std::pair<Digest, Entry>>> Backend::ComputeDigestMany(
+    std::span<const RelPath> paths, DigestAlgorithm algorithm,
+    const std::stop_token& stop,
+    const std::function<void(uint64_t bytes)>& on_bytes) {
+  std::vector<Result<std::pair<Digest, Entry>>> out;
+  out.reserve(paths.size());
+  for (const RelPath& p : paths) {
+    out.push_back(ComputeDigest(p, algorithm, stop, on_bytes));
+  }
+  return out;
+}
+
 std::vector<Status> Backend::RemoveFiles(std::span<const RelPath> paths,
                                          std::stop_token stop) {
   std::vector<Status> out;

@@ -354,6 +354,19 @@ class Backend {
       const std::stop_token& stop,
       const std::function<void(uint64_t bytes)>& on_bytes);
 
+  // Stat, GetXattrs and ComputeDigest of many paths at once (what
+  // verification asks of a batch of files), one result per path, in order.
+  // The defaults make the calls one after another; a backend across a
+  // network (link::RemoteBackend) sends them together and waits once.
+  virtual std::vector<Result<std::optional<Entry>>> StatMany(
+      std::span<const RelPath> paths);
+  virtual std::vector<Result<XattrList>> GetXattrsMany(
+      std::span<const RelPath> paths);
+  virtual std::vector<Result<std::pair<Digest, Entry>>> ComputeDigestMany(
+      std::span<const RelPath> paths, DigestAlgorithm algorithm,
+      const std::stop_token& stop,
+      const std::function<void(uint64_t bytes)>& on_bytes);
+
   // Removes abandoned staging (see StagingCleanup) that is not found by
   // listing: an object store's multipart uploads beneath the location. Run
   // once per execution on the destination, before its scan. Backends whose

@@ -21,24 +21,29 @@ struct Check {
   bool lookup = false;  // stat the destination first
 };
 
+// Checks handed to worker threads in batches of kCheckBatch.
 class CheckPool {
  public:
-  CheckPool(int threads, std::function<void(Check&)> run)
-      : run_(std::move(run)), queue_(64) {
+  using RunBatch = std::function<void(std::vector<Check>&)>;
+  CheckPool(int threads, RunBatch run) : run_(std::move(run)), queue_(64) {
     for (int i = 0; i < std::max(1, threads); ++i) {
       workers_.emplace_back([this] {
-        while (auto batch = queue_.Pop()) {
-          for (Check& c : *batch) run_(c);
-        }
+        while (auto batch = queue_.Pop()) run_(*batch);
       });
     }
   }
+  // Each check of a batch on its own.
+  CheckPool(int threads, std::function<void(Check&)> run)
+      : CheckPool(threads, [run = std::move(run)](std::vector<Check>& batch) {
+          for (Check& c : batch) run(c);
+        }) {}
   ~CheckPool() { Finish(); }
 
   void Add(Check c) {
     batch_.push_back(std::move(c));
-    if (batch_.size() >= 32) Flush();
+    if (batch_.size() >= kCheckBatch) Flush();
   }
+  static constexpr size_t kCheckBatch = 32;
   void Finish() {
     Flush();
     queue_.Close();
@@ -51,7 +56,7 @@ class CheckPool {
     queue_.Push(std::move(batch_));
     batch_ = {};
   }
-  std::function<void(Check&)> run_;
+  RunBatch run_;
   BoundedQueue<std::vector<Check>> queue_;
   std::vector<Check> batch_;
   std::vector<std::jthread> workers_;
@@ -126,11 +131,16 @@ Result<std::pair<Digest, Entry>> DigestFile(Backend* backend,
 
 namespace {
 
-// The hash of the attributes ferry carries, as `backend` holds them now.
+// The hash of the attributes ferry carries, of those in `list`.
+uint64_t AttributeHash(XattrList list, const VerifyOptions& options) {
+  return XattrHash(FilterXattrs(std::move(list), options.xattrs, options.acls));
+}
+
+// The same, as `backend` holds them now.
 Result<uint64_t> AttributeHash(Backend* backend, const RelPath& path,
                                const VerifyOptions& options) {
   FERRY_ASSIGN_OR_RETURN(XattrList list, backend->GetXattrs(path));
-  return XattrHash(FilterXattrs(std::move(list), options.xattrs, options.acls));
+  return AttributeHash(std::move(list), options);
 }
 
 bool CarriesAttributes(EntryKind kind, const VerifyOptions& options) {
@@ -219,55 +229,116 @@ void CheckPair(Backend* src, Backend* dst, const Entry& listed_want,
 
 }  // namespace
 
-Status VerifyTransferred(Backend* dst, Journal* journal,
-                         const VerifyOptions& options,
-                         VerifyObserver* observer) {
+namespace {
+
+// Checks a batch of items the transfer wrote against what the destination
+// holds: one StatMany for all, then one GetXattrsMany and one
+// ComputeDigestMany for those that still match (a backend across a network
+// answers each in one round trip).
+void CheckTransferred(Backend* dst, std::vector<Check>& batch,
+                      const VerifyOptions& options, VerifyObserver* observer) {
+  if (options.stop.stop_requested()) return;
   const int64_t gran = options.mtime_granularity_ns;
-  CheckPool pool(options.threads, [&](Check& c) {
-    VerifyOutcome out;
+  const size_t n = batch.size();
+  std::vector<VerifyOutcome> outs(n);
+  std::vector<bool> report(n, true);
+  std::vector<RelPath> paths;
+  paths.reserve(n);
+  for (const Check& c : batch) paths.push_back(c.expected->path);
+  // Indexes still matching, and what is left to compare for them.
+  std::vector<size_t> attributes, content;
+  std::vector<Result<std::optional<Entry>>> found = dst->StatMany(paths);
+  for (size_t i = 0; i < n; ++i) {
+    const Check& c = batch[i];
     const Entry& want = *c.expected;
+    VerifyOutcome& out = outs[i];
     out.path = want.path;
     out.kind = want.kind;
     out.src = want;
     out.src_digest = c.expected_digest;
-    if (options.stop.stop_requested()) return;
-    auto found = dst->Stat(want.path);
-    if (!found.ok()) {
-      Fail(&out, VerifyFailureKind::kError, found.status().ToString());
-    } else if (!found->has_value()) {
+    if (i >= found.size()) {
+      Fail(&out, VerifyFailureKind::kError, "the destination did not answer");
+    } else if (!found[i].ok()) {
+      Fail(&out, VerifyFailureKind::kError, found[i].status().ToString());
+    } else if (!found[i]->has_value()) {
       Fail(&out, VerifyFailureKind::kMissingAtDestination,
            "not at the destination");
     } else {
-      out.dst = **found;
+      out.dst = std::move(**found[i]);
       std::string why =
           DescribeMetadataMismatch(want, *out.dst, options.compare, gran);
-      if (why.empty() && CarriesAttributes(want.kind, options)) {
-        auto hash = AttributeHash(dst, want.path, options);
-        if (!hash.ok()) {
-          why = "cannot read extended attributes: " +
-                std::string(hash.status().message());
-        } else {
-          out.dst->xattr_hash = *hash;
-          if (*hash != want.xattr_hash) why = "extended attributes differ";
-        }
-      }
       if (!why.empty()) {
         Fail(&out, VerifyFailureKind::kMetadata, why);
+      } else if (CarriesAttributes(want.kind, options)) {
+        attributes.push_back(i);
       } else if (want.is_file() && c.content) {
-        auto digest =
-            DigestFile(dst, want.path, options.digest, options.stop, observer);
-        if (!digest.ok()) {
-          if (digest.status().IsCancelled()) return;
-          Fail(&out, VerifyFailureKind::kError, digest.status().ToString());
-        } else {
-          out.dst_digest = digest->first;
-          if (!(out.dst_digest == c.expected_digest)) {
-            Fail(&out, VerifyFailureKind::kChecksum, "content differs");
-          }
+        content.push_back(i);
+      }
+    }
+  }
+  auto subset = [&](const std::vector<size_t>& indexes) {
+    std::vector<RelPath> some;
+    some.reserve(indexes.size());
+    for (size_t i : indexes) some.push_back(paths[i]);
+    return some;
+  };
+  if (!attributes.empty()) {
+    std::vector<Result<XattrList>> lists =
+        dst->GetXattrsMany(subset(attributes));
+    for (size_t k = 0; k < attributes.size(); ++k) {
+      const size_t i = attributes[k];
+      VerifyOutcome& out = outs[i];
+      if (k >= lists.size() || !lists[k].ok()) {
+        Fail(&out, VerifyFailureKind::kMetadata,
+             "cannot read extended attributes: " +
+                 std::string(k < lists.size() ? lists[k].status().message()
+                                              : "the destination did not "
+                                                "answer"));
+        continue;
+      }
+      out.dst->xattr_hash = AttributeHash(std::move(*lists[k]), options);
+      if (out.dst->xattr_hash != batch[i].expected->xattr_hash) {
+        Fail(&out, VerifyFailureKind::kMetadata, "extended attributes differ");
+      } else if (batch[i].expected->is_file() && batch[i].content) {
+        content.push_back(i);
+      }
+    }
+  }
+  if (!content.empty()) {
+    std::function<void(uint64_t)> on_bytes;
+    if (observer) on_bytes = [observer](uint64_t b) { observer->OnBytes(b); };
+    std::vector<Result<std::pair<Digest, Entry>>> digests =
+        dst->ComputeDigestMany(subset(content), options.digest, options.stop,
+                               on_bytes);
+    for (size_t k = 0; k < content.size(); ++k) {
+      const size_t i = content[k];
+      VerifyOutcome& out = outs[i];
+      if (k >= digests.size()) {
+        Fail(&out, VerifyFailureKind::kError, "the destination did not answer");
+      } else if (!digests[k].ok()) {
+        // Cancelled: not verified, and not reported as such.
+        if (digests[k].status().IsCancelled()) report[i] = false;
+        Fail(&out, VerifyFailureKind::kError, digests[k].status().ToString());
+      } else {
+        out.dst_digest = digests[k]->first;
+        if (!(out.dst_digest == batch[i].expected_digest)) {
+          Fail(&out, VerifyFailureKind::kChecksum, "content differs");
         }
       }
     }
-    observer->OnVerified(out);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (report[i]) observer->OnVerified(outs[i]);
+  }
+}
+
+}  // namespace
+
+Status VerifyTransferred(Backend* dst, Journal* journal,
+                         const VerifyOptions& options,
+                         VerifyObserver* observer) {
+  CheckPool pool(options.threads, [&](std::vector<Check>& batch) {
+    CheckTransferred(dst, batch, options, observer);
   });
   FERRY_RETURN_IF_ERROR(journal->Rewind());
   while (true) {
