@@ -16,6 +16,7 @@
 #include "ferry/delta/delta.h"
 #include "ferry/link/link_testing.h"
 #include "ferry/link/remote_backend.h"
+#include "ferry/storage/decorators/fault_injecting_backend.h"
 #include "ferry/storage/memory/memory_backend.h"
 #include "ferry/storage/posix/posix_backend.h"
 #include "ferry/storage/testing.h"
@@ -454,6 +455,53 @@ TEST_F(LinkTest, VerificationAsksAboutManyFilesAtOnce) {
   ASSERT_EQ(digests.size(), 3u);
   for (const auto& d : digests) EXPECT_TRUE(d.status().IsCancelled());
   EXPECT_EQ(sent->sends.load(), sends);
+}
+
+TEST_F(LinkTest, AnAnswerIsNotHeldBehindARequestThatMayTakeLong) {
+  ASSERT_OK(ft::WriteFile(memory_.get(), P("a"), "alpha"));
+  ASSERT_OK(ft::WriteFile(memory_.get(), P("big"), RandomBytes(1 << 20, 5)));
+  // The receiver's digest of "big" waits until the test lets it go (or 10
+  // s have passed: the answer before it was held, and the test fails).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  bool timed_out = false;
+  FaultRule hold{FaultOp::kOpenRead, "big", Status::Ok(), -1, [&] {
+                   std::unique_lock lock(mu);
+                   if (!cv.wait_for(lock, std::chrono::seconds(10),
+                                    [&] { return released; })) {
+                     timed_out = true;
+                   }
+                 }};
+  FaultInjectingBackend blocking(OpenMemoryBackend(store_), {hold});
+  lt::LinkHarness h(&blocking);
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1));
+  ASSERT_OK(remote->Stat(RelPath()).status());  // the connection is up
+  LinkClient& client = remote->client();
+  Request stat;
+  stat.op = Op::kStat;
+  stat.path = P("a");
+  Request digest;
+  digest.op = Op::kComputeDigest;
+  digest.path = P("big");
+  digest.algorithm = DigestAlgorithm::kXxh3_128;
+  // Sent together: the receiver has the digest's request in hand when it
+  // answers the stat, and would hold that answer if the digest were quick.
+  ASSERT_OK_AND_ASSIGN(auto first, client.Start(0, stat));
+  ASSERT_OK_AND_ASSIGN(auto second, client.Start(0, digest));
+  ASSERT_OK_AND_ASSIGN(Response r1, client.Await(*first));
+  {
+    std::lock_guard lock(mu);
+    EXPECT_FALSE(timed_out) << "the stat's answer waited for the digest";
+    released = true;
+  }
+  cv.notify_all();
+  ASSERT_OK(r1.status);
+  ASSERT_TRUE(r1.entry.has_value());
+  EXPECT_EQ(r1.entry->size, 5u);
+  ASSERT_OK_AND_ASSIGN(Response r2, client.Await(*second));
+  ASSERT_OK(r2.status);
+  EXPECT_EQ(r2.entry->size, 1u << 20);
 }
 
 TEST_F(LinkTest, ASmallFileWithMoreThanDataOpensAWriterAtTheReceiver) {
