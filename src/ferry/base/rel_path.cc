@@ -87,13 +87,43 @@ int ComparePaths(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : 1;
 }
 
-std::string EscapeForDisplay(std::string_view bytes) {
+namespace {
+
+// The code point of one valid UTF-8 sequence (Utf8SequenceLength's).
+uint32_t DecodeCodePoint(std::string_view seq) {
+  const auto byte = [&](size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(seq[k]));
+  };
+  switch (seq.size()) {
+    case 1:
+      return byte(0);
+    case 2:
+      return (byte(0) & 0x1F) << 6 | (byte(1) & 0x3F);
+    case 3:
+      return (byte(0) & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
+    default:
+      return (byte(0) & 0x07) << 18 | (byte(1) & 0x3F) << 12 |
+             (byte(2) & 0x3F) << 6 | (byte(3) & 0x3F);
+  }
+}
+
+// Code points that end a line or reorder what follows on it, so that a name
+// holding one could pass for something else in a log: the C1 controls
+// (U+0085 is a line break), the line and paragraph separators, and the
+// bidirectional marks, embeddings, overrides and isolates.
+bool ChangesHowALineReads(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+         cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+std::string Escape(std::string_view bytes, bool backslashes) {
   std::string out;
   out.reserve(bytes.size());
   size_t i = 0;
   while (i < bytes.size()) {
     unsigned char c = static_cast<unsigned char>(bytes[i]);
-    if (c == '\\') {
+    if (c == '\\' && backslashes) {
       out += "\\\\";
       ++i;
     } else if (c == '\n') {
@@ -117,6 +147,12 @@ std::string EscapeForDisplay(std::string_view bytes) {
         std::snprintf(buf, sizeof(buf), "\\x%02X", c);
         out += buf;
         ++i;
+      } else if (const uint32_t cp = DecodeCodePoint(bytes.substr(i, len));
+                 ChangesHowALineReads(cp)) {
+        char buf[16];
+        std::snprintf(buf, sizeof(buf), "\\u{%04X}", cp);
+        out += buf;
+        i += len;
       } else {
         out.append(bytes.substr(i, len));
         i += len;
@@ -124,6 +160,16 @@ std::string EscapeForDisplay(std::string_view bytes) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string EscapeForDisplay(std::string_view bytes) {
+  return Escape(bytes, /*backslashes=*/true);
+}
+
+std::string EscapeControls(std::string_view text) {
+  return Escape(text, /*backslashes=*/false);
 }
 
 }  // namespace ferry

@@ -69,8 +69,14 @@ struct PathLess {
 };
 
 // Escapes a path for a one-line log or report: control bytes, backslashes and
-// bytes that are not valid UTF-8 become \xNN, \n, \t, \\ escapes; valid UTF-8
-// passes unchanged.
+// bytes that are not valid UTF-8 become \xNN, \n, \t, \\ escapes; code
+// points that break a line or reorder it (C1 controls, U+2028/U+2029, the
+// bidirectional controls) become \u{XXXX}; other valid UTF-8 passes
+// unchanged.
 std::string EscapeForDisplay(std::string_view bytes);
+
+// The same for a message already made of escaped parts (a log record's
+// text): backslashes pass as they are, everything else as above.
+std::string EscapeControls(std::string_view text);
 
 }  // namespace ferry

@@ -246,6 +246,26 @@ TEST(EscapeForDisplayTest, ValidUtf8PassesInvalidIsEscaped) {
   EXPECT_EQ(EscapeForDisplay("\xc3("), "\\xC3(");  // bad continuation
 }
 
+TEST(EscapeForDisplayTest, CodePointsThatBreakOrReorderALineAreEscaped) {
+  // RIGHT-TO-LEFT OVERRIDE would show "evil\u202Etxt.exe" as "evilexe.txt".
+  EXPECT_EQ(EscapeForDisplay("evil\xe2\x80\xaetxt.exe"),
+            "evil\\u{202E}txt.exe");
+  EXPECT_EQ(EscapeForDisplay("a\xe2\x80\xa8"
+                             "b"),
+            "a\\u{2028}b");  // LINE SEP
+  EXPECT_EQ(EscapeForDisplay("a\xc2\x85"
+                             "b"),
+            "a\\u{0085}b");  // NEL
+  EXPECT_EQ(EscapeForDisplay("\xe2\x81\xa6x\xe2\x81\xa9"),
+            "\\u{2066}x\\u{2069}");                      // isolates
+  EXPECT_EQ(EscapeForDisplay("\xd8\x9c"), "\\u{061C}");  // ARABIC LETTER MARK
+  // Their neighbours pass.
+  EXPECT_EQ(EscapeForDisplay("\xe2\x80\xa7\xe2\x80\xaf\xc2\xa0"),
+            "\xe2\x80\xa7\xe2\x80\xaf\xc2\xa0");
+  // And an escape cannot be forged.
+  EXPECT_NE(EscapeForDisplay("\xe2\x80\xae"), EscapeForDisplay("\\u{202E}"));
+}
+
 TEST(EscapeForDisplayTest, DistinctNamesStayDistinct) {
   // A backslash is escaped, so an escape sequence cannot be forged.
   EXPECT_NE(EscapeForDisplay("\n"), EscapeForDisplay("\\n"));

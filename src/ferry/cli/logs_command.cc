@@ -35,7 +35,8 @@ std::string TimeText(const json& time) {
 std::string Field(const json& record, const char* name) {
   auto it = record.find(name);
   if (it == record.end() || !it->is_string()) return "";
-  return EscapeForDisplay(it->get<std::string>());
+  // The agent wrote the message with its paths escaped already.
+  return EscapeControls(it->get<std::string>());
 }
 
 }  // namespace

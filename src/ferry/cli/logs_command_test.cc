@@ -34,6 +34,15 @@ TEST(LogsCommandTest, ARecordIsOneEscapedLine) {
   EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
   EXPECT_NE(line.find("INFO\\nERROR"), std::string::npos) << line;
   EXPECT_NE(line.find("x\\n2023"), std::string::npos) << line;
+  // The agent escaped the path in its message; it is shown as it came, not
+  // escaped twice.
+  EXPECT_EQ(FormatLogRecord(Record(3, "Transferred file /dir\\\\name")),
+            "2023-11-14T22:13:23.500Z INFO Transferred file /dir\\\\name");
+  EXPECT_NE(FormatLogRecord(Record(4,
+                                   "a\xe2\x80\xae"
+                                   "b"))
+                .find("\\u{202E}"),
+            std::string::npos);
   EXPECT_EQ(FormatLogRecord(json{{"Seq", 1}}), "- - ");
   EXPECT_EQ(FormatLogRecord(json::array()), "- - (not a record)");
 }

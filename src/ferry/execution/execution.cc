@@ -591,8 +591,10 @@ void Execution::DeleteAndSync(RunState& run) {
   // next. Cancelled is as Finalize judges it: CANCELLING, no failure before.
   const bool cancelled = status_.load() == ExecutionStatus::kCancelling &&
                          run.result.error_code.empty();
+  // A preparation that failed stopped the transfer that went on beside it.
   const bool transfer_failed =
       TransferFailures(counters_.Snapshot()) > 0 || cancelled ||
+      run.result.error_code == "PrepareError" ||
       run.result.error_code == "DestinationSyncError" ||
       run.result.error_code == "MaxDeleteExceeded";
   run.result.transfer_status =

@@ -576,6 +576,23 @@ TEST(ExecutionTest, EveryEarlyExitIsFinishedTheSameWay) {
   }
 }
 
+TEST(ExecutionTest, APreparationThatFailsFailsTheTransferItCutShort) {
+  MemoryTree src, dst;
+  BuildSource(&src);
+  // The root can be looked at but not listed: the comparison cannot go on.
+  Outcome out = RunSync(
+      std::make_unique<FaultInjectingBackend>(
+          src.Open(), std::vector<FaultRule>{{FaultOp::kList, "",
+                                              Status::IoError("gone")}}),
+      dst.Open());
+  const ExecutionResult& r = out.result;
+  EXPECT_EQ(r.status, ExecutionStatus::kError);
+  EXPECT_EQ(r.error_code, "PrepareError") << r.error_detail;
+  EXPECT_EQ(r.prepare_status, PhaseStatus::kError);
+  EXPECT_EQ(r.transfer_status, PhaseStatus::kError);
+  EXPECT_EQ(r.verify_status, PhaseStatus::kPending);
+}
+
 TEST(ExecutionTest, CancelAfterTheEndChangesNothing) {
   MemoryTree src, dst;
   BuildSource(&src);
