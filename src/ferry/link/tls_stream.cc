@@ -74,23 +74,49 @@ SocketState* StateOf(BIO* bio) {
   return static_cast<SocketState*>(BIO_get_data(bio));
 }
 
-int BioWrite(BIO* bio, const char* data, size_t n, size_t* written) {
-  BIO_clear_retry_flags(bio);
-  SocketState* s = StateOf(bio);
-  for (;;) {
-    const ssize_t r = ::send(s->fd, data, n, MSG_NOSIGNAL);
+// Records held for one send() at most (SocketState::unsent).
+constexpr size_t kMaxUnsentBytes = 256 << 10;
+
+enum class Flushed { kAll, kWouldBlock, kFailed };
+
+// Sends what SocketState::unsent holds, as far as the socket takes it.
+Flushed SendUnsent(SocketState* s) {
+  size_t done = 0;
+  Flushed result = Flushed::kAll;
+  while (done < s->unsent.size()) {
+    const ssize_t r = ::send(s->fd, s->unsent.data() + done,
+                             s->unsent.size() - done, MSG_NOSIGNAL);
     if (r >= 0) {
-      *written = static_cast<size_t>(r);
-      return 1;
+      done += static_cast<size_t>(r);
+      continue;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      BIO_set_retry_write(bio);
+      result = Flushed::kWouldBlock;
     } else {
       s->last_errno = errno;
+      result = Flushed::kFailed;
     }
-    return 0;
+    break;
   }
+  s->unsent.erase(s->unsent.begin(), s->unsent.begin() + done);
+  return result;
+}
+
+int BioWrite(BIO* bio, const char* data, size_t n, size_t* written) {
+  BIO_clear_retry_flags(bio);
+  SocketState* s = StateOf(bio);
+  if (s->unsent.size() + n > kMaxUnsentBytes && !s->unsent.empty()) {
+    const Flushed f = SendUnsent(s);
+    if (f == Flushed::kFailed) return 0;
+    if (s->unsent.size() + n > kMaxUnsentBytes) {
+      BIO_set_retry_write(bio);
+      return 0;
+    }
+  }
+  s->unsent.insert(s->unsent.end(), data, data + n);
+  *written = n;
+  return 1;
 }
 
 int BioRead(BIO* bio, char* data, size_t n, size_t* read) {
@@ -119,8 +145,14 @@ int BioRead(BIO* bio, char* data, size_t n, size_t* read) {
 
 long BioCtrl(BIO* bio, int cmd, long, void*) {  // NOLINT(runtime/int)
   switch (cmd) {
-    case BIO_CTRL_FLUSH:
-      return 1;
+    case BIO_CTRL_FLUSH: {
+      BIO_clear_retry_flags(bio);
+      const Flushed f = SendUnsent(StateOf(bio));
+      if (f == Flushed::kWouldBlock) BIO_set_retry_write(bio);
+      return f == Flushed::kAll ? 1 : 0;
+    }
+    case BIO_CTRL_WPENDING:
+      return static_cast<long>(StateOf(bio)->unsent.size());  // NOLINT
     case BIO_CTRL_EOF:
       return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
     default:
@@ -557,7 +589,24 @@ Status TlsFrameStream::SendUntil(std::span<const std::byte> frame,
     }
     sent += *r;
   }
-  return Status::Ok();
+  // The records are written; now they go out, in as few sends as can be.
+  for (;;) {
+    if (closed_.load()) return ClosedStatus();
+    {
+      std::lock_guard lock(ssl_mu_);
+      const Flushed f = SendUnsent(&socket_);
+      if (f == Flushed::kAll) return Status::Ok();
+      if (f == Flushed::kFailed) {
+        ERR_clear_error();
+        send_failure_ = Failure(SSL_ERROR_SYSCALL, step);
+        return send_failure_;
+      }
+    }
+    if (Status st = Wait(POLLOUT, deadline, step); !st.ok()) {
+      send_failure_ = st;
+      return st;
+    }
+  }
 }
 
 Status TlsFrameStream::ReadExact(std::byte* data, size_t n,

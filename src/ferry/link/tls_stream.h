@@ -89,6 +89,10 @@ Result<int> ConnectTcp(const std::string& host, int port,
 struct SocketState {
   int fd = -1;
   int last_errno = 0;  // of the last failed send or recv
+  // TLS records OpenSSL wrote and not yet sent: a record holds at most 16
+  // KiB, and the records of one Send go out in as few send() calls as the
+  // socket takes (a flush, at the latest when the Send ends).
+  std::vector<char> unsent;
 };
 
 // A FrameStream over one TLS connection, and the steps of the handshake the
