@@ -87,6 +87,10 @@ struct LinkCounters {
   std::atomic<uint64_t> max_unacked_bytes{0};
 };
 
+// Chunks of a file that does not compress sent at most without trying
+// (LinkClient::SendChunk) before compression is tried again.
+inline constexpr uint32_t kMaxCompressionBackoff = 16;
+
 // Requests queued by LinkClient::Start on one connection, in bytes, before
 // they are sent without waiting for an Await.
 inline constexpr size_t kOutboxFlushBytes = 64 << 10;

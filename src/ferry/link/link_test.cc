@@ -882,6 +882,36 @@ TEST_F(LinkTest, CompressionShrinksWhatCompressesAndSkipsWhatDoesNot) {
   EXPECT_EQ(plain->counters().chunk_bytes_sent.load(), text.size());
 }
 
+TEST_F(LinkTest, CompressionBacksOffOnAFileThatDoesNotCompress) {
+  lt::LinkHarness h(memory_.get());
+  LinkOptions options = lt::FastLinkOptions();
+  options.compression = true;
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1, options));
+  LinkCounters& c = remote->counters();
+  // Whole chunks (a writer sends what it is given in pieces of this).
+  const size_t kPiece = remote->client().max_chunk_bytes();
+  const std::string zeros(kPiece, '\0');
+  // Pieces, in order: r r r z z z z z z z, each random one different.
+  WriteHints hints;
+  hints.size = 10 * kPiece;
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("f"), hints));
+  std::string want;
+  for (int i = 0; i < 10; ++i) {
+    const std::string piece = i < 3 ? RandomBytes(kPiece, 60 + i) : zeros;
+    ASSERT_OK(w->WriteAt(i * kPiece, AsBytes(piece)));
+    want += piece;
+  }
+  Entry meta;
+  meta.size = 10 * kPiece;
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  // Tried at pieces 0 (no: skip 1), 2 (no: skip 2), 5 (yes: back to
+  // trying each): pieces 3 and 4 are zeros that went as read.
+  const uint64_t sent = c.chunk_bytes_sent.load();
+  EXPECT_GE(sent, 5 * kPiece);
+  EXPECT_LT(sent, 5 * kPiece + 5 * 1024);
+  EXPECT_TRUE(store_->GetFile("f") == want);
+}
+
 // Holds up the receiver's reading while closed.
 class Gate {
  public:
