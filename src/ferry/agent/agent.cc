@@ -54,11 +54,12 @@ constexpr std::chrono::milliseconds kAnswerTimeout{45000};
 // the interval at which its default limit admits another.
 constexpr std::chrono::milliseconds kRefusedActivationWait{20000};
 
-// One line of the agent's log. Some carry what the server sent (its error
-// messages, ARNs) or its address: the whole line is escaped
+// One line of the agent's log, after the time. Some carry what the server
+// sent (its error messages, ARNs) or its address: the whole line is escaped
 // (EscapeForDisplay), so that nothing in it can end it or forge another.
 void Log(const std::string& line) {
-  std::string l = "ferry agent: " + EscapeForDisplay(line) + "\n";
+  std::string l = FormatIso8601Millis(WallNanos()) +
+                  " ferry agent: " + EscapeForDisplay(line) + "\n";
   std::fwrite(l.data(), 1, l.size(), stderr);
 }
 

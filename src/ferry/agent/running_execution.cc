@@ -166,7 +166,8 @@ RunningExecution::RunningExecution(protocol::Command command, int threads,
       "ferry agent: " + EscapeForDisplay(ShortId(command_.execution_arn)) +
       ": ";
   log_.set_text_sink([prefix](std::string_view line) {
-    std::string l = prefix + std::string(line) + "\n";
+    std::string l = FormatIso8601Millis(WallNanos()) + " " + prefix +
+                    std::string(line) + "\n";
     std::fwrite(l.data(), 1, l.size(), stderr);
   });
 }

@@ -120,4 +120,10 @@ std::string FormatIso8601(int64_t unix_nanos) {
   return buf;
 }
 
+std::string FormatIso8601Millis(int64_t unix_nanos) {
+  std::string s = FormatIso8601(unix_nanos);  // ...SS.nnnnnnnnnZ
+  s.erase(s.size() - 7, 6);
+  return s;
+}
+
 }  // namespace ferry

@@ -94,5 +94,7 @@ int64_t WallNanos();
 
 // "2026-11-25T20:00:11.123456789Z" for a time in ns since the epoch.
 std::string FormatIso8601(int64_t unix_nanos);
+// The same to the millisecond, "2026-11-25T20:00:11.123Z": a log line's.
+std::string FormatIso8601Millis(int64_t unix_nanos);
 
 }  // namespace ferry

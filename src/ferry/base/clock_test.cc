@@ -83,6 +83,13 @@ TEST(ManualClockTest, AwaitSleepersGivesUpWhenNobodySleeps) {
 
 // The real clock: here the sleeping is what is tested, so it is real (and
 // short).
+TEST(FormatIso8601Test, NanosecondsAndMilliseconds) {
+  const int64_t t = 1764990000LL * 1000000000 + 123456789;
+  EXPECT_EQ(FormatIso8601(t), "2025-12-06T03:00:00.123456789Z");
+  EXPECT_EQ(FormatIso8601Millis(t), "2025-12-06T03:00:00.123Z");
+  EXPECT_EQ(FormatIso8601Millis(-1), "1969-12-31T23:59:59.999Z");
+}
+
 TEST(RealClockTest, SleepsUntilTheDeadline) {
   Clock* clock = Clock::Real();
   const Clock::time_point t0 = clock->Now();
