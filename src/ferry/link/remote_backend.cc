@@ -717,16 +717,23 @@ Status RemoteBackend::CleanupStagingEntry(const Entry& staging,
   return r.ok() ? Status::Ok() : r.status();
 }
 
-std::vector<Result<std::optional<Entry>>> RemoteBackend::StatMany(
-    std::span<const RelPath> paths) {
+namespace {
+
+// The request `ask` makes for each path, asked together (CallMany); each
+// answer as `take` makes it a T, or the call's failure.
+template <typename T, typename Ask, typename Take>
+std::vector<Result<T>> AskMany(
+    const std::function<
+        std::vector<Result<Response>>(std::span<const Request>)>& call_many,
+    std::span<const RelPath> paths, Ask ask, Take take) {
   std::vector<Request> requests;
   requests.reserve(paths.size());
-  for (const RelPath& p : paths) requests.push_back(PathReq(Op::kStat, p));
-  std::vector<Result<std::optional<Entry>>> out;
+  for (const RelPath& p : paths) requests.push_back(ask(p));
+  std::vector<Result<T>> out;
   out.reserve(paths.size());
-  for (Result<Response>& r : CallMany(requests)) {
+  for (Result<Response>& r : call_many(requests)) {
     if (r.ok()) {
-      out.push_back(std::move(r->entry));
+      out.push_back(take(*r));
     } else {
       out.push_back(r.status());
     }
@@ -734,48 +741,43 @@ std::vector<Result<std::optional<Entry>>> RemoteBackend::StatMany(
   return out;
 }
 
+}  // namespace
+
+std::vector<Result<std::optional<Entry>>> RemoteBackend::StatMany(
+    std::span<const RelPath> paths) {
+  return AskMany<std::optional<Entry>>(
+      [this](std::span<const Request> q) { return CallMany(q); }, paths,
+      [](const RelPath& p) { return PathReq(Op::kStat, p); },
+      [](Response& r) { return std::move(r.entry); });
+}
+
 std::vector<Result<XattrList>> RemoteBackend::GetXattrsMany(
     std::span<const RelPath> paths) {
-  std::vector<Request> requests;
-  requests.reserve(paths.size());
-  for (const RelPath& p : paths) requests.push_back(PathReq(Op::kGetXattrs, p));
-  std::vector<Result<XattrList>> out;
-  out.reserve(paths.size());
-  for (Result<Response>& r : CallMany(requests)) {
-    if (r.ok()) {
-      out.push_back(std::move(r->xattrs));
-    } else {
-      out.push_back(r.status());
-    }
-  }
-  return out;
+  return AskMany<XattrList>(
+      [this](std::span<const Request> q) { return CallMany(q); }, paths,
+      [](const RelPath& p) { return PathReq(Op::kGetXattrs, p); },
+      [](Response& r) { return std::move(r.xattrs); });
 }
 
 std::vector<Result<std::pair<Digest, Entry>>> RemoteBackend::ComputeDigestMany(
     std::span<const RelPath> paths, DigestAlgorithm algorithm,
     const std::stop_token& stop,
     const std::function<void(uint64_t bytes)>& on_bytes) {
-  std::vector<Result<std::pair<Digest, Entry>>> out;
-  out.reserve(paths.size());
   if (stop.stop_requested()) {
-    out.resize(paths.size(), Status::Cancelled("verification cancelled"));
-    return out;
+    return std::vector<Result<std::pair<Digest, Entry>>>(
+        paths.size(), Status::Cancelled("verification cancelled"));
   }
-  std::vector<Request> requests;
-  requests.reserve(paths.size());
-  for (const RelPath& p : paths) {
-    requests.push_back(PathReq(Op::kComputeDigest, p));
-    requests.back().algorithm = algorithm;
-  }
-  for (Result<Response>& r : CallMany(requests)) {
-    if (!r.ok()) {
-      out.push_back(r.status());
-      continue;
-    }
-    if (on_bytes) on_bytes(r->entry->size);
-    out.push_back(std::make_pair(r->digest, std::move(*r->entry)));
-  }
-  return out;
+  return AskMany<std::pair<Digest, Entry>>(
+      [this](std::span<const Request> q) { return CallMany(q); }, paths,
+      [algorithm](const RelPath& p) {
+        Request q = PathReq(Op::kComputeDigest, p);
+        q.algorithm = algorithm;
+        return q;
+      },
+      [&on_bytes](Response& r) {
+        if (on_bytes) on_bytes(r.entry->size);
+        return std::make_pair(r.digest, std::move(*r.entry));
+      });
 }
 
 Result<std::pair<Digest, Entry>> RemoteBackend::ComputeDigest(
