@@ -632,10 +632,15 @@ Status LinkSession::PutFile(const Request& q) {
 
 Status LinkSession::CopyBasis(const Request& q) {
   FERRY_ASSIGN_OR_RETURN(auto slot, writers_->Find(q.handle));
+  std::shared_lock lock(slot->mu);
+  // The backend's own copy (a local file system copies in the kernel), or
+  // through this process where it has none.
+  Status own = slot->object->CopyFromBasis(q.offset, q.other_path,
+                                           q.basis_offset, q.length);
+  if (own.code() != StatusCode::kNotSupported) return own;
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> basis,
                          backend_->OpenRead(q.other_path));
   std::vector<std::byte> buf(std::min<uint64_t>(q.length, kBlockSize));
-  std::shared_lock lock(slot->mu);
   for (uint64_t done = 0; done < q.length;) {
     const size_t n = std::min<uint64_t>(buf.size(), q.length - done);
     auto piece = std::span(buf).first(n);

@@ -339,6 +339,37 @@ TEST(PosixBackendTest, CreateRootMakesMissingParents) {
   EXPECT_EQ(ReadFile(again.get(), P("f")).value(), "x");
 }
 
+TEST(PosixBackendTest, CopyFromBasisCopiesTheRangeFromBeneathTheRoot) {
+  TempDir tmp;
+  const std::string root = tmp.Sub("root");
+  fs::create_directories(root);
+  const std::string basis = testing::RandomBytes(3 << 20, 8);
+  WriteHostFile(root + "/old", basis);
+  WriteHostFile(tmp.Sub("outside"), basis);
+  ASSERT_EQ(::symlink(tmp.Sub("outside").c_str(), (root + "/link").c_str()), 0);
+  ASSERT_OK_AND_ASSIGN(auto backend, OpenPosixBackend(root));
+  WriteHints hints;
+  hints.size = (2 << 20) + 3;
+  ASSERT_OK_AND_ASSIGN(auto w, backend->OpenWrite(P("new"), hints));
+  ASSERT_OK(w->WriteAt(0, testing::AsBytes("abc")));
+  // 2 MiB from the middle of the old file, after the 3 bytes written.
+  ASSERT_OK(w->CopyFromBasis(3, P("old"), 1 << 20, 2 << 20));
+  Entry meta;
+  meta.size = hints.size;
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_TRUE(ReadHostFile(root + "/new") ==
+              "abc" + basis.substr(1 << 20, 2 << 20));
+  // Past the basis's end, or through a link out of the root: refused (what
+  // the writer holds then is for Abort).
+  ASSERT_OK_AND_ASSIGN(auto bad, backend->OpenWrite(P("bad"), hints));
+  EXPECT_EQ(bad->CopyFromBasis(0, P("old"), (3 << 20) - 10, 20).code(),
+            StatusCode::kSourceChanged);
+  EXPECT_FALSE(bad->CopyFromBasis(0, P("link"), 0, 10).ok());
+  EXPECT_FALSE(bad->CopyFromBasis(0, P("missing"), 0, 10).ok());
+  bad->Abort();
+  EXPECT_FALSE(fs::exists(root + "/bad"));
+}
+
 TEST(PosixBackendTest, RootMustBeADirectory) {
   TempDir tmp;
   WriteHostFile(tmp.Sub("file"), "x");
