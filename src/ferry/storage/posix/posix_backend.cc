@@ -174,7 +174,9 @@ class PosixWriter : public StagedWriter {
   // where it cannot between these two files, a read and a write per MiB.
   Status CopyFromBasis(uint64_t target_offset, const RelPath& basis,
                        uint64_t basis_offset, uint64_t length) override {
-    FERRY_ASSIGN_OR_RETURN(Fd in, root_->OpenBeneath(basis, O_RDONLY));
+    // O_NONBLOCK: a FIFO put where the basis was must not hold the open.
+    FERRY_ASSIGN_OR_RETURN(Fd in,
+                           root_->OpenBeneath(basis, O_RDONLY | O_NONBLOCK));
     struct stat st;
     if (::fstat(in.get(), &st) != 0) return PosixError("stat", basis, errno);
     if (!S_ISREG(st.st_mode)) {

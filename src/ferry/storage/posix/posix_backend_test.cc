@@ -366,6 +366,10 @@ TEST(PosixBackendTest, CopyFromBasisCopiesTheRangeFromBeneathTheRoot) {
             StatusCode::kSourceChanged);
   EXPECT_FALSE(bad->CopyFromBasis(0, P("link"), 0, 10).ok());
   EXPECT_FALSE(bad->CopyFromBasis(0, P("missing"), 0, 10).ok());
+  // A FIFO where the basis was: refused at once, not waited on.
+  ASSERT_EQ(::mkfifo((root + "/fifo").c_str(), 0600), 0);
+  EXPECT_EQ(bad->CopyFromBasis(0, P("fifo"), 0, 10).code(),
+            StatusCode::kFailedPrecondition);
   bad->Abort();
   EXPECT_FALSE(fs::exists(root + "/bad"));
 }
