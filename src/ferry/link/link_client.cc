@@ -262,7 +262,8 @@ LinkClient::Started::~Started() {
   if (client_ == nullptr) return;
   {
     std::lock_guard lock(conn_->mu);
-    if (!call_->done) conn_->calls.erase(call_->id);
+    if (call_->done) return;  // answered: its frame went long ago
+    conn_->calls.erase(call_->id);
   }
   // Its frame may be queued: not left for a later send to carry.
   client_->FlushOutbox(*conn_);
