@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -630,28 +631,33 @@ int RunSync(const SyncArgs& args) {
     return 1;
   }
 
+  // The first SIGINT/SIGTERM cancels (files in flight are discarded); a
+  // second one aborts at once, until ferry exits: also while a cancelled
+  // run's result is printed and the execution is torn down, so the thread
+  // is made before the execution and outlives it.
+  std::atomic<Execution*> running{nullptr};
+  SignalThread signals([&running](int, int count) {
+    if (count == 1) {
+      const char msg[] = "\nferry: cancelling (again to abort at once)\n";
+      (void)!::write(2, msg, sizeof(msg) - 1);
+      if (Execution* e = running.load()) e->Cancel();
+    } else {
+      _exit(130);
+    }
+  });
   Execution exec(std::move(src).value(), std::move(dst).value(), config, &log);
+  running.store(&exec);
+  struct Forget {
+    std::atomic<Execution*>& running;
+    ~Forget() { running.store(nullptr); }
+  } forget{running};
   const bool tty = ::isatty(2) && !args.no_progress;
   Progress progress(&exec, tty);
   log.set_text_sink(
       [&progress](std::string_view line) { progress.PrintLine(line); });
-  ExecutionResult result;
-  {
-    // The first SIGINT/SIGTERM cancels (files in flight are discarded); a
-    // second one aborts at once.
-    SignalThread signals([&exec](int, int count) {
-      if (count == 1) {
-        const char msg[] = "\nferry: cancelling (again to abort at once)\n";
-        (void)!::write(2, msg, sizeof(msg) - 1);
-        exec.Cancel();
-      } else {
-        _exit(130);
-      }
-    });
-    progress.Start();
-    result = exec.Run();
-    progress.Stop();
-  }
+  progress.Start();
+  ExecutionResult result = exec.Run();
+  progress.Stop();
   if (args.json) {
     nlohmann::json out = exec.Describe(result);
     out["Ferry"] = {
