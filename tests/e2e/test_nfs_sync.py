@@ -312,11 +312,12 @@ class ServerGoneMidTransfer(FerryTestCase):
         if not self.server.ganesha_running():
             self.server.up()
 
-    def start_sync(self):
+    def start_sync(self, outage_limit):
         # 16 MiB at 4 MB/s: about 4 s of writing.
         return subprocess.Popen(self.server.exec_prefix() + oracle.ferry_cmd() + [
             "sync", self.src, self.server.url(self.folder), "--json", "--bytes-per-second",
-            "4000000"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            "4000000", "--outage-limit", str(outage_limit)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, errors="replace")
 
     def there(self):
@@ -345,29 +346,35 @@ class ServerGoneMidTransfer(FerryTestCase):
         return out, err
 
     def test_a_restarted_server_is_waited_for_and_the_run_succeeds(self):
-        p = self.start_sync()
+        p = self.start_sync(outage_limit=120)
         self.wait_writing(p)
         self.server.down()
-        time.sleep(1)  # the server stays away for a moment (what is under test)
+        time.sleep(3)  # the server stays away for a while (what is under test)
         self.server.up()
         out, err = self.finish(p)
         self.assertEqual(p.returncode, 0, err[-3000:])
         r = json.loads(out)
         self.assertEqual(r["Status"], "SUCCESS", err[-3000:])
         self.assertGreater(r["Ferry"]["Retries"], 0, "nothing was retried: " + err[-3000:])
+        self.assertEqual(r["FilesFailed"]["Transfer"], 0, err[-3000:])
         nfs.assert_same(self, self.src, self.there())
         self.assertEqual(nfs.strays(self.there()), [])
 
     def test_a_server_that_stays_down_ends_error_and_leaves_nothing_partial(self):
-        p = self.start_sync()
+        p = self.start_sync(outage_limit=5)
         self.wait_writing(p)
         self.server.down()
         t0 = time.monotonic()
         out, err = self.finish(p)
         took = time.monotonic() - t0
         self.assertNotEqual(p.returncode, 0, err[-3000:])
-        self.assertRegex(out + err, r"cannot reach|unreachable")
-        self.assertIn("nfs://", out + err)
+        r = json.loads(out)
+        # One error for the run, naming the location.
+        self.assertEqual(r["Result"]["ErrorCode"], "DestinationLocationError", out)
+        detail = r["Result"]["ErrorDetail"]
+        self.assertIn("nfs://", detail)
+        self.assertIn("does not answer", detail)
+        self.assertRegex(detail, r"cannot reach|unreachable")
         # ferry's retries wait in real time, sanitizer or not.
         self.assertLess(took, GONE_FOR_GOOD_S, f"ended {took:.0f} s after the server went")
         # Nothing partial under a final name: each file there is whole.

@@ -444,13 +444,14 @@ class ServerGoneMidTransfer(FerryTestCase):
                            timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
 
-    def start_sync(self):
+    def start_sync(self, outage_limit):
         url = (f"smb://{self.env['FERRY_TEST_SMB_USER']}@{self.env['FERRY_TEST_SMB_HOST']}/"
                f"{self.env['FERRY_TEST_SMB_SHARE']}/dst")
         env = {**os.environ, "FERRY_SMB_PASSWORD": self.env["FERRY_TEST_SMB_PASSWORD"]}
         # 16 MiB at 4 MB/s: about 4 s of writing.
         return subprocess.Popen(oracle.ferry_cmd() + ["sync", self.src, url, "--json",
-                                                      "--bytes-per-second", "4000000"],
+                                                      "--bytes-per-second", "4000000",
+                                                      "--outage-limit", str(outage_limit)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
 
@@ -464,28 +465,43 @@ class ServerGoneMidTransfer(FerryTestCase):
             "ferry to start writing")
 
     def test_a_restarted_server_is_waited_for_and_the_run_succeeds(self):
-        p = self.start_sync()
+        p = self.start_sync(outage_limit=120)
         self.wait_writing()
         self.sh("down")
-        time.sleep(0.3)
+        # Away for longer than the quick retries of one operation last: the
+        # workers wait for the server and go on when it is back.
+        time.sleep(3)
         self.sh("up")
         out, err = p.communicate(timeout=oracle.scaled(180))
         self.assertEqual(p.returncode, 0, err[-3000:])
         r = json.loads(out)
         self.assertEqual(r["Status"], "SUCCESS", err[-3000:])
         self.assertGreater(r["Ferry"]["Retries"], 0, "nothing was retried: " + err[-3000:])
+        self.assertEqual(r["FilesFailed"]["Transfer"], 0, err[-3000:])
         diffs = oracle.compare_trees(self.src, self.on_share(), mode=False, uid=False,
                                      gid=False, mtime=False)
         self.assertEqual(diffs, [])
         self.assertEqual(strays(self.on_share()), [])
 
     def test_a_server_that_stays_down_ends_error_and_leaves_nothing_partial(self):
-        p = self.start_sync()
+        p = self.start_sync(outage_limit=5)
         self.wait_writing()
         self.sh("down")
+        t0 = time.monotonic()
         out, err = p.communicate(timeout=oracle.scaled(180))
+        took = time.monotonic() - t0
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("smb://", out + err)
+        r = json.loads(out)
+        self.assertEqual(r["Status"], "ERROR", err[-3000:])
+        # One error for the run, naming the location, once it stayed down
+        # for the limit; not each file failing on its own.
+        self.assertEqual(r["Result"]["ErrorCode"], "DestinationLocationError", out)
+        detail = r["Result"]["ErrorDetail"]
+        self.assertIn("smb://", detail)
+        self.assertIn("does not answer", detail)
+        self.assertIn("has not for 5 s", detail)
+        self.assertGreaterEqual(took, 4, err[-3000:])
+        self.assertLess(took, FAIL_FAST_S, err[-3000:])
         # Nothing partial under a final name: each file there is whole.
         for d, _, fs in os.walk(self.on_share()):
             for f in fs:

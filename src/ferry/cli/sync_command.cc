@@ -175,6 +175,10 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
                  "of the summary");
   sync->add_option("--threads", args.threads,
                    "Transfer workers (default: the number of cores)");
+  sync->add_option("--outage-limit", args.outage_limit,
+                   "Seconds a location may stay unreachable, the transfer "
+                   "waiting for it, before the run stops with an error "
+                   "naming it (default 300)");
   sync->add_option(
       "--checksum-algorithm", args.checksum,
       "Content digest for verification: XXH3-128 (default) or SHA-256");
@@ -335,6 +339,9 @@ int RunSync(const SyncArgs& args) {
   if (args.threads < 0 || args.threads > 1024)
     return usage_error("--threads must be 1..1024");
   config.threads = args.threads;
+  if (args.outage_limit < 0 || args.outage_limit > 7 * 24 * 3600)
+    return usage_error("--outage-limit must be 0..604800 seconds");
+  config.outage_limit = std::chrono::seconds(args.outage_limit);
   if (!args.checksum.empty()) {
     auto algo = ParseDigestAlgorithm(args.checksum);
     if (!algo.ok()) return usage_error(std::string(algo.status().message()));

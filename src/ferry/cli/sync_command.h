@@ -25,6 +25,7 @@ struct SyncArgs {
   std::string excludes;
   bool json = false;
   int threads = 0;
+  int outage_limit = 300;  // seconds a location may stay unreachable
   std::string checksum;
   bool fsync = false;
   std::string log_file;

@@ -126,7 +126,13 @@ struct Execution::RunState {
   bool acls = false;
   bool object_tags = false;
 
-  // Built by Prepare.
+  // Built by Prepare. The outage watch outlives the scanners and the
+  // transfer that ask it.
+  std::mutex outage_mu;
+  std::string outage_code;    // GUARDED_BY(outage_mu): a location stayed down
+  std::string outage_detail;  // GUARDED_BY(outage_mu)
+  std::atomic<bool> outage_at_source{false};  // the last probe that failed
+  std::unique_ptr<OutageWatch> outage;
   std::unique_ptr<Journal> journal;  // ONLY_FILES_TRANSFERRED only
   Journal deletes;
   std::atomic<int64_t> transfer_start_ms{-1};
@@ -143,6 +149,11 @@ struct Execution::RunState {
   void Fail(std::string code, std::string detail) {
     result.error_code = std::move(code);
     result.error_detail = std::move(detail);
+  }
+  // A location that stayed down is the run's error, whatever followed.
+  void TakeOutage() {
+    std::lock_guard lock(outage_mu);
+    if (!outage_code.empty()) Fail(outage_code, outage_detail);
   }
 };
 
@@ -338,6 +349,8 @@ bool Execution::Prepare(RunState& run) {
   }
   so.filter = &*run.filter;
   so.stop = run.stop;
+  run.outage = WatchOutages(run);
+  so.outage = run.outage.get();
   so.on_list_error = [recorder](const Entry& dir, const Status& st) {
     recorder->OnListFailed(dir, "source", st);
   };
@@ -393,6 +406,7 @@ bool Execution::Prepare(RunState& run) {
   to.limiter = &limiter_;
   to.clock = clock_;
   to.map_source = run.map_source;
+  to.outage = run.outage.get();
   to.stop = run.stop;
   if (!config_.dry_run) {
     run.transfer =
@@ -526,6 +540,71 @@ bool Execution::Prepare(RunState& run) {
   return true;
 }
 
+std::unique_ptr<OutageWatch> Execution::WatchOutages(RunState& run) {
+  OutageOptions options;
+  options.limit = config_.outage_limit;
+  // A location answers when its root can be looked at (each backend retries
+  // that on its own first).
+  auto probe = [this, &run]() -> Status {
+    for (const bool source : {true, false}) {
+      Backend* b = source ? src_.get() : dst_.get();
+      auto root = b->Stat(RelPath());
+      if (root.ok()) continue;
+      run.outage_at_source.store(source);
+      return Status(root.status().code(),
+                    std::string(source ? "The source" : "The destination") +
+                        " location " + b->Describe() + " does not answer (" +
+                        std::string(root.status().message()) + ")",
+                    root.status().sys_errno(), root.status().retryable());
+    }
+    return Status::Ok();
+  };
+  auto on_event = [this, &run](OutageWatch::Event event, const Status& why,
+                               const Status& last) {
+    const bool source = run.outage_at_source.load();
+    const std::string location = source ? src_->Describe() : dst_->Describe();
+    const std::string limit =
+        std::to_string(config_.outage_limit.count()) + " s";
+    switch (event) {
+      case OutageWatch::Event::kOut:
+        log_->Write("WARN", "LocationUnreachable",
+                    std::string(why.message()) +
+                        " (the last failure: " + std::string(last.message()) +
+                        "). The transfer waits for it, up to " + limit +
+                        ", and then tries again.",
+                    {{"location", location}, {"reason", why.ToString()}});
+        break;
+      case OutageWatch::Event::kBack:
+        // A WARN like the outage it ends, so that whoever saw one sees both.
+        log_->Write("WARN", "LocationReachable",
+                    std::string(source ? "The source" : "The destination") +
+                        " location " + location +
+                        " answers again; the transfer goes on.",
+                    {{"location", location}});
+        break;
+      case OutageWatch::Event::kDown: {
+        const std::string detail =
+            std::string(why.message()) + ", and has not for " + limit +
+            " (the last failure: " + std::string(last.message()) +
+            "). The execution stopped; files in flight were not committed. "
+            "Run the task again when the location is back.";
+        {
+          std::lock_guard lock(run.outage_mu);
+          run.outage_code =
+              source ? "SourceLocationError" : "DestinationLocationError";
+          run.outage_detail = detail;
+        }
+        log_->Write("ERROR", "LocationDown", detail,
+                    {{"location", location}, {"reason", why.ToString()}});
+        stop_.request_stop();
+        break;
+      }
+    }
+  };
+  return std::make_unique<OutageWatch>(clock_, options, std::move(probe),
+                                       std::move(on_event));
+}
+
 int64_t Execution::WrittenAfterMargin() const {
   if (!config_.trust_write_times) return -1;
   std::optional<std::chrono::nanoseconds> src = src_->ClockOffset();
@@ -553,6 +632,7 @@ void Execution::AwaitTransfer(RunState& run) {
 }
 
 void Execution::DeleteAndSync(RunState& run) {
+  run.TakeOutage();
   int64_t t_transfer_start = run.transfer_start_ms.load();
   if (t_transfer_start < 0) t_transfer_start = clock_->MillisSince(run.t_start);
 
@@ -596,7 +676,9 @@ void Execution::DeleteAndSync(RunState& run) {
       TransferFailures(counters_.Snapshot()) > 0 || cancelled ||
       run.result.error_code == "PrepareError" ||
       run.result.error_code == "DestinationSyncError" ||
-      run.result.error_code == "MaxDeleteExceeded";
+      run.result.error_code == "MaxDeleteExceeded" ||
+      run.result.error_code == "SourceLocationError" ||
+      run.result.error_code == "DestinationLocationError";
   run.result.transfer_status =
       transfer_failed ? PhaseStatus::kError : PhaseStatus::kSuccess;
   transfer_.End(run.result.transfer_status, run.result.transfer_ms);
@@ -654,6 +736,7 @@ ExecutionResult Execution::Finish(RunState& run) {
     run.recorder->TakeChanged(&run.result);
   }
   run.result.total_ms = clock_->MillisSince(run.t_start);
+  run.TakeOutage();
   Finalize(&run.result, run.ran);
   FinishReport(&run.result);
   return std::move(run.result);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,6 +22,7 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
+#include "ferry/base/outage_watch.h"
 #include "ferry/diff/plan.h"
 #include "ferry/execution/counters.h"
 #include "ferry/execution/execution_log.h"
@@ -83,6 +85,10 @@ struct ExecutionConfig {
   // Plan only: every decision goes to `on_plan` and nothing is written.
   bool dry_run = false;
   std::function<void(const PlanItem& item)> on_plan;
+  // How long a location may stay unreachable (nothing it is asked answers,
+  // while the workers wait for it) before the execution stops with
+  // SourceLocationError or DestinationLocationError naming it.
+  std::chrono::seconds outage_limit{300};
   // The clock for durations, the bandwidth limit and retry backoff; not
   // owned; null = the real steady clock. Tests pass a ManualClock.
   Clock* clock = nullptr;
@@ -183,6 +189,10 @@ class Execution {
   // from a running state, SUCCESS or ERROR once; once CANCELLING only ERROR
   // may follow. False when refused.
   bool Transition(ExecutionStatus to);
+
+  // The execution's OutageWatch: probes both locations, logs an outage and
+  // its end, and stops the run when a location stays down.
+  std::unique_ptr<OutageWatch> WatchOutages(RunState& run);
 
   // Run's phases, in order. Launch and Prepare return false when the run
   // ends there (the reason is in the result); Finish is the one exit.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -901,6 +902,113 @@ TEST(ExecutionTest, RetryableFailuresAreRetriedLoggedAndCounted) {
   EXPECT_EQ(dst.Content("d/b"), "bbb");
   EXPECT_NE(Joined(run.log).find("Retrying read of /d/b"), std::string::npos)
       << Joined(run.log);
+}
+
+// A destination that stops answering mid-transfer: every write fails, and
+// so does a look at its root. Turned on when the transfer opens `at`, off
+// again after `probes_down` looks at the root (-1: never).
+struct Outage {
+  std::atomic<bool> down{false};
+  std::atomic<int> probes{0};
+  int probes_down = -1;
+
+  std::vector<FaultRule> Rules(const std::string& at) {
+    const Status refused(StatusCode::kUnavailable, "connection refused",
+                         ECONNREFUSED, /*retryable=*/true);
+    auto active = [this] { return down.load(); };
+    return {
+        {FaultOp::kOpenWrite, at, Status(), 1, [this] { down = true; }},
+        {FaultOp::kOpenWrite, "*", refused, -1, nullptr, active},
+        {FaultOp::kStat, "", refused, -1,
+         [this] {
+           if (++probes == probes_down) down = false;
+         },
+         active},
+    };
+  }
+};
+
+void BuildManyFiles(MemoryTree* src, int n) {
+  for (int i = 0; i < n; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "f%03d", i);
+    src->File(name, std::string(name) + " content");
+  }
+}
+
+TEST(ExecutionTest, ADestinationThatStaysDownStopsTheRunNamingIt) {
+  MemoryTree src, dst;
+  BuildManyFiles(&src, 200);
+  ExecutionConfig config = Config();
+  config.threads = 2;
+  config.outage_limit = std::chrono::seconds(60);
+  ManualClock clock;
+  clock.set_auto_advance(true);
+  config.clock = &clock;
+  Outage outage;
+  auto faulty =
+      std::make_unique<FaultInjectingBackend>(dst.Open(), outage.Rules("f010"));
+  const std::string where = faulty->Describe();
+  const auto t0 = clock.Now();
+  Outcome run = RunSync(src.Open(), std::move(faulty), config);
+  const std::string log = Joined(run.log);
+  EXPECT_EQ(run.result.status, ExecutionStatus::kError);
+  EXPECT_EQ(run.result.error_code, "DestinationLocationError") << log;
+  EXPECT_NE(run.result.error_detail.find(where), std::string::npos)
+      << run.result.error_detail;
+  EXPECT_NE(run.result.error_detail.find("does not answer"), std::string::npos)
+      << run.result.error_detail;
+  EXPECT_NE(run.result.error_detail.find("connection refused"),
+            std::string::npos)
+      << run.result.error_detail;
+  EXPECT_EQ(run.result.transfer_status, PhaseStatus::kError);
+  EXPECT_EQ(run.result.verify_status, PhaseStatus::kPending);
+  // The workers waited for it instead of failing the tree file by file:
+  // only what was in flight failed, and the run ended once the limit passed.
+  const CounterSnapshot& c = run.c();
+  EXPECT_LE(c.files_failed_transfer, 2u) << log;
+  EXPECT_LT(c.files_transferred + c.files_failed_transfer, 100u);
+  EXPECT_GE(clock.Now() - t0, std::chrono::seconds(60));
+  EXPECT_LT(clock.Now() - t0, std::chrono::seconds(120));
+  EXPECT_NE(log.find("The transfer waits for it, up to 60 s"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("and has not for 60 s"), std::string::npos) << log;
+  // Nothing partial at the destination: every file there is whole.
+  for (int i = 0; i < 200; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "f%03d", i);
+    auto content = dst.Content(name);
+    if (content) EXPECT_EQ(*content, std::string(name) + " content");
+  }
+}
+
+TEST(ExecutionTest, ADestinationThatComesBackIsWaitedForAndTheRunSucceeds) {
+  MemoryTree src, dst;
+  BuildManyFiles(&src, 200);
+  ExecutionConfig config = Config();
+  config.threads = 2;
+  config.outage_limit = std::chrono::seconds(60);
+  ManualClock clock;
+  clock.set_auto_advance(true);
+  config.clock = &clock;
+  Outage outage;
+  outage.probes_down = 4;
+  auto faulty =
+      std::make_unique<FaultInjectingBackend>(dst.Open(), outage.Rules("f010"));
+  Outcome run = RunSync(src.Open(), std::move(faulty), config);
+  const std::string log = Joined(run.log);
+  ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess)
+      << run.result.error_code << ": " << run.result.error_detail << "\n"
+      << log;
+  EXPECT_EQ(run.c().files_transferred, 200u);
+  EXPECT_EQ(run.c().files_failed_transfer, 0u);
+  EXPECT_EQ(dst.Content("f010"), "f010 content");
+  EXPECT_EQ(dst.Content("f199"), "f199 content");
+  EXPECT_NE(log.find("The transfer waits for it, up to 60 s"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("answers again"), std::string::npos) << log;
 }
 
 // The block checksums feed the file digest, which verification compares

@@ -49,6 +49,19 @@ Status Scanner::Start() {
 bool Scanner::Stopped() const { return options_.stop.stop_requested(); }
 
 void Scanner::Fill(const RelPath& dir, Listing* listing) {
+  for (int outages = 0;; ++outages) {
+    listing->status = Status::Ok();
+    FillOnce(dir, listing);
+    const Status& st = listing->status;
+    if (st.ok() || !st.retryable() || !options_.outage ||
+        outages >= kMaxOutageRetries ||
+        !options_.outage->Recover(st, options_.stop)) {
+      return;
+    }
+  }
+}
+
+void Scanner::FillOnce(const RelPath& dir, Listing* listing) {
   auto lister = backend_->List(dir);
   if (!lister.ok()) {
     listing->status = lister.status();

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "ferry/base/outage_watch.h"
 #include "ferry/options/filter.h"
 #include "ferry/storage/backend.h"
 
@@ -44,6 +45,10 @@ struct ScanOptions {
   bool xattrs = false;
   bool acls = false;
   std::stop_token stop;
+  // Asked when a listing fails with a retryable status: the location may be
+  // out, and the folder is listed again when it is back (not owned; null =
+  // the failure stands).
+  OutageWatch* outage = nullptr;
   // Called (on the consumer's thread) for a directory that cannot be listed;
   // the directory itself is still returned, flagged kListingFailed.
   std::function<void(const Entry& dir, const Status& status)> on_list_error;
@@ -98,8 +103,9 @@ class Scanner {
   };
 
   void WorkerLoop(std::stop_token stop);
-  // Lists `dir` into `listing` (no lock held).
+  // Lists `dir` into `listing` (no lock held), again after an outage.
   void Fill(const RelPath& dir, Listing* listing);
+  void FillOnce(const RelPath& dir, Listing* listing);
   // Waits for, or produces, the listing of `dir`.
   std::shared_ptr<Listing> Acquire(const RelPath& dir);
   void QueueChildren(const Listing& listing);

@@ -341,6 +341,43 @@ TEST(ScannerTest, ExcludedFoldersAreNeverListed) {
   }
 }
 
+// A folder whose listing fails while the location is out is listed again
+// once the OutageWatch sees it back; the scan never reports it failed.
+TEST(ScannerTest, AListingThatFailsWhileTheLocationIsOutIsDoneAgain) {
+  auto store = std::make_shared<MemoryStore>();
+  store->PutFile("a/x", "x");
+  store->PutFile("b/y", "y");
+  std::atomic<bool> out{true};
+  std::vector<FaultRule> rules = {
+      {FaultOp::kList, "b",
+       Status(StatusCode::kUnavailable, "connection reset", 0,
+              /*retryable=*/true),
+       -1, nullptr, [&] { return out.load(); }},
+  };
+  FaultInjectingBackend faulty(OpenMemoryBackend(store), rules);
+  ManualClock clock;
+  clock.set_auto_advance(true);
+  int probes = 0;
+  OutageWatch watch(
+      &clock, OutageOptions{},
+      [&]() -> Status {
+        if (++probes < 3) return Status::IoError("no answer");
+        out = false;
+        return Status::Ok();
+      },
+      nullptr);
+  ScanOptions options;
+  options.threads = 2;
+  options.outage = &watch;
+  int list_errors = 0;
+  options.on_list_error = [&](const Entry&, const Status&) { ++list_errors; };
+  Scanned s = ScanAll(&faulty, options);
+  ASSERT_OK(s.status);
+  EXPECT_EQ(s.paths, (std::vector<std::string>{"a", "a/x", "b", "b/y"}));
+  EXPECT_EQ(list_errors, 0);
+  EXPECT_EQ(probes, 3);
+}
+
 TEST(ScannerTest, FoldersOutsideTheIncludesAreNeverListed) {
   auto store = std::make_shared<MemoryStore>();
   store->PutFile("a/b/wanted", "x");

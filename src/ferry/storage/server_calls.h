@@ -1,10 +1,11 @@
 // How the file-server backends (SMB, NFS) call their server: each call is
 // retried on network faults with backoff, each retry reported to the
 // backend's StorageObserver, and once a call has used up its retries the
-// server is taken as down: that failure is final (nobody above retries it
-// again), and until a call succeeds every call gets one attempt, so that a
-// server that stays down ends a run within one round of retries, not one
-// per file. Thread-safe.
+// server is taken as down: until a call succeeds every call gets one
+// attempt, so that the engine's own retries of a failed operation cost one
+// call each, and its OutageWatch (which probes the server through the same
+// calls) decides quickly whether the server is back, or stays down and the
+// run is to stop. The failure stays retryable. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -59,11 +60,12 @@ class ServerCalls {
       return outcome;
     }
     if (!st.retryable()) return outcome;
-    down_.store(true);
+    if (down_.exchange(true)) return outcome;
     return Status(st.code(),
                   std::string(st.message()) + " (the server " + server_ +
-                      " stays unreachable: given up)",
-                  st.sys_errno(), false);
+                      " is unreachable: " +
+                      std::to_string(policy.max_attempts) + " tries failed)",
+                  st.sys_errno(), true);
   }
 
  private:

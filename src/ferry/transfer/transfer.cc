@@ -267,6 +267,15 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
   result.metadata_only = item.action == PlanAction::kUpdateMetadata;
   if (node->state.load() == kFailed) {
     result.status = node->failure;
+  } else if (options_.stop.stop_requested()) {
+    // Stopped: nothing more is written, but a folder made writable for its
+    // contents gets its own mode back.
+    if (node->restore_mode) {
+      Entry original = item.src;
+      original.mode = *node->restore_mode;
+      (void)dst_->SetMetadata(item.src.path, original, kModeOnly);
+    }
+    result.status = Status::Cancelled("cancelled");
   } else if (item.action != PlanAction::kUnchanged || node->dirty.load()) {
     result.status = dst_->SetMetadata(item.src.path, item.src, dir_policy_);
     if (result.status.ok() && node->restore_mode && !dir_policy_.mode) {
@@ -500,10 +509,19 @@ void Transfer::RunMetadata(Job& job) {
 template <typename Op>
 auto Transfer::Retried(const RelPath& path, std::string_view operation,
                        Op&& op) {
-  return Retry(options_.retry, clock_, options_.stop, std::forward<Op>(op),
-               [&](const Status& failure, int attempt, Clock::duration delay) {
-                 observer_->OnRetry(path, operation, failure, attempt, delay);
-               });
+  for (int outages = 0;; ++outages) {
+    auto outcome =
+        Retry(options_.retry, clock_, options_.stop, op,
+              [&](const Status& failure, int attempt, Clock::duration delay) {
+                observer_->OnRetry(path, operation, failure, attempt, delay);
+              });
+    const Status& st = retry_internal::StatusOf(outcome);
+    if (st.ok() || !st.retryable() || !options_.outage ||
+        outages >= kMaxOutageRetries ||
+        !options_.outage->Recover(st, options_.stop)) {
+      return outcome;
+    }
+  }
 }
 
 Status Transfer::CopyTags(const RelPath& path, Reader* reader,

@@ -31,6 +31,7 @@
 #include "ferry/base/bounded_queue.h"
 #include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
+#include "ferry/base/outage_watch.h"
 #include "ferry/base/retry.h"
 #include "ferry/diff/differ.h"
 #include "ferry/storage/backend.h"
@@ -67,6 +68,10 @@ struct TransferOptions {
   // backoff sleeps on `clock` (not owned; null = the real clock).
   RetryPolicy retry;
   Clock* clock = nullptr;
+  // Asked when an operation used up its retries on a retryable failure:
+  // the location may be out, and the operation is tried again when it is
+  // back (not owned; null = the failure stands).
+  OutageWatch* outage = nullptr;
   std::stop_token stop;
   // Adjusts source metadata read at transfer time (owner mapping).
   std::function<void(Entry*)> map_source;
@@ -180,7 +185,9 @@ class Transfer {
   void Report(const PlanItem& item, const ItemResult& result);
 
   // Runs `op` under options_.retry, reporting each retry of `operation` on
-  // `path` to the observer.
+  // `path` to the observer; when the retries are used up on a retryable
+  // failure, once more each time options_.outage saw the location out and
+  // back (kMaxOutageRetries times at most).
   template <typename Op>
   auto Retried(const RelPath& path, std::string_view operation, Op&& op);
 

@@ -49,7 +49,7 @@ class Outcomes : public VerifyObserver {
 
 using Strings = std::vector<std::string>;
 
-VerifyOptions Options() {
+VerifyOptions VerifierOptions() {
   VerifyOptions o;
   o.threads = 3;
   o.compare.atime = false;
@@ -218,7 +218,8 @@ TEST(VerifyPointInTimeTest, IdenticalTreesVerify) {
   MemoryTree src, dst;
   BuildBoth(&src, &dst);
   Outcomes out;
-  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), Options(), &out));
+  ASSERT_OK(
+      VerifyPointInTime(src.backend(), dst.backend(), VerifierOptions(), &out));
   EXPECT_EQ(out.Failures(), Strings{});
   EXPECT_EQ(out.by_path.size(), 8u);
   for (const auto& [path, n] : out.count) EXPECT_EQ(n, 1) << path;
@@ -242,7 +243,8 @@ TEST(VerifyPointInTimeTest, ReportsEachKindOfDifference) {
   dst.File("type", "a file");
   dst.Edit("l", [](Entry& e) { e.link_target = "elsewhere"; });
   Outcomes out;
-  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), Options(), &out));
+  ASSERT_OK(
+      VerifyPointInTime(src.backend(), dst.backend(), VerifierOptions(), &out));
   EXPECT_EQ(
       out.Failures(),
       (Strings{"content: ChecksumDiffers", "d/a: MetadataDiffers",
@@ -269,11 +271,12 @@ TEST(VerifyPointInTimeTest, ExtraItemsCountOnlyWhenDeletesWereAsked) {
   BuildBoth(&src, &dst);
   dst.File("extra", "x").Dir("extra-dir").File("extra-dir/x", "x");
   Outcomes kept;
-  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), Options(), &kept));
+  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), VerifierOptions(),
+                              &kept));
   EXPECT_EQ(kept.Failures(), Strings{});
   EXPECT_EQ(kept.by_path.count("extra"), 0u);
 
-  VerifyOptions remove = Options();
+  VerifyOptions remove = VerifierOptions();
   remove.remove_deleted = true;
   Outcomes removed;
   ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), remove, &removed));
@@ -287,10 +290,10 @@ TEST(VerifyPointInTimeTest, DevicesCountOnlyWhenPreserved) {
   src.Special("both", EntryKind::kBlockDevice, makedev(8, 0));
   dst.Special("both", EntryKind::kBlockDevice, makedev(8, 1));
   Outcomes skipped;
-  ASSERT_OK(
-      VerifyPointInTime(src.backend(), dst.backend(), Options(), &skipped));
+  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), VerifierOptions(),
+                              &skipped));
   EXPECT_TRUE(skipped.by_path.empty());
-  VerifyOptions keep = Options();
+  VerifyOptions keep = VerifierOptions();
   keep.preserve_devices = true;
   Outcomes kept;
   ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), keep, &kept));
@@ -304,7 +307,7 @@ TEST(VerifyPointInTimeTest, FilteredOutItemsAreNotCompared) {
   src.File("skip/a", "source only");
   dst.File("d/e/big", "changed");
   auto filter = Filter::Parse("", "/skip|*/big").value();
-  VerifyOptions o = Options();
+  VerifyOptions o = VerifierOptions();
   o.filter = &filter;
   Outcomes out;
   ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), o, &out));
@@ -318,9 +321,10 @@ TEST(VerifyPointInTimeTest, SourceEntriesAreMappedBeforeComparing) {
   dst.File("f", "x");
   dst.Edit("f", [](Entry& e) { e.uid = 65534; });
   Outcomes plain;
-  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), Options(), &plain));
+  ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), VerifierOptions(),
+                              &plain));
   EXPECT_EQ(plain.Failures(), Strings{"f: MetadataDiffers"});
-  VerifyOptions mapped = Options();
+  VerifyOptions mapped = VerifierOptions();
   mapped.map_source = [](Entry* e) { e->uid = 65534; };
   Outcomes out;
   ASSERT_OK(VerifyPointInTime(src.backend(), dst.backend(), mapped, &out));
@@ -333,7 +337,7 @@ TEST(VerifyPointInTimeTest, AnUnreadableFileIsAVerificationError) {
   FaultInjectingBackend faulty(
       dst.Open(), {{FaultOp::kRead, "d/a", Status::IoError("bad sector")}});
   Outcomes out;
-  ASSERT_OK(VerifyPointInTime(src.backend(), &faulty, Options(), &out));
+  ASSERT_OK(VerifyPointInTime(src.backend(), &faulty, VerifierOptions(), &out));
   EXPECT_EQ(out.Failures(), Strings{"d/a: VerificationError"});
   EXPECT_NE(out.by_path.at("d/a").detail.find("bad sector"), std::string::npos);
 }
@@ -350,7 +354,7 @@ TEST(VerifyPointInTimeTest, AFolderThatCannotBeListedIsNotPassedAsVerified) {
         failing.Open(), {{FaultOp::kList, "d", Status::IoError("no access")}});
     Backend* s = source_side ? static_cast<Backend*>(&faulty) : src.backend();
     Backend* d = source_side ? dst.backend() : static_cast<Backend*>(&faulty);
-    VerifyOptions o = Options();
+    VerifyOptions o = VerifierOptions();
     o.remove_deleted = true;
     Outcomes out;
     ASSERT_OK(VerifyPointInTime(s, d, o, &out));
@@ -371,7 +375,7 @@ TEST(VerifyPointInTimeTest, ItemsLeftOutAreNotVerified) {
   src.File("failed-file", "never arrived");
   src.Dir("failed-dir").File("failed-dir/x", "x");
   dst.File("d/a", "differs");
-  VerifyOptions o = Options();
+  VerifyOptions o = VerifierOptions();
   o.not_verified = [](const RelPath& p) {
     return p.str() == "failed-file" || p.str() == "failed-dir" ||
            p.str() == "d/a";
@@ -388,7 +392,7 @@ TEST(VerifyPointInTimeTest, CancellationStopsIt) {
   BuildBoth(&src, &dst);
   std::stop_source stop;
   stop.request_stop();
-  VerifyOptions o = Options();
+  VerifyOptions o = VerifierOptions();
   o.stop = stop.get_token();
   Outcomes out;
   Status st = VerifyPointInTime(src.backend(), dst.backend(), o, &out);
@@ -400,7 +404,8 @@ TEST(VerifyPointInTimeTest, AMissingLocationIsAnError) {
   FaultInjectingBackend broken(
       dst.Open(), {{FaultOp::kStat, "", Status::IoError("unreachable")}});
   Outcomes out;
-  EXPECT_FALSE(VerifyPointInTime(src.backend(), &broken, Options(), &out).ok());
+  EXPECT_FALSE(
+      VerifyPointInTime(src.backend(), &broken, VerifierOptions(), &out).ok());
 }
 
 // ----------------------------------------------------- ONLY_FILES_TRANSFERRED
@@ -444,7 +449,8 @@ TEST(VerifyTransferredTest, ChecksWhatTheJournalLists) {
   ASSERT_OK(journal.Append(gone));
 
   Outcomes out;
-  ASSERT_OK(VerifyTransferred(dst.backend(), &journal, Options(), &out));
+  ASSERT_OK(
+      VerifyTransferred(dst.backend(), &journal, VerifierOptions(), &out));
   EXPECT_EQ(out.Failures(),
             (Strings{"corrupt: ChecksumDiffers", "gone: FileNotAtDestination",
                      "mode: MetadataDiffers"}));
@@ -464,13 +470,14 @@ TEST(VerifyTransferredTest, UsesTheConfiguredDigest) {
   dst.File("f", testing::RandomBytes(kBlockSize * 2 + 1, 4));
   Journal journal;
   ASSERT_OK(journal.Append(AsTransferred(&dst, "f", DigestAlgorithm::kSha256)));
-  VerifyOptions sha = Options();
+  VerifyOptions sha = VerifierOptions();
   sha.digest = DigestAlgorithm::kSha256;
   Outcomes out;
   ASSERT_OK(VerifyTransferred(dst.backend(), &journal, sha, &out));
   EXPECT_EQ(out.Failures(), Strings{});
   Outcomes mismatch;  // XXH3 of the copy never equals a SHA-256
-  ASSERT_OK(VerifyTransferred(dst.backend(), &journal, Options(), &mismatch));
+  ASSERT_OK(
+      VerifyTransferred(dst.backend(), &journal, VerifierOptions(), &mismatch));
   EXPECT_EQ(mismatch.Failures(), Strings{"f: ChecksumDiffers"});
 }
 
@@ -482,7 +489,7 @@ TEST(VerifyTransferredTest, UnreadableDestinationFilesAreErrors) {
   FaultInjectingBackend faulty(
       dst.Open(), {{FaultOp::kOpenRead, "f", Status::IoError("gone bad")}});
   Outcomes out;
-  ASSERT_OK(VerifyTransferred(&faulty, &journal, Options(), &out));
+  ASSERT_OK(VerifyTransferred(&faulty, &journal, VerifierOptions(), &out));
   EXPECT_EQ(out.Failures(), Strings{"f: VerificationError"});
 }
 
@@ -491,7 +498,8 @@ TEST(VerifyTransferredTest, AnEmptyJournalChecksNothing) {
   dst.File("f", "x");
   Journal journal;
   Outcomes out;
-  ASSERT_OK(VerifyTransferred(dst.backend(), &journal, Options(), &out));
+  ASSERT_OK(
+      VerifyTransferred(dst.backend(), &journal, VerifierOptions(), &out));
   EXPECT_TRUE(out.by_path.empty());
 }
 

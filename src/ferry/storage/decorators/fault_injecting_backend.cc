@@ -102,7 +102,9 @@ FaultInjectingBackend::~FaultInjectingBackend() = default;
 
 Status FaultInjectingBackend::Check(FaultOp op, const RelPath& path) {
   for (auto& r : rules_) {
-    if (r->rule.op != op || r->rule.path != path.str()) continue;
+    if (r->rule.op != op) continue;
+    if (r->rule.path != "*" && r->rule.path != path.str()) continue;
+    if (r->rule.active && !r->rule.active()) continue;
     int left = r->remaining.load();
     bool fired = false;
     while (left != 0 && !fired) {

@@ -37,7 +37,7 @@ enum class FaultOp : uint8_t {
 
 struct FaultRule {
   FaultOp op;
-  std::string path;  // the exact relative path ("" = root)
+  std::string path;  // the exact relative path ("" = root, "*" = any)
   // What the operation returns (ignored for kChangeWhileRead and
   // kCorruptWrite); OK lets the operation go on (a hook-only rule).
   Status status;
@@ -45,6 +45,9 @@ struct FaultRule {
   // Called on the operation's thread each time the rule fires, before the
   // operation goes on or fails.
   std::function<void()> hook = nullptr;
+  // When set, the rule fires only while this returns true (an outage a test
+  // turns on and off); it is not counted in `times` otherwise.
+  std::function<bool()> active = nullptr;
 };
 
 class FaultInjectingBackend : public Backend {
