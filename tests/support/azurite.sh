@@ -47,6 +47,11 @@
 #                       the request (500 FeatureNotSupported); off by
 #                       default, so that a header ferry sends and Azurite
 #                       would not check shows
+#   FERRY_AZURE_MEMORY=1 start Azurite with --inMemoryPersistence: blobs
+#                       and metadata in its memory only, none of its database
+#                       saved to disk (whose cost grows with the blobs held);
+#                       what a "down" loses
+#   FERRY_AZURE_DEBUG   a file for Azurite's debug log (every request)
 #   FERRY_TOOLS_DIR     the cache Azurite is installed in (default
 #                       /var/cache/ferry-tools)
 #
@@ -141,9 +146,15 @@ run_azurite() { # port
   local port=$1 pid code="" deadline=$((SECONDS + start_timeout)) logged
   # What this run logs begins past what earlier ones did.
   logged=$({ stat -c %s "$state/azurite.log" 2>/dev/null; } || echo 0)
-  local args=(--blobHost 127.0.0.1 --blobPort "$port" --location "$state/data"
+  local args=(--blobHost 127.0.0.1 --blobPort "$port"
     --disableTelemetry --skipApiVersionCheck --silent)
+  if [ "${FERRY_AZURE_MEMORY:-0}" = 1 ]; then
+    args+=(--inMemoryPersistence)
+  else
+    args+=(--location "$state/data")
+  fi
   [ "${FERRY_AZURE_LOOSE:-0}" = 1 ] && args+=(--loose)
+  [ -n "${FERRY_AZURE_DEBUG:-}" ] && args+=(--debug "$FERRY_AZURE_DEBUG")
   node "$main" "${args[@]}" </dev/null >>"$state/azurite.log" 2>&1 &
   pid=$!
   echo "$pid" >"$state/azurite.pid"

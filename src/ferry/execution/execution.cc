@@ -705,6 +705,7 @@ void Execution::Verify(RunState& run) {
   vo.preserve_devices = opt.preserve_devices == DevicesMode::kPreserve;
   vo.filter = &*run.filter;
   vo.stop = run.stop;
+  vo.outage = run.outage.get();
   vo.map_source = run.map_source;
   Recorder* recorder = run.recorder.get();
   vo.not_verified = [recorder](const RelPath& p) {

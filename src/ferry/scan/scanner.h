@@ -47,7 +47,8 @@ struct ScanOptions {
   std::stop_token stop;
   // Asked when a listing fails with a retryable status: the location may be
   // out, and the folder is listed again when it is back (not owned; null =
-  // the failure stands).
+  // the failure stands). Not asked by Start(): a location that cannot be
+  // reached at all when the run begins ends it at once.
   OutageWatch* outage = nullptr;
   // Called (on the consumer's thread) for a directory that cannot be listed;
   // the directory itself is still returned, flagged kListingFailed.

@@ -371,6 +371,7 @@ Status VerifyPointInTime(Backend* src, Backend* dst,
   so.threads = options.scan_threads;
   so.filter = options.filter;
   so.stop = options.stop;
+  so.outage = options.outage;
   // A folder that cannot be listed now cannot be called verified: it is a
   // verification error, unless its listing already failed before.
   so.on_list_error = [&](const Entry& dir, const Status& st) {

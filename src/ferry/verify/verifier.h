@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ferry/base/digest.h"
+#include "ferry/base/outage_watch.h"
 #include "ferry/options/filter.h"
 #include "ferry/storage/backend.h"
 #include "ferry/verify/journal.h"
@@ -72,6 +73,9 @@ struct VerifyOptions {
   bool preserve_devices = false;
   const Filter* filter = nullptr;
   std::stop_token stop;
+  // Asked when a listing fails with a retryable status (ScanOptions::outage;
+  // not owned; null = the failure stands).
+  OutageWatch* outage = nullptr;
   std::function<void(Entry*)> map_source;
   // Items left out of verification: those that already failed (to be
   // planned or transferred) and those deliberately kept as they were
