@@ -257,6 +257,54 @@ TEST_P(BackendConformanceTest, ListReturnsDirectChildrenWithFullPaths) {
   EXPECT_TRUE(raw[2].is_dir());
 }
 
+// What a listing tells without Entry::kPartial is what Stat tells, and so is
+// the folder's own entry a listing may give (Lister::Self).
+TEST_P(BackendConformanceTest, ListedEntriesAgreeWithStat) {
+  const MetadataPolicy policy = FullPolicy();
+  ASSERT_OK(b()->MakeDirectory(P("d")));
+  ASSERT_OK(b()->MakeDirectory(P("d/sub")));
+  ASSERT_OK(
+      b()->SetMetadata(P("d/sub"), Meta(EntryKind::kDirectory, 0750), policy));
+  ASSERT_OK(WriteFile(b(), P("d/f"), "content", Meta(EntryKind::kFile, 0640),
+                      policy));
+  ASSERT_OK(
+      WriteFile(b(), P("d/sub/g"), "g", Meta(EntryKind::kFile, 0600), policy));
+  if (caps().symlinks) {
+    Entry link = Meta(EntryKind::kSymlink, 0777);
+    link.link_target = "f";
+    ASSERT_OK(b()->CreateSymlink(P("d/l"), link, policy));
+  }
+  for (const char* dir : {"d", "d/sub"}) {
+    SCOPED_TRACE(dir);
+    ASSERT_OK_AND_ASSIGN(auto lister, b()->List(P(dir)));
+    std::vector<Entry> listed;
+    while (true) {
+      ASSERT_OK_AND_ASSIGN(bool more, lister->NextBatch(&listed));
+      if (!more) break;
+    }
+    std::optional<Entry> self = lister->Self();
+    if (self) listed.push_back(*self);
+    for (const Entry& e : listed) {
+      SCOPED_TRACE(e.path.str());
+      ASSERT_OK_AND_ASSIGN(std::optional<Entry> st, b()->Stat(e.path));
+      ASSERT_TRUE(st.has_value());
+      if (e.partial()) continue;  // a link may be listed as a file, say
+      EXPECT_EQ(e.kind, st->kind);
+      if (e.is_file()) EXPECT_EQ(e.size, st->size);
+      EXPECT_EQ(e.mtime, st->mtime);
+      if (caps().posix_mode) EXPECT_EQ(e.mode, st->mode);
+      if (caps().posix_owner) {
+        EXPECT_EQ(e.uid, st->uid);
+        EXPECT_EQ(e.gid, st->gid);
+      }
+      if (e.kind == EntryKind::kSymlink) {
+        EXPECT_EQ(e.link_target, st->link_target);
+      }
+    }
+    if (self) EXPECT_EQ(self->path, P(dir));
+  }
+}
+
 TEST_P(BackendConformanceTest, ListSpansManyBatches) {
   ASSERT_OK(b()->MakeDirectory(P("many")));
   constexpr int kCount = 1100;  // beyond one POSIX batch (1024)

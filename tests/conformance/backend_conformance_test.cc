@@ -1,6 +1,7 @@
 // The conformance suite (backend_conformance.h) on the in-process backends:
 // memory, posix (both path modes), and the object backend over the
-// in-memory object store, at a bucket's root and beneath a key prefix. A new
+// in-memory object store, at a bucket's root and beneath a key prefix (and
+// listing objects with their metadata, as Azure's store does). A new
 // backend is one more line in Factories().
 #include "tests/conformance/backend_conformance.h"
 
@@ -28,10 +29,13 @@ std::unique_ptr<Backend> OpenPosixInTempDir(std::shared_ptr<void>* keep,
 // Small limits, so that multipart writes and listing pages happen with
 // files of a few MiB and folders of a few hundred entries.
 std::unique_ptr<Backend> OpenObjects(std::shared_ptr<void>* keep,
-                                     const std::string& prefix) {
+                                     const std::string& prefix,
+                                     bool list_metadata = false) {
   ObjectStoreLimits limits;
   limits.part_size_min = 64 * 1024;
   limits.max_list_keys = 100;
+  limits.list_metadata = list_metadata;  // as Azure's listings can
+  limits.max_list_keys_with_metadata = 30;
   auto store = std::make_shared<MemoryObjectStore>(limits);
   *keep = store;
   ObjectBackendOptions options;
@@ -62,6 +66,10 @@ std::vector<BackendFactory> Factories() {
       {"MemoryObjectsWithPrefix",
        [](std::shared_ptr<void>* keep) {
          return OpenObjects(keep, "some/prefix");
+       }},
+      {"MemoryObjectsListingMetadata",
+       [](std::shared_ptr<void>* keep) {
+         return OpenObjects(keep, "some/prefix", /*list_metadata=*/true);
        }},
   };
 }

@@ -283,14 +283,19 @@ Result<AzureListPage> AzureClient::ListBlobs(std::string_view container,
   if (!request.delimiter.empty()) {
     query.emplace_back("delimiter", request.delimiter);
   }
+  if (request.include_metadata) query.emplace_back("include", "metadata");
   if (!request.marker.empty()) query.emplace_back("marker", request.marker);
-  query.emplace_back(
-      "maxresults",
-      std::to_string(std::clamp(request.max_results, 1, kAzureMaxListResults)));
+  query.emplace_back("maxresults", std::to_string(std::clamp(
+                                       request.max_results, 1,
+                                       request.include_metadata
+                                           ? kAzureMaxListResultsWithMetadata
+                                           : kAzureMaxListResults)));
   Call call{.method = "GET",
             .container = container,
             .query = std::move(query),
-            .max_body = kAzureMaxXmlBytes};
+            .max_body = request.include_metadata
+                            ? kAzureMaxListXmlBytesWithMetadata
+                            : kAzureMaxXmlBytes};
   FERRY_ASSIGN_OR_RETURN(HttpResponse response, impl_->Execute(call));
   Result<AzureListPage> page = ParseListBlobs(response.body);
   if (!page.ok()) return page.status().WithContext(impl_->Context(call));

@@ -68,6 +68,9 @@ struct AzureListRequest {
   std::string delimiter;  // "" or "/"
   std::string marker;     // "" for the first page
   int max_results = kAzureMaxListResults;
+  // include=metadata: each blob's metadata too (a page of at most
+  // kAzureMaxListResultsWithMetadata, whose document may be larger).
+  bool include_metadata = false;
 };
 
 class AzureClient {

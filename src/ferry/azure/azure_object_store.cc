@@ -89,6 +89,8 @@ AzureObjectStore::AzureObjectStore(std::string container)
   limits_.max_key_bytes = kAzureMaxBlobNameBytes;
   limits_.azure_names = true;
   limits_.max_list_keys = kAzureMaxListResults;
+  limits_.list_metadata = true;
+  limits_.max_list_keys_with_metadata = kAzureMaxListResultsWithMetadata;
   limits_.max_delete_keys = 256;
   limits_.max_tags = 0;
 }
@@ -120,7 +122,11 @@ Result<ListObjectsPage> AzureObjectStore::ListObjects(
   req.prefix = r.prefix;
   req.delimiter = r.delimiter;
   req.marker = r.continuation_token;
-  req.max_results = std::clamp(r.max_keys, 1, kAzureMaxListResults);
+  req.include_metadata = r.with_metadata;
+  req.max_results =
+      std::clamp(r.max_keys, 1,
+                 r.with_metadata ? kAzureMaxListResultsWithMetadata
+                                 : kAzureMaxListResults);
   FERRY_ASSIGN_OR_RETURN(AzureListPage page,
                          client_->ListBlobs(container_, req));
   ListObjectsPage out;
@@ -131,6 +137,9 @@ Result<ListObjectsPage> AzureObjectStore::ListObjects(
     out.objects.push_back(ObjectSummary{std::move(b.name), b.size,
                                         std::move(b.etag),
                                         Time(b.last_modified_ns)});
+    if (r.with_metadata) {
+      out.objects.back().metadata = FromAzureMetadata(b.metadata);
+    }
   }
   out.common_prefixes = std::move(page.prefixes);
   out.next_continuation_token = std::move(page.next_marker);

@@ -22,6 +22,10 @@ namespace ferry {
 inline constexpr size_t kAzureMaxXmlBytes = 8 << 20;  // one response document
 inline constexpr size_t kAzureMaxBlobNameBytes = 1024;
 inline constexpr int kAzureMaxListResults = 5000;  // per List Blobs page
+// With include=metadata (up to 8 KiB a blob): a smaller page, and a larger
+// document allowed for it.
+inline constexpr int kAzureMaxListResultsWithMetadata = 1000;
+inline constexpr size_t kAzureMaxListXmlBytesWithMetadata = 16 << 20;
 
 struct AzureBlobItem {  // one List Blobs <Blob>
   // 1..kAzureMaxBlobNameBytes bytes of valid UTF-8, percent-decoded when the

@@ -1117,45 +1117,62 @@ TEST(ExecutionTest, AGivenExecutionArnIsKept) {
 // keeps everything the object metadata can hold, and an unchanged source is
 // not copied again (the listing's mtimes and sizes are right).
 TEST(ExecutionTest, ThroughAnObjectStoreAndBack) {
-  ObjectStoreLimits limits;
-  limits.part_size_min = 64 * 1024;
-  limits.max_list_keys = 3;
-  auto store = std::make_shared<MemoryObjectStore>(limits);
-  auto objects = [&] {
-    ObjectBackendOptions options;
-    options.prefix = "bucket/prefix";
-    options.part_size_preferred = 0;
-    return OpenObjectBackend(store, options).value();
-  };
-  MemoryTree src, back;
-  BuildSource(&src);
-  src.File("d/big", testing::RandomBytes(5 * kBlockSize / 2, 9), 0640);
-  ExecutionConfig config = Config();
-  config.chunk_size = kBlockSize;  // the big file in parts, on three threads
-  Outcome up = RunSync(src.Open(), objects(), config);
-  ASSERT_EQ(up.result.status, ExecutionStatus::kSuccess)
-      << up.result.error_code << ": " << up.result.error_detail << "\n"
-      << Joined(up.log);
-  EXPECT_EQ(up.c().files_transferred, 6u);
-  EXPECT_TRUE(store->Uploads().empty());
+  // Listing with metadata (Azure) or without (S3).
+  for (const bool list_metadata : {false, true}) {
+    SCOPED_TRACE(list_metadata ? "listing metadata" : "listing no metadata");
+    ObjectStoreLimits limits;
+    limits.part_size_min = 64 * 1024;
+    limits.max_list_keys = 3;
+    limits.list_metadata = list_metadata;
+    limits.max_list_keys_with_metadata = 2;
+    auto store = std::make_shared<MemoryObjectStore>(limits);
+    auto objects = [&] {
+      ObjectBackendOptions options;
+      options.prefix = "bucket/prefix";
+      options.part_size_preferred = 0;
+      return OpenObjectBackend(store, options).value();
+    };
+    MemoryTree src, back;
+    BuildSource(&src);
+    src.File("d/big", testing::RandomBytes(5 * kBlockSize / 2, 9), 0640);
+    ExecutionConfig config = Config();
+    config.chunk_size = kBlockSize;  // the big file in parts, on three threads
+    Outcome up = RunSync(src.Open(), objects(), config);
+    ASSERT_EQ(up.result.status, ExecutionStatus::kSuccess)
+        << up.result.error_code << ": " << up.result.error_detail << "\n"
+        << Joined(up.log);
+    EXPECT_EQ(up.c().files_transferred, 6u);
+    EXPECT_TRUE(store->Uploads().empty());
 
-  Outcome again = RunSync(src.Open(), objects(), config);
-  ASSERT_EQ(again.result.status, ExecutionStatus::kSuccess)
-      << Joined(again.log);
-  EXPECT_EQ(again.c().files_transferred, 0u);
-  EXPECT_EQ(again.c().bytes_written, 0u);
+    const int64_t heads = store->heads();
+    ExecutionConfig unverified = config;  // what is read for the comparison
+    ASSERT_OK(unverified.options.Set("VerifyMode", "ONLY_FILES_TRANSFERRED"));
+    Outcome again = RunSync(src.Open(), objects(), unverified);
+    ASSERT_EQ(again.result.status, ExecutionStatus::kSuccess)
+        << Joined(again.log);
+    EXPECT_EQ(again.c().files_transferred, 0u);
+    EXPECT_EQ(again.c().bytes_written, 0u);
+    if (list_metadata) {
+      // The folders' and files' metadata came with the listings: one
+      // look at the root's marker and one at the link (for its target),
+      // none at the two folders or the files.
+      EXPECT_EQ(store->heads() - heads, 2);
+    } else {
+      EXPECT_GE(store->heads() - heads, 6);
+    }
 
-  Outcome down = RunSync(objects(), back.Open(), config);
-  ASSERT_EQ(down.result.status, ExecutionStatus::kSuccess)
-      << down.result.error_code << ": " << down.result.error_detail << "\n"
-      << Joined(down.log);
-  EXPECT_EQ(TreeSignature(back.backend()), TreeSignature(src.backend()));
+    Outcome down = RunSync(objects(), back.Open(), config);
+    ASSERT_EQ(down.result.status, ExecutionStatus::kSuccess)
+        << down.result.error_code << ": " << down.result.error_detail << "\n"
+        << Joined(down.log);
+    EXPECT_EQ(TreeSignature(back.backend()), TreeSignature(src.backend()));
 
-  // A change at the source is found and copied alone.
-  src.File("d/b", "changed");
-  Outcome change = RunSync(src.Open(), objects(), config);
-  ASSERT_EQ(change.result.status, ExecutionStatus::kSuccess);
-  EXPECT_EQ(change.c().files_transferred, 1u);
+    // A change at the source is found and copied alone.
+    src.File("d/b", "changed");
+    Outcome change = RunSync(src.Open(), objects(), config);
+    ASSERT_EQ(change.result.status, ExecutionStatus::kSuccess);
+    EXPECT_EQ(change.c().files_transferred, 1u);
+  }
 }
 
 // Folders another tool wrote to an object store without markers (aws s3

@@ -80,6 +80,7 @@ void Scanner::FillOnce(const RelPath& dir, Listing* listing) {
       return;
     }
   }
+  listing->self = (*lister)->Self();
   listing->entries.reserve(raw.size());
   for (Entry& e : raw) {
     if (e.staging()) {
@@ -227,6 +228,12 @@ Result<bool> Scanner::Next(Entry* out) {
         e.flags |= Entry::kListingFailed;
         if (options_.on_list_error) options_.on_list_error(e, child->status);
       } else {
+        // What the parent's listing left out of the folder's entry, its own
+        // listing may tell.
+        if (e.partial() && child->self && child->self->path == e.path &&
+            child->self->is_dir()) {
+          e = std::move(*child->self);
+        }
         pending_listing_ = std::move(child);
         descend_ = true;
       }

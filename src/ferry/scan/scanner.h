@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -97,6 +98,7 @@ class Scanner {
     Status status;
     uint64_t excluded_files = 0;  // dropped by an exclude pattern
     uint64_t excluded_dirs = 0;
+    std::optional<Entry> self;  // Lister::Self()
   };
   struct Frame {
     std::shared_ptr<Listing> listing;

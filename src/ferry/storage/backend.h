@@ -155,6 +155,10 @@ class Lister {
   // Appends the next entries to `out`; returns false once the listing is
   // exhausted (nothing appended).
   virtual Result<bool> NextBatch(std::vector<Entry>* out) = 0;
+  // Once NextBatch returned false: the listed folder's own complete entry,
+  // when the listing told it (an object store listing a folder's marker
+  // with its metadata); nullopt otherwise.
+  virtual std::optional<Entry> Self() { return std::nullopt; }
 };
 
 // A byte range holding data (not a hole).

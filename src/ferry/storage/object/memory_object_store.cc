@@ -81,9 +81,11 @@ Result<ListObjectsPage> MemoryObjectStore::ListObjects(
     }
     after = r.continuation_token.substr(kTokenPrefix.size());
   }
+  const bool with_metadata = r.with_metadata && limits_.list_metadata;
   const int max_keys =
       std::clamp(r.max_keys <= 0 ? limits_.max_list_keys : r.max_keys, 1,
-                 limits_.max_list_keys);
+                 with_metadata ? limits_.max_list_keys_with_metadata
+                               : limits_.max_list_keys);
   ListObjectsPage page;
   std::lock_guard lock(mu_);
   auto it = objects_.lower_bound(r.prefix);
@@ -119,6 +121,7 @@ Result<ListObjectsPage> MemoryObjectStore::ListObjects(
     page.objects.push_back(ObjectSummary{key, it->second.data->size(),
                                          it->second.etag,
                                          it->second.last_modified});
+    if (with_metadata) page.objects.back().metadata = it->second.metadata;
     last = key;
     ++count;
   }

@@ -121,6 +121,7 @@ class ObjectLister : public Lister {
     r.delimiter = "/";
     r.continuation_token = token_;
     r.max_keys = ctx_->options.list_page_keys;
+    r.with_metadata = ctx_->store->limits().list_metadata;
     FERRY_ASSIGN_OR_RETURN(ListObjectsPage page, ctx_->store->ListObjects(r));
     const size_t cap = 2 * static_cast<size_t>(std::max(
                                ctx_->store->limits().max_list_keys, 1));
@@ -154,7 +155,14 @@ class ObjectLister : public Lister {
         return Untrusted(*ctx_, "a key outside the listed folder", key);
       }
       std::string_view name = std::string_view(key).substr(prefix_.size());
-      if (!item.folder && name.empty()) continue;  // the folder's marker
+      if (!item.folder && name.empty()) {  // the folder's marker
+        if (item.object.metadata && !dir_.IsRoot()) {
+          self_ =
+              EntryFromObject(dir_, true, item.object.size, item.object.etag,
+                              item.object.last_modified, *item.object.metadata);
+        }
+        continue;
+      }
       if (item.folder) {
         if (name.empty() || name.back() != '/') {
           return Untrusted(*ctx_, "a malformed common prefix", key);
@@ -210,10 +218,20 @@ class ObjectLister : public Lister {
     held_.pop_back();
   }
 
-  // Turns items into entries: what the listing tells (Entry::kPartial).
+  // Turns items into entries: what the listing tells. An object listed
+  // with its metadata is complete (a symbolic link but for its target); a
+  // folder, and an object listed without, is Entry::kPartial.
   Status Describe(std::vector<Item>& items, std::vector<Entry>* out) {
     for (const Item& it : items) {
       const RelPath path = dir_.Child(it.name);
+      if (!it.folder && it.object.metadata) {
+        Entry e = EntryFromObject(path, false, it.object.size, it.object.etag,
+                                  it.object.last_modified, *it.object.metadata);
+        if (e.kind != EntryKind::kSymlink) {
+          out->push_back(std::move(e));
+          continue;
+        }
+      }
       Entry e = it.folder ? ImpliedFolder(path)
                           : EntryFromObject(path, false, it.object.size,
                                             it.object.etag,
@@ -224,12 +242,25 @@ class ObjectLister : public Lister {
     return Status::Ok();
   }
 
+ public:
+  // A listing with metadata tells the folder's own entry: its marker's, or
+  // a folder implied by what lies beneath when it has none.
+  std::optional<Entry> Self() override {
+    if (!done_ || dir_.IsRoot() || !ctx_->store->limits().list_metadata) {
+      return std::nullopt;
+    }
+    if (self_) return self_;
+    return ImpliedFolder(dir_);
+  }
+
+ private:
   const std::shared_ptr<Context> ctx_;
   const RelPath dir_;
   const std::string prefix_;
   std::string token_;
   std::string last_key_;
   std::vector<Item> held_;
+  std::optional<Entry> self_;  // from the folder's marker
   bool exhausted_ = false;
   bool done_ = false;
 };

@@ -43,7 +43,12 @@ struct ObjectStoreLimits {
   bool utf8_keys = true;  // keys must be valid UTF-8
   // Names must pass AzureNameProblem (Capabilities::azure_names).
   bool azure_names = false;
-  int max_list_keys = 1000;    // per ListObjects / ListMultipartUploads
+  int max_list_keys = 1000;  // per ListObjects / ListMultipartUploads
+  // A listing carries each object's metadata when asked
+  // (ListObjectsRequest::with_metadata; Azure's include=metadata), in pages
+  // of at most max_list_keys_with_metadata.
+  bool list_metadata = false;
+  int max_list_keys_with_metadata = 1000;
   int max_delete_keys = 1000;  // per DeleteObjects
   // Object tags: how many per object (0: the store keeps none), and the
   // longest key and value, in Unicode characters.
@@ -57,6 +62,9 @@ struct ObjectSummary {
   uint64_t size = 0;
   std::string etag;
   FileTime last_modified;
+  // The object's metadata, when the listing carried it (see
+  // ObjectStoreLimits::list_metadata).
+  std::optional<ObjectMetadata> metadata;
 };
 
 // ListObjectsV2. Keys come in UTF-8 binary (byte) order; with a delimiter,
@@ -67,6 +75,9 @@ struct ListObjectsRequest {
   std::string delimiter;           // "" or "/"
   std::string continuation_token;  // "" for the first page
   int max_keys = 1000;             // capped at limits().max_list_keys
+  // Each object's metadata too, where the store lists it
+  // (ObjectStoreLimits::list_metadata); ignored elsewhere.
+  bool with_metadata = false;
 };
 
 struct ListObjectsPage {
