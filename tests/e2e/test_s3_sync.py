@@ -941,6 +941,50 @@ class Faults(S3TestCase):
         self.assertEqual(r["Ferry.Retries"], 3, r.describe())
         self.assertEqual(len(retried), 3)
 
+    # A store that stops answering mid-run (every request refused with 503
+    # from then on): the workers wait for it, looking again with backoff,
+    # and when it has not answered for --outage-limit the run ends with one
+    # error naming it, not a failure per file; nothing partial is visible.
+    def test_a_store_that_stops_answering_ends_the_run_naming_it(self):
+        for i in range(8):
+            oracle.write_file(os.path.join(self.src, f"part{i}.bin"), os.urandom(2 << 20))
+        cmd = oracle.ferry_cmd() + ["sync", self.src, self.url, "--endpoint-url",
+                                    self.proxy.url, "--bytes-per-second", str(4 << 20),
+                                    "--threads", "2", "--outage-limit", "3", "--json"]
+        proc = subprocess.Popen(cmd, env=ferry_env(self.server), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                errors="replace")
+
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+        self.addCleanup(stop)
+        oracle.wait_for(lambda: any(e["method"] == "PUT" for e in self.proxy.stats()["log"]),
+                        60, 0.05, "ferry's first PUT")
+        self.proxy.add(action="error", count=1000000)
+        out, err = proc.communicate(timeout=oracle.scaled(180))
+        self.assertEqual(proc.returncode, 1, err[-3000:])
+        r = json.loads(out)
+        self.assertEqual(r["Status"], "ERROR")
+        self.assertEqual(r["Result"]["ErrorCode"], "DestinationLocationError", err[-3000:])
+        detail = r["Result"]["ErrorDetail"]
+        self.assertIn(self.url, detail)
+        self.assertIn("does not answer", detail)
+        self.assertIn("SlowDown", detail)
+        self.assertIn("The transfer waits for it, up to 3 s", err)
+        # At most the files in flight failed; the rest were never tried.
+        self.assertLessEqual(r["FilesFailed"]["Transfer"], 2, err[-3000:])
+        self.assertNoUploads(self.bucket)
+        for key in boto_objects(self.server, self.bucket):
+            if key.endswith("/"):
+                continue  # a folder's marker
+            name = key.rsplit("/", 1)[-1]
+            with open(os.path.join(self.src, name), "rb") as f:
+                self.assertEqual(get_bytes(self.server, self.bucket, key), f.read(),
+                                 f"{key} is partial")
+
     def test_a_part_failing_past_the_client_retries_is_retried_by_the_transfer(self):
         # S3Client makes 4 attempts per call: 5 SlowDowns for part 2 make
         # one UploadPart fail, and the transfer writes it again (counted in

@@ -912,13 +912,16 @@ struct Outage {
   std::atomic<int> probes{0};
   int probes_down = -1;
 
-  std::vector<FaultRule> Rules(const std::string& at) {
+  // `op` on `at` starts the outage (kOpenWrite or kCommit).
+  std::vector<FaultRule> Rules(const std::string& at,
+                               FaultOp op = FaultOp::kOpenWrite) {
     const Status refused(StatusCode::kUnavailable, "connection refused",
                          ECONNREFUSED, /*retryable=*/true);
     auto active = [this] { return down.load(); };
     return {
-        {FaultOp::kOpenWrite, at, Status(), 1, [this] { down = true; }},
+        {op, at, Status(), 1, [this] { down = true; }},
         {FaultOp::kOpenWrite, "*", refused, -1, nullptr, active},
+        {FaultOp::kCommit, "*", refused, -1, nullptr, active},
         {FaultOp::kStat, "", refused, -1,
          [this] {
            if (++probes == probes_down) down = false;
@@ -1008,6 +1011,31 @@ TEST(ExecutionTest, ADestinationThatComesBackIsWaitedForAndTheRunSucceeds) {
   EXPECT_NE(log.find("The transfer waits for it, up to 60 s"),
             std::string::npos)
       << log;
+  EXPECT_NE(log.find("answers again"), std::string::npos) << log;
+}
+
+// An object store's one PUT is its commit: a commit that fails while the
+// destination is out sends the file again once it is back.
+TEST(ExecutionTest, AFileWhoseCommitFailedInAnOutageGoesAgainWhenItIsBack) {
+  MemoryTree src, dst;
+  BuildManyFiles(&src, 50);
+  ExecutionConfig config = Config();
+  config.threads = 2;
+  config.outage_limit = std::chrono::seconds(60);
+  ManualClock clock;
+  clock.set_auto_advance(true);
+  config.clock = &clock;
+  Outage outage;
+  outage.probes_down = 3;
+  auto faulty = std::make_unique<FaultInjectingBackend>(
+      dst.Open(), outage.Rules("f010", FaultOp::kCommit));
+  Outcome run = RunSync(src.Open(), std::move(faulty), config);
+  const std::string log = Joined(run.log);
+  ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess)
+      << run.result.error_code << ": " << run.result.error_detail << "\n"
+      << log;
+  EXPECT_EQ(run.c().files_transferred, 50u);
+  EXPECT_EQ(dst.Content("f010"), "f010 content");
   EXPECT_NE(log.find("answers again"), std::string::npos) << log;
 }
 

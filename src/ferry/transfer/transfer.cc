@@ -960,6 +960,16 @@ void Transfer::EndFile(FileTask& task, Status st, bool committed) {
     if (st.ok()) st = CopyWhole(task);
     if (st.ok()) st = task.writer->Commit(result.applied, options_.metadata);
   }
+  // A commit (an object store's one PUT, say) that failed for good on a
+  // retryable fault: the destination may be out. When it is back, the file
+  // goes again from the top.
+  for (int outages = 0; committed && !st.ok() && st.retryable() &&
+                        options_.outage && outages < kMaxOutageRetries &&
+                        options_.outage->Recover(st, options_.stop);
+       ++outages) {
+    st = CopyWhole(task);
+    if (st.ok()) st = task.writer->Commit(result.applied, options_.metadata);
+  }
   if (!st.ok() && task.writer) task.writer->Abort();
   result.status = std::move(st);
   result.bytes = task.bytes.load();
