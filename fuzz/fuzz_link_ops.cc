@@ -46,15 +46,19 @@ void FuzzRequest(std::span<const std::byte> in) {
 }
 
 void FuzzResponse(Op op, std::span<const std::byte> in) {
-  auto got = DecodeResponse(op, in);
-  if (!got.ok()) {
-    Check(got.status().code() == StatusCode::kInvalidArgument);
-    return;
+  for (const uint8_t version : {kLowestLinkVersion, kLinkVersion}) {
+    auto got = DecodeResponse(op, in, version);
+    if (!got.ok()) {
+      Check(got.status().code() == StatusCode::kInvalidArgument);
+      continue;
+    }
+    std::vector<std::byte> frame;
+    Check(AppendResponse(&frame, 9, op, *got, version).ok());
+    Check(std::ranges::equal(PayloadOf(frame), in));
+    auto again = DecodeResponse(op, PayloadOf(frame), version);
+    Check(again.ok() && again->status.retryable() == got->status.retryable() &&
+          again->status.sys_errno() == got->status.sys_errno());
   }
-  std::vector<std::byte> frame;
-  Check(AppendResponse(&frame, 9, op, *got).ok());
-  Check(std::ranges::equal(PayloadOf(frame), in));
-  Check(DecodeResponse(op, PayloadOf(frame)).ok());
 }
 
 void FuzzChunkData(std::span<const std::byte> in) {

@@ -98,6 +98,25 @@ Result<WireStatus> ReadWireStatus(WireReader& r) {
   return s;
 }
 
+// The same in version 2, which adds the retryable flag and errno.
+Result<WireStatus> ReadWireStatus2(WireReader& r) {
+  r.set_version(2);
+  return ReadWireStatus(r);
+}
+
+// A CHUNK_ACK in version 2: decoded, written again byte for byte.
+void FuzzChunkAck2(std::span<const std::byte> in) {
+  auto got = ChunkAck::Decode(in, 2);
+  if (!got.ok()) return CheckRefusal(got.status());
+  std::vector<std::byte> frame;
+  Check(AppendFrame(&frame, 7, *got, 2).ok());
+  Check(std::ranges::equal(std::span(frame).subspan(kFrameHeaderBytes), in));
+  auto again = ChunkAck::Decode(std::span(frame).subspan(kFrameHeaderBytes), 2);
+  Check(again.ok() && *again == *got &&
+        again->status.retryable() == got->status.retryable() &&
+        again->status.sys_errno() == got->status.sys_errno());
+}
+
 void FuzzRequestOp(std::span<const std::byte> in) {
   WireReader r(in, "REQUEST");
   auto op = ReadRequestOp(r);
@@ -133,6 +152,7 @@ const FuzzFn kDecoders[] = {
     FuzzMessage<ErrorFrame>,
     FuzzMessage<Chunk>,
     FuzzMessage<ChunkAck>,
+    FuzzChunkAck2,
     FuzzMessage<Ping>,
     FuzzMessage<Pong>,
     FuzzMessage<Goodbye>,
@@ -144,6 +164,19 @@ const FuzzFn kDecoders[] = {
           [](WireWriter& w, const WireStatus& s) { WriteStatus(w, s.status); },
           [](const WireStatus& a, const WireStatus& b) {
             return SameStatus(a.status, b.status);
+          });
+    },
+    [](std::span<const std::byte> in) {
+      FuzzValue<WireStatus>(
+          in, ReadWireStatus2,
+          [](WireWriter& w, const WireStatus& s) {
+            w.set_version(2);
+            WriteStatus(w, s.status);
+          },
+          [](const WireStatus& a, const WireStatus& b) {
+            return SameStatus(a.status, b.status) &&
+                   a.status.retryable() == b.status.retryable() &&
+                   a.status.sys_errno() == b.status.sys_errno();
           });
     },
     [](std::span<const std::byte> in) {

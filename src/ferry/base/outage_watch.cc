@@ -46,6 +46,11 @@ bool OutageWatch::Recover(const Status& failure, const std::stop_token& stop) {
     if (state_ == State::kDown) return false;
     if (state_ == State::kUp) {
       if (saw_out) return true;
+      // Back a moment ago: this failure may well be the outage's, seen
+      // late; the operation tries again.
+      if (back_at_ && clock_->Now() - *back_at_ < options_.probe_fresh) {
+        return true;
+      }
       if (probing_) {  // share the probe under way
         const uint64_t seen = probes_;
         cv_.wait(lock, stop, [&] { return probes_ != seen; });
@@ -97,6 +102,7 @@ bool OutageWatch::Recover(const Status& failure, const std::stop_token& stop) {
     const Status p = ProbeUnlocked(lock);
     if (p.ok()) {
       state_ = State::kUp;
+      back_at_ = clock_->Now();
       cv_.notify_all();
       report(Event::kBack, p);
       return true;

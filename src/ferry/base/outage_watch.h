@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 
 #include "ferry/base/clock.h"
@@ -40,7 +41,8 @@ struct OutageOptions {
   // The probes' backoff while it is out: first, doubling up to max.
   Clock::duration first_probe_delay = std::chrono::milliseconds(500);
   Clock::duration max_probe_delay = std::chrono::seconds(15);
-  // A probe that answered this recently is taken as the answer.
+  // A probe that answered this recently is taken as the answer; a failure
+  // this soon after the location came back is tried again.
   Clock::duration probe_fresh = std::chrono::seconds(1);
 };
 
@@ -89,7 +91,8 @@ class OutageWatch {
   Status last_probe_;                  // GUARDED_BY(mu_)
   Clock::time_point last_probe_at_{};  // GUARDED_BY(mu_)
   Clock::time_point out_since_{};      // GUARDED_BY(mu_)
-  Clock::duration next_delay_{};       // GUARDED_BY(mu_)
+  std::optional<Clock::time_point> back_at_;  // GUARDED_BY(mu_)
+  Clock::duration next_delay_{};              // GUARDED_BY(mu_)
 };
 
 }  // namespace ferry

@@ -96,6 +96,13 @@ TEST(OutageWatchTest, ALocationThatComesBackIsWaitedForAndTheOperationRetried) {
   EXPECT_NE(script.whys[0].find("smb://h/s"), std::string::npos);
   EXPECT_EQ(script.lasts[0], "connection refused");
   EXPECT_FALSE(watch.down());
+  // A failure just after it came back may be the outage's, seen late: it is
+  // tried again, without a probe; a second later it is the file's own.
+  EXPECT_TRUE(watch.Recover(Transient("connection refused"), {}));
+  EXPECT_EQ(script.probes, 4);
+  clock.Advance(seconds(2));
+  EXPECT_FALSE(watch.Recover(Transient("slow down"), {}));
+  EXPECT_EQ(script.probes, 5);
 }
 
 TEST(OutageWatchTest, ALocationThatStaysDownIsDeclaredDownOnce) {

@@ -45,6 +45,14 @@ class FrameStream {
 
   // What the connection is, for messages: "127.0.0.1:7447", "socketpair".
   virtual std::string Describe() const = 0;
+
+  // The link version the two sides agreed on (HELLO, HELLO_OK), set by the
+  // handshake; what RESPONSE and CHUNK_ACK frames are written in.
+  uint8_t link_version() const { return link_version_; }
+  void set_link_version(uint8_t version) { link_version_ = version; }
+
+ private:
+  uint8_t link_version_ = 1;
 };
 
 // A FrameStream over a connected stream socket, without TLS (the socket is

@@ -75,6 +75,7 @@ struct LinkClient::PendingCall {
   // Guarded by the connection's mu.
   bool done = false;
   std::vector<std::byte> payload;
+  uint8_t version = 1;  // the link version the payload is in
   Status error;
   // The caller waits on its own: an answer wakes only its caller, not
   // every thread with a call on the connection.
@@ -314,8 +315,9 @@ Result<Response> LinkClient::Await(Started& started) {
   }
   if (!call.error.ok()) return call.error;
   std::vector<std::byte> payload = std::move(call.payload);
+  const uint8_t version = call.version;
   lock.unlock();
-  auto response = DecodeResponse(call.op, payload);
+  auto response = DecodeResponse(call.op, payload, version);
   if (!response.ok()) {
     return response.status().WithContext(Name(c) + ": response to " +
                                          std::string(OpName(call.op)));
@@ -495,9 +497,9 @@ void LinkClient::QueueResendLocked(Connection& c,
   c.work_cv.notify_all();
 }
 
-void LinkClient::OnAck(Connection& c, uint64_t generation, uint32_t stream,
-                       std::span<const std::byte> payload) {
-  auto ack = ChunkAck::Decode(payload);
+void LinkClient::OnAck(Connection& c, uint64_t generation, uint8_t version,
+                       uint32_t stream, std::span<const std::byte> payload) {
+  auto ack = ChunkAck::Decode(payload, version);
   std::lock_guard lock(c.mu);
   if (generation != c.generation || c.state != Connection::State::kUp) return;
   if (!ack.ok()) {
@@ -639,12 +641,12 @@ void LinkClient::ReceiveLoop(Connection& c) {
         }
         break;
       }
-      Route(c, generation, *header, std::move(payload));
+      Route(c, generation, stream->link_version(), *header, std::move(payload));
     }
   }
 }
 
-void LinkClient::Route(Connection& c, uint64_t generation,
+void LinkClient::Route(Connection& c, uint64_t generation, uint8_t version,
                        const FrameHeader& header,
                        std::vector<std::byte> payload) {
   switch (header.type) {
@@ -655,13 +657,14 @@ void LinkClient::Route(Connection& c, uint64_t generation,
       if (it == c.calls.end()) return;  // its caller gave up
       PendingCall* call = it->second;
       call->payload = std::move(payload);
+      call->version = version;
       call->done = true;
       c.calls.erase(it);
       call->cv.notify_one();
       return;
     }
     case FrameType::kChunkAck:
-      return OnAck(c, generation, header.stream, payload);
+      return OnAck(c, generation, version, header.stream, payload);
     case FrameType::kPing: {
       auto ping = Ping::Decode(payload);
       if (!ping.ok()) return Fail(c, generation, ping.status());

@@ -185,10 +185,11 @@ class LinkClient {
   void DrainOutbox(Connection& c);
   // Sends them if send_mu is free; otherwise its holder will.
   void FlushOutbox(Connection& c);
-  void Route(Connection& c, uint64_t generation, const FrameHeader& header,
-             std::vector<std::byte> payload);
-  void OnAck(Connection& c, uint64_t generation, uint32_t stream,
-             std::span<const std::byte> payload);
+  // `version`: the link version of the connection the frame came on.
+  void Route(Connection& c, uint64_t generation, uint8_t version,
+             const FrameHeader& header, std::vector<std::byte> payload);
+  void OnAck(Connection& c, uint64_t generation, uint8_t version,
+             uint32_t stream, std::span<const std::byte> payload);
   // REQUIRES: c.mu held.
   void BreakLocked(Connection& c, uint64_t generation, const Status& why);
   void FailLocked(Connection& c, const Status& why);

@@ -264,7 +264,8 @@ Status LinkSession::Serve(std::unique_ptr<FrameStream> stream) {
           urgent = false;
           break;
         case FrameType::kChunk:
-          st = HandleChunk(header->stream, payload, &out);
+          st = HandleChunk(header->stream, payload, stream->link_version(),
+                           &out);
           break;
         case FrameType::kPing: {
           auto ping = Ping::Decode(payload);
@@ -375,13 +376,15 @@ Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
   const Response r = Execute(q);
   pacing->Ran(q.op, std::chrono::steady_clock::now() - started);
   std::vector<std::byte> frame;
-  if (Status st = AppendResponse(&frame, id, q.op, r); !st.ok()) {
+  const uint8_t version = stream.link_version();
+  if (Status st = AppendResponse(&frame, id, q.op, r, version); !st.ok()) {
     // What the backend returned does not fit the wire (an entry the link
     // cannot carry): the request fails, saying so.
     (void)AppendResponse(
         &frame, id, q.op,
         Answer(Status::Internal("link: the answer cannot be sent: " +
-                                std::string(st.message()))));
+                                std::string(st.message()))),
+        version);
   }
   if (keep) Remember(id, frame);
   out->insert(out->end(), frame.begin(), frame.end());
@@ -390,7 +393,7 @@ Status LinkSession::HandleRequest(FrameStream& stream, uint32_t id,
 
 Status LinkSession::HandleChunk(uint32_t writer,
                                 std::span<const std::byte> payload,
-                                std::vector<std::byte>* out) {
+                                uint8_t version, std::vector<std::byte>* out) {
   FERRY_ASSIGN_OR_RETURN(Chunk chunk, Chunk::Decode(payload));
   static thread_local std::vector<std::byte> buffer;
   ChunkAck ack;
@@ -424,7 +427,7 @@ Status LinkSession::HandleChunk(uint32_t writer,
       w.too_many_refused = true;
     }
   }
-  return AppendFrame(out, writer, ack);
+  return AppendFrame(out, writer, ack, version);
 }
 
 Response LinkSession::Execute(const Request& q) {

@@ -113,7 +113,7 @@ class LinkSession {
                        std::span<const std::byte> payload,
                        std::vector<std::byte>* out, AnswerPacing* pacing);
   Status HandleChunk(uint32_t writer, std::span<const std::byte> payload,
-                     std::vector<std::byte>* out);
+                     uint8_t version, std::vector<std::byte>* out);
   Response Execute(const Request& q);
   Response ExecuteWriter(const Request& q);
   Response ExecuteReader(const Request& q);

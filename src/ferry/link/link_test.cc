@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -1041,6 +1042,37 @@ TEST_F(LinkTest, DigestsAreComputedWhereTheDataIs) {
                                   stop.get_token(), nullptr)
                   .status()
                   .IsCancelled());
+}
+
+// From version 2 a status keeps its retryable flag and errno across the
+// link, so the sender's engine retries (and its outage watch hears of) a
+// fault the receiver's storage reported; version 1 carries neither.
+TEST_F(LinkTest, AStatusKeepsItsRetryableFlagAndErrnoFromVersion2) {
+  store_->PutFile("f", "x");
+  const Status reset(StatusCode::kUnavailable, "connection reset by the NAS",
+                     ECONNRESET, /*retryable=*/true);
+  FaultInjectingBackend faulty(
+      OpenMemoryBackend(store_),
+      {{FaultOp::kStat, "f", reset, -1},
+       {FaultOp::kOpenRead, "f",
+        Status(StatusCode::kPermissionDenied, "not yours"), -1}});
+  for (const uint8_t version : {uint8_t{1}, uint8_t{2}}) {
+    SCOPED_TRACE(version);
+    lt::LinkHarness h(&faulty);
+    h.set_link_version(version);
+    ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+    auto st = remote->Stat(P("f"));
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(st.status().message().find("connection reset by the NAS"),
+              std::string::npos);
+    EXPECT_EQ(st.status().retryable(), version >= 2);
+    EXPECT_EQ(st.status().sys_errno(), version >= 2 ? ECONNRESET : 0);
+    auto open = remote->OpenRead(P("f"));
+    ASSERT_FALSE(open.ok());
+    EXPECT_EQ(open.status().code(), StatusCode::kPermissionDenied);
+    EXPECT_FALSE(open.status().retryable());
+  }
 }
 
 TEST_F(LinkTest, SignaturesAndCopiesFromTheBasis) {

@@ -126,6 +126,9 @@ class LinkHarness {
   }
   // From now on the connector fails (or works again).
   void set_refuse(bool refuse) { refuse_ = refuse; }
+  // The link version both ends of new connections speak, as if they had
+  // agreed on it in the handshake (default: this build's highest).
+  void set_link_version(uint8_t version) { version_ = version; }
   int connects() const { return attempts_.load(); }
   LinkSession& session() { return session_; }
 
@@ -149,6 +152,8 @@ class LinkHarness {
       if (wrap_receiver) {
         receiver = wrap_receiver(std::move(receiver), index, attempt);
       }
+      sender->set_link_version(version_);
+      receiver->set_link_version(version_);
       Serve(std::move(receiver));
       return std::move(sender);
     };
@@ -174,6 +179,7 @@ class LinkHarness {
   Wrap wrap_sender_;
   Wrap wrap_receiver_;
   std::atomic<bool> refuse_{false};
+  std::atomic<uint8_t> version_{kLinkVersion};
   std::atomic<int> attempts_{0};
 };
 

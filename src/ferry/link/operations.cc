@@ -686,8 +686,9 @@ Result<Request> DecodeRequest(std::span<const std::byte> payload) {
 }
 
 Status AppendResponse(std::vector<std::byte>* frame, uint32_t request_id, Op op,
-                      const Response& response) {
+                      const Response& response, uint8_t version) {
   WireWriter w(frame);
+  w.set_version(version);
   w.BeginFrame();
   WriteResponseStatus(w, response.status);
   if (response.status.ok()) {
@@ -697,8 +698,10 @@ Status AppendResponse(std::vector<std::byte>* frame, uint32_t request_id, Op op,
   return w.EndFrame(FrameType::kResponse, request_id);
 }
 
-Result<Response> DecodeResponse(Op op, std::span<const std::byte> payload) {
+Result<Response> DecodeResponse(Op op, std::span<const std::byte> payload,
+                                uint8_t version) {
   WireReader r(payload, "RESPONSE");
+  r.set_version(version);
   Response out;
   FERRY_RETURN_IF_ERROR(ReadResponseStatus(r, &out.status));
   if (!out.status.ok()) return out;

@@ -204,12 +204,15 @@ Status AppendRequest(std::vector<std::byte>* frame, uint32_t request_id,
 Result<Request> DecodeRequest(std::span<const std::byte> payload);
 
 // Appends a whole RESPONSE frame to `op` (stream = request_id): the status
-// and, if it is OK, the operation's results. On error `*frame` is left as it
-// was.
+// and, if it is OK, the operation's results, in the link `version` agreed
+// on the connection (a status carries its retryable flag and errno from
+// version 2). On error `*frame` is left as it was.
 Status AppendResponse(std::vector<std::byte>* frame, uint32_t request_id, Op op,
-                      const Response& response);
-// Decodes a RESPONSE payload to a request of `op`. The decoding problem is
-// the error; the receiver's answer, OK or not, is Response::status.
-Result<Response> DecodeResponse(Op op, std::span<const std::byte> payload);
+                      const Response& response, uint8_t version = 1);
+// Decodes a RESPONSE payload to a request of `op`, written in `version`. The
+// decoding problem is the error; the receiver's answer, OK or not, is
+// Response::status.
+Result<Response> DecodeResponse(Op op, std::span<const std::byte> payload,
+                                uint8_t version = 1);
 
 }  // namespace ferry::link

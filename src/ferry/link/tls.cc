@@ -149,6 +149,7 @@ Result<std::unique_ptr<FrameStream>> DialLink(const DialOptions& options,
     stream->Refuse(refused);
     return refused;
   }
+  stream->set_link_version(ok->version);
   if (agreement != nullptr) {
     agreement->version = ok->version;
     agreement->window = ok->window;
@@ -411,6 +412,7 @@ void LinkListener::Impl::Serve(Handshake* h, int fd,
         s = stream->SendUntil(frame, deadline, "sending HELLO_OK to ");
       }
       if (s.ok()) {
+        stream->set_link_version(checked->version);
         hello = std::move(checked->hello);
       } else {
         report(s);

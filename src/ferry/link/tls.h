@@ -127,7 +127,7 @@ struct ListenOptions {
   TlsIdentity identity;
   // The versions this receiver speaks; it answers the highest one the
   // sender speaks too.
-  uint8_t lowest_version = kLinkVersion;
+  uint8_t lowest_version = kLowestLinkVersion;
   uint8_t highest_version = kLinkVersion;
   // Offered in HELLO_OK: kMinWindowBytes..kMaxWindowBytes.
   uint64_t window = kDefaultLinkWindowBytes;

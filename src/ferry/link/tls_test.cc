@@ -565,15 +565,15 @@ TEST_F(LinkTlsTest, SilentClientIsDroppedAfterTheHandshakeTimeout) {
 
 TEST_F(LinkTlsTest, VersionsWithoutOverlapGetAnErrorNamingBoth) {
   ListenOptions o = Listen();
-  o.lowest_version = 2;
-  o.highest_version = 3;
+  o.lowest_version = 3;
+  o.highest_version = 4;
   StartListener(o);
   Result<std::unique_ptr<FrameStream>> client = DialLink(Dial());
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.status().code(), StatusCode::kNotSupported);
   EXPECT_TRUE(Contains(client.status(),
-                       "the sender speaks 1..1, this "
-                       "receiver 2..3"))
+                       "the sender speaks 1..2, this "
+                       "receiver 3..4"))
       << client.status().ToString();
 }
 
@@ -589,6 +589,28 @@ TEST_F(LinkTlsTest, HighestCommonVersionIsChosen) {
   Result<std::unique_ptr<FrameStream>> client = DialLink(d, &agreed);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   EXPECT_EQ(agreed.version, 2);
+  // Both ends write their statuses in the version agreed.
+  EXPECT_EQ((*client)->link_version(), 2);
+  std::unique_ptr<FrameStream> server = NextAccepted(nullptr);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->link_version(), 2);
+}
+
+// A sender of version 1 (before statuses carried their retryable flag) and
+// this build's receiver agree on 1.
+TEST_F(LinkTlsTest, AVersion1SenderIsAnsweredInVersion1) {
+  StartListener(Listen());
+  DialOptions d = Dial();
+  d.hello.lowest_version = 1;
+  d.hello.highest_version = 1;
+  LinkAgreement agreed;
+  Result<std::unique_ptr<FrameStream>> client = DialLink(d, &agreed);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ(agreed.version, 1);
+  EXPECT_EQ((*client)->link_version(), 1);
+  std::unique_ptr<FrameStream> server = NextAccepted(nullptr);
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(server->link_version(), 1);
 }
 
 TEST_F(LinkTlsTest, GarbageDoesNotStopTheListener) {

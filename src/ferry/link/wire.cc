@@ -628,8 +628,10 @@ void ChunkAck::Encode(WireWriter& w) const {
   WriteStatus(w, status);
 }
 
-Result<ChunkAck> ChunkAck::Decode(std::span<const std::byte> payload) {
+Result<ChunkAck> ChunkAck::Decode(std::span<const std::byte> payload,
+                                  uint8_t version) {
   WireReader r(payload, "CHUNK_ACK");
+  r.set_version(version);
   ChunkAck a;
   FERRY_ASSIGN_OR_RETURN(a.offset, r.ReadVarint("offset"));
   FERRY_ASSIGN_OR_RETURN(a.length, r.ReadVarint("length"));
@@ -708,6 +710,13 @@ void WriteStatus(WireWriter& w, const Status& status) {
   w.WriteVarint(static_cast<uint64_t>(status.code()));
   w.WriteBytes("status message", CutMessage(status.message(), &storage),
                kMaxMessageBytes);
+  if (w.version() >= 2) {
+    w.WriteU8(status.retryable() ? 1 : 0);
+    const int e = status.sys_errno();
+    w.WriteVarint(e > 0 && static_cast<uint64_t>(e) <= kMaxStatusErrno
+                      ? static_cast<uint64_t>(e)
+                      : 0);
+  }
 }
 
 Status ReadStatus(WireReader& r, Status* status) {
@@ -719,6 +728,19 @@ Status ReadStatus(WireReader& r, Status* status) {
   if (!s) return r.Error("status code", Num(code) + " unknown");
   if (s->ok() && !message.empty()) {
     return r.Error("status message", "a message with code 0 (OK)");
+  }
+  if (r.version() >= 2) {
+    FERRY_ASSIGN_OR_RETURN(uint8_t flags, r.ReadU8("status flags"));
+    if (flags > 1) return r.Error("status flags", Num(flags) + " unknown");
+    FERRY_ASSIGN_OR_RETURN(uint64_t sys_errno,
+                           r.ReadVarintIn("status errno", 0, kMaxStatusErrno));
+    if (s->ok() && (flags != 0 || sys_errno != 0)) {
+      return r.Error("status flags", "flags or errno with code 0 (OK)");
+    }
+    if (!s->ok()) {
+      s = Status(s->code(), std::string(s->message()),
+                 static_cast<int>(sys_errno), flags == 1);
+    }
   }
   *status = std::move(*s);
   return Status::Ok();

@@ -30,7 +30,10 @@
 
 namespace ferry::link {
 
-inline constexpr uint8_t kLinkVersion = 1;
+// The versions this build speaks (docs/link.md, "Versions"). Version 2
+// adds to each status its retryable flag and errno.
+inline constexpr uint8_t kLinkVersion = 2;
+inline constexpr uint8_t kLowestLinkVersion = 1;
 inline constexpr size_t kFrameHeaderBytes = 12;
 // A CHUNK of one block plus its fields, or a RESPONSE of 65,536 signatures
 // (1.25 MiB), fits.
@@ -41,7 +44,8 @@ inline constexpr size_t kMaxPathBytes = 4096;
 inline constexpr size_t kMaxLinkTargetBytes = 4096;
 inline constexpr size_t kMaxEtagBytes = 1024;
 inline constexpr size_t kMaxVersionIdBytes = 1024;
-inline constexpr uint64_t kMaxStatusCode = 63;  // codes on the wire are < 64
+inline constexpr uint64_t kMaxStatusCode = 63;     // codes on the wire are < 64
+inline constexpr uint64_t kMaxStatusErrno = 4095;  // version 2
 
 // HELLO.
 inline constexpr std::string_view kHelloMagic = "FERRYLNK";
@@ -119,10 +123,15 @@ class WireReader {
   size_t remaining() const { return data_.size() - pos_; }
   std::string_view what() const { return what_; }
 
+  // The link version the payload was written in (what a status holds).
+  uint8_t version() const { return version_; }
+  void set_version(uint8_t version) { version_ = version; }
+
  private:
   std::span<const std::byte> data_;
   size_t pos_ = 0;
   std::string_view what_;
+  uint8_t version_ = 1;
 };
 
 // Appends primitives to a buffer it does not own (REQUIRES: the buffer
@@ -154,6 +163,10 @@ class WireWriter {
   // Bytes in the buffer, including what it held before the writer.
   size_t size() const;
 
+  // The link version to write in (what a status holds).
+  uint8_t version() const { return version_; }
+  void set_version(uint8_t version) { version_ = version; }
+
   // A frame: BeginFrame() reserves the header, the payload is written, and
   // EndFrame() fills the header in. If a problem was recorded, or the payload
   // is above kMaxFramePayload, EndFrame() returns it and removes the frame
@@ -169,6 +182,7 @@ class WireWriter {
   std::vector<std::byte>* vec_ = nullptr;
   size_t frame_start_ = 0;
   bool in_frame_ = false;
+  uint8_t version_ = 1;
   Status status_;
 };
 
@@ -192,7 +206,7 @@ Result<FrameHeader> DecodeHeader(
 
 struct Hello {
   static constexpr FrameType kType = FrameType::kHello;
-  uint8_t lowest_version = kLinkVersion;  // 1 <= lowest <= highest
+  uint8_t lowest_version = kLowestLinkVersion;  // 1 <= lowest <= highest
   uint8_t highest_version = kLinkVersion;
   std::string execution_id;                      // at most kMaxExecutionIdBytes
   std::string sender_arn;                        // at most kMaxAgentArnBytes
@@ -248,7 +262,9 @@ struct ChunkAck {
   Status status;        // DataLoss: send the block again
 
   void Encode(WireWriter& w) const;
-  static Result<ChunkAck> Decode(std::span<const std::byte> payload);
+  // `version`: the link version agreed on the connection.
+  static Result<ChunkAck> Decode(std::span<const std::byte> payload,
+                                 uint8_t version = 1);
   bool operator==(const ChunkAck& o) const;
 };
 
@@ -281,8 +297,10 @@ struct Goodbye {
 // Appends one whole frame; on error (a field beyond its bound) `out` is left
 // as it was.
 template <typename Message, typename Buffer>
-Status AppendFrame(Buffer* out, uint32_t stream, const Message& msg) {
+Status AppendFrame(Buffer* out, uint32_t stream, const Message& msg,
+                   uint8_t version = 1) {
   WireWriter w(out);
+  w.set_version(version);
   w.BeginFrame();
   msg.Encode(w);
   return w.EndFrame(Message::kType, stream);
@@ -302,9 +320,12 @@ Status ReadResponseStatus(WireReader& r, Status* status);
 // would refuse; on error it may have consumed part of the value (the payload
 // is refused as a whole).
 
-// varint code (a StatusCode) and bytes(kMaxMessageBytes) message; the code
-// and message only (no errno, not retryable). A longer message is cut to
-// kMaxMessageBytes on a UTF-8 boundary, ending in "...".
+// varint code (a StatusCode) and bytes(kMaxMessageBytes) message, and from
+// version 2 (the writer's or reader's version()) u8 flags (bit 0: retryable;
+// the others 0) and varint errno (at most kMaxStatusErrno; a larger one is
+// sent as 0); both 0 for OK. Version 1 carries the code and message only. A
+// longer message is cut to kMaxMessageBytes on a UTF-8 boundary, ending in
+// "...".
 void WriteStatus(WireWriter& w, const Status& status);
 // Returns the decoding problem; the decoded status goes to *status. An OK
 // status carries no message.

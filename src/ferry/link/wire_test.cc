@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -563,6 +564,65 @@ TEST(LinkWireTest, StatusRefusesUnknownCodesAndOkWithMessage) {
   WireWriter w(&out);
   ErrorFrame{Status::Ok()}.Encode(w);
   EXPECT_FALSE(w.status().ok());
+}
+
+TEST(LinkWireTest, FromVersion2AStatusCarriesItsRetryableFlagAndErrno) {
+  const Status reset(StatusCode::kUnavailable, "reset", ECONNRESET,
+                     /*retryable=*/true);
+  const Status refused(StatusCode::kPermissionDenied, "no", EACCES, false);
+  const Status huge_errno(StatusCode::kIoError, "odd", 1 << 20, true);
+  for (const uint8_t version : {uint8_t{1}, uint8_t{2}}) {
+    for (const Status& s : {reset, refused, huge_errno, Status::Ok()}) {
+      SCOPED_TRACE(std::to_string(version) + " " + s.ToString());
+      std::string out;
+      WireWriter w(&out);
+      w.set_version(version);
+      WriteStatus(w, s);
+      ASSERT_OK(w.status());
+      WireReader r(AsSpan(out), "RESPONSE");
+      r.set_version(version);
+      Status got;
+      ASSERT_OK(ReadStatus(r, &got));
+      ASSERT_OK(r.Finish());
+      EXPECT_TRUE(SameStatus(got, s));
+      EXPECT_EQ(got.retryable(), version >= 2 && s.retryable());
+      const int want_errno =
+          version >= 2 && s.sys_errno() <= static_cast<int>(kMaxStatusErrno)
+              ? s.sys_errno()
+              : 0;
+      EXPECT_EQ(got.sys_errno(), want_errno);
+      ExpectEveryTruncationFails(out, [&](std::string_view b) {
+        return DecodeValue(b, [&](WireReader& rr) -> Result<bool> {
+          rr.set_version(version);
+          Status st;
+          FERRY_RETURN_IF_ERROR(ReadStatus(rr, &st));
+          return true;
+        });
+      });
+    }
+  }
+  // What a version 2 reader refuses.
+  auto read = [](uint64_t code, uint8_t flags, uint64_t sys_errno) {
+    std::string out;
+    WireWriter w(&out);
+    w.WriteVarint(code);
+    w.WriteBytes("m", code == 0 ? "" : "m", kMaxMessageBytes);
+    w.WriteU8(flags);
+    w.WriteVarint(sys_errno);
+    WireReader r(AsSpan(out), "RESPONSE");
+    r.set_version(2);
+    Status got;
+    return ReadStatus(r, &got);
+  };
+  EXPECT_TRUE(read(7, 1, 104).ok());
+  EXPECT_EQ(read(7, 2, 0).message(),
+            "link frame: RESPONSE status flags: 2 unknown");
+  EXPECT_EQ(read(7, 0, 4096).message(),
+            "link frame: RESPONSE status errno: 4096 above 4095");
+  EXPECT_EQ(read(0, 1, 0).message(),
+            "link frame: RESPONSE status flags: flags or errno with code 0 "
+            "(OK)");
+  EXPECT_FALSE(read(0, 0, 5).ok());
 }
 
 TEST(LinkWireTest, LongStatusMessagesAreCutOnACharacter) {
