@@ -14,37 +14,35 @@
 
 namespace ferry::link {
 
+bool CompressionBackoff::Try() {
+  uint32_t left = skip_.load(std::memory_order_relaxed);
+  while (left > 0) {
+    if (skip_.compare_exchange_weak(left, left - 1,
+                                    std::memory_order_relaxed)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void CompressionBackoff::Compressed(bool paid) {
+  if (paid) {
+    backoff_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  const uint32_t next = std::min<uint32_t>(
+      std::max<uint32_t>(1, 2 * backoff_.load(std::memory_order_relaxed)),
+      kMaxCompressionBackoff);
+  backoff_.store(next, std::memory_order_relaxed);
+  skip_.store(next, std::memory_order_relaxed);
+}
+
 struct LinkClient::Channel {
   Channel(uint32_t c, uint32_t w) : conn(c), writer_id(w) {}
   const uint32_t conn;
   const uint32_t writer_id;
-  // Compression backs off on a file that does not compress: after a chunk
-  // that did not, the next 1, 2, 4 .. kMaxCompressionBackoff chunks go as
-  // read without an attempt; one that does starts it over. (Chunks of one
-  // file come from several threads: a heuristic, so relaxed.)
-  std::atomic<uint32_t> skip{0};     // attempts still to skip
-  std::atomic<uint32_t> backoff{0};  // the last skip set
-  bool TryCompression() {
-    uint32_t left = skip.load(std::memory_order_relaxed);
-    while (left > 0) {
-      if (skip.compare_exchange_weak(left, left - 1,
-                                     std::memory_order_relaxed)) {
-        return false;
-      }
-    }
-    return true;
-  }
-  void Compressed(bool paid) {
-    if (paid) {
-      backoff.store(0, std::memory_order_relaxed);
-      return;
-    }
-    const uint32_t next = std::min<uint32_t>(
-        std::max<uint32_t>(1, 2 * backoff.load(std::memory_order_relaxed)),
-        kMaxCompressionBackoff);
-    backoff.store(next, std::memory_order_relaxed);
-    skip.store(next, std::memory_order_relaxed);
-  }
+  // Compression backs off on a file that does not compress.
+  CompressionBackoff compression;
   // Guarded by the connection's mu.
   uint64_t pending = 0;  // chunks not yet acknowledged
   Status failure;
@@ -349,10 +347,10 @@ Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
   chunk.checksum = ComputeBlockChecksum(data);
   chunk.data = data;
   std::vector<std::byte> compressed;
-  if (options_.compression && channel.TryCompression()) {
+  if (options_.compression && channel.compression.Try()) {
     chunk.encoding = CompressChunk(data, &compressed);
     if (chunk.encoding == ChunkEncoding::kZstd) chunk.data = compressed;
-    channel.Compressed(chunk.encoding == ChunkEncoding::kZstd);
+    channel.compression.Compressed(chunk.encoding == ChunkEncoding::kZstd);
   }
   record->wire_bytes = chunk.data.size();
   FERRY_RETURN_IF_ERROR(AppendFrame(&record->frame, channel.writer_id, chunk));

@@ -88,8 +88,25 @@ struct LinkCounters {
 };
 
 // Chunks of a file that does not compress sent at most without trying
-// (LinkClient::SendChunk) before compression is tried again.
+// (LinkClient::SendChunk) before compression is tried again; and small files
+// (sent whole, one PUT_FILE each) after small files that did not compress.
 inline constexpr uint32_t kMaxCompressionBackoff = 16;
+
+// Compression that backs off where it does not pay: after data that did not
+// compress, the next 1, 2, 4 .. kMaxCompressionBackoff pieces go as read
+// without an attempt; one that does starts it over. Used from several
+// threads: a heuristic, so relaxed. Thread-safe.
+class CompressionBackoff {
+ public:
+  // Whether to try compressing the next piece.
+  bool Try();
+  // The outcome of a try.
+  void Compressed(bool paid);
+
+ private:
+  std::atomic<uint32_t> skip_{0};     // attempts still to skip
+  std::atomic<uint32_t> backoff_{0};  // the last skip set
+};
 
 // Requests queued by LinkClient::Start on one connection, in bytes, before
 // they are sent without waiting for an Await.
@@ -100,6 +117,10 @@ class LinkClient {
   struct PendingCall;
 
  public:
+  // Compression of small files, each sent whole (RemoteBackend's PUT_FILE):
+  // one backoff for them all, as each is too small to learn from alone.
+  CompressionBackoff& small_file_compression() { return small_files_; }
+
   // The chunks of one staged writer at the receiver. Opaque.
   struct Channel;
 
@@ -210,6 +231,7 @@ class LinkClient {
   const Connector connector_;
   const LinkOptions options_;
   LinkCounters counters_;
+  CompressionBackoff small_files_;
   std::atomic<StorageObserver*> observer_{nullptr};
   std::atomic<uint32_t> next_request_id_{1};
   std::atomic<uint32_t> next_connection_{0};

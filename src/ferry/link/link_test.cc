@@ -913,6 +913,35 @@ TEST_F(LinkTest, CompressionBacksOffOnAFileThatDoesNotCompress) {
   EXPECT_TRUE(store_->GetFile("f") == want);
 }
 
+// Small files (each one PUT_FILE) learn together whether compressing pays,
+// with the chunks' backoff: after three random files, two of zeros go as
+// read, and from the sixth file on each is compressed again.
+TEST_F(LinkTest, CompressionBacksOffOnSmallFilesThatDoNotCompress) {
+  lt::LinkHarness h(memory_.get());
+  auto sent = std::make_shared<lt::CountingStream::Counts>();
+  h.set_wrap_sender([sent](std::unique_ptr<FrameStream> s, uint32_t, int) {
+    return std::make_unique<lt::CountingStream>(std::move(s), sent);
+  });
+  LinkOptions options = lt::FastLinkOptions();
+  options.compression = true;
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1, options));
+  constexpr size_t kSize = 4096;
+  const std::string zeros(kSize, '\0');
+  uint64_t before = 0;
+  for (int i = 0; i < 10; ++i) {
+    const std::string content = i < 3 ? RandomBytes(kSize, 70 + i) : zeros;
+    const RelPath path = P("s" + std::to_string(i));
+    if (i == 0) before = sent->bytes.load();
+    ASSERT_OK(ft::WriteFile(remote.get(), path, content));
+    EXPECT_TRUE(store_->GetFile(path.str()) == content) << i;
+  }
+  // Tried at files 0 (no: skip 1), 2 (no: skip 2), 5 (yes: back to trying
+  // each): 3 random files and 2 of zeros went as read, 5 compressed.
+  const uint64_t bytes = sent->bytes.load() - before;
+  EXPECT_GE(bytes, 5 * kSize);
+  EXPECT_LT(bytes, 5 * kSize + 4096);
+}
+
 // Holds up the receiver's reading while closed.
 class Gate {
  public:

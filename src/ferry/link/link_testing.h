@@ -59,12 +59,14 @@ class CountingStream : public ForwardingStream {
   struct Counts {
     std::atomic<int> sends{0};
     std::atomic<int> frames{0};
+    std::atomic<uint64_t> bytes{0};
   };
   CountingStream(std::unique_ptr<FrameStream> inner,
                  std::shared_ptr<Counts> counts)
       : ForwardingStream(std::move(inner)), counts_(std::move(counts)) {}
   Status Send(std::span<const std::byte> frames) override {
     ++counts_->sends;
+    counts_->bytes += frames.size();
     for (size_t at = 0; at + kFrameHeaderBytes <= frames.size();) {
       auto header = DecodeHeader(frames.subspan(at).first<kFrameHeaderBytes>());
       if (!header.ok()) break;

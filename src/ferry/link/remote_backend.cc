@@ -319,8 +319,14 @@ class PutWriter : public RemoteWriter {
     q.policy = policy;
     q.length = buffer_.size();
     q.checksum = ComputeBlockChecksum(buffer_);
-    if (client_->options().compression && !buffer_.empty() &&
-        CompressChunk(buffer_, &q.data) == ChunkEncoding::kZstd) {
+    // Small files learn together whether compressing pays.
+    CompressionBackoff& backoff = client_->small_file_compression();
+    bool compressed = false;
+    if (client_->options().compression && !buffer_.empty() && backoff.Try()) {
+      compressed = CompressChunk(buffer_, &q.data) == ChunkEncoding::kZstd;
+      backoff.Compressed(compressed);
+    }
+    if (compressed) {
       q.encoding = ChunkEncoding::kZstd;
     } else {
       q.data = std::move(buffer_);
