@@ -331,7 +331,8 @@ std::shared_ptr<LinkClient::Channel> LinkClient::OpenChannel(
 }
 
 Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
-                             uint64_t offset, std::span<const std::byte> data) {
+                             uint64_t offset, std::span<const std::byte> data,
+                             const BlockChecksum* checksum) {
   Channel& channel = *channel_ptr;
   if (data.empty() || data.size() > max_chunk_bytes()) {
     return Status::Internal("link: a chunk of " + std::to_string(data.size()) +
@@ -344,7 +345,7 @@ Status LinkClient::SendChunk(const std::shared_ptr<Channel>& channel_ptr,
   Chunk chunk;
   chunk.offset = offset;
   chunk.length = data.size();
-  chunk.checksum = ComputeBlockChecksum(data);
+  chunk.checksum = checksum ? *checksum : ComputeBlockChecksum(data);
   chunk.data = data;
   std::vector<std::byte> compressed;
   if (options_.compression && channel.compression.Try()) {

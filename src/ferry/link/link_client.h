@@ -169,10 +169,12 @@ class LinkClient {
   // The chunks of writer `writer_id`, sent on connection `conn`.
   std::shared_ptr<Channel> OpenChannel(uint32_t conn, uint32_t writer_id);
   // Sends data[0..] (at most kMaxChunkBytes and window_bytes, not empty) as
-  // the CHUNK at `offset`, after waiting for room in the window. Returns
-  // the writer's failure, if it failed (an earlier chunk's), instead.
+  // the CHUNK at `offset`, after waiting for room in the window, with
+  // `checksum` (taken where the data was read) or else its own. Returns the
+  // writer's failure, if it failed (an earlier chunk's), instead.
   Status SendChunk(const std::shared_ptr<Channel>& channel, uint64_t offset,
-                   std::span<const std::byte> data);
+                   std::span<const std::byte> data,
+                   const BlockChecksum* checksum = nullptr);
   // Waits until every chunk sent is acknowledged; the writer's failure if
   // one was not.
   Status WaitAcknowledged(Channel& channel);

@@ -211,6 +211,45 @@ TEST_F(LinkTest, AChunkDamagedEveryTimeFailsTheFileWithDataLoss) {
   EXPECT_EQ(h.session().open_writers(), 0u);
 }
 
+// The checksum a block was read with (StagedWriter::NoteChecksum) is the
+// one the link sends: a block damaged after it was read, before it reached
+// the link, is refused at the receiver and never written, for a small file
+// (PUT_FILE) and a large one (CHUNK) alike.
+TEST_F(LinkTest, ABlockDamagedBetweenItsReadAndTheLinkIsNeverWritten) {
+  lt::LinkHarness h(memory_.get());
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open());
+  for (const uint64_t size : {uint64_t{5000}, 3 * kBlockSize}) {
+    SCOPED_TRACE(size);
+    const std::string content = RandomBytes(size, 9);
+    WriteHints hints;
+    hints.size = size;
+    const RelPath path = P("f" + std::to_string(size));
+    ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(path, hints));
+    Status st;
+    for (uint64_t at = 0; at < size && st.ok(); at += kBlockSize) {
+      const uint64_t n = std::min<uint64_t>(kBlockSize, size - at);
+      std::string block = content.substr(at, n);
+      w->NoteChecksum(at, n, ComputeBlockChecksum(AsBytes(block)));
+      if (at == 0) block[n / 2] ^= 0x20;  // damaged after the read
+      st = w->WriteAt(at, AsBytes(block));
+    }
+    Entry meta;
+    meta.size = size;
+    if (st.ok()) st = w->Commit(meta, MetadataPolicy{});
+    EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+    EXPECT_FALSE(store_->GetFile(path.str()).has_value());
+  }
+  // Undamaged, the noted checksums carry the file.
+  const std::string content = RandomBytes(5000, 10);
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("ok"), WriteHints{}));
+  w->NoteChecksum(0, content.size(), ComputeBlockChecksum(AsBytes(content)));
+  ASSERT_OK(w->WriteAt(0, AsBytes(content)));
+  Entry meta;
+  meta.size = content.size();
+  ASSERT_OK(w->Commit(meta, MetadataPolicy{}));
+  EXPECT_TRUE(store_->GetFile("ok") == content);
+}
+
 TEST_F(LinkTest, AConnectionLostMidFileResumes) {
   const std::string content = RandomBytes(6 * kBlockSize + 7, 3);
   CheckingBackend checking(memory_.get(), content);

@@ -144,6 +144,31 @@ class LinkReader : public Reader {
   const bool consistent_;
 };
 
+// What a writer's NoteChecksum told, for the same thread's next WriteAt
+// (chunks of one file are written from several threads at once).
+struct NotedChecksum {
+  const void* writer = nullptr;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  BlockChecksum sum;
+};
+thread_local NotedChecksum noted;
+
+void Note(const void* writer, uint64_t offset, uint64_t length,
+          const BlockChecksum& sum) {
+  noted = NotedChecksum{writer, offset, length, sum};
+}
+
+// The checksum noted for exactly this write, taken once.
+std::optional<BlockChecksum> TakeNoted(const void* writer, uint64_t offset,
+                                       uint64_t length) {
+  const bool match = noted.writer == writer && noted.offset == offset &&
+                     noted.length == length;
+  noted.writer = nullptr;
+  if (!match) return std::nullopt;
+  return noted.sum;
+}
+
 class LinkWriter : public RemoteWriter {
  public:
   LinkWriter(LinkClient* client, uint32_t conn, uint32_t handle)
@@ -155,9 +180,19 @@ class LinkWriter : public RemoteWriter {
     if (state_.load() == State::kOpen) Abort();
   }
 
+  void NoteChecksum(uint64_t offset, uint64_t length,
+                    const BlockChecksum& sum) override {
+    Note(this, offset, length, sum);
+  }
+
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
     const uint64_t piece = client_->max_chunk_bytes();
+    const std::optional<BlockChecksum> sum =
+        TakeNoted(this, offset, data.size());
+    if (sum && !data.empty() && data.size() <= piece) {
+      return client_->SendChunk(channel_, offset, data, &*sum);
+    }
     for (size_t done = 0; done < data.size();) {
       const size_t n = std::min<uint64_t>(piece, data.size() - done);
       FERRY_RETURN_IF_ERROR(
@@ -279,16 +314,28 @@ class PutWriter : public RemoteWriter {
         path_(std::move(path)),
         hints_(hints) {}
 
+  void NoteChecksum(uint64_t offset, uint64_t length,
+                    const BlockChecksum& sum) override {
+    Note(this, offset, length, sum);
+  }
+
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
+    const std::optional<BlockChecksum> sum =
+        TakeNoted(this, offset, data.size());
     if (!inner_ && offset <= kMaxPutFileBytes &&
         data.size() <= kMaxPutFileBytes - offset) {
+      // The whole file in one write: its checksum is the PUT_FILE's.
+      const bool whole = offset == 0 && buffer_.empty();
       const uint64_t end = offset + data.size();
       if (end > buffer_.size()) buffer_.resize(end);
       std::copy(data.begin(), data.end(), buffer_.begin() + offset);
+      whole_sum_ = whole ? sum : std::nullopt;
       return Status::Ok();
     }
+    whole_sum_.reset();
     FERRY_RETURN_IF_ERROR(Open());
+    if (sum) inner_->NoteChecksum(offset, data.size(), *sum);
     return inner_->WriteAt(offset, data);
   }
 
@@ -318,7 +365,7 @@ class PutWriter : public RemoteWriter {
     q.entry = metadata;
     q.policy = policy;
     q.length = buffer_.size();
-    q.checksum = ComputeBlockChecksum(buffer_);
+    q.checksum = whole_sum_ ? *whole_sum_ : ComputeBlockChecksum(buffer_);
     // Small files learn together whether compressing pays.
     CompressionBackoff& backoff = client_->small_file_compression();
     bool compressed = false;
@@ -449,6 +496,8 @@ class PutWriter : public RemoteWriter {
   std::vector<std::byte> buffer_;  // bytes [0, size) as written
   Request put_;                    // the xattrs and tags set, if any
   std::unique_ptr<RemoteWriter> inner_;
+  // The checksum noted for the one write that made buffer_, if it did.
+  std::optional<BlockChecksum> whole_sum_;
   std::unique_ptr<LinkClient::Started> started_;  // the PUT_FILE under way
   bool committed_ = false;
   bool aborted_ = false;

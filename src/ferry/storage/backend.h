@@ -209,6 +209,16 @@ class StagedWriter {
   virtual ~StagedWriter() = default;
   // Safe to call concurrently for disjoint ranges.
   virtual Status WriteAt(uint64_t offset, std::span<const std::byte> data) = 0;
+  // The checksum (ComputeBlockChecksum) of the `length` bytes the caller's
+  // next WriteAt at `offset` carries, taken where they were read. A writer
+  // that sends data on with a checksum (RemoteBackend) sends this one
+  // instead of hashing the data again, so that the other side checks the
+  // data against what was read. A hint, from the thread that then calls
+  // WriteAt; the default ignores it.
+  virtual void NoteChecksum(uint64_t offset, uint64_t length,
+                            const BlockChecksum& sum) {
+    (void)offset, (void)length, (void)sum;
+  }
   // Sets the size to `metadata.size` (so trailing holes stay holes), applies
   // the metadata `policy` selects, and makes the file visible under its final
   // name, atomically replacing any file or link there. Fails, leaving the

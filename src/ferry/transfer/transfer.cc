@@ -710,6 +710,11 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
         rate > 0 ? std::clamp<uint64_t>(static_cast<uint64_t>(rate) / 20, 4096,
                                         kBlockSize)
                  : kBlockSize;
+    // One write of the whole block: it carries the block's checksum.
+    if (writes.size() == 1 && writes[0].offset == pos &&
+        writes[0].length == blen && slice >= blen) {
+      task.writer->NoteChecksum(pos, blen, sum);
+    }
     uint64_t written = 0;
     for (const Extent& w : writes) {
       for (uint64_t off = 0; off < w.length; off += slice) {
