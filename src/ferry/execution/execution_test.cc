@@ -939,25 +939,37 @@ void BuildManyFiles(MemoryTree* src, int n) {
   }
 }
 
-TEST(ExecutionTest, ADestinationThatStaysDownStopsTheRunNamingIt) {
+// `files` files synced through an Outage of the destination that begins
+// when f010 is opened for writing (or committed), with a limit of 60 s, on
+// a clock that runs ahead to each sleep's end.
+struct OutageRun {
   MemoryTree src, dst;
-  BuildManyFiles(&src, 200);
-  ExecutionConfig config = Config();
-  config.threads = 2;
-  config.outage_limit = std::chrono::seconds(60);
   ManualClock clock;
-  clock.set_auto_advance(true);
-  config.clock = &clock;
   Outage outage;
-  auto faulty =
-      std::make_unique<FaultInjectingBackend>(dst.Open(), outage.Rules("f010"));
-  const std::string where = faulty->Describe();
-  const auto t0 = clock.Now();
-  Outcome run = RunSync(src.Open(), std::move(faulty), config);
+  std::string where;  // the destination, as it describes itself
+
+  Outcome Run(int files, FaultOp starts = FaultOp::kOpenWrite) {
+    BuildManyFiles(&src, files);
+    ExecutionConfig config = Config();
+    config.threads = 2;
+    config.outage_limit = std::chrono::seconds(60);
+    clock.set_auto_advance(true);
+    config.clock = &clock;
+    auto faulty = std::make_unique<FaultInjectingBackend>(
+        dst.Open(), outage.Rules("f010", starts));
+    where = faulty->Describe();
+    return RunSync(src.Open(), std::move(faulty), config);
+  }
+};
+
+TEST(ExecutionTest, ADestinationThatStaysDownStopsTheRunNamingIt) {
+  OutageRun o;
+  const auto t0 = o.clock.Now();
+  Outcome run = o.Run(200);
   const std::string log = Joined(run.log);
   EXPECT_EQ(run.result.status, ExecutionStatus::kError);
   EXPECT_EQ(run.result.error_code, "DestinationLocationError") << log;
-  EXPECT_NE(run.result.error_detail.find(where), std::string::npos)
+  EXPECT_NE(run.result.error_detail.find(o.where), std::string::npos)
       << run.result.error_detail;
   EXPECT_NE(run.result.error_detail.find("does not answer"), std::string::npos)
       << run.result.error_detail;
@@ -971,8 +983,8 @@ TEST(ExecutionTest, ADestinationThatStaysDownStopsTheRunNamingIt) {
   const CounterSnapshot& c = run.c();
   EXPECT_LE(c.files_failed_transfer, 2u) << log;
   EXPECT_LT(c.files_transferred + c.files_failed_transfer, 100u);
-  EXPECT_GE(clock.Now() - t0, std::chrono::seconds(60));
-  EXPECT_LT(clock.Now() - t0, std::chrono::seconds(120));
+  EXPECT_GE(o.clock.Now() - t0, std::chrono::seconds(60));
+  EXPECT_LT(o.clock.Now() - t0, std::chrono::seconds(120));
   EXPECT_NE(log.find("The transfer waits for it, up to 60 s"),
             std::string::npos)
       << log;
@@ -981,33 +993,23 @@ TEST(ExecutionTest, ADestinationThatStaysDownStopsTheRunNamingIt) {
   for (int i = 0; i < 200; ++i) {
     char name[16];
     std::snprintf(name, sizeof(name), "f%03d", i);
-    auto content = dst.Content(name);
+    auto content = o.dst.Content(name);
     if (content) EXPECT_EQ(*content, std::string(name) + " content");
   }
 }
 
 TEST(ExecutionTest, ADestinationThatComesBackIsWaitedForAndTheRunSucceeds) {
-  MemoryTree src, dst;
-  BuildManyFiles(&src, 200);
-  ExecutionConfig config = Config();
-  config.threads = 2;
-  config.outage_limit = std::chrono::seconds(60);
-  ManualClock clock;
-  clock.set_auto_advance(true);
-  config.clock = &clock;
-  Outage outage;
-  outage.probes_down = 4;
-  auto faulty =
-      std::make_unique<FaultInjectingBackend>(dst.Open(), outage.Rules("f010"));
-  Outcome run = RunSync(src.Open(), std::move(faulty), config);
+  OutageRun o;
+  o.outage.probes_down = 4;
+  Outcome run = o.Run(200);
   const std::string log = Joined(run.log);
   ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess)
       << run.result.error_code << ": " << run.result.error_detail << "\n"
       << log;
   EXPECT_EQ(run.c().files_transferred, 200u);
   EXPECT_EQ(run.c().files_failed_transfer, 0u);
-  EXPECT_EQ(dst.Content("f010"), "f010 content");
-  EXPECT_EQ(dst.Content("f199"), "f199 content");
+  EXPECT_EQ(o.dst.Content("f010"), "f010 content");
+  EXPECT_EQ(o.dst.Content("f199"), "f199 content");
   EXPECT_NE(log.find("The transfer waits for it, up to 60 s"),
             std::string::npos)
       << log;
@@ -1017,25 +1019,15 @@ TEST(ExecutionTest, ADestinationThatComesBackIsWaitedForAndTheRunSucceeds) {
 // An object store's one PUT is its commit: a commit that fails while the
 // destination is out sends the file again once it is back.
 TEST(ExecutionTest, AFileWhoseCommitFailedInAnOutageGoesAgainWhenItIsBack) {
-  MemoryTree src, dst;
-  BuildManyFiles(&src, 50);
-  ExecutionConfig config = Config();
-  config.threads = 2;
-  config.outage_limit = std::chrono::seconds(60);
-  ManualClock clock;
-  clock.set_auto_advance(true);
-  config.clock = &clock;
-  Outage outage;
-  outage.probes_down = 3;
-  auto faulty = std::make_unique<FaultInjectingBackend>(
-      dst.Open(), outage.Rules("f010", FaultOp::kCommit));
-  Outcome run = RunSync(src.Open(), std::move(faulty), config);
+  OutageRun o;
+  o.outage.probes_down = 3;
+  Outcome run = o.Run(50, FaultOp::kCommit);
   const std::string log = Joined(run.log);
   ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess)
       << run.result.error_code << ": " << run.result.error_detail << "\n"
       << log;
   EXPECT_EQ(run.c().files_transferred, 50u);
-  EXPECT_EQ(dst.Content("f010"), "f010 content");
+  EXPECT_EQ(o.dst.Content("f010"), "f010 content");
   EXPECT_NE(log.find("answers again"), std::string::npos) << log;
 }
 
