@@ -153,6 +153,54 @@ void Fail(VerifyOutcome* out, VerifyFailureKind kind, std::string detail) {
   out->detail = std::move(detail);
 }
 
+// The same for a call that failed with `cause`.
+void Fail(VerifyOutcome* out, VerifyFailureKind kind, const Status& cause,
+          std::string detail) {
+  out->cause = cause;
+  Fail(out, kind, std::move(detail));
+}
+
+// Keeps what a check reports, to be reported once it is known whether the
+// check is to be made again; bytes read go on at once.
+class Collector : public VerifyObserver {
+ public:
+  explicit Collector(VerifyObserver* inner) : inner_(inner) {}
+  void OnVerified(const VerifyOutcome& o) override { outcomes.push_back(o); }
+  void OnBytes(uint64_t bytes) override {
+    if (inner_) inner_->OnBytes(bytes);
+  }
+  std::vector<VerifyOutcome> outcomes;
+
+ private:
+  VerifyObserver* inner_;
+};
+
+// Runs `check` (reporting to the observer it is given) and reports what it
+// found; but when something failed on a retryable fault and the outage
+// watch saw the location out and back, the check is made again instead.
+template <typename CheckFn>
+void CheckThroughOutages(const VerifyOptions& options, VerifyObserver* observer,
+                         CheckFn&& check) {
+  for (int outages = 0;; ++outages) {
+    Collector collected(observer);
+    check(&collected);
+    Status cause;
+    for (const VerifyOutcome& o : collected.outcomes) {
+      if (!o.ok() && o.cause.retryable()) {
+        cause = o.cause;
+        break;
+      }
+    }
+    if (cause.ok() || !options.outage || outages >= kMaxOutageRetries ||
+        !options.outage->Recover(cause, options.stop)) {
+      for (const VerifyOutcome& o : collected.outcomes) {
+        observer->OnVerified(o);
+      }
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -181,7 +229,8 @@ void CheckPair(Backend* src, Backend* dst, const Entry& listed_want,
              at_src ? "removed from the source while being verified"
                     : "not at the destination");
       } else {
-        Fail(&out, VerifyFailureKind::kError, now.status().ToString());
+        Fail(&out, VerifyFailureKind::kError, now.status(),
+             now.status().ToString());
       }
       observer->OnVerified(out);
       return;
@@ -197,8 +246,9 @@ void CheckPair(Backend* src, Backend* dst, const Entry& listed_want,
     auto s = AttributeHash(src, want.path, options);
     auto d = AttributeHash(dst, want.path, options);
     if (!s.ok() || !d.ok()) {
+      out.cause = !s.ok() ? s.status() : d.status();
       why = "cannot read extended attributes: " +
-            std::string((!s.ok() ? s.status() : d.status()).message());
+            std::string(out.cause.message());
     } else {
       out.src->xattr_hash = *s;
       out.dst->xattr_hash = *d;
@@ -215,7 +265,7 @@ void CheckPair(Backend* src, Backend* dst, const Entry& listed_want,
     if (!s.ok() || !d.ok()) {
       const Status& st = !s.ok() ? s.status() : d.status();
       if (st.IsCancelled()) return;
-      Fail(&out, VerifyFailureKind::kError, st.ToString());
+      Fail(&out, VerifyFailureKind::kError, st, st.ToString());
     } else {
       out.src_digest = s->first;
       out.dst_digest = d->first;
@@ -259,7 +309,8 @@ void CheckTransferred(Backend* dst, std::vector<Check>& batch,
     if (i >= found.size()) {
       Fail(&out, VerifyFailureKind::kError, "the destination did not answer");
     } else if (!found[i].ok()) {
-      Fail(&out, VerifyFailureKind::kError, found[i].status().ToString());
+      Fail(&out, VerifyFailureKind::kError, found[i].status(),
+           found[i].status().ToString());
     } else if (!found[i]->has_value()) {
       Fail(&out, VerifyFailureKind::kMissingAtDestination,
            "not at the destination");
@@ -289,6 +340,7 @@ void CheckTransferred(Backend* dst, std::vector<Check>& batch,
       const size_t i = attributes[k];
       VerifyOutcome& out = outs[i];
       if (k >= lists.size() || !lists[k].ok()) {
+        if (k < lists.size()) out.cause = lists[k].status();
         Fail(&out, VerifyFailureKind::kMetadata,
              "cannot read extended attributes: " +
                  std::string(k < lists.size() ? lists[k].status().message()
@@ -318,7 +370,8 @@ void CheckTransferred(Backend* dst, std::vector<Check>& batch,
       } else if (!digests[k].ok()) {
         // Cancelled: not verified, and not reported as such.
         if (digests[k].status().IsCancelled()) report[i] = false;
-        Fail(&out, VerifyFailureKind::kError, digests[k].status().ToString());
+        Fail(&out, VerifyFailureKind::kError, digests[k].status(),
+             digests[k].status().ToString());
       } else {
         out.dst_digest = digests[k]->first;
         if (!(out.dst_digest == batch[i].expected_digest)) {
@@ -338,7 +391,9 @@ Status VerifyTransferred(Backend* dst, Journal* journal,
                          const VerifyOptions& options,
                          VerifyObserver* observer) {
   CheckPool pool(options.threads, [&](std::vector<Check>& batch) {
-    CheckTransferred(dst, batch, options, observer);
+    CheckThroughOutages(options, observer, [&](VerifyObserver* o) {
+      CheckTransferred(dst, batch, options, o);
+    });
   });
   FERRY_RETURN_IF_ERROR(journal->Rewind());
   while (true) {
@@ -365,7 +420,9 @@ Status VerifyPointInTime(Backend* src, Backend* dst,
     return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
   };
   CheckPool pool(options.threads, [&](Check& c) {
-    CheckPair(src, dst, *c.expected, *c.found, options, observer);
+    CheckThroughOutages(options, observer, [&](VerifyObserver* o) {
+      CheckPair(src, dst, *c.expected, *c.found, options, o);
+    });
   });
   ScanOptions so;
   so.threads = options.scan_threads;
@@ -458,7 +515,9 @@ Status VerifyPaths(Backend* src, Backend* dst,
                    const std::vector<RelPath>& paths,
                    const VerifyOptions& options, VerifyObserver* observer) {
   CheckPool pool(options.threads, [&](Check& c) {
-    CheckPair(src, dst, *c.expected, *c.found, options, observer);
+    CheckThroughOutages(options, observer, [&](VerifyObserver* o) {
+      CheckPair(src, dst, *c.expected, *c.found, options, o);
+    });
   });
   for (const RelPath& path : paths) {
     if (options.stop.stop_requested()) break;

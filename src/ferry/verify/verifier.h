@@ -51,6 +51,9 @@ struct VerifyOutcome {
   std::optional<Entry> dst;  // found metadata
   Digest src_digest;
   Digest dst_digest;
+  // The failure of the call behind a kError (or unreadable attributes), if
+  // one failed: a retryable one may be the location's outage.
+  Status cause;
   bool ok() const { return failure == VerifyFailureKind::kNone; }
 };
 

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/sysmacros.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "ferry/base/clock.h"
+#include "ferry/base/outage_watch.h"
 #include "ferry/storage/decorators/fault_injecting_backend.h"
 #include "ferry/storage/testing.h"
 
@@ -491,6 +494,47 @@ TEST(VerifyTransferredTest, UnreadableDestinationFilesAreErrors) {
   Outcomes out;
   ASSERT_OK(VerifyTransferred(&faulty, &journal, VerifierOptions(), &out));
   EXPECT_EQ(out.Failures(), Strings{"f: VerificationError"});
+}
+
+// A check that fails on a retryable fault while the destination is out is
+// made again once the outage watch sees it back: not a verification error.
+TEST(VerifyTransferredTest, AFileCheckedDuringAnOutageIsCheckedAgainAfterIt) {
+  MemoryTree dst;
+  dst.File("f", "x").File("g", "y");
+  Journal journal;
+  ASSERT_OK(journal.Append(AsTransferred(&dst, "f")));
+  ASSERT_OK(journal.Append(AsTransferred(&dst, "g")));
+  std::atomic<bool> out{true};
+  const Status reset(StatusCode::kUnavailable, "connection reset", 0,
+                     /*retryable=*/true);
+  FaultInjectingBackend faulty(
+      dst.Open(),
+      {{FaultOp::kStat, "*", reset, -1, nullptr, [&] { return out.load(); }}});
+  ManualClock clock;
+  clock.set_auto_advance(true);
+  int probes = 0;
+  OutageWatch watch(
+      &clock, OutageOptions{},
+      [&]() -> Status {
+        if (++probes < 3) return reset;
+        out = false;
+        return Status::Ok();
+      },
+      nullptr);
+  VerifyOptions options = VerifierOptions();
+  options.outage = &watch;
+  Outcomes got;
+  ASSERT_OK(VerifyTransferred(&faulty, &journal, options, &got));
+  EXPECT_EQ(got.Failures(), Strings{});
+  EXPECT_EQ(got.by_path.size(), 2u);
+  EXPECT_TRUE(got.by_path.at("f").ok());
+  EXPECT_EQ(probes, 3);
+  // Without the watch the same fault is an error.
+  out = true;
+  Outcomes alone;
+  ASSERT_OK(VerifyTransferred(&faulty, &journal, VerifierOptions(), &alone));
+  EXPECT_EQ(alone.Failures(),
+            (Strings{"f: VerificationError", "g: VerificationError"}));
 }
 
 TEST(VerifyTransferredTest, AnEmptyJournalChecksNothing) {
