@@ -155,6 +155,8 @@ class Validation(FerryTestCase):
     def test_other_rejections(self):
         self.assertRejected(["--threads", "-1"], "--threads must be 1..1024")
         self.assertRejected(["--threads", "5000"], "--threads must be 1..1024")
+        self.assertRejected(["--outage-limit", "-5"],
+                            "--outage-limit must be 0..604800 seconds")
         self.assertRejected(["--checksum-algorithm", "MD5"], "MD5")
         self.assertRejected(["--log-file", os.path.join(self.base, "no", "such", "dir", "x")],
                             "cannot open log file")
