@@ -145,26 +145,31 @@ class LinkReader : public Reader {
 };
 
 // What a writer's NoteChecksum told, for the same thread's next WriteAt
-// (chunks of one file are written from several threads at once).
+// (chunks of one file are written from several threads at once). Writers
+// are told apart by a number never used twice, so that a note a writer left
+// unused can never be taken by another.
 struct NotedChecksum {
-  const void* writer = nullptr;
+  uint64_t writer = 0;  // 0: none
   uint64_t offset = 0;
   uint64_t length = 0;
   BlockChecksum sum;
 };
 thread_local NotedChecksum noted;
+std::atomic<uint64_t> next_writer_number{1};
 
-void Note(const void* writer, uint64_t offset, uint64_t length,
+uint64_t NewWriterNumber() { return next_writer_number.fetch_add(1); }
+
+void Note(uint64_t writer, uint64_t offset, uint64_t length,
           const BlockChecksum& sum) {
   noted = NotedChecksum{writer, offset, length, sum};
 }
 
 // The checksum noted for exactly this write, taken once.
-std::optional<BlockChecksum> TakeNoted(const void* writer, uint64_t offset,
+std::optional<BlockChecksum> TakeNoted(uint64_t writer, uint64_t offset,
                                        uint64_t length) {
   const bool match = noted.writer == writer && noted.offset == offset &&
                      noted.length == length;
-  noted.writer = nullptr;
+  noted.writer = 0;
   if (!match) return std::nullopt;
   return noted.sum;
 }
@@ -182,14 +187,14 @@ class LinkWriter : public RemoteWriter {
 
   void NoteChecksum(uint64_t offset, uint64_t length,
                     const BlockChecksum& sum) override {
-    Note(this, offset, length, sum);
+    Note(number_, offset, length, sum);
   }
 
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
     const uint64_t piece = client_->max_chunk_bytes();
     const std::optional<BlockChecksum> sum =
-        TakeNoted(this, offset, data.size());
+        TakeNoted(number_, offset, data.size());
     if (sum && !data.empty() && data.size() <= piece) {
       return client_->SendChunk(channel_, offset, data, &*sum);
     }
@@ -294,6 +299,7 @@ class LinkWriter : public RemoteWriter {
   const uint32_t conn_;
   const uint32_t handle_;
   const std::shared_ptr<LinkClient::Channel> channel_;
+  const uint64_t number_ = NewWriterNumber();  // for NoteChecksum
   std::atomic<State> state_{State::kOpen};
 };
 
@@ -316,13 +322,13 @@ class PutWriter : public RemoteWriter {
 
   void NoteChecksum(uint64_t offset, uint64_t length,
                     const BlockChecksum& sum) override {
-    Note(this, offset, length, sum);
+    Note(number_, offset, length, sum);
   }
 
   Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
     FERRY_RETURN_IF_ERROR(CheckOpen());
     const std::optional<BlockChecksum> sum =
-        TakeNoted(this, offset, data.size());
+        TakeNoted(number_, offset, data.size());
     if (!inner_ && offset <= kMaxPutFileBytes &&
         data.size() <= kMaxPutFileBytes - offset) {
       // The whole file in one write: its checksum is the PUT_FILE's.
@@ -489,7 +495,8 @@ class PutWriter : public RemoteWriter {
   }
 
   LinkClient* const client_;
-  const Capabilities& caps_;  // the receiver's
+  const uint64_t number_ = NewWriterNumber();  // for NoteChecksum
+  const Capabilities& caps_;                   // the receiver's
   const Opener open_;
   const RelPath path_;
   const WriteHints hints_;
