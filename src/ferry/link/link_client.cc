@@ -274,6 +274,19 @@ Result<Response> LinkClient::Call(uint32_t conn, const Request& request) {
   return Await(*started);
 }
 
+Result<Response> LinkClient::CallIfUp(uint32_t conn, const Request& request) {
+  Connection& c = *connections_.at(conn);
+  {
+    std::lock_guard lock(c.mu);
+    if (c.stopping || c.state != Connection::State::kUp) {
+      return Status(StatusCode::kUnavailable,
+                    Name(c) + ": not connected; " +
+                        std::string(OpName(request.op)) + " not sent");
+    }
+  }
+  return Call(conn, request);
+}
+
 Result<std::unique_ptr<LinkClient::Started>> LinkClient::Start(
     uint32_t conn, const Request& request) {
   Connection& c = *connections_.at(conn);

@@ -142,6 +142,10 @@ class LinkClient {
   // error is the link's (encoding, the connection lost for good, a response
   // that does not decode); the receiver's own answer is Response::status.
   Result<Response> Call(uint32_t conn, const Request& request);
+  // Call on a connection that is up now; on one that is not, Unavailable at
+  // once, without waiting for a reconnection. For clean-up the receiver does
+  // on its own when the link ends (a writer aborted, a reader closed).
+  Result<Response> CallIfUp(uint32_t conn, const Request& request);
 
   // Call in two halves, so that one thread can have many requests under
   // way: Start queues the request, to go out with the next send on the

@@ -1143,6 +1143,45 @@ TEST_F(LinkTest, AStatusKeepsItsRetryableFlagAndErrnoFromVersion2) {
   }
 }
 
+// Clean-up (a writer's abort, a reader's close) over a link that is down
+// is not held up waiting for it to come back: the receiver does it when the
+// link ends. (With the old blocking call this test waits out the hour-long
+// reconnection budget.)
+TEST_F(LinkTest, CleanUpOverALinkThatIsDownDoesNotWaitForIt) {
+  store_->PutFile("r", "read me");
+  lt::LinkHarness h(memory_.get());
+  auto streams = std::make_shared<std::vector<FrameStream*>>();
+  auto streams_mu = std::make_shared<std::mutex>();
+  h.set_wrap_sender(
+      [streams, streams_mu](std::unique_ptr<FrameStream> s, uint32_t, int) {
+        std::lock_guard lock(*streams_mu);
+        streams->push_back(s.get());
+        return s;
+      });
+  LinkOptions options = lt::FastLinkOptions();
+  options.reconnect_budget = std::chrono::hours(1);
+  ASSERT_OK_AND_ASSIGN(auto remote, h.Open(1, options));
+  WriteHints hints;
+  hints.size = 3 * kBlockSize;  // a writer at the receiver, not a PUT_FILE
+  ASSERT_OK_AND_ASSIGN(auto w, remote->OpenWrite(P("w"), hints));
+  ASSERT_OK(w->WriteAt(0, AsBytes(std::string(1000, 'w'))));
+  ASSERT_OK_AND_ASSIGN(auto r, remote->OpenRead(P("r")));
+  // The link goes down and stays down.
+  h.set_refuse(true);
+  const int before = h.connects();
+  {
+    std::lock_guard lock(*streams_mu);
+    for (FrameStream* s : *streams) s->Close();
+  }
+  for (int i = 0; i < 3000 && h.connects() == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(h.connects(), before) << "the client never saw the link go";
+  w->Abort();
+  r.reset();
+  w.reset();
+}
+
 TEST_F(LinkTest, SignaturesAndCopiesFromTheBasis) {
   // 200 blocks and a short one: the receiver hashes them on several
   // threads where it has the cores, in ranges put back in order.

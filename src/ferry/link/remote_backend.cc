@@ -78,7 +78,12 @@ class LinkReader : public Reader {
         handle_(handle),
         entry_(std::move(entry)),
         consistent_(consistent) {}
-  ~LinkReader() override { (void)Call(HandleReq(Op::kCloseRead, handle_)); }
+  // Best effort: over a link that is down, the receiver closes it when the
+  // link ends.
+  ~LinkReader() override {
+    (void)client_->CallIfUp(client_->PickConnection(),
+                            HandleReq(Op::kCloseRead, handle_));
+  }
 
   const Entry& entry() const override { return entry_; }
   bool consistent() const override { return consistent_; }
@@ -238,7 +243,9 @@ class LinkWriter : public RemoteWriter {
     State open = State::kOpen;
     if (!state_.compare_exchange_strong(open, State::kAborted)) return;
     client_->CancelChannel(*channel_);
-    (void)CallStatus(HandleReq(Op::kAbort, handle_));
+    // Best effort: over a link that is down, the receiver aborts it when the
+    // link ends.
+    (void)client_->CallIfUp(conn_, HandleReq(Op::kAbort, handle_));
   }
 
   Status SetXattrs(const XattrList& xattrs, bool xattr_scope,
