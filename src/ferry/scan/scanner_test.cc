@@ -347,35 +347,24 @@ TEST(ScannerTest, AListingThatFailsWhileTheLocationIsOutIsDoneAgain) {
   auto store = std::make_shared<MemoryStore>();
   store->PutFile("a/x", "x");
   store->PutFile("b/y", "y");
-  std::atomic<bool> out{true};
+  testing::ScriptedOutage outage(/*failing_probes=*/2);
   std::vector<FaultRule> rules = {
       {FaultOp::kList, "b",
        Status(StatusCode::kUnavailable, "connection reset", 0,
               /*retryable=*/true),
-       -1, nullptr, [&] { return out.load(); }},
+       -1, nullptr, outage.active()},
   };
   FaultInjectingBackend faulty(OpenMemoryBackend(store), rules);
-  ManualClock clock;
-  clock.set_auto_advance(true);
-  int probes = 0;
-  OutageWatch watch(
-      &clock, OutageOptions{},
-      [&]() -> Status {
-        if (++probes < 3) return Status::IoError("no answer");
-        out = false;
-        return Status::Ok();
-      },
-      nullptr);
   ScanOptions options;
   options.threads = 2;
-  options.outage = &watch;
+  options.outage = outage.watch();
   int list_errors = 0;
   options.on_list_error = [&](const Entry&, const Status&) { ++list_errors; };
   Scanned s = ScanAll(&faulty, options);
   ASSERT_OK(s.status);
   EXPECT_EQ(s.paths, (std::vector<std::string>{"a", "a/x", "b", "b/y"}));
   EXPECT_EQ(list_errors, 0);
-  EXPECT_EQ(probes, 3);
+  EXPECT_EQ(outage.probes(), 3);
 }
 
 TEST(ScannerTest, FoldersOutsideTheIncludesAreNeverListed) {

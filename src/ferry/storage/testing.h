@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -20,7 +21,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
+#include "ferry/base/outage_watch.h"
 #include "ferry/base/rel_path.h"
 #include "ferry/base/status.h"
 #include "ferry/storage/backend.h"
@@ -416,6 +419,38 @@ class MemoryTree {
   std::shared_ptr<MemoryStore> store_;
   std::unique_ptr<Backend> backend_;
   std::set<std::string> stamped_;
+};
+
+// An outage a test scripts: while out() is true a FaultRule made active()
+// fails; the watch's probe fails `failing_probes` times, then ends the
+// outage and answers. Its clock runs ahead to each sleep's end.
+class ScriptedOutage {
+ public:
+  explicit ScriptedOutage(int failing_probes)
+      : watch_(
+            &clock_, OutageOptions{},
+            [this, failing_probes]() -> Status {
+              if (++probes_ <= failing_probes) {
+                return Status(StatusCode::kUnavailable, "no answer", 0, true);
+              }
+              out_ = false;
+              return Status::Ok();
+            },
+            /*on_event=*/nullptr) {
+    clock_.set_auto_advance(true);
+  }
+  OutageWatch* watch() { return &watch_; }
+  std::function<bool()> active() {
+    return [this] { return out_.load(); };
+  }
+  void set_out(bool out) { out_ = out; }
+  int probes() const { return probes_.load(); }
+
+ private:
+  std::atomic<bool> out_{true};
+  std::atomic<int> probes_{0};
+  ManualClock clock_;
+  OutageWatch watch_;
 };
 
 }  // namespace ferry::testing

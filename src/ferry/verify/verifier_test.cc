@@ -504,33 +504,21 @@ TEST(VerifyTransferredTest, AFileCheckedDuringAnOutageIsCheckedAgainAfterIt) {
   Journal journal;
   ASSERT_OK(journal.Append(AsTransferred(&dst, "f")));
   ASSERT_OK(journal.Append(AsTransferred(&dst, "g")));
-  std::atomic<bool> out{true};
+  testing::ScriptedOutage outage(/*failing_probes=*/2);
   const Status reset(StatusCode::kUnavailable, "connection reset", 0,
                      /*retryable=*/true);
   FaultInjectingBackend faulty(
-      dst.Open(),
-      {{FaultOp::kStat, "*", reset, -1, nullptr, [&] { return out.load(); }}});
-  ManualClock clock;
-  clock.set_auto_advance(true);
-  int probes = 0;
-  OutageWatch watch(
-      &clock, OutageOptions{},
-      [&]() -> Status {
-        if (++probes < 3) return reset;
-        out = false;
-        return Status::Ok();
-      },
-      nullptr);
+      dst.Open(), {{FaultOp::kStat, "*", reset, -1, nullptr, outage.active()}});
   VerifyOptions options = VerifierOptions();
-  options.outage = &watch;
+  options.outage = outage.watch();
   Outcomes got;
   ASSERT_OK(VerifyTransferred(&faulty, &journal, options, &got));
   EXPECT_EQ(got.Failures(), Strings{});
   EXPECT_EQ(got.by_path.size(), 2u);
   EXPECT_TRUE(got.by_path.at("f").ok());
-  EXPECT_EQ(probes, 3);
+  EXPECT_EQ(outage.probes(), 3);
   // Without the watch the same fault is an error.
-  out = true;
+  outage.set_out(true);
   Outcomes alone;
   ASSERT_OK(VerifyTransferred(&faulty, &journal, VerifierOptions(), &alone));
   EXPECT_EQ(alone.Failures(),
