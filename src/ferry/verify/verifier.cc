@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ferry/base/bounded_queue.h"
+#include "ferry/base/clock.h"
 #include "ferry/scan/entry_merge.h"
 
 namespace ferry {
@@ -82,6 +83,17 @@ std::string_view VerifyFailureCode(VerifyFailureKind kind) {
   return "";
 }
 
+namespace {
+
+// " (source T1, destination T2)": what an operator needs to tell a clock
+// or a server's rounding from a change.
+std::string BothTimes(FileTime src, FileTime dst) {
+  return " (source " + FormatIso8601(src.Nanos()) + ", destination " +
+         FormatIso8601(dst.Nanos()) + ")";
+}
+
+}  // namespace
+
 std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
                                      const MetadataPolicy& policy,
                                      int64_t granularity) {
@@ -110,11 +122,15 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
   if (policy.mtime &&
       (policy.link_times || expected.kind != EntryKind::kSymlink) &&
       !TimesMatch(expected.mtime, actual.mtime, granularity)) {
-    return "mtime differs";
+    return "mtime differs" + BothTimes(expected.mtime, actual.mtime);
   }
   if (policy.dos_attributes && (expected.kind == EntryKind::kFile ||
                                 expected.kind == EntryKind::kDirectory)) {
-    return std::string(DosAttributesDifference(expected, actual));
+    std::string why(DosAttributesDifference(expected, actual));
+    if (why.starts_with("creation")) {
+      why += BothTimes(expected.btime, actual.btime);
+    }
+    return why;
   }
   return "";
 }

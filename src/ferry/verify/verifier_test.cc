@@ -90,8 +90,23 @@ TEST(DescribeMetadataMismatchTest, NamesTheFirstDifference) {
   EXPECT_EQ(DescribeMetadataMismatch(a, b, all, 1), "gid differs");
   b = a;
   b.mtime = FileTime{100, 6};
-  EXPECT_EQ(DescribeMetadataMismatch(a, b, all, 1), "mtime differs");
+  EXPECT_EQ(DescribeMetadataMismatch(a, b, all, 1),
+            "mtime differs (source 1970-01-01T00:01:40.000000005Z, "
+            "destination 1970-01-01T00:01:40.000000006Z)");
   EXPECT_EQ(DescribeMetadataMismatch(a, b, all, 1000), "");
+  // A creation time (SMB) names both too: a server that derives it from
+  // the access time moves it when the file is read.
+  b = a;
+  a.btime = FileTime{1796544821, 630965377};
+  b.btime = FileTime{1796544824, 0};
+  EXPECT_EQ(DescribeMetadataMismatch(a, b, all, 1),
+            "creation time differs (source 2026-12-06T08:13:41.630965377Z, "
+            "destination 2026-12-06T08:13:44.000000000Z)");
+  b.btime = FileTime{1796544821, 0};
+  EXPECT_EQ(DescribeMetadataMismatch(a, b, all, 1), "")
+      << "a creation time is set and compared to the second";
+  a.btime = FileTime{};
+  b = a;
   b = a;
   b.atime = FileTime{1, 1};
   b.ino = 99;
