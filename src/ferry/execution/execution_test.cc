@@ -1036,6 +1036,51 @@ TEST(ExecutionTest, AFileWhoseCommitFailedInAnOutageGoesAgainWhenItIsBack) {
   EXPECT_NE(log.find("answers again"), std::string::npos) << log;
 }
 
+// Folders, links and folders' metadata made while the destination is out
+// are waited for as files are: an outage that begins at a folder's mkdir
+// fails nothing once the destination is back.
+TEST(ExecutionTest, FoldersAndLinksMadeInAnOutageAreWaitedFor) {
+  MemoryTree src, dst;
+  for (int i = 0; i < 30; ++i) {
+    const std::string d = "d" + std::to_string(10 + i);
+    src.Dir(d).File(d + "/f", d).Link(d + "/l", "f");
+  }
+  ManualClock clock;
+  clock.set_auto_advance(true);
+  Outage outage;
+  outage.probes_down = 3;
+  const Status refused(StatusCode::kUnavailable, "connection refused",
+                       ECONNREFUSED, /*retryable=*/true);
+  std::vector<FaultRule> rules = outage.Rules("d15", FaultOp::kMakeDirectory);
+  auto active = [&outage] { return outage.down.load(); };
+  for (FaultOp op :
+       {FaultOp::kMakeDirectory, FaultOp::kCreateLink, FaultOp::kSetMetadata}) {
+    rules.push_back({op, "*", refused, -1, nullptr, active});
+  }
+  ExecutionConfig config = Config();
+  config.threads = 2;
+  config.outage_limit = std::chrono::seconds(60);
+  config.clock = &clock;
+  Outcome run = RunSync(
+      src.Open(),
+      std::make_unique<FaultInjectingBackend>(dst.Open(), std::move(rules)),
+      config);
+  const std::string log = Joined(run.log);
+  ASSERT_EQ(run.result.status, ExecutionStatus::kSuccess)
+      << run.result.error_code << ": " << run.result.error_detail << "\n"
+      << log;
+  EXPECT_GE(outage.probes.load(), 3) << log;
+  EXPECT_NE(log.find("answers again"), std::string::npos) << log;
+  EXPECT_EQ(run.c().files_failed_transfer, 0u) << log;
+  for (int i = 0; i < 30; ++i) {
+    const std::string d = "d" + std::to_string(10 + i);
+    EXPECT_EQ(dst.Content(d + "/f"), d);
+    auto link = dst.backend()->Stat(P(d + "/l"));
+    ASSERT_TRUE(link.ok() && link->has_value()) << d;
+    EXPECT_EQ((*link)->link_target, "f") << d;
+  }
+}
+
 // The block checksums feed the file digest, which verification compares
 // with the destination's content: a byte damaged between the read and the
 // storage is found, in both verify modes.

@@ -236,6 +236,24 @@ uint64_t Transfer::ChunkSize(uint64_t size) const {
   return chunk;
 }
 
+template <typename Op>
+auto Transfer::Retried(const RelPath& path, std::string_view operation,
+                       Op&& op) {
+  for (int outages = 0;; ++outages) {
+    auto outcome =
+        Retry(options_.retry, clock_, options_.stop, op,
+              [&](const Status& failure, int attempt, Clock::duration delay) {
+                observer_->OnRetry(path, operation, failure, attempt, delay);
+              });
+    const Status& st = retry_internal::StatusOf(outcome);
+    if (st.ok() || !st.retryable() || !options_.outage ||
+        outages >= kMaxOutageRetries ||
+        !options_.outage->Recover(st, options_.stop)) {
+      return outcome;
+    }
+  }
+}
+
 void Transfer::MakeWritable(DirNode& node) {
   const int64_t caller = dst_->capabilities().caller_uid;
   const std::optional<Entry>& dst = node.item.dst;
@@ -277,11 +295,11 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
     }
     result.status = Status::Cancelled("cancelled");
   } else if (item.action != PlanAction::kUnchanged || node->dirty.load()) {
-    result.status = dst_->SetMetadata(item.src.path, item.src, dir_policy_);
+    result.status = SetMetadata(item.src.path, item.src, dir_policy_);
     if (result.status.ok() && node->restore_mode && !dir_policy_.mode) {
       Entry original = item.src;
       original.mode = *node->restore_mode;
-      result.status = dst_->SetMetadata(item.src.path, original, kModeOnly);
+      result.status = SetMetadata(item.src.path, original, kModeOnly);
     }
     if (result.status.ok() && item.action != PlanAction::kUnchanged) {
       CopyXattrsInto(item.src.path, &result);
@@ -380,13 +398,20 @@ void Transfer::RunMkdir(Job& job) {
   DirNode& node = *job.node;
   const RelPath& path = node.item.src.path;
   Status st = Ready(job, path);
+  auto make = [&] {
+    return Retried(path, "make the folder",
+                   [&] { return dst_->MakeDirectory(path); });
+  };
   if (st.ok()) {
-    if (node.item.dst && !node.item.dst->is_dir()) st = dst_->Remove(path);
-    if (st.ok()) st = dst_->MakeDirectory(path);
+    if (node.item.dst && !node.item.dst->is_dir()) {
+      st = Retried(path, "remove", [&] { return dst_->Remove(path); });
+    }
+    if (st.ok()) st = make();
     if (st.code() == StatusCode::kAlreadyExists && !node.item.dst) {
-      // TransferMode ALL: something else is where the folder goes.
-      st = dst_->RemoveTree(path);
-      if (st.ok()) st = dst_->MakeDirectory(path);
+      // TransferMode ALL: something else is where the folder goes (or a
+      // try that timed out made it after all).
+      st = RemoveTree(path);
+      if (st.ok()) st = make();
     }
   }
   if (st.ok()) {
@@ -410,20 +435,32 @@ void Transfer::RunLink(Job& job) {
 }
 
 Status Transfer::CreateNonFile(const PlanItem& item) {
+  const RelPath& path = item.src.path;
   auto create = [&] {
-    return item.src.kind == EntryKind::kSymlink
-               ? dst_->CreateSymlink(item.src.path, item.src, options_.metadata)
-               : dst_->CreateSpecial(item.src.path, item.src,
-                                     options_.metadata);
+    return Retried(path, "create", [&] {
+      return item.src.kind == EntryKind::kSymlink
+                 ? dst_->CreateSymlink(path, item.src, options_.metadata)
+                 : dst_->CreateSpecial(path, item.src, options_.metadata);
+    });
   };
   Status st;
-  if (item.dst && item.dst->is_dir()) st = dst_->RemoveTree(item.src.path);
+  if (item.dst && item.dst->is_dir()) st = RemoveTree(path);
   if (st.ok()) st = create();
   if (st.code() == StatusCode::kFailedPrecondition && !item.dst) {
-    st = dst_->RemoveTree(item.src.path);
+    st = RemoveTree(path);
     if (st.ok()) st = create();
   }
   return st;
+}
+
+Status Transfer::SetMetadata(const RelPath& path, const Entry& src,
+                             const MetadataPolicy& policy) {
+  return Retried(path, "set the metadata of",
+                 [&] { return dst_->SetMetadata(path, src, policy); });
+}
+
+Status Transfer::RemoveTree(const RelPath& path) {
+  return Retried(path, "remove", [&] { return dst_->RemoveTree(path); });
 }
 
 void Transfer::RunHardLink(Job& job) {
@@ -446,9 +483,12 @@ void Transfer::RunHardLink(Job& job) {
           group.first.Display() + ", which failed to transfer");
     } else {
       if (item.dst && item.dst->is_dir())
-        result.status = dst_->RemoveTree(item.src.path);
-      if (result.status.ok())
-        result.status = dst_->CreateHardLink(group.first, item.src.path);
+        result.status = RemoveTree(item.src.path);
+      if (result.status.ok()) {
+        result.status = Retried(item.src.path, "link", [&] {
+          return dst_->CreateHardLink(group.first, item.src.path);
+        });
+      }
     }
   }
   Report(item, result);
@@ -457,13 +497,16 @@ void Transfer::RunHardLink(Job& job) {
 
 Result<uint64_t> Transfer::CopyXattrs(const RelPath& path, Reader* reader,
                                       StagedWriter* writer) {
-  Result<XattrList> read = reader ? reader->Xattrs() : src_->GetXattrs(path);
+  Result<XattrList> read = Retried(path, "read the attributes of", [&] {
+    return reader ? reader->Xattrs() : src_->GetXattrs(path);
+  });
   if (!read.ok()) return read.status();
   XattrList list =
       FilterXattrs(std::move(read).value(), options_.xattrs, options_.acls);
-  Status st = writer
-                  ? writer->SetXattrs(list, options_.xattrs, options_.acls)
+  Status st = Retried(path, "write the attributes of", [&] {
+    return writer ? writer->SetXattrs(list, options_.xattrs, options_.acls)
                   : dst_->SetXattrs(path, list, options_.xattrs, options_.acls);
+  });
   if (!st.ok()) return st;
   return XattrHash(list);
 }
@@ -492,8 +535,7 @@ void Transfer::RunMetadata(Job& job) {
   result.metadata_only = true;
   result.status = Ready(job, item.src.path);
   if (result.status.ok()) {
-    result.status =
-        dst_->SetMetadata(item.src.path, item.src, options_.metadata);
+    result.status = SetMetadata(item.src.path, item.src, options_.metadata);
     if (result.status.ok() && item.src.is_file()) {
       CopyXattrsInto(item.src.path, &result);
     }
@@ -504,24 +546,6 @@ void Transfer::RunMetadata(Job& job) {
   SignalLinks(item, result.status.ok());
   Report(item, result);
   Release(job.node);
-}
-
-template <typename Op>
-auto Transfer::Retried(const RelPath& path, std::string_view operation,
-                       Op&& op) {
-  for (int outages = 0;; ++outages) {
-    auto outcome =
-        Retry(options_.retry, clock_, options_.stop, op,
-              [&](const Status& failure, int attempt, Clock::duration delay) {
-                observer_->OnRetry(path, operation, failure, attempt, delay);
-              });
-    const Status& st = retry_internal::StatusOf(outcome);
-    if (st.ok() || !st.retryable() || !options_.outage ||
-        outages >= kMaxOutageRetries ||
-        !options_.outage->Recover(st, options_.stop)) {
-      return outcome;
-    }
-  }
 }
 
 Status Transfer::CopyTags(const RelPath& path, Reader* reader,
@@ -934,7 +958,7 @@ void Transfer::FinishFile(const std::shared_ptr<FileTask>& task_ptr,
       }
     }
     if (st.ok() && item.dst && item.dst->is_dir())
-      st = dst_->RemoveTree(item.src.path);
+      st = RemoveTree(item.src.path);
     result.applied = std::move(meta);
     if (st.ok()) {
       std::optional<Status> done =
@@ -961,7 +985,7 @@ void Transfer::EndFile(FileTask& task, Status st, bool committed) {
   const PlanItem& item = task.item;
   if (committed && st.code() == StatusCode::kFailedPrecondition && !item.dst) {
     // TransferMode ALL and a folder is in the way: replace it.
-    st = dst_->RemoveTree(item.src.path);
+    st = RemoveTree(item.src.path);
     if (st.ok()) st = CopyWhole(task);
     if (st.ok()) st = task.writer->Commit(result.applied, options_.metadata);
   }

@@ -153,6 +153,11 @@ class Transfer {
   // Creates the link or special file item.src describes in place of what
   // the destination holds.
   Status CreateNonFile(const PlanItem& item);
+  // The destination's SetMetadata and RemoveTree, retried as a file's
+  // operations are (and waiting out an outage of either location).
+  Status SetMetadata(const RelPath& path, const Entry& src,
+                     const MetadataPolicy& policy);
+  Status RemoveTree(const RelPath& path);
   void RunMetadata(Job& job);
   void RunHardLink(Job& job);
   void SignalLinks(const PlanItem& item, bool ok);

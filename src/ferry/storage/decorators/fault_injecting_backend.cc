@@ -154,20 +154,24 @@ Result<std::unique_ptr<StagedWriter>> FaultInjectingBackend::OpenWrite(
       new FaultWriter(this, path, std::move(w)));
 }
 Status FaultInjectingBackend::MakeDirectory(const RelPath& path) {
+  FERRY_RETURN_IF_ERROR(Check(FaultOp::kMakeDirectory, path));
   return inner_->MakeDirectory(path);
 }
 Status FaultInjectingBackend::CreateSymlink(const RelPath& path,
                                             const Entry& src,
                                             const MetadataPolicy& policy) {
+  FERRY_RETURN_IF_ERROR(Check(FaultOp::kCreateLink, path));
   return inner_->CreateSymlink(path, src, policy);
 }
 Status FaultInjectingBackend::CreateSpecial(const RelPath& path,
                                             const Entry& src,
                                             const MetadataPolicy& policy) {
+  FERRY_RETURN_IF_ERROR(Check(FaultOp::kCreateLink, path));
   return inner_->CreateSpecial(path, src, policy);
 }
 Status FaultInjectingBackend::CreateHardLink(const RelPath& existing,
                                              const RelPath& link) {
+  FERRY_RETURN_IF_ERROR(Check(FaultOp::kCreateLink, link));
   return inner_->CreateHardLink(existing, link);
 }
 Status FaultInjectingBackend::SetMetadata(const RelPath& path, const Entry& src,

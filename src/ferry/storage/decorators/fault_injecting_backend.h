@@ -27,6 +27,9 @@ enum class FaultOp : uint8_t {
   kCommit,
   kSetMetadata,
   kRemove,
+  kMakeDirectory,
+  // CreateSymlink, CreateSpecial and CreateHardLink (the new name's path).
+  kCreateLink,
   // Restat() after reading reports a changed file (ctime moved) for the first
   // `times` reads, as if a writer were busy with it.
   kChangeWhileRead,
