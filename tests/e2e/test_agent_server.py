@@ -180,7 +180,8 @@ class AgentServerTest(unittest.TestCase):
     def start_agent(self):
         return self.spawn([FERRY, "agent", "--server", self.url, "--data-dir",
                            self.agent_dir, "--ca-bundle", self.ca,
-                           "--poll-interval-ms", "100", "--threads", "2"],
+                           "--poll-interval-ms", "100", "--threads", "2",
+                           "--outage-limit", "120"],
                           self.agent_log, stdout=subprocess.PIPE)
 
     def wait_status(self, arn, statuses, seconds):
@@ -197,6 +198,15 @@ class AgentServerTest(unittest.TestCase):
         os.makedirs(path, exist_ok=True)
         return self.api.call("CreateLocationLocal", {
             "Path": path, "AgentArns": [agent_arn]})["LocationArn"]
+
+    def test_a_bad_outage_limit_is_refused_before_anything_starts(self):
+        p = subprocess.run([FERRY, "agent", "--server", "https://127.0.0.1:1",
+                            "--data-dir", self.agent_dir, "--ca-bundle", "/dev/null",
+                            "--outage-limit", "-5"],
+                           capture_output=True, text=True, timeout=oracle.scaled(30))
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--outage-limit must be 0..604800 seconds", p.stderr)
+        self.assertFalse(os.path.exists(self.agent_dir))
 
     def test_activate_run_stop_and_restart_the_agent(self):
         agent = self.start_agent()

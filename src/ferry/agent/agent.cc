@@ -589,7 +589,10 @@ void Agent::Impl::Handle(const protocol::SyncResponse& response) {
           }
         }
         auto exec = std::make_unique<RunningExecution>(
-            cmd, config.threads, [this] { Wake(); },
+            cmd,
+            EngineSettings{.threads = config.threads,
+                           .outage_limit = config.outage_limit},
+            [this] { Wake(); },
             (fs::path(config.data_dir) / kTaskReportsDir).string(),
             std::move(open));
         logs->Track(cmd.execution_arn, exec->logs());

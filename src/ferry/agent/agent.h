@@ -31,6 +31,8 @@ struct AgentConfig {
   // Counters of running executions go to the server at most this often.
   std::chrono::milliseconds poll_interval{1000};
   int threads = 0;  // transfer workers per execution (0: one per core)
+  // How long a location may stay unreachable before an execution ends.
+  std::chrono::seconds outage_limit{300};
   // How locations' storage is reached (the S3 endpoint of CreateLocationS3).
   AgentStorageConfig storage;
   // The agent-to-agent link (docs/link.md): where this agent accepts link

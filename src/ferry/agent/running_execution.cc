@@ -38,7 +38,7 @@ std::string ShortId(const std::string& execution_arn) {
 }  // namespace
 
 Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
-                                          int threads,
+                                          const EngineSettings& engine,
                                           const std::string& task_report_root) {
   ExecutionConfig config;
   if (!command.options.is_object()) {
@@ -91,7 +91,8 @@ Result<ExecutionConfig> ConfigFromCommand(const protocol::Command& command,
                        : ReportLevel::kSuccessesAndErrors;
     config.report = std::move(report);
   }
-  config.threads = threads;
+  config.threads = engine.threads;
+  config.outage_limit = engine.outage_limit;
   config.task_arn = command.task_arn;
   config.execution_arn = command.execution_arn;
   return config;
@@ -134,12 +135,13 @@ json FailedDescribe(const std::string& execution_arn,
             {"ErrorDetail", error_detail}}}};
 }
 
-RunningExecution::RunningExecution(protocol::Command command, int threads,
+RunningExecution::RunningExecution(protocol::Command command,
+                                   EngineSettings engine,
                                    std::function<void()> on_done,
                                    std::string task_report_root,
                                    LocationOpener open_location)
     : command_(std::move(command)),
-      threads_(threads),
+      engine_(engine),
       task_report_root_(std::move(task_report_root)),
       on_done_(std::move(on_done)),
       open_location_(std::move(open_location)),
@@ -248,7 +250,7 @@ void RunningExecution::Main() {
   };
   const std::string& arn = command_.execution_arn;
 
-  auto config = ConfigFromCommand(command_, threads_, task_report_root_);
+  auto config = ConfigFromCommand(command_, engine_, task_report_root_);
   if (!config.ok()) {
     finish(FailedDescribe(arn, "InvalidRequestException",
                           std::string(config.status().message())));

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,14 +27,22 @@
 
 namespace ferry::agent {
 
+// What the agent's operator sets for every execution it runs (`ferry
+// agent` flags; DataSync's API has no member for either).
+struct EngineSettings {
+  int threads = 0;  // transfer workers (0: one per core)
+  // How long a location may stay unreachable before the execution ends.
+  std::chrono::seconds outage_limit{300};
+};
+
 // The ExecutionConfig a RunExecution command asks for: every Options member
 // through TaskOptions::Set, BytesPerSecond from the command, the filters, the
 // manifest (its paths checked and sorted as a manifest file's would be),
-// `threads` transfer workers. Errors are InvalidArgument, naming the member.
-// A command that asks for a task report gets one written under
+// and the agent's `engine` settings. Errors are InvalidArgument, naming the
+// member. A command that asks for a task report gets one written under
 // `task_report_root` (an error when that is empty).
 Result<ExecutionConfig> ConfigFromCommand(
-    const protocol::Command& command, int threads,
+    const protocol::Command& command, const EngineSettings& engine,
     const std::string& task_report_root = "");
 
 // Opens a location as a backend (LocationSpecFromMessage, then the backend
@@ -58,12 +67,12 @@ class RunningExecution {
  public:
   // `on_done` runs (on the execution's thread) once the final report is
   // ready, so that the session can send it without waiting for the next
-  // poll. `threads`: transfer workers (0: one per core).
+  // poll. `engine`: the agent's settings for every execution.
   // Task reports (TaskReportConfig) are written under `task_report_root`,
   // in a folder per execution: ferry cannot deliver them to the S3 bucket
   // the configuration names yet, and the final ReportResult says so and
   // where the report is. The locations are opened with `open_location`.
-  RunningExecution(protocol::Command command, int threads,
+  RunningExecution(protocol::Command command, EngineSettings engine,
                    std::function<void()> on_done,
                    std::string task_report_root = "",
                    LocationOpener open_location = MakeLocationOpener({}));
@@ -104,7 +113,7 @@ class RunningExecution {
   void Main();
 
   const protocol::Command command_;
-  const int threads_;
+  const EngineSettings engine_;
   const std::string task_report_root_;
   const std::function<void()> on_done_;
   const LocationOpener open_location_;

@@ -221,7 +221,8 @@ TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
   c.bytes_per_second = 5000;  // the limit now wins over the task's
   c.includes = "/x*";
   c.excludes = "*.tmp";
-  auto config = ConfigFromCommand(c, 3);
+  auto config = ConfigFromCommand(
+      c, {.threads = 3, .outage_limit = std::chrono::seconds(42)});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->options.verify_mode, VerifyMode::kNone);
   EXPECT_EQ(config->options.overwrite_mode, OverwriteMode::kNever);
@@ -231,6 +232,7 @@ TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
   EXPECT_EQ(config->includes, "/x*");
   EXPECT_EQ(config->excludes, "*.tmp");
   EXPECT_EQ(config->threads, 3);
+  EXPECT_EQ(config->outage_limit, std::chrono::seconds(42));
   EXPECT_EQ(config->execution_arn, kRunningExec);
   EXPECT_EQ(config->task_arn, kTask);
   EXPECT_EQ(config->manifest, nullptr);
@@ -239,22 +241,22 @@ TEST(ConfigFromCommandTest, EveryOptionFiltersAndTheLimit) {
 TEST(ConfigFromCommandTest, BadOptionsNameTheMember) {
   protocol::Command c = RunCommand("/a", "/b");
   c.options = {{"VerifyMode", "SOMETIMES"}};
-  auto config = ConfigFromCommand(c, 0);
+  auto config = ConfigFromCommand(c, {});
   ASSERT_FALSE(config.ok());
   EXPECT_NE(config.status().message().find("options.verifyMode"),
             std::string::npos)
       << config.status().message();
   c.options = {{"Atime", true}};
-  EXPECT_FALSE(ConfigFromCommand(c, 0).ok());
+  EXPECT_FALSE(ConfigFromCommand(c, {}).ok());
   c.options = {{"TransferMode", "ALL"}, {"PreserveDeletedFiles", "REMOVE"}};
-  EXPECT_FALSE(ConfigFromCommand(c, 0).ok());
+  EXPECT_FALSE(ConfigFromCommand(c, {}).ok());
 }
 
 TEST(ConfigFromCommandTest, AManifestIsCheckedAndSorted) {
   protocol::Command c = RunCommand("/a", "/b");
   c.has_manifest = true;
   c.manifest = {"b/y", "a \"quoted\", name", "a/x"};
-  auto config = ConfigFromCommand(c, 0);
+  auto config = ConfigFromCommand(c, {});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_NE(config->manifest, nullptr);
   ASSERT_EQ(config->manifest->size(), 3u);
@@ -263,7 +265,7 @@ TEST(ConfigFromCommandTest, AManifestIsCheckedAndSorted) {
   EXPECT_EQ((*config->manifest)[1].str(), "a \"quoted\", name");
   EXPECT_EQ((*config->manifest)[2].str(), "b/y");
   c.manifest = {"../escape"};
-  EXPECT_FALSE(ConfigFromCommand(c, 0).ok());
+  EXPECT_FALSE(ConfigFromCommand(c, {}).ok());
 }
 
 TEST(LocationSpecTest, ObjectStorageNamesItsEndpointBucketAndKeys) {
@@ -422,8 +424,8 @@ TEST(RunningExecutionTest, RunsToSuccessAndReportsTheDescribe) {
   WriteFile(fs::path(src.path()) / "a", "alpha");
   WriteFile(fs::path(src.path()) / "d/b", std::string(5000, 'b'));
   Finished finished;
-  RunningExecution exec(RunCommand(src.path(), dst.path() + "/out"), 2,
-                        finished.Callback());
+  RunningExecution exec(RunCommand(src.path(), dst.path() + "/out"),
+                        {.threads = 2}, finished.Callback());
   protocol::ExecutionReport before = exec.Report();
   EXPECT_EQ(before.status, "LAUNCHING");
   EXPECT_FALSE(before.final);
@@ -450,7 +452,7 @@ TEST(RunningExecutionTest, LiveReportsShowEachPhaseAsItEnds) {
   WriteFile(fs::path(src.path()) / "big", std::string(2 << 20, 'x'));
   Gate listing, reading;
   Finished finished;
-  RunningExecution exec(RunCommand(src.path(), dst.path()), 2,
+  RunningExecution exec(RunCommand(src.path(), dst.path()), {.threads = 2},
                         finished.Callback(), "",
                         ListGatedSource(&listing, &reading));
   exec.Start();
@@ -513,7 +515,7 @@ TEST(RunningExecutionTest, CollectsTheTasksLogLevelUntilTheServerStoresIt) {
   protocol::Command command = RunCommand(src.path(), dst.path());
   command.options["LogLevel"] = "TRANSFER";
   Finished finished;
-  RunningExecution exec(command, 2, finished.Callback());
+  RunningExecution exec(command, {.threads = 2}, finished.Callback());
   exec.Start();
   ASSERT_TRUE(finished.Wait()) << "no final report";
   protocol::ExecutionReport r = exec.Report();
@@ -562,7 +564,7 @@ TEST(RunningExecutionTest, BasicKeepsMilestonesAndOffNothing) {
         RunCommand(src.path(), dst.path() + "/" + level);
     command.options["LogLevel"] = level;
     Finished finished;
-    RunningExecution exec(command, 2, finished.Callback());
+    RunningExecution exec(command, {.threads = 2}, finished.Callback());
     exec.Start();
     ASSERT_TRUE(finished.Wait()) << "no final report";
     protocol::ExecutionReport r = exec.Report();
@@ -589,7 +591,7 @@ TEST(RunningExecutionTest, ATaskReportWithoutDestinationStaysOnTheAgent) {
   c.report_level = "SUCCESSES_AND_ERRORS";
   const std::string root = data.path() + "/task-reports";
   Finished finished;
-  RunningExecution exec(c, 2, finished.Callback(), root);
+  RunningExecution exec(c, {.threads = 2}, finished.Callback(), root);
   exec.Start();
   ASSERT_TRUE(finished.Wait()) << "no final report";
   protocol::ExecutionReport r = exec.Report();
@@ -638,7 +640,7 @@ TEST(RunningExecutionTest, ManifestObjectIsReadAndTheReportDelivered) {
       "S3",
       {{"S3BucketArn", "arn:aws:s3:::reports"}, {"Subdirectory", "/ferry/"}}};
   Finished finished;
-  RunningExecution exec(c, 2, finished.Callback(),
+  RunningExecution exec(c, {.threads = 2}, finished.Callback(),
                         data.path() + "/task-reports", opener);
   exec.Start();
   ASSERT_TRUE(finished.Wait()) << "no final report";
@@ -664,7 +666,7 @@ TEST(RunningExecutionTest, ManifestObjectIsReadAndTheReportDelivered) {
   c.manifest_object.parameters["ManifestObjectPath"] = "lists/missing.csv";
   c.execution_arn += "2";
   Finished again;
-  RunningExecution missing(c, 2, again.Callback(),
+  RunningExecution missing(c, {.threads = 2}, again.Callback(),
                            data.path() + "/task-reports", opener);
   missing.Start();
   ASSERT_TRUE(again.Wait());
@@ -682,10 +684,10 @@ TEST(ConfigFromCommandTest, AReportNeedsAFolder) {
   c.has_report = true;
   c.report_output_type = "SUMMARY_ONLY";
   c.report_level = "ERRORS_ONLY";
-  auto none = ConfigFromCommand(c, 0);
+  auto none = ConfigFromCommand(c, {});
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("task reports"), std::string::npos);
-  auto config = ConfigFromCommand(c, 0, "/var/lib/ferry/task-reports");
+  auto config = ConfigFromCommand(c, {}, "/var/lib/ferry/task-reports");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_TRUE(config->report.has_value());
   EXPECT_EQ(config->report->directory, "/var/lib/ferry/task-reports");
@@ -698,7 +700,7 @@ TEST(RunningExecutionTest, ANonLocalLocationEndsErrorAtOnce) {
   protocol::Command c = RunCommand("/nowhere", dst.path());
   c.source.type = "HDFS";
   Finished finished;
-  RunningExecution exec(c, 1, finished.Callback());
+  RunningExecution exec(c, {.threads = 1}, finished.Callback());
   exec.Start();
   ASSERT_TRUE(finished.Wait()) << "no final report";
   protocol::ExecutionReport r = exec.Report();
@@ -713,7 +715,7 @@ TEST(RunningExecutionTest, AMissingSourceIsASourceLocationError) {
   TempDir dst;
   Finished finished;
   RunningExecution exec(RunCommand(dst.path() + "/missing", dst.path() + "/o"),
-                        1, finished.Callback());
+                        {.threads = 1}, finished.Callback());
   exec.Start();
   ASSERT_TRUE(finished.Wait()) << "no final report";
   protocol::ExecutionReport r = exec.Report();
@@ -732,8 +734,8 @@ TEST(RunningExecutionTest, AnUnopenableDestinationNamesItsArn) {
   WriteFile(fs::path(src.path()) / "f", "x");
   // A destination beneath a regular file cannot be made.
   Finished finished;
-  RunningExecution exec(RunCommand(src.path(), src.path() + "/f/under"), 1,
-                        finished.Callback());
+  RunningExecution exec(RunCommand(src.path(), src.path() + "/f/under"),
+                        {.threads = 1}, finished.Callback());
   exec.Start();
   ASSERT_TRUE(finished.Wait()) << "no final report";
   protocol::ExecutionReport r = exec.Report();
@@ -759,8 +761,8 @@ TEST(RunningExecutionTest, CancelWhileTransferringEndsItOperationCanceled) {
   TempDir src, dst;
   Gate gate;
   Finished finished;
-  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback(), "",
-                        GatedSource(&gate));
+  RunningExecution exec(SlowCommand(src, dst), {.threads = 2},
+                        finished.Callback(), "", GatedSource(&gate));
   exec.Start();
   ASSERT_TRUE(gate.WaitReached()) << "the execution never read the source";
   protocol::ExecutionReport live = exec.Report();
@@ -784,7 +786,8 @@ TEST(RunningExecutionTest, CancelWhileTransferringEndsItOperationCanceled) {
 TEST(RunningExecutionTest, CancelBeforeTheEngineStartsEndsItOperationCanceled) {
   TempDir src, dst;
   Finished finished;
-  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback());
+  RunningExecution exec(SlowCommand(src, dst), {.threads = 2},
+                        finished.Callback());
   exec.Cancel();
   EXPECT_EQ(exec.Report().status, "CANCELLING");
   exec.Start();
@@ -799,8 +802,8 @@ TEST(RunningExecutionTest, TheBandwidthChangesLive) {
   TempDir src, dst;
   Gate gate;
   Finished finished;
-  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback(), "",
-                        GatedSource(&gate));
+  RunningExecution exec(SlowCommand(src, dst), {.threads = 2},
+                        finished.Callback(), "", GatedSource(&gate));
   exec.Start();
   ASSERT_TRUE(gate.WaitReached()) << "the execution never read the source";
   exec.SetBytesPerSecond(-1);
@@ -818,8 +821,8 @@ TEST(RunningExecutionTest, AbandonSaysTheAgentStopped) {
   TempDir src, dst;
   Gate gate;
   Finished finished;
-  RunningExecution exec(SlowCommand(src, dst), 2, finished.Callback(), "",
-                        GatedSource(&gate));
+  RunningExecution exec(SlowCommand(src, dst), {.threads = 2},
+                        finished.Callback(), "", GatedSource(&gate));
   exec.Start();
   ASSERT_TRUE(gate.WaitReached()) << "the execution never read the source";
   gate.Open();  // it goes on into the 1 byte/s limit and stays there

@@ -31,6 +31,10 @@ void AddAgentCommand(CLI::App& app, AgentArgs& args) {
   cmd->add_option("--threads", args.threads,
                   "Transfer workers per execution (default: the number of "
                   "cores)");
+  cmd->add_option("--outage-limit", args.outage_limit,
+                  "Seconds a location of an execution may stay unreachable, "
+                  "the transfer waiting for it, before the execution ends "
+                  "with an error naming it (default 300)");
   cmd->add_option("--s3-endpoint-url", args.s3_endpoint_url,
                   "Where the S3 locations of CreateLocationS3 are (default: "
                   "$AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else AWS S3); "
@@ -77,6 +81,12 @@ int RunAgent(const AgentArgs& args) {
   config.data_dir = args.data_dir;
   config.ca_bundle = args.ca_bundle;
   config.threads = args.threads;
+  if (args.outage_limit < 0 || args.outage_limit > 7 * 24 * 3600) {
+    std::fprintf(stderr,
+                 "ferry agent: --outage-limit must be 0..604800 seconds\n");
+    return 2;
+  }
+  config.outage_limit = std::chrono::seconds(args.outage_limit);
   config.storage.s3_endpoint_url = args.s3_endpoint_url;
   config.storage.allowed_paths = args.allowed_paths;
   config.storage.smb_port = args.smb_port;

@@ -10,11 +10,12 @@
 namespace ferry {
 
 struct AgentArgs {
-  std::string server;     // https://host:port
-  std::string data_dir;   // the agent's key, certificate and identity
-  std::string ca_bundle;  // the server's CA (ca.pem of `ferry server init`)
-  int threads = 0;        // transfer workers per execution (0: per core)
-  int poll_ms = 1000;     // how often it syncs at most
+  std::string server;      // https://host:port
+  std::string data_dir;    // the agent's key, certificate and identity
+  std::string ca_bundle;   // the server's CA (ca.pem of `ferry server init`)
+  int threads = 0;         // transfer workers per execution (0: per core)
+  int outage_limit = 300;  // seconds a location may stay unreachable
+  int poll_ms = 1000;      // how often it syncs at most
   std::string s3_endpoint_url;     // where CreateLocationS3 locations are
   int smb_port = 0;                // of SMB locations' servers (0: 445)
   int nfs_port = 0;                // of NFS locations' servers (0: portmapper)
