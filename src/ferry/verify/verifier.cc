@@ -1,5 +1,7 @@
 #include "ferry/verify/verifier.h"
 
+#include <algorithm>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -152,13 +154,6 @@ uint64_t AttributeHash(XattrList list, const VerifyOptions& options) {
   return XattrHash(FilterXattrs(std::move(list), options.xattrs, options.acls));
 }
 
-// The same, as `backend` holds them now.
-Result<uint64_t> AttributeHash(Backend* backend, const RelPath& path,
-                               const VerifyOptions& options) {
-  FERRY_ASSIGN_OR_RETURN(XattrList list, backend->GetXattrs(path));
-  return AttributeHash(std::move(list), options);
-}
-
 bool CarriesAttributes(EntryKind kind, const VerifyOptions& options) {
   return (options.xattrs || options.acls) &&
          (kind == EntryKind::kFile || kind == EntryKind::kDirectory);
@@ -221,76 +216,161 @@ void CheckThroughOutages(const VerifyOptions& options, VerifyObserver* observer,
 
 namespace {
 
-// Compares one item present at both locations: metadata, attributes and,
-// for files, content (both sides read and hashed).
-void CheckPair(Backend* src, Backend* dst, const Entry& listed_want,
-               const Entry& listed_have, const VerifyOptions& options,
-               VerifyObserver* observer) {
+// Compares items present at both locations, a batch at a time: metadata,
+// attributes and, for files, content (both sides read and hashed). Each
+// step asks each side for the whole batch at once (StatMany, GetXattrsMany,
+// ComputeDigestMany): a backend across a network answers each in one round
+// trip instead of one per item.
+void CheckPairs(Backend* src, Backend* dst, const std::vector<Check>& batch,
+                const VerifyOptions& options, VerifyObserver* observer) {
+  if (options.stop.stop_requested()) return;
   const int64_t gran = options.mtime_granularity_ns;
-  VerifyOutcome out;
-  out.path = listed_want.path;
-  out.kind = listed_want.kind;
-  out.src = listed_want;
-  out.dst = listed_have;
+  const size_t n = batch.size();
+  std::vector<VerifyOutcome> outs(n);
+  std::vector<bool> report(n, true);
+  std::vector<bool> done(n, false);  // failed already: nothing more to ask
+  for (size_t i = 0; i < n; ++i) {
+    VerifyOutcome& out = outs[i];
+    out.path = batch[i].expected->path;
+    out.kind = batch[i].expected->kind;
+    out.src = batch[i].expected;
+    out.dst = batch[i].found;
+  }
   // What a listing left out (Entry::kPartial) is read now.
   for (bool at_src : {true, false}) {
-    std::optional<Entry>& e = at_src ? out.src : out.dst;
-    if (!e->partial()) continue;
-    auto now = (at_src ? src : dst)->Stat(out.path);
-    if (!now.ok() || !*now) {
-      if (now.ok()) {
+    std::vector<size_t> partial;
+    std::vector<RelPath> paths;
+    for (size_t i = 0; i < n; ++i) {
+      const std::optional<Entry>& e = at_src ? outs[i].src : outs[i].dst;
+      if (done[i] || !e->partial()) continue;
+      partial.push_back(i);
+      paths.push_back(outs[i].path);
+    }
+    if (partial.empty()) continue;
+    std::vector<Result<std::optional<Entry>>> now =
+        (at_src ? src : dst)->StatMany(paths);
+    for (size_t k = 0; k < partial.size(); ++k) {
+      const size_t i = partial[k];
+      VerifyOutcome& out = outs[i];
+      done[i] = true;
+      if (k >= now.size()) {
+        Fail(&out, VerifyFailureKind::kError,
+             at_src ? "the source did not answer"
+                    : "the destination did not answer");
+      } else if (!now[k].ok()) {
+        Fail(&out, VerifyFailureKind::kError, now[k].status(),
+             now[k].status().ToString());
+      } else if (!now[k]->has_value()) {
         Fail(&out,
              at_src ? VerifyFailureKind::kError
                     : VerifyFailureKind::kMissingAtDestination,
              at_src ? "removed from the source while being verified"
                     : "not at the destination");
       } else {
-        Fail(&out, VerifyFailureKind::kError, now.status(),
-             now.status().ToString());
-      }
-      observer->OnVerified(out);
-      return;
-    }
-    e = std::move(**now);
-    if (at_src && options.map_source) options.map_source(&*e);
-  }
-  const Entry& want = *out.src;
-  const Entry& have = *out.dst;
-  out.kind = want.kind;
-  std::string why = DescribeMetadataMismatch(want, have, options.compare, gran);
-  if (why.empty() && CarriesAttributes(want.kind, options)) {
-    auto s = AttributeHash(src, want.path, options);
-    auto d = AttributeHash(dst, want.path, options);
-    if (!s.ok() || !d.ok()) {
-      out.cause = !s.ok() ? s.status() : d.status();
-      why = "cannot read extended attributes: " +
-            std::string(out.cause.message());
-    } else {
-      out.src->xattr_hash = *s;
-      out.dst->xattr_hash = *d;
-      if (*s != *d) why = "extended attributes differ";
-    }
-  }
-  if (!why.empty()) {
-    Fail(&out, VerifyFailureKind::kMetadata, why);
-  } else if (want.is_file()) {
-    auto s = DigestFile(src, want.path, options.digest, options.stop, observer);
-    auto d = s.ok() ? DigestFile(dst, want.path, options.digest, options.stop,
-                                 observer)
-                    : Result<std::pair<Digest, Entry>>(s.status());
-    if (!s.ok() || !d.ok()) {
-      const Status& st = !s.ok() ? s.status() : d.status();
-      if (st.IsCancelled()) return;
-      Fail(&out, VerifyFailureKind::kError, st, st.ToString());
-    } else {
-      out.src_digest = s->first;
-      out.dst_digest = d->first;
-      if (!(out.src_digest == out.dst_digest)) {
-        Fail(&out, VerifyFailureKind::kChecksum, "content differs");
+        done[i] = false;
+        std::optional<Entry>& e = at_src ? out.src : out.dst;
+        e = std::move(**now[k]);
+        if (at_src && options.map_source) options.map_source(&*e);
       }
     }
   }
-  observer->OnVerified(out);
+  std::vector<size_t> attributes, content;
+  for (size_t i = 0; i < n; ++i) {
+    if (done[i]) continue;
+    VerifyOutcome& out = outs[i];
+    out.kind = out.src->kind;
+    std::string why =
+        DescribeMetadataMismatch(*out.src, *out.dst, options.compare, gran);
+    if (!why.empty()) {
+      Fail(&out, VerifyFailureKind::kMetadata, why);
+    } else if (CarriesAttributes(out.kind, options)) {
+      attributes.push_back(i);
+    } else if (out.src->is_file()) {
+      content.push_back(i);
+    }
+  }
+  auto paths_of = [&](const std::vector<size_t>& indexes) {
+    std::vector<RelPath> some;
+    some.reserve(indexes.size());
+    for (size_t i : indexes) some.push_back(outs[i].path);
+    return some;
+  };
+  if (!attributes.empty()) {
+    const std::vector<RelPath> paths = paths_of(attributes);
+    std::vector<Result<XattrList>> s = src->GetXattrsMany(paths);
+    std::vector<Result<XattrList>> d = dst->GetXattrsMany(paths);
+    for (size_t k = 0; k < attributes.size(); ++k) {
+      const size_t i = attributes[k];
+      VerifyOutcome& out = outs[i];
+      const Result<XattrList>* failed = nullptr;
+      if (k < s.size() && !s[k].ok()) {
+        failed = &s[k];
+      } else if (k < d.size() && !d[k].ok()) {
+        failed = &d[k];
+      }
+      if (failed != nullptr || k >= s.size() || k >= d.size()) {
+        if (failed != nullptr) out.cause = failed->status();
+        Fail(&out, VerifyFailureKind::kMetadata,
+             "cannot read extended attributes: " +
+                 std::string(failed != nullptr ? failed->status().message()
+                                               : "no answer"));
+        continue;
+      }
+      out.src->xattr_hash = AttributeHash(std::move(*s[k]), options);
+      out.dst->xattr_hash = AttributeHash(std::move(*d[k]), options);
+      if (out.src->xattr_hash != out.dst->xattr_hash) {
+        Fail(&out, VerifyFailureKind::kMetadata, "extended attributes differ");
+      } else if (out.src->is_file()) {
+        content.push_back(i);
+      }
+    }
+  }
+  if (!content.empty()) {
+    std::sort(content.begin(), content.end());
+    std::function<void(uint64_t)> on_bytes;
+    if (observer) on_bytes = [observer](uint64_t b) { observer->OnBytes(b); };
+    // The source first: the destination is read only for what it read.
+    std::vector<Result<std::pair<Digest, Entry>>> s = src->ComputeDigestMany(
+        paths_of(content), options.digest, options.stop, on_bytes);
+    std::vector<size_t> read;
+    for (size_t k = 0; k < content.size(); ++k) {
+      const size_t i = content[k];
+      VerifyOutcome& out = outs[i];
+      if (k >= s.size()) {
+        Fail(&out, VerifyFailureKind::kError, "the source did not answer");
+      } else if (!s[k].ok()) {
+        if (s[k].status().IsCancelled()) report[i] = false;
+        Fail(&out, VerifyFailureKind::kError, s[k].status(),
+             s[k].status().ToString());
+      } else {
+        out.src_digest = s[k]->first;
+        read.push_back(i);
+      }
+    }
+    std::vector<Result<std::pair<Digest, Entry>>> d =
+        read.empty() ? std::vector<Result<std::pair<Digest, Entry>>>{}
+                     : dst->ComputeDigestMany(paths_of(read), options.digest,
+                                              options.stop, on_bytes);
+    for (size_t k = 0; k < read.size(); ++k) {
+      const size_t i = read[k];
+      VerifyOutcome& out = outs[i];
+      if (k >= d.size()) {
+        Fail(&out, VerifyFailureKind::kError, "the destination did not answer");
+      } else if (!d[k].ok()) {
+        if (d[k].status().IsCancelled()) report[i] = false;
+        Fail(&out, VerifyFailureKind::kError, d[k].status(),
+             d[k].status().ToString());
+      } else {
+        out.dst_digest = d[k]->first;
+        if (!(out.src_digest == out.dst_digest)) {
+          Fail(&out, VerifyFailureKind::kChecksum, "content differs");
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (report[i]) observer->OnVerified(outs[i]);
+  }
 }
 
 }  // namespace
@@ -435,9 +515,9 @@ Status VerifyPointInTime(Backend* src, Backend* dst,
   auto is_device = [](EntryKind k) {
     return k == EntryKind::kBlockDevice || k == EntryKind::kCharDevice;
   };
-  CheckPool pool(options.threads, [&](Check& c) {
+  CheckPool pool(options.threads, [&](std::vector<Check>& batch) {
     CheckThroughOutages(options, observer, [&](VerifyObserver* o) {
-      CheckPair(src, dst, *c.expected, *c.found, options, o);
+      CheckPairs(src, dst, batch, options, o);
     });
   });
   ScanOptions so;
@@ -530,9 +610,9 @@ Status VerifyPointInTime(Backend* src, Backend* dst,
 Status VerifyPaths(Backend* src, Backend* dst,
                    const std::vector<RelPath>& paths,
                    const VerifyOptions& options, VerifyObserver* observer) {
-  CheckPool pool(options.threads, [&](Check& c) {
+  CheckPool pool(options.threads, [&](std::vector<Check>& batch) {
     CheckThroughOutages(options, observer, [&](VerifyObserver* o) {
-      CheckPair(src, dst, *c.expected, *c.found, options, o);
+      CheckPairs(src, dst, batch, options, o);
     });
   });
   for (const RelPath& path : paths) {

@@ -284,6 +284,83 @@ TEST(VerifyPointInTimeTest, ReportsEachKindOfDifference) {
   EXPECT_EQ(out.by_path.count("type/inner"), 0u);
 }
 
+// Counts what verification asks of a backend: the batched calls, and the
+// single ones made outside them.
+class AskCounting : public FaultInjectingBackend {
+ public:
+  explicit AskCounting(std::unique_ptr<Backend> inner)
+      : FaultInjectingBackend(std::move(inner), {}) {}
+
+  std::vector<Result<XattrList>> GetXattrsMany(
+      std::span<const RelPath> paths) override {
+    ++xattr_batches;
+    Inside inside;
+    return Backend::GetXattrsMany(paths);
+  }
+  std::vector<Result<std::pair<Digest, Entry>>> ComputeDigestMany(
+      std::span<const RelPath> paths, DigestAlgorithm algorithm,
+      const std::stop_token& stop,
+      const std::function<void(uint64_t)>& on_bytes) override {
+    ++digest_batches;
+    Inside inside;
+    return Backend::ComputeDigestMany(paths, algorithm, stop, on_bytes);
+  }
+  Result<XattrList> GetXattrs(const RelPath& path) override {
+    if (depth_ == 0) ++single_calls;
+    return FaultInjectingBackend::GetXattrs(path);
+  }
+  Result<std::pair<Digest, Entry>> ComputeDigest(
+      const RelPath& path, DigestAlgorithm algorithm,
+      const std::stop_token& stop,
+      const std::function<void(uint64_t)>& on_bytes) override {
+    if (depth_ == 0) ++single_calls;
+    return Backend::ComputeDigest(path, algorithm, stop, on_bytes);
+  }
+
+  std::atomic<int> xattr_batches{0}, digest_batches{0}, single_calls{0};
+
+ private:
+  struct Inside {
+    Inside() { ++depth_; }
+    ~Inside() { --depth_; }
+  };
+  static thread_local int depth_;
+};
+thread_local int AskCounting::depth_ = 0;
+
+TEST(VerifyPointInTimeTest, AsksEachSideAboutManyFilesAtOnce) {
+  MemoryTree src, dst;
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = "f" + std::to_string(100 + i);
+    src.File(name, name);
+    dst.File(name, name);
+  }
+  AskCounting counted_src(src.Open()), counted_dst(dst.Open());
+  VerifyOptions options = VerifierOptions();
+  options.xattrs = true;
+  Outcomes out;
+  ASSERT_OK(VerifyPointInTime(&counted_src, &counted_dst, options, &out));
+  EXPECT_EQ(out.Failures(), Strings{});
+  EXPECT_EQ(out.by_path.size(), 100u);
+  for (AskCounting* b : {&counted_src, &counted_dst}) {
+    EXPECT_EQ(b->single_calls.load(), 0);
+    // Batches of up to 32: at least 4 for 100 files, and far fewer than
+    // one per file.
+    EXPECT_GE(b->xattr_batches.load(), 4);
+    EXPECT_LE(b->xattr_batches.load(), 10);
+    EXPECT_GE(b->digest_batches.load(), 4);
+    EXPECT_LE(b->digest_batches.load(), 10);
+  }
+  // A difference is still found in a batch, and only there: the same
+  // size and times, other bytes.
+  src.File("f150x", "aaaa");
+  dst.File("f150x", "bbbb");
+  Outcomes again;
+  ASSERT_OK(VerifyPointInTime(&counted_src, &counted_dst, options, &again));
+  EXPECT_EQ(again.Failures(), Strings{"f150x: ChecksumDiffers"});
+  EXPECT_EQ(again.by_path.size(), 101u);
+}
+
 TEST(VerifyPointInTimeTest, ExtraItemsCountOnlyWhenDeletesWereAsked) {
   MemoryTree src, dst;
   BuildBoth(&src, &dst);
