@@ -50,7 +50,8 @@ constexpr size_t kLargeFile = kMaxPutFileBytes + 1000;
 
 // Damages the data of the next `budget` CHUNK frames sent (all connections
 // share the budget), from the `first`-th chunk (1: the next) on; and of the
-// next `budget` PUT_FILE requests.
+// next `budget` PUT_FILE requests. A Send may carry several frames (the
+// requests queued on a connection go out together): each is looked at.
 class DamageChunks : public lt::ForwardingStream {
  public:
   DamageChunks(std::unique_ptr<FrameStream> inner,
@@ -58,28 +59,55 @@ class DamageChunks : public lt::ForwardingStream {
       : ForwardingStream(std::move(inner)),
         budget_(std::move(budget)),
         skip_(first - 1) {}
-  Status Send(std::span<const std::byte> frame) override {
-    const FrameType type = lt::TypeOf(frame);
-    const bool data = (type == FrameType::kChunk && skip_.fetch_sub(1) <= 0) ||
-                      (type == FrameType::kRequest && IsPutFile(frame));
-    if (data && budget_->fetch_sub(1) > 0) {
-      std::vector<std::byte> copy(frame.begin(), frame.end());
-      if (type == FrameType::kChunk) {
-        copy.back() ^= std::byte{0x40};  // the data ends the frame
-      } else {
-        // A byte of the file's data, its checksum left as it was.
-        auto q = DecodeRequest(std::span(frame).subspan(kFrameHeaderBytes));
-        if (!q.ok() || q->data.empty()) return inner_->Send(frame);
-        q->data[0] ^= std::byte{0x40};
-        copy.clear();
-        FERRY_RETURN_IF_ERROR(AppendRequest(&copy, lt::StreamOf(frame), *q));
+  Status Send(std::span<const std::byte> frames) override {
+    std::vector<std::byte> out;
+    out.reserve(frames.size());
+    bool damaged = false;
+    size_t at = 0;
+    while (at + kFrameHeaderBytes <= frames.size()) {
+      auto header = DecodeHeader(frames.subspan(at).first<kFrameHeaderBytes>());
+      if (!header.ok() ||
+          header->length > frames.size() - at - kFrameHeaderBytes) {
+        break;
       }
-      return inner_->Send(copy);
+      const auto frame =
+          frames.subspan(at, kFrameHeaderBytes + size_t{header->length});
+      at += frame.size();
+      if (!Damage(frame, &out)) {
+        out.insert(out.end(), frame.begin(), frame.end());
+      } else {
+        damaged = true;
+      }
     }
-    return inner_->Send(frame);
+    if (!damaged) return inner_->Send(frames);
+    out.insert(out.end(), frames.begin() + static_cast<ptrdiff_t>(at),
+               frames.end());
+    return inner_->Send(out);
   }
 
  private:
+  // Appends a damaged copy of `frame` to `out` if it is one to damage.
+  bool Damage(std::span<const std::byte> frame, std::vector<std::byte>* out) {
+    const FrameType type = lt::TypeOf(frame);
+    const bool data = (type == FrameType::kChunk && skip_.fetch_sub(1) <= 0) ||
+                      (type == FrameType::kRequest && IsPutFile(frame));
+    if (!data || budget_->fetch_sub(1) <= 0) return false;
+    if (type == FrameType::kChunk) {
+      const size_t from = out->size();
+      out->insert(out->end(), frame.begin(), frame.end());
+      out->back() ^= std::byte{0x40};  // the data ends the frame
+      return out->size() > from;
+    }
+    // A byte of the file's data, its checksum left as it was.
+    auto q = DecodeRequest(frame.subspan(kFrameHeaderBytes));
+    if (!q.ok() || q->data.empty()) {
+      ++*budget_;  // nothing to damage: not counted
+      return false;
+    }
+    q->data[0] ^= std::byte{0x40};
+    return AppendRequest(out, lt::StreamOf(frame), *q).ok();
+  }
+
   static bool IsPutFile(std::span<const std::byte> frame) {
     auto q = DecodeRequest(frame.subspan(kFrameHeaderBytes));
     return q.ok() && q->op == Op::kPutFile;
