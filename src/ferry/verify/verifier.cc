@@ -171,6 +171,27 @@ void Fail(VerifyOutcome* out, VerifyFailureKind kind, const Status& cause,
   Fail(out, kind, std::move(detail));
 }
 
+using DigestResults = std::vector<Result<std::pair<Digest, Entry>>>;
+
+// The k-th of `digests` (what `side` answered of out's file), or null with
+// `out` failed: no answer, or an error. A cancelled one is not verified,
+// and not to be reported as such: `*report` becomes false.
+const Digest* DigestOrFail(const DigestResults& digests, size_t k,
+                           std::string_view side, VerifyOutcome* out,
+                           bool* report) {
+  if (k >= digests.size()) {
+    Fail(out, VerifyFailureKind::kError, std::string(side) + " did not answer");
+    return nullptr;
+  }
+  if (!digests[k].ok()) {
+    const Status& st = digests[k].status();
+    if (st.IsCancelled()) *report = false;
+    Fail(out, VerifyFailureKind::kError, st, st.ToString());
+    return nullptr;
+  }
+  return &digests[k]->first;
+}
+
 // Keeps what a check reports, to be reported once it is known whether the
 // check is to be made again; bytes read go on at once.
 class Collector : public VerifyObserver {
@@ -227,7 +248,9 @@ void CheckPairs(Backend* src, Backend* dst, const std::vector<Check>& batch,
   const int64_t gran = options.mtime_granularity_ns;
   const size_t n = batch.size();
   std::vector<VerifyOutcome> outs(n);
-  std::vector<bool> report(n, true);
+  // Whether each outcome is reported (a cancelled check is not).
+  auto report = std::make_unique<bool[]>(n);
+  std::fill_n(report.get(), n, true);
   std::vector<bool> done(n, false);  // failed already: nothing more to ask
   for (size_t i = 0; i < n; ++i) {
     VerifyOutcome& out = outs[i];
@@ -330,38 +353,27 @@ void CheckPairs(Backend* src, Backend* dst, const std::vector<Check>& batch,
     std::function<void(uint64_t)> on_bytes;
     if (observer) on_bytes = [observer](uint64_t b) { observer->OnBytes(b); };
     // The source first: the destination is read only for what it read.
-    std::vector<Result<std::pair<Digest, Entry>>> s = src->ComputeDigestMany(
+    const DigestResults s = src->ComputeDigestMany(
         paths_of(content), options.digest, options.stop, on_bytes);
     std::vector<size_t> read;
     for (size_t k = 0; k < content.size(); ++k) {
       const size_t i = content[k];
-      VerifyOutcome& out = outs[i];
-      if (k >= s.size()) {
-        Fail(&out, VerifyFailureKind::kError, "the source did not answer");
-      } else if (!s[k].ok()) {
-        if (s[k].status().IsCancelled()) report[i] = false;
-        Fail(&out, VerifyFailureKind::kError, s[k].status(),
-             s[k].status().ToString());
-      } else {
-        out.src_digest = s[k]->first;
+      if (const Digest* got =
+              DigestOrFail(s, k, "the source", &outs[i], &report[i])) {
+        outs[i].src_digest = *got;
         read.push_back(i);
       }
     }
-    std::vector<Result<std::pair<Digest, Entry>>> d =
-        read.empty() ? std::vector<Result<std::pair<Digest, Entry>>>{}
+    const DigestResults d =
+        read.empty() ? DigestResults{}
                      : dst->ComputeDigestMany(paths_of(read), options.digest,
                                               options.stop, on_bytes);
     for (size_t k = 0; k < read.size(); ++k) {
       const size_t i = read[k];
       VerifyOutcome& out = outs[i];
-      if (k >= d.size()) {
-        Fail(&out, VerifyFailureKind::kError, "the destination did not answer");
-      } else if (!d[k].ok()) {
-        if (d[k].status().IsCancelled()) report[i] = false;
-        Fail(&out, VerifyFailureKind::kError, d[k].status(),
-             d[k].status().ToString());
-      } else {
-        out.dst_digest = d[k]->first;
+      if (const Digest* got =
+              DigestOrFail(d, k, "the destination", &out, &report[i])) {
+        out.dst_digest = *got;
         if (!(out.src_digest == out.dst_digest)) {
           Fail(&out, VerifyFailureKind::kChecksum, "content differs");
         }
@@ -387,7 +399,9 @@ void CheckTransferred(Backend* dst, std::vector<Check>& batch,
   const int64_t gran = options.mtime_granularity_ns;
   const size_t n = batch.size();
   std::vector<VerifyOutcome> outs(n);
-  std::vector<bool> report(n, true);
+  // Whether each outcome is reported (a cancelled check is not).
+  auto report = std::make_unique<bool[]>(n);
+  std::fill_n(report.get(), n, true);
   std::vector<RelPath> paths;
   paths.reserve(n);
   for (const Check& c : batch) paths.push_back(c.expected->path);
@@ -455,21 +469,14 @@ void CheckTransferred(Backend* dst, std::vector<Check>& batch,
   if (!content.empty()) {
     std::function<void(uint64_t)> on_bytes;
     if (observer) on_bytes = [observer](uint64_t b) { observer->OnBytes(b); };
-    std::vector<Result<std::pair<Digest, Entry>>> digests =
-        dst->ComputeDigestMany(subset(content), options.digest, options.stop,
-                               on_bytes);
+    const DigestResults digests = dst->ComputeDigestMany(
+        subset(content), options.digest, options.stop, on_bytes);
     for (size_t k = 0; k < content.size(); ++k) {
       const size_t i = content[k];
       VerifyOutcome& out = outs[i];
-      if (k >= digests.size()) {
-        Fail(&out, VerifyFailureKind::kError, "the destination did not answer");
-      } else if (!digests[k].ok()) {
-        // Cancelled: not verified, and not reported as such.
-        if (digests[k].status().IsCancelled()) report[i] = false;
-        Fail(&out, VerifyFailureKind::kError, digests[k].status(),
-             digests[k].status().ToString());
-      } else {
-        out.dst_digest = digests[k]->first;
+      if (const Digest* got =
+              DigestOrFail(digests, k, "the destination", &out, &report[i])) {
+        out.dst_digest = *got;
         if (!(out.dst_digest == batch[i].expected_digest)) {
           Fail(&out, VerifyFailureKind::kChecksum, "content differs");
         }
