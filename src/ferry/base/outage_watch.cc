@@ -42,8 +42,20 @@ bool OutageWatch::Recover(const Status& failure, const std::stop_token& stop) {
     events.unlock();
     lock.lock();
   };
+  // Down: once its event was handled.
+  auto down = [&](const Status& why) {
+    state_ = State::kDown;
+    cv_.notify_all();
+    report(Event::kDown, why);
+    down_reported_ = true;
+    cv_.notify_all();
+    return false;
+  };
   while (!stop.stop_requested()) {
-    if (state_ == State::kDown) return false;
+    if (state_ == State::kDown) {
+      cv_.wait(lock, stop, [&] { return down_reported_; });
+      return false;
+    }
     if (state_ == State::kUp) {
       if (saw_out) return true;
       // Back a moment ago: this failure may well be the outage's, seen
@@ -70,11 +82,7 @@ bool OutageWatch::Recover(const Status& failure, const std::stop_token& stop) {
       if (state_ != State::kUp) continue;  // raced with another prober
       out_since_ = began;
       next_delay_ = options_.first_probe_delay;
-      if (clock_->Now() - out_since_ >= options_.limit) {
-        state_ = State::kDown;
-        report(Event::kDown, p);
-        return false;
-      }
+      if (clock_->Now() - out_since_ >= options_.limit) return down(p);
       state_ = State::kOut;
       saw_out = true;
       report(Event::kOut, p);
@@ -107,12 +115,7 @@ bool OutageWatch::Recover(const Status& failure, const std::stop_token& stop) {
       report(Event::kBack, p);
       return true;
     }
-    if (clock_->Now() - out_since_ >= options_.limit) {
-      state_ = State::kDown;
-      cv_.notify_all();
-      report(Event::kDown, p);
-      return false;
-    }
+    if (clock_->Now() - out_since_ >= options_.limit) return down(p);
     cv_.notify_all();
   }
   return false;

@@ -65,7 +65,9 @@ class OutageWatch {
   // After an operation used up its attempts on the retryable `failure`:
   // true when it should try again (the location was out and is back), false
   // when `failure` stands (the locations answer, or one is down, or `stop`
-  // was requested).
+  // was requested). Once a location is down, false is returned only after
+  // the kDown event was handled (so a stop it requests is seen by every
+  // caller that gets false on its account).
   bool Recover(const Status& failure, const std::stop_token& stop);
 
   bool down() const;
@@ -87,6 +89,7 @@ class OutageWatch {
   std::condition_variable_any cv_;
   State state_ = State::kUp;           // GUARDED_BY(mu_)
   bool probing_ = false;               // GUARDED_BY(mu_)
+  bool down_reported_ = false;         // GUARDED_BY(mu_): kDown handled
   uint64_t probes_ = 0;                // GUARDED_BY(mu_): probes finished
   Status last_probe_;                  // GUARDED_BY(mu_)
   Clock::time_point last_probe_at_{};  // GUARDED_BY(mu_)

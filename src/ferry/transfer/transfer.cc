@@ -247,8 +247,15 @@ auto Transfer::Retried(const RelPath& path, std::string_view operation,
               });
     const Status& st = retry_internal::StatusOf(outcome);
     if (st.ok() || !st.retryable() || !options_.outage ||
-        outages >= kMaxOutageRetries ||
-        !options_.outage->Recover(st, options_.stop)) {
+        outages >= kMaxOutageRetries) {
+      return outcome;
+    }
+    if (!options_.outage->Recover(st, options_.stop)) {
+      // Stopped meanwhile (a location stayed down, say): not this file's
+      // failure.
+      if (options_.stop.stop_requested()) {
+        return decltype(outcome)(Status::Cancelled("cancelled"));
+      }
       return outcome;
     }
   }
@@ -993,9 +1000,12 @@ void Transfer::EndFile(FileTask& task, Status st, bool committed) {
   // retryable fault: the destination may be out. When it is back, the file
   // goes again from the top.
   for (int outages = 0; committed && !st.ok() && st.retryable() &&
-                        options_.outage && outages < kMaxOutageRetries &&
-                        options_.outage->Recover(st, options_.stop);
+                        options_.outage && outages < kMaxOutageRetries;
        ++outages) {
+    if (!options_.outage->Recover(st, options_.stop)) {
+      if (options_.stop.stop_requested()) st = Status::Cancelled("cancelled");
+      break;
+    }
     st = CopyWhole(task);
     if (st.ok()) st = task.writer->Commit(result.applied, options_.metadata);
   }

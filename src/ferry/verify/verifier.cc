@@ -225,6 +225,8 @@ void CheckThroughOutages(const VerifyOptions& options, VerifyObserver* observer,
     }
     if (cause.ok() || !options.outage || outages >= kMaxOutageRetries ||
         !options.outage->Recover(cause, options.stop)) {
+      // Stopped meanwhile (a location stayed down, say): nothing verified.
+      if (!cause.ok() && options.stop.stop_requested()) return;
       for (const VerifyOutcome& o : collected.outcomes) {
         observer->OnVerified(o);
       }
