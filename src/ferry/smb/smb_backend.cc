@@ -42,6 +42,8 @@ constexpr int kConnections = 8;
 // reads a folder's listing whole at opendir).
 constexpr size_t kMaxFolderEntries = 10'000'000;
 constexpr int kTimeoutMs = 30'000;
+// The same for making a connection (Session::Connect).
+constexpr int kConnectMs = 5'000;
 
 // libsmbclient is thread-safe with one context per thread only once it
 // has been given thread functions: without them its talloc stack frames
@@ -366,6 +368,9 @@ class Session {
         break;
     }
     msg += err == 0 ? "failed" : std::strerror(err);
+    // A network fault: connections are made again before their next use
+    // (see Connect).
+    if (m.retryable) faults_.fetch_add(1);
     return Status(m.code, msg, err, m.retryable);
   }
 
@@ -428,6 +433,7 @@ class Session {
   struct Slot {
     SMBCCTX* ctx = nullptr;
     bool busy = false;
+    uint64_t connected_at = 0;  // faults_ when last connected
   };
 
   // Marks a connection busy (made first if need be) and returns it; the
@@ -435,19 +441,30 @@ class Session {
   Result<int> Reserve(int prefer) {
     std::unique_lock lock(mu_);
     while (true) {
+      int free = -1;
       if (prefer >= 0 && slots_[prefer].ctx && !slots_[prefer].busy) {
-        slots_[prefer].busy = true;
-        return prefer;
+        free = prefer;
       }
-      for (int i = 0; i < kConnections; ++i) {
-        if (slots_[i].ctx && !slots_[i].busy) {
-          slots_[i].busy = true;
-          return i;
+      for (int i = 0; i < kConnections && free < 0; ++i) {
+        if (slots_[i].ctx && !slots_[i].busy) free = i;
+      }
+      if (free >= 0) {
+        Slot& slot = slots_[free];
+        slot.busy = true;
+        const uint64_t faults = faults_.load();
+        if (slot.connected_at != faults) {
+          // A fault since it connected: made again now, one at a time.
+          lock.unlock();
+          Connect(slot.ctx);
+          lock.lock();
+          slot.connected_at = faults;
         }
+        return free;
       }
       for (int i = 0; i < kConnections; ++i) {
         if (slots_[i].ctx || slots_[i].busy) continue;
         slots_[i].busy = true;
+        const uint64_t faults = faults_.load();
         lock.unlock();
         Result<SMBCCTX*> ctx = NewContext();
         if (ctx.ok()) Connect(*ctx);
@@ -458,6 +475,7 @@ class Session {
           return ctx.status();
         }
         slots_[i].ctx = *ctx;
+        slots_[i].connected_at = faults;
         return i;
       }
       cv_.wait(lock);
@@ -472,20 +490,25 @@ class Session {
     cv_.notify_all();
   }
 
-  // Makes a new context's connection now (a stat of the location), one
-  // connection at a time in the process. libsmbclient connects on a
-  // context's first call; session set-ups made at once from several
-  // threads sometimes go out malformed (Samba answers INVALID_BUFFER_SIZE,
-  // and the call fails with EINVAL: seen in about 1 of 30 uploads of 8
-  // large files, each written from several connections). What the stat
-  // answers does not matter here: a connection that failed is made again
-  // by the next call, which reports its failure.
+  // Makes a context's connection now (a stat of the location), one
+  // connection at a time in the process: a new context's, and again after a
+  // network fault. libsmbclient connects on a context's first call (and
+  // reconnects on the first after a lost connection); session set-ups made
+  // at once from several threads sometimes go out malformed (Samba answers
+  // INVALID_BUFFER_SIZE, and the call fails with EINVAL: seen in about 1 of
+  // 30 uploads of 8 large files, each written from several connections).
+  // What the stat answers does not matter here: a connection that failed
+  // is made again by the next call, which reports its failure. A server
+  // that does not answer at all holds the others back for kConnectMs, not
+  // the calls' kTimeoutMs.
   void Connect(SMBCCTX* ctx) {
     static std::mutex connecting;
     std::lock_guard one_at_a_time(connecting);
     LibraryLock library(LibraryLock::kCall);
+    smbc_setTimeout(ctx, kConnectMs);
     struct stat st;
     (void)smbc_getFunctionStat(ctx)(ctx, url_base_.c_str(), &st);
+    smbc_setTimeout(ctx, kTimeoutMs);
   }
 
   Result<SMBCCTX*> NewContext() {
@@ -541,6 +564,8 @@ class Session {
   const std::pair<std::string, std::string> protocols_;
   bool claimed_ = false;
   ServerCalls calls_{display_};
+  // Network faults seen so far (Error).
+  mutable std::atomic<uint64_t> faults_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;

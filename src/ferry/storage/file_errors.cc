@@ -36,6 +36,8 @@ ErrnoMeaning MeaningOfErrno(int err) {
     case EHOSTUNREACH:
     case ENETUNREACH:
     case ENETDOWN:
+    case ENETRESET:  // libsmbclient: a handle of a connection made again
+    case EHOSTDOWN:
     case ENOTCONN:
       return {StatusCode::kUnavailable, true};
     case ENOTSUP:
