@@ -441,15 +441,15 @@ class Session {
   Result<int> Reserve(int prefer) {
     std::unique_lock lock(mu_);
     while (true) {
-      int free = -1;
+      int pick = -1;
       if (prefer >= 0 && slots_[prefer].ctx && !slots_[prefer].busy) {
-        free = prefer;
+        pick = prefer;
       }
-      for (int i = 0; i < kConnections && free < 0; ++i) {
-        if (slots_[i].ctx && !slots_[i].busy) free = i;
+      for (int i = 0; i < kConnections && pick < 0; ++i) {
+        if (slots_[i].ctx && !slots_[i].busy) pick = i;
       }
-      if (free >= 0) {
-        Slot& slot = slots_[free];
+      if (pick >= 0) {
+        Slot& slot = slots_[pick];
         slot.busy = true;
         const uint64_t faults = faults_.load();
         if (slot.connected_at != faults) {
@@ -459,7 +459,7 @@ class Session {
           lock.lock();
           slot.connected_at = faults;
         }
-        return free;
+        return pick;
       }
       for (int i = 0; i < kConnections; ++i) {
         if (slots_[i].ctx || slots_[i].busy) continue;
