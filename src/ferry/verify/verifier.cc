@@ -137,14 +137,22 @@ std::string DescribeMetadataMismatch(const Entry& expected, const Entry& actual,
   return "";
 }
 
+namespace {
+
+// What reports the bytes a digest reads to `observer` (none without one).
+std::function<void(uint64_t)> BytesTo(VerifyObserver* observer) {
+  if (observer == nullptr) return nullptr;
+  return [observer](uint64_t n) { observer->OnBytes(n); };
+}
+
+}  // namespace
+
 Result<std::pair<Digest, Entry>> DigestFile(Backend* backend,
                                             const RelPath& path,
                                             DigestAlgorithm algo,
                                             const std::stop_token& stop,
                                             VerifyObserver* observer) {
-  std::function<void(uint64_t)> on_bytes;
-  if (observer) on_bytes = [observer](uint64_t n) { observer->OnBytes(n); };
-  return backend->ComputeDigest(path, algo, stop, on_bytes);
+  return backend->ComputeDigest(path, algo, stop, BytesTo(observer));
 }
 
 namespace {
@@ -190,6 +198,31 @@ const Digest* DigestOrFail(const DigestResults& digests, size_t k,
     return nullptr;
   }
   return &digests[k]->first;
+}
+
+// Asks `dst` for the digests of `paths` (the files of outs[indexes[k]]) in
+// one batch and compares each with expected(i): a difference fails the
+// outcome with ChecksumDiffers.
+template <typename Expected>
+void CheckDestinationDigests(Backend* dst, const std::vector<size_t>& indexes,
+                             std::vector<RelPath> paths, Expected expected,
+                             const VerifyOptions& options,
+                             VerifyObserver* observer,
+                             std::vector<VerifyOutcome>& outs, bool* report) {
+  if (indexes.empty()) return;
+  const DigestResults d = dst->ComputeDigestMany(
+      paths, options.digest, options.stop, BytesTo(observer));
+  for (size_t k = 0; k < indexes.size(); ++k) {
+    const size_t i = indexes[k];
+    VerifyOutcome& out = outs[i];
+    if (const Digest* got =
+            DigestOrFail(d, k, "the destination", &out, &report[i])) {
+      out.dst_digest = *got;
+      if (!(out.dst_digest == expected(i))) {
+        Fail(&out, VerifyFailureKind::kChecksum, "content differs");
+      }
+    }
+  }
 }
 
 // Keeps what a check reports, to be reported once it is known whether the
@@ -352,11 +385,9 @@ void CheckPairs(Backend* src, Backend* dst, const std::vector<Check>& batch,
   }
   if (!content.empty()) {
     std::sort(content.begin(), content.end());
-    std::function<void(uint64_t)> on_bytes;
-    if (observer) on_bytes = [observer](uint64_t b) { observer->OnBytes(b); };
     // The source first: the destination is read only for what it read.
     const DigestResults s = src->ComputeDigestMany(
-        paths_of(content), options.digest, options.stop, on_bytes);
+        paths_of(content), options.digest, options.stop, BytesTo(observer));
     std::vector<size_t> read;
     for (size_t k = 0; k < content.size(); ++k) {
       const size_t i = content[k];
@@ -366,21 +397,10 @@ void CheckPairs(Backend* src, Backend* dst, const std::vector<Check>& batch,
         read.push_back(i);
       }
     }
-    const DigestResults d =
-        read.empty() ? DigestResults{}
-                     : dst->ComputeDigestMany(paths_of(read), options.digest,
-                                              options.stop, on_bytes);
-    for (size_t k = 0; k < read.size(); ++k) {
-      const size_t i = read[k];
-      VerifyOutcome& out = outs[i];
-      if (const Digest* got =
-              DigestOrFail(d, k, "the destination", &out, &report[i])) {
-        out.dst_digest = *got;
-        if (!(out.src_digest == out.dst_digest)) {
-          Fail(&out, VerifyFailureKind::kChecksum, "content differs");
-        }
-      }
-    }
+    CheckDestinationDigests(
+        dst, read, paths_of(read),
+        [&](size_t i) -> const Digest& { return outs[i].src_digest; }, options,
+        observer, outs, report.get());
   }
   for (size_t i = 0; i < n; ++i) {
     if (report[i]) observer->OnVerified(outs[i]);
@@ -468,23 +488,10 @@ void CheckTransferred(Backend* dst, std::vector<Check>& batch,
       }
     }
   }
-  if (!content.empty()) {
-    std::function<void(uint64_t)> on_bytes;
-    if (observer) on_bytes = [observer](uint64_t b) { observer->OnBytes(b); };
-    const DigestResults digests = dst->ComputeDigestMany(
-        subset(content), options.digest, options.stop, on_bytes);
-    for (size_t k = 0; k < content.size(); ++k) {
-      const size_t i = content[k];
-      VerifyOutcome& out = outs[i];
-      if (const Digest* got =
-              DigestOrFail(digests, k, "the destination", &out, &report[i])) {
-        out.dst_digest = *got;
-        if (!(out.dst_digest == batch[i].expected_digest)) {
-          Fail(&out, VerifyFailureKind::kChecksum, "content differs");
-        }
-      }
-    }
-  }
+  CheckDestinationDigests(
+      dst, content, subset(content),
+      [&](size_t i) -> const Digest& { return batch[i].expected_digest; },
+      options, observer, outs, report.get());
   for (size_t i = 0; i < n; ++i) {
     if (report[i]) observer->OnVerified(outs[i]);
   }
