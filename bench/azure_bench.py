@@ -69,6 +69,9 @@ class AzureBench(smb_bench.Bench):
     def where(self):
         return f"Azurite at {self.endpoint}, blobs on {self.state}/data"
 
+    def server_pid(self):
+        return int(self.env["FERRY_TEST_AZURE_PID"])
+
     def url(self, prefix):
         return f"{self.endpoint}/{self.container}/{prefix}"
 

@@ -24,12 +24,17 @@ ways, at least as fast on `large`, and the no-change re-run of `small` under
     python3 bench/smb_bench.py                       # small and large, 3 rounds
     python3 bench/smb_bench.py --trees small --scale small=0.2 --runs 1
     python3 bench/smb_bench.py --smoke               # seconds: the script works
+
+Each run also reports the CPU the server used meanwhile (smbd and its
+per-connection processes, or Azurite), and the summary its medians: a
+server busy the whole run (CPU ~ wall, one process) is the bound.
 """
 
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -55,6 +60,41 @@ NO_CHANGE_LIMIT_S = 2.0
 
 def log(msg=""):
     print(msg, flush=True)
+
+
+def tree_cpu_s(pid):
+    """CPU seconds used so far by process `pid` and everything beneath it:
+    its own user and system time, what its reaped children used (cutime,
+    cstime) and the same for each child still alive (smbd's per-connection
+    processes; Azurite is one). None once it is gone."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        # fields[0] is field 3 (state): utime..cstime are fields 14-17.
+        return int(fields[1]), sum(int(x) for x in fields[11:15])
+
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = stat(entry)
+            if st:
+                children.setdefault(st[0], []).append(int(entry))
+    top = stat(pid)
+    if top is None:
+        return None
+    total, todo = top[1], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        st = stat(p)
+        if st:
+            total += st[1]
+            todo.extend(children.get(p, []))
+    return total / tick
 
 
 class Bench:
@@ -120,6 +160,11 @@ class Bench:
         if self.env is not None:
             subprocess.run(["bash", SAMBA_SH, "stop", self.state], capture_output=True)
 
+    def server_pid(self):
+        """The server's top process, whose CPU each run reports."""
+        with open(os.path.join(self.state, "smbd.pid")) as f:
+            return int(f.read().strip())
+
     def where(self):
         return f"smbd on {self.host}:{self.port}, share on {self.share_dir}"
 
@@ -150,7 +195,10 @@ class Bench:
 
     def one_run(self, tree, phase, tool, rnd, src, dst):
         cmd = self.command(tool, phase, src, dst)
+        before = tree_cpu_s(self.server_pid())
         res = run_bench.run_timed(cmd, env=self.tool_env)
+        after = tree_cpu_s(self.server_pid())
+        server_cpu = after - before if before is not None and after is not None else None
         check = diff = None
         if res["rc"] == 0 and rnd == 0:
             there = dst if not isinstance(dst, tuple) else self.written(dst[1])
@@ -158,6 +206,7 @@ class Bench:
             check = "wrong" if diff else "ok"
         rec = run_bench.record(tree, phase, tool, rnd + 1, cmd, res, check, diff)
         rec["bytes"], rec["files"] = self.info[tree]["bytes"], self.info[tree]["files"]
+        rec["server_cpu_s"] = server_cpu
         self.records.append(rec)
         mark = "" if res["rc"] == 0 else "  FAILED"
         if check == "wrong":
@@ -166,6 +215,7 @@ class Bench:
             mark += "\n      " + run_bench.describe_failure(rec)
         log(f"    {phase:9} round {rnd + 1}  {self.LABELS[tool]:12} {res['wall_s']:9.3f} s"
             f"  {res['maxrss_kib'] / 1024:7.1f} MB RSS  {res['cpu_s']:7.2f} s CPU"
+            f"  server {server_cpu if server_cpu is not None else float('nan'):6.2f} s CPU"
             f"{'  checked' if check == 'ok' else ''}{mark}")
 
     def clear(self, prefix):
@@ -225,6 +275,12 @@ class Bench:
 
     # ------------------------------------------------------------ results
 
+    def median_server_cpu(self, tree, phase, tool):
+        cpus = sorted(r["server_cpu_s"] for r in self.records
+                      if (r["tree"], r["phase"], r["tool"]) == (tree, phase, tool)
+                      and r["rc"] == 0 and r.get("server_cpu_s") is not None)
+        return statistics.median(cpus) if cpus else None
+
     def report(self):
         summary = run_bench.summarize(self)
         failed = False
@@ -254,6 +310,15 @@ class Bench:
                         line += f"  (target >= {want:g} x: {'PASS' if ok else 'FAIL'})"
                         failed |= not ok
                 log(line)
+                # The server's share: a run whose server was busy all along
+                # (CPU ~ wall, one process) was bound by it, not the client.
+                busy = []
+                for tool in ["ferry"] + [t for t in self.BASELINES if t in tools]:
+                    cpu = self.median_server_cpu(tree, phase, tool)
+                    if cpu is not None:
+                        busy.append(f"{self.LABELS[tool]} {cpu:.2f} s")
+                if busy:
+                    log(f"  {'':5} {'':9}  server CPU, medians: {', '.join(busy)}")
         if self.args.json_out:
             with open(self.args.json_out, "w") as out:
                 json.dump({"records": self.records, "summary": summary, "trees": self.info},
