@@ -18,6 +18,10 @@ enum DirState : int { kCreating = 0, kReady = 1, kFailed = 2 };
 // is finished as a whole anyway.
 constexpr size_t kMaxCommitsUnderWay = 64;
 
+// Items the planner adds while files of several chunks wait to be queued
+// (Transfer::chunked_) before it queues them anyway.
+constexpr size_t kMaxItemsPastChunked = 1024;
+
 constexpr MetadataPolicy kModeOnly{.mode = true,
                                    .uid = false,
                                    .gid = false,
@@ -177,6 +181,9 @@ void Transfer::Add(PlanItem item) {
 
   top->pending.fetch_add(1);
   if (item.action != PlanAction::kUpdateMetadata) top->dirty.store(true);
+  if (!chunked_.empty() && ++items_past_chunked_ >= kMaxItemsPastChunked) {
+    QueueChunked();
+  }
   Job job;
   job.node = top;
   if (item.action == PlanAction::kUpdateMetadata) {
@@ -186,6 +193,8 @@ void Transfer::Add(PlanItem item) {
     return;
   }
   if (item.action == PlanAction::kLink) {
+    // It waits for its first name's file, which must be queued before it.
+    QueueChunked();
     job.kind = Job::Kind::kHardLink;
     job.item = std::move(item);
     Push(std::move(job), 0);
@@ -215,15 +224,41 @@ void Transfer::Add(PlanItem item) {
     Push(std::move(job), size);
     return;
   }
+  chunked_.push_back(std::move(task));
+  if (chunked_.size() >= workers_.size()) QueueChunked();
+}
+
+void Transfer::QueueChunked() {
+  if (chunked_.empty()) return;
+  // What the jobs need, read before the first is queued: a worker may
+  // finish a file (and start it over) while the rest are queued.
+  struct Queued {
+    std::shared_ptr<FileTask> file;
+    std::shared_ptr<DirNode> node;
+    uint32_t chunks;
+    uint64_t chunk_size;
+  };
+  std::vector<Queued> files;
+  files.reserve(chunked_.size());
+  uint32_t most = 0;
+  for (const std::shared_ptr<FileTask>& task : chunked_) {
+    most = std::max(most, task->chunks);
+    files.push_back(Queued{task, task->parent, task->chunks, task->chunk_size});
+  }
+  chunked_.clear();
+  items_past_chunked_ = 0;
   Flush();
-  for (uint32_t c = 0; c < task->chunks; ++c) {
-    Job cj;
-    cj.kind = Job::Kind::kFile;
-    cj.node = top;
-    cj.file = task;
-    cj.chunk = c;
-    Push(std::move(cj), chunk);
-    Flush();  // one chunk per batch, so that workers share the file
+  for (uint32_t c = 0; c < most; ++c) {
+    for (const Queued& q : files) {
+      if (c >= q.chunks) continue;
+      Job cj;
+      cj.kind = Job::Kind::kFile;
+      cj.node = q.node;
+      cj.file = q.file;
+      cj.chunk = c;
+      Push(std::move(cj), q.chunk_size);
+      Flush();  // one chunk per batch, so that workers share the files
+    }
   }
 }
 
@@ -323,6 +358,7 @@ void Transfer::Release(const std::shared_ptr<DirNode>& node) {
 }
 
 Status Transfer::Finish() {
+  QueueChunked();
   while (!stack_.empty()) CloseTop();
   Flush();
   queue_.Close();

@@ -4,13 +4,14 @@
 // batched onto a bounded queue that a pool of workers drains, so transfers
 // start while the scan is still running and the planner can never run far
 // ahead. Small files move whole, one per job; files above chunk_size are cut
-// into chunks that different workers move at once. Every block is
-// checksummed where it is read, and the checksums make the file's digest,
-// which verification compares with what the destination holds; a file is
-// written under a temporary name and renamed into place only when complete,
-// with its metadata applied just before. Opening a file and reading or
-// writing a block are retried (options.retry, on options.clock) when they
-// fail with a retryable status; any other failure fails the file at once.
+// into chunks that different workers move at once, the chunks of up to one
+// such file per worker interleaved (so that workers write different files).
+// Every block is checksummed where it is read, and the checksums make the
+// file's digest, which verification compares with what the destination
+// holds; a file is written under a temporary name and renamed into place
+// only when complete, with its metadata applied just before. Opening a file and
+// reading or writing a block are retried (options.retry, on options.clock) when
+// they fail with a retryable status; any other failure fails the file at once.
 // Folders are created ahead of their contents and get their metadata (mtime
 // above all) once everything inside them is done, which a per-folder count of
 // outstanding work tells.
@@ -139,6 +140,9 @@ class Transfer {
 
   void Flush();
   void Push(Job job, uint64_t bytes);
+  // Queues the chunks of the files held in chunked_, interleaved: the first
+  // chunk of each, then the second of each, and so on.
+  void QueueChunked();
   void CloseTop();
   void MakeWritable(DirNode& node);
   // Bytes per chunk of a file of `size`: options.chunk_size, rounded up to
@@ -210,6 +214,16 @@ class Transfer {
   std::vector<std::shared_ptr<DirNode>> stack_;  // planner thread only
   std::unique_ptr<Batch> batch_;                 // planner thread only
   uint64_t batch_bytes_ = 0;
+  // Files of several chunks not queued yet (planner thread only), and the
+  // items added since the first of them. Queued as soon as there is one per
+  // worker (or kMaxItemsPastChunked items later, or before anything that
+  // waits for a file), their chunks interleaved: the workers then write
+  // different files, where the chunks of one file after another would have
+  // every worker writing the same file, and a local file system lets one
+  // write into a file at a time (the others spin on its lock in the
+  // kernel). One large file alone still has every worker on its chunks.
+  std::vector<std::shared_ptr<FileTask>> chunked_;
+  size_t items_past_chunked_ = 0;
 
   BoundedQueue<std::unique_ptr<Batch>> queue_;
   std::atomic<bool> first_work_{false};

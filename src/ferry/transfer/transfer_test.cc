@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -189,6 +190,110 @@ TEST(TransferTest, LargeFilesMoveInChunksAcrossWorkers) {
     EXPECT_EQ(testing::TreeSignature(dst.backend()),
               testing::TreeSignature(src.backend()));
   }
+}
+
+// Holds the first two writes of the transfer until both are under way, and
+// notes the files they are for.
+class FirstWritesMeet : public testing::ForwardingBackend {
+ public:
+  using ForwardingBackend::ForwardingBackend;
+
+  Result<std::unique_ptr<StagedWriter>> OpenWrite(
+      const RelPath& path, const WriteHints& hints) override {
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<StagedWriter> inner,
+                           ForwardingBackend::OpenWrite(path, hints));
+    return std::unique_ptr<StagedWriter>(
+        new Writer(this, path.str(), std::move(inner)));
+  }
+
+  std::vector<std::string> first_two() {
+    std::lock_guard lock(mu_);
+    return first_;
+  }
+
+ private:
+  class Writer : public StagedWriter {
+   public:
+    Writer(FirstWritesMeet* owner, std::string path,
+           std::unique_ptr<StagedWriter> inner)
+        : owner_(owner), path_(std::move(path)), inner_(std::move(inner)) {}
+    Status WriteAt(uint64_t offset, std::span<const std::byte> data) override {
+      owner_->Meet(path_);
+      return inner_->WriteAt(offset, data);
+    }
+    Status Commit(const Entry& metadata,
+                  const MetadataPolicy& policy) override {
+      return inner_->Commit(metadata, policy);
+    }
+    void Abort() override { inner_->Abort(); }
+
+   private:
+    FirstWritesMeet* const owner_;
+    const std::string path_;
+    const std::unique_ptr<StagedWriter> inner_;
+  };
+
+  void Meet(const std::string& path) {
+    std::unique_lock lock(mu_);
+    if (first_.size() >= 2) return;
+    first_.push_back(path);
+    cv_.notify_all();
+    // Bounded: a second write that never comes fails the test, not hangs it.
+    cv_.wait_for(lock, std::chrono::seconds(10),
+                 [&] { return first_.size() >= 2; });
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> first_;  // GUARDED_BY(mu_)
+};
+
+TEST(TransferTest, WorkersTakeChunksOfDifferentFiles) {
+  // Two workers and four files of four chunks each: the first chunks of two
+  // files go first, not two chunks of one file (which a local file system
+  // would write one at a time).
+  MemoryTree src;
+  MemoryTree dst;
+  std::map<std::string, std::string> content;
+  for (int f = 0; f < 4; ++f) {
+    const std::string name = "big" + std::to_string(f);
+    content[name] = RandomBytes(4 * kBlockSize, 10 + f);
+    src.File(name, content[name]);
+  }
+  FirstWritesMeet meeting(dst.backend());
+  TransferOptions o = Options(2);
+  o.chunk_size = kBlockSize;
+  auto run = RunTransfer(src.backend(), &meeting, o);
+  ASSERT_OK(run->finish);
+  const std::vector<std::string> first = meeting.first_two();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_NE(first[0], first[1]);
+  for (const auto& [name, bytes] : content) {
+    EXPECT_OK(run->observer.results.at(name).status) << name;
+    EXPECT_TRUE(dst.Content(name) == bytes) << name << ": content differs";
+  }
+}
+
+TEST(TransferTest, OneLargeFileStillHasEveryWorker) {
+  MemoryTree src;
+  MemoryTree dst;
+  const std::string big = RandomBytes(4 * kBlockSize, 20);
+  src.File("big", big);
+  src.File("small", "s");
+  FirstWritesMeet meeting(dst.backend());
+  TransferOptions o = Options(2);
+  o.chunk_size = kBlockSize;
+  auto run = RunTransfer(src.backend(), &meeting, o);
+  ASSERT_OK(run->finish);
+  // The small file may meet a chunk of the large one; without it, the two
+  // chunks met.
+  const std::vector<std::string> first = meeting.first_two();
+  ASSERT_EQ(first.size(), 2u);
+  if (std::find(first.begin(), first.end(), "small") == first.end()) {
+    EXPECT_EQ(first[0], "big");
+    EXPECT_EQ(first[1], "big");
+  }
+  EXPECT_TRUE(dst.Content("big") == big) << "content differs";
 }
 
 TEST(TransferTest, ChunkSizesThatAreNotWholeBlocksStillCopyExactly) {
@@ -745,6 +850,39 @@ TEST(TransferPosixTest, HardLinkedFilesStayLinked) {
   EXPECT_EQ(a->ino, b->ino);
   EXPECT_EQ(a->nlink, 2u);
   EXPECT_EQ(ReadFile(p.dst.get(), P("b")).value(), "shared");
+}
+
+TEST(TransferPosixTest, HardLinksToALargeFileDoNotHoldEveryWorker) {
+  // Two workers, a file of several chunks and two more names of it, in
+  // folders of their own (so in batches of their own): each link waits for
+  // the file, so the file's chunks must be queued before the links, or both
+  // workers wait for chunks that nobody runs.
+  PosixPair p;
+  const std::string big = RandomBytes(3 * kBlockSize, 30);
+  std::ofstream(p.src_root + "/a") << big;
+  for (const char* dir : {"d1", "d2"}) {
+    fs::create_directories(p.src_root + "/" + dir);
+  }
+  ASSERT_EQ(::link((p.src_root + "/a").c_str(), (p.src_root + "/d1/b").c_str()),
+            0);
+  ASSERT_EQ(::link((p.src_root + "/a").c_str(), (p.src_root + "/d2/c").c_str()),
+            0);
+  p.Open();
+  DiffOptions diff;
+  diff.hard_links = true;
+  TransferOptions o = Options(2);
+  o.chunk_size = kBlockSize;
+  auto run = RunTransfer(p.src.get(), p.dst.get(), o, diff);
+  ASSERT_OK(run->finish);
+  for (const char* name : {"a", "d1/b", "d2/c"}) {
+    EXPECT_OK(run->observer.results.at(name).status) << name;
+  }
+  auto a = p.dst->Stat(P("a")).value();
+  auto c = p.dst->Stat(P("d2/c")).value();
+  ASSERT_TRUE(a && c);
+  EXPECT_EQ(a->ino, c->ino);
+  EXPECT_EQ(a->nlink, 3u);
+  EXPECT_TRUE(ReadFile(p.dst.get(), P("d2/c")).value() == big);
 }
 
 TEST(TransferPosixTest, AHardLinkWaitsForItsFirstNamesCommitUnderWay) {
