@@ -15,8 +15,8 @@ namespace {
 // Bytes per ranged GET when a blob is copied: a whole 16 MiB chunk, where
 // the object stores' default is 8 MiB. Against Azurite, 8 x 256 MiB
 // downloaded 0.73-0.75 x as fast as rclone (its one GET per blob) with
-// 8 MiB and 0.85-0.99 x with 16 MiB, three runs each (docs/benchmarks.md);
-// each worker holds that much while it copies a blob.
+// 8 MiB in three runs and 0.85-0.99 x with 16 MiB in four
+// (docs/benchmarks.md); each worker holds that much while it copies a blob.
 constexpr uint64_t kAzureReadBytes = uint64_t{16} << 20;
 
 // Block ids of one upload: base64 of "UPLOADID-NNNNNN", one length for all
