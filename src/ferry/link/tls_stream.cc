@@ -206,13 +206,22 @@ Result<SslCtxPtr> MakeContext(const TlsIdentity& identity, bool server) {
                             TakeOpenSslError("out of memory"));
   }
   SSL_CTX* c = ctx.get();
+  // AES-128-GCM first: on x86 with AES-NI it runs a quarter faster than
+  // AES-256-GCM (OpenSSL's default first choice in TLS 1.3), and the link
+  // encrypts and decrypts every byte it carries.
   if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(c, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+      SSL_CTX_set_cipher_list(
+          c, "ECDHE+AES128+AESGCM:ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+      SSL_CTX_set_ciphersuites(c,
+                               "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                               "TLS_CHACHA20_POLY1305_SHA256") != 1) {
     return Status::Internal("link: cannot configure TLS: " +
                             TakeOpenSslError("unknown error"));
   }
-  SSL_CTX_set_options(
-      c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
+  // The receiver's order decides, whatever a sender's library prefers.
+  SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
+                             SSL_OP_NO_COMPRESSION |
+                             SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   if (server) SSL_CTX_set_num_tickets(c, 0);
   SSL_CTX_set_mode(

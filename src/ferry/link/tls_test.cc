@@ -127,6 +127,7 @@ class RawSender {
   }
 
   bool connected() const { return connected_; }
+  std::string cipher() const { return SSL_get_cipher_name(ssl_); }
 
   std::array<uint8_t, kLinkProofBytes> ProofFor(const std::string& secret) {
     unsigned char exported[32];
@@ -534,6 +535,15 @@ TEST_F(LinkTlsTest, ProofReplayedOnAnotherConnectionIsRefused) {
       << error->status.ToString();
   EXPECT_TRUE(Contains(NextRefusal(), "wrong link proof"));
   EXPECT_EQ(AcceptedCount(), 0u);
+}
+
+TEST_F(LinkTlsTest, ReceiverChoosesAes128GcmOverASendersDefaults) {
+  StartListener(Listen());
+  // OpenSSL's own client puts AES-256-GCM first; the link, which encrypts
+  // every byte it carries, takes the faster AES-128-GCM.
+  RawSender raw(listener_->port(), sender_);
+  ASSERT_TRUE(raw.connected());
+  EXPECT_EQ(raw.cipher(), "TLS_AES_128_GCM_SHA256");
 }
 
 TEST_F(LinkTlsTest, ReceiverThatIsNotTheExpectedAgentIsRefused) {
