@@ -12,7 +12,8 @@ file is sent as its differences (1 MiB changed in a 24 MiB file sends about
 running link execution, and a cancelled one ends with the receiver closing
 its side; an object store (radosgw, OBJECT_STORAGE) served by the receiver
 takes the tree over the link as it would locally (multipart parts and
-metadata), read back identical; a destination
+metadata), read back identical, and one served by the sender gives it back
+over the link to the receiver's disk; a destination
 whose agents accept no link connections ends ERROR `AgentsDiffer` saying how
 to start one.
 
@@ -188,6 +189,36 @@ class AgentLink(oracle.FerryTestCase):
         self.assertEqual(d["Status"], "ERROR", d)
         self.assertIn("cannot open its destination", d["Result"]["ErrorDetail"])
         self.assertIn("no-such-bucket-", d["Result"]["ErrorDetail"])
+
+    def test_an_object_store_behind_the_sender(self):
+        # The other way round: the sending agent reads the tree from the
+        # object store (stored there by `ferry sync`, with its metadata) and
+        # the receiver writes it to its disk.
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        oracle.make_tree(src, 57, files=30, dirs=4, odd_names=False, deep=False,
+                         fifos=False, symlinks=False)
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 7))
+        bucket = S3.fresh_bucket(self, "linksrc")
+        self.assertSuccess(oracle.sync(src, f"s3://{bucket}/tree", "--endpoint-url",
+                                       S3.endpoint, env=S3.aws_env(), timeout=300))
+        port = urllib.parse.urlsplit(S3.endpoint).port
+        store = CTL.aws("create-location-object-storage", "--server-hostname", "127.0.0.1",
+                        "--server-port", str(port), "--server-protocol", "HTTP",
+                        "--bucket-name", bucket, "--subdirectory", "/tree",
+                        "--access-key", S3.access_key, "--secret-key", S3.secret_key,
+                        "--agent-arns", CTL.agents[0].arn)["LocationArn"]
+        dst = os.path.join(base, "dst")
+        task = self.task(store, self.location(dst, RECEIVER))
+        arn, d = self.run_task(task)
+        self.assertSucceeded(d)
+        self.assertIn(f"serving the destination of {arn.rsplit('/', 1)[1]}",
+                      control.read_text(RECEIVER.log) or "")
+        diffs = oracle.compare_trees(src, dst, root=False)
+        self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+        _, again = self.run_task(task)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
 
     def test_a_destination_agent_without_a_link_listener_is_named(self):
         base = self.scratch()
