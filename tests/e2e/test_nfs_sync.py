@@ -172,16 +172,15 @@ class NfsSync(FerryTestCase):
 
     def test_version_4_reads_and_is_refused_as_a_destination(self):
         src = scratch_dir(self, "src")
-        oracle.make_tree(src, 3, files=15, dirs=3, odd_names=False, owners=False,
-                         symlinks=False)
+        oracle.make_tree(src, 3, files=15, dirs=3, odd_names=False, symlinks=False)
         oracle.write_file(os.path.join(src, "big.bin"), os.urandom(BIG))
         folder = nfs.fresh_folder()
         self.assertSuccess(self.run_sync(src, nfs.url(folder)))
         down = self.scratch("down")
         r = self.run_sync(nfs.url(folder, query="?version=4"), down)
         self.assertSuccess(r)
-        # NFSv4 without idmapping shows every owner as nobody.
-        nfs.assert_same(self, src, down, owners=False, link_times=nfs.LINK_TIMES_KEPT)
+        # Owners too: the server sends them as numbers.
+        nfs.assert_same(self, src, down, link_times=nfs.LINK_TIMES_KEPT)
 
         # A symbolic link is not read over NFSv4 (libnfs 4.0.0 hands its
         # target over unterminated): it fails alone, named, saying why.

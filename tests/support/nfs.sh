@@ -118,7 +118,13 @@ NFS_CORE_PARAM {
     Mount_Path_Pseudo = true;
 }
 NFS_KRB5 { Active_krb5 = false; }
-NFSV4 { Graceless = true; RecoveryBackend = fs; RecoveryRoot = $state/recov; }
+# Owners as numbers, as Linux's knfsd sends them under AUTH_SYS: Ganesha's
+# default (names, user@domain) reads as 65534 through libnfs, which maps a
+# name only where this host's getpwnam knows it.
+NFSV4 {
+    Graceless = true; RecoveryBackend = fs; RecoveryRoot = $state/recov;
+    Only_Numeric_Owners = true;
+}
 EXPORT {
     Export_Id = 1; Path = $state/export; Pseudo = /export;
     Protocols = 3, 4; Transports = TCP; Access_Type = RW;

@@ -280,7 +280,8 @@ void AddSyncCommand(CLI::App& app, SyncArgs& args) {
       "libnfs (no mount needed): NFSv3 (default) on either side, NFSv4 as a "
       "source only. The export is the longest leading part of the path the "
       "server mounts; the rest is a folder in it. The server sees this "
-      "process's uid and gid");
+      "process's uid and gid. NFSv4 owners sent as names (user@domain) read "
+      "as 65534: read such a server over NFSv3");
   sync->add_flag("--no-progress", args.no_progress,
                  "Never draw the progress line");
   for (CLI::Option* opt : sync->get_options())
