@@ -11,7 +11,9 @@ Azure to S3 (a radosgw bucket as CreateLocationObjectStorage) and back to
 local disk, identical; a read-only token used as a destination, an expired
 token and a missing container each end the execution ERROR naming the
 cause, without the token anywhere in what the API returns; a location
-updated with a token that can write then succeeds.
+updated with a token that can write then succeeds; a container served by a
+second agent takes a tree from the first over the link (agent to agent),
+read back identical.
 
 Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_azure_control
 (FERRY_TEST_AZURE_STATE and FERRY_TEST_S3_STATE: the fixtures' Azurite and
@@ -51,7 +53,7 @@ class AzureControl(AgentTasks, oracle.FerryTestCase):
         self.ctl = CTL
         CTL.ensure_agents()
 
-    def azure_location(self, folder, token=None, tier=None):
+    def azure_location(self, folder, token=None, tier=None, agent_arn=None):
         account = azure.AZ["FERRY_TEST_AZURE_ACCOUNT"]
         container = azure.AZ["FERRY_TEST_AZURE_CONTAINER"]
         # As JSON input: the aws CLI would fetch an https:// parameter.
@@ -60,7 +62,7 @@ class AzureControl(AgentTasks, oracle.FerryTestCase):
             "Subdirectory": f"/{folder}",
             "AuthenticationType": "SAS",
             "SasConfiguration": {"Token": token or azure.AZ["FERRY_TEST_AZURE_SAS"]},
-            "AgentArns": [self.ctl.agent_arn],
+            "AgentArns": [agent_arn or self.ctl.agent_arn],
         }
         if tier:
             request["AccessTier"] = tier
@@ -164,6 +166,45 @@ class AzureControl(AgentTasks, oracle.FerryTestCase):
         self.assertSucceeded(self.run_task(self.task(bucket_location, self.local(back))))
         diffs = oracle.compare_trees(src, back, root=False)
         self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+
+    def test_azure_behind_the_receiving_agent_of_a_link(self):
+        # A second agent serves the container and takes the data over the
+        # link from the first, which reads the local tree; read back through
+        # the first agent's own location of the same folder.
+        receiver = link_receiver()
+        src = os.path.join(self.scratch(), "src")
+        oracle.make_tree(src, 41, files=30, dirs=4, odd_names=False, deep=False,
+                         fifos=False, symlinks=False)
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 9))
+        folder = azure.fresh()
+        up = self.task(self.local(src), self.azure_location(folder, agent_arn=receiver.arn))
+        execution = self.ctl.aws("start-task-execution", "--task-arn", up)["TaskExecutionArn"]
+        d = self.ctl.wait_execution(execution, timeout=180)
+        self.assertSucceeded(d)
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
+        again = self.run_task(up)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
+        back = os.path.join(self.scratch(), "back")
+        self.assertSucceeded(self.run_task(self.task(self.azure_location(folder),
+                                                     self.local(back))))
+        diffs = oracle.compare_trees(src, back, root=False)
+        self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
+
+
+RECEIVER = None
+
+
+def link_receiver():
+    """An agent that accepts link connections and reaches Azurite (started
+    once, by the first test that needs it)."""
+    global RECEIVER
+    if RECEIVER is None:
+        RECEIVER = CTL.add_agent("receiver", extra_args=[
+            "--link-listen", "127.0.0.1:0",
+            "--azure-endpoint-url", azure.AZ["FERRY_TEST_AZURE_ENDPOINT"]])
+    return RECEIVER
 
 
 if __name__ == "__main__":
