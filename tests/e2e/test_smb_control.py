@@ -5,9 +5,10 @@ One server, one agent (started with --smb-port: DataSync's ServerHostname
 has no room for a port) and one smbd for the module. The locations are made
 with the real `aws datasync` CLI, as a DataSync user would: local to SMB and
 SMB to local, each tree compared file by file with the original, and the
-no-change re-run transfers nothing; a wrong password ends the execution
-ERROR with a message naming the location, without the password anywhere in
-what the API returns.
+no-change re-run transfers nothing; a share served by a second agent takes
+a tree from the first over the link (agent to agent); a wrong password ends
+the execution ERROR with a message naming the location, without the password
+anywhere in what the API returns.
 
 Run: tests/support/samba.sh start /tmp/smb
      cd tests/e2e && FERRY_TEST_SMB_STATE=/tmp/smb FERRY_BIN=/path/to/ferry \\
@@ -38,14 +39,14 @@ class AgentTasks:
     """Tasks through the module's server and agent (self.ctl), for the SMB
     and NFS control modules: locations, tasks, runs."""
 
-    def smb_location(self, folder, password=None, version="AUTOMATIC"):
+    def smb_location(self, folder, password=None, version="AUTOMATIC", agent_arn=None):
         return self.ctl.aws(
             "create-location-smb", "--server-hostname", "127.0.0.1",
             "--subdirectory", f"/{smb.SMB['FERRY_TEST_SMB_SHARE']}/{folder}",
             "--user", smb.SMB["FERRY_TEST_SMB_USER"],
             "--password", password or smb.SMB["FERRY_TEST_SMB_PASSWORD"],
             "--mount-options", f"Version={version}",
-            "--agent-arns", self.ctl.agent_arn)["LocationArn"]
+            "--agent-arns", agent_arn or self.ctl.agent_arn)["LocationArn"]
 
     def local(self, path):
         os.makedirs(path, exist_ok=True)
@@ -94,6 +95,29 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
         self.assertSameFiles(src, back)
         self.assertEqual(smb.strays(smb.on_share(folder)), [])
 
+    def test_a_share_behind_the_receiving_agent_of_a_link(self):
+        # A second agent serves the share and takes the tree from the first
+        # over the link (agent to agent).
+        receiver = link_receiver()
+        base = self.scratch()
+        src = os.path.join(base, "src")
+        oracle.make_tree(src, 13, files=30, dirs=4, odd_names=False, symlinks=False,
+                         fifos=False, owners=False, modes=False)
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 5))
+        folder = "link-" + os.urandom(6).hex()
+        self.addCleanup(shutil.rmtree, smb.on_share(folder), True)
+        up = self.task(self.local(src), self.smb_location(folder, agent_arn=receiver.arn))
+        execution = self.ctl.aws("start-task-execution", "--task-arn", up)["TaskExecutionArn"]
+        d = self.ctl.wait_execution(execution, timeout=120)
+        self.assertSucceeded(d)
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
+        self.assertSameFiles(src, smb.on_share(folder))
+        again = self.run_task(up)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
+        self.assertEqual(smb.strays(smb.on_share(folder)), [])
+
     def test_a_wrong_password_ends_error_naming_the_location(self):
         base = self.scratch()
         src = os.path.join(base, "src")
@@ -109,6 +133,20 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
         self.assertNotIn("wrong-password-42", str(d))
         described = CTL.aws("describe-location-smb", "--location-arn", share)
         self.assertNotIn("wrong-password-42", str(described))
+
+
+RECEIVER = None
+
+
+def link_receiver():
+    """An agent that accepts link connections and reaches the module's smbd
+    (started once, by the first test that needs it)."""
+    global RECEIVER
+    if RECEIVER is None:
+        port = smb.SMB["FERRY_TEST_SMB_HOST"].rsplit(":", 1)[1]
+        RECEIVER = CTL.add_agent("receiver", extra_args=[
+            "--link-listen", "127.0.0.1:0", "--smb-port", port])
+    return RECEIVER
 
 
 if __name__ == "__main__":
