@@ -9,8 +9,9 @@ made with the real `aws datasync` CLI, as a DataSync user would
 (create-location-nfs with --on-prem-config AgentArns=...): local to NFS
 (owners, modes, mtimes to the microsecond on the export's folder), NFS to
 local, NFS to SMB (content and mtimes), each tree compared file by file
-with the original; the no-change re-run transfers nothing; a location on an
-export that does not exist ends ERROR naming it.
+with the original; the no-change re-run transfers nothing; an export served
+by a second agent takes a tree from the first over the link (agent to
+agent); a location on an export that does not exist ends ERROR naming it.
 
 Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_nfs_control
 (FERRY_TEST_NFS_STATE: the fixture's server; without it the module starts
@@ -47,10 +48,10 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         self.ctl = CTL
         CTL.ensure_agents()
 
-    def nfs_location(self, folder, export=None, version="NFS3"):
+    def nfs_location(self, folder, export=None, version="NFS3", agent_arn=None):
         args = ["create-location-nfs", "--server-hostname", nfs.NFS["FERRY_TEST_NFS_HOST"],
                 "--subdirectory", f"{export or nfs.NFS['FERRY_TEST_NFS_EXPORT']}/{folder}",
-                "--on-prem-config", f"AgentArns={CTL.agent_arn}"]
+                "--on-prem-config", f"AgentArns={agent_arn or CTL.agent_arn}"]
         if version:
             args += ["--mount-options", f"Version={version}"]
         return CTL.aws(*args)["LocationArn"]
@@ -113,6 +114,24 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         self.assertSucceeded(again)
         self.assertEqual(again["FilesTransferred"], 0, again)
 
+    def test_an_export_behind_the_receiving_agent_of_a_link(self):
+        # A second agent (in the same namespace) serves the export and takes
+        # the tree from the first over the link: owners, modes, links, times.
+        receiver = link_receiver()
+        src = self.source_tree(14)
+        folder = nfs.fresh_folder()
+        up = self.task(self.local(src), self.nfs_location(folder, agent_arn=receiver.arn))
+        execution = CTL.aws("start-task-execution", "--task-arn", up)["TaskExecutionArn"]
+        d = CTL.wait_execution(execution, timeout=120)
+        self.assertSucceeded(d)
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
+        nfs.assert_same(self, src, nfs.on_export(folder), link_times=nfs.LINK_TIMES_KEPT)
+        self.assertEqual(nfs.strays(nfs.on_export(folder)), [])
+        again = self.run_task(up)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
+
     def test_a_missing_export_ends_error_naming_the_location(self):
         src = os.path.join(self.scratch(), "src")
         os.makedirs(src)
@@ -123,6 +142,18 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         detail = d["Result"].get("ErrorDetail", "")
         self.assertIn("nfs://127.0.0.1/not-shared/x", detail)
         self.assertRegex(detail, r"\bexport")
+
+
+RECEIVER = None
+
+
+def link_receiver():
+    """An agent that accepts link connections (started once, by the first
+    test that needs it)."""
+    global RECEIVER
+    if RECEIVER is None:
+        RECEIVER = CTL.add_agent("receiver", extra_args=["--link-listen", "127.0.0.1:0"])
+    return RECEIVER
 
 
 if __name__ == "__main__":
