@@ -13,7 +13,7 @@ token and a missing container each end the execution ERROR naming the
 cause, without the token anywhere in what the API returns; a location
 updated with a token that can write then succeeds; a container served by a
 second agent takes a tree from the first over the link (agent to agent),
-read back identical.
+and the first reads it back over the link to the second's disk, identical.
 
 Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_azure_control
 (FERRY_TEST_AZURE_STATE and FERRY_TEST_S3_STATE: the fixtures' Azurite and
@@ -169,8 +169,7 @@ class AzureControl(AgentTasks, oracle.FerryTestCase):
 
     def test_azure_behind_the_receiving_agent_of_a_link(self):
         # A second agent serves the container and takes the data over the
-        # link from the first, which reads the local tree; read back through
-        # the first agent's own location of the same folder.
+        # link from the first, which reads the local tree.
         receiver = link_receiver()
         src = os.path.join(self.scratch(), "src")
         oracle.make_tree(src, 41, files=30, dirs=4, odd_names=False, deep=False,
@@ -186,9 +185,16 @@ class AzureControl(AgentTasks, oracle.FerryTestCase):
         again = self.run_task(up)
         self.assertSucceeded(again)
         self.assertEqual(again["FilesTransferred"], 0, again)
+        # Back the other way: the first agent reads the container and the
+        # second writes its own disk, over the link again.
         back = os.path.join(self.scratch(), "back")
-        self.assertSucceeded(self.run_task(self.task(self.azure_location(folder),
-                                                     self.local(back))))
+        os.makedirs(back)
+        down = self.task(self.azure_location(folder),
+                         self.ctl.create_location_local(back, [receiver.arn]))
+        execution = self.ctl.aws("start-task-execution", "--task-arn", down)["TaskExecutionArn"]
+        self.assertSucceeded(self.ctl.wait_execution(execution, timeout=180))
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
         diffs = oracle.compare_trees(src, back, root=False)
         self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
 

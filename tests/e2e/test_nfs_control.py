@@ -11,7 +11,8 @@ made with the real `aws datasync` CLI, as a DataSync user would
 local, NFS to SMB (content and mtimes), each tree compared file by file
 with the original; the no-change re-run transfers nothing; an export served
 by a second agent takes a tree from the first over the link (agent to
-agent); a location on an export that does not exist ends ERROR naming it.
+agent), and the first reads it back over the link to the second's disk; a
+location on an export that does not exist ends ERROR naming it.
 
 Run: cd tests/e2e && FERRY_BIN=/path/to/ferry python3 -m unittest -v test_nfs_control
 (FERRY_TEST_NFS_STATE: the fixture's server; without it the module starts
@@ -131,6 +132,17 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         again = self.run_task(up)
         self.assertSucceeded(again)
         self.assertEqual(again["FilesTransferred"], 0, again)
+
+        # And back the other way: the first agent reads the export and the
+        # second writes its own disk.
+        back = os.path.join(self.scratch(), "back")
+        os.makedirs(back)
+        down = self.task(self.nfs_location(folder), CTL.create_location_local(back, [receiver.arn]))
+        execution = CTL.aws("start-task-execution", "--task-arn", down)["TaskExecutionArn"]
+        self.assertSucceeded(CTL.wait_execution(execution, timeout=120))
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
+        nfs.assert_same(self, src, back, link_times=nfs.LINK_TIMES_KEPT)
 
     def test_a_missing_export_ends_error_naming_the_location(self):
         src = os.path.join(self.scratch(), "src")

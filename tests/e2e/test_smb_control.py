@@ -6,7 +6,8 @@ has no room for a port) and one smbd for the module. The locations are made
 with the real `aws datasync` CLI, as a DataSync user would: local to SMB and
 SMB to local, each tree compared file by file with the original, and the
 no-change re-run transfers nothing; a share served by a second agent takes
-a tree from the first over the link (agent to agent); a wrong password ends
+a tree from the first over the link (agent to agent), and the first reads it
+back over the link to the second's disk; a wrong password ends
 the execution ERROR with a message naming the location, without the password
 anywhere in what the API returns.
 
@@ -117,6 +118,18 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
         self.assertSucceeded(again)
         self.assertEqual(again["FilesTransferred"], 0, again)
         self.assertEqual(smb.strays(smb.on_share(folder)), [])
+
+        # And back the other way: the first agent reads the share and the
+        # second writes its own disk.
+        back = os.path.join(base, "back")
+        os.makedirs(back)
+        down = self.task(self.smb_location(folder),
+                         self.ctl.create_location_local(back, [receiver.arn]))
+        execution = self.ctl.aws("start-task-execution", "--task-arn", down)["TaskExecutionArn"]
+        self.assertSucceeded(self.ctl.wait_execution(execution, timeout=120))
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
+        self.assertSameFiles(src, back)
 
     def test_a_wrong_password_ends_error_naming_the_location(self):
         base = self.scratch()
