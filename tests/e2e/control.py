@@ -502,6 +502,7 @@ class Control:
         self.base = base
         self.server = server
         self.agents = []
+        self._link_receiver = None
         self._client = None
 
     @classmethod
@@ -536,6 +537,15 @@ class Control:
         if activate:
             self.activate(a)
         return a
+
+    def link_receiver(self, extra_args=()):
+        """A second agent that accepts link connections (--link-listen on
+        127.0.0.1, and `extra_args`), started and activated by the first
+        call; later calls return the same one."""
+        if self._link_receiver is None:
+            self._link_receiver = self.add_agent(
+                "receiver", extra_args=["--link-listen", "127.0.0.1:0", *extra_args])
+        return self._link_receiver
 
     def activate(self, agent, name=None):
         key = agent.activation_key()

@@ -61,6 +61,14 @@ class AgentLink(oracle.FerryTestCase):
         return CTL.aws("create-task", "--source-location-arn", src,
                        "--destination-location-arn", dst)["TaskArn"]
 
+    def object_storage(self, bucket, subdirectory, agent):
+        port = urllib.parse.urlsplit(S3.endpoint).port
+        return CTL.aws("create-location-object-storage", "--server-hostname", "127.0.0.1",
+                       "--server-port", str(port), "--server-protocol", "HTTP",
+                       "--bucket-name", bucket, "--subdirectory", subdirectory,
+                       "--access-key", S3.access_key, "--secret-key", S3.secret_key,
+                       "--agent-arns", agent.arn)["LocationArn"]
+
     def assertSucceeded(self, d):
         self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{CTL.logs()}")
 
@@ -160,12 +168,7 @@ class AgentLink(oracle.FerryTestCase):
                          fifos=False, symlinks=False)
         oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 5))
         bucket = S3.fresh_bucket(self, "link")
-        port = urllib.parse.urlsplit(S3.endpoint).port
-        store = CTL.aws("create-location-object-storage", "--server-hostname", "127.0.0.1",
-                        "--server-port", str(port), "--server-protocol", "HTTP",
-                        "--bucket-name", bucket, "--subdirectory", "/copy",
-                        "--access-key", S3.access_key, "--secret-key", S3.secret_key,
-                        "--agent-arns", RECEIVER.arn)["LocationArn"]
+        store = self.object_storage(bucket, "/copy", RECEIVER)
         task = self.task(self.location(src, CTL.agents[0]), store)
         self.assertSucceeded(self.run_task(task)[1])
         _, again = self.run_task(task)
@@ -180,11 +183,8 @@ class AgentLink(oracle.FerryTestCase):
 
         # A destination the receiver cannot open: the sender's execution
         # ends with the receiver's reason.
-        missing = CTL.aws("create-location-object-storage", "--server-hostname",
-                          "127.0.0.1", "--server-port", str(port), "--server-protocol",
-                          "HTTP", "--bucket-name", "no-such-bucket-" + os.urandom(4).hex(),
-                          "--access-key", S3.access_key, "--secret-key", S3.secret_key,
-                          "--agent-arns", RECEIVER.arn)["LocationArn"]
+        missing = self.object_storage("no-such-bucket-" + os.urandom(4).hex(), "/",
+                                      RECEIVER)
         _, d = self.run_task(self.task(self.location(src, CTL.agents[0]), missing))
         self.assertEqual(d["Status"], "ERROR", d)
         self.assertIn("cannot open its destination", d["Result"]["ErrorDetail"])
@@ -202,12 +202,7 @@ class AgentLink(oracle.FerryTestCase):
         bucket = S3.fresh_bucket(self, "linksrc")
         self.assertSuccess(oracle.sync(src, f"s3://{bucket}/tree", "--endpoint-url",
                                        S3.endpoint, env=S3.aws_env(), timeout=300))
-        port = urllib.parse.urlsplit(S3.endpoint).port
-        store = CTL.aws("create-location-object-storage", "--server-hostname", "127.0.0.1",
-                        "--server-port", str(port), "--server-protocol", "HTTP",
-                        "--bucket-name", bucket, "--subdirectory", "/tree",
-                        "--access-key", S3.access_key, "--secret-key", S3.secret_key,
-                        "--agent-arns", CTL.agents[0].arn)["LocationArn"]
+        store = self.object_storage(bucket, "/tree", CTL.agents[0])
         dst = os.path.join(base, "dst")
         task = self.task(store, self.location(dst, RECEIVER))
         arn, d = self.run_task(task)

@@ -170,47 +170,25 @@ class AzureControl(AgentTasks, oracle.FerryTestCase):
     def test_azure_behind_the_receiving_agent_of_a_link(self):
         # A second agent serves the container and takes the data over the
         # link from the first, which reads the local tree.
-        receiver = link_receiver()
+        receiver = CTL.link_receiver(
+            ["--azure-endpoint-url", azure.AZ["FERRY_TEST_AZURE_ENDPOINT"]])
         src = os.path.join(self.scratch(), "src")
         oracle.make_tree(src, 41, files=30, dirs=4, odd_names=False, deep=False,
                          fifos=False, symlinks=False)
         oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 9))
         folder = azure.fresh()
         up = self.task(self.local(src), self.azure_location(folder, agent_arn=receiver.arn))
-        execution = self.ctl.aws("start-task-execution", "--task-arn", up)["TaskExecutionArn"]
-        d = self.ctl.wait_execution(execution, timeout=180)
-        self.assertSucceeded(d)
-        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
-                      control.read_text(receiver.log) or "")
+        self.run_over_link(up, receiver)
         again = self.run_task(up)
         self.assertSucceeded(again)
         self.assertEqual(again["FilesTransferred"], 0, again)
         # Back the other way: the first agent reads the container and the
         # second writes its own disk, over the link again.
         back = os.path.join(self.scratch(), "back")
-        os.makedirs(back)
-        down = self.task(self.azure_location(folder),
-                         self.ctl.create_location_local(back, [receiver.arn]))
-        execution = self.ctl.aws("start-task-execution", "--task-arn", down)["TaskExecutionArn"]
-        self.assertSucceeded(self.ctl.wait_execution(execution, timeout=180))
-        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
-                      control.read_text(receiver.log) or "")
+        self.run_over_link(self.task(self.azure_location(folder), self.local(back, receiver.arn)),
+                           receiver)
         diffs = oracle.compare_trees(src, back, root=False)
         self.assertEqual(diffs, [], "trees differ:\n" + "\n".join(diffs[:50]))
-
-
-RECEIVER = None
-
-
-def link_receiver():
-    """An agent that accepts link connections and reaches Azurite (started
-    once, by the first test that needs it)."""
-    global RECEIVER
-    if RECEIVER is None:
-        RECEIVER = CTL.add_agent("receiver", extra_args=[
-            "--link-listen", "127.0.0.1:0",
-            "--azure-endpoint-url", azure.AZ["FERRY_TEST_AZURE_ENDPOINT"]])
-    return RECEIVER
 
 
 if __name__ == "__main__":

@@ -118,15 +118,11 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
     def test_an_export_behind_the_receiving_agent_of_a_link(self):
         # A second agent (in the same namespace) serves the export and takes
         # the tree from the first over the link: owners, modes, links, times.
-        receiver = link_receiver()
+        receiver = CTL.link_receiver()
         src = self.source_tree(14)
         folder = nfs.fresh_folder()
         up = self.task(self.local(src), self.nfs_location(folder, agent_arn=receiver.arn))
-        execution = CTL.aws("start-task-execution", "--task-arn", up)["TaskExecutionArn"]
-        d = CTL.wait_execution(execution, timeout=120)
-        self.assertSucceeded(d)
-        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
-                      control.read_text(receiver.log) or "")
+        self.run_over_link(up, receiver)
         nfs.assert_same(self, src, nfs.on_export(folder), link_times=nfs.LINK_TIMES_KEPT)
         self.assertEqual(nfs.strays(nfs.on_export(folder)), [])
         again = self.run_task(up)
@@ -136,12 +132,8 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         # And back the other way: the first agent reads the export and the
         # second writes its own disk.
         back = os.path.join(self.scratch(), "back")
-        os.makedirs(back)
-        down = self.task(self.nfs_location(folder), CTL.create_location_local(back, [receiver.arn]))
-        execution = CTL.aws("start-task-execution", "--task-arn", down)["TaskExecutionArn"]
-        self.assertSucceeded(CTL.wait_execution(execution, timeout=120))
-        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
-                      control.read_text(receiver.log) or "")
+        self.run_over_link(self.task(self.nfs_location(folder), self.local(back, receiver.arn)),
+                           receiver)
         nfs.assert_same(self, src, back, link_times=nfs.LINK_TIMES_KEPT)
 
     def test_a_missing_export_ends_error_naming_the_location(self):
@@ -154,18 +146,6 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         detail = d["Result"].get("ErrorDetail", "")
         self.assertIn("nfs://127.0.0.1/not-shared/x", detail)
         self.assertRegex(detail, r"\bexport")
-
-
-RECEIVER = None
-
-
-def link_receiver():
-    """An agent that accepts link connections (started once, by the first
-    test that needs it)."""
-    global RECEIVER
-    if RECEIVER is None:
-        RECEIVER = CTL.add_agent("receiver", extra_args=["--link-listen", "127.0.0.1:0"])
-    return RECEIVER
 
 
 if __name__ == "__main__":

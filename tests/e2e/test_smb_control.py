@@ -49,9 +49,9 @@ class AgentTasks:
             "--mount-options", f"Version={version}",
             "--agent-arns", agent_arn or self.ctl.agent_arn)["LocationArn"]
 
-    def local(self, path):
+    def local(self, path, agent_arn=None):
         os.makedirs(path, exist_ok=True)
-        return self.ctl.create_location_local(path, [self.ctl.agent_arn])
+        return self.ctl.create_location_local(path, [agent_arn or self.ctl.agent_arn])
 
     def task(self, src, dst):
         return self.ctl.aws("create-task", "--source-location-arn", src,
@@ -63,6 +63,17 @@ class AgentTasks:
 
     def assertSucceeded(self, d):
         self.assertEqual(d["Status"], "SUCCESS", f"{d}\n{self.ctl.logs()}")
+
+    def run_over_link(self, task, receiver):
+        """Runs a task whose destination the agent `receiver` serves: it
+        succeeds, and the receiver says it served it (the data crossed the
+        link from the source's agent)."""
+        execution = self.ctl.aws("start-task-execution", "--task-arn", task)["TaskExecutionArn"]
+        d = self.ctl.wait_execution(execution, timeout=180)
+        self.assertSucceeded(d)
+        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
+                      control.read_text(receiver.log) or "")
+        return d
 
 
 class SmbControl(AgentTasks, oracle.FerryTestCase):
@@ -99,7 +110,8 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
     def test_a_share_behind_the_receiving_agent_of_a_link(self):
         # A second agent serves the share and takes the tree from the first
         # over the link (agent to agent).
-        receiver = link_receiver()
+        port = smb.SMB["FERRY_TEST_SMB_HOST"].rsplit(":", 1)[1]
+        receiver = CTL.link_receiver(["--smb-port", port])
         base = self.scratch()
         src = os.path.join(base, "src")
         oracle.make_tree(src, 13, files=30, dirs=4, odd_names=False, symlinks=False,
@@ -108,11 +120,7 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
         folder = "link-" + os.urandom(6).hex()
         self.addCleanup(shutil.rmtree, smb.on_share(folder), True)
         up = self.task(self.local(src), self.smb_location(folder, agent_arn=receiver.arn))
-        execution = self.ctl.aws("start-task-execution", "--task-arn", up)["TaskExecutionArn"]
-        d = self.ctl.wait_execution(execution, timeout=120)
-        self.assertSucceeded(d)
-        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
-                      control.read_text(receiver.log) or "")
+        self.run_over_link(up, receiver)
         self.assertSameFiles(src, smb.on_share(folder))
         again = self.run_task(up)
         self.assertSucceeded(again)
@@ -122,13 +130,8 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
         # And back the other way: the first agent reads the share and the
         # second writes its own disk.
         back = os.path.join(base, "back")
-        os.makedirs(back)
-        down = self.task(self.smb_location(folder),
-                         self.ctl.create_location_local(back, [receiver.arn]))
-        execution = self.ctl.aws("start-task-execution", "--task-arn", down)["TaskExecutionArn"]
-        self.assertSucceeded(self.ctl.wait_execution(execution, timeout=120))
-        self.assertIn(f"serving the destination of {execution.rsplit('/', 1)[1]}",
-                      control.read_text(receiver.log) or "")
+        self.run_over_link(self.task(self.smb_location(folder), self.local(back, receiver.arn)),
+                           receiver)
         self.assertSameFiles(src, back)
 
     def test_a_wrong_password_ends_error_naming_the_location(self):
@@ -146,20 +149,6 @@ class SmbControl(AgentTasks, oracle.FerryTestCase):
         self.assertNotIn("wrong-password-42", str(d))
         described = CTL.aws("describe-location-smb", "--location-arn", share)
         self.assertNotIn("wrong-password-42", str(described))
-
-
-RECEIVER = None
-
-
-def link_receiver():
-    """An agent that accepts link connections and reaches the module's smbd
-    (started once, by the first test that needs it)."""
-    global RECEIVER
-    if RECEIVER is None:
-        port = smb.SMB["FERRY_TEST_SMB_HOST"].rsplit(":", 1)[1]
-        RECEIVER = CTL.add_agent("receiver", extra_args=[
-            "--link-listen", "127.0.0.1:0", "--smb-port", port])
-    return RECEIVER
 
 
 if __name__ == "__main__":
