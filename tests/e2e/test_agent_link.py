@@ -161,12 +161,18 @@ class AgentLink(oracle.FerryTestCase):
         oracle.wait_for(lambda: ended in (control.read_text(RECEIVER.log) or ""), 30, 0.2,
                         "the receiver to end the link")
 
-    def test_an_object_store_behind_the_receiver(self):
+    def object_tree(self, seed):
+        """A folder and the tree in it that an object store keeps whole:
+        small files, and one of several chunks and multipart parts."""
         base = self.scratch()
         src = os.path.join(base, "src")
-        oracle.make_tree(src, 53, files=30, dirs=4, odd_names=False, deep=False,
+        oracle.make_tree(src, seed, files=30, dirs=4, odd_names=False, deep=False,
                          fifos=False, symlinks=False)
-        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 5))
+        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + seed))
+        return base, src
+
+    def test_an_object_store_behind_the_receiver(self):
+        base, src = self.object_tree(53)
         bucket = S3.fresh_bucket(self, "link")
         store = self.object_storage(bucket, "/copy", RECEIVER)
         task = self.task(self.location(src, CTL.agents[0]), store)
@@ -194,11 +200,7 @@ class AgentLink(oracle.FerryTestCase):
         # The other way round: the sending agent reads the tree from the
         # object store (stored there by `ferry sync`, with its metadata) and
         # the receiver writes it to its disk.
-        base = self.scratch()
-        src = os.path.join(base, "src")
-        oracle.make_tree(src, 57, files=30, dirs=4, odd_names=False, deep=False,
-                         fifos=False, symlinks=False)
-        oracle.write_file(os.path.join(src, "big.bin"), os.urandom(21 * (1 << 20) + 7))
+        base, src = self.object_tree(57)
         bucket = S3.fresh_bucket(self, "linksrc")
         self.assertSuccess(oracle.sync(src, f"s3://{bucket}/tree", "--endpoint-url",
                                        S3.endpoint, env=S3.aws_env(), timeout=300))

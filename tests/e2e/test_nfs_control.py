@@ -62,6 +62,15 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         oracle.make_tree(src, seed, files=40, dirs=6)  # odd names, links, owners, modes
         return src
 
+    def assertUploaded(self, src, folder, up):
+        """`src` arrived whole on the export's `folder`, nothing left beside
+        it, and task `up` run again transfers nothing."""
+        nfs.assert_same(self, src, nfs.on_export(folder), link_times=nfs.LINK_TIMES_KEPT)
+        self.assertEqual(nfs.strays(nfs.on_export(folder)), [])
+        again = self.run_task(up)
+        self.assertSucceeded(again)
+        self.assertEqual(again["FilesTransferred"], 0, again)
+
     def test_local_to_nfs_and_back_and_the_no_change_re_run(self):
         src = self.source_tree(11)
         folder = nfs.fresh_folder()
@@ -71,13 +80,8 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         self.assertIn(f"/export/{folder}", described["LocationUri"], described)
 
         up = self.task(self.local(src), export)
-        d = self.run_task(up)
-        self.assertSucceeded(d)
-        nfs.assert_same(self, src, nfs.on_export(folder), link_times=nfs.LINK_TIMES_KEPT)
-        self.assertEqual(nfs.strays(nfs.on_export(folder)), [])
-        again = self.run_task(up)
-        self.assertSucceeded(again)
-        self.assertEqual(again["FilesTransferred"], 0, again)
+        self.assertSucceeded(self.run_task(up))
+        self.assertUploaded(src, folder, up)
 
         back = os.path.join(self.scratch(), "back")
         d = self.run_task(self.task(export, self.local(back)))
@@ -123,11 +127,7 @@ class NfsControl(AgentTasks, oracle.FerryTestCase):
         folder = nfs.fresh_folder()
         up = self.task(self.local(src), self.nfs_location(folder, agent_arn=receiver.arn))
         self.run_over_link(up, receiver)
-        nfs.assert_same(self, src, nfs.on_export(folder), link_times=nfs.LINK_TIMES_KEPT)
-        self.assertEqual(nfs.strays(nfs.on_export(folder)), [])
-        again = self.run_task(up)
-        self.assertSucceeded(again)
-        self.assertEqual(again["FilesTransferred"], 0, again)
+        self.assertUploaded(src, folder, up)
 
         # And back the other way: the first agent reads the export and the
         # second writes its own disk.
