@@ -211,6 +211,13 @@ class FirstWritesMeet : public testing::ForwardingBackend {
     return first_;
   }
 
+  // Whether the second write began while the first waited (two workers
+  // writing at once), not after the first gave up waiting.
+  bool met() {
+    std::lock_guard lock(mu_);
+    return met_;
+  }
+
  private:
   class Writer : public StagedWriter {
    public:
@@ -238,14 +245,16 @@ class FirstWritesMeet : public testing::ForwardingBackend {
     if (first_.size() >= 2) return;
     first_.push_back(path);
     cv_.notify_all();
+    if (first_.size() > 1) return;
     // Bounded: a second write that never comes fails the test, not hangs it.
-    cv_.wait_for(lock, std::chrono::seconds(10),
-                 [&] { return first_.size() >= 2; });
+    met_ = cv_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return first_.size() >= 2; });
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> first_;  // GUARDED_BY(mu_)
+  bool met_ = false;                // GUARDED_BY(mu_)
 };
 
 TEST(TransferTest, WorkersTakeChunksOfDifferentFiles) {
@@ -265,6 +274,7 @@ TEST(TransferTest, WorkersTakeChunksOfDifferentFiles) {
   o.chunk_size = kBlockSize;
   auto run = RunTransfer(src.backend(), &meeting, o);
   ASSERT_OK(run->finish);
+  EXPECT_TRUE(meeting.met());
   const std::vector<std::string> first = meeting.first_two();
   ASSERT_EQ(first.size(), 2u);
   EXPECT_NE(first[0], first[1]);
@@ -286,6 +296,7 @@ TEST(TransferTest, OneLargeFileStillHasEveryWorker) {
   o.chunk_size = kBlockSize;
   auto run = RunTransfer(src.backend(), &meeting, o);
   ASSERT_OK(run->finish);
+  EXPECT_TRUE(meeting.met());
   EXPECT_EQ(meeting.first_two(), (std::vector<std::string>{"big", "big"}));
   EXPECT_TRUE(dst.Content("big") == big) << "content differs";
 }
