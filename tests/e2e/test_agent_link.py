@@ -42,7 +42,7 @@ def setUpModule():
     unittest.addModuleCleanup(s3.stop_own_server)
     S3 = s3.server()
     CTL = control.Control.start(control.ModuleCleanups())
-    RECEIVER = CTL.add_agent("receiver", extra_args=["--link-listen", "127.0.0.1:0"])
+    RECEIVER = CTL.link_receiver()
 
 
 class AgentLink(oracle.FerryTestCase):

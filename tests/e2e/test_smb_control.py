@@ -7,9 +7,9 @@ with the real `aws datasync` CLI, as a DataSync user would: local to SMB and
 SMB to local, each tree compared file by file with the original, and the
 no-change re-run transfers nothing; a share served by a second agent takes
 a tree from the first over the link (agent to agent), and the first reads it
-back over the link to the second's disk; a wrong password ends
-the execution ERROR with a message naming the location, without the password
-anywhere in what the API returns.
+back over the link to the second's disk; a wrong password ends the execution
+ERROR with a message naming the location, without the password anywhere in
+what the API returns.
 
 Run: tests/support/samba.sh start /tmp/smb
      cd tests/e2e && FERRY_TEST_SMB_STATE=/tmp/smb FERRY_BIN=/path/to/ferry \\
