@@ -143,11 +143,8 @@ struct AzureClient::Impl {
            (call.name ? "/" + std::string(*call.name) : "");
   }
 
-  // Sends `call`, retrying transient failures; the final 2xx answer.
-  Result<HttpResponse> Execute(const Call& call) {
-    const std::string context = Context(call);
-    const std::string path = Path(call);
-    std::string url = origin + path;
+  std::string Url(const Call& call) const {
+    std::string url = origin + Path(call);
     std::string query;
     for (const auto& [name, value] : call.query) {
       query +=
@@ -157,55 +154,98 @@ struct AzureClient::Impl {
       query += (query.empty() ? "" : "&") + options.sas;
     }
     if (!query.empty()) url += "?" + query;
-    auto attempt = [&]() -> Result<HttpResponse> {
-      AzureParams headers = call.headers;
-      headers.emplace_back("x-ms-date",
-                           AzureDate(std::chrono::system_clock::now()));
-      headers.emplace_back("x-ms-version", std::string(kAzureApiVersion));
-      if (options.sas.empty()) {
-        AzureSignable signable{std::string(call.method), path, call.query,
-                               headers};
-        if (call.method == "PUT" || call.method == "POST") {
-          signable.headers.emplace_back("Content-Length",
-                                        std::to_string(call.body.size()));
-        }
-        FERRY_ASSIGN_OR_RETURN(
-            std::string authorization,
-            SharedKeyAuthorization(options.account, options.key, signable));
-        headers.emplace_back("Authorization", std::move(authorization));
+    return url;
+  }
+
+  // `call` as a request to send now: dated, and signed with Shared Key.
+  Result<HttpRequest> Request(const Call& call, const std::string& url) const {
+    AzureParams headers = call.headers;
+    headers.emplace_back("x-ms-date",
+                         AzureDate(std::chrono::system_clock::now()));
+    headers.emplace_back("x-ms-version", std::string(kAzureApiVersion));
+    if (options.sas.empty()) {
+      AzureSignable signable{std::string(call.method), Path(call), call.query,
+                             headers};
+      if (call.method == "PUT" || call.method == "POST") {
+        signable.headers.emplace_back("Content-Length",
+                                      std::to_string(call.body.size()));
       }
-      HttpRequest request{std::string(call.method), url, std::move(headers),
-                          call.body};
-      HttpResponse response;
-      BodySink sink{call.out, call.max_body};
-      Status sent = http->Send(request, sink, &response, options.stop);
-      if (!sent.ok()) return sent.WithContext(context);
-      server_clock.Note(response);
-      if ((response.status >= 200 && response.status < 300) ||
-          (call.also_ok_status != 0 &&
-           response.status == call.also_ok_status)) {
-        return response;
+      FERRY_ASSIGN_OR_RETURN(
+          std::string authorization,
+          SharedKeyAuthorization(options.account, options.key, signable));
+      headers.emplace_back("Authorization", std::move(authorization));
+    }
+    return HttpRequest{std::string(call.method), url, std::move(headers),
+                       call.body};
+  }
+
+  // The answer if it is 2xx (or call.also_ok_status), else its error.
+  Result<HttpResponse> Check(const Call& call, const std::string& context,
+                             HttpResponse response) {
+    server_clock.Note(response);
+    if ((response.status >= 200 && response.status < 300) ||
+        (call.also_ok_status != 0 && response.status == call.also_ok_status)) {
+      return response;
+    }
+    std::string code = response.Header("x-ms-error-code").value_or("");
+    std::string message;
+    if (std::optional<AzureErrorDocument> doc =
+            ParseAzureError(response.body)) {
+      if (code.empty()) code = doc->code;
+      message = doc->message;
+      // Azure's messages run on with a RequestId and Time: the first line
+      // says it.
+      if (size_t nl = message.find('\n'); nl != std::string::npos) {
+        message.resize(nl);
       }
-      std::string code = response.Header("x-ms-error-code").value_or("");
-      std::string message;
-      if (std::optional<AzureErrorDocument> doc =
-              ParseAzureError(response.body)) {
-        if (code.empty()) code = doc->code;
-        message = doc->message;
-        // Azure's messages run on with a RequestId and Time: the first
-        // line says it.
-        if (size_t nl = message.find('\n'); nl != std::string::npos) {
-          message.resize(nl);
-        }
-      }
-      if (code.size() > 128 || !IsHeaderSafe(code)) code.clear();
-      return ErrorStatus(context, response.status, code, message);
+    }
+    if (code.size() > 128 || !IsHeaderSafe(code)) code.clear();
+    return ErrorStatus(context, response.status, code, message);
+  }
+
+  // Runs attempt(request) -> Result<HttpResponse> for `call`, retrying
+  // transient failures; the final 2xx answer.
+  template <typename Attempt>
+  Result<HttpResponse> Retried(const Call& call, Attempt&& attempt) {
+    const std::string context = Context(call);
+    const std::string url = Url(call);
+    auto once = [&]() -> Result<HttpResponse> {
+      FERRY_ASSIGN_OR_RETURN(HttpRequest request, Request(call, url));
+      Result<HttpResponse> response = attempt(request);
+      if (!response.ok()) return response.status().WithContext(context);
+      return Check(call, context, std::move(response).value());
     };
     auto on_retry = [&](const Status& failure, int n, Clock::duration delay) {
       if (options.on_retry) options.on_retry(context, failure, n, delay);
     };
-    return RetryRequest(options.retry, clock, options.stop, context, attempt,
+    return RetryRequest(options.retry, clock, options.stop, context, once,
                         on_retry);
+  }
+
+  // Sends `call`, retrying transient failures; the final 2xx answer.
+  Result<HttpResponse> Execute(const Call& call) {
+    return Retried(call,
+                   [&](const HttpRequest& request) -> Result<HttpResponse> {
+                     HttpResponse response;
+                     BodySink sink{call.out, call.max_body};
+                     FERRY_RETURN_IF_ERROR(
+                         http->Send(request, sink, &response, options.stop));
+                     return response;
+                   });
+  }
+
+  // Sends `call` (a GET) and, once a 2xx answer's headers are in, leaves
+  // its body of at most `max_body` bytes in `*stream`; retried as Execute
+  // until then. No stream for call.also_ok_status.
+  Result<HttpResponse> Stream(const Call& call, uint64_t max_body,
+                              std::unique_ptr<HttpStream>* stream) {
+    return Retried(
+        call, [&](const HttpRequest& request) -> Result<HttpResponse> {
+          HttpResponse response;
+          FERRY_RETURN_IF_ERROR(http->Open(request, max_body, &response, stream,
+                                           options.stop, call.max_body));
+          return response;
+        });
   }
 };
 
@@ -375,6 +415,39 @@ Result<size_t> AzureClient::GetBlob(std::string_view container,
                                         context + ": Content-Range total"));
   }
   return response.span_bytes;
+}
+
+Result<std::unique_ptr<HttpStream>> AzureClient::GetBlobStream(
+    std::string_view container, std::string_view name, uint64_t offset,
+    uint64_t length, const std::string& if_match) {
+  if (length == 0) return std::unique_ptr<HttpStream>();
+  if (offset > kMaxSize || length > kMaxSize - offset) {
+    return Status::InvalidArgument("a blob range beyond " +
+                                   std::to_string(kMaxSize) + " bytes");
+  }
+  Call call{.method = "GET",
+            .container = container,
+            .name = name,
+            .also_ok_status = 416};
+  call.headers.emplace_back("x-ms-range",
+                            "bytes=" + std::to_string(offset) + "-" +
+                                std::to_string(offset + length - 1));
+  if (!if_match.empty()) call.headers.emplace_back("If-Match", if_match);
+  std::unique_ptr<HttpStream> stream;
+  FERRY_ASSIGN_OR_RETURN(HttpResponse response,
+                         impl_->Stream(call, length, &stream));
+  if (response.status == 416) return std::unique_ptr<HttpStream>();
+  // The bytes asked for, not others: a 206 from `offset`, or the whole blob
+  // from its start.
+  const std::string range = response.Header("content-range").value_or("");
+  const std::string from = "bytes " + std::to_string(offset) + "-";
+  if (response.status == 206 ? !range.starts_with(from) : offset != 0) {
+    return Status::IoError(impl_->Context(call) + ": asked for bytes from " +
+                           std::to_string(offset) + ", answered " +
+                           std::to_string(response.status) + " '" +
+                           range.substr(0, 64) + "'");
+  }
+  return stream;
 }
 
 Result<std::string> AzureClient::PutBlob(

@@ -24,6 +24,7 @@
 #include "ferry/base/clock.h"
 #include "ferry/base/retry.h"
 #include "ferry/base/status.h"
+#include "ferry/s3/http.h"
 
 namespace ferry {
 
@@ -100,6 +101,15 @@ class AzureClient {
                          uint64_t offset, std::span<std::byte> out,
                          const std::string& if_match,
                          AzureBlobProperties* properties = nullptr);
+  // Bytes [offset, offset + length) of the blob, read as they arrive (one
+  // GET, retried until its answer's headers are in; a failure after that is
+  // the reader's, who may ask again from where it got to). With
+  // `if_match`, a blob whose ETag differs is kSourceChanged. Null: the
+  // range starts at or past the blob's end. The stream must not outlive
+  // this client.
+  Result<std::unique_ptr<HttpStream>> GetBlobStream(
+      std::string_view container, std::string_view name, uint64_t offset,
+      uint64_t length, const std::string& if_match);
   // A block blob of `data`, with these metadata and access tier ("" for
   // the account's default). Returns its ETag.
   Result<std::string> PutBlob(

@@ -54,11 +54,15 @@ std::string_view TrimLine(std::string_view s) {
 // The state of one transfer, seen by libcurl's callbacks.
 // An easy handle and the socket of the connection it keeps open (libcurl
 // tells it only when the socket is made: see AckNow).
+// A handle that streams (HttpClient::Open) is driven through a multi handle
+// of its own, which keeps its connection between streams.
 struct EasyHandle {
   CURL* easy = nullptr;
+  CURLM* multi = nullptr;
   curl_socket_t fd = CURL_SOCKET_BAD;
 
   ~EasyHandle() {
+    if (multi != nullptr) curl_multi_cleanup(multi);
     if (easy != nullptr) curl_easy_cleanup(easy);
   }
 };
@@ -74,6 +78,13 @@ int OnSocketClose(void* user, curl_socket_t fd) {
   return close(fd);
 }
 
+// A streamed body's bytes that arrived beyond what the reader asked for
+// are kept until its next Read; past this many, the transfer is paused
+// (the rest waits in the socket) until the reader asks again.
+constexpr size_t kStreamStashPause = 1 << 20;
+// libcurl's receive buffer for a stream: fewer, larger reads of the socket.
+constexpr long kStreamBufferBytes = 256 << 10;
+
 struct Transfer {
   const BodySink* sink;
   HttpResponse* response;
@@ -84,10 +95,22 @@ struct Transfer {
   std::string overflow;  // why a callback ended the transfer
   EasyHandle* handle = nullptr;
 
-  bool to_span() const {
-    return !sink->span.empty() && response->status >= 200 &&
-           response->status < 300;
+  // Streaming (HttpClient::Open): a 2xx body goes into `into` from
+  // `into_used` on, the rest into `stash`.
+  bool streaming = false;
+  bool headers_done = false;  // the final answer's headers are in
+  uint64_t max_body = 0;
+  uint64_t body_bytes = 0;
+  std::span<std::byte> into;
+  size_t into_used = 0;
+  std::vector<std::byte> stash;
+  size_t stash_used = 0;  // bytes of `stash` already read
+  bool paused = false;    // OnBody paused the transfer
+
+  bool ok_status() const {
+    return response->status >= 200 && response->status < 300;
   }
+  bool to_span() const { return !sink->span.empty() && ok_status(); }
 };
 
 // Acknowledges at once what the connection has received. A server that
@@ -129,7 +152,11 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     }
     return n;
   }
-  if (line.empty()) return n;
+  if (line.empty()) {
+    // The end of the headers; of the final answer unless it was a 1xx.
+    if (t->response->status >= 200) t->headers_done = true;
+    return n;
+  }
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return n;
   if (t->response->headers.size() >= kMaxResponseHeaders) {
@@ -145,6 +172,29 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
+  if (t->streaming && t->ok_status()) {
+    const size_t direct = std::min(n, t->into.size() - t->into_used);
+    if (direct == 0 && t->stash.size() - t->stash_used >= kStreamStashPause) {
+      // libcurl keeps these bytes and gives them again once resumed.
+      t->paused = true;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    if (n > t->max_body - t->body_bytes) {
+      t->overflow = "response body longer than the " +
+                    std::to_string(t->max_body) + " bytes expected";
+      return 0;
+    }
+    t->body_bytes += n;
+    if (direct > 0) {
+      std::memcpy(t->into.data() + t->into_used, data, direct);
+      t->into_used += direct;
+    }
+    if (direct < n) {
+      const auto* from = reinterpret_cast<const std::byte*>(data);
+      t->stash.insert(t->stash.end(), from + direct, from + n);
+    }
+    return n;
+  }
   if (t->to_span()) {
     std::span<std::byte> span = t->sink->span;
     size_t& used = t->response->span_bytes;
@@ -248,10 +298,14 @@ struct HttpClient::Shared {
   CURLSH* share = nullptr;
   std::array<std::mutex, CURL_LOCK_DATA_LAST> locks;
   std::mutex pool_mu;
-  std::vector<std::unique_ptr<EasyHandle>> idle;  // GUARDED_BY(pool_mu)
+  // Handles for Send, and for streams (which keep their connections in
+  // their own multi handles).
+  std::vector<std::unique_ptr<EasyHandle>> idle;          // GUARDED_BY(pool_mu)
+  std::vector<std::unique_ptr<EasyHandle>> idle_streams;  // GUARDED_BY(pool_mu)
 
   ~Shared() {
     idle.clear();
+    idle_streams.clear();
     if (share != nullptr) curl_share_cleanup(share);
   }
 
@@ -262,12 +316,13 @@ struct HttpClient::Shared {
     static_cast<Shared*>(user)->locks[data].unlock();
   }
 
-  std::unique_ptr<EasyHandle> Take() {
+  std::unique_ptr<EasyHandle> Take(
+      std::vector<std::unique_ptr<EasyHandle>>* pool) {
     {
       std::lock_guard lock(pool_mu);
-      if (!idle.empty()) {
-        std::unique_ptr<EasyHandle> h = std::move(idle.back());
-        idle.pop_back();
+      if (!pool->empty()) {
+        std::unique_ptr<EasyHandle> h = std::move(pool->back());
+        pool->pop_back();
         curl_easy_reset(h->easy);
         return h;
       }
@@ -278,9 +333,10 @@ struct HttpClient::Shared {
     return h;
   }
 
-  void Give(std::unique_ptr<EasyHandle> h) {
+  void Give(std::unique_ptr<EasyHandle> h,
+            std::vector<std::unique_ptr<EasyHandle>>* pool) {
     std::lock_guard lock(pool_mu);
-    if (idle.size() < kMaxIdleHandles) idle.push_back(std::move(h));
+    if (pool->size() < kMaxIdleHandles) pool->push_back(std::move(h));
   }
 };
 
@@ -311,18 +367,16 @@ Result<std::unique_ptr<HttpClient>> HttpClient::Create(
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(shared)));
 }
 
-Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
-                        HttpResponse* response, const std::stop_token& stop) {
-  *response = HttpResponse();
-  std::unique_ptr<EasyHandle> handle = shared_->Take();
-  if (handle == nullptr) return Status::Internal("curl_easy_init failed");
-  CURL* easy = handle->easy;
-  const HttpClientOptions& o = shared_->options;
-  Transfer transfer{&sink, response, request.body, 0,
-                    0,     &stop,    {},           handle.get()};
-  char error[CURL_ERROR_SIZE] = {0};
+namespace {
 
-  curl_easy_setopt(easy, CURLOPT_SHARE, shared_->share);
+// Sets `handle` up for `request`, its callbacks reporting to `transfer`
+// and errors to `error` (both must outlive the transfer). Returns the
+// header list, the caller's to free once the transfer is over.
+curl_slist* Configure(CURLSH* share, const HttpClientOptions& o,
+                      EasyHandle* handle, const HttpRequest& request,
+                      Transfer* transfer, char* error) {
+  CURL* easy = handle->easy;
+  curl_easy_setopt(easy, CURLOPT_SHARE, share);
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -330,9 +384,9 @@ Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, &OnSocketOpen);
-  curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, handle.get());
+  curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, handle);
   curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, &OnSocketClose);
-  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, handle.get());
+  curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, handle);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(o.connect_timeout.count()));
@@ -349,12 +403,12 @@ Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
     curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
   }
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer);
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &OnProgress);
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &transfer);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, transfer);
 
   bool has_content_type = false;
   curl_slist* headers = nullptr;
@@ -384,21 +438,202 @@ Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
   }
   if (request.method == "PUT" || request.method == "POST") {
     curl_easy_setopt(easy, CURLOPT_READFUNCTION, &OnRead);
-    curl_easy_setopt(easy, CURLOPT_READDATA, &transfer);
+    curl_easy_setopt(easy, CURLOPT_READDATA, transfer);
     curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &OnSeek);
-    curl_easy_setopt(easy, CURLOPT_SEEKDATA, &transfer);
+    curl_easy_setopt(easy, CURLOPT_SEEKDATA, transfer);
   }
+  return headers;
+}
 
-  CURLcode code = curl_easy_perform(easy);
-  curl_slist_free_all(headers);
-  // The handle must not keep pointers into this call's stack.
-  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
-  shared_->Give(std::move(handle));
-  if (code != CURLE_OK) return TransportError(code, error, transfer);
-  if (response->status < 100 || response->status > 599) {
+Status CheckStatusLine(const HttpResponse& response) {
+  if (response.status < 100 || response.status > 599) {
     return Status(StatusCode::kUnavailable,
                   "no valid HTTP status line in the response", 0, true);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
+                        HttpResponse* response, const std::stop_token& stop) {
+  *response = HttpResponse();
+  std::unique_ptr<EasyHandle> handle = shared_->Take(&shared_->idle);
+  if (handle == nullptr) return Status::Internal("curl_easy_init failed");
+  Transfer transfer{&sink, response, request.body, 0,
+                    0,     &stop,    {},           handle.get()};
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = Configure(shared_->share, shared_->options,
+                                  handle.get(), request, &transfer, error);
+  CURLcode code = curl_easy_perform(handle->easy);
+  curl_slist_free_all(headers);
+  // The handle must not keep pointers into this call's stack.
+  curl_easy_setopt(handle->easy, CURLOPT_ERRORBUFFER, nullptr);
+  shared_->Give(std::move(handle), &shared_->idle);
+  if (code != CURLE_OK) return TransportError(code, error, transfer);
+  return CheckStatusLine(*response);
+}
+
+// One streamed request: its handle, driven through the handle's multi
+// handle by whoever waits for its bytes (Open, then Read).
+struct HttpStream::State {
+  HttpClient::Shared* shared = nullptr;
+  std::unique_ptr<EasyHandle> handle;
+  curl_slist* headers = nullptr;
+  std::stop_token stop;
+  BodySink sink;          // for a non-2xx body
+  HttpResponse response;  // what the header callback fills
+  Transfer transfer{&sink, &response, {}, 0, 0, &stop, {}, nullptr};
+  char error[CURL_ERROR_SIZE] = {0};
+  bool done = false;  // the transfer is over, with `code`
+  CURLcode code = CURLE_OK;
+  Status failure;  // of a Read; every later Read returns it
+
+  ~State() {
+    if (handle == nullptr) return;
+    curl_multi_remove_handle(handle->multi, handle->easy);
+    curl_slist_free_all(headers);
+    curl_easy_setopt(handle->easy, CURLOPT_ERRORBUFFER, nullptr);
+    shared->Give(std::move(handle), &shared->idle_streams);
+  }
+
+  // Lets libcurl move the transfer on; with `wait`, first waits up to a
+  // second for the connection to have something for it.
+  Status Step(bool wait) {
+    if (wait) {
+      CURLMcode mc = curl_multi_poll(handle->multi, nullptr, 0, 1000, nullptr);
+      if (mc != CURLM_OK) {
+        return Status::IoError(std::string("curl_multi_poll: ") +
+                               curl_multi_strerror(mc));
+      }
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(handle->multi, &running);
+    if (mc != CURLM_OK) {
+      return Status::IoError(std::string("curl_multi_perform: ") +
+                             curl_multi_strerror(mc));
+    }
+    if (running == 0) {
+      int queued = 0;
+      while (CURLMsg* msg = curl_multi_info_read(handle->multi, &queued)) {
+        if (msg->msg == CURLMSG_DONE) code = msg->data.result;
+      }
+      done = true;
+    }
+    return Status::Ok();
+  }
+
+  Status Outcome() const {
+    if (code != CURLE_OK) return TransportError(code, error, transfer);
+    return Status::Ok();
+  }
+};
+
+HttpStream::HttpStream(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+
+HttpStream::~HttpStream() = default;
+
+uint64_t HttpStream::position() const {
+  return state_->transfer.body_bytes - buffered();
+}
+
+size_t HttpStream::buffered() const {
+  const Transfer& t = state_->transfer;
+  return t.stash.size() - t.stash_used;
+}
+
+Result<size_t> HttpStream::Read(std::span<std::byte> out) {
+  State& s = *state_;
+  Transfer& t = s.transfer;
+  if (!s.failure.ok() && t.stash_used == t.stash.size()) return s.failure;
+  size_t got = std::min(out.size(), t.stash.size() - t.stash_used);
+  if (got > 0) {
+    std::memcpy(out.data(), t.stash.data() + t.stash_used, got);
+    t.stash_used += got;
+    if (t.stash_used == t.stash.size()) {
+      t.stash.clear();
+      t.stash_used = 0;
+    }
+  }
+  t.into = out;
+  t.into_used = got;
+  Status st;
+  if (t.paused && t.into_used < out.size() && s.failure.ok()) {
+    // What libcurl held back may come now, into `out`.
+    t.paused = false;
+    CURLcode resumed = curl_easy_pause(s.handle->easy, CURLPAUSE_CONT);
+    if (resumed != CURLE_OK) st = TransportError(resumed, s.error, t);
+  }
+  for (bool wait = false;
+       st.ok() && t.into_used < out.size() && !s.done && s.failure.ok();
+       wait = true) {
+    st = s.Step(wait);
+    if (!st.ok()) break;
+    if (s.stop.stop_requested()) st = Status::Cancelled("request cancelled");
+    if (!st.ok()) break;
+  }
+  got = t.into_used;
+  t.into = {};
+  t.into_used = 0;
+  if (st.ok() && s.failure.ok()) st = s.Outcome();
+  if (!st.ok()) s.failure = st;
+  // The bytes that came before a failure are read first.
+  if (got == 0 && !s.failure.ok()) return s.failure;
+  return got;
+}
+
+Status HttpClient::Open(const HttpRequest& request, uint64_t max_body,
+                        HttpResponse* response,
+                        std::unique_ptr<HttpStream>* stream,
+                        const std::stop_token& stop, size_t max_error_body) {
+  *response = HttpResponse();
+  stream->reset();
+  auto state = std::make_unique<HttpStream::State>();
+  state->shared = shared_.get();
+  state->stop = stop;
+  state->sink.max_string = max_error_body;
+  state->handle = shared_->Take(&shared_->idle_streams);
+  if (state->handle == nullptr)
+    return Status::Internal("curl_easy_init failed");
+  EasyHandle* handle = state->handle.get();
+  if (handle->multi == nullptr) {
+    handle->multi = curl_multi_init();
+    if (handle->multi == nullptr) return Status::Internal("curl_multi_init");
+  }
+  Transfer& t = state->transfer;
+  t.handle = handle;
+  t.streaming = true;
+  t.max_body = max_body;
+  state->headers = Configure(shared_->share, shared_->options, handle, request,
+                             &t, state->error);
+  curl_easy_setopt(handle->easy, CURLOPT_BUFFERSIZE, kStreamBufferBytes);
+  CURLMcode mc = curl_multi_add_handle(handle->multi, handle->easy);
+  if (mc != CURLM_OK) {
+    curl_slist_free_all(state->headers);
+    state->headers = nullptr;
+    curl_easy_setopt(handle->easy, CURLOPT_ERRORBUFFER, nullptr);
+    state->handle.reset();  // not in the multi: not reused
+    return Status::Internal(std::string("curl_multi_add_handle: ") +
+                            curl_multi_strerror(mc));
+  }
+  // Until the final answer's headers are in; a non-2xx answer, to its end.
+  // (A failure after a 2xx answer's headers is the stream's first Read's.)
+  for (bool wait = false;; wait = true) {
+    FERRY_RETURN_IF_ERROR(state->Step(wait));
+    if (t.headers_done && t.ok_status()) break;
+    if (state->done) break;
+    if (stop.stop_requested()) return Status::Cancelled("request cancelled");
+  }
+  if (!(t.headers_done && t.ok_status())) {
+    FERRY_RETURN_IF_ERROR(state->Outcome());
+    FERRY_RETURN_IF_ERROR(CheckStatusLine(state->response));
+    *response = std::move(state->response);
+    return Status::Ok();
+  }
+  response->status = state->response.status;
+  response->headers = state->response.headers;
+  *stream = std::unique_ptr<HttpStream>(new HttpStream(std::move(state)));
   return Status::Ok();
 }
 

@@ -4,10 +4,11 @@
 // so consecutive requests to one endpoint reuse their connection.
 //
 // Bounded: response headers (count and bytes), and every response body is
-// either written into the caller's span (a ranged GET, no copy) or kept in a
-// string of at most a given size; a longer body ends the transfer with an
-// error. Redirects are never followed. Thread-safe: any number of threads
-// may call Send at once.
+// either written into the caller's span (a ranged GET, no copy), kept in a
+// string of at most a given size, or read as it arrives (Open: an
+// HttpStream, at most a given length); a longer body ends the transfer
+// with an error. Redirects are never followed. Thread-safe: any number of
+// threads may call Send and Open at once.
 #pragma once
 
 #include <atomic>
@@ -111,6 +112,38 @@ Result<HttpResponse> RetryRequest(const RetryPolicy& policy, Clock* clock,
   return result;
 }
 
+// The body of a 2xx answer to HttpClient::Open, read as it arrives. What
+// has not been read waits in the connection's socket (bounded by the
+// kernel's buffer), so a slow reader holds the server back rather than
+// growing memory, and a reader that works on each piece as it reads the
+// next keeps the connection busy. One thread at a time; it must not
+// outlive its HttpClient.
+class HttpStream {
+ public:
+  // Unread bytes left: the connection is closed, not reused.
+  ~HttpStream();
+  HttpStream(const HttpStream&) = delete;
+  HttpStream& operator=(const HttpStream&) = delete;
+
+  // Reads up to out.size() bytes: fewer only at the end of the body (0
+  // once all of it is read) or when a failure follows; the bytes that
+  // arrived before a failure are read first. Failures are as Send's (a
+  // connection dropped midway: kUnavailable, retryable); after one, every
+  // Read fails.
+  Result<size_t> Read(std::span<std::byte> out);
+  // Bytes of the body read so far.
+  uint64_t position() const;
+  // Bytes that arrived and wait in memory for a Read: about a megabyte at
+  // most, whatever the body's length (the rest waits in the socket).
+  size_t buffered() const;
+
+ private:
+  friend class HttpClient;
+  struct State;
+  explicit HttpStream(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 class HttpClient {
  public:
   // Fails if libcurl cannot be set up or the CA file is unreadable.
@@ -128,8 +161,21 @@ class HttpClient {
   Status Send(const HttpRequest& request, const BodySink& sink,
               HttpResponse* response, const std::stop_token& stop = {});
 
- private:
+  // Sends `request` (a GET) and returns once the final answer's headers are
+  // in. A 2xx answer: `*stream` reads its body, of at most `max_body` bytes
+  // (a longer one fails the Read that meets it: kResourceExhausted). Any
+  // other: its body (at most `max_error_body` bytes) is in response->body
+  // and `*stream` is null. Failures as Send's; `stop` also ends the
+  // stream's reads.
+  Status Open(const HttpRequest& request, uint64_t max_body,
+              HttpResponse* response, std::unique_ptr<HttpStream>* stream,
+              const std::stop_token& stop = {},
+              size_t max_error_body = 1 << 20);
+
+  // What the client's calls and streams share (defined in http.cc).
   struct Shared;
+
+ private:
   explicit HttpClient(std::unique_ptr<Shared> shared);
   std::unique_ptr<Shared> shared_;
 };

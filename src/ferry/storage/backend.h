@@ -110,6 +110,11 @@ struct Capabilities {
   // Bytes a Reader is best read in at once, each ReadAt being one request
   // to a network store (0: any size does; ferry reads 1 MiB blocks).
   uint64_t read_size_preferred = 0;
+  // A Reader streams a range announced with WillRead in one request, its
+  // bytes taken as they arrive (ReadAt of any size then costs no request
+  // of its own): ranges of at least this many bytes keep requests few (0:
+  // no streaming). Not carried by the link (its reader does not stream).
+  uint64_t read_stream_size = 0;
   // Calls in flight that keep the backend busy: a network store is bound by
   // the latency of each request, not by local cores (0: one per core).
   int io_concurrency = 0;
@@ -175,6 +180,14 @@ class Reader {
   // Reads up to out.size() bytes at `offset`; returns the count, 0 at end of
   // file. Safe to call concurrently.
   virtual Result<size_t> ReadAt(uint64_t offset, std::span<std::byte> out) = 0;
+  // A hint: the caller will read [offset, offset + length) from its start
+  // to its end, in order, one ReadAt after another from one thread (other
+  // threads may do the same with other ranges). A backend with
+  // capabilities().read_stream_size streams such a range in one request;
+  // the default ignores it.
+  virtual void WillRead(uint64_t offset, uint64_t length) {
+    (void)offset, (void)length;
+  }
   // The first data extent at or after `offset`; length 0 if only holes (or
   // nothing) remain. Backends without holes return the rest of the file.
   virtual Result<Extent> NextData(uint64_t offset);

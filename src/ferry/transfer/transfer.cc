@@ -263,8 +263,11 @@ void Transfer::QueueChunked() {
 }
 
 uint64_t Transfer::ChunkSize(uint64_t size) const {
+  // A source that streams makes a request per chunk: at least its size.
   uint64_t chunk = std::max<uint64_t>(
-      kBlockSize, options_.chunk_size / kBlockSize * kBlockSize);
+      kBlockSize,
+      std::max(options_.chunk_size, src_->capabilities().read_stream_size) /
+          kBlockSize * kBlockSize);
   // An object store takes whole parts: a chunk is a run of them.
   auto part = PartSize(dst_->capabilities(), size);
   if (part.ok() && *part > 0) chunk = (chunk + *part - 1) / *part * *part;
@@ -670,10 +673,14 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   static thread_local std::unique_ptr<std::byte[]> buffer(
       new std::byte[kBlockSize]);
   // Reads of more than a block at once, where the source prefers them (one
-  // request each for a network store); allocated, not touched, up front.
+  // request each for a network store); allocated, not touched, up front. A
+  // source that streams the range in one request is read a block at a time.
+  const Capabilities& src_caps = src_->capabilities();
+  const bool streamed = src_caps.read_stream_size > 0;
   const uint64_t read_unit =
-      std::max<uint64_t>(kBlockSize, src_->capabilities().read_size_preferred /
-                                         kBlockSize * kBlockSize);
+      streamed ? kBlockSize
+               : std::max<uint64_t>(kBlockSize, src_caps.read_size_preferred /
+                                                    kBlockSize * kBlockSize);
   static thread_local std::unique_ptr<std::byte[]> window;
   static thread_local uint64_t window_size = 0;
   if (read_unit > kBlockSize && window_size < read_unit) {
@@ -688,6 +695,7 @@ Status Transfer::CopyRange(FileTask& task, uint64_t offset, uint64_t length) {
   }
   Reader& reader = *task.reader;
   const bool sparse = task.fresh.MaybeSparse();
+  if (streamed && !sparse) reader.WillRead(offset, length);
   // Holes stay holes where the destination keeps them; elsewhere (an object
   // store) they are written as the zeros they read as.
   const bool skip_holes = sparse && dst_->capabilities().sparse_files;

@@ -145,8 +145,9 @@ class Transfer {
   void QueueChunked();
   void CloseTop();
   void MakeWritable(DirNode& node);
-  // Bytes per chunk of a file of `size`: options.chunk_size, rounded up to
-  // whole parts where the destination takes parts.
+  // Bytes per chunk of a file of `size`: options.chunk_size (or the
+  // source's read_stream_size, if larger), rounded up to whole parts where
+  // the destination takes parts.
   uint64_t ChunkSize(uint64_t size) const;
   void Release(const std::shared_ptr<DirNode>& node);
   void WorkerLoop();

@@ -22,6 +22,8 @@
 #include "ferry/diff/differ.h"
 #include "ferry/storage/decorators/fault_injecting_backend.h"
 #include "ferry/storage/memory/memory_backend.h"
+#include "ferry/storage/object/memory_object_store.h"
+#include "ferry/storage/object/object_backend.h"
 #include "ferry/storage/posix/posix_backend.h"
 #include "ferry/storage/testing.h"
 
@@ -190,6 +192,29 @@ TEST(TransferTest, LargeFilesMoveInChunksAcrossWorkers) {
     EXPECT_EQ(testing::TreeSignature(dst.backend()),
               testing::TreeSignature(src.backend()));
   }
+}
+
+TEST(TransferTest, AStreamingSourceIsReadAChunkAStream) {
+  ObjectStoreLimits limits;
+  limits.part_size_min = 64 * 1024;
+  auto store = std::make_shared<MemoryObjectStore>(limits);
+  const std::string big = RandomBytes(10 * kBlockSize + kBlockSize / 2, 4);
+  store->PutRaw("big", big);
+  store->PutRaw("small", "s");
+  ObjectBackendOptions options;
+  options.read_stream_size = 3 * kBlockSize;
+  auto src = OpenObjectBackend(store, options);
+  ASSERT_OK(src.status());
+  MemoryTree dst;
+  TransferOptions o = Options(3);
+  o.chunk_size = 2 * kBlockSize;  // the stream's size wins
+  auto run = RunTransfer(src->get(), dst.backend(), o);
+  ASSERT_OK(run->finish);
+  EXPECT_TRUE(dst.Content("big") == big) << "content differs";
+  EXPECT_EQ(dst.Content("small"), "s");
+  // Chunks of 3 MiB, a stream each (the first from 1 MiB on: its first
+  // block came with the object's metadata); none for the small file.
+  EXPECT_EQ(store->streams(), 4);
 }
 
 // Holds the first two writes of the transfer until both are under way, and

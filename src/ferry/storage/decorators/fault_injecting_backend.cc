@@ -14,6 +14,9 @@ class FaultReader : public Reader {
     FERRY_RETURN_IF_ERROR(owner_->Check(FaultOp::kRead, entry().path));
     return inner_->ReadAt(offset, out);
   }
+  void WillRead(uint64_t offset, uint64_t length) override {
+    inner_->WillRead(offset, length);
+  }
   Result<Extent> NextData(uint64_t offset) override {
     return inner_->NextData(offset);
   }

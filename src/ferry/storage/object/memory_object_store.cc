@@ -128,6 +128,13 @@ Result<ListObjectsPage> MemoryObjectStore::ListObjects(
   return page;
 }
 
+Result<std::unique_ptr<ObjectStream>> MemoryObjectStore::OpenStream(
+    const std::string& key, uint64_t offset, uint64_t length,
+    const std::string& if_match) {
+  streams_.fetch_add(1);
+  return ObjectStore::OpenStream(key, offset, length, if_match);
+}
+
 Result<ObjectHead> MemoryObjectStore::HeadObject(const std::string& key) {
   heads_.fetch_add(1);
   std::lock_guard lock(mu_);

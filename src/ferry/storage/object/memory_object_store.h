@@ -38,6 +38,10 @@ class MemoryObjectStore : public ObjectStore {
   Result<size_t> GetObjectRange(const std::string& key, uint64_t offset,
                                 std::span<std::byte> out,
                                 const std::string& if_match) override;
+  // ObjectStore's (a ranged read per Read), counted.
+  Result<std::unique_ptr<ObjectStream>> OpenStream(
+      const std::string& key, uint64_t offset, uint64_t length,
+      const std::string& if_match) override;
   Result<std::string> PutObject(const PutObjectRequest& r) override;
   Result<std::string> CreateMultipartUpload(const PutObjectRequest& r) override;
   Result<std::string> UploadPart(const std::string& key,
@@ -80,9 +84,10 @@ class MemoryObjectStore : public ObjectStore {
   // Every key, in order; the uploads in progress.
   std::vector<std::string> Keys();
   std::vector<MultipartUpload> Uploads();
-  // Requests served so far (HeadObject, ListObjects).
+  // Requests served so far (HeadObject, ListObjects, OpenStream).
   int64_t heads() const { return heads_.load(); }
   int64_t lists() const { return lists_.load(); }
+  int64_t streams() const { return streams_.load(); }
 
  private:
   struct Object {
@@ -115,6 +120,7 @@ class MemoryObjectStore : public ObjectStore {
 
   const ObjectStoreLimits limits_;
   const std::string name_;
+  std::atomic<int64_t> streams_{0};
   std::atomic<int64_t> heads_{0};
   std::atomic<int64_t> lists_{0};
   mutable std::mutex mu_;

@@ -671,6 +671,7 @@ Result<std::unique_ptr<Backend>> OpenObjectBackend(
   c.azure_names = limits.azure_names;
   c.io_concurrency = options.io_concurrency;
   c.read_size_preferred = options.read_size_preferred;
+  c.read_stream_size = options.read_stream_size;
   c.object_tags = limits.max_tags > 0;
   c.part_size_min = limits.part_size_min;
   c.part_size_max = limits.part_size_max;

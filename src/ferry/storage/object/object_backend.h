@@ -67,6 +67,10 @@ struct ObjectBackendOptions {
   // read_size_preferred): a 1 MiB GET spends a good part of its time on the
   // request itself.
   uint64_t read_size_preferred = uint64_t{8} << 20;
+  // Capabilities::read_stream_size: set where the store streams
+  // (ObjectStoreLimits::streamed_reads); elsewhere each ReadAt of a
+  // streamed range is one ranged GET of that ReadAt's size.
+  uint64_t read_stream_size = 0;
   // Keys asked for per listing page (the store caps it).
   int list_page_keys = 1000;
   // Part size for throughput, clamped to the store's limits (0: its

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
@@ -333,6 +334,147 @@ TEST_F(ObjectBackendTest, ObjectsBeyondOneCopyAreCopiedInParts) {
   EXPECT_EQ(b()->Stat(P("f")).value()->mtime, meta.mtime);
   EXPECT_TRUE(ReadFile(b(), P("f")).value() == content);
   EXPECT_TRUE(store_->Uploads().empty());
+}
+
+// A memory store that counts its streams, and can fail a stream's Nth Read
+// as a dropped connection would.
+class StreamCountingStore : public MemoryObjectStore {
+ public:
+  using MemoryObjectStore::MemoryObjectStore;
+
+  Result<std::unique_ptr<ObjectStream>> OpenStream(
+      const std::string& key, uint64_t offset, uint64_t length,
+      const std::string& if_match) override {
+    FERRY_ASSIGN_OR_RETURN(
+        std::unique_ptr<ObjectStream> inner,
+        MemoryObjectStore::OpenStream(key, offset, length, if_match));
+    return std::unique_ptr<ObjectStream>(
+        std::make_unique<Counted>(this, std::move(inner)));
+  }
+
+  std::atomic<int> reads{0};
+  std::atomic<int> fail_read{-1};  // the read (from 0) that fails
+
+ private:
+  class Counted : public ObjectStream {
+   public:
+    Counted(StreamCountingStore* store, std::unique_ptr<ObjectStream> inner)
+        : store_(store), inner_(std::move(inner)) {}
+    Result<size_t> Read(std::span<std::byte> out) override {
+      if (store_->reads++ == store_->fail_read) {
+        return Status(StatusCode::kUnavailable, "connection reset", 0, true);
+      }
+      return inner_->Read(out);
+    }
+
+   private:
+    StreamCountingStore* store_;
+    std::unique_ptr<ObjectStream> inner_;
+  };
+};
+
+class ObjectStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ObjectStoreLimits limits;
+    limits.part_size_min = 64 * 1024;
+    store_ = std::make_shared<StreamCountingStore>(limits);
+    ObjectBackendOptions options;
+    options.read_stream_size = 2 << 20;
+    auto b = OpenObjectBackend(store_, options);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    backend_ = std::move(b).value();
+    EXPECT_EQ(backend_->capabilities().read_stream_size, 2u << 20);
+    content_ = RandomBytes((5 << 20) + 77, 11);
+    store_->PutRaw("f", content_);
+  }
+
+  // Reads [offset, offset + n) through `reader`, in one ReadAt.
+  Result<std::string> Read(Reader& reader, uint64_t offset, size_t n) {
+    std::string out(n, '\0');
+    FERRY_ASSIGN_OR_RETURN(
+        size_t got,
+        reader.ReadAt(offset, std::as_writable_bytes(std::span(out))));
+    out.resize(got);
+    return out;
+  }
+
+  std::shared_ptr<StreamCountingStore> store_;
+  std::unique_ptr<Backend> backend_;
+  std::string content_;
+};
+
+TEST_F(ObjectStreamTest, AnAnnouncedRangeIsOneStreamWhateverTheReads) {
+  auto reader = backend_->OpenRead(P("f"));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Reader& r = **reader;
+  // Two ranges read in turns, as two workers would; the first begins
+  // inside the bytes that came with the object's metadata.
+  const uint64_t split = (2 << 20) + 3;
+  r.WillRead(0, split);
+  r.WillRead(split, content_.size() - split);
+  uint64_t a = 0, b = split;
+  constexpr size_t kPiece = 300 * 1024;
+  while (a < split || b < content_.size()) {
+    if (a < split) {
+      const size_t n = std::min<uint64_t>(kPiece, split - a);
+      auto got = Read(r, a, n);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_TRUE(*got == content_.substr(a, n)) << "at " << a;
+      a += n;
+    }
+    if (b < content_.size()) {
+      const size_t n = std::min<uint64_t>(kPiece, content_.size() - b);
+      auto got = Read(r, b, n);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_TRUE(*got == content_.substr(b, n)) << "at " << b;
+      b += n;
+    }
+  }
+  EXPECT_EQ(store_->streams(), 2);
+  // Outside any announced range: a ranged GET, no stream.
+  auto again = Read(r, 5, 1000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(*again == content_.substr(5, 1000));
+  auto tail = Read(r, content_.size() - 10, 100);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_TRUE(*tail == content_.substr(content_.size() - 10));
+  EXPECT_EQ(store_->streams(), 2);
+}
+
+TEST_F(ObjectStreamTest, AFailedStreamIsOpenedAgainWhereTheReaderIs) {
+  auto reader = backend_->OpenRead(P("f"));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Reader& r = **reader;
+  r.WillRead(0, content_.size());
+  store_->fail_read = 3;
+  std::string got;
+  int failures = 0;
+  while (got.size() < content_.size()) {
+    auto piece = Read(r, got.size(), 1 << 20);
+    if (!piece.ok()) {
+      EXPECT_TRUE(piece.status().retryable()) << piece.status().ToString();
+      ++failures;
+      continue;  // the caller tries again from where it is
+    }
+    ASSERT_FALSE(piece->empty());
+    got += *piece;
+  }
+  EXPECT_EQ(failures, 1);
+  EXPECT_TRUE(got == content_);
+  EXPECT_EQ(store_->streams(), 2);
+}
+
+TEST_F(ObjectStreamTest, AnObjectReplacedWhileStreamedIsSourceChanged) {
+  auto reader = backend_->OpenRead(P("f"));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Reader& r = **reader;
+  r.WillRead(0, content_.size());
+  store_->PutRaw("f", RandomBytes(content_.size(), 12));
+  auto piece = Read(r, 1 << 20, 1 << 20);
+  ASSERT_FALSE(piece.ok());
+  EXPECT_EQ(piece.status().code(), StatusCode::kSourceChanged)
+      << piece.status().ToString();
 }
 
 TEST_F(ObjectBackendTest, RemoveTreeDeletesInBatches) {

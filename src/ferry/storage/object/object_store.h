@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,6 +56,8 @@ struct ObjectStoreLimits {
   size_t max_tags = 10;
   size_t max_tag_key_chars = 128;
   size_t max_tag_value_chars = 256;
+  // OpenStream reads a range in one request, as it arrives.
+  bool streamed_reads = false;
 };
 
 struct ObjectSummary {
@@ -135,6 +138,17 @@ struct DeleteError {
   Status status;
 };
 
+// Bytes of an object read in order as they arrive (ObjectStore::OpenStream).
+// One thread at a time.
+class ObjectStream {
+ public:
+  virtual ~ObjectStream() = default;
+  // Reads up to out.size() bytes: fewer only at the end of the range (0
+  // there; also when the object ends first) or when a failure follows.
+  // Failures as GetObjectRange's; after one, every Read fails.
+  virtual Result<size_t> Read(std::span<std::byte> out) = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -164,6 +178,12 @@ class ObjectStore {
     FERRY_ASSIGN_OR_RETURN(*head, HeadObject(key));
     return GetObjectRange(key, offset, out, head->etag);
   }
+  // Bytes [offset, offset + length) of `key` (if its ETag is `if_match`,
+  // when given), read in order: in one request where the store can
+  // (limits().streamed_reads), else one GetObjectRange per Read.
+  virtual Result<std::unique_ptr<ObjectStream>> OpenStream(
+      const std::string& key, uint64_t offset, uint64_t length,
+      const std::string& if_match);
   // How far the clock that stamps last_modified runs ahead of this
   // machine's (Backend::ClockOffset); nullopt when unknown.
   virtual std::optional<std::chrono::nanoseconds> ClockOffset() const {

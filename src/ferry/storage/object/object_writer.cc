@@ -5,10 +5,60 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "ferry/storage/object/object_internal.h"
 #include "ferry/storage/object/object_metadata.h"
+
+namespace ferry {
+namespace {
+
+// ObjectStore::OpenStream where the store does not stream: a ranged GET
+// per Read.
+class RangedObjectStream : public ObjectStream {
+ public:
+  RangedObjectStream(ObjectStore* store, std::string key, uint64_t offset,
+                     uint64_t end, std::string if_match)
+      : store_(store),
+        key_(std::move(key)),
+        next_(offset),
+        end_(end),
+        if_match_(std::move(if_match)) {}
+
+  Result<size_t> Read(std::span<std::byte> out) override {
+    if (!failure_.ok()) return failure_;
+    if (next_ >= end_ || out.empty()) return size_t{0};
+    out = out.first(std::min<uint64_t>(out.size(), end_ - next_));
+    Result<size_t> n = store_->GetObjectRange(key_, next_, out, if_match_);
+    if (!n.ok()) {
+      failure_ = n.status();
+      return failure_;
+    }
+    next_ += *n;
+    if (*n < out.size()) end_ = next_;  // the object ends here
+    return *n;
+  }
+
+ private:
+  ObjectStore* const store_;
+  const std::string key_;
+  uint64_t next_;
+  uint64_t end_;
+  const std::string if_match_;
+  Status failure_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectStream>> ObjectStore::OpenStream(
+    const std::string& key, uint64_t offset, uint64_t length,
+    const std::string& if_match) {
+  return std::unique_ptr<ObjectStream>(std::make_unique<RangedObjectStream>(
+      this, key, offset, offset + length, if_match));
+}
+
+}  // namespace ferry
 
 namespace ferry::object_internal {
 namespace {
@@ -38,10 +88,40 @@ class ObjectReader : public Reader {
       if (done == out.size()) return done;
     }
     // If-Match pins the version opened: a replaced object is kSourceChanged.
-    FERRY_ASSIGN_OR_RETURN(
-        size_t n, ctx_->store->GetObjectRange(key_, offset + done,
-                                              out.subspan(done), entry_.etag));
-    return done + n;
+    const uint64_t pos = offset + done;
+    FERRY_ASSIGN_OR_RETURN(std::optional<Stream> stream, TakeStream(pos));
+    if (!stream) {
+      FERRY_ASSIGN_OR_RETURN(
+          size_t n, ctx_->store->GetObjectRange(key_, pos, out.subspan(done),
+                                                entry_.etag));
+      return done + n;
+    }
+    // A failure drops the stream: the caller's next try opens another
+    // from where it is.
+    std::span<std::byte> rest = out.subspan(done);
+    size_t got = 0;
+    while (got < rest.size()) {
+      FERRY_ASSIGN_OR_RETURN(size_t n, stream->body->Read(rest.subspan(got)));
+      if (n == 0) break;  // the object ended early: a short read
+      got += n;
+    }
+    stream->next += got;
+    if (got == rest.size() && stream->next < stream->end) {
+      std::lock_guard lock(mu_);
+      streams_.emplace(stream->next, std::move(*stream));
+    } else {
+      std::lock_guard lock(mu_);
+      ranges_.erase(stream->start);
+    }
+    return done + got;
+  }
+
+  void WillRead(uint64_t offset, uint64_t length) override {
+    if (offset >= entry_.size) return;
+    const uint64_t end = offset + std::min(length, entry_.size - offset);
+    if (end <= first_.size()) return;  // read already
+    std::lock_guard lock(mu_);
+    ranges_[offset] = end;
   }
 
   Result<Entry> Restat() override {
@@ -66,10 +146,46 @@ class ObjectReader : public Reader {
   }
 
  private:
+  // A range announced by WillRead, being read through one ObjectStream.
+  struct Stream {
+    std::unique_ptr<ObjectStream> body;
+    uint64_t start = 0;  // of the range
+    uint64_t next = 0;   // where body's next byte belongs
+    uint64_t end = 0;
+  };
+
+  // The stream whose next byte is at `pos`: an idle one, or a new one for
+  // the rest of the announced range that holds `pos`. None: `pos` is in no
+  // announced range.
+  Result<std::optional<Stream>> TakeStream(uint64_t pos) {
+    Stream s;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = streams_.find(pos); it != streams_.end()) {
+        s = std::move(it->second);
+        streams_.erase(it);
+        return std::optional<Stream>(std::move(s));
+      }
+      auto range = ranges_.upper_bound(pos);
+      if (range == ranges_.begin()) return std::optional<Stream>();
+      --range;
+      if (pos >= range->second) return std::optional<Stream>();
+      s.start = range->first;
+      s.end = range->second;
+    }
+    s.next = pos;
+    FERRY_ASSIGN_OR_RETURN(
+        s.body, ctx_->store->OpenStream(key_, pos, s.end - pos, entry_.etag));
+    return std::optional<Stream>(std::move(s));
+  }
+
   std::shared_ptr<Context> ctx_;
   const std::string key_;
   const Entry entry_;
   const std::vector<std::byte> first_;  // the object's first bytes
+  std::mutex mu_;
+  std::map<uint64_t, uint64_t> ranges_;  // GUARDED_BY(mu_): start -> end
+  std::map<uint64_t, Stream> streams_;   // GUARDED_BY(mu_): idle, by next
 };
 
 // One part of a multipart write.
