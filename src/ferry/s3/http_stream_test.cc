@@ -24,11 +24,11 @@ std::string OffsetPattern(size_t n) {
 class StreamServer {
  public:
   StreamServer() {
-    server_.Get(".*", [this](const httplib::Request& req,
-                             httplib::Response& res) {
-      ++requests_;
-      Handle(req, res);
-    });
+    server_.Get(".*",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  ++requests_;
+                  Handle(req, res);
+                });
     server_.set_keep_alive_max_count(1000);
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });

@@ -389,6 +389,12 @@ class ObjectStreamTest : public ::testing::Test {
     store_->PutRaw("f", content_);
   }
 
+  std::unique_ptr<Reader> OpenF() {
+    auto reader = backend_->OpenRead(P("f"));
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    return reader.ok() ? std::move(reader).value() : nullptr;
+  }
+
   // Reads [offset, offset + n) through `reader`, in one ReadAt.
   Result<std::string> Read(Reader& reader, uint64_t offset, size_t n) {
     std::string out(n, '\0');
@@ -405,9 +411,9 @@ class ObjectStreamTest : public ::testing::Test {
 };
 
 TEST_F(ObjectStreamTest, AnAnnouncedRangeIsOneStreamWhateverTheReads) {
-  auto reader = backend_->OpenRead(P("f"));
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  Reader& r = **reader;
+  std::unique_ptr<Reader> reader = OpenF();
+  ASSERT_NE(reader, nullptr);
+  Reader& r = *reader;
   // Two ranges read in turns, as two workers would; the first begins
   // inside the bytes that came with the object's metadata.
   const uint64_t split = (2 << 20) + 3;
@@ -443,9 +449,9 @@ TEST_F(ObjectStreamTest, AnAnnouncedRangeIsOneStreamWhateverTheReads) {
 }
 
 TEST_F(ObjectStreamTest, AFailedStreamIsOpenedAgainWhereTheReaderIs) {
-  auto reader = backend_->OpenRead(P("f"));
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  Reader& r = **reader;
+  std::unique_ptr<Reader> reader = OpenF();
+  ASSERT_NE(reader, nullptr);
+  Reader& r = *reader;
   r.WillRead(0, content_.size());
   store_->fail_read = 3;
   std::string got;
@@ -466,9 +472,9 @@ TEST_F(ObjectStreamTest, AFailedStreamIsOpenedAgainWhereTheReaderIs) {
 }
 
 TEST_F(ObjectStreamTest, AnObjectReplacedWhileStreamedIsSourceChanged) {
-  auto reader = backend_->OpenRead(P("f"));
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  Reader& r = **reader;
+  std::unique_ptr<Reader> reader = OpenF();
+  ASSERT_NE(reader, nullptr);
+  Reader& r = *reader;
   r.WillRead(0, content_.size());
   store_->PutRaw("f", RandomBytes(content_.size(), 12));
   auto piece = Read(r, 1 << 20, 1 << 20);
