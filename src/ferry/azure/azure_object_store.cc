@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "ferry/azure/azure_auth.h"
+#include "ferry/s3/http_object_stream.h"
 #include "ferry/storage/object/object_backend.h"
 
 namespace ferry {
@@ -192,35 +193,13 @@ Result<size_t> AzureObjectStore::GetObjectRangeWithHead(
   return n;
 }
 
-namespace {
-
-// A Get Blob's body as ObjectStream: its failures name the blob.
-class AzureBlobStream : public ObjectStream {
- public:
-  AzureBlobStream(std::unique_ptr<HttpStream> body, std::string context)
-      : body_(std::move(body)), context_(std::move(context)) {}
-
-  Result<size_t> Read(std::span<std::byte> out) override {
-    if (body_ == nullptr) return size_t{0};  // the range starts past the end
-    Result<size_t> n = body_->Read(out);
-    if (!n.ok()) return n.status().WithContext(context_);
-    return n;
-  }
-
- private:
-  std::unique_ptr<HttpStream> body_;
-  const std::string context_;
-};
-
-}  // namespace
-
 Result<std::unique_ptr<ObjectStream>> AzureObjectStore::OpenStream(
     const std::string& key, uint64_t offset, uint64_t length,
     const std::string& if_match) {
   FERRY_ASSIGN_OR_RETURN(
       std::unique_ptr<HttpStream> body,
       client_->GetBlobStream(container_, key, offset, length, if_match));
-  return std::unique_ptr<ObjectStream>(std::make_unique<AzureBlobStream>(
+  return std::unique_ptr<ObjectStream>(std::make_unique<HttpObjectStream>(
       std::move(body),
       "GET " + client_->endpoint() + "/" + container_ + "/" + key));
 }

@@ -128,9 +128,10 @@ struct S3Client::Impl {
     return Status::Ok();
   }
 
-  // Sends `call` (retrying transient failures) and returns the final 2xx
-  // response.
-  Result<HttpResponse> Execute(const Call& call) {
+  // Runs send(request) -> Result<HttpResponse> for `call`, signed anew for
+  // each attempt, retrying transient failures; the final 2xx response.
+  template <typename Send>
+  Result<HttpResponse> Retried(const Call& call, Send&& send) {
     const std::string context = Context(call);
     if (!call.bucket.empty()) {
       FERRY_RETURN_IF_ERROR(
@@ -150,10 +151,9 @@ struct S3Client::Impl {
                     payload_hash, std::chrono::system_clock::now());
       HttpRequest request{std::string(call.method), target.url,
                           std::move(signable.headers), call.body};
-      HttpResponse response;
-      BodySink sink{call.out, call.max_body};
-      Status sent = http->Send(request, sink, &response, options.stop);
-      if (!sent.ok()) return sent.WithContext(context);
+      Result<HttpResponse> sent = send(request);
+      if (!sent.ok()) return sent.status().WithContext(context);
+      HttpResponse response = std::move(sent).value();
       server_clock.Note(response);
       if (call.also_ok_status != 0 && response.status == call.also_ok_status) {
         return response;
@@ -179,6 +179,33 @@ struct S3Client::Impl {
     };
     return RetryRequest(options.retry, clock, options.stop, context, attempt,
                         on_retry);
+  }
+
+  // Sends `call` (retrying transient failures) and returns the final 2xx
+  // response.
+  Result<HttpResponse> Execute(const Call& call) {
+    return Retried(call,
+                   [&](const HttpRequest& request) -> Result<HttpResponse> {
+                     HttpResponse response;
+                     BodySink sink{call.out, call.max_body};
+                     FERRY_RETURN_IF_ERROR(
+                         http->Send(request, sink, &response, options.stop));
+                     return response;
+                   });
+  }
+
+  // Sends `call` (a GET) and, once a 2xx answer's headers are in, leaves
+  // its body of at most `max_body` bytes in `*stream`; retried as Execute
+  // until then. No stream for call.also_ok_status.
+  Result<HttpResponse> Stream(const Call& call, uint64_t max_body,
+                              std::unique_ptr<HttpStream>* stream) {
+    return Retried(
+        call, [&](const HttpRequest& request) -> Result<HttpResponse> {
+          HttpResponse response;
+          FERRY_RETURN_IF_ERROR(http->Open(request, max_body, &response, stream,
+                                           options.stop, call.max_body));
+          return response;
+        });
   }
 };
 
@@ -293,6 +320,43 @@ Result<S3ObjectInfo> S3Client::HeadObject(std::string_view bucket,
 
 std::optional<std::chrono::nanoseconds> S3Client::ClockOffset() const {
   return impl_->server_clock.Offset();
+}
+
+Result<std::unique_ptr<HttpStream>> S3Client::GetObjectStream(
+    std::string_view bucket, std::string_view key, uint64_t offset,
+    uint64_t length, std::string_view if_match) {
+  FERRY_RETURN_IF_ERROR(ValidateObjectKey(key));
+  if (length == 0) return std::unique_ptr<HttpStream>();
+  if (length > UINT64_MAX - offset) {
+    return Status::InvalidArgument("an object range beyond 2^64 bytes");
+  }
+  // 416: the range starts at or past the end of the object.
+  Call call{
+      .method = "GET", .bucket = bucket, .key = key, .also_ok_status = 416};
+  call.headers.emplace_back("Range", "bytes=" + std::to_string(offset) + "-" +
+                                         std::to_string(offset + length - 1));
+  if (!if_match.empty()) {
+    if (!IsHeaderSafe(if_match)) {
+      return Status::InvalidArgument("If-Match ETag is not printable ASCII");
+    }
+    call.headers.emplace_back("If-Match", std::string(if_match));
+  }
+  std::unique_ptr<HttpStream> stream;
+  FERRY_ASSIGN_OR_RETURN(HttpResponse response,
+                         impl_->Stream(call, length, &stream));
+  if (response.status == 416) return std::unique_ptr<HttpStream>();
+  // The bytes asked for, not others: a 206 from `offset`, or the whole
+  // object from its start.
+  const std::string range = response.Header("content-range").value_or("");
+  if (response.status == 206
+          ? !range.starts_with("bytes " + std::to_string(offset) + "-")
+          : offset != 0) {
+    return Status::IoError(impl_->Context(call) + ": asked for bytes from " +
+                           std::to_string(offset) + ", answered " +
+                           std::to_string(response.status) + " '" +
+                           range.substr(0, 64) + "'");
+  }
+  return stream;
 }
 
 Result<size_t> S3Client::GetObject(std::string_view bucket,

@@ -47,6 +47,7 @@
 #include "ferry/base/clock.h"
 #include "ferry/base/retry.h"
 #include "ferry/base/status.h"
+#include "ferry/s3/http.h"
 #include "ferry/s3/s3_address.h"
 #include "ferry/s3/s3_types.h"
 
@@ -123,6 +124,15 @@ class S3Client {
                            uint64_t offset, std::span<std::byte> out,
                            std::string_view if_match = {},
                            S3ObjectInfo* info = nullptr);
+
+  // Bytes [offset, offset + length) of the object, read as they arrive (one
+  // GET, retried until its answer's headers are in; a failure after that
+  // is the reader's, who may ask again from where it got to). `if_match` as
+  // GetObject's. Null: the range starts at or past the object's end. The
+  // stream must not outlive this client.
+  Result<std::unique_ptr<HttpStream>> GetObjectStream(
+      std::string_view bucket, std::string_view key, uint64_t offset,
+      uint64_t length, std::string_view if_match = {});
 
   // How far the server's clock runs ahead of this machine's (from the Date
   // of its answers, to within a second); nullopt before the first answer.

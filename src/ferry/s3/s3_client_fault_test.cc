@@ -193,6 +193,93 @@ TEST_F(S3ClientFaultTest, ConnectionClosedMidResponseIsRetried) {
   EXPECT_EQ(server.last().get_header_value("Range"), "bytes=0-99999");
 }
 
+// Reads all of a stream; its failure, if it fails.
+Result<std::string> ReadStream(HttpStream& stream) {
+  std::string out;
+  std::vector<std::byte> piece(30000);
+  for (;;) {
+    FERRY_ASSIGN_OR_RETURN(size_t n, stream.Read(piece));
+    if (n == 0) return out;
+    out.append(reinterpret_cast<const char*>(piece.data()), n);
+  }
+}
+
+TEST_F(S3ClientFaultTest,
+       AStreamedGetIsRetriedUntilItsHeadersThenLeftToTheReader) {
+  const std::string object(100000, 'y');
+  FakeS3 server(
+      [&](const httplib::Request& req, httplib::Response& res, int n) {
+        if (n == 1) {  // refused before any header: retried
+          res.status = 503;
+          res.set_content(ErrorXml("SlowDown", "slow down"), "application/xml");
+          return;
+        }
+        if (n == 2) {  // a tenth of the range, then the connection drops
+          EXPECT_EQ(req.get_header_value("Range"), "bytes=0-99999");
+          res.status = 206;
+          res.set_header("Content-Range", "bytes 0-99999/100000");
+          res.set_content_provider(
+              object.size(), "application/octet-stream",
+              [&](size_t offset, size_t, httplib::DataSink& sink) {
+                if (offset > 0) return false;
+                sink.write(object.data(), object.size() / 10);
+                return true;
+              });
+          return;
+        }
+        // (httplib answers the Range itself: 206 and the bytes asked for.)
+        res.set_content(object, "application/octet-stream");
+      });
+  auto client = Client(server.url());
+  auto stream = client->GetObjectStream("bucket", "k", 0, object.size());
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  EXPECT_EQ(retries_, 1);
+  auto got = ReadStream(**stream);
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(got.status().retryable()) << got.status().ToString();
+  // The reader asks again from where it got to.
+  const uint64_t at = (*stream)->position();
+  EXPECT_EQ(at, object.size() / 10);
+  auto rest = client->GetObjectStream("bucket", "k", at, object.size() - at);
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  auto tail = ReadStream(**rest);
+  ASSERT_TRUE(tail.ok()) << tail.status().ToString();
+  EXPECT_TRUE(*tail == object.substr(at));
+  EXPECT_EQ(server.last().get_header_value("Range"),
+            "bytes=" + std::to_string(at) + "-99999");
+  EXPECT_EQ(retries_, 1);
+}
+
+TEST_F(S3ClientFaultTest, AStreamedGetOfOtherBytesThanAskedIsAnError) {
+  // A server that ignores Range: the whole object, from its start (chunked,
+  // where httplib does not answer ranges itself).
+  FakeS3 server([](const httplib::Request&, httplib::Response& res, int) {
+    res.status = 200;
+    res.set_chunked_content_provider(
+        "application/octet-stream", [](size_t offset, httplib::DataSink& sink) {
+          if (offset == 0) sink.write(std::string(1000, 'z').data(), 1000);
+          sink.done();
+          return true;
+        });
+  });
+  auto client = Client(server.url());
+  auto from_start = client->GetObjectStream("bucket", "k", 0, 1000);
+  ASSERT_TRUE(from_start.ok()) << from_start.status().ToString();
+  auto got = ReadStream(**from_start);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->size(), 1000u);
+  auto later = client->GetObjectStream("bucket", "k", 10, 990);
+  ASSERT_FALSE(later.ok());
+  EXPECT_NE(later.status().message().find("asked for bytes from 10"),
+            std::string_view::npos)
+      << later.status().ToString();
+  // Longer than the range: the read that meets the excess fails.
+  auto shorter = client->GetObjectStream("bucket", "k", 0, 500);
+  ASSERT_TRUE(shorter.ok()) << shorter.status().ToString();
+  EXPECT_EQ(ReadStream(**shorter).status().code(),
+            StatusCode::kResourceExhausted);
+}
+
 TEST_F(S3ClientFaultTest, ForbiddenIsNotRetried) {
   FakeS3 server([](const httplib::Request&, httplib::Response& res, int) {
     res.status = 403;

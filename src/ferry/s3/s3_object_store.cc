@@ -4,10 +4,16 @@
 #include <utility>
 
 #include "ferry/aws/config.h"
+#include "ferry/s3/http_object_stream.h"
 #include "ferry/storage/object/object_backend.h"
 
 namespace ferry {
 namespace {
+
+// A large object being copied is cut into ranges of this many bytes (a
+// chunk each), each read in one streamed GET as its bytes arrive
+// (docs/benchmarks.md).
+constexpr uint64_t kS3StreamBytes = uint64_t{64} << 20;
 
 S3ObjectAttributes Attributes(const PutObjectRequest& r) {
   S3ObjectAttributes a;
@@ -28,6 +34,7 @@ S3ObjectStore::S3ObjectStore(std::string bucket) : bucket_(std::move(bucket)) {
   limits_.max_key_bytes = kS3MaxKeyBytes;
   limits_.max_list_keys = kS3MaxListKeys;
   limits_.max_delete_keys = static_cast<int>(kS3MaxDeleteBatch);
+  limits_.streamed_reads = true;
 }
 
 void S3ObjectStore::SetObserver(StorageObserver* observer) {
@@ -111,6 +118,17 @@ Result<size_t> S3ObjectStore::GetObjectRange(const std::string& key,
                                              std::span<std::byte> out,
                                              const std::string& if_match) {
   return client_->GetObject(bucket_, key, offset, out, if_match);
+}
+
+Result<std::unique_ptr<ObjectStream>> S3ObjectStore::OpenStream(
+    const std::string& key, uint64_t offset, uint64_t length,
+    const std::string& if_match) {
+  FERRY_ASSIGN_OR_RETURN(
+      std::unique_ptr<HttpStream> body,
+      client_->GetObjectStream(bucket_, key, offset, length, if_match));
+  return std::unique_ptr<ObjectStream>(std::make_unique<HttpObjectStream>(
+      std::move(body),
+      "GET " + client_->endpoint() + "/" + bucket_ + "/" + key));
 }
 
 Result<std::string> S3ObjectStore::PutObject(const PutObjectRequest& r) {
@@ -281,6 +299,7 @@ Result<std::unique_ptr<Backend>> OpenS3Backend(const LocationSpec& spec) {
   ObjectBackendOptions backend;
   backend.prefix = spec.path;
   backend.storage_class = spec.storage_class;
+  backend.read_stream_size = kS3StreamBytes;
   return OpenObjectBackend(std::move(store), std::move(backend));
 }
 

@@ -41,6 +41,9 @@ class S3ObjectStore : public ObjectStore {
   Result<size_t> GetObjectRangeWithHead(const std::string& key, uint64_t offset,
                                         std::span<std::byte> out,
                                         ObjectHead* head) override;
+  Result<std::unique_ptr<ObjectStream>> OpenStream(
+      const std::string& key, uint64_t offset, uint64_t length,
+      const std::string& if_match) override;
   std::optional<std::chrono::nanoseconds> ClockOffset() const override;
   Result<std::string> PutObject(const PutObjectRequest& r) override;
   Result<std::string> CreateMultipartUpload(const PutObjectRequest& r) override;
