@@ -27,6 +27,8 @@ class FaultReader : public Reader {
     }
     return e;
   }
+  bool consistent() const override { return inner_->consistent(); }
+  Result<XattrList> Xattrs() override { return inner_->Xattrs(); }
   Result<ObjectTags> Tags() override { return inner_->Tags(); }
 
  private:
