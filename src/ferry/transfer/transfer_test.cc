@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <stop_token>
@@ -19,6 +20,7 @@
 
 #include "ferry/base/clock.h"
 #include "ferry/base/digest.h"
+#include "ferry/delta/delta.h"
 #include "ferry/diff/differ.h"
 #include "ferry/storage/decorators/fault_injecting_backend.h"
 #include "ferry/storage/memory/memory_backend.h"
@@ -788,6 +790,66 @@ void SetTimes(const std::string& path, int64_t sec) {
   struct timespec ts[2] = {{sec, 0}, {sec, 123}};
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0)
       << path;
+}
+
+// A POSIX destination that takes delta transfers, as the link's receiver
+// does: it gives block signatures of the files it holds, and its writers
+// copy from them.
+class DeltaDestination : public testing::ForwardingBackend {
+ public:
+  explicit DeltaDestination(Backend* inner)
+      : ForwardingBackend(inner), caps_(inner->capabilities()) {
+    caps_.delta = true;
+  }
+  const Capabilities& capabilities() const override { return caps_; }
+  Result<std::vector<delta::BlockSignature>> BlockSignatures(
+      const RelPath& path, uint32_t block_size, uint64_t first_block,
+      uint64_t max_count) override {
+    FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
+                           ForwardingBackend::OpenRead(path));
+    ++signature_calls;
+    return delta::ComputeSignatures(
+        [&](uint64_t offset, std::span<std::byte> out) {
+          return reader->ReadAt(offset, out);
+        },
+        reader->entry().size, block_size, first_block, max_count);
+  }
+  int signature_calls = 0;
+
+ private:
+  Capabilities caps_;
+};
+
+TEST(TransferPosixTest, AStreamingSourceOfADeltaIsStreamedNotReadInPieces) {
+  testing::TempDir tmp;
+  const std::string dst_root = tmp.Sub("dst");
+  fs::create_directories(dst_root);
+  std::string old_content = RandomBytes(9 * kBlockSize, 5);
+  std::string content = old_content;
+  content.replace(4 * kBlockSize + 10, 1000, RandomBytes(1000, 6));
+  std::ofstream(dst_root + "/f", std::ios::binary) << old_content;
+  ObjectStoreLimits limits;
+  limits.part_size_min = 64 * 1024;
+  auto store = std::make_shared<MemoryObjectStore>(limits);
+  store->PutRaw("f", content);
+  ObjectBackendOptions options;
+  options.read_stream_size = 2 * kBlockSize;
+  auto src = OpenObjectBackend(store, options);
+  ASSERT_OK(src.status());
+  auto posix = OpenPosixBackend(dst_root);
+  ASSERT_OK(posix.status());
+  DeltaDestination dst(posix->get());
+  auto run = RunTransfer(src->get(), &dst, Options(2));
+  ASSERT_OK(run->finish);
+  ASSERT_OK(run->observer.results.at("f").status);
+  EXPECT_GT(dst.signature_calls, 0) << "not sent as a delta";
+  std::ifstream in(dst_root + "/f", std::ios::binary);
+  const std::string got((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_TRUE(got == content) << "content differs";
+  // One stream for the match and one for the digest, each for all but the
+  // first block (which came with the metadata).
+  EXPECT_EQ(store->streams(), 2);
 }
 
 TEST(TransferPosixTest, FolderTimesSurviveTheirContentsBeingWritten) {

@@ -448,6 +448,24 @@ TEST_F(ObjectStreamTest, AnAnnouncedRangeIsOneStreamWhateverTheReads) {
   EXPECT_EQ(store_->streams(), 2);
 }
 
+TEST_F(ObjectStreamTest, AReadBackOverStreamedBytesIsARangedGetOfItsOwn) {
+  std::unique_ptr<Reader> reader = OpenF();
+  ASSERT_NE(reader, nullptr);
+  Reader& r = *reader;
+  r.WillRead(0, content_.size());
+  const uint64_t mid = 3 << 20;
+  auto first = Read(r, 1 << 20, mid - (1 << 20));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  // Back 16 KiB, as the delta's literal reads go: no second stream.
+  auto back = Read(r, mid - 16384, 16384);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == content_.substr(mid - 16384, 16384));
+  auto on = Read(r, mid, content_.size() - mid);
+  ASSERT_TRUE(on.ok()) << on.status().ToString();
+  EXPECT_TRUE(*on == content_.substr(mid));
+  EXPECT_EQ(store_->streams(), 1);
+}
+
 TEST_F(ObjectStreamTest, AFailedStreamIsOpenedAgainWhereTheReaderIs) {
   std::unique_ptr<Reader> reader = OpenF();
   ASSERT_NE(reader, nullptr);

@@ -96,21 +96,27 @@ class ObjectReader : public Reader {
                                                 entry_.etag));
       return done + n;
     }
-    // A failure drops the stream: the caller's next try opens another
-    // from where it is.
     std::span<std::byte> rest = out.subspan(done);
     size_t got = 0;
     while (got < rest.size()) {
-      FERRY_ASSIGN_OR_RETURN(size_t n, stream->body->Read(rest.subspan(got)));
-      if (n == 0) break;  // the object ended early: a short read
-      got += n;
+      Result<size_t> n = stream->body->Read(rest.subspan(got));
+      if (!n.ok()) {
+        // The stream is dropped: the caller's next try opens another from
+        // where it is.
+        std::lock_guard lock(mu_);
+        if (auto r = ranges_.find(stream->start); r != ranges_.end()) {
+          r->second.streamed = false;
+        }
+        return n.status();
+      }
+      if (*n == 0) break;  // the object ended early: a short read
+      got += *n;
     }
     stream->next += got;
+    std::lock_guard lock(mu_);
     if (got == rest.size() && stream->next < stream->end) {
-      std::lock_guard lock(mu_);
       streams_.emplace(stream->next, std::move(*stream));
     } else {
-      std::lock_guard lock(mu_);
       ranges_.erase(stream->start);
     }
     return done + got;
@@ -121,7 +127,7 @@ class ObjectReader : public Reader {
     const uint64_t end = offset + std::min(length, entry_.size - offset);
     if (end <= first_.size()) return;  // read already
     std::lock_guard lock(mu_);
-    ranges_[offset] = end;
+    ranges_[offset] = Range{end, false};
   }
 
   Result<Entry> Restat() override {
@@ -154,9 +160,16 @@ class ObjectReader : public Reader {
     uint64_t end = 0;
   };
 
+  struct Range {
+    uint64_t end = 0;
+    bool streamed = false;  // a stream reads it (idle or in a ReadAt)
+  };
+
   // The stream whose next byte is at `pos`: an idle one, or a new one for
-  // the rest of the announced range that holds `pos`. None: `pos` is in no
-  // announced range.
+  // the rest of the announced range that holds `pos` if none reads that
+  // range yet. None (a ranged GET for this read alone): `pos` is in no
+  // announced range, or away from where its stream is (a read back over
+  // bytes the stream has passed).
   Result<std::optional<Stream>> TakeStream(uint64_t pos) {
     Stream s;
     {
@@ -169,13 +182,24 @@ class ObjectReader : public Reader {
       auto range = ranges_.upper_bound(pos);
       if (range == ranges_.begin()) return std::optional<Stream>();
       --range;
-      if (pos >= range->second) return std::optional<Stream>();
+      if (pos >= range->second.end || range->second.streamed) {
+        return std::optional<Stream>();
+      }
+      range->second.streamed = true;
       s.start = range->first;
-      s.end = range->second;
+      s.end = range->second.end;
     }
     s.next = pos;
-    FERRY_ASSIGN_OR_RETURN(
-        s.body, ctx_->store->OpenStream(key_, pos, s.end - pos, entry_.etag));
+    Result<std::unique_ptr<ObjectStream>> body =
+        ctx_->store->OpenStream(key_, pos, s.end - pos, entry_.etag);
+    if (!body.ok()) {
+      std::lock_guard lock(mu_);
+      if (auto r = ranges_.find(s.start); r != ranges_.end()) {
+        r->second.streamed = false;
+      }
+      return body.status();
+    }
+    s.body = std::move(body).value();
     return std::optional<Stream>(std::move(s));
   }
 
@@ -184,8 +208,8 @@ class ObjectReader : public Reader {
   const Entry entry_;
   const std::vector<std::byte> first_;  // the object's first bytes
   std::mutex mu_;
-  std::map<uint64_t, uint64_t> ranges_;  // GUARDED_BY(mu_): start -> end
-  std::map<uint64_t, Stream> streams_;   // GUARDED_BY(mu_): idle, by next
+  std::map<uint64_t, Range> ranges_;    // GUARDED_BY(mu_): by start
+  std::map<uint64_t, Stream> streams_;  // GUARDED_BY(mu_): idle, by next
 };
 
 // One part of a multipart write.
