@@ -474,6 +474,23 @@ Status HttpClient::Send(const HttpRequest& request, const BodySink& sink,
   return CheckStatusLine(*response);
 }
 
+Result<HttpResponse> HttpClient::Fetch(const HttpRequest& request,
+                                       const BodySink& sink,
+                                       const std::stop_token& stop) {
+  HttpResponse response;
+  FERRY_RETURN_IF_ERROR(Send(request, sink, &response, stop));
+  return response;
+}
+
+Result<HttpResponse> HttpClient::FetchStream(
+    const HttpRequest& request, uint64_t max_body, size_t max_error_body,
+    std::unique_ptr<HttpStream>* stream, const std::stop_token& stop) {
+  HttpResponse response;
+  FERRY_RETURN_IF_ERROR(
+      Open(request, max_body, &response, stream, stop, max_error_body));
+  return response;
+}
+
 // One streamed request: its handle, driven through the handle's multi
 // handle by whoever waits for its bytes (Open, then Read).
 struct HttpStream::State {

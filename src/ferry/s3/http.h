@@ -161,6 +161,14 @@ class HttpClient {
   Status Send(const HttpRequest& request, const BodySink& sink,
               HttpResponse* response, const std::stop_token& stop = {});
 
+  // Send and Open with the answer as a Result, as retry loops take them.
+  Result<HttpResponse> Fetch(const HttpRequest& request, const BodySink& sink,
+                             const std::stop_token& stop = {});
+  Result<HttpResponse> FetchStream(const HttpRequest& request,
+                                   uint64_t max_body, size_t max_error_body,
+                                   std::unique_ptr<HttpStream>* stream,
+                                   const std::stop_token& stop = {});
+
   // Sends `request` (a GET) and returns once the final answer's headers are
   // in. A 2xx answer: `*stream` reads its body, of at most `max_body` bytes
   // (a longer one fails the Read that meets it: kResourceExhausted). Any

@@ -184,14 +184,10 @@ struct S3Client::Impl {
   // Sends `call` (retrying transient failures) and returns the final 2xx
   // response.
   Result<HttpResponse> Execute(const Call& call) {
-    return Retried(call,
-                   [&](const HttpRequest& request) -> Result<HttpResponse> {
-                     HttpResponse response;
-                     BodySink sink{call.out, call.max_body};
-                     FERRY_RETURN_IF_ERROR(
-                         http->Send(request, sink, &response, options.stop));
-                     return response;
-                   });
+    return Retried(call, [&](const HttpRequest& request) {
+      return http->Fetch(request, BodySink{call.out, call.max_body},
+                         options.stop);
+    });
   }
 
   // Sends `call` (a GET) and, once a 2xx answer's headers are in, leaves
@@ -199,13 +195,10 @@ struct S3Client::Impl {
   // until then. No stream for call.also_ok_status.
   Result<HttpResponse> Stream(const Call& call, uint64_t max_body,
                               std::unique_ptr<HttpStream>* stream) {
-    return Retried(
-        call, [&](const HttpRequest& request) -> Result<HttpResponse> {
-          HttpResponse response;
-          FERRY_RETURN_IF_ERROR(http->Open(request, max_body, &response, stream,
-                                           options.stop, call.max_body));
-          return response;
-        });
+    return Retried(call, [&](const HttpRequest& request) {
+      return http->FetchStream(request, max_body, call.max_body, stream,
+                               options.stop);
+    });
   }
 };
 

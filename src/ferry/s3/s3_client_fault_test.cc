@@ -83,6 +83,17 @@ std::string ErrorXml(const std::string& code, const std::string& message) {
          "</Message><RequestId>req-1</RequestId></Error>";
 }
 
+// Promises all of `object` as the body, sends a tenth of it and hangs up.
+void SendATenthThenHangUp(const std::string& object, httplib::Response& res) {
+  res.set_content_provider(
+      object.size(), "application/octet-stream",
+      [&object](size_t offset, size_t, httplib::DataSink& sink) {
+        if (offset > 0) return false;
+        sink.write(object.data(), object.size() / 10);
+        return true;
+      });
+}
+
 class S3ClientFaultTest : public ::testing::Test {
  protected:
   S3ClientFaultTest() { clock_.set_auto_advance(true); }
@@ -170,14 +181,7 @@ TEST_F(S3ClientFaultTest, ConnectionClosedMidResponseIsRetried) {
                                         std::to_string(object.size() - 1) +
                                         "/" + std::to_string(object.size()));
     if (n == 1) {
-      // Promise the whole range, send a tenth, hang up.
-      res.set_content_provider(
-          object.size(), "application/octet-stream",
-          [&](size_t offset, size_t, httplib::DataSink& sink) {
-            if (offset > 0) return false;
-            sink.write(object.data(), object.size() / 10);
-            return true;
-          });
+      SendATenthThenHangUp(object, res);
       return;
     }
     res.set_content(object, "application/octet-stream");
@@ -218,13 +222,7 @@ TEST_F(S3ClientFaultTest,
           EXPECT_EQ(req.get_header_value("Range"), "bytes=0-99999");
           res.status = 206;
           res.set_header("Content-Range", "bytes 0-99999/100000");
-          res.set_content_provider(
-              object.size(), "application/octet-stream",
-              [&](size_t offset, size_t, httplib::DataSink& sink) {
-                if (offset > 0) return false;
-                sink.write(object.data(), object.size() / 10);
-                return true;
-              });
+          SendATenthThenHangUp(object, res);
           return;
         }
         // (httplib answers the Range itself: 206 and the bytes asked for.)
