@@ -430,16 +430,8 @@ Result<std::unique_ptr<HttpStream>> AzureClient::GetBlobStream(
   FERRY_ASSIGN_OR_RETURN(HttpResponse response,
                          impl_->Stream(call, length, &stream));
   if (response.status == 416) return std::unique_ptr<HttpStream>();
-  // The bytes asked for, not others: a 206 from `offset`, or the whole blob
-  // from its start.
-  const std::string range = response.Header("content-range").value_or("");
-  const std::string from = "bytes " + std::to_string(offset) + "-";
-  if (response.status == 206 ? !range.starts_with(from) : offset != 0) {
-    return Status::IoError(impl_->Context(call) + ": asked for bytes from " +
-                           std::to_string(offset) + ", answered " +
-                           std::to_string(response.status) + " '" +
-                           range.substr(0, 64) + "'");
-  }
+  FERRY_RETURN_IF_ERROR(
+      CheckRangeStart(response, offset, impl_->Context(call)));
   return stream;
 }
 

@@ -78,11 +78,10 @@ int OnSocketClose(void* user, curl_socket_t fd) {
   return close(fd);
 }
 
-// A streamed body's bytes that arrived beyond what the reader asked for
-// are kept until its next Read; past this many, the transfer is paused
-// (the rest waits in the socket) until the reader asks again.
-constexpr size_t kStreamStashPause = 1 << 20;
 // libcurl's receive buffer for a stream: fewer, larger reads of the socket.
+// A streamed body's bytes beyond what the reader asked for are kept until
+// its next Read: the rest of one such read at most, as the transfer is
+// paused once the reader's buffer is full (the rest waits in the socket).
 constexpr long kStreamBufferBytes = 256 << 10;
 
 struct Transfer {
@@ -174,7 +173,7 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   const size_t n = size * count;
   if (t->streaming && t->ok_status()) {
     const size_t direct = std::min(n, t->into.size() - t->into_used);
-    if (direct == 0 && t->stash.size() - t->stash_used >= kStreamStashPause) {
+    if (direct == 0 && t->stash.size() > t->stash_used) {
       // libcurl keeps these bytes and gives them again once resumed.
       t->paused = true;
       return CURL_WRITEFUNC_PAUSE;
@@ -645,6 +644,10 @@ Status HttpClient::Open(const HttpRequest& request, uint64_t max_body,
   if (!(t.headers_done && t.ok_status())) {
     FERRY_RETURN_IF_ERROR(state->Outcome());
     FERRY_RETURN_IF_ERROR(CheckStatusLine(state->response));
+    if (t.ok_status()) {
+      return Status(StatusCode::kUnavailable,
+                    "the answer ended before its headers did", 0, true);
+    }
     *response = std::move(state->response);
     return Status::Ok();
   }
@@ -670,6 +673,20 @@ void ServerClock::Note(const HttpResponse& response) {
 std::optional<std::chrono::nanoseconds> ServerClock::Offset() const {
   if (!known_.load()) return std::nullopt;
   return std::chrono::nanoseconds(offset_ns_.load());
+}
+
+Status CheckRangeStart(const HttpResponse& response, uint64_t offset,
+                       const std::string& context) {
+  const std::string range = response.Header("content-range").value_or("");
+  if (response.status == 206
+          ? !range.starts_with("bytes " + std::to_string(offset) + "-")
+          : offset != 0) {
+    return Status::IoError(context + ": asked for bytes from " +
+                           std::to_string(offset) + ", answered " +
+                           std::to_string(response.status) + " '" +
+                           range.substr(0, 64) + "'");
+  }
+  return Status::Ok();
 }
 
 Status ReadEtagAndLastModified(const HttpResponse& response,

@@ -93,6 +93,12 @@ Status ReadEtagAndLastModified(const HttpResponse& response,
                                const std::string& context, std::string* etag,
                                int64_t* last_modified_ns);
 
+// That a 2xx answer to a GET of bytes from `offset` on carries those bytes:
+// a 206 whose Content-Range starts there, or a 200 (the whole object) when
+// `offset` is 0. IoError naming `context` otherwise.
+Status CheckRangeStart(const HttpResponse& response, uint64_t offset,
+                       const std::string& context);
+
 // A decimal number of at most `max` (a Content-Length, a Content-Range's
 // total); IoError "malformed WHAT '...'" otherwise.
 Result<uint64_t> ParseDecimal(std::string_view text, uint64_t max,
@@ -133,8 +139,9 @@ class HttpStream {
   Result<size_t> Read(std::span<std::byte> out);
   // Bytes of the body read so far.
   uint64_t position() const;
-  // Bytes that arrived and wait in memory for a Read: about a megabyte at
-  // most, whatever the body's length (the rest waits in the socket).
+  // Bytes that arrived and wait in memory for a Read: at most one of
+  // libcurl's receive buffers (256 KiB), whatever the body's length (the
+  // rest waits in the socket).
   size_t buffered() const;
 
  private:

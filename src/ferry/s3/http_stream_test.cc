@@ -174,9 +174,10 @@ TEST_F(HttpStreamTest, ASlowReaderHoldsTheServerBackInsteadOfBuffering) {
     most = std::max(most, stream->buffered());
   }
   EXPECT_TRUE(got == server_.body) << "the body differs";
-  // Paused at 1 MiB; at most one receive buffer more.
-  EXPECT_LE(most, (1u << 20) + (256u << 10));
-  EXPECT_GE(most, 1u << 20) << "the pause was never reached";
+  // The rest of one receive buffer at most: paused once the reader's
+  // buffer is full (without the pause, megabytes).
+  EXPECT_GT(most, 0u);
+  EXPECT_LE(most, 256u << 10);
 }
 
 TEST_F(HttpStreamTest, AnErrorAnswerHasItsBodyAndNoStream) {

@@ -338,17 +338,8 @@ Result<std::unique_ptr<HttpStream>> S3Client::GetObjectStream(
   FERRY_ASSIGN_OR_RETURN(HttpResponse response,
                          impl_->Stream(call, length, &stream));
   if (response.status == 416) return std::unique_ptr<HttpStream>();
-  // The bytes asked for, not others: a 206 from `offset`, or the whole
-  // object from its start.
-  const std::string range = response.Header("content-range").value_or("");
-  if (response.status == 206
-          ? !range.starts_with("bytes " + std::to_string(offset) + "-")
-          : offset != 0) {
-    return Status::IoError(impl_->Context(call) + ": asked for bytes from " +
-                           std::to_string(offset) + ", answered " +
-                           std::to_string(response.status) + " '" +
-                           range.substr(0, 64) + "'");
-  }
+  FERRY_RETURN_IF_ERROR(
+      CheckRangeStart(response, offset, impl_->Context(call)));
   return stream;
 }
 
