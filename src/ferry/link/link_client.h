@@ -198,6 +198,7 @@ class LinkClient {
   const LinkOptions& options() const { return options_; }
 
  private:
+  class FramePool;
   struct ChunkRecord;
   class SendGuard;
 
@@ -236,6 +237,7 @@ class LinkClient {
 
   const Connector connector_;
   const LinkOptions options_;
+  const std::shared_ptr<FramePool> frame_pool_;
   LinkCounters counters_;
   CompressionBackoff small_files_;
   std::atomic<StorageObserver*> observer_{nullptr};

@@ -341,8 +341,16 @@ class PutWriter : public RemoteWriter {
       // The whole file in one write: its checksum is the PUT_FILE's.
       const bool whole = offset == 0 && buffer_.empty();
       const uint64_t end = offset + data.size();
-      if (end > buffer_.size()) buffer_.resize(end);
-      std::copy(data.begin(), data.end(), buffer_.begin() + offset);
+      if (offset == buffer_.size()) {
+        // In order (the usual case): appended, not zeroed first.
+        if (buffer_.empty() && hints_.size <= kMaxPutFileBytes) {
+          buffer_.reserve(std::max<uint64_t>(hints_.size, end));
+        }
+        buffer_.insert(buffer_.end(), data.begin(), data.end());
+      } else {
+        if (end > buffer_.size()) buffer_.resize(end);
+        std::copy(data.begin(), data.end(), buffer_.begin() + offset);
+      }
       whole_sum_ = whole ? sum : std::nullopt;
       return Status::Ok();
     }
