@@ -370,38 +370,57 @@ uint32_t ChooseBlockSize(uint64_t file_size) {
   return static_cast<uint32_t>(size);
 }
 
-uint32_t WeakChecksum(std::span<const std::byte> data) {
-  // Horner's rule is one long chain of dependent multiplications; split
-  // into kLanes interleaved chains (lane k takes bytes r + g * kLanes + k,
-  // stepping by M^kLanes) the processor runs them side by side. The bytes
-  // before r (the length modulo kLanes) go first, serially, in h; byte
-  // r + g * kLanes + k is worth M^(kLanes * (G - 1 - g) + kLanes - 1 - k)
-  // in the whole sum, so
-  //   sum = h * M^(kLanes * G) + sum over k of lane[k] * M^(kLanes - 1 - k).
-  constexpr size_t kLanes = 8;
-  static const std::array<uint64_t, kLanes + 1> kPowers = [] {
-    std::array<uint64_t, kLanes + 1> p{};
-    for (size_t i = 0; i <= kLanes; ++i) p[i] = PowMod(kMultiplier, i);
-    return p;
-  }();
-  const size_t r = data.size() % kLanes;
-  uint64_t h = 0;
-  for (size_t i = 0; i < r; ++i)
-    h = Reduce(h * kMultiplier + ByteTerm(data[i]));
-  const size_t groups = data.size() / kLanes;
-  if (groups == 0) return static_cast<uint32_t>(h);
-  std::array<uint64_t, kLanes> lane{};
-  const std::byte* p = data.data() + r;
-  for (size_t g = 0; g < groups; ++g, p += kLanes) {
-    for (size_t k = 0; k < kLanes; ++k) {
-      lane[k] = Reduce(lane[k] * kPowers[kLanes] + ByteTerm(p[k]));
+namespace {
+
+// WeakChecksum goes through its bytes in pieces of this many.
+constexpr size_t kPiece = 256;
+
+// kPieceWeights[j] = M^(kPiece - 1 - j) mod p: the weight of byte j of a
+// whole piece within the piece.
+const std::array<uint32_t, kPiece>& PieceWeights() {
+  static const std::array<uint32_t, kPiece> weights = [] {
+    std::array<uint32_t, kPiece> w{};
+    uint64_t power = 1;
+    for (size_t j = kPiece; j-- > 0;) {
+      w[j] = static_cast<uint32_t>(power);
+      power = Reduce(power * kMultiplier);
     }
+    return w;
+  }();
+  return weights;
+}
+
+// sum over j of ByteTerm(bytes[j]) * weights[j], reduced. Each product is
+// under 2^9 * 2^32 and there are at most kPiece of them, so the sum fits in
+// 64 bits unreduced: independent multiply-adds, which the compiler runs
+// side by side (and vectorizes).
+inline uint64_t WeightedSum(const std::byte* bytes, const uint32_t* weights,
+                            size_t n) {
+  uint64_t sum = 0;
+  for (size_t j = 0; j < n; ++j) {
+    sum += (uint64_t{std::to_integer<uint8_t>(bytes[j])} + 1) * weights[j];
   }
-  uint64_t sum = Reduce(h * PowMod(kPowers[kLanes], groups));
-  for (size_t k = 0; k < kLanes; ++k) {
-    sum = Reduce(sum + Reduce(lane[k] * kPowers[kLanes - 1 - k]));
+  return Reduce(sum);
+}
+
+}  // namespace
+
+uint32_t WeakChecksum(std::span<const std::byte> data) {
+  // Horner's rule byte by byte is one long chain of dependent
+  // multiplications. Instead each piece of kPiece bytes is summed with
+  // its bytes' weights from a table (WeightedSum), and Horner's rule joins
+  // the pieces: h = h * M^kPiece + piece. The bytes before the first whole
+  // piece (the length modulo kPiece) make the first, short piece, weighted
+  // by the table's last entries (byte j of r is worth M^(r - 1 - j)).
+  static const uint64_t kPieceFactor = PowMod(kMultiplier, kPiece);
+  const std::array<uint32_t, kPiece>& weights = PieceWeights();
+  const size_t r = data.size() % kPiece;
+  uint64_t h = WeightedSum(data.data(), weights.data() + (kPiece - r), r);
+  for (size_t at = r; at < data.size(); at += kPiece) {
+    h = Reduce(Reduce(h * kPieceFactor) +
+               WeightedSum(data.data() + at, weights.data(), kPiece));
   }
-  return static_cast<uint32_t>(sum);
+  return static_cast<uint32_t>(h);
 }
 
 void RollingChecksum::Reset(std::span<const std::byte> window) {

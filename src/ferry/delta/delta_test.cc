@@ -180,18 +180,35 @@ TEST(DeltaChecksumTest, RollingEqualsFreshChecksumOfEveryWindow) {
 
 TEST(DeltaChecksumTest, WeakChecksumIsThePolynomialOfItsDefinition) {
   // sum of (byte[i] + 1) * M^(n-1-i) mod 2^32 - 5, by Horner's rule in the
-  // plainest arithmetic, against the computation in lanes, for lengths on
-  // and off every lane boundary.
+  // plainest arithmetic, against the computation in weighted pieces, for
+  // lengths on and off the pieces' boundaries.
   constexpr uint64_t kP = 4294967291u;
   constexpr uint64_t kM = 0x5bd1e995u;
   std::mt19937_64 rng(7);
-  const Bytes data = RandomBytes(rng, 70000);
-  for (size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 65536, 70000}) {
+  const Bytes data = RandomBytes(rng, (1 << 20) + 300);
+  for (size_t n : {0,       1,
+                   7,       8,
+                   9,       15,
+                   16,      17,
+                   63,      64,
+                   65,      255,
+                   256,     257,
+                   511,     512,
+                   513,     1000,
+                   65536,   70000,
+                   1 << 20, (1 << 20) + 300}) {
     uint64_t want = 0;
     for (size_t i = 0; i < n; ++i) {
       want = (want * kM % kP + std::to_integer<uint64_t>(data[i]) + 1) % kP;
     }
     EXPECT_EQ(WeakChecksum(Slice(data, 0, n)), want) << "length " << n;
+  }
+  // The largest terms everywhere: the sums that go unreduced are largest.
+  const Bytes ones(5000, std::byte{0xff});
+  for (size_t n : {255, 256, 257, 4096, 5000}) {
+    uint64_t want = 0;
+    for (size_t i = 0; i < n; ++i) want = (want * kM % kP + 256) % kP;
+    EXPECT_EQ(WeakChecksum(Slice(ones, 0, n)), want) << "length " << n;
   }
 }
 
