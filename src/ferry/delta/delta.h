@@ -56,6 +56,12 @@ struct BlockSignature {
 // two multiplications and two cheap reductions per byte.
 uint32_t WeakChecksum(std::span<const std::byte> data);
 
+namespace internal {
+// WeakChecksum without the AVX2 build of its loop, whatever the processor:
+// for tests, which check that both give the definition's value.
+uint32_t PortableWeakChecksum(std::span<const std::byte> data);
+}  // namespace internal
+
 // The weak checksum of a window of fixed length sliding over data. Not
 // thread-safe; cheap to copy.
 class RollingChecksum {

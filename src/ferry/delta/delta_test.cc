@@ -202,6 +202,8 @@ TEST(DeltaChecksumTest, WeakChecksumIsThePolynomialOfItsDefinition) {
       want = (want * kM % kP + std::to_integer<uint64_t>(data[i]) + 1) % kP;
     }
     EXPECT_EQ(WeakChecksum(Slice(data, 0, n)), want) << "length " << n;
+    EXPECT_EQ(internal::PortableWeakChecksum(Slice(data, 0, n)), want)
+        << "length " << n;
   }
   // The largest terms everywhere: the sums that go unreduced are largest.
   const Bytes ones(5000, std::byte{0xff});
@@ -209,6 +211,8 @@ TEST(DeltaChecksumTest, WeakChecksumIsThePolynomialOfItsDefinition) {
     uint64_t want = 0;
     for (size_t i = 0; i < n; ++i) want = (want * kM % kP + 256) % kP;
     EXPECT_EQ(WeakChecksum(Slice(ones, 0, n)), want) << "length " << n;
+    EXPECT_EQ(internal::PortableWeakChecksum(Slice(ones, 0, n)), want)
+        << "length " << n;
   }
 }
 
