@@ -240,6 +240,17 @@ def main():
     total = int(args.gib * GIB)
     os.makedirs(args.root, exist_ok=True)
     workdir = tempfile.mkdtemp(dir=args.root)
+    try:
+        measure(args, ferry, cores, total, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            os.rmdir(args.root)  # only if nothing else is in it
+        except OSError:
+            pass
+
+
+def measure(args, ferry, cores, total, workdir):
     certdir = os.path.join(workdir, "cert")
     os.makedirs(certdir)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -278,7 +289,6 @@ def main():
     fcpu, fwall = files_cpu(ferry, workdir, args.runs)
     print(f"  {'files':20s} ferry sync on one machine: {fcpu:.2f} s of CPU per GiB "
           f"({fwall:.2f} s wall)", flush=True)
-    shutil.rmtree(workdir, ignore_errors=True)
     tcp = sum(results["tcp 256 KiB sends"])
     tls = sum(results["tls 256 KiB sends"])
     copies = sum(results["tcp 256 KiB, copies"]) - tcp
