@@ -196,12 +196,9 @@ Result<size_t> AzureObjectStore::GetObjectRangeWithHead(
 Result<std::unique_ptr<ObjectStream>> AzureObjectStore::OpenStream(
     const std::string& key, uint64_t offset, uint64_t length,
     const std::string& if_match) {
-  FERRY_ASSIGN_OR_RETURN(
-      std::unique_ptr<HttpStream> body,
-      client_->GetBlobStream(container_, key, offset, length, if_match));
-  return std::unique_ptr<ObjectStream>(std::make_unique<HttpObjectStream>(
-      std::move(body),
-      "GET " + client_->endpoint() + "/" + container_ + "/" + key));
+  return HttpObjectStream::Of(
+      client_->GetBlobStream(container_, key, offset, length, if_match),
+      "GET " + client_->endpoint() + "/" + container_ + "/" + key);
 }
 
 std::optional<std::chrono::nanoseconds> AzureObjectStore::ClockOffset() const {

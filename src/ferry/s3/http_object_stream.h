@@ -18,6 +18,15 @@ class HttpObjectStream : public ObjectStream {
   HttpObjectStream(std::unique_ptr<HttpStream> body, std::string context)
       : body_(std::move(body)), context_(std::move(context)) {}
 
+  // What OpenStream returns for a client's opened GET: the stream, or the
+  // failure to open it.
+  static Result<std::unique_ptr<ObjectStream>> Of(
+      Result<std::unique_ptr<HttpStream>> body, std::string context) {
+    if (!body.ok()) return body.status();
+    return std::unique_ptr<ObjectStream>(std::make_unique<HttpObjectStream>(
+        std::move(body).value(), std::move(context)));
+  }
+
   Result<size_t> Read(std::span<std::byte> out) override {
     if (body_ == nullptr) return size_t{0};
     Result<size_t> n = body_->Read(out);

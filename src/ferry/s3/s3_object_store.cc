@@ -123,12 +123,9 @@ Result<size_t> S3ObjectStore::GetObjectRange(const std::string& key,
 Result<std::unique_ptr<ObjectStream>> S3ObjectStore::OpenStream(
     const std::string& key, uint64_t offset, uint64_t length,
     const std::string& if_match) {
-  FERRY_ASSIGN_OR_RETURN(
-      std::unique_ptr<HttpStream> body,
-      client_->GetObjectStream(bucket_, key, offset, length, if_match));
-  return std::unique_ptr<ObjectStream>(std::make_unique<HttpObjectStream>(
-      std::move(body),
-      "GET " + client_->endpoint() + "/" + bucket_ + "/" + key));
+  return HttpObjectStream::Of(
+      client_->GetObjectStream(bucket_, key, offset, length, if_match),
+      "GET " + client_->endpoint() + "/" + bucket_ + "/" + key);
 }
 
 Result<std::string> S3ObjectStore::PutObject(const PutObjectRequest& r) {
