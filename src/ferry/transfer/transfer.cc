@@ -845,9 +845,7 @@ Status Transfer::CopyDelta(FileTask& task) {
       new std::byte[delta::kMaxLiteralLength]);
   // The match reads the source in order from this thread (but for literal
   // bytes it reads again: ranged reads of their own).
-  if (src_->capabilities().read_stream_size > 0) {
-    reader.WillRead(0, task.fresh.size);
-  }
+  reader.WillRead(0, task.fresh.size);
   auto read_source = [&](uint64_t offset,
                          std::span<std::byte> out) -> Result<size_t> {
     return Retried(path, "read", [&] { return reader.ReadAt(offset, out); });
@@ -885,9 +883,7 @@ Status Transfer::CopyDelta(FileTask& task) {
   // windows that overlap, not block by block).
   static thread_local std::unique_ptr<std::byte[]> buffer(
       new std::byte[kBlockSize]);
-  if (src_->capabilities().read_stream_size > 0) {
-    reader.WillRead(0, task.fresh.size);
-  }
+  reader.WillRead(0, task.fresh.size);
   for (uint64_t pos = 0; pos < task.fresh.size; pos += kBlockSize) {
     if (options_.stop.stop_requested()) return Status::Cancelled("cancelled");
     const uint64_t len = std::min<uint64_t>(kBlockSize, task.fresh.size - pos);

@@ -103,10 +103,7 @@ class ObjectReader : public Reader {
       if (!n.ok()) {
         // The stream is dropped: the caller's next try opens another from
         // where it is.
-        std::lock_guard lock(mu_);
-        if (auto r = ranges_.find(stream->start); r != ranges_.end()) {
-          r->second.streamed = false;
-        }
+        Unstream(stream->start);
         return n.status();
       }
       if (*n == 0) break;  // the object ended early: a short read
@@ -165,6 +162,15 @@ class ObjectReader : public Reader {
     bool streamed = false;  // a stream reads it (idle or in a ReadAt)
   };
 
+  // The range starting at `start` has no stream any more (it failed, or
+  // did not open): a later read there opens another.
+  void Unstream(uint64_t start) {
+    std::lock_guard lock(mu_);
+    if (auto r = ranges_.find(start); r != ranges_.end()) {
+      r->second.streamed = false;
+    }
+  }
+
   // The stream whose next byte is at `pos`: an idle one, or a new one for
   // the rest of the announced range that holds `pos` if none reads that
   // range yet. None (a ranged GET for this read alone): `pos` is in no
@@ -193,10 +199,7 @@ class ObjectReader : public Reader {
     Result<std::unique_ptr<ObjectStream>> body =
         ctx_->store->OpenStream(key_, pos, s.end - pos, entry_.etag);
     if (!body.ok()) {
-      std::lock_guard lock(mu_);
-      if (auto r = ranges_.find(s.start); r != ranges_.end()) {
-        r->second.streamed = false;
-      }
+      Unstream(s.start);
       return body.status();
     }
     s.body = std::move(body).value();
