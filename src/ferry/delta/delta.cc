@@ -375,7 +375,7 @@ namespace {
 // WeakChecksum goes through its bytes in pieces of this many.
 constexpr size_t kPiece = 256;
 
-// kPieceWeights[j] = M^(kPiece - 1 - j) mod p: the weight of byte j of a
+// PieceWeights()[j] = M^(kPiece - 1 - j) mod p: the weight of byte j of a
 // whole piece within the piece.
 const std::array<uint32_t, kPiece>& PieceWeights() {
   static const std::array<uint32_t, kPiece> weights = [] {

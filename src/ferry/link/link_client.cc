@@ -51,8 +51,9 @@ struct LinkClient::Channel {
 
 // Chunk frames' buffers, kept for the next chunks. A frame is about a MiB;
 // one allocated afresh for each chunk is memory the kernel maps and zeroes
-// page by page as the chunk is copied in (about a quarter of the sender's
-// time in the kernel, measured), and a freed one goes back to it.
+// page by page as the chunk is copied in, and a freed one goes back to it
+// (the agents' page faults over a 1 GiB copy: 197k without the pool, 40k
+// with it).
 class LinkClient::FramePool {
  public:
   explicit FramePool(uint64_t keep_bytes) : keep_bytes_(keep_bytes) {}
